@@ -1,0 +1,55 @@
+# Minsheng: `make run` to try it, `make test` to check it. Both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the test suite needs: real PostgreSQL and Redis servers,
+# headless Chromium (and its driver) and CJK fonts for screenshots.
+TEST_APT := postgresql redis-server chromium chromium-driver fonts-noto-cjk
+PYTEST_ARGS ?=
+
+.PHONY: run test venv test-venv system-test-deps bench screenshots clean
+
+$(VENV)/.stamp-run: pyproject.toml
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev; }
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-run pyproject.toml
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.stamp-run
+test-venv: $(VENV)/.stamp-test
+
+## Start the platform with the simulated feed on the embedded default
+## (SQLite + in-process Redis stand-in): http://127.0.0.1:8050/wall
+run: venv
+	$(PY) app.py run --simulate --backfill-hours 3
+
+system-test-deps:
+	@missing=""; \
+	for p in $(TEST_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## The whole suite, against a real PostgreSQL, a real Redis and headless Chromium.
+test: system-test-deps test-venv
+	MINSHENG_REQUIRE_REAL_SERVERS=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+## Benchmarks (results go to docs/PERFORMANCE.md by hand).
+bench: test-venv
+	$(PY) bench/live_push.py
+
+## Screenshots of the wall at 1920x1080 and 3840x2160 into docs/.
+screenshots: test-venv
+	$(PY) bench/screenshots.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

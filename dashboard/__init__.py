@@ -1,0 +1,136 @@
+"""The platform's web process: Flask app, Dash screens, Socket.IO push, API.
+
+``create_platform`` is the app factory (as in okomarov/dash_on_flask): it
+wires one Flask server with the Dash screens, the JSON API and Socket.IO,
+and owns the live workers (outbox relay and live aggregator) that run in
+whichever process holds the leadership lease.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from dash import Dash
+from flask import Flask
+from flask_socketio import SocketIO
+from sqlalchemy.orm import Session, sessionmaker
+
+import callbacks
+import settings as settings_module
+from dashboard import api, push
+from dashboard.live.aggregator import LiveAggregator
+from dashboard.live.leader import Leadership
+from dashboard.live.relay import OutboxRelay
+from dashboard.redis_link import connect
+from layouts import shell
+from layouts.i18n import t
+from settings import Settings
+from tickets.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    server: Flask
+    dash: Dash
+    socketio: SocketIO
+    factory: sessionmaker[Session]
+    redis: redis.Redis
+    aggregator: LiveAggregator
+    relay: OutboxRelay
+    leadership: Leadership
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start_background(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def start_live(self) -> None:
+        """Start the relay and the aggregator (they idle unless this process leads)."""
+        self.start_background("outbox-relay", lambda stop: self.relay.run(stop, self.leadership.is_leader))
+        self.start_background("live-aggregator", lambda stop: self.aggregator.run(stop, self.leadership.is_leader))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        self.relay.wake.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def run(self) -> None:
+        log.info("Minsheng on http://%s:%s/wall", self.settings.host, self.settings.port)
+        self.socketio.run(
+            self.server,
+            host=self.settings.host,
+            port=self.settings.port,
+            allow_unsafe_werkzeug=True,
+            use_reloader=False,
+            log_output=False,
+        )
+
+
+def create_platform(settings: Settings | None = None, *, live: bool = True) -> Platform:
+    settings = settings or settings_module.load()
+    server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
+    server.config["SECRET_KEY"] = settings.secret_key
+    server.config["JSON_AS_ASCII"] = False
+
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    client = connect(settings)
+
+    socketio = SocketIO(
+        server,
+        async_mode=settings.async_mode,
+        message_queue=None if settings.embedded_redis else settings.redis_url,
+        # Same-origin only: the wall is served by this platform, nothing else connects.
+        cors_allowed_origins=[],
+    )
+    push.register(socketio)
+    aggregator = LiveAggregator(
+        factory, client, settings.tz, publish=push.publisher(socketio), heartbeat_seconds=5.0
+    )
+    relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)
+    platform = Platform(
+        settings=settings, server=server, dash=_make_dash(server, settings), socketio=socketio,
+        factory=factory, redis=client, aggregator=aggregator, relay=relay, leadership=Leadership(client),
+    )
+    server.extensions["minsheng"] = platform
+    server.register_blueprint(api.blueprint)
+    if live:
+        platform.start_live()
+    return platform
+
+
+def _make_dash(server: Flask, settings: Settings) -> Dash:
+    app = Dash(
+        __name__,
+        server=server,
+        url_base_pathname="/",
+        assets_folder=str(HERE / "assets"),
+        # Served by this platform: police networks are closed (no CDN).
+        serve_locally=True,
+        external_scripts=["/static/vendor/socket.io.min.js"],
+        title=t("platform", settings.language),
+        update_title=None,
+        suppress_callback_exceptions=True,
+    )
+    app.layout = shell.layout
+    callbacks.register(app)
+    return app
+
+
+def current() -> Platform:
+    from flask import current_app
+
+    platform: Any = current_app.extensions["minsheng"]
+    return platform

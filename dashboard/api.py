@@ -1,0 +1,53 @@
+"""The JSON API, version 1."""
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Blueprint, jsonify, request
+from sqlalchemy import text
+
+from layouts.i18n import labels, normalise
+from tickets.vocabulary import CHANNELS
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _platform() -> Any:
+    from dashboard import current
+
+    return current()
+
+
+@blueprint.get("/live/snapshot")
+def live_snapshot() -> Any:
+    """Everything a live screen starts from; pushes carry on from its ``seq``."""
+    platform = _platform()
+    try:
+        if not platform.aggregator.ready():
+            return jsonify(error="live state is being rebuilt from the database; retry shortly"), 503
+        snapshot = platform.aggregator.snapshot()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return jsonify(error="Redis is unreachable; retry shortly"), 503
+    snapshot["channels"] = list(CHANNELS)
+    snapshot["labels"] = labels(normalise(request.args.get("lang")))
+    return jsonify(snapshot)
+
+
+@blueprint.get("/health")
+def health() -> Any:
+    platform = _platform()
+    status: dict[str, Any] = {"database": "ok", "redis": "ok"}
+    try:
+        with platform.factory() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # report, do not raise: this is the health check
+        status["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        platform.redis.ping()
+        status["leader"] = platform.leadership.is_leader()
+    except Exception as exc:
+        status["redis"] = f"error: {exc.__class__.__name__}"
+    status["relayed"] = platform.relay.relayed
+    code = 200 if status["database"] == "ok" and status["redis"] == "ok" else 503
+    return jsonify(status), code

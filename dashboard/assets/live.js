@@ -1,0 +1,225 @@
+/* Minsheng live screens: Socket.IO pushes -> Dash components, without loss.
+ *
+ * Every pushed message is buffered and flushed into Dash every FLUSH_MS with
+ * dash_clientside.set_props (FIELD-NOTES: per-event Dash props lose events).
+ * The page starts from a snapshot tagged with the aggregator's (epoch, seq),
+ * applies only events with a higher seq, and reloads the snapshot when the
+ * epoch changes or a seq is missing. Charts are patched, never redrawn whole.
+ */
+(function () {
+  "use strict";
+  var FLUSH_MS = 100;
+  var MINUTE_MS = 60000;
+  var COUNTERS = ["received_today", "open_now", "closed_today", "breaches_now",
+                  "contact_overdue", "resolve_overdue", "amber_now"];
+  var TZ = "Asia/Shanghai";
+
+  var state = {
+    started: false, lang: "zh-CN", epoch: null, seq: 0, loading: false,
+    buffer: [], labels: null, channels: [], firstMinute: null, windowSize: 120,
+    ticker: [], tickerLength: 30, applied: 0, resyncs: 0, connected: false,
+    lastServerTime: null, socket: null
+  };
+  window.minshengLive = state; // read by the browser tests
+
+  function T(zh, en) { return state.lang === "en" ? en : zh; }
+  function exists(id) { return document.getElementById(id) !== null; }
+  function setProps(id, props) {
+    // set_props on a component that has not rendered yet is silently dropped.
+    if (!exists(id)) { return false; }
+    window.dash_clientside.set_props(id, props);
+    return true;
+  }
+  function minuteOf(iso) { return Math.floor(Date.parse(iso) / MINUTE_MS); }
+  function hhmm(minute) {
+    return new Date(minute * MINUTE_MS).toLocaleTimeString("zh-CN",
+      {timeZone: TZ, hour12: false, hour: "2-digit", minute: "2-digit"});
+  }
+  function clockText(iso) {
+    return new Date(iso).toLocaleTimeString("zh-CN", {timeZone: TZ, hour12: false});
+  }
+  function el(type, className, children) {
+    return {type: type, namespace: "dash_html_components",
+            props: {className: className, children: children}};
+  }
+
+  /* ---------------------------------------------------------- counters */
+  function showCounters(c) {
+    COUNTERS.forEach(function (key) {
+      if (c[key] === undefined) { return; }
+      var alert = (key === "breaches_now" || key.indexOf("overdue") > 0) && c[key] > 0;
+      setProps("wall-count-" + key, {children: String(c[key]),
+        className: "counter-value" + (alert ? " counter-alert" : "")});
+    });
+  }
+
+  /* ------------------------------------------------------------ ticker */
+  function tickerRow(item) {
+    var ch = state.labels.channels[item.channel] || item.channel;
+    var topic = state.labels.topics[item.topic] || item.topic;
+    var cls = "ticker-item" + (item.event === "breach" ? " ticker-breach" : "");
+    return el("Li", cls, [
+      el("Span", "t-time", clockText(item.received_at || item.at)),
+      el("Span", "t-channel ch-" + item.channel, ch),
+      el("Span", "t-topic", topic),
+      el("Span", "t-district", item.district || T("未定位", "no place")),
+      el("Span", "t-unit", item.unit_name || ""),
+      el("Span", "t-number", item.number || "")
+    ]);
+  }
+  function showTicker() {
+    setProps("wall-ticker", {children: state.ticker.map(tickerRow)});
+  }
+
+  /* -------------------------------------------------------------- flow */
+  function traceIndex(channel) { return state.channels.indexOf(channel); }
+
+  // Move the window so it ends at `minute`; returns whether anything changed.
+  function advanceTo(minute, patch) {
+    if (state.firstMinute === null) { return false; }
+    var last = state.firstMinute + state.windowSize - 1;
+    if (minute <= last) { return false; }
+    var add = Math.min(minute - last, state.windowSize);
+    for (var i = 0; i < state.channels.length; i++) {
+      for (var k = 0; k < add; k++) {
+        patch.append(["data", i, "x"], hhmm(minute - add + 1 + k));
+        patch.append(["data", i, "y"], 0);
+      }
+      for (var d = 0; d < add; d++) {
+        patch.delete(["data", i, "x"], 0);
+        patch.delete(["data", i, "y"], 0);
+      }
+    }
+    state.firstMinute = minute - state.windowSize + 1;
+    return true;
+  }
+
+  function countReceived(ticket, patch) {
+    var minute = minuteOf(ticket.received_at);
+    var changed = advanceTo(minute, patch);
+    var idx = minute - state.firstMinute;
+    var trace = traceIndex(ticket.channel);
+    if (idx < 0 || trace < 0) { return changed; }
+    patch.add(["data", trace, "y", idx], 1);
+    return true;
+  }
+
+  /* -------------------------------------------------------- snapshot */
+  function applySnapshot(s) {
+    state.labels = s.labels;
+    state.channels = s.channels;
+    state.windowSize = s.flow.length;
+    state.firstMinute = minuteOf(s.flow[0].at);
+    var patch = new window.dash_clientside.Patch();
+    var xs = s.flow.map(function (f) { return f.minute; });
+    state.channels.forEach(function (ch, i) {
+      patch.assign(["data", i, "x"], xs);
+      patch.assign(["data", i, "y"], s.flow.map(function (f) { return f.counts[ch] || 0; }));
+    });
+    setProps("wall-flow", {figure: patch.build()});
+    state.ticker = s.ticker.slice(0, state.tickerLength);
+    showTicker();
+    showCounters(s.counters);
+    state.epoch = s.counters.epoch;
+    state.seq = s.counters.seq;
+    markUpdated(s.server_time);
+  }
+
+  function resync() {
+    if (state.loading) { return; }
+    state.loading = true;
+    state.resyncs += 1;
+    fetch("/api/v1/live/snapshot?lang=" + encodeURIComponent(state.lang), {credentials: "same-origin"})
+      .then(function (r) {
+        if (!r.ok) { throw new Error("snapshot " + r.status); }
+        return r.json();
+      })
+      .then(function (s) {
+        if (!exists("wall-flow")) { throw new Error("screen not rendered yet"); }
+        applySnapshot(s);
+        state.loading = false;
+      })
+      .catch(function () {
+        state.loading = false;
+        setTimeout(resync, 1000);
+      });
+  }
+
+  /* ------------------------------------------------------------ pushes */
+  function handle(msg, patch, touched) {
+    var c = msg.counters;
+    if (c.epoch !== state.epoch) { return false; }
+    var events = msg.events.filter(function (e) { return e.seq > state.seq; });
+    if (events.length && events[0].seq !== state.seq + 1) { return false; } // a gap
+    if (!events.length && c.seq > state.seq) { return false; } // missed a whole batch
+    events.forEach(function (e) {
+      if (e.event === "received") {
+        if (countReceived(e.ticket, patch)) { touched.flow = true; }
+        state.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at}));
+        touched.ticker = true;
+      }
+      state.seq = e.seq;
+      state.applied += 1;
+    });
+    if (state.ticker.length > state.tickerLength) { state.ticker.length = state.tickerLength; }
+    if (advanceTo(minuteOf(msg.server_time), patch)) { touched.flow = true; }
+    if (c.seq === state.seq) { touched.counters = c; }
+    markUpdated(msg.server_time);
+    return true;
+  }
+
+  function flush() {
+    if (state.loading || state.epoch === null || !state.buffer.length) { return; }
+    if (!exists("wall-flow")) { return; }
+    var patch = new window.dash_clientside.Patch();
+    var touched = {flow: false, ticker: false, counters: null};
+    while (state.buffer.length) {
+      var msg = state.buffer.shift();
+      if (!handle(msg, patch, touched)) {
+        state.buffer.length = 0; // the snapshot covers everything buffered so far
+        resync();
+        break;
+      }
+    }
+    if (touched.flow) { setProps("wall-flow", {figure: patch.build()}); }
+    if (touched.ticker) { showTicker(); }
+    if (touched.counters) { showCounters(touched.counters); }
+  }
+
+  function markUpdated(iso) {
+    state.lastServerTime = iso;
+    setProps("wall-updated", {children: clockText(iso)});
+  }
+
+  function showConnection(ok) {
+    state.connected = ok;
+    setProps("wall-conn", ok
+      ? {children: T("实时连接", "Live"), className: "conn conn-ok"}
+      : {children: T("连接中断，正在重连", "Disconnected, reconnecting"), className: "conn conn-down"});
+  }
+
+  function tickClock() {
+    setProps("wall-clock", {children: new Date().toLocaleString("zh-CN", {timeZone: TZ, hour12: false})});
+  }
+
+  function start() {
+    var screen = document.getElementById("live-screen");
+    state.lang = (screen && screen.getAttribute("data-lang")) || "zh-CN";
+    if (typeof window.io !== "function") { setTimeout(start, 50); return; }
+    var socket = window.io("/live", {transports: ["websocket"], reconnectionDelayMax: 5000});
+    state.socket = socket;
+    socket.on("connect", function () { showConnection(true); resync(); });
+    socket.on("disconnect", function () { showConnection(false); });
+    socket.on("live", function (msg) { state.buffer.push(msg); });
+    setInterval(flush, FLUSH_MS);
+    setInterval(tickClock, 1000);
+  }
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.live = {
+    start: function () {
+      if (!state.started) { state.started = true; setTimeout(start, 0); }
+      return "live-screen live-started";
+    }
+  };
+})();

@@ -1,0 +1,362 @@
+"""The live aggregator: ticket events → today's counters, deadlines and pushes.
+
+It is the only writer of the ``ms:live:*`` keys. Each event is applied once:
+its outbox id goes into an "applied" set in the same Redis transaction as its
+effect, so an event relayed twice, or one already contained in a rebuild, is
+skipped. Every applied change gets the next ``seq``; screens use it to drop
+what they already have and to notice a gap (then they reload the snapshot).
+
+When the live keys are missing (first start, Redis restarted empty, or an
+explicit reset), the state is rebuilt from the database, which is the truth.
+Deadlines sit in a sorted set; the aggregator's loop turns the ones that come
+due into amber and breach events the moment they happen.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import redis
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from dashboard.live import keys as K
+from tickets import sla
+from tickets.events import public_view
+from tickets.models import OutboxMessage, Ticket, utcnow
+
+log = logging.getLogger(__name__)
+
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+Message = dict[str, Any]
+
+
+def stream_entries(response: Any) -> list[tuple[str, dict[str, str]]]:
+    """XREAD's answer as a list of (id, fields), whether RESP2 (list) or RESP3 (dict)."""
+    if not response:
+        return []
+    if isinstance(response, dict):
+        return [tuple(e) for entries in response.values() for e in entries[0] if e]  # type: ignore[misc]
+    return [tuple(e) for _stream, entries in response for e in entries]  # type: ignore[misc]
+
+
+class LiveAggregator:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        client: redis.Redis,
+        tz: Any,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        publish: Callable[[Message], None] = lambda message: None,
+        heartbeat_seconds: float = 5.0,
+    ) -> None:
+        self.factory = factory
+        self.redis = client
+        self.tz = tz
+        self.clock = clock
+        self.publish = publish
+        self.heartbeat_seconds = heartbeat_seconds
+        self._last_push = 0.0
+
+    # ----------------------------------------------------------- local time
+    def _local_day(self, at: datetime) -> str:
+        return at.astimezone(self.tz).strftime("%Y-%m-%d")
+
+    def _minute_key(self, at: datetime) -> str:
+        return K.FLOW + at.astimezone(self.tz).strftime("%Y%m%d%H%M")
+
+    # -------------------------------------------------------------- rebuild
+    def ready(self) -> bool:
+        return bool(self.redis.exists(K.EPOCH))
+
+    def rebuild(self) -> str:
+        """Replace the live state with one computed from the database; return the new epoch."""
+        # The stream position is taken BEFORE the database snapshot: every
+        # entry up to it was committed before the snapshot, so it is in it.
+        last = self.redis.xrevrange(K.EVENTS_STREAM, count=1)
+        cursor = last[0][0] if last else "0-0"
+        now = self.clock()
+        today_start = datetime.combine(now.astimezone(self.tz).date(), datetime.min.time(), self.tz)
+        flow_start = now - timedelta(minutes=K.FLOW_MINUTES + 1)
+        with self.factory() as session:
+            # One consistent read: counts, open tickets and outbox ids from the same snapshot.
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            received_today = session.scalar(select(func.count()).where(Ticket.received_at >= today_start))
+            closed_today = session.scalar(select(func.count()).where(Ticket.closed_at >= today_start))
+            open_tickets = session.scalars(
+                select(Ticket).where(Ticket.status != "closed").options(selectinload(Ticket.unit))
+            ).all()
+            flow_rows = session.execute(
+                select(Ticket.received_at, Ticket.channel).where(Ticket.received_at >= flow_start)
+            ).all()
+            recent = session.scalars(
+                select(Ticket).order_by(Ticket.received_at.desc(), Ticket.id.desc())
+                .limit(K.TICKER_LENGTH).options(selectinload(Ticket.unit))
+            ).all()
+            # Outbox rows that may still arrive on the stream: not yet relayed, or just relayed.
+            unsettled = session.scalars(
+                select(OutboxMessage.id).where(
+                    or_(OutboxMessage.relayed_at.is_(None), OutboxMessage.relayed_at >= now - timedelta(minutes=10))
+                )
+            ).all()
+            open_views = [(t, public_view(t, t.unit)) for t in open_tickets]
+            ticker = [self._ticker_item(public_view(t, t.unit), "received", t.received_at) for t in recent]
+            # Leaving the block closes the session: the read transaction ends, objects stay loaded.
+
+        epoch = uuid.uuid4().hex[:12]
+        pipe = self.redis.pipeline(transaction=True)
+        for key in self.redis.scan_iter(match=K.LIVE + "*", count=1000):
+            if key != K.LEADER:
+                pipe.delete(key)
+        pipe.hset(K.COUNTERS, mapping={
+            "day": self._local_day(now), "received_today": received_today or 0, "closed_today": closed_today or 0,
+        })
+        for ticket, view in open_views:
+            pipe.hset(K.OPEN, str(ticket.id), json.dumps(view, ensure_ascii=False))
+            self._queue_deadlines(pipe, ticket.id, view, ticket.dispatched_at, ticket.contacted_at is None, now)
+        for received_at, channel in flow_rows:
+            key = self._minute_key(received_at)
+            pipe.hincrby(key, channel, 1)
+            pipe.expire(key, (K.FLOW_MINUTES + 60) * 60)
+        for item in reversed(ticker):
+            pipe.lpush(K.TICKER, json.dumps(item, ensure_ascii=False))
+        for outbox_id in unsettled:
+            key = K.APPLIED + str(outbox_id // K.APPLIED_BUCKET)
+            pipe.sadd(key, outbox_id)
+            pipe.expire(key, 3 * 86400)
+        pipe.set(K.SEQ, 0)
+        pipe.set(K.CURSOR, cursor)
+        pipe.set(K.EPOCH, epoch)
+        pipe.execute()
+        log.info(
+            "live state rebuilt from the database: epoch %s, %d received today, %d open, %d unsettled events",
+            epoch, received_today, len(open_views), len(unsettled),
+        )
+        self.push([])
+        return epoch
+
+    def _queue_deadlines(
+        self, pipe: Any, ticket_id: int, view: dict[str, Any], dispatched_at: datetime | None,
+        awaiting_contact: bool, now: datetime,
+    ) -> None:
+        """Place a ticket's deadlines: already breached, already amber, or still ahead."""
+        if dispatched_at is None or not view.get("resolve_due_at"):
+            return
+        contact_amber, resolve_amber = sla.amber_instants(view["sla_class"], dispatched_at, self.tz)
+        plan = [("resolve", datetime.fromisoformat(view["resolve_due_at"]), resolve_amber, K.BREACHED_RESOLVE)]
+        if awaiting_contact and view.get("contact_due_at"):
+            plan.append(("contact", datetime.fromisoformat(view["contact_due_at"]), contact_amber, K.BREACHED_CONTACT))
+        for which, due, amber, breached_key in plan:
+            member = f"{which}:{ticket_id}"
+            if due <= now:
+                pipe.sadd(breached_key, ticket_id)
+                continue
+            pipe.zadd(K.DEADLINES, {member: due.timestamp()})
+            if amber <= now:
+                pipe.sadd(K.WARNED, member)
+            else:
+                pipe.zadd(K.AMBER, {member: amber.timestamp()})
+
+    # --------------------------------------------------------------- apply
+    @staticmethod
+    def _ticker_item(view: dict[str, Any], event: str, at: datetime) -> dict[str, Any]:
+        keep = ("ticket_id", "number", "channel", "topic", "kind", "district", "unit_name", "received_at", "status")
+        return {**{k: view.get(k) for k in keep}, "event": event, "at": at.isoformat()}
+
+    def _already_applied(self, outbox_id: int) -> bool:
+        return bool(self.redis.sismember(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id))
+
+    def apply(self, entry_id: str, fields: dict[str, str]) -> Message | None:
+        """Apply one stream entry; return the pushed event, or None if it was a repeat."""
+        outbox_id = int(fields["id"])
+        if self._already_applied(outbox_id):
+            self.redis.set(K.CURSOR, entry_id)
+            return None
+        payload = json.loads(fields["payload"])
+        kind: str = payload["event"]
+        at = datetime.fromisoformat(payload["at"])
+        view: dict[str, Any] = payload["ticket"]
+        tid = view["ticket_id"]
+        now = self.clock()
+        today = self._local_day(now)
+
+        pipe = self.redis.pipeline(transaction=True)
+        if kind == "received":
+            if self._local_day(datetime.fromisoformat(view["received_at"])) == today:
+                pipe.hincrby(K.COUNTERS, "received_today", 1)
+            pipe.hset(K.OPEN, str(tid), json.dumps(view, ensure_ascii=False))
+            minute = self._minute_key(datetime.fromisoformat(view["received_at"]))
+            pipe.hincrby(minute, view["channel"], 1)
+            pipe.expire(minute, (K.FLOW_MINUTES + 60) * 60)
+            pipe.lpush(K.TICKER, json.dumps(self._ticker_item(view, kind, at), ensure_ascii=False))
+            pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
+        elif kind == "close":
+            if self._local_day(at) == today:
+                pipe.hincrby(K.COUNTERS, "closed_today", 1)
+            self._forget(pipe, tid, ("contact", "resolve"))
+            pipe.hdel(K.OPEN, str(tid))
+        else:
+            pipe.hset(K.OPEN, str(tid), json.dumps(view, ensure_ascii=False))
+            if kind == "dispatched":
+                self._queue_deadlines(pipe, tid, view, at, True, now)
+            elif kind == "contact":
+                self._forget(pipe, tid, ("contact",))
+        pipe.sadd(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
+        pipe.expire(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), 3 * 86400)
+        pipe.set(K.CURSOR, entry_id)
+        pipe.incr(K.SEQ)
+        seq = pipe.execute()[-1]
+        return {"seq": seq, "event": kind, "at": at.isoformat(), "ticket": view}
+
+    @staticmethod
+    def _forget(pipe: Any, tid: int, which: tuple[str, ...]) -> None:
+        for w in which:
+            member = f"{w}:{tid}"
+            pipe.zrem(K.DEADLINES, member)
+            pipe.zrem(K.AMBER, member)
+            pipe.srem(K.WARNED, member)
+            pipe.srem(K.BREACHED_CONTACT if w == "contact" else K.BREACHED_RESOLVE, tid)
+
+    def fire_due(self) -> list[Message]:
+        """Turn deadlines and 75% warnings that have come due into events."""
+        now_ts = self.clock().timestamp()
+        fired: list[Message] = []
+        for zkey, kind in ((K.AMBER, "amber"), (K.DEADLINES, "breach")):
+            for member in self.redis.zrangebyscore(zkey, "-inf", now_ts):
+                which, tid = member.split(":", 1)
+                raw = self.redis.hget(K.OPEN, tid)
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.zrem(zkey, member)
+                if kind == "amber":
+                    pipe.sadd(K.WARNED, member)
+                else:
+                    pipe.zrem(K.AMBER, member)
+                    pipe.srem(K.WARNED, member)
+                    pipe.sadd(K.BREACHED_CONTACT if which == "contact" else K.BREACHED_RESOLVE, tid)
+                pipe.incr(K.SEQ)
+                seq = pipe.execute()[-1]
+                view = json.loads(raw) if raw else {"ticket_id": int(tid)}
+                fired.append({
+                    "seq": seq, "event": kind, "which": which,
+                    "at": datetime.fromtimestamp(now_ts, timezone.utc).isoformat(), "ticket": view,
+                })
+        return fired
+
+    def roll_day(self) -> list[Message]:
+        """At local midnight today's counters start again from zero."""
+        today = self._local_day(self.clock())
+        if self.redis.hget(K.COUNTERS, "day") == today:
+            return []
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(K.COUNTERS, mapping={"day": today, "received_today": 0, "closed_today": 0})
+        pipe.incr(K.SEQ)
+        seq = pipe.execute()[-1]
+        return [{"seq": seq, "event": "new_day", "at": self.clock().isoformat(), "ticket": None}]
+
+    # -------------------------------------------------------------- reading
+    def counters(self) -> dict[str, Any]:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hgetall(K.COUNTERS)
+        pipe.hlen(K.OPEN)
+        pipe.smembers(K.BREACHED_CONTACT)
+        pipe.smembers(K.BREACHED_RESOLVE)
+        pipe.scard(K.WARNED)
+        pipe.get(K.SEQ)
+        pipe.get(K.EPOCH)
+        base, open_now, contact, resolve, amber, seq, epoch = pipe.execute()
+        return {
+            "epoch": epoch,
+            "seq": int(seq or 0),
+            "day": base.get("day"),
+            "received_today": int(base.get("received_today", 0)),
+            "closed_today": int(base.get("closed_today", 0)),
+            "open_now": open_now,
+            "contact_overdue": len(contact),
+            "resolve_overdue": len(resolve),
+            "breaches_now": len(set(contact) | set(resolve)),
+            "amber_now": amber,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a screen needs to start, consistent with one ``seq``."""
+        now = self.clock()
+        minutes = [now - timedelta(minutes=i) for i in range(K.FLOW_MINUTES - 1, -1, -1)]
+        for _attempt in range(5):
+            counters = self.counters()
+            pipe = self.redis.pipeline(transaction=True)
+            for m in minutes:
+                pipe.hgetall(self._minute_key(m))
+            pipe.lrange(K.TICKER, 0, K.TICKER_LENGTH - 1)
+            pipe.get(K.SEQ)
+            *flows, ticker, seq = pipe.execute()
+            if int(seq or 0) == counters["seq"]:  # nothing was applied in between
+                break
+        return {
+            "counters": counters,
+            "flow": [
+                {
+                    "minute": m.astimezone(self.tz).strftime("%H:%M"),
+                    "at": m.replace(second=0, microsecond=0).isoformat(),
+                    "counts": {k: int(v) for k, v in f.items()},
+                }
+                for m, f in zip(minutes, flows)
+            ],
+            "ticker": [json.loads(item) for item in ticker],
+            "server_time": now.isoformat(),
+        }
+
+    # ----------------------------------------------------------------- loop
+    def push(self, events: list[Message]) -> None:
+        self._last_push = self.clock().timestamp()
+        self.publish({"events": events, "counters": self.counters(), "server_time": self.clock().isoformat()})
+
+    def step(self, block_ms: int = 500) -> int:
+        """One round: rebuild if needed, apply new entries, fire due deadlines, push."""
+        if not self.ready():
+            self.rebuild()
+        cursor = self.redis.get(K.CURSOR) or "0-0"
+        entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor}, count=500, block=block_ms))
+        events = [m for m in (self.apply(eid, fields) for eid, fields in entries) if m]
+        events += self.roll_day()
+        events += self.fire_due()
+        if events or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
+            self.push(events)
+        return len(events)
+
+    def run(self, stop: threading.Event, is_leader: Callable[[], bool] = lambda: True) -> None:
+        down = False
+        while not stop.is_set():
+            if not is_leader():
+                stop.wait(1.0)
+                continue
+            try:
+                self.step()
+                if down:
+                    log.warning("Redis is back: live state resumes")
+                    down = False
+            except REDIS_DOWN as exc:
+                if not down:
+                    log.error("Redis unreachable (%s): screens keep their last state until it returns", exc)
+                    down = True
+                stop.wait(0.5)
+            except Exception:
+                log.exception("live aggregator step failed; retrying")
+                stop.wait(1.0)
+
+
+def reset_live_state(client: redis.Redis) -> None:
+    """Drop the live keys so the next aggregator step rebuilds them from the database."""
+    client.delete(K.EPOCH)
+
+
+# Used by tests and the CLI to check the database is reachable before starting.
+def ping_database(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        session.execute(text("SELECT 1"))

@@ -1,0 +1,38 @@
+"""Socket.IO events beside the routes (as in Flask-SocketIO-Chat).
+
+Screens connect to the ``/live`` namespace and join the ``live`` room. The
+aggregator publishes one message per batch of applied events; with Redis
+configured, Flask-SocketIO's message queue carries it to every server
+process, so it does not matter which process leads.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask_socketio import SocketIO, join_room
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/live"
+ROOM = "live"
+EVENT = "live"
+
+
+def register(socketio: SocketIO) -> None:
+    @socketio.on("connect", namespace=NAMESPACE)
+    def _connect(_auth: Any = None) -> None:
+        join_room(ROOM)
+
+
+def publisher(socketio: SocketIO) -> Callable[[dict[str, Any]], None]:
+    def publish(message: dict[str, Any]) -> None:
+        try:
+            socketio.emit(EVENT, message, namespace=NAMESPACE, to=ROOM)
+        except Exception:
+            # Pub/sub loses messages while Redis is down (python-socketio #1411);
+            # screens notice the seq gap and reload the snapshot.
+            log.exception("push failed; screens will resync from the snapshot")
+
+    return publish

@@ -1,0 +1,1 @@
+"""Channel adapters and feeds: validated records for tickets/ (simulator, hotline, import, replay)."""

@@ -1,0 +1,1 @@
+"""Geography: district boundaries, point-in-district lookups and sampling for the simulator."""

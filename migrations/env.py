@@ -1,0 +1,33 @@
+"""Alembic environment: the URL comes from the caller or from settings.py."""
+from __future__ import annotations
+
+from alembic import context
+
+import settings
+from tickets.db import make_engine
+from tickets.models import Base
+
+config = context.config
+url = config.attributes.get("database_url") or settings.load().database_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        # render_as_batch: SQLite can only ALTER tables by copying them.
+        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,101 @@
+"""The one settings module.
+
+Every knob of the platform is read here, once: defaults, then an optional
+YAML config file (``MINSHENG_CONFIG``), then environment variables, which win.
+Nothing else in the code reads ``os.environ`` for configuration.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent
+
+#: ``REDIS_URL`` value (or empty) meaning: the in-process stand-in, no server.
+EMBEDDED_REDIS = "embedded://"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{ROOT / 'data' / 'minsheng.db'}"
+    redis_url: str = EMBEDDED_REDIS
+    secret_key: str = "dev-only-change-me"
+    host: str = "127.0.0.1"
+    port: int = 8050
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh-CN"
+    # Flask-SocketIO server mode; set explicitly so an installed gevent or
+    # eventlet is never picked up by auto-detection (FIELD-NOTES).
+    async_mode: str = "threading"
+    # How often the relay looks for committed outbox rows when nothing woke it.
+    relay_poll_seconds: float = 0.2
+    # The browser flushes pushed events into Dash at this period; the server
+    # batches emits at the same period so a burst is one frame, not hundreds.
+    push_batch_seconds: float = 0.1
+    # Demo bureau loaded by ``app.py demo load``.
+    demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
+    # Simulated feed: tickets per hour at the daily mean (the rhythm scales it).
+    simulator_rate_per_hour: float = 600.0
+    simulator_seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url in ("", EMBEDDED_REDIS)
+
+
+_ENV = {
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "secret_key": "SECRET_KEY",
+    "host": "MINSHENG_HOST",
+    "port": "MINSHENG_PORT",
+    "timezone": "MINSHENG_TIMEZONE",
+    "language": "MINSHENG_LANGUAGE",
+    "async_mode": "MINSHENG_ASYNC_MODE",
+    "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
+    "push_batch_seconds": "MINSHENG_PUSH_BATCH_SECONDS",
+    "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
+    "simulator_rate_per_hour": "MINSHENG_SIMULATOR_RATE",
+    "simulator_seed": "MINSHENG_SIMULATOR_SEED",
+}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if raw is None:
+        return None
+    if kind == "int" or kind == "int | None":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    return str(raw)
+
+
+def load(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults < config file < environment < explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = env.get("MINSHENG_CONFIG")
+    if config_file:
+        data = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+        known = {f.name for f in fields(Settings)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{config_file}: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        values.update({k: _coerce(k, v) for k, v in data.items() if k != "extra"})
+        values["extra"] = data.get("extra", {})
+    for name, var in _ENV.items():
+        if env.get(var) not in (None, ""):
+            values[name] = _coerce(name, env[var])
+    values.update(overrides)
+    return replace(Settings(), **values)

@@ -1,0 +1,56 @@
+"""Small builders shared by the tests (no fixtures here: see conftest.py)."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tickets.db import unit_of_work
+from tickets.intake import NewRequest, receive
+from tickets.models import Ticket, Unit
+
+TZ = ZoneInfo("Asia/Shanghai")
+_serial = itertools.count(1)
+
+
+def add_small_bureau(factory: sessionmaker[Session]) -> None:
+    """A city bureau, one branch for 历下区 with two stations, and the platform office."""
+    with unit_of_work(factory) as s:
+        city = Unit(code="JN", name="济南市公安局", level=1, kind="bureau", topics=[])
+        office = Unit(code="JN-PTB", name="民生警务平台办公室", level=2, kind="platform_office", parent=city, topics=[])
+        branch = Unit(code="JN-LX", name="历下分局", level=2, kind="branch", district="历下区", parent=city, topics=[])
+        s.add_all([
+            city, office, branch,
+            Unit(code="JN-LX-01", name="泉城路派出所", level=3, kind="station", district="历下区",
+                 parent=branch, lat=36.664, lon=117.020, topics=[]),
+            Unit(code="JN-LX-02", name="甸柳新村派出所", level=3, kind="station", district="历下区",
+                 parent=branch, lat=36.668, lon=117.062, topics=[]),
+        ])
+
+
+def new_request(
+    at: datetime | None = None, *, channel: str = "hotline_12345", topic: str = "noise",
+    external_id: str | None = None, lat: float = 36.665, lon: float = 117.03,
+) -> NewRequest:
+    return NewRequest(
+        channel=channel,
+        external_id=external_id or f"T-{next(_serial)}",
+        received_at=at or datetime.now(timezone.utc),
+        kind="complaint",
+        topic=topic,
+        sla_class="service",
+        title="楼下烧烤店噪音扰民",
+        content="历下区泉城路附近烧烤店每晚营业到凌晨，噪音很大，请求处理。",
+        district="历下区",
+        lat=lat,
+        lon=lon,
+        citizen_name="张三",
+        citizen_phone="13812345678",
+    )
+
+
+def submit(factory: sessionmaker[Session], request: NewRequest, now: datetime | None = None) -> Ticket:
+    with unit_of_work(factory) as s:
+        return receive(s, request, now or request.received_at, TZ)

@@ -1,0 +1,234 @@
+"""The live path, piece by piece: outbox → relay → stream → aggregator → push.
+
+Runs twice: on the embedded default (SQLite + the in-process Redis stand-in)
+and on a real PostgreSQL + real Redis, which is what production runs.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+import settings as settings_module
+from dashboard.live import keys as K
+from dashboard.live.aggregator import LiveAggregator
+from dashboard.live.relay import OutboxRelay
+from dashboard.redis_link import connect
+from tests.helpers import TZ, add_small_bureau, new_request, submit
+from tickets import lifecycle
+from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.models import OutboxMessage, Ticket
+from tickets.schema import upgrade
+
+MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@dataclass
+class World:
+    factory: Any
+    redis: redis.Redis
+    relay: OutboxRelay
+    aggregator: LiveAggregator
+    clock: Clock
+    pushed: list[dict[str, Any]] = field(default_factory=list)
+
+    def pump(self, rounds: int = 3) -> list[dict[str, Any]]:
+        """Relay everything committed and let the aggregator apply it; return pushed events."""
+        before = len(self.pushed)
+        for _ in range(rounds):
+            while self.relay.run_once():
+                pass
+            self.aggregator.step(block_ms=10)
+        return [e for m in self.pushed[before:] for e in m["events"]]
+
+
+@pytest.fixture(params=["embedded", "real"])
+def world(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[World]:
+    if request.param == "embedded":
+        cfg = settings_module.load(environ={}, database_url=f"sqlite:///{tmp_path / 'live.db'}")
+        # A private stand-in server per test, so tests do not see each other's keys.
+        import fakeredis
+
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    else:
+        cfg = settings_module.load(
+            environ={}, database_url=request.getfixturevalue("pg_url"),
+            redis_url=request.getfixturevalue("redis_url"),
+        )
+        client = connect(cfg)
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    factory = make_session_factory(engine)
+    add_small_bureau(factory)
+    clock = Clock(MONDAY_9)
+    w = World(factory, client, OutboxRelay(factory, client, clock=clock), None, clock)  # type: ignore[arg-type]
+    w.aggregator = LiveAggregator(factory, client, TZ, clock=clock, publish=w.pushed.append, heartbeat_seconds=1e9)
+    yield w
+    engine.dispose()
+
+
+def test_ticket_and_its_events_commit_together_or_not_at_all(world: World) -> None:
+    with pytest.raises(RuntimeError):
+        with unit_of_work(world.factory) as s:
+            from tickets.intake import receive
+
+            receive(s, new_request(MONDAY_9), MONDAY_9, TZ)
+            raise RuntimeError("crash before commit")
+    with world.factory() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    submit(world.factory, new_request(MONDAY_9))
+    with world.factory() as s:
+        kinds = [m.payload["event"] for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert kinds == ["received", "dispatched"]
+
+
+def test_outbox_payload_carries_no_personal_data(world: World) -> None:
+    submit(world.factory, new_request(MONDAY_9))
+    with world.factory() as s:
+        for message in s.scalars(select(OutboxMessage)):
+            text = json.dumps(message.payload, ensure_ascii=False)
+            assert "张三" not in text and "13812345678" not in text
+
+
+def test_counters_follow_the_lifecycle(world: World) -> None:
+    tickets = [submit(world.factory, new_request(MONDAY_9)) for _ in range(3)]
+    events = world.pump()
+    counters = world.aggregator.counters()
+    # The first step rebuilt from the database (which already held all three).
+    assert (counters["received_today"], counters["open_now"], counters["closed_today"]) == (3, 3, 0)
+    with unit_of_work(world.factory) as s:
+        t = s.get(Ticket, tickets[0].id)
+        lifecycle.contact(s, t, MONDAY_9 + timedelta(minutes=10))
+        lifecycle.close(s, t, MONDAY_9 + timedelta(minutes=30))
+    world.clock.advance(minutes=30)
+    events = world.pump()
+    assert [e["event"] for e in events] == ["contact", "close"]
+    counters = world.aggregator.counters()
+    assert (counters["received_today"], counters["open_now"], counters["closed_today"]) == (3, 2, 1)
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 2))
+
+
+def test_each_event_is_applied_once_even_if_relayed_twice(world: World) -> None:
+    world.pump()  # rebuild on an empty database
+    submit(world.factory, new_request(MONDAY_9))
+    world.relay.run_once()
+    # A relay that crashed after XADD but before marking the rows sends them again.
+    with unit_of_work(world.factory) as s:
+        for row in s.scalars(select(OutboxMessage)):
+            row.relayed_at = None
+    world.relay.run_once()
+    assert world.redis.xlen(K.EVENTS_STREAM) == 4
+    events = world.pump()
+    assert [e["event"] for e in events] == ["received", "dispatched"]
+    assert world.aggregator.counters()["received_today"] == 1
+
+
+def test_rebuild_does_not_double_count_events_still_in_flight(world: World) -> None:
+    world.pump()
+    for _ in range(2):
+        submit(world.factory, new_request(MONDAY_9))
+    world.relay.run_once()  # on the stream, not yet applied ...
+    submit(world.factory, new_request(MONDAY_9))  # ... and one not even relayed
+    world.aggregator.rebuild()  # e.g. Redis restarted empty: the snapshot holds all three
+    events = world.pump()
+    assert events == []
+    counters = world.aggregator.counters()
+    assert (counters["received_today"], counters["open_now"]) == (3, 3)
+    submit(world.factory, new_request(MONDAY_9))
+    assert [e["event"] for e in world.pump()] == ["received", "dispatched"]
+    assert world.aggregator.counters()["received_today"] == 4
+
+
+def test_amber_and_breach_fire_when_due_and_clear_on_contact(world: World) -> None:
+    world.pump()
+    ticket = submit(world.factory, new_request(MONDAY_9))
+    world.pump()
+    world.clock.advance(minutes=44, seconds=59)
+    assert [e for e in world.pump() if e["event"] in ("amber", "breach")] == []
+    world.clock.advance(seconds=1)  # 45 min = 75% of the 1-hour contact deadline
+    fired = [(e["event"], e["which"]) for e in world.pump() if e["event"] in ("amber", "breach")]
+    assert fired == [("amber", "contact")]
+    assert world.aggregator.counters()["amber_now"] == 1
+    world.clock.advance(minutes=15)
+    fired = [(e["event"], e["which"]) for e in world.pump() if e["event"] in ("amber", "breach")]
+    assert fired == [("breach", "contact")]
+    c = world.aggregator.counters()
+    assert (c["contact_overdue"], c["breaches_now"], c["amber_now"]) == (1, 1, 0)
+    with unit_of_work(world.factory) as s:
+        lifecycle.contact(s, s.get(Ticket, ticket.id), world.clock.now)
+    world.pump()
+    assert world.aggregator.counters()["breaches_now"] == 0
+
+
+def test_breaches_are_rebuilt_from_the_database_after_a_restart(world: World) -> None:
+    world.pump()
+    submit(world.factory, new_request(MONDAY_9))
+    world.pump()
+    world.clock.advance(hours=2)
+    world.aggregator.rebuild()  # a restart: no timer state survives, the database does
+    c = world.aggregator.counters()
+    assert (c["contact_overdue"], c["resolve_overdue"], c["breaches_now"]) == (1, 0, 1)
+    # The resolve deadline (one working day) is still ahead and still armed.
+    world.clock.advance(days=1)
+    fired = [(e["event"], e["which"]) for e in world.pump() if e["event"] == "breach"]
+    assert fired == [("breach", "resolve")]
+
+
+def test_counters_start_again_at_local_midnight(world: World) -> None:
+    submit(world.factory, new_request(MONDAY_9))
+    world.pump()
+    assert world.aggregator.counters()["received_today"] == 1
+    world.clock.now = datetime(2026, 11, 24, 0, 0, 1, tzinfo=TZ)
+    world.pump()
+    c = world.aggregator.counters()
+    assert (c["day"], c["received_today"], c["open_now"]) == ("2026-11-24", 0, 1)
+
+
+def test_snapshot_is_consistent_with_its_seq(world: World) -> None:
+    world.pump()
+    for minute in (0, 0, 1):
+        submit(world.factory, new_request(MONDAY_9 + timedelta(minutes=minute)))
+    world.clock.advance(minutes=2)
+    world.pump()
+    snap = world.aggregator.snapshot()
+    assert snap["counters"]["seq"] == int(world.redis.get(K.SEQ))
+    flow = {f["minute"]: f["counts"] for f in snap["flow"] if f["counts"]}
+    assert flow == {"09:00": {"hotline_12345": 2}, "09:01": {"hotline_12345": 1}}
+    assert len(snap["flow"]) == K.FLOW_MINUTES
+    assert [t["number"] for t in snap["ticker"]][:1] == ["MS20261123000003"]
+
+
+def test_relay_keeps_events_while_redis_is_down(world: World) -> None:
+    world.pump()
+
+    class Down:
+        def pipeline(self, *a: Any, **k: Any) -> Any:
+            raise redis.exceptions.ConnectionError("down")
+
+    up = world.relay.redis
+    world.relay.redis = Down()  # type: ignore[assignment]
+    submit(world.factory, new_request(MONDAY_9))
+    with pytest.raises(redis.exceptions.ConnectionError):
+        world.relay.run_once()
+    with world.factory() as s:
+        assert s.scalar(select(func.count()).where(OutboxMessage.relayed_at.is_(None))) == 2
+    world.relay.redis = up
+    assert [e["event"] for e in world.pump()] == ["received", "dispatched"]

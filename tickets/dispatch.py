@@ -1,0 +1,67 @@
+"""Routing a new ticket to the unit that must act (一站直办).
+
+Order of rules: a topic that a specialised unit owns (出入境 → 出入境管理局)
+goes there; otherwise the station nearest the incident inside its district;
+otherwise the district's branch bureau; otherwise the platform office's queue.
+Station jurisdiction polygons replace "nearest station" when geo/ has them.
+"""
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tickets.models import Ticket, Unit
+
+PLATFORM_OFFICE_KIND = "platform_office"
+
+
+def route(session: Session, ticket: Ticket) -> tuple[Unit, bool]:
+    """Return (unit, direct): direct is True when the unit is level 3."""
+    unit = _by_topic(session, ticket) or _by_place(session, ticket) or platform_office(session)
+    return unit, unit.level == 3
+
+
+def platform_office(session: Session) -> Unit:
+    office = session.scalar(select(Unit).where(Unit.kind == PLATFORM_OFFICE_KIND).limit(1))
+    if office is None:
+        office = session.scalar(select(Unit).where(Unit.level == 1).order_by(Unit.id).limit(1))
+    if office is None:
+        raise LookupError("no units loaded: run `python app.py demo load` or load the bureau's units")
+    return office
+
+
+def _by_topic(session: Session, ticket: Ticket) -> Unit | None:
+    owners = [
+        u for u in session.scalars(select(Unit).where(Unit.active.is_(True), Unit.level >= 2))
+        if ticket.topic in (u.topics or [])
+    ]
+    if not owners:
+        return None
+    # Prefer the owner serving the ticket's district, then the deepest (most direct) one.
+    owners.sort(key=lambda u: (u.district != ticket.district, -u.level, u.id))
+    return owners[0]
+
+
+def _by_place(session: Session, ticket: Ticket) -> Unit | None:
+    if not ticket.district:
+        return None
+    branch = session.scalar(
+        select(Unit).where(Unit.level == 2, Unit.district == ticket.district, Unit.active.is_(True))
+        .order_by(Unit.id).limit(1)
+    )
+    if branch is None:
+        return None
+    stations = [u for u in branch.children if u.active and u.kind == "station" and u.lat is not None]
+    if not stations or ticket.lat is None or ticket.lon is None:
+        return branch
+    return min(stations, key=lambda s: _distance_km(ticket.lat, ticket.lon, s.lat, s.lon))
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float | None, lon2: float | None) -> float:
+    assert lat2 is not None and lon2 is not None
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))

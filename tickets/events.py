@@ -1,0 +1,82 @@
+"""Domain events: every step of a ticket is a timeline row and an outbox row.
+
+Both are added to the caller's session, so they commit with the change that
+caused them or not at all. The outbox payload is what leaves the database
+for the live path: it carries no personal data (names, phone numbers), since
+it ends up on shared screens.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tickets.models import OutboxMessage, Ticket, TicketEvent, Unit
+
+TICKET_TOPIC = "ticket"
+
+
+def public_view(ticket: Ticket, unit: Unit | None) -> dict[str, Any]:
+    """The fields of a ticket that may appear on a shared screen."""
+    return {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "channel": ticket.channel,
+        "kind": ticket.kind,
+        "sla_class": ticket.sla_class,
+        "topic": ticket.topic,
+        "district": ticket.district,
+        "status": ticket.status,
+        "unit_code": unit.code if unit else None,
+        "unit_name": unit.name if unit else None,
+        "received_at": ticket.received_at.isoformat(),
+        "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
+        "contact_due_at": ticket.contact_due_at.isoformat() if ticket.contact_due_at else None,
+        "resolve_due_at": ticket.resolve_due_at.isoformat() if ticket.resolve_due_at else None,
+        "lat": round(ticket.lat, 4) if ticket.lat is not None else None,
+        "lon": round(ticket.lon, 4) if ticket.lon is not None else None,
+    }
+
+
+def record_event(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    at: datetime,
+    *,
+    actor: str = "system",
+    actor_id: int | None = None,
+    unit: Unit | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    """Append ``kind`` to the ticket's timeline and to the outbox, in this transaction."""
+    event = TicketEvent(
+        ticket=ticket,
+        kind=kind,
+        at=at,
+        actor=actor,
+        actor_id=actor_id,
+        unit_id=unit.id if unit else ticket.unit_id,
+        note=note,
+        data=data or {},
+    )
+    session.add(event)
+    session.flush()  # ids for the payload
+    current_unit = ticket.unit if ticket.unit_id else None
+    session.add(
+        OutboxMessage(
+            topic=TICKET_TOPIC,
+            payload={
+                "event_id": event.id,
+                "event": kind,
+                "at": at.isoformat(),
+                "actor": actor,
+                "data": data or {},
+                "ticket": public_view(ticket, current_unit),
+            },
+        )
+    )
+    session.info["wrote_outbox"] = True
+    return event

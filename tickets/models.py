@@ -1,0 +1,203 @@
+"""Storage model: the database is the source of truth (DESIGN §8).
+
+Names follow the domain's words (DESIGN §2). Every timestamp is stored as UTC
+and comes back time-zone aware, on SQLite as on PostgreSQL.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive input is refused.
+
+    SQLite has no zone-aware type, so without this a naive local time could
+    slip in and be read back as if it were UTC, shifting every figure by 8 h.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: every timestamp must carry its zone")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Unit(Base):
+    """A unit of the three-level structure (三级架构): 1 city, 2 branch/division, 3 station."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str | None] = mapped_column(String(128))
+    level: Mapped[int] = mapped_column(Integer)
+    # bureau | branch | county_bureau | division | station | team | section
+    kind: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    district: Mapped[str | None] = mapped_column(String(32))
+    # Topics a division is responsible for (routing by topic), e.g. ["exit_entry"].
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped[Unit | None] = relationship(remote_side="Unit.id", back_populates="children")
+    children: Mapped[list[Unit]] = relationship(back_populates="parent")
+
+
+class User(Base):
+    """A real-name account; roles and their checks arrive with the lifecycle."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    real_name: Mapped[str] = mapped_column(String(64))
+    police_number: Mapped[str | None] = mapped_column(String(16))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class Ticket(Base):
+    """工单: one citizen request after de-duplication."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_received_at", "received_at"),
+        Index("ix_tickets_closed_at", "closed_at"),
+        Index("ix_tickets_status", "status"),
+        Index("ix_tickets_unit_status", "unit_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    sla_class: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    district: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(200))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    # Personal data: never on a shared screen (DESIGN §8).
+    citizen_name: Mapped[str | None] = mapped_column(String(64))
+    citizen_phone: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    direct_dispatch: Mapped[bool | None]
+    received_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    contacted_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    contact_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit | None] = relationship()
+    intake_records: Mapped[list[IntakeRecord]] = relationship(back_populates="ticket")
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id"
+    )
+
+
+class IntakeRecord(Base):
+    """One record from one channel, as it arrived; several can point to one ticket."""
+
+    __tablename__ = "intake_records"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # True when this record was merged into a ticket another record created.
+    merged: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="intake_records")
+
+
+class TicketEvent(Base):
+    """One step of a ticket's timeline (流程跟踪): who did what, when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64), default="system")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class OutboxMessage(Base):
+    """Transactional outbox: written with the change, relayed to Redis after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "relayed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    relayed_at: Mapped[datetime | None]

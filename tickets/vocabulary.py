@@ -1,0 +1,86 @@
+"""The domain's closed word lists (DESIGN §2), with their Chinese labels.
+
+Labels live here so every screen, export and API speaks the same words.
+"""
+from __future__ import annotations
+
+CHANNELS: dict[str, str] = {
+    "hotline_12345": "12345热线",
+    "discipline_hotline": "纪委政务监督热线",
+    "director_mailbox": "局长信箱",
+    "call": "来电",
+    "letter": "来信",
+    "visit": "来访",
+    "cad_110": "110接处警",
+    "service_window": "服务窗口",
+    "open311": "Open311",
+    "import": "导入",
+}
+
+CHANNELS_EN: dict[str, str] = {
+    "hotline_12345": "12345 hotline",
+    "discipline_hotline": "Discipline hotline",
+    "director_mailbox": "Director's mailbox",
+    "call": "Call",
+    "letter": "Letter",
+    "visit": "Visit",
+    "cad_110": "110 dispatch",
+    "service_window": "Service window",
+    "open311": "Open311",
+    "import": "Import",
+}
+
+KINDS: dict[str, str] = {
+    "consultation": "咨询",
+    "help": "求助",
+    "complaint": "投诉",
+    "report": "举报",
+    "suggestion": "建议",
+    "praise": "表扬",
+}
+
+SLA_CLASSES: dict[str, str] = {
+    "consultation": "咨询类",
+    "enforcement": "执法办案类",
+    "service": "管理服务类",
+}
+
+TOPICS: dict[str, str] = {
+    "noise": "噪音扰民",
+    "theft": "盗窃",
+    "fraud": "诈骗",
+    "traffic": "交通",
+    "household": "户政",
+    "exit_entry": "出入境",
+    "vehicle": "车驾管",
+    "dispute": "纠纷",
+    "conduct": "执法作风",
+    "lost_property": "失物",
+    "other": "其他",
+}
+
+TOPICS_EN: dict[str, str] = {
+    "noise": "Noise",
+    "theft": "Theft",
+    "fraud": "Fraud",
+    "traffic": "Traffic",
+    "household": "Household registration",
+    "exit_entry": "Exit & entry",
+    "vehicle": "Vehicles & licences",
+    "dispute": "Dispute",
+    "conduct": "Police conduct",
+    "lost_property": "Lost property",
+    "other": "Other",
+}
+
+# Ticket status: where a ticket stands in the lifecycle (DESIGN §2).
+STATUSES: dict[str, str] = {
+    "received": "已受理",
+    "dispatched": "已转办",
+    "accepted": "已签收",
+    "contacted": "已联系",
+    "reported": "已上报",
+    "replied": "已反馈",
+    "closed": "已办结",
+}
+OPEN_STATUSES = frozenset(STATUSES) - {"closed"}
