@@ -44,7 +44,8 @@ def load_districts(path: Path | None = None) -> dict[str, District]:
     Cached per path: the files are read once per process. Treat the returned
     dict as read-only, it is shared.
     """
-    return _load(Path(path or JINAN_FILE).resolve())
+    # resolve() costs a system call: skip it on the hot default path.
+    return _load(JINAN_FILE if path is None else Path(path).resolve())
 
 
 @lru_cache(maxsize=16)

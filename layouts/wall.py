@@ -49,7 +49,7 @@ def flow_figure(lang: str) -> go.Figure:
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": FONT_STACK, "color": "#c9d4e3", "size": 14},
         margin={"l": 48, "r": 16, "t": 8, "b": 40},
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 13}},
+        legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 13}},
         xaxis={"type": "category", "nticks": 13, "gridcolor": "#1f2a3a", "tickangle": 0},
         yaxis={"gridcolor": "#1f2a3a", "rangemode": "tozero", "title": None},
         bargap=0.15,

@@ -93,3 +93,29 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     finally:
         client.close()
     yield redis_server.url
+
+
+# ---------------------------------------------------------------- browser
+CHROMIUM = os.environ.get("MINSHENG_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright (never `playwright install`)."""
+    if not os.path.exists(CHROMIUM):
+        msg = f"{CHROMIUM} not found; install it: apt-get install -y chromium fonts-noto-cjk"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

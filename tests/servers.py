@@ -575,6 +575,10 @@ class RedisServer:
         self._terminate()
         self._cleanup_dir()
 
+    def pause(self) -> None:
+        """Stop the server but keep its port, for an outage test: ``start()`` brings it back there."""
+        self._terminate()
+
     def restart(self) -> "RedisServer":
         """Stop and start again on the SAME port, so existing client URLs stay valid.
 

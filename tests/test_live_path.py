@@ -214,6 +214,7 @@ def test_snapshot_is_consistent_with_its_seq(world: World) -> None:
     assert flow == {"09:00": {"hotline_12345": 2}, "09:01": {"hotline_12345": 1}}
     assert len(snap["flow"]) == K.FLOW_MINUTES
     assert [t["number"] for t in snap["ticker"]][:1] == ["MS20261123000003"]
+    assert snap["ticker"][0]["unit_name"] in ("泉城路派出所", "甸柳新村派出所")
 
 
 def test_relay_keeps_events_while_redis_is_down(world: World) -> None:

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from tickets.models import Ticket, Unit
 
 PLATFORM_OFFICE_KIND = "platform_office"
+# Level-2 units that own a territory (their stations split it).
+PLACE_KINDS = ("branch", "county_bureau")
 
 
 def route(session: Session, ticket: Ticket) -> tuple[Unit, bool]:
@@ -48,8 +50,10 @@ def _by_place(session: Session, ticket: Ticket) -> Unit | None:
     if not ticket.district:
         return None
     branch = session.scalar(
-        select(Unit).where(Unit.level == 2, Unit.district == ticket.district, Unit.active.is_(True))
-        .order_by(Unit.id).limit(1)
+        select(Unit).where(
+            Unit.level == 2, Unit.district == ticket.district, Unit.active.is_(True),
+            Unit.kind.in_(PLACE_KINDS),
+        ).order_by(Unit.id).limit(1)
     )
     if branch is None:
         return None

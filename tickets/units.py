@@ -130,7 +130,7 @@ def _read(path: Path, districts: Mapping[str, District]) -> tuple[list[_Row], li
             return
         code = node.get("code")
         label = f"{code} ({where})" if code else where
-        bad = [f"{label}: {p}" for p in _check_unit(node, level, districts)]
+        bad = [f"{label}: {p}" for p in _check_unit(node, level)]
         if not isinstance(code, str) or not code.strip():
             bad.append(f"{where}: missing code")
         elif code in seen:
@@ -140,7 +140,7 @@ def _read(path: Path, districts: Mapping[str, District]) -> tuple[list[_Row], li
         problems.extend(bad)
 
         district = node.get("district", parent.values["district"] if parent else None)
-        if district and district not in districts and "district" in node:
+        if isinstance(district, str) and district not in districts and "district" in node:
             warnings.append(f"{label}: no boundary file knows district {district!r}; "
                             "its stations' coordinates were not checked")
         row = _Row(
@@ -168,8 +168,7 @@ def _read(path: Path, districts: Mapping[str, District]) -> tuple[list[_Row], li
             walk(child, f"{code or where}.children[{i}]", level + 1, row)
 
     walk(data["bureau"], "bureau", 1, None)
-    # Coordinates are checked against the district the unit ends up with
-    # (inherited or its own), so this runs after the walk.
+    # Polygon tests last, on well-formed units only, with their final district.
     for row in rows:
         problems.extend(_check_place(row, districts))
     if problems:
@@ -177,7 +176,7 @@ def _read(path: Path, districts: Mapping[str, District]) -> tuple[list[_Row], li
     return rows, warnings
 
 
-def _check_unit(node: dict[str, Any], level: int, districts: Mapping[str, District]) -> list[str]:
+def _check_unit(node: dict[str, Any], level: int) -> list[str]:
     """What is wrong with one unit on its own (no tree, no geometry)."""
     out = []
     unknown = set(node) - FIELDS
@@ -191,6 +190,8 @@ def _check_unit(node: dict[str, Any], level: int, districts: Mapping[str, Distri
         out.append(f"unknown kind {kind!r} (one of: {', '.join(sorted(KINDS))})")
     if level > MAX_LEVEL:
         out.append(f"level {level}: the unit tree has {MAX_LEVEL} levels at most")
+    if "district" in node and not isinstance(node["district"], str):
+        out.append(f"district {node['district']!r} is not a name")
     for key, limit in MAX_LEN.items():
         value = node.get(key)
         if isinstance(value, str) and len(value) > limit:

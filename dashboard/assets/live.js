@@ -38,9 +38,10 @@
   function clockText(iso) {
     return new Date(iso).toLocaleTimeString("zh-CN", {timeZone: TZ, hour12: false});
   }
-  function el(type, className, children) {
-    return {type: type, namespace: "dash_html_components",
-            props: {className: className, children: children}};
+  function el(type, className, children, key) {
+    var props = {className: className, children: children};
+    if (key !== undefined) { props.key = key; } // lets React keep rows that did not change
+    return {type: type, namespace: "dash_html_components", props: props};
   }
 
   /* ---------------------------------------------------------- counters */
@@ -65,7 +66,7 @@
       el("Span", "t-district", item.district || T("未定位", "no place")),
       el("Span", "t-unit", item.unit_name || ""),
       el("Span", "t-number", item.number || "")
-    ]);
+    ], item.number + ":" + item.event);
   }
   function showTicker() {
     setProps("wall-ticker", {children: state.ticker.map(tickerRow)});
@@ -153,8 +154,8 @@
     if (events.length && events[0].seq !== state.seq + 1) { return false; } // a gap
     if (!events.length && c.seq > state.seq) { return false; } // missed a whole batch
     events.forEach(function (e) {
-      if (e.event === "received") {
-        if (countReceived(e.ticket, patch)) { touched.flow = true; }
+      if (e.event === "received" && countReceived(e.ticket, patch)) { touched.flow = true; }
+      if (e.event === "dispatched") {
         state.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at}));
         touched.ticker = true;
       }

@@ -107,7 +107,7 @@ class LiveAggregator:
                 )
             ).all()
             open_views = [(t, public_view(t, t.unit)) for t in open_tickets]
-            ticker = [self._ticker_item(public_view(t, t.unit), "received", t.received_at) for t in recent]
+            ticker = [self._ticker_item(public_view(t, t.unit), "dispatched", t.received_at) for t in recent]
             # Leaving the block closes the session: the read transaction ends, objects stay loaded.
 
         epoch = uuid.uuid4().hex[:12]
@@ -195,8 +195,6 @@ class LiveAggregator:
             minute = self._minute_key(datetime.fromisoformat(view["received_at"]))
             pipe.hincrby(minute, view["channel"], 1)
             pipe.expire(minute, (K.FLOW_MINUTES + 60) * 60)
-            pipe.lpush(K.TICKER, json.dumps(self._ticker_item(view, kind, at), ensure_ascii=False))
-            pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
         elif kind == "close":
             if self._local_day(at) == today:
                 pipe.hincrby(K.COUNTERS, "closed_today", 1)
@@ -206,6 +204,9 @@ class LiveAggregator:
             pipe.hset(K.OPEN, str(tid), json.dumps(view, ensure_ascii=False))
             if kind == "dispatched":
                 self._queue_deadlines(pipe, tid, view, at, True, now)
+                # The ticker shows a ticket once it has its unit (dispatch follows receipt at once).
+                pipe.lpush(K.TICKER, json.dumps(self._ticker_item(view, kind, at), ensure_ascii=False))
+                pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
             elif kind == "contact":
                 self._forget(pipe, tid, ("contact",))
         pipe.sadd(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)

@@ -1,0 +1,699 @@
+"""A realistic simulated feed: citizens' requests for Jinan, live or backfilled.
+
+The feed is a non-homogeneous Poisson process with a day–night rhythm in
+local time, a channel mix led by the 12345 hotline, topics that follow the
+clock (noise at night, household registration in office hours), places in the
+real districts and Chinese texts that read like hotline work orders.
+
+Everything is derived from (seed, minute): minute ``m`` always holds the same
+arrivals, whichever interval asked for it, so ``[a, c)`` equals ``[a, b) +
+[b, c)`` and external ids (``SIM-{seed}-{yyyymmddHHMM}-{i}``, the minute in
+UTC) are stable. A runner that crashes and re-runs an interval submits the same
+ids again, and intake's idempotency on (channel, external_id) drops them.
+
+:func:`run` is the loop behind ``make run``: it receives the requests as the
+clock passes their arrival times and plays each ticket's :class:`HandlingPlan`
+(contact, close) through the lifecycle.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import random
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from feeds import texts
+from tickets.intake import NewRequest
+
+log = logging.getLogger(__name__)
+
+MINUTE = timedelta(minutes=1)
+ID_PREFIX = "SIM-"
+
+# --- rhythm -------------------------------------------------------------------
+
+# Relative arrivals per local hour (value at the middle of the hour). Quiet at
+# 4 a.m., peaks mid-morning and in the evening; rest days start later and stay
+# busy later. Each profile is scaled to mean 1, so rate_per_hour is the daily mean.
+_WORKDAY_RAW = (0.50, 0.32, 0.22, 0.16, 0.14, 0.18, 0.35, 0.70, 1.25, 1.70, 1.80, 1.65,
+                1.20, 1.20, 1.40, 1.45, 1.40, 1.25, 1.30, 1.55, 1.65, 1.50, 1.05, 0.72)
+_RESTDAY_RAW = (0.62, 0.42, 0.27, 0.18, 0.15, 0.16, 0.26, 0.45, 0.85, 1.25, 1.55, 1.55,
+                1.30, 1.25, 1.35, 1.40, 1.40, 1.35, 1.40, 1.65, 1.75, 1.65, 1.25, 0.90)
+
+
+def _normalised(raw: tuple[float, ...]) -> tuple[float, ...]:
+    mean = sum(raw) / len(raw)
+    return tuple(v / mean for v in raw)
+
+
+WORKDAY_PROFILE = _normalised(_WORKDAY_RAW)
+RESTDAY_PROFILE = _normalised(_RESTDAY_RAW)
+
+
+@lru_cache(maxsize=4096)
+def is_rest_day(day: date) -> bool:
+    """Weekends and statutory holidays (调休 included) where the calendar knows the year."""
+    try:
+        import chinese_calendar
+
+        return not chinese_calendar.is_workday(day)
+    except (ImportError, NotImplementedError):
+        return day.weekday() >= 5
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What the clock means for who calls about what."""
+
+    hour: float  # local, 0 <= hour < 24
+    rest_day: bool
+
+    @property
+    def office(self) -> bool:  # windows and desks are open (08:30–17:30 on working days)
+        return not self.rest_day and 8.5 <= self.hour < 17.5
+
+    @property
+    def daytime(self) -> bool:
+        return 8 <= self.hour < 18
+
+    @property
+    def late_evening(self) -> bool:  # when noise complaints pile up (20:00–02:00)
+        return self.hour >= 20 or self.hour < 2
+
+    @property
+    def night(self) -> bool:
+        return self.hour >= 22 or self.hour < 6
+
+    @property
+    def rush(self) -> bool:
+        return 7 <= self.hour < 9 or 17 <= self.hour < 19
+
+
+# --- mixes ------------------------------------------------------------------------
+
+# Base channel weights (percent of all requests, measured over a week: see the
+# tests). Office-only channels carry a higher weight while open so that their
+# share of the whole day comes out near the target.
+CHANNEL_WEIGHTS: dict[str, float] = {
+    "hotline_12345": 52, "cad_110": 12, "call": 8, "service_window": 21, "director_mailbox": 5,
+    "visit": 5.5, "letter": 2, "discipline_hotline": 3.2, "open311": 5,
+}
+
+
+def channel_weights(m: Moment) -> dict[str, float]:
+    w = dict(CHANNEL_WEIGHTS)
+    if not m.office:
+        w["service_window"] = 0.0
+        w["discipline_hotline"] *= 0.4
+    if not m.daytime:
+        w["visit"] = 0.0
+        w["call"] *= 0.6
+    if m.night:
+        w["cad_110"] *= 2.2  # at night 110 is the number people know
+    return w
+
+
+# Topic weights by channel: each channel hears about different things.
+TOPIC_WEIGHTS: dict[str, dict[str, float]] = {
+    "hotline_12345": {"noise": 15, "theft": 6, "fraud": 6, "traffic": 14, "household": 14, "exit_entry": 6,
+                      "vehicle": 10, "dispute": 7, "conduct": 5, "lost_property": 4, "other": 10},
+    "cad_110": {"noise": 18, "theft": 22, "fraud": 12, "traffic": 14, "dispute": 20, "lost_property": 7, "other": 7},
+    "call": {"noise": 14, "theft": 10, "fraud": 8, "traffic": 10, "household": 10, "exit_entry": 4, "vehicle": 8,
+             "dispute": 12, "conduct": 6, "lost_property": 8, "other": 10},
+    "service_window": {"household": 45, "exit_entry": 25, "vehicle": 25, "traffic": 3, "conduct": 2},
+    "director_mailbox": {"conduct": 25, "household": 12, "traffic": 15, "noise": 10, "exit_entry": 5, "vehicle": 8,
+                         "dispute": 8, "fraud": 5, "other": 12},
+    "visit": {"household": 20, "dispute": 25, "conduct": 15, "fraud": 12, "theft": 10, "other": 8,
+              "exit_entry": 5, "vehicle": 5},
+    "letter": {"conduct": 30, "dispute": 25, "household": 10, "fraud": 10, "other": 15, "traffic": 10},
+    "discipline_hotline": {"conduct": 75, "household": 8, "vehicle": 7, "traffic": 5, "other": 5},
+    "open311": {"noise": 30, "traffic": 30, "other": 20, "lost_property": 10, "theft": 5, "conduct": 5},
+}
+_OFFICE_TOPICS = frozenset({"household", "exit_entry", "vehicle"})
+
+
+def topic_weights(channel: str, m: Moment) -> dict[str, float]:
+    w = dict(TOPIC_WEIGHTS[channel])
+    for topic in w:
+        if topic == "noise":
+            w[topic] *= (3.0 if m.late_evening else 0.6 if m.daytime else 1.0) * (1.4 if m.rest_day else 1.0)
+        elif topic in _OFFICE_TOPICS and not m.office and channel != "service_window":
+            w[topic] *= 0.12  # people ask about papers while the offices are open
+        elif topic == "traffic" and m.rush:
+            w[topic] *= 1.5
+        elif topic == "theft" and m.night:
+            w[topic] *= 1.3
+        elif topic == "dispute" and m.late_evening:
+            w[topic] *= 1.3
+        elif topic == "fraud" and m.night:
+            w[topic] *= 0.6
+    return w
+
+
+# Kind of request per topic (the keys are exactly the kinds texts.TEMPLATES has).
+KIND_WEIGHTS: dict[str, dict[str, float]] = {
+    "noise": {"complaint": 80, "report": 12, "help": 5, "suggestion": 3},
+    "theft": {"help": 55, "report": 35, "consultation": 7, "complaint": 3},
+    "fraud": {"help": 45, "report": 40, "consultation": 15},
+    "traffic": {"complaint": 35, "report": 25, "suggestion": 20, "help": 10, "consultation": 10},
+    "household": {"consultation": 75, "help": 12, "complaint": 8, "suggestion": 3, "praise": 2},
+    "exit_entry": {"consultation": 80, "help": 10, "complaint": 5, "praise": 5},
+    "vehicle": {"consultation": 70, "help": 10, "complaint": 15, "praise": 5},
+    "dispute": {"help": 65, "complaint": 20, "consultation": 15},
+    "conduct": {"complaint": 60, "praise": 30, "suggestion": 5, "report": 5},
+    "lost_property": {"help": 80, "consultation": 10, "praise": 10},
+    "other": {"help": 30, "report": 25, "suggestion": 20, "consultation": 20, "complaint": 5},
+}
+_CHANNEL_KIND_BIAS: dict[str, dict[str, float]] = {
+    "service_window": {"consultation": 2.0},
+    "discipline_hotline": {"complaint": 2.0, "report": 2.0, "praise": 0.3},
+    "director_mailbox": {"suggestion": 3.0},
+    "cad_110": {"help": 1.5, "praise": 0.2, "suggestion": 0.1},
+}
+_ENFORCEMENT_TOPICS = frozenset({"theft", "fraud", "dispute"})
+
+
+def sla_class_for(kind: str, topic: str) -> str:
+    if kind == "consultation":
+        return "consultation"
+    return "enforcement" if topic in _ENFORCEMENT_TOPICS else "service"
+
+
+# Share of requests per district, after urban population: the five central
+# districts carry most of the city's people and most requests.
+DISTRICT_WEIGHTS: dict[str, float] = {
+    "历下区": 13, "市中区": 13, "槐荫区": 10, "天桥区": 10, "历城区": 16, "长清区": 6,
+    "章丘区": 9, "济阳区": 5, "莱芜区": 9, "钢城区": 3, "平阴县": 3, "商河县": 3,
+}
+_CENTRAL = frozenset({"历下区", "市中区", "槐荫区", "天桥区", "历城区"})
+
+
+def _choose(rng: random.Random, weights: Mapping[str, float]) -> str:
+    keys = list(weights)
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    """Poisson draw; large means are split so exp(-lam) never underflows."""
+    n = 0
+    while lam > 0:
+        part = min(lam, 30.0)
+        lam -= part
+        limit, p = math.exp(-part), rng.random()
+        while p > limit:
+            n += 1
+            p *= rng.random()
+    return n
+
+
+def _utc(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: pass an aware time")
+    return t.astimezone(timezone.utc)
+
+
+def minute_index(t: datetime) -> int:
+    """Whole minutes since the Unix epoch (UTC) of the minute containing ``t``."""
+    return int(_utc(t).timestamp()) // 60
+
+
+def minute_start(index: int) -> datetime:
+    return datetime.fromtimestamp(index * 60, timezone.utc)
+
+
+# --- the simulator -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandlingPlan:
+    """How the simulated unit handles one ticket, as durations from its receipt.
+
+    ``None`` means the step never happens (the ticket stays open and breaches).
+    ``overdue_by`` marks a ticket closed late: it closes that long after its
+    resolve deadline, which only the runner knows (deadlines are in working
+    time); ``close_after`` then holds a nominal wall-clock equivalent.
+    """
+
+    contact_after: timedelta | None
+    close_after: timedelta | None
+    overdue_by: timedelta | None = None
+
+
+def plan_for(external_id: str, sla_class: str) -> HandlingPlan:
+    """The handling plan of a simulated request, derived from its id alone.
+
+    About 94% are contacted within 5–50 minutes, ~5% after 1–3 hours, ~1%
+    never (6% breach the 1-hour contact deadline). On-time closes stay below
+    the allowance in wall-clock time (3.5 h for consultations, 7 h otherwise),
+    which guarantees they are on time in working time too; ~8% close late.
+    """
+    rng = random.Random(f"plan:{external_id}")
+    roll = rng.random()
+    if roll < 0.01:
+        return HandlingPlan(None, None)
+    if roll < 0.06:
+        contact = timedelta(minutes=rng.uniform(61, 180))
+    else:
+        contact = timedelta(minutes=5 + rng.triangular(0, 45, 10))
+    if rng.random() < 0.01:
+        return HandlingPlan(contact, None)
+    consultation = sla_class == "consultation"
+    if rng.random() < 0.08:
+        overdue = timedelta(minutes=15 + min(2880.0, rng.expovariate(1 / 240)))
+        nominal = timedelta(hours=3.75 if consultation else 7.5) + overdue
+        return HandlingPlan(contact, max(nominal, contact + timedelta(minutes=10)), overdue)
+    if consultation:
+        work = timedelta(minutes=10 + min(180.0, rng.expovariate(1 / 40)))
+        cap = timedelta(hours=3.5)
+    else:
+        work = timedelta(minutes=20 + min(360.0, rng.expovariate(1 / 110)))
+        cap = timedelta(hours=7)
+    # A late contact shortens the work, never pushes the close past the cap.
+    close = min(contact + work, cap)
+    return HandlingPlan(contact, max(close, contact + timedelta(minutes=5)))
+
+
+class Simulator:
+    """Deterministic simulated requests for Jinan (see the module docstring)."""
+
+    def __init__(self, *, seed: int | None, rate_per_hour: float, tz: ZoneInfo) -> None:
+        if rate_per_hour < 0:
+            raise ValueError(f"rate_per_hour must be >= 0, not {rate_per_hour}")
+        # One seed per simulator, so its ids stay stable for its whole life.
+        self.seed: int = seed if seed is not None else random.SystemRandom().randrange(1, 1_000_000)
+        self.rate_per_hour = float(rate_per_hour)
+        self.tz = tz
+
+    # rhythm
+    def moment(self, t: datetime) -> Moment:
+        local = _utc(t).astimezone(self.tz)
+        return Moment(local.hour + local.minute / 60 + local.second / 3600, is_rest_day(local.date()))
+
+    def rate_at(self, t: datetime) -> float:
+        """Expected arrivals per hour at ``t``: the hourly profile, linearly
+        interpolated between hour centres (no steps on the wall's curve)."""
+        m = self.moment(t)
+        profile = RESTDAY_PROFILE if m.rest_day else WORKDAY_PROFILE
+        x = m.hour - 0.5
+        i = math.floor(x)
+        f = x - i
+        return self.rate_per_hour * (profile[i % 24] * (1 - f) + profile[(i + 1) % 24] * f)
+
+    # arrivals
+    def _arrival_offsets(self, index: int) -> list[int]:
+        rng = random.Random(f"{self.seed}:{index}")
+        lam = self.rate_at(minute_start(index) + timedelta(seconds=30)) / 60
+        return sorted(rng.randrange(60) for _ in range(_poisson(rng, lam)))
+
+    def arrival_times(self, start: datetime, end: datetime) -> list[datetime]:
+        """Arrival instants in [start, end), without building the requests."""
+        out: list[datetime] = []
+        for index in range(minute_index(start), minute_index(end - timedelta(microseconds=1)) + 1):
+            base = minute_start(index)
+            out.extend(t for t in (base + timedelta(seconds=s) for s in self._arrival_offsets(index)) if start <= t < end)
+        return out
+
+    def minute_requests(self, index: int) -> list[NewRequest]:
+        """All arrivals of minute ``index`` (see :func:`minute_index`), in time order."""
+        base = minute_start(index)
+        return [self._request(index, i, base + timedelta(seconds=s)) for i, s in enumerate(self._arrival_offsets(index))]
+
+    def requests_between(self, start: datetime, end: datetime) -> list[NewRequest]:
+        """Requests received in [start, end), in time order."""
+        start, end = _utc(start), _utc(end)
+        if end <= start:
+            return []
+        out: list[NewRequest] = []
+        for index in range(minute_index(start), minute_index(end - timedelta(microseconds=1)) + 1):
+            out.extend(r for r in self.minute_requests(index) if start <= r.received_at < end)
+        return out
+
+    def handling_plan(self, request: NewRequest) -> HandlingPlan:
+        return plan_for(request.external_id, request.sla_class)
+
+    # one request
+    def _request(self, index: int, i: int, at: datetime) -> NewRequest:
+        # Its own generator: a request does not depend on how many random
+        # numbers its neighbours in the minute used.
+        rng = random.Random(f"{self.seed}:{index}:{i}")
+        moment = self.moment(at)
+        channel = _choose(rng, channel_weights(moment))
+        topic = _choose(rng, topic_weights(channel, moment))
+        bias = _CHANNEL_KIND_BIAS.get(channel, {})
+        kind = _choose(rng, {k: w * bias.get(k, 1.0) for k, w in KIND_WEIGHTS[topic].items()})
+        district, lat, lon, context, address = self._place(rng)
+        title, content = texts.request_text(rng, topic, kind, channel, context)
+        return NewRequest(
+            channel=channel,
+            external_id=f"{ID_PREFIX}{self.seed}-{at:%Y%m%d%H%M}-{i}",
+            received_at=at,
+            kind=kind,
+            topic=topic,
+            sla_class=sla_class_for(kind, topic),
+            title=title,
+            content=content,
+            district=district,
+            address=address,
+            lat=round(lat, 6),
+            lon=round(lon, 6),
+            citizen_name=texts.person_name(rng),
+            citizen_phone=texts.mobile(rng),
+        )
+
+    def _place(self, rng: random.Random) -> tuple[str, float, float, dict[str, str], str]:
+        from geo.districts import random_point_in, weighted_point_in
+
+        district = _choose(rng, DISTRICT_WEIGHTS)
+        areas = texts.AREAS[district]
+        rural_share = 0.03 if district in _CENTRAL else 0.15
+        if rng.random() < rural_share:
+            # Out in the villages: anywhere in the district; the nearest town's
+            # station is the one the citizen knows.
+            lat, lon = random_point_in(district, rng)
+            area = min(areas, key=lambda a: (a.lat - lat) ** 2 + (a.lon - lon) ** 2)
+            village = rng.choice(texts.VILLAGES)
+            roads = list(area.roads)
+            number = rng.randint(1, 120)
+            context = {"place": f"{village}{number}号", "spot": village, "road": rng.choice(roads),
+                       "road2": rng.choice(roads)}
+            address = f"济南市{district}{area.name}{village}{number}号"
+        else:
+            area = rng.choices(areas, weights=[a.weight for a in areas])[0]
+            spread = 1.0 if district in _CENTRAL else 1.6
+            lat, lon = weighted_point_in(district, rng, [(area.lat, area.lon)], spread)
+            road = rng.choice(area.roads)
+            others = [r for a in areas for r in a.roads if r != road]
+            road2 = rng.choice([r for r in area.roads if r != road] or others or [road])
+            estate = rng.choice(area.estates)
+            form = rng.random()
+            if form < 0.55:
+                building, unit = rng.randint(1, 32), rng.randint(1, 4)
+                context = {"place": f"{estate}{building}号楼", "spot": estate}
+                address = f"济南市{district}{estate}{building}号楼{unit}单元"
+            elif form < 0.85:
+                number = rng.randint(1, 320)
+                context = {"place": f"{road}{number}号", "spot": road}
+                address = f"济南市{district}{road}{number}号"
+            else:
+                context = {"place": f"{road}与{road2}交叉口", "spot": road}
+                address = f"济南市{district}{road}与{road2}交叉口"
+            context.update(road=road, road2=road2)
+        context.update(district=district, station=f"{area.name}派出所")
+        return district, lat, lon, context, address
+
+
+# --- the runner --------------------------------------------------------------------
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def seed_from_external_id(external_id: str) -> int | None:
+    if not external_id.startswith(ID_PREFIX):
+        return None
+    try:
+        return int(external_id[len(ID_PREFIX):].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+@dataclass(order=True, frozen=True)
+class _Action:
+    at: datetime
+    seq: int
+    ticket_id: int
+    step: str  # "contact" | "close"
+
+
+class SimulationRunner:
+    """Feeds a simulator's requests into the database as a clock advances.
+
+    Work is done in time order, one transaction per simulated minute at most:
+    a plan's first step is at least 5 minutes after receipt, so ordering by
+    time inside a minute's batch is exact. A failed transaction changes
+    nothing in memory, and the same work is tried again on the next tick.
+    """
+
+    BATCH_LIMIT = 2000
+
+    def __init__(
+        self,
+        factory: Any,
+        tz: ZoneInfo,
+        *,
+        start: datetime,
+        simulator: Simulator | None = None,
+        seed: int | None = None,
+        rate_per_hour: float = 600.0,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.factory = factory
+        self.tz = tz
+        self.start = _utc(start)
+        self.simulator = simulator
+        self._seed = seed
+        self._rate = rate_per_hour
+        self._stop = stop or threading.Event()
+        self._queue: deque[NewRequest] = deque()
+        self._generated_to: int | None = None  # next minute index to generate
+        self._actions: list[_Action] = []
+        self._planned: Counter[int] = Counter()  # ticket id -> pending actions
+        self._seq = 0
+        self._started = False
+        self._stats: dict[int, Counter[str]] = {}  # minute index -> what was done
+        self._logged_to: int | None = None  # next minute to summarise
+        self._failure: tuple[str, str] | None = None
+        self._failure_logged_at: datetime | None = None
+        self._failures = 0
+
+    # public
+    @property
+    def pending_plans(self) -> int:
+        return len(self._planned)
+
+    def tick(self, now: datetime) -> None:
+        """Do everything due by ``now``; never raises (errors are logged, retried)."""
+        now = _utc(now)
+        try:
+            if not self._started:
+                self._begin()
+            self._advance(now)
+        except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+            self._report_failure(exc, now)
+        else:
+            if self._failure is not None:
+                log.info("simulator: recovered after %d failed attempts", self._failures)
+                self._failure, self._failures = None, 0
+        self._log_minutes(now)
+
+    # start: seed, and plans for tickets an earlier run left open
+    def _begin(self) -> None:
+        from sqlalchemy import select
+
+        from tickets.db import unit_of_work
+        from tickets.models import IntakeRecord, Ticket
+        from tickets.vocabulary import OPEN_STATUSES
+
+        with unit_of_work(self.factory) as session:
+            if self.simulator is None:
+                seed = self._seed
+                if seed is None:
+                    # Continue the stream an earlier run used, so a restart's
+                    # backfill hits the same ids instead of doubling the history.
+                    last = session.scalar(
+                        select(IntakeRecord.external_id).where(IntakeRecord.external_id.like(ID_PREFIX + "%"))
+                        .order_by(IntakeRecord.id.desc()).limit(1)
+                    )
+                    seed = seed_from_external_id(last) if last else None
+                self.simulator = Simulator(seed=seed, rate_per_hour=self._rate, tz=self.tz)
+            rows = session.execute(
+                select(Ticket, IntakeRecord.external_id)
+                .join(IntakeRecord, IntakeRecord.ticket_id == Ticket.id)
+                .where(IntakeRecord.external_id.like(ID_PREFIX + "%"), Ticket.status.in_(OPEN_STATUSES))
+            ).all()
+            adopted = [a for ticket, ext in rows if ticket.id not in self._planned for a in self._plan(ticket, ext)]
+        self._push(adopted)
+        self._generated_to = self._logged_to = minute_index(self.start)
+        self._started = True
+        log.info(
+            "simulator: seed %s, %.0f requests/h, from %s; %d open simulated tickets re-planned",
+            self.simulator.seed, self.simulator.rate_per_hour, self.start.astimezone(self.tz).isoformat(),
+            len({a.ticket_id for a in adopted}),
+        )
+
+    def _plan(self, ticket: Any, external_id: str) -> list[_Action]:
+        plan = plan_for(external_id, ticket.sla_class)
+        actions: list[_Action] = []
+        contact_at = None
+        if plan.contact_after is not None and ticket.status in ("received", "dispatched", "accepted"):
+            contact_at = ticket.received_at + plan.contact_after
+            actions.append(self._action(contact_at, ticket.id, "contact"))
+        if plan.close_after is not None:
+            close_at = ticket.received_at + plan.close_after
+            if plan.overdue_by is not None and ticket.resolve_due_at is not None:
+                close_at = ticket.resolve_due_at + plan.overdue_by
+            if contact_at is not None:
+                close_at = max(close_at, contact_at + timedelta(minutes=5))
+            actions.append(self._action(close_at, ticket.id, "close"))
+        return actions
+
+    def _action(self, at: datetime, ticket_id: int, step: str) -> _Action:
+        self._seq += 1
+        return _Action(at, self._seq, ticket_id, step)
+
+    def _push(self, actions: list[_Action]) -> None:
+        for a in actions:
+            heapq.heappush(self._actions, a)
+            self._planned[a.ticket_id] += 1
+
+    # the work
+    def _generate(self, now: datetime) -> None:
+        """Generate whole minutes up to the one ``now`` is in, as soon as it starts."""
+        assert self.simulator is not None and self._generated_to is not None
+        last = minute_index(now)
+        while self._generated_to <= last:
+            self._queue.extend(r for r in self.simulator.minute_requests(self._generated_to) if r.received_at >= self.start)
+            self._generated_to += 1
+
+    def _horizon(self, now: datetime) -> datetime | None:
+        """The end (inclusive) of the next batch: due by ``now``, within one minute."""
+        times = [t for t in (self._queue[0].received_at if self._queue else None,
+                             self._actions[0].at if self._actions else None) if t is not None]
+        if not times or min(times) > now:
+            return None
+        return min(now, minute_start(minute_index(min(times)) + 1) - timedelta(microseconds=1))
+
+    def _advance(self, now: datetime) -> None:
+        from tickets import intake, lifecycle
+        from tickets.db import unit_of_work
+        from tickets.models import Ticket
+        from tickets.vocabulary import OPEN_STATUSES
+
+        steps = {"contact": (lifecycle.contact, "contacted"), "close": (lifecycle.close, "closed")}
+        self._generate(now)
+        while not self._stop.is_set():
+            horizon = self._horizon(now)
+            if horizon is None:
+                return
+            arrivals: list[NewRequest] = []
+            while self._queue and self._queue[0].received_at <= horizon and len(arrivals) < self.BATCH_LIMIT:
+                arrivals.append(self._queue.popleft())
+            actions: list[_Action] = []
+            while self._actions and self._actions[0].at <= horizon and len(actions) < self.BATCH_LIMIT:
+                actions.append(heapq.heappop(self._actions))
+            # In time order; at equal times arrivals first (a plan's steps are
+            # minutes after its own receipt, so this only orders strangers).
+            work: list[tuple[datetime, int, NewRequest | _Action]] = sorted(
+                [(r.received_at, 0, r) for r in arrivals] + [(a.at, 1, a) for a in actions],
+                key=lambda w: (w[0], w[1]),
+            )
+            new_plans: list[_Action] = []
+            stats: Counter[str] = Counter()
+            try:
+                with unit_of_work(self.factory) as session:
+                    fresh: set[int] = set()
+                    for at, _, item in work:
+                        if isinstance(item, NewRequest):
+                            ticket = intake.receive(session, item, at, self.tz)
+                            stats["received"] += 1
+                            if ticket.status in OPEN_STATUSES and ticket.id not in self._planned \
+                                    and ticket.id not in fresh:
+                                fresh.add(ticket.id)
+                                new_plans.extend(self._plan(ticket, item.external_id))
+                            continue
+                        ticket = session.get(Ticket, item.ticket_id)
+                        if ticket is None:
+                            continue
+                        step, done = steps[item.step]
+                        try:
+                            step(session, ticket, at)
+                            stats[done] += 1
+                        except lifecycle.IllegalStep:
+                            pass  # someone already moved it on; the plan just yields
+            except BaseException:
+                # Nothing was committed: put the work back for the next tick.
+                self._queue.extendleft(reversed(arrivals))
+                for a in actions:
+                    heapq.heappush(self._actions, a)
+                raise
+            for a in actions:
+                self._planned[a.ticket_id] -= 1
+                if self._planned[a.ticket_id] <= 0:
+                    del self._planned[a.ticket_id]
+            self._push(new_plans)
+            self._stats.setdefault(minute_index(work[0][0]), Counter()).update(stats)
+
+    # logging
+    def _log_minutes(self, now: datetime) -> None:
+        """One line per finished minute; a catch-up (backfill, outage) is one line."""
+        if self._logged_to is None:
+            return
+        current = minute_index(now)
+        if current - self._logged_to > 2:
+            total: Counter[str] = Counter()
+            for m in [m for m in self._stats if m < current - 2]:
+                total.update(self._stats.pop(m))
+            log.info(
+                "simulator caught up %s – %s: %d received, %d contacted, %d closed",
+                minute_start(self._logged_to).astimezone(self.tz).strftime("%m-%d %H:%M"),
+                minute_start(current - 2).astimezone(self.tz).strftime("%m-%d %H:%M"),
+                total["received"], total["contacted"], total["closed"],
+            )
+            self._logged_to = current - 2
+        for m in range(self._logged_to, current):
+            c = self._stats.pop(m, Counter())
+            log.info(
+                "simulator %s: %d received, %d contacted, %d closed; %d tickets with pending plans, %d queued",
+                minute_start(m).astimezone(self.tz).strftime("%H:%M"), c["received"], c["contacted"], c["closed"],
+                len(self._planned), len(self._queue),
+            )
+        self._logged_to = current
+
+    def _report_failure(self, exc: BaseException, now: datetime) -> None:
+        key = (type(exc).__name__, str(exc))
+        self._failures += 1
+        if key != self._failure:
+            self._failure, self._failure_logged_at = key, now
+            if isinstance(exc, LookupError):
+                log.error("simulator: cannot receive requests: %s; retrying every tick", exc)
+            else:
+                log.exception("simulator: tick failed, retrying next tick: %s", exc)
+        elif self._failure_logged_at is None or now - self._failure_logged_at >= timedelta(minutes=5):
+            self._failure_logged_at = now
+            log.warning("simulator: still failing (%d attempts): %s", self._failures, exc)
+
+
+def run(
+    factory: Any,
+    settings: Any,
+    stop: threading.Event,
+    *,
+    clock: Callable[[], datetime] = now_utc,
+    backfill: timedelta = timedelta(0),
+    tick_seconds: float = 1.0,
+) -> None:
+    """The simulated feed's loop: backfill, then release requests as they arrive.
+
+    ``settings`` supplies ``tz``, ``simulator_seed`` and
+    ``simulator_rate_per_hour``. Returns when ``stop`` is set.
+    """
+    runner = SimulationRunner(
+        factory,
+        settings.tz,
+        start=_utc(clock()) - backfill,
+        seed=settings.simulator_seed,
+        rate_per_hour=settings.simulator_rate_per_hour,
+        stop=stop,
+    )
+    while not stop.is_set():
+        runner.tick(clock())
+        stop.wait(tick_seconds)

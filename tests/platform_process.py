@@ -1,0 +1,72 @@
+"""Run the real platform (``python app.py run``) as a child process for end-to-end tests."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PlatformProcess:
+    def __init__(self, database_url: str, redis_url: str | None = None, extra_args: list[str] | None = None) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.port = free_port()
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.mkdtemp(prefix="minsheng-platform-")) / "platform.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> PlatformProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MINSHENG_", "DATABASE_URL", "REDIS_URL"))}
+        env.update(DATABASE_URL=self.database_url, MINSHENG_PORT=str(self.port), PYTHONUNBUFFERED="1")
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "app.py", "run", *self.extra_args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"platform exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                self.get("/api/v1/live/snapshot")
+                return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.2)
+        raise TimeoutError(f"platform not ready after {timeout}s:\n{self.log()}")
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+            return json.loads(response.read())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)

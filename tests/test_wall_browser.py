@@ -1,0 +1,115 @@
+"""The wall in headless Chromium: it starts from a snapshot, changes by push
+without reloading, asks nothing of the outside world, and catches up after a
+Redis outage without losing or double-counting a ticket."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.helpers import new_request, submit
+from tests.platform_process import PlatformProcess
+from tickets.db import make_engine, make_session_factory
+from tickets.models import Ticket
+
+
+@pytest.fixture(params=["embedded", "real"])
+def platform(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[PlatformProcess]:
+    if request.param == "embedded":
+        proc = PlatformProcess(f"sqlite:///{tmp_path / 'wall.db'}")
+    else:
+        proc = PlatformProcess(request.getfixturevalue("pg_url"), request.getfixturevalue("redis_url"))
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def counter(page: Any, key: str) -> str:
+    return page.inner_text(f"#wall-count-{key}").strip()
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_wall(browser: Any, base_url: str, requests: list[str]) -> Any:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(base_url + "/wall")
+    page.wait_for_selector("#wall-conn.conn-ok", timeout=20000)
+    wait_until(lambda: counter(page, "received_today").isdigit(), what="the snapshot")
+    return page
+
+
+def test_wall_number_changes_by_push_without_reload(browser: Any, platform: PlatformProcess) -> None:
+    factory = make_session_factory(make_engine(platform.database_url))
+    requests: list[str] = []
+    page = open_wall(browser, platform.base_url, requests)
+    page.evaluate("window.__sameDocument = true")
+    before = int(counter(page, "received_today"))
+    for _ in range(3):
+        submit(factory, new_request())
+    wait_until(lambda: counter(page, "received_today") == str(before + 3), what="the pushed count")
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    assert page.evaluate("window.minshengLive.resyncs") == 1
+    ticker = page.inner_text("#wall-ticker")
+    assert "噪音扰民" in ticker and "历下区" in ticker
+    assert "张三" not in page.content() and "13812345678" not in page.content()
+    page.close()
+
+
+def test_wall_requests_nothing_outside_the_platform(browser: Any, platform: PlatformProcess) -> None:
+    requests: list[str] = []
+    page = open_wall(browser, platform.base_url, requests)
+    page.wait_for_timeout(1500)
+    outside = [u for u in requests if not u.startswith(platform.base_url) and not u.startswith(("data:", "blob:"))]
+    assert requests, "the page made no requests at all"
+    assert outside == []
+    page.close()
+
+
+@pytest.mark.real_servers
+def test_wall_catches_up_after_redis_outage(browser: Any, pg_url: str, redis_server: Any, redis_url: str) -> None:
+    proc = PlatformProcess(pg_url, redis_url).start()
+    try:
+        factory = make_session_factory(make_engine(pg_url))
+        requests: list[str] = []
+        page = open_wall(browser, proc.base_url, requests)
+        for _ in range(5):
+            submit(factory, new_request())
+        wait_until(lambda: counter(page, "received_today") == "5", what="the first five")
+        epoch = page.evaluate("window.minshengLive.epoch")
+
+        redis_server.pause()
+        for _ in range(10):  # tickets keep arriving; the database takes them
+            submit(factory, new_request())
+            time.sleep(0.1)
+        time.sleep(1.0)
+        redis_server.start()  # same port, empty: no persistence
+        for _ in range(3):
+            submit(factory, new_request())
+
+        with factory() as s:
+            total = s.scalar(select(func.count()).select_from(Ticket))
+        assert total == 18
+        try:
+            wait_until(lambda: counter(page, "received_today") == "18", timeout=30, what="the wall to catch up")
+        except AssertionError:
+            print(proc.log()); print(counter(page, "received_today"), page.evaluate("JSON.stringify(window.minshengLive.epoch)"))
+            raise
+        assert page.evaluate("window.minshengLive.epoch") != epoch, "the live state was rebuilt"
+        time.sleep(2.0)  # nothing is counted twice afterwards
+        assert counter(page, "received_today") == "18"
+        assert proc.get("/api/v1/live/snapshot")["counters"]["received_today"] == 18
+        assert counter(page, "open_now") == "18"
+        page.close()
+    finally:
+        proc.stop()
