@@ -144,7 +144,7 @@ def topic_weights(channel: str, m: Moment) -> dict[str, float]:
     w = dict(TOPIC_WEIGHTS[channel])
     for topic in w:
         if topic == "noise":
-            w[topic] *= (3.0 if m.late_evening else 0.6 if m.daytime else 1.0) * (1.4 if m.rest_day else 1.0)
+            w[topic] *= (1.0) * (1.4 if m.rest_day else 1.0)
         elif topic in _OFFICE_TOPICS and not m.office and channel != "service_window":
             w[topic] *= 0.12  # people ask about papers while the offices are open
         elif topic == "traffic" and m.rush:

@@ -128,10 +128,15 @@ SURNAMES: tuple[tuple[str, int], ...] = (
     ("胡", 10), ("郑", 10), ("董", 12), ("崔", 10), ("吕", 9), ("魏", 9), ("石", 8),
     ("丁", 8), ("姜", 9), ("任", 8), ("邢", 6), ("贾", 7), ("尹", 5), ("侯", 7), ("范", 6),
 )
-_GIVEN_MALE = "伟强磊军勇杰涛明超鹏浩海波辉刚健鑫凯宇晨俊文斌峰建国志新华东亮成"
-_GIVEN_FEMALE = "芳娜敏静丽艳娟霞燕玲婷雪慧颖琳倩洁红梅晶欣悦秀兰英桂凤萍"
-_GIVEN_PAIRS = ("建国", "志强", "立新", "国庆", "建华", "秀兰", "桂英", "玉珍", "淑芬", "春梅", "海燕", "晓东", "子涵", "一鸣", "欣怡", "浩然")
-
+# Given names: single characters, and two-character names as people have them
+# (random pairs of characters read oddly: 娟桂, 超伟).
+_SINGLE_MALE = "伟强磊军勇杰涛明超鹏浩波辉刚健鑫凯宇晨俊斌峰亮成"
+_SINGLE_FEMALE = "芳娜敏静丽艳娟霞燕玲婷雪慧颖琳倩洁红梅晶欣悦萍"
+_DOUBLE = (
+    "建国 志强 立新 国庆 建华 秀兰 桂英 玉珍 淑芬 春梅 海燕 晓东 子涵 一鸣 欣怡 浩然 "
+    "文博 俊杰 志刚 永强 春雷 海涛 晓明 宏伟 建军 卫东 德胜 长青 明辉 思远 子轩 宇航 "
+    "秀梅 丽华 玉兰 红霞 凤英 桂芳 晓燕 雅婷 佳怡 梦瑶 诗涵 雨欣 静怡 欣然 慧敏 美玲"
+).split()
 # Mobile prefixes in use (13x, 15x, 18x, 19x).
 _MOBILE_PREFIXES = (
     "130", "131", "132", "133", "134", "135", "136", "137", "138", "139",
@@ -143,13 +148,9 @@ _MOBILE_PREFIXES = (
 
 def person_name(rng: random.Random) -> str:
     surname = rng.choices([s for s, _ in SURNAMES], weights=[w for _, w in SURNAMES])[0]
-    pool = _GIVEN_MALE if rng.random() < 0.5 else _GIVEN_FEMALE
-    roll = rng.random()
-    if roll < 0.15:
-        return surname + rng.choice(_GIVEN_PAIRS)
-    if roll < 0.55:
-        return surname + rng.choice(pool)
-    return surname + rng.choice(pool) + rng.choice(pool)
+    if rng.random() < 0.35:
+        return surname + rng.choice(_SINGLE_MALE if rng.random() < 0.5 else _SINGLE_FEMALE)
+    return surname + rng.choice(_DOUBLE)
 
 
 def mobile(rng: random.Random) -> str:
@@ -181,10 +182,10 @@ VOCAB: dict[str, Any] = {
     "fraud_type": ("刷单返利", "冒充电商客服退款", "虚假投资理财", "冒充公检法", "网络贷款", "游戏装备交易",
                    "冒充熟人借钱", "虚假购物", "注销校园贷", "冒充领导"),
     "app": ("微信", "QQ", "某短视频平台", "某交友软件", "一个陌生网站", "某二手交易平台", "陌生电话"),
-    "people": ("老人", "孩子", "妻子", "父亲", "母亲", "丈夫", "女儿", "儿子"),
+    "people": ("家中老人", "孩子", "妻子", "父亲", "母亲", "丈夫", "女儿", "儿子"),
     "traffic_issue": ("车辆乱停乱放", "机动车占用人行道停放", "大货车夜间超速行驶", "信号灯故障", "电动车逆行闯红灯",
                       "上下学时段接送车辆拥堵", "车辆占用消防通道", "早晚高峰拥堵严重", "车辆违法掉头"),
-    "hh_matter": ("新生儿落户", "户口迁移", "身份证补领", "居住证办理", "投靠落户", "大中专学生落户", "人才落户",
+    "hh_matter": ("新生儿落户", "户口迁移", "身份证补领", "居住证", "投靠落户", "大中专学生落户", "人才落户",
                   "户口本更名", "身份证异地换领", "户口注销"),
     "ee_doc": ("护照", "港澳通行证", "往来台湾通行证", "港澳通行证签注", "护照换发"),
     "veh_matter": ("驾驶证期满换证", "机动车年检", "补领行驶证", "新车上牌", "外地车辆转入", "驾驶证补证",
@@ -192,6 +193,8 @@ VOCAB: dict[str, Any] = {
     "officer": ("出警民警", "值班民警", "户籍窗口工作人员", "接警民警", "社区民警", "车管窗口工作人员", "辅警"),
     "wait": ("等了四十多分钟", "过了一个多小时", "等了近半小时", "过了五十分钟"),
     "lost": ("钱包", "手机", "身份证", "双肩包", "行李箱", "银行卡", "钥匙", "笔记本电脑"),
+    "bag": ("钱包", "双肩包", "手提包", "行李箱", "公文包"),
+    "visit_day": ("今天上午", "昨天上午", "昨天下午", "本周二", "上周五", "前天", "今天下午"),
     "ride": ("出租车", "公交车", "网约车", "地铁"),
     "dispute": [SimpleNamespace(short=s, long=lg) for s, lg in (
         ("邻里", "与邻居因楼上漏水"), ("租房", "与房东因押金退还"), ("物业", "与物业因停车收费"),
@@ -214,283 +217,269 @@ WHO: dict[str, tuple[str, ...]] = {
     "import": ("群众",),
 }
 VERB: dict[str, tuple[str, ...]] = {
-    "consultation": ("咨询：", "咨询，", "想了解："),
+    "consultation": ("咨询：", "想了解：", "询问："),
     "help": ("求助：", "称，", "反映："),
     "complaint": ("反映：", "投诉：", "称，"),
     "report": ("举报：", "反映：", "称，"),
     "suggestion": ("建议：", "提出建议：", "反映："),
-    "praise": ("表扬：", "来电表示感谢：", "称，"),
+    "praise": ("表扬：", "表示感谢：", "称，"),
 }
 WANT: dict[str, tuple[str, ...]] = {
     "consultation": ("请给予答复。", "希望告知具体办理流程。", "请回电告知。", "希望尽快回复。", ""),
-    "help": ("请求民警帮助。", "希望警方尽快帮忙。", "请派出所协助处理。", "十分着急，请尽快联系。", ""),
+    "help": ("请求民警帮助。", "希望警方尽快帮忙。", "请派出所协助处理。", "请尽快联系。", ""),
     "complaint": ("希望尽快处理。", "要求相关部门依法处理。", "请相关部门尽快核实处理。", "希望给个说法。", "要求尽快解决。"),
     "report": ("请依法查处。", "希望警方核实后依法处理。", "请相关部门调查处理。", "请尽快处理。"),
     "suggestion": ("望予以考虑。", "建议相关部门研究采纳。", ""),
     "praise": ("特此表扬。", "对民警的辛勤付出表示感谢。", "希望给予表彰。"),
 }
+# An optional extra sentence for complaints, reports and requests for help.
 EXTRA: dict[str, tuple[str, ...]] = {
-    "complaint": ("此前已反映过多次。", "周边居民意见很大。", "已拍照留存。", "曾拨打过110。"),
-    "report": ("现场有监控。", "已拍下照片和视频。", "周边群众都知道此事。"),
-    "help": ("现场有监控。", "已保存相关凭证。", "家人都很着急。"),
+    "noise": ("此前已反映过多次。", "周边居民意见很大。", "曾拨打过110。", "已录下视频。"),
+    "theft": ("现场有监控。", "已保留购买凭证。", "周边住户也有类似遭遇。"),
+    "fraud": ("已保存聊天记录和转账凭证。", "家人都很着急。"),
+    "traffic": ("已拍照留存。", "此前已反映过多次。", "周边居民意见很大。"),
+    "dispute": ("双方争执不下。", "此前已报过警。"),
+    "conduct": ("此前已反映过多次。",),
+    "other": ("周边群众都知道此事。", "已拍下照片。"),
 }
+_EXTRA_KINDS = frozenset({"complaint", "report", "help"})
 
-# topic -> kind -> (titles, bodies). Slots from the place context: {place}
-# (precise spot, e.g. 甸柳新村5号楼), {spot} (estate or road), {road}, {road2},
-# {district}, {station}; everything else from VOCAB.
-TEMPLATES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+# topic -> kind -> entries, each a body with the titles that fit it ("a|b").
+# Slots from the place context: {place} (precise spot, e.g. 甸柳新村5号楼),
+# {spot} (estate or road), {road}, {road2}, {district}, {station}; everything
+# else from VOCAB. Consultation bodies are the question itself: the opening
+# (来电人咨询：) already says it is one.
+Entry = tuple[tuple[str, ...], str]
+
+
+def _e(titles: str, body: str) -> Entry:
+    return tuple(titles.split("|")), body
+
+
+TEMPLATES: dict[str, dict[str, tuple[Entry, ...]]] = {
     "noise": {
         "complaint": (
-            ("{spot}{noise_src}噪音扰民", "反映{spot}夜间噪音问题", "投诉{noise_src}扰民", "{spot}{noise_src}影响休息"),
-            ("{place}的{noise_src}{night}噪音很大，{since}一直如此，严重影响周边居民休息。",
-             "{since}，{place}附近{noise_src}{night}吵闹不止，老人孩子无法入睡，多次沟通无果。",
-             "{place}{noise_src}{night}声音很大，已向物业反映过，没有改善。",
-             "家住{place}，{since}楼下{noise_src}{night}噪音扰民，家中有备考学生，影响复习。",
-             "{road}沿街{noise_src}{night}噪音扰民，{since}越来越严重。"),
+            _e("{spot}{noise_src}噪音扰民|反映{spot}{noise_src}噪音问题",
+               "{place}的{noise_src}{night}噪音很大，{since}一直如此，严重影响周边居民休息。"),
+            _e("{spot}{noise_src}影响休息|投诉{noise_src}扰民",
+               "{since}，{place}附近{noise_src}{night}吵闹不止，老人孩子无法入睡，多次沟通无果。"),
+            _e("{spot}{noise_src}噪音扰民|反映{spot}噪音问题",
+               "{place}{noise_src}{night}声音很大，已向物业反映过，没有改善。"),
+            _e("{spot}{noise_src}影响学生复习|投诉{noise_src}扰民",
+               "家住{place}，{since}附近{noise_src}{night}噪音扰民，家中有备考学生，影响复习。"),
+            _e("{road}沿街{noise_src}扰民|反映{road}噪音问题",
+               "{road}沿街{noise_src}{night}噪音扰民，{since}越来越严重。"),
         ),
         "report": (
-            ("举报{spot}{noise_src}扰民", "举报{road}{noise_src}噪音"),
-            ("{place}有{noise_src}{night}持续扰民，{since}屡劝不改。",
-             "{place}附近{noise_src}{night}还在营业，噪音很大。",
-             "{road}{night}有{noise_src}扰民，{since}一直没人管。"),
+            _e("举报{spot}{noise_src}扰民", "{place}有{noise_src}{night}持续扰民，{since}屡劝不改。"),
+            _e("举报{spot}{noise_src}深夜营业", "{place}附近{noise_src}{night}还在营业，噪音很大。"),
+            _e("举报{road}{noise_src}噪音", "{road}{night}有{noise_src}扰民，{since}一直没人管。"),
         ),
         "help": (
-            ("求助处理{spot}噪音", "{spot}深夜吵闹求助"),
-            ("{place}楼上{night}一直有剧烈响动和吵闹声，怀疑有人打架，请求民警到场查看。",
-             "{place}{noise_src}{night}吵得无法入睡，上门劝说被对方辱骂。"),
+            _e("{spot}深夜吵闹求助|求助处理{spot}吵闹",
+               "{place}楼上{night}一直有剧烈响动和吵闹声，怀疑有人打架，请求民警到场查看。"),
+            _e("求助处理{spot}{noise_src}噪音", "{place}{noise_src}{night}吵得无法入睡，上门劝说被对方辱骂。"),
         ),
         "suggestion": (
-            ("建议治理{road}夜间噪音", "建议加强{spot}噪音管理"),
-            ("建议在{road}沿线加强夜间巡查，治理改装车辆炸街噪音。",
-             "{place}附近{noise_src}问题反复出现，建议相关部门建立长效管理机制。"),
+            _e("建议治理{road}改装车炸街", "建议在{road}沿线加强夜间巡查，治理改装车辆炸街噪音。"),
+            _e("建议加强{spot}噪音管理", "{place}附近{noise_src}问题反复出现，建议相关部门建立长效管理机制。"),
         ),
     },
     "theft": {
         "help": (
-            ("{item}被盗求助", "{spot}{item}被盗", "{item}丢失疑似被盗"),
-            ("{ago}将{item}放在{place}，回来后发现不见了，怀疑被盗。",
-             "{ago}在{spot}附近{item}被偷，价值约{amount}，已保留购买凭证。",
-             "{ago}发现停在{place}楼下的{item}被盗，小区有监控，希望调取查看。",
-             "{since}{spot}接连发生{item}被盗，本人的{item}{ago}也被偷了。"),
+            _e("{item}被盗求助|{item}丢失疑似被盗", "{ago}将{item}放在{place}，回来后发现不见了，怀疑被盗。"),
+            _e("{spot}{item}被盗|{item}被盗求助", "{ago}在{spot}附近{item}被偷，价值约{amount}，已保留购买凭证。"),
+            _e("{spot}{item}被盗|{item}被盗求助", "{ago}发现停在{place}楼下的{item}被盗，小区有监控，希望调取查看。"),
+            _e("{spot}{item}接连被盗", "{since}{spot}接连发生{item}被盗，本人的{item}{ago}也被偷了。"),
         ),
         "report": (
-            ("举报{spot}有人盗窃{item}", "反映{spot}{item}频繁被盗"),
-            ("{ago}在{place}看到有人撬{item}，形迹可疑，已拍下照片。",
-             "{since}{place}附近多次发生{item}被盗，怀疑是同一伙人所为。",
-             "{road}附近一家废品回收站疑似收购被盗的{item}。"),
+            _e("举报{spot}有人盗窃{item}", "{ago}在{place}看到有人撬{item}，形迹可疑，已拍下照片。"),
+            _e("反映{spot}{item}频繁被盗", "{since}{place}附近多次发生{item}被盗，怀疑是同一伙人所为。"),
+            _e("举报{road}回收站收购赃物", "{road}附近一家废品回收站疑似收购被盗的{item}。"),
         ),
         "consultation": (
-            ("咨询{item}被盗案件进展", "咨询被盗报案材料"),
-            ("{ago}报案称{item}被盗，想了解案件目前的办理进度。",
-             "本人{item}被盗已在{station}报案，咨询需要补充哪些材料。"),
+            _e("咨询{item}被盗案件进展", "{visit_day}报案称{item}被盗，案件目前办理到哪一步了？"),
+            _e("咨询被盗报案需补充材料", "本人{item}被盗已在{station}报案，还需要补充哪些材料？"),
         ),
         "complaint": (
-            ("反映{item}被盗案件无进展",),
-            ("其{item}在{place}被盗，{since}已向{station}报案，至今没有任何进展。",),
+            _e("反映{item}被盗案件无进展", "其{item}在{place}被盗，{since}已向{station}报案，至今没有任何进展。"),
         ),
     },
     "fraud": {
         "help": (
-            ("遭遇{fraud_type}诈骗求助", "被骗{amount}求助", "疑似遭遇电信诈骗"),
-            ("{ago}通过{app}遭遇{fraud_type}诈骗，被骗{amount}，已保存聊天记录和转账凭证。",
-             "其{people}{ago}接到自称客服的电话，按对方要求操作后被转走{amount}。",
-             "{ago}在{app}上认识一名网友，被诱导参与{fraud_type}，先后转账{amount}，现在联系不上对方。"),
+            _e("遭遇{fraud_type}诈骗求助|被骗{amount}求助",
+               "{ago}通过{app}遭遇{fraud_type}诈骗，被骗{amount}，已保存聊天记录和转账凭证。"),
+            _e("疑似遭遇电信诈骗|家人被骗{amount}求助",
+               "其{people}{ago}接到自称客服的电话，按对方要求操作后被转走{amount}。"),
+            _e("网友诱导{fraud_type}被骗|被骗{amount}求助",
+               "{ago}在{app}上认识一名网友，被诱导参与{fraud_type}，先后转账{amount}，现在联系不上对方。"),
         ),
         "report": (
-            ("举报{app}上的{fraud_type}骗局", "举报疑似诈骗窝点", "举报{spot}附近有人诈骗老人"),
-            ("{app}上有人以{fraud_type}为名诱骗群众转账，已有多人上当。",
-             "{place}某出租屋内经常有多人进出，怀疑从事电信网络诈骗。",
-             "{spot}附近有人以低价保健品为诱饵向老年人推销，疑似诈骗。"),
+            _e("举报{app}上的{fraud_type}骗局", "{app}上有人以{fraud_type}为名诱骗群众转账，已有多人上当。"),
+            _e("举报疑似诈骗窝点", "{place}某出租屋内经常有多人进出，怀疑从事电信网络诈骗。"),
+            _e("举报{spot}附近有人骗老人", "{spot}附近有人以低价保健品为诱饵向老年人推销，疑似诈骗。"),
         ),
         "consultation": (
-            ("咨询被骗钱款追回问题", "咨询如何识别{fraud_type}诈骗"),
-            ("{ago}遭遇{fraud_type}被骗{amount}，已报案，想了解钱款能否追回。",
-             "其{people}接到自称公安机关的电话要求转账到安全账户，想核实真假。"),
+            _e("咨询被骗钱款能否追回", "{ago}遭遇{fraud_type}被骗{amount}，已报案，钱款能否追回？"),
+            _e("核实“公安机关”来电真假", "其{people}接到自称公安机关的电话，要求把钱转到“安全账户”，这是真的吗？"),
         ),
     },
     "traffic": {
         "complaint": (
-            ("{spot}{traffic_issue}", "反映{road}{traffic_issue}"),
-            ("{place}附近{traffic_issue}，{since}每天早晚高峰都很严重，行人通行困难。",
-             "{road}与{road2}路口{traffic_issue}，存在很大安全隐患。",
-             "{spot}门口长期{traffic_issue}，居民出行很不方便。"),
+            _e("{spot}附近{traffic_issue}|反映{spot}交通秩序差",
+               "{place}附近{traffic_issue}，{since}一直如此，行人通行困难。"),
+            _e("{road}与{road2}路口{traffic_issue}", "{road}与{road2}路口{traffic_issue}，存在很大安全隐患。"),
+            _e("{spot}一带{traffic_issue}|反映{spot}出行不便", "{spot}一带长期{traffic_issue}，居民出行很不方便。"),
         ),
         "report": (
-            ("举报{road}{traffic_issue}",),
-            ("{ago}在{road}看到{traffic_issue}，车牌号已拍下。", "{road}附近经常{traffic_issue}，无人管理。"),
+            _e("举报{road}{traffic_issue}", "{ago}在{road}看到{traffic_issue}，车牌号已拍下。"),
+            _e("反映{road}{traffic_issue}无人管", "{road}附近经常{traffic_issue}，无人管理。"),
         ),
         "suggestion": (
-            ("建议{road}与{road2}路口增设信号灯", "建议优化{road}交通组织"),
-            ("{road}与{road2}交叉口车流量大，没有信号灯，建议增设信号灯或安排交警疏导。",
-             "{spot}附近学校上下学时段拥堵严重，建议增派警力维持秩序。",
-             "{road}限速标志不清晰，建议重新设置并加装测速设备。"),
+            _e("建议{road}与{road2}路口增设信号灯",
+               "{road}与{road2}交叉口车流量大，没有信号灯，建议增设信号灯或安排交警疏导。"),
+            _e("建议学校周边增派警力", "{spot}附近学校上下学时段拥堵严重，建议增派警力维持秩序。"),
+            _e("建议{road}规范限速标志", "{road}限速标志不清晰，建议重新设置并加装测速设备。"),
         ),
         "help": (
-            ("{road}发生交通事故求助", "交通事故对方驶离求助"),
-            ("{ago}在{road}与{road2}路口发生剐蹭，对方不愿协商，请求交警处理。",
-             "{ago}驾车在{road}被追尾，对方车辆驶离现场。"),
+            _e("{road}交通事故求助", "{ago}在{road}与{road2}路口发生剐蹭，对方不愿协商，请求交警处理。"),
+            _e("交通事故对方驶离求助", "{ago}驾车在{road}被追尾，对方车辆驶离现场。"),
         ),
         "consultation": (
-            ("咨询交通事故处理流程", "咨询{road}限行规定"),
-            ("{ago}在{road}发生轻微交通事故，想咨询快处快赔如何办理。",
-             "咨询外地车辆在{road}一带的限行时间和范围。"),
+            _e("咨询交通事故快处快赔", "{ago}在{road}发生轻微交通事故，快处快赔怎么办理？"),
+            _e("咨询{road}限行规定", "外地车辆在{road}一带的限行时间和范围是什么？"),
         ),
     },
     "household": {
         "consultation": (
-            ("咨询{hh_matter}办理", "{hh_matter}办理材料咨询", "咨询{hh_matter}相关政策"),
-            ("想咨询在{district}办理{hh_matter}需要准备哪些材料，能否网上办理。",
-             "其{people}户口在外地，想咨询{hh_matter}的条件和办理流程。",
-             "咨询{station}户籍窗口周末是否办理{hh_matter}业务。",
-             "{ago}到{station}办理{hh_matter}，被告知材料不全，想确认还需要哪些证明。"),
+            _e("咨询{hh_matter}办理材料|{hh_matter}办理咨询",
+               "在{district}办理{hh_matter}需要准备哪些材料，能否网上办理？"),
+            _e("咨询{hh_matter}条件|咨询{hh_matter}相关政策", "其{people}户口在外地，{hh_matter}需要什么条件，流程是怎样的？"),
+            _e("咨询{station}户籍窗口周末办公", "{station}户籍窗口周末是否办理{hh_matter}业务？"),
+            _e("咨询{hh_matter}所需证明", "{visit_day}到{station}办理{hh_matter}，被告知材料不全，还需要哪些证明？"),
         ),
         "help": (
-            ("{hh_matter}办理遇到困难求助",),
-            ("办理{hh_matter}时因历史原因户籍信息有误，多次往返无法解决，请求帮助。",
-             "其{people}年纪大行动不便，想申请上门办理{hh_matter}。"),
+            _e("{hh_matter}办理遇到困难求助", "办理{hh_matter}时因历史原因户籍信息有误，多次往返无法解决，请求帮助。"),
+            _e("申请上门办理{hh_matter}", "其{people}年纪大行动不便，想申请上门办理{hh_matter}。"),
         ),
         "complaint": (
-            ("反映{hh_matter}办理效率低",),
-            ("{ago}到{station}办理{hh_matter}，排队很久，窗口只开一个。",
-             "办理{hh_matter}已提交材料，{since}至今没有结果。"),
+            _e("反映{station}窗口排队时间长", "{visit_day}到{station}办理{hh_matter}，排队很久，窗口只开一个。"),
+            _e("反映{hh_matter}办理效率低", "办理{hh_matter}已提交材料，{since}至今没有结果。"),
         ),
         "suggestion": (
-            ("建议{hh_matter}实行网上办理",),
-            ("建议{hh_matter}业务实现全程网办，减少群众跑腿。",),
+            _e("建议{hh_matter}实行网上办理", "建议{hh_matter}业务实现全程网办，减少群众跑腿。"),
         ),
         "praise": (
-            ("表扬{station}户籍民警",),
-            ("{ago}到{station}办理{hh_matter}，户籍民警耐心细致，当天就办好了。",),
+            _e("表扬{station}户籍民警", "{visit_day}到{station}办理{hh_matter}，户籍民警耐心细致，当天就办好了。"),
         ),
     },
     "exit_entry": {
         "consultation": (
-            ("咨询{ee_doc}办理", "{ee_doc}加急办理咨询"),
-            ("想咨询在济南办理{ee_doc}需要多长时间，能否加急。",
-             "其{people}下个月出国探亲，咨询办理{ee_doc}是否需要预约。",
-             "咨询{ee_doc}丢失后如何补办。",
-             "户籍在外地，在济南工作，咨询能否在{district}办理{ee_doc}。"),
+            _e("{ee_doc}加急办理咨询|咨询{ee_doc}办理时限", "在济南办理{ee_doc}需要多长时间，能否加急？"),
+            _e("咨询{ee_doc}是否需要预约", "其{people}下个月出国探亲，办理{ee_doc}是否需要预约？"),
+            _e("咨询{ee_doc}补办", "{ee_doc}丢失了，如何补办？"),
+            _e("咨询异地办理{ee_doc}", "户籍在外地，在济南工作，能否在{district}办理{ee_doc}？"),
         ),
         "help": (
-            ("{ee_doc}办理求助",),
-            ("{ago}网上预约办理{ee_doc}，系统一直提示信息有误，无法提交。",
-             "因家中急事需出境，{ee_doc}尚未办好，请求加急办理。"),
+            _e("{ee_doc}网上预约求助", "{ago}网上预约办理{ee_doc}，系统一直提示信息有误，无法提交。"),
+            _e("申请加急办理{ee_doc}", "因家中急事需出境，{ee_doc}尚未办好，请求加急办理。"),
         ),
         "complaint": (
-            ("反映{ee_doc}办理等待时间长",),
-            ("{since}提交{ee_doc}申请，至今未收到证件。",),
+            _e("反映{ee_doc}办理等待时间长", "{since}提交{ee_doc}申请，至今未收到证件。"),
         ),
         "praise": (
-            ("表扬出入境窗口工作人员",),
-            ("{ago}办理{ee_doc}时，出入境窗口工作人员主动帮忙填写表格，服务热情。",),
+            _e("表扬出入境窗口工作人员", "{visit_day}办理{ee_doc}时，出入境窗口工作人员主动帮忙填写表格，服务热情。"),
         ),
     },
     "vehicle": {
         "consultation": (
-            ("咨询{veh_matter}", "{veh_matter}办理咨询"),
-            ("想咨询{veh_matter}需要带哪些材料，能否在网上办理。",
-             "咨询{veh_matter}在{district}哪个车管服务站可以办理。",
-             "其驾驶证即将到期，咨询{veh_matter}是否需要体检。"),
+            _e("咨询{veh_matter}所需材料|{veh_matter}办理咨询", "{veh_matter}需要带哪些材料，能否在网上办理？"),
+            _e("咨询{veh_matter}办理地点", "{veh_matter}在{district}哪个车管服务站可以办理？"),
+            _e("咨询驾驶证期满换证体检", "驾驶证即将到期，期满换证是否需要体检？"),
         ),
         "complaint": (
-            ("反映车管业务办理慢", "反映{veh_matter}办理不便"),
-            ("{ago}到车管服务站办理{veh_matter}，排队三个多小时还没办完。",
-             "办理{veh_matter}时被要求重复提交材料。"),
+            _e("反映车管业务办理慢", "{visit_day}到车管服务站办理{veh_matter}，排队三个多小时还没办完。"),
+            _e("反映{veh_matter}重复提交材料", "办理{veh_matter}时被要求重复提交材料。"),
         ),
         "help": (
-            ("{veh_matter}求助",),
-            ("办理{veh_matter}时系统显示车辆有未处理违法，但本人从未在该地点行驶。",),
+            _e("{veh_matter}受阻求助", "办理{veh_matter}时系统显示车辆有未处理违法，但本人从未在该地点行驶。"),
         ),
         "praise": (
-            ("表扬车管窗口工作人员",),
-            ("{ago}办理{veh_matter}，窗口工作人员热情周到，很快就办完了。",),
+            _e("表扬车管窗口工作人员", "{visit_day}办理{veh_matter}，窗口工作人员热情周到，很快就办完了。"),
         ),
     },
     "dispute": {
         "help": (
-            ("{dispute.short}纠纷求助", "{spot}{dispute.short}纠纷"),
-            ("{ago}在{place}{dispute.long}发生纠纷，对方情绪激动，请求民警到场调解。",
-             "{dispute.long}产生矛盾，{since}多次协商未果，希望派出所帮助调解。",
-             "{ago}{dispute.long}发生争执并有推搡，担心事态扩大。"),
+            _e("{dispute.short}纠纷求助|{spot}{dispute.short}纠纷",
+               "{ago}在{place}{dispute.long}发生纠纷，对方情绪激动，请求民警到场调解。"),
+            _e("{dispute.short}纠纷调解求助", "{dispute.long}产生矛盾，{since}多次协商未果，希望派出所帮助调解。"),
+            _e("{dispute.short}纠纷发生推搡", "{ago}{dispute.long}发生争执并有推搡，担心事态扩大。"),
         ),
         "complaint": (
-            ("反映{dispute.short}纠纷处理不公", "{dispute.short}纠纷报警后无结果"),
-            ("{dispute.long}发生纠纷，{station}调解时偏向对方，本人不认可处理结果。",
-             "{dispute.long}发生纠纷，报警后{since}没有处理结果。"),
+            _e("反映{dispute.short}纠纷调解不公", "{dispute.long}发生纠纷，{station}调解时偏向对方，本人不认可处理结果。"),
+            _e("{dispute.short}纠纷报警后无结果", "{dispute.long}发生纠纷，报警后{since}没有处理结果。"),
         ),
         "consultation": (
-            ("咨询{dispute.short}纠纷处理途径",),
-            ("{dispute.long}产生纠纷，想咨询应该通过什么途径解决。",),
+            _e("咨询{dispute.short}纠纷处理途径", "{dispute.long}产生纠纷，应该通过什么途径解决？"),
         ),
     },
     "conduct": {
         "complaint": (
-            ("反映{officer}工作态度差", "投诉{station}出警慢", "反映民警执法不规范"),
-            ("{ago}到{station}办事，{officer}态度生硬，不耐烦。",
-             "{ago}在{place}报警后，{wait}才有民警到场。",
-             "{ago}{officer}处理纠纷时未出示证件，执法过程不规范。",
-             "{ago}打电话到{station}咨询，接电话的{officer}说话不耐烦就挂断了。"),
+            _e("反映{officer}工作态度差", "{visit_day}到{station}办事，{officer}态度生硬，不耐烦。"),
+            _e("投诉{station}出警慢", "{ago}在{place}报警后，{wait}才有民警到场。"),
+            _e("反映民警执法不规范", "{ago}出警民警处理纠纷时未出示证件，执法过程不规范。"),
+            _e("反映{station}电话服务态度差", "{visit_day}打电话到{station}咨询，值班民警说话不耐烦就挂断了。"),
         ),
         "praise": (
-            ("表扬{station}民警", "感谢{officer}热心帮助"),
-            ("{ago}其{people}在{spot}走失，{station}民警迅速出动，两个小时就找到了人。",
-             "{ago}在{place}遇到困难，{officer}及时赶到并耐心帮助，特来电表扬。",
-             "{ago}{station}民警冒雨在{road}疏导交通，工作认真负责。"),
+            _e("表扬{station}民警|感谢民警帮助找到走失家人",
+               "{ago}其{people}在{spot}走失，{station}民警迅速出动，两个小时就找到了人。"),
+            _e("感谢{officer}热心帮助", "{ago}在{place}遇到困难，{officer}及时赶到并耐心帮助。"),
+            _e("表扬{station}民警雨中执勤", "{ago}{station}民警冒雨在{road}疏导交通，工作认真负责。"),
         ),
         "suggestion": (
-            ("建议提升窗口服务效率",),
-            ("建议{station}在中午和周末增开办事窗口，方便上班族办理业务。",),
+            _e("建议{station}增开办事窗口", "建议{station}在中午和周末增开办事窗口，方便上班族办理业务。"),
         ),
         "report": (
-            ("举报{officer}违规行为",),
-            ("{ago}发现{officer}在{spot}执勤时玩手机，不认真工作。",
-             "反映{station}个别工作人员办事时变相收费。"),
+            _e("反映{officer}执勤玩手机", "{ago}发现{officer}在{spot}执勤时玩手机，不认真工作。"),
+            _e("举报{station}工作人员变相收费", "{station}个别工作人员办事时变相收费。"),
         ),
     },
     "lost_property": {
         "help": (
-            ("{lost}遗失求助", "在{ride}上丢失{lost}", "{spot}附近丢失{lost}"),
-            ("{ago}在{spot}附近不慎丢失{lost}，内有身份证和银行卡，请求帮助查找。",
-             "{ago}乘坐{ride}时将{lost}遗落在车上，希望调取监控帮忙找回。",
-             "{ago}其{people}在{road}附近丢失{lost}，里面有重要证件。"),
+            _e("{bag}遗失求助|{spot}附近丢失{bag}", "{ago}在{spot}附近不慎丢失{bag}，内有身份证和银行卡，请求帮助查找。"),
+            _e("在{ride}上丢失{lost}", "{ago}乘坐{ride}时将{lost}遗落在车上，希望调取监控帮忙找回。"),
+            _e("{lost}遗失求助", "{ago}其{people}在{road}附近丢失{lost}，希望帮助查找。"),
         ),
         "consultation": (
-            ("咨询捡到{lost}如何处理", "咨询遗失物品认领"),
-            ("{ago}在{spot}附近捡到一个{lost}，咨询应交到哪个派出所。",
-             "丢失的{lost}如果有人交到派出所，咨询如何查询认领。"),
+            _e("咨询捡到{lost}如何处理", "{ago}在{spot}附近捡到{lost}，应该交到哪个派出所？"),
+            _e("咨询遗失物品认领", "丢失的{lost}如果有人交到派出所，怎样查询认领？"),
         ),
         "praise": (
-            ("感谢民警帮助找回{lost}",),
-            ("{ago}在{ride}上丢失{lost}，{station}民警通过监控很快帮忙找回。",),
+            _e("感谢民警帮助找回{lost}", "{ago}在{ride}上丢失{lost}，{station}民警通过监控很快帮忙找回。"),
         ),
     },
     "other": {
         "help": (
-            ("{spot}有老人疑似走失", "家人失联求助", "{spot}流浪人员求助"),
-            ("{place}附近有一名老人在路边徘徊，疑似走失，请求民警协助。",
-             "{ago}其{people}外出后一直联系不上，十分着急，请求帮助查找。",
-             "{place}附近有流浪人员夜间露宿，天气寒冷，请求救助。"),
+            _e("{spot}有老人疑似走失", "{place}附近有一名老人在路边徘徊，疑似走失，请求民警协助。"),
+            _e("家人失联求助", "{ago}其{people}外出后一直联系不上，请求帮助查找。"),
+            _e("{spot}流浪人员求助", "{place}附近有流浪人员夜间露宿，天气寒冷，请求救助。"),
         ),
         "report": (
-            ("举报{spot}遛狗不拴绳", "举报{spot}高空抛物", "反映{spot}有可疑人员"),
-            ("{place}{since}有人遛狗不拴绳，大型犬多次追咬行人。",
-             "{place}{since}多次发生高空抛物，险些砸到行人。",
-             "{place}{night}有人在楼道内聚集，形迹可疑。"),
+            _e("举报{spot}遛狗不拴绳", "{place}{since}有人遛狗不拴绳，大型犬多次追咬行人。"),
+            _e("举报{spot}高空抛物", "{place}{since}多次发生高空抛物，险些砸到行人。"),
+            _e("反映{spot}有可疑人员", "{place}{night}有人在楼道内聚集，形迹可疑。"),
         ),
         "suggestion": (
-            ("建议{spot}增设监控", "建议加强{road}夜间巡逻"),
-            ("{place}附近路段较偏僻，照明不足，建议增设治安监控。",
-             "建议在{road}一带加强夜间巡逻，提高群众安全感。"),
+            _e("建议{spot}增设监控", "{place}附近路段较偏僻，照明不足，建议增设治安监控。"),
+            _e("建议加强{road}夜间巡逻", "建议在{road}一带加强夜间巡逻，提高群众安全感。"),
         ),
         "consultation": (
-            ("咨询犬只登记办理", "咨询无犯罪记录证明开具", "咨询{station}办公时间"),
-            ("想咨询在{district}办理犬只登记需要什么手续。",
-             "因工作需要开具无犯罪记录证明，咨询可否在{station}办理。",
-             "咨询{station}的办公时间和联系电话。"),
+            _e("咨询犬只登记办理", "在{district}办理犬只登记需要什么手续？"),
+            _e("咨询无犯罪记录证明开具", "因工作需要开具无犯罪记录证明，可否在{station}办理？"),
+            _e("咨询{station}办公时间", "{station}的办公时间和联系电话是多少？"),
         ),
         "complaint": (
-            ("反映{spot}私设地锁",),
-            ("{place}{since}有人私设地锁占用公共车位，多次反映无人处理。",),
+            _e("反映{spot}私设地锁", "{place}{since}有人私设地锁占用公共车位，多次反映无人处理。"),
         ),
     },
 }
@@ -519,13 +508,13 @@ def request_text(
     rng: random.Random, topic: str, kind: str, channel: str, context: Mapping[str, str]
 ) -> tuple[str, str]:
     """(title, content) for a request; ``context`` holds the place slots."""
-    titles, bodies = TEMPLATES[topic][kind]
+    titles, body_template = rng.choice(TEMPLATES[topic][kind])
     slots = _Slots(rng, context)
-    body = rng.choice(bodies).format_map(slots)
+    body = body_template.format_map(slots)
     title = rng.choice(titles).format_map(slots)
     parts = [rng.choice(WHO.get(channel, WHO["import"])) + rng.choice(VERB[kind]) + body]
-    if kind in EXTRA and rng.random() < 0.35:
-        parts.append(rng.choice(EXTRA[kind]))
+    if kind in _EXTRA_KINDS and topic in EXTRA and rng.random() < 0.35:
+        parts.append(rng.choice(EXTRA[topic]))
     parts.append(rng.choice(WANT[kind]))
     return title, "".join(parts)
 

@@ -23,7 +23,11 @@ def free_port() -> int:
 
 
 class PlatformProcess:
-    def __init__(self, database_url: str, redis_url: str | None = None, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self, database_url: str, redis_url: str | None = None, extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.env = env or {}
         self.database_url = database_url
         self.redis_url = redis_url
         self.port = free_port()
@@ -40,6 +44,7 @@ class PlatformProcess:
         env.update(DATABASE_URL=self.database_url, MINSHENG_PORT=str(self.port), PYTHONUNBUFFERED="1")
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        env.update(self.env)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "app.py", "run", *self.extra_args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -1,0 +1,129 @@
+"""Benchmark: ticket commit → Socket.IO frame received by N clients.
+
+Starts the real platform process, connects N Socket.IO clients to /live,
+commits tickets from this process at a fixed rate (each in its own
+transaction, as a feed would), and measures, per client and ticket, the time
+from commit to the frame carrying that ticket's "received" event.
+
+    python bench/live_push.py                       # embedded: SQLite + in-process Redis
+    python bench/live_push.py --backend real        # throwaway PostgreSQL + Redis servers
+    python bench/live_push.py --clients 50 --rate 50 --tickets 1000
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import socketio  # noqa: E402
+
+from tests.helpers import new_request, submit  # noqa: E402
+from tests.platform_process import PlatformProcess  # noqa: E402
+from tickets.db import make_engine, make_session_factory  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+class Receiver:
+    def __init__(self, url: str) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.duplicates = 0
+        self.lock = threading.Lock()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("live", self.on_live, namespace="/live")
+        self.sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=10)
+
+    def on_live(self, message: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            for event in message["events"]:
+                if event["event"] == "received":
+                    number = event["ticket"]["number"]
+                    if number in self.arrivals:
+                        self.duplicates += 1
+                    self.arrivals[number] = now
+
+
+def run(backend: str, clients: int, rate: float, tickets: int, poll: float | None = None) -> dict[str, Any]:
+    env = {"MINSHENG_RELAY_POLL_SECONDS": str(poll)} if poll else {}
+    servers: list[Any] = []
+    if backend == "real":
+        from tests.servers import PostgresServer, RedisServer
+
+        pg, rs = PostgresServer().start(), RedisServer().start()
+        servers = [pg, rs]
+        platform = PlatformProcess(pg.create_database("bench"), rs.url, env=env)
+    else:
+        platform = PlatformProcess(f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}", env=env)
+    platform.start()
+    try:
+        factory = make_session_factory(make_engine(platform.database_url))
+        receivers = [Receiver(platform.base_url) for _ in range(clients)]
+        committed: dict[str, float] = {}
+        started = time.perf_counter()
+        for i in range(tickets):
+            due = started + i / rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            number = submit(factory, new_request()).number
+            committed[number] = time.perf_counter()
+        send_seconds = time.perf_counter() - started
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(len(r.arrivals) < tickets for r in receivers):
+            time.sleep(0.05)
+        latencies = [
+            (r.arrivals[n] - t) * 1000 for r in receivers for n, t in committed.items() if n in r.arrivals
+        ]
+        expected = tickets * clients
+        result = {
+            "backend": backend,
+            "clients": clients,
+            "rate_per_s": rate,
+            "tickets": tickets,
+            "frames_expected": expected,
+            "frames_received": len(latencies),
+            "lost": expected - len(latencies),
+            "duplicates": sum(r.duplicates for r in receivers),
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p99_ms": round(percentile(latencies, 99), 1),
+            "max_ms": round(max(latencies), 1),
+            "commits_per_s": round(tickets / send_seconds, 1),
+            "deliveries_per_s": round(len(latencies) / send_seconds, 1),
+        }
+        for r in receivers:
+            r.sio.disconnect()
+        return result
+    finally:
+        platform.stop()
+        for server in servers:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["embedded", "real"], default="embedded")
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=20.0, help="tickets committed per second")
+    parser.add_argument("--tickets", type=int, default=400)
+    parser.add_argument("--relay-poll", type=float, help="override MINSHENG_RELAY_POLL_SECONDS")
+    args = parser.parse_args()
+    result = run(args.backend, args.clients, args.rate, args.tickets, args.relay_poll)
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
