@@ -30,12 +30,19 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
 from feeds import texts
+from geo.districts import random_point_in, weighted_point_in
+from tickets import intake, lifecycle
+from tickets.db import unit_of_work
 from tickets.intake import NewRequest
+from tickets.models import IntakeRecord, Ticket
+from tickets.vocabulary import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
 
-MINUTE = timedelta(minutes=1)
 ID_PREFIX = "SIM-"
 
 # --- rhythm -------------------------------------------------------------------
@@ -43,9 +50,9 @@ ID_PREFIX = "SIM-"
 # Relative arrivals per local hour (value at the middle of the hour). Quiet at
 # 4 a.m., peaks mid-morning and in the evening; rest days start later and stay
 # busy later. Each profile is scaled to mean 1, so rate_per_hour is the daily mean.
-_WORKDAY_RAW = (0.50, 0.32, 0.22, 0.16, 0.14, 0.18, 0.35, 0.70, 1.25, 1.70, 1.80, 1.65,
+_WORKDAY_RAW = (0.50, 0.32, 0.21, 0.14, 0.11, 0.15, 0.35, 0.70, 1.25, 1.70, 1.80, 1.65,
                 1.20, 1.20, 1.40, 1.45, 1.40, 1.25, 1.30, 1.55, 1.65, 1.50, 1.05, 0.72)
-_RESTDAY_RAW = (0.62, 0.42, 0.27, 0.18, 0.15, 0.16, 0.26, 0.45, 0.85, 1.25, 1.55, 1.55,
+_RESTDAY_RAW = (0.62, 0.42, 0.26, 0.16, 0.12, 0.13, 0.26, 0.45, 0.85, 1.25, 1.55, 1.55,
                 1.30, 1.25, 1.35, 1.40, 1.40, 1.35, 1.40, 1.65, 1.75, 1.65, 1.25, 0.90)
 
 
@@ -144,7 +151,7 @@ def topic_weights(channel: str, m: Moment) -> dict[str, float]:
     w = dict(TOPIC_WEIGHTS[channel])
     for topic in w:
         if topic == "noise":
-            w[topic] *= (1.0) * (1.4 if m.rest_day else 1.0)
+            w[topic] *= (3.0 if m.late_evening else 0.6 if m.daytime else 1.0) * (1.4 if m.rest_day else 1.0)
         elif topic in _OFFICE_TOPICS and not m.office and channel != "service_window":
             w[topic] *= 0.12  # people ask about papers while the offices are open
         elif topic == "traffic" and m.rush:
@@ -369,8 +376,6 @@ class Simulator:
         )
 
     def _place(self, rng: random.Random) -> tuple[str, float, float, dict[str, str], str]:
-        from geo.districts import random_point_in, weighted_point_in
-
         district = _choose(rng, DISTRICT_WEIGHTS)
         areas = texts.AREAS[district]
         rural_share = 0.03 if district in _CENTRAL else 0.15
@@ -426,6 +431,15 @@ def seed_from_external_id(external_id: str) -> int | None:
         return None
 
 
+def _created_by(ticket: Ticket, request: NewRequest) -> bool:
+    """Whether ``request`` opened ``ticket`` rather than being merged into a
+    ticket someone else opened: only the simulator's own tickets get plans."""
+    for record in ticket.intake_records:
+        if record.channel == request.channel and record.external_id == request.external_id:
+            return not record.merged
+    return False
+
+
 @dataclass(order=True, frozen=True)
 class _Action:
     at: datetime
@@ -447,7 +461,7 @@ class SimulationRunner:
 
     def __init__(
         self,
-        factory: Any,
+        factory: sessionmaker[Session],
         tz: ZoneInfo,
         *,
         start: datetime,
@@ -497,12 +511,6 @@ class SimulationRunner:
 
     # start: seed, and plans for tickets an earlier run left open
     def _begin(self) -> None:
-        from sqlalchemy import select
-
-        from tickets.db import unit_of_work
-        from tickets.models import IntakeRecord, Ticket
-        from tickets.vocabulary import OPEN_STATUSES
-
         with unit_of_work(self.factory) as session:
             if self.simulator is None:
                 seed = self._seed
@@ -518,7 +526,11 @@ class SimulationRunner:
             rows = session.execute(
                 select(Ticket, IntakeRecord.external_id)
                 .join(IntakeRecord, IntakeRecord.ticket_id == Ticket.id)
-                .where(IntakeRecord.external_id.like(ID_PREFIX + "%"), Ticket.status.in_(OPEN_STATUSES))
+                .where(
+                    IntakeRecord.external_id.like(ID_PREFIX + "%"),
+                    IntakeRecord.merged.is_(False),  # never touch a real ticket a simulated record joined
+                    Ticket.status.in_(OPEN_STATUSES),
+                )
             ).all()
             adopted = [a for ticket, ext in rows if ticket.id not in self._planned for a in self._plan(ticket, ext)]
         self._push(adopted)
@@ -530,7 +542,7 @@ class SimulationRunner:
             len({a.ticket_id for a in adopted}),
         )
 
-    def _plan(self, ticket: Any, external_id: str) -> list[_Action]:
+    def _plan(self, ticket: Ticket, external_id: str) -> list[_Action]:
         plan = plan_for(external_id, ticket.sla_class)
         actions: list[_Action] = []
         contact_at = None
@@ -573,11 +585,6 @@ class SimulationRunner:
         return min(now, minute_start(minute_index(min(times)) + 1) - timedelta(microseconds=1))
 
     def _advance(self, now: datetime) -> None:
-        from tickets import intake, lifecycle
-        from tickets.db import unit_of_work
-        from tickets.models import Ticket
-        from tickets.vocabulary import OPEN_STATUSES
-
         steps = {"contact": (lifecycle.contact, "contacted"), "close": (lifecycle.close, "closed")}
         self._generate(now)
         while not self._stop.is_set():
@@ -606,7 +613,7 @@ class SimulationRunner:
                             ticket = intake.receive(session, item, at, self.tz)
                             stats["received"] += 1
                             if ticket.status in OPEN_STATUSES and ticket.id not in self._planned \
-                                    and ticket.id not in fresh:
+                                    and ticket.id not in fresh and _created_by(ticket, item):
                                 fresh.add(ticket.id)
                                 new_plans.extend(self._plan(ticket, item.external_id))
                             continue
@@ -673,7 +680,7 @@ class SimulationRunner:
 
 
 def run(
-    factory: Any,
+    factory: sessionmaker[Session],
     settings: Any,
     stop: threading.Event,
     *,

@@ -81,3 +81,28 @@ def test_each_ticket_reaches_a_socket_client_exactly_once(platform: PlatformProc
         assert "张三" not in pushed and "13812345678" not in pushed
     finally:
         client.close()
+
+
+@pytest.mark.real_servers
+def test_two_server_processes_share_one_live_path(pg_url: str, redis_url: str) -> None:
+    """Behind a load balancer: a screen on either process gets every event once."""
+    first = PlatformProcess(pg_url, redis_url).start()
+    second = PlatformProcess(pg_url, redis_url).start()
+    clients = [LiveClient(first.base_url), LiveClient(second.base_url)]
+    try:
+        factory = make_session_factory(make_engine(pg_url))
+        numbers = {submit(factory, new_request()).number for _ in range(20)}
+        for client in clients:
+            client.wait_for(lambda c=client: {e["ticket"]["number"] for e in c.events("received")} >= numbers)
+        time.sleep(1.0)
+        for client in clients:
+            received = Counter(e["ticket"]["number"] for e in client.events("received"))
+            assert set(received) == numbers and max(received.values()) == 1
+        assert [p.get("/api/v1/live/snapshot")["counters"]["received_today"] for p in (first, second)] == [20, 20]
+        leaders = [p.get("/api/v1/health")["leader"] for p in (first, second)]
+        assert sorted(leaders) == [False, True], "exactly one process runs the relay and the aggregator"
+    finally:
+        for client in clients:
+            client.close()
+        first.stop()
+        second.stop()

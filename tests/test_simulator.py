@@ -257,7 +257,7 @@ def _counts(factory: sessionmaker[Session]) -> tuple[int, int, int, int]:
 def test_run_backfills_plays_plans_and_rerun_adds_no_duplicates(factory: sessionmaker[Session]) -> None:
     _load_units(factory)
     cfg = settings_module.load(environ={}, simulator_seed=21, simulator_rate_per_hour=120.0)
-    t0 = TUESDAY + timedelta(hours=11)
+    t0 = TUESDAY + timedelta(hours=11, seconds=17)  # not on a minute: nothing before the start
     stop = threading.Event()
     clock = FakeClock(t0, timedelta(seconds=30), calls=41, stop=stop)
     run(factory, cfg, stop, clock=clock, backfill=timedelta(hours=2), tick_seconds=0)
@@ -365,3 +365,25 @@ def test_restart_replans_open_tickets_from_their_external_ids(factory: sessionma
         old = s.scalars(select(Ticket).where(Ticket.received_at < t0 + timedelta(minutes=10))).all()
         done = sum(t.closed_at is not None for t in old)
     assert done / len(old) > 0.85
+
+
+def test_a_real_ticket_a_simulated_record_was_merged_into_is_left_alone(factory: sessionmaker[Session]) -> None:
+    from tickets.intake import NewRequest, receive
+
+    _load_units(factory)
+    t0 = TUESDAY + timedelta(hours=10)
+    real = NewRequest(
+        channel="letter", external_id="L-2025-0001", received_at=t0, kind="complaint", topic="noise",
+        sla_class="service", title="楼下烧烤店噪音扰民", content="泉城路附近烧烤店每晚营业到凌晨，噪音很大。",
+        district="历下区", lat=36.664, lon=117.02,
+    )
+    with unit_of_work(factory) as s:
+        ticket = receive(s, real, t0, TZ)
+        s.add(IntakeRecord(channel="hotline_12345", external_id="SIM-6-202503040200-0", ticket=ticket,
+                           merged=True, received_at=t0, payload={}))
+        ticket_id = ticket.id
+    runner = SimulationRunner(factory, TZ, start=t0, seed=6, rate_per_hour=0)
+    runner.tick(t0 + timedelta(days=3))
+    assert runner.pending_plans == 0
+    with unit_of_work(factory) as s:
+        assert s.get(Ticket, ticket_id).status == "dispatched"
