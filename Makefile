@@ -49,7 +49,7 @@ bench: test-venv
 
 ## Screenshots of the wall at 1920x1080 and 3840x2160 into docs/.
 screenshots: test-venv
-	$(PY) bench/screenshots.py
+	$(PY) docs/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -64,15 +64,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _simulator_thread(cfg: Settings, args: argparse.Namespace, stop: threading.Event) -> threading.Thread:
+    from dataclasses import replace
+
     from feeds import simulator
     from tickets.db import make_engine, make_session_factory
 
     factory = make_session_factory(make_engine(cfg.database_url))
-    rate = args.rate if args.rate is not None else cfg.simulator_rate_per_hour
-    seed = args.seed if args.seed is not None else cfg.simulator_seed
-    sim = simulator.Simulator(seed=seed, rate_per_hour=rate, tz=cfg.tz)
+    if args.rate is not None:
+        cfg = replace(cfg, simulator_rate_per_hour=args.rate)
+    if args.seed is not None:
+        cfg = replace(cfg, simulator_seed=args.seed)
     thread = threading.Thread(
-        target=sim.run,
+        target=simulator.run,
         args=(factory, cfg, stop),
         kwargs={"backfill": timedelta(hours=args.backfill_hours)},
         name="simulator",

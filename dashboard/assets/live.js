@@ -58,7 +58,9 @@
   function tickerRow(item) {
     var ch = state.labels.channels[item.channel] || item.channel;
     var topic = state.labels.topics[item.topic] || item.topic;
-    var cls = "ticker-item" + (item.event === "breach" ? " ticker-breach" : "");
+    // Only rows that arrived in the last few seconds are highlighted.
+    var fresh = item.shownAt && Date.now() - item.shownAt < 3000;
+    var cls = "ticker-item" + (fresh ? " ticker-new" : "");
     return el("Li", cls, [
       el("Span", "t-time", clockText(item.received_at || item.at)),
       el("Span", "t-channel ch-" + item.channel, ch),
@@ -117,6 +119,11 @@
       patch.assign(["data", i, "x"], xs);
       patch.assign(["data", i, "y"], s.flow.map(function (f) { return f.counts[ch] || 0; }));
     });
+    // Plotly sizes text in pixels: scale it with the screen (1 at 1920x1080, 2 at 4K).
+    var scale = Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
+    patch.assign(["layout", "font", "size"], Math.round(14 * scale));
+    patch.assign(["layout", "legend", "font", "size"], Math.round(13 * scale));
+    patch.assign(["layout", "margin"], {l: 48 * scale, r: 16 * scale, t: 8 * scale, b: 40 * scale});
     setProps("wall-flow", {figure: patch.build()});
     state.ticker = s.ticker.slice(0, state.tickerLength);
     showTicker();
@@ -156,7 +163,7 @@
     events.forEach(function (e) {
       if (e.event === "received" && countReceived(e.ticket, patch)) { touched.flow = true; }
       if (e.event === "dispatched") {
-        state.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at}));
+        state.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at, shownAt: Date.now()}));
         touched.ticker = true;
       }
       state.seq = e.seq;
