@@ -106,3 +106,19 @@ def test_two_server_processes_share_one_live_path(pg_url: str, redis_url: str) -
             client.close()
         first.stop()
         second.stop()
+
+
+def test_make_run_feeds_the_wall_within_seconds(tmp_path: Any) -> None:
+    """`make run`'s command: the simulated feed moves the numbers by push, no reload."""
+    proc = PlatformProcess(f"sqlite:///{tmp_path / 'run.db'}", extra_args=["--simulate", "--rate", "36000"]).start()
+    try:
+        client = LiveClient(proc.base_url)
+        try:
+            client.wait_for(lambda: len(client.events("received")) >= 3, timeout=20)
+            districts = {e["ticket"]["district"] for e in client.events("received")}
+            assert districts and None not in districts
+        finally:
+            client.close()
+        assert proc.get("/api/v1/live/snapshot")["counters"]["received_today"] >= 3
+    finally:
+        proc.stop()

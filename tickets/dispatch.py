@@ -8,6 +8,7 @@ Station jurisdiction polygons replace "nearest station" when geo/ has them.
 from __future__ import annotations
 
 import math
+import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,11 +35,35 @@ def platform_office(session: Session) -> Unit:
     return office
 
 
+# Which units own which topic changes only when an admin edits units; reading
+# every unit for every ticket made this the slowest step of intake.
+_OWNERS_TTL_SECONDS = 60.0
+_owners_cache: dict[str, tuple[float, dict[str, list[int]]]] = {}
+
+
+def _topic_owner_ids(session: Session) -> dict[str, list[int]]:
+    key = str(session.get_bind().url)
+    cached = _owners_cache.get(key)
+    if cached and time.monotonic() - cached[0] < _OWNERS_TTL_SECONDS:
+        return cached[1]
+    owners: dict[str, list[int]] = {}
+    for unit_id, topics in session.execute(
+        select(Unit.id, Unit.topics).where(Unit.active.is_(True), Unit.level >= 2)
+    ):
+        for topic in topics or []:
+            owners.setdefault(topic, []).append(unit_id)
+    _owners_cache[key] = (time.monotonic(), owners)
+    return owners
+
+
+def forget_topic_owners() -> None:
+    """Call after changing units, so routing sees the change at once."""
+    _owners_cache.clear()
+
+
 def _by_topic(session: Session, ticket: Ticket) -> Unit | None:
-    owners = [
-        u for u in session.scalars(select(Unit).where(Unit.active.is_(True), Unit.level >= 2))
-        if ticket.topic in (u.topics or [])
-    ]
+    ids = _topic_owner_ids(session).get(ticket.topic, [])
+    owners = [u for u in (session.get(Unit, i) for i in ids) if u is not None and u.active]
     if not owners:
         return None
     # Prefer the owner serving the ticket's district, then the deepest (most direct) one.

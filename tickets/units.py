@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, District, district_at, load_districts
+from tickets.dispatch import forget_topic_owners
 from tickets.models import Unit
 from tickets.vocabulary import TOPICS
 
@@ -107,6 +108,7 @@ def load_bureau(
         units[row.code] = unit
     session.flush()
     report.not_in_file = sorted(set(existing) - set(units))
+    forget_topic_owners()
     return report
 
 
