@@ -585,7 +585,7 @@ class SimulationRunner:
         return min(now, minute_start(minute_index(min(times)) + 1) - timedelta(microseconds=1))
 
     def _advance(self, now: datetime) -> None:
-        steps = {"contact": (lifecycle.contact, "contacted"), "close": (lifecycle.close, "closed")}
+        steps = {"contact": (lifecycle.contact, "contacted"), "close": (_finish, "closed")}
         self._generate(now)
         while not self._stop.is_set():
             horizon = self._horizon(now)
@@ -677,6 +677,15 @@ class SimulationRunner:
         elif self._failure_logged_at is None or now - self._failure_logged_at >= timedelta(minutes=5):
             self._failure_logged_at = now
             log.warning("simulator: still failing (%d attempts): %s", self._failures, exc)
+
+
+def _finish(session: Session, ticket: Ticket, at: datetime) -> None:
+    """The rest of the loop at ``at``: report, review, reply, and a satisfied citizen."""
+    lifecycle.report(session, ticket, at)
+    lifecycle.approve(session, ticket, at)
+    lifecycle.reply(session, ticket, at)
+    ticket.satisfaction = "satisfied"
+    lifecycle.close(session, ticket, at)
 
 
 def run(

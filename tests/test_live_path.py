@@ -117,13 +117,14 @@ def test_counters_follow_the_lifecycle(world: World) -> None:
     with unit_of_work(world.factory) as s:
         t = s.get(Ticket, tickets[0].id)
         lifecycle.contact(s, t, MONDAY_9 + timedelta(minutes=10))
-        lifecycle.close(s, t, MONDAY_9 + timedelta(minutes=30))
+        for step in (lifecycle.report, lifecycle.approve, lifecycle.reply, lifecycle.close):
+            step(s, t, MONDAY_9 + timedelta(minutes=30))
     world.clock.advance(minutes=30)
     events = world.pump()
-    assert [e["event"] for e in events] == ["contact", "close"]
+    assert [e["event"] for e in events] == ["contact", "report", "approve", "reply", "close"]
     counters = world.aggregator.counters()
     assert (counters["received_today"], counters["open_now"], counters["closed_today"]) == (3, 2, 1)
-    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 2))
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 5))
 
 
 def test_each_event_is_applied_once_even_if_relayed_twice(world: World) -> None:

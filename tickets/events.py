@@ -12,9 +12,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tickets import bus
 from tickets.models import OutboxMessage, Ticket, TicketEvent, Unit
 
 TICKET_TOPIC = "ticket"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def public_view(ticket: Ticket, unit: Unit | None) -> dict[str, Any]:
@@ -31,9 +36,15 @@ def public_view(ticket: Ticket, unit: Unit | None) -> dict[str, Any]:
         "unit_code": unit.code if unit else None,
         "unit_name": unit.name if unit else None,
         "received_at": ticket.received_at.isoformat(),
-        "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
-        "contact_due_at": ticket.contact_due_at.isoformat() if ticket.contact_due_at else None,
-        "resolve_due_at": ticket.resolve_due_at.isoformat() if ticket.resolve_due_at else None,
+        "closed_at": _iso(ticket.closed_at),
+        "dispatched_at": _iso(ticket.dispatched_at),
+        "contacted_at": _iso(ticket.contacted_at),
+        "contact_due_at": _iso(ticket.contact_due_at),
+        "contact_warn_at": _iso(ticket.contact_warn_at),
+        "resolve_due_at": _iso(ticket.resolve_due_at),
+        "resolve_warn_at": _iso(ticket.resolve_warn_at),
+        "escalation_level": ticket.escalation_level or 1,
+        "satisfaction": ticket.satisfaction,
         "lat": round(ticket.lat, 4) if ticket.lat is not None else None,
         "lon": round(ticket.lon, 4) if ticket.lon is not None else None,
     }
@@ -79,4 +90,5 @@ def record_event(
         )
     )
     session.info["wrote_outbox"] = True
+    bus.publish(session, ticket, event)
     return event

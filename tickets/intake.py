@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tickets import dispatch, sla
+from tickets import dispatch, lifecycle
 from tickets.events import record_event
 from tickets.models import IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
@@ -112,15 +112,8 @@ def receive(session: Session, request: NewRequest, now: datetime, tz: Any) -> Ti
     session.flush()
     record_event(session, ticket, "received", request.received_at, data={"channel": request.channel})
 
-    unit, direct = dispatch.route(session, ticket)
-    at = max(now, request.received_at)
-    ticket.unit = unit
-    ticket.unit_id = unit.id
-    ticket.status = "dispatched"
-    ticket.dispatched_at = at
-    ticket.direct_dispatch = direct
-    ticket.contact_due_at, ticket.resolve_due_at = sla.deadlines(ticket.sla_class, at, tz)
-    record_event(session, ticket, "dispatched", at, unit=unit, data={"direct": direct})
+    unit, _direct = dispatch.route(session, ticket)
+    lifecycle.dispatch(session, ticket, unit, max(now, request.received_at), tz)
     return ticket
 
 

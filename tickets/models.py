@@ -8,10 +8,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from datetime import date
+
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -146,6 +150,18 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     contact_due_at: Mapped[datetime | None]
     resolve_due_at: Mapped[datetime | None]
+    # 75% of the allowed time (amber), computed with the deadline it belongs to.
+    contact_warn_at: Mapped[datetime | None]
+    resolve_warn_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    # 三级回访: 1 normal; 2 after one unsatisfied follow-up; 3 city-level review.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=1)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The latest follow-up answer: satisfied | basically_satisfied | unsatisfied.
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
 
     unit: Mapped[Unit | None] = relationship()
     intake_records: Mapped[list[IntakeRecord]] = relationship(back_populates="ticket")
@@ -201,3 +217,142 @@ class OutboxMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     relayed_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API, or a read-only kiosk token for a wall screen.
+
+    Only a hash is stored: a leaked database does not leak usable tokens.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # api | kiosk
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User | None] = relationship()
+
+
+class ExtensionRequest(Base):
+    """延期: a unit asks for more time before the deadline; the platform office decides."""
+
+    __tablename__ = "extension_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    working_hours: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class SupervisionOrder(Base):
+    """督办单: sent point-to-point to a unit for an overdue or unresolved ticket."""
+
+    __tablename__ = "supervision_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    addressee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(32))  # overdue | returned_unresolved | manual
+    issued_at: Mapped[datetime]
+    issued_by: Mapped[str] = mapped_column(String(64), default="system")
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered | closed
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship()
+    unit: Mapped[Unit] = relationship()
+
+
+class ReminderLetter(Base):
+    """提醒函: for an unsatisfied follow-up, a repeated complaint or a leader's instruction."""
+
+    __tablename__ = "reminder_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # unsatisfied | repeated | leader_instruction
+    issued_at: Mapped[datetime]
+    issued_by: Mapped[str] = mapped_column(String(64), default="system")
+    text: Mapped[str] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None]
+
+
+class FollowUp(Base):
+    """回访: asking the citizen whether they are satisfied (SMS first, then phone)."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(8))  # sms | phone
+    # waiting | answered | no_answer (became a phone task) | needs_person | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    asked_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(String(24))
+    raw_reply: Mapped[str | None] = mapped_column(Text)
+    re_asked: Mapped[int] = mapped_column(Integer, default=0)
+
+    ticket: Mapped[Ticket] = relationship()
+
+
+class SmsMessage(Base):
+    """Every SMS in and out, as the gateway saw it (the sandbox gateway's record too)."""
+
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(4))  # out | in
+    phone: Mapped[str] = mapped_column(String(32), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    gateway: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="sent")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id"))
+
+
+class Notification(Base):
+    """Something pushed to a person or a role in a unit: escalations, orders, letters."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class CalendarDay(Base):
+    """An official working-calendar day loaded by an admin, for years the package does not know."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -86,3 +86,29 @@ def amber_instants(
     contact = dispatched_at + timedelta(hours=policy.contact_hours * share)
     resolve = add_working_hours(dispatched_at, policy.resolve_hours(sla_class) * share, tz, policy)
     return contact, resolve
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A ticket's deadlines and their 75% warnings."""
+
+    contact_due: datetime
+    contact_warn: datetime
+    resolve_due: datetime
+    resolve_warn: datetime
+
+
+def schedule(
+    sla_class: str, dispatched_at: datetime, tz: Any, *, topic: str | None = None, channel: str | None = None,
+    extra_working_hours: float = 0.0, policy: Policy | None = None,
+) -> Schedule:
+    """Deadlines for a ticket dispatched at ``dispatched_at``; approved extensions add working hours."""
+    policy = policy or DEFAULT_POLICY
+    contact_hours = policy.contact_hours
+    resolve_hours = policy.resolve_hours(sla_class) + extra_working_hours
+    return Schedule(
+        contact_due=dispatched_at + timedelta(hours=contact_hours),
+        contact_warn=dispatched_at + timedelta(hours=contact_hours * 0.75),
+        resolve_due=add_working_hours(dispatched_at, resolve_hours, tz, policy),
+        resolve_warn=add_working_hours(dispatched_at, resolve_hours * 0.75, tz, policy),
+    )

@@ -77,10 +77,13 @@ TOPICS_EN: dict[str, str] = {
 STATUSES: dict[str, str] = {
     "received": "已受理",
     "dispatched": "已转办",
+    "returned": "已退单",
     "accepted": "已签收",
     "contacted": "已联系",
     "reported": "已上报",
+    "approved": "已审核",
     "replied": "已反馈",
     "closed": "已办结",
+    "merged": "已合并",
 }
-OPEN_STATUSES = frozenset(STATUSES) - {"closed"}
+OPEN_STATUSES = frozenset(STATUSES) - {"closed", "merged"}

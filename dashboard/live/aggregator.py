@@ -26,7 +26,6 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from dashboard.live import keys as K
-from tickets import sla
 from tickets.events import public_view
 from tickets.models import OutboxMessage, Ticket, utcnow
 
@@ -88,10 +87,12 @@ class LiveAggregator:
             # One consistent read: counts, open tickets and outbox ids from the same snapshot.
             if session.get_bind().dialect.name == "postgresql":
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            received_today = session.scalar(select(func.count()).where(Ticket.received_at >= today_start))
+            received_today = session.scalar(
+                select(func.count()).where(Ticket.received_at >= today_start, Ticket.status != "merged")
+            )
             closed_today = session.scalar(select(func.count()).where(Ticket.closed_at >= today_start))
             open_tickets = session.scalars(
-                select(Ticket).where(Ticket.status != "closed").options(selectinload(Ticket.unit))
+                select(Ticket).where(Ticket.status.not_in(("closed", "merged"))).options(selectinload(Ticket.unit))
             ).all()
             flow_rows = session.execute(
                 select(Ticket.received_at, Ticket.channel).where(Ticket.received_at >= flow_start)
@@ -120,7 +121,7 @@ class LiveAggregator:
         })
         for ticket, view in open_views:
             pipe.hset(K.OPEN, str(ticket.id), json.dumps(view, ensure_ascii=False))
-            self._queue_deadlines(pipe, ticket.id, view, ticket.dispatched_at, ticket.contacted_at is None, now)
+            self._queue_deadlines(pipe, ticket.id, view, now)
         for received_at, channel in flow_rows:
             key = self._minute_key(received_at)
             pipe.hincrby(key, channel, 1)
@@ -142,27 +143,27 @@ class LiveAggregator:
         self.push([])
         return epoch
 
-    def _queue_deadlines(
-        self, pipe: Any, ticket_id: int, view: dict[str, Any], dispatched_at: datetime | None,
-        awaiting_contact: bool, now: datetime,
-    ) -> None:
-        """Place a ticket's deadlines: already breached, already amber, or still ahead."""
-        if dispatched_at is None or not view.get("resolve_due_at"):
+    def _queue_deadlines(self, pipe: Any, ticket_id: int, view: dict[str, Any], now: datetime) -> None:
+        """Place a ticket's deadlines from its view: already breached, already amber, or still ahead."""
+        if view.get("status") in ("closed", "merged"):
             return
-        contact_amber, resolve_amber = sla.amber_instants(view["sla_class"], dispatched_at, self.tz)
-        plan = [("resolve", datetime.fromisoformat(view["resolve_due_at"]), resolve_amber, K.BREACHED_RESOLVE)]
-        if awaiting_contact and view.get("contact_due_at"):
-            plan.append(("contact", datetime.fromisoformat(view["contact_due_at"]), contact_amber, K.BREACHED_CONTACT))
-        for which, due, amber, breached_key in plan:
+        plan = []
+        if view.get("resolve_due_at"):
+            plan.append(("resolve", view["resolve_due_at"], view.get("resolve_warn_at"), K.BREACHED_RESOLVE))
+        if view.get("contacted_at") is None and view.get("contact_due_at"):
+            plan.append(("contact", view["contact_due_at"], view.get("contact_warn_at"), K.BREACHED_CONTACT))
+        for which, due_iso, warn_iso, breached_key in plan:
             member = f"{which}:{ticket_id}"
+            due = datetime.fromisoformat(due_iso)
             if due <= now:
                 pipe.sadd(breached_key, ticket_id)
                 continue
             pipe.zadd(K.DEADLINES, {member: due.timestamp()})
-            if amber <= now:
+            warn = datetime.fromisoformat(warn_iso) if warn_iso else due
+            if warn <= now:
                 pipe.sadd(K.WARNED, member)
             else:
-                pipe.zadd(K.AMBER, {member: amber.timestamp()})
+                pipe.zadd(K.AMBER, {member: warn.timestamp()})
 
     # --------------------------------------------------------------- apply
     @staticmethod
@@ -195,20 +196,23 @@ class LiveAggregator:
             minute = self._minute_key(datetime.fromisoformat(view["received_at"]))
             pipe.hincrby(minute, view["channel"], 1)
             pipe.expire(minute, (K.FLOW_MINUTES + 60) * 60)
-        elif kind == "close":
-            if self._local_day(at) == today:
-                pipe.hincrby(K.COUNTERS, "closed_today", 1)
-            self._forget(pipe, tid, ("contact", "resolve"))
-            pipe.hdel(K.OPEN, str(tid))
         else:
-            pipe.hset(K.OPEN, str(tid), json.dumps(view, ensure_ascii=False))
-            if kind == "dispatched":
-                self._queue_deadlines(pipe, tid, view, at, True, now)
+            # Any other step: re-place the ticket's deadlines from its current view, so
+            # contact, redo, an approved extension or a re-dispatch all land the same way.
+            self._forget(pipe, tid, ("contact", "resolve"))
+            if view.get("status") in ("closed", "merged"):
+                pipe.hdel(K.OPEN, str(tid))
+                if kind == "close" and self._local_day(at) == today:
+                    pipe.hincrby(K.COUNTERS, "closed_today", 1)
+                if kind == "merge" and self._local_day(datetime.fromisoformat(view["received_at"])) == today:
+                    pipe.hincrby(K.COUNTERS, "received_today", -1)  # after de-duplication it is not a ticket
+            else:
+                pipe.hset(K.OPEN, str(tid), json.dumps(view, ensure_ascii=False))
+                self._queue_deadlines(pipe, tid, view, now)
+            if kind == "dispatched" and (payload.get("data") or {}).get("first", True):
                 # The ticker shows a ticket once it has its unit (dispatch follows receipt at once).
                 pipe.lpush(K.TICKER, json.dumps(self._ticker_item(view, kind, at), ensure_ascii=False))
                 pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
-            elif kind == "contact":
-                self._forget(pipe, tid, ("contact",))
         pipe.sadd(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
         pipe.expire(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), 3 * 86400)
         pipe.set(K.CURSOR, entry_id)

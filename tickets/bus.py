@@ -1,0 +1,30 @@
+"""A small in-transaction message bus (as in cosmicpython): domain events → handlers.
+
+``record_event`` publishes every event here after writing it; handlers run in
+the same transaction, so a follow-up SMS, a supervision order or a
+notification commits together with the step that caused it, or not at all.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[..., None]
+_handlers: dict[str, list[Handler]] = {}
+
+
+def on(*kinds: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function for events of these kinds."""
+
+    def register(handler: Handler) -> Handler:
+        for kind in kinds:
+            if handler not in _handlers.setdefault(kind, []):
+                _handlers[kind].append(handler)
+        return handler
+
+    return register
+
+
+def publish(session: Any, ticket: Any, event: Any) -> None:
+    for handler in list(_handlers.get(event.kind, [])):
+        handler(session, ticket, event)

@@ -1,0 +1,114 @@
+"""Who may do what, on which tickets (enforced in the domain, not only in screens).
+
+Scope follows the three-level structure: a user sees the tickets of their
+unit's subtree (the city bureau sees all); a handler acts only on tickets of
+their own unit. The platform office and the city's admins act anywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tickets.models import Unit, User
+
+ROLES: dict[str, str] = {
+    "admin": "平台办管理员",
+    "leader": "局领导",
+    "supervisor": "督察/法制/信访",
+    "dispatcher": "派单员",
+    "handler": "办理民警",
+    "duty_officer": "值班民警",
+    "viewer": "只读",
+}
+ROLES_EN: dict[str, str] = {
+    "admin": "Platform office admin",
+    "leader": "Leader",
+    "supervisor": "Supervisor",
+    "dispatcher": "Dispatcher",
+    "handler": "Station officer",
+    "duty_officer": "Duty officer",
+    "viewer": "Viewer",
+}
+
+# step -> roles allowed to take it (the system actor may take every step).
+STEP_ROLES: dict[str, frozenset[str]] = {
+    "dispatch": frozenset({"admin", "dispatcher", "handler"}),  # handler: a level-2 unit passing down
+    "return": frozenset({"admin", "handler"}),
+    "accept": frozenset({"admin", "handler"}),
+    "contact": frozenset({"admin", "handler"}),
+    "report": frozenset({"admin", "handler"}),
+    "approve": frozenset({"admin", "dispatcher"}),
+    "send_back": frozenset({"admin", "dispatcher"}),
+    "reply": frozenset({"admin", "dispatcher"}),
+    "request_extension": frozenset({"admin", "handler"}),
+    "decide_extension": frozenset({"admin"}),
+    "merge": frozenset({"admin", "dispatcher"}),
+    "record_follow_up": frozenset({"admin", "dispatcher"}),
+    "redo": frozenset(),  # only the system, after an unsatisfied follow-up
+    "close": frozenset({"admin", "supervisor"}),  # by hand: level-3 findings; normally the system
+    "supervise": frozenset({"admin", "supervisor", "duty_officer", "leader"}),
+    "remind": frozenset({"admin", "supervisor", "leader"}),
+}
+# Steps a handler may take only on tickets of their own unit.
+OWN_UNIT_STEPS = frozenset({"return", "accept", "contact", "report", "request_extension", "dispatch"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who takes a step: a user with their scope, or the platform itself."""
+
+    name: str
+    role: str
+    user_id: int | None = None
+    unit_id: int | None = None
+    visible_unit_ids: frozenset[int] | None = None  # None: every unit
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_system(self) -> bool:
+        return self.role == "system"
+
+    def sees_unit(self, unit_id: int | None) -> bool:
+        return self.visible_unit_ids is None or (unit_id is not None and unit_id in self.visible_unit_ids)
+
+
+SYSTEM = Actor(name="system", role="system")
+
+
+class NotAllowed(Exception):
+    """A step by someone whose role or unit does not allow it."""
+
+
+def subtree_ids(session: Session, unit_id: int) -> set[int]:
+    """The unit and every unit below it."""
+    rows = session.execute(select(Unit.id, Unit.parent_id)).all()
+    children: dict[int | None, list[int]] = {}
+    for uid, parent in rows:
+        children.setdefault(parent, []).append(uid)
+    found, todo = {unit_id}, [unit_id]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def actor_for(session: Session, user: User) -> Actor:
+    unit = session.get(Unit, user.unit_id)
+    visible = None if unit is None or unit.level == 1 else frozenset(subtree_ids(session, user.unit_id))
+    return Actor(name=user.username, role=user.role, user_id=user.id, unit_id=user.unit_id, visible_unit_ids=visible)
+
+
+def check(actor: Actor, step: str, ticket_unit_id: int | None) -> None:
+    """Raise :class:`NotAllowed` with the reason unless ``actor`` may take ``step`` here."""
+    if actor.is_system:
+        return
+    if actor.role not in STEP_ROLES.get(step, frozenset()):
+        raise NotAllowed(f"{actor.name} ({ROLES.get(actor.role, actor.role)}) may not {step}")
+    if not actor.sees_unit(ticket_unit_id):
+        raise NotAllowed(f"{actor.name} may not act on a ticket outside their unit's scope")
+    if actor.role == "handler" and step in OWN_UNIT_STEPS and ticket_unit_id != actor.unit_id:
+        raise NotAllowed(f"{actor.name} may {step} only tickets of their own unit")
