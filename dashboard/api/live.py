@@ -1,22 +1,16 @@
-"""The JSON API, version 1."""
+"""Live state for screens, and the health check."""
 from __future__ import annotations
 
 from typing import Any
 
 import redis
-from flask import Blueprint, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import text
 
 from layouts.i18n import labels, normalise
 from tickets.vocabulary import CHANNELS
 
-blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def _platform() -> Any:
-    from dashboard import current
-
-    return current()
+from dashboard.api import blueprint, platform as _platform
 
 
 @blueprint.get("/live/snapshot")

@@ -1,0 +1,19 @@
+"""The JSON API, version 1: one blueprint, one module per resource."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def platform() -> Any:
+    """The running platform (engine, Redis, aggregator) of this Flask app."""
+    from dashboard import current
+
+    return current()
+
+
+# Resource modules register their routes on the blueprint when imported.
+from dashboard.api import live  # noqa: E402,F401
