@@ -3,9 +3,14 @@
     run        migrate, load the demo bureau if the database has no units,
                and serve the platform (with --simulate: the simulated feed too)
     db         upgrade the schema (Alembic)
-    demo       load the demo bureau's units
+    demo       load the demo bureau's units and the demo accounts
+    user       real-name accounts: create-admin, create, list, deactivate
+    token      API tokens and wall kiosk tokens: create, kiosk, list, revoke
     simulate   run the simulated feed as its own process
     live       rebuild the live state from the database
+    sla        deadline: print a ticket's deadlines under the SLA policy
+    calendar   load/show a year's official holidays and make-up working days
+    geo        station jurisdictions: check a GeoJSON file, derive the demo ones
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import settings as settings_module
 from settings import Settings
@@ -60,6 +66,140 @@ def _load_demo(cfg: Settings, path: str, only_if_empty: bool) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     cfg = _settings(args)
     _load_demo(cfg, args.file or cfg.demo_bureau_file, only_if_empty=False)
+    accounts_file = None if args.no_accounts else _demo_accounts_file(cfg, args.accounts)
+    if accounts_file is not None:
+        _load_demo_accounts(cfg, accounts_file, only_if_no_users=False)
+    return 0
+
+
+# ------------------------------------------------------------ accounts, tokens
+def _factory(cfg: Settings) -> Any:
+    from tickets.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(cfg.database_url))
+
+
+def _demo_accounts_file(cfg: Settings, override: str | None = None) -> Path | None:
+    value = (override if override is not None else cfg.demo_accounts_file).strip()
+    return None if value.lower() in ("", "none", "off") else Path(value)
+
+
+def _load_demo_accounts(cfg: Settings, path: Path, only_if_no_users: bool) -> None:
+    from sqlalchemy import func, select
+
+    from tickets.accounts import load_demo_accounts
+    from tickets.db import unit_of_work
+    from tickets.models import User
+
+    with unit_of_work(_factory(cfg)) as session:
+        if only_if_no_users and session.scalar(select(func.count()).select_from(User)):
+            return
+        report = load_demo_accounts(session, path)
+    print(report.summary(), flush=True)
+    if report.created:
+        print(f"WARNING: the demo accounts' password is published ({path.name}); "
+              "never load them into a production database", file=sys.stderr, flush=True)
+
+
+def _base_url(cfg: Settings, given: str | None = None) -> str:
+    return (given or f"http://{cfg.host}:{cfg.port}").rstrip("/")
+
+
+def _demo_kiosk_url(cfg: Settings) -> str | None:
+    """The demo wall URL if its token is still live (no other token's plaintext is known)."""
+    from sqlalchemy import select
+
+    from tickets.accounts import demo_kiosk_token, token_hash
+    from tickets.models import ApiToken
+
+    path = _demo_accounts_file(cfg)
+    token = demo_kiosk_token(path) if path is not None and path.exists() else None
+    if not token:
+        return None
+    with _factory(cfg)() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+        live = row is not None and row.revoked_at is None
+    return f"{_base_url(cfg)}/wall?kiosk={token}" if live else None
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        password: str = args.password
+    else:
+        import getpass
+
+        password = getpass.getpass("password (密码): ")
+        if password and getpass.getpass("again (再次输入): ") != password:
+            raise ValueError("the two passwords differ")
+    if not password.strip():
+        raise ValueError("refusing an empty password")
+    return password
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from tickets import accounts
+    from tickets.db import unit_of_work
+    from tickets.models import Unit, User
+
+    cfg = _settings(args)
+    try:
+        with unit_of_work(_factory(cfg)) as session:
+            if args.action in ("create-admin", "create"):
+                role = "admin" if args.action == "create-admin" else args.role
+                user = accounts.create_user(session, args.username, args.real_name, args.police_number,
+                                            args.unit, role, _new_password(args))
+                print(f"created {user.username} ({user.real_name}, {role}) at {args.unit}, id {user.id}")
+            elif args.action == "list":
+                rows = session.execute(select(User, Unit.code).join(Unit, User.unit_id == Unit.id)
+                                       .order_by(User.id)).all()
+                for user, code in rows:
+                    state = "" if user.active else "  (inactive)"
+                    print(f"{user.id:>4}  {user.username:<16} {user.real_name:<8} {user.police_number or '-':<8} "
+                          f"{code:<12} {user.role}{state}")
+            elif args.action == "deactivate":
+                user = accounts.find_user(session, args.username)
+                if user is None:
+                    raise ValueError(f"no user {args.username!r}")
+                user.active = False
+                print(f"deactivated {user.username}: logins, sessions and tokens refused from now on")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from tickets import accounts
+    from tickets.db import unit_of_work
+    from tickets.models import ApiToken
+
+    cfg = _settings(args)
+    try:
+        with unit_of_work(_factory(cfg)) as session:
+            if args.action == "create":
+                user = accounts.find_user(session, args.user)
+                if user is None:
+                    raise ValueError(f"no user {args.user!r}")
+                print(accounts.issue_token(session, "api", user=user, label=args.label))
+            elif args.action == "kiosk":
+                token = accounts.issue_token(session, "kiosk", label=args.label)
+                print(f"{_base_url(cfg, args.base_url)}/wall?kiosk={token}")
+            elif args.action == "revoke":
+                revoked = accounts.revoke_token(session, args.id)
+                print(f"revoked token {revoked.id} ({revoked.kind}, {revoked.label or 'no label'})")
+            elif args.action == "list":
+                for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+                    owner = t.user.username if t.user else "-"
+                    used = t.last_used_at.isoformat(timespec="minutes") if t.last_used_at else "never"
+                    state = f"revoked {t.revoked_at.isoformat(timespec='minutes')}" if t.revoked_at else "live"
+                    print(f"{t.id:>4}  {t.kind:<6} {owner:<16} {t.label or '-':<24} used {used:<22} {state}")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -90,13 +230,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tickets.schema import upgrade
 
     cfg = _settings(args)
+    if cfg.secret_key == Settings.secret_key and cfg.host not in ("127.0.0.1", "localhost", "::1"):
+        # Logins live in a cookie signed with this key: a known key lets anyone forge one.
+        print("error: SECRET_KEY is the development value; set SECRET_KEY before serving "
+              f"on {cfg.host} (python3 -c 'import secrets; print(secrets.token_hex(32))')", file=sys.stderr)
+        return 2
     upgrade(cfg.database_url)
     _load_demo(cfg, cfg.demo_bureau_file, only_if_empty=True)
+    accounts_file = _demo_accounts_file(cfg)
+    if accounts_file is not None:
+        _load_demo_accounts(cfg, accounts_file, only_if_no_users=True)
     platform = create_platform(cfg)
     if args.simulate:
         _simulator_thread(cfg, args, platform.stop_event)
     print(f"Minsheng: http://{cfg.host}:{cfg.port}/wall  (database {cfg.database_url}, "
           f"redis {'embedded' if cfg.embedded_redis else cfg.redis_url})", flush=True)
+    kiosk_url = _demo_kiosk_url(cfg)
+    print(f"wall without login (demo kiosk): {kiosk_url}" if kiosk_url else
+          "wall kiosk URL: python app.py token kiosk; log in at /login", flush=True)
     try:
         platform.run()
     finally:
@@ -127,6 +278,12 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _roles() -> list[str]:
+    from tickets.roles import ROLES
+
+    return list(ROLES)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="app.py", description="Minsheng people's-livelihood policing platform")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -154,7 +311,40 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo data")
     demo.add_argument("action", choices=["load"])
     demo.add_argument("--file", help="bureau YAML (default: the Jinan demo bureau)")
+    demo.add_argument("--accounts", help="demo accounts YAML (default: examples/demo_accounts.yaml)")
+    demo.add_argument("--no-accounts", action="store_true", help="units only: no demo accounts (production)")
     demo.set_defaults(func=cmd_demo)
+
+    user = sub.add_parser("user", help="real-name accounts")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    for action, role_help in (("create-admin", None), ("create", "one of: " + ", ".join(_roles()))):
+        p = user_sub.add_parser(action, help="create the first admin" if role_help is None else "create an account")
+        p.add_argument("--username", required=True)
+        p.add_argument("--real-name", required=True, help="实名")
+        p.add_argument("--police-number", help="警号, 6 digits")
+        if role_help is None:
+            p.add_argument("--unit", default="JN-PTB", help="unit code (default: JN-PTB, the platform office)")
+        else:
+            p.add_argument("--role", required=True, choices=_roles(), help=role_help)
+            p.add_argument("--unit", required=True, help="unit code, e.g. JN-TQ-01")
+        p.add_argument("--password", help="prompted for (not echoed) when not given")
+    user_sub.add_parser("list", help="every account")
+    deactivate = user_sub.add_parser("deactivate", help="refuse the account's logins and tokens")
+    deactivate.add_argument("username")
+    user.set_defaults(func=cmd_user)
+
+    token = sub.add_parser("token", help="API and wall kiosk tokens")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create", help="an API token for a user (printed once)")
+    create.add_argument("--user", required=True)
+    create.add_argument("--label", default="")
+    kiosk = token_sub.add_parser("kiosk", help="a read-only wall token; prints the wall URL")
+    kiosk.add_argument("--label", default="")
+    kiosk.add_argument("--base-url", help="how screens reach the platform (default http://HOST:PORT)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by id (see token list)")
+    revoke.add_argument("id", type=int)
+    token_sub.add_parser("list", help="every token, without its secret")
+    token.set_defaults(func=cmd_token)
 
     simulate = sub.add_parser("simulate", help="run the simulated feed")
     feed_options(simulate)
@@ -163,6 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
     live = sub.add_parser("live", help="live state")
     live.add_argument("action", choices=["rebuild"])
     live.set_defaults(func=cmd_live)
+
+    from tickets import sla_cli  # sla deadline, calendar load/show
+
+    sla_cli.add_commands(sub)
+
+    from geo import cli as geo_cli  # geo check FILE, geo derive
+
+    geo_cli.add_commands(sub)
     return parser
 
 

@@ -39,9 +39,34 @@ class Settings:
     relay_poll_seconds: float = 0.05
     # Demo bureau loaded by ``app.py demo load``.
     demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
+    # Deadlines policy (DESIGN §3): contact/resolve times, working hours, amber share, overrides.
+    sla_policy_file: str = str(ROOT / "tickets" / "sla_policy.yaml")
+    # Demo accounts (one per role) and the demo kiosk token, loaded by ``demo load``
+    # and by ``run`` into a database without users. "" or "none": never (production).
+    demo_accounts_file: str = str(ROOT / "examples" / "demo_accounts.yaml")
     # Simulated feed: tickets per hour at the daily mean (the rhythm scales it).
     simulator_rate_per_hour: float = 600.0
     simulator_seed: int | None = None
+    # Follow-up SMS (DESIGN §5): "sandbox" records every message and sends nothing;
+    # "http" POSTs JSON {phone, text, client_id} to sms_gateway_url (after commit).
+    sms_gateway: str = "sandbox"
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""  # sent as "Authorization: Bearer ..." when set
+    sms_gateway_timeout_seconds: float = 5.0
+    # Shared secret the gateway sends in X-Minsheng-Sms-Secret to POST /api/v1/sms/inbound.
+    # Empty: the inbound endpoint refuses every request (403).
+    sms_inbound_secret: str = ""
+    # No answer to the follow-up SMS within this many hours: a phone follow-up task.
+    follow_up_no_answer_hours: float = 48.0
+    # A supervision order's own deadline, in working hours after it is issued.
+    supervision_order_working_hours: float = 4.0
+    # Repeated complaints: this many complaints to one unit from the same phone, or
+    # on the same topic within the radius, within the days -> a reminder letter.
+    repeat_complaint_count: int = 3
+    repeat_complaint_days: float = 30.0
+    repeat_complaint_radius_m: float = 200.0
+    # How often the leader process runs the follow-up and supervision sweeps.
+    housekeeping_seconds: float = 30.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -64,8 +89,14 @@ _ENV = {
     "async_mode": "MINSHENG_ASYNC_MODE",
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
+    "sla_policy_file": "MINSHENG_SLA_POLICY",
+    "demo_accounts_file": "MINSHENG_DEMO_ACCOUNTS_FILE",
     "simulator_rate_per_hour": "MINSHENG_SIMULATOR_RATE",
     "simulator_seed": "MINSHENG_SIMULATOR_SEED",
+    "sms_gateway": "MINSHENG_SMS_GATEWAY",
+    "sms_gateway_url": "MINSHENG_SMS_GATEWAY_URL",
+    "sms_gateway_token": "MINSHENG_SMS_GATEWAY_TOKEN",
+    "sms_inbound_secret": "MINSHENG_SMS_INBOUND_SECRET",
 }
 
 

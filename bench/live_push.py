@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import socketio  # noqa: E402
 
 from tests.helpers import new_request, submit  # noqa: E402
-from tests.platform_process import PlatformProcess  # noqa: E402
+from tests.platform_process import PlatformProcess, demo_kiosk_token  # noqa: E402
 from tickets.db import make_engine, make_session_factory  # noqa: E402
 
 
@@ -42,7 +42,9 @@ class Receiver:
         self.lock = threading.Lock()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("live", self.on_live, namespace="/live")
-        self.sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=10)
+        # A wall's grant: the demo kiosk token (app.py run loads it into the empty database).
+        self.sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=10,
+                         auth={"token": demo_kiosk_token()})
 
     def on_live(self, message: dict[str, Any]) -> None:
         now = time.perf_counter()

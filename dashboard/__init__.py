@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
 import settings as settings_module
-from dashboard import api, push
+from dashboard import api, auth, push
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
@@ -30,6 +30,7 @@ from dashboard.redis_link import connect
 from layouts import shell
 from layouts.i18n import t
 from settings import Settings
+from tickets import followup, housekeeping, sla, supervision
 from tickets.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,14 @@ class Platform:
         """Start the relay and the aggregator (they idle unless this process leads)."""
         self.start_background("outbox-relay", lambda stop: self.relay.run(stop, self.leadership.is_leader))
         self.start_background("live-aggregator", lambda stop: self.aggregator.run(stop, self.leadership.is_leader))
+        # Every process drops its own sockets whose login or kiosk token was revoked.
+        self.start_background("socket-grants", lambda stop: auth.run_socket_sweeper(
+            self.server, push.drop(self.socketio), stop))
+        # Every process re-reads the admin-loaded working calendar (and a changed SLA policy).
+        self.start_background("calendar-refresh", lambda stop: sla.refresh_loop(self.factory, stop))
+        # The leader sweeps: unanswered follow-ups, overdue tickets (督办单), queued SMS.
+        self.start_background("housekeeping", lambda stop: housekeeping.run(
+            self.factory, stop, self.leadership.is_leader, interval=self.settings.housekeeping_seconds))
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
@@ -80,6 +89,9 @@ class Platform:
 
 def create_platform(settings: Settings | None = None, *, live: bool = True) -> Platform:
     settings = settings or settings_module.load()
+    sla.use_policy_file(settings.sla_policy_file)  # a bad policy file stops the start, naming the key
+    followup.configure(settings)  # the SMS gateway; a bad gateway setting stops the start
+    supervision.configure(settings)
     server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
     server.config["SECRET_KEY"] = settings.secret_key
     server.config["JSON_AS_ASCII"] = False
@@ -105,6 +117,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
         factory=factory, redis=client, aggregator=aggregator, relay=relay, leadership=Leadership(client),
     )
     server.extensions["minsheng"] = platform
+    auth.init_app(server, factory)  # the gate: who may see which screen, API and socket
     server.register_blueprint(api.blueprint)
     if live:
         platform.start_live()

@@ -11,7 +11,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from flask import request
 from flask_socketio import SocketIO, join_room
+
+from dashboard import auth
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +25,21 @@ EVENT = "live"
 
 def register(socketio: SocketIO) -> None:
     @socketio.on("connect", namespace=NAMESPACE)
-    def _connect(_auth: Any = None) -> None:
+    def _connect(auth_data: Any = None) -> bool:
+        # The session cookie (login or kiosk grant), or auth={"token": ...}.
+        if auth.admit_socket(request.sid, auth_data) is None:  # type: ignore[attr-defined]
+            return False
         join_room(ROOM)
+        return True
+
+    @socketio.on("disconnect", namespace=NAMESPACE)
+    def _disconnect(*_args: Any) -> None:
+        auth.forget_socket(request.sid)  # type: ignore[attr-defined]
+
+
+def drop(socketio: SocketIO) -> Callable[[str], None]:
+    """Disconnect one of this process's /live sockets (its grant was revoked)."""
+    return lambda sid: socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
 def publisher(socketio: SocketIO) -> Callable[[dict[str, Any]], None]:

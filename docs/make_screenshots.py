@@ -46,7 +46,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, path, width, height in SHOTS:
                 page = browser.new_page(viewport={"width": width, "height": height})
-                page.goto(platform.base_url + path)
+                page.goto(platform.wall_url(path))  # with the demo kiosk token, as on a real wall
                 page.wait_for_selector("#wall-conn.conn-ok")
                 page.wait_for_timeout(4000)
                 page.screenshot(path=str(OUT / name))

@@ -13,7 +13,11 @@ ids again, and intake's idempotency on (channel, external_id) drops them.
 
 :func:`run` is the loop behind ``make run``: it receives the requests as the
 clock passes their arrival times and plays each ticket's :class:`HandlingPlan`
-(contact, close) through the lifecycle.
+(contact, then report, review and reply) through the lifecycle. The reply's
+follow-up SMS goes out through the configured gateway (the sandbox by
+default), and the citizen answers it through ``followup.handle_inbound``, as a
+real SMS would arrive (:func:`follow_up_plan`: ~85% 满意, ~10% 基本满意, ~5%
+不满意, which redoes the ticket at level 2 and asks again later).
 """
 from __future__ import annotations
 
@@ -35,10 +39,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feeds import texts
 from geo.districts import random_point_in, weighted_point_in
-from tickets import intake, lifecycle
+from tickets import followup, intake, lifecycle
 from tickets.db import unit_of_work
 from tickets.intake import NewRequest
 from tickets.models import IntakeRecord, Ticket
+from tickets.roles import Actor, NotAllowed
 from tickets.vocabulary import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -288,6 +293,46 @@ def plan_for(external_id: str, sla_class: str) -> HandlingPlan:
     return HandlingPlan(contact, max(close, contact + timedelta(minutes=5)))
 
 
+# Follow-up answers per escalation level (cumulative shares of 满意, then 基本满意;
+# the rest 不满意): a redone ticket satisfies less often than a first answer.
+ANSWER_SHARES: dict[int, tuple[float, float]] = {1: (0.85, 0.95), 2: (0.70, 0.88), 3: (0.50, 0.70)}
+# What citizens actually text back (every one parses to its answer).
+ANSWER_TEXTS: dict[str, tuple[str, ...]] = {
+    "satisfied": ("1", "1", "1", "1", "满意", "１", "1满意", "满意，谢谢"),
+    "basically_satisfied": ("2", "2", "基本满意", "２", "2 基本满意"),
+    "unsatisfied": ("3", "3", "不满意", "不满意！", "3 不满意"),
+}
+# Simulated staff: the platform office's phone follow-ups, and the supervisors' findings.
+SIM_DISPATCHER = Actor(name="sim-dispatcher", role="dispatcher")
+SIM_SUPERVISOR = Actor(name="sim-supervisor", role="supervisor")
+
+
+@dataclass(frozen=True)
+class FollowUpPlan:
+    """How the citizen answers the follow-up of one level, from the reply on."""
+
+    answer: str  # satisfied | basically_satisfied | unsatisfied
+    text: str  # the SMS they send
+    answer_after: timedelta  # after the reply
+    redo_after: timedelta  # unsatisfied: the unit's redo, until its next reply
+    findings_after: timedelta  # level 3: until the supervisors close it with findings
+
+
+def follow_up_plan(external_id: str, level: int) -> FollowUpPlan:
+    """Derived from the external id and the level alone (deterministic, like :func:`plan_for`)."""
+    rng = random.Random(f"follow-up:{external_id}:{level}")
+    satisfied, basically = ANSWER_SHARES[max(1, min(3, level))]
+    roll = rng.random()
+    answer = "satisfied" if roll < satisfied else "basically_satisfied" if roll < basically else "unsatisfied"
+    return FollowUpPlan(
+        answer=answer,
+        text=rng.choice(ANSWER_TEXTS[answer]),
+        answer_after=timedelta(minutes=1 + min(600.0, rng.expovariate(1 / 20))),
+        redo_after=timedelta(minutes=rng.uniform(60, 360)),
+        findings_after=timedelta(minutes=rng.uniform(60, 240)),
+    )
+
+
 class Simulator:
     """Deterministic simulated requests for Jinan (see the module docstring)."""
 
@@ -445,7 +490,8 @@ class _Action:
     at: datetime
     seq: int
     ticket_id: int
-    step: str  # "contact" | "close"
+    step: str  # "contact" | "close" (report, review, reply) | "answer" (the citizen's) | "findings"
+    external_id: str = ""
 
 
 class SimulationRunner:
@@ -543,24 +589,67 @@ class SimulationRunner:
         )
 
     def _plan(self, ticket: Ticket, external_id: str) -> list[_Action]:
+        level = ticket.escalation_level or 1
+        if ticket.status == "replied":  # waiting for the citizen (or, at level 3, the findings)
+            answer_at = (ticket.replied_at or ticket.received_at) + follow_up_plan(external_id, level).answer_after
+            return [self._action(answer_at, ticket.id, "answer", external_id)]
         plan = plan_for(external_id, ticket.sla_class)
         actions: list[_Action] = []
         contact_at = None
         if plan.contact_after is not None and ticket.status in ("received", "dispatched", "accepted"):
             contact_at = ticket.received_at + plan.contact_after
-            actions.append(self._action(contact_at, ticket.id, "contact"))
+            actions.append(self._action(contact_at, ticket.id, "contact", external_id))
         if plan.close_after is not None:
             close_at = ticket.received_at + plan.close_after
             if plan.overdue_by is not None and ticket.resolve_due_at is not None:
                 close_at = ticket.resolve_due_at + plan.overdue_by
             if contact_at is not None:
                 close_at = max(close_at, contact_at + timedelta(minutes=5))
-            actions.append(self._action(close_at, ticket.id, "close"))
+            if level > 1 and ticket.replied_at is not None:
+                # Redone after an unsatisfied answer to the reply of ``replied_at``.
+                before = follow_up_plan(external_id, level - 1)
+                close_at = max(close_at, ticket.replied_at + before.answer_after + before.redo_after)
+            actions.append(self._action(close_at, ticket.id, "close", external_id))
         return actions
 
-    def _action(self, at: datetime, ticket_id: int, step: str) -> _Action:
+    def _action(self, at: datetime, ticket_id: int, step: str, external_id: str = "") -> _Action:
         self._seq += 1
-        return _Action(at, self._seq, ticket_id, step)
+        return _Action(at, self._seq, ticket_id, step, external_id)
+
+    def _play(self, session: Session, ticket: Ticket, item: _Action, at: datetime) -> tuple[str | None, list[_Action]]:
+        """One planned step; returns what to count and the steps it leads to."""
+        level = ticket.escalation_level or 1
+        if item.step == "contact":
+            lifecycle.contact(session, ticket, at)
+            return "contacted", []
+        if item.step == "close":
+            _reply(session, ticket, at)
+            answer_at = at + follow_up_plan(item.external_id, level).answer_after
+            return "replied", [self._action(answer_at, ticket.id, "answer", item.external_id)]
+        if item.step == "findings":
+            followup.close_with_findings(session, ticket, at, SIM_SUPERVISOR,
+                                         "经督察、法制、信访部门联合调查，办理单位已整改到位，诉求已依法依规处理。")
+            return "closed", []
+        # "answer": the citizen answers the follow-up SMS (or the platform office's phone call).
+        if ticket.status != "replied":
+            return None, []
+        plan = follow_up_plan(item.external_id, level)
+        waiting = followup.open_follow_ups(session, ticket)
+        if not waiting:
+            if level >= followup.TOP_LEVEL:  # answered already: the supervisors conclude
+                return None, [self._action(at + plan.findings_after, ticket.id, "findings", item.external_id)]
+            return None, []
+        if waiting[-1].method == "sms" and ticket.citizen_phone:
+            outcome = followup.handle_inbound(session, ticket.citizen_phone, plan.text, at, self.tz)
+        else:
+            outcome = followup.record_phone_answer(session, waiting[-1], plan.answer, at, SIM_DISPATCHER, self.tz)
+        if outcome == "closed":
+            return "closed", []
+        if outcome.startswith("escalated_to_"):
+            return "redone", [self._action(at + plan.redo_after, ticket.id, "close", item.external_id)]
+        if outcome == "awaiting_findings":
+            return "answered", [self._action(at + plan.findings_after, ticket.id, "findings", item.external_id)]
+        return None, []
 
     def _push(self, actions: list[_Action]) -> None:
         for a in actions:
@@ -585,7 +674,6 @@ class SimulationRunner:
         return min(now, minute_start(minute_index(min(times)) + 1) - timedelta(microseconds=1))
 
     def _advance(self, now: datetime) -> None:
-        steps = {"contact": (lifecycle.contact, "contacted"), "close": (_finish, "closed")}
         self._generate(now)
         while not self._stop.is_set():
             horizon = self._horizon(now)
@@ -620,12 +708,13 @@ class SimulationRunner:
                         ticket = session.get(Ticket, item.ticket_id)
                         if ticket is None:
                             continue
-                        step, done = steps[item.step]
                         try:
-                            step(session, ticket, at)
+                            done, more = self._play(session, ticket, item, at)
+                        except (lifecycle.IllegalStep, NotAllowed):
+                            continue  # someone already moved it on; the plan just yields
+                        if done:
                             stats[done] += 1
-                        except lifecycle.IllegalStep:
-                            pass  # someone already moved it on; the plan just yields
+                        new_plans.extend(more)
             except BaseException:
                 # Nothing was committed: put the work back for the next tick.
                 self._queue.extendleft(reversed(arrivals))
@@ -679,13 +768,18 @@ class SimulationRunner:
             log.warning("simulator: still failing (%d attempts): %s", self._failures, exc)
 
 
-def _finish(session: Session, ticket: Ticket, at: datetime) -> None:
-    """The rest of the loop at ``at``: report, review, reply, and a satisfied citizen."""
-    lifecycle.report(session, ticket, at)
-    lifecycle.approve(session, ticket, at)
+def _reply(session: Session, ticket: Ticket, at: datetime) -> None:
+    """The rest of the unit's work at ``at``: report, review and reply (from wherever it stands).
+
+    The reply sends the follow-up SMS (``tickets.followup``); the citizen's answer comes later.
+    """
+    if ticket.status not in ("contacted", "reported", "approved"):
+        raise lifecycle.IllegalStep(f"工单 {ticket.number}: nothing to reply while {ticket.status}")
+    if ticket.status == "contacted":
+        lifecycle.report(session, ticket, at)
+    if ticket.status == "reported":
+        lifecycle.approve(session, ticket, at)
     lifecycle.reply(session, ticket, at)
-    ticket.satisfaction = "satisfied"
-    lifecycle.close(session, ticket, at)
 
 
 def run(

@@ -1,1 +1,3 @@
-"""Geography: district boundaries, point-in-district lookups and sampling for the simulator."""
+"""Geography: district boundaries (districts), station jurisdictions and routing
+by place (jurisdictions), WGS84/GCJ-02/BD-09 (coords), H3 hotspots (hotspots),
+surge and recurring-issue detection (surges)."""

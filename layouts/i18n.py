@@ -26,8 +26,16 @@ TEXT: dict[str, dict[str, str]] = {
     "disconnected": {"zh-CN": "连接中断，正在重连", "en": "Disconnected, reconnecting"},
     "last_update": {"zh-CN": "最后更新", "en": "Last update"},
     "tickets_unit": {"zh-CN": "件", "en": ""},
+    "units_title": {"zh-CN": "各单位今日办理情况", "en": "Units today"},
+    "col_unit": {"zh-CN": "单位", "en": "Unit"},
+    "col_received": {"zh-CN": "受理", "en": "Received"},
+    "col_completion": {"zh-CN": "办结率", "en": "Completion"},
+    "col_on_time": {"zh-CN": "按时办结率", "en": "On time"},
+    "col_satisfaction": {"zh-CN": "满意率", "en": "Satisfaction"},
+    "col_breaches": {"zh-CN": "超期", "en": "Breaches"},
     "language_switch": {"zh-CN": "English", "en": "中文"},
     "not_found": {"zh-CN": "页面不存在", "en": "Page not found"},
+    "not_allowed": {"zh-CN": "无权查看此页面，请登录", "en": "Not allowed here; please log in"},
 }
 
 

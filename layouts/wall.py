@@ -58,6 +58,20 @@ def flow_figure(lang: str) -> go.Figure:
     return fig
 
 
+UNIT_COLUMNS = ("col_unit", "col_received", "col_completion", "col_on_time", "col_satisfaction", "col_breaches")
+
+
+def unit_table(lang: str) -> html.Table:
+    """Per-unit rates today; the body is filled and kept current by the page script."""
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(t(c, lang), className=c) for c in UNIT_COLUMNS])),
+            html.Tbody(id="wall-units"),
+        ],
+        className="unit-table",
+    )
+
+
 def _counter(key: str, lang: str, big: bool) -> html.Div:
     return html.Div(
         [
@@ -97,15 +111,21 @@ def layout(lang: str = "zh-CN", **_query: Any) -> html.Div:
                 [
                     html.Div(
                         [
-                            html.H2(t("flow_title", lang)),
-                            dcc.Graph(
-                                id="wall-flow",
-                                figure=flow_figure(lang),
-                                config={"displayModeBar": False, "responsive": True},
-                                className="wall-flow-graph",
+                            html.Div(
+                                [
+                                    html.H2(t("flow_title", lang)),
+                                    dcc.Graph(
+                                        id="wall-flow",
+                                        figure=flow_figure(lang),
+                                        config={"displayModeBar": False, "responsive": True},
+                                        className="wall-flow-graph",
+                                    ),
+                                ],
+                                className="panel panel-flow",
                             ),
+                            html.Div([html.H2(t("units_title", lang)), unit_table(lang)], className="panel panel-units"),
                         ],
-                        className="panel panel-flow",
+                        className="wall-left",
                     ),
                     html.Div(
                         [html.H2(t("ticker_title", lang)), html.Ul(id="wall-ticker", className="ticker")],

@@ -33,6 +33,7 @@ def add_small_bureau(factory: sessionmaker[Session]) -> None:
 def new_request(
     at: datetime | None = None, *, channel: str = "hotline_12345", topic: str = "noise",
     external_id: str | None = None, lat: float = 36.665, lon: float = 117.03,
+    phone: str = "13812345678", district: str = "历下区", sla_class: str = "service",
 ) -> NewRequest:
     return NewRequest(
         channel=channel,
@@ -40,14 +41,14 @@ def new_request(
         received_at=at or datetime.now(timezone.utc),
         kind="complaint",
         topic=topic,
-        sla_class="service",
+        sla_class=sla_class,
         title="楼下烧烤店噪音扰民",
         content="历下区泉城路附近烧烤店每晚营业到凌晨，噪音很大，请求处理。",
-        district="历下区",
+        district=district,
         lat=lat,
         lon=lon,
         citizen_name="张三",
-        citizen_phone="13812345678",
+        citizen_phone=phone,
     )
 
 

@@ -1,4 +1,9 @@
-"""Run the real platform (``python app.py run``) as a child process for end-to-end tests."""
+"""Run the real platform (``python app.py run``) as a child process for end-to-end tests.
+
+``app.py run`` loads the demo accounts into an empty database, so the demo
+kiosk token (examples/demo_accounts.yaml) opens the wall, the snapshot and the
+Socket.IO stream: ``kiosk_token``, ``wall_url()``, and ``get()`` sends it.
+"""
 from __future__ import annotations
 
 import json
@@ -14,6 +19,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_ACCOUNTS = ROOT / "examples" / "demo_accounts.yaml"
+
+
+def demo_kiosk_token() -> str:
+    from tickets.accounts import demo_kiosk_token as read
+
+    token = read(DEMO_ACCOUNTS)
+    assert token, f"{DEMO_ACCOUNTS} has no kiosk_token"
+    return token
 
 
 def free_port() -> int:
@@ -39,6 +53,14 @@ class PlatformProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def kiosk_token(self) -> str:
+        return demo_kiosk_token()
+
+    def wall_url(self, path: str = "/wall") -> str:
+        """A screen URL that opens without a login, as on a command-centre wall."""
+        return f"{self.base_url}{path}{'&' if '?' in path else '?'}kiosk={self.kiosk_token}"
+
     def start(self, timeout: float = 60.0) -> PlatformProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MINSHENG_", "DATABASE_URL", "REDIS_URL"))}
         env.update(DATABASE_URL=self.database_url, MINSHENG_PORT=str(self.port), PYTHONUNBUFFERED="1")
@@ -60,8 +82,11 @@ class PlatformProcess:
                 time.sleep(0.2)
         raise TimeoutError(f"platform not ready after {timeout}s:\n{self.log()}")
 
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=5) as response:
+    def get(self, path: str, token: str | None = None) -> Any:
+        """GET JSON with a bearer token (the demo kiosk token unless another is given)."""
+        request = urllib.request.Request(
+            self.base_url + path, headers={"Authorization": f"Bearer {token or self.kiosk_token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
 
     def log(self) -> str:

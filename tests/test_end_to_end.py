@@ -15,7 +15,7 @@ import pytest
 import socketio
 
 from tests.helpers import new_request, submit
-from tests.platform_process import PlatformProcess
+from tests.platform_process import PlatformProcess, demo_kiosk_token
 from tickets.db import make_engine, make_session_factory
 
 
@@ -31,14 +31,19 @@ def platform(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Platform
 
 
 class LiveClient:
-    """A Socket.IO client on /live that records every pushed event."""
+    """A Socket.IO client on /live that records every pushed event.
 
-    def __init__(self, base_url: str) -> None:
+    It authenticates as a wall does, with the demo kiosk token, given in the
+    Socket.IO ``auth`` payload (a browser's wall uses its session cookie).
+    """
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
         self.messages: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.sio = socketio.Client(reconnection=True)
         self.sio.on("live", self._on_live, namespace="/live")
-        self.sio.connect(base_url, namespaces=["/live"], transports=["websocket"], wait_timeout=10)
+        self.sio.connect(base_url, namespaces=["/live"], transports=["websocket"], wait_timeout=10,
+                         auth={"token": token or demo_kiosk_token()})
 
     def _on_live(self, message: dict[str, Any]) -> None:
         with self.lock:

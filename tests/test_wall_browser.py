@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import new_request, submit
-from tests.platform_process import PlatformProcess
+from tests.platform_process import PlatformProcess, demo_kiosk_token
 from tickets.db import make_engine, make_session_factory
 from tickets.models import Ticket
 
@@ -43,7 +43,7 @@ def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -
 def open_wall(browser: Any, base_url: str, requests: list[str]) -> Any:
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(base_url + "/wall")
+    page.goto(f"{base_url}/wall?kiosk={demo_kiosk_token()}")  # a wall's URL: no login
     page.wait_for_selector("#wall-conn.conn-ok", timeout=20000)
     wait_until(lambda: counter(page, "received_today").isdigit(), what="the snapshot")
     return page

@@ -6,11 +6,24 @@ notification commits together with the step that caused it, or not at all.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 Handler = Callable[..., None]
 _handlers: dict[str, list[Handler]] = {}
+# Modules whose handlers every process needs, whoever publishes first: imported
+# at the first publish (not at import time, which would be circular).
+HANDLER_MODULES = ("tickets.followup", "tickets.supervision")
+_loaded = False
+
+
+def load_handlers() -> None:
+    global _loaded
+    if not _loaded:
+        for name in HANDLER_MODULES:
+            importlib.import_module(name)
+        _loaded = True
 
 
 def on(*kinds: str) -> Callable[[Handler], Handler]:
@@ -26,5 +39,7 @@ def on(*kinds: str) -> Callable[[Handler], Handler]:
 
 
 def publish(session: Any, ticket: Any, event: Any) -> None:
+    if not _loaded:
+        load_handlers()
     for handler in list(_handlers.get(event.kind, [])):
         handler(session, ticket, event)

@@ -1,9 +1,12 @@
 """Routing a new ticket to the unit that must act (一站直办).
 
 Order of rules: a topic that a specialised unit owns (出入境 → 出入境管理局)
-goes there; otherwise the station nearest the incident inside its district;
-otherwise the district's branch bureau; otherwise the platform office's queue.
-Station jurisdiction polygons replace "nearest station" when geo/ has them.
+goes there; otherwise the station whose jurisdiction (辖区 polygon,
+geo/jurisdictions.py) contains the incident's point; otherwise (no polygons,
+or the point is outside them all) the station nearest the incident inside its
+district; otherwise the district's branch bureau; otherwise the platform
+office's queue. The point decides over the ticket's district field: the
+polygons say who is responsible for a place.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo import jurisdictions
 from tickets.models import Ticket, Unit
 
 PLATFORM_OFFICE_KIND = "platform_office"
@@ -59,6 +63,38 @@ def _topic_owner_ids(session: Session) -> dict[str, list[int]]:
 def forget_topic_owners() -> None:
     """Call after changing units, so routing sees the change at once."""
     _owners_cache.clear()
+    _station_ids_cache.clear()
+
+
+# Jurisdiction polygons are keyed by unit code; station code → id, cached as above.
+_station_ids_cache: dict[str, tuple[float, dict[str, int]]] = {}
+
+
+def _station_ids(session: Session) -> dict[str, int]:
+    key = str(session.get_bind().url)
+    cached = _station_ids_cache.get(key)
+    if cached and time.monotonic() - cached[0] < _OWNERS_TTL_SECONDS:
+        return cached[1]
+    ids = {code: unit_id for code, unit_id in session.execute(
+        select(Unit.code, Unit.id).where(Unit.kind == "station"))}
+    _station_ids_cache[key] = (time.monotonic(), ids)
+    return ids
+
+
+def _by_jurisdiction(session: Session, lat: float, lon: float) -> Unit | None:
+    """The active station whose jurisdiction polygon covers the point, if it is in this database."""
+    code = jurisdictions.station_at(lat, lon)
+    if code is None:
+        return None
+    unit_id = _station_ids(session).get(code)
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is not None and unit.code != code:  # the cache outlived a reloaded database
+        _station_ids_cache.pop(str(session.get_bind().url), None)
+        unit_id = _station_ids(session).get(code)
+        unit = session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None or unit.code != code or not unit.active or unit.kind != "station":
+        return None
+    return unit
 
 
 def _by_topic(session: Session, ticket: Ticket) -> Unit | None:
@@ -72,6 +108,10 @@ def _by_topic(session: Session, ticket: Ticket) -> Unit | None:
 
 
 def _by_place(session: Session, ticket: Ticket) -> Unit | None:
+    if ticket.lat is not None and ticket.lon is not None:
+        station = _by_jurisdiction(session, ticket.lat, ticket.lon)
+        if station is not None:
+            return station
     if not ticket.district:
         return None
     branch = session.scalar(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tickets import sla
 from tickets.events import record_event
-from tickets.models import ExtensionRequest, IntakeRecord, Ticket, Unit
+from tickets.models import ExtensionRequest, IntakeRecord, Ticket, TicketEvent, Unit
 from tickets.roles import SYSTEM, Actor, NotAllowed, check
 from tickets.vocabulary import STATUSES
 
@@ -100,6 +100,7 @@ def dispatch(session: Session, ticket: Ticket, unit: Unit, at: datetime, tz: Any
         ticket.dispatched_at = at
         # 直办: straight from the city level to a level-3 unit, decided at the first dispatch.
         ticket.direct_dispatch = unit.level == 3
+        sla.refresh_if_stale(session)  # a calendar year loaded by an admin, within 5 minutes
         set_deadlines(ticket, at, tz)
     _record(session, ticket, "dispatched", at, actor, note,
             {"unit_code": unit.code, "direct": bool(ticket.direct_dispatch), "first": first})
@@ -171,6 +172,7 @@ def redo(session: Session, ticket: Ticket, at: datetime, tz: Any, level: int,
     ticket.status = "contacted"
     ticket.redo_count = (ticket.redo_count or 0) + 1
     ticket.escalation_level = level
+    sla.refresh_if_stale(session)
     plan = sla.schedule(ticket.sla_class, at, tz, topic=ticket.topic, channel=ticket.channel)
     ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
     _record(session, ticket, "redo", at, actor, note, {"level": level})
@@ -208,17 +210,33 @@ def decide_extension(session: Session, request: ExtensionRequest, at: datetime, 
     request.status = "approved" if approve else "rejected"
     request.decided_by_id, request.decided_at, request.decision_note = actor.user_id, at, note
     ticket.extension_pending = False
-    if approve and ticket.dispatched_at is not None:
-        granted = sum(
-            r.working_hours for r in session.scalars(
-                select(ExtensionRequest).where(ExtensionRequest.ticket_id == ticket.id,
-                                               ExtensionRequest.status == "approved"))
-        )
-        plan = sla.schedule(ticket.sla_class, ticket.dispatched_at, tz, topic=ticket.topic,
-                            channel=ticket.channel, extra_working_hours=granted)
-        ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
-    _record(session, ticket, "extension_decided", at, actor, note,
-            {"approved": approve, "working_hours": request.working_hours})
+    policy = sla.policy_for(ticket.topic, ticket.channel)
+    data: dict[str, Any] = {"approved": approve, "working_hours": request.working_hours}
+    if policy.pause_while_extension_pending:  # the clock stood still while the request was pending
+        data["paused_working_hours"] = sla.working_hours_between(request.requested_at, at, tz, policy)
+    if (approve or data.get("paused_working_hours")) and ticket.dispatched_at is not None:
+        _extend_resolve(session, ticket, tz, policy)
+    _record(session, ticket, "extension_decided", at, actor, note, data)
+
+
+def _extend_resolve(session: Session, ticket: Ticket, tz: Any, policy: sla.Policy) -> None:
+    """Resolve deadline from the current round's start (dispatch, or the last 重办) plus the
+    working hours of the round's approved extensions and, if the policy pauses the clock,
+    the working hours its decided requests were pending."""
+    sla.refresh_if_stale(session)
+    redos = session.scalars(select(TicketEvent.at).where(TicketEvent.ticket_id == ticket.id,
+                                                         TicketEvent.kind == "redo"))
+    start = max(redos, default=ticket.dispatched_at)
+    extra = 0.0
+    for r in session.scalars(select(ExtensionRequest).where(ExtensionRequest.ticket_id == ticket.id)):
+        if r.status == "pending" or r.requested_at < start:
+            continue
+        if r.status == "approved":
+            extra += r.working_hours
+        if policy.pause_while_extension_pending and r.decided_at is not None:
+            extra += sla.working_hours_between(r.requested_at, r.decided_at, tz, policy)
+    plan = sla.schedule(ticket.sla_class, start, tz, extra_working_hours=extra, policy=policy)
+    ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
 
 
 # -------------------------------------------------------------------- merge
@@ -229,8 +247,12 @@ def merge(session: Session, ticket: Ticket, into: Ticket, at: datetime, actor: A
     if into.status not in OPEN:
         raise IllegalStep(f"工单 {ticket.number}: target {into.number} is {into.status}; merge into an open ticket")
     _guard(ticket, "merge", at, actor)
+    moved = []
     for record in session.scalars(select(IntakeRecord).where(IntakeRecord.ticket_id == ticket.id)):
         record.ticket_id = into.id
         record.merged = True
+        moved.append(record.received_at.isoformat())
     ticket.status, ticket.merged_into_id = "merged", into.id
-    _record(session, ticket, "merge", at, actor, note, {"into": into.number})
+    # The live figures move these records to the target's unit, counted as merged.
+    _record(session, ticket, "merge", at, actor, note,
+            {"into": into.number, "into_ticket_id": into.id, "into_unit_id": into.unit_id, "record_times": moved})

@@ -96,9 +96,18 @@ def subtree_ids(session: Session, unit_id: int) -> set[int]:
     return found
 
 
+def city_wide(user: User, unit: Unit | None) -> bool:
+    """The city level, the platform office (the city's own office, level 2 in the
+    tree), the city's admins, and supervisors in a city department (督察/法制/信访
+    divisions) look at every unit's tickets; everyone else sees their subtree."""
+    if unit is None or unit.level == 1 or unit.kind == "platform_office" or user.role == "admin":
+        return True
+    return user.role == "supervisor" and unit.kind == "division"
+
+
 def actor_for(session: Session, user: User) -> Actor:
     unit = session.get(Unit, user.unit_id)
-    visible = None if unit is None or unit.level == 1 else frozenset(subtree_ids(session, user.unit_id))
+    visible = None if city_wide(user, unit) else frozenset(subtree_ids(session, user.unit_id))
     return Actor(name=user.username, role=user.role, user_id=user.id, unit_id=user.unit_id, visible_unit_ids=visible)
 
 

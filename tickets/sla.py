@@ -1,64 +1,336 @@
 """Deadlines (DESIGN §3): contact on the wall clock, resolve in working time.
 
-Working time follows the official Chinese calendar (statutory holidays and
-make-up working days, from ``chinesecalendar``) and configurable working
-hours. A year the calendar does not know is never silently all working days:
-it falls back to Monday–Friday and records a warning that the screens show.
+The rules come from a policy file (``tickets/sla_policy.yaml`` by default,
+setting ``sla_policy_file`` / env ``MINSHENG_SLA_POLICY``): contact hours,
+resolve time per ``sla_class`` in working days, the working hours of a day,
+the amber share and whether the clock pauses while an extension is pending,
+with overrides per channel and per topic (a topic's value wins over a
+channel's, which wins over the defaults; see the file's own comments).
+
+Working time follows the official Chinese calendar (``workcalendar``): a year
+an admin loaded, else ``chinesecalendar``, else Monday–Friday with a warning.
+
+Arithmetic is done on the wall clock of ``tz`` (Asia/Shanghai has no DST).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+import math
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
-import chinese_calendar
+import yaml
+from sqlalchemy.orm import Session
+
+from tickets import workcalendar
+from tickets.vocabulary import CHANNELS, SLA_CLASSES, TOPICS
+from tickets.workcalendar import (  # noqa: F401  (re-exported: the calendar is part of the SLA API)
+    calendar_warnings,
+    clear_calendar_overrides,
+    is_working_day,
+    load_calendar_overrides,
+    unknown_years,
+)
 
 log = logging.getLogger(__name__)
 
 
+# ------------------------------------------------------------------- policy
 @dataclass(frozen=True)
 class Policy:
+    """The effective rules for one ticket (after channel and topic overrides)."""
+
     contact_hours: float = 1.0
-    # Working hours allowed to resolve, per sla_class (one working day = 7.5 h).
-    resolve_working_hours: tuple[tuple[str, float], ...] = (
-        ("consultation", 3.75),
-        ("enforcement", 7.5),
-        ("service", 7.5),
+    # Time allowed to resolve, per sla_class, in working days.
+    resolve_working_days: tuple[tuple[str, float], ...] = (
+        ("consultation", 0.5),
+        ("enforcement", 1.0),
+        ("service", 1.0),
     )
     working_periods: tuple[tuple[time, time], ...] = (
         (time(8, 30), time(12, 0)),
         (time(13, 30), time(17, 30)),
     )
+    amber_share: float = 0.75
+    pause_while_extension_pending: bool = False
+
+    @property
+    def working_day_hours(self) -> float:
+        """Working hours in one working day (7.5 by default)."""
+        return sum((_minutes(end) - _minutes(begin)) for begin, end in self.working_periods) / 60
 
     def resolve_hours(self, sla_class: str) -> float:
-        return dict(self.resolve_working_hours)[sla_class]
+        days = dict(self.resolve_working_days)
+        if sla_class not in days:
+            raise ValueError(f"no resolve time for sla_class {sla_class!r}; known: {sorted(days)}")
+        return days[sla_class] * self.working_day_hours
 
 
+def _minutes(t: time) -> int:
+    return t.hour * 60 + t.minute
+
+
+#: The built-in defaults; the shipped ``sla_policy.yaml`` says the same (a test checks).
 DEFAULT_POLICY = Policy()
-
-#: Years for which the official calendar was missing and Mon–Fri was assumed.
-unknown_years: set[int] = set()
+DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "sla_policy.yaml"
 
 
-def is_working_day(day: date) -> bool:
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """A loaded policy file: the defaults and the per-channel / per-topic overrides."""
+
+    default: Policy = DEFAULT_POLICY
+    channels: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    topics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str = "<built-in>"
+    _cache: dict[tuple[str | None, str | None], Policy] = field(default_factory=dict, compare=False, repr=False)
+
+    def for_ticket(self, topic: str | None = None, channel: str | None = None) -> Policy:
+        """Defaults, then the channel's override, then the topic's (the topic wins)."""
+        key = (topic, channel)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        policy = self.default
+        for override in (self.channels.get(channel or ""), self.topics.get(topic or "")):
+            if override:
+                changes = dict(override)
+                if "resolve_working_days" in changes:
+                    changes["resolve_working_days"] = tuple(
+                        {**dict(policy.resolve_working_days), **changes["resolve_working_days"]}.items())
+                policy = replace(policy, **changes)
+        self._cache[key] = policy
+        return policy
+
+
+_TOP_ONLY = {"channels", "topics"}
+_RULE_KEYS = {f.name for f in fields(Policy)} - {"working_periods", "resolve_working_days"} | {
+    "working_hours", "resolve_working_days"}
+_PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _number(value: Any, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PolicyError(f"{where}: {value!r} is not a number ({what})")
+    return float(value)
+
+
+def _positive(value: Any, where: str, what: str) -> float:
+    number = _number(value, where, what)
+    if number <= 0:
+        raise PolicyError(f"{where}: must be positive ({what}), not {value!r}")
+    return number
+
+
+def _clock(hours: str, minutes: str, where: str, text: str) -> time:
+    h, m = int(hours), int(minutes)
+    if h > 23 or m > 59:
+        raise PolicyError(f"{where}: {text!r}: {hours}:{minutes} is not a time of day (00:00–23:59)")
+    return time(h, m)
+
+
+def _periods(value: Any, where: str) -> tuple[tuple[time, time], ...]:
+    if not isinstance(value, list) or not value:
+        raise PolicyError(f"{where}: must be a non-empty list of periods like \"08:30-12:00\"")
+    periods = []
+    for i, text in enumerate(value):
+        spot = f"{where}[{i}]"
+        match = _PERIOD.match(text) if isinstance(text, str) else None
+        if not match:
+            raise PolicyError(f"{spot}: {text!r} is not a period HH:MM-HH:MM (quote it in YAML)")
+        begin = _clock(match[1], match[2], spot, text)
+        end = _clock(match[3], match[4], spot, text)
+        if end <= begin:
+            raise PolicyError(f"{spot}: {text!r} ends before it starts")
+        periods.append((begin, end))
+    periods.sort()
+    for (b1, e1), (b2, e2) in zip(periods, periods[1:]):
+        if b2 < e1:
+            raise PolicyError(f"{where}: periods {b1:%H:%M}-{e1:%H:%M} and {b2:%H:%M}-{e2:%H:%M} overlap")
+    return tuple(periods)
+
+
+def _rules(data: Any, source: str, prefix: str = "") -> dict[str, Any]:
+    """Validate one block of rules (the top level, or one override at ``prefix``) into Policy fields."""
+    top = not prefix
+
+    def key(name: str) -> str:
+        return f"{source}: {prefix}{name}"
+
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: {prefix.rstrip('.') or 'top level'}: expected a mapping of rules")
+    allowed = _RULE_KEYS | (_TOP_ONLY if top else set())
+    unknown = set(data) - allowed
+    if unknown:
+        where = f"{source}: {prefix.rstrip('.')}" if prefix else source
+        raise PolicyError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(allowed)}")
+    out: dict[str, Any] = {}
+    if "contact_hours" in data:
+        out["contact_hours"] = _positive(data["contact_hours"], key("contact_hours"), "wall-clock hours")
+    if "amber_share" in data:
+        share = _number(data["amber_share"], key("amber_share"), "a share of the allowed time")
+        if not 0 < share < 1:
+            raise PolicyError(f"{key('amber_share')}: must be between 0 and 1 (0.75 = 75%), not {share!r}")
+        out["amber_share"] = share
+    if "pause_while_extension_pending" in data:
+        pause = data["pause_while_extension_pending"]
+        if not isinstance(pause, bool):
+            raise PolicyError(f"{key('pause_while_extension_pending')}: must be true or false, not {pause!r}")
+        out["pause_while_extension_pending"] = pause
+    if "working_hours" in data:
+        out["working_periods"] = _periods(data["working_hours"], key("working_hours"))
+    if "resolve_working_days" in data:
+        days = data["resolve_working_days"]
+        if not isinstance(days, dict) or not days:
+            raise PolicyError(f"{key('resolve_working_days')}: expected a mapping sla_class: working days")
+        unknown = set(days) - set(SLA_CLASSES)
+        if unknown:
+            raise PolicyError(f"{key('resolve_working_days')}: unknown sla_class {sorted(unknown)}; "
+                              f"known: {sorted(SLA_CLASSES)}")
+        out["resolve_working_days"] = {
+            name: _positive(value, key(f"resolve_working_days.{name}"), "working days")
+            for name, value in days.items()
+        }
+    return out
+
+
+def _overrides(data: Any, source: str, kind: str, known: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: {kind}: expected a mapping of {kind[:-1]} name to rules")
+    unknown = set(data) - set(known)
+    if unknown:
+        raise PolicyError(f"{source}: {kind}: unknown {kind[:-1]} {sorted(unknown)}; known: {sorted(known)}")
+    return {name: _rules({} if rules is None else rules, source, f"{kind}.{name}.") for name, rules in data.items()}
+
+
+def parse_policy(data: Any, source: str = "<policy>") -> PolicyBook:
+    """Validate a policy document (``source`` names the file in every error)."""
+    if data is None:
+        data = {}
+    top = _rules(data, source)
+    if "resolve_working_days" in top:
+        top["resolve_working_days"] = tuple({**dict(DEFAULT_POLICY.resolve_working_days),
+                                             **top["resolve_working_days"]}.items())
+    book = PolicyBook(
+        default=replace(DEFAULT_POLICY, **top),
+        channels=_overrides(data.get("channels"), source, "channels", CHANNELS),
+        topics=_overrides(data.get("topics"), source, "topics", TOPICS),
+        source=source,
+    )
+    # Every combination must be usable: check them all now, not at the first ticket.
+    for topic in [None, *book.topics]:
+        for channel in [None, *book.channels]:
+            book.for_ticket(topic, channel)
+    return book
+
+
+def load_policy(path: str | Path) -> PolicyBook:
+    path = Path(path)
     try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        if day.year not in unknown_years:
-            unknown_years.add(day.year)
-            log.warning("official calendar for %s is not known: assuming Monday–Friday until it is loaded", day.year)
-        return day.weekday() < 5
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the SLA policy: {exc.strerror or exc}") from exc
+    except (yaml.YAMLError, ValueError) as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_policy(data, str(path))
 
 
-def add_working_hours(start: datetime, hours: float, tz: Any, policy: Policy = DEFAULT_POLICY) -> datetime:
+# The policy in use in this process: loaded on first use, reloadable.
+_policy_lock = threading.Lock()
+_book: PolicyBook | None = None
+_book_path: Path | None = None  # set by use_policy_file; else the setting
+_book_mtime: float | None = None
+
+
+def _configured_path() -> Path:
+    if _book_path is not None:
+        return _book_path
+    import settings
+
+    return Path(settings.load().sla_policy_file)
+
+
+def use_policy_file(path: str | Path) -> PolicyBook:
+    """Load, validate and use ``path`` from now on (raises :class:`PolicyError`)."""
+    global _book, _book_path, _book_mtime
+    path = Path(path)
+    book = load_policy(path)
+    with _policy_lock:
+        _book, _book_path, _book_mtime = book, path, _mtime(path)
+    log.debug("SLA policy from %s", path)
+    return book
+
+
+def reload_policy(path: str | Path | None = None) -> PolicyBook:
+    """Re-read the policy file (``path``, or the one in use, or the setting's)."""
+    return use_policy_file(path if path is not None else _configured_path())
+
+
+def reset_policy() -> None:
+    """Forget the loaded policy; the next use reads the setting's file again."""
+    global _book, _book_path, _book_mtime
+    with _policy_lock:
+        _book, _book_path, _book_mtime = None, None, None
+
+
+def current_policy() -> PolicyBook:
+    book = _book
+    if book is None:
+        book = use_policy_file(_configured_path())
+    return book
+
+
+def policy_for(topic: str | None = None, channel: str | None = None) -> Policy:
+    """The effective rules for a ticket of ``topic`` arriving by ``channel``."""
+    return current_policy().for_ticket(topic, channel)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _effective(policy: Policy | PolicyBook | None, topic: str | None = None, channel: str | None = None) -> Policy:
+    if policy is None:
+        return policy_for(topic, channel)
+    if isinstance(policy, PolicyBook):
+        return policy.for_ticket(topic, channel)
+    return policy
+
+
+# --------------------------------------------------------------- arithmetic
+def _aware(value: datetime, name: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} {value!r} has no time zone")
+
+
+def add_working_hours(start: datetime, hours: float, tz: Any, policy: Policy | PolicyBook | None = None) -> datetime:
     """The instant ``hours`` of working time after ``start`` (aware), in ``tz``."""
+    _aware(start, "start")
+    if hours < 0:
+        raise ValueError(f"working hours must not be negative, not {hours}")
+    rules = _effective(policy)
     remaining = timedelta(hours=hours)
     local = start.astimezone(tz)
+    if not remaining:
+        return local
     day = local.date()
     for _ in range(366 * 2):
         if is_working_day(day):
-            for begin, end in policy.working_periods:
+            for begin, end in rules.working_periods:
                 p_start = datetime.combine(day, begin, tz)
                 p_end = datetime.combine(day, end, tz)
                 if p_end <= local:
@@ -72,25 +344,54 @@ def add_working_hours(start: datetime, hours: float, tz: Any, policy: Policy = D
     raise ValueError(f"no working time found within two years after {start.isoformat()}")
 
 
-def deadlines(sla_class: str, dispatched_at: datetime, tz: Any, policy: Policy = DEFAULT_POLICY) -> tuple[datetime, datetime]:
+def working_hours_between(start: datetime, end: datetime, tz: Any, policy: Policy | PolicyBook | None = None) -> float:
+    """Working hours from ``start`` to ``end`` (0 if ``end`` is not after ``start``).
+
+    The inverse of :func:`add_working_hours`:
+    ``working_hours_between(s, add_working_hours(s, h)) == h``.
+    """
+    _aware(start, "start")
+    _aware(end, "end")
+    if end <= start:
+        return 0.0
+    rules = _effective(policy)
+    s, e = start.astimezone(tz), end.astimezone(tz)
+    total = timedelta(0)
+    day = s.date()
+    while day <= e.date():
+        if is_working_day(day):
+            for begin, finish in rules.working_periods:
+                lo = max(datetime.combine(day, begin, tz), s)
+                hi = min(datetime.combine(day, finish, tz), e)
+                if hi > lo:
+                    total += hi - lo
+        day += timedelta(days=1)
+    return total.total_seconds() / 3600
+
+
+# ---------------------------------------------------------------- deadlines
+def deadlines(sla_class: str, dispatched_at: datetime, tz: Any,
+              policy: Policy | PolicyBook | None = None) -> tuple[datetime, datetime]:
     """(contact deadline, resolve deadline) for a ticket dispatched at ``dispatched_at``."""
-    contact_due = dispatched_at + timedelta(hours=policy.contact_hours)
-    resolve_due = add_working_hours(dispatched_at, policy.resolve_hours(sla_class), tz, policy)
-    return contact_due, resolve_due
+    plan = schedule(sla_class, dispatched_at, tz, policy=policy)
+    return plan.contact_due, plan.resolve_due
 
 
 def amber_instants(
-    sla_class: str, dispatched_at: datetime, tz: Any, policy: Policy = DEFAULT_POLICY, share: float = 0.75
+    sla_class: str, dispatched_at: datetime, tz: Any, policy: Policy | PolicyBook | None = None,
+    share: float | None = None,
 ) -> tuple[datetime, datetime]:
-    """(contact warning, resolve warning): when ``share`` of the allowed time is used."""
-    contact = dispatched_at + timedelta(hours=policy.contact_hours * share)
-    resolve = add_working_hours(dispatched_at, policy.resolve_hours(sla_class) * share, tz, policy)
-    return contact, resolve
+    """(contact warning, resolve warning): when ``share`` (default: the policy's) of the time is used."""
+    rules = _effective(policy)
+    if share is not None:
+        rules = replace(rules, amber_share=share)
+    plan = schedule(sla_class, dispatched_at, tz, policy=rules)
+    return plan.contact_warn, plan.resolve_warn
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """A ticket's deadlines and their 75% warnings."""
+    """A ticket's deadlines and their amber warnings."""
 
     contact_due: datetime
     contact_warn: datetime
@@ -100,15 +401,69 @@ class Schedule:
 
 def schedule(
     sla_class: str, dispatched_at: datetime, tz: Any, *, topic: str | None = None, channel: str | None = None,
-    extra_working_hours: float = 0.0, policy: Policy | None = None,
+    extra_working_hours: float = 0.0, policy: Policy | PolicyBook | None = None,
 ) -> Schedule:
-    """Deadlines for a ticket dispatched at ``dispatched_at``; approved extensions add working hours."""
-    policy = policy or DEFAULT_POLICY
-    contact_hours = policy.contact_hours
-    resolve_hours = policy.resolve_hours(sla_class) + extra_working_hours
+    """Deadlines for a ticket dispatched at ``dispatched_at``; approved extensions add working hours.
+
+    ``policy``: None uses the loaded policy file for ``topic`` and ``channel``;
+    a :class:`PolicyBook` is resolved the same way; a :class:`Policy` is used as is.
+    """
+    _aware(dispatched_at, "dispatched_at")
+    rules = _effective(policy, topic, channel)
+    contact = timedelta(hours=rules.contact_hours)
+    resolve_hours = rules.resolve_hours(sla_class) + extra_working_hours
     return Schedule(
-        contact_due=dispatched_at + timedelta(hours=contact_hours),
-        contact_warn=dispatched_at + timedelta(hours=contact_hours * 0.75),
-        resolve_due=add_working_hours(dispatched_at, resolve_hours, tz, policy),
-        resolve_warn=add_working_hours(dispatched_at, resolve_hours * 0.75, tz, policy),
+        contact_due=dispatched_at + contact,
+        contact_warn=dispatched_at + contact * rules.amber_share,
+        resolve_due=add_working_hours(dispatched_at, resolve_hours, tz, rules),
+        resolve_warn=add_working_hours(dispatched_at, resolve_hours * rules.amber_share, tz, rules),
     )
+
+
+# ------------------------------------------------------------------ refresh
+def refresh_if_stale(source: Callable[[], Session] | Session, max_age_seconds: float = 300.0) -> bool:
+    """Re-read the loaded calendar (and a changed policy file) if older than ``max_age_seconds``.
+
+    ``source`` is a session factory (the live loop) or an open session (the
+    lifecycle, inside its own transaction). Returns whether it re-read.
+    With a factory, a failure is logged and retried on the next call.
+    """
+    age = workcalendar.overrides_age_seconds()
+    if age is not None and age < max_age_seconds:
+        return False
+    if isinstance(source, Session):
+        load_calendar_overrides(source)
+    else:
+        try:
+            with source() as session:
+                load_calendar_overrides(session)
+        except Exception:
+            log.exception("could not read the loaded calendar (calendar_days); will retry")
+            return False
+    _reload_policy_if_changed()
+    workcalendar.probe_ahead(datetime.now(timezone.utc).date())
+    return True
+
+
+def _reload_policy_if_changed() -> None:
+    path = _book_path
+    if _book is None or path is None or _mtime(path) == _book_mtime:
+        return
+    try:
+        use_policy_file(path)
+    except PolicyError as exc:
+        log.error("SLA policy not reloaded, keeping the one in use: %s", exc)
+
+
+def refresh_loop(factory: Callable[[], Session], stop: threading.Event,
+                 max_age_seconds: float = 300.0, check_seconds: float = 30.0) -> None:
+    """Background thread body: refresh now, then whenever stale, until ``stop``."""
+    while True:
+        refresh_if_stale(factory, max_age_seconds)
+        if stop.wait(check_seconds):
+            return
+
+
+def calendar_known(day: date) -> bool:
+    """Whether ``day``'s year comes from a loaded schedule or the package (not assumed)."""
+    return day.year in workcalendar.loaded_years() or workcalendar.package_knows(day.year)

@@ -16,4 +16,5 @@ def platform() -> Any:
 
 
 # Resource modules register their routes on the blueprint when imported.
-from dashboard.api import live  # noqa: E402,F401
+from dashboard.api import accounts, figures, live  # noqa: E402,F401
+from dashboard.api import sms, supervision  # noqa: E402,F401

@@ -8,12 +8,15 @@ from flask import jsonify, request
 from sqlalchemy import text
 
 from layouts.i18n import labels, normalise
+from tickets import sla
 from tickets.vocabulary import CHANNELS
 
 from dashboard.api import blueprint, platform as _platform
+from dashboard.auth import current_actor, public, require_login
 
 
 @blueprint.get("/live/snapshot")
+@require_login()  # any actor, a wall's kiosk token included
 def live_snapshot() -> Any:
     """Everything a live screen starts from; pushes carry on from its ``seq``."""
     platform = _platform()
@@ -29,6 +32,7 @@ def live_snapshot() -> Any:
 
 
 @blueprint.get("/health")
+@public  # for load balancers; the details only for someone logged in
 def health() -> Any:
     platform = _platform()
     status: dict[str, Any] = {"database": "ok", "redis": "ok"}
@@ -43,5 +47,9 @@ def health() -> Any:
     except Exception as exc:
         status["redis"] = f"error: {exc.__class__.__name__}"
     status["relayed"] = platform.relay.relayed
+    # Years assumed Monday–Friday because the official calendar is not loaded (DESIGN §3).
+    status["calendar_warnings"] = sla.calendar_warnings()
     code = 200 if status["database"] == "ok" and status["redis"] == "ok" else 503
+    if current_actor() is None:
+        return jsonify(status="ok" if code == 200 else "error"), code
     return jsonify(status), code

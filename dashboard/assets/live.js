@@ -54,6 +54,31 @@
     });
   }
 
+  /* -------------------------------------------------------- unit table */
+  function pct(rate) { return rate === null || rate === undefined ? "—" : (rate * 100).toFixed(1) + "%"; }
+  function band(rate) {
+    if (rate === null || rate === undefined) { return "band-none"; }
+    return rate >= 0.95 ? "band-good" : rate >= 0.85 ? "band-warn" : "band-bad";
+  }
+  function showUnits(units) {
+    if (!units) { return; }
+    // Territorial bureaus always; divisions and the office once they have tickets today.
+    var rows = units.filter(function (u) {
+      return u.kind === "branch" || u.kind === "county_bureau" || u.received > 0;
+    });
+    setProps("wall-units", {children: rows.map(function (u) {
+      function td(cls, text) { return el("Td", cls, text); }
+      return el("Tr", "unit-row", [
+        td("col_unit", u.unit_name),
+        td("col_received", String(u.received)),
+        td("col_completion " + band(u.completion_rate), pct(u.completion_rate)),
+        td("col_on_time " + band(u.on_time_rate), pct(u.on_time_rate)),
+        td("col_satisfaction " + band(u.satisfaction_rate), pct(u.satisfaction_rate)),
+        td("col_breaches" + (u.breaches_now > 0 ? " band-bad" : ""), String(u.breaches_now))
+      ], u.unit_code);
+    })});
+  }
+
   /* ------------------------------------------------------------ ticker */
   function tickerRow(item) {
     var ch = state.labels.channels[item.channel] || item.channel;
@@ -128,6 +153,7 @@
     state.ticker = s.ticker.slice(0, state.tickerLength);
     showTicker();
     showCounters(s.counters);
+    showUnits(s.units);
     state.epoch = s.counters.epoch;
     state.seq = s.counters.seq;
     markUpdated(s.server_time);
@@ -139,6 +165,7 @@
     state.resyncs += 1;
     fetch("/api/v1/live/snapshot?lang=" + encodeURIComponent(state.lang), {credentials: "same-origin"})
       .then(function (r) {
+        if (r.status === 401) { grantLost(); }
         if (!r.ok) { throw new Error("snapshot " + r.status); }
         return r.json();
       })
@@ -151,6 +178,26 @@
         state.loading = false;
         setTimeout(resync, 1000);
       });
+  }
+
+  /* -------------------------------------------------------- grant lost */
+  // The kiosk token was revoked or the login ended: reload, so the server's
+  // page says why, rather than a wall frozen on old numbers. At most once a minute.
+  function grantLost() {
+    try {
+      var last = Number(window.sessionStorage.getItem("minsheng-grant-reload") || 0);
+      if (Date.now() - last < MINUTE_MS) { return; }
+      window.sessionStorage.setItem("minsheng-grant-reload", String(Date.now()));
+    } catch (e) { return; } // no storage: never risk a reload loop
+    window.location.reload();
+  }
+
+  // The server refused or dropped the socket (it does not retry by itself then).
+  function recheck(socket) {
+    fetch("/api/v1/live/snapshot?lang=" + encodeURIComponent(state.lang), {credentials: "same-origin"})
+      .then(function (r) { if (r.status === 401) { grantLost(); } })
+      .catch(function () {})
+      .then(function () { setTimeout(function () { if (!socket.connected) { socket.connect(); } }, 2000); });
   }
 
   /* ------------------------------------------------------------ pushes */
@@ -172,6 +219,7 @@
     if (state.ticker.length > state.tickerLength) { state.ticker.length = state.tickerLength; }
     if (advanceTo(minuteOf(msg.server_time), patch)) { touched.flow = true; }
     if (c.seq === state.seq) { touched.counters = c; }
+    if (msg.units && c.seq === state.seq) { touched.units = msg.units; }
     markUpdated(msg.server_time);
     return true;
   }
@@ -180,7 +228,7 @@
     if (state.loading || state.epoch === null || !state.buffer.length) { return; }
     if (!exists("wall-flow")) { return; }
     var patch = new window.dash_clientside.Patch();
-    var touched = {flow: false, ticker: false, counters: null};
+    var touched = {flow: false, ticker: false, counters: null, units: null};
     while (state.buffer.length) {
       var msg = state.buffer.shift();
       if (!handle(msg, patch, touched)) {
@@ -192,6 +240,7 @@
     if (touched.flow) { setProps("wall-flow", {figure: patch.build()}); }
     if (touched.ticker) { showTicker(); }
     if (touched.counters) { showCounters(touched.counters); }
+    if (touched.units) { showUnits(touched.units); }
   }
 
   function markUpdated(iso) {
@@ -217,7 +266,11 @@
     var socket = window.io("/live", {transports: ["websocket"], reconnectionDelayMax: 5000});
     state.socket = socket;
     socket.on("connect", function () { showConnection(true); resync(); });
-    socket.on("disconnect", function () { showConnection(false); });
+    socket.on("disconnect", function (reason) {
+      showConnection(false);
+      if (reason === "io server disconnect") { recheck(socket); } // dropped: its grant was revoked?
+    });
+    socket.on("connect_error", function () { if (!socket.active) { recheck(socket); } }); // refused
     socket.on("live", function (msg) { state.buffer.push(msg); });
     setInterval(flush, FLUSH_MS);
     setInterval(tickClock, 1000);

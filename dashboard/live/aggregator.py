@@ -26,8 +26,10 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from dashboard.live import keys as K
+from dashboard.live.figures import LiveFigures
 from tickets.events import public_view
-from tickets.models import OutboxMessage, Ticket, utcnow
+from tickets.figures import Tally
+from tickets.models import OutboxMessage, Ticket, Unit, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +64,17 @@ class LiveAggregator:
         self.publish = publish
         self.heartbeat_seconds = heartbeat_seconds
         self._last_push = 0.0
+        self.figures = LiveFigures(client, tz)
+        self._units_pushed = False
+        # (id, code, name, level, parent_id, kind) of every unit, for per-unit tables.
+        self.units: list[tuple[int, str, str, int, int | None, str]] = []
 
     # ----------------------------------------------------------- local time
     def _local_day(self, at: datetime) -> str:
         return at.astimezone(self.tz).strftime("%Y-%m-%d")
+
+    def _today_start(self, now: datetime) -> datetime:
+        return datetime.combine(now.astimezone(self.tz).date(), datetime.min.time(), self.tz)
 
     def _minute_key(self, at: datetime) -> str:
         return K.FLOW + at.astimezone(self.tz).strftime("%Y%m%d%H%M")
@@ -108,6 +117,9 @@ class LiveAggregator:
                 )
             ).all()
             open_views = [(t, public_view(t, t.unit)) for t in open_tickets]
+            facts = self.figures.collect(session, today_start, now)
+            self.units = [tuple(row) for row in session.execute(  # type: ignore[misc]
+                select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.kind).order_by(Unit.id))]
             ticker = [self._ticker_item(public_view(t, t.unit), "dispatched", t.received_at) for t in recent]
             # Leaving the block closes the session: the read transaction ends, objects stay loaded.
 
@@ -128,6 +140,7 @@ class LiveAggregator:
             pipe.expire(key, (K.FLOW_MINUTES + 60) * 60)
         for item in reversed(ticker):
             pipe.lpush(K.TICKER, json.dumps(item, ensure_ascii=False))
+        self.figures.rebuild(pipe, self._local_day(now), facts, now)
         for outbox_id in unsettled:
             key = K.APPLIED + str(outbox_id // K.APPLIED_BUCKET)
             pipe.sadd(key, outbox_id)
@@ -213,6 +226,7 @@ class LiveAggregator:
                 # The ticker shows a ticket once it has its unit (dispatch follows receipt at once).
                 pipe.lpush(K.TICKER, json.dumps(self._ticker_item(view, kind, at), ensure_ascii=False))
                 pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
+        self.figures.on_event(pipe, today, kind, view, payload.get("data") or {}, self._today_start(now), now)
         pipe.sadd(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
         pipe.expire(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), 3 * 86400)
         pipe.set(K.CURSOR, entry_id)
@@ -245,6 +259,8 @@ class LiveAggregator:
                     pipe.zrem(K.AMBER, member)
                     pipe.srem(K.WARNED, member)
                     pipe.sadd(K.BREACHED_CONTACT if which == "contact" else K.BREACHED_RESOLVE, tid)
+                    # A deadline passing changes the response/completion denominators.
+                    self.figures.recheck(pipe, self._local_day(self.clock()), int(tid), self.clock())
                 pipe.incr(K.SEQ)
                 seq = pipe.execute()[-1]
                 view = json.loads(raw) if raw else {"ticket_id": int(tid)}
@@ -289,6 +305,48 @@ class LiveAggregator:
             "amber_now": amber,
         }
 
+    def breached_units(self) -> list[int | None]:
+        """The unit of each ticket breached now (a ticket counts once)."""
+        ids = sorted(set(self.redis.smembers(K.BREACHED_CONTACT)) | set(self.redis.smembers(K.BREACHED_RESOLVE)))
+        if not ids:
+            return []
+        views = self.redis.hmget(K.OPEN, ids)
+        return [json.loads(v).get("unit_id") if v else None for v in views]
+
+    def subtree(self, unit_id: int) -> set[int]:
+        children: dict[int | None, list[int]] = {}
+        for uid, _code, _name, _level, parent, _kind in self.units:
+            children.setdefault(parent, []).append(uid)
+        found, todo = {unit_id}, [unit_id]
+        while todo:
+            for child in children.get(todo.pop(), []):
+                found.add(child)
+                todo.append(child)
+        return found
+
+    def live_tally(self, unit_ids: set[int] | None = None) -> Tally:
+        """Today's tally for a set of units (None: the whole bureau), from the live counters."""
+        day = self._local_day(self.clock())
+        return self.figures.tally(day, unit_ids, self.breached_units())
+
+    def unit_table(self, policy: Any = None) -> list[dict[str, Any]]:
+        """Today's figures for every level-2 unit's subtree: the wall's unit table."""
+        from tickets.figures import figures as figures_of
+
+        tallies = self.figures.unit_tallies(self._local_day(self.clock()), self.breached_units())
+        rows = []
+        for uid, code, name, level, _parent, kind in self.units:
+            if level != 2:
+                continue
+            total = Tally()
+            for member in self.subtree(uid):
+                if member in tallies:
+                    total.add(tallies[member])
+            row = figures_of(total, policy)
+            rows.append({"unit_code": code, "unit_name": name, "kind": kind,
+                         **{k: v for k, v in row.items() if k != "counts"}})
+        return rows
+
     def snapshot(self) -> dict[str, Any]:
         """Everything a screen needs to start, consistent with one ``seq``."""
         now = self.clock()
@@ -305,6 +363,7 @@ class LiveAggregator:
                 break
         return {
             "counters": counters,
+            "units": self.unit_table(),
             "flow": [
                 {
                     "minute": m.astimezone(self.tz).strftime("%H:%M"),
@@ -320,7 +379,11 @@ class LiveAggregator:
     # ----------------------------------------------------------------- loop
     def push(self, events: list[Message]) -> None:
         self._last_push = self.clock().timestamp()
-        self.publish({"events": events, "counters": self.counters(), "server_time": self.clock().isoformat()})
+        message: Message = {"events": events, "counters": self.counters(), "server_time": self.clock().isoformat()}
+        if events or not self._units_pushed:
+            message["units"] = self.unit_table()  # full state: a lost frame cannot skew it
+            self._units_pushed = True
+        self.publish(message)
 
     def step(self, block_ms: int = 500) -> int:
         """One round: rebuild if needed, apply new entries, fire due deadlines, push."""

@@ -1,0 +1,419 @@
+"""Who is asking: for Flask views, the JSON API, Dash and Socket.IO.
+
+Three ways in, checked in this order:
+
+1. ``Authorization: Bearer <token>`` (API clients; an API token acts as its
+   user, a kiosk token as a read-only wall). Not remembered in the session.
+2. The browser session (Flask's signed cookie) after a login at ``/login``.
+3. A kiosk grant: ``?kiosk=<token>`` on a wall URL. The token's id is kept in
+   the session, so the page's own snapshot fetch and its Socket.IO connection
+   are authorised by the cookie without the token in every URL.
+
+Every grant kept in a session (a user or a kiosk token) is re-checked on each
+request against the database, through a cache of a few seconds, so revoking a
+kiosk token or deactivating a user cuts them off almost at once; open
+Socket.IO connections are swept and dropped too.
+
+One gate (``before_request``) applies to the whole server, so a view added
+later is closed by default: the API needs an actor (``@public`` opens a view,
+``require_login(roles)`` narrows it); kiosks may only read; Dash's layout and
+callback endpoints need an actor; every screen needs a login except wall
+screens (``KIOSK_SCREENS``), which a kiosk may open. Kiosks may only fire Dash
+callbacks whose outputs are the page router's or a wall's (``KIOSK_OUTPUT_*``),
+because other screens' callbacks may return data a wall must not see.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from flask import Flask, Response, current_app, g, has_request_context, jsonify, redirect, request, session
+from markupsafe import escape
+from sqlalchemy.orm import Session, sessionmaker
+
+from tickets import accounts
+from tickets.db import unit_of_work
+from tickets.models import ApiToken, Unit, User
+from tickets.roles import ROLES, Actor, actor_for
+
+log = logging.getLogger(__name__)
+
+KIOSK_ROLE = "kiosk"
+KIOSK_SCREENS = ("/wall",)  # and paths below them, e.g. /wall/map
+# Dash callback outputs a kiosk may ask for: the URL router and the wall's own components.
+KIOSK_OUTPUT_IDS = frozenset({"page"})
+KIOSK_OUTPUT_PREFIXES = ("wall-", "live-")
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/_favicon.ico", "/favicon.ico"})
+# Static files only: scripts, styles, the vendored socket.io client. No data.
+PUBLIC_PREFIXES = ("/static/", "/assets/", "/_dash-component-suites/", "/socket.io/")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CACHE_SECONDS = 3.0
+SWEEP_SECONDS = 5.0
+SESSION_USER = "user_id"
+SESSION_KIOSK = "kiosk_token_id"
+_PUBLIC_ATTR = "_minsheng_public"
+EXTENSION = "minsheng.auth"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ---------------------------------------------------------------- state
+@dataclass
+class AuthState:
+    """Per-app: the database, a short cache of grant checks, and open sockets."""
+
+    factory: sessionmaker[Session]
+    clock: Callable[[], float] = time.monotonic
+    ttl: float = CACHE_SECONDS
+    _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    sockets: dict[str, str] = field(default_factory=dict)  # sid -> grant, this process's sockets
+    sockets_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            if len(self._cache) > 1000:  # random bearer tokens must not grow it without bound
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+                if len(self._cache) > 10000:
+                    self._cache.clear()
+            self._cache[key] = (now + self.ttl, value)
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+def state() -> AuthState:
+    auth_state: AuthState = current_app.extensions[EXTENSION]
+    return auth_state
+
+
+def init_app(server: Flask, factory: sessionmaker[Session]) -> AuthState:
+    auth_state = AuthState(factory)
+    server.extensions[EXTENSION] = auth_state
+    # Lax: the cookie is not sent on cross-site POSTs (login CSRF, Dash callbacks).
+    server.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    server.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    server.before_request(_gate)
+    server.after_request(_no_referrer)
+    from dashboard import login
+
+    server.register_blueprint(login.blueprint)
+    return auth_state
+
+
+# --------------------------------------------------------------- actors
+def _user_actor(s: Session, user: User) -> Actor:
+    unit = s.get(Unit, user.unit_id)
+    return replace(actor_for(s, user), extra={
+        "real_name": user.real_name, "police_number": user.police_number or "",
+        "unit_code": unit.code if unit else "", "unit_name": unit.name if unit else "",
+        "grant": f"user:{user.id}",
+    })
+
+
+def _token_actor(s: Session, token: ApiToken) -> Actor:
+    if token.kind == "kiosk":
+        return Actor(name=f"kiosk#{token.id}", role=KIOSK_ROLE, visible_unit_ids=None,
+                     extra={"label": token.label, "token_id": str(token.id), "grant": f"token:{token.id}"})
+    assert token.user is not None  # resolve_token refuses API tokens without a live user
+    actor = _user_actor(s, token.user)
+    return replace(actor, extra={**actor.extra, "token_id": str(token.id), "grant": f"token:{token.id}"})
+
+
+def _actor_for_user_id(user_id: int) -> Actor | None:
+    def compute() -> Actor | None:
+        with state().factory() as s:
+            user = s.get(User, user_id)
+            return _user_actor(s, user) if user is not None and user.active else None
+
+    result: Actor | None = state().cached(("user", user_id), compute)
+    return result
+
+
+def _actor_for_token_id(token_id: int) -> Actor | None:
+    def compute() -> Actor | None:
+        with state().factory() as s:
+            token = s.get(ApiToken, token_id)
+            if token is None or not accounts.token_is_live(s, token_id):
+                return None
+            return _token_actor(s, token)
+
+    result: Actor | None = state().cached(("token-id", token_id), compute)
+    return result
+
+
+def _actor_for_plaintext(plaintext: str) -> tuple[int, Actor] | None:
+    """Resolve a presented token (records its use); the cache bounds the writes."""
+
+    def compute() -> tuple[int, Actor] | None:
+        with unit_of_work(state().factory) as s:
+            token = accounts.resolve_token(s, plaintext)
+            return None if token is None else (token.id, _token_actor(s, token))
+
+    result: tuple[int, Actor] | None = state().cached(("token", accounts.token_hash(plaintext)), compute)
+    return result
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _resolve(presented_token: str | None = None) -> Actor | None:
+    # Credentials presented with the request win; a wrong one is not
+    # quietly replaced by the session (the caller must learn it is wrong).
+    presented = presented_token or _bearer()
+    if presented:
+        found = _actor_for_plaintext(presented)
+        return found[1] if found else None
+    user_id = session.get(SESSION_USER)
+    if user_id is not None:
+        actor = _actor_for_user_id(int(user_id))
+        if actor is not None:
+            return actor
+        session.pop(SESSION_USER, None)
+    kiosk = request.args.get("kiosk")
+    if kiosk:
+        found = _actor_for_plaintext(kiosk)
+        if found is None or found[1].role != KIOSK_ROLE:  # API tokens never go in URLs
+            g.kiosk_refused = True
+            session.pop(SESSION_KIOSK, None)
+            return None
+        if session.get(SESSION_KIOSK) != found[0]:
+            session[SESSION_KIOSK] = found[0]
+        return found[1]
+    token_id = session.get(SESSION_KIOSK)
+    if token_id is not None:
+        actor = _actor_for_token_id(int(token_id))
+        if actor is not None and actor.role == KIOSK_ROLE:
+            return actor
+        # Kept, not dropped: the wall goes on saying "revoked" instead of
+        # falling back to a login form that nobody at a wall can fill in.
+        g.kiosk_refused = True
+    return None
+
+
+def current_actor() -> Actor | None:
+    """Who is asking in this request; None outside a request or without credentials."""
+    if not has_request_context():
+        return None
+    if "minsheng_actor" not in g:
+        g.minsheng_actor = _resolve()
+    actor: Actor | None = g.minsheng_actor
+    return actor
+
+
+def is_kiosk(actor: Actor | None) -> bool:
+    return actor is not None and actor.role == KIOSK_ROLE
+
+
+def is_kiosk_screen(path: str) -> bool:
+    path = path.rstrip("/") or "/"
+    return any(path == p or path.startswith(p + "/") for p in KIOSK_SCREENS)
+
+
+def may_view(path: str, actor: Actor | None = None) -> bool:
+    """May the actor of this request see the screen at ``path``? (True outside requests.)"""
+    if not has_request_context():
+        return True
+    actor = actor or current_actor()
+    if actor is None:
+        return False
+    return is_kiosk_screen(path) or not is_kiosk(actor)
+
+
+# ------------------------------------------------------------- for views
+def error(status: int, message: str) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="minsheng"'
+    return response
+
+
+def public(view: F) -> F:
+    """Open a view to anonymous callers (the gate lets it through)."""
+    setattr(view, _PUBLIC_ATTR, True)
+    return view
+
+
+def require_login(roles: Iterable[str] | None = None) -> Callable[[F], F]:
+    """401 without credentials; 403, saying why, when the role is not one of ``roles``.
+
+    Without ``roles`` any actor will do, a kiosk included (kiosks only read).
+    """
+    allowed = frozenset(roles) if roles is not None else None
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = current_actor()
+            if actor is None:
+                return error(401, _unauthenticated_reason())
+            if allowed is not None and actor.role not in allowed:
+                needs = ", ".join(f"{r} ({ROLES.get(r, r)})" for r in sorted(allowed))
+                who = "a kiosk token (read-only wall)" if is_kiosk(actor) else \
+                    f"{actor.name}, role {actor.role} ({ROLES.get(actor.role, actor.role)})"
+                return error(403, f"{who} may not use {request.path}: it needs the role {needs}")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _unauthenticated_reason() -> str:
+    if g.get("kiosk_refused"):
+        return "the kiosk token is invalid or has been revoked"
+    if _bearer():
+        return "the bearer token is invalid, revoked, or its user is inactive"
+    return "authentication required: log in, or send Authorization: Bearer <token>"
+
+
+# ------------------------------------------------------------------ gate
+def _gate() -> Response | None:
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and getattr(view, _PUBLIC_ATTR, False):
+        return None
+    actor = current_actor()
+    if path.startswith("/api/"):
+        if actor is None:
+            return error(401, _unauthenticated_reason())
+        if is_kiosk(actor) and request.method not in SAFE_METHODS:
+            return error(403, "a kiosk token is read-only")
+        return None
+    if path.startswith("/_"):  # Dash's layout, dependencies and callbacks
+        if actor is None:
+            return error(401, _unauthenticated_reason())
+        if is_kiosk(actor) and path == "/_dash-update-component" and not _kiosk_callback_allowed():
+            return error(403, "a kiosk token may only run the wall's callbacks")
+        return None
+    # A screen.
+    if actor is not None and may_view(path, actor):
+        return None
+    if actor is None and g.get("kiosk_refused"):
+        return _kiosk_refused_page()
+    return redirect(f"/login?next={quote(_here(), safe='/')}")
+
+
+def _here() -> str:
+    query = request.query_string.decode("utf-8", "replace")
+    return request.path + (f"?{query}" if query else "")
+
+
+def _kiosk_callback_allowed() -> bool:
+    body = request.get_json(silent=True) or {}
+    outputs = body.get("outputs")
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    for output in outputs:
+        ident = output.get("id") if isinstance(output, dict) else None
+        # Pattern-matching ids (dicts) and anything unnamed are refused.
+        if not isinstance(ident, str) or not (ident in KIOSK_OUTPUT_IDS or ident.startswith(KIOSK_OUTPUT_PREFIXES)):
+            return False
+    return bool(outputs)
+
+
+def _kiosk_refused_page() -> Response:
+    """A wall whose token was revoked says so; nobody at a wall can type a password."""
+    html = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>大屏授权无效 · Kiosk token refused</title>
+<style>body{{margin:0;height:100vh;display:flex;align-items:center;justify-content:center;
+background:#07101d;color:#c9d4e3;font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;text-align:center}}
+h1{{color:#ff4d4f;font-weight:500}} a{{color:#3fa7ff}}</style></head><body><main>
+<h1>大屏授权无效或已被撤销</h1>
+<p>请联系民生警务平台办公室更换大屏链接。</p>
+<p lang="en">This wall's kiosk token is invalid or has been revoked. Ask the platform office for a new wall URL.</p>
+<p><a href="/login?next={escape(quote(request.path, safe='/'))}">登录 / Log in</a></p>
+</main></body></html>"""
+    return Response(html, status=401, mimetype="text/html")
+
+
+def _no_referrer(response: Response) -> Response:
+    # A wall URL carries its kiosk token: never hand it to another site.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+# ------------------------------------------------------------- sessions
+def log_in(user: User) -> None:
+    """Start a browser session for ``user`` (a fresh one: nothing of the old survives)."""
+    session.clear()
+    session[SESSION_USER] = user.id
+    g.pop("minsheng_actor", None)
+
+
+def log_out() -> None:
+    session.clear()
+    g.pop("minsheng_actor", None)
+
+
+# ------------------------------------------------------------- Socket.IO
+def admit_socket(sid: str, auth: Any = None) -> Actor | None:
+    """The actor for a Socket.IO connection, or None to refuse it.
+
+    Accepts the session cookie (the browser's wall), ``auth={"token": T}``
+    (scripts, tests), a bearer header, or ``?kiosk=T`` on the Socket.IO URL.
+    """
+    token = auth.get("token") if isinstance(auth, dict) and isinstance(auth.get("token"), str) else None
+    actor = _resolve(token) if token else current_actor()
+    if actor is not None:
+        with state().sockets_lock:
+            state().sockets[sid] = actor.extra.get("grant", "")
+    return actor
+
+
+def forget_socket(sid: str) -> None:
+    with state().sockets_lock:
+        state().sockets.pop(sid, None)
+
+
+def grant_is_live(grant: str) -> bool:
+    kind, _, ident = grant.partition(":")
+    if not ident.isdigit():
+        return False
+    if kind == "user":
+        return _actor_for_user_id(int(ident)) is not None
+    return kind == "token" and _actor_for_token_id(int(ident)) is not None
+
+
+def sweep_sockets(server: Flask, disconnect: Callable[[str], None]) -> list[str]:
+    """Disconnect this process's sockets whose grant was revoked; returns their sids."""
+    with server.app_context():
+        with state().sockets_lock:
+            open_sockets = list(state().sockets.items())
+        dropped = [sid for sid, grant in open_sockets if not grant_is_live(grant)]
+    for sid in dropped:
+        log.info("dropping socket %s: its grant was revoked", sid)
+        try:
+            disconnect(sid)
+        except Exception:  # already gone
+            log.debug("socket %s already gone", sid, exc_info=True)
+        with server.app_context():
+            forget_socket(sid)
+    return dropped
+
+
+def run_socket_sweeper(server: Flask, disconnect: Callable[[str], None], stop: threading.Event) -> None:
+    while not stop.wait(SWEEP_SECONDS):
+        try:
+            sweep_sockets(server, disconnect)
+        except Exception:  # the database may be briefly away; try again next round
+            log.exception("socket sweep failed")

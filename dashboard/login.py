@@ -1,0 +1,106 @@
+"""The login page (``/login``) and ``/logout``, served by Flask, not Dash.
+
+A plain dark HTML form, Chinese first (``?lang=en`` for English), with
+nothing loaded from outside the platform: police networks are closed.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, redirect, request
+from markupsafe import Markup, escape
+
+from dashboard import auth
+from layouts.i18n import normalise
+from tickets import accounts
+from tickets.db import unit_of_work
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("login", __name__)
+
+TEXT = {
+    "zh-CN": {"title": "民生警务平台", "subtitle": "实名登录", "username": "用户名", "password": "密码",
+              "submit": "登录", "failed": "用户名或密码错误，或账号已停用。", "switch": "English",
+              "hint": "大屏请使用平台办公室发放的大屏链接，无需登录。"},
+    "en": {"title": "Minsheng policing platform", "subtitle": "Sign in with your real-name account",
+           "username": "Username", "password": "Password", "submit": "Sign in",
+           "failed": "Wrong username or password, or the account is inactive.", "switch": "中文",
+           "hint": "Wall screens open with the kiosk URL from the platform office; they need no login."},
+}
+
+PAGE = """<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · {subtitle}</title>
+<style>
+html,body{{margin:0;height:100%;background:#07101d;color:#c9d4e3;
+  font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif}}
+body{{display:flex;align-items:center;justify-content:center}}
+form{{background:#0d1a2b;border:1px solid #1f2a3a;border-radius:8px;padding:2rem 2.4rem;width:20rem}}
+h1{{margin:0;font-size:1.5rem;letter-spacing:.12em;color:#e8f1ff}} h2{{margin:.3rem 0 1.4rem;font-size:.95rem;
+  font-weight:400;color:#7d8ba1}}
+label{{display:block;margin:.8rem 0 .3rem;font-size:.9rem}}
+input{{box-sizing:border-box;width:100%;padding:.55rem .7rem;background:#07101d;color:#e8f1ff;
+  border:1px solid #2c3b52;border-radius:4px;font-size:1rem}}
+input:focus{{outline:none;border-color:#3fa7ff}}
+button{{margin-top:1.4rem;width:100%;padding:.6rem;background:#1f6fd1;color:#fff;border:0;border-radius:4px;
+  font-size:1rem;cursor:pointer}}
+.error{{color:#ff4d4f;margin:.8rem 0 0;font-size:.9rem}} .hint{{color:#7d8ba1;font-size:.8rem;margin-top:1.2rem}}
+.lang{{float:right;color:#7d8ba1;font-size:.8rem;text-decoration:none}}
+</style></head>
+<body><form method="post" action="/login?lang={lang}" autocomplete="on">
+<a class="lang" href="/login?lang={other}&amp;next={next_q}">{switch}</a>
+<h1>{title}</h1><h2>{subtitle}</h2>
+<input type="hidden" name="next" value="{next}">
+<label for="username">{username_label}</label>
+<input id="username" name="username" value="{username}" autocomplete="username" required autofocus>
+<label for="password">{password_label}</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+{error}<button type="submit">{submit}</button>
+<p class="hint">{hint}</p>
+</form></body></html>"""
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this platform: ``next`` must not send anyone to another site."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def _page(lang: str, next_url: str, username: str = "", failed: bool = False, status: int = 200) -> Response:
+    words = TEXT[lang]
+    html = PAGE.format(
+        lang=lang, other="en" if lang == "zh-CN" else "zh-CN", switch=words["switch"],
+        title=words["title"], subtitle=words["subtitle"], next=escape(next_url),
+        next_q=escape(quote(next_url, safe="")), username_label=words["username"],
+        password_label=words["password"], username=escape(username), submit=words["submit"],
+        hint=words["hint"],
+        error=Markup(f'<p class="error" role="alert">{escape(words["failed"])}</p>') if failed else "",
+    )
+    return Response(html, status=status, mimetype="text/html")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    lang = normalise(request.args.get("lang"))
+    if request.method == "GET":
+        return _page(lang, safe_next(request.args.get("next")))
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    next_url = safe_next(request.form.get("next"))
+    with unit_of_work(auth.state().factory) as s:
+        user = accounts.authenticate(s, username, password)
+    if user is None:
+        log.warning("failed login for %r from %s", username[:64], request.remote_addr)
+        return _page(lang, next_url, username=username, failed=True, status=401)
+    auth.log_in(user)
+    log.info("login: %s (%s)", user.username, user.role)
+    return redirect(next_url)
+
+
+@blueprint.route("/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    auth.log_out()
+    return redirect("/login")

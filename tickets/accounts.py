@@ -1,0 +1,239 @@
+"""Real-name accounts (实名账号), their passwords, and API / kiosk tokens.
+
+Passwords are hashed with scrypt (werkzeug's ``scrypt:N:r:p$salt$hash``, a
+per-user random salt) and checked in constant time. Tokens are random strings
+shown once; only their SHA-256 is stored, so a leaked database leaks no usable
+token. A token needs no slow hash: it carries 256 bits of randomness, so there
+is nothing to brute-force, and a fast hash lets every request be checked.
+
+Functions flush but do not commit: the caller owns the transaction.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from tickets.models import ApiToken, Unit, User, utcnow
+from tickets.roles import ROLES
+
+TokenKind = Literal["api", "kiosk"]
+TOKEN_KINDS: frozenset[str] = frozenset({"api", "kiosk"})
+MIN_PASSWORD_LENGTH = 8
+USERNAME = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+POLICE_NUMBER = re.compile(r"^\d{6}$")  # 警号: six digits
+# last_used_at is for the admin ("is this token still in use?"), not an audit
+# trail: writing it on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+PASSWORD_METHOD = "scrypt"
+# Checked against when the username is unknown, so a wrong username takes as
+# long as a wrong password and does not reveal which accounts exist.
+_DUMMY_HASH = generate_password_hash("not-a-password", method=PASSWORD_METHOD)
+
+
+# ------------------------------------------------------------------ passwords
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant-time check (werkzeug compares with ``hmac.compare_digest``)."""
+    if not password_hash:
+        check_password_hash(_DUMMY_HASH, password)
+        return False
+    return check_password_hash(password_hash, password)
+
+
+def check_password_strength(password: str) -> None:
+    if not password or not password.strip():
+        raise ValueError("password must not be empty")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters (密码至少 {MIN_PASSWORD_LENGTH} 位)")
+
+
+# ------------------------------------------------------------------- accounts
+def create_user(
+    session: Session, username: str, real_name: str, police_number: str | None, unit_code: str,
+    role: str, password: str,
+) -> User:
+    """A new real-name account; every problem is a ValueError saying what to fix."""
+    username, real_name = username.strip(), real_name.strip()
+    if not USERNAME.match(username):
+        raise ValueError(f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'")
+    if not real_name or len(real_name) > 64:
+        raise ValueError("real name (实名) is required, at most 64 characters")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; known roles: {', '.join(ROLES)}")
+    if police_number is not None:
+        police_number = police_number.strip() or None
+    if police_number is not None and not POLICE_NUMBER.match(police_number):
+        raise ValueError(f"police number (警号) {police_number!r} must be 6 digits")
+    unit = session.scalar(select(Unit).where(Unit.code == unit_code))
+    if unit is None:
+        raise ValueError(f"unknown unit code {unit_code!r}; load the bureau's units first")
+    if not unit.active:
+        raise ValueError(f"unit {unit_code} ({unit.name}) is not active")
+    check_password_strength(password)
+    if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
+        raise ValueError(f"username {username!r} is already taken")
+    if police_number and session.scalar(select(User.username).where(User.police_number == police_number)):
+        raise ValueError(f"police number (警号) {police_number} already belongs to another account")
+    user = User(
+        username=username, real_name=real_name, police_number=police_number, unit_id=unit.id, unit=unit,
+        role=role, password_hash=hash_password(password), active=True,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this username and password, else None (no hint which was wrong)."""
+    user = find_user(session, username) if username else None
+    if user is None:
+        verify_password(None, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    return user if user.active else None
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+# --------------------------------------------------------------------- tokens
+def token_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, kind: TokenKind, user: User | None = None, label: str = "") -> str:
+    """A new token; returns the plaintext, which is not stored and cannot be shown again."""
+    plaintext = f"{kind}_{secrets.token_urlsafe(32)}"
+    _store_token(session, plaintext, kind, user, label)
+    return plaintext
+
+
+def _store_token(session: Session, plaintext: str, kind: str, user: User | None, label: str) -> ApiToken:
+    if kind not in TOKEN_KINDS:
+        raise ValueError(f"unknown token kind {kind!r}; one of {sorted(TOKEN_KINDS)}")
+    if kind == "api" and user is None:
+        raise ValueError("an API token belongs to a user: give the user")
+    if kind == "kiosk" and user is not None:
+        # A kiosk is a screen, not a person: it must never act as someone.
+        raise ValueError("a kiosk token is read-only and belongs to no user")
+    if user is not None and not user.active:
+        raise ValueError(f"user {user.username} is not active")
+    if len(label) > 100:
+        raise ValueError("label: at most 100 characters")
+    token = ApiToken(token_hash=token_hash(plaintext), kind=kind, user=user, label=label)
+    session.add(token)
+    session.flush()
+    return token
+
+
+def resolve_token(session: Session, plaintext: str, now: datetime | None = None) -> ApiToken | None:
+    """The live token for ``plaintext``: None if unknown, revoked, or its user is inactive."""
+    if not plaintext:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(plaintext)))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.kind == "api" and (token.user is None or not token.user.active):
+        return None
+    now = now or utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        session.flush()
+    return token
+
+
+def token_is_live(session: Session, token_id: int) -> bool:
+    """For a grant remembered in a browser session: is its token still valid?"""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.revoked_at is not None:
+        return False
+    return token.kind == "kiosk" or (token.user is not None and token.user.active)
+
+
+def revoke_token(session: Session, token_id: int, now: datetime | None = None) -> ApiToken:
+    """Revoke a token (idempotent: a revoked token keeps its first revocation time)."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise ValueError(f"no token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = now or utcnow()
+        session.flush()
+    return token
+
+
+# ---------------------------------------------------------------- demo accounts
+@dataclass
+class DemoReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # unit not in this database
+    kiosk: str = "none"  # created | existing | revoked | none
+
+    def summary(self) -> str:
+        return (f"demo accounts: {len(self.created)} created, {len(self.existing)} already there, "
+                f"{len(self.skipped)} skipped; demo kiosk token {self.kiosk}")
+
+
+def read_demo_accounts(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data.get("accounts"), list) or not isinstance(data.get("password"), str):
+        raise ValueError(f"{path}: needs `password:` and a list of `accounts:`")
+    return data
+
+
+def load_demo_accounts(session: Session, path: Path) -> DemoReport:
+    """Create the demo accounts and kiosk token that are missing; idempotent.
+
+    Existing accounts are left as they are (a changed password stays changed),
+    and a revoked demo kiosk token stays revoked: loading the demo again must
+    not bring back a token an admin cut off.
+    """
+    data = read_demo_accounts(path)
+    report = DemoReport()
+    for entry in data["accounts"]:
+        username = entry["username"]
+        if find_user(session, username) is not None:
+            report.existing.append(username)
+            continue
+        if session.scalar(select(Unit.id).where(Unit.code == entry["unit"])) is None:
+            report.skipped.append(f"{username} (no unit {entry['unit']})")
+            continue
+        create_user(session, username, entry["real_name"], str(entry.get("police_number") or "") or None,
+                    entry["unit"], entry["role"], entry.get("password", data["password"]))
+        report.created.append(username)
+    kiosk = data.get("kiosk_token")
+    if kiosk:
+        token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(kiosk["token"])))
+        if token is None:
+            _store_token(session, kiosk["token"], "kiosk", None, kiosk.get("label", "demo wall"))
+            report.kiosk = "created"
+        else:
+            report.kiosk = "revoked" if token.revoked_at is not None else "existing"
+    return report
+
+
+def demo_kiosk_token(path: Path) -> str | None:
+    """The demo kiosk token's plaintext from the demo file (it is public by design)."""
+    kiosk = read_demo_accounts(path).get("kiosk_token") or {}
+    return kiosk.get("token")

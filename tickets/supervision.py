@@ -1,0 +1,327 @@
+"""Supervision orders (督办单) and reminder letters (提醒函), DESIGN §2 and §5.
+
+Supervision orders go point-to-point to the head of the unit holding a ticket,
+with their own deadline (``order_working_hours`` of working time, default 4):
+
+- ``overdue``: :func:`sweep` issues one for every ticket the unit holds
+  (dispatched, accepted or contacted) past its resolve deadline, unless the
+  ticket has an order not yet closed, or already had an overdue order for its
+  current deadline (a redo sets a new deadline, which may earn a new order).
+  Tickets that wait on someone else (received, returned to the dispatcher,
+  reported for review, approved, replied and waiting for the citizen) get none.
+- ``returned_unresolved``: on every ``send_back`` (审核不通过), in the same
+  transaction (a bus handler).
+- ``manual``: :func:`issue_order`, the duty officer's one click.
+
+An order is ``open`` → ``answered`` (:func:`answer_order`, by the unit) →
+``closed`` (:func:`close_order`, by a supervisor); it stays open when the ticket
+closes, since the unit still owes its answer. Every change records a
+``supervision_order`` event on the ticket (``data.action`` issued | answered |
+closed) so it reaches the screens through the outbox.
+
+Reminder letters go to a unit (its heads are notified):
+
+- ``unsatisfied``: an unsatisfied follow-up (issued by ``followup``);
+- ``repeated``: a complaint dispatched to a unit that already had, within
+  ``repeat_days``, complaints from the same phone number, or on the same topic
+  within ``repeat_radius_m`` metres, making ``repeat_count`` (bus handler on
+  ``dispatched``; one indexed query on the unit's recent tickets; at most one
+  letter per cluster: no letter if one of its tickets already has one);
+- ``leader_instruction``: :func:`issue_leader_instruction` (局领导批示).
+
+Numbers: ``DB{yyyymmdd}{serial:06d}`` and ``TX{yyyymmdd}{serial:06d}``, the local
+date of issue and a serial of that day.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from tickets import bus, notify, sla
+from tickets.events import record_event
+from tickets.lifecycle import OPEN, IllegalStep
+from tickets.models import ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
+from tickets.roles import ROLES, SYSTEM, Actor, NotAllowed, check
+
+# Statuses in which the unit holds the ticket (its move): only these get overdue orders.
+HELD_BY_UNIT = ("dispatched", "accepted", "contacted")
+ORDER_REASONS = {"overdue": "超期未办结", "returned_unresolved": "审核退回未解决", "manual": "值班督办"}
+LETTER_REASONS = {"unsatisfied": "群众不满意", "repeated": "重复投诉", "leader_instruction": "领导批示"}
+# Who may answer an order for its unit (a handler only for its own unit).
+ANSWER_ROLES = frozenset({"admin", "leader", "handler"})
+
+
+@dataclass(frozen=True)
+class SupervisionConfig:
+    tz: Any = ZoneInfo("Asia/Shanghai")
+    order_working_hours: float = 4.0
+    repeat_count: int = 3
+    repeat_days: float = 30.0
+    repeat_radius_m: float = 200.0
+
+
+_config: SupervisionConfig | None = None
+
+
+def configure(settings: Any = None, **overrides: Any) -> SupervisionConfig:
+    """Take the configuration from ``settings`` (default: ``settings.load()``) and overrides."""
+    global _config
+    if settings is None:
+        import settings as settings_module
+
+        settings = settings_module.load()
+    cfg = SupervisionConfig(
+        tz=settings.tz,
+        order_working_hours=settings.supervision_order_working_hours,
+        repeat_count=settings.repeat_complaint_count,
+        repeat_days=settings.repeat_complaint_days,
+        repeat_radius_m=settings.repeat_complaint_radius_m,
+    )
+    _config = replace(cfg, **overrides)
+    return _config
+
+
+def config() -> SupervisionConfig:
+    return _config or configure()
+
+
+def next_number(session: Session, model: Any, prefix: str, at: datetime, tz: Any) -> str:
+    """``prefix`` + local date + a 6-digit serial of that day."""
+    head = f"{prefix}{at.astimezone(tz):%Y%m%d}"
+    last = session.scalar(select(func.max(model.number)).where(model.number.like(head + "%")))
+    serial = int(last[len(head):]) + 1 if last else 1
+    return f"{head}{serial:06d}"
+
+
+def _aware(at: datetime, what: str) -> None:
+    if at.tzinfo is None:
+        raise IllegalStep(f"{what} time {at!r} has no time zone")
+
+
+# ------------------------------------------------------------ supervision orders
+def _addressee(session: Session, unit: Unit) -> User | None:
+    found = notify.leaders(session, unit)
+    return found[0] if found else None
+
+
+def _issue(session: Session, ticket: Ticket, at: datetime, actor: Actor, reason: str,
+           note: str | None, tz: Any) -> SupervisionOrder:
+    unit = ticket.unit
+    assert unit is not None
+    cfg = config()
+    addressee = _addressee(session, unit)
+    order = SupervisionOrder(
+        number=next_number(session, SupervisionOrder, "DB", at, tz), ticket_id=ticket.id, unit_id=unit.id,
+        addressee_id=addressee.id if addressee else None, reason=reason, issued_at=at, issued_by=actor.name,
+        due_at=sla.add_working_hours(at, cfg.order_working_hours, tz), status="open", note=note,
+    )
+    session.add(order)
+    session.flush()
+    recipient = [notify.Recipient(unit, notify.LEADER, addressee)] if addressee else [notify.Recipient(unit, notify.LEADER)]
+    due_local = order.due_at.astimezone(tz).strftime("%m-%d %H:%M")
+    text = (f"督办单{order.number}：工单{ticket.number}（{ticket.title}）{ORDER_REASONS.get(reason, reason)}，"
+            f"请于{due_local}前办结并反馈。" + (f"督办意见：{note}" if note else ""))
+    notify.notify(session, ticket, recipient, "supervision_order", text, at, actor=actor, note=note, data={
+        "action": "issued", "number": order.number, "reason": reason, "unit_code": unit.code,
+        "due_at": order.due_at.isoformat(), "status": order.status,
+    })
+    return order
+
+
+def open_order(session: Session, ticket: Ticket) -> SupervisionOrder | None:
+    return session.scalar(
+        select(SupervisionOrder).where(SupervisionOrder.ticket_id == ticket.id, SupervisionOrder.status == "open")
+        .order_by(SupervisionOrder.id.desc()).limit(1)
+    )
+
+
+def sweep(session: Session, now: datetime, tz: Any = None) -> dict[str, int]:
+    """Issue an overdue order for every ticket its unit holds past the resolve deadline (idempotent)."""
+    tz = tz or config().tz
+    covered = select(SupervisionOrder.id).where(
+        SupervisionOrder.ticket_id == Ticket.id,
+        or_(SupervisionOrder.status != "closed",
+            and_(SupervisionOrder.reason == "overdue", SupervisionOrder.issued_at >= Ticket.resolve_due_at)),
+    ).exists()
+    overdue = session.scalars(
+        select(Ticket).where(
+            Ticket.status.in_(HELD_BY_UNIT), Ticket.unit_id.is_not(None),
+            Ticket.resolve_due_at.is_not(None), Ticket.resolve_due_at <= now, ~covered,
+        ).order_by(Ticket.resolve_due_at, Ticket.id)
+    ).all()
+    for ticket in overdue:
+        assert ticket.resolve_due_at is not None
+        late = now - ticket.resolve_due_at
+        _issue(session, ticket, now, SYSTEM, "overdue",
+               f"已超过办理时限 {late.total_seconds() / 3600:.1f} 小时", tz)
+    return {"orders_issued": len(overdue)}
+
+
+@bus.on("send_back")
+def _on_send_back(session: Session, ticket: Ticket, event: TicketEvent) -> None:
+    """审核退回: the unit must redo it, under a supervision order."""
+    if ticket.unit_id is None:
+        return
+    pending = session.scalar(select(SupervisionOrder.id).where(
+        SupervisionOrder.ticket_id == ticket.id, SupervisionOrder.status == "open",
+        SupervisionOrder.reason == "returned_unresolved").limit(1))
+    if pending is None:
+        _issue(session, ticket, event.at, SYSTEM, "returned_unresolved", event.note, config().tz)
+
+
+def issue_order(session: Session, ticket: Ticket, at: datetime, actor: Actor, note: str | None = None,
+                tz: Any = None) -> SupervisionOrder:
+    """A supervision order by hand (duty officer, supervisor, leader, admin)."""
+    check(actor, "supervise", ticket.unit_id)
+    _aware(at, "supervision order")
+    if ticket.status not in OPEN:
+        raise IllegalStep(f"工单 {ticket.number}: cannot supervise a ticket that is {ticket.status}")
+    if ticket.unit_id is None:
+        raise IllegalStep(f"工单 {ticket.number}: has no unit to supervise yet")
+    if at < ticket.received_at:
+        raise IllegalStep(f"工单 {ticket.number}: a supervision order at {at.isoformat()} is before it was received")
+    existing = open_order(session, ticket)
+    if existing is not None:
+        raise IllegalStep(f"工单 {ticket.number}: supervision order {existing.number} is still open")
+    return _issue(session, ticket, at, actor, "manual", note, tz or config().tz)
+
+
+def _may_answer(actor: Actor, order: SupervisionOrder) -> None:
+    if actor.is_system:
+        return
+    if actor.role not in ANSWER_ROLES:
+        raise NotAllowed(f"{actor.name} ({ROLES.get(actor.role, actor.role)}) may not answer a supervision order")
+    if not actor.sees_unit(order.unit_id):
+        raise NotAllowed(f"{actor.name} may not answer a supervision order outside their unit's scope")
+    if actor.role == "handler" and actor.unit_id != order.unit_id:
+        raise NotAllowed(f"{actor.name} may answer supervision orders of their own unit only")
+
+
+def _order_event(session: Session, order: SupervisionOrder, action: str, at: datetime, actor: Actor,
+                 note: str | None, **data: Any) -> None:
+    record_event(session, order.ticket, "supervision_order", at, actor=actor.name, actor_id=actor.user_id, note=note,
+                 data={"action": action, "number": order.number, "reason": order.reason,
+                       "unit_code": order.unit.code, "status": order.status, **data})
+
+
+def answer_order(session: Session, order: SupervisionOrder, at: datetime, actor: Actor, answer: str) -> None:
+    """The unit answers (反馈) the order: what it did and why it was late."""
+    _may_answer(actor, order)
+    _aware(at, "answer")
+    if order.status != "open":
+        raise IllegalStep(f"督办单 {order.number} is {order.status}; only an open order is answered")
+    if not answer.strip():
+        raise IllegalStep(f"督办单 {order.number}: the answer is empty")
+    order.status, order.answered_at, order.answer = "answered", at, answer
+    _order_event(session, order, "answered", at, actor, answer, on_time=at <= order.due_at)
+
+
+def close_order(session: Session, order: SupervisionOrder, at: datetime, actor: Actor, note: str | None = None) -> None:
+    """A supervisor (or whoever may supervise) closes the order."""
+    check(actor, "supervise", order.unit_id)
+    _aware(at, "close")
+    if order.status == "closed":
+        raise IllegalStep(f"督办单 {order.number} is already closed")
+    order.status = "closed"
+    if note:
+        order.note = f"{order.note}\n{note}" if order.note else note
+    _order_event(session, order, "closed", at, actor, note)
+
+
+# ------------------------------------------------------------- reminder letters
+def issue_reminder_letter(
+    session: Session, unit: Unit, at: datetime, *, reason: str, text: str, ticket: Ticket | None = None,
+    actor: Actor = SYSTEM, tz: Any = None,
+) -> ReminderLetter:
+    """A 提醒函 to ``unit``; its heads are notified, and the ticket's timeline records it."""
+    tz = tz or config().tz
+    letter = ReminderLetter(number=next_number(session, ReminderLetter, "TX", at, tz),
+                            ticket_id=ticket.id if ticket else None, unit_id=unit.id, reason=reason,
+                            issued_at=at, issued_by=actor.name, text=text)
+    session.add(letter)
+    session.flush()
+    notify.notify(session, ticket, notify.unit_heads(session, unit), "reminder_letter",
+                  f"提醒函{letter.number}（{LETTER_REASONS.get(reason, reason)}）：{text}", at, actor=actor,
+                  data={"number": letter.number, "reason": reason, "unit_code": unit.code})
+    return letter
+
+
+def issue_leader_instruction(session: Session, ticket_or_unit: Ticket | Unit, at: datetime, actor: Actor,
+                             text: str) -> ReminderLetter:
+    """局领导批示 → a reminder letter to the ticket's unit (or to the unit given)."""
+    ticket = ticket_or_unit if isinstance(ticket_or_unit, Ticket) else None
+    unit = ticket.unit if ticket is not None else ticket_or_unit
+    if unit is None or not isinstance(unit, Unit):
+        raise IllegalStep("a leader instruction needs a ticket with a unit, or a unit")
+    check(actor, "remind", unit.id)
+    _aware(at, "instruction")
+    if not text.strip():
+        raise IllegalStep("a leader instruction needs its text")
+    subject = f"工单{ticket.number}：" if ticket is not None else ""
+    return issue_reminder_letter(session, unit, at, reason="leader_instruction", text=f"{subject}{text.strip()}",
+                                 ticket=ticket, actor=actor)
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
+
+
+def check_repeated(session: Session, ticket: Ticket, at: datetime) -> ReminderLetter | None:
+    """A reminder letter when this complaint makes a repeated one at its unit (see the module docstring)."""
+    if ticket.kind != "complaint" or ticket.unit is None:
+        return None
+    cfg = config()
+    conditions = []
+    if ticket.citizen_phone:
+        conditions.append(Ticket.citizen_phone == ticket.citizen_phone)
+    if ticket.lat is not None and ticket.lon is not None:
+        dlat = cfg.repeat_radius_m / 111_320.0
+        dlon = dlat / max(0.01, math.cos(math.radians(ticket.lat)))
+        conditions.append(and_(Ticket.topic == ticket.topic,
+                               Ticket.lat.between(ticket.lat - dlat, ticket.lat + dlat),
+                               Ticket.lon.between(ticket.lon - dlon, ticket.lon + dlon)))
+    if not conditions:
+        return None
+    since = ticket.received_at - timedelta(days=cfg.repeat_days)
+    # The unit's recent complaints only (ix_tickets_unit_status), so the check stays cheap.
+    rows = session.execute(
+        select(Ticket.id, Ticket.number, Ticket.citizen_phone, Ticket.topic, Ticket.lat, Ticket.lon).where(
+            Ticket.unit_id == ticket.unit_id, Ticket.id != ticket.id, Ticket.kind == "complaint",
+            Ticket.status != "merged", Ticket.received_at >= since, Ticket.received_at <= ticket.received_at,
+            or_(*conditions),
+        ).order_by(Ticket.received_at)
+    ).all()
+    same_phone = [r for r in rows if ticket.citizen_phone and r.citizen_phone == ticket.citizen_phone]
+    same_place = [r for r in rows if r.topic == ticket.topic and r.lat is not None and r.lon is not None
+                  and ticket.lat is not None and ticket.lon is not None
+                  and _metres(ticket.lat, ticket.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
+    days = f"{cfg.repeat_days:g}"
+    for cluster, what in ((same_phone, f"同一来电人近{days}日"), (same_place, f"同一地点（{cfg.repeat_radius_m:g}米内）近{days}日")):
+        if len(cluster) + 1 < cfg.repeat_count:
+            continue
+        ids = [ticket.id] + [r.id for r in cluster]
+        already = session.scalar(select(ReminderLetter.id).where(
+            ReminderLetter.ticket_id.in_(ids), ReminderLetter.reason == "repeated").limit(1))
+        if already is not None:
+            continue
+        numbers = "、".join([r.number for r in cluster] + [ticket.number])
+        from tickets.vocabulary import TOPICS
+
+        text = (f"{what}就{TOPICS.get(ticket.topic, ticket.topic)}问题投诉{len(cluster) + 1}次"
+                f"（工单{numbers}），请高度重视，查明原因，从根本上解决。")
+        return issue_reminder_letter(session, ticket.unit, at, reason="repeated", text=text, ticket=ticket)
+    return None
+
+
+@bus.on("dispatched")
+def _on_dispatched(session: Session, ticket: Ticket, event: TicketEvent) -> None:
+    check_repeated(session, ticket, event.at)
