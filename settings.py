@@ -67,6 +67,13 @@ class Settings:
     repeat_complaint_radius_m: float = 200.0
     # How often the leader process runs the follow-up and supervision sweeps.
     housekeeping_seconds: float = 30.0
+    # Composite score (DESIGN §4): weights of the response, completion (or
+    # on-time) and satisfaction rates; units below the minimum are listed, not ranked.
+    composite_weight_response: float = 0.30
+    composite_weight_completion: float = 0.35
+    composite_weight_satisfaction: float = 0.35
+    composite_completion_measure: str = "on_time"  # or "completion"
+    ranking_min_tickets: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +97,11 @@ _ENV = {
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
     "sla_policy_file": "MINSHENG_SLA_POLICY",
+    "composite_weight_response": "MINSHENG_WEIGHT_RESPONSE",
+    "composite_weight_completion": "MINSHENG_WEIGHT_COMPLETION",
+    "composite_weight_satisfaction": "MINSHENG_WEIGHT_SATISFACTION",
+    "composite_completion_measure": "MINSHENG_COMPLETION_MEASURE",
+    "ranking_min_tickets": "MINSHENG_RANKING_MIN_TICKETS",
     "demo_accounts_file": "MINSHENG_DEMO_ACCOUNTS_FILE",
     "simulator_rate_per_hour": "MINSHENG_SIMULATOR_RATE",
     "simulator_seed": "MINSHENG_SIMULATOR_SEED",

@@ -32,6 +32,7 @@ from layouts.i18n import t
 from settings import Settings
 from tickets import followup, housekeeping, sla, supervision
 from tickets.db import make_engine, make_session_factory
+from tickets.figures import RankingPolicy
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -111,6 +112,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     aggregator = LiveAggregator(
         factory, client, settings.tz, publish=push.publisher(socketio), heartbeat_seconds=5.0
     )
+    aggregator.ranking = RankingPolicy.from_settings(settings)
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)
     platform = Platform(
         settings=settings, server=server, dash=_make_dash(server, settings), socketio=socketio,

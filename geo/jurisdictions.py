@@ -125,7 +125,8 @@ class ValidationReport:
 
 
 class JurisdictionSet:
-    """Polygons by unit code with a fast point lookup (STRtree + prepared geometries)."""
+    """Polygons by unit code with a fast, exact point lookup (a grid index over
+    prepared geometries; an STRtree for many points at once and for validation)."""
 
     def __init__(self, jurisdictions: Iterable[Jurisdiction], report: ValidationReport | None = None) -> None:
         items = sorted(jurisdictions, key=lambda j: j.unit_code)
@@ -176,7 +177,7 @@ class JurisdictionSet:
         meets none. Squares are widened by 1e-9° for the test, so a point that
         floating-point division puts in a square is surely inside the widened
         square: the shortcut never changes an answer. Creating a shapely Point
-        and querying the STRtree cost ~20 µs a lookup; this costs ~1 µs inside
+        and querying the STRtree cost ~20 µs a lookup; this costs ~1–2 µs inside
         a jurisdiction and a few µs near a border."""
         size = GRID_DEGREES
         if not len(self.codes):
@@ -305,12 +306,18 @@ def _read_features(path: Path, report: ValidationReport) -> Iterable[tuple[str, 
     for i, feature in enumerate(data["features"]):
         report.features += 1
         where = f"{path.name} feature {i}"
-        props = (feature or {}).get("properties") or {}
+        if not isinstance(feature, dict):
+            report.problems.append(Problem("not_polygon", f"{where}: not a GeoJSON Feature"))
+            continue
+        props = feature.get("properties") or {}
         code = props.get("unit_code")
         if not isinstance(code, str) or not code.strip():
             report.problems.append(Problem("missing_code", f"{where}: no unit_code property"))
             continue
         code = code.strip()
+        if not feature.get("geometry"):
+            report.problems.append(Problem("not_polygon", f"{code} ({where}): no geometry", (code,)))
+            continue
         try:
             geom = shape(feature["geometry"])
         except Exception as exc:  # shapely raises several kinds for bad GeoJSON

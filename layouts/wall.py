@@ -89,6 +89,7 @@ def layout(lang: str = "zh-CN", **_query: Any) -> html.Div:
             html.Header(
                 [
                     html.H1(t("wall_title", lang), className="wall-title"),
+                    html.Div("", id="wall-warnings", className="wall-warnings"),
                     html.Div(
                         [
                             html.Span(t("connecting", lang), id="wall-conn", className="conn conn-wait"),

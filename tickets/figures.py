@@ -78,6 +78,18 @@ class RankingPolicy:
     completion_measure: str = "on_time"
     min_tickets: int = 10
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> RankingPolicy:
+        if settings.composite_completion_measure not in ("on_time", "completion"):
+            raise ValueError("composite_completion_measure must be on_time or completion")
+        return cls(
+            response=settings.composite_weight_response,
+            completion=settings.composite_weight_completion,
+            satisfaction=settings.composite_weight_satisfaction,
+            completion_measure=settings.composite_completion_measure,
+            min_tickets=settings.ranking_min_tickets,
+        )
+
 
 def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None

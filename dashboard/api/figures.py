@@ -53,15 +53,7 @@ def _period(tz: Any) -> tuple[date, date, datetime, datetime]:
 
 
 def ranking_policy() -> RankingPolicy:
-    settings = platform().settings
-    weights = getattr(settings, "composite_weights", None) or {}
-    return RankingPolicy(
-        response=float(weights.get("response", 0.30)),
-        completion=float(weights.get("completion", 0.35)),
-        satisfaction=float(weights.get("satisfaction", 0.35)),
-        completion_measure=getattr(settings, "composite_completion_measure", "on_time"),
-        min_tickets=int(getattr(settings, "ranking_min_tickets", 10)),
-    )
+    return RankingPolicy.from_settings(platform().settings)
 
 
 def _scope_unit(session: Any, code: str | None) -> Unit | None:

@@ -154,6 +154,7 @@
     showTicker();
     showCounters(s.counters);
     showUnits(s.units);
+    showWarnings(s.warnings);
     state.epoch = s.counters.epoch;
     state.seq = s.counters.seq;
     markUpdated(s.server_time);
@@ -220,6 +221,7 @@
     if (advanceTo(minuteOf(msg.server_time), patch)) { touched.flow = true; }
     if (c.seq === state.seq) { touched.counters = c; }
     if (msg.units && c.seq === state.seq) { touched.units = msg.units; }
+    showWarnings(msg.warnings);
     markUpdated(msg.server_time);
     return true;
   }
@@ -241,6 +243,12 @@
     if (touched.ticker) { showTicker(); }
     if (touched.counters) { showCounters(touched.counters); }
     if (touched.units) { showUnits(touched.units); }
+  }
+
+  function showWarnings(list) {
+    // e.g. a year whose official calendar is not loaded: deadlines assume Mon–Fri.
+    if (list === undefined) { return; }
+    setProps("wall-warnings", {children: list.length ? "⚠ " + list.join("；") : ""});
   }
 
   function markUpdated(iso) {

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from dashboard.live import keys as K
 from dashboard.live.figures import LiveFigures
 from tickets.events import public_view
-from tickets.figures import Tally
+from tickets.figures import RankingPolicy, Tally
 from tickets.models import OutboxMessage, Ticket, Unit, utcnow
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class LiveAggregator:
         self.heartbeat_seconds = heartbeat_seconds
         self._last_push = 0.0
         self.figures = LiveFigures(client, tz)
+        self.ranking = RankingPolicy()
         self._units_pushed = False
         # (id, code, name, level, parent_id, kind) of every unit, for per-unit tables.
         self.units: list[tuple[int, str, str, int, int | None, str]] = []
@@ -342,7 +343,7 @@ class LiveAggregator:
             for member in self.subtree(uid):
                 if member in tallies:
                     total.add(tallies[member])
-            row = figures_of(total, policy)
+            row = figures_of(total, policy or self.ranking)
             rows.append({"unit_code": code, "unit_name": name, "kind": kind,
                          **{k: v for k, v in row.items() if k != "counts"}})
         return rows
@@ -361,8 +362,11 @@ class LiveAggregator:
             *flows, ticker, seq = pipe.execute()
             if int(seq or 0) == counters["seq"]:  # nothing was applied in between
                 break
+        from tickets.sla import calendar_warnings
+
         return {
             "counters": counters,
+            "warnings": calendar_warnings(),
             "units": self.unit_table(),
             "flow": [
                 {
@@ -379,7 +383,10 @@ class LiveAggregator:
     # ----------------------------------------------------------------- loop
     def push(self, events: list[Message]) -> None:
         self._last_push = self.clock().timestamp()
-        message: Message = {"events": events, "counters": self.counters(), "server_time": self.clock().isoformat()}
+        from tickets.sla import calendar_warnings
+
+        message: Message = {"events": events, "counters": self.counters(), "server_time": self.clock().isoformat(),
+                            "warnings": calendar_warnings()}
         if events or not self._units_pushed:
             message["units"] = self.unit_table()  # full state: a lost frame cannot skew it
             self._units_pushed = True
