@@ -647,7 +647,7 @@ class SimulationRunner:
             return "closed", []
         if outcome.startswith("escalated_to_"):
             return "redone", [self._action(at + plan.redo_after, ticket.id, "close", item.external_id)]
-        if outcome == "awaiting_findings":
+        if outcome == "findings_due":
             return "answered", [self._action(at + plan.findings_after, ticket.id, "findings", item.external_id)]
         return None, []
 

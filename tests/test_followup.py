@@ -65,10 +65,15 @@ def add_people(factory: sessionmaker[Session]) -> None:
             s.add(User(username=username, real_name=username, unit_id=unit.id, role=role))
 
 
-@pytest.fixture
-def world() -> Iterator[World]:
-    engine = make_engine("sqlite://")
-    Base.metadata.create_all(engine)
+def _world(url: str | None) -> Iterator[World]:
+    if url is None:
+        engine = make_engine("sqlite://")
+        Base.metadata.create_all(engine)
+    else:
+        from tickets.schema import upgrade
+
+        upgrade(url)
+        engine = make_engine(url)
     factory = make_session_factory(engine)
     add_small_bureau(factory)
     add_people(factory)
@@ -79,6 +84,18 @@ def world() -> Iterator[World]:
     yield World(factory, gateway)
     followup.configure(cfg)
     engine.dispose()
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    """SQLite in memory."""
+    yield from _world(None)
+
+
+@pytest.fixture(params=["embedded", "real"])
+def any_world(request: pytest.FixtureRequest) -> Iterator[World]:
+    """SQLite, and a real PostgreSQL (the production database: column widths, SQL) with the migrations."""
+    yield from _world(None if request.param == "embedded" else request.getfixturevalue("pg_url"))
 
 
 def handled(world: World, at: datetime, phone: str | None = PHONE) -> int:
@@ -128,7 +145,8 @@ def events(s: Session, ticket_id: int) -> list[TicketEvent]:
 
 
 # ----------------------------------------------------------------- the three levels
-def test_three_levels_from_sms_out_to_reply_in_reach_the_right_people(world: World) -> None:
+def test_three_levels_from_sms_out_to_reply_in_reach_the_right_people(any_world: World) -> None:
+    world = any_world
     tid = handled(world, MONDAY_9)
     t1 = MONDAY_9 + timedelta(hours=2)
     reply(world, tid, t1)
@@ -189,7 +207,7 @@ def test_three_levels_from_sms_out_to_reply_in_reach_the_right_people(world: Wor
     # Level 3: the answer is recorded, but only the supervisors' findings close it.
     t3 = t2 + timedelta(hours=3)
     reply(world, tid, t3)
-    assert inbound(world, "1", t3 + timedelta(minutes=5)) == "awaiting_findings"
+    assert inbound(world, "1", t3 + timedelta(minutes=5)) == "findings_due"
     with unit_of_work(world.factory) as s:
         ticket = s.get(Ticket, tid)
         assert ticket.status == "replied" and ticket.satisfaction == "satisfied"
@@ -224,7 +242,7 @@ def test_satisfied_closes_and_findings_are_only_for_level_three(world: World) ->
         assert (ticket.status, ticket.satisfaction, ticket.escalation_level) == ("closed", "basically_satisfied", 1)
         assert s.scalar(select(func.count()).select_from(Notification)) == 0
     # A second answer finds nothing open: recorded and otherwise ignored.
-    assert inbound(world, "3", MONDAY_9 + timedelta(hours=4)) == "no_open_follow_up"
+    assert inbound(world, "3", MONDAY_9 + timedelta(hours=4)) == "no_follow_up"
 
 
 # ------------------------------------------------------------------- parsing
@@ -240,7 +258,8 @@ def test_reply_parsing(text: str, answer: str | None) -> None:
     assert parse_answer(text) == answer
 
 
-def test_garbage_gets_one_polite_re_ask_then_a_person(world: World) -> None:
+def test_garbage_gets_one_polite_re_ask_then_a_person(any_world: World) -> None:
+    world = any_world
     tid = handled(world, MONDAY_9)
     reply(world, tid, MONDAY_9 + timedelta(hours=2))
     assert inbound(world, "你好，请问是哪里？", MONDAY_9 + timedelta(hours=3)) == "re_asked"
@@ -282,7 +301,8 @@ def test_no_phone_number_goes_straight_to_a_phone_task(world: World) -> None:
 
 
 # ---------------------------------------------------------- 48 hours → a phone call
-def test_no_answer_in_48_hours_becomes_a_phone_task_recorded_by_staff(world: World) -> None:
+def test_no_answer_in_48_hours_becomes_a_phone_task_recorded_by_staff(any_world: World) -> None:
+    world = any_world
     tid = handled(world, MONDAY_9)
     asked = MONDAY_9 + timedelta(hours=2)
     reply(world, tid, asked)
@@ -332,7 +352,7 @@ def test_closing_by_hand_cancels_the_waiting_follow_up(world: World) -> None:
         lifecycle.close(s, s.get(Ticket, tid), MONDAY_9 + timedelta(hours=3), world.actor(s, "admin"))
     with world.factory() as s:
         assert s.scalar(select(FollowUp.status).where(FollowUp.ticket_id == tid)) == "cancelled"
-    assert inbound(world, "1", MONDAY_9 + timedelta(hours=4)) == "no_open_follow_up"
+    assert inbound(world, "1", MONDAY_9 + timedelta(hours=4)) == "no_follow_up"
 
 
 def test_a_rolled_back_reply_sends_nothing_through_a_deferred_gateway(world: World) -> None:

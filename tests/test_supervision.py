@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 
 import settings as settings_module
 from tests.helpers import TZ, add_small_bureau, new_request, submit
-from tests.test_followup import MONDAY_9, PHONE, World, add_people, events, handled, recipients, reply, world  # noqa: F401
+from tests.test_followup import (  # noqa: F401 - fixtures
+    MONDAY_9, PHONE, World, add_people, any_world, events, handled, recipients, reply, world,
+)
 from tickets import housekeeping, lifecycle, sla, supervision
 from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.lifecycle import IllegalStep
@@ -45,7 +47,8 @@ def orders(world: World) -> list[SupervisionOrder]:
 
 
 # -------------------------------------------------------------------- orders
-def test_sweep_issues_exactly_one_order_per_overdue_ticket(world: World) -> None:
+def test_sweep_issues_exactly_one_order_per_overdue_ticket(any_world: World) -> None:
+    world = any_world
     ids, now = overdue_world(world)
     with unit_of_work(world.factory) as s:
         assert supervision.sweep(s, now, TZ) == {"orders_issued": 2}
@@ -151,7 +154,8 @@ def letters(world: World) -> list[ReminderLetter]:
         return list(s.scalars(select(ReminderLetter).order_by(ReminderLetter.id)))
 
 
-def test_repeated_complaints_from_one_phone_earn_one_letter(world: World) -> None:
+def test_repeated_complaints_from_one_phone_earn_one_letter(any_world: World) -> None:
+    world = any_world
     places = [(36.665, 117.030), (36.660, 117.025), (36.670, 117.035), (36.662, 117.034)]  # > 200 m apart
     ids = []
     for n, (lat, lon) in enumerate(places[:2]):

@@ -406,15 +406,15 @@ def _match(session: Session, phone: str) -> FollowUp | None:
 def handle_inbound(session: Session, phone: str, text: str, at: datetime, tz: Any = None) -> str:
     """Take a citizen's SMS reply; returns what happened:
 
-    ``closed`` | ``escalated_to_2`` | ``escalated_to_3`` | ``awaiting_findings`` (level 3) |
-    ``re_asked`` | ``needs_person`` | ``no_open_follow_up`` (a known number with nothing to
+    ``closed`` | ``escalated_to_2`` | ``escalated_to_3`` | ``findings_due`` (level 3) |
+    ``re_asked`` | ``needs_person`` | ``no_follow_up`` (a known number with nothing to
     answer) | ``unknown_phone``.
     """
     if at.tzinfo is None:
         raise ValueError(f"inbound SMS time {at!r} has no time zone")
     cfg = config()
     tz = tz or cfg.tz
-    number = normalise_phone(phone)
+    number = normalise_phone(phone)[:20]
     text = (text or "")[:1000]
     message = SmsMessage(direction="in", phone=number, text=text, at=at, gateway=cfg.gateway.name, status="received")
     session.add(message)
@@ -422,7 +422,7 @@ def handle_inbound(session: Session, phone: str, text: str, at: datetime, tz: An
     if follow_up is None:
         known = number and session.scalar(select(SmsMessage.id).where(
             SmsMessage.phone == number, SmsMessage.direction == "out").limit(1))
-        message.status = "no_open_follow_up" if known else "unknown_phone"
+        message.status = "no_follow_up" if known else "unknown_phone"
         log.info("inbound SMS from %s: %s", mask_phone(number), message.status)
         return message.status
     ticket = follow_up.ticket
@@ -433,7 +433,7 @@ def handle_inbound(session: Session, phone: str, text: str, at: datetime, tz: An
         outcome = _unparseable(session, follow_up, text, at)
     else:
         outcome = _answer(session, follow_up, answer, at, tz, raw=text, actor=SYSTEM, method="sms")
-    message.status = outcome[:16]
+    message.status = outcome  # every outcome fits sms_messages.status (16)
     log.info("inbound SMS from %s on 工单 %s: %s", mask_phone(number), ticket.number, outcome)
     return outcome
 
@@ -482,7 +482,7 @@ def _answer(session: Session, follow_up: FollowUp, answer: str, at: datetime, tz
         notify.notify(session, ticket, recipients, "findings_due",
                       f"工单{ticket.number}三级回访结果：{ANSWERS[answer]}。请督察、法制、信访及平台办调查后出具结论办结。",
                       at, data={"level": level, "answer": answer})
-        return "awaiting_findings"
+        return "findings_due"
     if answer in SATISFIED:
         lifecycle.close(session, ticket, at, SYSTEM, note=f"{level}级回访：{ANSWERS[answer]}")
         return "closed"
