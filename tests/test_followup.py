@@ -201,7 +201,8 @@ def test_three_levels_from_sms_out_to_reply_in_reach_the_right_people(any_world:
             ("JN-LX-01", "leader", "station_head"), ("JN-LX", None, None), ("JN-PTB", None, None)} == {
             ("JN", "leader", "chief"), ("JN-DC", None, None), ("JN-FZ", None, None), ("JN-XF", None, None)}
         level3 = [e for e in events(s, tid) if e.kind == "escalated"][-1]
-        assert {r["unit_code"] for r in level3.data["recipients"]} == {"JN", "JN-LX-01", "JN-DC", "JN-FZ", "JN-XF", "JN-PTB"}
+        assert {r["unit_code"] for r in level3.data["recipients"]} == {
+            "JN", "JN-LX-01", "JN-DC", "JN-FZ", "JN-XF", "JN-PTB"}
         assert ("JN-ZA", None, None) not in recipients(s, tid, "escalated")  # not a supervision unit
 
     # Level 3: the answer is recorded, but only the supervisors' findings close it.

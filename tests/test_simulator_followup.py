@@ -30,7 +30,7 @@ def test_answers_are_mostly_satisfied_deterministic_and_parse() -> None:
     assert 0.085 <= shares["basically_satisfied"] / len(ids) <= 0.115
     assert 0.04 <= shares["unsatisfied"] / len(ids) <= 0.06
     assert follow_up_plan(ids[7], 1) == follow_up_plan(ids[7], 1)
-    assert follow_up_plan(ids[7], 1) != follow_up_plan(ids[7], 2) or follow_up_plan(ids[8], 1) != follow_up_plan(ids[8], 2)
+    assert any(follow_up_plan(i, 1) != follow_up_plan(i, 2) for i in ids[:5])  # each level its own draw
     for answer, texts in ANSWER_TEXTS.items():
         for text in texts:
             assert followup.parse_answer(text) == answer, text

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 import settings as settings_module
 from tests.helpers import TZ, add_small_bureau, new_request, submit
 from tests.test_followup import (  # noqa: F401 - fixtures
-    MONDAY_9, PHONE, World, add_people, any_world, events, handled, recipients, reply, world,
+    MONDAY_9, PHONE, World, add_people, any_world, events, handled, recipients, world,
 )
 from tickets import housekeeping, lifecycle, sla, supervision
 from tickets.db import make_engine, make_session_factory, unit_of_work
@@ -160,7 +160,7 @@ def test_repeated_complaints_from_one_phone_earn_one_letter(any_world: World) ->
     ids = []
     for n, (lat, lon) in enumerate(places[:2]):
         ids.append(_complaint(world, MONDAY_9 + timedelta(days=10 * n), lat=lat, lon=lon, phone=PHONE))
-    _complaint(world, MONDAY_9 + timedelta(days=11), lat=36.668, lon=117.03, phone=PHONE, kind="help")  # not a complaint
+    _complaint(world, MONDAY_9 + timedelta(days=11), lat=36.668, lon=117.03, phone=PHONE, kind="help")  # not counted
     assert letters(world) == []
     ids.append(_complaint(world, MONDAY_9 + timedelta(days=20), lat=places[2][0], lon=places[2][1], phone=PHONE))
     found = letters(world)
@@ -279,7 +279,8 @@ def test_inbound_sms_endpoint_is_closed_without_a_configured_secret(api: Any) ->
 
     api.settings = dc_replace(api.settings, sms_inbound_secret="")
     client = api.server.test_client()
-    answer = client.post("/api/v1/sms/inbound", json={"phone": PHONE, "text": "1"}, headers={"X-Minsheng-Sms-Secret": ""})
+    answer = client.post("/api/v1/sms/inbound", json={"phone": PHONE, "text": "1"},
+                         headers={"X-Minsheng-Sms-Secret": ""})
     assert answer.status_code == 403
 
 
@@ -302,7 +303,8 @@ def test_duty_officer_one_click_order_and_the_open_orders_list(api: Any) -> None
     assert client.post("/api/v1/tickets/MS00000000000000/supervision", json={},
                        headers={"Authorization": f"Bearer {api.tokens['duty']}"}).status_code == 404
 
-    listed = client.get("/api/v1/supervision/orders?status=open", headers={"Authorization": f"Bearer {api.tokens['viewer']}"})
+    viewer = {"Authorization": f"Bearer {api.tokens['viewer']}"}
+    listed = client.get("/api/v1/supervision/orders?status=open", headers=viewer)
     assert listed.status_code == 200
     body = listed.get_json()
     assert body["count"] == 1 and body["orders"][0]["ticket_number"] == number

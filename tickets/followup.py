@@ -522,7 +522,8 @@ def close_with_findings(session: Session, ticket: Ticket, at: datetime, actor: A
         raise IllegalStep(f"工单 {ticket.number}: only a level-3 ticket is closed with findings "
                           f"(this one is at level {ticket.escalation_level or 1})")
     if ticket.status != "replied":
-        raise IllegalStep(f"工单 {ticket.number}: closed with findings after its level-3 reply, not while {ticket.status}")
+        raise IllegalStep(f"工单 {ticket.number}: closed with findings after its level-3 reply, "
+                          f"not while {ticket.status}")
     if not findings or not findings.strip():
         raise IllegalStep(f"工单 {ticket.number}: the findings are empty")
     check(actor, "close", ticket.unit_id)

@@ -356,3 +356,74 @@ class CalendarDay(Base):
     is_workday: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeadLetter(Base):
+    """A record a feed refused: kept as it arrived, with the specific reasons, for inspection."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(200))  # endpoint, file and row, …
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[str] = mapped_column(Text)  # raw, exactly as sent
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"field": ..., "message": ...}]
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | reprocessed | dismissed
+    resolved_at: Mapped[datetime | None]
+
+
+class ImportRun(Base):
+    """One CSV/Excel import: progress, counts and where to resume after a crash."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(300))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mapping_name: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)  # resume after this many rows
+    rows_imported: Mapped[int] = mapped_column(Integer, default=0)
+    rows_merged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)  # same external id seen before
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DuplicateSuggestion(Base):
+    """A likely duplicate for the dispatcher to confirm or reject, with the reasons."""
+
+    __tablename__ = "duplicate_suggestions"
+    __table_args__ = (UniqueConstraint("ticket_id", "candidate_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | merged | rejected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ConnectorDelivery(Base):
+    """A result sent back to a source system (e.g. the 12345 platform), retried until it lands."""
+
+    __tablename__ = "connector_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connector: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

@@ -123,7 +123,7 @@ def _issue(session: Session, ticket: Ticket, at: datetime, actor: Actor, reason:
     )
     session.add(order)
     session.flush()
-    recipient = [notify.Recipient(unit, notify.LEADER, addressee)] if addressee else [notify.Recipient(unit, notify.LEADER)]
+    recipient = [notify.Recipient(unit, notify.LEADER, addressee)]  # the head, or the unit's leader role
     due_local = order.due_at.astimezone(tz).strftime("%m-%d %H:%M")
     text = (f"督办单{order.number}：工单{ticket.number}（{ticket.title}）{ORDER_REASONS.get(reason, reason)}，"
             f"请于{due_local}前办结并反馈。" + (f"督办意见：{note}" if note else ""))

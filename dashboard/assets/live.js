@@ -18,7 +18,10 @@
     started: false, lang: "zh-CN", epoch: null, seq: 0, loading: false,
     buffer: [], labels: null, channels: [], firstMinute: null, windowSize: 120,
     ticker: [], tickerLength: 30, applied: 0, resyncs: 0, connected: false,
-    lastServerTime: null, socket: null
+    lastServerTime: null, socket: null,
+    // Other scripts (e.g. the live map) register here: listeners.events gets every
+    // applied event once, in seq order; listeners.snapshot gets each (re)loaded snapshot.
+    listeners: {events: [], snapshot: []}
   };
   window.minshengLive = state; // read by the browser tests
 
@@ -158,6 +161,13 @@
     state.epoch = s.counters.epoch;
     state.seq = s.counters.seq;
     markUpdated(s.server_time);
+    notify("snapshot", s);
+  }
+
+  function notify(kind, payload) {
+    state.listeners[kind].forEach(function (fn) {
+      try { fn(payload); } catch (err) { if (window.console) { console.error(err); } }
+    });
   }
 
   function resync() {
@@ -208,6 +218,7 @@
     var events = msg.events.filter(function (e) { return e.seq > state.seq; });
     if (events.length && events[0].seq !== state.seq + 1) { return false; } // a gap
     if (!events.length && c.seq > state.seq) { return false; } // missed a whole batch
+    if (events.length) { notify("events", events); }
     events.forEach(function (e) {
       if (e.event === "received" && countReceived(e.ticket, patch)) { touched.flow = true; }
       if (e.event === "dispatched") {
