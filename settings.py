@@ -74,6 +74,27 @@ class Settings:
     composite_weight_satisfaction: float = 0.35
     composite_completion_measure: str = "on_time"  # or "completion"
     ranking_min_tickets: int = 10
+    # --- intake channels (feeds/, docs/INTAKE.md) ---
+    # Open311 GeoReport v2 API keys: comma-separated "label=sha256(key) in hex";
+    # only hashes are kept. The default is the published demo key
+    # "minsheng-open311-demo" (README): replace it in production.
+    open311_api_keys: str = "demo=080cb3a3e4a52afe3e5df5737a0d1379965058b69a0e481d760218a7574da1eb"
+    open311_jurisdiction_id: str = "police.jinan.gov.cn"
+    # 12345 push: the shared HMAC secret of sources whose mapping file sets none.
+    # Empty: every push is refused (401).
+    hotline_secret: str = ""
+    hotline_replay_window_seconds: float = 300.0
+    hotline_sources_dir: str = str(ROOT / "feeds" / "sources")
+    # Largest request body any intake endpoint reads (bytes); larger: 413 + dead letter.
+    intake_max_body_bytes: int = 2_000_000
+    # Results connector (12345 replies): attempts before a delivery is marked failed,
+    # first retry delay (doubling each attempt, at most an hour).
+    connector_max_attempts: int = 10
+    connector_backoff_seconds: float = 30.0
+    # Director's mailbox web form: submissions per client IP per hour.
+    mailbox_max_per_hour: int = 10
+    # Coordinate system of the 110 dispatch export (wgs84 | gcj02 | bd09).
+    cad110_crs: str = "wgs84"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,6 +130,9 @@ _ENV = {
     "sms_gateway_url": "MINSHENG_SMS_GATEWAY_URL",
     "sms_gateway_token": "MINSHENG_SMS_GATEWAY_TOKEN",
     "sms_inbound_secret": "MINSHENG_SMS_INBOUND_SECRET",
+    "open311_api_keys": "MINSHENG_OPEN311_API_KEYS",
+    "hotline_secret": "MINSHENG_HOTLINE_SECRET",
+    "hotline_sources_dir": "MINSHENG_HOTLINE_SOURCES_DIR",
 }
 
 

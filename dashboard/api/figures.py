@@ -16,6 +16,7 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
+from dashboard.auth import current_actor, require_login
 from tickets.figures import RankingPolicy, Tally, figures, period_bounds, tally_sql
 from tickets.models import Unit, utcnow
 from tickets.roles import subtree_ids
@@ -84,13 +85,26 @@ def _source() -> str:
     return source
 
 
+def _visible() -> frozenset[int] | None:
+    """The units the caller may see figures of (None: every unit)."""
+    actor = current_actor()
+    return actor.visible_unit_ids if actor is not None else frozenset()
+
+
 @blueprint.get("/figures")
+@require_login()
 def get_figures() -> Any:
     p = platform()
     first, last, start, end = _period(p.settings.tz)
     source = _source()
+    visible = _visible()
     with p.factory() as session:
         unit = _scope_unit(session, request.args.get("unit"))
+        if unit is not None and visible is not None and unit.id not in visible:
+            raise BadRequest(f"unit {unit.code} is outside your unit's scope", 403)
+        if unit is None and visible is not None:
+            # Not city-wide: "the whole bureau" means the caller's own subtree.
+            unit = session.get(Unit, current_actor().unit_id)  # type: ignore[union-attr]
         scope = subtree_ids(session, unit.id) if unit else None
         tally = _tally(session, start, end, scope, source, first, last)
     return jsonify(
@@ -100,6 +114,7 @@ def get_figures() -> Any:
 
 
 @blueprint.get("/figures/units")
+@require_login()
 def get_unit_ranking() -> Any:
     p = platform()
     first, last, start, end = _period(p.settings.tz)
@@ -114,8 +129,9 @@ def get_unit_ranking() -> Any:
     with p.factory() as session:
         within = _scope_unit(session, request.args.get("within"))
         allowed = subtree_ids(session, within.id) if within else None
+        visible = _visible()
         units = [u for u in session.scalars(select(Unit).where(Unit.level == level).order_by(Unit.code))
-                 if allowed is None or u.id in allowed]
+                 if (allowed is None or u.id in allowed) and (visible is None or u.id in visible)]
         rows = []
         for unit in units:
             tally = _tally(session, start, end, subtree_ids(session, unit.id), source, first, last)

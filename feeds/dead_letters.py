@@ -1,0 +1,96 @@
+"""Dead letters: every record a feed refuses is kept, raw, with its specific reasons.
+
+Used by every channel (Open311, the 12345 push, 110, mailbox, front desk,
+CSV/Excel import)::
+
+    from feeds.dead_letters import FieldError, reject
+
+    errors = [FieldError("lat", "must be a number between -90 and 90, got 'abc'")]
+    reject(session, "open311", "POST /open311/v2/requests.json", body_text, errors,
+           external_id=None)
+
+``reject`` only adds the row to ``session``; the caller commits (so a
+refusal is stored in the same transaction as anything else the caller did,
+or on its own). Nothing a channel sent is ever silently dropped: either it
+became an intake record or it is a dead letter.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tickets.models import DeadLetter
+
+# Columns' sizes in tickets.models.DeadLetter.
+_SOURCE_MAX = 200
+_EXTERNAL_ID_MAX = 64
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One reason a record was refused: which field, and why (in plain words)."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class Rejected(Exception):
+    """Raised by validators: the record is refused for these reasons."""
+
+    def __init__(self, errors: list[FieldError], external_id: str | None = None) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = list(errors)
+        self.external_id = external_id
+
+
+def as_text(payload: Any) -> str:
+    """The raw payload as text, for storing: bytes decoded, dicts as JSON."""
+    if payload is None:
+        return ""
+    if isinstance(payload, bytes):
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                return payload.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+        return payload.decode("latin-1")
+    if isinstance(payload, str):
+        return payload
+    return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def reject(
+    session: Session,
+    channel: str,
+    source: str,
+    payload_text: Any,
+    errors: list[FieldError],
+    external_id: str | None = None,
+    at: datetime | None = None,
+) -> DeadLetter:
+    """Store a refused record with its reasons; returns the (flushed) DeadLetter row."""
+    if not errors:
+        raise ValueError("a dead letter needs at least one FieldError")
+    ext = str(external_id)[:_EXTERNAL_ID_MAX] if external_id not in (None, "") else None
+    letter = DeadLetter(
+        channel=channel[:32],
+        source=(source or "")[:_SOURCE_MAX],
+        external_id=ext,
+        received_at=at or datetime.now(timezone.utc),
+        payload=as_text(payload_text),
+        errors=[e.as_dict() if isinstance(e, FieldError) else dict(e) for e in errors],
+        status="new",
+    )
+    session.add(letter)
+    session.flush()
+    return letter
