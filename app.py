@@ -11,6 +11,7 @@
     sla        deadline: print a ticket's deadlines under the SLA policy
     calendar   load/show a year's official holidays and make-up working days
     geo        station jurisdictions: check a GeoJSON file, derive the demo ones
+    intake     file channels: the 110 CSV export, mailbox .eml files; dead letters
 """
 from __future__ import annotations
 
@@ -361,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     from geo import cli as geo_cli  # geo check FILE, geo derive
 
     geo_cli.add_commands(sub)
+
+    from feeds import cli as intake_cli  # intake cad110 FILE, intake eml PATH, intake dead-letters
+
+    intake_cli.add_commands(sub)
     return parser
 
 

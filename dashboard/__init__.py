@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
 import settings as settings_module
-from dashboard import api, auth, push
+from dashboard import api, auth, intake_forms, open311, push
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
@@ -30,7 +30,8 @@ from dashboard.redis_link import connect
 from layouts import shell
 from layouts.i18n import t
 from settings import Settings
-from tickets import followup, housekeeping, sla, supervision
+from feeds import connectors
+from tickets import alerts, followup, housekeeping, sla, supervision
 from tickets.db import make_engine, make_session_factory
 from tickets.figures import RankingPolicy
 
@@ -69,6 +70,10 @@ class Platform:
         # The leader sweeps: unanswered follow-ups, overdue tickets (督办单), queued SMS.
         self.start_background("housekeeping", lambda stop: housekeeping.run(
             self.factory, stop, self.leadership.is_leader, interval=self.settings.housekeeping_seconds))
+        # The leader raises early warnings: surges and recurring issues (tickets/alerts.py).
+        alert_config = alerts.AlertConfig.from_settings(self.settings)  # a bad setting stops the start
+        self.start_background("alerts", lambda stop: alerts.run(
+            self.factory, stop, self.leadership.is_leader, self.settings.tz, cfg=alert_config))
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
@@ -93,6 +98,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     sla.use_policy_file(settings.sla_policy_file)  # a bad policy file stops the start, naming the key
     followup.configure(settings)  # the SMS gateway; a bad gateway setting stops the start
     supervision.configure(settings)
+    connectors.configure(settings)  # where 12345 results go back, and the retry policy
     server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
     server.config["SECRET_KEY"] = settings.secret_key
     server.config["JSON_AS_ASCII"] = False
@@ -121,6 +127,8 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     server.extensions["minsheng"] = platform
     auth.init_app(server, factory)  # the gate: who may see which screen, API and socket
     server.register_blueprint(api.blueprint)
+    server.register_blueprint(open311.blueprint)  # /open311/v2/ (GeoReport v2)
+    server.register_blueprint(intake_forms.blueprint)  # /mailbox, /frontdesk
     if live:
         platform.start_live()
     return platform

@@ -11,6 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from layouts import map as map_screen
 from layouts.i18n import labels, t
 from tickets.vocabulary import CHANNELS
 
@@ -128,6 +129,8 @@ def layout(lang: str = "zh-CN", **_query: Any) -> html.Div:
                         ],
                         className="wall-left",
                     ),
+                    # The live heat map (layouts/map.py; assets/map_live.js feeds it pushed tickets).
+                    map_screen.wall_panel(lang),
                     html.Div(
                         [html.H2(t("ticker_title", lang)), html.Ul(id="wall-ticker", className="ticker")],
                         className="panel panel-ticker",

@@ -14,7 +14,7 @@ Handler = Callable[..., None]
 _handlers: dict[str, list[Handler]] = {}
 # Modules whose handlers every process needs, whoever publishes first: imported
 # at the first publish (not at import time, which would be circular).
-HANDLER_MODULES = ("tickets.followup", "tickets.supervision")
+HANDLER_MODULES = ("tickets.followup", "tickets.supervision", "feeds.connectors")
 _loaded = False
 
 

@@ -41,7 +41,19 @@ def run_sweeps(factory: sessionmaker[Session], now: datetime) -> dict[str, Any]:
             log.exception("%s sweep failed; next round tries again", name)
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
     out["sms"] = deliver(factory, now)
+    out["results"] = deliver_results(factory, now)
     return out
+
+
+def deliver_results(factory: sessionmaker[Session], now: datetime) -> dict[str, Any]:
+    """Replies back to the 12345 platforms (feeds/connectors.py), retried with backoff."""
+    try:
+        from feeds import connectors
+
+        return connectors.deliver_pending(factory, now)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("result delivery failed; next round tries again")
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def deliver(factory: sessionmaker[Session], now: datetime) -> dict[str, Any]:
@@ -67,6 +79,7 @@ def run(factory: sessionmaker[Session], stop: threading.Event, is_leader: Callab
                         log.info("housekeeping: %s", result)
                 else:
                     deliver(factory, now)
+                    deliver_results(factory, now)
         except Exception:  # noqa: BLE001 - e.g. Redis away while asking for leadership
             log.exception("housekeeping round failed")
         stop.wait(min(interval, sms_interval))

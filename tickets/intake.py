@@ -3,6 +3,9 @@
 ``feeds/`` validate what a channel sent and hand a :class:`NewRequest` here;
 this module never sees raw payloads. The same (channel, external_id) twice is
 one ticket: the second call returns the first ticket and writes nothing.
+A record that is certainly a duplicate of an open ticket (``tickets.dedup``:
+same phone, place, text, time) is merged into it instead of opening a new one;
+a likely duplicate opens its ticket with a suggestion for the dispatcher.
 """
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tickets import dispatch, lifecycle
+from tickets import dedup, dispatch, lifecycle
 from tickets.events import record_event
-from tickets.models import IntakeRecord, Ticket
+from tickets.models import IntakeRecord, Ticket, Unit
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
 
@@ -38,6 +41,9 @@ class NewRequest:
     citizen_name: str | None = None
     citizen_phone: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # The unit the source itself assigned (an import or replay of a system with
+    # its own routing); None: routed by topic and place (dispatch.route).
+    unit_code: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -80,6 +86,9 @@ def receive(session: Session, request: NewRequest, now: datetime, tz: Any) -> Ti
     )
     if existing is not None:
         return existing.ticket
+    merged_into, matches = dedup.on_new_request(session, request, now)
+    if merged_into is not None:
+        return merged_into  # a certain duplicate: one more intake record of an open ticket
 
     ticket = Ticket(
         number=next_ticket_number(session, request.received_at, tz),
@@ -112,9 +121,19 @@ def receive(session: Session, request: NewRequest, now: datetime, tz: Any) -> Ti
     session.flush()
     record_event(session, ticket, "received", request.received_at, data={"channel": request.channel})
 
-    unit, _direct = dispatch.route(session, ticket)
+    unit = _unit_by_code(session, request.unit_code) or dispatch.route(session, ticket)[0]
     lifecycle.dispatch(session, ticket, unit, max(now, request.received_at), tz)
+    dedup.on_ticket_created(session, ticket, matches)
     return ticket
+
+
+def _unit_by_code(session: Session, code: str | None) -> Unit | None:
+    if not code:
+        return None
+    unit = session.scalar(select(Unit).where(Unit.code == code, Unit.active.is_(True)))
+    if unit is None:
+        raise ValueError(f"unit {code!r} is not an active unit")
+    return unit
 
 
 def _jsonable(value: Any) -> Any:

@@ -160,6 +160,9 @@ def reply(session: Session, ticket: Ticket, at: datetime, actor: Actor = SYSTEM,
 
 
 def close(session: Session, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, note: str | None = None) -> None:
+    if (ticket.escalation_level or 1) >= 3 and not (note or "").strip():
+        # 三级回访: a city-level case closes only with the findings of the inquiry.
+        raise IllegalStep(f"工单 {ticket.number}: a level-3 ticket closes only with findings")
     _guard(ticket, "close", at, actor)
     ticket.status, ticket.closed_at = "closed", at
     _record(session, ticket, "close", at, actor, note, {"satisfaction": ticket.satisfaction})

@@ -427,3 +427,39 @@ class ConnectorDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """预警: a surge (突增) of one topic in one area, or a recurring issue (多发诉求) in one small cell.
+
+    One row per episode: the periodic detector updates it while the condition
+    holds (``key`` makes it idempotent) and closes it when it no longer does.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_last_seen", "status", "last_seen_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # surge | recurring
+    topic: Mapped[str] = mapped_column(String(32))
+    area_kind: Mapped[str] = mapped_column(String(16))  # district | cell (H3)
+    area: Mapped[str] = mapped_column(String(64))
+    area_name: Mapped[str] = mapped_column(String(64))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    day: Mapped[date | None] = mapped_column(Date)  # a surge's local day
+    window_days: Mapped[int | None] = mapped_column(Integer)  # a recurring issue's window
+    count: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float | None] = mapped_column(Float)  # expected count for the day / window
+    threshold: Mapped[int | None] = mapped_column(Integer)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    ticket_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit | None] = relationship()

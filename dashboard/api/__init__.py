@@ -18,3 +18,5 @@ def platform() -> Any:
 # Resource modules register their routes on the blueprint when imported.
 from dashboard.api import accounts, figures, live  # noqa: E402,F401
 from dashboard.api import sms, supervision  # noqa: E402,F401
+from dashboard.api import intake  # noqa: E402,F401
+from dashboard.api import alerts, hotspots, maps  # noqa: E402,F401

@@ -195,6 +195,8 @@ class LiveAggregator:
             self.redis.set(K.CURSOR, entry_id)
             return None
         payload = json.loads(fields["payload"])
+        if fields.get("topic", "ticket") != "ticket":
+            return self._apply_other(entry_id, outbox_id, fields["topic"], payload)
         kind: str = payload["event"]
         at = datetime.fromisoformat(payload["at"])
         view: dict[str, Any] = payload["ticket"]
@@ -234,6 +236,18 @@ class LiveAggregator:
         pipe.incr(K.SEQ)
         seq = pipe.execute()[-1]
         return {"seq": seq, "event": kind, "at": at.isoformat(), "ticket": view}
+
+    def _apply_other(self, entry_id: str, outbox_id: int, topic: str, payload: dict[str, Any]) -> Message:
+        """An event about no ticket (e.g. an alert, tickets/alerts.py): passed on to the
+        screens with its own seq, once; it changes no counter."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.sadd(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
+        pipe.expire(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), 3 * 86400)
+        pipe.set(K.CURSOR, entry_id)
+        pipe.incr(K.SEQ)
+        seq = pipe.execute()[-1]
+        extra = {k: v for k, v in payload.items() if k not in ("event", "at")}
+        return {"seq": seq, "event": payload.get("event", topic), "at": payload.get("at"), "ticket": None, **extra}
 
     @staticmethod
     def _forget(pipe: Any, tid: int, which: tuple[str, ...]) -> None:

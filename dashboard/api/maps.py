@@ -1,0 +1,66 @@
+"""The heat map's data and its export.
+
+    GET /api/v1/map/points[?window=24h|1h|7d][&topic=noise]
+        The live heat layer's starting points: [lat, lon, weight, t, ticket_id]
+        each (t: received, epoch seconds). Up to geo.points.LIVE_CAP points one
+        by one; beyond, grouped on a ~50 m grid in SQL (weight = tickets,
+        t = the newest, ticket_id null) and "aggregated": true.
+    GET /api/v1/map/export[?topic=noise][&window=24h | &from=…&to=…][&lang=en]
+        The map as one self-contained HTML file (scripts, styles and images
+        inlined; nothing loaded from anywhere), as an attachment.
+
+Any actor may ask (a kiosk too: both only read); the map holds only the
+tickets and alerts of the actor's scope.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import jsonify, request, send_file
+
+from dashboard import mapview
+from dashboard.api import blueprint, platform
+from dashboard.api.hotspots import parse_topic, parse_window
+from dashboard.auth import current_actor, require_login
+from geo import points as geo_points
+from layouts.i18n import normalise
+from tickets.models import utcnow
+
+
+@blueprint.get("/map/points")
+@require_login()
+def map_points() -> Any:
+    actor = current_actor()
+    assert actor is not None
+    p = platform()
+    now = utcnow()
+    topic = parse_topic(request.args.get("topic"))
+    start, end, window = parse_window(request.args, p.settings.tz, now)
+    with p.factory() as session:
+        points, total, aggregated = geo_points.load_points(
+            session, start, end, topic, actor.visible_unit_ids, cap=geo_points.LIVE_CAP)
+    rows = [[round(q.lat, 5), round(q.lon, 5), q.weight, int(q.last_at.timestamp()), q.ticket_id] for q in points]
+    rows.sort(key=lambda r: r[3])  # oldest first: the layer drops from the front
+    return jsonify(window=window, topic=topic, **{"from": start.isoformat(), "to": end.isoformat()},
+                   as_of=now.isoformat(), window_seconds=int((end - start).total_seconds()),
+                   total=total, aggregated=aggregated, points=rows)
+
+
+@blueprint.get("/map/export")
+@require_login()
+def map_export() -> Any:
+    actor = current_actor()
+    assert actor is not None
+    p = platform()
+    now = utcnow()
+    topic = parse_topic(request.args.get("topic"))
+    start, end, window = parse_window(request.args, p.settings.tz, now)
+    lang = normalise(request.args.get("lang"))
+    with p.factory() as session:
+        html = mapview.render(session, settings=p.settings, now=now, start=start, end=end, window=window,
+                              topic=topic, scope=actor.visible_unit_ids, lang=lang, inline=True)
+    stamp = now.astimezone(p.settings.tz).strftime("%Y%m%d-%H%M")
+    name = f"民生警务热力图-{topic or 'all'}-{window or 'range'}-{stamp}.html"
+    return send_file(io.BytesIO(html.encode("utf-8")), mimetype="text/html; charset=utf-8", as_attachment=True,
+                     download_name=name, max_age=0)

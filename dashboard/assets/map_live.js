@@ -1,0 +1,103 @@
+/* The wall's live heat map: pushed tickets -> the map's heat layer, in place.
+ *
+ * live.js owns the socket; this script only listens (minshengLive.listeners).
+ * The map is a folium document in <iframe id="wall-map" srcdoc> (same origin,
+ * no sandbox), whose own script exposes contentWindow.minshengMap
+ * (static/map/minsheng-map.js). On every (re)loaded snapshot the last 24 hours
+ * of points and the open alerts are fetched; pushed "received" tickets are
+ * added to the heat layer and "alert" events to the markers. Events arriving
+ * while that fetch is under way wait for it; ticket ids make a point that is
+ * both fetched and pushed count once. The map is never reloaded, so its pan
+ * and zoom stay as they are.
+ */
+(function () {
+  "use strict";
+  var FRAME_ID = "wall-map";
+  var st = {
+    queue: [], alerts: [], loading: false, loads: 0, applied: 0, latencies: [], registered: false,
+    lastLoad: null
+  };
+  window.minshengMapLive = st; // read by the browser tests
+
+  function api() {
+    var frame = document.getElementById(FRAME_ID);
+    if (!frame) { return null; }
+    try {
+      var m = frame.contentWindow && frame.contentWindow.minshengMap;
+      return m && m.ready ? m : null;
+    } catch (e) { return null; } // not same-origin (should not happen): no live map
+  }
+
+  function flush() {
+    var m = api();
+    if (!m || st.loading) { return; }
+    if (st.queue.length) {
+      var batch = st.queue;
+      st.queue = [];
+      m.addPoints(batch);
+      var now = Date.now();
+      batch.forEach(function (p) { if (p[5]) { st.latencies.push(now - p[5]); } });
+      if (st.latencies.length > 500) { st.latencies.splice(0, st.latencies.length - 500); }
+      st.applied += batch.length;
+    }
+    if (st.alerts.length) {
+      var alerts = st.alerts;
+      st.alerts = [];
+      alerts.forEach(m.addAlert);
+    }
+  }
+
+  function onEvents(events) {
+    if (!document.getElementById(FRAME_ID)) { return; }
+    var received = Date.now();
+    events.forEach(function (e) {
+      if (e.event === "received" && e.ticket && e.ticket.lat !== null && e.ticket.lat !== undefined) {
+        var t = e.ticket;
+        // [lat, lon, weight, t (s), ticket id, when it reached this page (ms)]
+        st.queue.push([t.lat, t.lon, 1, Math.floor(Date.parse(t.received_at) / 1000), t.ticket_id, received]);
+      } else if (e.event === "alert" && e.alert) {
+        st.alerts.push(e.alert);
+      }
+    });
+    flush();
+  }
+
+  function whenMapReady(fn) {
+    var m = api();
+    if (m) { fn(m); } else { setTimeout(function () { whenMapReady(fn); }, 100); }
+  }
+
+  function getJSON(url) {
+    return fetch(url, {credentials: "same-origin"}).then(function (r) {
+      if (!r.ok) { throw new Error(url + " " + r.status); }
+      return r.json();
+    });
+  }
+
+  function reload() {
+    if (!document.getElementById(FRAME_ID)) { return; }
+    st.loading = true;
+    Promise.all([getJSON("/api/v1/map/points?window=24h"), getJSON("/api/v1/alerts?status=open&limit=200")])
+      .then(function (answers) {
+        whenMapReady(function (m) {
+          m.setPoints(answers[0].points);
+          m.setAlerts(answers[1].alerts);
+          st.loads += 1;
+          st.lastLoad = {points: answers[0].points.length, total: answers[0].total, aggregated: answers[0].aggregated};
+          st.loading = false;
+          flush(); // what was pushed meanwhile (already-fetched tickets are skipped by id)
+        });
+      })
+      .catch(function () { setTimeout(reload, 2000); });
+  }
+
+  function register() {
+    var live = window.minshengLive;
+    if (!live || !live.listeners) { setTimeout(register, 50); return; }
+    live.listeners.events.push(onEvents);
+    live.listeners.snapshot.push(reload);
+    st.registered = true;
+  }
+  register();
+  setInterval(flush, 250); // the map document may become ready after the first events
+})();

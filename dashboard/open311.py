@@ -1,0 +1,210 @@
+"""Open311 GeoReport v2 over HTTP, under ``/open311/v2/`` (docs/INTAKE.md).
+
+    GET  discovery.json|xml
+    GET  services.json|xml                      topics as services
+    GET  services/{service_code}.json|xml       definitions with attributes
+    POST requests.json|xml                      form-encoded; api_key required
+    GET  requests.json|xml                      service_request_id | service_code, start_date,
+                                                end_date (W3C, with a zone), status
+    GET  requests/{service_request_id}.json|xml
+    GET  tokens/{token}.json|xml
+
+Errors are the spec's ``errors``: ``[{"code": 400, "description": "..."}]``
+(XML ``<errors><error>…``) with HTTP 400, 403 or 404. A refused POST is also
+kept as a dead letter (api_key redacted). No login: GETs are public as the spec
+has them, POSTs need an api_key; no cookie is read, so there is nothing to forge.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from dashboard.auth import public
+from feeds import open311 as o311
+from feeds.common import hand_in
+from feeds.dead_letters import FieldError, Rejected, reject
+from tickets.db import unit_of_work
+from tickets.models import IntakeRecord, Ticket, utcnow
+
+blueprint = Blueprint("open311", __name__, url_prefix="/open311/v2")
+FMT = "<any(json,xml):fmt>"
+
+
+def _platform() -> Any:
+    from dashboard import current
+
+    return current()
+
+
+def _respond(fmt: str, data: Any, root: str, item: str | None, status: int = 200) -> Response:
+    if fmt == "xml":
+        return Response(o311.to_xml(root, item, data), status=status, mimetype="text/xml",
+                        content_type="text/xml; charset=utf-8")
+    return Response(json.dumps(data, ensure_ascii=False), status=status,
+                    content_type="application/json; charset=utf-8")
+
+
+def _error(fmt: str, err: o311.Open311Error) -> Response:
+    return _respond(fmt, o311.errors_body(err), "errors", "error", err.code)
+
+
+def _jurisdiction() -> None:
+    given = (request.values.get("jurisdiction_id") or "").strip()
+    expected = _platform().settings.open311_jurisdiction_id
+    if given and given != expected:
+        raise o311.Open311Error(404, [f"jurisdiction_id {given!r} not found; this endpoint serves {expected!r}"],
+                                [FieldError("jurisdiction_id", f"{given!r} not found; this endpoint serves "
+                                                               f"{expected!r}")])
+
+
+def _service(code: str) -> o311.Service:
+    service = o311.load_catalogue().get(code)
+    if service is None:
+        raise o311.Open311Error(404, [f"service_code {code!r} not found"],
+                                [FieldError("service_code", f"{code!r} not found; see services.json")])
+    return service
+
+
+@blueprint.errorhandler(o311.Open311Error)
+def _open311_error(err: o311.Open311Error) -> Response:
+    fmt = "xml" if request.path.endswith(".xml") else "json"
+    return _error(fmt, err)
+
+
+# -------------------------------------------------------------- discovery
+@blueprint.get(f"/discovery.{FMT}")
+@public
+def discovery(fmt: str) -> Response:
+    settings = _platform().settings
+    base = request.host_url.rstrip("/") + blueprint.url_prefix
+    data = {
+        "changeset": "2026-11-23T00:00:00+08:00",
+        "contact": "民生警务平台办公室",
+        "key_service": "向民生警务平台办公室申请 api_key",
+        "endpoints": [{"specification": o311.SPEC_URL, "url": base, "changeset": "2026-11-23T00:00:00+08:00",
+                       "type": "production", "formats": ["application/json", "text/xml"]}],
+        "jurisdiction_id": settings.open311_jurisdiction_id,
+    }
+    return _respond(fmt, data, "discovery", None)
+
+
+# --------------------------------------------------------------- services
+@blueprint.get(f"/services.{FMT}")
+@public
+def services(fmt: str) -> Response:
+    _jurisdiction()
+    return _respond(fmt, [s.as_dict() for s in o311.load_catalogue().values()], "services", "service")
+
+
+@blueprint.get(f"/services/<code>.{FMT}")
+@public
+def service_definition(code: str, fmt: str) -> Response:
+    _jurisdiction()
+    return _respond(fmt, _service(code).definition(), "service_definition", None)
+
+
+# --------------------------------------------------------------- requests
+@blueprint.post(f"/requests.{FMT}")
+@public
+def post_request(fmt: str) -> Response:
+    platform = _platform()
+    settings = platform.settings
+    endpoint = f"POST {request.path}"
+    request.max_content_length = settings.intake_max_body_bytes
+    try:
+        form = list(request.form.items(multi=True))
+    except RequestEntityTooLarge:
+        return _error(fmt, o311.Open311Error(400, [f"request body over {settings.intake_max_body_bytes} bytes"]))
+    raw_text = o311.redacted_form(form)
+    first = {k: v for k, v in reversed(form)}
+    now = utcnow()
+    with unit_of_work(platform.factory) as session:
+        try:
+            label = o311.check_key(settings.open311_api_keys, first.get("api_key"))
+            _jurisdiction()
+            code = (first.get("service_code") or "").strip()
+            if not code:
+                raise o311.Open311Error(400, ["service_code: is required"],
+                                        [FieldError("service_code", "is required")])
+            service = _service(code)
+            new = o311.parse_post(form, service, now=now, tz=settings.tz,
+                                  idempotency_key=request.headers.get("Idempotency-Key"), key_label=label)
+        except Rejected as exc:
+            err = o311.reject_from(exc)
+            reject(session, o311.CHANNEL, endpoint, raw_text, exc.errors)
+            return _error(fmt, err)
+        except o311.Open311Error as err:
+            reject(session, o311.CHANNEL, endpoint, raw_text, err.errors)
+            return _error(fmt, err)
+        outcome = hand_in(session, new, now, settings.tz)
+        ticket = outcome.ticket
+        assert ticket is not None
+        number = _remember_number(session, new.external_id, ticket)
+        body = [{"service_request_id": number, "token": new.external_id,
+                 "service_notice": "已受理，民警将与您联系" if outcome.status == "accepted" else "该诉求已受理（重复提交）",
+                 "account_id": first.get("account_id") or None}]
+    return _respond(fmt, body, "service_requests", "request", 201 if outcome.status == "accepted" else 200)
+
+
+def _remember_number(session: Any, token: str, ticket: Ticket) -> str:
+    """The service_request_id the client was given first stays theirs (kept in the record)."""
+    record = session.scalar(select(IntakeRecord).where(IntakeRecord.channel == o311.CHANNEL,
+                                                       IntakeRecord.external_id == token))
+    if record is None:
+        return ticket.number
+    payload = dict(record.payload or {})
+    if not payload.get("service_request_id"):
+        payload["service_request_id"] = ticket.number
+        record.payload = payload
+    return str(payload["service_request_id"])
+
+
+@blueprint.get(f"/requests.{FMT}")
+@public
+def get_requests(fmt: str) -> Response:
+    platform = _platform()
+    _jurisdiction()
+    args = {k: v for k, v in request.args.items()}
+    with platform.factory() as session:
+        tickets = o311.search(session, args, utcnow(), platform.settings.tz)
+        data = o311.views(session, tickets, platform.settings.tz)
+    return _respond(fmt, data, "service_requests", "request")
+
+
+@blueprint.get(f"/requests/<number>.{FMT}")
+@public
+def get_request(number: str, fmt: str) -> Response:
+    platform = _platform()
+    _jurisdiction()
+    with platform.factory() as session:
+        ticket = o311.find(session, number)
+        if ticket is None:
+            raise o311.Open311Error(404, [f"service_request_id {number!r} not found"])
+        data = o311.views(session, [ticket], platform.settings.tz)
+    return _respond(fmt, data, "service_requests", "request")
+
+
+@blueprint.get(f"/tokens/<token>.{FMT}")
+@public
+def get_token(token: str, fmt: str) -> Response:
+    platform = _platform()
+    _jurisdiction()
+    with platform.factory() as session:
+        record = session.scalar(select(IntakeRecord).where(IntakeRecord.channel == o311.CHANNEL,
+                                                           IntakeRecord.external_id == token))
+        if record is None:
+            raise o311.Open311Error(404, [f"token {token!r} not found"])
+        number = (record.payload or {}).get("service_request_id") or record.ticket.number
+    return _respond(fmt, [{"service_request_id": number, "token": token}], "service_requests", "request")
+
+
+@blueprint.route("/<path:rest>", methods=["GET", "POST"])
+@public
+def not_found(rest: str) -> Response:
+    fmt = "xml" if rest.endswith(".xml") else "json"
+    return _error(fmt, o311.Open311Error(404, [f"/open311/v2/{rest} is not a GeoReport v2 resource "
+                                               "(formats: .json, .xml)"]))

@@ -1,0 +1,155 @@
+/* Minsheng map: runs INSIDE the folium map's document (geo/maps.py).
+ *
+ * geo/maps.py's register script calls minshengMap.init(map, heat, alerts, options)
+ * with the Leaflet objects folium created. A page holding the map in a
+ * same-origin <iframe srcdoc> (the wall, dashboard/assets/map_live.js) then
+ * reaches them as iframe.contentWindow.minshengMap and adds points and alerts
+ * without reloading the map, so pan and zoom stay as they are.
+ *
+ * Heat points are [lat, lon, weight]; beside each the live map keeps
+ * [t, id]: received time (epoch seconds) to drop points older than the
+ * window, and the ticket id so a point pushed twice (a snapshot reload
+ * overlapping a push) is counted once. At most options.cap points are kept,
+ * the oldest dropped first.
+ */
+(function () {
+  "use strict";
+  var M = window.minshengMap = window.minshengMap || {};
+  M.ready = false;
+
+  function esc(text) {
+    return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+    });
+  }
+
+  M.init = function (map, heat, alertLayer, options) {
+    M.map = map; M.heat = heat; M.alertLayer = alertLayer; M.o = options || {};
+    M.meta = (M.o.meta && M.o.meta.length === heat._latlngs.length) ? M.o.meta.slice() : heat._latlngs.map(function () { return [null, null]; });
+    M.seen = {};
+    M.meta.forEach(function (m) { if (m[1] !== null && m[1] !== undefined) { M.seen[m[1]] = true; } });
+    M.markers = {};
+    M.added = 0;
+    if (map.attributionControl) { map.attributionControl.setPrefix(false); }
+    var zoomClass = function () {
+      var c = map.getContainer();
+      if (map.getZoom() >= (M.o.stationLabelZoom || 12)) { c.classList.add("ms-show-stations"); } else { c.classList.remove("ms-show-stations"); }
+    };
+    map.on("zoomend", zoomClass);
+    zoomClass();
+    (M.o.alerts || []).forEach(M.addAlert);
+    if (M.o.live) { setInterval(function () { M.prune(); }, 60000); }
+    M.ready = true;
+    M.legend();
+  };
+
+  /* ------------------------------------------------------------ points */
+  M.count = function () { return M.heat ? M.heat._latlngs.length : 0; };
+  M.total = function () {
+    var n = 0, l = M.heat._latlngs;
+    for (var i = 0; i < l.length; i++) { n += l[i][2] || 1; }
+    return n;
+  };
+
+  // Replace every point: list of [lat, lon, weight, t, id].
+  M.setPoints = function (list) {
+    var latlngs = [], meta = [];
+    M.seen = {};
+    list.forEach(function (p) {
+      latlngs.push([p[0], p[1], p[2] || 1]);
+      meta.push([p[3] === undefined ? null : p[3], p[4] === undefined ? null : p[4]]);
+      if (p[4] !== null && p[4] !== undefined) { M.seen[p[4]] = true; }
+    });
+    M.meta = meta;
+    M.heat.setLatLngs(latlngs);
+    M.trim();
+    M.legend();
+  };
+
+  // Add points (same shape); returns how many were new.
+  M.addPoints = function (list) {
+    var fresh = 0, l = M.heat._latlngs;
+    list.forEach(function (p) {
+      var id = p[4];
+      if (id !== null && id !== undefined) {
+        if (M.seen[id]) { return; }
+        M.seen[id] = true;
+      }
+      l.push([p[0], p[1], p[2] || 1]);
+      M.meta.push([p[3] === undefined ? null : p[3], id === undefined ? null : id]);
+      fresh += 1;
+    });
+    if (fresh) {
+      M.added += fresh;
+      M.trim();
+      M.heat.redraw(); // leaflet.heat batches redraws into one animation frame
+      M.legend();
+    }
+    return fresh;
+  };
+
+  M.trim = function () {
+    var cap = M.o.cap || 20000, l = M.heat._latlngs;
+    if (l.length <= cap) { return 0; }
+    var drop = l.length - cap;
+    M.meta.splice(0, drop).forEach(function (m) { if (m[1] !== null) { delete M.seen[m[1]]; } });
+    l.splice(0, drop);
+    return drop;
+  };
+
+  // Drop points older than the window (a rolling window on the wall).
+  M.prune = function (nowMs) {
+    var cutoff = ((nowMs || Date.now()) / 1000) - (M.o.windowSeconds || 86400);
+    var keep = [], meta = [], l = M.heat._latlngs;
+    for (var i = 0; i < l.length; i++) {
+      var t = M.meta[i][0];
+      if (t === null || t >= cutoff) { keep.push(l[i]); meta.push(M.meta[i]); } else if (M.meta[i][1] !== null) { delete M.seen[M.meta[i][1]]; }
+    }
+    if (keep.length !== l.length) { M.meta = meta; M.heat.setLatLngs(keep); M.legend(); }
+    return l.length - keep.length;
+  };
+
+  M.legend = function () {
+    var el = document.getElementById("ms-legend");
+    if (!el || !M.heat) { return; }
+    var en = M.o.lang === "en";
+    var hours = Math.round((M.o.windowSeconds || 86400) / 3600);
+    var open = Object.keys(M.markers).length;
+    el.innerHTML = '<span class="ms-legend-n">' + M.total().toLocaleString("zh-CN") + '</span>' +
+      (en ? " requests, last " + hours + " h" : " 起 · 近" + hours + "小时") +
+      (open ? '<span class="ms-legend-alerts">' + (en ? open + " alerts" : "预警 " + open) + "</span>" : "");
+  };
+
+  /* ------------------------------------------------------------ alerts */
+  function alertLabel(a) {
+    var en = M.o.lang === "en";
+    var topic = (M.o.labels && M.o.labels.topics && M.o.labels.topics[a.topic]) || a.topic_label || a.topic;
+    var kind = en ? (a.kind === "surge" ? "surge" : "recurring") : (a.kind === "surge" ? "突增" : "多发");
+    return topic + " " + kind + " " + a.count + (en ? "" : "起");
+  }
+
+  M.addAlert = function (a) {
+    if (!a || a.id === undefined) { return; }
+    var old = M.markers[a.id];
+    if (old) { M.alertLayer.removeLayer(old); delete M.markers[a.id]; }
+    if (a.status === "closed" || a.lat === null || a.lon === null) { M.legend(); return; }
+    var icon = L.divIcon({
+      className: "ms-alert ms-alert-" + a.kind, iconSize: [0, 0], iconAnchor: [0, 0],
+      html: '<span class="ms-alert-pulse"></span><span class="ms-alert-dot"></span>' +
+            '<span class="ms-alert-label">' + esc(alertLabel(a)) + "</span>"
+    });
+    var marker = L.marker([a.lat, a.lon], {icon: icon, keyboard: false, zIndexOffset: 1000});
+    marker.bindTooltip(esc((a.area_name ? a.area_name + "：" : "") + a.reason), {direction: "top", className: "ms-tip"});
+    marker.addTo(M.alertLayer);
+    M.markers[a.id] = marker;
+    M.legend();
+  };
+
+  M.setAlerts = function (list) {
+    M.alertLayer.clearLayers();
+    M.markers = {};
+    (list || []).forEach(M.addAlert);
+    M.legend();
+  };
+  M.alertCount = function () { return Object.keys(M.markers).length; };
+})();

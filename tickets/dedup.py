@@ -1,0 +1,619 @@
+"""De-duplication across channels (DESIGN §6): one problem, one ticket.
+
+The same problem often reaches the bureau on several channels: a citizen
+calls 12345, writes to the director's mailbox the next morning, a neighbour
+walks into the station. Each arrival is an intake record; after
+de-duplication they should hang on one ticket, and every channel that
+reported it still gets its reply (:func:`reply_targets`).
+
+Signals, compared between a new record and each open ticket received within
+``window_hours`` of it (:func:`compare`):
+
+- the same phone number (normalised: digits, no +86);
+- a nearby place: great-circle distance under ``near_m`` (300 m); places
+  more than ``far_m`` apart count *against* a match;
+- similar Chinese text: both texts normalised (NFKC, so full-width letters,
+  digits and punctuation become half-width; punctuation, spaces and the
+  boilerplate every message carries — 您好, 反映, 请尽快处理 … — removed),
+  cut into character bigrams; the similarity is the larger of their Jaccard
+  index and 0.8 × their overlap coefficient (a one-line hotline summary
+  inside a long mailbox letter still scores);
+- close in time, and the same topic.
+
+Two outcomes. **Certain** (merged at intake without asking): the same phone
+and the same matter (similar text, or the same place and topic); or the same
+place, topic and clearly similar text; or, when a record has no point, the
+same topic and near-identical text. **Likely** (a :class:`DuplicateSuggestion`
+for the dispatcher, with the reasons in Chinese): the same phone, or the same
+place and topic, or similar text, with nothing contradicting it. A certain
+match between two records of the *same* channel is only suggested: a source
+that numbers its own records sends a second record on purpose (a 12345 催办 is
+a new work order about an old one), so a person confirms it.
+
+Thresholds were set on the labelled pairs in ``tests/fixtures/dedup_pairs.yaml``;
+their precision and recall are in docs/DEDUP.md and held by tests.
+
+Candidate search never scans the tickets table: :class:`CandidateIndex` keeps
+the open tickets of the hours around the record in memory, by phone, by H3
+cell (resolution 8, the cell and its neighbours cover every point within
+300 m) and by (district, topic) for records without a point; it loads an hour
+of tickets from the database (``ix_tickets_received_at``) the first time a
+record needs it and picks up other processes' new tickets by id. The index
+only narrows the search: the few candidates it returns are read back from
+the database and judged on what is stored there, so a stale or rolled-back
+entry can make the search miss a duplicate but never merge a wrong one.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+import unicodedata
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import h3
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from tickets.events import record_event
+from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
+from tickets.vocabulary import CHANNELS, OPEN_STATUSES, TOPICS
+
+MODES = ("auto", "suggest", "off")
+CERTAIN, LIKELY, NONE = "certain", "likely", "none"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Thresholds and switches (configuration: ``settings.dedup_*``, ``configure``)."""
+
+    mode: str = "auto"  # auto: merge certain matches; suggest: only suggest; off
+    window_hours: float = 72.0
+    near_m: float = 300.0
+    far_m: float = 2000.0
+    # Text similarity a certain match needs, by the other evidence it has:
+    certain_phone_sim: float = 0.20  # the same phone
+    certain_place_sim: float = 0.30  # the same place (within near_m) and topic
+    certain_text_sim: float = 0.60  # no point to compare: text (and topic) alone
+    # Text similarity that alone (with the topic) makes a suggestion.
+    likely_sim: float = 0.30
+    # Certain matches within one channel merge automatically only if True.
+    same_channel_auto: bool = False
+    max_suggestions: int = 3
+    h3_resolution: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"dedup mode must be one of {MODES}, not {self.mode!r}")
+
+
+_params = Params()
+_lock = threading.Lock()
+
+
+def configure(settings: Any = None, **overrides: Any) -> Params:
+    """Set the process-wide parameters from settings (``dedup_mode``, …) and overrides."""
+    global _params
+    values: dict[str, Any] = {}
+    if settings is not None:
+        for name in ("mode", "window_hours", "near_m"):
+            value = getattr(settings, f"dedup_{name}", None)
+            if value is not None:
+                values[name] = value
+    values.update(overrides)
+    _params = replace(Params(), **values)
+    return _params
+
+
+def params() -> Params:
+    return _params
+
+
+# ------------------------------------------------------------------- text
+# Phrases nearly every message carries; they say nothing about which problem it is.
+BOILERPLATE = tuple(sorted({
+    "您好", "你好", "尊敬的领导", "尊敬的", "领导", "请问", "反映", "反应", "投诉", "举报", "咨询", "求助", "建议",
+    "希望", "请求", "要求", "恳请", "尽快", "尽早", "及时", "处理", "解决", "相关部门", "有关部门", "相关单位",
+    "政府", "警察", "民警", "派出所", "公安", "管一管", "管管", "帮忙", "帮助", "谢谢", "感谢", "麻烦", "一下",
+    "市民", "本人", "我是", "我们", "我家", "目前", "现在", "问题", "情况", "严重", "非常", "特别", "一直",
+    "已经", "多次", "没有", "无人", "给予", "重视", "落实", "核实", "调查", "查处", "请", "望", "的", "了",
+}, key=len, reverse=True))
+_BOILERPLATE_RE = re.compile("|".join(map(re.escape, BOILERPLATE)))
+
+
+def normalise(text: str | None) -> str:
+    """Text as compared: NFKC (full-width → half-width), lower case, no punctuation,
+    spaces or symbols, no boilerplate phrases."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
+    return _BOILERPLATE_RE.sub("", text)
+
+
+@lru_cache(maxsize=65536)
+def shingles(text: str) -> frozenset[str]:
+    """Character bigrams of the normalised text (a one-character text: itself)."""
+    norm = normalise(text)
+    if len(norm) < 2:
+        return frozenset([norm]) if norm else frozenset()
+    return frozenset(norm[i:i + 2] for i in range(len(norm) - 1))
+
+
+def similarity(a: str, b: str) -> float:
+    """max(Jaccard, 0.8 × overlap coefficient) of the bigram sets, 0–1."""
+    sa, sb = shingles(a), shingles(b)
+    if not sa or not sb:
+        return 0.0
+    common = len(sa & sb)
+    if not common:
+        return 0.0
+    jaccard = common / (len(sa) + len(sb) - common)
+    overlap = common / min(len(sa), len(sb))
+    return max(jaccard, 0.8 * overlap)
+
+
+def normalise_phone(phone: str | None) -> str:
+    from tickets.followup import normalise_phone as _normalise
+
+    digits = _normalise(phone)
+    return digits if len(digits) >= 7 else ""
+
+
+def _mask(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
+
+
+def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
+
+
+# ---------------------------------------------------------------- compare
+@dataclass(frozen=True)
+class Record:
+    """What de-duplication knows of a record or a ticket."""
+
+    channel: str
+    received_at: datetime
+    topic: str
+    text: str
+    phone: str = ""  # normalised
+    lat: float | None = None
+    lon: float | None = None
+    district: str | None = None
+    ticket_id: int | None = None
+    number: str | None = None
+
+    @classmethod
+    def of(cls, *, channel: str, received_at: datetime, topic: str, title: str | None, content: str | None,
+           phone: str | None = None, lat: float | None = None, lon: float | None = None,
+           district: str | None = None, ticket_id: int | None = None, number: str | None = None) -> Record:
+        text = f"{title or ''} {content or ''}".strip()
+        return cls(channel=channel, received_at=received_at, topic=topic, text=text,
+                   phone=normalise_phone(phone), lat=lat, lon=lon, district=district,
+                   ticket_id=ticket_id, number=number)
+
+    @classmethod
+    def of_request(cls, request: Any) -> Record:
+        return cls.of(channel=request.channel, received_at=request.received_at, topic=request.topic,
+                      title=request.title, content=request.content, phone=request.citizen_phone,
+                      lat=request.lat, lon=request.lon, district=request.district)
+
+    @classmethod
+    def of_ticket(cls, ticket: Any) -> Record:
+        return cls.of(channel=ticket.channel, received_at=ticket.received_at, topic=ticket.topic,
+                      title=ticket.title, content=ticket.content, phone=ticket.citizen_phone,
+                      lat=ticket.lat, lon=ticket.lon, district=ticket.district,
+                      ticket_id=ticket.id, number=ticket.number)
+
+    @property
+    def has_point(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    level: str  # certain | likely | none
+    score: float
+    reasons: tuple[str, ...] = ()
+    similarity: float = 0.0
+    distance_m: float | None = None
+    hours: float = 0.0
+    same_phone: bool = False
+    same_topic: bool = False
+
+    @property
+    def rank(self) -> tuple[int, float]:
+        return ({CERTAIN: 2, LIKELY: 1}.get(self.level, 0), self.score)
+
+
+_NO = Verdict(NONE, 0.0)
+
+
+def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
+    """Is ``new`` the same problem as ``old``? (Pure: the labelled set tests this.)"""
+    p = p or _params
+    hours = abs((new.received_at - old.received_at).total_seconds()) / 3600.0
+    if hours > p.window_hours:
+        return _NO
+    same_phone = bool(new.phone) and new.phone == old.phone
+    distance = metres(new.lat, new.lon, old.lat, old.lon) if new.has_point and old.has_point else None  # type: ignore[arg-type]
+    near = distance is not None and distance <= p.near_m
+    far = distance is not None and distance > p.far_m
+    sim = similarity(new.text, old.text)
+    same_topic = new.topic == old.topic
+    other_district = bool(new.district and old.district and new.district != old.district)
+
+    level = NONE
+    if same_phone and not far and (sim >= p.certain_phone_sim or (near and same_topic)):
+        level = CERTAIN
+    elif near and same_topic and sim >= p.certain_place_sim:
+        level = CERTAIN
+    elif distance is None and not other_district and same_topic and sim >= p.certain_text_sim:
+        level = CERTAIN
+    elif not far and (same_phone or (near and same_topic) or (same_topic and sim >= p.likely_sim)):
+        level = LIKELY
+    elif far and same_phone and sim >= p.certain_phone_sim:
+        level = LIKELY  # the same caller about the same thing, but the points disagree: a person looks
+    if level == NONE:
+        return _NO
+
+    reasons = []
+    if same_phone:
+        reasons.append(f"同一联系电话（{_mask(new.phone)}）")
+    if distance is not None:
+        reasons.append(f"地点相距约{distance:.0f}米")
+    elif new.district and new.district == old.district:
+        reasons.append(f"同在{new.district}")
+    reasons.append(f"内容相似度{sim:.0%}")
+    reasons.append(f"相隔{hours:.1f}小时" if hours < 48 else f"相隔{hours / 24:.1f}天")
+    if same_topic:
+        reasons.append(f"同为“{TOPICS.get(new.topic, new.topic)}”类诉求")
+    if level == CERTAIN and new.channel == old.channel and not p.same_channel_auto:
+        level = LIKELY
+        reasons.append(f"同一渠道（{CHANNELS.get(new.channel, new.channel)}）再次来件，可能是催办，未自动合并")
+    near_score = 0.0 if distance is None else max(0.0, 1.0 - distance / p.near_m)
+    score = round(0.35 * same_phone + 0.35 * sim + 0.2 * near_score + 0.1 * same_topic, 4)
+    return Verdict(level, score, tuple(reasons), round(sim, 4), distance, round(hours, 2), same_phone, same_topic)
+
+
+# ------------------------------------------------------------------ index
+@dataclass
+class _Entry:
+    record: Record
+    cell: str | None
+    hour: int
+
+
+def _hour(at: datetime) -> int:
+    return int(at.timestamp() // 3600)
+
+
+@dataclass
+class CandidateIndex:
+    """Open tickets around a time, by phone, H3 cell and (district, topic); see the module docstring."""
+
+    resolution: int = 8
+    entries: dict[int, _Entry] = field(default_factory=dict)
+    by_phone: dict[str, set[int]] = field(default_factory=dict)
+    by_cell: dict[str, set[int]] = field(default_factory=dict)
+    by_area: dict[tuple[str | None, str], set[int]] = field(default_factory=dict)
+    by_hour: dict[int, set[int]] = field(default_factory=dict)
+    loaded_hours: set[int] = field(default_factory=set)
+    max_id: int | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    # Hours of tickets kept in memory beyond the window (older ones are dropped).
+    keep_hours: int = 24 * 7
+
+    def clear(self) -> None:
+        with self.lock:
+            for d in (self.entries, self.by_phone, self.by_cell, self.by_area, self.by_hour):
+                d.clear()
+            self.loaded_hours.clear()
+            self.max_id = None
+
+    # ------------------------------------------------------------ filling
+    def add(self, record: Record) -> None:
+        """Index one open ticket (``record.ticket_id`` set; negative: not yet in the database)."""
+        tid = record.ticket_id
+        assert tid is not None
+        with self.lock:
+            if tid in self.entries:
+                return
+            cell = h3.latlng_to_cell(record.lat, record.lon, self.resolution) if record.has_point else None
+            entry = _Entry(record, cell, _hour(record.received_at))
+            self.entries[tid] = entry
+            if record.phone:
+                self.by_phone.setdefault(record.phone, set()).add(tid)
+            if cell is not None:
+                self.by_cell.setdefault(cell, set()).add(tid)
+            else:
+                self.by_area.setdefault((record.district, record.topic), set()).add(tid)
+            self.by_hour.setdefault(entry.hour, set()).add(tid)
+
+    def discard(self, ticket_id: int) -> None:
+        with self.lock:
+            entry = self.entries.pop(ticket_id, None)
+            if entry is None:
+                return
+            r = entry.record
+            for bucket, key in ((self.by_phone, r.phone), (self.by_cell, entry.cell),
+                                (self.by_area, (r.district, r.topic)), (self.by_hour, entry.hour)):
+                ids = bucket.get(key)  # type: ignore[call-overload]
+                if ids is not None:
+                    ids.discard(ticket_id)
+                    if not ids:
+                        del bucket[key]  # type: ignore[arg-type]
+
+    def rekey(self, old_id: int, record: Record) -> None:
+        """A provisional entry got its database id."""
+        with self.lock:
+            self.discard(old_id)
+            self.add(record)
+
+    def prepare(self, session: Session, at: datetime, window_hours: float, *, delta: bool = True) -> None:
+        """Make sure the hours around ``at`` are loaded, and pick up tickets committed since."""
+        span = int(math.ceil(window_hours)) + 1
+        lo, hi = _hour(at) - span, _hour(at) + span
+        with self.lock:
+            if self.max_id is None:
+                self.max_id = session.scalar(select(func.max(Ticket.id))) or 0
+            missing = [h for h in range(lo, hi + 1) if h not in self.loaded_hours]
+            if missing:
+                start, end = min(missing), max(missing) + 1
+                self._load(session, select(*_COLUMNS).where(
+                    Ticket.received_at >= _from_hour(start), Ticket.received_at < _from_hour(end),
+                    Ticket.status.in_(OPEN_STATUSES)))
+                self.loaded_hours.update(range(start, end))
+                self._evict(lo - self.keep_hours, hi + self.keep_hours)
+            elif delta:
+                # Ids are not committed in order across processes: look a little behind.
+                self._load(session, select(*_COLUMNS).where(
+                    Ticket.id > max(0, self.max_id - 256), Ticket.status.in_(OPEN_STATUSES)), only_loaded=True)
+
+    def _load(self, session: Session, query: Any, only_loaded: bool = False) -> None:
+        for row in session.execute(query):
+            self.max_id = max(self.max_id or 0, row.id)
+            record = _record_of_row(row)
+            if only_loaded and _hour(record.received_at) not in self.loaded_hours:
+                continue
+            self.add(record)
+
+    def _evict(self, keep_from: int, keep_to: int) -> None:
+        old = [h for h in self.loaded_hours if h < keep_from or h > keep_to]
+        for h in old:
+            self.loaded_hours.discard(h)
+            for tid in list(self.by_hour.get(h, ())):
+                self.discard(tid)
+
+    # ------------------------------------------------------------ looking up
+    def candidates(self, record: Record, window_hours: float, limit_area: int = 500) -> list[Record]:
+        """Indexed records that could match ``record``: same phone, nearby cell, or same (district, topic)."""
+        ids: set[int] = set()
+        with self.lock:
+            if record.phone:
+                ids |= self.by_phone.get(record.phone, set())
+            if record.has_point:
+                for cell in h3.grid_disk(h3.latlng_to_cell(record.lat, record.lon, self.resolution), 1):
+                    ids |= self.by_cell.get(cell, set())
+            # Records without a point are compared by text within their district and topic;
+            # a record with a point also looks at pointless ones of its district and topic.
+            area = self.by_area.get((record.district, record.topic), set())
+            if len(area) > limit_area:
+                area = set(sorted(area)[-limit_area:])
+            ids |= area
+            lo = record.received_at - timedelta(hours=window_hours)
+            hi = record.received_at + timedelta(hours=window_hours)
+            return [e.record for tid in ids if (e := self.entries.get(tid)) is not None
+                    and lo <= e.record.received_at <= hi and tid != record.ticket_id]
+
+
+_COLUMNS = (Ticket.id, Ticket.number, Ticket.channel, Ticket.received_at, Ticket.topic, Ticket.title,
+            Ticket.content, Ticket.citizen_phone, Ticket.lat, Ticket.lon, Ticket.district, Ticket.status)
+
+
+def _record_of_row(row: Any) -> Record:
+    return Record.of(channel=row.channel, received_at=row.received_at, topic=row.topic, title=row.title,
+                     content=row.content, phone=row.citizen_phone, lat=row.lat, lon=row.lon,
+                     district=row.district, ticket_id=row.id, number=row.number)
+
+
+def _from_hour(hour: int) -> datetime:
+    from datetime import timezone
+
+    return datetime.fromtimestamp(hour * 3600, tz=timezone.utc)
+
+
+_indexes: weakref.WeakKeyDictionary[Engine, CandidateIndex] = weakref.WeakKeyDictionary()
+
+
+def index_for(session: Session) -> CandidateIndex:
+    """The process's index for the session's database."""
+    engine = session.get_bind()
+    engine = getattr(engine, "engine", engine)
+    with _lock:
+        index = _indexes.get(engine)
+        if index is None:
+            index = _indexes[engine] = CandidateIndex(resolution=_params.h3_resolution)
+        return index
+
+
+def forget_indexes() -> None:
+    with _lock:
+        for index in list(_indexes.values()):
+            index.clear()
+
+
+# ------------------------------------------------------------------ search
+@dataclass(frozen=True)
+class Match:
+    """The best open ticket a new record matches, and how."""
+
+    ticket_id: int
+    number: str | None
+    verdict: Verdict
+
+    @property
+    def certain(self) -> bool:
+        return self.verdict.level == CERTAIN
+
+
+def rank(record: Record, candidates: Iterable[Record], p: Params) -> list[tuple[Verdict, Record]]:
+    judged = [(compare(record, c, p), c) for c in candidates]
+    judged = [(v, c) for v, c in judged if v.level != NONE]
+    judged.sort(key=lambda vc: (vc[0].rank, -(vc[1].ticket_id or 0)), reverse=True)
+    return judged
+
+
+def search(session: Session, record: Record, p: Params | None = None, *, index: CandidateIndex | None = None,
+           prepare: bool = True, limit: int = 5) -> list[tuple[Verdict, Record]]:
+    """Matches of ``record`` among open tickets, best first, judged on the database's data.
+
+    Candidates with a negative id (added by a bulk import, not yet inserted)
+    are judged on what the index holds.
+    """
+    p = p or _params
+    if p.mode == "off":
+        return []
+    index = index or index_for(session)
+    if prepare:
+        index.prepare(session, record.received_at, p.window_hours)
+    first = rank(record, index.candidates(record, p.window_hours), p)[: limit * 2]
+    if not first:
+        return []
+    stored = [c.ticket_id for _v, c in first if c.ticket_id is not None and c.ticket_id > 0]
+    fresh: dict[int, Record] = {}
+    if stored:
+        for row in session.execute(select(*_COLUMNS).where(Ticket.id.in_(stored))):
+            if row.status in OPEN_STATUSES:
+                fresh[row.id] = _record_of_row(row)
+            else:
+                index.discard(row.id)
+    confirmed = [c if c.ticket_id is not None and c.ticket_id < 0 else fresh.get(c.ticket_id)  # type: ignore[arg-type]
+                 for _v, c in first]
+    return rank(record, [c for c in confirmed if c is not None], p)[:limit]
+
+
+def check(session: Session, request: Any, p: Params | None = None) -> list[Match]:
+    """Matches for a new :class:`tickets.intake.NewRequest`, best first (empty: none)."""
+    p = p or _params
+    return [Match(c.ticket_id, c.number, v) for v, c in search(session, Record.of_request(request), p)
+            if c.ticket_id is not None]
+
+
+# ------------------------------------------------------------------- apply
+def attach(session: Session, target: Ticket, request: Any, match: Match, now: datetime) -> IntakeRecord:
+    """Auto-merge at intake: the new record becomes a merged intake record of ``target``.
+
+    The record keeps its channel, external id and payload, so the reply goes
+    back to its channel as well (:func:`reply_targets`). The target's timeline
+    gets a ``record_merged`` event (outbox too: the live figures count the
+    record as an intake record, merged, on the target's unit).
+    """
+    from tickets.intake import _jsonable
+
+    raw = request.raw or {k: v for k, v in request.__dict__.items() if k != "raw"}
+    record = IntakeRecord(channel=request.channel, external_id=request.external_id, ticket=target, merged=True,
+                          received_at=request.received_at, payload=_jsonable(raw))
+    session.add(record)
+    session.flush()
+    record_event(session, target, "record_merged", max(now, target.received_at), data={
+        "channel": request.channel, "intake_record_id": record.id,
+        "record_received_at": request.received_at.isoformat(),
+        "score": match.verdict.score, "reasons": list(match.verdict.reasons), "auto": True,
+    })
+    return record
+
+
+def suggest(session: Session, ticket: Ticket, matches: Iterable[Match], p: Params | None = None) -> list[DuplicateSuggestion]:
+    """Likely duplicates of ``ticket`` for the dispatcher, with the reasons."""
+    p = p or _params
+    out = []
+    for match in list(matches)[: p.max_suggestions]:
+        if match.ticket_id == ticket.id:
+            continue
+        suggestion = DuplicateSuggestion(ticket_id=ticket.id, candidate_id=match.ticket_id, score=match.verdict.score,
+                                         reasons=list(match.verdict.reasons), status="open")
+        session.add(suggestion)
+        out.append(suggestion)
+    if out:
+        session.flush()
+    return out
+
+
+def on_new_request(session: Session, request: Any, now: datetime) -> tuple[Ticket | None, list[Match]]:
+    """Intake's hook, before a ticket is created: (the ticket the request merged into, or None;
+    the matches to suggest once the new ticket exists)."""
+    p = _params
+    if p.mode == "off":
+        return None, []
+    matches = check(session, request, p)
+    if matches and matches[0].certain and p.mode == "auto":
+        target = session.get(Ticket, matches[0].ticket_id)
+        if target is not None and target.status in OPEN_STATUSES:
+            attach(session, target, request, matches[0], now)
+            return target, []
+    return None, matches
+
+
+def on_ticket_created(session: Session, ticket: Ticket, matches: list[Match]) -> None:
+    """Intake's hook, after the new ticket exists: index it, store its suggestions."""
+    if _params.mode == "off":
+        return
+    index_for(session).add(Record.of_ticket(ticket))
+    if matches:
+        suggest(session, ticket, matches)
+
+
+# --------------------------------------------------------- the dispatcher
+def decide(session: Session, suggestion: DuplicateSuggestion, at: datetime, actor: Any, merge: bool,
+           note: str | None = None) -> None:
+    """The dispatcher confirms (merge the new ticket into the candidate) or rejects a suggestion."""
+    from tickets import lifecycle
+
+    if suggestion.status != "open":
+        raise lifecycle.IllegalStep(f"suggestion {suggestion.id} was already {suggestion.status}")
+    if merge:
+        ticket = session.get(Ticket, suggestion.ticket_id)
+        into = session.get(Ticket, suggestion.candidate_id)
+        assert ticket is not None and into is not None
+        lifecycle.merge(session, ticket, into, at, actor, note or "；".join(suggestion.reasons))
+    suggestion.status = "merged" if merge else "rejected"
+    suggestion.decided_at = at
+    suggestion.decided_by_id = getattr(actor, "user_id", None)
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """One channel that reported a ticket's problem and is owed the reply."""
+
+    channel: str
+    external_id: str
+    phone: str | None
+    merged: bool
+    received_at: datetime
+
+
+def reply_targets(session: Session, ticket: Ticket) -> list[ReplyTarget]:
+    """Every intake record of the ticket (its own and the merged ones), oldest first."""
+    out = []
+    for record in session.scalars(select(IntakeRecord).where(IntakeRecord.ticket_id == ticket.id)
+                                  .order_by(IntakeRecord.received_at, IntakeRecord.id)):
+        payload = record.payload or {}
+        phone = payload.get("citizen_phone") or payload.get("phone")
+        out.append(ReplyTarget(record.channel, record.external_id, phone if isinstance(phone, str) else None,
+                               bool(record.merged), record.received_at))
+    return out
+
+
+__all__ = [
+    "Params", "Record", "Verdict", "Match", "CandidateIndex", "compare", "similarity", "normalise", "shingles",
+    "search", "check", "attach", "suggest", "decide", "reply_targets", "configure", "params", "index_for",
+    "forget_indexes", "on_new_request", "on_ticket_created",
+]
