@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,22 @@ def browser() -> Iterator[object]:
             yield b
         finally:
             b.close()
+
+
+# ---------------------------------------------------------------- platform
+@pytest.fixture(params=["embedded", "real"])
+def platform(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
+    """The platform as a server process (`python app.py run`), on the embedded
+    default (SQLite + in-process Redis) and on real PostgreSQL + Redis."""
+    try:
+        from tests.platform_process import PlatformProcess
+    except ImportError:  # the bare `pytest` script
+        from platform_process import PlatformProcess  # type: ignore[no-redef]
+
+    if request.param == "embedded":
+        proc = PlatformProcess(f"sqlite:///{tmp_path / 'platform.db'}")
+    else:
+        proc = PlatformProcess(request.getfixturevalue("pg_url"), request.getfixturevalue("redis_url"))
+    proc.start()
+    yield proc
+    proc.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,17 +16,6 @@ import socketio
 from tests.helpers import new_request, submit
 from tests.platform_process import PlatformProcess, demo_kiosk_token
 from tickets.db import make_engine, make_session_factory
-
-
-@pytest.fixture(params=["embedded", "real"])
-def platform(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[PlatformProcess]:
-    if request.param == "embedded":
-        proc = PlatformProcess(f"sqlite:///{tmp_path / 'e2e.db'}")
-    else:
-        proc = PlatformProcess(request.getfixturevalue("pg_url"), request.getfixturevalue("redis_url"))
-    proc.start()
-    yield proc
-    proc.stop()
 
 
 class LiveClient:

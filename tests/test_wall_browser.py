@@ -4,7 +4,6 @@ Redis outage without losing or double-counting a ticket."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,17 +13,6 @@ from tests.helpers import new_request, submit
 from tests.platform_process import PlatformProcess, demo_kiosk_token
 from tickets.db import make_engine, make_session_factory
 from tickets.models import Ticket
-
-
-@pytest.fixture(params=["embedded", "real"])
-def platform(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[PlatformProcess]:
-    if request.param == "embedded":
-        proc = PlatformProcess(f"sqlite:///{tmp_path / 'wall.db'}")
-    else:
-        proc = PlatformProcess(request.getfixturevalue("pg_url"), request.getfixturevalue("redis_url"))
-    proc.start()
-    yield proc
-    proc.stop()
 
 
 def counter(page: Any, key: str) -> str:
