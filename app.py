@@ -11,6 +11,8 @@
     sla        deadline: print a ticket's deadlines under the SLA policy
     calendar   load/show a year's official holidays and make-up working days
     geo        station jurisdictions: check a GeoJSON file, derive the demo ones
+    import     a CSV/Excel file with a mapping (YAML): resumable, idempotent, --dry-run
+    replay     play a history into the live path at N× speed (demos, drills)
     intake     file channels: the 110 CSV export, mailbox .eml files; dead letters
 """
 from __future__ import annotations
@@ -362,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     from geo import cli as geo_cli  # geo check FILE, geo derive
 
     geo_cli.add_commands(sub)
+
+    from feeds import importer, replay  # import FILE --mapping M.yaml; replay FILE|--from-db --speed N
+
+    importer.add_commands(sub)
+    replay.add_commands(sub)
 
     from feeds import cli as intake_cli  # intake cad110 FILE, intake eml PATH, intake dead-letters
 

@@ -215,7 +215,7 @@ def mailbox_page() -> Response:
     body = (f'<div class="ok" role="status">来信已受理，受理编号 <strong>{escape(number)}</strong>。'
             "我们将尽快转交承办单位办理，并通过短信回访。</div>"
             '<p><a href="/mailbox">再写一封</a></p>')
-    return _page("局长信箱", "济南市公安局 · 民生警务平台", body, 201 if outcome.status == "accepted" else 200)
+    return _page("局长信箱", "济南市公安局 · 民生警务平台", body, 200 if outcome.status == "duplicate" else 201)
 
 
 # --------------------------------------------------------------- front desk
@@ -278,8 +278,8 @@ def frontdesk_page() -> Response:
         outcome = hand_in(s, new, now, settings.tz)
         number = outcome.ticket.number if outcome.ticket else ""
         unit = outcome.ticket.unit.name if outcome.ticket and outcome.ticket.unit else ""
-    word = "已登记" if outcome.status == "accepted" else "此前已登记（重复提交）"
+    word = {"accepted": "已登记", "merged": "已登记（与在办工单合并）"}.get(outcome.status, "此前已登记（重复提交）")
     done = (f'<div class="ok" role="status">{word}：工单 <strong>{escape(number)}</strong>'
             f'{"，已转办至 " + str(escape(unit)) if unit else ""}。</div>')
-    return _frontdesk_form({"channel": channel}, status=201 if outcome.status == "accepted" else 200,
+    return _frontdesk_form({"channel": channel}, status=200 if outcome.status == "duplicate" else 201,
                            done=done)

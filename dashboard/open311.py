@@ -145,9 +145,9 @@ def post_request(fmt: str) -> Response:
         assert ticket is not None
         number = _remember_number(session, new.external_id, ticket)
         body = [{"service_request_id": number, "token": new.external_id,
-                 "service_notice": "已受理，民警将与您联系" if outcome.status == "accepted" else "该诉求已受理（重复提交）",
+                 "service_notice": "该诉求已受理（重复提交）" if outcome.status == "duplicate" else "已受理，民警将与您联系",
                  "account_id": first.get("account_id") or None}]
-    return _respond(fmt, body, "service_requests", "request", 201 if outcome.status == "accepted" else 200)
+    return _respond(fmt, body, "service_requests", "request", 200 if outcome.status == "duplicate" else 201)
 
 
 def _remember_number(session: Any, token: str, ticket: Ticket) -> str:

@@ -25,7 +25,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +118,15 @@ class ImportReport:
 
     def summary(self) -> str:
         c = self.counts
-        return (f"{self.file}: {self.rows} rows: {c['accepted']} new tickets, {c['duplicate']} already in, "
-                f"{c['rejected']} refused (dead letters)")
+        return (f"{self.file}: {self.rows} rows: {c['accepted']} new tickets, {c['merged']} merged into open "
+                f"tickets, {c['duplicate']} already in, {c['rejected']} refused (dead letters)")
 
 
 def import_file(factory: sessionmaker[Session], path: Path, *, tz: Any, crs: str = "wgs84",
                 now: Callable[[], datetime] | None = None, dry_run: bool = False,
                 batch: int = BATCH) -> ImportReport:
     """Import every row; every row is accounted for: a ticket, already in, or a dead letter."""
-    clock = now or (lambda: datetime.now(timezone.utc))
+    clock = now or (lambda: datetime.now(UTC))
     _, rows = read_rows(path)
     report = ImportReport(str(path))
     pending: list[tuple[int, dict[str, str]]] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -59,7 +59,7 @@ def _eml(cfg: object, factory: object, path: Path, dry_run: bool) -> int:
     counts: Counter[str] = Counter()
     for file in mailbox.eml_files(path):
         with unit_of_work(factory) as session:  # type: ignore[arg-type]
-            outcome = mailbox.import_eml(session, file, now=datetime.now(timezone.utc), tz=cfg.tz)  # type: ignore[attr-defined]
+            outcome = mailbox.import_eml(session, file, now=datetime.now(UTC), tz=cfg.tz)  # type: ignore[attr-defined]
             number = outcome.ticket.number if outcome.ticket else ""
             if dry_run:
                 session.rollback()
@@ -67,7 +67,8 @@ def _eml(cfg: object, factory: object, path: Path, dry_run: bool) -> int:
         detail = number or "; ".join(f"{e.field}: {e.message}" for e in outcome.errors)
         print(f"  {file.name}: {outcome.status} {detail}")
     print(("DRY RUN (nothing stored): " if dry_run else "")
-          + f"{sum(counts.values())} files: {counts['accepted']} new tickets, {counts['duplicate']} already in, "
+          + f"{sum(counts.values())} files: {counts['accepted']} new tickets, {counts['merged']} merged, "
+            f"{counts['duplicate']} already in, "
             f"{counts['rejected']} refused (dead letters)")
     return 0
 

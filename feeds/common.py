@@ -273,7 +273,7 @@ class Draft:
         if self.channel not in CHANNELS:
             self.error("channel", f"{self.channel!r} is not a channel")
         ext = (self.external_id or "").strip()
-        if not ext:
+        if not ext and not self.errors:  # else the id's own field was already named
             self.error("external_id", "is required and missing or empty")
         elif len(ext) > MAX_EXTERNAL_ID:
             self.error("external_id", f"is {len(ext)} characters; at most {MAX_EXTERNAL_ID}")
@@ -313,7 +313,7 @@ class Outcome:
     """What became of one record: a ticket (a new intake record, or one already
     there for the same external id), or a dead letter with the reasons."""
 
-    status: str  # accepted | duplicate | rejected
+    status: str  # accepted (a new ticket) | merged (into an open ticket) | duplicate | rejected
     ticket: Ticket | None = None
     dead_letter_id: int | None = None
     errors: tuple[FieldError, ...] = ()
@@ -334,7 +334,13 @@ def hand_in(session: Session, request: NewRequest, now: datetime, tz: Any) -> Ou
     known = session.scalar(select(IntakeRecord.id).where(
         IntakeRecord.channel == request.channel, IntakeRecord.external_id == request.external_id))
     ticket = intake.receive(session, request, now, tz)
-    return Outcome("duplicate" if known else "accepted", ticket=ticket, external_id=request.external_id)
+    if known:
+        return Outcome("duplicate", ticket=ticket, external_id=request.external_id)
+    # A new ticket carries this record's own channel, time and title; otherwise
+    # de-duplication attached the record to a ticket that was already open.
+    fresh = (ticket.channel == request.channel and ticket.received_at == request.received_at
+             and ticket.title == request.title[:200])
+    return Outcome("accepted" if fresh else "merged", ticket=ticket, external_id=request.external_id)
 
 
 def refuse(session: Session, channel: str, source: str, payload: Any, exc: Rejected,

@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -91,7 +91,7 @@ class HttpConnector:
             headers[SIGNATURE_HEADER] = sign(self.secret, stamp, body)
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - configured
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read(65536)
         except urllib.error.HTTPError as exc:
             raise ConnectorError(f"{self.url} answered HTTP {exc.code}") from exc
@@ -190,8 +190,7 @@ def queue_results(session: Session, ticket: Ticket, event: TicketEvent) -> list[
             log.warning("ticket %s: intake record %s names unknown source %r; no result sent",
                         ticket.number, record.id, record.payload["source"])
             continue
-        order_no = record.external_id[len(source.id_prefix):] if record.external_id.startswith(
-            source.id_prefix) else record.external_id
+        order_no = record.external_id.removeprefix(source.id_prefix)
         fmt = str(source.results.get("time_format") or "%Y-%m-%d %H:%M:%S")
         result = {
             source.result_field("order_no"): order_no,
@@ -218,7 +217,7 @@ def next_attempt_at(delivery: ConnectorDelivery, base_seconds: float) -> datetim
 def deliver_pending(factory: sessionmaker[Session], now: datetime | None = None, *, limit: int = 200,
                     connector: Callable[[str], Connector] = connector_for) -> dict[str, int]:
     """Send the deliveries that are due; record sent / retry / failed. Never raises per delivery."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cfg = _cfg()
     base, max_attempts = cfg.connector_backoff_seconds, cfg.connector_max_attempts
     with factory() as session:

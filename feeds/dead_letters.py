@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -86,7 +86,7 @@ def reject(
         channel=channel[:32],
         source=(source or "")[:_SOURCE_MAX],
         external_id=ext,
-        received_at=at or datetime.now(timezone.utc),
+        received_at=at or datetime.now(UTC),
         payload=as_text(payload_text),
         errors=[e.as_dict() if isinstance(e, FieldError) else dict(e) for e in errors],
         status="new",

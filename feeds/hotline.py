@@ -35,7 +35,14 @@ import yaml
 from sqlalchemy.orm import Session
 
 from feeds.common import (
-    MAX_ADDRESS, MAX_CONTENT, MAX_NAME, MAX_TITLE, Draft, Outcome, hand_in, refuse,
+    MAX_ADDRESS,
+    MAX_CONTENT,
+    MAX_NAME,
+    MAX_TITLE,
+    Draft,
+    Outcome,
+    hand_in,
+    refuse,
 )
 from feeds.dead_letters import FieldError, Rejected, reject
 from tickets.intake import NewRequest
@@ -321,9 +328,9 @@ def ingest(session: Session, source: Source, body: bytes, now: datetime, tz: Any
         outcomes.append(hand_in(session, request, now, tz))
     if not batch:
         outcome = outcomes[0]
-        status = {"accepted": 201, "duplicate": 200, "rejected": 400}[outcome.status]
+        status = {"accepted": 201, "merged": 201, "duplicate": 200, "rejected": 400}[outcome.status]
         return PushResult(status, _describe(outcome, source))
-    counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("accepted", "duplicate", "rejected")}
+    counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("accepted", "merged", "duplicate", "rejected")}
     return PushResult(200, {"counts": counts, "results": [_describe(o, source) for o in outcomes]})
 
 

@@ -60,6 +60,8 @@ class Open311Error(Exception):
     """An error the spec's ``errors`` array reports: (HTTP code, [descriptions])."""
 
     def __init__(self, code: int, descriptions: list[str], errors: list[FieldError] | None = None) -> None:
+        if errors:  # one description per field error, naming the field
+            descriptions = [f"{e.field}: {e.message}" for e in errors]
         super().__init__("; ".join(descriptions))
         self.code = code
         self.descriptions = descriptions
@@ -153,13 +155,12 @@ def parse_keys(setting: str) -> dict[str, str]:
 def check_key(setting: str, given: str | None) -> str:
     """The key's label, or :class:`Open311Error` 403."""
     if not given:
-        raise Open311Error(403, ["api_key is required to submit a request"],
-                           [FieldError("api_key", "is required to submit a request")])
+        raise Open311Error(403, [], [FieldError("api_key", "is required to submit a request")])
     digest = key_hash(given)
     for known, label in parse_keys(setting).items():
         if hmac.compare_digest(known, digest):
             return label
-    raise Open311Error(403, ["api_key is invalid"], [FieldError("api_key", "is invalid (not a key of this endpoint)")])
+    raise Open311Error(403, [], [FieldError("api_key", "is invalid (not a key of this endpoint)")])
 
 
 def redacted_form(items: list[tuple[str, str]]) -> str:

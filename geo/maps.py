@@ -175,7 +175,7 @@ def build_map(spec: MapSpec) -> OfflineMap:
         south, west, north, east = spec.focus
     m = OfflineMap(
         location=[(south + north) / 2, (west + east) / 2], zoom_start=10, tiles=None, min_zoom=6, max_zoom=18,
-        control_scale=True, prefer_canvas=True, zoom_control=not spec.live, zoom_snap=0.25,
+        control_scale=False, prefer_canvas=True, zoom_control=False if spec.live else "bottomright", zoom_snap=0.25,
         attribution_control=bool(spec.tiles_url),
     )
     if spec.tiles_url:
@@ -208,7 +208,7 @@ def build_map(spec: MapSpec) -> OfflineMap:
             district_labels)
 
     heat = OfflineHeatMap(
-        [[round(float(p[0]), 5), round(float(p[1]), 5), float(p[2])] for p in spec.points],
+        [[round(float(p[0]), 4), round(float(p[1]), 4), float(p[2])] for p in spec.points],
         name="热力", min_opacity=0.35, max_zoom=spec.heat_max_zoom, radius=spec.heat_radius, blur=spec.heat_blur,
         gradient=HEAT_GRADIENT, control=False,
     ).add_to(m)

@@ -30,6 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_servers: needs the real PostgreSQL/Redis servers (tests/servers.py)"
     )
+    config.addinivalue_line(
+        "markers", "slow: minutes, not seconds; skipped unless MINSHENG_SLOW=1 (run with -m slow)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

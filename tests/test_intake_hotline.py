@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,20 @@ from sqlalchemy import select
 from feeds import connectors, hotline
 from geo import coords
 from tests.intake_support import (
-    SECRET, count, dead_letters, platform_fixture, push, records, signed_headers, tickets,
+    SECRET,
+    count,
+    dead_letters,
+    platform_fixture,
+    push,
+    records,
+    signed_headers,
+    tickets,
 )
 from tickets import lifecycle
 from tickets.db import unit_of_work
 from tickets.models import ConnectorDelivery, DeadLetter, IntakeRecord, Ticket, User
 from tickets.roles import actor_for
 
-UTC = timezone.utc
 
 
 @pytest.fixture
@@ -106,7 +112,7 @@ def test_a_batch_reports_each_order(platform: Any) -> None:
     response = push(platform.server.test_client(), batch)
     assert response.status_code == 200
     body = response.get_json()
-    assert body["counts"] == {"accepted": 2, "duplicate": 1, "rejected": 1}
+    assert body["counts"] == {"accepted": 2, "merged": 0, "duplicate": 1, "rejected": 1}
     assert [r["status"] for r in body["results"]] == ["accepted", "accepted", "rejected", "duplicate"]
     assert body["results"][2]["errors"] == [{"field": "诉求内容", "message": "is required and missing or empty"}]
     consult = [t for t in tickets(platform) if t.kind == "consultation"]
@@ -363,7 +369,7 @@ def test_a_failed_delivery_is_retried_with_backoff_then_given_up(tmp_path: Path)
         number = push(platform.server.test_client(), order()).get_json()["ticket_number"]
         _reply(platform, number, "已处理")
         t0 = deliveries(platform)[0].created_at
-        deliver = lambda at: connectors.deliver_pending(platform.test_factory, at)  # noqa: E731
+        deliver = lambda at: connectors.deliver_pending(platform.test_factory, at)
         assert deliver(t0) == {"sent": 0, "retry": 1, "failed": 0}
         assert deliver(t0 + timedelta(seconds=9)) == {"sent": 0, "retry": 0, "failed": 0}  # not yet: backoff 10 s
         assert deliver(t0 + timedelta(seconds=10)) == {"sent": 0, "retry": 1, "failed": 0}
@@ -411,7 +417,7 @@ def test_the_http_connector_posts_signed_json() -> None:
     received: list[tuple[dict[str, str], bytes]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append((dict(self.headers), body))
             self.send_response(200 if len(received) > 1 else 503)
@@ -444,3 +450,27 @@ def test_dead_letter_rows_keep_raw_bytes_decoded(platform: Any) -> None:
         letter = s.scalar(select(DeadLetter))
         assert "张先生" in letter.payload and letter.status == "new" and letter.external_id == "GS20240612000001"
     assert SECRET  # the fixture's secret signed it
+
+
+def test_the_same_problem_from_another_channel_merges_into_the_open_ticket(platform: Any) -> None:
+    from tests.intake_support import OPEN311_KEY
+
+    client = platform.server.test_client()
+    first = push(client, order(派单时间=datetime.now(UTC).astimezone(coords_tz()).strftime("%Y-%m-%d %H:%M:%S"),
+                               办理时限=None)).get_json()
+    answer = client.post("/open311/v2/requests.json", data={
+        "api_key": OPEN311_KEY, "service_code": "noise", "address_string": "济南市历下区泉城路芙蓉街",
+        "description": "楼下烧烤店每天营业到凌晨两点，噪音很大，请求处理。", "phone": "13812345678",
+        "attribute[noise_source]": "shop"})
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()[0]["service_request_id"] == first["ticket_number"]
+    assert len(tickets(platform)) == 1
+    assert sorted(r.channel for r in records(platform)) == ["hotline_12345", "open311"]
+    [view] = client.get(f"/open311/v2/requests/{first['ticket_number']}.json").get_json()
+    assert view["description"] == "楼下烧烤店每天营业到凌晨两点，噪音很大，请求处理。"  # its own words only
+
+
+def coords_tz() -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Asia/Shanghai")

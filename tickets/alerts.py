@@ -318,8 +318,8 @@ def _recurring(session: Session, now: datetime, cfg: AlertConfig, first_at: date
         threshold = cfg.recurring_min_count
         while poisson_tail(threshold, expected) >= limit and threshold < 10_000:
             threshold += 1
-        reason = (f"{c.reason}（{area_name}；该处近{base_days}日同期均值 "
-                  f"{expected if expected > RECURRING_FLOOR else 0:.1f} 起）")
+        usual = baseline[(c.topic, c.cell)] * cfg.recurring_window_days / base_days
+        reason = f"{c.reason}（{area_name}；此前{base_days}日折合每{cfg.recurring_window_days}日 {usual:.1f} 起）"
         first_id = min((t for t in c.ticket_ids if t is not None), default=0)
         _upsert(session, result, now, f"recurring:{c.topic}:{c.cell}:{first_id}", {
             "kind": "recurring", "topic": c.topic, "area_kind": "cell", "area": c.cell, "area_name": area_name[:64],

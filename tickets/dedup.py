@@ -34,9 +34,9 @@ Thresholds were set on the labelled pairs in ``tests/fixtures/dedup_pairs.yaml``
 their precision and recall are in docs/DEDUP.md and held by tests.
 
 Candidate search never scans the tickets table: :class:`CandidateIndex` keeps
-the open tickets of the hours around the record in memory, by phone, by H3
-cell (resolution 8, the cell and its neighbours cover every point within
-300 m) and by (district, topic) for records without a point; it loads an hour
+the open tickets of the hours around the record in memory, by phone, by
+(H3 cell, topic) (resolution 9; the cell and two rings around it cover every
+point within 300 m) and by (district, topic) for records without a point; it loads an hour
 of tickets from the database (``ix_tickets_received_at``) the first time a
 record needs it and picks up other processes' new tickets by id. The index
 only narrows the search: the few candidates it returns are read back from
@@ -57,7 +57,7 @@ from functools import lru_cache
 from typing import Any
 
 import h3
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from tickets.events import record_event
@@ -65,6 +65,9 @@ from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, OPEN_STATUSES, TOPICS
 
 MODES = ("auto", "suggest", "off")
+# Topics where each citizen's request is their own matter: different callers are
+# different requests, however alike their words (see ``compare``).
+PERSONAL_TOPICS = frozenset({"household", "exit_entry", "vehicle", "fraud", "theft", "lost_property"})
 CERTAIN, LIKELY, NONE = "certain", "likely", "none"
 
 
@@ -78,14 +81,19 @@ class Params:
     far_m: float = 2000.0
     # Text similarity a certain match needs, by the other evidence it has:
     certain_phone_sim: float = 0.20  # the same phone
-    certain_place_sim: float = 0.30  # the same place (within near_m) and topic
-    certain_text_sim: float = 0.60  # no point to compare: text (and topic) alone
+    certain_place_sim: float = 0.25  # the same place (within near_m) and topic
+    certain_text_sim: float = 0.35  # no point to compare: text (and topic) alone
     # Text similarity that alone (with the topic) makes a suggestion.
-    likely_sim: float = 0.30
+    likely_sim: float = 0.15
+    # A citizen's own matter from another phone: only nearly the same words are suggested.
+    personal_sim: float = 0.80
     # Certain matches within one channel merge automatically only if True.
     same_channel_auto: bool = False
     max_suggestions: int = 3
-    h3_resolution: int = 8
+    # H3 resolution 9 (edge ≈ 174 m): a cell and two rings around it hold every point
+    # within 300 m (tests/test_dedup.py checks it), about 2 km² to search.
+    h3_resolution: int = 9
+    h3_rings: int = 2
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -156,10 +164,18 @@ def similarity(a: str, b: str) -> float:
     return max(jaccard, 0.8 * overlap)
 
 
-def normalise_phone(phone: str | None) -> str:
-    from tickets.followup import normalise_phone as _normalise
+_NOT_DIGITS = re.compile(r"\D")
 
-    digits = _normalise(phone)
+
+def normalise_phone(phone: str | None) -> str:
+    """Digits without a +86 / 0086 prefix (as ``followup.normalise_phone``); "" when too short to mean anything."""
+    if not phone:
+        return ""
+    digits = _NOT_DIGITS.sub("", unicodedata.normalize("NFKC", phone))
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
     return digits if len(digits) >= 7 else ""
 
 
@@ -184,6 +200,7 @@ class Record:
     topic: str
     text: str
     phone: str = ""  # normalised
+    kind: str | None = None
     lat: float | None = None
     lon: float | None = None
     district: str | None = None
@@ -192,24 +209,24 @@ class Record:
 
     @classmethod
     def of(cls, *, channel: str, received_at: datetime, topic: str, title: str | None, content: str | None,
-           phone: str | None = None, lat: float | None = None, lon: float | None = None,
+           phone: str | None = None, kind: str | None = None, lat: float | None = None, lon: float | None = None,
            district: str | None = None, ticket_id: int | None = None, number: str | None = None) -> Record:
         text = f"{title or ''} {content or ''}".strip()
         return cls(channel=channel, received_at=received_at, topic=topic, text=text,
-                   phone=normalise_phone(phone), lat=lat, lon=lon, district=district,
+                   phone=normalise_phone(phone), kind=kind, lat=lat, lon=lon, district=district,
                    ticket_id=ticket_id, number=number)
 
     @classmethod
     def of_request(cls, request: Any) -> Record:
         return cls.of(channel=request.channel, received_at=request.received_at, topic=request.topic,
                       title=request.title, content=request.content, phone=request.citizen_phone,
-                      lat=request.lat, lon=request.lon, district=request.district)
+                      kind=request.kind, lat=request.lat, lon=request.lon, district=request.district)
 
     @classmethod
     def of_ticket(cls, ticket: Any) -> Record:
         return cls.of(channel=ticket.channel, received_at=ticket.received_at, topic=ticket.topic,
                       title=ticket.title, content=ticket.content, phone=ticket.citizen_phone,
-                      lat=ticket.lat, lon=ticket.lon, district=ticket.district,
+                      kind=ticket.kind, lat=ticket.lat, lon=ticket.lon, district=ticket.district,
                       ticket_id=ticket.id, number=ticket.number)
 
     @property
@@ -243,24 +260,37 @@ def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
     if hours > p.window_hours:
         return _NO
     same_phone = bool(new.phone) and new.phone == old.phone
+    same_topic = new.topic == old.topic
+    if not same_phone and not same_topic:
+        return _NO  # every rule below without the phone needs the same topic
     distance = metres(new.lat, new.lon, old.lat, old.lon) if new.has_point and old.has_point else None  # type: ignore[arg-type]
     near = distance is not None and distance <= p.near_m
     far = distance is not None and distance > p.far_m
+    if not same_phone and distance is not None and not near:
+        return _NO  # ... and, with two points, the same place
     sim = similarity(new.text, old.text)
-    same_topic = new.topic == old.topic
     other_district = bool(new.district and old.district and new.district != old.district)
 
+    # A citizen's own matter (their ID card, their stolen bike, their question) is a
+    # separate request for every citizen; a problem *at a place* (noise, a blocked
+    # road) is one problem however many people report it.
+    personal = bool(PERSONAL_TOPICS & {new.topic, old.topic}) or "consultation" in (new.kind, old.kind)
     level = NONE
-    if same_phone and not far and (sim >= p.certain_phone_sim or (near and same_topic)):
-        level = CERTAIN
-    elif near and same_topic and sim >= p.certain_place_sim:
-        level = CERTAIN
-    elif distance is None and not other_district and same_topic and sim >= p.certain_text_sim:
-        level = CERTAIN
-    elif not far and (same_phone or (near and same_topic) or (same_topic and sim >= p.likely_sim)):
-        level = LIKELY
-    elif far and same_phone and sim >= p.certain_phone_sim:
-        level = LIKELY  # the same caller about the same thing, but the points disagree: a person looks
+    if same_phone:
+        if not far and (sim >= p.certain_phone_sim or (near and same_topic)):
+            level = CERTAIN
+        elif not far or sim >= p.certain_phone_sim:
+            level = LIKELY  # the same caller: a person looks
+    elif personal:
+        if same_topic and sim >= p.personal_sim and (near or distance is None) and not other_district:
+            level = LIKELY  # the same words about one person's matter, from another number
+    elif same_topic and near:
+        level = CERTAIN if sim >= p.certain_place_sim else LIKELY
+    elif same_topic and distance is None and not other_district:
+        if sim >= p.certain_text_sim:
+            level = CERTAIN
+        elif sim >= p.likely_sim:
+            level = LIKELY
     if level == NONE:
         return _NO
 
@@ -299,10 +329,11 @@ def _hour(at: datetime) -> int:
 class CandidateIndex:
     """Open tickets around a time, by phone, H3 cell and (district, topic); see the module docstring."""
 
-    resolution: int = 8
+    resolution: int = 9
+    rings: int = 2
     entries: dict[int, _Entry] = field(default_factory=dict)
     by_phone: dict[str, set[int]] = field(default_factory=dict)
-    by_cell: dict[str, set[int]] = field(default_factory=dict)
+    by_cell: dict[tuple[str, str], set[int]] = field(default_factory=dict)  # (H3 cell, topic)
     by_area: dict[tuple[str | None, str], set[int]] = field(default_factory=dict)
     by_hour: dict[int, set[int]] = field(default_factory=dict)
     loaded_hours: set[int] = field(default_factory=set)
@@ -310,6 +341,14 @@ class CandidateIndex:
     lock: threading.RLock = field(default_factory=threading.RLock)
     # Hours of tickets kept in memory beyond the window (older ones are dropped).
     keep_hours: int = 24 * 7
+    load_ahead_hours: int = 24
+    _provisional: int = 0
+
+    def provisional_id(self) -> int:
+        """A negative id for a ticket a bulk import has decided on but not inserted yet."""
+        with self.lock:
+            self._provisional -= 1
+            return self._provisional
 
     def clear(self) -> None:
         with self.lock:
@@ -332,7 +371,7 @@ class CandidateIndex:
             if record.phone:
                 self.by_phone.setdefault(record.phone, set()).add(tid)
             if cell is not None:
-                self.by_cell.setdefault(cell, set()).add(tid)
+                self.by_cell.setdefault((cell, record.topic), set()).add(tid)
             else:
                 self.by_area.setdefault((record.district, record.topic), set()).add(tid)
             self.by_hour.setdefault(entry.hour, set()).add(tid)
@@ -343,7 +382,7 @@ class CandidateIndex:
             if entry is None:
                 return
             r = entry.record
-            for bucket, key in ((self.by_phone, r.phone), (self.by_cell, entry.cell),
+            for bucket, key in ((self.by_phone, r.phone), (self.by_cell, (entry.cell, r.topic)),
                                 (self.by_area, (r.district, r.topic)), (self.by_hour, entry.hour)):
                 ids = bucket.get(key)  # type: ignore[call-overload]
                 if ids is not None:
@@ -366,7 +405,9 @@ class CandidateIndex:
                 self.max_id = session.scalar(select(func.max(Ticket.id))) or 0
             missing = [h for h in range(lo, hi + 1) if h not in self.loaded_hours]
             if missing:
-                start, end = min(missing), max(missing) + 1
+                # Load a day ahead at once: an import walking through history asks hour by hour.
+                start, end = min(missing), max(missing) + 1 + self.load_ahead_hours
+                end = max(start + 1, end)
                 self._load(session, select(*_COLUMNS).where(
                     Ticket.received_at >= _from_hour(start), Ticket.received_at < _from_hour(end),
                     Ticket.status.in_(OPEN_STATUSES)))
@@ -378,7 +419,7 @@ class CandidateIndex:
                     Ticket.id > max(0, self.max_id - 256), Ticket.status.in_(OPEN_STATUSES)), only_loaded=True)
 
     def _load(self, session: Session, query: Any, only_loaded: bool = False) -> None:
-        for row in session.execute(query):
+        for row in session.connection().execute(query):
             self.max_id = max(self.max_id or 0, row.id)
             record = _record_of_row(row)
             if only_loaded and _hour(record.received_at) not in self.loaded_hours:
@@ -393,15 +434,19 @@ class CandidateIndex:
                 self.discard(tid)
 
     # ------------------------------------------------------------ looking up
-    def candidates(self, record: Record, window_hours: float, limit_area: int = 500) -> list[Record]:
-        """Indexed records that could match ``record``: same phone, nearby cell, or same (district, topic)."""
+    def candidates(self, record: Record, window_hours: float, near_m: float = 300.0,
+                   limit_area: int = 500) -> list[Record]:
+        """Indexed records that could match ``record``: the same phone; or the same topic and a
+        point within ``near_m`` (a box, ``compare`` measures) or no point to compare. These are
+        exactly the pairs ``compare`` does not dismiss at once."""
         ids: set[int] = set()
         with self.lock:
             if record.phone:
                 ids |= self.by_phone.get(record.phone, set())
             if record.has_point:
-                for cell in h3.grid_disk(h3.latlng_to_cell(record.lat, record.lon, self.resolution), 1):
-                    ids |= self.by_cell.get(cell, set())
+                # Without the phone, only the same topic can match (``compare``): look there only.
+                for cell in h3.grid_disk(h3.latlng_to_cell(record.lat, record.lon, self.resolution), self.rings):
+                    ids |= self.by_cell.get((cell, record.topic), set())
             # Records without a point are compared by text within their district and topic;
             # a record with a point also looks at pointless ones of its district and topic.
             area = self.by_area.get((record.district, record.topic), set())
@@ -410,17 +455,39 @@ class CandidateIndex:
             ids |= area
             lo = record.received_at - timedelta(hours=window_hours)
             hi = record.received_at + timedelta(hours=window_hours)
-            return [e.record for tid in ids if (e := self.entries.get(tid)) is not None
-                    and lo <= e.record.received_at <= hi and tid != record.ticket_id]
+            has_point, phone, topic = record.has_point, record.phone, record.topic
+            if has_point:
+                dlat = near_m * 1.01 / 111_320.0
+                dlon = dlat / max(0.01, math.cos(math.radians(record.lat)))  # type: ignore[arg-type]
+            out = []
+            for tid in ids:
+                entry = self.entries.get(tid)
+                if entry is None or tid == record.ticket_id:
+                    continue
+                r = entry.record
+                if not lo <= r.received_at <= hi:
+                    continue
+                if not (phone and r.phone == phone):
+                    if r.topic != topic:
+                        continue
+                    if has_point and r.lat is not None and r.lon is not None and (
+                            abs(r.lat - record.lat) > dlat or abs(r.lon - record.lon) > dlon):  # type: ignore[operator]
+                        continue
+                out.append(r)
+            return out
 
 
-_COLUMNS = (Ticket.id, Ticket.number, Ticket.channel, Ticket.received_at, Ticket.topic, Ticket.title,
+_COLUMNS = (Ticket.id, Ticket.number, Ticket.channel, Ticket.received_at, Ticket.topic, Ticket.kind, Ticket.title,
             Ticket.content, Ticket.citizen_phone, Ticket.lat, Ticket.lon, Ticket.district, Ticket.status)
+
+
+# Built once: compiling a fresh statement per lookup cost more than running it.
+_BY_IDS = select(*_COLUMNS).where(Ticket.id.in_(bindparam("ids", expanding=True)))
 
 
 def _record_of_row(row: Any) -> Record:
     return Record.of(channel=row.channel, received_at=row.received_at, topic=row.topic, title=row.title,
-                     content=row.content, phone=row.citizen_phone, lat=row.lat, lon=row.lon,
+                     content=row.content, phone=row.citizen_phone, kind=row.kind, lat=row.lat, lon=row.lon,
                      district=row.district, ticket_id=row.id, number=row.number)
 
 
@@ -435,12 +502,15 @@ _indexes: weakref.WeakKeyDictionary[Engine, CandidateIndex] = weakref.WeakKeyDic
 
 def index_for(session: Session) -> CandidateIndex:
     """The process's index for the session's database."""
-    engine = session.get_bind()
-    engine = getattr(engine, "engine", engine)
+    return index_for_bind(session.get_bind())
+
+
+def index_for_bind(bind: Any) -> CandidateIndex:
+    engine = getattr(bind, "engine", bind)
     with _lock:
         index = _indexes.get(engine)
         if index is None:
-            index = _indexes[engine] = CandidateIndex(resolution=_params.h3_resolution)
+            index = _indexes[engine] = CandidateIndex(resolution=_params.h3_resolution, rings=_params.h3_rings)
         return index
 
 
@@ -472,11 +542,13 @@ def rank(record: Record, candidates: Iterable[Record], p: Params) -> list[tuple[
 
 
 def search(session: Session, record: Record, p: Params | None = None, *, index: CandidateIndex | None = None,
-           prepare: bool = True, limit: int = 5) -> list[tuple[Verdict, Record]]:
+           prepare: bool = True, limit: int = 5,
+           confirmed: dict[int, Record | None] | None = None) -> list[tuple[Verdict, Record]]:
     """Matches of ``record`` among open tickets, best first, judged on the database's data.
 
     Candidates with a negative id (added by a bulk import, not yet inserted)
-    are judged on what the index holds.
+    are judged on what the index holds. ``confirmed`` caches the database's
+    answers within one transaction (a bulk import passes one per batch).
     """
     p = p or _params
     if p.mode == "off":
@@ -484,17 +556,21 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
     index = index or index_for(session)
     if prepare:
         index.prepare(session, record.received_at, p.window_hours)
-    first = rank(record, index.candidates(record, p.window_hours), p)[: limit * 2]
+    first = rank(record, index.candidates(record, p.window_hours, p.near_m), p)[: limit * 2]
     if not first:
         return []
-    stored = [c.ticket_id for _v, c in first if c.ticket_id is not None and c.ticket_id > 0]
-    fresh: dict[int, Record] = {}
+    cache = confirmed if confirmed is not None else {}
+    stored = [c.ticket_id for _v, c in first if c.ticket_id is not None and c.ticket_id > 0
+              and c.ticket_id not in cache]
     if stored:
-        for row in session.execute(select(*_COLUMNS).where(Ticket.id.in_(stored))):
+        for tid in stored:
+            cache[tid] = None  # not found: gone (rolled back) or not open
+        for row in session.connection().execute(_BY_IDS, {"ids": stored}):
             if row.status in OPEN_STATUSES:
-                fresh[row.id] = _record_of_row(row)
+                cache[row.id] = _record_of_row(row)
             else:
                 index.discard(row.id)
+    fresh = cache
     confirmed = [c if c.ticket_id is not None and c.ticket_id < 0 else fresh.get(c.ticket_id)  # type: ignore[arg-type]
                  for _v, c in first]
     return rank(record, [c for c in confirmed if c is not None], p)[:limit]
@@ -503,8 +579,9 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
 def check(session: Session, request: Any, p: Params | None = None) -> list[Match]:
     """Matches for a new :class:`tickets.intake.NewRequest`, best first (empty: none)."""
     p = p or _params
+    # Only stored tickets: a bulk import's provisional entries (negative ids) are not candidates here.
     return [Match(c.ticket_id, c.number, v) for v, c in search(session, Record.of_request(request), p)
-            if c.ticket_id is not None]
+            if c.ticket_id is not None and c.ticket_id > 0]
 
 
 # ------------------------------------------------------------------- apply

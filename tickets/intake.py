@@ -67,7 +67,9 @@ def next_ticket_number(session: Session, received_at: datetime, tz: Any) -> str:
     """MS + local date + a 6-digit serial of that day, e.g. MS20261122000042."""
     day = received_at.astimezone(tz).strftime("%Y%m%d")
     prefix = f"MS{day}"
-    last = session.scalar(select(func.max(Ticket.number)).where(Ticket.number.like(prefix + "%")))
+    # A range, not LIKE: SQLite's case-insensitive LIKE (and PostgreSQL's outside the C
+    # collation) cannot use the unique index on number and would scan every ticket.
+    last = session.scalar(select(func.max(Ticket.number)).where(Ticket.number > prefix, Ticket.number < prefix + "~"))
     serial = int(last[len(prefix):]) + 1 if last else 1
     return f"{prefix}{serial:06d}"
 

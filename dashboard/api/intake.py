@@ -23,7 +23,8 @@ from typing import Any
 
 from flask import jsonify, request
 
-from dashboard.api import blueprint, platform as _platform
+from dashboard.api import blueprint
+from dashboard.api import platform as _platform
 from dashboard.auth import public
 from feeds import hotline
 from feeds.dead_letters import FieldError, reject

@@ -25,6 +25,10 @@ from tickets.models import FollowUp, IntakeRecord, Ticket
 FIG = K.LIVE + "fig:"
 
 
+def _today(at: str | None, today_start: datetime) -> bool:
+    return bool(at) and datetime.fromisoformat(at) >= today_start  # type: ignore[arg-type]
+
+
 def _tickets_key(day: str) -> str:
     return f"{FIG}{day}:t"
 
@@ -89,12 +93,16 @@ class LiveFigures:
         before_unit = facts.unit_id if facts else None
         received_today = datetime.fromisoformat(view["received_at"]) >= today_start
         if facts is None:
-            if not received_today and kind not in ("merge",):
+            if not received_today and kind not in ("merge",) and not (
+                    kind == "record_merged" and _today(data.get("record_received_at"), today_start)):
                 return  # a ticket received before today does not count in today's figures
             facts = TicketFacts(ticket_id=tid, unit_id=view.get("unit_id"), received_in_period=received_today,
                                 status=view["status"])
         if kind == "received" and received_today:
             facts.records += 1
+        if kind == "record_merged" and _today(data.get("record_received_at"), today_start):
+            facts.records += 1  # a duplicate merged at intake (tickets.dedup): one more record, merged
+            facts.merged_records += 1
         self._refresh(facts, view, now)
         if kind == "follow_up_answered":
             facts.follow_ups_answered += 1

@@ -23,14 +23,26 @@
     });
   }
 
+  // Sizes follow the screen, as on the wall (1 at 1920x1080, 2 at 3840x2160): the
+  // top page's size when the map is in a same-origin iframe, its own otherwise.
+  function screenScale() {
+    var w = window.innerWidth, h = window.innerHeight;
+    try { if (window.top && window.top !== window) { w = window.top.innerWidth; h = window.top.innerHeight; } } catch (e) { /* own size */ }
+    return Math.max(1, Math.min(w / 1920, h / 1080));
+  }
+
   M.init = function (map, heat, alertLayer, options) {
     M.map = map; M.heat = heat; M.alertLayer = alertLayer; M.o = options || {};
+    M.scale = screenScale();
+    document.documentElement.style.setProperty("--ms-scale", String(M.scale));
+    if (M.scale > 1) { heat.setOptions({radius: heat.options.radius * M.scale, blur: heat.options.blur * M.scale}); }
     M.meta = (M.o.meta && M.o.meta.length === heat._latlngs.length) ? M.o.meta.slice() : heat._latlngs.map(function () { return [null, null]; });
     M.seen = {};
     M.meta.forEach(function (m) { if (m[1] !== null && m[1] !== undefined) { M.seen[m[1]] = true; } });
     M.markers = {};
     M.added = 0;
     if (map.attributionControl) { map.attributionControl.setPrefix(false); }
+    L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
     var zoomClass = function () {
       var c = map.getContainer();
       if (map.getZoom() >= (M.o.stationLabelZoom || 12)) { c.classList.add("ms-show-stations"); } else { c.classList.remove("ms-show-stations"); }

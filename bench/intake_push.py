@@ -1,0 +1,229 @@
+"""Benchmark: the 12345 push intake rate (records/s), validation to commit.
+
+    .venv/bin/python bench/intake_push.py                       # both paths, defaults below
+    .venv/bin/python bench/intake_push.py --path inprocess --orders 3000 --batch 100
+    .venv/bin/python bench/intake_push.py --path server --orders 3000 --batch 100
+    .venv/bin/python bench/intake_push.py --path inprocess --profile   # where the time goes (cProfile)
+
+Each order is a realistic 12345 work order (the simulated feed's Chinese texts,
+places in Jinan's districts with GCJ-02 coordinates, caller, phone, appeal
+type), signed with HMAC-SHA256, pushed to ``POST /api/v1/intake/hotline``:
+signature check, JSON parse, field validation, coordinate conversion,
+district lookup, topic rules, de-duplication, routing to the station, ticket
+number, deadlines, timeline + outbox rows, commit. SQLite (the embedded
+default) on a fresh file with the Jinan demo bureau and its jurisdictions.
+
+Paths: ``inprocess`` is Flask's test client (no sockets); ``server`` is the
+real platform process (``python app.py run``) over HTTP/1.1 keep-alive from
+this process. ``--batch 1`` is one order per request (one transaction each);
+``--batch N`` sends arrays of N orders (one transaction per request).
+Every order is checked afterwards: as many intake records as orders sent,
+nothing refused.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import http.client
+import io
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select
+
+import settings as settings_module
+from feeds import hotline
+from feeds.simulator import Simulator
+from geo import coords
+from tickets.models import DeadLetter, IntakeRecord
+from tickets.vocabulary import KINDS
+
+TZ = ZoneInfo("Asia/Shanghai")
+SECRET = "bench-secret"
+
+
+def make_orders(n: int, seed: int = 11, prefix: str = "GS") -> list[dict[str, Any]]:
+    """``n`` work orders from the simulated feed (stable for a seed), over the last hours."""
+    sim = Simulator(seed=seed, rate_per_hour=max(600.0, n * 2.0), tz=TZ)
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    requests: list[Any] = []
+    hours = 1
+    while len(requests) < n:
+        requests = sim.requests_between(end - timedelta(hours=hours), end)
+        hours *= 2
+    orders = []
+    for i, r in enumerate(requests[-n:]):
+        order = {
+            "工单编号": f"{prefix}{r.received_at.astimezone(TZ):%Y%m%d}{i:06d}",
+            "派单时间": r.received_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
+            "来电人": r.citizen_name, "联系电话": r.citizen_phone, "事发地址": r.address,
+            "诉求类型": KINDS[r.kind],
+            "标题": r.title, "诉求内容": r.content, "紧急程度": "普通", "工单状态": "0",
+        }
+        if r.lat is not None and r.lon is not None:
+            lat, lon = coords.wgs84_to_gcj02(r.lat, r.lon)
+            order["纬度"], order["经度"] = round(lat, 6), round(lon, 6)
+        orders.append(order)
+    return orders
+
+
+def bodies(orders: list[dict[str, Any]], batch: int) -> list[bytes]:
+    chunks = [orders[i:i + batch] for i in range(0, len(orders), batch)]
+    return [json.dumps(c[0] if batch == 1 else c, ensure_ascii=False).encode("utf-8") for c in chunks]
+
+
+def prepare_db(path: Path) -> str:
+    from tickets.db import make_engine, make_session_factory, unit_of_work
+    from tickets.schema import upgrade
+    from tickets.units import load_bureau
+
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    factory = make_session_factory(make_engine(url))
+    with unit_of_work(factory) as s:
+        load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
+    return url
+
+
+def check(url: str, sent: int) -> dict[str, int]:
+    from tickets.db import make_engine, make_session_factory
+
+    factory = make_session_factory(make_engine(url))
+    with factory() as s:
+        records = s.scalar(select(func.count()).select_from(IntakeRecord)) or 0
+        merged = s.scalar(select(func.count()).select_from(IntakeRecord).where(IntakeRecord.merged.is_(True))) or 0
+        dead = s.scalar(select(func.count()).select_from(DeadLetter)) or 0
+    if records != sent or dead:
+        raise SystemExit(f"LOST OR REFUSED: sent {sent}, intake records {records}, dead letters {dead}")
+    return {"records": records, "merged": merged}
+
+
+def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool) -> dict[str, Any]:
+    import logging
+
+    logging.disable(logging.WARNING)
+    from dashboard import create_platform
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    url = prepare_db(tmp / "bench.db")
+    cfg = settings_module.load(environ={}, database_url=url, hotline_secret=SECRET, demo_accounts_file="none")
+    platform = create_platform(cfg, live=False)
+    client = platform.server.test_client()
+    payloads = bodies(orders, batch)
+    warm = bodies(make_orders(20, seed=99, prefix="WU"), 1)
+    for body in warm[:5]:  # warm up: imports, routing grid, dedup index (not timed, not counted)
+        stamp = str(int(time.time()))
+        client.post("/api/v1/intake/hotline", data=body, headers={
+            "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
+            hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for body in payloads:
+        stamp = str(int(time.time()))
+        response = client.post("/api/v1/intake/hotline", data=body, headers={
+            "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
+            hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"push failed: {response.status_code} {response.get_data(as_text=True)[:300]}")
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - start
+    platform.stop()
+    counted = check(url, len(orders) + 5)
+    out = {"path": "in-process (Flask test client)", "orders": len(orders), "batch": batch,
+           "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed), **counted}
+    if profiler:
+        stream = io.StringIO()
+        pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(45)
+        out["profile"] = stream.getvalue()
+        stream = io.StringIO()
+        pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(25)
+        out["profile_self"] = stream.getvalue()
+    return out
+
+
+def run_server(orders: list[dict[str, Any]], batch: int) -> dict[str, Any]:
+    from tests.platform_process import PlatformProcess
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-intake-server-"))
+    url = prepare_db(tmp / "bench.db")
+    # The demo accounts load too: the readiness check reads the live snapshot with the demo kiosk token.
+    process = PlatformProcess(url, env={"MINSHENG_HOTLINE_SECRET": SECRET})
+    process.start()
+    try:
+        payloads = bodies(orders, batch)
+        conn = http.client.HTTPConnection("127.0.0.1", process.port, timeout=60)
+
+        def send(body: bytes) -> None:
+            stamp = str(int(time.time()))
+            conn.request("POST", "/api/v1/intake/hotline", body=body, headers={
+                "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
+                hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
+            response = conn.getresponse()
+            data = response.read()
+            if response.status not in (200, 201):
+                raise SystemExit(f"push failed: {response.status} {data[:300]!r}")
+
+        for body in bodies(make_orders(5, seed=99, prefix="WU"), 1):
+            send(body)
+        start = time.perf_counter()
+        for body in payloads:
+            send(body)
+        elapsed = time.perf_counter() - start
+        conn.close()
+    finally:
+        process.stop()
+    counted = check(url, len(orders) + 5)
+    return {"path": "real server process (HTTP keep-alive)", "orders": len(orders), "batch": batch,
+            "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed), **counted}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", choices=["inprocess", "server", "both"], default="both")
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process run")
+    parser.add_argument("--dedup", choices=["auto", "off"], default="auto",
+                        help="off: measure without de-duplication (diagnosis only; in-process path)")
+    args = parser.parse_args(argv)
+    if args.dedup == "off":
+        from tickets import dedup
+
+        dedup.configure(mode="off")
+    orders = make_orders(args.orders)
+    results = []
+    for batch in args.batch:
+        if args.path in ("inprocess", "both"):
+            results.append(run_inprocess(orders, batch, args.profile))
+            print({k: v for k, v in results[-1].items() if not k.startswith("profile")}, flush=True)
+        if args.path in ("server", "both"):
+            results.append(run_server(orders, batch))
+            print(results[-1], flush=True)
+    print(f"machine: {os.cpu_count()} cores; {args.orders} orders per run")
+    print("| path | orders/request | orders | seconds | orders/s | merged by de-duplication |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['path']} | {r['batch']} | {r['orders']:,} | {r['seconds']} | {r['per_second']:,} | {r['merged']} |")
+    for r in results:
+        if "profile" in r:
+            print(f"\n--- cProfile, batch {r['batch']}, by cumulative time ---\n{r['profile']}")
+            print(f"\n--- by own time ---\n{r['profile_self']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,454 @@
+"""CSV/Excel import with a mapping file: ``python app.py import FILE --mapping MAPPING.yaml``.
+
+    python app.py import data.csv.gz --mapping examples/boston311.yaml [--dry-run] [--batch 2000]
+
+Every row of the file ends up in exactly one of four places, and the run
+prints the reconciliation (rows in the file = imported + merged + duplicate
++ rejected):
+
+- **imported**: a new ticket (with its intake record and timeline, see
+  ``tickets/history.py`` for how history passes through the domain);
+- **merged**: a certain duplicate of an open ticket (``tickets.dedup``),
+  kept as a merged intake record of it;
+- **duplicate**: its external id (``SOURCE:ID``) is already stored, from an
+  earlier run, an earlier row of this file, or a live channel;
+- **rejected**: a dead letter (``feeds.dead_letters``) with the raw row and
+  every reason, field by field (bad date, closed before opened, unknown
+  district code, missing coordinates where the mapping requires them …).
+
+Rows are read, checked and written in batches; each batch is one
+transaction that also advances the run's ``rows_done``. A crash (or Ctrl-C)
+loses at most the batch in flight, which rolls back whole; running the same
+command again finds the unfinished run of the same file (by SHA-256) and
+mapping and resumes after its last committed row. Running a finished file
+again imports nothing: every row comes out as a duplicate.
+
+``--dry-run`` reads and checks every row and makes every decision a real
+run would make (duplicates against the database and the file, routing,
+deadlines, de-duplication), then writes nothing at all: no tickets, no dead
+letters, no import run. Its report is the real run's, row for row.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import hashlib
+import io
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from feeds.dead_letters import FieldError, reject
+from feeds.mapping import Mapping, MappingError
+from tickets import dedup
+from tickets.history import HistoricalRecord, TicketNumbers, UnitCache, import_history
+from tickets.models import ImportRun, IntakeRecord, Unit
+
+DEFAULT_BATCH = 2000
+DEAD_LETTER_CHANNEL = "import"
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by the test hook ``crash_after_batches`` inside a batch's transaction."""
+
+
+# ------------------------------------------------------------------ reading
+def open_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    """(header, rows as dicts) of a .csv, .csv.gz or .xlsx file."""
+    name = path.name.lower()
+    if name.endswith(".xlsx"):
+        return _xlsx_rows(path, mapping)
+    if name.endswith(".xls"):
+        raise MappingError(str(path), ["old .xls files are not read: save the sheet as .xlsx or CSV"])
+    opener = gzip.open if name.endswith(".gz") else open
+    handle = io.TextIOWrapper(opener(path, "rb"), encoding=mapping.encoding, newline="")  # type: ignore[operator]
+    reader = csv.reader(handle, delimiter=mapping.delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        handle.close()
+        return [], iter(())
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with handle:
+            for values in reader:
+                if not values or (len(values) == 1 and not values[0].strip()):
+                    yield {}  # a blank line is still a row: it is reported, not skipped silently
+                    continue
+                yield dict(zip(header, values))
+
+    return header, rows()
+
+
+def _xlsx_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[dict[str, Any]]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book[mapping.sheet] if mapping.sheet else book.worksheets[0]
+    except KeyError:
+        book.close()
+        raise MappingError(str(path), [f"format.sheet: no sheet {mapping.sheet!r}; sheets: {book.sheetnames}"]) \
+            from None
+    it = sheet.iter_rows(values_only=True)
+    try:
+        header = [str(h).strip() if h is not None else "" for h in next(it)]
+    except StopIteration:
+        book.close()
+        return [], iter(())
+
+    def rows() -> Iterator[dict[str, Any]]:
+        try:
+            for values in it:
+                if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                    yield {}
+                    continue
+                yield {h: v for h, v in zip(header, values) if h}
+        finally:
+            book.close()
+
+    return header, rows()
+
+
+def count_rows(path: Path, mapping: Mapping) -> int:
+    _header, rows = open_rows(path, mapping)
+    return sum(1 for _ in rows)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ report
+OUTCOMES = ("imported", "merged", "duplicate", "rejected")
+
+
+@dataclass
+class Report:
+    file: str
+    mapping: str
+    dry_run: bool
+    rows_total: int = 0
+    resumed_from: int = 0  # rows committed by an earlier, interrupted run of the same file
+    counts: Counter[str] = field(default_factory=Counter)  # this run and the run it resumed
+    reasons: Counter[str] = field(default_factory=Counter)  # rejections of this run, by field and reason
+    suggestions: int = 0
+    seconds: float = 0.0
+    rows_this_run: int = 0
+    run_id: int | None = None
+    status: str = "running"
+
+    @property
+    def accounted(self) -> int:
+        return sum(self.counts[o] for o in OUTCOMES)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.accounted == self.rows_total
+
+    @property
+    def rate(self) -> float:
+        return self.rows_this_run / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "mapping": self.mapping, "dry_run": self.dry_run, "rows_total": self.rows_total,
+                "resumed_from": self.resumed_from, **{o: self.counts[o] for o in OUTCOMES},
+                "accounted": self.accounted, "reconciles": self.reconciles, "rejected_by_reason": dict(self.reasons),
+                "duplicate_suggestions": self.suggestions, "seconds": round(self.seconds, 2),
+                "rows_per_second": round(self.rate, 1), "run_id": self.run_id, "status": self.status}
+
+    def text(self) -> str:
+        w = max(9, len(f"{self.rows_total:,}"))
+        lines = [f"{'DRY RUN (nothing written): ' if self.dry_run else ''}{self.file} with {self.mapping}"]
+        if self.resumed_from:
+            lines.append(f"  resumed after row {self.resumed_from:,} (committed by the interrupted run)")
+        lines.append(f"  rows in the file      {self.rows_total:>{w},}")
+        for outcome, label in (("imported", "imported"), ("merged", "merged (duplicate of an open ticket)"),
+                               ("duplicate", "duplicate external id"), ("rejected", "rejected (dead letters)")):
+            lines.append(f"    {label:<38}{self.counts[outcome]:>{w},}")
+        for reason, n in self.reasons.most_common():
+            lines.append(f"        {reason:<62}{n:>{w},}")
+        mark = "= rows in the file ✓" if self.reconciles else f"≠ {self.rows_total:,} rows in the file ✗"
+        lines.append(f"  accounted for         {self.accounted:>{w},}  {mark}")
+        if self.suggestions:
+            lines.append(f"  duplicate suggestions for the dispatcher: {self.suggestions:,}")
+        lines.append(f"  {self.rows_this_run:,} rows in {self.seconds:.1f} s ({self.rate:,.0f} rows/s)")
+        return "\n".join(lines)
+
+
+def reason_key(error: FieldError) -> str:
+    """'closed_at (CLOSED_DT): closed before opened' — the message up to its details."""
+    short = error.message.split(":", 1)[0]
+    return f"{error.field}: {short}"
+
+
+# --------------------------------------------------------------------- run
+@dataclass
+class _Row:
+    number: int  # 1-based data row (the header is not counted)
+    raw: dict[str, Any]
+    parsed: HistoricalRecord | list[FieldError]
+
+
+def run_import(
+    factory: sessionmaker[Session],
+    path: str | Path,
+    mapping: Mapping | str | Path,
+    tz: Any,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    batch: int = DEFAULT_BATCH,
+    progress: bool = False,
+    crash_after_batches: int | None = None,
+    dedup_params: dedup.Params | None = None,
+    on_batch: Callable[[Report], None] | None = None,
+) -> Report:
+    """Import ``path`` (see the module docstring); returns the report."""
+    path = Path(path)
+    if not isinstance(mapping, Mapping):
+        mapping = Mapping.load(mapping)
+    if batch < 1:
+        raise ValueError("--batch must be at least 1")
+    now = now or datetime.now(timezone.utc)
+    params = dedup_params or dedup.params()
+    if mapping.dedup_mode is not None:
+        from dataclasses import replace
+
+        params = replace(params, mode=mapping.dedup_mode)
+    started = time.perf_counter()
+    report = Report(file=path.name, mapping=mapping.name, dry_run=dry_run)
+
+    with factory() as session:
+        mapping.known_units = frozenset(session.scalars(select(Unit.code).where(Unit.active.is_(True))))
+    header, rows = open_rows(path, mapping)
+    if not header:
+        raise MappingError(str(path), ["the file is empty (no header row)"])
+    mapping.check_header(header, str(path))
+    report.rows_total = count_rows(path, mapping)
+    sha = file_sha256(path)
+
+    run = None if dry_run else _start_run(factory, path, sha, mapping, report)
+    # The run's own candidate index: history is not in time order across a file, so it keeps
+    # every open ticket it has seen (a year of open tickets is a few MB), and a dry run's
+    # rolled-back tickets never reach the index that live intake in this process uses.
+    index = dedup.CandidateIndex(resolution=params.h3_resolution, rings=params.h3_rings, keep_hours=24 * 3660,
+                                 load_ahead_hours=24 * 7)
+    numbers = TicketNumbers(tz)
+    units = UnitCache()
+    channels = mapping.channels()
+    seen: set[str] = set()
+
+    bar = _progress(report, progress)
+    batches = 0
+    try:
+        pending: list[_Row] = []
+        for number, raw in enumerate(rows, start=1):
+            if number <= report.resumed_from:
+                continue
+            where = f"{path.name} row {number}"
+            pending.append(_Row(number, raw, mapping.parse(raw, where, now) if raw else
+                                [FieldError("row", "empty: a blank line")]))
+            if len(pending) >= batch:
+                _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
+                             numbers, units, dry_run,
+                             crash=crash_after_batches is not None and batches >= crash_after_batches)
+                batches += 1
+                bar(len(pending))
+                pending = []
+                if on_batch:
+                    on_batch(report)
+        if pending:
+            _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index, numbers,
+                         units, dry_run, crash=crash_after_batches is not None and batches >= crash_after_batches)
+            bar(len(pending))
+        report.status = "done"
+    except BaseException:
+        report.status = "failed"
+        if run is not None:
+            _finish_run(factory, run, "failed")
+        raise
+    finally:
+        report.seconds = time.perf_counter() - started
+        bar(0, close=True)
+    if run is not None:
+        _finish_run(factory, run, "done")
+        report.run_id = run
+    return report
+
+
+def _progress(report: Report, enabled: bool) -> Callable[..., None]:
+    if not enabled:
+        return lambda n, close=False: None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency; a plain counter otherwise
+        tqdm = None
+    if tqdm is not None:
+        bar = tqdm(total=report.rows_total, initial=report.resumed_from, unit="rows", file=sys.stderr,
+                   desc=report.file, dynamic_ncols=True, smoothing=0.1)
+
+        def step(n: int, close: bool = False) -> None:
+            bar.update(n)
+            if close:
+                bar.close()
+        return step
+    done = [report.resumed_from]
+
+    def plain(n: int, close: bool = False) -> None:  # pragma: no cover
+        done[0] += n
+        print(f"\r{report.file}: {done[0]:,}/{report.rows_total:,}", end="\n" if close else "", file=sys.stderr)
+    return plain
+
+
+def _start_run(factory: sessionmaker[Session], path: Path, sha: str, mapping: Mapping, report: Report) -> int:
+    """Resume the unfinished run of this file and mapping, or start a new one."""
+    with factory() as session, session.begin():
+        unfinished = session.scalar(
+            select(ImportRun).where(ImportRun.file_sha256 == sha, ImportRun.mapping_name == mapping.name,
+                                    ImportRun.dry_run.is_(False), ImportRun.status != "done")
+            .order_by(ImportRun.id.desc()).limit(1))
+        if unfinished is not None:
+            unfinished.status = "running"
+            report.resumed_from = unfinished.rows_done
+            report.counts.update({"imported": unfinished.rows_imported, "merged": unfinished.rows_merged,
+                                  "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected})
+            return unfinished.id
+        run = ImportRun(file_name=str(path.name)[:300], file_sha256=sha, mapping_name=mapping.name[:200],
+                        rows_total=report.rows_total, status="running", dry_run=False)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _finish_run(factory: sessionmaker[Session], run_id: int, status: str) -> None:
+    with factory() as session, session.begin():
+        run = session.get(ImportRun, run_id)
+        if run is not None:
+            run.status = status
+            if status == "done":
+                run.finished_at = datetime.now(timezone.utc)
+
+
+def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Report, run_id: int | None,
+                 mapping: Mapping, channels: set[str], seen: set[str], now: datetime, tz: Any,
+                 params: dedup.Params, index: dedup.CandidateIndex, numbers: TicketNumbers, units: UnitCache,
+                 dry_run: bool, crash: bool) -> None:
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    suggestions = 0
+    seen_here: set[str] = set()
+    session = factory()
+    try:
+        session.begin()
+        records = [r for r in rows if isinstance(r.parsed, HistoricalRecord)]
+        ids = [r.parsed.request.external_id for r in records]  # type: ignore[union-attr]
+        stored = set()
+        if ids and channels:
+            stored = set(session.scalars(select(IntakeRecord.external_id).where(
+                IntakeRecord.channel.in_(sorted(channels)), IntakeRecord.external_id.in_(ids))))
+        fresh: list[HistoricalRecord] = []
+        for r in rows:
+            if isinstance(r.parsed, list):
+                errors = r.parsed
+                if not dry_run:
+                    reject(session, DEAD_LETTER_CHANNEL, f"{report.file} row {r.number} (mapping {mapping.name})",
+                           json.dumps(r.raw, ensure_ascii=False, default=str), errors,
+                           external_id=mapping.external_id(r.raw) or None)
+                counts["rejected"] += 1
+                reasons.update({reason_key(e) for e in errors})
+                continue
+            ext = r.parsed.request.external_id
+            if ext in stored or ext in seen or ext in seen_here:
+                counts["duplicate"] += 1
+                continue
+            seen_here.add(ext)
+            fresh.append(r.parsed)
+        outcomes = import_history(session, fresh, now, tz, params=params, index=index, numbers=numbers, units=units,
+                                  run={"run": run_id, "file": report.file, "mapping": mapping.name},
+                                  dry_run=dry_run)
+        for outcome in outcomes:
+            counts[outcome.kind] += 1
+            suggestions += outcome.suggestions
+        if run_id is not None:
+            run = session.get(ImportRun, run_id)
+            assert run is not None
+            run.rows_done = rows[-1].number
+            run.rows_imported += counts["imported"]
+            run.rows_merged += counts["merged"]
+            run.rows_duplicate += counts["duplicate"]
+            run.rows_rejected += counts["rejected"]
+        session.flush()
+        if crash:
+            raise SimulatedCrash(f"simulated crash in the batch ending at row {rows[-1].number}")
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        # What this batch added to the run's memory was rolled back with it.
+        index.clear()
+        numbers.forget()
+        raise
+    finally:
+        session.close()
+    seen.update(seen_here)
+    report.counts.update(counts)
+    report.reasons.update(reasons)
+    report.suggestions += suggestions
+    report.rows_this_run += len(rows)
+
+
+# --------------------------------------------------------------------- CLI
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("import", help="import a CSV/Excel file with a mapping (YAML)",
+                       description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("file", help=".csv, .csv.gz or .xlsx")
+    p.add_argument("--mapping", required=True, help="mapping YAML, e.g. examples/boston311.yaml")
+    p.add_argument("--dry-run", action="store_true", help="report what would happen; write nothing")
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"rows per transaction (default {DEFAULT_BATCH})")
+    p.add_argument("--report", help="also write the report as JSON to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import settings as settings_module
+    from tickets.db import make_engine, make_session_factory
+
+    cfg = settings_module.load()
+    factory = make_session_factory(make_engine(cfg.database_url))
+    dedup.configure(cfg)
+    try:
+        mapping = Mapping.load(args.mapping)
+        report = run_import(factory, args.file, mapping, cfg.tz, dry_run=args.dry_run, batch=args.batch,
+                            progress=not args.no_progress)
+    except MappingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: the batch in flight was rolled back; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    print(report.text())
+    if args.report:
+        Path(args.report).write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0 if report.reconciles else 1

@@ -1,0 +1,467 @@
+"""Imported history: records another system already received (and maybe closed).
+
+A CSV/Excel import (``feeds/importer.py``) brings in records that lived their
+life elsewhere: received at the source's time, routed by the source, often
+closed long ago against the source's own deadline. Pushing them through the
+live lifecycle would invent steps that never happened here (an accept, a
+contact, a reply, a follow-up SMS to a citizen from 2015). So history enters
+through :func:`import_history`, which writes, in the caller's transaction and
+in bulk, for each record:
+
+- the **ticket**, with ``received_at`` from the source; its unit from the
+  source's own routing (``NewRequest.unit_code``) or, without one, from
+  ``dispatch.route``; its **resolve deadline** from the source's due date
+  (see ``due_from`` below); and, for a record that arrives closed, status
+  ``closed`` with the source's **close time**. So the figures judge imported
+  history exactly as the source did: closed by its deadline, or not.
+- its **intake record** (channel, external id, the raw row as payload);
+- its **timeline**, honestly: ``received`` at the source's time (data
+  ``imported``: run, file, row), then either ``imported_closed`` at the
+  source's close time (with the source's status and where the deadline came
+  from) — a record of what the source did, not a platform ``close``, so no
+  reply and no follow-up is implied or triggered — or, for a record that is
+  still open, ``dispatched`` *now*: from now on the platform holds it, and
+  it is worked through the normal lifecycle like any other ticket.
+
+Where the deadline comes from (``HistoricalRecord.due_from``), decided by the
+mapping file for records whose source gives no due date:
+
+- ``source``: the source's due date;
+- ``closed_at``: the source counts a record without a due date as on time
+  (Boston's OnTime_Status does): a closed one gets its close time as its
+  deadline, an open one none;
+- ``none``: no deadline (a closed record then counts as due and not on time,
+  an open one is never due);
+- ``sla``: the bureau's own policy (``tickets.sla``) from the received time
+  for closed records, from now for open ones.
+
+Only what the live path can use leaves through the outbox: the ``received``
+and ``dispatched`` events of records that arrive *open* (the wall shows them,
+their deadlines are watched) and ``record_merged`` events. Closed history is
+not replayed onto the live path; today's live counters pick up a record that
+was received and closed today after ``app.py live rebuild`` (the SQL figures,
+the reference, include it at once). In-transaction handlers (repeat-complaint
+letters) do not run for imported records; the housekeeping sweeps (overdue
+supervision orders) see open imported tickets like any others.
+
+De-duplication (``tickets.dedup``) applies to records that arrive open, as
+at intake: a certain duplicate of an open ticket becomes a merged intake
+record of it (in ``auto`` mode), a likely one a suggestion. Closed history is
+kept as the source judged it: each closed record stays its own ticket.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from types import SimpleNamespace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from geo import jurisdictions
+from tickets import dedup, dispatch, sla
+from tickets.events import TICKET_TOPIC, public_view
+from tickets.intake import NewRequest, _jsonable
+from tickets.models import DuplicateSuggestion, IntakeRecord, OutboxMessage, Ticket, TicketEvent, Unit
+
+DUE_FROM = ("source", "closed_at", "none", "sla")
+AMBER_SHARE = 0.75
+
+
+@dataclass(frozen=True)
+class HistoricalRecord:
+    """One validated record of another system's history."""
+
+    request: NewRequest  # received_at, channel, external id, text, place, unit_code …
+    source: str  # where it came from, for the timeline: "file.csv:123"
+    closed_at: datetime | None = None  # set: the record arrives closed, at the source's time
+    due_at: datetime | None = None  # the source's own deadline
+    due_from: str = "source"  # see the module docstring; for a record without due_at
+    source_status: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.due_from not in DUE_FROM:
+            raise ValueError(f"due_from must be one of {DUE_FROM}, not {self.due_from!r}")
+        if self.closed_at is not None and self.closed_at < self.request.received_at:
+            raise ValueError("closed before it was received")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # imported | merged
+    ticket_id: int
+    number: str
+    suggestions: int = 0
+
+
+@dataclass
+class _Pending:
+    record: HistoricalRecord
+    values: dict[str, Any]
+    provisional: int
+    matches: list[tuple[dedup.Verdict, dedup.Record]] = field(default_factory=list)
+    unit: Any = None  # UnitCache._plain
+
+
+class TicketNumbers:
+    """Ticket numbers MS + local date + serial (as ``intake.next_ticket_number``), with
+    one max() query per day: an importer keeps one for its whole run and drops it
+    (``forget``) when a batch fails, since the serials it handed out were rolled back."""
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+        self.last: dict[str, int] = {}
+
+    def forget(self) -> None:
+        self.last.clear()
+
+    def next(self, session: Session, received_at: datetime) -> str:
+        prefix = "MS" + received_at.astimezone(self.tz).strftime("%Y%m%d")
+        last = self.last.get(prefix)
+        if last is None:
+            top = session.scalar(select(func.max(Ticket.number)).where(
+                Ticket.number > prefix, Ticket.number < prefix + "~"))  # a range uses the unique index
+            last = int(top[len(prefix):]) if top else 0
+        self.last[prefix] = last + 1
+        return f"{prefix}{last + 1:06d}"
+
+
+def _deadlines(rec: HistoricalRecord, now: datetime, tz: Any,
+               plans: dict[tuple[Any, ...], sla.Schedule]) -> tuple[dict[str, datetime | None], str]:
+    """(deadline columns, where the resolve deadline came from). ``plans`` caches the SLA
+    policy's answers within a batch: its open records are all dispatched at one instant."""
+    req = rec.request
+    out: dict[str, datetime | None] = {"contact_due_at": None, "contact_warn_at": None,
+                                       "resolve_due_at": None, "resolve_warn_at": None}
+    if rec.due_at is not None:
+        due, source = rec.due_at, "source"
+    elif rec.due_from == "closed_at":
+        due, source = rec.closed_at, "closed_at"
+    elif rec.due_from == "sla":
+        start = req.received_at if rec.closed_at is not None else max(now, req.received_at)
+        key = (req.sla_class, start, req.topic, req.channel)
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = sla.schedule(req.sla_class, start, tz, topic=req.topic, channel=req.channel)
+        out.update(contact_due_at=plan.contact_due, contact_warn_at=plan.contact_warn,
+                   resolve_due_at=plan.resolve_due, resolve_warn_at=plan.resolve_warn)
+        return out, "sla"
+    else:
+        due, source = None, "none"
+    if due is not None:
+        out["resolve_due_at"] = due
+        if due > req.received_at:
+            out["resolve_warn_at"] = req.received_at + (due - req.received_at) * AMBER_SHARE
+    return out, source
+
+
+def import_history(
+    session: Session,
+    records: Sequence[HistoricalRecord],
+    now: datetime,
+    tz: Any,
+    *,
+    params: dedup.Params | None = None,
+    run: dict[str, Any] | None = None,
+    index: dedup.CandidateIndex | None = None,
+    numbers: TicketNumbers | None = None,
+    units: UnitCache | None = None,
+    dry_run: bool = False,
+) -> list[Outcome]:
+    """Write ``records`` (already checked for duplicate external ids) in bulk; one outcome each.
+
+    ``run`` goes into each ``received`` event's ``imported`` data (run id,
+    file). Flushes, does not commit: the caller's transaction holds the batch.
+    ``dry_run``: decide everything (routing, deadlines, de-duplication against
+    the database and against the run's earlier records) but write nothing;
+    the new tickets stay in ``index`` under negative ids.
+    """
+    if not records:
+        return []
+    params = params or dedup.params()
+    index = index if index is not None else dedup.index_for(session)
+    numbers = numbers or TicketNumbers(tz)
+    confirmed: dict[int, dedup.Record | None] = {}
+    plans: dict[tuple[Any, ...], sla.Schedule] = {}
+    sla.refresh_if_stale(session)  # a calendar year an admin loaded, as lifecycle.dispatch does
+    units = units or UnitCache()
+    units.session = session
+    pending: list[_Pending] = []
+    merged: list[tuple[HistoricalRecord, int, dedup.Verdict]] = []  # (record, target id (maybe provisional), why)
+    outcomes: list[tuple[str, Any]] = []  # ("new", _Pending) | ("merged", index in merged)
+    prepared = False
+
+    # In time order: a record can only be the duplicate of one that came before it.
+    for n, rec in sorted(enumerate(records), key=lambda nr: nr[1].request.received_at):
+        req = rec.request
+        is_open = rec.closed_at is None
+        matches: list[tuple[dedup.Verdict, dedup.Record]] = []
+        if is_open and params.mode != "off":
+            index.prepare(session, req.received_at, params.window_hours, delta=not prepared)
+            prepared = True
+            matches = dedup.search(session, dedup.Record.of_request(req), params, index=index, prepare=False,
+                                   confirmed=confirmed)
+            if matches and matches[0][0].level == dedup.CERTAIN and params.mode == "auto":
+                target = matches[0][1].ticket_id
+                assert target is not None
+                merged.append((rec, target, matches[0][0]))
+                outcomes.append(("merged", len(merged) - 1))
+                continue
+        unit = units.for_record(req)
+        deadlines, due_source = _deadlines(rec, now, tz, plans)
+        values = {
+            "number": numbers.next(session, req.received_at), "channel": req.channel, "kind": req.kind,
+            "sla_class": req.sla_class, "topic": req.topic, "title": req.title[:200], "content": req.content,
+            "district": req.district, "address": (req.address or None) and req.address[:200],
+            "lat": req.lat, "lon": req.lon,
+            "citizen_name": req.citizen_name, "citizen_phone": req.citizen_phone,
+            "status": "dispatched" if is_open else "closed",
+            "unit_id": unit.id, "direct_dispatch": (unit.level == 3) if is_open else None,
+            "received_at": req.received_at, "dispatched_at": max(now, req.received_at) if is_open else None,
+            "closed_at": rec.closed_at, "escalation_level": 1, "redo_count": 0, "extension_pending": False,
+            **deadlines,
+        }
+        item = _Pending(rec, values, provisional=index.provisional_id(), matches=matches, unit=unit)
+        item.values["_due_source"] = due_source
+        pending.append(item)
+        outcomes.append(("new", item))
+        if is_open and params.mode != "off":
+            index.add(_index_record(item, item.provisional))
+
+    if dry_run:
+        out = []
+        for kind, ref in outcomes:
+            if kind == "new":
+                out.append(Outcome("imported", ref.provisional, ref.values["number"],
+                                   len(_suggested(ref, params, lambda t: t))))
+            else:
+                out.append(Outcome("merged", merged[ref][1], ""))
+        return out
+
+    # --- tickets. Ids are reserved up front (a sequence on PostgreSQL; under the write lock on
+    # SQLite) and rows go in with the driver's executemany: SQLAlchemy's per-row parameter
+    # handling, or RETURNING (row by row on SQLite when the order matters), cost more than
+    # everything else an import does.
+    _lock_for_writing(session)
+    real: dict[int, int] = {}
+    for p, tid in zip(pending, _reserve_ids(session, Ticket.__table__, len(pending))):
+        real[p.provisional] = tid
+        p.values["id"] = tid
+        if p.record.closed_at is None and params.mode != "off":
+            index.rekey(p.provisional, _index_record(p, tid))
+    _insert(session, Ticket.__table__, [{k: v for k, v in p.values.items() if not k.startswith("_")}
+                                        for p in pending])
+
+    def resolve(ticket_id: int) -> int:
+        return real[ticket_id] if ticket_id < 0 else ticket_id
+
+    # --- intake records (a merged one's id goes into its target's record_merged event)
+    merged_record_ids = _reserve_ids(session, IntakeRecord.__table__, len(merged))
+    intake_rows = [{"id": None, "channel": p.record.request.channel, "external_id": p.record.request.external_id,
+                    "ticket_id": p.values["id"], "merged": False, "received_at": p.record.request.received_at,
+                    "payload": _payload(p.record.request)} for p in pending]
+    # Rows with reserved ids first: on SQLite the others take max(id) + 1 as they go in.
+    _insert(session, IntakeRecord.__table__, [
+        {"id": rid, "channel": rec.request.channel, "external_id": rec.request.external_id,
+         "ticket_id": resolve(target), "merged": True, "received_at": rec.request.received_at,
+         "payload": _payload(rec.request)} for (rec, target, _v), rid in zip(merged, merged_record_ids)])
+    _insert(session, IntakeRecord.__table__, intake_rows, without_id=True)
+
+    # --- timeline (and the outbox for what the live path uses)
+    events: list[dict[str, Any]] = []
+    announce: list[tuple[int, dict[str, Any]]] = []  # (position in events, public view)
+    imported = dict(run or {})
+    for p in pending:
+        rec, v = p.record, p.values
+        data_in = {"channel": rec.request.channel, "imported": {**imported, "source": rec.source}}
+        events.append(_event(v["id"], "received", rec.request.received_at, v["unit_id"], data_in))
+        if rec.closed_at is not None:
+            events.append(_event(v["id"], "imported_closed", rec.closed_at, v["unit_id"], {
+                "source_status": rec.source_status, "resolve_due_at": _iso(v["resolve_due_at"]),
+                "due_from": v["_due_source"], "note": "closed in the source system before import"}))
+        else:
+            view = _view(v, p.unit)
+            announce.append((len(events) - 1, view))
+            events.append(_event(v["id"], "dispatched", v["dispatched_at"], v["unit_id"], {
+                "unit_code": p.unit.code if p.unit else None, "direct": bool(v["direct_dispatch"]),
+                "first": True, "imported": True}))
+            announce.append((len(events) - 1, view))
+    targets: dict[int, Ticket] = {}
+    for (rec, target, verdict), record_id in zip(merged, merged_record_ids):
+        tid = resolve(target)
+        ticket = targets.get(tid) or session.get(Ticket, tid)
+        assert ticket is not None
+        targets[tid] = ticket
+        events.append(_event(tid, "record_merged", max(now, ticket.received_at), ticket.unit_id, {
+            "channel": rec.request.channel, "intake_record_id": record_id,
+            "record_received_at": rec.request.received_at.isoformat(), "score": verdict.score,
+            "reasons": list(verdict.reasons), "auto": True, "imported": {**imported, "source": rec.source}}))
+        announce.append((len(events) - 1, public_view(ticket, ticket.unit)))
+    # The events the outbox announces need their ids in its payload.
+    for i, eid in zip([i for i, _view in announce], _reserve_ids(session, TicketEvent.__table__, len(announce))):
+        events[i]["id"] = eid
+    _insert(session, TicketEvent.__table__, [e for e in events if e["id"] is not None])
+    _insert(session, TicketEvent.__table__, [e for e in events if e["id"] is None], without_id=True)
+    if announce:
+        _insert(session, OutboxMessage.__table__, [
+            {"topic": TICKET_TOPIC, "created_at": now, "relayed_at": None, "payload": {
+                "event_id": events[i]["id"], "event": events[i]["kind"], "at": events[i]["at"].isoformat(),
+                "actor": "system", "data": events[i]["data"], "ticket": view}} for i, view in announce])
+        session.info["wrote_outbox"] = True
+
+    # --- suggestions for the dispatcher
+    suggestions = []
+    counts: dict[int, int] = {}
+    for p in pending:
+        for cid, verdict in _suggested(p, params, resolve):
+            suggestions.append({"ticket_id": p.values["id"], "candidate_id": cid, "score": verdict.score,
+                                "reasons": list(verdict.reasons), "status": "open", "created_at": now,
+                                "decided_at": None, "decided_by_id": None})
+            counts[p.values["id"]] = counts.get(p.values["id"], 0) + 1
+    _insert(session, DuplicateSuggestion.__table__, suggestions)
+
+    out = []
+    for kind, ref in outcomes:
+        if kind == "new":
+            out.append(Outcome("imported", ref.values["id"], ref.values["number"], counts.get(ref.values["id"], 0)))
+        else:
+            rec, target, _v = merged[ref]
+            tid = resolve(target)
+            number = targets[tid].number
+            out.append(Outcome("merged", tid, number))
+    return out
+
+
+def _suggested(p: _Pending, params: dedup.Params, resolve: Any) -> list[tuple[int, dedup.Verdict]]:
+    """(candidate ticket id, verdict) of the suggestions a new ticket gets, best first."""
+    out: list[tuple[int, dedup.Verdict]] = []
+    for verdict, cand in p.matches[: params.max_suggestions]:
+        if cand.ticket_id is None:
+            continue
+        cid = resolve(cand.ticket_id)
+        if cid != p.values.get("id", p.provisional) and all(cid != c for c, _v in out):
+            out.append((cid, verdict))
+    return out
+
+
+def _index_record(p: _Pending, ticket_id: int) -> dedup.Record:
+    req = p.record.request
+    return dedup.Record.of(channel=req.channel, received_at=req.received_at, topic=req.topic, title=req.title,
+                           content=req.content, phone=req.citizen_phone, kind=req.kind, lat=req.lat, lon=req.lon,
+                           district=req.district, ticket_id=ticket_id, number=p.values["number"])
+
+
+def _payload(req: NewRequest) -> dict[str, Any]:
+    raw = req.raw
+    if not raw:
+        return {"external_id": req.external_id}
+    if all(type(v) is str or v is None for v in raw.values()):  # a CSV row: JSON as it is
+        return raw
+    return _jsonable(raw)
+
+
+def _event(ticket_id: int, kind: str, at: datetime, unit_id: int | None, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": None, "ticket_id": ticket_id, "kind": kind, "at": at, "actor": "system", "actor_id": None,
+            "unit_id": unit_id, "note": None, "data": data}
+
+
+# ------------------------------------------------------------ bulk writing
+def _lock_for_writing(session: Session) -> None:
+    """On SQLite, take the database's write lock now (a write statement that changes nothing),
+    so the ids reserved next cannot be taken by another writer before this transaction ends."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("DELETE FROM tickets WHERE 0"))
+
+
+def _reserve_ids(session: Session, table: Any, n: int) -> list[int]:
+    if n <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                                         "FROM generate_series(1, :n)"), {"t": table.name, "n": n}).scalars())
+    top = session.execute(select(func.max(table.c.id))).scalar() or 0
+    return list(range(top + 1, top + n + 1))
+
+
+def _insert(session: Session, table: Any, rows: list[dict[str, Any]], without_id: bool = False) -> None:
+    """executemany through the driver, each value prepared by its column type's own bind
+    processor (the same conversion SQLAlchemy applies: UTC for timestamps, JSON text …)."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = [c for c in rows[0] if not (without_id and c == "id")]
+    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES ({', '.join([marker] * len(columns))})")
+    get = itemgetter(*columns)
+    convert = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    params = []
+    for row in rows:
+        values = list(get(row)) if len(columns) > 1 else [get(row)]
+        for i, proc in convert:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        params.append(tuple(values))
+    connection.exec_driver_sql(sql, params)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _view(values: dict[str, Any], unit: Any) -> dict[str, Any]:
+    """``events.public_view`` of a ticket written in bulk (its columns, no ORM object)."""
+    return public_view(SimpleNamespace(**{**_NO_COLUMNS, **values}), unit)  # type: ignore[arg-type]
+
+
+_NO_COLUMNS: dict[str, Any] = {c.name: None for c in Ticket.__table__.columns}
+
+
+class UnitCache:
+    """Units by code, and ``dispatch.route``'s answers by what they depend on. An importer
+    keeps one for its run (units change only when an admin loads them)."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.by_code: dict[str, Any] = {}
+        self.routed: dict[tuple[Any, ...], Any] = {}
+
+    @staticmethod
+    def _plain(unit: Unit | None) -> Any:
+        """What a bulk write needs of a unit, detached from any session."""
+        if unit is None:
+            return None
+        return SimpleNamespace(id=unit.id, code=unit.code, name=unit.name, level=unit.level)
+
+    def for_record(self, request: NewRequest) -> Any:
+        assert self.session is not None
+        if request.unit_code:
+            if request.unit_code not in self.by_code:
+                self.by_code[request.unit_code] = self._plain(self.session.scalar(
+                    select(Unit).where(Unit.code == request.unit_code, Unit.active.is_(True))))
+            unit = self.by_code[request.unit_code]
+            if unit is None:
+                raise ValueError(f"unit {request.unit_code!r} is not an active unit")
+            return unit
+        # route() decides by topic owner, then the jurisdiction polygon holding the point, then
+        # the district: the same (topic, district, station) routes the same way. A point in no
+        # polygon falls back to the nearest station, so it is routed on its own.
+        station = jurisdictions.station_at(request.lat, request.lon) if request.lat is not None \
+            and request.lon is not None else None
+        key = (request.topic, request.district, station,
+               (request.lat, request.lon) if station is None else None)
+        unit = self.routed.get(key)
+        if unit is None:
+            probe = Ticket(topic=request.topic, district=request.district, lat=request.lat, lon=request.lon)
+            routed, _direct = dispatch.route(self.session, probe)
+            unit = self.routed[key] = self._plain(routed)
+        return unit
+
+
+__all__ = ["HistoricalRecord", "Outcome", "TicketNumbers", "UnitCache", "import_history", "DUE_FROM"]
