@@ -236,3 +236,22 @@ def test_modes_off_and_suggest(factory: sessionmaker[Session]) -> None:
     dedup.configure()
 
 
+
+
+def test_the_cells_searched_cover_every_point_within_the_radius() -> None:
+    """H3 resolution 9 and two rings: no point within near_m (300 m) can sit outside them."""
+    import math
+    import random
+
+    import h3.api.basic_int as h3
+
+    p = dedup.params()
+    rng = random.Random(7)
+    for _ in range(2000):
+        lat, lon = rng.uniform(-60, 60), rng.uniform(-180, 180)
+        disk = set(h3.grid_disk(h3.latlng_to_cell(lat, lon, p.h3_resolution), p.h3_rings))
+        for _ in range(6):
+            bearing, d = rng.uniform(0, 2 * math.pi), p.near_m
+            lat2 = lat + d * math.cos(bearing) / 111_320
+            lon2 = lon + d * math.sin(bearing) / (111_320 * math.cos(math.radians(lat)))
+            assert h3.latlng_to_cell(lat2, lon2, p.h3_resolution) in disk

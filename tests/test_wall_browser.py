@@ -47,6 +47,10 @@ def test_wall_number_changes_by_push_without_reload(browser: Any, platform: Plat
         submit(factory, new_request())
     wait_until(lambda: counter(page, "received_today") == str(before + 3), what="the pushed count")
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+    # The flow chart shows them too (every ticket here arrived in the last two hours).
+    drawn = "document.querySelector('#wall-flow .js-plotly-plot').data" \
+            ".reduce((a, t) => a + t.y.reduce((p, q) => p + q, 0), 0)"
+    wait_until(lambda: page.evaluate(drawn) == before + 3, what="the flow chart to count them")
     assert page.evaluate("window.minshengLive.resyncs") == 1
     ticker = page.inner_text("#wall-ticker")
     assert "噪音扰民" in ticker and "历下区" in ticker

@@ -56,7 +56,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import h3
+import h3.api.basic_int as h3  # int cells: no string conversion in the hot path
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -317,7 +317,7 @@ def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
 @dataclass
 class _Entry:
     record: Record
-    cell: str | None
+    cell: int | None
     hour: int
 
 
@@ -333,7 +333,7 @@ class CandidateIndex:
     rings: int = 2
     entries: dict[int, _Entry] = field(default_factory=dict)
     by_phone: dict[str, set[int]] = field(default_factory=dict)
-    by_cell: dict[tuple[str, str], set[int]] = field(default_factory=dict)  # (H3 cell, topic)
+    by_cell: dict[tuple[int, str], set[int]] = field(default_factory=dict)  # (H3 cell, topic)
     by_area: dict[tuple[str | None, str], set[int]] = field(default_factory=dict)
     by_hour: dict[int, set[int]] = field(default_factory=dict)
     loaded_hours: set[int] = field(default_factory=set)
@@ -421,6 +421,8 @@ class CandidateIndex:
     def _load(self, session: Session, query: Any, only_loaded: bool = False) -> None:
         for row in session.connection().execute(query):
             self.max_id = max(self.max_id or 0, row.id)
+            if row.id in self.entries:
+                continue
             record = _record_of_row(row)
             if only_loaded and _hour(record.received_at) not in self.loaded_hours:
                 continue

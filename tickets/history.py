@@ -408,6 +408,16 @@ def _insert(session: Session, table: Any, rows: list[dict[str, Any]], without_id
             if values[i] is not None:
                 values[i] = proc(values[i])
         params.append(tuple(values))
+    if dialect.name == "postgresql":
+        # COPY: several times faster than even a pipelined executemany (FIELD-NOTES).
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+        finally:
+            cursor.close()
+        return
     connection.exec_driver_sql(sql, params)
 
 

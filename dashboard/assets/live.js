@@ -18,6 +18,7 @@
     started: false, lang: "zh-CN", epoch: null, seq: 0, loading: false,
     buffer: [], labels: null, channels: [], firstMinute: null, windowSize: 120,
     ticker: [], tickerLength: 30, applied: 0, resyncs: 0, connected: false,
+    flowX: null, flowY: null, flowRepairs: 0,
     lastServerTime: null, socket: null,
     // Other scripts (e.g. the live map) register here: listeners.events gets every
     // applied event once, in seq order; listeners.snapshot gets each (re)loaded snapshot.
@@ -111,6 +112,11 @@
     var last = state.firstMinute + state.windowSize - 1;
     if (minute <= last) { return false; }
     var add = Math.min(minute - last, state.windowSize);
+    for (var k0 = 0; k0 < add; k0++) {
+      state.flowX.push(hhmm(minute - add + 1 + k0));
+      state.flowX.shift();
+      state.channels.forEach(function (ch) { state.flowY[ch].push(0); state.flowY[ch].shift(); });
+    }
     for (var i = 0; i < state.channels.length; i++) {
       for (var k = 0; k < add; k++) {
         patch.append(["data", i, "x"], hhmm(minute - add + 1 + k));
@@ -131,8 +137,37 @@
     var idx = minute - state.firstMinute;
     var trace = traceIndex(ticket.channel);
     if (idx < 0 || trace < 0) { return changed; }
+    state.flowY[ticket.channel][idx] += 1;
     patch.add(["data", trace, "y", idx], 1);
     return true;
+  }
+
+  // The whole window from the page's own copy (used on snapshot and on repair).
+  function assignFlow(patch) {
+    state.channels.forEach(function (ch, i) {
+      patch.assign(["data", i, "x"], state.flowX.slice());
+      patch.assign(["data", i, "y"], state.flowY[ch].slice());
+    });
+  }
+
+  // A patch that reaches dcc.Graph before it has mounted its figure can be lost
+  // (seen about once in ten page loads): check what Plotly drew against the
+  // page's copy and re-assign the window when they differ.
+  function repairFlow() {
+    var gd = document.querySelector("#wall-flow .js-plotly-plot");
+    if (!gd || !state.flowX || state.loading || state.epoch === null) { return; }
+    var drawn = gd.data || [];
+    var ok = drawn.length === state.channels.length && drawn.every(function (trace, i) {
+      var want = state.flowY[state.channels[i]];
+      return trace.x && trace.x.length === state.flowX.length && trace.y &&
+        trace.y.length === want.length && trace.y.every(function (v, j) { return v === want[j]; });
+    });
+    if (!ok) {
+      var patch = new window.dash_clientside.Patch();
+      assignFlow(patch);
+      setProps("wall-flow", {figure: patch.build()});
+      state.flowRepairs += 1;
+    }
   }
 
   /* -------------------------------------------------------- snapshot */
@@ -142,11 +177,12 @@
     state.windowSize = s.flow.length;
     state.firstMinute = minuteOf(s.flow[0].at);
     var patch = new window.dash_clientside.Patch();
-    var xs = s.flow.map(function (f) { return f.minute; });
-    state.channels.forEach(function (ch, i) {
-      patch.assign(["data", i, "x"], xs);
-      patch.assign(["data", i, "y"], s.flow.map(function (f) { return f.counts[ch] || 0; }));
+    state.flowX = s.flow.map(function (f) { return f.minute; });
+    state.flowY = {};
+    state.channels.forEach(function (ch) {
+      state.flowY[ch] = s.flow.map(function (f) { return f.counts[ch] || 0; });
     });
+    assignFlow(patch);
     // Plotly sizes text in pixels: scale it with the screen (1 at 1920x1080, 2 at 4K).
     var scale = Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
     patch.assign(["layout", "font", "size"], Math.round(14 * scale));
@@ -292,6 +328,7 @@
     socket.on("connect_error", function () { if (!socket.active) { recheck(socket); } }); // refused
     socket.on("live", function (msg) { state.buffer.push(msg); });
     setInterval(flush, FLUSH_MS);
+    setInterval(repairFlow, 2000);
     setInterval(tickClock, 1000);
   }
 
