@@ -74,6 +74,9 @@ class Settings:
     composite_weight_satisfaction: float = 0.35
     composite_completion_measure: str = "on_time"  # or "completion"
     ranking_min_tickets: int = 10
+    # De-duplication across channels (tickets/dedup.py, docs/DEDUP.md): "auto" merges
+    # certain duplicates at intake and suggests likely ones; "suggest" only suggests; "off".
+    dedup_mode: str = "auto"
     # --- intake channels (feeds/, docs/INTAKE.md) ---
     # Open311 GeoReport v2 API keys: comma-separated "label=sha256(key) in hex";
     # only hashes are kept. The default is the published demo key
@@ -123,6 +126,7 @@ _ENV = {
     "composite_weight_satisfaction": "MINSHENG_WEIGHT_SATISFACTION",
     "composite_completion_measure": "MINSHENG_COMPLETION_MEASURE",
     "ranking_min_tickets": "MINSHENG_RANKING_MIN_TICKETS",
+    "dedup_mode": "MINSHENG_DEDUP_MODE",
     "demo_accounts_file": "MINSHENG_DEMO_ACCOUNTS_FILE",
     "simulator_rate_per_hour": "MINSHENG_SIMULATOR_RATE",
     "simulator_seed": "MINSHENG_SIMULATOR_SEED",

@@ -31,7 +31,7 @@ from layouts import shell
 from layouts.i18n import t
 from settings import Settings
 from feeds import connectors
-from tickets import alerts, followup, housekeeping, sla, supervision
+from tickets import alerts, dedup, followup, housekeeping, sla, supervision
 from tickets.db import make_engine, make_session_factory
 from tickets.figures import RankingPolicy
 
@@ -98,6 +98,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     sla.use_policy_file(settings.sla_policy_file)  # a bad policy file stops the start, naming the key
     followup.configure(settings)  # the SMS gateway; a bad gateway setting stops the start
     supervision.configure(settings)
+    dedup.configure(settings)  # de-duplication mode (a bad value stops the start)
     connectors.configure(settings)  # where 12345 results go back, and the retry policy
     server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
     server.config["SECRET_KEY"] = settings.secret_key

@@ -180,6 +180,8 @@ class Report:
         for outcome, label in (("imported", "imported"), ("merged", "merged (duplicate of an open ticket)"),
                                ("duplicate", "duplicate external id"), ("rejected", "rejected (dead letters)")):
             lines.append(f"    {label:<38}{self.counts[outcome]:>{w},}")
+        if self.reasons and self.resumed_from:
+            lines.append("        by reason, rows of this run:")
         for reason, n in self.reasons.most_common():
             lines.append(f"        {reason:<62}{n:>{w},}")
         mark = "= rows in the file ✓" if self.reconciles else f"≠ {self.rows_total:,} rows in the file ✗"
@@ -235,6 +237,9 @@ def run_import(
 
     with factory() as session:
         mapping.known_units = frozenset(session.scalars(select(Unit.code).where(Unit.active.is_(True))))
+    if not mapping.known_units:
+        raise MappingError(str(path), ["no units in the database: load the bureau's first "
+                                       "(python app.py demo load --file BUREAU.yaml)"])
     header, rows = open_rows(path, mapping)
     if not header:
         raise MappingError(str(path), ["the file is empty (no header row)"])
@@ -280,7 +285,10 @@ def run_import(
     except BaseException:
         report.status = "failed"
         if run is not None:
-            _finish_run(factory, run, "failed")
+            try:
+                _finish_run(factory, run, "failed")
+            except Exception:  # the database itself may be what failed: keep the first error
+                pass
         raise
     finally:
         report.seconds = time.perf_counter() - started
@@ -357,10 +365,10 @@ def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Repor
         session.begin()
         records = [r for r in rows if isinstance(r.parsed, HistoricalRecord)]
         ids = [r.parsed.request.external_id for r in records]  # type: ignore[union-attr]
-        stored = set()
-        if ids and channels:
-            stored = set(session.scalars(select(IntakeRecord.external_id).where(
-                IntakeRecord.channel.in_(sorted(channels)), IntakeRecord.external_id.in_(ids))))
+        stored: set[str] = set()
+        for start in range(0, len(ids) if channels else 0, 1000):  # PostgreSQL takes 65,535 parameters at most
+            stored.update(session.scalars(select(IntakeRecord.external_id).where(
+                IntakeRecord.channel.in_(sorted(channels)), IntakeRecord.external_id.in_(ids[start:start + 1000]))))
         fresh: list[HistoricalRecord] = []
         for r in rows:
             if isinstance(r.parsed, list):

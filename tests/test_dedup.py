@@ -255,3 +255,21 @@ def test_the_cells_searched_cover_every_point_within_the_radius() -> None:
             lat2 = lat + d * math.cos(bearing) / 111_320
             lon2 = lon + d * math.sin(bearing) / (111_320 * math.cos(math.radians(lat)))
             assert h3.latlng_to_cell(lat2, lon2, p.h3_resolution) in disk
+
+
+def test_tickets_from_another_process_are_found(factory: sessionmaker[Session], tmp_path: Path) -> None:
+    """Another engine on the same database (as another process would be) has its own index;
+    each picks up what the other committed."""
+    other = make_session_factory(make_engine(f"sqlite:///{tmp_path / 'dedup.db'}"))
+    with unit_of_work(factory) as s:
+        receive(s, request(DAY1, channel="hotline_12345", external_id="P1-1", text=("无关", "无关的事情"),
+                           phone="13000000000", point=(36.70, 117.10)), DAY1, TZ)
+    with unit_of_work(other) as s:  # the other process commits the first report
+        first = receive(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
+                                   phone="13905310101", point=PLACE), DAY1, TZ)
+    later = DAY1 + timedelta(hours=2)
+    with unit_of_work(factory) as s:  # this one gets the second, and merges it
+        second = receive(s, request(later, channel="open311", external_id="A-2", text=KTV_APP, phone=None,
+                                    point=(PLACE[0] + 0.0004, PLACE[1])), later, TZ)
+    assert second.id == first.id
+    other.kw["bind"].dispose()

@@ -343,6 +343,7 @@ class CandidateIndex:
     keep_hours: int = 24 * 7
     load_ahead_hours: int = 24
     _provisional: int = 0
+    _skipped: set[int] = field(default_factory=set)
 
     def provisional_id(self) -> int:
         """A negative id for a ticket a bulk import has decided on but not inserted yet."""
@@ -355,6 +356,7 @@ class CandidateIndex:
             for d in (self.entries, self.by_phone, self.by_cell, self.by_area, self.by_hour):
                 d.clear()
             self.loaded_hours.clear()
+            self._skipped.clear()
             self.max_id = None
 
     # ------------------------------------------------------------ filling
@@ -396,6 +398,13 @@ class CandidateIndex:
             self.discard(old_id)
             self.add(record)
 
+    def written_up_to(self, ticket_id: int) -> None:
+        """This process wrote tickets up to ``ticket_id`` itself (a bulk import): the delta
+        reload need not read them back."""
+        with self.lock:
+            if self.max_id is not None:
+                self.max_id = max(self.max_id, ticket_id)
+
     def prepare(self, session: Session, at: datetime, window_hours: float, *, delta: bool = True) -> None:
         """Make sure the hours around ``at`` are loaded, and pick up tickets committed since."""
         span = int(math.ceil(window_hours)) + 1
@@ -414,12 +423,27 @@ class CandidateIndex:
                 self.loaded_hours.update(range(start, end))
                 self._evict(lo - self.keep_hours, hi + self.keep_hours)
             elif delta:
-                # Ids are not committed in order across processes: look a little behind.
-                self._load(session, select(*_COLUMNS).where(
-                    Ticket.id > max(0, self.max_id - 256), Ticket.status.in_(OPEN_STATUSES)), only_loaded=True)
+                # Tickets other processes committed since. Ids are not committed in order
+                # across processes, so look a little behind; read only the ids first (the
+                # primary key index), then the few rows not seen yet.
+                after = max(0, self.max_id - 64)
+                while True:
+                    recent = list(session.connection().execute(_RECENT_IDS, {"after": after}).scalars())
+                    unseen = [tid for tid in recent if tid not in self.entries and tid not in self._skipped]
+                    if unseen:
+                        self._load(session, _BY_IDS_OPEN, {"ids": unseen}, only_loaded=True)
+                        self._skipped.update(unseen)  # closed, or outside the loaded hours: not again
+                        if len(self._skipped) > 8192:
+                            self._skipped.clear()
+                    if recent:
+                        self.max_id = max(self.max_id, recent[-1])
+                    if len(recent) < _RECENT_CHUNK:
+                        break
+                    after = recent[-1]
 
-    def _load(self, session: Session, query: Any, only_loaded: bool = False) -> None:
-        for row in session.connection().execute(query):
+    def _load(self, session: Session, query: Any, params: dict[str, Any] | None = None,
+              only_loaded: bool = False) -> None:
+        for row in session.connection().execute(query, params or {}):
             self.max_id = max(self.max_id or 0, row.id)
             if row.id in self.entries:
                 continue
@@ -485,6 +509,9 @@ _COLUMNS = (Ticket.id, Ticket.number, Ticket.channel, Ticket.received_at, Ticket
 
 # Built once: compiling a fresh statement per lookup cost more than running it.
 _BY_IDS = select(*_COLUMNS).where(Ticket.id.in_(bindparam("ids", expanding=True)))
+_BY_IDS_OPEN = _BY_IDS.where(Ticket.status.in_(OPEN_STATUSES))
+_RECENT_CHUNK = 1000
+_RECENT_IDS = select(Ticket.id).where(Ticket.id > bindparam("after")).order_by(Ticket.id).limit(_RECENT_CHUNK)
 
 
 def _record_of_row(row: Any) -> Record:

@@ -254,6 +254,8 @@ def import_history(
             index.rekey(p.provisional, _index_record(p, tid))
     _insert(session, Ticket.__table__, [{k: v for k, v in p.values.items() if not k.startswith("_")}
                                         for p in pending])
+    if real:
+        index.written_up_to(max(real.values()))
 
     def resolve(ticket_id: int) -> int:
         return real[ticket_id] if ticket_id < 0 else ticket_id
