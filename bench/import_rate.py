@@ -79,18 +79,18 @@ def write_hotline(path: Path, rows: int, seed: int = 7) -> datetime:
     last = start
     with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["工单编号", "派单时间", "来源", "诉求主题", "诉求内容", "事发地址", "区县", "纬度", "经度", "来电号码",
-                      "来电人"])
+        out.writerow(["工单编号", "派单时间", "来源", "诉求主题", "诉求内容", "事发地址", "区县", "纬度", "经度",
+                      "来电号码", "来电人"])
         t = start
         while written < rows:
             for r in sim.requests_between(t, t + timedelta(hours=6)):
                 if written >= rows:
                     break
                 lat, lon = wgs84_to_gcj02(r.lat, r.lon) if r.lat is not None else (None, None)
-                out.writerow([f"GS{written:010d}", r.received_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
-                              CHANNEL_WORD.get(r.channel, "12345"), r.title, r.content, r.address or "",
-                              r.district or "", "" if lat is None else f"{lat:.6f}", "" if lon is None else f"{lon:.6f}",
-                              r.citizen_phone or "", r.citizen_name or ""])
+                at = r.received_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+                out.writerow([f"GS{written:010d}", at, CHANNEL_WORD.get(r.channel, "12345"), r.title, r.content,
+                              r.address or "", r.district or "", "" if lat is None else f"{lat:.6f}",
+                              "" if lon is None else f"{lon:.6f}", r.citizen_phone or "", r.citizen_name or ""])
                 written += 1
                 last = r.received_at
             t += timedelta(hours=6)

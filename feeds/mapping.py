@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping as MappingT
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -453,8 +453,8 @@ class Mapping:
     def check_header(self, header: list[str], where: str) -> None:
         missing = sorted(self.referenced_columns() - set(header))
         if missing:
-            raise MappingError(where, [f"column(s) {missing} named in the mapping are not in the file; "
-                                       f"its columns are: {header}"])
+            raise MappingError(where, [(f"column(s) {missing} named in the mapping are not in the file; "
+                                        f"its columns are: {header}")])
 
     def channels(self) -> set[str]:
         vm = self.channel
@@ -579,7 +579,8 @@ class Mapping:
             errors.append(error)
         return value
 
-    def _point(self, row: MappingT[str, Any], errors: list[FieldError]) -> tuple[float | None, float | None, str | None]:
+    def _point(self, row: MappingT[str, Any],
+               errors: list[FieldError]) -> tuple[float | None, float | None, str | None]:
         lat_col, lon_col = self.columns.get("lat"), self.columns.get("lon")
         if not lat_col or not lon_col:
             return None, None, None

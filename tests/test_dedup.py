@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import fakeredis
 import pytest
@@ -44,8 +43,10 @@ def request(at: datetime, *, channel: str, external_id: str, text: tuple[str, st
                    lat=point[0] if point else None, lon=point[1] if point else None)
 
 
-KTV_CALL = ("泉城路KTV深夜噪音扰民", "市民来电反映：历下区泉城路与芙蓉街路口一家KTV每晚营业到凌晨两三点，音响声音很大，附近居民无法休息。")
-KTV_LETTER = ("关于泉城路一家KTV长期扰民的投诉", "局长您好！我住泉城路芙蓉街口，楼下那家KTV每天夜里唱到两三点，音响太吵，打过110也没用，请彻底解决。")
+KTV_CALL = ("泉城路KTV深夜噪音扰民",
+            "市民来电反映：历下区泉城路与芙蓉街路口一家KTV每晚营业到凌晨两三点，音响声音很大，附近居民无法休息。")
+KTV_LETTER = ("关于泉城路一家KTV长期扰民的投诉",
+              "局长您好！我住泉城路芙蓉街口，楼下那家KTV每天夜里唱到两三点，音响太吵，打过110也没用，请彻底解决。")
 KTV_APP = ("芙蓉街口ＫＴＶ太吵", "泉城路芙蓉街口那家ＫＴＶ现在还在放音乐，音响声音很大，楼上居民根本没法休息！！")
 PLACE = (36.6650, 117.0205)
 
@@ -95,10 +96,9 @@ def test_verdicts_follow_the_signals() -> None:
     same = dedup.compare(rec(DAY1 + timedelta(hours=1), "hotline_12345", KTV_APP, None, near), call)
     assert same.level == "likely" and any("同一渠道" in r for r in same.reasons)
     # Two citizens' own matters in the same words are two requests.
-    q1 = rec(DAY1, "service_window", ("港澳通行证加急", "下周去香港出差，港澳通行证过期了，能否加急办理？"), "13700000001",
-             topic="exit_entry", kind="consultation")
-    q2 = rec(DAY1, "hotline_12345", ("港澳通行证加急", "下周去香港出差，港澳通行证过期了，能否加急办理？"), "13700000002",
-             topic="exit_entry", kind="consultation")
+    hk = ("港澳通行证加急", "下周去香港出差，港澳通行证过期了，能否加急办理？")
+    q1 = rec(DAY1, "service_window", hk, "13700000001", topic="exit_entry", kind="consultation")
+    q2 = rec(DAY1, "hotline_12345", hk, "13700000002", topic="exit_entry", kind="consultation")
     assert dedup.compare(q2, q1).level == "likely"  # identical words: a person looks, nothing is merged
     q3 = replace(q2, text="咨询港澳通行证首次办理要多久", phone="13700000003")
     assert dedup.compare(q3, q1).level == "none"

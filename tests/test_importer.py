@@ -5,7 +5,7 @@ import csv
 import gzip
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +21,14 @@ from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
 from tests.helpers import TZ
 from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.models import (
-    Base, DeadLetter, DuplicateSuggestion, ImportRun, IntakeRecord, OutboxMessage, Ticket, TicketEvent,
+    Base,
+    DeadLetter,
+    DuplicateSuggestion,
+    ImportRun,
+    IntakeRecord,
+    OutboxMessage,
+    Ticket,
+    TicketEvent,
 )
 from tickets.schema import upgrade
 from tickets.units import load_bureau
@@ -78,13 +85,14 @@ HOTLINE_MAPPING: dict[str, Any] = {
     "sla_class": {"value": "service"},
     "dedup": {"mode": "auto"},
 }
-HEADER = ["工单编号", "派单时间", "办结时间", "办理时限", "状态", "来源", "诉求类型", "诉求主题", "诉求内容", "事发地址",
-          "区县", "纬度", "经度", "来电号码", "来电人"]
+HEADER = ["工单编号", "派单时间", "办结时间", "办理时限", "状态", "来源", "诉求类型", "诉求主题", "诉求内容",
+          "事发地址", "区县", "纬度", "经度", "来电号码", "来电人"]
 
 
 def hotline_row(n: int, *, at: str = "2026-11-18 09:00:00", closed: str = "", due: str = "", status: str = "1",
                 source: str = "12345", kind: str = "投诉", title: str = "楼下烧烤店噪音扰民",
-                content: str = "历下区泉城路附近烧烤店每晚营业到凌晨，噪音很大。", point: tuple[float, float] | None = None,
+                content: str = "历下区泉城路附近烧烤店每晚营业到凌晨，噪音很大。",
+                point: tuple[float, float] | None = None,
                 phone: str | None = None, district: str = "历下区") -> list[str]:
     lat, lon = wgs84_to_gcj02(*(point or (36.6616 + n * 0.01, 117.0200)))
     return [f"GS2026111800{n:04d}", at, closed, due, status, source, kind, title, content, "泉城路", district,
@@ -167,7 +175,7 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan: s
         hotline_row(4, status="7"),                                      # unknown status
         hotline_row(5, closed="2026-11-18 10:00:00", status="1"),       # open, yet a close time
         hotline_row(6, status="2"),                                      # closed without a close time
-        hotline_row(7, kind="闲聊"),                                      # a kind the mapping does not know ... has a default
+        hotline_row(7, kind="闲聊"),                                      # an unknown kind: the default
         hotline_row(8, at="2027-01-01 00:00:00"),                       # in the future
         hotline_row(9, content="很长" * 3000),                             # oversize
     ]
@@ -212,7 +220,8 @@ def test_coordinates_are_converted_to_wgs84_on_the_way_in(tmp_path: Path, jinan:
     # The same points given in Baidu's BD-09 by another source.
     bd_rows = []
     for n, (lat, lon) in enumerate(truth, start=4):
-        row = hotline_row(n, title=f"事项{n}", content=f"另一来源第{n}件：{'丁戊己'[n - 4] * 5}", phone=f"1380000001{n}")
+        row = hotline_row(n, title=f"事项{n}", content=f"另一来源第{n}件：{'丁戊己'[n - 4] * 5}",
+                          phone=f"1380000001{n}")
         blat, blon = wgs84_to_bd09(lat, lon)
         row[11], row[12] = f"{blat:.8f}", f"{blon:.8f}"
         bd_rows.append(row)
@@ -225,7 +234,7 @@ def test_coordinates_are_converted_to_wgs84_on_the_way_in(tmp_path: Path, jinan:
         glat, glon = got[f"事项{n}"]
         assert abs(glat - lat) < 2e-6 and abs(glon - lon) < 2e-6, (n, glat, glon, lat, lon)
     # Unconverted, a GCJ-02 point is hundreds of metres off: the conversion is not a no-op.
-    raw_lat, raw_lon = wgs84_to_gcj02(*truth[0])
+    _raw_lat, raw_lon = wgs84_to_gcj02(*truth[0])
     assert abs(raw_lon - truth[0][1]) > 0.004
 
 
@@ -391,7 +400,8 @@ def test_on_postgresql_crash_resume_idempotency_and_live_intake_after(pg_url: st
     assert again.counts["duplicate"] == resumed.counts["imported"] and again.counts["imported"] == 0
     with factory() as s:
         tickets = s.scalar(select(func.count()).select_from(Ticket))
-        assert tickets == s.scalar(select(func.count(IntakeRecord.external_id.distinct()))) == resumed.counts["imported"]
+        distinct_ids = s.scalar(select(func.count(IntakeRecord.external_id.distinct())))
+        assert tickets == distinct_ids == resumed.counts["imported"]
         suggestions = s.scalar(select(func.count()).select_from(DuplicateSuggestion))
         assert suggestions >= resumed.suggestions > 0  # the report counts this run's; the table all runs'
         # Every open imported ticket is announced on the outbox, with its event's id.
@@ -403,3 +413,31 @@ def test_on_postgresql_crash_resume_idempotency_and_live_intake_after(pg_url: st
         ticket = receive(s, new_request(NOW, external_id="LIVE-1", lat=42.35, lon=-71.06, district="Back Bay"), NOW, NY)
         assert ticket.id > 0
     factory.kw["bind"].dispose()
+
+
+def test_command_line_import_dry_run_and_replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import app
+
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("MINSHENG_TIMEZONE", "America/New_York")
+    assert app.main(["db", "upgrade"]) == 0
+    assert app.main(["demo", "load", "--file", str(ROOT / "examples" / "boston_bureau.yaml"), "--no-accounts"]) == 0
+    capsys.readouterr()
+    assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(BOSTON_MAPPING), "--dry-run",
+                     "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "DRY RUN (nothing written)" in out and "accounted for             2,000  = rows in the file ✓" in out
+    report = tmp_path / "report.json"
+    assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(BOSTON_MAPPING), "--no-progress",
+                     "--report", str(report)]) == 0
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["reconciles"] and data["imported"] + data["rejected"] == 2000
+    assert app.main(["replay", "--from-db", "--from", "2015-01-01", "--to", "2015-12-31", "--speed", "0",
+                     "--limit", "3"]) == 0
+    assert "3 records played" in capsys.readouterr().out
+    # A broken mapping is refused with every problem named, before anything is read.
+    bad = write_mapping(tmp_path, {"name": "x", "timezone": "Nowhere/City"})
+    assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(bad), "--no-progress"]) == 2
+    assert "unknown time zone 'Nowhere/City'" in capsys.readouterr().err

@@ -637,7 +637,8 @@ def attach(session: Session, target: Ticket, request: Any, match: Match, now: da
     return record
 
 
-def suggest(session: Session, ticket: Ticket, matches: Iterable[Match], p: Params | None = None) -> list[DuplicateSuggestion]:
+def suggest(session: Session, ticket: Ticket, matches: Iterable[Match],
+            p: Params | None = None) -> list[DuplicateSuggestion]:
     """Likely duplicates of ``ticket`` for the dispatcher, with the reasons."""
     p = p or _params
     out = []
@@ -719,7 +720,25 @@ def reply_targets(session: Session, ticket: Ticket) -> list[ReplyTarget]:
 
 
 __all__ = [
-    "Params", "Record", "Verdict", "Match", "CandidateIndex", "compare", "similarity", "normalise", "shingles",
-    "search", "check", "attach", "suggest", "decide", "reply_targets", "configure", "params", "index_for",
-    "forget_indexes", "on_new_request", "on_ticket_created",
+    "CandidateIndex",
+    "Match",
+    "Params",
+    "Record",
+    "Verdict",
+    "attach",
+    "check",
+    "compare",
+    "configure",
+    "decide",
+    "forget_indexes",
+    "index_for",
+    "normalise",
+    "on_new_request",
+    "on_ticket_created",
+    "params",
+    "reply_targets",
+    "search",
+    "shingles",
+    "similarity",
+    "suggest",
 ]

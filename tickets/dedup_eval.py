@@ -84,7 +84,8 @@ class Metrics:
 
         return {
             "pairs": self.pairs, "duplicates": self.duplicates,
-            "auto-merge": f"{self.certain} merged, precision {pct(self.auto_precision)}, recall {pct(self.auto_recall)}",
+            "auto-merge": (f"{self.certain} merged, precision {pct(self.auto_precision)}, "
+                           f"recall {pct(self.auto_recall)}"),
             "suggestions": f"{self.likely} suggested, precision {pct(self.suggestion_precision)}",
             "flagged (merged or suggested)": f"precision {pct(self.flagged_precision)}, "
                                              f"recall {pct(self.flagged_recall)}",

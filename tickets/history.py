@@ -53,9 +53,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import itemgetter
 from types import SimpleNamespace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -171,7 +171,8 @@ def import_history(
     units: UnitCache | None = None,
     dry_run: bool = False,
 ) -> list[Outcome]:
-    """Write ``records`` (already checked for duplicate external ids) in bulk; one outcome each.
+    """Write ``records`` (already checked for duplicate external ids) in bulk; one outcome each,
+    in the order of ``records`` (they are judged in time order).
 
     ``run`` goes into each ``received`` event's ``imported`` data (run id,
     file). Flushes, does not commit: the caller's transaction holds the batch.
@@ -191,7 +192,7 @@ def import_history(
     units.session = session
     pending: list[_Pending] = []
     merged: list[tuple[HistoricalRecord, int, dedup.Verdict]] = []  # (record, target id (maybe provisional), why)
-    outcomes: list[tuple[str, Any]] = []  # ("new", _Pending) | ("merged", index in merged)
+    outcomes: list[tuple[int, str, Any]] = []  # (position, "new", _Pending) | (position, "merged", index in merged)
     prepared = False
 
     # In time order: a record can only be the duplicate of one that came before it.
@@ -208,7 +209,7 @@ def import_history(
                 target = matches[0][1].ticket_id
                 assert target is not None
                 merged.append((rec, target, matches[0][0]))
-                outcomes.append(("merged", len(merged) - 1))
+                outcomes.append((n, "merged", len(merged) - 1))
                 continue
         unit = units.for_record(req)
         deadlines, due_source = _deadlines(rec, now, tz, plans)
@@ -227,13 +228,14 @@ def import_history(
         item = _Pending(rec, values, provisional=index.provisional_id(), matches=matches, unit=unit)
         item.values["_due_source"] = due_source
         pending.append(item)
-        outcomes.append(("new", item))
+        outcomes.append((n, "new", item))
         if is_open and params.mode != "off":
             index.add(_index_record(item, item.provisional))
 
+    outcomes.sort(key=lambda o: o[0])  # the outcomes in the order of ``records``
     if dry_run:
         out = []
-        for kind, ref in outcomes:
+        for _n, kind, ref in outcomes:
             if kind == "new":
                 out.append(Outcome("imported", ref.provisional, ref.values["number"],
                                    len(_suggested(ref, params, lambda t: t))))
@@ -326,7 +328,7 @@ def import_history(
     _insert(session, DuplicateSuggestion.__table__, suggestions)
 
     out = []
-    for kind, ref in outcomes:
+    for _n, kind, ref in outcomes:
         if kind == "new":
             out.append(Outcome("imported", ref.values["id"], ref.values["number"], counts.get(ref.values["id"], 0)))
         else:
@@ -476,4 +478,4 @@ class UnitCache:
         return unit
 
 
-__all__ = ["HistoricalRecord", "Outcome", "TicketNumbers", "UnitCache", "import_history", "DUE_FROM"]
+__all__ = ["DUE_FROM", "HistoricalRecord", "Outcome", "TicketNumbers", "UnitCache", "import_history"]
