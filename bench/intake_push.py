@@ -83,12 +83,13 @@ def bodies(orders: list[dict[str, Any]], batch: int) -> list[bytes]:
     return [json.dumps(c[0] if batch == 1 else c, ensure_ascii=False).encode("utf-8") for c in chunks]
 
 
-def prepare_db(path: Path) -> str:
+def prepare_db(path: Path | str) -> str:
+    """A fresh database (a SQLite file, or a PostgreSQL URL) with the Jinan demo bureau."""
     from tickets.db import make_engine, make_session_factory, unit_of_work
     from tickets.schema import upgrade
     from tickets.units import load_bureau
 
-    url = f"sqlite:///{path}"
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
     upgrade(url)
     factory = make_session_factory(make_engine(url))
     with unit_of_work(factory) as s:
@@ -155,13 +156,26 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool) -> di
     return out
 
 
-def run_server(orders: list[dict[str, Any]], batch: int) -> dict[str, Any]:
+def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedded") -> dict[str, Any]:
+    """The real platform process, on the embedded default (SQLite + the in-process Redis
+    stand-in) or on real servers (a throwaway PostgreSQL and Redis, tests/servers.py)."""
     from tests.platform_process import PlatformProcess
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-server-"))
-    url = prepare_db(tmp / "bench.db")
+    servers: list[Any] = []
+    redis_url = None
+    if backend == "real":
+        from tests.servers import PostgresServer, RedisServer
+
+        pg = PostgresServer().start()
+        redis = RedisServer().start()
+        servers = [pg, redis]
+        url = prepare_db(pg.create_database("bench_push"))
+        redis_url = redis.url
+    else:
+        url = prepare_db(tmp / "bench.db")
     # The demo accounts load too: the readiness check reads the live snapshot with the demo kiosk token.
-    process = PlatformProcess(url, env={"MINSHENG_HOTLINE_SECRET": SECRET})
+    process = PlatformProcess(url, redis_url=redis_url, env={"MINSHENG_HOTLINE_SECRET": SECRET})
     process.start()
     try:
         payloads = bodies(orders, batch)
@@ -186,8 +200,13 @@ def run_server(orders: list[dict[str, Any]], batch: int) -> dict[str, Any]:
         conn.close()
     finally:
         process.stop()
-    counted = check(url, len(orders) + 5)
-    return {"path": "real server process (HTTP keep-alive)", "orders": len(orders), "batch": batch,
+    try:
+        counted = check(url, len(orders) + 5)
+    finally:
+        for server in servers:
+            server.stop()
+    where = "PostgreSQL + Redis" if backend == "real" else "SQLite + in-process Redis"
+    return {"path": f"real server process (HTTP keep-alive), {where}", "orders": len(orders), "batch": batch,
             "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed), **counted}
 
 
@@ -196,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", choices=["inprocess", "server", "both"], default="both")
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--backend", choices=["embedded", "real"], default="embedded",
+                        help="server path: SQLite + in-process Redis, or PostgreSQL + Redis servers")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process run")
     parser.add_argument("--dedup", choices=["auto", "off"], default="auto",
                         help="off: measure without de-duplication (diagnosis only; in-process path)")
@@ -211,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_inprocess(orders, batch, args.profile))
             print({k: v for k, v in results[-1].items() if not k.startswith("profile")}, flush=True)
         if args.path in ("server", "both"):
-            results.append(run_server(orders, batch))
+            results.append(run_server(orders, batch, args.backend))
             print(results[-1], flush=True)
     print(f"machine: {os.cpu_count()} cores; {args.orders} orders per run")
     print("| path | orders/request | orders | seconds | orders/s | merged by de-duplication |")

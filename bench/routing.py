@@ -97,7 +97,7 @@ def main() -> None:
         tickets = [Ticket(topic="noise", district=None, lat=a, lon=b) for a, b in zip(lat_l, lon_l)]
         route(session, tickets[0])  # warm the unit caches
         t = time.perf_counter()
-        units = [route(session, ticket)[0] for ticket in tickets]
+        units = [route(session, ticket) for ticket in tickets]
         print("dispatch.route (jurisdiction)  " + rate(len(units), time.perf_counter() - t))
         wrong = sum(u.code != c for u, c in zip(units, one))
         assert wrong == 0, f"{wrong} tickets routed elsewhere than station_at says"
@@ -109,7 +109,7 @@ def main() -> None:
         try:
             route(session, old[0])
             t = time.perf_counter()
-            old_units = [route(session, ticket)[0] for ticket in old]
+            old_units = [route(session, ticket) for ticket in old]
             print("dispatch.route (old nearest)   " + rate(len(old_units), time.perf_counter() - t))
         finally:
             jurisdictions.configure_routing(None)

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feeds.dead_letters import FieldError, Rejected, reject
@@ -31,7 +30,7 @@ from geo import coords
 from geo.districts import JIAXIANG_FILE, district_at, load_districts
 from tickets import intake
 from tickets.intake import NewRequest
-from tickets.models import IntakeRecord, Ticket
+from tickets.models import Ticket
 from tickets.vocabulary import CHANNELS, KINDS, TOPICS
 
 # Field limits (characters). Ticket columns: title 200, address 200, name 64,
@@ -314,33 +313,33 @@ class Outcome:
     there for the same external id), or a dead letter with the reasons."""
 
     status: str  # accepted (a new ticket) | merged (into an open ticket) | duplicate | rejected
-    ticket: Ticket | None = None
+    ticket: Ticket | None = None  # loaded by ``hand_in``; a batch (``hand_in_many``) gives id and number
     dead_letter_id: int | None = None
     errors: tuple[FieldError, ...] = ()
     external_id: str | None = None
+    ticket_id: int | None = None
+    number: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "external_id": self.external_id}
-        if self.ticket is not None:
-            out["ticket_number"] = self.ticket.number
+        if self.number is not None:
+            out["ticket_number"] = self.number
         if self.dead_letter_id is not None:
             out["dead_letter_id"] = self.dead_letter_id
             out["errors"] = [e.as_dict() for e in self.errors]
         return out
 
 
+def hand_in_many(session: Session, requests: list[NewRequest], now: datetime, tz: Any) -> list[Outcome]:
+    """``intake.receive_many``: one outcome per request (accepted, merged or duplicate)."""
+    return [Outcome(r.status, external_id=q.external_id, ticket_id=r.ticket_id, number=r.number)
+            for q, r in zip(requests, intake.receive_many(session, requests, now, tz))]
+
+
 def hand_in(session: Session, request: NewRequest, now: datetime, tz: Any) -> Outcome:
-    """``intake.receive`` (idempotent on (channel, external_id)), saying whether the record is new."""
-    known = session.scalar(select(IntakeRecord.id).where(
-        IntakeRecord.channel == request.channel, IntakeRecord.external_id == request.external_id))
-    ticket = intake.receive(session, request, now, tz)
-    if known:
-        return Outcome("duplicate", ticket=ticket, external_id=request.external_id)
-    # A new ticket carries this record's own channel, time and title; otherwise
-    # de-duplication attached the record to a ticket that was already open.
-    fresh = (ticket.channel == request.channel and ticket.received_at == request.received_at
-             and ticket.title == request.title[:200])
-    return Outcome("accepted" if fresh else "merged", ticket=ticket, external_id=request.external_id)
+    """:func:`hand_in_many` for one request, with its ticket loaded."""
+    outcome = hand_in_many(session, [request], now, tz)[0]
+    return replace(outcome, ticket=session.get(Ticket, outcome.ticket_id))
 
 
 def refuse(session: Session, channel: str, source: str, payload: Any, exc: Rejected,

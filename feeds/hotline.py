@@ -41,7 +41,7 @@ from feeds.common import (
     MAX_TITLE,
     Draft,
     Outcome,
-    hand_in,
+    hand_in_many,
     refuse,
 )
 from feeds.dead_letters import FieldError, Rejected, reject
@@ -315,23 +315,27 @@ def ingest(session: Session, source: Source, body: bytes, now: datetime, tz: Any
         err = FieldError("(body)", f"holds {len(orders)} orders; at most {MAX_BATCH} per request")
         letter = reject(session, source.channel, endpoint, body, [err])
         return PushResult(413, {"errors": [err.as_dict()], "dead_letter_id": letter.id})
-    outcomes = []
+    outcomes: list[Outcome | None] = []
+    good: list[tuple[int, NewRequest]] = []
     for i, order in enumerate(orders):
         where = f"{endpoint}[{i}]" if batch else endpoint
         try:
-            request = parse_order(source, order)
+            good.append((i, parse_order(source, order)))
+            outcomes.append(None)
         except Rejected as exc:
             raw = json.dumps(order, ensure_ascii=False) if batch else body
             outcomes.append(refuse(session, source.channel, where, raw, exc,
                                    external_id=_prefixed(source, order)))
-            continue
-        outcomes.append(hand_in(session, request, now, tz))
+    # The whole batch in one go: de-duplication, routing and the writes are done in bulk.
+    for (i, _request), outcome in zip(good, hand_in_many(session, [r for _i, r in good], now, tz)):
+        outcomes[i] = outcome
+    results = [o for o in outcomes if o is not None]
     if not batch:
-        outcome = outcomes[0]
+        outcome = results[0]
         status = {"accepted": 201, "merged": 201, "duplicate": 200, "rejected": 400}[outcome.status]
         return PushResult(status, _describe(outcome, source))
-    counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("accepted", "merged", "duplicate", "rejected")}
-    return PushResult(200, {"counts": counts, "results": [_describe(o, source) for o in outcomes]})
+    counts = {k: sum(1 for o in results if o.status == k) for k in ("accepted", "merged", "duplicate", "rejected")}
+    return PushResult(200, {"counts": counts, "results": [_describe(o, source) for o in results]})
 
 
 def _prefixed(source: Source, order: Any) -> str | None:

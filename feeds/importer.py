@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError
 from tickets import dedup
-from tickets.history import HistoricalRecord, TicketNumbers, UnitCache, import_history
+from tickets.history import HistoricalRecord, UnitCache, import_history
 from tickets.models import ImportRun, IntakeRecord, Unit
 
 DEFAULT_BATCH = 2000
@@ -253,7 +253,6 @@ def run_import(
     # rolled-back tickets never reach the index that live intake in this process uses.
     index = dedup.CandidateIndex(resolution=params.h3_resolution, rings=params.h3_rings, keep_hours=24 * 3660,
                                  load_ahead_hours=24 * 7)
-    numbers = TicketNumbers(tz)
     units = UnitCache()
     channels = mapping.channels()
     seen: set[str] = set()
@@ -270,7 +269,7 @@ def run_import(
                                 [FieldError("row", "empty: a blank line")]))
             if len(pending) >= batch:
                 _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
-                             numbers, units, dry_run,
+                             units, dry_run,
                              crash=crash_after_batches is not None and batches >= crash_after_batches)
                 batches += 1
                 if not dry_run and batches in (1, 4, 16, 64, 256):
@@ -280,7 +279,7 @@ def run_import(
                 if on_batch:
                     on_batch(report)
         if pending:
-            _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index, numbers,
+            _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
                          units, dry_run, crash=crash_after_batches is not None and batches >= crash_after_batches)
             bar(len(pending))
         report.status = "done"
@@ -367,7 +366,7 @@ def _finish_run(factory: sessionmaker[Session], run_id: int, status: str) -> Non
 
 def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Report, run_id: int | None,
                  mapping: Mapping, channels: set[str], seen: set[str], now: datetime, tz: Any,
-                 params: dedup.Params, index: dedup.CandidateIndex, numbers: TicketNumbers, units: UnitCache,
+                 params: dedup.Params, index: dedup.CandidateIndex, units: UnitCache,
                  dry_run: bool, crash: bool) -> None:
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -402,7 +401,7 @@ def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Repor
                 continue
             seen_here.add(ext)
             fresh.append(r.parsed)
-        outcomes = import_history(session, fresh, now, tz, params=params, index=index, numbers=numbers, units=units,
+        outcomes = import_history(session, fresh, now, tz, params=params, index=index, units=units,
                                   run={"run": run_id, "file": report.file, "mapping": mapping.name},
                                   dry_run=dry_run)
         for outcome in outcomes:
@@ -427,7 +426,6 @@ def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Repor
         session.rollback()
         # What this batch added to the run's memory was rolled back with it.
         index.clear()
-        numbers.forget()
         raise
     finally:
         session.close()

@@ -46,12 +46,12 @@ def _ticket(lat: float | None, lon: float | None, district: str | None, topic: s
 
 
 def _code(session: Session, ticket: Ticket) -> str:
-    return route(session, ticket)[0].code
+    return route(session, ticket).code
 
 
 def test_luokou_goes_to_luokou_station(jinan: Session) -> None:
-    unit, direct = route(jinan, _ticket(36.712, 117.010, "天桥区"))
-    assert (unit.code, unit.name, direct) == ("JN-TQ-01", "泺口派出所", True)
+    unit = route(jinan, _ticket(36.712, 117.010, "天桥区"))
+    assert (unit.code, unit.name, unit.level) == ("JN-TQ-01", "泺口派出所", 3)
 
 
 def test_the_containing_station_wins_over_the_ticket_district(jinan: Session) -> None:

@@ -38,6 +38,12 @@ def on(*kinds: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def handlers_for(kind: str) -> list[Handler]:
+    if not _loaded:
+        load_handlers()
+    return list(_handlers.get(kind, []))
+
+
 def publish(session: Any, ticket: Any, event: Any) -> None:
     if not _loaded:
         load_handlers()

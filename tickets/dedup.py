@@ -60,7 +60,6 @@ import h3.api.basic_int as h3  # int cells: no string conversion in the hot path
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from tickets.events import record_event
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, OPEN_STATUSES, TOPICS
 
@@ -550,19 +549,6 @@ def forget_indexes() -> None:
 
 
 # ------------------------------------------------------------------ search
-@dataclass(frozen=True)
-class Match:
-    """The best open ticket a new record matches, and how."""
-
-    ticket_id: int
-    number: str | None
-    verdict: Verdict
-
-    @property
-    def certain(self) -> bool:
-        return self.verdict.level == CERTAIN
-
-
 def rank(record: Record, candidates: Iterable[Record], p: Params) -> list[tuple[Verdict, Record]]:
     judged = [(compare(record, c, p), c) for c in candidates]
     judged = [(v, c) for v, c in judged if v.level != NONE]
@@ -603,79 +589,6 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
     confirmed = [c if c.ticket_id is not None and c.ticket_id < 0 else fresh.get(c.ticket_id)  # type: ignore[arg-type]
                  for _v, c in first]
     return rank(record, [c for c in confirmed if c is not None], p)[:limit]
-
-
-def check(session: Session, request: Any, p: Params | None = None) -> list[Match]:
-    """Matches for a new :class:`tickets.intake.NewRequest`, best first (empty: none)."""
-    p = p or _params
-    # Only stored tickets: a bulk import's provisional entries (negative ids) are not candidates here.
-    return [Match(c.ticket_id, c.number, v) for v, c in search(session, Record.of_request(request), p)
-            if c.ticket_id is not None and c.ticket_id > 0]
-
-
-# ------------------------------------------------------------------- apply
-def attach(session: Session, target: Ticket, request: Any, match: Match, now: datetime) -> IntakeRecord:
-    """Auto-merge at intake: the new record becomes a merged intake record of ``target``.
-
-    The record keeps its channel, external id and payload, so the reply goes
-    back to its channel as well (:func:`reply_targets`). The target's timeline
-    gets a ``record_merged`` event (outbox too: the live figures count the
-    record as an intake record, merged, on the target's unit).
-    """
-    from tickets.intake import _jsonable
-
-    raw = request.raw or {k: v for k, v in request.__dict__.items() if k != "raw"}
-    record = IntakeRecord(channel=request.channel, external_id=request.external_id, ticket=target, merged=True,
-                          received_at=request.received_at, payload=_jsonable(raw))
-    session.add(record)
-    session.flush()
-    record_event(session, target, "record_merged", max(now, target.received_at), data={
-        "channel": request.channel, "intake_record_id": record.id,
-        "record_received_at": request.received_at.isoformat(),
-        "score": match.verdict.score, "reasons": list(match.verdict.reasons), "auto": True,
-    })
-    return record
-
-
-def suggest(session: Session, ticket: Ticket, matches: Iterable[Match],
-            p: Params | None = None) -> list[DuplicateSuggestion]:
-    """Likely duplicates of ``ticket`` for the dispatcher, with the reasons."""
-    p = p or _params
-    out = []
-    for match in list(matches)[: p.max_suggestions]:
-        if match.ticket_id == ticket.id:
-            continue
-        suggestion = DuplicateSuggestion(ticket_id=ticket.id, candidate_id=match.ticket_id, score=match.verdict.score,
-                                         reasons=list(match.verdict.reasons), status="open")
-        session.add(suggestion)
-        out.append(suggestion)
-    if out:
-        session.flush()
-    return out
-
-
-def on_new_request(session: Session, request: Any, now: datetime) -> tuple[Ticket | None, list[Match]]:
-    """Intake's hook, before a ticket is created: (the ticket the request merged into, or None;
-    the matches to suggest once the new ticket exists)."""
-    p = _params
-    if p.mode == "off":
-        return None, []
-    matches = check(session, request, p)
-    if matches and matches[0].certain and p.mode == "auto":
-        target = session.get(Ticket, matches[0].ticket_id)
-        if target is not None and target.status in OPEN_STATUSES:
-            attach(session, target, request, matches[0], now)
-            return target, []
-    return None, matches
-
-
-def on_ticket_created(session: Session, ticket: Ticket, matches: list[Match]) -> None:
-    """Intake's hook, after the new ticket exists: index it, store its suggestions."""
-    if _params.mode == "off":
-        return
-    index_for(session).add(Record.of_ticket(ticket))
-    if matches:
-        suggest(session, ticket, matches)
 
 
 # --------------------------------------------------------- the dispatcher
@@ -721,24 +634,18 @@ def reply_targets(session: Session, ticket: Ticket) -> list[ReplyTarget]:
 
 __all__ = [
     "CandidateIndex",
-    "Match",
     "Params",
     "Record",
     "Verdict",
-    "attach",
-    "check",
     "compare",
     "configure",
     "decide",
     "forget_indexes",
     "index_for",
     "normalise",
-    "on_new_request",
-    "on_ticket_created",
     "params",
     "reply_targets",
     "search",
     "shingles",
     "similarity",
-    "suggest",
 ]

@@ -24,10 +24,9 @@ PLATFORM_OFFICE_KIND = "platform_office"
 PLACE_KINDS = ("branch", "county_bureau")
 
 
-def route(session: Session, ticket: Ticket) -> tuple[Unit, bool]:
-    """Return (unit, direct): direct is True when the unit is level 3."""
-    unit = _by_topic(session, ticket) or _by_place(session, ticket) or platform_office(session)
-    return unit, unit.level == 3
+def route(session: Session, ticket: Ticket) -> Unit:
+    """The unit that must act on ``ticket`` (a level-3 one: 直办, see ``lifecycle.dispatch``)."""
+    return _by_topic(session, ticket) or _by_place(session, ticket) or platform_office(session)
 
 
 def platform_office(session: Session) -> Unit:
@@ -99,7 +98,9 @@ def _by_jurisdiction(session: Session, lat: float, lon: float) -> Unit | None:
 
 def _by_topic(session: Session, ticket: Ticket) -> Unit | None:
     ids = _topic_owner_ids(session).get(ticket.topic, [])
-    owners = [u for u in (session.get(Unit, i) for i in ids) if u is not None and u.active]
+    if not ids:
+        return None
+    owners = [u for u in session.scalars(select(Unit).where(Unit.id.in_(ids))) if u.active]
     if not owners:
         return None
     # Prefer the owner serving the ticket's district, then the deepest (most direct) one.

@@ -51,8 +51,10 @@ kept as the source judged it: each closed record stays its own ticket.
 """
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from types import SimpleNamespace
@@ -62,7 +64,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from geo import jurisdictions
-from tickets import dedup, dispatch, sla
+from tickets import dedup, dispatch, numbers, sla
 from tickets.events import TICKET_TOPIC, public_view
 from tickets.intake import NewRequest, _jsonable
 from tickets.models import DuplicateSuggestion, IntakeRecord, OutboxMessage, Ticket, TicketEvent, Unit
@@ -106,29 +108,6 @@ class _Pending:
     unit: Any = None  # UnitCache._plain
 
 
-class TicketNumbers:
-    """Ticket numbers MS + local date + serial (as ``intake.next_ticket_number``), with
-    one max() query per day: an importer keeps one for its whole run and drops it
-    (``forget``) when a batch fails, since the serials it handed out were rolled back."""
-
-    def __init__(self, tz: Any) -> None:
-        self.tz = tz
-        self.last: dict[str, int] = {}
-
-    def forget(self) -> None:
-        self.last.clear()
-
-    def next(self, session: Session, received_at: datetime) -> str:
-        prefix = "MS" + received_at.astimezone(self.tz).strftime("%Y%m%d")
-        last = self.last.get(prefix)
-        if last is None:
-            top = session.scalar(select(func.max(Ticket.number)).where(
-                Ticket.number > prefix, Ticket.number < prefix + "~"))  # a range uses the unique index
-            last = int(top[len(prefix):]) if top else 0
-        self.last[prefix] = last + 1
-        return f"{prefix}{last + 1:06d}"
-
-
 def _deadlines(rec: HistoricalRecord, now: datetime, tz: Any,
                plans: dict[tuple[Any, ...], sla.Schedule]) -> tuple[dict[str, datetime | None], str]:
     """(deadline columns, where the resolve deadline came from). ``plans`` caches the SLA
@@ -167,9 +146,9 @@ def import_history(
     params: dedup.Params | None = None,
     run: dict[str, Any] | None = None,
     index: dedup.CandidateIndex | None = None,
-    numbers: TicketNumbers | None = None,
     units: UnitCache | None = None,
     dry_run: bool = False,
+    live: bool = False,
 ) -> list[Outcome]:
     """Write ``records`` (already checked for duplicate external ids) in bulk; one outcome each,
     in the order of ``records`` (they are judged in time order).
@@ -178,13 +157,14 @@ def import_history(
     file). Flushes, does not commit: the caller's transaction holds the batch.
     ``dry_run``: decide everything (routing, deadlines, de-duplication against
     the database and against the run's earlier records) but write nothing;
-    the new tickets stay in ``index`` under negative ids.
+    the new tickets stay in ``index`` under negative ids. ``live``: the records
+    arrive now through a channel (``tickets.intake.receive_many``), not from
+    another system's history: their events carry no ``imported`` data.
     """
     if not records:
         return []
     params = params or dedup.params()
     index = index if index is not None else dedup.index_for(session)
-    numbers = numbers or TicketNumbers(tz)
     confirmed: dict[int, dedup.Record | None] = {}
     plans: dict[tuple[Any, ...], sla.Schedule] = {}
     sla.refresh_if_stale(session)  # a calendar year an admin loaded, as lifecycle.dispatch does
@@ -214,7 +194,7 @@ def import_history(
         unit = units.for_record(req)
         deadlines, due_source = _deadlines(rec, now, tz, plans)
         values = {
-            "number": numbers.next(session, req.received_at), "channel": req.channel, "kind": req.kind,
+            "number": None, "channel": req.channel, "kind": req.kind,
             "sla_class": req.sla_class, "topic": req.topic, "title": req.title[:200], "content": req.content,
             "district": req.district, "address": (req.address or None) and req.address[:200],
             "lat": req.lat, "lon": req.lon,
@@ -233,6 +213,10 @@ def import_history(
             index.add(_index_record(item, item.provisional))
 
     outcomes.sort(key=lambda o: o[0])  # the outcomes in the order of ``records``
+    # Numbered in time order, as judged; a dry run only looks at the counters.
+    instants = [p.record.request.received_at for p in pending]
+    for p, number in zip(pending, (numbers.peek if dry_run else numbers.take)(session, numbers.TICKET, instants, tz)):
+        p.values["number"] = number
     if dry_run:
         out = []
         for _n, kind, ref in outcomes:
@@ -278,9 +262,13 @@ def import_history(
     events: list[dict[str, Any]] = []
     announce: list[tuple[int, dict[str, Any]]] = []  # (position in events, public view)
     imported = dict(run or {})
+
+    def provenance(rec: HistoricalRecord) -> dict[str, Any]:
+        return {} if live else {"imported": {**imported, "source": rec.source}}
+
     for p in pending:
         rec, v = p.record, p.values
-        data_in = {"channel": rec.request.channel, "imported": {**imported, "source": rec.source}}
+        data_in = {"channel": rec.request.channel, **provenance(rec)}
         events.append(_event(v["id"], "received", rec.request.received_at, v["unit_id"], data_in))
         if rec.closed_at is not None:
             events.append(_event(v["id"], "imported_closed", rec.closed_at, v["unit_id"], {
@@ -291,7 +279,7 @@ def import_history(
             announce.append((len(events) - 1, view))
             events.append(_event(v["id"], "dispatched", v["dispatched_at"], v["unit_id"], {
                 "unit_code": p.unit.code if p.unit else None, "direct": bool(v["direct_dispatch"]),
-                "first": True, "imported": True}))
+                "first": True, **({} if live else {"imported": True})}))
             announce.append((len(events) - 1, view))
     targets: dict[int, Ticket] = {}
     for (rec, target, verdict), record_id in zip(merged, merged_record_ids):
@@ -302,7 +290,7 @@ def import_history(
         events.append(_event(tid, "record_merged", max(now, ticket.received_at), ticket.unit_id, {
             "channel": rec.request.channel, "intake_record_id": record_id,
             "record_received_at": rec.request.received_at.isoformat(), "score": verdict.score,
-            "reasons": list(verdict.reasons), "auto": True, "imported": {**imported, "source": rec.source}}))
+            "reasons": list(verdict.reasons), "auto": True, **provenance(rec)}))
         announce.append((len(events) - 1, public_view(ticket, ticket.unit)))
     # The events the outbox announces need their ids in its payload.
     for i, eid in zip([i for i, _view in announce], _reserve_ids(session, TicketEvent.__table__, len(announce))):
@@ -360,8 +348,8 @@ def _index_record(p: _Pending, ticket_id: int) -> dedup.Record:
 
 def _payload(req: NewRequest) -> dict[str, Any]:
     raw = req.raw
-    if not raw:
-        return {"external_id": req.external_id}
+    if not raw:  # a channel that keeps no raw form: the validated record itself
+        return _jsonable({k: v for k, v in asdict(req).items() if k != "raw"})
     if all(type(v) is str or v is None for v in raw.values()):  # a CSV row: JSON as it is
         return raw
     return _jsonable(raw)
@@ -439,7 +427,8 @@ _NO_COLUMNS: dict[str, Any] = {c.name: None for c in Ticket.__table__.columns}
 
 class UnitCache:
     """Units by code, and ``dispatch.route``'s answers by what they depend on. An importer
-    keeps one for its run (units change only when an admin loads them)."""
+    keeps one for its run (units change only when an admin loads them); live intake
+    shares one per database for a minute (:func:`units_for`)."""
 
     def __init__(self) -> None:
         self.session: Session | None = None
@@ -473,9 +462,24 @@ class UnitCache:
         unit = self.routed.get(key)
         if unit is None:
             probe = Ticket(topic=request.topic, district=request.district, lat=request.lat, lon=request.lon)
-            routed, _direct = dispatch.route(self.session, probe)
-            unit = self.routed[key] = self._plain(routed)
+            unit = self.routed[key] = self._plain(dispatch.route(self.session, probe))
         return unit
 
 
-__all__ = ["DUE_FROM", "HistoricalRecord", "Outcome", "TicketNumbers", "UnitCache", "import_history"]
+# As long as dispatch's own caches of topic owners and stations: a unit an admin
+# loaded or retired routes tickets within a minute.
+_UNITS_TTL_SECONDS = 60.0
+_shared_units: weakref.WeakKeyDictionary[Any, tuple[float, UnitCache]] = weakref.WeakKeyDictionary()
+
+
+def units_for(session: Session) -> UnitCache:
+    """The process's :class:`UnitCache` for the session's database (live intake)."""
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    cached = _shared_units.get(engine)
+    if cached is None or time.monotonic() - cached[0] >= _UNITS_TTL_SECONDS:
+        cached = _shared_units[engine] = (time.monotonic(), UnitCache())
+    return cached[1]
+
+
+__all__ = ["DUE_FROM", "HistoricalRecord", "Outcome", "UnitCache", "import_history", "units_for"]

@@ -9,16 +9,17 @@ a likely duplicate opens its ticket with a suggestion for the dispatcher.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tickets import dedup, dispatch, lifecycle
-from tickets.events import record_event
-from tickets.models import IntakeRecord, Ticket, Unit
+from tickets import bus, dedup
+from tickets.models import IntakeRecord, Ticket, TicketEvent
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
 
@@ -63,79 +64,107 @@ class NewRequest:
             raise ValueError("; ".join(problems))
 
 
-def next_ticket_number(session: Session, received_at: datetime, tz: Any) -> str:
-    """MS + local date + a 6-digit serial of that day, e.g. MS20261122000042."""
-    day = received_at.astimezone(tz).strftime("%Y%m%d")
-    prefix = f"MS{day}"
-    # A range, not LIKE: SQLite's case-insensitive LIKE (and PostgreSQL's outside the C
-    # collation) cannot use the unique index on number and would scan every ticket.
-    last = session.scalar(select(func.max(Ticket.number)).where(Ticket.number > prefix, Ticket.number < prefix + "~"))
-    serial = int(last[len(prefix):]) + 1 if last else 1
-    return f"{prefix}{serial:06d}"
+@dataclass(frozen=True)
+class Received:
+    """What became of one request: a new ticket, a merge into an open one, or a
+    resubmission of an external id already taken in (its ticket, unchanged)."""
+
+    status: str  # accepted | merged | duplicate
+    ticket_id: int
+    number: str
+
+
+# One batch at a time per process: a batch's tickets sit in the shared
+# de-duplication index under provisional ids until they are written, and another
+# batch must not take one of them for a ticket it can merge into.
+_writing = threading.Lock()
+
+
+def receive_many(session: Session, requests: Sequence[NewRequest], now: datetime, tz: Any) -> list[Received]:
+    """Take ``requests`` in, in one go, in the caller's transaction: each becomes a
+    ticket routed and dispatched with its deadlines (timeline and outbox written), is
+    merged into an open ticket it certainly duplicates (``tickets.dedup``; a likely
+    duplicate gets a suggestion for the dispatcher), or is found to be a resubmission
+    of the same (channel, external_id). One outcome per request, in order.
+
+    The rows go in with the bulk writer imports use (``tickets.history``); the
+    ``dispatched`` handlers of the bus (repeat-complaint letters) run afterwards on
+    the stored tickets, in time order.
+    """
+    from tickets import history  # it builds on NewRequest
+
+    known = _taken(session, requests)
+    out: list[Received | int] = []  # a Received, or the position in ``fresh`` it resolves to
+    fresh: list[history.HistoricalRecord] = []
+    first: dict[tuple[str, str], int] = {}
+    for request in requests:
+        key = (request.channel, request.external_id)
+        if key in known:
+            out.append(Received("duplicate", *known[key]))
+        elif key in first:
+            out.append(-1 - first[key])  # sent twice in this batch: the first one's ticket
+        else:
+            first[key] = len(fresh)
+            out.append(len(fresh))
+            fresh.append(history.HistoricalRecord(request, source=request.channel, due_from="sla"))
+    if fresh:
+        index = dedup.index_for(session)
+        with _writing:
+            try:
+                done = history.import_history(session, fresh, now, tz, index=index, units=history.units_for(session),
+                                              live=True)
+            except BaseException:
+                index.clear()  # it may hold this batch's provisional entries
+                raise
+        _announce_dispatched(session, [o.ticket_id for o in done if o.kind == "imported"])
+    results: list[Received] = []
+    for item in out:
+        if isinstance(item, Received):
+            results.append(item)
+            continue
+        o = done[item if item >= 0 else -1 - item]
+        status = "duplicate" if item < 0 else ("accepted" if o.kind == "imported" else "merged")
+        results.append(Received(status, o.ticket_id, o.number))
+    return results
 
 
 def receive(session: Session, request: NewRequest, now: datetime, tz: Any) -> Ticket:
-    """Take ``request`` in: store it, open a ticket, dispatch it, announce both.
-
-    Idempotent on (channel, external_id): a resubmission returns the ticket
-    the first submission created.
-    """
-    existing = session.scalar(
-        select(IntakeRecord).where(
-            IntakeRecord.channel == request.channel,
-            IntakeRecord.external_id == request.external_id,
-        )
-    )
-    if existing is not None:
-        return existing.ticket
-    merged_into, matches = dedup.on_new_request(session, request, now)
-    if merged_into is not None:
-        return merged_into  # a certain duplicate: one more intake record of an open ticket
-
-    ticket = Ticket(
-        number=next_ticket_number(session, request.received_at, tz),
-        channel=request.channel,
-        kind=request.kind,
-        sla_class=request.sla_class,
-        topic=request.topic,
-        title=request.title[:200],
-        content=request.content,
-        district=request.district,
-        address=request.address,
-        lat=request.lat,
-        lon=request.lon,
-        citizen_name=request.citizen_name,
-        citizen_phone=request.citizen_phone,
-        status="received",
-        received_at=request.received_at,
-    )
-    session.add(ticket)
-    raw = request.raw or {k: v for k, v in asdict(request).items() if k != "raw"}
-    session.add(
-        IntakeRecord(
-            channel=request.channel,
-            external_id=request.external_id,
-            ticket=ticket,
-            received_at=request.received_at,
-            payload=_jsonable(raw),
-        )
-    )
-    session.flush()
-    record_event(session, ticket, "received", request.received_at, data={"channel": request.channel})
-
-    unit = _unit_by_code(session, request.unit_code) or dispatch.route(session, ticket)[0]
-    lifecycle.dispatch(session, ticket, unit, max(now, request.received_at), tz)
-    dedup.on_ticket_created(session, ticket, matches)
+    """:func:`receive_many` for one request; returns its ticket (for a merge, the open
+    ticket it joined; for a resubmission, the ticket the first submission made)."""
+    outcome = receive_many(session, [request], now, tz)[0]
+    ticket = session.get(Ticket, outcome.ticket_id)
+    assert ticket is not None
     return ticket
 
 
-def _unit_by_code(session: Session, code: str | None) -> Unit | None:
-    if not code:
-        return None
-    unit = session.scalar(select(Unit).where(Unit.code == code, Unit.active.is_(True)))
-    if unit is None:
-        raise ValueError(f"unit {code!r} is not an active unit")
-    return unit
+def _taken(session: Session, requests: Sequence[NewRequest]) -> dict[tuple[str, str], tuple[int, str]]:
+    """(channel, external id) → (ticket id, number) of those already taken in."""
+    by_channel: dict[str, list[str]] = {}
+    for r in requests:
+        by_channel.setdefault(r.channel, []).append(r.external_id)
+    known: dict[tuple[str, str], tuple[int, str]] = {}
+    # One channel at a time (the (channel, external_id) unique index), in chunks
+    # (PostgreSQL takes 65,535 parameters at most).
+    for channel, ids in by_channel.items():
+        for start in range(0, len(ids), 1000):
+            for ext, tid, number in session.execute(
+                select(IntakeRecord.external_id, Ticket.id, Ticket.number)
+                .join(Ticket, Ticket.id == IntakeRecord.ticket_id)
+                .where(IntakeRecord.channel == channel, IntakeRecord.external_id.in_(ids[start:start + 1000]))
+            ):
+                known[(channel, ext)] = (tid, number)
+    return known
+
+
+def _announce_dispatched(session: Session, ticket_ids: list[int]) -> None:
+    """Run the bus's ``dispatched`` handlers for tickets the bulk writer stored."""
+    if not ticket_ids or not bus.handlers_for("dispatched"):
+        return
+    events = session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind == "dispatched")).all()
+    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))}
+    for event in sorted(events, key=lambda e: (e.at, e.ticket_id)):
+        bus.publish(session, tickets[event.ticket_id], event)
 
 
 def _jsonable(value: Any) -> Any:

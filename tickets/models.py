@@ -358,6 +358,15 @@ class CalendarDay(Base):
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Serial(Base):
+    """The last serial handed out for one prefix and local day (``tickets.numbers``)."""
+
+    __tablename__ = "serials"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)  # MS20261122
+    last: Mapped[int] = mapped_column(Integer)
+
+
 class DeadLetter(Base):
     """A record a feed refused: kept as it arrived, with the specific reasons, for inspection."""
 

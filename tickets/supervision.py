@@ -40,10 +40,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from tickets import bus, notify, sla
+from tickets import bus, notify, numbers, sla
 from tickets.events import record_event
 from tickets.lifecycle import OPEN, IllegalStep
 from tickets.models import ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
@@ -91,14 +91,6 @@ def config() -> SupervisionConfig:
     return _config or configure()
 
 
-def next_number(session: Session, model: Any, prefix: str, at: datetime, tz: Any) -> str:
-    """``prefix`` + local date + a 6-digit serial of that day."""
-    head = f"{prefix}{at.astimezone(tz):%Y%m%d}"
-    last = session.scalar(select(func.max(model.number)).where(model.number.like(head + "%")))
-    serial = int(last[len(head):]) + 1 if last else 1
-    return f"{head}{serial:06d}"
-
-
 def _aware(at: datetime, what: str) -> None:
     if at.tzinfo is None:
         raise IllegalStep(f"{what} time {at!r} has no time zone")
@@ -117,7 +109,7 @@ def _issue(session: Session, ticket: Ticket, at: datetime, actor: Actor, reason:
     cfg = config()
     addressee = _addressee(session, unit)
     order = SupervisionOrder(
-        number=next_number(session, SupervisionOrder, "DB", at, tz), ticket_id=ticket.id, unit_id=unit.id,
+        number=numbers.next_number(session, numbers.SUPERVISION_ORDER, at, tz), ticket_id=ticket.id, unit_id=unit.id,
         addressee_id=addressee.id if addressee else None, reason=reason, issued_at=at, issued_by=actor.name,
         due_at=sla.add_working_hours(at, cfg.order_working_hours, tz), status="open", note=note,
     )
@@ -241,7 +233,7 @@ def issue_reminder_letter(
 ) -> ReminderLetter:
     """A 提醒函 to ``unit``; its heads are notified, and the ticket's timeline records it."""
     tz = tz or config().tz
-    letter = ReminderLetter(number=next_number(session, ReminderLetter, "TX", at, tz),
+    letter = ReminderLetter(number=numbers.next_number(session, numbers.REMINDER_LETTER, at, tz),
                             ticket_id=ticket.id if ticket else None, unit_id=unit.id, reason=reason,
                             issued_at=at, issued_by=actor.name, text=text)
     session.add(letter)
@@ -275,31 +267,37 @@ def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
 
 
+# The unit's recent complaints by the same caller or on the same topic nearby
+# (ix_tickets_unit_status keeps it cheap); built once, as intake runs it per complaint.
+_RECENT_COMPLAINTS = select(Ticket.id, Ticket.number, Ticket.citizen_phone, Ticket.topic, Ticket.lat, Ticket.lon).where(
+    Ticket.unit_id == bindparam("unit_id"), Ticket.id != bindparam("ticket_id"), Ticket.kind == "complaint",
+    Ticket.status != "merged", Ticket.received_at >= bindparam("since"), Ticket.received_at <= bindparam("until"),
+    or_(Ticket.citizen_phone == bindparam("phone"),
+        and_(Ticket.topic == bindparam("topic"), Ticket.lat.between(bindparam("lat_lo"), bindparam("lat_hi")),
+             Ticket.lon.between(bindparam("lon_lo"), bindparam("lon_hi")))),
+).order_by(Ticket.received_at)
+
+
 def check_repeated(session: Session, ticket: Ticket, at: datetime) -> ReminderLetter | None:
     """A reminder letter when this complaint makes a repeated one at its unit (see the module docstring)."""
-    if ticket.kind != "complaint" or ticket.unit is None:
+    if ticket.kind != "complaint" or ticket.unit_id is None:
         return None
     cfg = config()
-    conditions = []
-    if ticket.citizen_phone:
-        conditions.append(Ticket.citizen_phone == ticket.citizen_phone)
-    if ticket.lat is not None and ticket.lon is not None:
+    has_point = ticket.lat is not None and ticket.lon is not None
+    if not ticket.citizen_phone and not has_point:
+        return None
+    box: dict[str, float | None] = dict.fromkeys(("lat_lo", "lat_hi", "lon_lo", "lon_hi"))
+    if has_point:
+        assert ticket.lat is not None and ticket.lon is not None
         dlat = cfg.repeat_radius_m / 111_320.0
         dlon = dlat / max(0.01, math.cos(math.radians(ticket.lat)))
-        conditions.append(and_(Ticket.topic == ticket.topic,
-                               Ticket.lat.between(ticket.lat - dlat, ticket.lat + dlat),
-                               Ticket.lon.between(ticket.lon - dlon, ticket.lon + dlon)))
-    if not conditions:
-        return None
-    since = ticket.received_at - timedelta(days=cfg.repeat_days)
-    # The unit's recent complaints only (ix_tickets_unit_status), so the check stays cheap.
-    rows = session.execute(
-        select(Ticket.id, Ticket.number, Ticket.citizen_phone, Ticket.topic, Ticket.lat, Ticket.lon).where(
-            Ticket.unit_id == ticket.unit_id, Ticket.id != ticket.id, Ticket.kind == "complaint",
-            Ticket.status != "merged", Ticket.received_at >= since, Ticket.received_at <= ticket.received_at,
-            or_(*conditions),
-        ).order_by(Ticket.received_at)
-    ).all()
+        box = {"lat_lo": ticket.lat - dlat, "lat_hi": ticket.lat + dlat,
+               "lon_lo": ticket.lon - dlon, "lon_hi": ticket.lon + dlon}
+    # A missing phone or point binds NULL, which matches nothing.
+    rows = session.connection().execute(_RECENT_COMPLAINTS, {
+        "unit_id": ticket.unit_id, "ticket_id": ticket.id, "phone": ticket.citizen_phone or None,
+        "topic": ticket.topic, "since": ticket.received_at - timedelta(days=cfg.repeat_days),
+        "until": ticket.received_at, **box}).all()
     same_phone = [r for r in rows if ticket.citizen_phone and r.citizen_phone == ticket.citizen_phone]
     same_place = [r for r in rows if r.topic == ticket.topic and r.lat is not None and r.lon is not None
                   and ticket.lat is not None and ticket.lon is not None
