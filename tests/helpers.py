@@ -3,16 +3,29 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets.db import unit_of_work
+from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.intake import NewRequest, receive
 from tickets.models import Ticket, Unit
+from tickets.schema import upgrade
+from tickets.units import load_bureau
 
 TZ = ZoneInfo("Asia/Shanghai")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 _serial = itertools.count(1)
+
+
+def bureau_database(url: str, bureau: str = "jinan_bureau.yaml") -> sessionmaker[Session]:
+    """A database at ``url``, migrated, with a bureau from examples/ loaded."""
+    upgrade(url)
+    factory = make_session_factory(make_engine(url))
+    with unit_of_work(factory) as s:
+        load_bureau(s, EXAMPLES / bureau)
+    return factory
 
 
 def add_small_bureau(factory: sessionmaker[Session]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from feeds.importer import OUTCOMES, SimulatedCrash, run_import
 from feeds.mapping import DateReader, Mapping, MappingError, strptime_format
 from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
-from tests.helpers import TZ
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tests.helpers import TZ, bureau_database
+from tickets.db import unit_of_work
 from tickets.models import (
     Base,
     DeadLetter,
@@ -30,8 +29,6 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.schema import upgrade
-from tickets.units import load_bureau
 
 ROOT = Path(__file__).resolve().parent.parent
 BOSTON_MAPPING = ROOT / "examples" / "boston311.yaml"
@@ -41,23 +38,13 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def boston(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'import.db'}"
-    upgrade(url)
-    factory = make_session_factory(make_engine(url))
-    with unit_of_work(factory) as s:
-        load_bureau(s, ROOT / "examples" / "boston_bureau.yaml")
-    yield factory
+def boston(tmp_path: Path) -> sessionmaker[Session]:
+    return bureau_database(f"sqlite:///{tmp_path / 'import.db'}", "boston_bureau.yaml")
 
 
 @pytest.fixture
-def jinan(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'jinan.db'}"
-    upgrade(url)
-    factory = make_session_factory(make_engine(url))
-    with unit_of_work(factory) as s:
-        load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
-    yield factory
+def jinan(tmp_path: Path) -> sessionmaker[Session]:
+    return bureau_database(f"sqlite:///{tmp_path / 'jinan.db'}")
 
 
 def table_counts(factory: sessionmaker[Session]) -> dict[str, int]:
@@ -274,11 +261,7 @@ def test_a_crash_mid_import_loses_nothing_and_doubles_nothing(tmp_path: Path, bo
     assert [(r.status, r.rows_done) for r in runs] == [("done", 2000)]  # the same run, resumed
 
     # Against an uninterrupted import of the same file into a fresh database: the same result.
-    url = f"sqlite:///{tmp_path / 'straight.db'}"
-    upgrade(url)
-    straight = make_session_factory(make_engine(url))
-    with unit_of_work(straight) as s:
-        load_bureau(s, ROOT / "examples" / "boston_bureau.yaml")
+    straight = bureau_database(f"sqlite:///{tmp_path / 'straight.db'}", "boston_bureau.yaml")
     once = run_import(straight, BOSTON_SAMPLE, BOSTON_MAPPING, NY, now=NOW, batch=300)
     assert {o: once.counts[o] for o in OUTCOMES} == {o: resumed.counts[o] for o in OUTCOMES}
     with boston() as a, straight() as b:
@@ -388,10 +371,7 @@ def test_on_postgresql_crash_resume_idempotency_and_live_intake_after(pg_url: st
     from tests.helpers import new_request
     from tickets.intake import receive
 
-    upgrade(pg_url)
-    factory = make_session_factory(make_engine(pg_url))
-    with unit_of_work(factory) as s:
-        load_bureau(s, ROOT / "examples" / "boston_bureau.yaml")
+    factory = bureau_database(pg_url, "boston_bureau.yaml")
     with pytest.raises(SimulatedCrash):
         run_import(factory, BOSTON_SAMPLE, BOSTON_MAPPING, NY, now=NOW, batch=400, crash_after_batches=2)
     resumed = run_import(factory, BOSTON_SAMPLE, BOSTON_MAPPING, NY, now=NOW, batch=400)

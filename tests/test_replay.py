@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,14 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from feeds.importer import run_import
 from feeds.mapping import Mapping
 from feeds.replay import Replayer, ReplayStats, items_from_db, items_from_file
-from tests.helpers import TZ
+from tests.helpers import TZ, bureau_database
 from tests.test_importer import HEADER, HOTLINE_MAPPING, hotline_row
-from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.models import IntakeRecord, OutboxMessage, Ticket
-from tickets.schema import upgrade
-from tickets.units import load_bureau
 
-ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)  # 09:00 in Jinan
 
 
@@ -44,13 +39,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'replay.db'}"
-    upgrade(url)
-    f = make_session_factory(make_engine(url))
-    with unit_of_work(f) as s:
-        load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
-    yield f
+def factory(tmp_path: Path) -> sessionmaker[Session]:
+    return bureau_database(f"sqlite:///{tmp_path / 'replay.db'}")
 
 
 # An hour of history: arrivals at 0, 6, 30 and 60 minutes, each a different matter and place.

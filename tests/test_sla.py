@@ -22,7 +22,7 @@ from tickets import lifecycle, sla, sla_cli, workcalendar
 from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.models import Base, CalendarDay, ExtensionRequest, Ticket
 from tickets.roles import SYSTEM
-from tickets.sla import add_working_hours, amber_instants, deadlines
+from tickets.sla import add_working_hours
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,21 +59,21 @@ def write(path: Path, text: str) -> Path:
 # ------------------------------------------------------------- the calendar
 def test_national_day_holiday_is_skipped() -> None:
     # 1.5 working hours on 30 Sep, the holiday 1–7 Oct, then 2.25 h on 8 Oct.
-    contact, resolve = deadlines("consultation", at("2026-09-30T16:00:00+08:00"), TZ)
-    assert resolve == at("2026-10-08T10:45:00+08:00")
-    assert contact == at("2026-09-30T17:00:00+08:00")  # contact runs on the wall clock
+    plan = sla.schedule("consultation", at("2026-09-30T16:00:00+08:00"), TZ)
+    assert plan.resolve_due == at("2026-10-08T10:45:00+08:00")
+    assert plan.contact_due == at("2026-09-30T17:00:00+08:00")  # contact runs on the wall clock
 
 
 def test_make_up_saturday_counts_as_a_working_day() -> None:
     # Dispatched on Friday 9 Oct evening: Saturday 10 Oct 2026 is a make-up working day.
-    _, resolve = deadlines("service", at("2026-10-09T20:00:00+08:00"), TZ)
+    resolve = sla.schedule("service", at("2026-10-09T20:00:00+08:00"), TZ).resolve_due
     assert resolve == at("2026-10-10T17:30:00+08:00")
 
 
 def test_spring_festival_make_up_saturday() -> None:
     # Friday 13 Feb 2026, 16:00: 1.5 h that day, Saturday 14 Feb (调休) counts, 6 h more there.
     assert sla.is_working_day(date(2026, 2, 14)) and not sla.is_working_day(date(2026, 2, 21))
-    _, resolve = deadlines("service", at("2026-02-13T16:00:00+08:00"), TZ)
+    resolve = sla.schedule("service", at("2026-02-13T16:00:00+08:00"), TZ).resolve_due
     assert resolve == at("2026-02-14T16:00:00+08:00")
     assert sla.working_hours_between(at("2026-02-14T00:00:00+08:00"), at("2026-02-15T00:00:00+08:00"), TZ) == 7.5
 
@@ -81,7 +81,7 @@ def test_spring_festival_make_up_saturday() -> None:
 def test_half_day_across_lunch() -> None:
     assert add_working_hours(at("2026-11-23T11:00:00+08:00"), 3.75, TZ) == at("2026-11-23T16:15:00+08:00")
     # A consultation dispatched at 10:00: 2 h before lunch, 1.75 h after.
-    _, resolve = deadlines("consultation", at("2026-11-23T10:00:00+08:00"), TZ)
+    resolve = sla.schedule("consultation", at("2026-11-23T10:00:00+08:00"), TZ).resolve_due
     assert resolve == at("2026-11-23T15:15:00+08:00")
 
 
@@ -90,34 +90,34 @@ def test_dispatch_during_lunch_starts_at_13_30() -> None:
 
 
 def test_night_dispatch_starts_next_morning() -> None:
-    _, resolve = deadlines("consultation", at("2026-11-23T23:10:00+08:00"), TZ)
+    resolve = sla.schedule("consultation", at("2026-11-23T23:10:00+08:00"), TZ).resolve_due
     assert resolve == at("2026-11-24T13:45:00+08:00")
-    contact, resolve = deadlines("consultation", at("2026-11-24T03:00:00+08:00"), TZ)
-    assert contact == at("2026-11-24T04:00:00+08:00")  # the wall clock does not sleep
-    assert resolve == at("2026-11-24T13:45:00+08:00")
+    plan = sla.schedule("consultation", at("2026-11-24T03:00:00+08:00"), TZ)
+    assert plan.contact_due == at("2026-11-24T04:00:00+08:00")  # the wall clock does not sleep
+    assert plan.resolve_due == at("2026-11-24T13:45:00+08:00")
 
 
 def test_weekend_dispatch_waits_for_monday() -> None:
-    contact, resolve = deadlines("service", at("2026-11-28T10:00:00+08:00"), TZ)  # Saturday
-    assert contact == at("2026-11-28T11:00:00+08:00")
-    assert resolve == at("2026-11-30T17:30:00+08:00")
+    plan = sla.schedule("service", at("2026-11-28T10:00:00+08:00"), TZ)  # Saturday
+    assert plan.contact_due == at("2026-11-28T11:00:00+08:00")
+    assert plan.resolve_due == at("2026-11-30T17:30:00+08:00")
 
 
 def test_holiday_dispatch_waits_for_the_first_working_day() -> None:
-    contact, resolve = deadlines("consultation", at("2026-10-03T10:00:00+08:00"), TZ)  # National Day
-    assert contact == at("2026-10-03T11:00:00+08:00")
-    assert resolve == at("2026-10-08T13:45:00+08:00")
+    plan = sla.schedule("consultation", at("2026-10-03T10:00:00+08:00"), TZ)  # National Day
+    assert plan.contact_due == at("2026-10-03T11:00:00+08:00")
+    assert plan.resolve_due == at("2026-10-08T13:45:00+08:00")
 
 
 def test_amber_at_three_quarters() -> None:
-    contact_amber, resolve_amber = amber_instants("service", at("2026-11-23T08:30:00+08:00"), TZ)
-    assert contact_amber == at("2026-11-23T09:15:00+08:00")
-    assert resolve_amber == at("2026-11-23T15:37:30+08:00")  # 3.5 h + 2.125 h = 5.625 working hours
+    plan = sla.schedule("service", at("2026-11-23T08:30:00+08:00"), TZ)
+    assert plan.contact_warn == at("2026-11-23T09:15:00+08:00")
+    assert plan.resolve_warn == at("2026-11-23T15:37:30+08:00")  # 3.5 h + 2.125 h = 5.625 working hours
 
 
 def test_unknown_year_warns_and_assumes_monday_to_friday() -> None:
     assert sla.calendar_warnings() == []
-    _, resolve = deadlines("consultation", at("2026-12-31T16:00:00+08:00"), TZ)
+    resolve = sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ).resolve_due
     assert resolve == at("2027-01-01T10:45:00+08:00")  # Friday 1 Jan assumed a working day
     assert sla.calendar_warnings() == ["2027: official calendar not loaded; assuming Monday–Friday"]
     # Never every day: the weekend of 2–3 Jan 2027 is not working time.
@@ -143,7 +143,7 @@ workdays:
 
 
 def test_a_loaded_year_wins_and_silences_the_warning(factory: sessionmaker[Session], tmp_path: Path) -> None:
-    deadlines("consultation", at("2026-12-31T16:00:00+08:00"), TZ)
+    sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ)
     assert sla.calendar_warnings()
     year = workcalendar.read_calendar_file(write(tmp_path / "y2027.yaml", TEST_2027))
     with unit_of_work(factory) as s:
@@ -151,7 +151,7 @@ def test_a_loaded_year_wins_and_silences_the_warning(factory: sessionmaker[Sessi
     with factory() as s:
         assert sla.load_calendar_overrides(s) == [2027]
     # Friday 1 Jan holiday, the weekend, Monday 4 Jan holiday: 2.25 h on Tuesday 5 Jan.
-    _, resolve = deadlines("consultation", at("2026-12-31T16:00:00+08:00"), TZ)
+    resolve = sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ).resolve_due
     assert resolve == at("2027-01-05T10:45:00+08:00")
     assert sla.is_working_day(date(2027, 2, 14))  # make-up Sunday
     assert not sla.is_working_day(date(2027, 2, 8))  # a listed holiday on a Monday
@@ -473,5 +473,5 @@ def test_health_lists_the_calendar_warnings(tmp_path: Path) -> None:
         return response.get_json()["calendar_warnings"]
 
     assert warnings() == []
-    deadlines("consultation", at("2026-12-31T16:00:00+08:00"), TZ)
+    sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ)
     assert warnings() == ["2027: official calendar not loaded; assuming Monday–Friday"]

@@ -556,6 +556,33 @@ def rank(record: Record, candidates: Iterable[Record], p: Params) -> list[tuple[
     return judged
 
 
+def _confirm(session: Session, index: CandidateIndex, ids: Iterable[int], cache: dict[int, Record | None]) -> None:
+    """Read the stored tickets among ``ids`` not in ``cache`` yet: their data as the database
+    has it, or None (gone, or no longer open: dropped from the index too)."""
+    stored = sorted({tid for tid in ids if tid > 0 and tid not in cache})
+    for start in range(0, len(stored), 1000):  # PostgreSQL takes 65,535 parameters at most
+        chunk = stored[start:start + 1000]
+        for tid in chunk:
+            cache[tid] = None  # not found: gone (rolled back) or not open
+        for row in session.connection().execute(_BY_IDS, {"ids": chunk}):
+            if row.status in OPEN_STATUSES:
+                cache[row.id] = _record_of_row(row)
+            else:
+                index.discard(row.id)
+
+
+def confirm_ahead(session: Session, records: Iterable[Record], p: Params, index: CandidateIndex,
+                  confirmed: dict[int, Record | None]) -> None:
+    """Confirm, in one query, the stored candidates of a whole batch of ``records`` (the index
+    prepared for them), so that each :func:`search` after it finds its answers in ``confirmed``
+    instead of asking the database once per record."""
+    ids: set[int] = set()
+    for record in records:
+        ids.update(c.ticket_id for c in index.candidates(record, p.window_hours, p.near_m)
+                   if c.ticket_id is not None)
+    _confirm(session, index, ids, confirmed)
+
+
 def search(session: Session, record: Record, p: Params | None = None, *, index: CandidateIndex | None = None,
            prepare: bool = True, limit: int = 5,
            confirmed: dict[int, Record | None] | None = None) -> list[tuple[Verdict, Record]]:
@@ -575,16 +602,7 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
     if not first:
         return []
     cache = confirmed if confirmed is not None else {}
-    stored = [c.ticket_id for _v, c in first if c.ticket_id is not None and c.ticket_id > 0
-              and c.ticket_id not in cache]
-    if stored:
-        for tid in stored:
-            cache[tid] = None  # not found: gone (rolled back) or not open
-        for row in session.connection().execute(_BY_IDS, {"ids": stored}):
-            if row.status in OPEN_STATUSES:
-                cache[row.id] = _record_of_row(row)
-            else:
-                index.discard(row.id)
+    _confirm(session, index, [c.ticket_id for _v, c in first if c.ticket_id is not None], cache)
     fresh = cache
     confirmed = [c if c.ticket_id is not None and c.ticket_id < 0 else fresh.get(c.ticket_id)  # type: ignore[arg-type]
                  for _v, c in first]
@@ -639,6 +657,7 @@ __all__ = [
     "Verdict",
     "compare",
     "configure",
+    "confirm_ahead",
     "decide",
     "forget_indexes",
     "index_for",

@@ -13,7 +13,8 @@ Over a period P (local dates, by received time), after de-duplication:
 - breaches_now: open tickets (received any time) past their contact or resolve deadline
 - composite_score: weighted response, completion (or on-time) and satisfaction rates
 
-``tally_sql`` counts them with SQL aggregates for any period and unit subtree;
+``tally_sql`` counts them with SQL aggregates for any period and unit subtree
+(``tally_sql_by_unit``: per unit, for ``subtree_tally`` to sum over subtrees);
 ``TicketFacts.contribution`` is the same definition for one ticket, which the
 live aggregator keeps up to date event by event. Tests hold the two to exact
 agreement. Rates are fractions 0–1, or None when the denominator is zero.
@@ -21,7 +22,7 @@ agreement. Rates are fractions 0–1, or None when the denominator is zero.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from tickets.models import FollowUp, IntakeRecord, Ticket, Unit
+from tickets.models import FollowUp, IntakeRecord, Ticket
 
 SATISFIED_ANSWERS = frozenset({"satisfied", "basically_satisfied"})
 COUNT_FIELDS = (
@@ -147,16 +148,30 @@ def tally_sql(
     unit_ids: Iterable[int] | None = None,
 ) -> Tally:
     """A fresh recomputation from the database: the reference the live counters must match."""
+    return sum_tallies(tally_sql_by_unit(session, start, end, now, tz, unit_ids).values())
+
+
+def tally_sql_by_unit(
+    session: Session, start: datetime, end: datetime, now: datetime, tz: Any,
+    unit_ids: Iterable[int] | None = None,
+) -> dict[int | None, Tally]:
+    """Every unit's own tally (not its subtree), each aggregate grouped by unit in one query.
+
+    Units with nothing to count are absent; tickets with no unit count under None."""
     scope = list(unit_ids) if unit_ids is not None else None
     in_period = and_(Ticket.received_at >= start, Ticket.received_at < end, Ticket.status != "merged")
     in_scope = Ticket.unit_id.in_(scope) if scope is not None else True
     closed = Ticket.status == "closed"
+    by_unit: dict[int | None, Tally] = {}
 
     def count_if(condition: Any) -> Any:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    row = session.execute(
-        select(
+    def per_unit(*columns: Any) -> Any:
+        return select(Ticket.unit_id, *columns)
+
+    for unit_id, *row in session.execute(
+        per_unit(
             func.count(),
             count_if(Ticket.dispatched_at.is_not(None)),
             count_if(Ticket.direct_dispatch.is_(True)),
@@ -165,42 +180,60 @@ def tally_sql(
             count_if(or_(closed, Ticket.resolve_due_at <= now)),
             count_if(closed),
             count_if(and_(closed, Ticket.closed_at <= Ticket.resolve_due_at)),
-        ).where(in_period, in_scope)
-    ).one()
-    tally = Tally(**dict(zip(
-        ("received", "dispatched", "direct", "response_due", "responded_on_time", "due", "closed", "closed_on_time"),
-        row,
-    )))
+        ).where(in_period, in_scope).group_by(Ticket.unit_id)
+    ):
+        by_unit[unit_id] = Tally(**dict(zip(
+            ("received", "dispatched", "direct", "response_due", "responded_on_time", "due", "closed",
+             "closed_on_time"),
+            row,
+        )))
 
-    records = session.execute(
-        select(func.count(), count_if(IntakeRecord.merged.is_(True)))
+    for unit_id, records, merged in session.execute(
+        per_unit(func.count(), count_if(IntakeRecord.merged.is_(True)))
         .select_from(IntakeRecord).join(Ticket, Ticket.id == IntakeRecord.ticket_id)
         .where(IntakeRecord.received_at >= start, IntakeRecord.received_at < end, in_scope)
-    ).one()
-    tally.intake_records, tally.merged_records = records
+        .group_by(Ticket.unit_id)
+    ):
+        tally = by_unit.setdefault(unit_id, Tally())
+        tally.intake_records, tally.merged_records = records, merged
 
-    answers = session.execute(
-        select(func.count(), count_if(FollowUp.answer.in_(SATISFIED_ANSWERS)))
+    for unit_id, answered, satisfied in session.execute(
+        per_unit(func.count(), count_if(FollowUp.answer.in_(SATISFIED_ANSWERS)))
         .select_from(FollowUp).join(Ticket, Ticket.id == FollowUp.ticket_id)
         .where(in_period, in_scope, FollowUp.status == "answered", FollowUp.answer.is_not(None))
-    ).one()
-    tally.follow_ups_answered, tally.follow_ups_satisfied = answers
+        .group_by(Ticket.unit_id)
+    ):
+        tally = by_unit.setdefault(unit_id, Tally())
+        tally.follow_ups_answered, tally.follow_ups_satisfied = answered, satisfied
 
     from tickets.sla import working_hours_between
 
-    tally.handling_hours = [
-        round(working_hours_between(received, closed_at, tz), 6)
-        for received, closed_at in session.execute(
-            select(Ticket.received_at, Ticket.closed_at).where(in_period, in_scope, closed)
-        )
-    ]
-    tally.breaches_now = session.scalar(
-        select(func.count()).where(
+    for unit_id, received, closed_at in session.execute(
+        per_unit(Ticket.received_at, Ticket.closed_at).where(in_period, in_scope, closed)
+    ):
+        by_unit.setdefault(unit_id, Tally()).handling_hours.append(
+            round(working_hours_between(received, closed_at, tz), 6))
+
+    for unit_id, breaches in session.execute(
+        per_unit(func.count()).where(
             Ticket.status.not_in(("closed", "merged")), in_scope,
             or_(and_(Ticket.contacted_at.is_(None), Ticket.contact_due_at <= now), Ticket.resolve_due_at <= now),
-        )
-    ) or 0
-    return tally
+        ).group_by(Ticket.unit_id)
+    ):
+        by_unit.setdefault(unit_id, Tally()).breaches_now = breaches
+    return by_unit
+
+
+def sum_tallies(tallies: Iterable[Tally]) -> Tally:
+    total = Tally()
+    for tally in tallies:
+        total.add(tally)
+    return total
+
+
+def subtree_tally(by_unit: Mapping[int | None, Tally], unit_ids: Iterable[int]) -> Tally:
+    """A subtree's tally from per-unit tallies (``tally_sql_by_unit`` or the live ones)."""
+    return sum_tallies(by_unit[u] for u in unit_ids if u in by_unit)
 
 
 # --------------------------------------------------------------- per ticket
@@ -252,9 +285,3 @@ class TicketFacts:
 
 def _at(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def units_in_subtree(session: Session, unit: Unit) -> set[int]:
-    from tickets.roles import subtree_ids
-
-    return subtree_ids(session, unit.id)

@@ -175,16 +175,23 @@ def import_history(
     outcomes: list[tuple[int, str, Any]] = []  # (position, "new", _Pending) | (position, "merged", index in merged)
     prepared = False
 
+    # Records that arrive open are judged against the open tickets: the index is made ready
+    # for the whole batch, and their stored candidates confirmed in one query.
+    judged: dict[int, dedup.Record] = {}
+    if params.mode != "off":
+        judged = {n: dedup.Record.of_request(rec.request) for n, rec in enumerate(records) if rec.closed_at is None}
+        for n in judged:
+            index.prepare(session, records[n].request.received_at, params.window_hours, delta=not prepared)
+            prepared = True
+        dedup.confirm_ahead(session, judged.values(), params, index, confirmed)
+
     # In time order: a record can only be the duplicate of one that came before it.
     for n, rec in sorted(enumerate(records), key=lambda nr: nr[1].request.received_at):
         req = rec.request
         is_open = rec.closed_at is None
         matches: list[tuple[dedup.Verdict, dedup.Record]] = []
-        if is_open and params.mode != "off":
-            index.prepare(session, req.received_at, params.window_hours, delta=not prepared)
-            prepared = True
-            matches = dedup.search(session, dedup.Record.of_request(req), params, index=index, prepare=False,
-                                   confirmed=confirmed)
+        if n in judged:
+            matches = dedup.search(session, judged[n], params, index=index, prepare=False, confirmed=confirmed)
             if matches and matches[0][0].level == dedup.CERTAIN and params.mode == "auto":
                 target = matches[0][1].ticket_id
                 assert target is not None

@@ -6,6 +6,7 @@ their own unit. The platform office and the city's admins act anywhere.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -81,11 +82,10 @@ class NotAllowed(Exception):
     """A step by someone whose role or unit does not allow it."""
 
 
-def subtree_ids(session: Session, unit_id: int) -> set[int]:
-    """The unit and every unit below it."""
-    rows = session.execute(select(Unit.id, Unit.parent_id)).all()
+def subtree_of(parent_pairs: Iterable[tuple[int, int | None]], unit_id: int) -> set[int]:
+    """The unit and every unit below it, from (unit_id, parent_id) pairs."""
     children: dict[int | None, list[int]] = {}
-    for uid, parent in rows:
+    for uid, parent in parent_pairs:
         children.setdefault(parent, []).append(uid)
     found, todo = {unit_id}, [unit_id]
     while todo:
@@ -94,6 +94,11 @@ def subtree_ids(session: Session, unit_id: int) -> set[int]:
                 found.add(child)
                 todo.append(child)
     return found
+
+
+def subtree_ids(session: Session, unit_id: int) -> set[int]:
+    """The unit and every unit below it."""
+    return subtree_of(session.execute(select(Unit.id, Unit.parent_id)).all(), unit_id)
 
 
 def city_wide(user: User, unit: Unit | None) -> bool:

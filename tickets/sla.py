@@ -370,25 +370,6 @@ def working_hours_between(start: datetime, end: datetime, tz: Any, policy: Polic
 
 
 # ---------------------------------------------------------------- deadlines
-def deadlines(sla_class: str, dispatched_at: datetime, tz: Any,
-              policy: Policy | PolicyBook | None = None) -> tuple[datetime, datetime]:
-    """(contact deadline, resolve deadline) for a ticket dispatched at ``dispatched_at``."""
-    plan = schedule(sla_class, dispatched_at, tz, policy=policy)
-    return plan.contact_due, plan.resolve_due
-
-
-def amber_instants(
-    sla_class: str, dispatched_at: datetime, tz: Any, policy: Policy | PolicyBook | None = None,
-    share: float | None = None,
-) -> tuple[datetime, datetime]:
-    """(contact warning, resolve warning): when ``share`` (default: the policy's) of the time is used."""
-    rules = _effective(policy)
-    if share is not None:
-        rules = replace(rules, amber_share=share)
-    plan = schedule(sla_class, dispatched_at, tz, policy=rules)
-    return plan.contact_warn, plan.resolve_warn
-
-
 @dataclass(frozen=True)
 class Schedule:
     """A ticket's deadlines and their amber warnings."""

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
 from dashboard.auth import current_actor, require_login
-from tickets.figures import RankingPolicy, Tally, figures, period_bounds, tally_sql
+from tickets.figures import RankingPolicy, Tally, figures, period_bounds, subtree_tally, tally_sql, tally_sql_by_unit
 from tickets.models import Unit, utcnow
-from tickets.roles import subtree_ids
+from tickets.roles import subtree_ids, subtree_of
 
 
 class BadRequest(Exception):
@@ -66,16 +66,29 @@ def _scope_unit(session: Any, code: str | None) -> Unit | None:
     return unit
 
 
+def _live(first: date, last: date, now: datetime) -> Any:
+    """The live aggregator, for a period it covers (today only)."""
+    p = platform()
+    if not first == last == now.astimezone(p.settings.tz).date():
+        raise BadRequest("source=live covers today only; use source=sql for other periods")
+    return p.aggregator
+
+
 def _tally(session: Any, start: datetime, end: datetime, unit_ids: set[int] | None, source: str,
            first: date, last: date) -> Tally:
-    p = platform()
     now = utcnow()
     if source == "sql":
-        return tally_sql(session, start, end, now, p.settings.tz, unit_ids)
-    today = now.astimezone(p.settings.tz).date()
-    if not first == last == today:
-        raise BadRequest("source=live covers today only; use source=sql for other periods")
-    return p.aggregator.live_tally(unit_ids)
+        return tally_sql(session, start, end, now, platform().settings.tz, unit_ids)
+    return _live(first, last, now).live_tally(unit_ids)
+
+
+def _unit_tallies(session: Any, start: datetime, end: datetime, source: str,
+                  first: date, last: date) -> dict[int | None, Tally]:
+    """Every unit's own tally (not its subtree), for ``subtree_tally`` to sum."""
+    now = utcnow()
+    if source == "sql":
+        return tally_sql_by_unit(session, start, end, now, platform().settings.tz)
+    return _live(first, last, now).live_unit_tallies()
 
 
 def _source() -> str:
@@ -128,14 +141,15 @@ def get_unit_ranking() -> Any:
     policy = ranking_policy()
     with p.factory() as session:
         within = _scope_unit(session, request.args.get("within"))
-        allowed = subtree_ids(session, within.id) if within else None
+        every_unit = session.scalars(select(Unit).order_by(Unit.code)).all()  # the tree, read once
+        tree = [(u.id, u.parent_id) for u in every_unit]
+        allowed = subtree_of(tree, within.id) if within else None
         visible = _visible()
-        units = [u for u in session.scalars(select(Unit).where(Unit.level == level).order_by(Unit.code))
-                 if (allowed is None or u.id in allowed) and (visible is None or u.id in visible)]
-        rows = []
-        for unit in units:
-            tally = _tally(session, start, end, subtree_ids(session, unit.id), source, first, last)
-            rows.append({"unit": unit.code, "unit_name": unit.name, **figures(tally, policy)})
+        units = [u for u in every_unit if u.level == level
+                 and (allowed is None or u.id in allowed) and (visible is None or u.id in visible)]
+        tallies = _unit_tallies(session, start, end, source, first, last) if units else {}
+        rows = [{"unit": unit.code, "unit_name": unit.name,
+                 **figures(subtree_tally(tallies, subtree_of(tree, unit.id)), policy)} for unit in units]
     ranked = [r for r in rows if r["received"] >= policy.min_tickets and r["composite_score"] is not None]
     ranked.sort(key=lambda r: (-r["composite_score"], -(r["on_time_rate"] or 0), -r["received"], r["unit"]))
     for position, row in enumerate(ranked, start=1):

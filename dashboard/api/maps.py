@@ -15,7 +15,8 @@ tickets and alerts of the actor's scope.
 from __future__ import annotations
 
 import io
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from flask import jsonify, request, send_file
 
@@ -26,17 +27,33 @@ from dashboard.auth import current_actor, require_login
 from geo import points as geo_points
 from layouts.i18n import normalise
 from tickets.models import utcnow
+from tickets.roles import Actor
+
+
+class MapQuery(NamedTuple):
+    actor: Actor
+    now: datetime
+    topic: str | None
+    start: datetime
+    end: datetime
+    window: str | None
+
+
+def _map_query() -> MapQuery:
+    """The caller, and the ``topic`` and ``window`` (or ``from``/``to``) both map endpoints take."""
+    actor = current_actor()
+    assert actor is not None
+    now = utcnow()
+    topic = parse_topic(request.args.get("topic"))
+    start, end, window = parse_window(request.args, platform().settings.tz, now)
+    return MapQuery(actor, now, topic, start, end, window)
 
 
 @blueprint.get("/map/points")
 @require_login()
 def map_points() -> Any:
-    actor = current_actor()
-    assert actor is not None
+    actor, now, topic, start, end, window = _map_query()
     p = platform()
-    now = utcnow()
-    topic = parse_topic(request.args.get("topic"))
-    start, end, window = parse_window(request.args, p.settings.tz, now)
     with p.factory() as session:
         points, total, aggregated = geo_points.load_points(
             session, start, end, topic, actor.visible_unit_ids, cap=geo_points.LIVE_CAP)
@@ -51,12 +68,8 @@ def map_points() -> Any:
 @blueprint.get("/map/export")
 @require_login()
 def map_export() -> Any:
-    actor = current_actor()
-    assert actor is not None
+    actor, now, topic, start, end, window = _map_query()
     p = platform()
-    now = utcnow()
-    topic = parse_topic(request.args.get("topic"))
-    start, end, window = parse_window(request.args, p.settings.tz, now)
     lang = normalise(request.args.get("lang"))
     with p.factory() as session:
         html = mapview.render(session, settings=p.settings, now=now, start=start, end=end, window=window,

@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from dashboard.live import keys as K
 from dashboard.live.figures import LiveFigures
 from tickets.events import public_view
-from tickets.figures import RankingPolicy, Tally
+from tickets.figures import RankingPolicy, Tally, subtree_tally
 from tickets.models import OutboxMessage, Ticket, Unit, utcnow
+from tickets.roles import subtree_of
 
 log = logging.getLogger(__name__)
 
@@ -185,26 +186,61 @@ class LiveAggregator:
         keep = ("ticket_id", "number", "channel", "topic", "kind", "district", "unit_name", "received_at", "status")
         return {**{k: view.get(k) for k in keep}, "event": event, "at": at.isoformat()}
 
-    def _already_applied(self, outbox_id: int) -> bool:
-        return bool(self.redis.sismember(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id))
-
     def apply(self, entry_id: str, fields: dict[str, str]) -> Message | None:
         """Apply one stream entry; return the pushed event, or None if it was a repeat."""
-        outbox_id = int(fields["id"])
-        if self._already_applied(outbox_id):
-            self.redis.set(K.CURSOR, entry_id)
-            return None
-        payload = json.loads(fields["payload"])
-        if fields.get("topic", "ticket") != "ticket":
-            return self._apply_other(entry_id, outbox_id, fields["topic"], payload)
+        applied = self.apply_many([(entry_id, fields)])
+        return applied[0] if applied else None
+
+    def apply_many(self, entries: list[tuple[str, dict[str, str]]]) -> list[Message]:
+        """Apply stream entries in one Redis transaction; return the events to push, in order.
+
+        An entry whose outbox id was applied before (a relay redelivery, or an event
+        already in a rebuild's snapshot) changes nothing. One round trip asks which were
+        applied, one reads the figures state of the tickets concerned, one writes it all:
+        per-event round trips made the aggregator the bottleneck of a busy intake.
+        """
+        if not entries:
+            return []
+        check = self.redis.pipeline(transaction=False)
+        for _eid, fields in entries:
+            outbox_id = int(fields["id"])
+            check.sismember(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
+        already = check.execute()
+        now = self.clock()
+        today = self._local_day(now)
+        todo: list[tuple[int, dict[str, Any], str]] = []
+        seen: set[int] = set()
+        for (_eid, fields), done in zip(entries, already):
+            outbox_id = int(fields["id"])
+            if done or outbox_id in seen:
+                continue
+            seen.add(outbox_id)
+            todo.append((outbox_id, json.loads(fields["payload"]), fields.get("topic", "ticket")))
+        pipe = self.redis.pipeline(transaction=True)
+        pending: list[tuple[Message, int]] = []  # (event, position of its INCR in the transaction)
+        with self.figures.batch(today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == "ticket"]):
+            for outbox_id, payload, topic in todo:
+                if topic != "ticket":
+                    message = self._other_message(topic, payload)
+                else:
+                    message = self._apply_ticket_event(pipe, payload, now, today)
+                bucket = K.APPLIED + str(outbox_id // K.APPLIED_BUCKET)
+                pipe.sadd(bucket, outbox_id)
+                pipe.expire(bucket, 3 * 86400)
+                pipe.incr(K.SEQ)
+                pending.append((message, len(pipe.command_stack) - 1))
+        pipe.set(K.CURSOR, entries[-1][0])
+        results = pipe.execute()
+        out = []
+        for message, position in pending:
+            out.append({"seq": results[position], **message})
+        return out
+
+    def _apply_ticket_event(self, pipe: Any, payload: dict[str, Any], now: datetime, today: str) -> Message:
         kind: str = payload["event"]
         at = datetime.fromisoformat(payload["at"])
         view: dict[str, Any] = payload["ticket"]
         tid = view["ticket_id"]
-        now = self.clock()
-        today = self._local_day(now)
-
-        pipe = self.redis.pipeline(transaction=True)
         if kind == "received":
             if self._local_day(datetime.fromisoformat(view["received_at"])) == today:
                 pipe.hincrby(K.COUNTERS, "received_today", 1)
@@ -230,24 +266,14 @@ class LiveAggregator:
                 pipe.lpush(K.TICKER, json.dumps(self._ticker_item(view, kind, at), ensure_ascii=False))
                 pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
         self.figures.on_event(pipe, today, kind, view, payload.get("data") or {}, self._today_start(now), now)
-        pipe.sadd(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
-        pipe.expire(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), 3 * 86400)
-        pipe.set(K.CURSOR, entry_id)
-        pipe.incr(K.SEQ)
-        seq = pipe.execute()[-1]
-        return {"seq": seq, "event": kind, "at": at.isoformat(), "ticket": view}
+        return {"event": kind, "at": at.isoformat(), "ticket": view}
 
-    def _apply_other(self, entry_id: str, outbox_id: int, topic: str, payload: dict[str, Any]) -> Message:
+    @staticmethod
+    def _other_message(topic: str, payload: dict[str, Any]) -> Message:
         """An event about no ticket (e.g. an alert, tickets/alerts.py): passed on to the
         screens with its own seq, once; it changes no counter."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.sadd(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
-        pipe.expire(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), 3 * 86400)
-        pipe.set(K.CURSOR, entry_id)
-        pipe.incr(K.SEQ)
-        seq = pipe.execute()[-1]
         extra = {k: v for k, v in payload.items() if k not in ("event", "at")}
-        return {"seq": seq, "event": payload.get("event", topic), "at": payload.get("at"), "ticket": None, **extra}
+        return {"event": payload.get("event", topic), "at": payload.get("at"), "ticket": None, **extra}
 
     @staticmethod
     def _forget(pipe: Any, tid: int, which: tuple[str, ...]) -> None:
@@ -329,35 +355,27 @@ class LiveAggregator:
         return [json.loads(v).get("unit_id") if v else None for v in views]
 
     def subtree(self, unit_id: int) -> set[int]:
-        children: dict[int | None, list[int]] = {}
-        for uid, _code, _name, _level, parent, _kind in self.units:
-            children.setdefault(parent, []).append(uid)
-        found, todo = {unit_id}, [unit_id]
-        while todo:
-            for child in children.get(todo.pop(), []):
-                found.add(child)
-                todo.append(child)
-        return found
+        return subtree_of(((uid, parent) for uid, _code, _name, _level, parent, _kind in self.units), unit_id)
 
     def live_tally(self, unit_ids: set[int] | None = None) -> Tally:
         """Today's tally for a set of units (None: the whole bureau), from the live counters."""
         day = self._local_day(self.clock())
         return self.figures.tally(day, unit_ids, self.breached_units())
 
+    def live_unit_tallies(self) -> dict[int | None, Tally]:
+        """Today's tally of every unit on its own (not its subtree), from the live counters."""
+        return self.figures.unit_tallies(self._local_day(self.clock()), self.breached_units())
+
     def unit_table(self, policy: Any = None) -> list[dict[str, Any]]:
         """Today's figures for every level-2 unit's subtree: the wall's unit table."""
         from tickets.figures import figures as figures_of
 
-        tallies = self.figures.unit_tallies(self._local_day(self.clock()), self.breached_units())
+        tallies = self.live_unit_tallies()
         rows = []
         for uid, code, name, level, _parent, kind in self.units:
             if level != 2:
                 continue
-            total = Tally()
-            for member in self.subtree(uid):
-                if member in tallies:
-                    total.add(tallies[member])
-            row = figures_of(total, policy or self.ranking)
+            row = figures_of(subtree_tally(tallies, self.subtree(uid)), policy or self.ranking)
             rows.append({"unit_code": code, "unit_name": name, "kind": kind,
                          **{k: v for k, v in row.items() if k != "counts"}})
         return rows
@@ -412,7 +430,7 @@ class LiveAggregator:
             self.rebuild()
         cursor = self.redis.get(K.CURSOR) or "0-0"
         entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor}, count=500, block=block_ms))
-        events = [m for m in (self.apply(eid, fields) for eid, fields in entries) if m]
+        events = self.apply_many(entries)
         events += self.roll_day()
         events += self.fire_due()
         if events or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:

@@ -9,7 +9,8 @@ the SQL recomputation, so both give the same numbers (tests hold them to it).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -45,10 +46,33 @@ class LiveFigures:
     def __init__(self, client: redis.Redis, tz: Any) -> None:
         self.redis = client
         self.tz = tz
+        # Within a batch (the aggregator applying a chunk of events in one transaction):
+        # each ticket's state as the batch has left it, since its writes are not in Redis yet.
+        self._pending: dict[tuple[str, int], str | None] | None = None
+
+    @contextmanager
+    def batch(self, day: str, ticket_ids: Iterable[int]) -> Iterator[None]:
+        """Read the state of ``ticket_ids`` in one round trip, and let the events of the
+        batch see each other's changes before the caller's transaction writes them."""
+        ids = sorted(set(ticket_ids))
+        raws = self.redis.hmget(_tickets_key(day), [str(t) for t in ids]) if ids else []
+        self._pending = {(day, t): raw for t, raw in zip(ids, raws)}
+        try:
+            yield
+        finally:
+            self._pending = None
+
+    def _raw(self, day: str, ticket_id: int) -> str | None:
+        if self._pending is not None and (day, ticket_id) in self._pending:
+            return self._pending[(day, ticket_id)]
+        raw = self.redis.hget(_tickets_key(day), str(ticket_id))
+        if self._pending is not None:
+            self._pending[(day, ticket_id)] = raw
+        return raw
 
     # ------------------------------------------------------------- state
     def load(self, day: str, ticket_id: int) -> tuple[TicketFacts | None, dict[str, Any] | None]:
-        raw = self.redis.hget(_tickets_key(day), str(ticket_id))
+        raw = self._raw(day, ticket_id)
         if not raw:
             return None, None
         data = json.loads(raw)
@@ -62,8 +86,10 @@ class LiveFigures:
         if before is not None:
             self._apply(pipe, day, before_unit, before, -1, facts.ticket_id)
         self._apply(pipe, day, facts.unit_id, after_c, +1, facts.ticket_id)
-        pipe.hset(_tickets_key(day), str(facts.ticket_id),
-                  json.dumps({"facts": asdict(facts), "c": after_c, "u": facts.unit_id}))
+        raw = json.dumps({"facts": asdict(facts), "c": after_c, "u": facts.unit_id})
+        pipe.hset(_tickets_key(day), str(facts.ticket_id), raw)
+        if self._pending is not None:
+            self._pending[(day, facts.ticket_id)] = raw
         pipe.expire(_tickets_key(day), 3 * 86400)
 
     def _apply(self, pipe: Any, day: str, unit_id: int | None, contribution: dict[str, Any], sign: int,
@@ -81,7 +107,7 @@ class LiveFigures:
             pipe.expire(hkey, 3 * 86400)
 
     def stored_unit(self, day: str, ticket_id: int) -> int | None:
-        raw = self.redis.hget(_tickets_key(day), str(ticket_id))
+        raw = self._raw(day, ticket_id)
         return json.loads(raw)["u"] if raw else None
 
     # ------------------------------------------------------------ events
