@@ -31,6 +31,7 @@ import os
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,14 +111,22 @@ def check(url: str, sent: int) -> dict[str, int]:
     return {"records": records, "merged": merged}
 
 
-def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool) -> dict[str, Any]:
+def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backend: str = "embedded") -> dict[str, Any]:
+    """Flask's test client in this process, no live path: SQLite, or PostgreSQL (``real``)."""
     import logging
 
     logging.disable(logging.WARNING)
     from dashboard import create_platform
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-"))
-    url = prepare_db(tmp / "bench.db")
+    pg = None
+    if backend == "real":
+        from tests.servers import PostgresServer
+
+        pg = PostgresServer().start()
+        url = prepare_db(pg.create_database("bench_push"))
+    else:
+        url = prepare_db(tmp / "bench.db")
     cfg = settings_module.load(environ={}, database_url=url, hotline_secret=SECRET, demo_accounts_file="none")
     platform = create_platform(cfg, live=False)
     client = platform.server.test_client()
@@ -143,8 +152,12 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool) -> di
         profiler.disable()
     elapsed = time.perf_counter() - start
     platform.stop()
-    counted = check(url, len(orders) + 5)
-    out = {"path": "in-process (Flask test client)", "orders": len(orders), "batch": batch,
+    try:
+        counted = check(url, len(orders) + 5)
+    finally:
+        if pg is not None:
+            pg.stop()
+    out = {"path": "in-process (Flask test client), " + ("PostgreSQL" if pg else "SQLite"), "orders": len(orders), "batch": batch,
            "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed), **counted}
     if profiler:
         stream = io.StringIO()
@@ -156,7 +169,8 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool) -> di
     return out
 
 
-def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedded") -> dict[str, Any]:
+def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedded",
+               processes: int = 1) -> dict[str, Any]:
     """The real platform process, on the embedded default (SQLite + the in-process Redis
     stand-in) or on real servers (a throwaway PostgreSQL and Redis, tests/servers.py)."""
     from tests.platform_process import PlatformProcess
@@ -175,38 +189,57 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
     else:
         url = prepare_db(tmp / "bench.db")
     # The demo accounts load too: the readiness check reads the live snapshot with the demo kiosk token.
-    process = PlatformProcess(url, redis_url=redis_url, env={"MINSHENG_HOTLINE_SECRET": SECRET})
-    process.start()
+    # ``processes`` > 1: the platform as a bureau would run it under load, several server
+    # processes on one database and one Redis; one of them leads the live path (relay and
+    # aggregator), and the client pushes to all of them at once, one connection each.
+    procs = [PlatformProcess(url, redis_url=redis_url, env={"MINSHENG_HOTLINE_SECRET": SECRET})
+             for _ in range(processes)]
+    for process in procs:
+        process.start()
     try:
         payloads = bodies(orders, batch)
-        conn = http.client.HTTPConnection("127.0.0.1", process.port, timeout=60)
+        failures: list[str] = []
 
-        def send(body: bytes) -> None:
-            stamp = str(int(time.time()))
-            conn.request("POST", "/api/v1/intake/hotline", body=body, headers={
-                "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
-                hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
-            response = conn.getresponse()
-            data = response.read()
-            if response.status not in (200, 201):
-                raise SystemExit(f"push failed: {response.status} {data[:300]!r}")
+        def sender(port: int) -> Any:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
+            def send(body: bytes) -> None:
+                stamp = str(int(time.time()))
+                conn.request("POST", "/api/v1/intake/hotline", body=body, headers={
+                    "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
+                    hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
+                response = conn.getresponse()
+                data = response.read()
+                if response.status not in (200, 201):
+                    failures.append(f"push failed: {response.status} {data[:300]!r}")
+
+            return send
+
+        senders = [sender(p.port) for p in procs]
         for body in bodies(make_orders(5, seed=99, prefix="WU"), 1):
-            send(body)
+            senders[0](body)
+        shares = [payloads[i::processes] for i in range(processes)]
+        workers = [threading.Thread(target=lambda send=send, share=share: [send(b) for b in share])
+                   for send, share in zip(senders, shares)]
         start = time.perf_counter()
-        for body in payloads:
-            send(body)
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
         elapsed = time.perf_counter() - start
-        conn.close()
+        if failures:
+            raise SystemExit(failures[0])
     finally:
-        process.stop()
+        for process in procs:
+            process.stop()
     try:
         counted = check(url, len(orders) + 5)
     finally:
         for server in servers:
             server.stop()
     where = "PostgreSQL + Redis" if backend == "real" else "SQLite + in-process Redis"
-    return {"path": f"real server process (HTTP keep-alive), {where}", "orders": len(orders), "batch": batch,
+    label = "real server process" if processes == 1 else f"{processes} real server processes"
+    return {"path": f"{label} (HTTP keep-alive), {where}", "orders": len(orders), "batch": batch,
             "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed), **counted}
 
 
@@ -217,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--backend", choices=["embedded", "real"], default="embedded",
                         help="server path: SQLite + in-process Redis, or PostgreSQL + Redis servers")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server path: platform processes sharing the database and Redis (needs --backend real)")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process run")
     parser.add_argument("--dedup", choices=["auto", "off"], default="auto",
                         help="off: measure without de-duplication (diagnosis only; in-process path)")
@@ -229,10 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for batch in args.batch:
         if args.path in ("inprocess", "both"):
-            results.append(run_inprocess(orders, batch, args.profile))
+            results.append(run_inprocess(orders, batch, args.profile, args.backend))
             print({k: v for k, v in results[-1].items() if not k.startswith("profile")}, flush=True)
         if args.path in ("server", "both"):
-            results.append(run_server(orders, batch, args.backend))
+            results.append(run_server(orders, batch, args.backend, args.processes))
             print(results[-1], flush=True)
     print(f"machine: {os.cpu_count()} cores; {args.orders} orders per run")
     print("| path | orders/request | orders | seconds | orders/s | merged by de-duplication |")

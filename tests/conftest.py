@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "real_servers: needs the real PostgreSQL/Redis servers (tests/servers.py)"
     )
     config.addinivalue_line(
-        "markers", "slow: minutes, not seconds; skipped unless MINSHENG_SLOW=1 (run with -m slow)"
+        "markers", "slow: minutes, not seconds; skipped unless MINSHENG_SLOW=1 (make test sets it)"
     )
 
 

@@ -474,3 +474,24 @@ def coords_tz() -> Any:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo("Asia/Shanghai")
+
+
+def test_repeated_complaints_in_one_batch_earn_one_reminder_letter(platform: Any) -> None:
+    """The bulk path runs the bus's dispatched handlers on the stored batch: three complaints
+    from one caller at one station, pushed together, are a repeated complaint (one letter)."""
+    from tickets.models import ReminderLetter
+
+    problems = [("烧烤店噪音扰民", "楼下烧烤店每天营业到凌晨两点，噪音很大。"),
+                ("电动车被偷", "小区车棚里的电动车昨晚被人偷走了。"),
+                ("有人冒充客服诈骗", "接到自称快递客服的电话要我转账退款。")]
+    batch = [order(工单编号=f"GS2024061200010{i}", 派单时间=f"2024-06-12 09:3{i}:00", 标题=title, 诉求内容=text,
+                   纬度=36.6650 + i * 0.0001, 经度=117.0250)
+             for i, (title, text) in enumerate(problems)]
+    response = push(platform.server.test_client(), batch)
+    assert response.get_json()["counts"]["accepted"] == 3, response.get_json()
+    made = tickets(platform)
+    assert len({t.unit_id for t in made}) == 1 and {t.kind for t in made} == {"complaint"}
+    with platform.test_factory() as s:
+        letters = list(s.scalars(select(ReminderLetter)))
+    assert [(lt.reason, lt.ticket_id) for lt in letters] == [("repeated", made[-1].id)]
+    assert "同一来电人" in letters[0].text

@@ -163,8 +163,7 @@ def _announce_dispatched(session: Session, ticket_ids: list[int]) -> None:
     events = session.scalars(select(TicketEvent).where(
         TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind == "dispatched")).all()
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))}
-    for event in sorted(events, key=lambda e: (e.at, e.ticket_id)):
-        bus.publish(session, tickets[event.ticket_id], event)
+    bus.publish_many(session, [(tickets[e.ticket_id], e) for e in sorted(events, key=lambda e: (e.at, e.ticket_id))])
 
 
 def _jsonable(value: Any) -> Any:
