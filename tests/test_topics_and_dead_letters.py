@@ -1,4 +1,5 @@
-"""The topic rules table (accuracy floors on the labelled sets) and the shared dead-letter module."""
+"""Topic and kind from text (feeds/topics.py: examples; accuracy floors are in test_topic_accuracy.py) and the
+shared dead-letter module."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,16 +15,12 @@ from tickets.models import Base, DeadLetter
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def test_rules_accuracy_on_the_tuning_set_stays_above_the_reported_figure() -> None:
-    result = topics.evaluate(topics.read_labelled(FIXTURES / "topics_labelled.tsv"))
-    assert result.total == 150
-    assert result.accuracy >= 0.90, result.confusions  # docs/INTAKE.md reports 91.3%
-
-
-def test_rules_accuracy_on_the_held_out_set_is_what_docs_say() -> None:
-    result = topics.evaluate(topics.read_labelled(FIXTURES / "topics_heldout.tsv"))
-    assert result.total == 55
-    assert result.accuracy >= 0.45, result.confusions  # docs/INTAKE.md reports the measured number
+def test_the_old_rules_are_kept_for_comparison_and_score_as_docs_say() -> None:
+    # docs/INTAKE.md compares the model with the keyword rules it replaced: 91.3% on the set they were tuned on.
+    result = topics.evaluate(topics.read_labelled(FIXTURES / "topics_labelled.tsv"), topics.rules_topic)
+    assert result.total == 150 and result.correct == 137, result.confusions
+    held = topics.evaluate(topics.read_labelled(FIXTURES / "topics_heldout.tsv"), topics.rules_topic)
+    assert held.total == 55 and held.correct == 27, held.confusions
 
 
 @pytest.mark.parametrize("text, topic", [
@@ -44,6 +41,12 @@ def test_kind_from_words() -> None:
     assert topics.kind_of("请问居住证怎么办理") == "consultation"
     assert topics.kind_of("建议增设红绿灯") == "suggestion"
     assert topics.kind_of("没有线索的一句话", default="help") == "help"
+
+
+def test_classify_gives_topic_and_kind_in_one_call() -> None:
+    assert topics.classify("我要举报有人冒充公检法诈骗老人", "help") == ("fraud", "report")
+    assert topics.classify("请问护照过期了怎么换", "help") == ("exit_entry", "consultation")
+    assert topics.classify("今天天气很好", "suggestion") == ("other", "suggestion")
 
 
 def test_reject_keeps_the_raw_payload_and_reasons() -> None:

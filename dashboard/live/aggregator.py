@@ -47,6 +47,26 @@ def stream_entries(response: Any) -> list[tuple[str, dict[str, str]]]:
     return [tuple(e) for _stream, entries in response for e in entries]  # type: ignore[misc]
 
 
+class _Transaction:
+    """A chunk's Redis transaction in which each key's expiry is set once, at the end:
+    an event's dozen keys mostly repeat the chunk's other events' keys."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+        self.expiries: dict[str, int] = {}
+
+    def expire(self, key: str, seconds: int) -> None:
+        self.expiries[key] = seconds
+
+    def execute(self) -> list[Any]:
+        for key, seconds in self.expiries.items():
+            self.pipe.expire(key, seconds)
+        return self.pipe.execute()  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pipe, name)
+
+
 class LiveAggregator:
     def __init__(
         self,
@@ -201,11 +221,15 @@ class LiveAggregator:
         """
         if not entries:
             return []
-        check = self.redis.pipeline(transaction=False)
+        buckets: dict[str, list[int]] = {}
         for _eid, fields in entries:
             outbox_id = int(fields["id"])
-            check.sismember(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), outbox_id)
-        already = check.execute()
+            buckets.setdefault(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), []).append(outbox_id)
+        check = self.redis.pipeline(transaction=False)
+        for bucket, ids in buckets.items():
+            check.smismember(bucket, ids)
+        applied = {i for (_b, ids), flags in zip(buckets.items(), check.execute()) for i, f in zip(ids, flags) if f}
+        already = [int(fields["id"]) in applied for _eid, fields in entries]
         now = self.clock()
         today = self._local_day(now)
         todo: list[tuple[int, dict[str, Any], str]] = []
@@ -216,7 +240,7 @@ class LiveAggregator:
                 continue
             seen.add(outbox_id)
             todo.append((outbox_id, json.loads(fields["payload"]), fields.get("topic", "ticket")))
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = _Transaction(self.redis.pipeline(transaction=True))
         pending: list[tuple[Message, int]] = []  # (event, position of its INCR in the transaction)
         with self.figures.batch(today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == "ticket"]):
             for outbox_id, payload, topic in todo:
@@ -230,7 +254,7 @@ class LiveAggregator:
                 pipe.incr(K.SEQ)
                 pending.append((message, len(pipe.command_stack) - 1))
         pipe.set(K.CURSOR, entries[-1][0])
-        results = pipe.execute()
+        results = pipe.execute()  # the expiries go last: the INCR positions stand
         out = []
         for message, position in pending:
             out.append({"seq": results[position], **message})
@@ -277,11 +301,11 @@ class LiveAggregator:
 
     @staticmethod
     def _forget(pipe: Any, tid: int, which: tuple[str, ...]) -> None:
+        members = [f"{w}:{tid}" for w in which]
+        pipe.zrem(K.DEADLINES, *members)
+        pipe.zrem(K.AMBER, *members)
+        pipe.srem(K.WARNED, *members)
         for w in which:
-            member = f"{w}:{tid}"
-            pipe.zrem(K.DEADLINES, member)
-            pipe.zrem(K.AMBER, member)
-            pipe.srem(K.WARNED, member)
             pipe.srem(K.BREACHED_CONTACT if w == "contact" else K.BREACHED_RESOLVE, tid)
 
     def fire_due(self) -> list[Message]:
