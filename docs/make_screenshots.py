@@ -2,25 +2,31 @@
 
 Starts the platform on a throwaway SQLite database with the simulated feed
 (fixed seed, two hours of backfill), waits until the backfill is on the wall,
-and photographs it in headless Chromium.
+and photographs it in headless Chromium. The two intake forms (局长信箱 at
+/mailbox, 来信来访登记 at /frontdesk) are photographed on a platform of their
+own (no simulator): empty, after a good submission, and (the mailbox) with
+the reasons a bad letter is refused.
 
-    python docs/make_screenshots.py
+    python docs/make_screenshots.py                 # everything
+    python docs/make_screenshots.py --only forms    # only the intake forms (no backfill to wait for)
+    python docs/make_screenshots.py --only wall     # the wall and the map
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
-from urllib.parse import quote
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import Page, sync_playwright
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.platform_process import PlatformProcess  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.platform_process import PlatformProcess
 
 OUT = ROOT / "docs" / "screenshots"
 SHOTS = [
@@ -32,6 +38,16 @@ SHOTS = [
 MAP_SHOTS = [
     ("map-1920x1080.png", "/map?window=24h", 1920, 1080),
     ("map-3840x2160.png", "/map?topic=noise&window=7d", 3840, 2160),
+]
+# The intake forms: (file, path, viewport width, height, what to do on the page).
+FORM_SHOTS = [
+    ("mailbox-1920x1080.png", "/mailbox", 1920, 1080, "open"),
+    ("mailbox-3840x2160.png", "/mailbox", 3840, 2160, "open"),
+    ("mailbox-errors-1920x1080.png", "/mailbox", 1920, 1080, "bad letter"),
+    ("mailbox-submitted-1920x1080.png", "/mailbox", 1920, 1080, "good letter"),
+    ("frontdesk-1920x1080.png", "/frontdesk", 1920, 1080, "open"),
+    ("frontdesk-3840x2160.png", "/frontdesk", 3840, 2160, "open"),
+    ("frontdesk-submitted-1920x1080.png", "/frontdesk", 1920, 1080, "good visit"),
 ]
 RATE = 200.0  # simulated tickets an hour, for the history and the live feed alike
 HISTORY_DAYS = 27
@@ -45,14 +61,13 @@ def plant_history(url: str) -> None:
     which the detector raises as alerts."""
     from datetime import datetime, timedelta
 
+    import settings as settings_module
     from feeds.simulator import Simulator
     from geo.jurisdictions import routing_jurisdictions
     from tests.plant import plant, ticket_row, unit_ids
     from tickets.db import make_engine, make_session_factory, unit_of_work
     from tickets.schema import upgrade
     from tickets.units import load_bureau
-
-    import settings as settings_module
 
     tz = settings_module.load().tz
     upgrade(url)
@@ -85,8 +100,7 @@ def plant_history(url: str) -> None:
     print(f"planted {len(rows)} tickets of history")
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+def wall_and_map_shots() -> None:
     db = Path(tempfile.mkdtemp()) / "shots.db"
     plant_history(f"sqlite:///{db}")
     platform = PlatformProcess(
@@ -135,6 +149,88 @@ def main() -> None:
             browser.close()
     finally:
         platform.stop()
+
+
+def _fill_letter(page: Page, phone: str, content: str) -> None:
+    page.fill("#name", "王女士")
+    page.fill("#phone", phone)
+    page.fill("#email", "wang@example.cn")
+    page.select_option("#kind", "suggestion")
+    page.fill("#title", "建议在学校门口增设护学岗")
+    page.fill("#content", content)
+    page.fill("#address", "济南市历下区文化东路")
+
+
+def _fill_visit(page: Page) -> None:
+    page.check("input[name=channel][value=visit]")
+    page.fill("#name", "赵大爷")
+    page.fill("#phone", "0531-86001234")
+    page.fill("#visitors", "3")
+    page.fill("#address", "济南市历下区甸柳新村")
+    page.select_option("#kind", "complaint")
+    page.fill("#title", "反映小区夜间施工噪音")
+    page.fill("#content", "三位居民来访，反映小区旁工地夜间施工，噪音严重影响休息。")
+
+
+def form_shots() -> None:
+    """The intake forms, on a fresh platform (the demo bureau and accounts, no simulator)."""
+    db = Path(tempfile.mkdtemp()) / "forms.db"
+    platform = PlatformProcess(f"sqlite:///{db}").start()
+    outside: list[str] = []
+    try:
+        with sync_playwright() as p:
+            # A browser with a Chinese interface, as on the bureau's and citizens' PCs.
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--lang=zh-CN"])
+            for name, path, width, height, action in FORM_SHOTS:
+                context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+                page = context.new_page()
+                page.on("request", lambda r: None if r.url.startswith((platform.base_url, "data:"))
+                        else outside.append(r.url))
+                if path == "/frontdesk":  # staff only: log in as the demo dispatcher
+                    page.goto(f"{platform.base_url}/login?next={quote(path, safe='/')}")
+                    page.fill("#username", "dispatcher")
+                    page.fill("#password", "minsheng-demo")  # the demo accounts' published password
+                    page.click("button[type=submit]")
+                    page.wait_for_selector("form[action='/frontdesk']")
+                else:
+                    page.goto(platform.base_url + path)
+                if action == "bad letter":
+                    # A bad phone number and no content. The browser would stop the empty
+                    # content itself; switch its checks off to show the platform's own answer.
+                    _fill_letter(page, phone="0531-abc", content="")
+                    page.evaluate("document.querySelector('form[action=\"/mailbox\"]').noValidate = true")
+                    page.click("button[type=submit]")
+                    page.wait_for_selector("[role=alert]")
+                elif action == "good letter":
+                    _fill_letter(page, phone="13705311234",
+                                 content="历下区文化东路小学门口上下学时段车辆拥堵，建议增派警力维护秩序。")
+                    page.click("button[type=submit]")
+                    page.wait_for_selector("[role=status]")
+                elif action == "good visit":
+                    _fill_visit(page)
+                    page.click("button[type=submit]")
+                    page.wait_for_selector("[role=status]")
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(OUT / name))
+                context.close()
+                print("wrote", OUT / name)
+            browser.close()
+    finally:
+        platform.stop()
+    if outside:
+        raise SystemExit("the forms fetched from outside the platform: " + ", ".join(sorted(set(outside))))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("wall", "forms"),
+                        help="wall: the wall and the map (with the simulator's backfill); forms: the intake forms")
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.only in (None, "wall"):
+        wall_and_map_shots()
+    if args.only in (None, "forms"):
+        form_shots()
 
 
 if __name__ == "__main__":

@@ -84,6 +84,14 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
         postgres_server.drop_database(name)  # terminates leftover connections first
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """An empty database, once a SQLite file and once a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
     """URL of the shared Redis (db 0), emptied with FLUSHALL before the test."""

@@ -1,9 +1,6 @@
 """The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -11,13 +8,6 @@ from sqlalchemy import inspect
 from tickets.db import make_engine
 from tickets.models import Base
 from tickets.schema import downgrade, upgrade
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'migrate.db'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 def test_migrations_match_the_models_and_go_both_ways(database_url: str) -> None:

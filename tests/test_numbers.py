@@ -20,13 +20,6 @@ LATE = datetime(2026, 11, 21, 23, 30, tzinfo=TZ)
 EARLY = datetime(2026, 11, 22, 0, 30, tzinfo=TZ)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'numbers.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def test_serials_run_per_local_day_and_continue_across_transactions(database_url: str) -> None:
     upgrade(database_url)
     factory = make_session_factory(make_engine(database_url))
