@@ -229,6 +229,14 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
         elapsed = time.perf_counter() - start
         if failures:
             raise SystemExit(failures[0])
+        # How long after the last push the wall's live state holds every ticket (the relay
+        # and the aggregator catching up with a burst).
+        lag = None
+        while time.perf_counter() - start - elapsed < 300:
+            if procs[0].get("/api/v1/live/snapshot")["counters"]["open_now"] >= len(orders) + 5:
+                lag = time.perf_counter() - start - elapsed
+                break
+            time.sleep(0.1)
     finally:
         for process in procs:
             process.stop()
@@ -240,7 +248,8 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
     where = "PostgreSQL + Redis" if backend == "real" else "SQLite + in-process Redis"
     label = "real server process" if processes == 1 else f"{processes} real server processes"
     return {"path": f"{label} (HTTP keep-alive), {where}", "orders": len(orders), "batch": batch,
-            "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed), **counted}
+            "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed),
+            "live_caught_up_s": None if lag is None else round(lag, 1), **counted}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| path | orders/request | orders | seconds | orders/s | merged by de-duplication |")
     print("|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['path']} | {r['batch']} | {r['orders']:,} | {r['seconds']} | {r['per_second']:,} | {r['merged']} |")
+        print(f"| {r['path']} | {r['batch']} | {r['orders']:,} | {r['seconds']} | {r['per_second']:,} | {r['merged']} |"
+              + (f" live state complete {r['live_caught_up_s']} s after the last push |" if "live_caught_up_s" in r else ""))
     for r in results:
         if "profile" in r:
             print(f"\n--- cProfile, batch {r['batch']}, by cumulative time ---\n{r['profile']}")

@@ -242,7 +242,7 @@ class LiveAggregator:
             todo.append((outbox_id, json.loads(fields["payload"]), fields.get("topic", "ticket")))
         pipe = _Transaction(self.redis.pipeline(transaction=True))
         pending: list[tuple[Message, int]] = []  # (event, position of its INCR in the transaction)
-        with self.figures.batch(today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == "ticket"]):
+        with self.figures.batch(pipe, today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == "ticket"]):
             for outbox_id, payload, topic in todo:
                 if topic != "ticket":
                     message = self._other_message(topic, payload)
@@ -275,7 +275,9 @@ class LiveAggregator:
         else:
             # Any other step: re-place the ticket's deadlines from its current view, so
             # contact, redo, an approved extension or a re-dispatch all land the same way.
-            self._forget(pipe, tid, ("contact", "resolve"))
+            # (The first dispatch has none placed yet: receipt places none.)
+            if not (kind == "dispatched" and (payload.get("data") or {}).get("first")):
+                self._forget(pipe, tid, ("contact", "resolve"))
             if view.get("status") in ("closed", "merged"):
                 pipe.hdel(K.OPEN, str(tid))
                 if kind == "close" and self._local_day(at) == today:
