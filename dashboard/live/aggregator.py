@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 Message = dict[str, Any]
+UNITS_PUSH_SECONDS = 1.0
 
 
 def stream_entries(response: Any) -> list[tuple[str, dict[str, str]]]:
@@ -88,6 +90,8 @@ class LiveAggregator:
         self.figures = LiveFigures(client, tz)
         self.ranking = RankingPolicy()
         self._units_pushed = False
+        self._units_dirty = False  # events applied since the unit table was last pushed
+        self._units_at = 0.0  # time.monotonic(): pacing, not the (maybe simulated) clock
         # (id, code, name, level, parent_id, kind) of every unit, for per-unit tables.
         self.units: list[tuple[int, str, str, int, int | None, str]] = []
 
@@ -445,10 +449,17 @@ class LiveAggregator:
 
         message: Message = {"events": events, "counters": self.counters(), "server_time": self.clock().isoformat(),
                             "warnings": calendar_warnings()}
-        if events or not self._units_pushed:
+        self._units_dirty = self._units_dirty or bool(events)
+        if not self._units_pushed or self._units_due():
             message["units"] = self.unit_table()  # full state: a lost frame cannot skew it
-            self._units_pushed = True
+            self._units_pushed, self._units_dirty, self._units_at = True, False, time.monotonic()
         self.publish(message)
+
+    def _units_due(self) -> bool:
+        """The unit table goes out with the events, at most once per ``UNITS_PUSH_SECONDS``:
+        under a burst of intake, reading every unit's tallies per chunk cost more than
+        applying the chunk, and a wall cannot show a ranking changing faster anyway."""
+        return self._units_dirty and time.monotonic() - self._units_at >= UNITS_PUSH_SECONDS
 
     def step(self, block_ms: int = 500) -> int:
         """One round: rebuild if needed, apply new entries, fire due deadlines, push."""
@@ -459,7 +470,7 @@ class LiveAggregator:
         events = self.apply_many(entries)
         events += self.roll_day()
         events += self.fire_due()
-        if events or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
+        if events or self._units_due() or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
             self.push(events)
         return len(events)
 
