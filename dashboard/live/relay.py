@@ -7,14 +7,13 @@ with ``FOR UPDATE SKIP LOCKED`` so two relays never send the same batch.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.live.keys import EVENTS_STREAM, STREAM_MAXLEN
@@ -47,8 +46,9 @@ class OutboxRelay:
     def run_once(self) -> int:
         """Send one batch of pending rows; return how many were sent."""
         with self.factory() as session, session.begin():
-            rows = session.scalars(
-                select(OutboxMessage)
+            # The payload as the JSON text it is stored as: passed on, not decoded and encoded again.
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.topic, cast(OutboxMessage.payload, Text).label("payload"))
                 .where(OutboxMessage.relayed_at.is_(None))
                 .order_by(OutboxMessage.id)
                 .limit(self.batch)
@@ -60,7 +60,7 @@ class OutboxRelay:
             for row in rows:
                 pipe.xadd(
                     EVENTS_STREAM,
-                    {"id": row.id, "topic": row.topic, "payload": json.dumps(row.payload, ensure_ascii=False)},
+                    {"id": row.id, "topic": row.topic, "payload": row.payload},
                     maxlen=STREAM_MAXLEN,
                     approximate=True,
                 )
