@@ -53,7 +53,14 @@ def test_wall_number_changes_by_push_without_reload(browser: Any, platform: Plat
     wait_until(lambda: page.evaluate(drawn) == before + 3, what="the flow chart to count them")
     assert page.evaluate("window.minshengLive.resyncs") == 1
     ticker = page.inner_text("#wall-ticker")
-    assert "噪音扰民" in ticker and "历下区" in ticker
+    with factory() as s:
+        units = {t.unit.name for t in s.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(3))}
+    # Each row names the unit that must act, and at 1920×1080 the name fits its column
+    # (it used to be cut to one character and "··").
+    assert "噪音扰民" in ticker and all(name in ticker for name in units), (ticker, units)
+    cut = page.evaluate("Array.from(document.querySelectorAll('#wall-ticker .t-unit'))"
+                        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+    assert cut == []
     assert "张三" not in page.content() and "13812345678" not in page.content()
     page.close()
 

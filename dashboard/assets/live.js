@@ -94,8 +94,8 @@
       el("Span", "t-time", clockText(item.received_at || item.at)),
       el("Span", "t-channel ch-" + item.channel, ch),
       el("Span", "t-topic", topic),
-      el("Span", "t-district", item.district || T("未定位", "no place")),
-      el("Span", "t-unit", item.unit_name || ""),
+      // The station that must act says where, too; the district only while there is no unit.
+      el("Span", "t-unit", item.unit_name || item.district || T("未定位", "no place")),
       el("Span", "t-number", item.number || "")
     ], item.number + ":" + item.event);
   }
