@@ -75,22 +75,27 @@ def hotspot_cells(
     Optional filters: one ``topic``, and ``start <= at < end``. Points without
     coordinates are skipped.
     """
+    kept = ((lat, lon, t, 1, at, at) for lat, lon, t, at in points
+            if lat is not None and lon is not None and (topic is None or t == topic)
+            and (start is None or at >= start) and (end is None or at < end))
+    return tally_cells(kept, resolution)
+
+
+def tally_cells(points: Iterable[tuple[float, float, str, int, datetime, datetime]],
+                resolution: int = DEFAULT_RESOLUTION) -> list[Cell]:
+    """Cells of (lat, lon, topic, tickets, first at, last at) points, busiest first (ties by cell id)."""
     counts: Counter[str] = Counter()
     topics: dict[str, Counter[str]] = {}
     first: dict[str, datetime] = {}
     last: dict[str, datetime] = {}
-    for lat, lon, t, at in points:
-        if lat is None or lon is None or (topic is not None and t != topic):
-            continue
-        if (start is not None and at < start) or (end is not None and at >= end):
-            continue
+    for lat, lon, t, weight, first_at, last_at in points:
         c = h3.latlng_to_cell(lat, lon, resolution)
-        counts[c] += 1
-        topics.setdefault(c, Counter())[t] += 1
-        if c not in first or at < first[c]:
-            first[c] = at
-        if c not in last or at > last[c]:
-            last[c] = at
+        counts[c] += weight
+        topics.setdefault(c, Counter())[t] += weight
+        if c not in first or first_at < first[c]:
+            first[c] = first_at
+        if c not in last or last_at > last[c]:
+            last[c] = last_at
     out = []
     for c, n in counts.items():
         lat, lon = h3.cell_to_latlng(c)

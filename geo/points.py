@@ -16,17 +16,15 @@ price of not reading every ticket. docs/PERFORMANCE.md has the measurements.
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import h3
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from geo.hotspots import DEFAULT_RESOLUTION, Cell
+from geo.hotspots import DEFAULT_RESOLUTION, Cell, tally_cells
 from tickets.models import Ticket
 
 # Beyond this many points in a window, the database aggregates (hotspots API).
@@ -107,24 +105,7 @@ def load_points(session: Session, start: datetime, end: datetime, topic: str | N
 
 def weighted_cells(points: list[WeightedPoint], resolution: int = DEFAULT_RESOLUTION) -> list[Cell]:
     """``geo.hotspots.hotspot_cells`` for weighted points: busiest first, ties by cell id."""
-    counts: Counter[str] = Counter()
-    topics: dict[str, Counter[str]] = {}
-    first: dict[str, datetime] = {}
-    last: dict[str, datetime] = {}
-    for p in points:
-        c = h3.latlng_to_cell(p.lat, p.lon, resolution)
-        counts[c] += p.weight
-        topics.setdefault(c, Counter())[p.topic] += p.weight
-        if c not in first or p.first_at < first[c]:
-            first[c] = p.first_at
-        if c not in last or p.last_at > last[c]:
-            last[c] = p.last_at
-    out = []
-    for c, n in counts.items():
-        lat, lon = h3.cell_to_latlng(c)
-        out.append(Cell(c, lat, lon, n, dict(topics[c].most_common()), first[c], last[c]))
-    out.sort(key=lambda cell: (-cell.count, cell.cell))
-    return out
+    return tally_cells(((p.lat, p.lon, p.topic, p.weight, p.first_at, p.last_at) for p in points), resolution)
 
 
 def cells_between(session: Session, start: datetime, end: datetime, topic: str | None = None,

@@ -11,9 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 Handler = Callable[..., None]
-BatchHandler = Callable[[Any, list[tuple[Any, Any]]], None]
 _handlers: dict[str, list[Handler]] = {}
-_batch_handlers: dict[str, list[BatchHandler]] = {}
 # Modules whose handlers every process needs, whoever publishes first: imported
 # at the first publish (not at import time, which would be circular).
 HANDLER_MODULES = ("tickets.followup", "tickets.supervision", "feeds.connectors")
@@ -40,39 +38,14 @@ def on(*kinds: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def on_many(*kinds: str) -> Callable[[BatchHandler], BatchHandler]:
-    """Register the decorated function for events of these kinds, given as one list of
-    (ticket, event) pairs per batch (``publish_many``); ``publish`` gives it a list of one."""
-
-    def register(handler: BatchHandler) -> BatchHandler:
-        for kind in kinds:
-            if handler not in _batch_handlers.setdefault(kind, []):
-                _batch_handlers[kind].append(handler)
-        return handler
-
-    return register
-
-
-def handlers_for(kind: str) -> list[Any]:
+def handlers_for(kind: str) -> list[Handler]:
     if not _loaded:
         load_handlers()
-    return [*_handlers.get(kind, []), *_batch_handlers.get(kind, [])]
+    return list(_handlers.get(kind, []))
 
 
 def publish(session: Any, ticket: Any, event: Any) -> None:
-    publish_many(session, [(ticket, event)])
-
-
-def publish_many(session: Any, pairs: list[tuple[Any, Any]]) -> None:
-    """Events written together (a bulk intake): each handler in turn, a batch handler once per kind."""
     if not _loaded:
         load_handlers()
-    for ticket, event in pairs:
-        for handler in list(_handlers.get(event.kind, [])):
-            handler(session, ticket, event)
-    kinds: dict[str, list[tuple[Any, Any]]] = {}
-    for ticket, event in pairs:
-        kinds.setdefault(event.kind, []).append((ticket, event))
-    for kind, of_kind in kinds.items():
-        for batch_handler in list(_batch_handlers.get(kind, [])):
-            batch_handler(session, of_kind)
+    for handler in list(_handlers.get(event.kind, [])):
+        handler(session, ticket, event)

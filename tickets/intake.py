@@ -94,7 +94,8 @@ def receive_many(session: Session, requests: Sequence[NewRequest], now: datetime
     from tickets import history  # it builds on NewRequest
 
     known = _taken(session, requests)
-    out: list[Received | int] = []  # a Received, or the position in ``fresh`` it resolves to
+    # Per request: a Received already, or (position in ``fresh``, sent earlier in this batch?).
+    out: list[Received | tuple[int, bool]] = []
     fresh: list[history.HistoricalRecord] = []
     first: dict[tuple[str, str], int] = {}
     for request in requests:
@@ -102,11 +103,12 @@ def receive_many(session: Session, requests: Sequence[NewRequest], now: datetime
         if key in known:
             out.append(Received("duplicate", *known[key]))
         elif key in first:
-            out.append(-1 - first[key])  # sent twice in this batch: the first one's ticket
+            out.append((first[key], True))  # sent twice in this batch: the first one's ticket
         else:
             first[key] = len(fresh)
-            out.append(len(fresh))
+            out.append((len(fresh), False))
             fresh.append(history.HistoricalRecord(request, source=request.channel, due_from="sla"))
+    done: list[history.Outcome] = []
     if fresh:
         index = dedup.index_for(session)
         with _writing:
@@ -122,8 +124,9 @@ def receive_many(session: Session, requests: Sequence[NewRequest], now: datetime
         if isinstance(item, Received):
             results.append(item)
             continue
-        o = done[item if item >= 0 else -1 - item]
-        status = "duplicate" if item < 0 else ("accepted" if o.kind == "imported" else "merged")
+        position, repeated = item
+        o = done[position]
+        status = "duplicate" if repeated else ("accepted" if o.kind == "imported" else "merged")
         results.append(Received(status, o.ticket_id, o.number))
     return results
 
@@ -163,7 +166,8 @@ def _announce_dispatched(session: Session, ticket_ids: list[int]) -> None:
     events = session.scalars(select(TicketEvent).where(
         TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind == "dispatched")).all()
     tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))}
-    bus.publish_many(session, [(tickets[e.ticket_id], e) for e in sorted(events, key=lambda e: (e.at, e.ticket_id))])
+    for event in sorted(events, key=lambda e: (e.at, e.ticket_id)):
+        bus.publish(session, tickets[event.ticket_id], event)
 
 
 def _jsonable(value: Any) -> Any:

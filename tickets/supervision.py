@@ -267,16 +267,8 @@ def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
 
 
-def check_repeated(session: Session, ticket: Ticket, at: datetime) -> ReminderLetter | None:
-    """A reminder letter when this complaint makes a repeated one at its unit (see the module docstring)."""
-    letters = check_repeated_many(session, [(ticket, at)])
-    return letters[0] if letters else None
-
-
 # The unit's recent complaints by the same caller or on the same topic nearby, for one
 # ticket (ix_tickets_unit_status keeps it cheap). Built once: intake runs it per complaint.
-# One query per ticket rather than one OR of them all per batch: SQLite cannot use an
-# index for an OR of ranges and would scan the table.
 _RECENT_COMPLAINTS = select(Ticket.id, Ticket.number, Ticket.citizen_phone, Ticket.topic, Ticket.lat, Ticket.lon).where(
     Ticket.unit_id == bindparam("unit_id"), Ticket.id != bindparam("ticket_id"), Ticket.kind == "complaint",
     Ticket.status != "merged", Ticket.received_at >= bindparam("since"), Ticket.received_at <= bindparam("until"),
@@ -286,36 +278,24 @@ _RECENT_COMPLAINTS = select(Ticket.id, Ticket.number, Ticket.citizen_phone, Tick
 ).order_by(Ticket.received_at, Ticket.id)
 
 
-def check_repeated_many(session: Session, arrivals: list[tuple[Ticket, datetime]]) -> list[ReminderLetter]:
-    """:func:`check_repeated` for each of a batch of dispatched tickets, in order: each one's
-    unit's complaints of the last ``repeat_days`` by the same caller, or on the same topic
-    within ``repeat_radius_m``."""
+def check_repeated(session: Session, ticket: Ticket, at: datetime) -> ReminderLetter | None:
+    """A reminder letter when this complaint makes a repeated one at its unit (see the module docstring)."""
+    has_point = ticket.lat is not None and ticket.lon is not None
+    if ticket.kind != "complaint" or ticket.unit_id is None or not (ticket.citizen_phone or has_point):
+        return None
     cfg = config()
-    dlat = cfg.repeat_radius_m / 111_320.0
-    letters = []
-    for ticket, at in arrivals:
-        has_point = ticket.lat is not None and ticket.lon is not None
-        if ticket.kind != "complaint" or ticket.unit_id is None or not (ticket.citizen_phone or has_point):
-            continue
-        box: dict[str, float | None] = dict.fromkeys(("lat_lo", "lat_hi", "lon_lo", "lon_hi"))
-        if has_point:
-            assert ticket.lat is not None and ticket.lon is not None
-            dlon = dlat / max(0.01, math.cos(math.radians(ticket.lat)))
-            box = {"lat_lo": ticket.lat - dlat, "lat_hi": ticket.lat + dlat,
-                   "lon_lo": ticket.lon - dlon, "lon_hi": ticket.lon + dlon}
-        # A missing phone or point binds NULL, which matches nothing.
-        rows = session.connection().execute(_RECENT_COMPLAINTS, {
-            "unit_id": ticket.unit_id, "ticket_id": ticket.id, "phone": ticket.citizen_phone or None,
-            "topic": ticket.topic, "since": ticket.received_at - timedelta(days=cfg.repeat_days),
-            "until": ticket.received_at, **box}).all()
-        letter = _repeated_letter(session, ticket, at, rows, cfg)
-        if letter is not None:
-            letters.append(letter)
-    return letters
-
-
-def _repeated_letter(session: Session, ticket: Ticket, at: datetime, rows: list[Any],
-                     cfg: SupervisionConfig) -> ReminderLetter | None:
+    box: dict[str, float | None] = dict.fromkeys(("lat_lo", "lat_hi", "lon_lo", "lon_hi"))
+    if has_point:
+        assert ticket.lat is not None and ticket.lon is not None
+        dlat = cfg.repeat_radius_m / 111_320.0
+        dlon = dlat / max(0.01, math.cos(math.radians(ticket.lat)))
+        box = {"lat_lo": ticket.lat - dlat, "lat_hi": ticket.lat + dlat,
+               "lon_lo": ticket.lon - dlon, "lon_hi": ticket.lon + dlon}
+    # A missing phone or point binds NULL, which matches nothing.
+    rows = session.connection().execute(_RECENT_COMPLAINTS, {
+        "unit_id": ticket.unit_id, "ticket_id": ticket.id, "phone": ticket.citizen_phone or None,
+        "topic": ticket.topic, "since": ticket.received_at - timedelta(days=cfg.repeat_days),
+        "until": ticket.received_at, **box}).all()
     same_phone = [r for r in rows if ticket.citizen_phone and r.citizen_phone == ticket.citizen_phone]
     same_place = [r for r in rows if r.topic == ticket.topic and r.lat is not None and r.lon is not None
                   and ticket.lat is not None and ticket.lon is not None
@@ -338,6 +318,6 @@ def _repeated_letter(session: Session, ticket: Ticket, at: datetime, rows: list[
     return None
 
 
-@bus.on_many("dispatched")
-def _on_dispatched(session: Session, dispatched: list[tuple[Ticket, TicketEvent]]) -> None:
-    check_repeated_many(session, [(ticket, event.at) for ticket, event in dispatched])
+@bus.on("dispatched")
+def _on_dispatched(session: Session, ticket: Ticket, event: TicketEvent) -> None:
+    check_repeated(session, ticket, event.at)
