@@ -314,3 +314,44 @@ def test_duty_officer_one_click_order_and_the_open_orders_list(api: Any) -> None
     assert client.get("/api/v1/supervision/orders").status_code == 401
     assert client.get("/api/v1/supervision/orders?status=nope",
                       headers={"Authorization": f"Bearer {api.tokens['viewer']}"}).status_code == 400
+
+
+def test_a_batch_earns_the_letters_its_complaints_earn_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repeat check of a pushed batch (one query for all) decides as one complaint after another would."""
+    import random
+
+    from tests.test_followup import _world
+    from tickets import dedup
+    from tickets.intake import receive_many
+
+    monkeypatch.setattr(dedup, "_params", replace(dedup.params(), mode="off"))  # every record its own ticket
+    rng = random.Random(7)
+    spots = [(36.6650, 117.0300), (36.6655, 117.0302), (36.6600, 117.0250), (36.6700, 117.0350), (36.6648, 117.0298)]
+    requests = []
+    for n in range(60):
+        lat, lon = rng.choice(spots)
+        at = MONDAY_9 + timedelta(hours=rng.uniform(0, 24 * 40))
+        requests.append(replace(new_request(at, lat=lat, lon=lon, phone=rng.choice(["13900000001", "13900000002",
+                                                                                       "13900000003", ""]),
+                                            topic=rng.choice(["noise", "noise", "theft"])),
+                                kind=rng.choice(["complaint", "complaint", "complaint", "help"])))
+
+    def letters_of(one_at_a_time: bool) -> list[tuple[str, str]]:
+        world_iter = _world(None)
+        world = next(world_iter)
+        try:
+            if one_at_a_time:
+                for r in sorted(requests, key=lambda r: r.received_at):
+                    submit(world.factory, r)
+            else:
+                with unit_of_work(world.factory) as s:
+                    receive_many(s, requests, MONDAY_9, TZ)
+            with world.factory() as s:
+                return [(s.get(Ticket, lt.ticket_id).number, lt.text) for lt in
+                        s.scalars(select(ReminderLetter).order_by(ReminderLetter.ticket_id))]
+        finally:
+            next(world_iter, None)
+
+    batch = letters_of(one_at_a_time=False)
+    assert len(batch) >= 3 and {"同一来电人" in t for _n, t in batch} == {True, False}
+    assert sorted(batch) == sorted(letters_of(one_at_a_time=True))

@@ -7,11 +7,14 @@ notification commits together with the step that caused it, or not at all.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Handler = Callable[..., None]
 _handlers: dict[str, list[Handler]] = {}
+# Handlers that take a list of (ticket, event) at once: a bulk writer publishes a whole
+# batch's events with one call (publish_many), and the handler reads the database once.
+_batch_handlers: dict[str, list[Handler]] = {}
 # Modules whose handlers every process needs, whoever publishes first: imported
 # at the first publish (not at import time, which would be circular).
 HANDLER_MODULES = ("tickets.followup", "tickets.supervision", "feeds.connectors")
@@ -26,26 +29,45 @@ def load_handlers() -> None:
         _loaded = True
 
 
-def on(*kinds: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function for events of these kinds."""
-
+def _register(table: dict[str, list[Handler]], kinds: tuple[str, ...]) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         for kind in kinds:
-            if handler not in _handlers.setdefault(kind, []):
-                _handlers[kind].append(handler)
+            if handler not in table.setdefault(kind, []):
+                table[kind].append(handler)
         return handler
 
     return register
 
 
+def on(*kinds: str) -> Callable[[Handler], Handler]:
+    """Register the decorated ``handler(session, ticket, event)`` for events of these kinds."""
+    return _register(_handlers, kinds)
+
+
+def on_batch(*kinds: str) -> Callable[[Handler], Handler]:
+    """Register the decorated ``handler(session, [(ticket, event), …])`` for events of these kinds."""
+    return _register(_batch_handlers, kinds)
+
+
 def handlers_for(kind: str) -> list[Handler]:
     if not _loaded:
         load_handlers()
-    return list(_handlers.get(kind, []))
+    return list(_handlers.get(kind, [])) + list(_batch_handlers.get(kind, []))
 
 
 def publish(session: Any, ticket: Any, event: Any) -> None:
+    publish_many(session, event.kind, [(ticket, event)])
+
+
+def publish_many(session: Any, kind: str, items: Sequence[tuple[Any, Any]]) -> None:
+    """Events of one ``kind``, in order. A ticket here may be a plain row of its columns
+    (a bulk write): handlers read columns, and load the ORM ticket where they need more."""
     if not _loaded:
         load_handlers()
-    for handler in list(_handlers.get(event.kind, [])):
-        handler(session, ticket, event)
+    if not items:
+        return
+    for handler in list(_batch_handlers.get(kind, [])):
+        handler(session, list(items))
+    for handler in list(_handlers.get(kind, [])):
+        for ticket, event in items:
+            handler(session, ticket, event)

@@ -40,9 +40,10 @@ and ``dispatched`` events of records that arrive *open* (the wall shows them,
 their deadlines are watched) and ``record_merged`` events. Closed history is
 not replayed onto the live path; today's live counters pick up a record that
 was received and closed today after ``app.py live rebuild`` (the SQL figures,
-the reference, include it at once). In-transaction handlers (repeat-complaint
-letters) do not run for imported records; the housekeeping sweeps (overdue
-supervision orders) see open imported tickets like any others.
+the reference, include it at once). The bus's in-transaction handlers
+(repeat-complaint letters) run only for records that arrive through a channel
+now (``live``, ``tickets.intake``), on the rows as written; the housekeeping
+sweeps (overdue supervision orders) see open imported tickets like any others.
 
 De-duplication (``tickets.dedup``) applies to records that arrive open, as
 at intake: a certain duplicate of an open ticket becomes a merged intake
@@ -64,7 +65,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from geo import jurisdictions
-from tickets import dedup, dispatch, numbers, sla
+from tickets import bus, dedup, dispatch, numbers, sla
 from tickets.events import TICKET_TOPIC, public_view
 from tickets.intake import NewRequest, _jsonable
 from tickets.models import DuplicateSuggestion, IntakeRecord, OutboxMessage, Ticket, TicketEvent, Unit
@@ -268,6 +269,7 @@ def import_history(
     # --- timeline (and the outbox for what the live path uses)
     events: list[dict[str, Any]] = []
     announce: list[tuple[int, dict[str, Any]]] = []  # (position in events, public view)
+    dispatched: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (ticket columns, its dispatched event)
     imported = dict(run or {})
 
     def provenance(rec: HistoricalRecord) -> dict[str, Any]:
@@ -288,6 +290,7 @@ def import_history(
                 "unit_code": p.unit.code if p.unit else None, "direct": bool(v["direct_dispatch"]),
                 "first": True, **({} if live else {"imported": True})}))
             announce.append((len(events) - 1, view))
+            dispatched.append((v, events[-1]))
     targets: dict[int, Ticket] = {}
     for (rec, target, verdict), record_id in zip(merged, merged_record_ids):
         tid = resolve(target)
@@ -310,6 +313,12 @@ def import_history(
                 "event_id": events[i]["id"], "event": events[i]["kind"], "at": events[i]["at"].isoformat(),
                 "actor": "system", "data": events[i]["data"], "ticket": view}} for i, view in announce])
         session.info["wrote_outbox"] = True
+
+    if live:
+        # The bus's handlers (repeat-complaint letters) on the rows as written, in time order.
+        bus.publish_many(session, "dispatched", sorted(
+            ((SimpleNamespace(**v), SimpleNamespace(**e)) for v, e in dispatched),
+            key=lambda te: (te[1].at, te[0].id)))
 
     # --- suggestions for the dispatcher
     suggestions = []

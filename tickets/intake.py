@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tickets import bus, dedup
-from tickets.models import IntakeRecord, Ticket, TicketEvent
+from tickets import dedup
+from tickets.models import IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
 
@@ -87,9 +87,8 @@ def receive_many(session: Session, requests: Sequence[NewRequest], now: datetime
     duplicate gets a suggestion for the dispatcher), or is found to be a resubmission
     of the same (channel, external_id). One outcome per request, in order.
 
-    The rows go in with the bulk writer imports use (``tickets.history``); the
-    ``dispatched`` handlers of the bus (repeat-complaint letters) run afterwards on
-    the stored tickets, in time order.
+    The rows go in with the bulk writer imports use (``tickets.history``), which then
+    runs the bus's ``dispatched`` handlers (repeat-complaint letters) on them, in time order.
     """
     from tickets import history  # it builds on NewRequest
 
@@ -118,7 +117,6 @@ def receive_many(session: Session, requests: Sequence[NewRequest], now: datetime
             except BaseException:
                 index.clear()  # it may hold this batch's provisional entries
                 raise
-        _announce_dispatched(session, [o.ticket_id for o in done if o.kind == "imported"])
     results: list[Received] = []
     for item in out:
         if isinstance(item, Received):
@@ -157,17 +155,6 @@ def _taken(session: Session, requests: Sequence[NewRequest]) -> dict[tuple[str, 
             ):
                 known[(channel, ext)] = (tid, number)
     return known
-
-
-def _announce_dispatched(session: Session, ticket_ids: list[int]) -> None:
-    """Run the bus's ``dispatched`` handlers for tickets the bulk writer stored."""
-    if not ticket_ids or not bus.handlers_for("dispatched"):
-        return
-    events = session.scalars(select(TicketEvent).where(
-        TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind == "dispatched")).all()
-    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))}
-    for event in sorted(events, key=lambda e: (e.at, e.ticket_id)):
-        bus.publish(session, tickets[event.ticket_id], event)
 
 
 def _jsonable(value: Any) -> Any:

@@ -123,6 +123,9 @@ class Ticket(Base):
         Index("ix_tickets_closed_at", "closed_at"),
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_unit_status", "unit_id", "status"),
+        # The repeat-complaint check (supervision): a caller's complaints, a unit's on a topic near a point.
+        Index("ix_tickets_phone", "citizen_phone", "received_at"),
+        Index("ix_tickets_unit_topic_lat", "unit_id", "topic", "lat"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

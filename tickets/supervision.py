@@ -24,9 +24,10 @@ Reminder letters go to a unit (its heads are notified):
 - ``unsatisfied``: an unsatisfied follow-up (issued by ``followup``);
 - ``repeated``: a complaint dispatched to a unit that already had, within
   ``repeat_days``, complaints from the same phone number, or on the same topic
-  within ``repeat_radius_m`` metres, making ``repeat_count`` (bus handler on
-  ``dispatched``; one indexed query on the unit's recent tickets; at most one
-  letter per cluster: no letter if one of its tickets already has one);
+  within ``repeat_radius_m`` metres, making ``repeat_count`` (bus batch handler
+  on ``dispatched``: one indexed query for a whole pushed batch, decided as one
+  complaint after another; at most one letter per cluster: no letter if one of
+  its tickets already has one);
 - ``leader_instruction``: :func:`issue_leader_instruction` (局领导批示).
 
 Numbers: ``DB{yyyymmdd}{serial:06d}`` and ``TX{yyyymmdd}{serial:06d}``, the local
@@ -34,19 +35,22 @@ date of issue and a serial of that day.
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Float, Integer, String, and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from tickets import bus, notify, numbers, sla
 from tickets.events import record_event
 from tickets.lifecycle import OPEN, IllegalStep
-from tickets.models import ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
+from tickets.models import ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User, UTCDateTime
 from tickets.roles import ROLES, SYSTEM, Actor, NotAllowed, check
 
 # Statuses in which the unit holds the ticket (its move): only these get overdue orders.
@@ -267,57 +271,141 @@ def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
 
 
-# The unit's recent complaints by the same caller or on the same topic nearby, for one
-# ticket (ix_tickets_unit_status keeps it cheap). Built once: intake runs it per complaint.
-_RECENT_COMPLAINTS = select(Ticket.id, Ticket.number, Ticket.citizen_phone, Ticket.topic, Ticket.lat, Ticket.lon).where(
-    Ticket.unit_id == bindparam("unit_id"), Ticket.id != bindparam("ticket_id"), Ticket.kind == "complaint",
-    Ticket.status != "merged", Ticket.received_at >= bindparam("since"), Ticket.received_at <= bindparam("until"),
-    or_(Ticket.citizen_phone == bindparam("phone"),
-        and_(Ticket.topic == bindparam("topic"), Ticket.lat.between(bindparam("lat_lo"), bindparam("lat_hi")),
-             Ticket.lon.between(bindparam("lon_lo"), bindparam("lon_hi")))),
-).order_by(Ticket.received_at, Ticket.id)
+class Complaint(Protocol):
+    """What the repeat check reads of a ticket: an ORM ticket, or a row the bulk writer wrote."""
+
+    id: int
+    number: str
+    kind: str
+    unit_id: int | None
+    citizen_phone: str | None
+    topic: str
+    lat: float | None
+    lon: float | None
+    received_at: datetime
+
+
+
+
+# The probes reach the database as one JSON parameter (an array of arrays): one statement,
+# prepared once, for any number of them (a VALUES list of bound parameters is compiled anew
+# for every call, which cost more than the query).
+_PROBE_COLUMNS = ("pid", "tid", "unit_id", "phone", "topic", "since", "until", "lat_lo", "lat_hi", "lon_lo", "lon_hi")
+_PROBES = {
+    "sqlite": "SELECT " + ", ".join(f"json_extract(value, '$[{i}]') AS {c}" for i, c in enumerate(_PROBE_COLUMNS))
+              + " FROM json_each(:probes)",
+    "postgresql": "SELECT " + ", ".join(f"p[{i + 1}]::{t} AS {c}" for i, (c, t) in enumerate(zip(_PROBE_COLUMNS, (
+        "int", "int", "int", "text", "text", "timestamptz", "timestamptz", "float8", "float8", "float8", "float8"))))
+        + " FROM (SELECT ARRAY(SELECT json_array_elements_text(e)) AS p FROM json_array_elements(CAST(:probes AS json)) AS e) AS rows",
+}
+# The probe's unit's other complaints in its window, by the same caller (ix_tickets_phone) or
+# on its topic in a box around its point (ix_tickets_unit_topic_lat).
+_RECENT_SQL = """
+WITH probe AS ({probes})
+SELECT probe.pid, t.id, t.number, t.citizen_phone, t.topic, t.lat, t.lon, t.received_at
+FROM probe JOIN tickets AS t ON t.citizen_phone = probe.phone AND {common}
+UNION
+SELECT probe.pid, t.id, t.number, t.citizen_phone, t.topic, t.lat, t.lon, t.received_at
+FROM probe JOIN tickets AS t ON t.topic = probe.topic AND t.lat BETWEEN probe.lat_lo AND probe.lat_hi
+    AND t.lon BETWEEN probe.lon_lo AND probe.lon_hi AND {common}
+"""
+_COMMON = ("t.unit_id = probe.unit_id AND t.id <> probe.tid AND t.kind = 'complaint' AND t.status <> 'merged' "
+           "AND t.received_at >= probe.since AND t.received_at <= probe.until")
+
+
+@functools.lru_cache(maxsize=4)
+def _recent_statement(dialect: str) -> Any:
+    return text(_RECENT_SQL.format(probes=_PROBES[dialect], common=_COMMON)).columns(
+        pid=Integer, id=Integer, number=String, citizen_phone=String, topic=String, lat=Float, lon=Float,
+        received_at=UTCDateTime)
+
+
+def _recent_complaints(session: Session, probes: list[tuple[int, Complaint]], cfg: SupervisionConfig,
+                       ) -> dict[int, list[Any]]:
+    """Per probe, the same unit's other complaints of the last ``repeat_days`` before it, by the
+    same caller or on the same topic within a box around its point, oldest first."""
+    connection = session.connection()
+    dialect = connection.dialect
+    # Instants as the column stores them (on SQLite, text that compares in time order).
+    stored = UTCDateTime()._cached_bind_processor(dialect) or (lambda v: v)
+
+    def instant(value: datetime) -> str:
+        v = stored(value)
+        return v.isoformat() if isinstance(v, datetime) else v
+
+    window = timedelta(days=cfg.repeat_days)
+    dlat = cfg.repeat_radius_m / 111_320.0
+    rows = []
+    for pid, t in probes:
+        # A missing phone or point is null, which matches nothing.
+        box: tuple[float | None, ...] = (None, None, None, None)
+        if t.lat is not None and t.lon is not None:
+            dlon = dlat / max(0.01, math.cos(math.radians(t.lat)))
+            box = (t.lat - dlat, t.lat + dlat, t.lon - dlon, t.lon + dlon)
+        rows.append((pid, t.id, t.unit_id, t.citizen_phone or None, t.topic,
+                     instant(t.received_at - window), instant(t.received_at), *box))
+    found: dict[int, list[Any]] = {}
+    for r in connection.execute(_recent_statement(dialect.name), {"probes": json.dumps(rows)}):
+        found.setdefault(r.pid, []).append(r)
+    for rows_of in found.values():
+        rows_of.sort(key=lambda r: (r.received_at, r.id))
+    return found
+
+
+def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, datetime]]) -> list[ReminderLetter]:
+    """:func:`check_repeated` for each (complaint, when it was dispatched), in that order, as if
+    one at a time: a letter issued for one of them counts for those after it."""
+    cfg = config()
+    probes = [(n, t) for n, (t, _at) in enumerate(dispatched)
+              if t.kind == "complaint" and t.unit_id is not None
+              and (t.citizen_phone or (t.lat is not None and t.lon is not None))]
+    recent = _recent_complaints(session, probes, cfg) if probes else {}
+    clusters: list[tuple[int, str, list[Any]]] = []  # (probe, what, its cluster) reaching repeat_count
+    days = f"{cfg.repeat_days:g}"
+    for n, t in probes:
+        rows = recent.get(n, [])
+        same_phone = [r for r in rows if t.citizen_phone and r.citizen_phone == t.citizen_phone]
+        same_place = [r for r in rows if r.topic == t.topic and r.lat is not None and r.lon is not None
+                      and t.lat is not None and t.lon is not None
+                      and _metres(t.lat, t.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
+        for cluster, what in ((same_phone, f"同一来电人近{days}日"),
+                              (same_place, f"同一地点（{cfg.repeat_radius_m:g}米内）近{days}日")):
+            if len(cluster) + 1 >= cfg.repeat_count:
+                clusters.append((n, what, cluster))
+    if not clusters:
+        return []
+    # At most one letter per cluster: none where one of its tickets has one already.
+    involved = {dispatched[n][0].id for n, _w, _c in clusters} | {r.id for _n, _w, c in clusters for r in c}
+    lettered: set[int] = set()
+    ids = sorted(involved)
+    for start in range(0, len(ids), 1000):
+        lettered.update(session.scalars(select(ReminderLetter.ticket_id).where(
+            ReminderLetter.ticket_id.in_(ids[start:start + 1000]), ReminderLetter.reason == "repeated")))
+    from tickets.vocabulary import TOPICS
+
+    letters: list[ReminderLetter] = []
+    done: set[int] = set()  # probes that got their letter (one per complaint)
+    for n, what, cluster in clusters:
+        t, at = dispatched[n]
+        if n in done or t.id in lettered or any(r.id in lettered for r in cluster):
+            continue
+        listed = "、".join([r.number for r in cluster] + [t.number])
+        text = (f"{what}就{TOPICS.get(t.topic, t.topic)}问题投诉{len(cluster) + 1}次"
+                f"（工单{listed}），请高度重视，查明原因，从根本上解决。")
+        ticket = t if isinstance(t, Ticket) else session.get(Ticket, t.id)
+        assert ticket is not None and ticket.unit is not None
+        letters.append(issue_reminder_letter(session, ticket.unit, at, reason="repeated", text=text, ticket=ticket))
+        lettered.add(t.id)
+        done.add(n)
+    return letters
 
 
 def check_repeated(session: Session, ticket: Ticket, at: datetime) -> ReminderLetter | None:
     """A reminder letter when this complaint makes a repeated one at its unit (see the module docstring)."""
-    has_point = ticket.lat is not None and ticket.lon is not None
-    if ticket.kind != "complaint" or ticket.unit_id is None or not (ticket.citizen_phone or has_point):
-        return None
-    cfg = config()
-    box: dict[str, float | None] = dict.fromkeys(("lat_lo", "lat_hi", "lon_lo", "lon_hi"))
-    if has_point:
-        assert ticket.lat is not None and ticket.lon is not None
-        dlat = cfg.repeat_radius_m / 111_320.0
-        dlon = dlat / max(0.01, math.cos(math.radians(ticket.lat)))
-        box = {"lat_lo": ticket.lat - dlat, "lat_hi": ticket.lat + dlat,
-               "lon_lo": ticket.lon - dlon, "lon_hi": ticket.lon + dlon}
-    # A missing phone or point binds NULL, which matches nothing.
-    rows = session.connection().execute(_RECENT_COMPLAINTS, {
-        "unit_id": ticket.unit_id, "ticket_id": ticket.id, "phone": ticket.citizen_phone or None,
-        "topic": ticket.topic, "since": ticket.received_at - timedelta(days=cfg.repeat_days),
-        "until": ticket.received_at, **box}).all()
-    same_phone = [r for r in rows if ticket.citizen_phone and r.citizen_phone == ticket.citizen_phone]
-    same_place = [r for r in rows if r.topic == ticket.topic and r.lat is not None and r.lon is not None
-                  and ticket.lat is not None and ticket.lon is not None
-                  and _metres(ticket.lat, ticket.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
-    days = f"{cfg.repeat_days:g}"
-    for cluster, what in ((same_phone, f"同一来电人近{days}日"), (same_place, f"同一地点（{cfg.repeat_radius_m:g}米内）近{days}日")):
-        if len(cluster) + 1 < cfg.repeat_count:
-            continue
-        ids = [ticket.id] + [r.id for r in cluster]
-        already = session.scalar(select(ReminderLetter.id).where(
-            ReminderLetter.ticket_id.in_(ids), ReminderLetter.reason == "repeated").limit(1))
-        if already is not None:
-            continue
-        listed = "、".join([r.number for r in cluster] + [ticket.number])
-        from tickets.vocabulary import TOPICS
-
-        text = (f"{what}就{TOPICS.get(ticket.topic, ticket.topic)}问题投诉{len(cluster) + 1}次"
-                f"（工单{listed}），请高度重视，查明原因，从根本上解决。")
-        return issue_reminder_letter(session, ticket.unit, at, reason="repeated", text=text, ticket=ticket)
-    return None
+    letters = check_repeated_many(session, [(ticket, at)])
+    return letters[0] if letters else None
 
 
-@bus.on("dispatched")
-def _on_dispatched(session: Session, ticket: Ticket, event: TicketEvent) -> None:
-    check_repeated(session, ticket, event.at)
+@bus.on_batch("dispatched")
+def _on_dispatched(session: Session, items: list[tuple[Complaint, TicketEvent]]) -> None:
+    check_repeated_many(session, [(ticket, event.at) for ticket, event in items])
