@@ -160,6 +160,7 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backe
     out = {"path": "in-process (Flask test client), " + ("PostgreSQL" if pg else "SQLite"), "orders": len(orders), "batch": batch,
            "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed), **counted}
     if profiler:
+        profiler.dump_stats(os.environ.get("BENCH_PROFILE_FILE", str(tmp / "intake.prof")))
         stream = io.StringIO()
         pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(45)
         out["profile"] = stream.getvalue()

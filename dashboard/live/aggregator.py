@@ -50,23 +50,101 @@ def stream_entries(response: Any) -> list[tuple[str, dict[str, str]]]:
 
 
 class _Transaction:
-    """A chunk's Redis transaction in which each key's expiry is set once, at the end:
-    an event's dozen keys mostly repeat the chunk's other events' keys."""
+    """A chunk's Redis transaction, written as its net effect.
+
+    A chunk of events mostly touches the same keys again and again (the open-ticket
+    hash, the deadline sets, the applied bucket, each key's expiry): the last write
+    of a hash field or set member wins, increments add up, pushes go in one LPUSH, and
+    each expiry is set once, so a chunk of hundreds of events costs a few dozen
+    commands. Commands without a buffer here pass straight to the pipeline; they must
+    not touch a key a buffered command touches (the aggregator's never do).
+    """
 
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
         self.expiries: dict[str, int] = {}
+        self.hashes: dict[str, dict[str, Any]] = {}  # field → value, or _GONE for HDEL
+        self.sets: dict[str, dict[Any, bool]] = {}  # member → present
+        self.zsets: dict[str, dict[Any, float | None]] = {}  # member → score, or None for ZREM
+        self.increments: dict[str, dict[str, int]] = {}  # HINCRBY
+        self.pushes: dict[str, list[str]] = {}  # LPUSH, in order
+        self.trims: dict[str, tuple[int, int]] = {}
 
     def expire(self, key: str, seconds: int) -> None:
         self.expiries[key] = seconds
 
-    def execute(self) -> list[Any]:
+    def hset(self, key: str, field: str, value: Any) -> None:
+        self.hashes.setdefault(key, {})[field] = value
+
+    def hdel(self, key: str, *fields: str) -> None:
+        for f in fields:
+            self.hashes.setdefault(key, {})[f] = _GONE
+
+    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
+        counts = self.increments.setdefault(key, {})
+        counts[field] = counts.get(field, 0) + amount
+
+    def sadd(self, key: str, *members: Any) -> None:
+        self.sets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), True))
+
+    def srem(self, key: str, *members: Any) -> None:
+        self.sets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), False))
+
+    def zadd(self, key: str, mapping: dict[Any, float]) -> None:
+        self.zsets.setdefault(key, {}).update({str(m): score for m, score in mapping.items()})
+
+    def zrem(self, key: str, *members: Any) -> None:
+        self.zsets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), None))
+
+    def lpush(self, key: str, *values: str) -> None:
+        self.pushes.setdefault(key, []).extend(values)
+
+    def ltrim(self, key: str, start: int, end: int) -> None:
+        self.trims[key] = (start, end)  # after the pushes: the newest stay, as one by one
+
+    def execute(self, seq_increment: int = 0) -> int:
+        """Write the net effect; then INCRBY the seq by ``seq_increment``: returns the new seq."""
+        pipe = self.pipe
+        for key, fields in self.hashes.items():
+            gone = [f for f, v in fields.items() if v is _GONE]
+            kept = {f: v for f, v in fields.items() if v is not _GONE}
+            if gone:
+                pipe.hdel(key, *gone)
+            if kept:
+                pipe.hset(key, mapping=kept)
+        for key, counts in self.increments.items():
+            for field, amount in counts.items():
+                if amount:
+                    pipe.hincrby(key, field, amount)
+        for key, members in self.sets.items():
+            removed = [m for m, present in members.items() if not present]
+            added = [m for m, present in members.items() if present]
+            if removed:
+                pipe.srem(key, *removed)
+            if added:
+                pipe.sadd(key, *added)
+        for key, scores in self.zsets.items():
+            removed = [m for m, score in scores.items() if score is None]
+            added = {m: score for m, score in scores.items() if score is not None}
+            if removed:
+                pipe.zrem(key, *removed)
+            if added:
+                pipe.zadd(key, added)
+        for key, values in self.pushes.items():
+            pipe.lpush(key, *values)
+        for key, (start, end) in self.trims.items():
+            pipe.ltrim(key, start, end)
+        pipe.incrby(K.SEQ, seq_increment)
         for key, seconds in self.expiries.items():
-            self.pipe.expire(key, seconds)
-        return self.pipe.execute()  # type: ignore[no-any-return]
+            pipe.expire(key, seconds)
+        results = pipe.execute()
+        return int(results[-1 - len(self.expiries)])
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pipe, name)
+
+
+_GONE = object()
 
 
 class LiveAggregator:
@@ -245,24 +323,20 @@ class LiveAggregator:
             seen.add(outbox_id)
             todo.append((outbox_id, json.loads(fields["payload"]), fields.get("topic", "ticket")))
         pipe = _Transaction(self.redis.pipeline(transaction=True))
-        pending: list[tuple[Message, int]] = []  # (event, position of its INCR in the transaction)
+        messages: list[Message] = []
         with self.figures.batch(pipe, today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == "ticket"]):
             for outbox_id, payload, topic in todo:
                 if topic != "ticket":
-                    message = self._other_message(topic, payload)
+                    messages.append(self._other_message(topic, payload))
                 else:
-                    message = self._apply_ticket_event(pipe, payload, now, today)
+                    messages.append(self._apply_ticket_event(pipe, payload, now, today))
                 bucket = K.APPLIED + str(outbox_id // K.APPLIED_BUCKET)
                 pipe.sadd(bucket, outbox_id)
                 pipe.expire(bucket, 3 * 86400)
-                pipe.incr(K.SEQ)
-                pending.append((message, len(pipe.command_stack) - 1))
         pipe.set(K.CURSOR, entries[-1][0])
-        results = pipe.execute()  # the expiries go last: the INCR positions stand
-        out = []
-        for message, position in pending:
-            out.append({"seq": results[position], **message})
-        return out
+        seq = pipe.execute(seq_increment=len(messages))  # each event gets the next seq, in order
+        first = seq - len(messages) + 1
+        return [{"seq": first + i, **message} for i, message in enumerate(messages)]
 
     def _apply_ticket_event(self, pipe: Any, payload: dict[str, Any], now: datetime, today: str) -> Message:
         kind: str = payload["event"]
