@@ -234,3 +234,42 @@ def test_relay_keeps_events_while_redis_is_down(world: World) -> None:
         assert s.scalar(select(func.count()).where(OutboxMessage.relayed_at.is_(None))) == 2
     world.relay.redis = up
     assert [e["event"] for e in world.pump()] == ["received", "dispatched"]
+
+
+def test_a_chunk_transaction_leaves_what_its_commands_one_by_one_leave() -> None:
+    """The aggregator's chunk transaction writes only the net effect of its commands: the
+    keys end as they would after every command in order, whatever the interleaving."""
+    import random
+
+    import fakeredis
+
+    from dashboard.live.aggregator import _Transaction
+
+    rng = random.Random(3)
+    members = ["a", "b", "c", "d"]
+    ops: list[tuple[Any, ...]] = []
+    for _ in range(300):
+        m = rng.choice(members)
+        ops.append(rng.choice([
+            ("hset", "h", m, str(rng.randint(0, 9))), ("hdel", "h", m), ("hincrby", "n", m, rng.randint(-2, 3)),
+            ("sadd", "s", m), ("srem", "s", m), ("zadd", "z", {m: rng.randint(0, 99)}), ("zrem", "z", m),
+            ("lpush", "l", m + str(rng.randint(0, 9))), ("expire", "s", 100),
+        ]))
+        if ops[-1][0] == "lpush":
+            ops.append(("ltrim", "l", 0, 4))  # as the ticker: every push is trimmed
+
+    def state(client: Any) -> Any:
+        return (client.hgetall("h"), client.hgetall("n"), client.smembers("s"),
+                client.zrange("z", 0, -1, withscores=True), client.lrange("l", 0, -1), client.get(K.SEQ))
+
+    one_by_one = fakeredis.FakeRedis(decode_responses=True)
+    for op in ops:
+        getattr(one_by_one, op[0])(*op[1:])
+    one_by_one.incrby(K.SEQ, 7)
+    chunked = fakeredis.FakeRedis(decode_responses=True)
+    transaction = _Transaction(chunked.pipeline(transaction=True))
+    for op in ops:
+        getattr(transaction, op[0])(*op[1:])
+    assert transaction.execute(seq_increment=7) == 7
+    assert state(chunked) == state(one_by_one)
+    assert chunked.ttl("s") > 0
