@@ -50,7 +50,7 @@ import re
 import threading
 import unicodedata
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -361,21 +361,25 @@ class CandidateIndex:
     # ------------------------------------------------------------ filling
     def add(self, record: Record) -> None:
         """Index one open ticket (``record.ticket_id`` set; negative: not yet in the database)."""
+        with self.lock:
+            if record.ticket_id not in self.entries:
+                self._put(record, self._cell(record))
+
+    def _cell(self, record: Record) -> int | None:
+        return h3.latlng_to_cell(record.lat, record.lon, self.resolution) if record.has_point else None
+
+    def _put(self, record: Record, cell: int | None) -> None:
         tid = record.ticket_id
         assert tid is not None
-        with self.lock:
-            if tid in self.entries:
-                return
-            cell = h3.latlng_to_cell(record.lat, record.lon, self.resolution) if record.has_point else None
-            entry = _Entry(record, cell, _hour(record.received_at))
-            self.entries[tid] = entry
-            if record.phone:
-                self.by_phone.setdefault(record.phone, set()).add(tid)
-            if cell is not None:
-                self.by_cell.setdefault((cell, record.topic), set()).add(tid)
-            else:
-                self.by_area.setdefault((record.district, record.topic), set()).add(tid)
-            self.by_hour.setdefault(entry.hour, set()).add(tid)
+        entry = _Entry(record, cell, _hour(record.received_at))
+        self.entries[tid] = entry
+        if record.phone:
+            self.by_phone.setdefault(record.phone, set()).add(tid)
+        if cell is not None:
+            self.by_cell.setdefault((cell, record.topic), set()).add(tid)
+        else:
+            self.by_area.setdefault((record.district, record.topic), set()).add(tid)
+        self.by_hour.setdefault(entry.hour, set()).add(tid)
 
     def discard(self, ticket_id: int) -> None:
         with self.lock:
@@ -392,10 +396,14 @@ class CandidateIndex:
                         del bucket[key]  # type: ignore[arg-type]
 
     def rekey(self, old_id: int, record: Record) -> None:
-        """A provisional entry got its database id."""
+        """A provisional entry got its database id (``record``: the same one, with its id)."""
         with self.lock:
+            old = self.entries.get(old_id)
             self.discard(old_id)
-            self.add(record)
+            if record.ticket_id in self.entries:
+                return
+            same_place = old is not None and (old.record.lat, old.record.lon) == (record.lat, record.lon)
+            self._put(record, old.cell if same_place else self._cell(record))  # type: ignore[union-attr]
 
     def written_up_to(self, ticket_id: int) -> None:
         """This process wrote tickets up to ``ticket_id`` itself (a bulk import): the delta
@@ -571,26 +579,25 @@ def _confirm(session: Session, index: CandidateIndex, ids: Iterable[int], cache:
                 index.discard(row.id)
 
 
-def confirm_ahead(session: Session, records: Iterable[Record], p: Params, index: CandidateIndex,
-                  confirmed: dict[int, Record | None]) -> None:
-    """Confirm, in one query, the stored candidates of a whole batch of ``records`` (the index
-    prepared for them), so that each :func:`search` after it finds its answers in ``confirmed``
-    instead of asking the database once per record."""
-    ids: set[int] = set()
-    for record in records:
-        ids.update(c.ticket_id for c in index.candidates(record, p.window_hours, p.near_m)
-                   if c.ticket_id is not None)
-    _confirm(session, index, ids, confirmed)
+def confirm_ahead(session: Session, records: Sequence[Record], p: Params, index: CandidateIndex,
+                  confirmed: dict[int, Record | None]) -> list[list[Record]]:
+    """The candidates of each of a whole batch of ``records`` in ``index`` (prepared for them),
+    their stored data confirmed in one query, so that each :func:`search` after it (given these
+    candidates) finds its answers in ``confirmed`` instead of asking the database once per record."""
+    found = [index.candidates(record, p.window_hours, p.near_m) for record in records]
+    _confirm(session, index, {c.ticket_id for cands in found for c in cands if c.ticket_id is not None}, confirmed)
+    return found
 
 
 def search(session: Session, record: Record, p: Params | None = None, *, index: CandidateIndex | None = None,
-           prepare: bool = True, limit: int = 5,
-           confirmed: dict[int, Record | None] | None = None) -> list[tuple[Verdict, Record]]:
+           prepare: bool = True, limit: int = 5, confirmed: dict[int, Record | None] | None = None,
+           candidates: Iterable[Record] | None = None) -> list[tuple[Verdict, Record]]:
     """Matches of ``record`` among open tickets, best first, judged on the database's data.
 
     Candidates with a negative id (added by a bulk import, not yet inserted)
     are judged on what the index holds. ``confirmed`` caches the database's
-    answers within one transaction (a bulk import passes one per batch).
+    answers within one transaction (a bulk import passes one per batch), and
+    ``candidates``, the index's candidates it already looked up (:func:`confirm_ahead`).
     """
     p = p or _params
     if p.mode == "off":
@@ -598,7 +605,9 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
     index = index or index_for(session)
     if prepare:
         index.prepare(session, record.received_at, p.window_hours)
-    first = rank(record, index.candidates(record, p.window_hours, p.near_m), p)[: limit * 2]
+    if candidates is None:
+        candidates = index.candidates(record, p.window_hours, p.near_m)
+    first = rank(record, candidates, p)[: limit * 2]
     if not first:
         return []
     cache = confirmed if confirmed is not None else {}

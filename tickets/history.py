@@ -55,7 +55,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from operator import itemgetter
 from types import SimpleNamespace
@@ -107,6 +107,7 @@ class _Pending:
     provisional: int
     matches: list[tuple[dedup.Verdict, dedup.Record]] = field(default_factory=list)
     unit: Any = None  # UnitCache._plain
+    judged: dedup.Record | None = None  # as de-duplication knows it (records that arrive open)
 
 
 def _deadlines(rec: HistoricalRecord, now: datetime, tz: Any,
@@ -178,13 +179,17 @@ def import_history(
 
     # Records that arrive open are judged against the open tickets: the index is made ready
     # for the whole batch, and their stored candidates confirmed in one query.
+    # A batch's own new tickets are looked up in a small index of their own, beside the
+    # candidates each record had in the shared one before the batch.
     judged: dict[int, dedup.Record] = {}
+    ahead: dict[int, list[dedup.Record]] = {}
+    own = dedup.CandidateIndex(resolution=index.resolution, rings=index.rings)
     if params.mode != "off":
         judged = {n: dedup.Record.of_request(rec.request) for n, rec in enumerate(records) if rec.closed_at is None}
-        for n in judged:
-            index.prepare(session, records[n].request.received_at, params.window_hours, delta=not prepared)
+        for at in {int(r.received_at.timestamp() // 3600): r.received_at for r in judged.values()}.values():
+            index.prepare(session, at, params.window_hours, delta=not prepared)  # once per hour is enough
             prepared = True
-        dedup.confirm_ahead(session, judged.values(), params, index, confirmed)
+        ahead = dict(zip(judged, dedup.confirm_ahead(session, list(judged.values()), params, index, confirmed)))
 
     # In time order: a record can only be the duplicate of one that came before it.
     for n, rec in sorted(enumerate(records), key=lambda nr: nr[1].request.received_at):
@@ -192,7 +197,8 @@ def import_history(
         is_open = rec.closed_at is None
         matches: list[tuple[dedup.Verdict, dedup.Record]] = []
         if n in judged:
-            matches = dedup.search(session, judged[n], params, index=index, prepare=False, confirmed=confirmed)
+            matches = dedup.search(session, judged[n], params, index=index, prepare=False, confirmed=confirmed,
+                                   candidates=ahead[n] + own.candidates(judged[n], params.window_hours, params.near_m))
             if matches and matches[0][0].level == dedup.CERTAIN and params.mode == "auto":
                 target = matches[0][1].ticket_id
                 assert target is not None
@@ -217,8 +223,10 @@ def import_history(
         item.values["_due_source"] = due_source
         pending.append(item)
         outcomes.append((n, "new", item))
-        if is_open and params.mode != "off":
-            index.add(_index_record(item, item.provisional))
+        if n in judged:
+            item.judged = replace(judged[n], ticket_id=item.provisional)
+            index.add(item.judged)
+            own.add(item.judged)
 
     outcomes.sort(key=lambda o: o[0])  # the outcomes in the order of ``records``
     # Numbered in time order, as judged; a dry run only looks at the counters.
@@ -244,8 +252,8 @@ def import_history(
     for p, tid in zip(pending, _reserve_ids(session, Ticket.__table__, len(pending))):
         real[p.provisional] = tid
         p.values["id"] = tid
-        if p.record.closed_at is None and params.mode != "off":
-            index.rekey(p.provisional, _index_record(p, tid))
+        if p.judged is not None:
+            index.rekey(p.provisional, replace(p.judged, ticket_id=tid, number=p.values["number"]))
     _insert(session, Ticket.__table__, [{k: v for k, v in p.values.items() if not k.startswith("_")}
                                         for p in pending])
     if real:
@@ -353,13 +361,6 @@ def _suggested(p: _Pending, params: dedup.Params, resolve: Any) -> list[tuple[in
         if cid != p.values.get("id", p.provisional) and all(cid != c for c, _v in out):
             out.append((cid, verdict))
     return out
-
-
-def _index_record(p: _Pending, ticket_id: int) -> dedup.Record:
-    req = p.record.request
-    return dedup.Record.of(channel=req.channel, received_at=req.received_at, topic=req.topic, title=req.title,
-                           content=req.content, phone=req.citizen_phone, kind=req.kind, lat=req.lat, lon=req.lon,
-                           district=req.district, ticket_id=ticket_id, number=p.values["number"])
 
 
 def _payload(req: NewRequest) -> dict[str, Any]:

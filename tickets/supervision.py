@@ -233,16 +233,17 @@ def close_order(session: Session, order: SupervisionOrder, at: datetime, actor: 
 # ------------------------------------------------------------- reminder letters
 def issue_reminder_letter(
     session: Session, unit: Unit, at: datetime, *, reason: str, text: str, ticket: Ticket | None = None,
-    actor: Actor = SYSTEM, tz: Any = None,
+    actor: Actor = SYSTEM, tz: Any = None, heads: list[notify.Recipient] | None = None,
 ) -> ReminderLetter:
-    """A 提醒函 to ``unit``; its heads are notified, and the ticket's timeline records it."""
+    """A 提醒函 to ``unit``; its heads (``notify.unit_heads``, unless given) are notified, and the
+    ticket's timeline records it."""
     tz = tz or config().tz
     letter = ReminderLetter(number=numbers.next_number(session, numbers.REMINDER_LETTER, at, tz),
                             ticket_id=ticket.id if ticket else None, unit_id=unit.id, reason=reason,
                             issued_at=at, issued_by=actor.name, text=text)
     session.add(letter)
     session.flush()
-    notify.notify(session, ticket, notify.unit_heads(session, unit), "reminder_letter",
+    notify.notify(session, ticket, heads if heads is not None else notify.unit_heads(session, unit), "reminder_letter",
                   f"提醒函{letter.number}（{LETTER_REASONS.get(reason, reason)}）：{text}", at, actor=actor,
                   data={"number": letter.number, "reason": reason, "unit_code": unit.code})
     return letter
@@ -385,6 +386,7 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
 
     letters: list[ReminderLetter] = []
     done: set[int] = set()  # probes that got their letter (one per complaint)
+    heads: dict[int | None, list[notify.Recipient]] = {}
     for n, what, cluster in clusters:
         t, at = dispatched[n]
         if n in done or t.id in lettered or any(r.id in lettered for r in cluster):
@@ -394,7 +396,10 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
                 f"（工单{listed}），请高度重视，查明原因，从根本上解决。")
         ticket = t if isinstance(t, Ticket) else session.get(Ticket, t.id)
         assert ticket is not None and ticket.unit is not None
-        letters.append(issue_reminder_letter(session, ticket.unit, at, reason="repeated", text=text, ticket=ticket))
+        if ticket.unit_id not in heads:  # a unit's heads once per batch
+            heads[ticket.unit_id] = notify.unit_heads(session, ticket.unit)
+        letters.append(issue_reminder_letter(session, ticket.unit, at, reason="repeated", text=text, ticket=ticket,
+                                             heads=heads[ticket.unit_id]))
         lettered.add(t.id)
         done.add(n)
     return letters
