@@ -63,9 +63,10 @@ class _Transaction:
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
         self.expiries: dict[str, int] = {}
-        self.hashes: dict[str, dict[str, Any]] = {}  # field → value, or _GONE for HDEL
-        self.sets: dict[str, dict[Any, bool]] = {}  # member → present
-        self.zsets: dict[str, dict[Any, float | None]] = {}  # member → score, or None for ZREM
+        # The last write of each field or member: its value (a set: True), or _GONE (HDEL, SREM, ZREM).
+        self.hashes: dict[str, dict[str, Any]] = {}
+        self.sets: dict[str, dict[str, Any]] = {}
+        self.zsets: dict[str, dict[str, Any]] = {}
         self.increments: dict[str, dict[str, int]] = {}  # HINCRBY
         self.pushes: dict[str, list[str]] = {}  # LPUSH, in order
         self.trims: dict[str, tuple[int, int]] = {}
@@ -88,13 +89,13 @@ class _Transaction:
         self.sets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), True))
 
     def srem(self, key: str, *members: Any) -> None:
-        self.sets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), False))
+        self.sets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), _GONE))
 
     def zadd(self, key: str, mapping: dict[Any, float]) -> None:
         self.zsets.setdefault(key, {}).update({str(m): score for m, score in mapping.items()})
 
     def zrem(self, key: str, *members: Any) -> None:
-        self.zsets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), None))
+        self.zsets.setdefault(key, {}).update(dict.fromkeys((str(m) for m in members), _GONE))
 
     def lpush(self, key: str, *values: str) -> None:
         self.pushes.setdefault(key, []).extend(values)
@@ -105,31 +106,20 @@ class _Transaction:
     def execute(self, seq_increment: int = 0) -> int:
         """Write the net effect; then INCRBY the seq by ``seq_increment``: returns the new seq."""
         pipe = self.pipe
-        for key, fields in self.hashes.items():
-            gone = [f for f, v in fields.items() if v is _GONE]
-            kept = {f: v for f, v in fields.items() if v is not _GONE}
-            if gone:
-                pipe.hdel(key, *gone)
-            if kept:
-                pipe.hset(key, mapping=kept)
+        for changed, remove, add in ((self.hashes, pipe.hdel, lambda key, kept: pipe.hset(key, mapping=kept)),
+                                     (self.sets, pipe.srem, lambda key, kept: pipe.sadd(key, *kept)),
+                                     (self.zsets, pipe.zrem, pipe.zadd)):
+            for key, changes in changed.items():
+                gone = [m for m, v in changes.items() if v is _GONE]
+                kept = {m: v for m, v in changes.items() if v is not _GONE}
+                if gone:
+                    remove(key, *gone)
+                if kept:
+                    add(key, kept)
         for key, counts in self.increments.items():
             for field, amount in counts.items():
                 if amount:
                     pipe.hincrby(key, field, amount)
-        for key, members in self.sets.items():
-            removed = [m for m, present in members.items() if not present]
-            added = [m for m, present in members.items() if present]
-            if removed:
-                pipe.srem(key, *removed)
-            if added:
-                pipe.sadd(key, *added)
-        for key, scores in self.zsets.items():
-            removed = [m for m, score in scores.items() if score is None]
-            added = {m: score for m, score in scores.items() if score is not None}
-            if removed:
-                pipe.zrem(key, *removed)
-            if added:
-                pipe.zadd(key, added)
         for key, values in self.pushes.items():
             pipe.lpush(key, *values)
         for key, (start, end) in self.trims.items():
