@@ -273,3 +273,40 @@ def test_tickets_from_another_process_are_found(factory: sessionmaker[Session], 
                                     point=(PLACE[0] + 0.0004, PLACE[1])), later, TZ)
     assert second.id == first.id
     other.kw["bind"].dispose()
+
+
+def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url: str) -> None:
+    """Two engines (as two platform processes, each with its own index) take in the two
+    reports of one problem at the same moment: the second waits for the first to commit,
+    sees its ticket and merges into it, instead of both opening a ticket."""
+    import threading
+
+    upgrade(database_url)
+    first_process = make_session_factory(make_engine(database_url))
+    second_process = make_session_factory(make_engine(database_url))
+    add_small_bureau(first_process)
+    later = DAY1 + timedelta(minutes=5)
+    outcome: dict[str, int] = {}
+    try:
+        with unit_of_work(first_process) as s:
+            first = receive(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
+                                       phone="13905310101", point=PLACE), DAY1, TZ)
+
+            def second_report() -> None:
+                with unit_of_work(second_process) as s2:
+                    outcome["ticket"] = receive(s2, request(later, channel="cad_110", external_id="110-9",
+                                                            text=KTV_APP, phone="13905310101", point=PLACE),
+                                                later, TZ).id
+
+            other = threading.Thread(target=second_report)
+            other.start()
+            other.join(1.0)
+            assert other.is_alive(), "the second process judged before the first committed"
+        other.join(30)
+        assert outcome["ticket"] == first.id
+        with first_process() as s:
+            assert s.scalar(select(func.count()).select_from(Ticket)) == 1
+            assert s.scalar(select(func.count()).select_from(IntakeRecord).where(IntakeRecord.merged)) == 1
+    finally:
+        for f in (first_process, second_process):
+            f.kw["bind"].dispose()

@@ -165,6 +165,8 @@ def import_history(
     """
     if not records:
         return []
+    if not dry_run:
+        _lock_for_intake(session)
     params = params or dedup.params()
     index = index if index is not None else dedup.index_for(session)
     confirmed: dict[int, dedup.Record | None] = {}
@@ -247,7 +249,6 @@ def import_history(
     # SQLite) and rows go in with the driver's executemany: SQLAlchemy's per-row parameter
     # handling, or RETURNING (row by row on SQLite when the order matters), cost more than
     # everything else an import does.
-    _lock_for_writing(session)
     real: dict[int, int] = {}
     for p, tid in zip(pending, _reserve_ids(session, Ticket.__table__, len(pending))):
         real[p.provisional] = tid
@@ -378,10 +379,23 @@ def _event(ticket_id: int, kind: str, at: datetime, unit_id: int | None, data: d
 
 
 # ------------------------------------------------------------ bulk writing
-def _lock_for_writing(session: Session) -> None:
-    """On SQLite, take the database's write lock now (a write statement that changes nothing),
-    so the ids reserved next cannot be taken by another writer before this transaction ends."""
-    if session.get_bind().dialect.name == "sqlite":
+# PostgreSQL advisory lock key of intake ("MSIN").
+_INTAKE_LOCK = 0x4D53494E
+
+
+def _lock_for_intake(session: Session) -> None:
+    """Judge and write one batch at a time across processes, until this transaction ends.
+
+    De-duplication judges a batch against the tickets committed before it: without this,
+    two processes taking in the two halves of a duplicate pair at the same moment would
+    each miss the other's. On PostgreSQL a transaction-level advisory lock; on SQLite the
+    database's write lock (a write statement that changes nothing), which also keeps the
+    ids reserved below from being taken by another writer. Ticket numbers already queue
+    intake from the numbering to the commit (``tickets.numbers``); this moves the queue's
+    start to before the judging, about a fifth of a batch's work."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INTAKE_LOCK})
+    else:
         session.execute(text("DELETE FROM tickets WHERE 0"))
 
 
