@@ -18,7 +18,7 @@ from tests.test_live_path import Clock
 from tickets import dedup, dedup_eval
 from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.figures import COUNT_FIELDS, figures, period_bounds, tally_sql
-from tickets.intake import NewRequest, receive
+from tickets.intake import NewRequest, receive, receive_many
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
 from tickets.roles import SYSTEM
 from tickets.schema import upgrade
@@ -276,9 +276,10 @@ def test_tickets_from_another_process_are_found(factory: sessionmaker[Session], 
 
 
 def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url: str) -> None:
-    """Two engines (as two platform processes, each with its own index) take in the two
-    reports of one problem at the same moment: the second waits for the first to commit,
-    sees its ticket and merges into it, instead of both opening a ticket."""
+    """Two engines (as two platform processes, each with its own index) take in reports of
+    one problem at the same moment: the second judges its batch while the first has not
+    committed, waits for it to write, then sees its ticket and merges into it (and so does the
+    report it had merged into its own new ticket), instead of both opening a ticket."""
     import threading
 
     upgrade(database_url)
@@ -293,20 +294,23 @@ def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url:
                                        phone="13905310101", point=PLACE), DAY1, TZ)
 
             def second_report() -> None:
-                with unit_of_work(second_process) as s2:
-                    outcome["ticket"] = receive(s2, request(later, channel="cad_110", external_id="110-9",
-                                                            text=KTV_APP, phone="13905310101", point=PLACE),
-                                                later, TZ).id
+                with unit_of_work(second_process) as s2:  # two more reports, the second a duplicate of the first
+                    done = receive_many(s2, [
+                        request(later, channel="cad_110", external_id="110-9", text=KTV_APP,
+                                phone="13905310101", point=PLACE),
+                        request(later + timedelta(minutes=1), channel="director_mailbox", external_id="MB-3",
+                                text=KTV_LETTER, phone="13905310101", point=None)], later, TZ)
+                    outcome.update(ticket=done[0].ticket_id, also=done[1].ticket_id)
 
             other = threading.Thread(target=second_report)
             other.start()
             other.join(1.0)
             assert other.is_alive(), "the second process judged before the first committed"
         other.join(30)
-        assert outcome["ticket"] == first.id
+        assert outcome == {"ticket": first.id, "also": first.id}
         with first_process() as s:
             assert s.scalar(select(func.count()).select_from(Ticket)) == 1
-            assert s.scalar(select(func.count()).select_from(IntakeRecord).where(IntakeRecord.merged)) == 1
+            assert s.scalar(select(func.count()).select_from(IntakeRecord).where(IntakeRecord.merged)) == 2
     finally:
         for f in (first_process, second_process):
             f.kw["bind"].dispose()

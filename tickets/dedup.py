@@ -430,26 +430,35 @@ class CandidateIndex:
                 self.loaded_hours.update(range(start, end))
                 self._evict(lo - self.keep_hours, hi + self.keep_hours)
             elif delta:
-                # Tickets other processes committed since. Ids are not committed in order
-                # across processes, so look a little behind; read only the ids first (the
-                # primary key index), then the few rows not seen yet.
-                after = max(0, self.max_id - 64)
-                while True:
-                    recent = list(session.connection().execute(_RECENT_IDS, {"after": after}).scalars())
-                    unseen = [tid for tid in recent if tid not in self.entries and tid not in self._skipped]
-                    if unseen:
-                        self._load(session, _BY_IDS_OPEN, {"ids": unseen}, only_loaded=True)
-                        self._skipped.update(unseen)  # closed, or outside the loaded hours: not again
-                        if len(self._skipped) > 8192:
-                            self._skipped.clear()
-                    if recent:
-                        self.max_id = max(self.max_id, recent[-1])
-                    if len(recent) < _RECENT_CHUNK:
-                        break
-                    after = recent[-1]
+                self.catch_up(session)
+
+    def catch_up(self, session: Session) -> list[Record]:
+        """Pick up the open tickets (of the hours loaded) that other processes committed since
+        the last look, and return them. Ids are not committed in order across processes that
+        write outside intake's lock, so look a little behind; read only the ids first (the
+        primary key index), then the few rows not seen yet."""
+        found: list[Record] = []
+        with self.lock:
+            if self.max_id is None:
+                self.max_id = session.scalar(select(func.max(Ticket.id))) or 0
+            after = max(0, self.max_id - 64)
+            while True:
+                recent = list(session.connection().execute(_RECENT_IDS, {"after": after}).scalars())
+                unseen = [tid for tid in recent if tid not in self.entries and tid not in self._skipped]
+                if unseen:
+                    found += self._load(session, _BY_IDS_OPEN, {"ids": unseen}, only_loaded=True)
+                    self._skipped.update(unseen)  # closed, or outside the loaded hours: not again
+                    if len(self._skipped) > 8192:
+                        self._skipped.clear()
+                if recent:
+                    self.max_id = max(self.max_id, recent[-1])
+                if len(recent) < _RECENT_CHUNK:
+                    return found
+                after = recent[-1]
 
     def _load(self, session: Session, query: Any, params: dict[str, Any] | None = None,
-              only_loaded: bool = False) -> None:
+              only_loaded: bool = False) -> list[Record]:
+        added = []
         for row in session.connection().execute(query, params or {}):
             self.max_id = max(self.max_id or 0, row.id)
             if row.id in self.entries:
@@ -458,6 +467,8 @@ class CandidateIndex:
             if only_loaded and _hour(record.received_at) not in self.loaded_hours:
                 continue
             self.add(record)
+            added.append(record)
+        return added
 
     def _evict(self, keep_from: int, keep_to: int) -> None:
         old = [h for h in self.loaded_hours if h < keep_from or h > keep_to]

@@ -165,8 +165,6 @@ def import_history(
     """
     if not records:
         return []
-    if not dry_run:
-        _lock_for_intake(session)
     params = params or dedup.params()
     index = index if index is not None else dedup.index_for(session)
     confirmed: dict[int, dedup.Record | None] = {}
@@ -230,6 +228,15 @@ def import_history(
             index.add(item.judged)
             own.add(item.judged)
 
+    # Written one batch at a time across processes; the tickets others committed while this
+    # batch was judged came first, and the batch's new tickets are judged against them too.
+    redirect: dict[int, int] = {}  # provisional id → another process's ticket it merged into
+    if not dry_run:
+        _lock_for_intake(session)
+        if judged:
+            late = index.catch_up(session)
+            if late:
+                redirect = _judge_late(late, pending, merged, outcomes, params, index)
     outcomes.sort(key=lambda o: o[0])  # the outcomes in the order of ``records``
     # Numbered in time order, as judged; a dry run only looks at the counters.
     instants = [p.record.request.received_at for p in pending]
@@ -261,7 +268,7 @@ def import_history(
         index.written_up_to(max(real.values()))
 
     def resolve(ticket_id: int) -> int:
-        return real[ticket_id] if ticket_id < 0 else ticket_id
+        return ticket_id if ticket_id > 0 else redirect.get(ticket_id) or real[ticket_id]
 
     # --- intake records (a merged one's id goes into its target's record_merged event)
     merged_record_ids = _reserve_ids(session, IntakeRecord.__table__, len(merged))
@@ -352,6 +359,38 @@ def import_history(
     return out
 
 
+def _judge_late(late: list[dedup.Record], pending: list[_Pending],
+                merged: list[tuple[HistoricalRecord, int, dedup.Verdict]], outcomes: list[tuple[int, str, Any]],
+                params: dedup.Params, index: dedup.CandidateIndex) -> dict[int, int]:
+    """Judge the batch's new tickets, in time order, against ``late``: the open tickets other
+    processes committed while the batch was being judged (before it, then). A certain duplicate
+    becomes a merged record of the other's ticket (and so do the batch's records merged into
+    it), a likely one gets the other's ticket among its suggestions. Changes ``pending``,
+    ``merged`` and ``outcomes`` in place; returns provisional id → the ticket it merged into."""
+    others = dedup.CandidateIndex(resolution=index.resolution, rings=index.rings)
+    for record in late:
+        others.add(record)
+    redirect: dict[int, int] = {}
+    for p in sorted(pending, key=lambda p: p.record.request.received_at):
+        if p.judged is None:
+            continue
+        found = dedup.rank(p.judged, others.candidates(p.judged, params.window_hours, params.near_m), params)
+        if not found:
+            continue
+        verdict, other = found[0]
+        if verdict.level == dedup.CERTAIN and params.mode == "auto":
+            assert other.ticket_id is not None
+            redirect[p.provisional] = other.ticket_id
+            index.discard(p.provisional)
+            merged.append((p.record, other.ticket_id, verdict))
+            outcomes[:] = [(n, "merged", len(merged) - 1) if ref is p else (n, kind, ref) for n, kind, ref in outcomes]
+        else:
+            p.matches = dedup.rank(p.judged, [c for _v, c in p.matches + found], params)
+    # The batch's records merged into a redirected ticket follow it (``resolve`` in import_history).
+    pending[:] = [p for p in pending if p.provisional not in redirect]
+    return redirect
+
+
 def _suggested(p: _Pending, params: dedup.Params, resolve: Any) -> list[tuple[int, dedup.Verdict]]:
     """(candidate ticket id, verdict) of the suggestions a new ticket gets, best first."""
     out: list[tuple[int, dedup.Verdict]] = []
@@ -384,15 +423,13 @@ _INTAKE_LOCK = 0x4D53494E
 
 
 def _lock_for_intake(session: Session) -> None:
-    """Judge and write one batch at a time across processes, until this transaction ends.
-
-    De-duplication judges a batch against the tickets committed before it: without this,
-    two processes taking in the two halves of a duplicate pair at the same moment would
-    each miss the other's. On PostgreSQL a transaction-level advisory lock; on SQLite the
-    database's write lock (a write statement that changes nothing), which also keeps the
-    ids reserved below from being taken by another writer. Ticket numbers already queue
-    intake from the numbering to the commit (``tickets.numbers``); this moves the queue's
-    start to before the judging, about a fifth of a batch's work."""
+    """Write one batch at a time across processes, until this transaction ends: under it,
+    a batch is judged again against what other processes committed while it was judged
+    (:func:`_judge_late`), so two processes taking in the two halves of a duplicate pair
+    at the same moment cannot each miss the other's. On PostgreSQL a transaction-level
+    advisory lock; on SQLite the database's write lock (a write statement that changes
+    nothing), which also keeps the ids reserved below from other writers. Ticket numbers
+    queued intake from the numbering to the commit already (``tickets.numbers``)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INTAKE_LOCK})
     else:
