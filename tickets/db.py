@@ -81,3 +81,14 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session:
         with session.begin():
             yield session
+
+
+def json_list(dialect: str, param: str, sql_type: str = "text") -> str:
+    """A subquery of the values of a JSON array bound to ``:param`` (column ``value``).
+
+    A list of any length as one parameter: the statement stays the same, prepared once,
+    where an IN list of bound parameters is rendered and compiled anew for each length,
+    and PostgreSQL's planner, on stale statistics, may not drive the lookup from it."""
+    if dialect == "postgresql":
+        return f"SELECT CAST(value AS {sql_type}) AS value FROM json_array_elements_text(CAST(:{param} AS json)) AS value"
+    return f"SELECT value FROM json_each(:{param})"

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tickets import dedup
+from tickets.db import json_list
 from tickets.models import Ticket
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
@@ -142,12 +143,11 @@ def receive(session: Session, request: NewRequest, now: datetime, tz: Any) -> Ti
 # Each external id looked up on its own through the (channel, external_id) unique index:
 # with an IN list, PostgreSQL's planner, on statistics a burst of intake has made stale
 # (autovacuum analyzes a minute later), scanned every record of the channel instead.
-_LIST = {"sqlite": "SELECT value AS ext FROM json_each(:ids)",
-         "postgresql": "SELECT ext FROM json_array_elements_text(CAST(:ids AS json)) AS ext"}
 _TAKEN = """
 SELECT q.ext, q.tid, (SELECT t.number FROM tickets AS t WHERE t.id = q.tid) AS number
-FROM (SELECT x.ext, (SELECT r.ticket_id FROM intake_records AS r WHERE r.channel = :channel AND r.external_id = x.ext)
-      AS tid FROM ({ids}) AS x) AS q
+FROM (SELECT x.value AS ext, (SELECT r.ticket_id FROM intake_records AS r
+                              WHERE r.channel = :channel AND r.external_id = x.value) AS tid
+      FROM ({ids}) AS x) AS q
 WHERE q.tid IS NOT NULL
 """
 
@@ -158,7 +158,7 @@ def _taken(session: Session, requests: Sequence[NewRequest]) -> dict[tuple[str, 
     for r in requests:
         by_channel.setdefault(r.channel, []).append(r.external_id)
     connection = session.connection()
-    statement = text(_TAKEN.format(ids=_LIST[connection.dialect.name]))
+    statement = text(_TAKEN.format(ids=json_list(connection.dialect.name, "ids")))
     known: dict[tuple[str, str], tuple[int, str]] = {}
     for channel, ids in by_channel.items():
         for ext, tid, number in connection.execute(statement, {"channel": channel, "ids": json.dumps(ids)}):

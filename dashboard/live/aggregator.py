@@ -405,10 +405,10 @@ class LiveAggregator:
                 })
         return fired
 
-    def roll_day(self) -> list[Message]:
-        """At local midnight today's counters start again from zero."""
+    def roll_day(self, stored_day: str | None) -> list[Message]:
+        """At local midnight today's counters start again from zero (``stored_day``: theirs)."""
         today = self._local_day(self.clock())
-        if self.redis.hget(K.COUNTERS, "day") == today:
+        if stored_day == today:
             return []
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(K.COUNTERS, mapping={"day": today, "received_today": 0, "closed_today": 0})
@@ -527,16 +527,26 @@ class LiveAggregator:
 
     def step(self, block_ms: int = 500) -> int:
         """One round: rebuild if needed, apply new entries, fire due deadlines, push."""
-        if not self.ready():
+        ready, cursor, day = self._position()
+        if not ready:
             self.rebuild()
-        cursor = self.redis.get(K.CURSOR) or "0-0"
-        entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor}, count=500, block=block_ms))
+            ready, cursor, day = self._position()
+        entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor or "0-0"}, count=500, block=block_ms))
         events = self.apply_many(entries)
-        events += self.roll_day()
+        events += self.roll_day(day)
         events += self.fire_due()
         if events or self._units_due() or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
             self.push(events)
         return len(events)
+
+    def _position(self) -> tuple[bool, str | None, str | None]:
+        """(live state present, stream cursor, the counters' day), in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(K.EPOCH)
+        pipe.get(K.CURSOR)
+        pipe.hget(K.COUNTERS, "day")
+        ready, cursor, day = pipe.execute()
+        return bool(ready), cursor, day
 
     def run(self, stop: threading.Event, is_leader: Callable[[], bool] = lambda: True) -> None:
         down = False

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -107,7 +106,7 @@ class LiveFigures:
         if before is not None:
             self._apply(pipe, day, before_unit, before, -1, facts.ticket_id)
         self._apply(pipe, day, facts.unit_id, after_c, +1, facts.ticket_id)
-        raw = json.dumps({"facts": asdict(facts), "c": after_c, "u": facts.unit_id})
+        raw = json.dumps({"facts": facts.to_json(), "c": after_c, "u": facts.unit_id})
         if self._pending is not None:  # in a batch: written at its end
             self._pending[(day, facts.ticket_id)] = raw
             self._changed.add((day, facts.ticket_id))

@@ -7,17 +7,18 @@ with ``FOR UPDATE SKIP LOCKED`` so two relays never send the same batch.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
 import redis
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import Text, cast, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.live.keys import EVENTS_STREAM, STREAM_MAXLEN
-from tickets.db import on_outbox_commit, remove_outbox_listener
+from tickets.db import json_list, on_outbox_commit, remove_outbox_listener
 from tickets.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,10 @@ class OutboxRelay:
                     approximate=True,
                 )
             pipe.execute()
-            session.execute(
+            session.execute(  # the ids as one parameter: an IN list of 500 is rendered anew each time
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_([r.id for r in rows]))
-                .values(relayed_at=self.clock())
+                .where(OutboxMessage.id.in_(text(json_list(session.get_bind().dialect.name, "ids", "bigint"))))
+                .values(relayed_at=self.clock()), {"ids": json.dumps([r.id for r in rows])}
             )
         self.relayed += len(rows)
         return len(rows)
