@@ -7,6 +7,8 @@ it ends up on shared screens.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +54,20 @@ def public_view(ticket: Ticket, unit: Unit | None) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """One step to record (:func:`record_events`)."""
+
+    ticket: Ticket
+    kind: str
+    at: datetime
+    actor: str = "system"
+    actor_id: int | None = None
+    unit: Unit | None = None
+    note: str | None = None
+    data: dict[str, Any] | None = None
+
+
 def record_event(
     session: Session,
     ticket: Ticket,
@@ -65,32 +81,23 @@ def record_event(
     data: dict[str, Any] | None = None,
 ) -> TicketEvent:
     """Append ``kind`` to the ticket's timeline and to the outbox, in this transaction."""
-    event = TicketEvent(
-        ticket=ticket,
-        kind=kind,
-        at=at,
-        actor=actor,
-        actor_id=actor_id,
-        unit_id=unit.id if unit else ticket.unit_id,
-        note=note,
-        data=data or {},
-    )
-    session.add(event)
-    session.flush()  # ids for the payload
-    current_unit = ticket.unit if ticket.unit_id else None
-    session.add(
-        OutboxMessage(
-            topic=TICKET_TOPIC,
-            payload={
-                "event_id": event.id,
-                "event": kind,
-                "at": at.isoformat(),
-                "actor": actor,
-                "data": data or {},
-                "ticket": public_view(ticket, current_unit),
-            },
-        )
-    )
+    return record_events(session, [NewEvent(ticket, kind, at, actor, actor_id, unit, note, data)])[0]
+
+
+def record_events(session: Session, steps: Sequence[NewEvent]) -> list[TicketEvent]:
+    """:func:`record_event` for several steps, with one flush for all their ids; the bus hears
+    them in order."""
+    events = [TicketEvent(ticket=e.ticket, kind=e.kind, at=e.at, actor=e.actor, actor_id=e.actor_id,
+                          unit_id=e.unit.id if e.unit else e.ticket.unit_id, note=e.note, data=e.data or {})
+              for e in steps]
+    session.add_all(events)
+    session.flush()  # ids for the payloads
+    session.add_all([
+        OutboxMessage(topic=TICKET_TOPIC, payload={
+            "event_id": event.id, "event": e.kind, "at": e.at.isoformat(), "actor": e.actor, "data": e.data or {},
+            "ticket": public_view(e.ticket, e.ticket.unit if e.ticket.unit_id else None)})
+        for e, event in zip(steps, events)])
     session.info["wrote_outbox"] = True
-    bus.publish(session, ticket, event)
-    return event
+    for e, event in zip(steps, events):
+        bus.publish(session, e.ticket, event)
+    return events

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tickets.dispatch import platform_office
-from tickets.events import record_event
+from tickets.events import NewEvent, record_events
 from tickets.models import Notification, Ticket, Unit, User
 from tickets.roles import SYSTEM, Actor
 
@@ -117,20 +117,44 @@ def unique(recipients: Iterable[Recipient]) -> list[Recipient]:
     return out
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One thing to tell (:func:`notify_many`)."""
+
+    ticket: Ticket | None
+    recipients: Sequence[Recipient]
+    kind: str
+    text: str
+    at: datetime
+    actor: Actor = SYSTEM
+    data: dict[str, Any] | None = None
+    note: str | None = None
+
+
 def notify(
     session: Session, ticket: Ticket | None, recipients: Sequence[Recipient], kind: str, text: str, at: datetime,
     *, actor: Actor = SYSTEM, data: dict[str, Any] | None = None, note: str | None = None,
 ) -> list[Notification]:
     """A Notification per recipient; with a ticket, one timeline event ``kind`` listing them."""
-    recipients = unique(recipients)
-    rows = [
-        Notification(unit_id=r.unit.id, role=r.role if r.user is None else r.user.role,
-                     user_id=r.user.id if r.user else None, ticket_id=ticket.id if ticket else None,
-                     kind=kind, text=text, at=at)
-        for r in recipients
-    ]
-    session.add_all(rows)
-    if ticket is not None:
-        record_event(session, ticket, kind, at, actor=actor.name, actor_id=actor.user_id, note=note,
-                     data={**(data or {}), "recipients": [r.describe() for r in recipients]})
-    return rows
+    return notify_many(session, [Notice(ticket, recipients, kind, text, at, actor, data, note)])[0]
+
+
+def notify_many(session: Session, notices: Sequence[Notice]) -> list[list[Notification]]:
+    """:func:`notify` for several notices, their timeline events recorded together."""
+    out, steps = [], []
+    for n in notices:
+        recipients = unique(n.recipients)
+        rows = [
+            Notification(unit_id=r.unit.id, role=r.role if r.user is None else r.user.role,
+                         user_id=r.user.id if r.user else None, ticket_id=n.ticket.id if n.ticket else None,
+                         kind=n.kind, text=n.text, at=n.at)
+            for r in recipients
+        ]
+        session.add_all(rows)
+        out.append(rows)
+        if n.ticket is not None:
+            steps.append(NewEvent(n.ticket, n.kind, n.at, actor=n.actor.name, actor_id=n.actor.user_id, note=n.note,
+                                  data={**(n.data or {}), "recipients": [r.describe() for r in recipients]}))
+    if steps:
+        record_events(session, steps)
+    return out

@@ -45,7 +45,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, Integer, String, and_, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tickets import bus, notify, numbers, sla
 from tickets.events import record_event
@@ -231,22 +231,44 @@ def close_order(session: Session, order: SupervisionOrder, at: datetime, actor: 
 
 
 # ------------------------------------------------------------- reminder letters
+@dataclass(frozen=True)
+class LetterDraft:
+    """A 提醒函 to issue (:func:`issue_reminder_letters`)."""
+
+    unit: Unit
+    at: datetime
+    reason: str
+    text: str
+    ticket: Ticket | None = None
+    actor: Actor = SYSTEM
+
+
 def issue_reminder_letter(
     session: Session, unit: Unit, at: datetime, *, reason: str, text: str, ticket: Ticket | None = None,
-    actor: Actor = SYSTEM, tz: Any = None, heads: list[notify.Recipient] | None = None,
+    actor: Actor = SYSTEM, tz: Any = None,
 ) -> ReminderLetter:
-    """A 提醒函 to ``unit``; its heads (``notify.unit_heads``, unless given) are notified, and the
-    ticket's timeline records it."""
+    """A 提醒函 to ``unit``; its heads are notified, and the ticket's timeline records it."""
+    return issue_reminder_letters(session, [LetterDraft(unit, at, reason, text, ticket, actor)], tz=tz)[0]
+
+
+def issue_reminder_letters(session: Session, drafts: Sequence[LetterDraft], *, tz: Any = None) -> list[ReminderLetter]:
+    """:func:`issue_reminder_letter` for several letters: numbered in the order given, each
+    unit's heads read once, the notifications and timeline events written together."""
     tz = tz or config().tz
-    letter = ReminderLetter(number=numbers.next_number(session, numbers.REMINDER_LETTER, at, tz),
-                            ticket_id=ticket.id if ticket else None, unit_id=unit.id, reason=reason,
-                            issued_at=at, issued_by=actor.name, text=text)
-    session.add(letter)
-    session.flush()
-    notify.notify(session, ticket, heads if heads is not None else notify.unit_heads(session, unit), "reminder_letter",
-                  f"提醒函{letter.number}（{LETTER_REASONS.get(reason, reason)}）：{text}", at, actor=actor,
-                  data={"number": letter.number, "reason": reason, "unit_code": unit.code})
-    return letter
+    heads: dict[int, list[notify.Recipient]] = {}
+    letters = []
+    for d, number in zip(drafts, numbers.take(session, numbers.REMINDER_LETTER, [d.at for d in drafts], tz)):
+        letters.append(ReminderLetter(number=number, ticket_id=d.ticket.id if d.ticket else None, unit_id=d.unit.id,
+                                      reason=d.reason, issued_at=d.at, issued_by=d.actor.name, text=d.text))
+        if d.unit.id not in heads:
+            heads[d.unit.id] = notify.unit_heads(session, d.unit)
+    session.add_all(letters)
+    notify.notify_many(session, [
+        notify.Notice(d.ticket, heads[d.unit.id], "reminder_letter",
+                      f"提醒函{letter.number}（{LETTER_REASONS.get(d.reason, d.reason)}）：{d.text}", d.at, actor=d.actor,
+                      data={"number": letter.number, "reason": d.reason, "unit_code": d.unit.code})
+        for d, letter in zip(drafts, letters)])
+    return letters
 
 
 def issue_leader_instruction(session: Session, ticket_or_unit: Ticket | Unit, at: datetime, actor: Actor,
@@ -384,9 +406,8 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
             ReminderLetter.ticket_id.in_(ids[start:start + 1000]), ReminderLetter.reason == "repeated")))
     from tickets.vocabulary import TOPICS
 
-    letters: list[ReminderLetter] = []
+    drafts: list[tuple[Complaint, datetime, str]] = []  # (complaint, when, the letter's text)
     done: set[int] = set()  # probes that got their letter (one per complaint)
-    heads: dict[int | None, list[notify.Recipient]] = {}
     for n, what, cluster in clusters:
         t, at = dispatched[n]
         if n in done or t.id in lettered or any(r.id in lettered for r in cluster):
@@ -394,15 +415,16 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
         listed = "、".join([r.number for r in cluster] + [t.number])
         text = (f"{what}就{TOPICS.get(t.topic, t.topic)}问题投诉{len(cluster) + 1}次"
                 f"（工单{listed}），请高度重视，查明原因，从根本上解决。")
-        ticket = t if isinstance(t, Ticket) else session.get(Ticket, t.id)
-        assert ticket is not None and ticket.unit is not None
-        if ticket.unit_id not in heads:  # a unit's heads once per batch
-            heads[ticket.unit_id] = notify.unit_heads(session, ticket.unit)
-        letters.append(issue_reminder_letter(session, ticket.unit, at, reason="repeated", text=text, ticket=ticket,
-                                             heads=heads[ticket.unit_id]))
+        drafts.append((t, at, text))
         lettered.add(t.id)
         done.add(n)
-    return letters
+    if not drafts:
+        return []
+    # The ORM tickets (and units) of the complaints that earn a letter, in one query.
+    loaded = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_([t.id for t, _a, _x in drafts]))
+                                               .options(selectinload(Ticket.unit)))}
+    return issue_reminder_letters(session, [
+        LetterDraft(loaded[t.id].unit, at, "repeated", text, loaded[t.id]) for t, at, text in drafts])
 
 
 def check_repeated(session: Session, ticket: Ticket, at: datetime) -> ReminderLetter | None:
