@@ -68,13 +68,26 @@ def leaders(session: Session, unit: Unit) -> list[User]:
 
 def unit_heads(session: Session, unit: Unit) -> list[Recipient]:
     """The unit's leaders, else its parent's leaders, else the unit's leader role."""
-    for candidate in (unit, unit.parent):
-        if candidate is None:
-            continue
-        found = leaders(session, candidate)
-        if found:
-            return [Recipient(candidate, LEADER, user) for user in found]
-    return [Recipient(unit, LEADER)]
+    return unit_heads_many(session, [unit])[unit.id]
+
+
+def unit_heads_many(session: Session, units: Iterable[Unit]) -> dict[int, list[Recipient]]:
+    """:func:`unit_heads` of each unit, by unit id: the leaders of them all and their parents
+    read in one query."""
+    by_id = {u.id: u for u in units}
+    parent_ids = {u.parent_id for u in by_id.values() if u.parent_id is not None}
+    if parent_ids - set(by_id):  # load the parents at once: ``unit.parent`` then costs no query
+        session.scalars(select(Unit).where(Unit.id.in_(parent_ids - set(by_id)))).all()
+    found: dict[int, list[User]] = {}
+    for user in session.scalars(select(User).where(
+            User.unit_id.in_(set(by_id) | parent_ids), User.role == LEADER, User.active.is_(True)).order_by(User.id)):
+        found.setdefault(user.unit_id, []).append(user)
+    out: dict[int, list[Recipient]] = {}
+    for uid, unit in by_id.items():
+        candidate = next((c for c in (unit, unit.parent) if c is not None and found.get(c.id)), None)
+        out[uid] = [Recipient(candidate, LEADER, user) for user in found[candidate.id]] if candidate \
+            else [Recipient(unit, LEADER)]
+    return out
 
 
 def office(session: Session) -> Recipient:

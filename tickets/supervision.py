@@ -255,13 +255,10 @@ def issue_reminder_letters(session: Session, drafts: Sequence[LetterDraft], *, t
     """:func:`issue_reminder_letter` for several letters: numbered in the order given, each
     unit's heads read once, the notifications and timeline events written together."""
     tz = tz or config().tz
-    heads: dict[int, list[notify.Recipient]] = {}
-    letters = []
-    for d, number in zip(drafts, numbers.take(session, numbers.REMINDER_LETTER, [d.at for d in drafts], tz)):
-        letters.append(ReminderLetter(number=number, ticket_id=d.ticket.id if d.ticket else None, unit_id=d.unit.id,
-                                      reason=d.reason, issued_at=d.at, issued_by=d.actor.name, text=d.text))
-        if d.unit.id not in heads:
-            heads[d.unit.id] = notify.unit_heads(session, d.unit)
+    heads = notify.unit_heads_many(session, [d.unit for d in drafts])
+    letters = [ReminderLetter(number=number, ticket_id=d.ticket.id if d.ticket else None, unit_id=d.unit.id,
+                              reason=d.reason, issued_at=d.at, issued_by=d.actor.name, text=d.text)
+               for d, number in zip(drafts, numbers.take(session, numbers.REMINDER_LETTER, [d.at for d in drafts], tz))]
     session.add_all(letters)
     notify.notify_many(session, [
         notify.Notice(d.ticket, heads[d.unit.id], "reminder_letter",
