@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from tickets import jsontext
+
 _commit_listeners: list[Callable[[], None]] = []
 _listeners_lock = threading.Lock()
 
@@ -33,6 +35,9 @@ def remove_outbox_listener(callback: Callable[[], None]) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # JSON columns through orjson: the outbox payloads alone are two per ticket taken in.
+    kwargs.setdefault("json_serializer", jsontext.dumps)
+    kwargs.setdefault("json_deserializer", jsontext.loads)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

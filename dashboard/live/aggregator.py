@@ -13,7 +13,6 @@ due into amber and breach events the moment they happen.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from dashboard.live import keys as K
 from dashboard.live.figures import LiveFigures
+from tickets import jsontext
 from tickets.events import public_view
 from tickets.figures import RankingPolicy, Tally, subtree_tally
 from tickets.models import OutboxMessage, Ticket, Unit, utcnow
@@ -226,14 +226,14 @@ class LiveAggregator:
             "day": self._local_day(now), "received_today": received_today or 0, "closed_today": closed_today or 0,
         })
         for ticket, view in open_views:
-            pipe.hset(K.OPEN, str(ticket.id), json.dumps(view, ensure_ascii=False))
+            pipe.hset(K.OPEN, str(ticket.id), jsontext.dumps(view))
             self._queue_deadlines(pipe, ticket.id, view, now)
         for received_at, channel in flow_rows:
             key = self._minute_key(received_at)
             pipe.hincrby(key, channel, 1)
             pipe.expire(key, (K.FLOW_MINUTES + 60) * 60)
         for item in reversed(ticker):
-            pipe.lpush(K.TICKER, json.dumps(item, ensure_ascii=False))
+            pipe.lpush(K.TICKER, jsontext.dumps(item))
         self.figures.rebuild(pipe, self._local_day(now), facts, now)
         for outbox_id in unsettled:
             key = K.APPLIED + str(outbox_id // K.APPLIED_BUCKET)
@@ -311,7 +311,7 @@ class LiveAggregator:
             if done or outbox_id in seen:
                 continue
             seen.add(outbox_id)
-            todo.append((outbox_id, json.loads(fields["payload"]), fields.get("topic", "ticket")))
+            todo.append((outbox_id, jsontext.loads(fields["payload"]), fields.get("topic", "ticket")))
         pipe = _Transaction(self.redis.pipeline(transaction=True))
         messages: list[Message] = []
         with self.figures.batch(pipe, today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == "ticket"]):
@@ -336,7 +336,7 @@ class LiveAggregator:
         if kind == "received":
             if self._local_day(datetime.fromisoformat(view["received_at"])) == today:
                 pipe.hincrby(K.COUNTERS, "received_today", 1)
-            pipe.hset(K.OPEN, str(tid), json.dumps(view, ensure_ascii=False))
+            pipe.hset(K.OPEN, str(tid), jsontext.dumps(view))
             minute = self._minute_key(datetime.fromisoformat(view["received_at"]))
             pipe.hincrby(minute, view["channel"], 1)
             pipe.expire(minute, (K.FLOW_MINUTES + 60) * 60)
@@ -353,11 +353,11 @@ class LiveAggregator:
                 if kind == "merge" and self._local_day(datetime.fromisoformat(view["received_at"])) == today:
                     pipe.hincrby(K.COUNTERS, "received_today", -1)  # after de-duplication it is not a ticket
             else:
-                pipe.hset(K.OPEN, str(tid), json.dumps(view, ensure_ascii=False))
+                pipe.hset(K.OPEN, str(tid), jsontext.dumps(view))
                 self._queue_deadlines(pipe, tid, view, now)
             if kind == "dispatched" and (payload.get("data") or {}).get("first", True):
                 # The ticker shows a ticket once it has its unit (dispatch follows receipt at once).
-                pipe.lpush(K.TICKER, json.dumps(self._ticker_item(view, kind, at), ensure_ascii=False))
+                pipe.lpush(K.TICKER, jsontext.dumps(self._ticker_item(view, kind, at)))
                 pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
         self.figures.on_event(pipe, today, kind, view, payload.get("data") or {}, self._today_start(now), now)
         return {"event": kind, "at": at.isoformat(), "ticket": view}
@@ -398,7 +398,7 @@ class LiveAggregator:
                     self.figures.recheck(pipe, self._local_day(self.clock()), int(tid), self.clock())
                 pipe.incr(K.SEQ)
                 seq = pipe.execute()[-1]
-                view = json.loads(raw) if raw else {"ticket_id": int(tid)}
+                view = jsontext.loads(raw) if raw else {"ticket_id": int(tid)}
                 fired.append({
                     "seq": seq, "event": kind, "which": which,
                     "at": datetime.fromtimestamp(now_ts, timezone.utc).isoformat(), "ticket": view,
@@ -446,7 +446,7 @@ class LiveAggregator:
         if not ids:
             return []
         views = self.redis.hmget(K.OPEN, ids)
-        return [json.loads(v).get("unit_id") if v else None for v in views]
+        return [jsontext.loads(v).get("unit_id") if v else None for v in views]
 
     def subtree(self, unit_id: int) -> set[int]:
         return subtree_of(((uid, parent) for uid, _code, _name, _level, parent, _kind in self.units), unit_id)
@@ -502,7 +502,7 @@ class LiveAggregator:
                 }
                 for m, f in zip(minutes, flows)
             ],
-            "ticker": [json.loads(item) for item in ticker],
+            "ticker": [jsontext.loads(item) for item in ticker],
             "server_time": now.isoformat(),
         }
 

@@ -8,7 +8,6 @@ the SQL recomputation, so both give the same numbers (tests hold them to it).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboard.live import keys as K
+from tickets import jsontext
 from tickets.figures import COUNT_FIELDS, SATISFIED_ANSWERS, Tally, TicketFacts
 from tickets.models import FollowUp, IntakeRecord, Ticket
 
@@ -95,7 +95,7 @@ class LiveFigures:
         raw = self._raw(day, ticket_id)
         if not raw:
             return None, None
-        data = json.loads(raw)
+        data = jsontext.loads(raw)
         return TicketFacts(**data["facts"]), data["c"]
 
     def store(self, pipe: Any, day: str, facts: TicketFacts, before: dict[str, Any] | None,
@@ -106,7 +106,7 @@ class LiveFigures:
         if before is not None:
             self._apply(pipe, day, before_unit, before, -1, facts.ticket_id)
         self._apply(pipe, day, facts.unit_id, after_c, +1, facts.ticket_id)
-        raw = json.dumps({"facts": facts.to_json(), "c": after_c, "u": facts.unit_id})
+        raw = jsontext.dumps({"facts": facts.to_json(), "c": after_c, "u": facts.unit_id})
         if self._pending is not None:  # in a batch: written at its end
             self._pending[(day, facts.ticket_id)] = raw
             self._changed.add((day, facts.ticket_id))
@@ -140,7 +140,7 @@ class LiveFigures:
 
     def stored_unit(self, day: str, ticket_id: int) -> int | None:
         raw = self._raw(day, ticket_id)
-        return json.loads(raw)["u"] if raw else None
+        return jsontext.loads(raw)["u"] if raw else None
 
     # ------------------------------------------------------------ events
     def on_event(self, pipe: Any, day: str, kind: str, view: dict[str, Any], data: dict[str, Any],
