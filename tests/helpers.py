@@ -4,8 +4,10 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets.db import make_engine, make_session_factory, unit_of_work
@@ -68,3 +70,12 @@ def new_request(
 def submit(factory: sessionmaker[Session], request: NewRequest, now: datetime | None = None) -> Ticket:
     with unit_of_work(factory) as s:
         return receive(s, request, now or request.received_at, TZ)
+
+
+def outbox_events(session: Session) -> list[dict[str, Any]]:
+    """Every ticket event payload in the outbox, in order (a bulk write's message carries several)."""
+    from tickets.events import event_payloads
+    from tickets.models import OutboxMessage
+
+    return [e for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            for e in event_payloads(m.topic, m.payload)]

@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import settings as settings_module
-from tests.helpers import TZ, add_small_bureau, new_request, submit
+from tests.helpers import TZ, add_small_bureau, new_request, outbox_events, submit
 from tickets import followup, lifecycle, supervision
 from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.followup import SandboxGateway, handle_inbound, parse_answer
 from tickets.lifecycle import IllegalStep
 from tickets.models import (
-    Base, FollowUp, Notification, OutboxMessage, ReminderLetter, SmsMessage, Ticket, TicketEvent, Unit, User,
+    Base, FollowUp, Notification, ReminderLetter, SmsMessage, Ticket, TicketEvent, Unit, User,
 )
 from tickets.roles import NotAllowed, actor_for
 
@@ -180,7 +180,7 @@ def test_three_levels_from_sms_out_to_reply_in_reach_the_right_people(any_world:
         kinds = [e.kind for e in events(s, tid)]
         assert kinds[-4:] == ["follow_up_answered", "redo", "escalated", "reminder_letter"]
         # ... and they leave through the outbox, without personal data.
-        outbox = [m.payload for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+        outbox = outbox_events(s)
         escalated = [p for p in outbox if p["event"] == "escalated"]
         assert escalated and escalated[0]["data"]["level"] == 2
         assert all(PHONE not in str(p) and "张三" not in str(p) for p in outbox)

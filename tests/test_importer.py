@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feeds.importer import OUTCOMES, SimulatedCrash, run_import
 from feeds.mapping import DateReader, Mapping, MappingError, strptime_format
 from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
-from tests.helpers import TZ, bureau_database
+from tests.helpers import TZ, bureau_database, outbox_events
 from tickets.db import unit_of_work
 from tickets.models import (
     Base,
@@ -25,7 +25,6 @@ from tickets.models import (
     DuplicateSuggestion,
     ImportRun,
     IntakeRecord,
-    OutboxMessage,
     Ticket,
     TicketEvent,
 )
@@ -338,9 +337,8 @@ def test_history_passes_through_the_domain_without_invented_steps(tmp_path: Path
         assert [e.kind for e in open_.events] == ["received", "dispatched"]
         assert no_due.events[1].data["due_from"] == "sla" and no_due.resolve_due_at is not None
         # Only the open ticket reaches the live path.
-        events = [m.payload["event"] for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
-        assert events == ["received", "dispatched"]
-        assert all(m.payload["ticket"]["number"] == open_.number for m in s.scalars(select(OutboxMessage)))
+        assert [e["event"] for e in outbox_events(s)] == ["received", "dispatched"]
+        assert all(e["ticket"]["number"] == open_.number for e in outbox_events(s))
         assert s.scalar(select(func.count()).select_from(TicketEvent)) == 6
 
 
@@ -385,9 +383,9 @@ def test_on_postgresql_crash_resume_idempotency_and_live_intake_after(pg_url: st
         suggestions = s.scalar(select(func.count()).select_from(DuplicateSuggestion))
         assert suggestions >= resumed.suggestions > 0  # the report counts this run's; the table all runs'
         # Every open imported ticket is announced on the outbox, with its event's id.
-        outbox = s.scalars(select(OutboxMessage)).all()
+        outbox = outbox_events(s)
         event_ids = {e.id for e in s.scalars(select(TicketEvent).where(TicketEvent.kind == "dispatched"))}
-        assert outbox and {m.payload["event_id"] for m in outbox if m.payload["event"] == "dispatched"} == event_ids
+        assert outbox and {e["event_id"] for e in outbox if e["event"] == "dispatched"} == event_ids
     # The sequences moved past the imported ids: live intake keeps working.
     with unit_of_work(factory) as s:
         ticket = receive(s, new_request(NOW, external_id="LIVE-1", lat=42.35, lon=-71.06, district="Back Bay"), NOW, NY)

@@ -20,7 +20,7 @@ from dashboard.live import keys as K
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.relay import OutboxRelay
 from dashboard.redis_link import connect
-from tests.helpers import TZ, add_small_bureau, new_request, submit
+from tests.helpers import TZ, add_small_bureau, new_request, outbox_events, submit
 from tickets import lifecycle
 from tickets.db import make_engine, make_session_factory, unit_of_work
 from tickets.models import OutboxMessage, Ticket
@@ -96,7 +96,7 @@ def test_ticket_and_its_events_commit_together_or_not_at_all(world: World) -> No
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     submit(world.factory, new_request(MONDAY_9))
     with world.factory() as s:
-        kinds = [m.payload["event"] for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+        kinds = [e["event"] for e in outbox_events(s)]
     assert kinds == ["received", "dispatched"]
 
 
@@ -136,7 +136,7 @@ def test_each_event_is_applied_once_even_if_relayed_twice(world: World) -> None:
         for row in s.scalars(select(OutboxMessage)):
             row.relayed_at = None
     world.relay.run_once()
-    assert world.redis.xlen(K.EVENTS_STREAM) == 4
+    assert world.redis.xlen(K.EVENTS_STREAM) == 2  # the intake's one message, twice
     events = world.pump()
     assert [e["event"] for e in events] == ["received", "dispatched"]
     assert world.aggregator.counters()["received_today"] == 1
@@ -231,7 +231,7 @@ def test_relay_keeps_events_while_redis_is_down(world: World) -> None:
     with pytest.raises(redis.exceptions.ConnectionError):
         world.relay.run_once()
     with world.factory() as s:
-        assert s.scalar(select(func.count()).where(OutboxMessage.relayed_at.is_(None))) == 2
+        assert s.scalar(select(func.count()).where(OutboxMessage.relayed_at.is_(None))) == 1  # received + dispatched
     world.relay.redis = up
     assert [e["event"] for e in world.pump()] == ["received", "dispatched"]
 
@@ -273,3 +273,28 @@ def test_a_chunk_transaction_leaves_what_its_commands_one_by_one_leave() -> None
     assert transaction.execute(seq_increment=7) == 7
     assert state(chunked) == state(one_by_one)
     assert chunked.ttl("s") > 0
+
+
+def test_a_pushed_batch_travels_as_one_message_and_big_backlogs_in_chunks(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch taken in together leaves as one outbox message; the aggregator applies its
+    events in order, each with its own seq, and a backlog larger than a chunk over several steps."""
+    from dashboard.live import aggregator as aggregator_module
+    from tickets.intake import receive_many
+
+    world.pump()  # rebuild on an empty database
+    monkeypatch.setattr(aggregator_module, "CHUNK_BYTES", 1)  # one message per step
+    for n in range(3):
+        with unit_of_work(world.factory) as s:
+            receive_many(s, [new_request(MONDAY_9 + timedelta(minutes=n), phone=f"1390000000{2 * n + k}",
+                                         lat=36.60 + 0.01 * (2 * n + k), topic=("noise", "traffic")[k])
+                             for k in range(2)], MONDAY_9 + timedelta(minutes=n), TZ)
+    with world.factory() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 3
+        ids = [e["ticket"]["ticket_id"] for e in outbox_events(s)]
+    events = world.pump(rounds=1)
+    assert len(events) == 4  # one message (two tickets, received + dispatched) per step
+    events += world.pump(rounds=2)
+    assert [e["ticket"]["ticket_id"] for e in events] == ids and len(ids) == 12
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 12))
+    assert world.aggregator.counters()["open_now"] == 6

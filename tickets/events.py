@@ -18,6 +18,17 @@ from tickets import bus
 from tickets.models import OutboxMessage, Ticket, TicketEvent, Unit
 
 TICKET_TOPIC = "ticket"
+# Several ticket events committed together by a bulk writer (a pushed batch, an import
+# batch): one outbox message ``{"events": [payload, …]}`` instead of one per event, so the
+# relay, the stream and the aggregator handle a batch as one entry.
+TICKETS_TOPIC = "tickets"
+
+
+def event_payloads(topic: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ticket event payloads one outbox message carries, in order (none: not about tickets)."""
+    if topic == TICKETS_TOPIC:
+        return list(payload["events"])
+    return [payload] if topic == TICKET_TOPIC else []
 
 
 def _iso(value: datetime | None) -> str | None:

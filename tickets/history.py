@@ -66,7 +66,7 @@ from sqlalchemy.orm import Session
 
 from geo import jurisdictions
 from tickets import bus, dedup, dispatch, numbers, sla
-from tickets.events import TICKET_TOPIC, public_view
+from tickets.events import TICKETS_TOPIC, public_view
 from tickets.intake import NewRequest, _jsonable
 from tickets.models import DuplicateSuggestion, IntakeRecord, OutboxMessage, Ticket, TicketEvent, Unit
 
@@ -323,11 +323,11 @@ def import_history(
         events[i]["id"] = eid
     _insert(session, TicketEvent.__table__, [e for e in events if e["id"] is not None])
     _insert(session, TicketEvent.__table__, [e for e in events if e["id"] is None], without_id=True)
-    if announce:
+    if announce:  # one outbox message for the batch, its events in order
         _insert(session, OutboxMessage.__table__, [
-            {"topic": TICKET_TOPIC, "created_at": now, "relayed_at": None, "payload": {
-                "event_id": events[i]["id"], "event": events[i]["kind"], "at": events[i]["at"].isoformat(),
-                "actor": "system", "data": events[i]["data"], "ticket": view}} for i, view in announce])
+            {"topic": TICKETS_TOPIC, "created_at": now, "relayed_at": None, "payload": {"events": [
+                {"event_id": events[i]["id"], "event": events[i]["kind"], "at": events[i]["at"].isoformat(),
+                 "actor": "system", "data": events[i]["data"], "ticket": view} for i, view in announce]}}])
         session.info["wrote_outbox"] = True
 
     if live:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from dashboard.live import keys as K
 from dashboard.live.figures import LiveFigures
 from tickets import jsontext
-from tickets.events import public_view
+from tickets.events import TICKET_TOPIC, TICKETS_TOPIC, event_payloads, public_view
 from tickets.figures import RankingPolicy, Tally, subtree_tally
 from tickets.models import OutboxMessage, Ticket, Unit, utcnow
 from tickets.roles import subtree_of
@@ -311,12 +311,16 @@ class LiveAggregator:
             if done or outbox_id in seen:
                 continue
             seen.add(outbox_id)
-            todo.append((outbox_id, jsontext.loads(fields["payload"]), fields.get("topic", "ticket")))
+            topic, payload = fields.get("topic", TICKET_TOPIC), jsontext.loads(fields["payload"])
+            if topic in (TICKET_TOPIC, TICKETS_TOPIC):
+                todo.extend((outbox_id, event, TICKET_TOPIC) for event in event_payloads(topic, payload))
+            else:
+                todo.append((outbox_id, payload, topic))
         pipe = _Transaction(self.redis.pipeline(transaction=True))
         messages: list[Message] = []
-        with self.figures.batch(pipe, today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == "ticket"]):
+        with self.figures.batch(pipe, today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == TICKET_TOPIC]):
             for outbox_id, payload, topic in todo:
-                if topic != "ticket":
+                if topic != TICKET_TOPIC:
                     messages.append(self._other_message(topic, payload))
                 else:
                     messages.append(self._apply_ticket_event(pipe, payload, now, today))
@@ -532,7 +536,7 @@ class LiveAggregator:
             self.rebuild()
             ready, cursor, day = self._position()
         entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor or "0-0"}, count=500, block=block_ms))
-        events = self.apply_many(entries)
+        events = self.apply_many(_chunk(entries))
         events += self.roll_day(day)
         events += self.fire_due()
         if events or self._units_due() or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
@@ -567,6 +571,22 @@ class LiveAggregator:
             except Exception:
                 log.exception("live aggregator step failed; retrying")
                 stop.wait(1.0)
+
+
+# At most this much payload per step: an entry of a bulk write carries a whole batch's events
+# (up to 2,000), and one Redis transaction for hundreds of such entries would stall the wall.
+CHUNK_BYTES = 4_000_000
+
+
+def _chunk(entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict[str, str]]]:
+    """The first entries up to ``CHUNK_BYTES`` of payload (at least one); the rest is read again
+    next step, from the cursor the applied ones leave."""
+    size = 0
+    for n, (_eid, fields) in enumerate(entries):
+        size += len(fields.get("payload", ""))
+        if size > CHUNK_BYTES and n > 0:
+            return entries[:n]
+    return entries
 
 
 def reset_live_state(client: redis.Redis) -> None:
