@@ -489,7 +489,7 @@ class CandidateIndex:
                 ids |= self.by_phone.get(record.phone, set())
             if record.has_point:
                 # Without the phone, only the same topic can match (``compare``): look there only.
-                for cell in h3.grid_disk(h3.latlng_to_cell(record.lat, record.lon, self.resolution), self.rings):
+                for cell in _disk(record.lat, record.lon, self.resolution, self.rings):  # type: ignore[arg-type]
                     ids |= self.by_cell.get((cell, record.topic), set())
             # Records without a point are compared by text within their district and topic;
             # a record with a point also looks at pointless ones of its district and topic.
@@ -519,6 +519,13 @@ class CandidateIndex:
                         continue
                 out.append(r)
             return out
+
+
+@lru_cache(maxsize=8192)
+def _disk(lat: float, lon: float, resolution: int, rings: int) -> tuple[int, ...]:
+    """The H3 cells within ``rings`` of the point's cell: a record is looked up in the shared
+    index and in its batch's own, and H3 took a tenth of de-duplication's time."""
+    return tuple(h3.grid_disk(h3.latlng_to_cell(lat, lon, resolution), rings))
 
 
 _COLUMNS = (Ticket.id, Ticket.number, Ticket.channel, Ticket.received_at, Ticket.topic, Ticket.kind, Ticket.title,

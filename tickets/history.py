@@ -108,6 +108,7 @@ class _Pending:
     matches: list[tuple[dedup.Verdict, dedup.Record]] = field(default_factory=list)
     unit: Any = None  # UnitCache._plain
     judged: dedup.Record | None = None  # as de-duplication knows it (records that arrive open)
+    due_source: str = "sla"  # where its resolve deadline came from (``DUE_FROM``)
 
 
 def _deadlines(rec: HistoricalRecord, now: datetime, tz: Any,
@@ -220,7 +221,7 @@ def import_history(
             **deadlines,
         }
         item = _Pending(rec, values, provisional=index.provisional_id(), matches=matches, unit=unit)
-        item.values["_due_source"] = due_source
+        item.due_source = due_source
         pending.append(item)
         outcomes.append((n, "new", item))
         if n in judged:
@@ -262,8 +263,7 @@ def import_history(
         p.values["id"] = tid
         if p.judged is not None:
             index.rekey(p.provisional, replace(p.judged, ticket_id=tid, number=p.values["number"]))
-    _insert(session, Ticket.__table__, [{k: v for k, v in p.values.items() if not k.startswith("_")}
-                                        for p in pending])
+    _insert(session, Ticket.__table__, [p.values for p in pending])
     if real:
         index.written_up_to(max(real.values()))
 
@@ -298,7 +298,7 @@ def import_history(
         if rec.closed_at is not None:
             events.append(_event(v["id"], "imported_closed", rec.closed_at, v["unit_id"], {
                 "source_status": rec.source_status, "resolve_due_at": _iso(v["resolve_due_at"]),
-                "due_from": v["_due_source"], "note": "closed in the source system before import"}))
+                "due_from": p.due_source, "note": "closed in the source system before import"}))
         else:
             view = _view(v, p.unit)
             announce.append((len(events) - 1, view))
