@@ -1,5 +1,7 @@
-"""Domain events: every step of a ticket is a timeline row and an outbox row.
+"""Domain events: every step of a ticket is a timeline row and an outbox message.
 
+A step recorded here gets an outbox message of its own; a bulk writer
+(``tickets.history``) puts a whole batch's events into one (``TICKETS_TOPIC``).
 Both are added to the caller's session, so they commit with the change that
 caused them or not at all. The outbox payload is what leaves the database
 for the live path: it carries no personal data (names, phone numbers), since

@@ -35,9 +35,9 @@ mapping file for records whose source gives no due date:
 - ``sla``: the bureau's own policy (``tickets.sla``) from the received time
   for closed records, from now for open ones.
 
-Only what the live path can use leaves through the outbox: the ``received``
-and ``dispatched`` events of records that arrive *open* (the wall shows them,
-their deadlines are watched) and ``record_merged`` events. Closed history is
+Only what the live path can use leaves through the outbox, in one message per
+batch: the ``received`` and ``dispatched`` events of records that arrive *open*
+(the wall shows them, their deadlines are watched) and ``record_merged`` events. Closed history is
 not replayed onto the live path; today's live counters pick up a record that
 was received and closed today after ``app.py live rebuild`` (the SQL figures,
 the reference, include it at once). The bus's in-transaction handlers
