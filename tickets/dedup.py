@@ -598,11 +598,14 @@ def _confirm(session: Session, index: CandidateIndex, ids: Iterable[int], cache:
 
 
 def confirm_ahead(session: Session, records: Sequence[Record], p: Params, index: CandidateIndex,
-                  confirmed: dict[int, Record | None]) -> list[list[Record]]:
-    """The candidates of each of a whole batch of ``records`` in ``index`` (prepared for them),
-    their stored data confirmed in one query, so that each :func:`search` after it (given these
-    candidates) finds its answers in ``confirmed`` instead of asking the database once per record."""
-    found = [index.candidates(record, p.window_hours, p.near_m) for record in records]
+                  confirmed: dict[int, Record | None], limit: int = 5) -> list[list[Record]]:
+    """The best candidates of each of a whole batch of ``records`` in ``index`` (prepared for
+    them): those :func:`search` would read back, their stored data confirmed in one query, so
+    that each search after it (given these candidates) finds its answers in ``confirmed``
+    instead of asking the database once per record. The best of these and of any other
+    candidates are the best of all: only these need confirming."""
+    found = [[c for _v, c in rank(record, index.candidates(record, p.window_hours, p.near_m), p)[: limit * 2]]
+             for record in records]
     _confirm(session, index, {c.ticket_id for cands in found for c in cands if c.ticket_id is not None}, confirmed)
     return found
 
