@@ -52,6 +52,7 @@ from tickets.vocabulary import KINDS
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "bench-secret"
+DURABLE = False  # --durable: PostgreSQL with fsync and synchronous commits, as in production
 
 
 def make_orders(n: int, seed: int = 11, prefix: str = "GS") -> list[dict[str, Any]]:
@@ -123,7 +124,7 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backe
     if backend == "real":
         from tests.servers import PostgresServer
 
-        pg = PostgresServer().start()
+        pg = PostgresServer(durable=DURABLE).start()
         url = prepare_db(pg.create_database("bench_push"))
     else:
         url = prepare_db(tmp / "bench.db")
@@ -182,7 +183,7 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
     if backend == "real":
         from tests.servers import PostgresServer, RedisServer
 
-        pg = PostgresServer().start()
+        pg = PostgresServer(durable=DURABLE).start()
         redis = RedisServer().start()
         servers = [pg, redis]
         url = prepare_db(pg.create_database("bench_push"))
@@ -262,10 +263,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="server path: SQLite + in-process Redis, or PostgreSQL + Redis servers")
     parser.add_argument("--processes", type=int, default=1,
                         help="server path: platform processes sharing the database and Redis (needs --backend real)")
+    parser.add_argument("--durable", action="store_true",
+                        help="--backend real: PostgreSQL with fsync and synchronous commits on (the tests' server has them off)")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process run")
     parser.add_argument("--dedup", choices=["auto", "off"], default="auto",
                         help="off: measure without de-duplication (diagnosis only; in-process path)")
     args = parser.parse_args(argv)
+    global DURABLE
+    DURABLE = args.durable
     if args.dedup == "off":
         from tickets import dedup
 

@@ -236,8 +236,10 @@ class PostgresServer:
 
     superuser = "postgres"
 
-    def __init__(self, start_timeout: float = 60.0) -> None:
+    def __init__(self, start_timeout: float = 60.0, durable: bool = False) -> None:
         self.start_timeout = start_timeout
+        # durable: fsync and synchronous commits on, as in production (benchmarks; tests need not).
+        self.durable = durable
         self.port: int | None = None
         self.tmpdir: Path | None = None
         self.startup_seconds: float | None = None
@@ -338,13 +340,14 @@ class PostgresServer:
         if res.returncode != 0:
             raise ServerError(f"initdb failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         with open(self.datadir / "postgresql.conf", "a") as conf:
+            durability = "on" if self.durable else "off"
             conf.write(
-                "\n# minsheng test server: throwaway, so durability is off for speed\n"
+                "\n# minsheng test server: throwaway, so durability is off for speed (unless durable)\n"
                 "listen_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.tmpdir}'\n"
-                "fsync = off\n"
-                "synchronous_commit = off\n"
-                "full_page_writes = off\n"
+                f"fsync = {durability}\n"
+                f"synchronous_commit = {durability}\n"
+                f"full_page_writes = {durability}\n"
                 "max_connections = 200\n"
             )
 
