@@ -298,3 +298,22 @@ def test_a_pushed_batch_travels_as_one_message_and_big_backlogs_in_chunks(
     assert [e["ticket"]["ticket_id"] for e in events] == ids and len(ids) == 12
     assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 12))
     assert world.aggregator.counters()["open_now"] == 6
+
+
+def test_the_relay_takes_a_backlog_of_big_messages_a_slice_at_a_time(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog of bulk writes' messages (each a whole batch) is relayed a few megabytes a
+    round, not read into memory at once; nothing is lost or sent twice."""
+    from dashboard.live import relay as relay_module
+    from tickets.intake import receive_many
+
+    world.pump()
+    monkeypatch.setattr(relay_module, "RELAY_BYTES", 1)  # one message per round
+    for n in range(3):
+        with unit_of_work(world.factory) as s:
+            receive_many(s, [new_request(MONDAY_9, phone=f"1390000001{n}", lat=36.60 + 0.01 * n)],
+                         MONDAY_9, TZ)
+    assert [world.relay.run_once() for _ in range(4)] == [1, 1, 1, 0]
+    assert world.redis.xlen(K.EVENTS_STREAM) == 3
+    assert [e["event"] for e in world.pump()] == ["received", "dispatched"] * 3
+

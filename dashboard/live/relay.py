@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import redis
-from sqlalchemy import Text, cast, select, text, update
+from sqlalchemy import Text, cast, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard.live.keys import EVENTS_STREAM, STREAM_MAXLEN
@@ -24,6 +24,8 @@ from tickets.models import OutboxMessage, utcnow
 log = logging.getLogger(__name__)
 
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# At most this much payload per round (at least one message, whatever its size).
+RELAY_BYTES = 8_000_000
 
 
 class OutboxRelay:
@@ -43,20 +45,36 @@ class OutboxRelay:
         self.clock = clock
         self.wake = threading.Event()
         self.relayed = 0
+        self.more = False  # the last round left pending rows behind: go again at once
 
     def run_once(self) -> int:
         """Send one batch of pending rows; return how many were sent."""
         with self.factory() as session, session.begin():
-            # The payload as the JSON text it is stored as: passed on, not decoded and encoded again.
-            rows = session.execute(
-                select(OutboxMessage.id, OutboxMessage.topic, cast(OutboxMessage.payload, Text).label("payload"))
+            dialect = session.get_bind().dialect.name
+            # The pending rows' sizes first: a bulk write's message holds its whole batch (up to
+            # ~2 MB), and a backlog after a Redis outage must not be read into memory at once.
+            pending = session.execute(
+                select(OutboxMessage.id, func.length(cast(OutboxMessage.payload, Text)).label("size"))
                 .where(OutboxMessage.relayed_at.is_(None))
                 .order_by(OutboxMessage.id)
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
-            if not rows:
+            ids, total = [], 0
+            for row in pending:
+                if ids and total + row.size > RELAY_BYTES:
+                    break
+                ids.append(row.id)
+                total += row.size
+            self.more = len(ids) < len(pending) or len(pending) == self.batch
+            if not ids:
                 return 0
+            in_ids = OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))
+            given = {"ids": json.dumps(ids)}  # one parameter: an IN list of 500 is rendered anew each time
+            # The payload as the JSON text it is stored as: passed on, not decoded and encoded again.
+            rows = session.execute(
+                select(OutboxMessage.id, OutboxMessage.topic, cast(OutboxMessage.payload, Text).label("payload"))
+                .where(in_ids).order_by(OutboxMessage.id), given).all()
             pipe = self.redis.pipeline(transaction=False)
             for row in rows:
                 pipe.xadd(
@@ -66,11 +84,7 @@ class OutboxRelay:
                     approximate=True,
                 )
             pipe.execute()
-            session.execute(  # the ids as one parameter: an IN list of 500 is rendered anew each time
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(text(json_list(session.get_bind().dialect.name, "ids", "bigint"))))
-                .values(relayed_at=self.clock()), {"ids": json.dumps([r.id for r in rows])}
-            )
+            session.execute(update(OutboxMessage).where(in_ids).values(relayed_at=self.clock()), given)
         self.relayed += len(rows)
         return len(rows)
 
@@ -97,7 +111,7 @@ class OutboxRelay:
                     log.exception("outbox relay failed; retrying")
                     stop.wait(1.0)
                     continue
-                if sent < self.batch:
+                if not (sent and self.more):
                     self.wake.wait(self.poll_seconds)
                     self.wake.clear()
         finally:
