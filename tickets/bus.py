@@ -49,12 +49,6 @@ def on_batch(*kinds: str) -> Callable[[Handler], Handler]:
     return _register(_batch_handlers, kinds)
 
 
-def handlers_for(kind: str) -> list[Handler]:
-    if not _loaded:
-        load_handlers()
-    return list(_handlers.get(kind, [])) + list(_batch_handlers.get(kind, []))
-
-
 def publish(session: Any, ticket: Any, event: Any) -> None:
     publish_many(session, event.kind, [(ticket, event)])
 
