@@ -52,7 +52,6 @@ from tickets.vocabulary import KINDS
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "bench-secret"
-DURABLE = False  # --durable: PostgreSQL with fsync and synchronous commits, as in production
 
 
 def make_orders(n: int, seed: int = 11, prefix: str = "GS") -> list[dict[str, Any]]:
@@ -112,7 +111,8 @@ def check(url: str, sent: int) -> dict[str, int]:
     return {"records": records, "merged": merged}
 
 
-def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backend: str = "embedded") -> dict[str, Any]:
+def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backend: str = "embedded",
+                  durable: bool = False) -> dict[str, Any]:
     """Flask's test client in this process, no live path: SQLite, or PostgreSQL (``real``)."""
     import logging
 
@@ -124,7 +124,7 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backe
     if backend == "real":
         from tests.servers import PostgresServer
 
-        pg = PostgresServer(durable=DURABLE).start()
+        pg = PostgresServer(durable=durable).start()
         url = prepare_db(pg.create_database("bench_push"))
     else:
         url = prepare_db(tmp / "bench.db")
@@ -172,7 +172,7 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backe
 
 
 def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedded",
-               processes: int = 1) -> dict[str, Any]:
+               processes: int = 1, durable: bool = False) -> dict[str, Any]:
     """The real platform process, on the embedded default (SQLite + the in-process Redis
     stand-in) or on real servers (a throwaway PostgreSQL and Redis, tests/servers.py)."""
     from tests.platform_process import PlatformProcess
@@ -183,7 +183,7 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
     if backend == "real":
         from tests.servers import PostgresServer, RedisServer
 
-        pg = PostgresServer(durable=DURABLE).start()
+        pg = PostgresServer(durable=durable).start()
         redis = RedisServer().start()
         servers = [pg, redis]
         url = prepare_db(pg.create_database("bench_push"))
@@ -269,8 +269,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dedup", choices=["auto", "off"], default="auto",
                         help="off: measure without de-duplication (diagnosis only; in-process path)")
     args = parser.parse_args(argv)
-    global DURABLE
-    DURABLE = args.durable
     if args.dedup == "off":
         from tickets import dedup
 
@@ -279,10 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for batch in args.batch:
         if args.path in ("inprocess", "both"):
-            results.append(run_inprocess(orders, batch, args.profile, args.backend))
+            results.append(run_inprocess(orders, batch, args.profile, args.backend, args.durable))
             print({k: v for k, v in results[-1].items() if not k.startswith("profile")}, flush=True)
         if args.path in ("server", "both"):
-            results.append(run_server(orders, batch, args.backend, args.processes))
+            results.append(run_server(orders, batch, args.backend, args.processes, args.durable))
             print(results[-1], flush=True)
     print(f"machine: {os.cpu_count()} cores; {args.orders} orders per run")
     print("| path | orders/request | orders | seconds | orders/s | merged by de-duplication |")

@@ -176,7 +176,6 @@ def import_history(
     pending: list[_Pending] = []
     merged: list[tuple[HistoricalRecord, int, dedup.Verdict]] = []  # (record, target id (maybe provisional), why)
     outcomes: list[tuple[int, str, Any]] = []  # (position, "new", _Pending) | (position, "merged", index in merged)
-    prepared = False
 
     # Records that arrive open are judged against the open tickets: the index is made ready
     # for the whole batch, and their stored candidates confirmed in one query.
@@ -187,9 +186,9 @@ def import_history(
     own = dedup.CandidateIndex(resolution=index.resolution, rings=index.rings)
     if params.mode != "off":
         judged = {n: dedup.Record.of_request(rec.request) for n, rec in enumerate(records) if rec.closed_at is None}
-        for at in {int(r.received_at.timestamp() // 3600): r.received_at for r in judged.values()}.values():
-            index.prepare(session, at, params.window_hours, delta=not prepared)  # once per hour is enough
-            prepared = True
+        hours = {int(r.received_at.timestamp() // 3600): r.received_at for r in judged.values()}
+        for i, at in enumerate(hours.values()):  # once per hour is enough; new commits looked for once
+            index.prepare(session, at, params.window_hours, delta=i == 0)
         ahead = dict(zip(judged, dedup.confirm_ahead(session, list(judged.values()), params, index, confirmed)))
 
     # In time order: a record can only be the duplicate of one that came before it.

@@ -76,8 +76,9 @@ def unit_heads_many(session: Session, units: Iterable[Unit]) -> dict[int, list[R
     read in one query."""
     by_id = {u.id: u for u in units}
     parent_ids = {u.parent_id for u in by_id.values() if u.parent_id is not None}
-    if parent_ids - set(by_id):  # load the parents at once: ``unit.parent`` then costs no query
-        session.scalars(select(Unit).where(Unit.id.in_(parent_ids - set(by_id)))).all()
+    missing = parent_ids - by_id.keys()
+    if missing:  # load the parents at once: ``unit.parent`` then costs no query
+        session.scalars(select(Unit).where(Unit.id.in_(missing))).all()
     found: dict[int, list[User]] = {}
     for user in session.scalars(select(User).where(
             User.unit_id.in_(set(by_id) | parent_ids), User.role == LEADER, User.active.is_(True)).order_by(User.id)):

@@ -48,6 +48,7 @@ from sqlalchemy import Float, Integer, String, and_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from tickets import bus, notify, numbers, sla
+from tickets.dedup import metres
 from tickets.events import record_event
 from tickets.lifecycle import OPEN, IllegalStep
 from tickets.models import ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User, UTCDateTime
@@ -284,13 +285,6 @@ def issue_leader_instruction(session: Session, ticket_or_unit: Ticket | Unit, at
                                  ticket=ticket, actor=actor)
 
 
-def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
-
-
 class Complaint(Protocol):
     """What the repeat check reads of a ticket: an ORM ticket, or a row the bulk writer wrote."""
 
@@ -303,8 +297,6 @@ class Complaint(Protocol):
     lat: float | None
     lon: float | None
     received_at: datetime
-
-
 
 
 # The probes reach the database as one JSON parameter (an array of arrays): one statement,
@@ -373,8 +365,9 @@ def _recent_complaints(session: Session, probes: list[tuple[int, Complaint]], cf
 
 
 def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, datetime]]) -> list[ReminderLetter]:
-    """:func:`check_repeated` for each (complaint, when it was dispatched), in that order, as if
-    one at a time: a letter issued for one of them counts for those after it."""
+    """A reminder letter for each (complaint, when it was dispatched) that makes a repeated one at
+    its unit (see the module docstring), decided in that order as if one at a time: a letter
+    issued for one of them counts for those after it."""
     cfg = config()
     probes = [(n, t) for n, (t, _at) in enumerate(dispatched)
               if t.kind == "complaint" and t.unit_id is not None
@@ -387,7 +380,7 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
         same_phone = [r for r in rows if t.citizen_phone and r.citizen_phone == t.citizen_phone]
         same_place = [r for r in rows if r.topic == t.topic and r.lat is not None and r.lon is not None
                       and t.lat is not None and t.lon is not None
-                      and _metres(t.lat, t.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
+                      and metres(t.lat, t.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
         for cluster, what in ((same_phone, f"同一来电人近{days}日"),
                               (same_place, f"同一地点（{cfg.repeat_radius_m:g}米内）近{days}日")):
             if len(cluster) + 1 >= cfg.repeat_count:
@@ -404,17 +397,15 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
     from tickets.vocabulary import TOPICS
 
     drafts: list[tuple[Complaint, datetime, str]] = []  # (complaint, when, the letter's text)
-    done: set[int] = set()  # probes that got their letter (one per complaint)
     for n, what, cluster in clusters:
         t, at = dispatched[n]
-        if n in done or t.id in lettered or any(r.id in lettered for r in cluster):
+        if t.id in lettered or any(r.id in lettered for r in cluster):  # one letter per complaint, too
             continue
         listed = "、".join([r.number for r in cluster] + [t.number])
         text = (f"{what}就{TOPICS.get(t.topic, t.topic)}问题投诉{len(cluster) + 1}次"
                 f"（工单{listed}），请高度重视，查明原因，从根本上解决。")
         drafts.append((t, at, text))
         lettered.add(t.id)
-        done.add(n)
     if not drafts:
         return []
     # The ORM tickets (and units) of the complaints that earn a letter, in one query.
@@ -422,12 +413,6 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
                                                .options(selectinload(Ticket.unit)))}
     return issue_reminder_letters(session, [
         LetterDraft(loaded[t.id].unit, at, "repeated", text, loaded[t.id]) for t, at, text in drafts])
-
-
-def check_repeated(session: Session, ticket: Ticket, at: datetime) -> ReminderLetter | None:
-    """A reminder letter when this complaint makes a repeated one at its unit (see the module docstring)."""
-    letters = check_repeated_many(session, [(ticket, at)])
-    return letters[0] if letters else None
 
 
 @bus.on_batch("dispatched")

@@ -318,7 +318,7 @@ class LiveAggregator:
                 todo.append((outbox_id, payload, topic))
         pipe = _Transaction(self.redis.pipeline(transaction=True))
         messages: list[Message] = []
-        with self.figures.batch(pipe, today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == TICKET_TOPIC]):
+        with self.figures.batch(today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == TICKET_TOPIC]):
             for outbox_id, payload, topic in todo:
                 if topic != TICKET_TOPIC:
                     messages.append(self._other_message(topic, payload))

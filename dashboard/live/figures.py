@@ -46,39 +46,20 @@ class LiveFigures:
         self.redis = client
         self.tz = tz
         # Within a batch (the aggregator applying a chunk of events in one transaction):
-        # each ticket's state as the batch has left it, since its writes are not in Redis
-        # yet; and the batch's net changes, written once at its end.
+        # each ticket's state as the batch has left it, since its writes are not in Redis yet.
+        # (The aggregator's transaction writes the chunk's net effect: a ticket received and
+        # dispatched in one chunk moves each unit tally once.)
         self._pending: dict[tuple[str, int], str | None] | None = None
-        self._changed: set[tuple[str, int]] = set()
-        self._deltas: dict[str, dict[str, int]] = {}
-        self._hours: dict[tuple[str, int], float | None] = {}
 
     @contextmanager
-    def batch(self, pipe: Any, day: str, ticket_ids: Iterable[int]) -> Iterator[None]:
-        """Read the state of ``ticket_ids`` in one round trip, let the events of the batch
-        see each other's changes, and write the batch's net change into ``pipe`` at the
-        end: a ticket received and dispatched in one chunk moves each unit tally once,
-        not four times."""
+    def batch(self, day: str, ticket_ids: Iterable[int]) -> Iterator[None]:
+        """Read the state of ``ticket_ids`` in one round trip, and let the events of the
+        batch see each other's changes before the caller's transaction writes them."""
         ids = sorted(set(ticket_ids))
         raws = self.redis.hmget(_tickets_key(day), [str(t) for t in ids]) if ids else []
         self._pending = {(day, t): raw for t, raw in zip(ids, raws)}
-        self._changed, self._deltas, self._hours = set(), {}, {}
         try:
             yield
-            for key, counts in self._deltas.items():
-                for name, delta in counts.items():
-                    if delta:
-                        pipe.hincrby(key, name, delta)
-                pipe.expire(key, 3 * 86400)
-            for (hkey, tid), hours in self._hours.items():
-                if hours is None:
-                    pipe.zrem(hkey, tid)
-                else:
-                    pipe.zadd(hkey, {str(tid): hours})
-                    pipe.expire(hkey, 3 * 86400)
-            for day_, tid in sorted(self._changed):
-                pipe.hset(_tickets_key(day_), str(tid), self._pending[(day_, tid)])
-                pipe.expire(_tickets_key(day_), 3 * 86400)
         finally:
             self._pending = None
 
@@ -107,31 +88,19 @@ class LiveFigures:
             self._apply(pipe, day, before_unit, before, -1, facts.ticket_id)
         self._apply(pipe, day, facts.unit_id, after_c, +1, facts.ticket_id)
         raw = jsontext.dumps({"facts": facts.to_json(), "c": after_c, "u": facts.unit_id})
-        if self._pending is not None:  # in a batch: written at its end
-            self._pending[(day, facts.ticket_id)] = raw
-            self._changed.add((day, facts.ticket_id))
-            return
         pipe.hset(_tickets_key(day), str(facts.ticket_id), raw)
+        if self._pending is not None:
+            self._pending[(day, facts.ticket_id)] = raw
         pipe.expire(_tickets_key(day), 3 * 86400)
 
     def _apply(self, pipe: Any, day: str, unit_id: int | None, contribution: dict[str, Any], sign: int,
                ticket_id: int) -> None:
         key = _unit_key(day, unit_id)
-        hkey = _hours_key(day, unit_id)
-        if self._pending is not None:  # in a batch: net changes, written at its end
-            counts = self._deltas.setdefault(key, {})
-            for name in COUNT_FIELDS:
-                if contribution.get(name):
-                    counts[name] = counts.get(name, 0) + sign * contribution[name]
-            if sign < 0:
-                self._hours[(hkey, ticket_id)] = None
-            elif contribution.get("h") is not None:
-                self._hours[(hkey, ticket_id)] = contribution["h"]
-            return
         for name in COUNT_FIELDS:
             if contribution.get(name):
                 pipe.hincrby(key, name, sign * contribution[name])
         pipe.expire(key, 3 * 86400)
+        hkey = _hours_key(day, unit_id)
         if sign < 0:
             pipe.zrem(hkey, ticket_id)
         elif contribution.get("h") is not None:
