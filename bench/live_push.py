@@ -15,6 +15,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import json
 import threading
 import time
 from pathlib import Path
@@ -46,8 +47,9 @@ class Receiver:
         self.sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=10,
                          auth={"token": demo_kiosk_token()})
 
-    def on_live(self, message: dict[str, Any]) -> None:
+    def on_live(self, text: str) -> None:
         now = time.perf_counter()
+        message = json.loads(text)  # frames are JSON text (dashboard.push)
         with self.lock:
             for event in message["events"]:
                 if event["event"] == "received":

@@ -5,6 +5,7 @@ on the embedded default and on real PostgreSQL + Redis.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -33,9 +34,9 @@ class LiveClient:
         self.sio.connect(base_url, namespaces=["/live"], transports=["websocket"], wait_timeout=10,
                          auth={"token": token or demo_kiosk_token()})
 
-    def _on_live(self, message: dict[str, Any]) -> None:
+    def _on_live(self, message: str) -> None:
         with self.lock:
-            self.messages.append(message)
+            self.messages.append(json.loads(message))  # frames are JSON text (dashboard.push)
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -326,7 +326,7 @@
       if (reason === "io server disconnect") { recheck(socket); } // dropped: its grant was revoked?
     });
     socket.on("connect_error", function () { if (!socket.active) { recheck(socket); } }); // refused
-    socket.on("live", function (msg) { state.buffer.push(msg); });
+    socket.on("live", function (msg) { state.buffer.push(typeof msg === "string" ? JSON.parse(msg) : msg); });
     setInterval(flush, FLUSH_MS);
     setInterval(repairFlow, 2000);
     setInterval(tickClock, 1000);
