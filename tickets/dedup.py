@@ -576,7 +576,11 @@ def forget_indexes() -> None:
 
 # ------------------------------------------------------------------ search
 def rank(record: Record, candidates: Iterable[Record], p: Params) -> list[tuple[Verdict, Record]]:
-    judged = [(compare(record, c, p), c) for c in candidates]
+    return _best_first([(compare(record, c, p), c) for c in candidates])
+
+
+def _best_first(judged: list[tuple[Verdict, Record]]) -> list[tuple[Verdict, Record]]:
+    """The matches among (verdict, candidate) pairs, best first; the older ticket of two equals."""
     judged = [(v, c) for v, c in judged if v.level != NONE]
     judged.sort(key=lambda vc: (vc[0].rank, -(vc[1].ticket_id or 0)), reverse=True)
     return judged
@@ -598,27 +602,29 @@ def _confirm(session: Session, index: CandidateIndex, ids: Iterable[int], cache:
 
 
 def confirm_ahead(session: Session, records: Sequence[Record], p: Params, index: CandidateIndex,
-                  confirmed: dict[int, Record | None], limit: int = 5) -> list[list[Record]]:
-    """The best candidates of each of a whole batch of ``records`` in ``index`` (prepared for
-    them): those :func:`search` would read back, their stored data confirmed in one query, so
-    that each search after it (given these candidates) finds its answers in ``confirmed``
-    instead of asking the database once per record. The best of these and of any other
-    candidates are the best of all: only these need confirming."""
-    found = [[c for _v, c in rank(record, index.candidates(record, p.window_hours, p.near_m), p)[: limit * 2]]
-             for record in records]
-    _confirm(session, index, {c.ticket_id for cands in found for c in cands if c.ticket_id is not None}, confirmed)
+                  confirmed: dict[int, Record | None], limit: int = 5) -> list[list[tuple[Verdict, Record]]]:
+    """The best matches of each of a whole batch of ``records`` in ``index`` (prepared for
+    them), ranked: those :func:`search` would read back, their stored data confirmed in one
+    query, so that each search after it (given these as ``ranked``) finds its answers in
+    ``confirmed`` instead of asking the database once per record. The best of these and of
+    any other candidates are the best of all: only these need confirming."""
+    found = [rank(record, index.candidates(record, p.window_hours, p.near_m), p)[: limit * 2] for record in records]
+    _confirm(session, index, {c.ticket_id for ranked in found for _v, c in ranked if c.ticket_id is not None},
+             confirmed)
     return found
 
 
 def search(session: Session, record: Record, p: Params | None = None, *, index: CandidateIndex | None = None,
            prepare: bool = True, limit: int = 5, confirmed: dict[int, Record | None] | None = None,
-           candidates: Iterable[Record] | None = None) -> list[tuple[Verdict, Record]]:
+           candidates: Iterable[Record] | None = None, ranked: Sequence[tuple[Verdict, Record]] = (),
+           ) -> list[tuple[Verdict, Record]]:
     """Matches of ``record`` among open tickets, best first, judged on the database's data.
 
     Candidates with a negative id (added by a bulk import, not yet inserted)
     are judged on what the index holds. ``confirmed`` caches the database's
-    answers within one transaction (a bulk import passes one per batch), and
-    ``candidates``, the index's candidates it already looked up (:func:`confirm_ahead`).
+    answers within one transaction (a bulk import passes one per batch);
+    ``ranked``, matches already judged on what the index holds (:func:`confirm_ahead`),
+    and ``candidates``, others still to judge (with ``ranked``: only those).
     """
     p = p or _params
     if p.mode == "off":
@@ -626,17 +632,19 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
     index = index or index_for(session)
     if prepare:
         index.prepare(session, record.received_at, p.window_hours)
-    if candidates is None:
+    if candidates is None and not ranked:
         candidates = index.candidates(record, p.window_hours, p.near_m)
-    first = rank(record, candidates, p)[: limit * 2]
+    first = _best_first([*ranked, *((compare(record, c, p), c) for c in candidates or ())])[: limit * 2]
     if not first:
         return []
     cache = confirmed if confirmed is not None else {}
     _confirm(session, index, [c.ticket_id for _v, c in first if c.ticket_id is not None], cache)
-    fresh = cache
-    confirmed = [c if c.ticket_id is not None and c.ticket_id < 0 else fresh.get(c.ticket_id)  # type: ignore[arg-type]
-                 for _v, c in first]
-    return rank(record, [c for c in confirmed if c is not None], p)[:limit]
+    judged = []
+    for verdict, c in first:
+        stored = c if c.ticket_id is not None and c.ticket_id < 0 else cache.get(c.ticket_id)  # type: ignore[arg-type]
+        if stored is not None:  # judged again only where the database's data differs from the index's
+            judged.append((verdict, c) if stored == c else (compare(record, stored, p), stored))
+    return _best_first(judged)[:limit]
 
 
 # --------------------------------------------------------- the dispatcher

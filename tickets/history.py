@@ -67,7 +67,7 @@ from sqlalchemy.orm import Session
 from geo import jurisdictions
 from tickets import bus, dedup, dispatch, numbers, sla
 from tickets.events import TICKETS_TOPIC, public_view
-from tickets.intake import NewRequest, _jsonable
+from tickets.intake import NewRequest
 from tickets.models import DuplicateSuggestion, IntakeRecord, OutboxMessage, Ticket, TicketEvent, Unit
 
 DUE_FROM = ("source", "closed_at", "none", "sla")
@@ -182,7 +182,7 @@ def import_history(
     # A batch's own new tickets are looked up in a small index of their own, beside the
     # candidates each record had in the shared one before the batch.
     judged: dict[int, dedup.Record] = {}
-    ahead: dict[int, list[dedup.Record]] = {}
+    ahead: dict[int, list[tuple[dedup.Verdict, dedup.Record]]] = {}
     own = dedup.CandidateIndex(resolution=index.resolution, rings=index.rings)
     if params.mode != "off":
         judged = {n: dedup.Record.of_request(rec.request) for n, rec in enumerate(records) if rec.closed_at is None}
@@ -198,7 +198,8 @@ def import_history(
         matches: list[tuple[dedup.Verdict, dedup.Record]] = []
         if n in judged:
             matches = dedup.search(session, judged[n], params, index=index, prepare=False, confirmed=confirmed,
-                                   candidates=ahead[n] + own.candidates(judged[n], params.window_hours, params.near_m))
+                                   ranked=ahead[n],
+                                   candidates=own.candidates(judged[n], params.window_hours, params.near_m))
             if matches and matches[0][0].level == dedup.CERTAIN and params.mode == "auto":
                 target = matches[0][1].ticket_id
                 assert target is not None
@@ -403,12 +404,10 @@ def _suggested(p: _Pending, params: dedup.Params, resolve: Any) -> list[tuple[in
 
 
 def _payload(req: NewRequest) -> dict[str, Any]:
-    raw = req.raw
-    if not raw:  # a channel that keeps no raw form: the validated record itself
-        return _jsonable({k: v for k, v in asdict(req).items() if k != "raw"})
-    if all(type(v) is str or v is None for v in raw.values()):  # a CSV row: JSON as it is
-        return raw
-    return _jsonable(raw)
+    """What the intake record keeps: the raw form, or, for a channel that keeps none, the
+    validated record itself. Datetimes, tuples and non-text keys are the JSON column's to
+    encode (``tickets.jsontext``), as they are for every other JSON column."""
+    return req.raw or {k: v for k, v in asdict(req).items() if k != "raw"}
 
 
 def _event(ticket_id: int, kind: str, at: datetime, unit_id: int | None, data: dict[str, Any]) -> dict[str, Any]:

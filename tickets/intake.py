@@ -165,12 +165,3 @@ def _taken(session: Session, requests: Sequence[NewRequest]) -> dict[tuple[str, 
             known[(channel, ext)] = (tid, number)
     return known
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
