@@ -54,17 +54,23 @@ TZ = ZoneInfo("Asia/Shanghai")
 SECRET = "bench-secret"
 
 
-def make_orders(n: int, seed: int = 11, prefix: str = "GS") -> list[dict[str, Any]]:
-    """``n`` work orders from the simulated feed (stable for a seed), over the last hours."""
-    sim = Simulator(seed=seed, rate_per_hour=max(600.0, n * 2.0), tz=TZ)
+def make_orders(n: int, seed: int = 11, prefix: str = "GS", spread_hours: float | None = None,
+                ) -> list[dict[str, Any]]:
+    """``n`` work orders from the simulated feed (stable for a seed), received over the last
+    half hour or so (the densest case: every order within every other's de-duplication
+    window), or, with ``spread_hours``, spread evenly over that many hours before now."""
+    rate = max(600.0, n * 2.0) if spread_hours is None else n / spread_hours * 1.25
+    sim = Simulator(seed=seed, rate_per_hour=rate, tz=TZ)
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     requests: list[Any] = []
-    hours = 1
+    hours = 1.0 if spread_hours is None else spread_hours
     while len(requests) < n:
         requests = sim.requests_between(end - timedelta(hours=hours), end)
         hours *= 2
+    # The latest n; spread: n taken evenly over the whole span.
+    chosen = requests[-n:] if spread_hours is None else [requests[i * len(requests) // n] for i in range(n)]
     orders = []
-    for i, r in enumerate(requests[-n:]):
+    for i, r in enumerate(chosen):
         order = {
             "工单编号": f"{prefix}{r.received_at.astimezone(TZ):%Y%m%d}{i:06d}",
             "派单时间": r.received_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S"),
@@ -266,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--durable", action="store_true",
                         help="--backend real: PostgreSQL with fsync and synchronous commits on (the tests' server has them off)")
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process run")
+    parser.add_argument("--spread-hours", type=float, default=None,
+                        help="orders received over this many hours before now (default: all in the last half hour)")
     parser.add_argument("--dedup", choices=["auto", "off"], default="auto",
                         help="off: measure without de-duplication (diagnosis only; in-process path)")
     args = parser.parse_args(argv)
@@ -273,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         from tickets import dedup
 
         dedup.configure(mode="off")
-    orders = make_orders(args.orders)
+    orders = make_orders(args.orders, spread_hours=args.spread_hours)
     results = []
     for batch in args.batch:
         if args.path in ("inprocess", "both"):
