@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -28,6 +29,23 @@ from typing import Any
 
 import settings as settings_module
 from settings import Settings
+
+
+# The cycle collector's thresholds for every command here (each a long-running process).
+# With CPython's defaults (700, 10, 10) a busy intake process spent a sixth of its time
+# collecting: each older-generation pass walked the de-duplication index, the routing
+# tables and the caches again. Nearly everything is freed by reference counting anyway;
+# the collector is there for cycles, and finds them as surely running less often.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc(*, freeze: bool = False) -> None:
+    """Set the collector's thresholds; ``freeze``: leave everything allocated so far (the
+    modules, layouts and tables a started platform holds) out of every later collection."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    if freeze:
+        gc.collect()
+        gc.freeze()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -244,6 +262,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if accounts_file is not None:
         _load_demo_accounts(cfg, accounts_file, only_if_no_users=True)
     platform = create_platform(cfg)
+    tune_gc(freeze=True)  # started: what exists now stays for the life of the process
     if args.simulate:
         _simulator_thread(cfg, args, platform.stop_event)
     print(f"Minsheng: http://{cfg.host}:{cfg.port}/wall  (database {cfg.database_url}, "
@@ -378,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tune_gc()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

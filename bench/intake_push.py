@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select
 
+import app
 import settings as settings_module
 from feeds import hotline
 from feeds.simulator import Simulator
@@ -136,6 +137,7 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backe
         url = prepare_db(tmp / "bench.db")
     cfg = settings_module.load(environ={}, database_url=url, hotline_secret=SECRET, demo_accounts_file="none")
     platform = create_platform(cfg, live=False)
+    app.tune_gc(freeze=True)  # as ``app.py run`` starts the platform
     client = platform.server.test_client()
     payloads = bodies(orders, batch)
     warm = bodies(make_orders(20, seed=99, prefix="WU"), 1)
