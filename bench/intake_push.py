@@ -247,6 +247,7 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
                 lag = time.perf_counter() - start - elapsed
                 break
             time.sleep(0.1)
+        peak_mb = [_peak_rss_mb(process.proc.pid) for process in procs if process.proc is not None]
     finally:
         for process in procs:
             process.stop()
@@ -259,7 +260,15 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
     label = "real server process" if processes == 1 else f"{processes} real server processes"
     return {"path": f"{label} (HTTP keep-alive), {where}", "orders": len(orders), "batch": batch,
             "seconds": round(elapsed, 2), "per_second": round(len(orders) / elapsed),
-            "live_caught_up_s": None if lag is None else round(lag, 1), **counted}
+            "live_caught_up_s": None if lag is None else round(lag, 1), "peak_rss_mb": peak_mb, **counted}
+
+
+def _peak_rss_mb(pid: int) -> int:
+    """A process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['path']} | {r['batch']} | {r['orders']:,} | {r['seconds']} | {r['per_second']:,} | {r['merged']} |"
-              + (f" live state complete {r['live_caught_up_s']} s after the last push |" if "live_caught_up_s" in r else ""))
+              + (f" live state complete {r['live_caught_up_s']} s after the last push; peak memory {r['peak_rss_mb']} MB |" if "live_caught_up_s" in r else ""))
     for r in results:
         if "profile" in r:
             print(f"\n--- cProfile, batch {r['batch']}, by cumulative time ---\n{r['profile']}")
