@@ -62,6 +62,10 @@ COVERED_SHARE = 0.05
 # Grid squares of station_at's index (~1 km): most of a city's squares lie
 # inside one jurisdiction; smaller squares, more of them, fewer exact tests.
 GRID_DEGREES = 0.01
+# A square a border crosses is split FINE_SPLIT × FINE_SPLIT (~140 m) the first time a
+# point falls in it: in a city centre, where districts and stations meet every few
+# blocks, the exact test on detailed boundaries had taken 6% of intake.
+FINE_SPLIT = 8
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class JurisdictionSet:
             shapely.prepare(g)
         self._tree = STRtree(self._geoms)
         self._grid: tuple[float, float, float, int, int, list[str | tuple[int, ...] | None]] | None = None
+        self._fine: dict[int, list[str | tuple[int, ...] | None]] = {}  # border squares split, by square
         self.report = report if report is not None else ValidationReport(units=len(items))
 
     def __len__(self) -> int:
@@ -162,13 +167,39 @@ class JurisdictionSet:
         fx, fy = (lon - x0) / size, (lat - y0) / size
         if fx < 0 or fy < 0 or fx >= nx or fy >= ny:
             return None
-        cell = cells[int(fx) * ny + int(fy)]
+        ix, iy = int(fx), int(fy)
+        cell = cells[ix * ny + iy]
         if cell is None or isinstance(cell, str):
             return cell
-        for i in cell:  # a grid square that a border crosses: the exact test, lowest code first
+        # A square a border crosses: its finer square, then, near the border, the exact test.
+        fine = self._fine.get(ix * ny + iy) or self._split(ix, iy, cell)
+        sx, sy = min(int((fx - ix) * FINE_SPLIT), FINE_SPLIT - 1), min(int((fy - iy) * FINE_SPLIT), FINE_SPLIT - 1)
+        part = fine[sx * FINE_SPLIT + sy]
+        if part is None or isinstance(part, str):
+            return part
+        for i in part:  # lowest code first
             if shapely.intersects_xy(self._geoms[i], lon, lat):
                 return self.codes[i]
         return None
+
+    def _split(self, ix: int, iy: int, meeting: tuple[int, ...]) -> list[str | tuple[int, ...] | None]:
+        """The grid square (ix, iy), which the jurisdictions ``meeting`` meet, split into
+        FINE_SPLIT × FINE_SPLIT squares classified as the grid's are (widened alike)."""
+        x0, y0, size, _nx, ny, _cells = self._grid  # type: ignore[misc]
+        step, eps = size / FINE_SPLIT, 1e-9
+        sx, sy = np.divmod(np.arange(FINE_SPLIT * FINE_SPLIT), FINE_SPLIT)
+        left, bottom = x0 + ix * size + sx * step, y0 + iy * size + sy * step
+        boxes = shapely.box(left - eps, bottom - eps, left + step + eps, bottom + step + eps)
+        hits = np.array([shapely.intersects(self._geoms[i], boxes) for i in meeting])  # meeting × boxes
+        parts: list[str | tuple[int, ...] | None] = []
+        for b in range(len(boxes)):
+            here = tuple(i for i, hit in zip(meeting, hits[:, b]) if hit)
+            if len(here) == 1 and shapely.covers(self._geoms[here[0]], boxes[b]):
+                parts.append(self.codes[here[0]])
+            else:
+                parts.append(here or None)
+        self._fine[ix * ny + iy] = parts
+        return parts
 
     def _build_grid(self) -> tuple[float, float, float, int, int, list[str | tuple[int, ...] | None]]:
         """A regular grid over the set: each square either lies wholly in one
