@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import jsontext
@@ -97,3 +97,17 @@ def json_list(dialect: str, param: str, sql_type: str = "text") -> str:
     if dialect == "postgresql":
         return f"SELECT CAST(value AS {sql_type}) AS value FROM json_array_elements_text(CAST(:{param} AS json)) AS value"
     return f"SELECT value FROM json_each(:{param})"
+
+
+def sequence_ids(session: Session, table: Any, n: int) -> list[int | None]:
+    """``n`` ids for new rows of ``table`` drawn from its sequence on PostgreSQL, where that
+    is safe at any moment; elsewhere ``None`` each (the database assigns them on insert).
+    ORM objects given their ids are flushed with one prepared executemany; without, each
+    flush of many sends one long INSERT … RETURNING that the driver parses anew."""
+    if n <= 0 or session.get_bind().dialect.name != "postgresql":
+        return [None] * max(n, 0)
+    # On the connection: a session query would flush what is pending first, for nothing.
+    return list(session.connection().execute(_NEXT_IDS, {"t": table.name, "n": n}).scalars())
+
+
+_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tickets import bus
+from tickets.db import sequence_ids
 from tickets.models import OutboxMessage, Ticket, TicketEvent, Unit
 
 TICKET_TOPIC = "ticket"
@@ -100,16 +101,16 @@ def record_event(
 def record_events(session: Session, steps: Sequence[NewEvent]) -> list[TicketEvent]:
     """:func:`record_event` for several steps, with one flush for all their ids; the bus hears
     them in order."""
-    events = [TicketEvent(ticket=e.ticket, kind=e.kind, at=e.at, actor=e.actor, actor_id=e.actor_id,
+    events = [TicketEvent(id=eid, ticket=e.ticket, kind=e.kind, at=e.at, actor=e.actor, actor_id=e.actor_id,
                           unit_id=e.unit.id if e.unit else e.ticket.unit_id, note=e.note, data=e.data or {})
-              for e in steps]
+              for e, eid in zip(steps, sequence_ids(session, TicketEvent.__table__, len(steps)))]
     session.add_all(events)
     session.flush()  # ids for the payloads
     session.add_all([
-        OutboxMessage(topic=TICKET_TOPIC, payload={
+        OutboxMessage(id=mid, topic=TICKET_TOPIC, payload={
             "event_id": event.id, "event": e.kind, "at": e.at.isoformat(), "actor": e.actor, "data": e.data or {},
             "ticket": public_view(e.ticket, e.ticket.unit if e.ticket.unit_id else None)})
-        for e, event in zip(steps, events)])
+        for e, event, mid in zip(steps, events, sequence_ids(session, OutboxMessage.__table__, len(steps)))])
     session.info["wrote_outbox"] = True
     for e, event in zip(steps, events):
         bus.publish(session, e.ticket, event)

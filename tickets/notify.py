@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tickets.db import sequence_ids
 from tickets.dispatch import platform_office
 from tickets.events import NewEvent, record_events
 from tickets.models import Notification, Ticket, Unit, User
@@ -156,10 +157,11 @@ def notify(
 def notify_many(session: Session, notices: Sequence[Notice]) -> list[list[Notification]]:
     """:func:`notify` for several notices, their timeline events recorded together."""
     out, steps = [], []
-    for n in notices:
-        recipients = unique(n.recipients)
+    everyone = [unique(n.recipients) for n in notices]
+    ids = iter(sequence_ids(session, Notification.__table__, sum(map(len, everyone))))
+    for n, recipients in zip(notices, everyone):
         rows = [
-            Notification(unit_id=r.unit.id, role=r.role if r.user is None else r.user.role,
+            Notification(id=next(ids), unit_id=r.unit.id, role=r.role if r.user is None else r.user.role,
                          user_id=r.user.id if r.user else None, ticket_id=n.ticket.id if n.ticket else None,
                          kind=n.kind, text=n.text, at=n.at)
             for r in recipients

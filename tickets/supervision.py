@@ -48,6 +48,7 @@ from sqlalchemy import Float, Integer, String, and_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from tickets import bus, notify, numbers, sla
+from tickets.db import sequence_ids
 from tickets.dedup import metres
 from tickets.events import record_event
 from tickets.lifecycle import OPEN, IllegalStep
@@ -257,9 +258,10 @@ def issue_reminder_letters(session: Session, drafts: Sequence[LetterDraft], *, t
     unit's heads read once, the notifications and timeline events written together."""
     tz = tz or config().tz
     heads = notify.unit_heads_many(session, [d.unit for d in drafts])
-    letters = [ReminderLetter(number=number, ticket_id=d.ticket.id if d.ticket else None, unit_id=d.unit.id,
+    letters = [ReminderLetter(id=lid, number=number, ticket_id=d.ticket.id if d.ticket else None, unit_id=d.unit.id,
                               reason=d.reason, issued_at=d.at, issued_by=d.actor.name, text=d.text)
-               for d, number in zip(drafts, numbers.take(session, numbers.REMINDER_LETTER, [d.at for d in drafts], tz))]
+               for d, number, lid in zip(drafts, numbers.take(session, numbers.REMINDER_LETTER, [d.at for d in drafts], tz),
+                                         sequence_ids(session, ReminderLetter.__table__, len(drafts)))]
     session.add_all(letters)
     notify.notify_many(session, [
         notify.Notice(d.ticket, heads[d.unit.id], "reminder_letter",
