@@ -49,6 +49,10 @@ _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{4,30}$")
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _BARE_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+# How nearly every source writes a time, read without ``strptime`` (a tenth of its cost; the
+# same answer, a day that does not exist refused alike).
+_PADDED_FORMAT = "%Y-%m-%d %H:%M:%S"
+_PADDED = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
                   "%Y%m%d%H%M%S")
 
@@ -231,7 +235,8 @@ class Draft:
         else:
             for fmt in formats or _LOCAL_FORMATS:
                 try:
-                    value = datetime.strptime(text, fmt)
+                    padded = _PADDED.fullmatch(text) if fmt == _PADDED_FORMAT else None
+                    value = datetime(*map(int, padded.groups())) if padded else datetime.strptime(text, fmt)
                     break
                 except ValueError:
                     continue
