@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import app  # noqa: E402
 from feeds.importer import run_import  # noqa: E402
 from feeds.mapping import Mapping  # noqa: E402
 from geo.coords import wgs84_to_gcj02  # noqa: E402
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000, help="rows of the simulated hotline export")
     parser.add_argument("--batch", type=int, default=2000)
     args = parser.parse_args()
+    app.tune_gc()  # as ``app.py import`` runs
     datasets = ["boston", "hotline"] if args.dataset == "both" else [args.dataset]
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     with tempfile.TemporaryDirectory(prefix="minsheng-bench-") as tmp:
