@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import fakeredis
 import pytest
@@ -102,6 +103,28 @@ def test_verdicts_follow_the_signals() -> None:
     assert dedup.compare(q2, q1).level == "likely"  # identical words: a person looks, nothing is merged
     q3 = replace(q2, text="咨询港澳通行证首次办理要多久", phone="13700000003")
     assert dedup.compare(q3, q1).level == "none"
+
+
+
+def test_the_window_is_measured_in_real_hours_across_a_summer_time_change() -> None:
+    # Boston's clocks went back at 02:00 on 1 November 2015: 15:33 on 30 October to 15:26 on
+    # 2 November reads 71.9 h on the wall clock and is 72.9 h of real time, outside the window.
+    boston = ZoneInfo("America/New_York")
+
+    def rec(at: datetime) -> dedup.Record:
+        return dedup.Record.of(channel="hotline_12345", received_at=at, topic="noise", title=KTV_CALL[0],
+                               content=KTV_CALL[1], phone="13905310101", kind="complaint", lat=PLACE[0], lon=PLACE[1])
+
+    before, after = rec(datetime(2015, 10, 30, 15, 33, tzinfo=boston)), rec(datetime(2015, 11, 2, 15, 26, tzinfo=boston))
+    assert dedup.compare(after, before).level == "none"
+    index = dedup.CandidateIndex()
+    index.add(replace(before, ticket_id=1))
+    assert index.candidates(after, 72.0) == []
+    # In spring the clocks go forward: 71.5 h of real time reads 72.5 h, inside the window.
+    spring = rec(datetime(2015, 3, 6, 12, 0, tzinfo=boston))
+    later = rec(datetime(2015, 3, 9, 12, 30, tzinfo=boston))
+    verdict = dedup.compare(later, spring)
+    assert verdict.level != "none" and verdict.hours == 71.5
 
 
 # -------------------------------------------------------------------- intake
