@@ -5,7 +5,16 @@ this module holds only the words of the screens themselves.
 """
 from __future__ import annotations
 
-from tickets.vocabulary import CHANNELS, CHANNELS_EN, STATUSES, TOPICS, TOPICS_EN
+from tickets.vocabulary import (
+    CHANNELS,
+    CHANNELS_EN,
+    CHANNELS_SHORT,
+    CHANNELS_SHORT_EN,
+    STATUSES,
+    TOPICS,
+    TOPICS_EN,
+    TOPICS_SHORT_EN,
+)
 
 LANGUAGES = ("zh-CN", "en")
 
@@ -53,5 +62,8 @@ def labels(lang: str) -> dict[str, dict[str, str]]:
     return {
         "channels": CHANNELS_EN if en else CHANNELS,
         "topics": TOPICS_EN if en else TOPICS,
+        # For narrow columns (the ticker): the full label where there is no short one.
+        "channels_short": {**CHANNELS_EN, **CHANNELS_SHORT_EN} if en else {**CHANNELS, **CHANNELS_SHORT},
+        "topics_short": {**TOPICS_EN, **TOPICS_SHORT_EN} if en else TOPICS,
         "statuses": {k: k for k in STATUSES} if en else STATUSES,
     }

@@ -28,10 +28,10 @@ def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def open_wall(browser: Any, base_url: str, requests: list[str]) -> Any:
+def open_wall(browser: Any, base_url: str, requests: list[str], lang: str = "zh-CN") -> Any:
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(f"{base_url}/wall?kiosk={demo_kiosk_token()}")  # a wall's URL: no login
+    page.goto(f"{base_url}/wall?kiosk={demo_kiosk_token()}&lang={lang}")  # a wall's URL: no login
     page.wait_for_selector("#wall-conn.conn-ok", timeout=20000)
     wait_until(lambda: counter(page, "received_today").isdigit(), what="the snapshot")
     return page
@@ -62,6 +62,26 @@ def test_wall_number_changes_by_push_without_reload(browser: Any, platform: Plat
                         ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
     assert cut == []
     assert "张三" not in page.content() and "13812345678" not in page.content()
+    page.close()
+
+
+def test_the_english_ticker_shows_every_channel_and_topic_whole(browser: Any, platform: PlatformProcess) -> None:
+    # English labels run wider than Chinese ones: the ticker uses short forms ("Mailbox",
+    # "Exit/entry") and wider columns, so no channel, topic or unit is cut at 1920×1080.
+    factory = make_session_factory(make_engine(platform.database_url))
+    page = open_wall(browser, platform.base_url, [], lang="en")
+    pairs = [("director_mailbox", "household"), ("discipline_hotline", "exit_entry"), ("cad_110", "vehicle"),
+             ("hotline_12345", "lost_property"), ("service_window", "conduct"), ("open311", "traffic")]
+    for i, (channel, topic) in enumerate(pairs):  # six callers: not one another's duplicates
+        submit(factory, new_request(channel=channel, topic=topic, phone=f"1390531000{i}"))
+    wait_until(lambda: page.locator("#wall-ticker .t-topic", has_text="Traffic").count() > 0, what="the pushed rows")
+    shown = page.evaluate("Array.from(document.querySelectorAll('#wall-ticker li')).slice(0, 6)"
+                          ".map(li => [li.querySelector('.t-channel').textContent, li.querySelector('.t-topic').textContent])")
+    assert sorted(shown) == sorted([["Mailbox", "Household"], ["Discipline", "Exit/entry"], ["110", "Vehicles"],
+                                    ["12345", "Lost items"], ["Window", "Conduct"], ["Open311", "Traffic"]]), shown
+    cut = page.evaluate("Array.from(document.querySelectorAll('#wall-ticker .t-channel, #wall-ticker .t-topic,"
+                        " #wall-ticker .t-unit')).filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+    assert cut == []
     page.close()
 
 

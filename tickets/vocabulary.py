@@ -30,6 +30,14 @@ CHANNELS_EN: dict[str, str] = {
     "import": "Import",
 }
 
+# Where a label shares a narrow column (the wall's ticker): the long ones, shortened.
+# A channel or topic missing here shows its full label.
+CHANNELS_SHORT: dict[str, str] = {"discipline_hotline": "纪委热线"}
+CHANNELS_SHORT_EN: dict[str, str] = {
+    "hotline_12345": "12345", "discipline_hotline": "Discipline", "director_mailbox": "Mailbox",
+    "cad_110": "110", "service_window": "Window",
+}
+
 KINDS: dict[str, str] = {
     "consultation": "咨询",
     "help": "求助",
@@ -71,6 +79,11 @@ TOPICS_EN: dict[str, str] = {
     "conduct": "Police conduct",
     "lost_property": "Lost property",
     "other": "Other",
+}
+
+TOPICS_SHORT_EN: dict[str, str] = {
+    "household": "Household", "exit_entry": "Exit/entry", "vehicle": "Vehicles", "conduct": "Conduct",
+    "lost_property": "Lost items",
 }
 
 # Ticket status: where a ticket stands in the lifecycle (DESIGN §2).

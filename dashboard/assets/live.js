@@ -85,8 +85,8 @@
 
   /* ------------------------------------------------------------ ticker */
   function tickerRow(item) {
-    var ch = state.labels.channels[item.channel] || item.channel;
-    var topic = state.labels.topics[item.topic] || item.topic;
+    var ch = state.labels.channels_short[item.channel] || item.channel;
+    var topic = state.labels.topics_short[item.topic] || item.topic;
     // Only rows that arrived in the last few seconds are highlighted.
     var fresh = item.shownAt && Date.now() - item.shownAt < 3000;
     var cls = "ticker-item" + (fresh ? " ticker-new" : "");
