@@ -66,6 +66,7 @@ from sqlalchemy.orm import Session
 
 from geo import jurisdictions
 from tickets import bus, dedup, dispatch, numbers, sla
+from tickets.db import sequence_ids
 from tickets.events import TICKETS_TOPIC, public_view
 from tickets.intake import NewRequest
 from tickets.models import DuplicateSuggestion, IntakeRecord, OutboxMessage, Ticket, TicketEvent, Unit
@@ -438,8 +439,7 @@ def _reserve_ids(session: Session, table: Any, n: int) -> list[int]:
     if n <= 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return list(session.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
-                                         "FROM generate_series(1, :n)"), {"t": table.name, "n": n}).scalars())
+        return sequence_ids(session, table, n)  # type: ignore[return-value]  # all ints there
     top = session.execute(select(func.max(table.c.id))).scalar() or 0
     return list(range(top + 1, top + n + 1))
 
