@@ -48,6 +48,19 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue without translating it (a table of messages)."""
+    return message
+
+
+def gettext(message: str, lang: str, **params: object) -> str:
+    """``message`` (an English msgid) in ``lang``, with ``%(name)s`` params filled in.
+
+    Interface for the whole platform (layouts, Flask pages, API errors). For now
+    it returns the English text; the Babel catalogue replaces the lookup."""
+    return message % params if params else message
+
+
 def normalise(lang: str | None) -> str:
     return "en" if (lang or "").lower().startswith("en") else "zh-CN"
 
