@@ -72,11 +72,12 @@ def cmd_db(args: argparse.Namespace) -> int:
 def _load_demo(cfg: Settings, path: str, only_if_empty: bool) -> None:
     from sqlalchemy import func, select
 
-    from tickets.db import make_engine, make_session_factory, unit_of_work
+    from tickets.bootstrap import session_factory
+    from tickets.uow import unit_of_work
     from tickets.models import Unit
     from tickets.units import load_bureau
 
-    factory = make_session_factory(make_engine(cfg.database_url))
+    factory = session_factory(cfg.database_url, cfg)
     with unit_of_work(factory) as session:
         if only_if_empty and session.scalar(select(func.count()).select_from(Unit)):
             return
@@ -95,9 +96,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------ accounts, tokens
 def _factory(cfg: Settings) -> Any:
-    from tickets.db import make_engine, make_session_factory
+    from tickets.bootstrap import session_factory
 
-    return make_session_factory(make_engine(cfg.database_url))
+    return session_factory(cfg.database_url, cfg)
 
 
 def _demo_accounts_file(cfg: Settings, override: str | None = None) -> Path | None:
@@ -109,7 +110,7 @@ def _load_demo_accounts(cfg: Settings, path: Path, only_if_no_users: bool) -> No
     from sqlalchemy import func, select
 
     from tickets.accounts import load_demo_accounts
-    from tickets.db import unit_of_work
+    from tickets.uow import unit_of_work
     from tickets.models import User
 
     with unit_of_work(_factory(cfg)) as session:
@@ -161,7 +162,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from tickets import accounts
-    from tickets.db import unit_of_work
+    from tickets.uow import unit_of_work
     from tickets.models import Unit, User
 
     cfg = _settings(args)
@@ -195,7 +196,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from tickets import accounts
-    from tickets.db import unit_of_work
+    from tickets.uow import unit_of_work
     from tickets.models import ApiToken
 
     cfg = _settings(args)
@@ -228,9 +229,9 @@ def _simulator_thread(cfg: Settings, args: argparse.Namespace, stop: threading.E
     from dataclasses import replace
 
     from feeds import simulator
-    from tickets.db import make_engine, make_session_factory
+    from tickets.bootstrap import session_factory
 
-    factory = make_session_factory(make_engine(cfg.database_url))
+    factory = session_factory(cfg.database_url, cfg)
     if args.rate is not None:
         cfg = replace(cfg, simulator_rate_per_hour=args.rate)
     if args.seed is not None:

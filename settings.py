@@ -37,6 +37,10 @@ class Settings:
     # 31 ms instead of 144 ms at 0.2 s (docs/PERFORMANCE.md), for 20 cheap
     # indexed queries a second.
     relay_poll_seconds: float = 0.05
+    # How long a writer waits for a lock (the intake locks, a ticket's row) before it gives
+    # up with nothing changed (503 Busy), and the longest statement (0: no limit).
+    db_lock_timeout_seconds: float = 10.0
+    db_statement_timeout_seconds: float = 120.0
     # Demo bureau loaded by ``app.py demo load``.
     demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
     # Deadlines policy (DESIGN §3): contact/resolve times, working hours, amber share, overrides.

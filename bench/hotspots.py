@@ -25,7 +25,8 @@ from geo import points as geo_points  # noqa: E402
 from geo.jurisdictions import routing_jurisdictions  # noqa: E402
 from tests.plant import plant, ticket_row, unit_ids  # noqa: E402
 from tickets import alerts  # noqa: E402
-from tickets.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
+from tickets.bootstrap import session_factory  # noqa: E402
+from tickets.uow import unit_of_work  # noqa: E402
 from tickets.schema import upgrade  # noqa: E402
 from tickets.units import load_bureau  # noqa: E402
 
@@ -41,7 +42,7 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
     tz = settings_module.load().tz
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     with unit_of_work(factory) as s:
         load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
     now = datetime.now(timezone.utc).replace(microsecond=0)

@@ -44,7 +44,8 @@ import app  # noqa: E402
 from feeds.importer import run_import  # noqa: E402
 from feeds.mapping import Mapping  # noqa: E402
 from geo.coords import wgs84_to_gcj02  # noqa: E402
-from tickets.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
+from tickets.bootstrap import session_factory  # noqa: E402
+from tickets.uow import unit_of_work  # noqa: E402
 from tickets.schema import upgrade  # noqa: E402
 from tickets.units import load_bureau  # noqa: E402
 
@@ -118,7 +119,7 @@ def run(dataset: str, backend: str, workdir: Path, server: object | None, rows: 
         mapping, bureau, tz = Mapping.from_dict(HOTLINE_MAPPING), ROOT / "examples" / "jinan_bureau.yaml", SHANGHAI
     url = database(backend, workdir, server, f"bench_{dataset}_{int(time.time() * 1000) % 10**8}")
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     with unit_of_work(factory) as s:
         load_bureau(s, bureau)
     started, cpu = time.perf_counter(), time.process_time()

@@ -93,22 +93,23 @@ def bodies(orders: list[dict[str, Any]], batch: int) -> list[bytes]:
 
 def prepare_db(path: Path | str) -> str:
     """A fresh database (a SQLite file, or a PostgreSQL URL) with the Jinan demo bureau."""
-    from tickets.db import make_engine, make_session_factory, unit_of_work
+    from tickets.bootstrap import session_factory
+    from tickets.uow import unit_of_work
     from tickets.schema import upgrade
     from tickets.units import load_bureau
 
     url = path if isinstance(path, str) else f"sqlite:///{path}"
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     with unit_of_work(factory) as s:
         load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
     return url
 
 
 def check(url: str, sent: int) -> dict[str, int]:
-    from tickets.db import make_engine, make_session_factory
+    from tickets.bootstrap import session_factory
 
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     with factory() as s:
         records = s.scalar(select(func.count()).select_from(IntakeRecord)) or 0
         merged = s.scalar(select(func.count()).select_from(IntakeRecord).where(IntakeRecord.merged.is_(True))) or 0

@@ -28,7 +28,7 @@ import socketio  # noqa: E402
 
 from tests.helpers import new_request, submit  # noqa: E402
 from tests.platform_process import PlatformProcess, demo_kiosk_token  # noqa: E402
-from tickets.db import make_engine, make_session_factory  # noqa: E402
+from tickets.bootstrap import session_factory  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -72,7 +72,7 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         platform = PlatformProcess(f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}", env=env)
     platform.start()
     try:
-        factory = make_session_factory(make_engine(platform.database_url))
+        factory = session_factory(platform.database_url)
         receivers = [Receiver(platform.base_url) for _ in range(clients)]
         committed: dict[str, float] = {}
         started = time.perf_counter()

@@ -18,7 +18,7 @@ import redis
 from dash import Dash
 from flask import Flask
 from flask_socketio import SocketIO
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 import callbacks
 import settings as settings_module
@@ -31,9 +31,10 @@ from layouts import shell
 from layouts.i18n import t
 from settings import Settings
 from feeds import connectors
-from tickets import alerts, dedup, followup, housekeeping, sla, supervision
-from tickets.db import make_engine, make_session_factory
+from tickets import alerts, housekeeping, sla
+from tickets.bootstrap import Domain, bootstrap
 from tickets.figures import RankingPolicy
+from tickets.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -45,13 +46,18 @@ class Platform:
     server: Flask
     dash: Dash
     socketio: SocketIO
-    factory: sessionmaker[Session]
+    domain: Domain
     redis: redis.Redis
     aggregator: LiveAggregator
     relay: OutboxRelay
     leadership: Leadership
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def factory(self) -> sessionmaker[UnitOfWork]:
+        """Sessions that are the domain's units of work (``tickets.bootstrap``)."""
+        return self.domain.factory
 
     def start_background(self, name: str, target: Callable[[threading.Event], None]) -> None:
         thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
@@ -68,8 +74,11 @@ class Platform:
         # Every process re-reads the admin-loaded working calendar (and a changed SLA policy).
         self.start_background("calendar-refresh", lambda stop: sla.refresh_loop(self.factory, stop))
         # The leader sweeps: unanswered follow-ups, overdue tickets (督办单), queued SMS.
+        deliver = housekeeping.deliveries(
+            self.factory, results=lambda now: connectors.deliver_pending(self.factory, now, self.settings))
         self.start_background("housekeeping", lambda stop: housekeeping.run(
-            self.factory, stop, self.leadership.is_leader, interval=self.settings.housekeeping_seconds))
+            self.factory, stop, self.leadership.is_leader, deliver=deliver,
+            interval=self.settings.housekeeping_seconds))
         # The leader raises early warnings: surges and recurring issues (tickets/alerts.py).
         alert_config = alerts.AlertConfig.from_settings(self.settings)  # a bad setting stops the start
         self.start_background("alerts", lambda stop: alerts.run(
@@ -95,17 +104,13 @@ class Platform:
 
 def create_platform(settings: Settings | None = None, *, live: bool = True) -> Platform:
     settings = settings or settings_module.load()
-    sla.use_policy_file(settings.sla_policy_file)  # a bad policy file stops the start, naming the key
-    followup.configure(settings)  # the SMS gateway; a bad gateway setting stops the start
-    supervision.configure(settings)
-    dedup.configure(settings)  # de-duplication mode (a bad value stops the start)
-    connectors.configure(settings)  # where 12345 results go back, and the retry policy
+    # The deadline policy, the SMS gateway, the de-duplication mode: a bad value stops the start.
+    domain = bootstrap(settings)
     server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
     server.config["SECRET_KEY"] = settings.secret_key
     server.config["JSON_AS_ASCII"] = False
 
-    engine = make_engine(settings.database_url)
-    factory = make_session_factory(engine)
+    factory = domain.factory
     client = connect(settings)
 
     socketio = SocketIO(
@@ -123,7 +128,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)
     platform = Platform(
         settings=settings, server=server, dash=_make_dash(server, settings), socketio=socketio,
-        factory=factory, redis=client, aggregator=aggregator, relay=relay, leadership=Leadership(client),
+        domain=domain, redis=client, aggregator=aggregator, relay=relay, leadership=Leadership(client),
     )
     server.extensions["minsheng"] = platform
     auth.init_app(server, factory)  # the gate: who may see which screen, API and socket

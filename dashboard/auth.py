@@ -38,7 +38,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import accounts
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import ApiToken, Unit, User
 from tickets.roles import ROLES, Actor, actor_for
 

@@ -29,7 +29,7 @@ from dashboard.auth import current_actor, public
 from feeds import frontdesk, mailbox
 from feeds.common import hand_in
 from feeds.dead_letters import FieldError, Rejected, reject
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import utcnow
 from tickets.roles import ROLES
 from tickets.vocabulary import KINDS, TOPICS
@@ -369,7 +369,7 @@ def mailbox_page() -> Response:
             letter = reject(s, mailbox.CHANNEL, f"POST /mailbox from {ip}", raw, exc.errors,
                             external_id=exc.external_id)
             return _mailbox_form(values, exc.errors, letter.id, status=400)
-        outcome = hand_in(s, new, now, settings.tz)
+        outcome = hand_in(s, new, now)
         number = outcome.ticket.number if outcome.ticket else ""
     # Only the number: nothing the citizen typed (name, phone, the letter) is echoed back.
     head = "这封信此前已提交并受理，无需重复提交" if outcome.status == "duplicate" else "来信已受理"
@@ -461,7 +461,7 @@ def frontdesk_page() -> Response:
             letter = reject(s, channel, f"POST /frontdesk by {actor.name}", raw, exc.errors,
                             external_id=exc.external_id)
             return _frontdesk_form(values, exc.errors, letter.id, status=400, who=who)
-        outcome = hand_in(s, new, now, settings.tz)
+        outcome = hand_in(s, new, now)
         number = outcome.ticket.number if outcome.ticket else ""
         unit = outcome.ticket.unit.name if outcome.ticket and outcome.ticket.unit else ""
     word = {"accepted": "已登记", "merged": "已登记（与在办工单合并）"}.get(outcome.status, "此前已登记（重复提交）")

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from dashboard import auth
 from layouts.i18n import normalise
 from tickets import accounts
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("login", __name__)

@@ -27,7 +27,7 @@ from dashboard.auth import public
 from feeds import open311 as o311
 from feeds.common import hand_in
 from feeds.dead_letters import FieldError, Rejected, reject
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import IntakeRecord, Ticket, utcnow
 
 blueprint = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -140,7 +140,7 @@ def post_request(fmt: str) -> Response:
         except o311.Open311Error as err:
             reject(session, o311.CHANNEL, endpoint, raw_text, err.errors)
             return _error(fmt, err)
-        outcome = hand_in(session, new, now, settings.tz)
+        outcome = hand_in(session, new, now)
         ticket = outcome.ticket
         assert ticket is not None
         number = _remember_number(session, new.external_id, ticket)

@@ -65,13 +65,14 @@ def plant_history(url: str) -> None:
     from feeds.simulator import Simulator
     from geo.jurisdictions import routing_jurisdictions
     from tests.plant import plant, ticket_row, unit_ids
-    from tickets.db import make_engine, make_session_factory, unit_of_work
+    from tickets.bootstrap import session_factory
+    from tickets.uow import unit_of_work
     from tickets.schema import upgrade
     from tickets.units import load_bureau
 
     tz = settings_module.load().tz
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     with unit_of_work(factory) as s:
         load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
     midnight = datetime.combine(datetime.now(tz).date(), datetime.min.time(), tz)

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feeds.common import MAX_ADDRESS, MAX_CONTENT, MAX_NAME, Draft, Outcome, hand_in, refuse
 from feeds.dead_letters import FieldError, Rejected
 from feeds.topics import topic_of
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.intake import NewRequest
 from tickets.models import DeadLetter
 
@@ -165,4 +165,4 @@ def _one(session: Session, path: Path, line: int, row: dict[str, str], tz: Any, 
         if known is not None:
             return Outcome("rejected", dead_letter_id=known, errors=tuple(exc.errors), external_id=exc.external_id)
         return refuse(session, CHANNEL, source, text, exc)
-    return hand_in(session, request, now, tz)
+    return hand_in(session, request, now)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 
 def _factory(cfg: object) -> object:
-    from tickets.db import make_engine, make_session_factory
+    from tickets.bootstrap import session_factory
 
-    return make_session_factory(make_engine(cfg.database_url))  # type: ignore[attr-defined]
+    return session_factory(cfg.database_url, cfg)  # type: ignore[attr-defined]
 
 
 def cmd_intake(args: argparse.Namespace) -> int:
@@ -51,7 +51,7 @@ def _eml(cfg: object, factory: object, path: Path, dry_run: bool) -> int:
     from collections import Counter
 
     from feeds import mailbox
-    from tickets.db import unit_of_work
+    from tickets.uow import unit_of_work
 
     if not path.exists():
         print(f"error: {path} does not exist", file=sys.stderr)

@@ -28,9 +28,10 @@ from feeds.dead_letters import FieldError, Rejected, reject
 from feeds.topics import kind_of, topic_of
 from geo import coords
 from geo.districts import JIAXIANG_FILE, district_at, load_districts
-from tickets import intake
+from tickets import services
 from tickets.intake import NewRequest
 from tickets.models import Ticket
+from tickets.uow import UnitOfWork
 from tickets.vocabulary import CHANNELS, KINDS, TOPICS
 
 # Field limits (characters). Ticket columns: title 200, address 200, name 64,
@@ -335,15 +336,15 @@ class Outcome:
         return out
 
 
-def hand_in_many(session: Session, requests: list[NewRequest], now: datetime, tz: Any) -> list[Outcome]:
-    """``intake.receive_many``: one outcome per request (accepted, merged or duplicate)."""
+def hand_in_many(uow: UnitOfWork, requests: list[NewRequest], now: datetime) -> list[Outcome]:
+    """``services.receive``: one outcome per request (accepted, merged or duplicate)."""
     return [Outcome(r.status, external_id=q.external_id, ticket_id=r.ticket_id, number=r.number)
-            for q, r in zip(requests, intake.receive_many(session, requests, now, tz))]
+            for q, r in zip(requests, services.receive(uow, requests, now=now))]
 
 
-def hand_in(session: Session, request: NewRequest, now: datetime, tz: Any) -> Outcome:
+def hand_in(session: UnitOfWork, request: NewRequest, now: datetime) -> Outcome:
     """:func:`hand_in_many` for one request, with its ticket loaded."""
-    outcome = hand_in_many(session, [request], now, tz)[0]
+    outcome = hand_in_many(session, [request], now)[0]
     return replace(outcome, ticket=session.get(Ticket, outcome.ticket_id))
 
 

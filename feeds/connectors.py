@@ -1,13 +1,12 @@
-"""Results back to the source systems: the outbound connectors (DESIGN §7).
+"""Results back to the source systems: the outbound connectors of the 12345 push.
 
-When a ticket is replied to (the ``reply`` event, in the same transaction),
-every 12345 work order behind it (merged ones too: every channel that
-reported it gets its reply) gets a :class:`ConnectorDelivery` row with the
-result in the source's own field names: order number, handler id, handling
-unit id, handling time (local, in the source's format) and the reply text.
-
-:func:`deliver_pending` sends them outside any transaction, through the
-source's connector (``results.connector`` in its YAML):
+When a ticket is replied to, the domain queues a :class:`ConnectorDelivery` for
+every work order behind it (``tickets/results.py``: merged ones too, every
+channel that reported it gets its reply). :func:`deliver_pending` puts each
+into its source's own field names (order number, handler id, handling unit id,
+handling time, local, in the source's format, and the reply text) and sends it
+outside any transaction, through the source's connector (``results.connector``
+in its YAML):
 
 - ``sandbox`` records the delivery (the row, and :attr:`SandboxConnector.sent`)
   and sends nothing: the default, for demos and tests;
@@ -18,7 +17,7 @@ source's connector (``results.connector`` in its YAML):
 A failed attempt is retried with exponential backoff (``connector_backoff_seconds``
 doubling, at most an hour apart) up to ``connector_max_attempts``, then the
 row is ``failed`` and stays for an operator. The leader's housekeeping loop
-calls :func:`deliver_pending` (tickets/housekeeping.py). Delivery is
+calls :func:`deliver_pending` (wired in ``dashboard/__init__.py``). Delivery is
 at-least-once: a crash between sending and recording resends; the order
 number lets the source drop the repeat.
 """
@@ -37,9 +36,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets import bus
-from tickets.db import unit_of_work
-from tickets.models import ConnectorDelivery, IntakeRecord, Ticket, TicketEvent, Unit, User
+from tickets.models import ConnectorDelivery
+from tickets.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
@@ -103,22 +101,6 @@ class HttpConnector:
 _overrides: dict[str, Connector] = {}
 _built: dict[tuple[str, str, str], Connector] = {}
 _lock = threading.Lock()
-_settings: Any = None
-
-
-def configure(settings: Any) -> None:
-    """Use these settings (sources folder, secret, retry policy) from now on."""
-    global _settings
-    _settings = settings
-
-
-def _cfg() -> Any:
-    global _settings
-    if _settings is None:
-        import settings as settings_module
-
-        _settings = settings_module.load()
-    return _settings
 
 
 def use(source: str, connector: Connector | None) -> None:
@@ -130,19 +112,19 @@ def use(source: str, connector: Connector | None) -> None:
             _overrides[source] = connector
 
 
-def sources() -> dict[str, Any]:
+def sources(settings: Any) -> dict[str, Any]:
     from feeds.hotline import load_sources
 
-    return load_sources(_cfg().hotline_sources_dir)
+    return load_sources(settings.hotline_sources_dir)
 
 
-def connector_for(source_name: str) -> Connector:
+def connector_for(source_name: str, settings: Any) -> Connector:
     with _lock:
         if source_name in _overrides:
             return _overrides[source_name]
-    source = sources().get(source_name)
+    source = sources(settings).get(source_name)
     if source is None:
-        raise ConnectorError(f"no source {source_name!r} in {_cfg().hotline_sources_dir}")
+        raise ConnectorError(f"no source {source_name!r} in {settings.hotline_sources_dir}")
     kind = str(source.results.get("connector", "sandbox")).lower()
     url = str(source.results.get("url") or "")
     key = (source_name, kind, url)
@@ -152,59 +134,26 @@ def connector_for(source_name: str) -> Connector:
             if kind == "sandbox":
                 found = SandboxConnector()
             elif kind == "http":
-                found = HttpConnector(url, source.secret or _cfg().hotline_secret)
+                found = HttpConnector(url, source.secret or settings.hotline_secret)
             else:
                 raise ConnectorError(f"source {source_name}: results.connector {kind!r}: sandbox or http")
             _built[key] = found
     return found
 
 
-# ---------------------------------------------------------------- queueing
-def _handler_id(session: Session, event: TicketEvent) -> str:
-    if event.actor_id is not None:
-        user = session.get(User, event.actor_id)
-        if user is not None:
-            return user.police_number or user.username
-    return event.actor or "system"
-
-
-@bus.on("reply")
-def _on_reply(session: Session, ticket: Ticket, event: TicketEvent) -> None:
-    queue_results(session, ticket, event)
-
-
-def queue_results(session: Session, ticket: Ticket, event: TicketEvent) -> list[ConnectorDelivery]:
-    """A delivery per pushed work order behind ``ticket`` (its merged records included)."""
-    records = session.scalars(select(IntakeRecord).where(IntakeRecord.ticket_id == ticket.id)).all()
-    pushed = [r for r in records if isinstance(r.payload, dict) and r.payload.get("source")
-              and isinstance(r.payload.get("order"), dict)]
-    if not pushed:
-        return []
-    known = sources()
-    unit = session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-    handler = _handler_id(session, event)
-    out = []
-    for record in pushed:
-        source = known.get(record.payload["source"])
-        if source is None:
-            log.warning("ticket %s: intake record %s names unknown source %r; no result sent",
-                        ticket.number, record.id, record.payload["source"])
-            continue
-        order_no = record.external_id.removeprefix(source.id_prefix)
-        fmt = str(source.results.get("time_format") or "%Y-%m-%d %H:%M:%S")
-        result = {
-            source.result_field("order_no"): order_no,
-            source.result_field("handler_id"): handler,
-            source.result_field("unit_id"): unit.code if unit else "",
-            source.result_field("handled_at"): event.at.astimezone(source.tz).strftime(fmt),
-            source.result_field("reply"): event.note or "",
-        }
-        delivery = ConnectorDelivery(connector=source.name, ticket_id=ticket.id, external_id=record.external_id,
-                                     payload=result, status="pending", attempts=0,
-                                     created_at=event.at)
-        session.add(delivery)
-        out.append(delivery)
-    return out
+# ---------------------------------------------------------------- formatting
+def source_result(source: Any, external_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The domain's result of one work order (``tickets.results``) in the source's own field
+    names and time format: order number, handler id, handling unit, handling time, reply."""
+    fmt = str(source.results.get("time_format") or "%Y-%m-%d %H:%M:%S")
+    handled_at = datetime.fromisoformat(result["handled_at"]).astimezone(source.tz)
+    return {
+        source.result_field("order_no"): external_id.removeprefix(source.id_prefix),
+        source.result_field("handler_id"): result["handler_id"],
+        source.result_field("unit_id"): result["unit_code"],
+        source.result_field("handled_at"): handled_at.strftime(fmt),
+        source.result_field("reply"): result["reply"],
+    }
 
 
 # ---------------------------------------------------------------- delivering
@@ -214,23 +163,27 @@ def next_attempt_at(delivery: ConnectorDelivery, base_seconds: float) -> datetim
     return delivery.created_at + timedelta(seconds=wait)
 
 
-def deliver_pending(factory: sessionmaker[Session], now: datetime | None = None, *, limit: int = 200,
-                    connector: Callable[[str], Connector] = connector_for) -> dict[str, int]:
-    """Send the deliveries that are due; record sent / retry / failed. Never raises per delivery."""
+def deliver_pending(factory: sessionmaker[Session], now: datetime | None, settings: Any, *, limit: int = 200,
+                    connector: Callable[[str, Any], Connector] = connector_for) -> dict[str, int]:
+    """Send the deliveries that are due, each in its source's own form; record sent / retry /
+    failed. Never raises per delivery."""
     now = now or datetime.now(UTC)
-    cfg = _cfg()
-    base, max_attempts = cfg.connector_backoff_seconds, cfg.connector_max_attempts
+    base, max_attempts = settings.connector_backoff_seconds, settings.connector_max_attempts
     with factory() as session:
         pending = session.scalars(select(ConnectorDelivery).where(ConnectorDelivery.status == "pending")
                                   .order_by(ConnectorDelivery.id).limit(limit * 5)).all()
-        due = [(d.id, d.connector, dict(d.payload)) for d in pending if next_attempt_at(d, base) <= now][:limit]
+        due = [(d.id, d.connector, d.external_id, dict(d.payload)) for d in pending
+               if next_attempt_at(d, base) <= now][:limit]
+    known = sources(settings) if due else {}
     results: dict[int, str | None] = {}
     down: set[str] = set()
-    for delivery_id, name, payload in due:
+    for delivery_id, name, external_id, result in due:
         if name in down:  # one failure per source per round: it is probably down
             continue
         try:
-            connector(name).send(payload)
+            if name not in known:
+                raise ConnectorError(f"no source {name!r} in {settings.hotline_sources_dir}")
+            connector(name, settings).send(source_result(known[name], external_id, result))
             results[delivery_id] = None
         except Exception as exc:  # noqa: BLE001 - any failure is retried
             results[delivery_id] = f"{type(exc).__name__}: {exc}"[:1000]

@@ -327,7 +327,7 @@ def ingest(session: Session, source: Source, body: bytes, now: datetime, tz: Any
             outcomes.append(refuse(session, source.channel, where, raw, exc,
                                    external_id=_prefixed(source, order)))
     # The whole batch in one go: de-duplication, routing and the writes are done in bulk.
-    for (i, _request), outcome in zip(good, hand_in_many(session, [r for _i, r in good], now, tz)):
+    for (i, _request), outcome in zip(good, hand_in_many(session, [r for _i, r in good], now)):
         outcomes[i] = outcome
     results = [o for o in outcomes if o is not None]
     if not batch:

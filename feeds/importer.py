@@ -7,7 +7,7 @@ prints the reconciliation (rows in the file = imported + merged + duplicate
 + rejected):
 
 - **imported**: a new ticket (with its intake record and timeline, see
-  ``tickets/history.py`` for how history passes through the domain);
+  ``tickets/batch.py`` for how history passes through the domain);
 - **merged**: a certain duplicate of an open ticket (``tickets.dedup``),
   kept as a merged intake record of it;
 - **duplicate**: its external id (``SOURCE:ID``) is already stored, from an
@@ -51,7 +51,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError
 from tickets import dedup
-from tickets.history import HistoricalRecord, UnitCache, import_history
+from tickets import services
+from tickets.batch import Arrival, UnitCache
 from tickets.models import ImportRun, IntakeRecord, Unit
 
 DEFAULT_BATCH = 2000
@@ -203,7 +204,7 @@ def reason_key(error: FieldError) -> str:
 class _Row:
     number: int  # 1-based data row (the header is not counted)
     raw: dict[str, Any]
-    parsed: HistoricalRecord | list[FieldError]
+    parsed: Arrival | list[FieldError]
 
 
 def run_import(
@@ -227,7 +228,10 @@ def run_import(
     if batch < 1:
         raise ValueError("--batch must be at least 1")
     now = now or datetime.now(timezone.utc)
-    params = dedup_params or dedup.params()
+    if dedup_params is None:
+        with factory() as session:
+            dedup_params = session.config.dedup
+    params = dedup_params
     if mapping.dedup_mode is not None:
         from dataclasses import replace
 
@@ -375,7 +379,7 @@ def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Repor
     session = factory()
     try:
         session.begin()
-        records = [r for r in rows if isinstance(r.parsed, HistoricalRecord)]
+        records = [r for r in rows if isinstance(r.parsed, Arrival)]
         ids = [r.parsed.request.external_id for r in records]  # type: ignore[union-attr]
         stored: set[str] = set()
         # One channel at a time, so the lookup walks the (channel, external_id) unique index;
@@ -384,7 +388,7 @@ def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Repor
             for start in range(0, len(ids), 1000):
                 stored.update(session.scalars(select(IntakeRecord.external_id).where(
                     IntakeRecord.channel == channel, IntakeRecord.external_id.in_(ids[start:start + 1000]))))
-        fresh: list[HistoricalRecord] = []
+        fresh: list[Arrival] = []
         for r in rows:
             if isinstance(r.parsed, list):
                 errors = r.parsed
@@ -401,11 +405,11 @@ def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Repor
                 continue
             seen_here.add(ext)
             fresh.append(r.parsed)
-        outcomes = import_history(session, fresh, now, tz, params=params, index=index, units=units,
-                                  run={"run": run_id, "file": report.file, "mapping": mapping.name},
-                                  dry_run=dry_run)
+        outcomes = services.import_records(
+            session, fresh, provenance={"run": run_id, "file": report.file, "mapping": mapping.name}, now=now,
+            params=params, index=index, units=units, dry_run=dry_run)
         for outcome in outcomes:
-            counts[outcome.kind] += 1
+            counts["imported" if outcome.kind == "new" else outcome.kind] += 1
             suggestions += outcome.suggestions
         if run_id is not None:
             run = session.get(ImportRun, run_id)
@@ -451,11 +455,10 @@ def add_commands(sub: Any) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     import settings as settings_module
-    from tickets.db import make_engine, make_session_factory
+    from tickets.bootstrap import session_factory
 
     cfg = settings_module.load()
-    factory = make_session_factory(make_engine(cfg.database_url))
-    dedup.configure(cfg)
+    factory = session_factory(cfg.database_url, cfg)
     try:
         mapping = Mapping.load(args.mapping)
         report = run_import(factory, args.file, mapping, cfg.tz, dry_run=args.dry_run, batch=args.batch,

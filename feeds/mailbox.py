@@ -196,7 +196,7 @@ def import_eml(session: Session, path: Path, *, now: datetime, tz: Any) -> Outco
         if known is not None:
             return Outcome("rejected", dead_letter_id=known, errors=tuple(exc.errors), external_id=exc.external_id)
         return refuse(session, CHANNEL, source, text, exc)
-    return hand_in(session, request, now, tz)
+    return hand_in(session, request, now)
 
 
 __all__ = ["CHANNEL", "FieldError", "import_eml", "parse_eml", "parse_form"]

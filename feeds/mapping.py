@@ -3,7 +3,7 @@
 A mapping is YAML (see examples/boston311.yaml, docs/IMPORT.md). It is read
 and checked as a whole before any row is touched; :class:`MappingError`
 lists every problem at once, each naming its key. Then :meth:`Mapping.parse`
-turns one row (column name → value) into a :class:`tickets.history.HistoricalRecord`
+turns one row (column name → value) into a :class:`tickets.batch.Arrival`
 or a list of :class:`feeds.dead_letters.FieldError` saying which field is
 wrong and why.
 
@@ -28,7 +28,7 @@ import yaml
 
 from feeds.dead_letters import FieldError
 from geo.coords import SYSTEMS, normalize_system, to_wgs84
-from tickets.history import DUE_FROM, HistoricalRecord
+from tickets.batch import DUE_FROM, Arrival
 from tickets.intake import NewRequest
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
@@ -465,7 +465,7 @@ class Mapping:
         raw = _cell(row, self.columns["external_id"])
         return f"{self.source}:{raw}" if raw else ""
 
-    def parse(self, row: MappingT[str, Any], where: str, now: datetime) -> HistoricalRecord | list[FieldError]:
+    def parse(self, row: MappingT[str, Any], where: str, now: datetime) -> Arrival | list[FieldError]:
         """One row → a record, or every reason it cannot be one."""
         errors: list[FieldError] = []
         c = self.columns
@@ -540,7 +540,7 @@ class Mapping:
             lat=lat, lon=lon, citizen_name=_cell(row, c.get("name", ""))[:64] or None,
             citizen_phone=phone or None, raw=raw, unit_code=unit_code,
         )
-        return HistoricalRecord(request=request, source=where, closed_at=closed_at if closed else None,
+        return Arrival(request=request, source=where, closed_at=closed_at if closed else None,
                                 due_at=due_at, due_from=self.due_missing, source_status=status or None)
 
     def _date(self, row: MappingT[str, Any], key: str, errors: list[FieldError], *, required: bool = False,

@@ -4,7 +4,7 @@
     python app.py replay --from-db --from 2015-03-01 --to 2015-03-07 --speed 600   # imported tickets
 
 Each historical record becomes a *new live record*: it goes through
-``tickets.intake.receive`` (validation, de-duplication, routing, dispatch,
+``tickets.services.receive`` (validation, de-duplication, routing, dispatch,
 outbox, so the wall sees it) at the moment it is played, with the gaps
 between records shrunk by the speed factor (``--speed 60``: an hour of
 history in a minute; ``--speed 0``: as fast as the database takes them).
@@ -39,8 +39,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from feeds.mapping import Mapping
-from tickets.db import unit_of_work
-from tickets.intake import NewRequest, receive
+from tickets.uow import unit_of_work
+from tickets import services
+from tickets.intake import NewRequest
 from tickets.models import Ticket, Unit
 
 MAX_EXTERNAL_ID = 64
@@ -90,7 +91,7 @@ def items_from_file(path: str | Path, mapping: Mapping, factory: sessionmaker[Se
                     stats: ReplayStats | None = None) -> Iterator[ReplayItem]:
     """Records of a CSV/Excel history, in file order (sorted by the caller if needed)."""
     from feeds.importer import open_rows
-    from tickets.history import HistoricalRecord
+    from tickets.batch import Arrival
 
     with factory() as session:
         mapping.known_units = frozenset(session.scalars(select(Unit.code).where(Unit.active.is_(True))))
@@ -98,7 +99,7 @@ def items_from_file(path: str | Path, mapping: Mapping, factory: sessionmaker[Se
     mapping.check_header(header, str(path))
     for number, raw in enumerate(rows, start=1):
         parsed = mapping.parse(raw, f"row {number}", now) if raw else None
-        if not isinstance(parsed, HistoricalRecord):
+        if not isinstance(parsed, Arrival):
             if stats is not None:
                 stats.skipped += 1
             continue
@@ -172,8 +173,8 @@ class Replayer:
             "run": self.run_id, "original_external_id": original, "original_received_at": item.at.isoformat(),
             "speed": self.speed}}
         request = replace(item.request, external_id=replay_id(self.run_id, original), received_at=now, raw=raw)
-        with unit_of_work(self.factory) as session:
-            ticket = receive(session, request, now, self.tz)
+        with unit_of_work(self.factory) as uow:
+            ticket = services.receive_one(uow, request, now=now)
             # A new id always makes a new record; a ticket received earlier means it merged into one.
             if ticket.received_at != request.received_at:
                 stats.merged += 1
@@ -199,13 +200,11 @@ def add_commands(sub: Any) -> None:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     import settings as settings_module
-    from tickets import dedup
-    from tickets.db import make_engine, make_session_factory
+    from tickets.bootstrap import session_factory
     from tickets.figures import period_bounds
 
     cfg = settings_module.load()
-    factory = make_session_factory(make_engine(cfg.database_url))
-    dedup.configure(cfg)
+    factory = session_factory(cfg.database_url, cfg)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     player = Replayer(factory, cfg.tz, speed=args.speed, stop=stop)

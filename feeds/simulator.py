@@ -13,10 +13,10 @@ ids again, and intake's idempotency on (channel, external_id) drops them.
 
 :func:`run` is the loop behind ``make run``: it receives the requests as the
 clock passes their arrival times and plays each ticket's :class:`HandlingPlan`
-(contact, then report, review and reply) through the lifecycle. The reply's
-follow-up SMS goes out through the configured gateway (the sandbox by
-default), and the citizen answers it through ``followup.handle_inbound``, as a
-real SMS would arrive (:func:`follow_up_plan`: ~85% 满意, ~10% 基本满意, ~5%
+(contact, then report, review and reply) through the service layer
+(``tickets.services``), as every other caller does. The reply's follow-up SMS
+goes out through the configured gateway (the sandbox by default), and the
+citizen answers it through ``services.answer_sms``, as a real SMS would arrive (:func:`follow_up_plan`: ~85% 满意, ~10% 基本满意, ~5%
 不满意, which redoes the ticket at level 2 and asks again later).
 """
 from __future__ import annotations
@@ -39,11 +39,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feeds import texts
 from geo.districts import random_point_in, weighted_point_in
-from tickets import followup, intake, lifecycle
-from tickets.db import unit_of_work
+from tickets import followup, services
+from tickets.errors import DomainError, IllegalStep
 from tickets.intake import NewRequest
 from tickets.models import IntakeRecord, Ticket
-from tickets.roles import Actor, NotAllowed
+from tickets.roles import SYSTEM, Actor
+from tickets.uow import UnitOfWork, unit_of_work
 from tickets.vocabulary import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -616,33 +617,32 @@ class SimulationRunner:
         self._seq += 1
         return _Action(at, self._seq, ticket_id, step, external_id)
 
-    def _play(self, session: Session, ticket: Ticket, item: _Action, at: datetime) -> tuple[str | None, list[_Action]]:
+    def _play(self, uow: UnitOfWork, ticket: Ticket, item: _Action, at: datetime) -> tuple[str | None, list[_Action]]:
         """One planned step; returns what to count and the steps it leads to."""
         level = ticket.escalation_level or 1
         if item.step == "contact":
-            lifecycle.contact(session, ticket, at)
+            services.contact(uow, SYSTEM, ticket.number, note=CONTACT_NOTE, at=at)
             return "contacted", []
         if item.step == "close":
-            _reply(session, ticket, at)
+            _reply(uow, ticket, at)
             answer_at = at + follow_up_plan(item.external_id, level).answer_after
             return "replied", [self._action(answer_at, ticket.id, "answer", item.external_id)]
         if item.step == "findings":
-            followup.close_with_findings(session, ticket, at, SIM_SUPERVISOR,
-                                         "经督察、法制、信访部门联合调查，办理单位已整改到位，诉求已依法依规处理。")
+            services.close(uow, SIM_SUPERVISOR, ticket.number, FINDINGS, at=at)
             return "closed", []
         # "answer": the citizen answers the follow-up SMS (or the platform office's phone call).
         if ticket.status != "replied":
             return None, []
         plan = follow_up_plan(item.external_id, level)
-        waiting = followup.open_follow_ups(session, ticket)
+        waiting = followup.open_follow_ups(uow, ticket)
         if not waiting:
             if level >= followup.TOP_LEVEL:  # answered already: the supervisors conclude
                 return None, [self._action(at + plan.findings_after, ticket.id, "findings", item.external_id)]
             return None, []
         if waiting[-1].method == "sms" and ticket.citizen_phone:
-            outcome = followup.handle_inbound(session, ticket.citizen_phone, plan.text, at, self.tz)
+            outcome = services.answer_sms(uow, ticket.citizen_phone, plan.text, at=at)
         else:
-            outcome = followup.record_phone_answer(session, waiting[-1], plan.answer, at, SIM_DISPATCHER, self.tz)
+            outcome = services.record_phone_answer(uow, SIM_DISPATCHER, ticket.number, plan.answer, at=at)
         if outcome == "closed":
             return "closed", []
         if outcome.startswith("escalated_to_"):
@@ -694,27 +694,37 @@ class SimulationRunner:
             new_plans: list[_Action] = []
             stats: Counter[str] = Counter()
             try:
-                with unit_of_work(self.factory) as session:
+                with unit_of_work(self.factory) as uow:
                     fresh: set[int] = set()
-                    for at, _, item in work:
-                        if isinstance(item, NewRequest):
-                            ticket = intake.receive(session, item, at, self.tz)
-                            stats["received"] += 1
-                            if ticket.status in OPEN_STATUSES and ticket.id not in self._planned \
-                                    and ticket.id not in fresh and _created_by(ticket, item):
-                                fresh.add(ticket.id)
-                                new_plans.extend(self._plan(ticket, item.external_id))
+                    for run in _runs(work):
+                        if isinstance(run[0][2], NewRequest):
+                            # Arrivals in a row are taken in as one batch, each dispatched at its own time.
+                            requests = [r for _at, _, r in run if isinstance(r, NewRequest)]
+                            received = services.receive(uow, requests, now=requests[0].received_at)
+                            stats["received"] += len(requests)
+                            for request, outcome in zip(requests, received):
+                                if outcome.status == "merged" or outcome.ticket_id in self._planned \
+                                        or outcome.ticket_id in fresh:
+                                    continue
+                                ticket = uow.get(Ticket, outcome.ticket_id)
+                                if ticket is not None and ticket.status in OPEN_STATUSES \
+                                        and _created_by(ticket, request):
+                                    fresh.add(ticket.id)
+                                    new_plans.extend(self._plan(ticket, request.external_id))
                             continue
-                        ticket = session.get(Ticket, item.ticket_id)
-                        if ticket is None:
-                            continue
-                        try:
-                            done, more = self._play(session, ticket, item, at)
-                        except (lifecycle.IllegalStep, NotAllowed):
-                            continue  # someone already moved it on; the plan just yields
-                        if done:
-                            stats[done] += 1
-                        new_plans.extend(more)
+                        for at, _, item in run:
+                            assert isinstance(item, _Action)
+                            ticket = uow.get(Ticket, item.ticket_id)
+                            if ticket is None:
+                                continue
+                            try:
+                                with uow.begin_nested():
+                                    done, more = self._play(uow, ticket, item, at)
+                            except DomainError:
+                                continue  # someone already moved it on; the plan just yields
+                            if done:
+                                stats[done] += 1
+                            new_plans.extend(more)
             except BaseException:
                 # Nothing was committed: put the work back for the next tick.
                 self._queue.extendleft(reversed(arrivals))
@@ -768,18 +778,36 @@ class SimulationRunner:
             log.warning("simulator: still failing (%d attempts): %s", self._failures, exc)
 
 
-def _reply(session: Session, ticket: Ticket, at: datetime) -> None:
+def _runs(work: list[tuple[datetime, int, Any]]) -> list[list[tuple[datetime, int, Any]]]:
+    """``work`` cut into runs of arrivals and runs of planned steps, in order."""
+    runs: list[list[tuple[datetime, int, Any]]] = []
+    for w in work:
+        if runs and isinstance(runs[-1][0][2], NewRequest) == isinstance(w[2], NewRequest):
+            runs[-1].append(w)
+        else:
+            runs.append([w])
+    return runs
+
+
+CONTACT_NOTE = "已电话联系群众，了解诉求详情。"
+REPORT_TEXT = "已到现场核查处理，办理完毕。"
+REPLY_TEXT = "您反映的问题已核查处理，感谢您的监督。"
+FINDINGS = "经督察、法制、信访部门联合调查，办理单位已整改到位，诉求已依法依规处理。"
+
+
+def _reply(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
     """The rest of the unit's work at ``at``: report, review and reply (from wherever it stands).
 
     The reply sends the follow-up SMS (``tickets.followup``); the citizen's answer comes later.
     """
     if ticket.status not in ("contacted", "reported", "approved"):
-        raise lifecycle.IllegalStep(f"工单 {ticket.number}: nothing to reply while {ticket.status}")
+        raise IllegalStep("status_forbids_step", number=ticket.number, step="reply", status=ticket.status,
+                          allowed=["contacted", "reported", "approved"])
     if ticket.status == "contacted":
-        lifecycle.report(session, ticket, at)
+        services.report(uow, SYSTEM, ticket.number, REPORT_TEXT, at=at)
     if ticket.status == "reported":
-        lifecycle.approve(session, ticket, at)
-    lifecycle.reply(session, ticket, at)
+        services.approve(uow, SYSTEM, ticket.number, at=at)
+    services.reply(uow, SYSTEM, ticket.number, REPLY_TEXT, at=at)
 
 
 def run(

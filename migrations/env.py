@@ -18,7 +18,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout_seconds=0)  # a migration may rewrite a large table
     with engine.connect() as connection:
         # render_as_batch: SQLite can only ALTER tables by copying them.
         context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets.db import make_engine, make_session_factory, unit_of_work
-from tickets.intake import NewRequest, receive
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
+from tickets import services
+from tickets.intake import NewRequest
 from tickets.models import Ticket, Unit
 from tickets.schema import upgrade
 from tickets.units import load_bureau
@@ -24,7 +26,7 @@ _serial = itertools.count(1)
 def bureau_database(url: str, bureau: str = "jinan_bureau.yaml") -> sessionmaker[Session]:
     """A database at ``url``, migrated, with a bureau from examples/ loaded."""
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     with unit_of_work(factory) as s:
         load_bureau(s, EXAMPLES / bureau)
     return factory
@@ -69,7 +71,7 @@ def new_request(
 
 def submit(factory: sessionmaker[Session], request: NewRequest, now: datetime | None = None) -> Ticket:
     with unit_of_work(factory) as s:
-        return receive(s, request, now or request.received_at, TZ)
+        return services.receive_one(s, request, now=now or request.received_at)
 
 
 def outbox_events(session: Session) -> list[dict[str, Any]]:

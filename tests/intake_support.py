@@ -13,7 +13,8 @@ import settings as settings_module
 from feeds import hotline
 from tests.helpers import add_small_bureau
 from tickets import accounts
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.models import DeadLetter, IntakeRecord, Ticket, Unit, User
 
 SECRET = "test-hotline-secret"
@@ -26,7 +27,7 @@ def make_platform(tmp_path: Path, **overrides: Any) -> Any:
 
     url = f"sqlite:///{tmp_path / 'intake.db'}"
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     add_small_bureau(factory)
     with unit_of_work(factory) as s:
         for username, role, code in (("admin", "admin", "JN-PTB"), ("dispatcher", "dispatcher", "JN-PTB"),

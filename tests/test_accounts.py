@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import accounts
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.models import ApiToken, Base, User, utcnow
 from tickets.roles import ROLES, actor_for
 from tickets.units import load_bureau
@@ -24,7 +26,7 @@ PASSWORD = "correct-horse-9"
 def factory() -> Iterator[sessionmaker[Session]]:
     engine = make_engine("sqlite://")
     Base.metadata.create_all(engine)
-    factory = make_session_factory(engine)
+    factory = session_factory(engine)
     with unit_of_work(factory) as s:
         load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
     yield factory

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 import app
 import settings as settings_module
 from dashboard import create_platform
-from tickets.db import make_engine, make_session_factory
+from tickets.bootstrap import session_factory
 from tickets.models import User
 from tickets.roles import ROLES
 
@@ -70,7 +70,7 @@ def test_create_admin_refuses_an_empty_password(db: str, capsys: pytest.CaptureF
     code, _, err = run(capsys, "user", "create", "--role", "handler", "--username", "chen", "--real-name", "陈志强",
                        "--unit", "JN-NOPE", "--password", "long-enough-1")
     assert code == 1 and "unknown unit" in err
-    with make_session_factory(make_engine(db))() as s:
+    with session_factory(db)() as s:
         assert s.scalar(select(func.count()).select_from(User)) == 0
 
 

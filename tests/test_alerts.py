@@ -20,7 +20,7 @@ from tests.helpers import TZ
 from tests.plant import plant, ticket_row, unit_ids
 from tickets import accounts
 from tickets.alerts import AlertConfig, detect, poisson_tail
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import Alert, Notification, OutboxMessage
 from tickets.schema import upgrade
 from tickets.units import load_bureau

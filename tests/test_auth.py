@@ -13,7 +13,7 @@ from sqlalchemy import select
 import settings as settings_module
 from dashboard import Platform, auth, create_platform, push
 from tickets import accounts
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import User
 from tickets.schema import upgrade
 from tickets.units import load_bureau

@@ -30,7 +30,7 @@ import settings as settings_module
 from dashboard import create_platform
 from feeds.importer import run_import
 from tickets import accounts
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.schema import upgrade
 from tickets.units import load_bureau
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tickets.db import make_engine, make_session_factory
+from tickets.bootstrap import session_factory
 from tickets.models import Unit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def test_db_upgrade_and_demo_load_are_repeatable(tmp_path: Path) -> None:
         assert app("db", "upgrade", db=db).returncode == 0
         done = app("demo", "load", db=db)
         assert done.returncode == 0, done.stderr
-    factory = make_session_factory(make_engine(db))
+    factory = session_factory(db)
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Unit).where(Unit.level == 2, Unit.kind.in_(
             ["branch", "county_bureau"]))) == 12

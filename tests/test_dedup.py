@@ -17,7 +17,8 @@ from dashboard.live.relay import OutboxRelay
 from tests.helpers import TZ, add_small_bureau, new_request
 from tests.test_live_path import Clock
 from tickets import dedup, dedup_eval
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.figures import COUNT_FIELDS, figures, period_bounds, tally_sql
 from tickets.intake import NewRequest, receive, receive_many
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
@@ -32,7 +33,7 @@ DAY2 = DAY1 + timedelta(days=1)
 def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     url = f"sqlite:///{tmp_path / 'dedup.db'}"
     upgrade(url)
-    f = make_session_factory(make_engine(url))
+    f = session_factory(url)
     add_small_bureau(f)
     yield f
 
@@ -283,7 +284,7 @@ def test_the_cells_searched_cover_every_point_within_the_radius() -> None:
 def test_tickets_from_another_process_are_found(factory: sessionmaker[Session], tmp_path: Path) -> None:
     """Another engine on the same database (as another process would be) has its own index;
     each picks up what the other committed."""
-    other = make_session_factory(make_engine(f"sqlite:///{tmp_path / 'dedup.db'}"))
+    other = session_factory(f"sqlite:///{tmp_path / 'dedup.db'}")
     with unit_of_work(factory) as s:
         receive(s, request(DAY1, channel="hotline_12345", external_id="P1-1", text=("无关", "无关的事情"),
                            phone="13000000000", point=(36.70, 117.10)), DAY1, TZ)
@@ -306,8 +307,8 @@ def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url:
     import threading
 
     upgrade(database_url)
-    first_process = make_session_factory(make_engine(database_url))
-    second_process = make_session_factory(make_engine(database_url))
+    first_process = session_factory(database_url)
+    second_process = session_factory(database_url)
     add_small_bureau(first_process)
     later = DAY1 + timedelta(minutes=5)
     outcome: dict[str, int] = {}

@@ -16,7 +16,7 @@ import socketio
 
 from tests.helpers import new_request, submit
 from tests.platform_process import PlatformProcess, demo_kiosk_token
-from tickets.db import make_engine, make_session_factory
+from tickets.bootstrap import session_factory
 
 
 class LiveClient:
@@ -55,7 +55,7 @@ class LiveClient:
 
 
 def test_each_ticket_reaches_a_socket_client_exactly_once(platform: PlatformProcess) -> None:
-    factory = make_session_factory(make_engine(platform.database_url))
+    factory = session_factory(platform.database_url)
     client = LiveClient(platform.base_url)
     try:
         start_seq = platform.get("/api/v1/live/snapshot")["counters"]["seq"]
@@ -84,7 +84,7 @@ def test_two_server_processes_share_one_live_path(pg_url: str, redis_url: str) -
     second = PlatformProcess(pg_url, redis_url).start()
     clients = [LiveClient(first.base_url), LiveClient(second.base_url)]
     try:
-        factory = make_session_factory(make_engine(pg_url))
+        factory = session_factory(pg_url)
         numbers = {submit(factory, new_request()).number for _ in range(20)}
         for client in clients:
             client.wait_for(lambda c=client: {e["ticket"]["number"] for e in c.events("received")} >= numbers)

@@ -25,7 +25,9 @@ from geo.districts import load_districts, random_point_in
 from tests.helpers import TZ, new_request
 from tests.test_live_path import Clock
 from tickets import lifecycle
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.figures import COUNT_FIELDS, figures, period_bounds, tally_sql
 from tickets.intake import receive
 from tickets.lifecycle import IllegalStep
@@ -200,7 +202,7 @@ def day(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Day]:
         client = connect(cfg)
     upgrade(cfg.database_url)
     engine = make_engine(cfg.database_url)
-    factory = make_session_factory(engine)
+    factory = session_factory(engine)
     with unit_of_work(factory) as s:
         load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
     day = Day(factory, client)

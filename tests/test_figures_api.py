@@ -12,7 +12,7 @@ import settings as settings_module
 from dashboard import create_platform
 from tests.helpers import TZ, new_request
 from tickets import accounts, lifecycle
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.intake import receive
 from tickets.schema import upgrade
 from tickets.units import load_bureau

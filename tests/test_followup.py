@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import settings as settings_module
 from tests.helpers import TZ, add_small_bureau, new_request, outbox_events, submit
 from tickets import followup, lifecycle, supervision
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.followup import SandboxGateway, handle_inbound, parse_answer
 from tickets.lifecycle import IllegalStep
 from tickets.models import (
@@ -74,7 +76,7 @@ def _world(url: str | None) -> Iterator[World]:
 
         upgrade(url)
         engine = make_engine(url)
-    factory = make_session_factory(engine)
+    factory = session_factory(engine)
     add_small_bureau(factory)
     add_people(factory)
     gateway = SandboxGateway()

@@ -18,7 +18,7 @@ from geo.jurisdictions import station_at
 from tests.helpers import TZ
 from tests.plant import plant, ticket_row, unit_ids
 from tickets import accounts
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import utcnow
 from tickets.schema import upgrade
 from tickets.units import load_bureau

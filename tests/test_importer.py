@@ -18,7 +18,7 @@ from feeds.importer import OUTCOMES, SimulatedCrash, run_import
 from feeds.mapping import DateReader, Mapping, MappingError, strptime_format
 from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
 from tests.helpers import TZ, bureau_database, outbox_events
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import (
     Base,
     DeadLetter,

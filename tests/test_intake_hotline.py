@@ -28,7 +28,7 @@ from tests.intake_support import (
     tickets,
 )
 from tickets import lifecycle
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import ConnectorDelivery, DeadLetter, IntakeRecord, Ticket, User
 from tickets.roles import actor_for
 

@@ -17,7 +17,7 @@ import app
 from feeds import mailbox
 from tests.helpers import TZ
 from tests.intake_support import count, dead_letters, platform_fixture, records, tickets
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import DeadLetter, Ticket, utcnow
 
 

@@ -16,7 +16,7 @@ from feeds import open311 as o311
 from tests.helpers import TZ, new_request, submit
 from tests.intake_support import OPEN311_KEY, count, dead_letters, platform_fixture, records, tickets
 from tickets import lifecycle
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import DeadLetter, Ticket, utcnow
 
 BASE = "/open311/v2"

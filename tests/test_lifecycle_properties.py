@@ -15,7 +15,9 @@ from sqlalchemy import select
 
 from tests.helpers import TZ, add_small_bureau, new_request
 from tickets import lifecycle
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.figures import figures, tally_sql
 from tickets.intake import receive
 from tickets.lifecycle import IllegalStep
@@ -38,7 +40,7 @@ class Lifecycle(RuleBasedStateMachine):
     def setup(self) -> None:
         engine = make_engine("sqlite://")
         Base.metadata.create_all(engine)
-        self.factory = make_session_factory(engine)
+        self.factory = session_factory(engine)
         add_small_bureau(self.factory)
         with unit_of_work(self.factory) as s:
             for n, (role, code) in enumerate(USERS):

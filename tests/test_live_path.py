@@ -22,7 +22,9 @@ from dashboard.live.relay import OutboxRelay
 from dashboard.redis_link import connect
 from tests.helpers import TZ, add_small_bureau, new_request, outbox_events, submit
 from tickets import lifecycle
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.models import OutboxMessage, Ticket
 from tickets.schema import upgrade
 
@@ -75,7 +77,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[World]:
         client = connect(cfg)
     upgrade(cfg.database_url)
     engine = make_engine(cfg.database_url)
-    factory = make_session_factory(engine)
+    factory = session_factory(engine)
     add_small_bureau(factory)
     clock = Clock(MONDAY_9)
     w = World(factory, client, OutboxRelay(factory, client, clock=clock), None, clock)  # type: ignore[arg-type]

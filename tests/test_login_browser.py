@@ -11,7 +11,8 @@ import pytest
 
 from tests.platform_process import DEMO_ACCOUNTS, PlatformProcess
 from tickets import accounts
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_wall_without_credentials_shows_the_login_form_then_opens(browser: Any, 
 
 
 def test_revoking_the_kiosk_token_takes_the_wall_off_the_air(browser: Any, platform: PlatformProcess) -> None:
-    factory = make_session_factory(make_engine(platform.database_url))
+    factory = session_factory(platform.database_url)
     with unit_of_work(factory) as s:
         token = accounts.issue_token(s, "kiosk", label="test wall")
         token_id = accounts.resolve_token(s, token).id

@@ -15,7 +15,8 @@ import pytest
 from tests.helpers import TZ, new_request, submit
 from tests.plant import plant, ticket_row, unit_ids
 from tests.platform_process import PlatformProcess, demo_kiosk_token
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.schema import upgrade
 from tickets.units import load_bureau
 
@@ -58,7 +59,7 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
 
 
 def test_wall_heat_layer_gains_pushed_tickets_in_place(browser: Any, platform: PlatformProcess) -> None:
-    factory = make_session_factory(make_engine(platform.database_url))
+    factory = session_factory(platform.database_url)
     for _ in range(3):  # already there when the wall opens: fetched, not pushed
         submit(factory, new_request())
     requests: list[str] = []
@@ -120,7 +121,7 @@ def _plant_history(url: str, today: date) -> None:
     from geo.districts import random_point_in
 
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     rng = random.Random(5)
     with unit_of_work(factory) as s:
         load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
@@ -139,7 +140,7 @@ def _plant_history(url: str, today: date) -> None:
 
 
 def _burst(url: str, topic: str, district: str, code: str, at: tuple[float, float], n: int) -> None:
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     now = datetime.now(TZ)
     with unit_of_work(factory) as s:
         uid = unit_ids(s)[code]

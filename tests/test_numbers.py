@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from tickets import numbers
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.schema import upgrade
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -22,7 +24,7 @@ EARLY = datetime(2026, 11, 22, 0, 30, tzinfo=TZ)
 
 def test_serials_run_per_local_day_and_continue_across_transactions(database_url: str) -> None:
     upgrade(database_url)
-    factory = make_session_factory(make_engine(database_url))
+    factory = session_factory(database_url)
     with unit_of_work(factory) as s:
         first = numbers.take(s, numbers.TICKET, [LATE, EARLY, LATE], TZ)
     assert first == ["MS20261121000001", "MS20261122000001", "MS20261121000002"]
@@ -34,7 +36,7 @@ def test_serials_run_per_local_day_and_continue_across_transactions(database_url
 
 def test_a_rolled_back_transaction_gives_its_numbers_back(database_url: str) -> None:
     upgrade(database_url)
-    factory = make_session_factory(make_engine(database_url))
+    factory = session_factory(database_url)
     with pytest.raises(RuntimeError), unit_of_work(factory) as s:
         numbers.take(s, numbers.TICKET, [EARLY] * 5, TZ)
         raise RuntimeError("the batch failed")
@@ -46,7 +48,7 @@ def test_two_writers_at_once_get_distinct_numbers(pg_url: str) -> None:
     """The first writer holds the day's counter until it commits; the second waits and
     continues after it, instead of reading the same max(number) and failing on the unique index."""
     upgrade(pg_url)
-    factory = make_session_factory(make_engine(pg_url))
+    factory = session_factory(pg_url)
     got: dict[str, list[str]] = {}
     first_took = threading.Event()
 
@@ -86,6 +88,6 @@ def test_the_migration_starts_the_counters_after_the_numbers_already_written(tmp
                 "'2026-11-22 01:00:00', 1, 0, 0)"), {"id": i, "number": number})
     engine.dispose()
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     with unit_of_work(factory) as s:
         assert numbers.take(s, numbers.TICKET, [EARLY, LATE], TZ) == ["MS20261122000042", "MS20261121000004"]

@@ -28,7 +28,9 @@ from feeds.simulator import (
     run,
 )
 from geo.districts import district_at
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.models import Base, IntakeRecord, Ticket
 from tickets.units import load_bureau
 
@@ -219,7 +221,7 @@ def test_handling_plans_breach_contact_about_six_percent() -> None:
 def factory() -> Iterator[sessionmaker[Session]]:
     engine = make_engine("sqlite:///:memory:")
     Base.metadata.create_all(engine)
-    yield make_session_factory(engine)
+    yield session_factory(engine)
     engine.dispose()
 
 

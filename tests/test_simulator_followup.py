@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import settings as settings_module
 from feeds.simulator import ANSWER_TEXTS, SimulationRunner, follow_up_plan
 from tickets import followup
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.models import Base, FollowUp, IntakeRecord, SmsMessage, Ticket, TicketEvent
 from tickets.units import load_bureau
 
@@ -44,7 +46,7 @@ def test_answers_are_mostly_satisfied_deterministic_and_parse() -> None:
 def factory() -> Iterator[sessionmaker[Session]]:
     engine = make_engine("sqlite://")
     Base.metadata.create_all(engine)
-    factory = make_session_factory(engine)
+    factory = session_factory(engine)
     with unit_of_work(factory) as s:
         load_bureau(s, BUREAU)
     gateway = followup.SandboxGateway()

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import settings as settings_module
 from tests.helpers import TZ, add_small_bureau, new_request, submit
 from tickets import lifecycle, sla, sla_cli, workcalendar
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.models import Base, CalendarDay, ExtensionRequest, Ticket
 from tickets.roles import SYSTEM
 from tickets.sla import add_working_hours
@@ -45,7 +47,7 @@ def fresh_calendar_and_policy() -> Iterator[None]:
 def factory() -> Iterator[sessionmaker[Session]]:
     engine = make_engine("sqlite:///:memory:")
     Base.metadata.create_all(engine)
-    made = make_session_factory(engine)
+    made = session_factory(engine)
     add_small_bureau(made)
     yield made
     engine.dispose()
@@ -460,7 +462,7 @@ def test_health_lists_the_calendar_warnings(tmp_path: Path) -> None:
 
     cfg = settings_module.load(environ={}, database_url=f"sqlite:///{tmp_path / 'h.db'}")
     upgrade(cfg.database_url)
-    factory = make_session_factory(make_engine(cfg.database_url))
+    factory = session_factory(cfg.database_url, cfg)
     add_small_bureau(factory)
     with unit_of_work(factory) as s:
         user = create_user(s, "admin1", "王管理", None, "JN-PTB", "admin", "a-long-enough-password")

@@ -16,7 +16,8 @@ from tests.test_followup import (  # noqa: F401 - fixtures
     MONDAY_9, PHONE, World, add_people, any_world, events, handled, recipients, world,
 )
 from tickets import housekeeping, lifecycle, sla, supervision
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.lifecycle import IllegalStep
 from tickets.models import ReminderLetter, SmsMessage, SupervisionOrder, Ticket, Unit, User, utcnow
 from tickets.roles import NotAllowed
@@ -228,7 +229,7 @@ def api(tmp_path: Path) -> Iterator[Any]:
 
     url = f"sqlite:///{tmp_path / 'api.db'}"
     upgrade(url)
-    factory = make_session_factory(make_engine(url))
+    factory = session_factory(url)
     add_small_bureau(factory)
     add_people(factory)
     cfg = settings_module.load(environ={}, database_url=url, sms_inbound_secret="s3cret",

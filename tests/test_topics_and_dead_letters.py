@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from feeds import topics
 from feeds.dead_letters import FieldError, Rejected, as_text, reject
-from tickets.db import make_engine, make_session_factory, unit_of_work
+from tickets.db import make_engine
+from tickets.bootstrap import session_factory
+from tickets.uow import unit_of_work
 from tickets.models import Base, DeadLetter
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -52,7 +54,7 @@ def test_classify_gives_topic_and_kind_in_one_call() -> None:
 def test_reject_keeps_the_raw_payload_and_reasons() -> None:
     engine = make_engine("sqlite://")
     Base.metadata.create_all(engine)
-    factory = make_session_factory(engine)
+    factory = session_factory(engine)
     with unit_of_work(factory) as s:
         letter = reject(s, "open311", "POST /x", b"\xc4\xe3\xba\xc3", [FieldError("lat", "must be a number")],
                         external_id="E1")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests.helpers import new_request, submit
 from tests.platform_process import PlatformProcess, demo_kiosk_token
-from tickets.db import make_engine, make_session_factory
+from tickets.bootstrap import session_factory
 from tickets.models import Ticket
 
 
@@ -38,7 +38,7 @@ def open_wall(browser: Any, base_url: str, requests: list[str], lang: str = "zh-
 
 
 def test_wall_number_changes_by_push_without_reload(browser: Any, platform: PlatformProcess) -> None:
-    factory = make_session_factory(make_engine(platform.database_url))
+    factory = session_factory(platform.database_url)
     requests: list[str] = []
     page = open_wall(browser, platform.base_url, requests)
     page.evaluate("window.__sameDocument = true")
@@ -70,7 +70,7 @@ def test_wall_number_changes_by_push_without_reload(browser: Any, platform: Plat
 def test_the_english_ticker_shows_every_channel_and_topic_whole(browser: Any, platform: PlatformProcess) -> None:
     # English labels run wider than Chinese ones: the ticker uses short forms ("Mailbox",
     # "Exit/entry") and wider columns, so no channel, topic or unit is cut at 1920×1080.
-    factory = make_session_factory(make_engine(platform.database_url))
+    factory = session_factory(platform.database_url)
     page = open_wall(browser, platform.base_url, [], lang="en")
     pairs = [("director_mailbox", "household"), ("discipline_hotline", "exit_entry"), ("cad_110", "vehicle"),
              ("hotline_12345", "lost_property"), ("service_window", "conduct"), ("open311", "traffic")]
@@ -101,7 +101,7 @@ def test_wall_requests_nothing_outside_the_platform(browser: Any, platform: Plat
 def test_wall_catches_up_after_redis_outage(browser: Any, pg_url: str, redis_server: Any, redis_url: str) -> None:
     proc = PlatformProcess(pg_url, redis_url).start()
     try:
-        factory = make_session_factory(make_engine(pg_url))
+        factory = session_factory(pg_url)
         requests: list[str] = []
         page = open_wall(browser, proc.base_url, requests)
         for _ in range(5):

@@ -1,4 +1,4 @@
-"""Early warnings as alerts (DESIGN §6): surges and recurring issues → alert rows,
+"""Early warnings as alerts: surges and recurring issues → alert rows,
 live events for the wall and notifications for the responsible unit.
 
 :func:`detect` runs the rules of ``geo/surges.py`` on the database and keeps
@@ -48,10 +48,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo import points as geo_points
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, centroid, district_at, load_districts
-from geo.jurisdictions import routing_jurisdictions
 from geo.surges import BASELINE_DAYS, Recurring, Surge, detect_recurring, detect_surges
-from tickets.db import unit_of_work
-from tickets.models import Alert, Notification, OutboxMessage, Ticket, Unit
+from tickets import events
+from tickets.errors import IllegalStep
+from tickets.lifecycle import aware
+from tickets.models import Alert, Notification, Ticket, Unit
+from tickets.roles import Actor, check
+from tickets.uow import UnitOfWork, unit_of_work
 from tickets.vocabulary import TOPICS
 
 log = logging.getLogger(__name__)
@@ -132,14 +135,29 @@ def alert_view(alert: Alert, unit: Unit | None = None) -> dict[str, Any]:
         "first_seen_at": _iso(alert.first_seen_at),
         "last_seen_at": _iso(alert.last_seen_at),
         "closed_at": _iso(alert.closed_at),
+        "acknowledged_at": _iso(alert.acknowledged_at),
+        "acknowledged_by_id": alert.acknowledged_by_id,
     }
 
 
 def _announce(session: Session, alert: Alert, action: str, at: datetime) -> None:
     session.flush()
-    session.add(OutboxMessage(topic=ALERT_TOPIC, payload={
-        "event": "alert", "action": action, "at": at.isoformat(), "alert": alert_view(alert)}))
-    session.info["wrote_outbox"] = True
+    events.announce(session, ALERT_TOPIC, {"event": "alert", "action": action, "at": at.isoformat(),
+                                           "alert": alert_view(alert)})
+
+
+def acknowledge(uow: UnitOfWork, alert: Alert, at: datetime, actor: Actor, note: str | None = None) -> None:
+    """已阅: someone has seen the alert and taken it on; screens stop calling for attention.
+    The alert stays open while its condition holds (the detector closes it)."""
+    check(actor, "acknowledge_alert", alert.unit_id)
+    aware(at, "acknowledge")
+    if alert.status != "open":
+        raise IllegalStep("alert_closed", alert=alert.id)
+    if alert.acknowledged_at is not None:
+        raise IllegalStep("alert_acknowledged", alert=alert.id, at=alert.acknowledged_at.isoformat())
+    alert.acknowledged_at, alert.acknowledged_by_id = at, actor.user_id
+    alert.acknowledgement = (note or "").strip() or None
+    _announce(uow, alert, "acknowledged", at)
 
 
 # ------------------------------------------------------------------ data
@@ -299,7 +317,6 @@ def _recurring(session: Session, now: datetime, cfg: AlertConfig, first_at: date
                 key = (p.topic, h3.latlng_to_cell(p.lat, p.lon, RECURRING_RESOLUTION))
                 if key in wanted:
                     baseline[key] += 1
-    js = routing_jurisdictions()
     units = {u.code: u for u in session.scalars(select(Unit))}
     by_district = _district_units(session)
     limit = cfg.recurring_alpha / max(len(candidates), 1)

@@ -1,19 +1,18 @@
-"""Engine, sessions and the unit of work.
+"""Engines, bulk writing, and the commit listeners of the live path.
 
-A unit of work is one transaction: the domain change and the outbox rows that
-announce it commit together or not at all (DESIGN §8). After a commit that
-wrote outbox rows, listeners are told, so the relay can move them at once
-instead of waiting for its next poll.
+Sessions come from ``tickets.bootstrap`` (each one a ``tickets.uow.UnitOfWork``).
+After a commit that wrote outbox rows, listeners are told, so the relay can
+move them at once instead of waiting for its next poll.
 """
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import jsontext
@@ -34,7 +33,12 @@ def remove_outbox_listener(callback: Callable[[], None]) -> None:
             _commit_listeners.remove(callback)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, lock_timeout_seconds: float = 10.0, statement_timeout_seconds: float = 120.0,
+                **kwargs: Any) -> Engine:
+    """An engine for ``url``. On PostgreSQL every connection waits at most ``lock_timeout_seconds``
+    for a lock and runs a statement at most ``statement_timeout_seconds`` (0: no limit, for
+    migrations), and a transaction left idle is ended after 5 minutes: a stuck writer fails
+    and lets go instead of draining the pool."""
     # JSON columns through orjson: the outbox payloads alone are two per ticket taken in.
     kwargs.setdefault("json_serializer", jsontext.dumps)
     kwargs.setdefault("json_deserializer", jsontext.loads)
@@ -47,7 +51,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL + NORMAL: 5k commits/s instead of 800 (FIELD-NOTES), and
+            # WAL + NORMAL: 5k commits/s instead of 800 (measured on this stack), and
             # readers never block the writer.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -59,11 +63,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs.setdefault("pool_pre_ping", True)
+    options = (f"-c lock_timeout={int(lock_timeout_seconds * 1000)} "
+               f"-c statement_timeout={int(statement_timeout_seconds * 1000)} "
+               "-c idle_in_transaction_session_timeout=300000")
+    kwargs.setdefault("connect_args", {"options": options})
     return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    factory = sessionmaker(engine, expire_on_commit=False)
+def tell_outbox_listeners(factory: sessionmaker[Any]) -> None:
+    """Wire ``factory``'s sessions to call the :func:`on_outbox_commit` listeners after a commit
+    that wrote outbox rows."""
 
     @event.listens_for(factory, "after_commit")
     def _notify(session: Session) -> None:
@@ -76,16 +85,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     @event.listens_for(factory, "after_rollback")
     def _forget(session: Session) -> None:
         session.info.pop("wrote_outbox", None)
-
-    return factory
-
-
-@contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction; commit on success, roll back on any exception."""
-    with factory() as session:
-        with session.begin():
-            yield session
 
 
 def json_list(dialect: str, param: str, sql_type: str = "text") -> str:
@@ -111,3 +110,51 @@ def sequence_ids(session: Session, table: Any, n: int) -> list[int | None]:
 
 
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+
+
+def reserve_ids(session: Session, table: Any, n: int) -> list[int]:
+    """``n`` ids for rows a bulk writer inserts with their ids: from the sequence on PostgreSQL;
+    on SQLite above the largest, which is safe under the intake lock (``UnitOfWork.lock_intake``)."""
+    if n <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return [int(i) for i in sequence_ids(session, table, n) if i is not None]
+    top = session.execute(select(func.max(table.c.id))).scalar() or 0
+    return list(range(top + 1, top + n + 1))
+
+
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], without_id: bool = False) -> None:
+    """Insert ``rows`` (dicts with the same keys) through the driver: COPY on PostgreSQL, an
+    executemany on SQLite. Each value is prepared by its column type's bind processor, the
+    conversion SQLAlchemy itself applies (UTC for timestamps, JSON text …); SQLAlchemy's
+    per-row parameter handling, or RETURNING, cost more than everything else an import does."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = [c for c in rows[0] if not (without_id and c == "id")]
+    processors = [table.c[c].type.bind_processor(dialect) for c in columns]
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    get = itemgetter(*columns)
+    convert = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
+    params = []
+    for row in rows:
+        values = list(get(row)) if len(columns) > 1 else [get(row)]
+        for i, proc in convert:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        params.append(tuple(values))
+    if dialect.name == "postgresql":
+        # COPY: several times faster than even a pipelined executemany (docs/PERFORMANCE.md).
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+        finally:
+            cursor.close()
+        return
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join([marker] * len(columns))})",
+                               params)

@@ -51,7 +51,7 @@ import threading
 import unicodedata
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -60,7 +60,8 @@ import h3.api.basic_int as h3  # int cells: no string conversion in the hot path
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
+from tickets import sms
+from tickets.models import IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, OPEN_STATUSES, TOPICS
 
 MODES = ("auto", "suggest", "off")
@@ -72,7 +73,7 @@ CERTAIN, LIKELY, NONE = "certain", "likely", "none"
 
 @dataclass(frozen=True)
 class Params:
-    """Thresholds and switches (configuration: ``settings.dedup_*``, ``configure``)."""
+    """Thresholds and switches (``DomainConfig.dedup``; the mode from ``settings.dedup_mode``)."""
 
     mode: str = "auto"  # auto: merge certain matches; suggest: only suggest; off
     window_hours: float = 72.0
@@ -97,28 +98,6 @@ class Params:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"dedup mode must be one of {MODES}, not {self.mode!r}")
-
-
-_params = Params()
-_lock = threading.Lock()
-
-
-def configure(settings: Any = None, **overrides: Any) -> Params:
-    """Set the process-wide parameters from settings (``dedup_mode``, …) and overrides."""
-    global _params
-    values: dict[str, Any] = {}
-    if settings is not None:
-        for name in ("mode", "window_hours", "near_m"):
-            value = getattr(settings, f"dedup_{name}", None)
-            if value is not None:
-                values[name] = value
-    values.update(overrides)
-    _params = replace(Params(), **values)
-    return _params
-
-
-def params() -> Params:
-    return _params
 
 
 # ------------------------------------------------------------------- text
@@ -163,18 +142,9 @@ def similarity(a: str, b: str) -> float:
     return max(jaccard, 0.8 * overlap)
 
 
-_NOT_DIGITS = re.compile(r"\D")
-
-
 def normalise_phone(phone: str | None) -> str:
-    """Digits without a +86 / 0086 prefix (as ``followup.normalise_phone``); "" when too short to mean anything."""
-    if not phone:
-        return ""
-    digits = _NOT_DIGITS.sub("", unicodedata.normalize("NFKC", phone))
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
+    """``sms.normalise_phone``; "" when too short to mean anything."""
+    digits = sms.normalise_phone(phone)
     return digits if len(digits) >= 7 else ""
 
 
@@ -257,7 +227,7 @@ _NO = Verdict(NONE, 0.0)
 
 def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
     """Is ``new`` the same problem as ``old``? (Pure: the labelled set tests this.)"""
-    p = p or _params
+    p = p or Params()
     hours = abs((new.received_at - old.received_at).total_seconds()) / 3600.0
     if hours > p.window_hours:
         return _NO
@@ -554,7 +524,9 @@ def _from_hour(hour: int) -> datetime:
     return datetime.fromtimestamp(hour * 3600, tz=timezone.utc)
 
 
+# The process's index per database, shared by every batch (``UnitOfWork.hold_intake``).
 _indexes: weakref.WeakKeyDictionary[Engine, CandidateIndex] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
 def index_for(session: Session) -> CandidateIndex:
@@ -567,7 +539,7 @@ def index_for_bind(bind: Any) -> CandidateIndex:
     with _lock:
         index = _indexes.get(engine)
         if index is None:
-            index = _indexes[engine] = CandidateIndex(resolution=_params.h3_resolution, rings=_params.h3_rings)
+            index = _indexes[engine] = CandidateIndex(resolution=Params.h3_resolution, rings=Params.h3_rings)
         return index
 
 
@@ -629,7 +601,7 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
     ``ranked``, matches already judged on what the index holds (:func:`confirm_ahead`),
     and ``candidates``, others still to judge (with ``ranked``: only those).
     """
-    p = p or _params
+    p = p or Params()
     if p.mode == "off":
         return []
     index = index or index_for(session)
@@ -650,24 +622,7 @@ def search(session: Session, record: Record, p: Params | None = None, *, index: 
     return _best_first(judged)[:limit]
 
 
-# --------------------------------------------------------- the dispatcher
-def decide(session: Session, suggestion: DuplicateSuggestion, at: datetime, actor: Any, merge: bool,
-           note: str | None = None) -> None:
-    """The dispatcher confirms (merge the new ticket into the candidate) or rejects a suggestion."""
-    from tickets import lifecycle
-
-    if suggestion.status != "open":
-        raise lifecycle.IllegalStep(f"suggestion {suggestion.id} was already {suggestion.status}")
-    if merge:
-        ticket = session.get(Ticket, suggestion.ticket_id)
-        into = session.get(Ticket, suggestion.candidate_id)
-        assert ticket is not None and into is not None
-        lifecycle.merge(session, ticket, into, at, actor, note or "；".join(suggestion.reasons))
-    suggestion.status = "merged" if merge else "rejected"
-    suggestion.decided_at = at
-    suggestion.decided_by_id = getattr(actor, "user_id", None)
-
-
+# ----------------------------------------------------------- replies
 @dataclass(frozen=True)
 class ReplyTarget:
     """One channel that reported a ticket's problem and is owed the reply."""
@@ -697,13 +652,10 @@ __all__ = [
     "Record",
     "Verdict",
     "compare",
-    "configure",
     "confirm_ahead",
-    "decide",
     "forget_indexes",
     "index_for",
     "normalise",
-    "params",
     "reply_targets",
     "search",
     "shingles",

@@ -24,7 +24,7 @@ class DomainError(Exception):
         super().__init__(f"{self.code}({details})" if details else self.code)
 
 
-class Invalid(DomainError):
+class Invalid(DomainError, ValueError):
     """A value the rules do not accept (an empty reason, hours out of range, a naive time)."""
 
     code = "invalid"

@@ -1,11 +1,15 @@
-"""Domain events: every step of a ticket is a timeline row and an outbox message.
+"""The one writer of timeline events and outbox rows.
 
-A step recorded here gets an outbox message of its own; a bulk writer
-(``tickets.history``) puts a whole batch's events into one (``TICKETS_TOPIC``).
-Both are added to the caller's session, so they commit with the change that
-caused them or not at all. The outbox payload is what leaves the database
-for the live path: it carries no personal data (names, phone numbers), since
-it ends up on shared screens.
+Every step of a ticket is a timeline row (``ticket_events``) and an outbox
+message; nothing else in the platform writes either table. A step recorded
+with :func:`record_events` gets an outbox message of its own; the bulk writer
+(``tickets.batch``) hands a whole batch's events to :func:`record_rows`, which
+puts them into one message (``TICKETS_TOPIC``); alerts announce themselves with
+:func:`announce`. All of it is added to the caller's unit of work, so it
+commits with the change that caused it or not at all, and every event is
+published on the unit of work's bus (``tickets.bus``) as it is written. The
+outbox payload is what leaves the database for the live path: it carries no
+personal data (names, phone numbers), since it ends up on shared screens.
 """
 from __future__ import annotations
 
@@ -14,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from types import SimpleNamespace
 
-from tickets import bus
-from tickets.db import sequence_ids
+from tickets.db import bulk_insert, reserve_ids, sequence_ids
 from tickets.models import OutboxMessage, Ticket, TicketEvent, Unit
+from tickets.uow import UnitOfWork
 
 TICKET_TOPIC = "ticket"
 # Several ticket events committed together by a bulk writer (a pushed batch, an import
@@ -83,7 +87,7 @@ class NewEvent:
 
 
 def record_event(
-    session: Session,
+    uow: UnitOfWork,
     ticket: Ticket,
     kind: str,
     at: datetime,
@@ -95,23 +99,60 @@ def record_event(
     data: dict[str, Any] | None = None,
 ) -> TicketEvent:
     """Append ``kind`` to the ticket's timeline and to the outbox, in this transaction."""
-    return record_events(session, [NewEvent(ticket, kind, at, actor, actor_id, unit, note, data)])[0]
+    return record_events(uow, [NewEvent(ticket, kind, at, actor, actor_id, unit, note, data)])[0]
 
 
-def record_events(session: Session, steps: Sequence[NewEvent]) -> list[TicketEvent]:
+def record_events(uow: UnitOfWork, steps: Sequence[NewEvent]) -> list[TicketEvent]:
     """:func:`record_event` for several steps, with one flush for all their ids; the bus hears
     them in order."""
     events = [TicketEvent(id=eid, ticket=e.ticket, kind=e.kind, at=e.at, actor=e.actor, actor_id=e.actor_id,
                           unit_id=e.unit.id if e.unit else e.ticket.unit_id, note=e.note, data=e.data or {})
-              for e, eid in zip(steps, sequence_ids(session, TicketEvent.__table__, len(steps)))]
-    session.add_all(events)
-    session.flush()  # ids for the payloads
-    session.add_all([
+              for e, eid in zip(steps, sequence_ids(uow, TicketEvent.__table__, len(steps)))]
+    uow.add_all(events)
+    uow.flush()  # ids for the payloads
+    uow.add_all([
         OutboxMessage(id=mid, topic=TICKET_TOPIC, payload={
             "event_id": event.id, "event": e.kind, "at": e.at.isoformat(), "actor": e.actor, "data": e.data or {},
             "ticket": public_view(e.ticket, e.ticket.unit if e.ticket.unit_id else None)})
-        for e, event, mid in zip(steps, events, sequence_ids(session, OutboxMessage.__table__, len(steps)))])
-    session.info["wrote_outbox"] = True
+        for e, event, mid in zip(steps, events, sequence_ids(uow, OutboxMessage.__table__, len(steps)))])
+    uow.info["wrote_outbox"] = True
     for e, event in zip(steps, events):
-        bus.publish(session, e.ticket, event)
+        uow.bus.publish(uow, e.kind, [(e.ticket, event)])
     return events
+
+
+def event_row(ticket_id: int, kind: str, at: datetime, unit_id: int | None, data: dict[str, Any]) -> dict[str, Any]:
+    """A timeline row for :func:`record_rows`, by the system."""
+    return {"id": None, "ticket_id": ticket_id, "kind": kind, "at": at, "actor": "system", "actor_id": None,
+            "unit_id": unit_id, "note": None, "data": data}
+
+
+def record_rows(uow: UnitOfWork, rows: list[dict[str, Any]], announced: Sequence[tuple[int, dict[str, Any]]],
+                now: datetime, *, publish: Sequence[tuple[dict[str, Any], int]] = ()) -> None:
+    """A bulk writer's timeline rows (:func:`event_row`), written with the driver's executemany.
+
+    ``announced``: (position in ``rows``, the ticket's public view) of the events the live
+    path needs, which leave in one outbox message, in order. ``publish``: (ticket columns,
+    position in ``rows``) of the events the bus hears, published in time order as plain rows.
+    """
+    for i, eid in zip([i for i, _view in announced], reserve_ids(uow, TicketEvent.__table__, len(announced))):
+        rows[i]["id"] = eid  # the outbox payload names its events
+    bulk_insert(uow, TicketEvent.__table__, [e for e in rows if e["id"] is not None])
+    bulk_insert(uow, TicketEvent.__table__, [e for e in rows if e["id"] is None], without_id=True)
+    if announced:
+        bulk_insert(uow, OutboxMessage.__table__, [
+            {"topic": TICKETS_TOPIC, "created_at": now, "relayed_at": None, "payload": {"events": [
+                {"event_id": rows[i]["id"], "event": rows[i]["kind"], "at": rows[i]["at"].isoformat(),
+                 "actor": "system", "data": rows[i]["data"], "ticket": view} for i, view in announced]}}])
+        uow.info["wrote_outbox"] = True
+    by_kind: dict[str, list[tuple[Any, Any]]] = {}
+    for columns, i in sorted(publish, key=lambda ci: (rows[ci[1]]["at"], ci[0]["id"])):
+        by_kind.setdefault(rows[i]["kind"], []).append((SimpleNamespace(**columns), SimpleNamespace(**rows[i])))
+    for kind, items in by_kind.items():
+        uow.bus.publish(uow, kind, items)
+
+
+def announce(uow: UnitOfWork, topic: str, payload: dict[str, Any]) -> None:
+    """An outbox message that is not a ticket's step (an alert raised or closed)."""
+    uow.add(OutboxMessage(topic=topic, payload=payload))
+    uow.info["wrote_outbox"] = True

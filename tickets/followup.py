@@ -1,6 +1,6 @@
-"""三级回访: asking the citizen whether they are satisfied, and escalating (DESIGN §5).
+"""三级回访: asking the citizen whether they are satisfied, and escalating.
 
-1. **Reply → SMS.** When a ticket is replied to (bus handler on ``reply``, same
+1. **Reply → SMS.** When a ticket is replied to (bus handler :func:`on_reply`, same
    transaction), a :class:`FollowUp` at the ticket's escalation level is opened
    and an SMS asks 满意 / 基本满意 / 不满意 ("回复1满意，2基本满意，3不满意"),
    naming the ticket number. A ticket without a phone number gets a phone
@@ -28,7 +28,7 @@
    the follow-up ``needs_person`` (platform office notified, the citizen told a
    person will call). A late valid answer is still taken. An unknown number is
    recorded and otherwise ignored (nothing is sent back to it).
-3. **No answer** within ``no_answer_hours`` (48): :func:`sweep` turns the SMS
+3. **No answer** within ``FollowUpRules.no_answer_hours`` (48): :func:`sweep` turns the SMS
    follow-up into a phone follow-up task (a new FollowUp, method ``phone``) for
    the platform office; staff record what the citizen said with
    :func:`record_phone_answer`.
@@ -38,37 +38,27 @@ Every answered follow-up records exactly one ``follow_up_answered`` event
 own events (``escalated``, ``follow_up_phone_task``, ``follow_up_needs_person``,
 ``findings_due``), so everything reaches the screens through the outbox.
 
-**SMS gateways.** The sandbox (default) records every message in
-``sms_messages`` and sends nothing. The HTTP gateway POSTs JSON to a configured
-URL; its messages are written ``queued`` with the change that caused them and
-sent after commit by :func:`deliver_queued` (run by ``housekeeping``), so a
-rolled-back reply never texts a citizen and no transaction waits on the
-network. Phone numbers never appear in full in logs (138****5678).
+**SMS gateways** are in ``tickets.sms``; a deferred gateway's queued messages
+are sent after commit by :func:`deliver_queued` (run by ``housekeeping``).
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
-import threading
 import unicodedata
-import urllib.error
-import urllib.request
-import uuid
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets import bus, lifecycle, notify, supervision
-from tickets.db import unit_of_work
+from tickets import lifecycle, notify, supervision
+from tickets.errors import IllegalStep, Invalid
 from tickets.events import record_event
-from tickets.lifecycle import IllegalStep
+from tickets.lifecycle import aware, required
 from tickets.models import FollowUp, SmsMessage, Ticket, TicketEvent
 from tickets.roles import SYSTEM, Actor, check
+from tickets.sms import SmsGateway, mask_phone, normalise_phone
+from tickets.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -77,143 +67,6 @@ SATISFIED = frozenset({"satisfied", "basically_satisfied"})
 # Follow-ups a reply can still settle: asked, turned into a phone task, or waiting for a person.
 OPEN_STATUSES = ("waiting", "no_answer", "needs_person")
 TOP_LEVEL = 3
-
-
-# ----------------------------------------------------------------- phone numbers
-def normalise_phone(phone: str | None) -> str:
-    """Digits only, without a +86 / 0086 country prefix ("+86 138-1234-5678" → "13812345678")."""
-    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", phone or ""))
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits
-
-
-def mask_phone(phone: str | None) -> str:
-    """138****5678: what a log line or a shared screen may show of a phone number."""
-    digits = normalise_phone(phone)
-    if len(digits) >= 7:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "****" + digits[-2:] if digits else "(none)"
-
-
-# ------------------------------------------------------------------ gateways
-class SmsGateway(Protocol):
-    """Sends one SMS; returns the gateway's message id, raises on failure.
-
-    ``deferred`` gateways talk to the network: their messages are queued in the
-    transaction and sent after commit (:func:`deliver_queued`).
-    """
-
-    name: str
-    deferred: bool
-
-    def send(self, phone: str, text: str) -> str: ...
-
-
-class GatewayError(Exception):
-    """The gateway did not take the message."""
-
-
-class SandboxGateway:
-    """The default: nothing leaves; ``sms_messages`` (and ``sent`` here) is the record."""
-
-    name = "sandbox"
-    deferred = False
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []  # (message id, phone, text), this process only
-        self._lock = threading.Lock()
-
-    def send(self, phone: str, text: str) -> str:
-        message_id = f"sandbox-{uuid.uuid4().hex[:16]}"
-        with self._lock:
-            self.sent.append((message_id, phone, text))
-            del self.sent[:-1000]
-        log.debug("sandbox SMS %s to %s (%d characters)", message_id, mask_phone(phone), len(text))
-        return message_id
-
-
-class HttpGateway:
-    """POST ``{"phone", "text", "client_id"}`` as JSON to ``url``; 2xx is accepted.
-
-    The gateway's id is read from the JSON answer (``id``, ``message_id`` or
-    ``msgid``) when it gives one, else the client id is returned.
-    """
-
-    name = "http"
-    deferred = True
-
-    def __init__(self, url: str, *, timeout: float = 5.0, token: str = "") -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"sms_gateway_url {url!r} must be an http(s) URL")
-        self.url, self.timeout, self.token = url, timeout, token
-
-    def send(self, phone: str, text: str) -> str:
-        client_id = uuid.uuid4().hex
-        body = json.dumps({"phone": phone, "text": text, "client_id": client_id}, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - configured URL
-                raw = response.read(65536)
-        except urllib.error.HTTPError as exc:
-            raise GatewayError(f"SMS gateway answered HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise GatewayError(f"SMS gateway unreachable: {exc}") from exc
-        try:
-            answer = json.loads(raw or b"{}")
-        except ValueError:
-            answer = {}
-        if isinstance(answer, dict):
-            for key in ("id", "message_id", "msgid"):
-                if answer.get(key):
-                    return str(answer[key])
-        return client_id
-
-
-def gateway_from_settings(settings: Any) -> SmsGateway:
-    kind = (settings.sms_gateway or "sandbox").strip().lower()
-    if kind == "sandbox":
-        return SandboxGateway()
-    if kind == "http":
-        if not settings.sms_gateway_url:
-            raise ValueError("sms_gateway is http but sms_gateway_url is not set")
-        return HttpGateway(settings.sms_gateway_url, timeout=settings.sms_gateway_timeout_seconds,
-                           token=settings.sms_gateway_token)
-    raise ValueError(f"unknown sms_gateway {settings.sms_gateway!r}: sandbox or http")
-
-
-# ----------------------------------------------------------------- configuration
-@dataclass(frozen=True)
-class FollowUpConfig:
-    gateway: SmsGateway
-    tz: Any = ZoneInfo("Asia/Shanghai")
-    no_answer_hours: float = 48.0
-    re_asks: int = 1  # polite re-asks before a person takes over
-
-
-_config: FollowUpConfig | None = None
-
-
-def configure(settings: Any = None, **overrides: Any) -> FollowUpConfig:
-    """Configure from ``settings`` (default ``settings.load()``); ``gateway=`` etc. override."""
-    global _config
-    if settings is None:
-        import settings as settings_module
-
-        settings = settings_module.load()
-    gateway = overrides.pop("gateway", None) or gateway_from_settings(settings)
-    _config = replace(FollowUpConfig(gateway=gateway, tz=settings.tz,
-                                     no_answer_hours=settings.follow_up_no_answer_hours), **overrides)
-    return _config
-
-
-def config() -> FollowUpConfig:
-    return _config or configure()
 
 
 # ------------------------------------------------------------------ texts
@@ -283,10 +136,10 @@ def parse_answer(text: str | None) -> str | None:
 
 
 # ----------------------------------------------------------------------- SMS
-def send_sms(session: Session, phone: str, text: str, at: datetime, *, ticket: Ticket | None = None,
-             follow_up: FollowUp | None = None, gateway: SmsGateway | None = None) -> SmsMessage:
+def send_sms(session: UnitOfWork, phone: str, text: str, at: datetime, *, ticket: Ticket | None = None,
+             follow_up: FollowUp | None = None) -> SmsMessage:
     """Record (and for an immediate gateway, send) one SMS in this transaction; never raises."""
-    gw = gateway or config().gateway
+    gw = session.config.follow_up.gateway
     message = SmsMessage(direction="out", phone=normalise_phone(phone), text=text, at=at, gateway=gw.name,
                          status="queued", ticket_id=ticket.id if ticket else None,
                          follow_up_id=follow_up.id if follow_up else None)
@@ -301,7 +154,7 @@ def send_sms(session: Session, phone: str, text: str, at: datetime, *, ticket: T
     return message
 
 
-def deliver_queued(factory: sessionmaker[Session], now: datetime | None = None, *,
+def deliver_queued(factory: sessionmaker[UnitOfWork], now: datetime | None = None, *,
                    gateway: SmsGateway | None = None, limit: int = 200) -> dict[str, int]:
     """Send queued (and retry failed) SMS of open follow-ups through a deferred gateway.
 
@@ -309,10 +162,10 @@ def deliver_queued(factory: sessionmaker[Session], now: datetime | None = None, 
     failure ends the round (the gateway is probably down); the rest waits for
     the next round. At-least-once: a crash between send and record resends.
     """
-    gw = gateway or config().gateway
-    if not gw.deferred:
-        return {"sent": 0, "failed": 0}
     with factory() as session:
+        gw = gateway or session.config.follow_up.gateway
+        if not gw.deferred:
+            return {"sent": 0, "failed": 0}
         rows = session.execute(
             select(SmsMessage.id, SmsMessage.phone, SmsMessage.text)
             .join(FollowUp, FollowUp.id == SmsMessage.follow_up_id)
@@ -348,18 +201,19 @@ def open_follow_ups(session: Session, ticket: Ticket) -> list[FollowUp]:
     ))
 
 
-def _phone_task(session: Session, ticket: Ticket, level: int, at: datetime, reason: str) -> FollowUp:
+def _phone_task(session: UnitOfWork, ticket: Ticket, level: int, at: datetime, reason: str) -> FollowUp:
     task = FollowUp(ticket_id=ticket.id, level=level, method="phone", status="waiting", asked_at=at)
     session.add(task)
     session.flush()
-    why = {"no_phone": "群众未留手机号码", "no_answer": f"短信回访{config().no_answer_hours:g}小时未回复"}[reason]
+    hours = session.config.follow_up.no_answer_hours
+    why = {"no_phone": "群众未留手机号码", "no_answer": f"短信回访{hours:g}小时未回复"}[reason]
     notify.notify(session, ticket, [notify.office(session)], "follow_up_phone_task",
                   f"工单{ticket.number}需电话回访（{level}级回访）：{why}。", at,
                   data={"level": level, "reason": reason, "follow_up_id": task.id})
     return task
 
 
-def start_follow_up(session: Session, ticket: Ticket, at: datetime) -> FollowUp:
+def start_follow_up(session: UnitOfWork, ticket: Ticket, at: datetime) -> FollowUp:
     """Open this round's follow-up: an SMS, or a phone task without a usable number."""
     level = ticket.escalation_level or 1
     for earlier in open_follow_ups(session, ticket):
@@ -374,13 +228,11 @@ def start_follow_up(session: Session, ticket: Ticket, at: datetime) -> FollowUp:
     return follow_up
 
 
-@bus.on("reply")
-def _on_reply(session: Session, ticket: Ticket, event: TicketEvent) -> None:
+def on_reply(session: UnitOfWork, ticket: Ticket, event: TicketEvent) -> None:
     start_follow_up(session, ticket, event.at)
 
 
-@bus.on("close", "merge")
-def _on_close(session: Session, ticket: Ticket, event: TicketEvent) -> None:
+def on_close(session: UnitOfWork, ticket: Ticket, event: TicketEvent) -> None:
     for follow_up in open_follow_ups(session, ticket):
         follow_up.status = "cancelled"
 
@@ -403,17 +255,15 @@ def _match(session: Session, phone: str) -> FollowUp | None:
     return None
 
 
-def handle_inbound(session: Session, phone: str, text: str, at: datetime, tz: Any = None) -> str:
+def handle_inbound(session: UnitOfWork, phone: str, text: str, at: datetime) -> str:
     """Take a citizen's SMS reply; returns what happened:
 
     ``closed`` | ``escalated_to_2`` | ``escalated_to_3`` | ``findings_due`` (level 3) |
     ``re_asked`` | ``needs_person`` | ``no_follow_up`` (a known number with nothing to
     answer) | ``unknown_phone``.
     """
-    if at.tzinfo is None:
-        raise ValueError(f"inbound SMS time {at!r} has no time zone")
-    cfg = config()
-    tz = tz or cfg.tz
+    aware(at, "inbound_sms")
+    cfg = session.config.follow_up
     number = normalise_phone(phone)[:20]
     text = (text or "")[:1000]
     message = SmsMessage(direction="in", phone=number, text=text, at=at, gateway=cfg.gateway.name, status="received")
@@ -432,18 +282,18 @@ def handle_inbound(session: Session, phone: str, text: str, at: datetime, tz: An
     if answer is None:
         outcome = _unparseable(session, follow_up, text, at)
     else:
-        outcome = _answer(session, follow_up, answer, at, tz, raw=text, actor=SYSTEM, method="sms")
+        outcome = _answer(session, follow_up, answer, at, raw=text, actor=SYSTEM, method="sms")
     message.status = outcome  # every outcome fits sms_messages.status (16)
     log.info("inbound SMS from %s on 工单 %s: %s", mask_phone(number), ticket.number, outcome)
     return outcome
 
 
-def _unparseable(session: Session, follow_up: FollowUp, text: str, at: datetime) -> str:
+def _unparseable(session: UnitOfWork, follow_up: FollowUp, text: str, at: datetime) -> str:
     ticket = follow_up.ticket
     follow_up.raw_reply = text
     if follow_up.status == "needs_person":
         return "needs_person"  # already with a person; nothing more to send
-    if (follow_up.re_asked or 0) < config().re_asks:
+    if (follow_up.re_asked or 0) < session.config.follow_up.re_asks:
         follow_up.re_asked = (follow_up.re_asked or 0) + 1
         send_sms(session, normalise_phone(ticket.citizen_phone) or _last_phone(session, follow_up),
                  re_ask_text(ticket), at, ticket=ticket, follow_up=follow_up)
@@ -462,7 +312,7 @@ def _last_phone(session: Session, follow_up: FollowUp) -> str:
                           .order_by(SmsMessage.id.desc()).limit(1)) or ""
 
 
-def _answer(session: Session, follow_up: FollowUp, answer: str, at: datetime, tz: Any, *,
+def _answer(session: UnitOfWork, follow_up: FollowUp, answer: str, at: datetime, *,
             raw: str | None, actor: Actor, method: str) -> str:
     ticket = follow_up.ticket
     follow_up.status, follow_up.answer, follow_up.answered_at = "answered", answer, at
@@ -486,16 +336,17 @@ def _answer(session: Session, follow_up: FollowUp, answer: str, at: datetime, tz
     if answer in SATISFIED:
         lifecycle.close(session, ticket, at, SYSTEM, note=f"{level}级回访：{ANSWERS[answer]}")
         return "closed"
-    escalate(session, ticket, at, tz, level + 1)
+    escalate(session, ticket, at, level + 1)
     return f"escalated_to_{level + 1}"
 
 
-def escalate(session: Session, ticket: Ticket, at: datetime, tz: Any, level: int) -> None:
+def escalate(session: UnitOfWork, ticket: Ticket, at: datetime, level: int) -> None:
     """不满意: redo at ``level`` (2 or 3), tell the people of that level, send a reminder letter."""
     unit = ticket.unit
     if unit is None:
-        raise IllegalStep(f"工单 {ticket.number}: no unit to escalate to")
-    lifecycle.redo(session, ticket, at, tz, level=level, actor=SYSTEM, note=f"群众不满意，升级为{level}级回访并重新办理")
+        raise IllegalStep("no_unit_yet", number=ticket.number)
+    tz = session.config.tz
+    lifecycle.redo(session, ticket, at, level=level, actor=SYSTEM, note=f"群众不满意，升级为{level}级回访并重新办理")
     heads = notify.unit_heads(session, unit)
     if level == 2:
         recipients = heads + notify.supervising_departments(session, unit)
@@ -507,34 +358,32 @@ def escalate(session: Session, ticket: Ticket, at: datetime, tz: Any, level: int
             f"新办理时限{due}。")
     notify.notify(session, ticket, recipients, "escalated", text, at, data={"level": level, "unit_code": unit.code})
     supervision.issue_reminder_letter(
-        session, unit, at, reason="unsatisfied", ticket=ticket, tz=tz,
+        session, unit, at, reason="unsatisfied", ticket=ticket,
         text=f"工单{ticket.number}群众回访不满意（{level - 1}级回访），已重新办理，请单位负责人督促落实，切实解决群众诉求。",
     )
 
 
-def close_with_findings(session: Session, ticket: Ticket, at: datetime, actor: Actor, findings: str) -> None:
+def close_with_findings(session: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, findings: str) -> None:
     """办结 a level-3 ticket with the supervisors' findings (调查结论), after its level-3 reply.
 
     Whatever the citizen answered, or if they never did: the findings are the
     conclusion. Roles: those who may ``close`` by hand (admin, supervisor).
     """
     if (ticket.escalation_level or 1) < TOP_LEVEL:
-        raise IllegalStep(f"工单 {ticket.number}: only a level-3 ticket is closed with findings "
-                          f"(this one is at level {ticket.escalation_level or 1})")
+        raise IllegalStep("findings_level", number=ticket.number, level=ticket.escalation_level or 1)
     if ticket.status != "replied":
-        raise IllegalStep(f"工单 {ticket.number}: closed with findings after its level-3 reply, "
-                          f"not while {ticket.status}")
-    if not findings or not findings.strip():
-        raise IllegalStep(f"工单 {ticket.number}: the findings are empty")
+        raise IllegalStep("status_forbids_step", number=ticket.number, step="close_with_findings",
+                          status=ticket.status, allowed=["replied"])
+    findings = required(findings, "findings", ticket.number)
     check(actor, "close", ticket.unit_id)
-    record_event(session, ticket, "findings", at, actor=actor.name, actor_id=actor.user_id, note=findings.strip(),
+    record_event(session, ticket, "findings", at, actor=actor.name, actor_id=actor.user_id, note=findings,
                  data={"level": ticket.escalation_level})
-    lifecycle.close(session, ticket, at, actor, note=findings.strip())
+    lifecycle.close(session, ticket, at, actor, note=findings)
 
 
-def sweep(session: Session, now: datetime) -> dict[str, int]:
+def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
     """SMS follow-ups unanswered for ``no_answer_hours`` become phone follow-up tasks."""
-    cutoff = now - timedelta(hours=config().no_answer_hours)
+    cutoff = now - timedelta(hours=session.config.follow_up.no_answer_hours)
     stale = session.scalars(
         select(FollowUp).join(Ticket, Ticket.id == FollowUp.ticket_id).where(
             Ticket.status == "replied", FollowUp.method == "sms", FollowUp.status == "waiting",
@@ -547,18 +396,15 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
     return {"phone_tasks": len(stale)}
 
 
-def record_phone_answer(session: Session, follow_up: FollowUp, answer: str, at: datetime, actor: Actor,
-                        tz: Any = None) -> str:
+def record_phone_answer(session: UnitOfWork, follow_up: FollowUp, answer: str, at: datetime, actor: Actor) -> str:
     """Staff (admin, dispatcher) record what the citizen said on the phone; same outcomes as SMS."""
     ticket = follow_up.ticket
     check(actor, "record_follow_up", ticket.unit_id)
-    if at.tzinfo is None:
-        raise IllegalStep(f"工单 {ticket.number}: answer time {at!r} has no time zone")
+    aware(at, "answer")
     code = answer if answer in ANSWERS else parse_answer(answer)
     if code is None:
-        raise IllegalStep(f"工单 {ticket.number}: {answer!r} is not 满意, 基本满意 or 不满意")
+        raise Invalid("answer_unknown", number=ticket.number, answer=answer, known=sorted(ANSWERS))
     if follow_up.status not in OPEN_STATUSES or ticket.status != "replied":
-        raise IllegalStep(f"工单 {ticket.number}: this follow-up is {follow_up.status} "
-                          f"and the ticket {ticket.status}; nothing to answer")
-    return _answer(session, follow_up, code, max(at, follow_up.asked_at), tz or config().tz, raw=None,
-                   actor=actor, method="phone")
+        raise IllegalStep("nothing_to_answer", number=ticket.number, follow_up=follow_up.status,
+                          status=ticket.status)
+    return _answer(session, follow_up, code, max(at, follow_up.asked_at), raw=None, actor=actor, method="phone")

@@ -1,72 +1,77 @@
-"""The periodic sweeps: follow-ups without an answer, overdue tickets, queued SMS.
+"""The periodic sweeps: follow-ups without an answer, overdue tickets, queued messages.
 
 :func:`run_sweeps` runs each sweep in its own transaction, so one failing does
 not hold back the others, and never raises (errors are logged and reported in
-its result). :func:`run` is the loop the platform's leader process runs in a
-background thread (only one process sweeps, like the relay and aggregator).
+its result). Deliveries (queued SMS, the replies owed to 12345 platforms) are
+plain callables ``deliver(now) -> counts`` handed in by whoever starts the
+loop, since sending is the business of the adapters, not of the domain.
+:func:`run` is the loop the platform's leader process runs in a background
+thread (only one process sweeps, like the relay and aggregator).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from tickets import followup, supervision
-from tickets.db import unit_of_work
+from tickets.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
+
+Deliver = Callable[[datetime], dict[str, Any]]
+SWEEPS: tuple[tuple[str, Callable[[UnitOfWork, datetime], dict[str, int]]], ...] = (
+    ("follow_up", followup.sweep),
+    ("supervision", supervision.sweep),
+)
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run_sweeps(factory: sessionmaker[Session], now: datetime) -> dict[str, Any]:
-    """Run every sweep at ``now``; returns what each did, or ``{"error": ...}`` for one that failed."""
+def deliveries(factory: sessionmaker[UnitOfWork], **more: Deliver) -> dict[str, Deliver]:
+    """The domain's own delivery (queued SMS) and ``more`` (e.g. ``results=`` the 12345 replies)."""
+    return {"sms": lambda now: followup.deliver_queued(factory, now), **more}
+
+
+def run_sweeps(factory: sessionmaker[UnitOfWork], now: datetime,
+               deliver: Mapping[str, Deliver] | None = None) -> dict[str, Any]:
+    """Run every sweep, then every delivery, at ``now``; returns what each did, or
+    ``{"error": ...}`` for one that failed."""
     out: dict[str, Any] = {}
-    sweeps: tuple[tuple[str, Callable[[Session, datetime], dict[str, int]]], ...] = (
-        ("follow_up", followup.sweep),
-        ("supervision", supervision.sweep),
-    )
-    for name, sweep in sweeps:
+    for name, sweep in SWEEPS:
         try:
-            with unit_of_work(factory) as session:
-                out[name] = sweep(session, now)
+            with unit_of_work(factory) as uow:
+                out[name] = sweep(uow, now)
         except Exception as exc:  # noqa: BLE001 - a sweep must never take the loop down
             log.exception("%s sweep failed; next round tries again", name)
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    out["sms"] = deliver(factory, now)
-    out["results"] = deliver_results(factory, now)
+    out.update(_deliver(deliver if deliver is not None else deliveries(factory), now))
     return out
 
 
-def deliver_results(factory: sessionmaker[Session], now: datetime) -> dict[str, Any]:
-    """Replies back to the 12345 platforms (feeds/connectors.py), retried with backoff."""
-    try:
-        from feeds import connectors
-
-        return connectors.deliver_pending(factory, now)
-    except Exception as exc:  # noqa: BLE001
-        log.exception("result delivery failed; next round tries again")
-        return {"error": f"{type(exc).__name__}: {exc}"}
-
-
-def deliver(factory: sessionmaker[Session], now: datetime) -> dict[str, Any]:
-    try:
-        return followup.deliver_queued(factory, now)
-    except Exception as exc:  # noqa: BLE001
-        log.exception("SMS delivery failed; next round tries again")
-        return {"error": f"{type(exc).__name__}: {exc}"}
+def _deliver(deliver: Mapping[str, Deliver], now: datetime) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, send in deliver.items():
+        try:
+            out[name] = send(now)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("%s delivery failed; next round tries again", name)
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
 
 
-def run(factory: sessionmaker[Session], stop: threading.Event, is_leader: Callable[[], bool], *,
-        interval: float = 30.0, sms_interval: float = 5.0, clock: Callable[[], datetime] = _now) -> None:
-    """Sweep every ``interval`` seconds (queued SMS every ``sms_interval``) while leading."""
+def run(factory: sessionmaker[UnitOfWork], stop: threading.Event, is_leader: Callable[[], bool], *,
+        deliver: Mapping[str, Deliver] | None = None, interval: float = 30.0, sms_interval: float = 5.0,
+        clock: Callable[[], datetime] = _now) -> None:
+    """Sweep every ``interval`` seconds (deliver every ``sms_interval``) while leading."""
+    deliver = deliver if deliver is not None else deliveries(factory)
     last_sweep = float("-inf")
     while not stop.is_set():
         try:
@@ -74,12 +79,11 @@ def run(factory: sessionmaker[Session], stop: threading.Event, is_leader: Callab
                 now = clock()
                 if time.monotonic() - last_sweep >= interval:
                     last_sweep = time.monotonic()
-                    result = run_sweeps(factory, now)
+                    result = run_sweeps(factory, now, deliver)
                     if any(v for part in result.values() if isinstance(part, dict) for v in part.values()):
                         log.info("housekeeping: %s", result)
                 else:
-                    deliver(factory, now)
-                    deliver_results(factory, now)
+                    _deliver(deliver, now)
         except Exception:  # noqa: BLE001 - e.g. Redis away while asking for leadership
             log.exception("housekeeping round failed")
         stop.wait(min(interval, sms_interval))

@@ -1,6 +1,6 @@
-"""Storage model: the database is the source of truth (DESIGN §8).
+"""Storage model: the database is the source of truth; the live state is rebuilt from it.
 
-Names follow the domain's words (DESIGN §2). Every timestamp is stored as UTC
+Names follow the domain's words (the glossary in docs/ARCHITECTURE.md). Every timestamp is stored as UTC
 and comes back time-zone aware, on SQLite as on PostgreSQL.
 """
 from __future__ import annotations
@@ -165,12 +165,17 @@ class Ticket(Base):
     satisfaction: Mapped[str | None] = mapped_column(String(24))
     extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # Raised by every change the ORM writes (an UPDATE … WHERE version = the one read), so two
+    # people acting on one ticket at once cannot both win; the API checks the caller's copy.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     unit: Mapped[Unit | None] = relationship()
     intake_records: Mapped[list[IntakeRecord]] = relationship(back_populates="ticket")
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class IntakeRecord(Base):
@@ -473,5 +478,9 @@ class Alert(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # 已阅: a person has seen it and taken it on (the alert stays open while its condition holds).
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledgement: Mapped[str | None] = mapped_column(Text)
 
     unit: Mapped[Unit | None] = relationship()

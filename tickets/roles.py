@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tickets.errors import NotAllowed
 from tickets.models import Unit, User
 
 ROLES: dict[str, str] = {
@@ -46,14 +47,18 @@ STEP_ROLES: dict[str, frozenset[str]] = {
     "request_extension": frozenset({"admin", "handler"}),
     "decide_extension": frozenset({"admin"}),
     "merge": frozenset({"admin", "dispatcher"}),
+    "unmerge": frozenset({"admin", "dispatcher"}),
+    "decide_suggestion": frozenset({"admin", "dispatcher"}),  # a likely duplicate: merge it, or not
     "record_follow_up": frozenset({"admin", "dispatcher"}),
     "redo": frozenset(),  # only the system, after an unsatisfied follow-up
     "close": frozenset({"admin", "supervisor"}),  # by hand: level-3 findings; normally the system
     "supervise": frozenset({"admin", "supervisor", "duty_officer", "leader"}),
+    "answer_order": frozenset({"admin", "leader", "handler"}),  # the unit answers its 督办单
+    "acknowledge_alert": frozenset({"admin", "supervisor", "duty_officer", "leader", "dispatcher"}),
     "remind": frozenset({"admin", "supervisor", "leader"}),
 }
 # Steps a handler may take only on tickets of their own unit.
-OWN_UNIT_STEPS = frozenset({"return", "accept", "contact", "report", "request_extension", "dispatch"})
+OWN_UNIT_STEPS = frozenset({"return", "accept", "contact", "report", "request_extension", "dispatch", "answer_order"})
 
 
 @dataclass(frozen=True)
@@ -76,10 +81,6 @@ class Actor:
 
 
 SYSTEM = Actor(name="system", role="system")
-
-
-class NotAllowed(Exception):
-    """A step by someone whose role or unit does not allow it."""
 
 
 def subtree_of(parent_pairs: Iterable[tuple[int, int | None]], unit_id: int) -> set[int]:
@@ -121,8 +122,8 @@ def check(actor: Actor, step: str, ticket_unit_id: int | None) -> None:
     if actor.is_system:
         return
     if actor.role not in STEP_ROLES.get(step, frozenset()):
-        raise NotAllowed(f"{actor.name} ({ROLES.get(actor.role, actor.role)}) may not {step}")
+        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step=step)
     if not actor.sees_unit(ticket_unit_id):
-        raise NotAllowed(f"{actor.name} may not act on a ticket outside their unit's scope")
+        raise NotAllowed("outside_scope", user=actor.name, step=step)
     if actor.role == "handler" and step in OWN_UNIT_STEPS and ticket_unit_id != actor.unit_id:
-        raise NotAllowed(f"{actor.name} may {step} only tickets of their own unit")
+        raise NotAllowed("own_unit_only", user=actor.name, step=step)

@@ -64,13 +64,13 @@ def add_commands(sub: Any) -> None:
 
 
 def _factory(database_url: str, *, must_exist: bool) -> Any:
-    from tickets.db import make_engine, make_session_factory
+    from tickets.bootstrap import session_factory
 
     if database_url.startswith("sqlite") and must_exist:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:" and not Path(path).exists():
             return None
-    return make_session_factory(make_engine(database_url))
+    return session_factory(database_url)
 
 
 def _schema_hint(exc: Exception) -> str:
@@ -111,7 +111,7 @@ def cmd_sla_deadline(args: argparse.Namespace) -> int:
 def cmd_calendar_load(args: argparse.Namespace) -> int:
     import settings as settings_module
     from tickets import workcalendar
-    from tickets.db import unit_of_work
+    from tickets.uow import unit_of_work
 
     try:
         year = workcalendar.read_calendar_file(args.file)

@@ -1,7 +1,8 @@
-"""Supervision orders (督办单) and reminder letters (提醒函), DESIGN §2 and §5.
+"""Supervision orders (督办单) and reminder letters (提醒函).
 
 Supervision orders go point-to-point to the head of the unit holding a ticket,
-with their own deadline (``order_working_hours`` of working time, default 4):
+with their own deadline (``SupervisionRules.order_working_hours`` of working
+time, default 4):
 
 - ``overdue``: :func:`sweep` issues one for every ticket the unit holds
   (dispatched, accepted or contacted) past its resolve deadline, unless the
@@ -10,7 +11,7 @@ with their own deadline (``order_working_hours`` of working time, default 4):
   Tickets that wait on someone else (received, returned to the dispatcher,
   reported for review, approved, replied and waiting for the citizen) get none.
 - ``returned_unresolved``: on every ``send_back`` (审核不通过), in the same
-  transaction (a bus handler).
+  transaction (bus handler :func:`on_send_back`).
 - ``manual``: :func:`issue_order`, the duty officer's one click.
 
 An order is ``open`` → ``answered`` (:func:`answer_order`, by the unit) →
@@ -39,85 +40,45 @@ import functools
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, Integer, String, and_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from tickets import bus, notify, numbers, sla
+from tickets import notify, numbers, sla
+from tickets.config import SupervisionRules
 from tickets.db import sequence_ids
 from tickets.dedup import metres
+from tickets.errors import IllegalStep
 from tickets.events import record_event
-from tickets.lifecycle import OPEN, IllegalStep
+from tickets.lifecycle import OPEN, aware, required
 from tickets.models import ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User, UTCDateTime
-from tickets.roles import ROLES, SYSTEM, Actor, NotAllowed, check
+from tickets.roles import SYSTEM, Actor, check
+from tickets.uow import UnitOfWork
+from tickets.vocabulary import TOPICS
 
 # Statuses in which the unit holds the ticket (its move): only these get overdue orders.
 HELD_BY_UNIT = ("dispatched", "accepted", "contacted")
 ORDER_REASONS = {"overdue": "超期未办结", "returned_unresolved": "审核退回未解决", "manual": "值班督办"}
 LETTER_REASONS = {"unsatisfied": "群众不满意", "repeated": "重复投诉", "leader_instruction": "领导批示"}
-# Who may answer an order for its unit (a handler only for its own unit).
-ANSWER_ROLES = frozenset({"admin", "leader", "handler"})
-
-
-@dataclass(frozen=True)
-class SupervisionConfig:
-    tz: Any = ZoneInfo("Asia/Shanghai")
-    order_working_hours: float = 4.0
-    repeat_count: int = 3
-    repeat_days: float = 30.0
-    repeat_radius_m: float = 200.0
-
-
-_config: SupervisionConfig | None = None
-
-
-def configure(settings: Any = None, **overrides: Any) -> SupervisionConfig:
-    """Take the configuration from ``settings`` (default: ``settings.load()``) and overrides."""
-    global _config
-    if settings is None:
-        import settings as settings_module
-
-        settings = settings_module.load()
-    cfg = SupervisionConfig(
-        tz=settings.tz,
-        order_working_hours=settings.supervision_order_working_hours,
-        repeat_count=settings.repeat_complaint_count,
-        repeat_days=settings.repeat_complaint_days,
-        repeat_radius_m=settings.repeat_complaint_radius_m,
-    )
-    _config = replace(cfg, **overrides)
-    return _config
-
-
-def config() -> SupervisionConfig:
-    return _config or configure()
-
-
-def _aware(at: datetime, what: str) -> None:
-    if at.tzinfo is None:
-        raise IllegalStep(f"{what} time {at!r} has no time zone")
-
-
 # ------------------------------------------------------------ supervision orders
 def _addressee(session: Session, unit: Unit) -> User | None:
     found = notify.leaders(session, unit)
     return found[0] if found else None
 
 
-def _issue(session: Session, ticket: Ticket, at: datetime, actor: Actor, reason: str,
-           note: str | None, tz: Any) -> SupervisionOrder:
+def _issue(session: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str,
+           note: str | None) -> SupervisionOrder:
     unit = ticket.unit
     assert unit is not None
-    cfg = config()
+    tz = session.config.tz
     addressee = _addressee(session, unit)
     order = SupervisionOrder(
         number=numbers.next_number(session, numbers.SUPERVISION_ORDER, at, tz), ticket_id=ticket.id, unit_id=unit.id,
         addressee_id=addressee.id if addressee else None, reason=reason, issued_at=at, issued_by=actor.name,
-        due_at=sla.add_working_hours(at, cfg.order_working_hours, tz), status="open", note=note,
+        due_at=sla.add_working_hours(at, session.config.supervision.order_working_hours, tz), status="open", note=note,
     )
     session.add(order)
     session.flush()
@@ -139,9 +100,8 @@ def open_order(session: Session, ticket: Ticket) -> SupervisionOrder | None:
     )
 
 
-def sweep(session: Session, now: datetime, tz: Any = None) -> dict[str, int]:
+def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
     """Issue an overdue order for every ticket its unit holds past the resolve deadline (idempotent)."""
-    tz = tz or config().tz
     covered = select(SupervisionOrder.id).where(
         SupervisionOrder.ticket_id == Ticket.id,
         or_(SupervisionOrder.status != "closed",
@@ -157,12 +117,11 @@ def sweep(session: Session, now: datetime, tz: Any = None) -> dict[str, int]:
         assert ticket.resolve_due_at is not None
         late = now - ticket.resolve_due_at
         _issue(session, ticket, now, SYSTEM, "overdue",
-               f"已超过办理时限 {late.total_seconds() / 3600:.1f} 小时", tz)
+               f"已超过办理时限 {late.total_seconds() / 3600:.1f} 小时")
     return {"orders_issued": len(overdue)}
 
 
-@bus.on("send_back")
-def _on_send_back(session: Session, ticket: Ticket, event: TicketEvent) -> None:
+def on_send_back(session: UnitOfWork, ticket: Ticket, event: TicketEvent) -> None:
     """审核退回: the unit must redo it, under a supervision order."""
     if ticket.unit_id is None:
         return
@@ -170,62 +129,52 @@ def _on_send_back(session: Session, ticket: Ticket, event: TicketEvent) -> None:
         SupervisionOrder.ticket_id == ticket.id, SupervisionOrder.status == "open",
         SupervisionOrder.reason == "returned_unresolved").limit(1))
     if pending is None:
-        _issue(session, ticket, event.at, SYSTEM, "returned_unresolved", event.note, config().tz)
+        _issue(session, ticket, event.at, SYSTEM, "returned_unresolved", event.note)
 
 
-def issue_order(session: Session, ticket: Ticket, at: datetime, actor: Actor, note: str | None = None,
-                tz: Any = None) -> SupervisionOrder:
+def issue_order(session: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor,
+                note: str | None = None) -> SupervisionOrder:
     """A supervision order by hand (duty officer, supervisor, leader, admin)."""
     check(actor, "supervise", ticket.unit_id)
-    _aware(at, "supervision order")
+    aware(at, "supervision_order")
     if ticket.status not in OPEN:
-        raise IllegalStep(f"工单 {ticket.number}: cannot supervise a ticket that is {ticket.status}")
+        raise IllegalStep("status_forbids_step", number=ticket.number, step="supervise", status=ticket.status,
+                          allowed=sorted(OPEN))
     if ticket.unit_id is None:
-        raise IllegalStep(f"工单 {ticket.number}: has no unit to supervise yet")
+        raise IllegalStep("no_unit_yet", number=ticket.number)
     if at < ticket.received_at:
-        raise IllegalStep(f"工单 {ticket.number}: a supervision order at {at.isoformat()} is before it was received")
+        raise IllegalStep("before_received", number=ticket.number, step="supervise", at=at.isoformat())
     existing = open_order(session, ticket)
     if existing is not None:
-        raise IllegalStep(f"工单 {ticket.number}: supervision order {existing.number} is still open")
-    return _issue(session, ticket, at, actor, "manual", note, tz or config().tz)
+        raise IllegalStep("order_still_open", number=ticket.number, order=existing.number)
+    return _issue(session, ticket, at, actor, "manual", note)
 
 
-def _may_answer(actor: Actor, order: SupervisionOrder) -> None:
-    if actor.is_system:
-        return
-    if actor.role not in ANSWER_ROLES:
-        raise NotAllowed(f"{actor.name} ({ROLES.get(actor.role, actor.role)}) may not answer a supervision order")
-    if not actor.sees_unit(order.unit_id):
-        raise NotAllowed(f"{actor.name} may not answer a supervision order outside their unit's scope")
-    if actor.role == "handler" and actor.unit_id != order.unit_id:
-        raise NotAllowed(f"{actor.name} may answer supervision orders of their own unit only")
-
-
-def _order_event(session: Session, order: SupervisionOrder, action: str, at: datetime, actor: Actor,
+def _order_event(session: UnitOfWork, order: SupervisionOrder, action: str, at: datetime, actor: Actor,
                  note: str | None, **data: Any) -> None:
     record_event(session, order.ticket, "supervision_order", at, actor=actor.name, actor_id=actor.user_id, note=note,
                  data={"action": action, "number": order.number, "reason": order.reason,
                        "unit_code": order.unit.code, "status": order.status, **data})
 
 
-def answer_order(session: Session, order: SupervisionOrder, at: datetime, actor: Actor, answer: str) -> None:
+def answer_order(session: UnitOfWork, order: SupervisionOrder, at: datetime, actor: Actor, answer: str) -> None:
     """The unit answers (反馈) the order: what it did and why it was late."""
-    _may_answer(actor, order)
-    _aware(at, "answer")
+    check(actor, "answer_order", order.unit_id)
+    aware(at, "answer")
     if order.status != "open":
-        raise IllegalStep(f"督办单 {order.number} is {order.status}; only an open order is answered")
-    if not answer.strip():
-        raise IllegalStep(f"督办单 {order.number}: the answer is empty")
+        raise IllegalStep("order_not_open", order=order.number, status=order.status)
+    answer = required(answer, "answer", order.number)
     order.status, order.answered_at, order.answer = "answered", at, answer
     _order_event(session, order, "answered", at, actor, answer, on_time=at <= order.due_at)
 
 
-def close_order(session: Session, order: SupervisionOrder, at: datetime, actor: Actor, note: str | None = None) -> None:
+def close_order(session: UnitOfWork, order: SupervisionOrder, at: datetime, actor: Actor,
+                note: str | None = None) -> None:
     """A supervisor (or whoever may supervise) closes the order."""
     check(actor, "supervise", order.unit_id)
-    _aware(at, "close")
+    aware(at, "close")
     if order.status == "closed":
-        raise IllegalStep(f"督办单 {order.number} is already closed")
+        raise IllegalStep("order_closed", order=order.number)
     order.status = "closed"
     if note:
         order.note = f"{order.note}\n{note}" if order.note else note
@@ -246,17 +195,17 @@ class LetterDraft:
 
 
 def issue_reminder_letter(
-    session: Session, unit: Unit, at: datetime, *, reason: str, text: str, ticket: Ticket | None = None,
-    actor: Actor = SYSTEM, tz: Any = None,
+    session: UnitOfWork, unit: Unit, at: datetime, *, reason: str, text: str, ticket: Ticket | None = None,
+    actor: Actor = SYSTEM,
 ) -> ReminderLetter:
     """A 提醒函 to ``unit``; its heads are notified, and the ticket's timeline records it."""
-    return issue_reminder_letters(session, [LetterDraft(unit, at, reason, text, ticket, actor)], tz=tz)[0]
+    return issue_reminder_letters(session, [LetterDraft(unit, at, reason, text, ticket, actor)])[0]
 
 
-def issue_reminder_letters(session: Session, drafts: Sequence[LetterDraft], *, tz: Any = None) -> list[ReminderLetter]:
+def issue_reminder_letters(session: UnitOfWork, drafts: Sequence[LetterDraft]) -> list[ReminderLetter]:
     """:func:`issue_reminder_letter` for several letters: numbered in the order given, each
     unit's heads read once, the notifications and timeline events written together."""
-    tz = tz or config().tz
+    tz = session.config.tz
     heads = notify.unit_heads_many(session, [d.unit for d in drafts])
     letters = [ReminderLetter(id=lid, number=number, ticket_id=d.ticket.id if d.ticket else None, unit_id=d.unit.id,
                               reason=d.reason, issued_at=d.at, issued_by=d.actor.name, text=d.text)
@@ -271,19 +220,18 @@ def issue_reminder_letters(session: Session, drafts: Sequence[LetterDraft], *, t
     return letters
 
 
-def issue_leader_instruction(session: Session, ticket_or_unit: Ticket | Unit, at: datetime, actor: Actor,
+def issue_leader_instruction(session: UnitOfWork, ticket_or_unit: Ticket | Unit, at: datetime, actor: Actor,
                              text: str) -> ReminderLetter:
     """局领导批示 → a reminder letter to the ticket's unit (or to the unit given)."""
     ticket = ticket_or_unit if isinstance(ticket_or_unit, Ticket) else None
     unit = ticket.unit if ticket is not None else ticket_or_unit
     if unit is None or not isinstance(unit, Unit):
-        raise IllegalStep("a leader instruction needs a ticket with a unit, or a unit")
+        raise IllegalStep("no_unit_yet", number=ticket.number if ticket is not None else None)
     check(actor, "remind", unit.id)
-    _aware(at, "instruction")
-    if not text.strip():
-        raise IllegalStep("a leader instruction needs its text")
+    aware(at, "instruction")
+    text = required(text, "instruction", ticket.number if ticket is not None else None)
     subject = f"工单{ticket.number}：" if ticket is not None else ""
-    return issue_reminder_letter(session, unit, at, reason="leader_instruction", text=f"{subject}{text.strip()}",
+    return issue_reminder_letter(session, unit, at, reason="leader_instruction", text=f"{subject}{text}",
                                  ticket=ticket, actor=actor)
 
 
@@ -334,14 +282,14 @@ def _recent_statement(dialect: str) -> Any:
         received_at=UTCDateTime)
 
 
-def _recent_complaints(session: Session, probes: list[tuple[int, Complaint]], cfg: SupervisionConfig,
+def _recent_complaints(session: Session, probes: list[tuple[int, Complaint]], cfg: SupervisionRules,
                        ) -> dict[int, list[Any]]:
     """Per probe, the same unit's other complaints of the last ``repeat_days`` before it, by the
     same caller or on the same topic within a box around its point, oldest first."""
     connection = session.connection()
     dialect = connection.dialect
     # Instants as the column stores them (on SQLite, text that compares in time order).
-    stored = UTCDateTime()._cached_bind_processor(dialect) or (lambda v: v)
+    stored = UTCDateTime().bind_processor(dialect) or (lambda v: v)
 
     def instant(value: datetime) -> str:
         v = stored(value)
@@ -366,11 +314,12 @@ def _recent_complaints(session: Session, probes: list[tuple[int, Complaint]], cf
     return found
 
 
-def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, datetime]]) -> list[ReminderLetter]:
+def check_repeated_many(session: UnitOfWork, dispatched: Sequence[tuple[Complaint, datetime]]
+                        ) -> list[ReminderLetter]:
     """A reminder letter for each (complaint, when it was dispatched) that makes a repeated one at
     its unit (see the module docstring), decided in that order as if one at a time: a letter
     issued for one of them counts for those after it."""
-    cfg = config()
+    cfg = session.config.supervision
     probes = [(n, t) for n, (t, _at) in enumerate(dispatched)
               if t.kind == "complaint" and t.unit_id is not None
               and (t.citizen_phone or (t.lat is not None and t.lon is not None))]
@@ -396,8 +345,6 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
     for start in range(0, len(ids), 1000):
         lettered.update(session.scalars(select(ReminderLetter.ticket_id).where(
             ReminderLetter.ticket_id.in_(ids[start:start + 1000]), ReminderLetter.reason == "repeated")))
-    from tickets.vocabulary import TOPICS
-
     drafts: list[tuple[Complaint, datetime, str]] = []  # (complaint, when, the letter's text)
     for n, what, cluster in clusters:
         t, at = dispatched[n]
@@ -417,6 +364,5 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
         LetterDraft(loaded[t.id].unit, at, "repeated", text, loaded[t.id]) for t, at, text in drafts])
 
 
-@bus.on_batch("dispatched")
-def _on_dispatched(session: Session, items: list[tuple[Complaint, TicketEvent]]) -> None:
+def on_dispatched(session: UnitOfWork, items: list[tuple[Complaint, TicketEvent]]) -> None:
     check_repeated_many(session, [(ticket, event.at) for ticket, event in items])

@@ -28,7 +28,7 @@ from dashboard.api import platform as _platform
 from dashboard.auth import public
 from feeds import hotline
 from feeds.dead_letters import FieldError, reject
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.models import utcnow
 
 DEFAULT_SOURCE = "hotline_12345"

@@ -9,7 +9,7 @@
 the future is taken as now. The gateway is a machine, not a user: it has no
 login, and is authenticated by the shared secret alone (403 without it, and
 always 403 while no secret is configured). The answer says what happened
-(``tickets.followup.handle_inbound``), with 200 for every message taken,
+(``tickets.services.answer_sms``), with 200 for every message taken,
 known number or not, so the gateway does not retry it.
 """
 from __future__ import annotations
@@ -22,9 +22,10 @@ from flask import jsonify, request
 
 from dashboard.api import blueprint, platform as _platform
 from dashboard.auth import public
-from tickets import followup
-from tickets.db import unit_of_work
+from tickets import services
 from tickets.models import utcnow
+from tickets.sms import mask_phone
+from tickets.uow import unit_of_work
 
 SECRET_HEADER = "X-Minsheng-Sms-Secret"
 
@@ -66,6 +67,6 @@ def sms_inbound() -> Any:
         at = _time(data.get("time"), settings.tz, now)
     except ValueError:
         return jsonify(error="time must be ISO 8601 or yyyy-MM-dd HH:mm:ss"), 400
-    with unit_of_work(platform.factory) as session:
-        outcome = followup.handle_inbound(session, phone, text, at, settings.tz)
-    return jsonify(status=outcome, phone=followup.mask_phone(phone), at=at.isoformat())
+    with unit_of_work(platform.factory) as uow:
+        outcome = services.answer_sms(uow, phone, text, at=at)
+    return jsonify(status=outcome, phone=mask_phone(phone), at=at.isoformat())

@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from dashboard.api import blueprint, platform as _platform
 from dashboard.auth import current_actor, require_login
-from tickets import supervision
-from tickets.db import unit_of_work
-from tickets.lifecycle import IllegalStep
+from tickets import services, supervision
+from tickets.errors import IllegalStep, NotAllowed, NotFound
 from tickets.models import SupervisionOrder, Ticket, Unit, utcnow
-from tickets.roles import ROLES, STEP_ROLES, NotAllowed
+from tickets.roles import ROLES, STEP_ROLES
+from tickets.uow import unit_of_work
 
 STATUSES = ("open", "answered", "closed")
 
@@ -92,13 +92,11 @@ def issue_supervision(number: str) -> Any:
         return jsonify(error="note must be a string"), 400
     platform = _platform()
     try:
-        with unit_of_work(platform.factory) as session:
-            ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-            if ticket is None or not actor.sees_unit(ticket.unit_id):
-                return jsonify(error=f"unknown ticket {number!r}"), 404
-            order = supervision.issue_order(session, ticket, utcnow(), actor, (note or "").strip() or None,
-                                            platform.settings.tz)
-            result = order_json(order, ticket, order.unit, utcnow())
+        with unit_of_work(platform.factory) as uow:
+            order = services.issue_supervision_order(uow, actor, number, note=note)
+            result = order_json(order, order.ticket, order.unit, utcnow())
+    except NotFound:
+        return jsonify(error=f"unknown ticket {number!r}"), 404
     except NotAllowed as exc:
         return jsonify(error=str(exc)), 403
     except IllegalStep as exc:

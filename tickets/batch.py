@@ -1,12 +1,14 @@
-"""Imported history: records another system already received (and maybe closed).
+"""The bulk writer: a batch of arriving records becomes tickets, merges and suggestions at once.
 
-A CSV/Excel import (``feeds/importer.py``) brings in records that lived their
-life elsewhere: received at the source's time, routed by the source, often
-closed long ago against the source's own deadline. Pushing them through the
-live lifecycle would invent steps that never happened here (an accept, a
-contact, a reply, a follow-up SMS to a citizen from 2015). So history enters
-through :func:`import_history`, which writes, in the caller's transaction and
-in bulk, for each record:
+Live intake (``tickets.services.receive``: every channel, the simulator, replay)
+and the import of another system's history (``tickets.services.import_records``,
+``feeds/importer.py``) both write through :func:`write_batch`, in the caller's
+unit of work and in bulk. An import brings in records that lived their life
+elsewhere: received at the source's time, routed by the source, often closed
+long ago against the source's own deadline; pushing them through the lifecycle
+step by step would invent steps that never happened here (an accept, a contact,
+a reply, a follow-up SMS to a citizen from 2015). For each :class:`Arrival` the
+writer puts down:
 
 - the **ticket**, with ``received_at`` from the source; its unit from the
   source's own routing (``NewRequest.unit_code``) or, without one, from
@@ -16,14 +18,17 @@ in bulk, for each record:
   history exactly as the source did: closed by its deadline, or not.
 - its **intake record** (channel, external id, the raw row as payload);
 - its **timeline**, honestly: ``received`` at the source's time (data
-  ``imported``: run, file, row), then either ``imported_closed`` at the
+  ``imported``: run, file, row, for an import), then either ``imported_closed`` at the
   source's close time (with the source's status and where the deadline came
   from) — a record of what the source did, not a platform ``close``, so no
   reply and no follow-up is implied or triggered — or, for a record that is
   still open, ``dispatched`` *now*: from now on the platform holds it, and
   it is worked through the normal lifecycle like any other ticket.
 
-Where the deadline comes from (``HistoricalRecord.due_from``), decided by the
+A record arriving through a channel now is always open, with no source
+deadline: it is dispatched with the bureau's deadlines, like any other.
+
+Where the deadline comes from (``Arrival.due_from``), decided by the
 mapping file for records whose source gives no due date:
 
 - ``source``: the source's due date;
@@ -42,7 +47,7 @@ not replayed onto the live path; today's live counters pick up a record that
 was received and closed today after ``app.py live rebuild`` (the SQL figures,
 the reference, include it at once). The bus's in-transaction handlers
 (repeat-complaint letters) run only for records that arrive through a channel
-now (``live``, ``tickets.intake``), on the rows as written; the housekeeping
+now (no ``provenance``), on the rows as written; the housekeeping
 sweeps (overdue supervision orders) see open imported tickets like any others.
 
 De-duplication (``tickets.dedup``) applies to records that arrive open, as
@@ -57,27 +62,26 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo import jurisdictions
-from tickets import bus, dedup, dispatch, numbers, sla
-from tickets.db import sequence_ids
-from tickets.events import TICKETS_TOPIC, public_view
+from tickets import dedup, dispatch, numbers, sla
+from tickets.db import bulk_insert, reserve_ids
+from tickets.events import event_row, public_view, record_rows
+from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket, Unit
 from tickets.intake import NewRequest
-from tickets.models import DuplicateSuggestion, IntakeRecord, OutboxMessage, Ticket, TicketEvent, Unit
+from tickets.uow import UnitOfWork
 
 DUE_FROM = ("source", "closed_at", "none", "sla")
-AMBER_SHARE = 0.75
 
 
 @dataclass(frozen=True)
-class HistoricalRecord:
-    """One validated record of another system's history."""
+class Arrival:
+    """One validated record to write: arriving now through a channel, or from another system's history."""
 
     request: NewRequest  # received_at, channel, external id, text, place, unit_code …
     source: str  # where it came from, for the timeline: "file.csv:123"
@@ -95,7 +99,7 @@ class HistoricalRecord:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # imported | merged
+    kind: str  # new (a ticket of its own) | merged (into an open ticket)
     ticket_id: int
     number: str
     suggestions: int = 0
@@ -103,7 +107,7 @@ class Outcome:
 
 @dataclass
 class _Pending:
-    record: HistoricalRecord
+    record: Arrival
     values: dict[str, Any]
     provisional: int
     matches: list[tuple[dedup.Verdict, dedup.Record]] = field(default_factory=list)
@@ -112,7 +116,7 @@ class _Pending:
     due_source: str = "sla"  # where its resolve deadline came from (``DUE_FROM``)
 
 
-def _deadlines(rec: HistoricalRecord, now: datetime, tz: Any,
+def _deadlines(rec: Arrival, now: datetime, tz: Any,
                plans: dict[tuple[Any, ...], sla.Schedule]) -> tuple[dict[str, datetime | None], str]:
     """(deadline columns, where the resolve deadline came from). ``plans`` caches the SLA
     policy's answers within a batch: its open records are all dispatched at one instant."""
@@ -137,37 +141,39 @@ def _deadlines(rec: HistoricalRecord, now: datetime, tz: Any,
     if due is not None:
         out["resolve_due_at"] = due
         if due > req.received_at:
-            out["resolve_warn_at"] = req.received_at + (due - req.received_at) * AMBER_SHARE
+            amber = sla.policy_for(req.topic, req.channel).amber_share
+            out["resolve_warn_at"] = req.received_at + (due - req.received_at) * amber
     return out, source
 
 
-def import_history(
-    session: Session,
-    records: Sequence[HistoricalRecord],
+def write_batch(
+    uow: UnitOfWork,
+    records: Sequence[Arrival],
     now: datetime,
-    tz: Any,
     *,
+    provenance: dict[str, Any] | None = None,
     params: dedup.Params | None = None,
-    run: dict[str, Any] | None = None,
     index: dedup.CandidateIndex | None = None,
     units: UnitCache | None = None,
     dry_run: bool = False,
-    live: bool = False,
 ) -> list[Outcome]:
     """Write ``records`` (already checked for duplicate external ids) in bulk; one outcome each,
     in the order of ``records`` (they are judged in time order).
 
-    ``run`` goes into each ``received`` event's ``imported`` data (run id,
-    file). Flushes, does not commit: the caller's transaction holds the batch.
-    ``dry_run``: decide everything (routing, deadlines, de-duplication against
-    the database and against the run's earlier records) but write nothing;
-    the new tickets stay in ``index`` under negative ids. ``live``: the records
-    arrive now through a channel (``tickets.intake.receive_many``), not from
-    another system's history: their events carry no ``imported`` data.
+    ``provenance``: the records come from another system's history (an import run: run id,
+    file, mapping), which goes into each ``received`` event's ``imported`` data; None: they
+    arrive now through a channel, and the bus hears their dispatch. Flushes, does not commit:
+    the caller's unit of work holds the batch, and the intake locks (``UnitOfWork.lock_intake``)
+    until it ends. ``dry_run``: decide everything (routing, deadlines, de-duplication against
+    the database and against the run's earlier records) but write nothing; the new tickets
+    stay in ``index`` under negative ids.
     """
     if not records:
         return []
-    params = params or dedup.params()
+    live = provenance is None
+    session = uow
+    tz = uow.config.tz
+    params = params or uow.config.dedup
     index = index if index is not None else dedup.index_for(session)
     confirmed: dict[int, dedup.Record | None] = {}
     plans: dict[tuple[Any, ...], sla.Schedule] = {}
@@ -175,7 +181,7 @@ def import_history(
     units = units or UnitCache()
     units.session = session
     pending: list[_Pending] = []
-    merged: list[tuple[HistoricalRecord, int, dedup.Verdict]] = []  # (record, target id (maybe provisional), why)
+    merged: list[tuple[Arrival, int, dedup.Verdict]] = []  # (record, target id (maybe provisional), why)
     outcomes: list[tuple[int, str, Any]] = []  # (position, "new", _Pending) | (position, "merged", index in merged)
 
     # Records that arrive open are judged against the open tickets: the index is made ready
@@ -215,7 +221,7 @@ def import_history(
             "district": req.district, "address": (req.address or None) and req.address[:200],
             "lat": req.lat, "lon": req.lon,
             "citizen_name": req.citizen_name, "citizen_phone": req.citizen_phone,
-            "status": "dispatched" if is_open else "closed",
+            "status": "dispatched" if is_open else "closed", "version": 1,
             "unit_id": unit.id, "direct_dispatch": (unit.level == 3) if is_open else None,
             "received_at": req.received_at, "dispatched_at": max(now, req.received_at) if is_open else None,
             "closed_at": rec.closed_at, "escalation_level": 1, "redo_count": 0, "extension_pending": False,
@@ -234,7 +240,7 @@ def import_history(
     # batch was judged came first, and the batch's new tickets are judged against them too.
     redirect: dict[int, int] = {}  # provisional id → another process's ticket it merged into
     if not dry_run:
-        _lock_for_intake(session)
+        uow.lock_intake()
         if judged:
             late = index.catch_up(session)
             if late:
@@ -248,7 +254,7 @@ def import_history(
         out = []
         for _n, kind, ref in outcomes:
             if kind == "new":
-                out.append(Outcome("imported", ref.provisional, ref.values["number"],
+                out.append(Outcome("new", ref.provisional, ref.values["number"],
                                    len(_suggested(ref, params, lambda t: t))))
             else:
                 out.append(Outcome("merged", merged[ref][1], ""))
@@ -259,12 +265,12 @@ def import_history(
     # handling, or RETURNING (row by row on SQLite when the order matters), cost more than
     # everything else an import does.
     real: dict[int, int] = {}
-    for p, tid in zip(pending, _reserve_ids(session, Ticket.__table__, len(pending))):
+    for p, tid in zip(pending, reserve_ids(session, Ticket.__table__, len(pending))):
         real[p.provisional] = tid
         p.values["id"] = tid
         if p.judged is not None:
             index.rekey(p.provisional, replace(p.judged, ticket_id=tid, number=p.values["number"]))
-    _insert(session, Ticket.__table__, [p.values for p in pending])
+    bulk_insert(session, Ticket.__table__, [p.values for p in pending])
     if real:
         index.written_up_to(max(real.values()))
 
@@ -272,70 +278,53 @@ def import_history(
         return ticket_id if ticket_id > 0 else redirect.get(ticket_id) or real[ticket_id]
 
     # --- intake records (a merged one's id goes into its target's record_merged event)
-    merged_record_ids = _reserve_ids(session, IntakeRecord.__table__, len(merged))
+    merged_record_ids = reserve_ids(session, IntakeRecord.__table__, len(merged))
     intake_rows = [{"id": None, "channel": p.record.request.channel, "external_id": p.record.request.external_id,
                     "ticket_id": p.values["id"], "merged": False, "received_at": p.record.request.received_at,
                     "payload": _payload(p.record.request)} for p in pending]
     # Rows with reserved ids first: on SQLite the others take max(id) + 1 as they go in.
-    _insert(session, IntakeRecord.__table__, [
+    bulk_insert(session, IntakeRecord.__table__, [
         {"id": rid, "channel": rec.request.channel, "external_id": rec.request.external_id,
          "ticket_id": resolve(target), "merged": True, "received_at": rec.request.received_at,
          "payload": _payload(rec.request)} for (rec, target, _v), rid in zip(merged, merged_record_ids)])
-    _insert(session, IntakeRecord.__table__, intake_rows, without_id=True)
+    bulk_insert(session, IntakeRecord.__table__, intake_rows, without_id=True)
 
     # --- timeline (and the outbox for what the live path uses)
     events: list[dict[str, Any]] = []
     announce: list[tuple[int, dict[str, Any]]] = []  # (position in events, public view)
-    dispatched: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (ticket columns, its dispatched event)
-    imported = dict(run or {})
+    dispatched: list[tuple[dict[str, Any], int]] = []  # (ticket columns, position of its dispatched event)
 
-    def provenance(rec: HistoricalRecord) -> dict[str, Any]:
-        return {} if live else {"imported": {**imported, "source": rec.source}}
+    def imported(rec: Arrival) -> dict[str, Any]:
+        return {} if provenance is None else {"imported": {**provenance, "source": rec.source}}
 
     for p in pending:
         rec, v = p.record, p.values
-        data_in = {"channel": rec.request.channel, **provenance(rec)}
-        events.append(_event(v["id"], "received", rec.request.received_at, v["unit_id"], data_in))
+        data_in = {"channel": rec.request.channel, **imported(rec)}
+        events.append(event_row(v["id"], "received", rec.request.received_at, v["unit_id"], data_in))
         if rec.closed_at is not None:
-            events.append(_event(v["id"], "imported_closed", rec.closed_at, v["unit_id"], {
+            events.append(event_row(v["id"], "imported_closed", rec.closed_at, v["unit_id"], {
                 "source_status": rec.source_status, "resolve_due_at": _iso(v["resolve_due_at"]),
                 "due_from": p.due_source, "note": "closed in the source system before import"}))
         else:
             view = _view(v, p.unit)
             announce.append((len(events) - 1, view))
-            events.append(_event(v["id"], "dispatched", v["dispatched_at"], v["unit_id"], {
+            events.append(event_row(v["id"], "dispatched", v["dispatched_at"], v["unit_id"], {
                 "unit_code": p.unit.code if p.unit else None, "direct": bool(v["direct_dispatch"]),
                 "first": True, **({} if live else {"imported": True})}))
             announce.append((len(events) - 1, view))
-            dispatched.append((v, events[-1]))
+            dispatched.append((v, len(events) - 1))
     targets: dict[int, Ticket] = {}
     for (rec, target, verdict), record_id in zip(merged, merged_record_ids):
         tid = resolve(target)
         ticket = targets.get(tid) or session.get(Ticket, tid)
         assert ticket is not None
         targets[tid] = ticket
-        events.append(_event(tid, "record_merged", max(now, ticket.received_at), ticket.unit_id, {
+        events.append(event_row(tid, "record_merged", max(now, rec.request.received_at, ticket.received_at), ticket.unit_id, {
             "channel": rec.request.channel, "intake_record_id": record_id,
             "record_received_at": rec.request.received_at.isoformat(), "score": verdict.score,
-            "reasons": list(verdict.reasons), "auto": True, **provenance(rec)}))
+            "reasons": list(verdict.reasons), "auto": True, **imported(rec)}))
         announce.append((len(events) - 1, public_view(ticket, ticket.unit)))
-    # The events the outbox announces need their ids in its payload.
-    for i, eid in zip([i for i, _view in announce], _reserve_ids(session, TicketEvent.__table__, len(announce))):
-        events[i]["id"] = eid
-    _insert(session, TicketEvent.__table__, [e for e in events if e["id"] is not None])
-    _insert(session, TicketEvent.__table__, [e for e in events if e["id"] is None], without_id=True)
-    if announce:  # one outbox message for the batch, its events in order
-        _insert(session, OutboxMessage.__table__, [
-            {"topic": TICKETS_TOPIC, "created_at": now, "relayed_at": None, "payload": {"events": [
-                {"event_id": events[i]["id"], "event": events[i]["kind"], "at": events[i]["at"].isoformat(),
-                 "actor": "system", "data": events[i]["data"], "ticket": view} for i, view in announce]}}])
-        session.info["wrote_outbox"] = True
-
-    if live:
-        # The bus's handlers (repeat-complaint letters) on the rows as written, in time order.
-        bus.publish_many(session, "dispatched", sorted(
-            ((SimpleNamespace(**v), SimpleNamespace(**e)) for v, e in dispatched),
-            key=lambda te: (te[1].at, te[0].id)))
+    record_rows(uow, events, announce, now, publish=dispatched if live else ())
 
     # --- suggestions for the dispatcher
     suggestions = []
@@ -346,12 +335,12 @@ def import_history(
                                 "reasons": list(verdict.reasons), "status": "open", "created_at": now,
                                 "decided_at": None, "decided_by_id": None})
             counts[p.values["id"]] = counts.get(p.values["id"], 0) + 1
-    _insert(session, DuplicateSuggestion.__table__, suggestions)
+    bulk_insert(session, DuplicateSuggestion.__table__, suggestions)
 
     out = []
     for _n, kind, ref in outcomes:
         if kind == "new":
-            out.append(Outcome("imported", ref.values["id"], ref.values["number"], counts.get(ref.values["id"], 0)))
+            out.append(Outcome("new", ref.values["id"], ref.values["number"], counts.get(ref.values["id"], 0)))
         else:
             rec, target, _v = merged[ref]
             tid = resolve(target)
@@ -361,7 +350,7 @@ def import_history(
 
 
 def _judge_late(late: list[dedup.Record], pending: list[_Pending],
-                merged: list[tuple[HistoricalRecord, int, dedup.Verdict]], outcomes: list[tuple[int, str, Any]],
+                merged: list[tuple[Arrival, int, dedup.Verdict]], outcomes: list[tuple[int, str, Any]],
                 params: dedup.Params, index: dedup.CandidateIndex) -> dict[int, int]:
     """Judge the batch's new tickets, in time order, against ``late``: the open tickets other
     processes committed while the batch was being judged (before it, then). A certain duplicate
@@ -387,7 +376,7 @@ def _judge_late(late: list[dedup.Record], pending: list[_Pending],
             outcomes[:] = [(n, "merged", len(merged) - 1) if ref is p else (n, kind, ref) for n, kind, ref in outcomes]
         else:
             p.matches = dedup.rank(p.judged, [c for _v, c in p.matches + found], params)
-    # The batch's records merged into a redirected ticket follow it (``resolve`` in import_history).
+    # The batch's records merged into a redirected ticket follow it (``resolve`` in write_batch).
     pending[:] = [p for p in pending if p.provisional not in redirect]
     return redirect
 
@@ -409,74 +398,6 @@ def _payload(req: NewRequest) -> dict[str, Any]:
     validated record itself. Datetimes, tuples and non-text keys are the JSON column's to
     encode (``tickets.jsontext``), as they are for every other JSON column."""
     return req.raw or {k: v for k, v in asdict(req).items() if k != "raw"}
-
-
-def _event(ticket_id: int, kind: str, at: datetime, unit_id: int | None, data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": None, "ticket_id": ticket_id, "kind": kind, "at": at, "actor": "system", "actor_id": None,
-            "unit_id": unit_id, "note": None, "data": data}
-
-
-# ------------------------------------------------------------ bulk writing
-# PostgreSQL advisory lock key of intake ("MSIN").
-_INTAKE_LOCK = 0x4D53494E
-
-
-def _lock_for_intake(session: Session) -> None:
-    """Write one batch at a time across processes, until this transaction ends: under it,
-    a batch is judged again against what other processes committed while it was judged
-    (:func:`_judge_late`), so two processes taking in the two halves of a duplicate pair
-    at the same moment cannot each miss the other's. On PostgreSQL a transaction-level
-    advisory lock; on SQLite the database's write lock (a write statement that changes
-    nothing), which also keeps the ids reserved below from other writers. Ticket numbers
-    queued intake from the numbering to the commit already (``tickets.numbers``)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INTAKE_LOCK})
-    else:
-        session.execute(text("DELETE FROM tickets WHERE 0"))
-
-
-def _reserve_ids(session: Session, table: Any, n: int) -> list[int]:
-    if n <= 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return sequence_ids(session, table, n)  # type: ignore[return-value]  # all ints there
-    top = session.execute(select(func.max(table.c.id))).scalar() or 0
-    return list(range(top + 1, top + n + 1))
-
-
-def _insert(session: Session, table: Any, rows: list[dict[str, Any]], without_id: bool = False) -> None:
-    """executemany through the driver, each value prepared by its column type's own bind
-    processor (the same conversion SQLAlchemy applies: UTC for timestamps, JSON text …)."""
-    if not rows:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    columns = [c for c in rows[0] if not (without_id and c == "id")]
-    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
-    quote = dialect.identifier_preparer.quote
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join([marker] * len(columns))})")
-    get = itemgetter(*columns)
-    convert = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
-    params = []
-    for row in rows:
-        values = list(get(row)) if len(columns) > 1 else [get(row)]
-        for i, proc in convert:
-            if values[i] is not None:
-                values[i] = proc(values[i])
-        params.append(tuple(values))
-    if dialect.name == "postgresql":
-        # COPY: several times faster than even a pipelined executemany (FIELD-NOTES).
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN") as copy:
-                for values in params:
-                    copy.write_row(values)
-        finally:
-            cursor.close()
-        return
-    connection.exec_driver_sql(sql, params)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -548,4 +469,4 @@ def units_for(session: Session) -> UnitCache:
     return cached[1]
 
 
-__all__ = ["DUE_FROM", "HistoricalRecord", "Outcome", "UnitCache", "import_history", "units_for"]
+__all__ = ["DUE_FROM", "Arrival", "Outcome", "UnitCache", "units_for", "write_batch"]

@@ -1,0 +1,67 @@
+"""The domain's configuration: one object, built once from the settings at start-up.
+
+``bootstrap`` builds a :class:`DomainConfig` and hands it to every unit of work
+(``uow.config``); nothing in ``tickets/`` keeps configuration in a module
+global. Tests build their own with :meth:`DomainConfig.from_settings` and
+keyword overrides (``follow_up=FollowUpRules(gateway=...)``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tickets.dedup import Params as DedupParams
+from tickets.sms import SandboxGateway, SmsGateway, gateway_from_settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class SupervisionRules:
+    """督办单 and 提醒函 (``tickets.supervision``)."""
+
+    order_working_hours: float = 4.0  # an order's own deadline, in working hours after it is issued
+    # This many complaints to one unit from the same phone, or on the same topic within the
+    # radius, within the days: a reminder letter.
+    repeat_count: int = 3
+    repeat_days: float = 30.0
+    repeat_radius_m: float = 200.0
+
+
+@dataclass(frozen=True)
+class FollowUpRules:
+    """三级回访 (``tickets.followup``)."""
+
+    gateway: SmsGateway = field(default_factory=SandboxGateway)
+    no_answer_hours: float = 48.0  # no answer to the SMS: a phone follow-up task
+    re_asks: int = 1  # polite re-asks before a person takes over
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    tz: Any = SHANGHAI
+    supervision: SupervisionRules = field(default_factory=SupervisionRules)
+    follow_up: FollowUpRules = field(default_factory=FollowUpRules)
+    dedup: DedupParams = field(default_factory=DedupParams)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> DomainConfig:
+        """From ``settings.Settings``; a bad value (an unknown SMS gateway, dedup mode) raises here,
+        so it stops the start."""
+        config = cls(
+            tz=settings.tz,
+            supervision=SupervisionRules(
+                order_working_hours=settings.supervision_order_working_hours,
+                repeat_count=settings.repeat_complaint_count,
+                repeat_days=settings.repeat_complaint_days,
+                repeat_radius_m=settings.repeat_complaint_radius_m,
+            ),
+            follow_up=FollowUpRules(gateway=overrides.pop("gateway", None) or gateway_from_settings(settings),
+                                    no_answer_hours=settings.follow_up_no_answer_hours),
+            dedup=DedupParams(mode=settings.dedup_mode),
+        )
+        return replace(config, **overrides)
+
+
+__all__ = ["DomainConfig", "FollowUpRules", "SupervisionRules"]
