@@ -498,10 +498,11 @@ class _Action:
 class SimulationRunner:
     """Feeds a simulator's requests into the database as a clock advances.
 
-    Work is done in time order, one transaction per simulated minute at most:
-    a plan's first step is at least 5 minutes after receipt, so ordering by
-    time inside a minute's batch is exact. A failed transaction changes
-    nothing in memory, and the same work is tried again on the next tick.
+    Work is done in time order, a simulated minute at most at a time, cut into
+    runs of arrivals and runs of planned steps, each run one transaction: a
+    plan's first step is at least 5 minutes after receipt, so ordering by time
+    inside a minute's batch is exact. A failed transaction changes nothing in
+    memory, and its work (and what came after it) is tried again on the next tick.
     """
 
     BATCH_LIMIT = 2000
@@ -691,52 +692,58 @@ class SimulationRunner:
                 [(r.received_at, 0, r) for r in arrivals] + [(a.at, 1, a) for a in actions],
                 key=lambda w: (w[0], w[1]),
             )
-            new_plans: list[_Action] = []
-            stats: Counter[str] = Counter()
-            try:
-                with unit_of_work(self.factory) as uow:
-                    fresh: set[int] = set()
-                    for run in _runs(work):
-                        if isinstance(run[0][2], NewRequest):
-                            # Arrivals in a row are taken in as one batch, each dispatched at its own time.
-                            requests = [r for _at, _, r in run if isinstance(r, NewRequest)]
-                            received = services.receive(uow, requests, now=requests[0].received_at)
-                            stats["received"] += len(requests)
-                            for request, outcome in zip(requests, received):
-                                if outcome.status == "merged" or outcome.ticket_id in self._planned \
-                                        or outcome.ticket_id in fresh:
-                                    continue
-                                ticket = uow.get(Ticket, outcome.ticket_id)
-                                if ticket is not None and ticket.status in OPEN_STATUSES \
-                                        and _created_by(ticket, request):
-                                    fresh.add(ticket.id)
-                                    new_plans.extend(self._plan(ticket, request.external_id))
-                            continue
-                        for at, _, item in run:
-                            assert isinstance(item, _Action)
-                            ticket = uow.get(Ticket, item.ticket_id)
-                            if ticket is None:
-                                continue
-                            try:
-                                with uow.begin_nested():
-                                    done, more = self._play(uow, ticket, item, at)
-                            except DomainError:
-                                continue  # someone already moved it on; the plan just yields
-                            if done:
-                                stats[done] += 1
-                            new_plans.extend(more)
-            except BaseException:
-                # Nothing was committed: put the work back for the next tick.
-                self._queue.extendleft(reversed(arrivals))
-                for a in actions:
-                    heapq.heappush(self._actions, a)
-                raise
-            for a in actions:
-                self._planned[a.ticket_id] -= 1
-                if self._planned[a.ticket_id] <= 0:
-                    del self._planned[a.ticket_id]
-            self._push(new_plans)
-            self._stats.setdefault(minute_index(work[0][0]), Counter()).update(stats)
+            runs = _runs(work)
+            for n, run in enumerate(runs):
+                try:
+                    self._play_run(run, minute_index(work[0][0]))
+                except BaseException:
+                    # This run was not committed: put its work, and the rest, back for the next tick.
+                    later = [w for r in runs[n:] for w in r]
+                    self._queue.extendleft(reversed([r for _at, _, r in later if isinstance(r, NewRequest)]))
+                    for _at, _, a in later:
+                        if isinstance(a, _Action):
+                            heapq.heappush(self._actions, a)
+                    raise
+
+    def _play_run(self, run: list[tuple[datetime, int, Any]], minute: int) -> None:
+        """One run of arrivals (taken in as one batch, each dispatched at its own time) or of
+        planned steps, in a transaction of its own: the intake locks are held for one batch only."""
+        new_plans: list[_Action] = []
+        stats: Counter[str] = Counter()
+        actions = [a for _at, _, a in run if isinstance(a, _Action)]
+        with unit_of_work(self.factory) as uow:
+            if not actions:
+                requests = [r for _at, _, r in run]
+                received = services.receive(uow, requests, now=requests[0].received_at)
+                stats["received"] += len(requests)
+                fresh: set[int] = set()
+                for request, outcome in zip(requests, received):
+                    if outcome.status == "merged" or outcome.ticket_id in self._planned or outcome.ticket_id in fresh:
+                        continue
+                    ticket = uow.get(Ticket, outcome.ticket_id)
+                    if ticket is not None and ticket.status in OPEN_STATUSES and _created_by(ticket, request):
+                        fresh.add(ticket.id)
+                        new_plans.extend(self._plan(ticket, request.external_id))
+            for at, _, item in run:
+                if not isinstance(item, _Action):
+                    continue
+                ticket = uow.get(Ticket, item.ticket_id)
+                if ticket is None:
+                    continue
+                try:
+                    with uow.begin_nested():
+                        done, more = self._play(uow, ticket, item, at)
+                except DomainError:
+                    continue  # someone already moved it on; the plan just yields
+                if done:
+                    stats[done] += 1
+                new_plans.extend(more)
+        for a in actions:
+            self._planned[a.ticket_id] -= 1
+            if self._planned[a.ticket_id] <= 0:
+                del self._planned[a.ticket_id]
+        self._push(new_plans)
+        self._stats.setdefault(minute, Counter()).update(stats)
 
     # logging
     def _log_minutes(self, now: datetime) -> None:
