@@ -120,7 +120,7 @@ class LiveFigures:
         before_unit = facts.unit_id if facts else None
         received_today = datetime.fromisoformat(view["received_at"]) >= today_start
         if facts is None:
-            if not received_today and kind not in ("merge",) and not (
+            if not received_today and kind not in ("merge", "unmerge") and not (
                     kind == "record_merged" and _today(data.get("record_received_at"), today_start)):
                 return  # a ticket received before today does not count in today's figures
             facts = TicketFacts(ticket_id=tid, unit_id=view.get("unit_id"), received_in_period=received_today,
@@ -141,6 +141,14 @@ class LiveFigures:
             self.store(pipe, day, facts, before, before_unit, now)
             self._receive_merged(pipe, day, data, moved_today, now)
             return
+        if kind == "unmerge":  # the records come back from the ticket they were merged into
+            today_flags = [bool(m) for t, m in zip(data.get("record_times", []), data.get("record_merged", []))
+                           if datetime.fromisoformat(t) >= today_start]
+            facts.records += len(today_flags)
+            facts.merged_records += sum(today_flags)
+            self.store(pipe, day, facts, before, before_unit, now)
+            self._give_back(pipe, day, data, len(today_flags), now)
+            return
         self.store(pipe, day, facts, before, before_unit, now)
 
     def _receive_merged(self, pipe: Any, day: str, data: dict[str, Any], moved: int, now: datetime) -> None:
@@ -155,6 +163,15 @@ class LiveFigures:
         target.records += moved
         target.merged_records += moved
         self.store(pipe, day, target, before, before_unit, now)
+
+    def _give_back(self, pipe: Any, day: str, data: dict[str, Any], moved: int, now: datetime) -> None:
+        """An unmerge: the ticket the records were merged into gives them back."""
+        holder, before = self.load(day, data["from_ticket_id"])
+        if not moved or holder is None:
+            return
+        holder.records -= moved
+        holder.merged_records -= moved
+        self.store(pipe, day, holder, before, holder.unit_id, now)
 
     def recheck(self, pipe: Any, day: str, ticket_id: int, now: datetime) -> None:
         """A deadline passed: the same facts may now count differently."""
