@@ -50,10 +50,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError
-from tickets import dedup
-from tickets import services
+from tickets import dedup, services
 from tickets.batch import Arrival, UnitCache
 from tickets.models import ImportRun, IntakeRecord, Unit
+from tickets.uow import UnitOfWork
 
 DEFAULT_BATCH = 2000
 DEAD_LETTER_CHANNEL = "import"
@@ -208,7 +208,7 @@ class _Row:
 
 
 def run_import(
-    factory: sessionmaker[Session],
+    factory: sessionmaker[UnitOfWork],
     path: str | Path,
     mapping: Mapping | str | Path,
     tz: Any,
@@ -304,7 +304,7 @@ def run_import(
     return report
 
 
-def _analyze(factory: sessionmaker[Session]) -> None:
+def _analyze(factory: sessionmaker[UnitOfWork]) -> None:
     """PostgreSQL plans from table statistics, which a bulk load outruns (autovacuum comes
     late): a duplicate-id lookup planned for an empty table became a scan of 100,000 rows
     per batch. Refresh them as the tables grow."""
@@ -339,7 +339,7 @@ def _progress(report: Report, enabled: bool) -> Callable[..., None]:
     return plain
 
 
-def _start_run(factory: sessionmaker[Session], path: Path, sha: str, mapping: Mapping, report: Report) -> int:
+def _start_run(factory: sessionmaker[UnitOfWork], path: Path, sha: str, mapping: Mapping, report: Report) -> int:
     """Resume the unfinished run of this file and mapping, or start a new one."""
     with factory() as session, session.begin():
         unfinished = session.scalar(
@@ -359,7 +359,7 @@ def _start_run(factory: sessionmaker[Session], path: Path, sha: str, mapping: Ma
         return run.id
 
 
-def _finish_run(factory: sessionmaker[Session], run_id: int, status: str) -> None:
+def _finish_run(factory: sessionmaker[UnitOfWork], run_id: int, status: str) -> None:
     with factory() as session, session.begin():
         run = session.get(ImportRun, run_id)
         if run is not None:
@@ -368,7 +368,7 @@ def _finish_run(factory: sessionmaker[Session], run_id: int, status: str) -> Non
                 run.finished_at = datetime.now(timezone.utc)
 
 
-def _write_batch(factory: sessionmaker[Session], rows: list[_Row], report: Report, run_id: int | None,
+def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Report, run_id: int | None,
                  mapping: Mapping, channels: set[str], seen: set[str], now: datetime, tz: Any,
                  params: dedup.Params, index: dedup.CandidateIndex, units: UnitCache,
                  dry_run: bool, crash: bool) -> None:

@@ -140,7 +140,7 @@ def alert_view(alert: Alert, unit: Unit | None = None) -> dict[str, Any]:
     }
 
 
-def _announce(session: Session, alert: Alert, action: str, at: datetime) -> None:
+def _announce(session: UnitOfWork, alert: Alert, action: str, at: datetime) -> None:
     session.flush()
     events.announce(session, ALERT_TOPIC, {"event": "alert", "action": action, "at": at.isoformat(),
                                            "alert": alert_view(alert)})
@@ -161,7 +161,7 @@ def acknowledge(uow: UnitOfWork, alert: Alert, at: datetime, actor: Actor, note:
 
 
 # ------------------------------------------------------------------ data
-def _local_day_expr(session: Session, tz: Any, now: datetime) -> Any:
+def _local_day_expr(session: UnitOfWork, tz: Any, now: datetime) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return func.date(func.timezone(str(tz), Ticket.received_at))
     # SQLite stores UTC text: shift by the zone's offset (fixed for China; a
@@ -170,7 +170,7 @@ def _local_day_expr(session: Session, tz: Any, now: datetime) -> Any:
     return func.date(Ticket.received_at, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 
-def daily_counts(session: Session, first: date, last: date, tz: Any, now: datetime) -> Counter[tuple[str, str, date]]:
+def daily_counts(session: UnitOfWork, first: date, last: date, tz: Any, now: datetime) -> Counter[tuple[str, str, date]]:
     """Tickets per (topic, district, local day) for days first..last, counted in SQL."""
     start = datetime.combine(first, datetime.min.time(), tz)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
@@ -233,7 +233,7 @@ def _district_point(name: str) -> tuple[float | None, float | None]:
 
 
 # ------------------------------------------------------------------ rules
-def _upsert(session: Session, result: Detection, now: datetime, key: str, values: dict[str, Any],
+def _upsert(session: UnitOfWork, result: Detection, now: datetime, key: str, values: dict[str, Any],
             open_match: Any = None) -> Alert:
     alert = session.scalar(select(Alert).where(Alert.key == key))
     if alert is None and open_match is not None:
@@ -260,7 +260,7 @@ def _upsert(session: Session, result: Detection, now: datetime, key: str, values
     return alert
 
 
-def _surges(session: Session, now: datetime, tz: Any, cfg: AlertConfig, first_at: datetime | None,
+def _surges(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig, first_at: datetime | None,
             result: Detection) -> None:
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=1), today]
@@ -293,7 +293,7 @@ def _surges(session: Session, now: datetime, tz: Any, cfg: AlertConfig, first_at
         result.closed.append(alert)
 
 
-def _recurring(session: Session, now: datetime, cfg: AlertConfig, first_at: datetime | None,
+def _recurring(session: UnitOfWork, now: datetime, cfg: AlertConfig, first_at: datetime | None,
                result: Detection) -> None:
     window = timedelta(days=cfg.recurring_window_days)
     start, end = now - window, now + timedelta(microseconds=1)
@@ -353,7 +353,7 @@ def _recurring(session: Session, now: datetime, cfg: AlertConfig, first_at: date
             result.closed.append(alert)
 
 
-def detect(session: Session, now: datetime, tz: Any, cfg: AlertConfig | None = None) -> Detection:
+def detect(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig | None = None) -> Detection:
     """Run both rules at ``now`` in this transaction; idempotent (see the module)."""
     cfg = cfg or AlertConfig()
     result = Detection()

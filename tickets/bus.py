@@ -13,10 +13,10 @@ from typing import Any
 
 # handler(uow, ticket, event): one event. A ticket here may be a plain row of its columns
 # (a bulk write): handlers read columns, and load the ORM ticket where they need more.
-Handler = Callable[[Any, Any, Any], None]
+Handler = Callable[[Any, Any, Any], object]
 # handler(uow, [(ticket, event), …]): a whole batch's events of one kind, so the handler
 # reads the database once for a pushed batch.
-BatchHandler = Callable[[Any, list[tuple[Any, Any]]], None]
+BatchHandler = Callable[[Any, list[tuple[Any, Any]]], object]
 
 
 class MessageBus:

@@ -32,6 +32,7 @@ from tickets.dispatch import platform_office
 from tickets.events import NewEvent, record_events
 from tickets.models import Notification, Ticket, Unit, User
 from tickets.roles import SYSTEM, Actor
+from tickets.uow import UnitOfWork
 
 LEADER = "leader"
 SUPERVISION_UNIT_WORDS = ("督察", "法制", "信访")
@@ -147,14 +148,14 @@ class Notice:
 
 
 def notify(
-    session: Session, ticket: Ticket | None, recipients: Sequence[Recipient], kind: str, text: str, at: datetime,
+    session: UnitOfWork, ticket: Ticket | None, recipients: Sequence[Recipient], kind: str, text: str, at: datetime,
     *, actor: Actor = SYSTEM, data: dict[str, Any] | None = None, note: str | None = None,
 ) -> list[Notification]:
     """A Notification per recipient; with a ticket, one timeline event ``kind`` listing them."""
     return notify_many(session, [Notice(ticket, recipients, kind, text, at, actor, data, note)])[0]
 
 
-def notify_many(session: Session, notices: Sequence[Notice]) -> list[list[Notification]]:
+def notify_many(session: UnitOfWork, notices: Sequence[Notice]) -> list[list[Notification]]:
     """:func:`notify` for several notices, their timeline events recorded together."""
     out, steps = [], []
     everyone = [unique(n.recipients) for n in notices]
