@@ -16,8 +16,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
-from dashboard.api.figures import BadRequest
 from dashboard.api.hotspots import parse_topic
+from dashboard.api.params import choice, integer, optional_choice, visible_unit
 from dashboard.auth import current_actor, require_login
 from tickets.alerts import KINDS, STATUSES, alert_view
 from tickets.models import Alert, Unit
@@ -28,17 +28,10 @@ from tickets.models import Alert, Unit
 def get_alerts() -> Any:
     actor = current_actor()
     assert actor is not None
-    status = request.args.get("status", "open")
-    if status not in (*STATUSES, "all"):
-        raise BadRequest(f"'status' must be one of {', '.join(STATUSES)} or all, not {status!r}")
-    kind = request.args.get("kind")
-    if kind is not None and kind not in KINDS:
-        raise BadRequest(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    status = choice("status", "open", (*STATUSES, "all"))
+    kind = optional_choice("kind", list(KINDS))
     topic = parse_topic(request.args.get("topic"))
-    try:
-        limit = max(1, min(1000, int(request.args.get("limit", "200"))))
-    except ValueError:
-        raise BadRequest("'limit' must be a number") from None
+    limit = integer("limit", 200, 1, 1000)
     stmt = select(Alert, Unit).outerjoin(Unit, Unit.id == Alert.unit_id).order_by(
         Alert.last_seen_at.desc(), Alert.id.desc()).limit(limit)
     if status != "all":
@@ -52,9 +45,7 @@ def get_alerts() -> Any:
     with platform().factory() as session:
         code = request.args.get("unit")
         if code:
-            unit = session.scalar(select(Unit).where(Unit.code == code))
-            if unit is None or not actor.sees_unit(unit.id):
-                raise BadRequest(f"unknown unit {code!r}", 404)
+            unit = visible_unit(session, code, actor)
             stmt = stmt.where(Alert.unit_id == unit.id)
         alerts = [alert_view(a, u) for a, u in session.execute(stmt).all()]
     return jsonify(status=status, count=len(alerts), alerts=alerts)

@@ -22,7 +22,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
-from dashboard.api.figures import BadRequest
+from dashboard.api.errors import BadParameter
+from dashboard.api.params import integer, within_dates
 from dashboard.auth import current_actor, require_login
 from geo import points as geo_points
 from geo.hotspots import DEFAULT_RESOLUTION, WINDOWS, cell_area_km2, previous_window, top_hotspots
@@ -37,19 +38,20 @@ def parse_topic(raw: str | None) -> str | None:
     if raw in (None, "", "all"):
         return None
     if raw not in TOPICS:
-        raise BadRequest(f"'topic' must be one of {', '.join(TOPICS)} (or all), not {raw!r}")
+        raise BadParameter("topic", "not_one_of", value=raw, allowed=[*TOPICS, "all"])
     return raw
 
 
 def _instant(name: str, raw: str, tz: Any, end_of_day: bool) -> datetime:
     try:
         if len(raw) == 10:
-            day = date.fromisoformat(raw)
+            day = within_dates(name, date.fromisoformat(raw))
             start = datetime.combine(day, datetime.min.time(), tz)
             return start + timedelta(days=1) if end_of_day else start
         at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"'{name}' must be YYYY-MM-DD or an ISO date-time, not {raw!r}") from None
+        raise BadParameter(name, "invalid_date_or_time", value=raw) from None
+    within_dates(name, at.date())
     return at if at.tzinfo is not None else at.replace(tzinfo=tz)
 
 
@@ -57,34 +59,21 @@ def parse_window(args: Mapping[str, str], tz: Any, now: datetime) -> tuple[datet
     """(start, end, preset window or None) of ``window=`` or ``from=``/``to=``."""
     first, last, window = args.get("from"), args.get("to"), args.get("window")
     if (first or last) and window:
-        raise BadRequest("give either 'window' or 'from'/'to', not both")
+        raise BadParameter("window", "conflicting_parameters", other="from/to")
     if first or last:
         if not first:
-            raise BadRequest("'to' needs a 'from'")
+            raise BadParameter("from", "missing_parameter")
         start = _instant("from", first, tz, end_of_day=False)
         end = _instant("to", last, tz, end_of_day=True) if last else now
         if end <= start:
-            raise BadRequest("'to' must be after 'from'")
+            raise BadParameter("to", "range_order", other="from")
         if end - start > MAX_RANGE:
-            raise BadRequest(f"a range may span at most {MAX_RANGE.days} days")
+            raise BadParameter("to", "range_too_long", max_days=MAX_RANGE.days)
         return start, end, None
     window = window or "24h"
     if window not in WINDOWS:
-        raise BadRequest(f"'window' must be one of {', '.join(WINDOWS)}, not {window!r}")
+        raise BadParameter("window", "not_one_of", value=window, allowed=list(WINDOWS))
     return now - WINDOWS[window], now, window
-
-
-def _int(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a whole number from {low} to {high}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"'{name}' must be from {low} to {high}, not {value}")
-    return value
 
 
 def unit_names(session: Any) -> dict[str, str]:
@@ -134,8 +123,8 @@ def get_hotspots() -> Any:
     p = platform()
     topic = parse_topic(request.args.get("topic"))
     start, end, window = parse_window(request.args, p.settings.tz, utcnow())
-    resolution = _int("resolution", DEFAULT_RESOLUTION, 5, 10)
-    top = _int("top", 10, 1, 100)
+    resolution = integer("resolution", DEFAULT_RESOLUTION, 5, 10)
+    top = integer("top", 10, 1, 100)
     with p.factory() as session:
         body = hotspots(session, start, end, topic, actor.visible_unit_ids, resolution, top)
     return jsonify({"window": window, **body})

@@ -12,6 +12,7 @@ from tickets import sla
 from tickets.vocabulary import CHANNELS
 
 from dashboard.api import blueprint, platform as _platform
+from dashboard.api.errors import ApiError
 from dashboard.auth import current_actor, public, require_login
 
 
@@ -22,10 +23,10 @@ def live_snapshot() -> Any:
     platform = _platform()
     try:
         if not platform.aggregator.ready():
-            return jsonify(error="live state is being rebuilt from the database; retry shortly"), 503
+            raise ApiError(503, "live_rebuilding")
         snapshot = platform.aggregator.snapshot()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-        return jsonify(error="Redis is unreachable; retry shortly"), 503
+        raise ApiError(503, "redis_unreachable") from None
     snapshot["channels"] = list(CHANNELS)
     snapshot["labels"] = labels(normalise(request.args.get("lang")))
     return jsonify(snapshot)

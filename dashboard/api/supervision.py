@@ -16,12 +16,14 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from dashboard.api import blueprint, platform as _platform
+from dashboard.api.errors import BadParameter
+from dashboard.api.params import choice, integer, visible_unit
 from dashboard.auth import current_actor, require_login
 from tickets import supervision
 from tickets.db import unit_of_work
-from tickets.lifecycle import IllegalStep
+from tickets.errors import NotFound
 from tickets.models import SupervisionOrder, Ticket, Unit, utcnow
-from tickets.roles import ROLES, STEP_ROLES, NotAllowed
+from tickets.roles import ROLES, STEP_ROLES
 
 STATUSES = ("open", "answered", "closed")
 
@@ -53,13 +55,8 @@ def order_json(order: SupervisionOrder, ticket: Ticket, unit: Unit, now: Any) ->
 def supervision_orders() -> Any:
     actor = current_actor()
     assert actor is not None
-    status = request.args.get("status", "open")
-    if status not in (*STATUSES, "all"):
-        return jsonify(error=f"status must be one of {', '.join(STATUSES)} or all, not {status!r}"), 400
-    try:
-        limit = max(1, min(1000, int(request.args.get("limit", "200"))))
-    except ValueError:
-        return jsonify(error="limit must be a number"), 400
+    status = choice("status", "open", (*STATUSES, "all"))
+    limit = integer("limit", 200, 1, 1000)
     query = (select(SupervisionOrder, Ticket, Unit)
              .join(Ticket, Ticket.id == SupervisionOrder.ticket_id)
              .join(Unit, Unit.id == SupervisionOrder.unit_id)
@@ -72,9 +69,7 @@ def supervision_orders() -> Any:
     now = utcnow()
     with _platform().factory() as session:
         if code:
-            unit = session.scalar(select(Unit).where(Unit.code == code))
-            if unit is None or not actor.sees_unit(unit.id):
-                return jsonify(error=f"unknown unit {code!r}"), 404
+            unit = visible_unit(session, code, actor)
             query = query.where(SupervisionOrder.unit_id == unit.id)
         rows = session.execute(query).all()
         orders = [order_json(o, t, u, now) for o, t, u in rows]
@@ -89,18 +84,13 @@ def issue_supervision(number: str) -> Any:
     body = request.get_json(silent=True) or {}
     note = body.get("note") if isinstance(body, dict) else None
     if note is not None and not isinstance(note, str):
-        return jsonify(error="note must be a string"), 400
+        raise BadParameter("note", "not_a_string")
     platform = _platform()
-    try:
-        with unit_of_work(platform.factory) as session:
-            ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-            if ticket is None or not actor.sees_unit(ticket.unit_id):
-                return jsonify(error=f"unknown ticket {number!r}"), 404
-            order = supervision.issue_order(session, ticket, utcnow(), actor, (note or "").strip() or None,
-                                            platform.settings.tz)
-            result = order_json(order, ticket, order.unit, utcnow())
-    except NotAllowed as exc:
-        return jsonify(error=str(exc)), 403
-    except IllegalStep as exc:
-        return jsonify(error=str(exc)), 409
+    with unit_of_work(platform.factory) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+        if ticket is None or not actor.sees_unit(ticket.unit_id):
+            raise NotFound("unknown_ticket", number=number)
+        order = supervision.issue_order(session, ticket, utcnow(), actor, (note or "").strip() or None,
+                                        platform.settings.tz)
+        result = order_json(order, ticket, order.unit, utcnow())
     return jsonify(result), 201
