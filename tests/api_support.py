@@ -38,9 +38,9 @@ class ApiWorld:
         return self.platform.server.test_client().post(path, headers=self.headers(who), **kwargs)
 
 
-def api_world(tmp_path: Path, **settings: Any) -> Iterator[ApiWorld]:
-    """Yields the world, then stops the platform (use as a fixture's body)."""
-    url = f"sqlite:///{tmp_path / 'api.db'}"
+def api_world(tmp_path: Path, database_url: str | None = None, **settings: Any) -> Iterator[ApiWorld]:
+    """Yields the world, then stops the platform (use as a fixture's body); SQLite unless given a database."""
+    url = database_url or f"sqlite:///{tmp_path / 'api.db'}"
     upgrade(url)
     cfg = settings_module.load(environ={}, database_url=url, demo_accounts_file="none", **settings)
     platform = create_platform(cfg, live=False)

@@ -104,7 +104,7 @@ def test_wrong_role_gets_403_with_the_reason(web: Web) -> None:
     assert kiosk.status_code == 403 and kiosk.get_json()["error"]["params"]["role"] == "kiosk"
     allowed = web.client().get("/api/v1/users", headers=bearer(web.token("office")))
     assert allowed.status_code == 200
-    assert {u["username"] for u in allowed.get_json()["users"]} == {"luokou1", "office"}
+    assert {u["username"] for u in allowed.get_json()["items"]} == {"luokou1", "office"}
 
 
 def test_kiosk_is_read_only(web: Web) -> None:

@@ -308,8 +308,8 @@ def test_duty_officer_one_click_order_and_the_open_orders_list(api: Any) -> None
     listed = client.get("/api/v1/supervision/orders?status=open", headers=viewer)
     assert listed.status_code == 200
     body = listed.get_json()
-    assert body["count"] == 1 and body["orders"][0]["ticket_number"] == number
-    assert body["orders"][0]["number"] == made.get_json()["number"] and body["orders"][0]["note"] == "请立即处理"
+    assert body["count"] == 1 and body["items"][0]["ticket_number"] == number
+    assert body["items"][0]["number"] == made.get_json()["number"] and body["items"][0]["note"] == "请立即处理"
     assert client.get("/api/v1/supervision/orders?status=closed",
                       headers={"Authorization": f"Bearer {api.tokens['viewer']}"}).get_json()["count"] == 0
     assert client.get("/api/v1/supervision/orders").status_code == 401

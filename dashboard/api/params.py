@@ -1,4 +1,4 @@
-"""Reading a request's parameters: each bad value is a 400 naming the parameter."""
+"""Reading a request's parameters (each bad value a 400 naming the parameter) and what they name."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from dashboard.api.errors import BadParameter
 from tickets.errors import NotFound
-from tickets.models import Unit
+from tickets.models import Ticket, Unit
 from tickets.roles import Actor
 
 FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
@@ -59,9 +59,33 @@ def within_dates(name: str, value: date) -> date:
     return value
 
 
+def _fits(value: str, column: Any) -> bool:
+    """Could ``value`` be in ``column``? Not if too long, nor with a NUL (PostgreSQL refuses those outright)."""
+    return len(value) <= column.type.length and "\x00" not in value
+
+
 def visible_unit(session: Any, code: str, actor: Actor | None = None) -> Unit:
     """The unit named ``code``; 404 when there is none, or (with ``actor``) none the actor may see."""
-    unit = session.scalar(select(Unit).where(Unit.code == code))
+    unit = session.scalar(select(Unit).where(Unit.code == code)) if _fits(code, Unit.__table__.c.code) else None
     if unit is None or (actor is not None and not actor.sees_unit(unit.id)):
         raise NotFound("unknown_unit", unit=code)
     return unit
+
+
+def visible_ticket(session: Any, number: str, actor: Actor) -> Ticket:
+    """The ticket numbered ``number``; 404 when there is none the actor may see (scope hides what exists)."""
+    fits = _fits(number, Ticket.__table__.c.number)
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number)) if fits else None
+    if ticket is None or not actor.sees_unit(ticket.unit_id):
+        raise NotFound("unknown_ticket", number=number)
+    return ticket
+
+
+def in_scope(stmt: Any, unit_column: Any, actor: Actor, session: Any) -> Any:
+    """``stmt`` narrowed to the actor's units, and to the one unit ``?unit=`` names if given."""
+    if actor.visible_unit_ids is not None:
+        stmt = stmt.where(unit_column.in_(sorted(actor.visible_unit_ids)))
+    code = request.args.get("unit")
+    if code:
+        stmt = stmt.where(unit_column == visible_unit(session, code, actor).id)
+    return stmt

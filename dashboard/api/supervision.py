@@ -1,12 +1,14 @@
-"""Supervision orders (督办单) for the duty console.
+"""Supervision orders (督办单) and reminder letters (提醒函) for the duty console.
 
-    GET  /api/v1/supervision/orders[?status=open|answered|closed|all][&unit=CODE][&limit=N]
+    GET  /api/v1/supervision/orders[?status=open|answered|closed|all][&unit=CODE]   a page (dashboard/api/pagination.py)
+    GET  /api/v1/supervision/letters[?reason=unsatisfied|repeated|leader_instruction][&unit=CODE]   a page, newest first
     POST /api/v1/tickets/<number>/supervision     {"note": "..."}   (one-click order)
 
-Listing needs a login (any role; kiosks do not see it) and shows the orders of
-the caller's scope: the city sees all, a level-2 unit its subtree. Issuing
-needs a role that may supervise (admin, supervisor, duty officer, leader);
-others get 403 with the reason. An open order already on the ticket is 409.
+Listing needs a login (any role; kiosks do not see it) and shows the orders
+and letters of the caller's scope: the city sees all, a level-2 unit its
+subtree. Orders come soonest due first. Issuing needs a role that may
+supervise (admin, supervisor, duty officer, leader); others get 403 with the
+reason. An open order already on the ticket is 409.
 """
 from __future__ import annotations
 
@@ -15,39 +17,19 @@ from typing import Any
 from flask import jsonify, request
 from sqlalchemy import select
 
-from dashboard.api import blueprint, platform as _platform
+from dashboard.api import blueprint
+from dashboard.api import platform as _platform
+from dashboard.api import serializers
 from dashboard.api.errors import BadParameter
-from dashboard.api.params import choice, integer, visible_unit
+from dashboard.api.pagination import Key, page
+from dashboard.api.params import choice, in_scope, optional_choice, visible_ticket
 from dashboard.auth import current_actor, require_login
 from tickets import supervision
 from tickets.db import unit_of_work
-from tickets.errors import NotFound
-from tickets.models import SupervisionOrder, Ticket, Unit, utcnow
+from tickets.models import ReminderLetter, SupervisionOrder, Ticket, Unit, utcnow
 from tickets.roles import ROLES, STEP_ROLES
 
 STATUSES = ("open", "answered", "closed")
-
-
-def order_json(order: SupervisionOrder, ticket: Ticket, unit: Unit, now: Any) -> dict[str, Any]:
-    return {
-        "number": order.number,
-        "ticket_number": ticket.number,
-        "ticket_title": ticket.title,
-        "ticket_status": ticket.status,
-        "unit_code": unit.code,
-        "unit_name": unit.name,
-        "reason": order.reason,
-        "reason_label": supervision.ORDER_REASONS.get(order.reason, order.reason),
-        "status": order.status,
-        "issued_at": order.issued_at.isoformat(),
-        "issued_by": order.issued_by,
-        "due_at": order.due_at.isoformat(),
-        "overdue": order.status == "open" and order.due_at <= now,
-        "addressee_id": order.addressee_id,
-        "answered_at": order.answered_at.isoformat() if order.answered_at else None,
-        "answer": order.answer,
-        "note": order.note,
-    }
 
 
 @blueprint.get("/supervision/orders")
@@ -56,24 +38,35 @@ def supervision_orders() -> Any:
     actor = current_actor()
     assert actor is not None
     status = choice("status", "open", (*STATUSES, "all"))
-    limit = integer("limit", 200, 1, 1000)
     query = (select(SupervisionOrder, Ticket, Unit)
              .join(Ticket, Ticket.id == SupervisionOrder.ticket_id)
-             .join(Unit, Unit.id == SupervisionOrder.unit_id)
-             .order_by(SupervisionOrder.due_at, SupervisionOrder.id).limit(limit))
+             .join(Unit, Unit.id == SupervisionOrder.unit_id))
     if status != "all":
         query = query.where(SupervisionOrder.status == status)
-    if actor.visible_unit_ids is not None:
-        query = query.where(SupervisionOrder.unit_id.in_(actor.visible_unit_ids))
-    code = request.args.get("unit")
     now = utcnow()
     with _platform().factory() as session:
-        if code:
-            unit = visible_unit(session, code, actor)
-            query = query.where(SupervisionOrder.unit_id == unit.id)
-        rows = session.execute(query).all()
-        orders = [order_json(o, t, u, now) for o, t, u in rows]
-    return jsonify(status=status, count=len(orders), orders=orders)
+        query = in_scope(query, SupervisionOrder.unit_id, actor, session)
+        body = page(session, query, (Key(SupervisionOrder.due_at), Key(SupervisionOrder.id)),
+                    lambda o, t, u: serializers.supervision_order(o, t, u, now))
+    return jsonify(status=status, count=len(body["items"]), **body)
+
+
+@blueprint.get("/supervision/letters")
+@require_login(ROLES)
+def reminder_letters() -> Any:
+    actor = current_actor()
+    assert actor is not None
+    reason = optional_choice("reason", list(supervision.LETTER_REASONS))
+    query = (select(ReminderLetter, Ticket.number, Unit)
+             .outerjoin(Ticket, Ticket.id == ReminderLetter.ticket_id)
+             .join(Unit, Unit.id == ReminderLetter.unit_id))
+    if reason:
+        query = query.where(ReminderLetter.reason == reason)
+    with _platform().factory() as session:
+        query = in_scope(query, ReminderLetter.unit_id, actor, session)
+        body = page(session, query, (Key(ReminderLetter.issued_at, descending=True),
+                                     Key(ReminderLetter.id, descending=True)), serializers.reminder_letter)
+    return jsonify(count=len(body["items"]), **body)
 
 
 @blueprint.post("/tickets/<number>/supervision")
@@ -87,10 +80,8 @@ def issue_supervision(number: str) -> Any:
         raise BadParameter("note", "not_a_string")
     platform = _platform()
     with unit_of_work(platform.factory) as session:
-        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-        if ticket is None or not actor.sees_unit(ticket.unit_id):
-            raise NotFound("unknown_ticket", number=number)
+        ticket = visible_ticket(session, number, actor)
         order = supervision.issue_order(session, ticket, utcnow(), actor, (note or "").strip() or None,
                                         platform.settings.tz)
-        result = order_json(order, ticket, order.unit, utcnow())
+        result = serializers.supervision_order(order, ticket, order.unit, utcnow())
     return jsonify(result), 201
