@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from dashboard.api import blueprint, serializers
 from dashboard.api import platform as _platform
+from dashboard.api.openapi import PAGE, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.auth import current_actor, is_kiosk, require_login
 from tickets.models import ApiToken, Unit, User
 
 
 @blueprint.get("/me")
+@operation("Who is asking, and what they may see", {200: ref("Me")})
 @require_login()
 def me() -> Any:
     actor = current_actor()
@@ -27,6 +29,7 @@ def me() -> Any:
 
 
 @blueprint.get("/users")
+@operation("Accounts, by id", {200: page_of("User")}, params=PAGE, roles={"admin"})
 @require_login({"admin"})
 def users() -> Any:
     with _platform().factory() as s:
@@ -35,6 +38,8 @@ def users() -> Any:
 
 
 @blueprint.get("/tokens")
+@operation("API and kiosk tokens, by id, without their secrets", {200: page_of("Token")}, params=PAGE,
+           roles={"admin"})
 @require_login({"admin"})
 def tokens() -> Any:
     with _platform().factory() as s:

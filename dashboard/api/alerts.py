@@ -16,7 +16,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from dashboard.api import blueprint, platform, serializers
-from dashboard.api.hotspots import parse_topic
+from dashboard.api.hotspots import TOPIC, parse_topic
+from dashboard.api.openapi import INT, PAGE, STR, UNIT, one_of, operation, page_of
 from dashboard.api.pagination import Key, page
 from dashboard.api.params import choice, in_scope, optional_choice
 from dashboard.auth import current_actor, require_login
@@ -25,6 +26,8 @@ from tickets.models import Alert, Unit
 
 
 @blueprint.get("/alerts")
+@operation("Early warnings (surges, recurring issues), newest first", {200: page_of("Alert", status=STR, count=INT)},
+           params=(one_of("status", (*STATUSES, "all"), default="open"), one_of("kind", KINDS), TOPIC, UNIT, *PAGE))
 @require_login()
 def get_alerts() -> Any:
     actor = current_actor()

@@ -17,12 +17,24 @@ from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
 from dashboard.api.errors import BadParameter
+from dashboard.api.openapi import DATE, INT, NUM, RATE, STR, UNIT, Param, day, obj, one_of, operation
 from dashboard.api.params import choice, local_date, visible_unit
 from dashboard.auth import current_actor, require_login
 from tickets.errors import NotAllowed
 from tickets.figures import RankingPolicy, Tally, figures, period_bounds, subtree_tally, tally_sql, tally_sql_by_unit
 from tickets.models import Unit, utcnow
 from tickets.roles import subtree_ids, subtree_of
+
+
+_NUMBER_N = {"type": ["number", "null"]}
+FIGURES = {
+    "received": INT, "intake_records": INT, "duplicate_rate": RATE, "direct_dispatch_rate": RATE,
+    "response_rate": RATE, "completion_rate": RATE, "on_time_rate": RATE, "satisfaction_rate": RATE,
+    "handling_hours_median": _NUMBER_N, "handling_hours_mean": _NUMBER_N, "breaches_now": INT,
+    "composite_score": _NUMBER_N, "counts": {"type": "object", "additionalProperties": INT},
+}
+PERIOD = (day("from", "first local day (default: today)"), day("to", "last local day, included (default: today)"),
+          one_of("source", ("sql", "live"), "live: the live counters, today only", default="sql"))
 
 
 def _period(tz: Any) -> tuple[date, date, datetime, datetime]:
@@ -78,6 +90,9 @@ def _visible() -> frozenset[int] | None:
 
 
 @blueprint.get("/figures")
+@operation("Figures of the city, or of a unit's subtree, over a period", {200: obj({
+    "from": DATE, "to": DATE, "unit": {"type": ["string", "null"]}, "source": STR, **FIGURES})},
+    params=(*PERIOD, UNIT))
 @require_login()
 def get_figures() -> Any:
     p = platform()
@@ -100,6 +115,14 @@ def get_figures() -> Any:
 
 
 @blueprint.get("/figures/units")
+@operation("Units ranked by composite score (those below the minimum listed, unranked)", {200: obj({
+    "from": DATE, "to": DATE, "level": INT, "source": STR, "min_tickets": INT,
+    "weights": obj({"response": NUM, "completion": NUM, "satisfaction": NUM, "completion_measure": STR}),
+    "units": {"type": "array", "items": obj({"unit": STR, "unit_name": STR, "rank": {"type": ["integer", "null"]},
+                                            "unranked_reason": STR, **FIGURES},
+                                           required=("unit", "unit_name", "rank", *FIGURES))},
+})}, params=(*PERIOD, one_of("level", (2, 3), default=3),
+             Param("within", {"type": "string", "maxLength": 32}, "only units below this unit's code")))
 @require_login()
 def get_unit_ranking() -> Any:
     p = platform()

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
 from dashboard.api.errors import BadParameter
+from dashboard.api.openapi import BOOL, INT, NUM, STR, TIME, Param, bounded, obj, one_of, operation
 from dashboard.api.params import integer, within_dates
 from dashboard.auth import current_actor, require_login
 from geo import points as geo_points
@@ -32,6 +33,24 @@ from tickets.models import Unit, utcnow
 from tickets.vocabulary import TOPICS
 
 MAX_RANGE = timedelta(days=92)
+
+TOPIC = one_of("topic", (*TOPICS, "all"), "a topic (default: all)")
+WINDOW = (
+    one_of("window", WINDOWS, "a window ending now (default 24h); or from/to"),
+    Param("from", {"type": "string"}, "a local date YYYY-MM-DD, or an ISO date-time (local without a zone)"),
+    Param("to", {"type": "string"}, "as from, the day included (default: now); at most 92 days after from"),
+)
+_CELL = {"cell": STR, "lat": NUM, "lon": NUM, "count": INT, "topics": {"type": "object"},
+         "unit_code": {"type": ["string", "null"]}, "unit_name": {"type": ["string", "null"]}}
+HOTSPOTS = obj({
+    "window": {"type": ["string", "null"]}, "topic": {"type": ["string", "null"]}, "from": TIME, "to": TIME,
+    "resolution": INT, "cell_area_km2": NUM, "total": INT, "aggregated": BOOL,
+    "cells": {"type": "array", "items": obj({**_CELL, "first_at": {"type": ["string", "null"]},
+                                             "last_at": {"type": ["string", "null"]}})},
+    "top": {"type": "array", "items": obj({**_CELL, "previous": INT, "change": {"type": ["number", "null"]},
+                                           "trend": STR})},
+    "previous": obj({"from": TIME, "to": TIME, "total": INT}),
+})
 
 
 def parse_topic(raw: str | None) -> str | None:
@@ -116,6 +135,8 @@ def hotspots(session: Any, start: datetime, end: datetime, topic: str | None,
 
 
 @blueprint.get("/hotspots")
+@operation("Ticket counts on the H3 grid, the top hotspots and their trend", {200: HOTSPOTS},
+           params=(TOPIC, *WINDOW, bounded("resolution", 5, 10, DEFAULT_RESOLUTION), bounded("top", 1, 100, 10)))
 @require_login()  # any actor, a wall's kiosk token included
 def get_hotspots() -> Any:
     actor = current_actor()

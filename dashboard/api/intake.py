@@ -29,6 +29,7 @@ from flask import jsonify, request
 from dashboard.api import blueprint
 from dashboard.api import platform as _platform
 from dashboard.api.errors import ApiError
+from dashboard.api.openapi import INT, PUBLIC, STR, Param, obj, operation, ref
 from dashboard.auth import public
 from feeds import hotline
 from feeds.dead_letters import FieldError, reject
@@ -36,6 +37,16 @@ from tickets.db import unit_of_work
 from tickets.models import utcnow
 
 DEFAULT_SOURCE = "hotline_12345"
+_RESULT = obj({"status": {"type": "string", "enum": ["accepted", "merged", "duplicate", "rejected"]},
+               "order_no": {"type": ["string", "null"]}, "ticket_number": {"type": ["string", "null"]},
+               "errors": {"type": "array", "items": obj({"field": STR, "message": STR})},
+               "dead_letter_id": INT}, required=("status",))
+_BATCH = obj({"counts": {"type": "object", "additionalProperties": INT},
+              "results": {"type": "array", "items": _RESULT}})
+_ORDER = {"type": "object", "description": "a work order, field names per source (feeds/sources/*.yaml)"}
+_SIGNED = (Param("X-Timestamp", {"type": "string"}, "Unix seconds", "header", required=True),
+           Param("X-Signature", {"type": "string"}, 'sha256=<hex HMAC-SHA256 of "<X-Timestamp>.<body>">', "header",
+                 required=True))
 INTAKE_REALM = {"WWW-Authenticate": 'HMAC-SHA256 realm="minsheng-intake"'}
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,12 @@ def _refused(status: int, code: str, err: FieldError, letter_id: int, **headers:
 
 
 @blueprint.post("/intake/hotline", defaults={"source_name": DEFAULT_SOURCE})
+@operation("The 12345 push: one work order or a batch (at most 1,000), HMAC-signed",
+           {201: _RESULT, 200: {"oneOf": [_RESULT, _BATCH]}, 400: {"oneOf": [_RESULT, ref("Error")]}},
+           auth=PUBLIC, params=_SIGNED,
+           body={"application/json": {"oneOf": [_ORDER, {"type": "array", "items": _ORDER, "maxItems": 1000}]}},
+           description="No login: the signature authenticates the hotline. A request refused as a whole "
+                       "(401 signature, 400 body, 413 size, 404 source) answers in the error shape.")
 @blueprint.post("/intake/hotline/<source_name>")
 @public  # a machine: the HMAC signature authenticates it
 def hotline_push(source_name: str) -> Any:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Unpack
+from typing import Any
 
 from flask import request
 from sqlalchemy import Select, and_, or_
@@ -87,7 +87,7 @@ def after(keys: Sequence[Key], values: Sequence[Any]) -> ColumnElement[bool]:
                  for i in range(len(keys))))
 
 
-def page(session: Session, stmt: Select[Unpack[tuple[Any, ...]]], keys: Sequence[Key],
+def page(session: Session, stmt: Select[*tuple[Any, ...]], keys: Sequence[Key],
          render: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """One page of ``stmt`` (unordered; the keys order it), each row given to ``render`` as its columns."""
     limit = integer("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)

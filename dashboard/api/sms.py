@@ -22,6 +22,7 @@ from flask import jsonify, request
 
 from dashboard.api import blueprint, platform as _platform
 from dashboard.api.errors import ApiError, BadParameter
+from dashboard.api.openapi import SMS_SECRET, STR, TIME, obj, operation
 from dashboard.api.params import within_dates
 from dashboard.auth import public
 from tickets import followup
@@ -29,6 +30,9 @@ from tickets.db import unit_of_work
 from tickets.models import utcnow
 
 SECRET_HEADER = "X-Minsheng-Sms-Secret"
+_MESSAGE = obj({"phone": STR, "mobile": STR, "text": STR, "content": STR,
+                "time": {"type": "string", "description": "ISO 8601, or yyyy-MM-dd HH:mm:ss in local time"}},
+               required=(), description="phone (or mobile) and text (or content) are required")
 
 
 def _authorised(secret: str) -> bool:
@@ -66,6 +70,9 @@ def _string(data: Any, names: tuple[str, str], empty_ok: bool) -> str:
 
 
 @blueprint.post("/sms/inbound")
+@operation("A citizen's reply to the follow-up SMS, from the SMS gateway",
+           {200: obj({"status": STR, "phone": STR, "at": TIME})}, auth=SMS_SECRET,
+           body={"application/json": _MESSAGE, "application/x-www-form-urlencoded": _MESSAGE})
 @public  # not a user: the gateway proves itself with the shared secret
 def sms_inbound() -> Any:
     platform = _platform()

@@ -21,6 +21,7 @@ from dashboard.api import blueprint
 from dashboard.api import platform as _platform
 from dashboard.api import serializers
 from dashboard.api.errors import BadParameter
+from dashboard.api.openapi import INT, PAGE, STR, UNIT, obj, one_of, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.api.params import choice, in_scope, optional_choice, visible_ticket
 from dashboard.auth import current_actor, require_login
@@ -33,6 +34,9 @@ STATUSES = ("open", "answered", "closed")
 
 
 @blueprint.get("/supervision/orders")
+@operation("Supervision orders (督办单) in the caller's scope, soonest due first",
+           {200: page_of("SupervisionOrder", status=STR, count=INT)},
+           params=(one_of("status", (*STATUSES, "all"), default="open"), UNIT, *PAGE), roles=ROLES)
 @require_login(ROLES)
 def supervision_orders() -> Any:
     actor = current_actor()
@@ -52,6 +56,9 @@ def supervision_orders() -> Any:
 
 
 @blueprint.get("/supervision/letters")
+@operation("Reminder letters (提醒函) in the caller's scope, newest first",
+           {200: page_of("ReminderLetter", count=INT)},
+           params=(one_of("reason", supervision.LETTER_REASONS), UNIT, *PAGE), roles=ROLES)
 @require_login(ROLES)
 def reminder_letters() -> Any:
     actor = current_actor()
@@ -70,6 +77,10 @@ def reminder_letters() -> Any:
 
 
 @blueprint.post("/tickets/<number>/supervision")
+@operation("Issue a supervision order on a ticket (one click)", {201: ref("SupervisionOrder")},
+           body={"application/json": obj({"note": {"type": ["string", "null"]}}, required=())},
+           body_required=False, roles=STEP_ROLES["supervise"],
+           description="404: no such ticket in the caller's scope; 409: the ticket is closed or has an open order.")
 @require_login(STEP_ROLES["supervise"])
 def issue_supervision(number: str) -> Any:
     actor = current_actor()

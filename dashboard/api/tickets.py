@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.api import blueprint, serializers
 from dashboard.api import platform as _platform
+from dashboard.api.openapi import PAGE, STR, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.api.params import visible_ticket
 from dashboard.auth import current_actor, require_login
@@ -30,6 +31,7 @@ def _ticket(session: Session, number: str) -> Ticket:
 
 
 @blueprint.get("/tickets/<number>")
+@operation("A ticket's public view (no citizen's name or phone number)", {200: ref("Ticket")}, roles=ROLES)
 @require_login(ROLES)
 def get_ticket(number: str) -> Any:
     with _platform().factory() as session:
@@ -38,6 +40,8 @@ def get_ticket(number: str) -> Any:
 
 
 @blueprint.get("/tickets/<number>/events")
+@operation("A ticket's timeline, oldest first", {200: page_of("TimelineEvent", number=STR)}, params=PAGE,
+           roles=ROLES)
 @require_login(ROLES)
 def ticket_events(number: str) -> Any:
     with _platform().factory() as session:
