@@ -1,6 +1,7 @@
 """The API's one error shape: every refusal under /api/v1, whoever refuses, in the caller's language."""
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Iterator
@@ -157,6 +158,24 @@ def test_request_parameters_are_named(world: ApiWorld) -> None:
     assert shape(world.get("/api/v1/hotspots?from=2026-01-01&to=2026-12-31"), 400,
                  "range_too_long")["params"] == {"max_days": 92}
     assert shape(world.get("/api/v1/figures?from=9999-12-31"), 400, "out_of_range")["field"] == "from"
+
+
+def test_text_the_database_cannot_hold_is_refused_before_it(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL refuses NUL characters in text: a unit code or an SMS with one is the caller's error."""
+    for world in api_world(tmp_path, pg_url, sms_inbound_secret="sms-secret"):
+        assert shape(world.get("/api/v1/alerts?unit=JN%00LX"), 404, "unknown_unit")["params"] == {"unit": "JN\x00LX"}
+        shape(world.get("/api/v1/tickets/MS%00"), 404, "unknown_ticket")
+        shape(world.get("/api/v1/figures?unit=" + "J" * 40), 404, "unknown_unit")
+        response = world.platform.server.test_client().post(
+            "/api/v1/sms/inbound", json={"phone": "13800000000", "text": "1\x00"},
+            headers={"X-Minsheng-Sms-Secret": "sms-secret"})
+        assert shape(response, 400, "nul_character")["field"] == "text"
+        cursor = base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00", 9223372036854775808]').decode()
+        shape(world.get(f"/api/v1/users?cursor={cursor}"), 400, "invalid_cursor")
+        # An unsigned push is kept as a dead letter, whatever bytes it holds.
+        pushed = world.platform.server.test_client().post("/api/v1/intake/hotline", data=b'{"a": "\x00"}',
+                                                          headers={"Content-Type": "application/json"})
+        assert shape(pushed, 401, "signature_refused")["params"]["dead_letter_id"] > 0
 
 
 # ------------------------------------------------------- the table

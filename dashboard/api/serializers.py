@@ -141,7 +141,8 @@ def me(actor: Actor, kiosk: bool) -> dict[str, Any]:
         return {"name": actor.name, "real_name": None, "role": actor.role, "role_label": "大屏（只读）",
                 "unit_code": None, "unit_name": None, "label": actor.extra.get("label", ""), "read_only": True}
     return {
-        "name": actor.name, "real_name": actor.extra.get("real_name"), "police_number": actor.extra.get("police_number"),
+        "name": actor.name, "real_name": actor.extra.get("real_name"),
+        "police_number": actor.extra.get("police_number"),
         "role": actor.role, "role_label": ROLES.get(actor.role, actor.role),
         "unit_code": actor.extra.get("unit_code"), "unit_name": actor.extra.get("unit_name"),
         # What the actor may see: every unit ("city") or their unit's subtree.

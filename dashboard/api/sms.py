@@ -65,6 +65,8 @@ def _string(data: Any, names: tuple[str, str], empty_ok: bool) -> str:
             continue
         if not isinstance(value, str):
             raise BadParameter(name, "not_a_string")
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: say so, rather than fail on the insert
+            raise BadParameter(name, "nul_character")
         return value
     raise BadParameter(names[0], "missing_parameter")
 
