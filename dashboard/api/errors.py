@@ -237,12 +237,12 @@ def _api_error(exc: ApiError) -> Response:
     return error_response(exc.status, exc.code, exc.params, field=exc.field, headers=exc.headers)
 
 
-def domain_status(exc: domain.DomainError) -> int:
+def _domain_status(exc: domain.DomainError) -> int:
     return next((status for cls, status in DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
 
 
 def _domain_error(exc: domain.DomainError) -> Response:
-    status = domain_status(exc)
+    status = _domain_status(exc)
     # The nearest class's own code with a template (a subclass's new code falls back to its family's).
     fallback = next((c for c in (vars(cls).get("code") for cls in type(exc).__mro__) if c in MESSAGES), "invalid")
     return error_response(status, exc.code, exc.params, fallback=fallback)

@@ -56,13 +56,13 @@ def _refused(status: int, code: str, err: FieldError, letter_id: int, **headers:
 
 
 @blueprint.post("/intake/hotline", defaults={"source_name": DEFAULT_SOURCE})
+@blueprint.post("/intake/hotline/<source_name>")
 @operation("The 12345 push: one work order or a batch (at most 1,000), HMAC-signed",
            {201: _RESULT, 200: {"oneOf": [_RESULT, _BATCH]}, 400: {"oneOf": [_RESULT, ref("Error")]}},
            auth=PUBLIC, params=_SIGNED,
            body={"application/json": {"oneOf": [_ORDER, {"type": "array", "items": _ORDER, "maxItems": 1000}]}},
            description="No login: the signature authenticates the hotline. A request refused as a whole "
                        "(401 signature, 400 body, 413 size, 404 source) answers in the error shape.")
-@blueprint.post("/intake/hotline/<source_name>")
 @public  # a machine: the HMAC signature authenticates it
 def hotline_push(source_name: str) -> Any:
     platform = _platform()
