@@ -33,14 +33,14 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from flask import Flask, Response, current_app, g, has_request_context, jsonify, redirect, request, session
+from flask import Flask, Response, current_app, g, has_request_context, redirect, request, session
 from markupsafe import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import accounts
 from tickets.uow import unit_of_work
 from tickets.models import ApiToken, Unit, User
-from tickets.roles import ROLES, Actor, actor_for
+from tickets.roles import Actor, actor_for
 
 log = logging.getLogger(__name__)
 
@@ -238,12 +238,11 @@ def may_view(path: str, actor: Actor | None = None) -> bool:
 
 
 # ------------------------------------------------------------- for views
-def error(status: int, message: str) -> Response:
-    response = jsonify(error=message)
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="minsheng"'
-    return response
+def error(status: int, code: str, **params: Any) -> Response:
+    """A refusal in the API's one error shape (``dashboard.api.errors``)."""
+    from dashboard.api.errors import error_response  # imported here: the API's modules import this one
+
+    return error_response(status, code, params)
 
 
 def public(view: F) -> F:
@@ -266,10 +265,8 @@ def require_login(roles: Iterable[str] | None = None) -> Callable[[F], F]:
             if actor is None:
                 return error(401, _unauthenticated_reason())
             if allowed is not None and actor.role not in allowed:
-                needs = ", ".join(f"{r} ({ROLES.get(r, r)})" for r in sorted(allowed))
-                who = "a kiosk token (read-only wall)" if is_kiosk(actor) else \
-                    f"{actor.name}, role {actor.role} ({ROLES.get(actor.role, actor.role)})"
-                return error(403, f"{who} may not use {request.path}: it needs the role {needs}")
+                return error(403, "role_required", actor=actor.name, role=actor.role, path=request.path,
+                             roles=sorted(allowed))
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -278,11 +275,12 @@ def require_login(roles: Iterable[str] | None = None) -> Callable[[F], F]:
 
 
 def _unauthenticated_reason() -> str:
+    """The code of a 401: why the caller is not known."""
     if g.get("kiosk_refused"):
-        return "the kiosk token is invalid or has been revoked"
+        return "kiosk_token_invalid"
     if _bearer():
-        return "the bearer token is invalid, revoked, or its user is inactive"
-    return "authentication required: log in, or send Authorization: Bearer <token>"
+        return "token_invalid"
+    return "authentication_required"
 
 
 # ------------------------------------------------------------------ gate
@@ -298,13 +296,13 @@ def _gate() -> Response | None:
         if actor is None:
             return error(401, _unauthenticated_reason())
         if is_kiosk(actor) and request.method not in SAFE_METHODS:
-            return error(403, "a kiosk token is read-only")
+            return error(403, "kiosk_read_only")
         return None
     if path.startswith("/_"):  # Dash's layout, dependencies and callbacks
         if actor is None:
             return error(401, _unauthenticated_reason())
         if is_kiosk(actor) and path == "/_dash-update-component" and not _kiosk_callback_allowed():
-            return error(403, "a kiosk token may only run the wall's callbacks")
+            return error(403, "kiosk_callback_refused")
         return None
     # A screen.
     if actor is not None and may_view(path, actor):

@@ -54,7 +54,14 @@ class Rejected(Exception):
 
 
 def as_text(payload: Any) -> str:
-    """The raw payload as text, for storing: bytes decoded, dicts as JSON."""
+    """The raw payload as text, for storing: bytes decoded, dicts as JSON.
+
+    A NUL character becomes U+FFFD: PostgreSQL cannot store NUL in text, and a
+    refused record must be kept whatever it holds (anyone can post one)."""
+    return _decoded(payload).replace("\x00", "\ufffd")
+
+
+def _decoded(payload: Any) -> str:
     if payload is None:
         return ""
     if isinstance(payload, bytes):

@@ -293,6 +293,13 @@ def _coded(draft: Draft, source: Source, ours: str, raw: Any) -> str | None:
 class PushResult:
     http_status: int
     body: dict[str, Any]
+    refused: FieldError | None = None  # the body refused as a whole, not one order's own result
+
+
+def _refused(session: Session, source: Source, endpoint: str, body: bytes, status: int,
+             err: FieldError) -> PushResult:
+    letter = reject(session, source.channel, endpoint, body, [err])
+    return PushResult(status, {"errors": [err.as_dict()], "dead_letter_id": letter.id}, refused=err)
 
 
 def ingest(session: Session, source: Source, body: bytes, now: datetime, tz: Any, *,
@@ -301,20 +308,14 @@ def ingest(session: Session, source: Source, body: bytes, now: datetime, tz: Any
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        letter = reject(session, source.channel, endpoint, body,
-                        [FieldError("(body)", f"is not UTF-8 JSON: {exc}")])
-        return PushResult(400, {"errors": [{"field": "(body)", "message": f"is not UTF-8 JSON: {exc}"}],
-                                "dead_letter_id": letter.id})
+        return _refused(session, source, endpoint, body, 400, FieldError("(body)", f"is not UTF-8 JSON: {exc}"))
     batch = isinstance(data, list)
     orders = data if batch else [data]
     if batch and not orders:
-        letter = reject(session, source.channel, endpoint, body, [FieldError("(body)", "is an empty array")])
-        return PushResult(400, {"errors": [{"field": "(body)", "message": "is an empty array"}],
-                                "dead_letter_id": letter.id})
+        return _refused(session, source, endpoint, body, 400, FieldError("(body)", "is an empty array"))
     if len(orders) > MAX_BATCH:
-        err = FieldError("(body)", f"holds {len(orders)} orders; at most {MAX_BATCH} per request")
-        letter = reject(session, source.channel, endpoint, body, [err])
-        return PushResult(413, {"errors": [err.as_dict()], "dead_letter_id": letter.id})
+        return _refused(session, source, endpoint, body, 413,
+                        FieldError("(body)", f"holds {len(orders)} orders; at most {MAX_BATCH} per request"))
     outcomes: list[Outcome | None] = []
     good: list[tuple[int, NewRequest]] = []
     for i, order in enumerate(orders):

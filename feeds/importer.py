@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError

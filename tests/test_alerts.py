@@ -208,8 +208,8 @@ def test_alerts_api_lists_by_scope(platform: Platform) -> None:
     assert get("/api/v1/alerts", None).status_code == 401
     wall = get("/api/v1/alerts", kiosk).get_json()
     n = len(alerts(platform))
-    assert n in (2, 3) and wall["count"] == n and {a["kind"] for a in wall["alerts"]} == {"surge", "recurring"}
-    surge = next(a for a in wall["alerts"] if a["kind"] == "surge")
+    assert n in (2, 3) and wall["count"] == n and {a["kind"] for a in wall["items"]} == {"surge", "recurring"}
+    surge = next(a for a in wall["items"] if a["kind"] == "surge")
     assert surge["unit_code"] == "JN-LX" and surge["topic_label"] == "噪音扰民" and surge["area"] == "历下区"
     assert surge["lat"] is not None and surge["status"] == "open" and surge["kind_label"] == "突增预警"
     assert get("/api/v1/alerts?kind=surge", kiosk).get_json()["count"] == 1

@@ -83,16 +83,19 @@ def test_figures_follow_their_definitions(api: Any) -> None:
 def test_bad_requests_are_refused_with_the_reason(api: Any) -> None:
     _platform, client, admin, _ = api
     cases = {
-        "/api/v1/figures?from=2026-13-01": (400, "YYYY-MM-DD"),
-        "/api/v1/figures?from=2026-11-23&to=2026-11-01": (400, "before it starts"),
-        "/api/v1/figures?unit=NOPE": (404, "unknown unit"),
-        "/api/v1/figures?from=2026-11-01&to=2026-11-02&source=live": (400, "today only"),
-        "/api/v1/figures?source=csv": (400, "sql or live"),
-        "/api/v1/figures/units?level=4": (400, "2 or 3"),
+        "/api/v1/figures?from=2026-13-01": (400, "invalid_date", "from"),
+        "/api/v1/figures?from=0001-01-01": (400, "out_of_range", "from"),
+        "/api/v1/figures?from=2026-11-23&to=2026-11-01": (400, "range_order", "to"),
+        "/api/v1/figures?unit=NOPE": (404, "unknown_unit", None),
+        "/api/v1/figures?from=2026-11-01&to=2026-11-02&source=live": (400, "live_today_only", "source"),
+        "/api/v1/figures?source=csv": (400, "not_one_of", "source"),
+        "/api/v1/figures/units?level=4": (400, "not_one_of", "level"),
     }
-    for query, (status, words) in cases.items():
+    for query, (status, code, field) in cases.items():
         r = client.get(query, headers=admin)
-        assert r.status_code == status and words in r.json["error"], (query, r.json)
+        error = r.json["error"]
+        assert (r.status_code, error["status"], error["code"], error.get("field")) == (status, status, code, field), \
+            (query, r.json)
     assert client.get("/api/v1/figures").status_code == 401
 
 
@@ -100,7 +103,7 @@ def test_a_handler_sees_only_their_own_unit(api: Any) -> None:
     platform, client, _, handler = api
     plant(platform)
     r = get(client, handler, "/api/v1/figures?from=2026-11-23&to=2026-11-23&unit=JN-LX", platform.test_now)
-    assert r.status_code == 403 and "scope" in r.json["error"]
+    assert r.status_code == 403 and r.json["error"]["code"] == "outside_scope"
     own = get(client, handler, "/api/v1/figures?from=2026-11-23&to=2026-11-23", platform.test_now).json
     assert own["unit"] == "JN-TQ-01" and own["received"] == 0
     ranking = get(client, handler, "/api/v1/figures/units?from=2026-11-23&to=2026-11-23", platform.test_now).json

@@ -58,6 +58,13 @@ def _errors(response: Any) -> dict[str, str]:
     return {e["field"]: e["message"] for e in response.get_json()["errors"]}
 
 
+def _refusal(response: Any) -> dict[str, str]:
+    """A request refused as a whole (the API's error shape): the field at fault and why, as in its dead letter."""
+    error = response.get_json()["error"]
+    assert error["status"] == response.status_code and "dead_letter_id" in error["params"], error
+    return {"field": error["field"], "message": error["params"]["reason"]}
+
+
 # --------------------------------------------------------------- good orders
 def test_a_work_order_becomes_a_dispatched_ticket_read_in_beijing_time(platform: Any) -> None:
     client = platform.server.test_client()
@@ -145,6 +152,7 @@ def test_a_second_source_with_other_field_names_is_configuration_only(platform: 
 def test_unknown_source_is_404(platform: Any) -> None:
     response = push(platform.server.test_client(), order(), path="/api/v1/intake/hotline/nowhere")
     assert response.status_code == 404 and count(platform, Ticket) == 0
+    assert response.get_json()["error"]["code"] == "unknown_source"
 
 
 # ---------------------------------------------------------------- bad orders
@@ -196,7 +204,7 @@ def test_all_problems_of_an_order_are_reported_at_once(platform: Any) -> None:
 def test_a_body_that_is_not_json_is_a_dead_letter(platform: Any) -> None:
     raw = "工单编号=GS1&诉求内容=噪音".encode()
     response = push(platform.server.test_client(), None, raw=raw)
-    assert response.status_code == 400 and "not UTF-8 JSON" in response.get_json()["errors"][0]["message"]
+    assert response.status_code == 400 and "not UTF-8 JSON" in _refusal(response)["message"]
     [letter] = dead_letters(platform)
     assert letter.payload == raw.decode()
 
@@ -208,7 +216,7 @@ def test_an_oversize_body_is_refused_before_reading(tmp_path: Path) -> None:
         raw = json.dumps(order(诉求内容="噪" * 4000), ensure_ascii=False).encode()
         assert len(raw) > 10_000
         response = push(platform.server.test_client(), None, raw=raw)
-        assert response.status_code == 413 and "at most 10000" in response.get_json()["errors"][0]["message"]
+        assert response.status_code == 413 and "at most 10000" in _refusal(response)["message"]
         [letter] = dead_letters(platform)
         assert letter.payload == raw.decode() and count(platform, Ticket) == 0
     finally:
@@ -229,7 +237,7 @@ def test_a_wrong_signature_is_401_with_no_ticket_and_a_dead_letter(platform: Any
     raw = json.dumps(order(), ensure_ascii=False).encode()
     response = push(client, None, raw=raw, secret="not-the-secret")
     assert response.status_code == 401
-    [error] = response.get_json()["errors"]
+    error = _refusal(response)
     assert error["field"] == "X-Signature" and "does not match" in error["message"]
     assert count(platform, Ticket) == 0 and count(platform, IntakeRecord) == 0
     [letter] = dead_letters(platform)
@@ -253,7 +261,7 @@ def test_a_body_changed_after_signing_is_refused(platform: Any) -> None:
 def test_missing_or_malformed_auth_headers(platform: Any, headers: dict[str, str], field: str, words: str) -> None:
     response = push(platform.server.test_client(), order(), headers=headers)
     assert response.status_code == 401
-    [error] = response.get_json()["errors"]
+    error = _refusal(response)
     assert error["field"] == field and words in error["message"]
     assert count(platform, Ticket) == 0 and len(dead_letters(platform)) == 1
 
@@ -261,7 +269,7 @@ def test_missing_or_malformed_auth_headers(platform: Any, headers: dict[str, str
 def test_an_old_timestamp_is_outside_the_replay_window(platform: Any) -> None:
     response = push(platform.server.test_client(), order(), at=time.time() - 3600)
     assert response.status_code == 401
-    [error] = response.get_json()["errors"]
+    error = _refusal(response)
     assert error["field"] == "X-Timestamp" and "replay window" in error["message"]
     assert push(platform.server.test_client(), order(), at=time.time() - 60).status_code == 201
 
@@ -271,7 +279,7 @@ def test_without_a_configured_secret_every_push_is_refused(tmp_path: Path) -> No
     platform = next(gen)
     try:
         response = push(platform.server.test_client(), order())
-        assert response.status_code == 401 and "no shared secret" in response.get_json()["errors"][0]["message"]
+        assert response.status_code == 401 and "no shared secret" in _refusal(response)["message"]
         assert count(platform, Ticket) == 0
     finally:
         next(gen, None)

@@ -124,6 +124,6 @@ def check(actor: Actor, step: str, ticket_unit_id: int | None) -> None:
     if actor.role not in STEP_ROLES.get(step, frozenset()):
         raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step=step)
     if not actor.sees_unit(ticket_unit_id):
-        raise NotAllowed("outside_scope", user=actor.name, step=step)
+        raise NotAllowed("step_outside_scope", user=actor.name, step=step)
     if actor.role == "handler" and step in OWN_UNIT_STEPS and ticket_unit_id != actor.unit_id:
         raise NotAllowed("own_unit_only", user=actor.name, step=step)

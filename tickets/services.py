@@ -43,27 +43,36 @@ def _now(at: datetime | None) -> datetime:
 
 
 # ------------------------------------------------------------------ lookups
+def could_be(value: str, column: Any) -> bool:
+    """Could ``value`` stand in ``column``? Not if too long, nor with a NUL (PostgreSQL refuses
+    those outright): such a value names nothing, and the database need not be asked."""
+    return len(value) <= column.type.length and "\x00" not in value
+
+
 def ticket_in_scope(uow: UnitOfWork, actor: Actor, number: str, version: int | None = None) -> Ticket:
     """The ticket ``number`` if the actor may see it (else :class:`NotFound`), at ``version`` if given."""
-    ticket = uow.scalar(select(Ticket).where(Ticket.number == number))
+    ticket = uow.scalar(select(Ticket).where(Ticket.number == number)) \
+        if could_be(number, Ticket.__table__.c.number) else None
     if ticket is None or not actor.sees_unit(ticket.unit_id):
-        raise NotFound("ticket_not_found", number=number)
+        raise NotFound("unknown_ticket", number=number)
     if version is not None and ticket.version != version:
         raise Conflict("stale_version", number=number, version=version, current=ticket.version)
     return ticket
 
 
-def unit_by_code(uow: UnitOfWork, code: str) -> Unit:
-    unit = uow.scalar(select(Unit).where(Unit.code == code))
-    if unit is None or unit.active is False:
-        raise NotFound("unit_not_found", unit=code)
+def unit_in_scope(uow: UnitOfWork, code: str, actor: Actor | None = None, *, active: bool = False) -> Unit:
+    """The unit ``code`` (an active one if ``active``), one ``actor`` may see if given; else :class:`NotFound`."""
+    unit = uow.scalar(select(Unit).where(Unit.code == code)) if could_be(code, Unit.__table__.c.code) else None
+    if unit is None or (active and unit.active is False) or (actor is not None and not actor.sees_unit(unit.id)):
+        raise NotFound("unknown_unit", unit=code)
     return unit
 
 
 def order_in_scope(uow: UnitOfWork, actor: Actor, number: str) -> SupervisionOrder:
-    order = uow.scalar(select(SupervisionOrder).where(SupervisionOrder.number == number))
+    order = uow.scalar(select(SupervisionOrder).where(SupervisionOrder.number == number)) \
+        if could_be(number, SupervisionOrder.__table__.c.number) else None
     if order is None or not actor.sees_unit(order.unit_id):
-        raise NotFound("order_not_found", order=number)
+        raise NotFound("unknown_order", order=number)
     return order
 
 
@@ -164,7 +173,7 @@ def dispatch(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, note
     if ticket.status == "dispatched":
         raise IllegalStep("status_forbids_step", number=number, step="dispatch", status=ticket.status,
                           allowed=["received", "returned"])
-    lifecycle.dispatch(uow, ticket, unit_by_code(uow, unit_code), _now(at), actor, note)
+    lifecycle.dispatch(uow, ticket, unit_in_scope(uow, unit_code, active=True), _now(at), actor, note)
     return ticket
 
 
@@ -175,7 +184,7 @@ def pass_down(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, not
     if ticket.status != "dispatched":
         raise IllegalStep("status_forbids_step", number=number, step="pass_down", status=ticket.status,
                           allowed=["dispatched"])
-    lifecycle.dispatch(uow, ticket, unit_by_code(uow, unit_code), _now(at), actor, note)
+    lifecycle.dispatch(uow, ticket, unit_in_scope(uow, unit_code, active=True), _now(at), actor, note)
     return ticket
 
 
@@ -290,7 +299,7 @@ def unmerge(uow: UnitOfWork, actor: Actor, number: str, reason: str, *, version:
     # A merged ticket is seen through the ticket it was merged into.
     holder = uow.get(Ticket, ticket.merged_into_id) if ticket is not None and ticket.merged_into_id else ticket
     if ticket is None or holder is None or not actor.sees_unit(holder.unit_id):
-        raise NotFound("ticket_not_found", number=number)
+        raise NotFound("unknown_ticket", number=number)
     if version is not None and ticket.version != version:
         raise Conflict("stale_version", number=number, version=version, current=ticket.version)
     lifecycle.unmerge(uow, ticket, _now(at), actor, reason)
@@ -303,7 +312,7 @@ def decide_suggestion(uow: UnitOfWork, actor: Actor, suggestion_id: int, merge_i
     suggestion = uow.get(DuplicateSuggestion, suggestion_id)
     ticket = uow.get(Ticket, suggestion.ticket_id) if suggestion is not None else None
     if suggestion is None or ticket is None or not actor.sees_unit(ticket.unit_id):
-        raise NotFound("suggestion_not_found", suggestion=suggestion_id)
+        raise NotFound("unknown_suggestion", suggestion=suggestion_id)
     check(actor, "decide_suggestion", ticket.unit_id)
     if suggestion.status != "open":
         raise IllegalStep("suggestion_decided", suggestion=suggestion_id, status=suggestion.status)
@@ -336,7 +345,7 @@ def record_phone_answer(uow: UnitOfWork, actor: Actor, number: str, answer: str,
 def follow_up_in_scope(uow: UnitOfWork, actor: Actor, follow_up_id: int) -> FollowUp:
     follow_up = uow.get(FollowUp, follow_up_id)
     if follow_up is None or not actor.sees_unit(follow_up.ticket.unit_id):
-        raise NotFound("follow_up_not_found", follow_up=follow_up_id)
+        raise NotFound("unknown_follow_up", follow_up=follow_up_id)
     return follow_up
 
 
@@ -371,9 +380,9 @@ def issue_reminder_letter(uow: UnitOfWork, actor: Actor, text: str, *, number: s
         target: Ticket | Unit = ticket_in_scope(uow, actor, number)
     else:
         assert unit_code is not None
-        target = unit_by_code(uow, unit_code)
+        target = unit_in_scope(uow, unit_code, actor, active=True)
         if not actor.sees_unit(target.id):
-            raise NotFound("unit_not_found", unit=unit_code)
+            raise NotFound("unknown_unit", unit=unit_code)
     return supervision.issue_leader_instruction(uow, target, _now(at), actor, text)
 
 
@@ -382,6 +391,6 @@ def acknowledge_alert(uow: UnitOfWork, actor: Actor, alert_id: int, *, note: str
     """已阅 an early warning."""
     alert = uow.get(Alert, alert_id)
     if alert is None or not (actor.sees_unit(alert.unit_id) or actor.visible_unit_ids is None):
-        raise NotFound("alert_not_found", alert=alert_id)
+        raise NotFound("unknown_alert", alert=alert_id)
     alert_rules.acknowledge(uow, alert, _now(at), actor, note)
     return alert

@@ -1,8 +1,8 @@
 """Early-warning alerts (DESIGN §6): surges and recurring issues.
 
-    GET /api/v1/alerts[?status=open|closed|all][&kind=surge|recurring][&topic=noise][&unit=CODE][&limit=N]
+    GET /api/v1/alerts[?status=open|closed|all][&kind=surge|recurring][&topic=noise][&unit=CODE]
 
-Newest first (by when the alert was last seen). Any actor may read them, a
+A page (dashboard/api/pagination.py), newest first (by when the alert was last seen). Any actor may read them, a
 wall's kiosk token too; a user sees the alerts of the units they may see (the
 city, the platform office and kiosks: all). The periodic detector in the
 leader process writes them (tickets/alerts.py); each change is also pushed
@@ -15,46 +15,35 @@ from typing import Any
 from flask import jsonify, request
 from sqlalchemy import select
 
-from dashboard.api import blueprint, platform
-from dashboard.api.figures import BadRequest
-from dashboard.api.hotspots import parse_topic
+from dashboard.api import blueprint, platform, serializers
+from dashboard.api.hotspots import TOPIC, parse_topic
+from dashboard.api.openapi import INT, PAGE, STR, UNIT, one_of, operation, page_of
+from dashboard.api.pagination import Key, page
+from dashboard.api.params import choice, in_scope, optional_choice
 from dashboard.auth import current_actor, require_login
-from tickets.alerts import KINDS, STATUSES, alert_view
+from tickets.alerts import KINDS, STATUSES
 from tickets.models import Alert, Unit
 
 
 @blueprint.get("/alerts")
+@operation("Early warnings (surges, recurring issues), newest first", {200: page_of("Alert", status=STR, count=INT)},
+           params=(one_of("status", (*STATUSES, "all"), default="open"), one_of("kind", KINDS), TOPIC, UNIT, *PAGE))
 @require_login()
 def get_alerts() -> Any:
     actor = current_actor()
     assert actor is not None
-    status = request.args.get("status", "open")
-    if status not in (*STATUSES, "all"):
-        raise BadRequest(f"'status' must be one of {', '.join(STATUSES)} or all, not {status!r}")
-    kind = request.args.get("kind")
-    if kind is not None and kind not in KINDS:
-        raise BadRequest(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    status = choice("status", "open", (*STATUSES, "all"))
+    kind = optional_choice("kind", list(KINDS))
     topic = parse_topic(request.args.get("topic"))
-    try:
-        limit = max(1, min(1000, int(request.args.get("limit", "200"))))
-    except ValueError:
-        raise BadRequest("'limit' must be a number") from None
-    stmt = select(Alert, Unit).outerjoin(Unit, Unit.id == Alert.unit_id).order_by(
-        Alert.last_seen_at.desc(), Alert.id.desc()).limit(limit)
+    stmt = select(Alert, Unit).outerjoin(Unit, Unit.id == Alert.unit_id)
     if status != "all":
         stmt = stmt.where(Alert.status == status)
     if kind:
         stmt = stmt.where(Alert.kind == kind)
     if topic:
         stmt = stmt.where(Alert.topic == topic)
-    if actor.visible_unit_ids is not None:
-        stmt = stmt.where(Alert.unit_id.in_(sorted(actor.visible_unit_ids)))
     with platform().factory() as session:
-        code = request.args.get("unit")
-        if code:
-            unit = session.scalar(select(Unit).where(Unit.code == code))
-            if unit is None or not actor.sees_unit(unit.id):
-                raise BadRequest(f"unknown unit {code!r}", 404)
-            stmt = stmt.where(Alert.unit_id == unit.id)
-        alerts = [alert_view(a, u) for a, u in session.execute(stmt).all()]
-    return jsonify(status=status, count=len(alerts), alerts=alerts)
+        stmt = in_scope(stmt, Alert.unit_id, actor, session)
+        body = page(session, stmt, (Key(Alert.last_seen_at, descending=True), Key(Alert.id, descending=True)),
+                    serializers.alert)
+    return jsonify(status=status, count=len(body["items"]), **body)

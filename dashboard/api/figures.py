@@ -16,40 +16,34 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
+from dashboard.api.errors import BadParameter
+from dashboard.api.openapi import DATE, INT, NUM, RATE, STR, UNIT, Param, day, obj, one_of, operation
+from dashboard.api.params import choice, local_date
+from tickets.services import unit_in_scope
 from dashboard.auth import current_actor, require_login
+from tickets.errors import NotAllowed
 from tickets.figures import RankingPolicy, Tally, figures, period_bounds, subtree_tally, tally_sql, tally_sql_by_unit
 from tickets.models import Unit, utcnow
 from tickets.roles import subtree_ids, subtree_of
 
 
-class BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@blueprint.errorhandler(BadRequest)
-def _bad_request(exc: BadRequest) -> Any:
-    return jsonify(error=str(exc)), exc.status
-
-
-def _date(name: str, default: date) -> date:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a date as YYYY-MM-DD, not {raw!r}") from None
+_NUMBER_N = {"type": ["number", "null"]}
+FIGURES = {
+    "received": INT, "intake_records": INT, "duplicate_rate": RATE, "direct_dispatch_rate": RATE,
+    "response_rate": RATE, "completion_rate": RATE, "on_time_rate": RATE, "satisfaction_rate": RATE,
+    "handling_hours_median": _NUMBER_N, "handling_hours_mean": _NUMBER_N, "breaches_now": INT,
+    "composite_score": _NUMBER_N, "counts": {"type": "object", "additionalProperties": INT},
+}
+PERIOD = (day("from", "first local day (default: today)"), day("to", "last local day, included (default: today)"),
+          one_of("source", ("sql", "live"), "live: the live counters, today only", default="sql"))
 
 
 def _period(tz: Any) -> tuple[date, date, datetime, datetime]:
     today = utcnow().astimezone(tz).date()
-    first, last = _date("from", today), _date("to", today)
-    try:
-        start, end = period_bounds(first, last, tz)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
+    first, last = local_date("from", today), local_date("to", today)
+    if last < first:
+        raise BadParameter("to", "range_order", other="from")
+    start, end = period_bounds(first, last, tz)
     return first, last, start, end
 
 
@@ -58,19 +52,14 @@ def ranking_policy() -> RankingPolicy:
 
 
 def _scope_unit(session: Any, code: str | None) -> Unit | None:
-    if not code:
-        return None
-    unit = session.scalar(select(Unit).where(Unit.code == code))
-    if unit is None:
-        raise BadRequest(f"unknown unit {code!r}", 404)
-    return unit
+    return unit_in_scope(session, code) if code else None
 
 
 def _live(first: date, last: date, now: datetime) -> Any:
     """The live aggregator, for a period it covers (today only)."""
     p = platform()
     if not first == last == now.astimezone(p.settings.tz).date():
-        raise BadRequest("source=live covers today only; use source=sql for other periods")
+        raise BadParameter("source", "live_today_only")
     return p.aggregator
 
 
@@ -92,10 +81,7 @@ def _unit_tallies(session: Any, start: datetime, end: datetime, source: str,
 
 
 def _source() -> str:
-    source = request.args.get("source", "sql")
-    if source not in ("sql", "live"):
-        raise BadRequest(f"'source' must be sql or live, not {source!r}")
-    return source
+    return choice("source", "sql", ("sql", "live"))
 
 
 def _visible() -> frozenset[int] | None:
@@ -105,6 +91,9 @@ def _visible() -> frozenset[int] | None:
 
 
 @blueprint.get("/figures")
+@operation("Figures of the city, or of a unit's subtree, over a period", {200: obj({
+    "from": DATE, "to": DATE, "unit": {"type": ["string", "null"]}, "source": STR, **FIGURES})},
+    params=(*PERIOD, UNIT))
 @require_login()
 def get_figures() -> Any:
     p = platform()
@@ -114,7 +103,7 @@ def get_figures() -> Any:
     with p.factory() as session:
         unit = _scope_unit(session, request.args.get("unit"))
         if unit is not None and visible is not None and unit.id not in visible:
-            raise BadRequest(f"unit {unit.code} is outside your unit's scope", 403)
+            raise NotAllowed("outside_scope", unit=unit.code)
         if unit is None and visible is not None:
             # Not city-wide: "the whole bureau" means the caller's own subtree.
             unit = session.get(Unit, current_actor().unit_id)  # type: ignore[union-attr]
@@ -127,17 +116,20 @@ def get_figures() -> Any:
 
 
 @blueprint.get("/figures/units")
+@operation("Units ranked by composite score (those below the minimum listed, unranked)", {200: obj({
+    "from": DATE, "to": DATE, "level": INT, "source": STR, "min_tickets": INT,
+    "weights": obj({"response": NUM, "completion": NUM, "satisfaction": NUM, "completion_measure": STR}),
+    "units": {"type": "array", "items": obj({"unit": STR, "unit_name": STR, "rank": {"type": ["integer", "null"]},
+                                            "unranked_reason": STR, **FIGURES},
+                                           required=("unit", "unit_name", "rank", *FIGURES))},
+})}, params=(*PERIOD, one_of("level", (2, 3), default=3),
+             Param("within", {"type": "string", "maxLength": 32}, "only units below this unit's code")))
 @require_login()
 def get_unit_ranking() -> Any:
     p = platform()
     first, last, start, end = _period(p.settings.tz)
     source = _source()
-    try:
-        level = int(request.args.get("level", "3"))
-    except ValueError:
-        raise BadRequest("'level' must be 2 or 3") from None
-    if level not in (2, 3):
-        raise BadRequest("'level' must be 2 or 3")
+    level = int(choice("level", "3", ("2", "3")))
     policy = ranking_policy()
     with p.factory() as session:
         within = _scope_unit(session, request.args.get("within"))

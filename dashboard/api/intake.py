@@ -6,25 +6,30 @@
     X-Signature: sha256=<hex HMAC-SHA256 of "<X-Timestamp>.<body>" with the source's secret>
     body: one work order (JSON object) or a batch (JSON array, at most 1,000)
 
-Answers (JSON):
+Answers (JSON), per order:
     201 {"status": "accepted", "order_no", "ticket_number"}        a new ticket
     200 {"status": "duplicate", "order_no", "ticket_number"}       the order number was seen: same ticket
     400 {"status": "rejected", "order_no", "errors": [{"field", "message"}], "dead_letter_id"}
     200 {"counts": {...}, "results": [...]}                        a batch: one result per order
-    401 {"errors": [{"field": "X-Signature", "message": ...}], "dead_letter_id"}   not authentic: no ticket
-    404 unknown source · 413 body too large
+A request refused as a whole answers in the API's one error shape (dashboard/api/errors.py),
+with the header or "(body)" at fault as ``field`` and ``params`` {"reason", "dead_letter_id"}:
+    401 signature_refused (not authentic: no ticket) · 400 body_refused (not JSON, an empty batch)
+    413 body_too_large (over intake_max_body_bytes, or more than 1,000 orders) · 404 unknown_source
 
 The hotline is a machine, not a user: no login, the signature alone
 authenticates it (feeds/hotline.py). Every refused body is a dead letter.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import jsonify, request
 
 from dashboard.api import blueprint
 from dashboard.api import platform as _platform
+from dashboard.api.errors import ApiError
+from dashboard.api.openapi import INT, PUBLIC, STR, Param, obj, operation, ref
 from dashboard.auth import public
 from feeds import hotline
 from feeds.dead_letters import FieldError, reject
@@ -32,10 +37,32 @@ from tickets.uow import unit_of_work
 from tickets.models import utcnow
 
 DEFAULT_SOURCE = "hotline_12345"
+_RESULT = obj({"status": {"type": "string", "enum": ["accepted", "merged", "duplicate", "rejected"]},
+               "order_no": {"type": ["string", "null"]}, "ticket_number": {"type": ["string", "null"]},
+               "errors": {"type": "array", "items": obj({"field": STR, "message": STR})},
+               "dead_letter_id": INT}, required=("status",))
+_BATCH = obj({"counts": {"type": "object", "additionalProperties": INT},
+              "results": {"type": "array", "items": _RESULT}})
+_ORDER = {"type": "object", "description": "a work order, field names per source (feeds/sources/*.yaml)"}
+_SIGNED = (Param("X-Timestamp", {"type": "string"}, "Unix seconds", "header", required=True),
+           Param("X-Signature", {"type": "string"}, 'sha256=<hex HMAC-SHA256 of "<X-Timestamp>.<body>">', "header",
+                 required=True))
+INTAKE_REALM = {"WWW-Authenticate": 'HMAC-SHA256 realm="minsheng-intake"'}
+log = logging.getLogger(__name__)
+
+
+def _refused(status: int, code: str, err: FieldError, letter_id: int, **headers: str) -> ApiError:
+    return ApiError(status, code, field=err.field, headers=headers, reason=err.message, dead_letter_id=letter_id)
 
 
 @blueprint.post("/intake/hotline", defaults={"source_name": DEFAULT_SOURCE})
 @blueprint.post("/intake/hotline/<source_name>")
+@operation("The 12345 push: one work order or a batch (at most 1,000), HMAC-signed",
+           {201: _RESULT, 200: {"oneOf": [_RESULT, _BATCH]}, 400: {"oneOf": [_RESULT, ref("Error")]}},
+           auth=PUBLIC, params=_SIGNED,
+           body={"application/json": {"oneOf": [_ORDER, {"type": "array", "items": _ORDER, "maxItems": 1000}]}},
+           description="No login: the signature authenticates the hotline. A request refused as a whole "
+                       "(401 signature, 400 body, 413 size, 404 source) answers in the error shape.")
 @public  # a machine: the HMAC signature authenticates it
 def hotline_push(source_name: str) -> Any:
     platform = _platform()
@@ -44,9 +71,10 @@ def hotline_push(source_name: str) -> Any:
     try:
         source = hotline.load_sources(settings.hotline_sources_dir).get(source_name)
     except hotline.SourceError as exc:
-        return jsonify(errors=[{"field": "(source)", "message": str(exc)}]), 500
+        log.error("hotline sources in %s: %s", settings.hotline_sources_dir, exc)
+        raise ApiError(500, "source_misconfigured") from exc
     if source is None:
-        return jsonify(errors=[{"field": "(source)", "message": f"no hotline source {source_name!r}"}]), 404
+        raise ApiError(404, "unknown_source", source=source_name)
     limit = settings.intake_max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         head = request.stream.read(65536)
@@ -55,7 +83,7 @@ def hotline_push(source_name: str) -> Any:
         with unit_of_work(platform.factory) as session:
             letter = reject(session, source.channel, f"{endpoint} (first 64 KiB kept)", head, [err])
             letter_id = letter.id
-        return jsonify(errors=[err.as_dict()], dead_letter_id=letter_id), 413
+        raise _refused(413, "body_too_large", err, letter_id)
     request.max_content_length = limit  # a chunked body without a length is cut off too (413)
     body = request.get_data(cache=False)
     problem = hotline.verify(source.secret or settings.hotline_secret, request.headers, body,
@@ -64,9 +92,10 @@ def hotline_push(source_name: str) -> Any:
         with unit_of_work(platform.factory) as session:
             letter_id = hotline.refuse_unauthenticated(session, source.name, source.channel, endpoint, body,
                                                        problem)
-        response = jsonify(errors=[problem.as_dict()], dead_letter_id=letter_id)
-        response.headers["WWW-Authenticate"] = 'HMAC-SHA256 realm="minsheng-intake"'
-        return response, 401
+        raise _refused(401, "signature_refused", problem, letter_id, **INTAKE_REALM)
     with unit_of_work(platform.factory) as session:
         result = hotline.ingest(session, source, body, utcnow(), settings.tz, endpoint=endpoint)
+    if result.refused is not None:
+        code = "body_too_large" if result.http_status == 413 else "body_refused"
+        raise _refused(result.http_status, code, result.refused, result.body["dead_letter_id"])
     return jsonify(result.body), result.http_status

@@ -12,26 +12,38 @@ from tickets import sla
 from tickets.vocabulary import CHANNELS
 
 from dashboard.api import blueprint, platform as _platform
+from dashboard.api.errors import ApiError
+from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, LANG, PUBLIC, STR, TIME, obj, operation
 from dashboard.auth import current_actor, public, require_login
+
+HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "relayed": INT,
+              "calendar_warnings": {"type": "array"}}, required=())
 
 
 @blueprint.get("/live/snapshot")
+@operation("Everything a live screen starts from; pushes carry on from counters.seq", {200: obj({
+    "counters": ANY_OBJECT, "warnings": {"type": "array"}, "units": {"type": "array"}, "flow": {"type": "array"},
+    "ticker": {"type": "array"}, "server_time": TIME, "channels": {"type": "array", "items": STR},
+    "labels": ANY_OBJECT,
+})}, params=(LANG,), description="503 with Retry-After while the live state is rebuilt or Redis is away.")
 @require_login()  # any actor, a wall's kiosk token included
 def live_snapshot() -> Any:
     """Everything a live screen starts from; pushes carry on from its ``seq``."""
     platform = _platform()
     try:
         if not platform.aggregator.ready():
-            return jsonify(error="live state is being rebuilt from the database; retry shortly"), 503
+            raise ApiError(503, "live_rebuilding")
         snapshot = platform.aggregator.snapshot()
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-        return jsonify(error="Redis is unreachable; retry shortly"), 503
+        raise ApiError(503, "redis_unreachable") from None
     snapshot["channels"] = list(CHANNELS)
     snapshot["labels"] = labels(normalise(request.args.get("lang")))
     return jsonify(snapshot)
 
 
 @blueprint.get("/health")
+@operation("For load balancers: the status, and the details for a logged-in caller", {200: HEALTH, 503: HEALTH},
+           auth=PUBLIC)
 @public  # for load balancers; the details only for someone logged in
 def health() -> Any:
     platform = _platform()

@@ -22,7 +22,8 @@ from flask import jsonify, request, send_file
 
 from dashboard import mapview
 from dashboard.api import blueprint, platform
-from dashboard.api.hotspots import parse_topic, parse_window
+from dashboard.api.hotspots import TOPIC, WINDOW, parse_topic, parse_window
+from dashboard.api.openapi import BOOL, INT, LANG, STR, TIME, obj, operation
 from dashboard.auth import current_actor, require_login
 from geo import points as geo_points
 from layouts.i18n import normalise
@@ -50,6 +51,11 @@ def _map_query() -> MapQuery:
 
 
 @blueprint.get("/map/points")
+@operation("The heat layer's starting points: [lat, lon, weight, t, ticket_id]", {200: obj({
+    "window": {"type": ["string", "null"]}, "topic": {"type": ["string", "null"]}, "from": TIME, "to": TIME,
+    "as_of": TIME, "window_seconds": INT, "total": INT, "aggregated": BOOL,
+    "points": {"type": "array", "items": {"type": "array", "minItems": 5, "maxItems": 5}},
+})}, params=(TOPIC, *WINDOW))
 @require_login()
 def map_points() -> Any:
     actor, now, topic, start, end, window = _map_query()
@@ -66,6 +72,8 @@ def map_points() -> Any:
 
 
 @blueprint.get("/map/export")
+@operation("The map as one self-contained HTML file (an attachment)", {200: ("text/html", STR)},
+           params=(TOPIC, *WINDOW, LANG))
 @require_login()
 def map_export() -> Any:
     actor, now, topic, start, end, window = _map_query()

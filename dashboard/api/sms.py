@@ -21,6 +21,9 @@ from typing import Any
 from flask import jsonify, request
 
 from dashboard.api import blueprint, platform as _platform
+from dashboard.api.errors import ApiError, BadParameter
+from dashboard.api.openapi import SMS_SECRET, STR, TIME, obj, operation
+from dashboard.api.params import within_dates
 from dashboard.auth import public
 from tickets import services
 from tickets.models import utcnow
@@ -28,6 +31,9 @@ from tickets.sms import mask_phone
 from tickets.uow import unit_of_work
 
 SECRET_HEADER = "X-Minsheng-Sms-Secret"
+_MESSAGE = obj({"phone": STR, "mobile": STR, "text": STR, "content": STR,
+                "time": {"type": "string", "description": "ISO 8601, or yyyy-MM-dd HH:mm:ss in local time"}},
+               required=(), description="phone (or mobile) and text (or content) are required")
 
 
 def _authorised(secret: str) -> bool:
@@ -40,33 +46,49 @@ def _time(raw: Any, tz: Any, now: datetime) -> datetime:
         return now
     text = str(raw).strip()
     try:
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        try:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")  # ValueError: the caller answers 400
+        raise BadParameter("time", "invalid_time", value=text) from None
+    within_dates("time", at.date())
     if at.tzinfo is None:
         at = at.replace(tzinfo=tz)  # Chinese gateways send Beijing time without a zone
     return min(at, now)
 
 
+def _string(data: Any, names: tuple[str, str], empty_ok: bool) -> str:
+    """The first of ``names`` given (the gateways' synonyms); a citizen may send an empty text."""
+    for name in names:
+        value = data.get(name)
+        if value is None or (value == "" and not empty_ok):
+            continue
+        if not isinstance(value, str):
+            raise BadParameter(name, "not_a_string")
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: say so, rather than fail on the insert
+            raise BadParameter(name, "nul_character")
+        return value
+    raise BadParameter(names[0], "missing_parameter")
+
+
 @blueprint.post("/sms/inbound")
+@operation("A citizen's reply to the follow-up SMS, from the SMS gateway",
+           {200: obj({"status": STR, "phone": STR, "at": TIME})}, auth=SMS_SECRET,
+           body={"application/json": _MESSAGE, "application/x-www-form-urlencoded": _MESSAGE})
 @public  # not a user: the gateway proves itself with the shared secret
 def sms_inbound() -> Any:
     platform = _platform()
     settings = platform.settings
     if not _authorised(settings.sms_inbound_secret):
-        return jsonify(error=f"missing or wrong {SECRET_HEADER}"), 403
+        raise ApiError(403, "sms_secret_refused", header=SECRET_HEADER)
     data: Any = request.get_json(silent=True) if request.is_json else request.form
     if not isinstance(data, dict) and not hasattr(data, "get"):
-        return jsonify(error="send a JSON object or a form"), 400
-    phone = data.get("phone") or data.get("mobile")
-    text = data.get("text") if data.get("text") is not None else data.get("content")
-    if not phone or not isinstance(phone, str) or text is None or not isinstance(text, str):
-        return jsonify(error="phone (or mobile) and text (or content) are required strings"), 400
+        raise ApiError(400, "body_not_object")
+    phone = _string(data, ("phone", "mobile"), empty_ok=False)
+    text = _string(data, ("text", "content"), empty_ok=True)
     now = utcnow()
-    try:
-        at = _time(data.get("time"), settings.tz, now)
-    except ValueError:
-        return jsonify(error="time must be ISO 8601 or yyyy-MM-dd HH:mm:ss"), 400
+    at = _time(data.get("time"), settings.tz, now)
     with unit_of_work(platform.factory) as uow:
         outcome = services.answer_sms(uow, phone, text, at=at)
     return jsonify(status=outcome, phone=mask_phone(phone), at=at.isoformat())

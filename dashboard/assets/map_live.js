@@ -81,7 +81,7 @@
       .then(function (answers) {
         whenMapReady(function (m) {
           m.setPoints(answers[0].points);
-          m.setAlerts(answers[1].alerts);
+          m.setAlerts(answers[1].items);
           st.loads += 1;
           st.lastLoad = {points: answers[0].points.length, total: answers[0].total, aggregated: answers[0].aggregated};
           st.loading = false;

@@ -1,0 +1,359 @@
+"""The one error shape of ``/api/v1``, and the handlers that produce it.
+
+Every refusal of the API answers::
+
+    {"error": {"status": 404, "code": "unknown_unit", "message": "Unknown unit 'JN-XX'",
+               "params": {"unit": "JN-XX"}, "field": "unit"}}
+
+``code`` is stable (clients branch on it), ``params`` are the plain values the
+message was made from, ``field`` names the request parameter at fault (only
+when one is), and ``message`` is ``MESSAGES[code]`` in the caller's language
+(``?lang=``, else ``Accept-Language``, else zh-CN) through ``layouts.i18n``.
+
+Where refusals come from:
+
+- the domain (``tickets.errors``): ``DomainError`` subclasses map to a status
+  by class (``DOMAIN_STATUS``), their ``code`` and ``params`` pass through;
+- the API layer itself: :class:`ApiError`, and :class:`BadParameter` for a
+  query or body parameter that cannot be read (400 with ``field``);
+- the auth gate (401/403, ``dashboard.auth``), unknown routes and methods
+  under ``/api/v1`` (404/405, :func:`unknown_route`), Werkzeug's HTTP errors
+  (413 …), and anything unexpected (500, logged; it must never happen).
+
+The Open311 endpoints (``/open311/v2/``) keep the GeoReport spec's own shape.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import Map, Rule
+
+from layouts.i18n import LANGUAGES, N_, gettext, normalise
+from tickets import errors as domain
+
+log = logging.getLogger(__name__)
+
+# English templates (msgids for the catalogue), keyed by code.
+MESSAGES: dict[str, str] = {
+    # the request
+    "bad_request": N_("The request is not valid"),
+    "not_one_of": N_("'%(field)s' must be one of %(allowed)s, not '%(value)s'"),
+    "not_integer": N_("'%(field)s' must be a whole number from %(min)s to %(max)s, not '%(value)s'"),
+    "out_of_range": N_("'%(field)s' must be from %(min)s to %(max)s, not %(value)s"),
+    "invalid_date": N_("'%(field)s' must be a date as YYYY-MM-DD, not '%(value)s'"),
+    "invalid_date_or_time": N_("'%(field)s' must be YYYY-MM-DD or an ISO date-time, not '%(value)s'"),
+    "invalid_time": N_("'%(field)s' must be ISO 8601 or yyyy-MM-dd HH:mm:ss, not '%(value)s'"),
+    "missing_parameter": N_("'%(field)s' is required"),
+    "not_a_string": N_("'%(field)s' must be a string"),
+    "nul_character": N_("'%(field)s' must not contain a NUL character"),
+    "conflicting_parameters": N_("Give either '%(field)s' or '%(other)s', not both"),
+    "range_order": N_("The period ends before it starts ('%(field)s' is before '%(other)s')"),
+    "range_too_long": N_("A period may span at most %(max_days)s days"),
+    "live_today_only": N_("source=live covers today only; use source=sql for other periods"),
+    "invalid_cursor": N_("'%(field)s' is not a cursor this list gave out"),
+    "body_not_object": N_("Send a JSON object or a form"),
+    "body_too_large": N_("The request body is too large"),
+    # who is asking
+    "authentication_required": N_("Authentication required: log in, or send Authorization: Bearer <token>"),
+    "token_invalid": N_("The bearer token is invalid, revoked, or its user is inactive"),
+    "kiosk_token_invalid": N_("The kiosk token is invalid or has been revoked"),
+    "role_required": N_("%(actor)s (role %(role)s) may not use %(path)s: it needs the role %(roles)s"),
+    "kiosk_read_only": N_("A kiosk token is read-only"),
+    "kiosk_callback_refused": N_("A kiosk token may only run the wall's callbacks"),
+    "sms_secret_refused": N_("Missing or wrong %(header)s"),
+    "signature_refused": N_("The request is not authentic: %(field)s %(reason)s"),
+    # what is asked for
+    "unknown_unit": N_("Unknown unit '%(unit)s'"),
+    "unknown_ticket": N_("Unknown ticket '%(number)s'"),
+    "unknown_source": N_("No hotline source '%(source)s'"),
+    "outside_scope": N_("Unit %(unit)s is outside your unit's scope"),
+    "body_refused": N_("The request body was refused: %(reason)s"),
+    "unknown_endpoint": N_("No such API endpoint: %(path)s"),
+    "method_not_allowed": N_("%(method)s is not allowed on %(path)s; allowed: %(allowed)s"),
+    # the platform
+    "live_rebuilding": N_("The live state is being rebuilt from the database; retry shortly"),
+    "redis_unreachable": N_("Redis is unreachable; retry shortly"),
+    "source_misconfigured": N_("The hotline source configuration cannot be read"),
+    "internal_error": N_("Internal error; it has been logged"),
+    "http_error": N_("The request failed (HTTP %(status)s)"),
+    # the domain's refusals, one code each (tickets/errors.py)
+    "status_forbids_step": N_("Ticket %(number)s is %(status)s: %(step)s is allowed only from %(allowed)s"),
+    "before_received": N_("Ticket %(number)s: %(step)s at %(at)s would be before it was received"),
+    "naive_time": N_("The time of %(what)s has no time zone"),
+    "text_required": N_("A %(what)s is required"),
+    "unit_inactive": N_("Unit %(unit)s is not active"),
+    "pass_down_only": N_("Ticket %(number)s is dispatched: only its level-2 unit may pass it down, to one of its own units"),
+    "role_may_not": N_("%(user)s (role %(role)s) may not %(step)s"),
+    "step_outside_scope": N_("%(user)s may not %(step)s a ticket outside their unit's scope"),
+    "own_unit_only": N_("%(user)s may %(step)s only tickets of their own unit"),
+    "findings_required": N_("Ticket %(number)s is a level-3 case: it closes only with findings"),
+    "findings_level": N_("Ticket %(number)s is at level %(level)s: only a level-3 case closes with findings"),
+    "extension_pending": N_("Ticket %(number)s already has an extension request pending"),
+    "extension_too_late": N_("Ticket %(number)s: an extension must be asked for before the deadline (%(due)s)"),
+    "extension_hours": N_("An extension is more than 0 and at most %(most)s working hours, not %(hours)s"),
+    "extension_decided": N_("The extension request of ticket %(number)s was already %(status)s"),
+    "no_extension_pending": N_("Ticket %(number)s has no extension request pending"),
+    "merge_into_itself": N_("Ticket %(number)s cannot be merged into itself"),
+    "merge_target_closed": N_("Ticket %(into)s is %(status)s: merge into an open ticket"),
+    "not_merged": N_("Ticket %(number)s is not merged into another ticket"),
+    "no_unit_yet": N_("Ticket %(number)s has no unit yet"),
+    "order_still_open": N_("Ticket %(number)s already has supervision order %(order)s open"),
+    "order_not_open": N_("Supervision order %(order)s is %(status)s: only an open order is answered"),
+    "order_closed": N_("Supervision order %(order)s is already closed"),
+    "answer_unknown": N_("'%(answer)s' is not one of %(known)s"),
+    "nothing_to_answer": N_("Ticket %(number)s has no follow-up waiting for an answer"),
+    "alert_closed": N_("Alert %(alert)s is closed"),
+    "alert_acknowledged": N_("Alert %(alert)s was already acknowledged at %(at)s"),
+    "suggestion_decided": N_("Duplicate suggestion %(suggestion)s was already %(status)s"),
+    "ticket_or_unit": N_("Name either a ticket or a unit"),
+    "unknown_order": N_("Unknown supervision order '%(order)s'"),
+    "unknown_suggestion": N_("Unknown duplicate suggestion %(suggestion)s"),
+    "unknown_follow_up": N_("Unknown follow-up %(follow_up)s"),
+    "unknown_alert": N_("Unknown alert %(alert)s"),
+    "intake_busy": N_("Intake is busy with another batch; nothing was changed, try again"),
+    "database_busy": N_("The database is busy; nothing was changed, try again"),
+    # the domain's refusals, by class (a code without a template of its own falls back to these)
+    "invalid": N_("The request is not valid"),
+    "not_found": N_("Not found"),
+    "not_allowed": N_("Not allowed"),
+    "illegal_step": N_("This step is not allowed in the current state"),
+    "conflict": N_("Conflict with the current state; reload and try again"),
+    "stale_version": N_("Someone else changed this meanwhile; reload and try again"),
+    "busy": N_("The platform is busy; nothing was changed, try again"),
+}
+
+# The same messages in Chinese, for the message catalogue (zh-CN is the default language).
+ZH: dict[str, str] = {
+    "bad_request": "请求无效",
+    "not_one_of": "参数“%(field)s”须为 %(allowed)s 之一，而不是“%(value)s”",
+    "not_integer": "参数“%(field)s”须为 %(min)s 至 %(max)s 之间的整数，而不是“%(value)s”",
+    "out_of_range": "参数“%(field)s”须在 %(min)s 至 %(max)s 之间，而不是 %(value)s",
+    "invalid_date": "参数“%(field)s”须为 YYYY-MM-DD 格式的日期，而不是“%(value)s”",
+    "invalid_date_or_time": "参数“%(field)s”须为 YYYY-MM-DD 或 ISO 格式的时间，而不是“%(value)s”",
+    "invalid_time": "参数“%(field)s”须为 ISO 8601 或 yyyy-MM-dd HH:mm:ss 格式的时间，而不是“%(value)s”",
+    "missing_parameter": "缺少参数“%(field)s”",
+    "not_a_string": "参数“%(field)s”须为字符串",
+    "nul_character": "参数“%(field)s”不能含 NUL 字符",
+    "conflicting_parameters": "参数“%(field)s”与“%(other)s”只能给出其一",
+    "range_order": "时段的结束早于开始（“%(field)s”早于“%(other)s”）",
+    "range_too_long": "时段最长 %(max_days)s 天",
+    "live_today_only": "source=live 仅覆盖今天；其他时段请用 source=sql",
+    "invalid_cursor": "参数“%(field)s”不是本列表给出的游标",
+    "body_not_object": "请求体须为 JSON 对象或表单",
+    "body_too_large": "请求体过大",
+    "authentication_required": "需要登录，或发送 Authorization: Bearer <令牌>",
+    "token_invalid": "令牌无效、已撤销，或其用户已停用",
+    "kiosk_token_invalid": "大屏令牌无效或已被撤销",
+    "role_required": "%(actor)s（角色 %(role)s）无权使用 %(path)s：需要角色 %(roles)s",
+    "kiosk_read_only": "大屏令牌只读",
+    "kiosk_callback_refused": "大屏令牌只能运行大屏的回调",
+    "sms_secret_refused": "缺少或错误的 %(header)s",
+    "signature_refused": "请求未通过验证：%(field)s %(reason)s",
+    "unknown_unit": "单位“%(unit)s”不存在",
+    "unknown_ticket": "工单“%(number)s”不存在",
+    "unknown_source": "没有热线来源“%(source)s”",
+    "outside_scope": "单位 %(unit)s 不在您所在单位的范围内",
+    "body_refused": "请求体被拒绝：%(reason)s",
+    "unknown_endpoint": "没有此接口：%(path)s",
+    "method_not_allowed": "%(path)s 不支持 %(method)s；可用：%(allowed)s",
+    "live_rebuilding": "正在从数据库重建实时状态，请稍后重试",
+    "redis_unreachable": "Redis 无法连接，请稍后重试",
+    "source_misconfigured": "热线来源配置无法读取",
+    "internal_error": "内部错误，已记录",
+    "http_error": "请求失败（HTTP %(status)s）",
+    "invalid": "请求无效",
+    "not_found": "未找到",
+    "not_allowed": "无权操作",
+    "illegal_step": "当前状态不允许此操作",
+    "conflict": "与当前状态冲突，请刷新后重试",
+    "stale_version": "他人已修改，请刷新后重试",
+    "busy": "平台繁忙，未做任何更改，请重试",
+    "status_forbids_step": "工单 %(number)s 当前为 %(status)s：%(step)s 只能在 %(allowed)s 时进行",
+    "before_received": "工单 %(number)s：%(step)s 的时间 %(at)s 早于受理时间",
+    "naive_time": "%(what)s 的时间缺少时区",
+    "text_required": "请填写%(what)s",
+    "unit_inactive": "单位 %(unit)s 已停用",
+    "pass_down_only": "工单 %(number)s 已派发：只能由其所在的二级单位转办给下属单位",
+    "role_may_not": "%(user)s（角色 %(role)s）无权进行 %(step)s",
+    "step_outside_scope": "%(user)s 无权对本单位范围以外的工单进行 %(step)s",
+    "own_unit_only": "%(user)s 只能对本单位的工单进行 %(step)s",
+    "findings_required": "工单 %(number)s 为三级回访案件，须出具调查结论方可办结",
+    "findings_level": "工单 %(number)s 处于 %(level)s 级回访：只有三级回访案件以调查结论办结",
+    "extension_pending": "工单 %(number)s 已有待审批的延期申请",
+    "extension_too_late": "工单 %(number)s：延期须在办理时限（%(due)s）前申请",
+    "extension_hours": "延期须大于 0 且不超过 %(most)s 个工作小时，而不是 %(hours)s",
+    "extension_decided": "工单 %(number)s 的延期申请已%(status)s",
+    "no_extension_pending": "工单 %(number)s 没有待审批的延期申请",
+    "merge_into_itself": "工单 %(number)s 不能合并到自身",
+    "merge_target_closed": "工单 %(into)s 当前为 %(status)s：只能合并到在办工单",
+    "not_merged": "工单 %(number)s 未被合并",
+    "no_unit_yet": "工单 %(number)s 尚未派发到单位",
+    "order_still_open": "工单 %(number)s 已有未办结的督办单 %(order)s",
+    "order_not_open": "督办单 %(order)s 当前为 %(status)s：只能反馈未办结的督办单",
+    "order_closed": "督办单 %(order)s 已办结",
+    "answer_unknown": "“%(answer)s”不是 %(known)s 之一",
+    "nothing_to_answer": "工单 %(number)s 没有等待答复的回访",
+    "alert_closed": "预警 %(alert)s 已关闭",
+    "alert_acknowledged": "预警 %(alert)s 已于 %(at)s 阅知",
+    "suggestion_decided": "疑似重复建议 %(suggestion)s 已%(status)s",
+    "ticket_or_unit": "请指定一个工单或一个单位",
+    "unknown_order": "督办单“%(order)s”不存在",
+    "unknown_suggestion": "疑似重复建议 %(suggestion)s 不存在",
+    "unknown_follow_up": "回访 %(follow_up)s 不存在",
+    "unknown_alert": "预警 %(alert)s 不存在",
+    "intake_busy": "受理正忙于另一批工单，未做任何更改，请重试",
+    "database_busy": "数据库繁忙，未做任何更改，请重试",
+    "not_allowed": "无权进行此操作",
+    "illegal_step": "当前状态不允许此操作",
+    "conflict": "与当前状态冲突，请刷新后重试",
+    "stale_version": "他人已修改此工单，请刷新后重试",
+}
+
+DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
+    domain.Invalid: 400, domain.NotFound: 404, domain.NotAllowed: 403,
+    domain.IllegalStep: 409, domain.Conflict: 409, domain.Busy: 503,
+}
+RETRY_AFTER_SECONDS = 1
+# HTTP errors that are not the API's own refusals (Werkzeug's, Flask's): a code by status.
+HTTP_CODES: dict[int, str] = {400: "bad_request", 404: "unknown_endpoint", 405: "method_not_allowed",
+                              413: "body_too_large", 500: "internal_error"}
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)")
+API_PREFIX = "/api/v1"
+CATCH_ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class ApiError(Exception):
+    """A refusal of the API layer itself: the request, the route, the gate, the platform."""
+
+    def __init__(self, status: int, code: str, *, field: str | None = None,
+                 headers: Mapping[str, str] | None = None, **params: Any) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.field = field
+        self.headers = dict(headers or {})
+        self.params = params
+
+
+class BadParameter(ApiError):
+    """A query or body parameter that cannot be read: 400, naming the parameter."""
+
+    def __init__(self, field: str, code: str, **params: Any) -> None:
+        super().__init__(400, code, field=field, **params)
+
+
+# ------------------------------------------------------------ rendering
+def language() -> str:
+    """The caller's language: ``?lang=``, else ``Accept-Language``, else zh-CN."""
+    asked = request.args.get("lang")
+    if asked:
+        return normalise(asked)
+    return normalise(request.accept_languages.best_match(LANGUAGES, default="zh-CN"))
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def message(code: str, lang: str, params: Mapping[str, Any], fallback: str = "http_error") -> str:
+    """``MESSAGES[code]`` in ``lang``; the fallback's when the code has none or its params are missing."""
+    template = MESSAGES.get(code)
+    if template is None or not set(_PLACEHOLDER.findall(template)) <= set(params):
+        # A code raised with other params than its template names says the generic thing.
+        template, code = MESSAGES[fallback], fallback
+    wanted = set(_PLACEHOLDER.findall(template))
+    return gettext(template, lang, **{k: _shown(v) for k, v in params.items() if k in wanted})
+
+
+def error_response(status: int, code: str, params: Mapping[str, Any] | None = None, *, field: str | None = None,
+                   headers: Mapping[str, str] | None = None, fallback: str = "http_error") -> Response:
+    """The one error shape."""
+    params = dict(params or {})
+    shown = {**params, "status": status, **({"field": field} if field is not None else {})}
+    body: dict[str, Any] = {"status": status, "code": code,
+                            "message": message(code, language(), shown, fallback),
+                            "params": params}
+    if field is not None:
+        body["field"] = field
+    response = jsonify(error=body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="minsheng"'
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers.update(dict(headers or {}))
+    return response
+
+
+# ------------------------------------------------------------- handlers
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.params, field=exc.field, headers=exc.headers)
+
+
+def _domain_status(exc: domain.DomainError) -> int:
+    return next((status for cls, status in DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
+
+
+def _domain_error(exc: domain.DomainError) -> Response:
+    status = _domain_status(exc)
+    # The nearest class's own code with a template (a subclass's new code falls back to its family's).
+    fallback = next((c for c in (vars(cls).get("code") for cls in type(exc).__mro__) if c in MESSAGES), "invalid")
+    return error_response(status, exc.code, exc.params, fallback=fallback)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    params: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, MethodNotAllowed):
+        allowed = sorted(exc.valid_methods or [])
+        params = {"method": request.method, "path": request.path, "allowed": allowed}
+        headers = {"Allow": ", ".join(allowed)}
+    elif status == 404:
+        params = {"path": request.path}
+    return error_response(status, HTTP_CODES.get(status, "http_error"), params, headers=headers)
+
+
+def _internal_error(exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error")
+
+
+def register(blueprint: Blueprint) -> None:
+    """Every refusal raised in an API view answers in the one shape."""
+    blueprint.register_error_handler(ApiError, _api_error)
+    blueprint.register_error_handler(domain.DomainError, _domain_error)
+    blueprint.register_error_handler(HTTPException, _http_error)
+    blueprint.register_error_handler(Exception, _internal_error)
+    # Dash's catch-all page route would answer unknown /api/v1 paths with its HTML page.
+    blueprint.add_url_rule("/", "unknown_route", unknown_route, defaults={"path": ""}, methods=CATCH_ALL_METHODS)
+    blueprint.add_url_rule("/<path:path>", "unknown_route", unknown_route, methods=CATCH_ALL_METHODS)
+
+
+def _api_rules() -> Map:
+    """The API's own routes, without the catch-all: tells an unknown path from a wrong method."""
+    return Map([Rule(r.rule, methods=r.methods, endpoint=r.endpoint)
+                for r in current_app.url_map.iter_rules()
+                if r.rule.startswith(API_PREFIX) and r.endpoint != "api.unknown_route"])
+
+
+def unknown_route(path: str) -> NoReturn:
+    adapter = _api_rules().bind("localhost")
+    try:
+        adapter.match(request.path, method=request.method)
+    except MethodNotAllowed as exc:
+        allowed = sorted(exc.valid_methods or [])
+        raise ApiError(405, "method_not_allowed", headers={"Allow": ", ".join(allowed)},
+                       method=request.method, path=request.path, allowed=allowed) from None
+    except HTTPException:  # no such path (or only with a trailing slash)
+        pass
+    raise ApiError(404, "unknown_endpoint", path=request.path)

@@ -1,0 +1,150 @@
+"""Rows into JSON: the one place the API says what a ticket, an order, a user … looks like.
+
+Each function has its JSON Schema beside it in ``SCHEMAS`` (the OpenAPI
+document's components), so the description cannot drift from the code
+without the schema tests noticing. Tickets go out as their public view
+(``tickets.events.public_view``, the same the live path pushes to shared
+screens): never a citizen's name or phone number.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tickets.alerts import alert_view
+from tickets.events import public_view
+from tickets.models import Alert, ApiToken, ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
+from tickets.roles import ROLES, Actor
+from tickets.supervision import LETTER_REASONS, ORDER_REASONS
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# ------------------------------------------------------------- schemas
+def _t(kind: str, nullable: bool = False, **more: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"] if nullable else kind, **more}
+
+
+def _object(properties: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties,
+            "required": [name for name in properties if name not in optional]}
+
+
+STR, INT, NUM, BOOL = _t("string"), _t("integer"), _t("number"), _t("boolean")
+STR_N, INT_N, NUM_N = _t("string", True), _t("integer", True), _t("number", True)
+TIME, TIME_N = _t("string", format="date-time"), _t("string", True, format="date-time")
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Ticket": _object({
+        "ticket_id": INT, "number": STR, "channel": STR, "kind": STR, "sla_class": STR, "topic": STR,
+        "district": STR_N, "status": STR, "unit_id": INT_N, "unit_code": STR_N, "unit_name": STR_N,
+        "received_at": TIME, "closed_at": TIME_N, "dispatched_at": TIME_N, "contacted_at": TIME_N,
+        "contact_due_at": TIME_N, "contact_warn_at": TIME_N, "resolve_due_at": TIME_N, "resolve_warn_at": TIME_N,
+        "direct_dispatch": BOOL, "escalation_level": INT, "satisfaction": STR_N, "lat": NUM_N, "lon": NUM_N,
+    }),
+    "TimelineEvent": _object({
+        "id": INT, "kind": STR, "at": TIME, "actor": STR, "unit_code": STR_N, "note": STR_N,
+        "data": {"type": "object"},
+    }),
+    "SupervisionOrder": _object({
+        "number": STR, "ticket_number": STR, "ticket_title": STR, "ticket_status": STR, "unit_code": STR,
+        "unit_name": STR, "reason": STR, "reason_label": STR, "status": STR, "issued_at": TIME, "issued_by": STR,
+        "due_at": TIME, "overdue": BOOL, "addressee_id": INT_N, "answered_at": TIME_N, "answer": STR_N, "note": STR_N,
+    }),
+    "ReminderLetter": _object({
+        "number": STR, "ticket_number": STR_N, "unit_code": STR, "unit_name": STR, "reason": STR,
+        "reason_label": STR, "issued_at": TIME, "issued_by": STR, "text": STR, "acknowledged_at": TIME_N,
+    }),
+    "Alert": _object({
+        "id": INT, "kind": STR, "kind_label": STR, "topic": STR, "topic_label": STR, "area_kind": STR, "area": STR,
+        "area_name": STR, "lat": NUM_N, "lon": NUM_N, "unit_id": INT_N, "unit_code": STR_N, "unit_name": STR_N,
+        "day": _t("string", True, format="date"), "window_days": INT_N, "count": INT, "baseline": NUM_N,
+        "threshold": INT_N, "p_value": NUM_N, "reason": STR, "status": STR, "first_seen_at": TIME_N,
+        "last_seen_at": TIME_N, "closed_at": TIME_N,
+    }),
+    "User": _object({
+        "id": INT, "username": STR, "real_name": STR, "police_number": STR_N, "unit_code": STR, "role": STR,
+        "active": BOOL,
+    }),
+    "Token": _object({
+        "id": INT, "kind": _t("string", enum=["api", "kiosk"]), "owner": STR_N, "label": STR, "created_at": TIME,
+        "last_used_at": TIME_N, "revoked_at": TIME_N,
+    }),
+    "Me": _object({
+        "name": STR, "real_name": STR_N, "police_number": STR_N, "role": STR, "role_label": STR,
+        "unit_code": STR_N, "unit_name": STR_N, "label": STR, "scope": _t("string", enum=["city", "subtree"]),
+        "read_only": BOOL,
+    }, optional=("police_number", "label", "scope")),
+}
+
+
+# ---------------------------------------------------------- serializers
+def ticket(row: Ticket, unit: Unit | None) -> dict[str, Any]:
+    return public_view(row, unit)
+
+
+def timeline_event(event: TicketEvent, unit: Unit | None) -> dict[str, Any]:
+    return {"id": event.id, "kind": event.kind, "at": event.at.isoformat(), "actor": event.actor,
+            "unit_code": unit.code if unit else None, "note": event.note, "data": event.data or {}}
+
+
+def supervision_order(order: SupervisionOrder, row: Ticket, unit: Unit, now: datetime) -> dict[str, Any]:
+    return {
+        "number": order.number,
+        "ticket_number": row.number,
+        "ticket_title": row.title,
+        "ticket_status": row.status,
+        "unit_code": unit.code,
+        "unit_name": unit.name,
+        "reason": order.reason,
+        "reason_label": ORDER_REASONS.get(order.reason, order.reason),
+        "status": order.status,
+        "issued_at": order.issued_at.isoformat(),
+        "issued_by": order.issued_by,
+        "due_at": order.due_at.isoformat(),
+        "overdue": order.status == "open" and order.due_at <= now,
+        "addressee_id": order.addressee_id,
+        "answered_at": _iso(order.answered_at),
+        "answer": order.answer,
+        "note": order.note,
+    }
+
+
+def reminder_letter(letter: ReminderLetter, ticket_number: str | None, unit: Unit) -> dict[str, Any]:
+    return {"number": letter.number, "ticket_number": ticket_number, "unit_code": unit.code, "unit_name": unit.name,
+            "reason": letter.reason, "reason_label": LETTER_REASONS.get(letter.reason, letter.reason),
+            "issued_at": letter.issued_at.isoformat(), "issued_by": letter.issued_by, "text": letter.text,
+            "acknowledged_at": _iso(letter.acknowledged_at)}
+
+
+def alert(row: Alert, unit: Unit | None) -> dict[str, Any]:
+    return alert_view(row, unit)
+
+
+def user(row: User, unit_code: str) -> dict[str, Any]:
+    return {"id": row.id, "username": row.username, "real_name": row.real_name, "police_number": row.police_number,
+            "unit_code": unit_code, "role": row.role, "active": row.active}
+
+
+def token(row: ApiToken, owner: User | None) -> dict[str, Any]:
+    """A token without its secret (only its hash is stored anyway)."""
+    return {"id": row.id, "kind": row.kind, "owner": owner.username if owner else None, "label": row.label,
+            "created_at": row.created_at.isoformat(), "last_used_at": _iso(row.last_used_at),
+            "revoked_at": _iso(row.revoked_at)}
+
+
+def me(actor: Actor, kiosk: bool) -> dict[str, Any]:
+    """Who is asking, and what they may see."""
+    if kiosk:
+        return {"name": actor.name, "real_name": None, "role": actor.role, "role_label": "大屏（只读）",
+                "unit_code": None, "unit_name": None, "label": actor.extra.get("label", ""), "read_only": True}
+    return {
+        "name": actor.name, "real_name": actor.extra.get("real_name"),
+        "police_number": actor.extra.get("police_number"),
+        "role": actor.role, "role_label": ROLES.get(actor.role, actor.role),
+        "unit_code": actor.extra.get("unit_code"), "unit_name": actor.extra.get("unit_name"),
+        # What the actor may see: every unit ("city") or their unit's subtree.
+        "scope": "city" if actor.visible_unit_ids is None else "subtree", "read_only": False,
+    }
