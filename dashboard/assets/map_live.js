@@ -1,6 +1,6 @@
 /* The wall's live heat map: pushed tickets -> the map's heat layer, in place.
  *
- * live.js owns the socket; this script only listens (minshengLive.listeners).
+ * It follows the page's live connection (live.js, MinshengLive.whenConnected).
  * The map is a folium document in <iframe id="wall-map" srcdoc> (same origin,
  * no sandbox), whose own script exposes contentWindow.minshengMap
  * (static/map/minsheng-map.js). On every (re)loaded snapshot the last 24 hours
@@ -91,13 +91,10 @@
       .catch(function () { setTimeout(reload, 2000); });
   }
 
-  function register() {
-    var live = window.minshengLive;
-    if (!live || !live.listeners) { setTimeout(register, 50); return; }
-    live.listeners.events.push(onEvents);
-    live.listeners.snapshot.push(reload);
+  window.MinshengLive.whenConnected(function (live) {
+    live.on("events", onEvents);
+    live.on("snapshot", reload);
     st.registered = true;
-  }
-  register();
+  });
   setInterval(flush, 250); // the map document may become ready after the first events
 })();
