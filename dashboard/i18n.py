@@ -25,7 +25,7 @@ class _CatalogueDomain(Domain):
     def get_translations(self) -> NullTranslations:
         locale = get_locale()
         lang = next((k for k, v in i18n.LOCALES.items() if v == str(locale)), i18n.DEFAULT_LANGUAGE)
-        return i18n.translations(lang)  # type: ignore[return-value]
+        return i18n.translations(lang)
 
 
 class _Babel(Babel):

@@ -20,7 +20,6 @@ screen text. :func:`labels` hands them to screens in one language.
 """
 from __future__ import annotations
 
-import gettext as _gettext
 from collections.abc import Mapping
 from functools import lru_cache
 from io import BytesIO
@@ -29,7 +28,7 @@ from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 from tickets.vocabulary import (
     CHANNELS,
@@ -76,11 +75,11 @@ def catalogue_path(lang: str) -> Path:
 
 
 @lru_cache(maxsize=len(LANGUAGES))
-def translations(lang: str) -> _gettext.NullTranslations:
+def translations(lang: str) -> NullTranslations:
     """The compiled catalogue of ``lang`` (the source language needs none)."""
     lang = normalise(lang)
     if lang == SOURCE_LANGUAGE:
-        return _gettext.NullTranslations()
+        return NullTranslations()
     with catalogue_path(lang).open("rb") as po:
         catalog = read_po(po, locale=LOCALES[lang], domain=DOMAIN)
     compiled = BytesIO()
