@@ -528,7 +528,7 @@ def frontdesk_page() -> Response:
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
     raw = urlencode([(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"])
     now = utcnow()
-    channel = values.get("channel") if values.get("channel") in frontdesk.CHANNELS else "letter"
+    channel = values["channel"] if values.get("channel") in frontdesk.CHANNELS else "letter"
     with unit_of_work(platform.factory) as s:
         problem = _origin_problem() or _csrf_problem()
         if problem is not None:

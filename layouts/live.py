@@ -33,5 +33,6 @@ def marker(screen: str, lang: str, timezone: str, config: Mapping[str, Any]) -> 
     """The element the shared module starts from (``MinshengLive.config()`` reads it)."""
     text = {**texts(CONNECTION_TEXT, lang), **config.get("text", {})}
     body = {**config, "screen": screen, "lang": lang, "timezone": timezone, "text": text}
-    return html.Div(id=MARKER_ID, className="live-screen", **{
-        "data-screen": screen, "data-lang": lang, "data-config": json.dumps(body, ensure_ascii=False)})
+    data: dict[str, Any] = {"data-screen": screen, "data-lang": lang,
+                            "data-config": json.dumps(body, ensure_ascii=False)}
+    return html.Div(id=MARKER_ID, className="live-screen", **data)

@@ -44,8 +44,8 @@ MAP_WORDS: dict[str, str] = {
     "kind_surge": N_("surge"),
     "kind_recurring": N_("recurring"),
 }
-# The wall's live layer: a little tighter than the full-screen map's.
-LIVE_HEAT = {"heat_radius": 12, "heat_blur": 15}
+# The wall's live layer: a little tighter than the full-screen map's (radius, blur).
+LIVE_HEAT = (12, 15)
 
 
 class MapContent(Protocol):
@@ -98,7 +98,7 @@ def map_document(data: MapContent, lang: str) -> str:
     names = labels(lang)
     spec = replace(data.spec, lang=lang, labels={"topics": names["topics"], "text": texts(MAP_WORDS, lang)})
     if spec.live:  # the wall's panel: points, alerts and its legend come from the page script
-        return maps.render_html(maps.build_map(replace(spec, **LIVE_HEAT)))
+        return maps.render_html(maps.build_map(replace(spec, heat_radius=LIVE_HEAT[0], heat_blur=LIVE_HEAT[1])))
     topic_name = names["topics"].get(data.topic, data.topic) if data.topic else gettext("All requests", lang)
     total, area = format(data.total, ","), format(data.cell_area_km2, ".2f")
     span = gettext("%(start)s to %(end)s · %(total)s requests", lang, start=_local(data.start),
