@@ -9,7 +9,8 @@ from typing import Any
 
 from callbacks.map import map_document
 from callbacks.screen import ScreenContext
+from layouts.map import LIVE_WINDOW
 
 
 def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[str, Any]:
-    return {"map_document": map_document(ctx, None, "24h", lang, live=True), "timezone": ctx.settings.timezone}
+    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": ctx.settings.timezone}

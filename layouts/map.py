@@ -44,8 +44,9 @@ MAP_WORDS: dict[str, str] = {
     "kind_surge": N_("surge"),
     "kind_recurring": N_("recurring"),
 }
-# The wall's live layer: a little tighter than the full-screen map's (radius, blur).
-LIVE_HEAT = (12, 15)
+# The wall's live map: the last 24 hours, its heat a little tighter than the full-screen map's.
+LIVE_WINDOW = "24h"
+LIVE_HEAT = (12, 15)  # radius, blur
 
 
 class MapContent(Protocol):
@@ -78,6 +79,13 @@ def export_href(topic: str | None, window: str | None, lang: str) -> str:
     if topic in TOPICS:
         query["topic"] = topic
     return "/api/v1/map/export?" + urlencode(query)
+
+
+def live_sources() -> dict[str, str]:
+    """Where the wall's live map script (assets/map_live.js) loads the window's points
+    and the open alerts after each snapshot; pushes carry on from there."""
+    return {"points": "/api/v1/map/points?" + urlencode({"window": LIVE_WINDOW}),
+            "alerts": "/api/v1/alerts?" + urlencode({"status": "open", "limit": 200})}
 
 
 def placeholder(lang: str) -> str:

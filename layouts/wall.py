@@ -122,6 +122,7 @@ def script_config(lang: str) -> dict[str, Any]:
         "bands": RATE_BANDS,
         "unit_kinds_always": list(UNIT_KINDS_ALWAYS),
         "ticker_rows": TICKER_ROWS,
+        "map": map_screen.live_sources(),
         "text": {**texts(SCRIPT_TEXT, lang), "warnings": texts(WARNINGS, lang)},
     }
 

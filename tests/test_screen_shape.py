@@ -76,6 +76,75 @@ def test_read_models_import_neither_screens_nor_requests() -> None:
     assert found == []
 
 
+def module_graph(packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """Module → the project modules it imports when it is imported (top-level statements;
+    a function's import runs later, in the app factory). Importing ``a.b.c`` runs ``a``
+    and ``a.b`` first, so those count too."""
+    names = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for package in packages for p in modules(package)}
+
+    def top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            yield node
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                yield from top_level([n for n in getattr(node, field, []) if isinstance(n, ast.stmt)])
+
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        targets: set[str] = set()
+        for node in top_level(ast.parse(path.read_text(encoding="utf-8")).body):
+            found = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                     if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            for target in found:
+                parts = target.split(".")
+                targets |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)} & names.keys()
+        graph[name] = targets - {name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_between_layouts_callbacks_and_the_platform() -> None:
+    # (Inside dashboard/ the package's __init__, the app factory's module, imports the API,
+    # which imports dashboard's own modules: a cycle of the platform with itself.)
+    crossing = [sorted(c) for c in cycles(module_graph(("layouts", "callbacks", "dashboard")))
+                if len({m.split(".")[0] for m in c}) > 1]
+    assert crossing == []
+
+
 @pytest.mark.parametrize("module", ["callbacks.wall", "callbacks.map", "callbacks.router", "dashboard.read_models.map",
                                     "dashboard.screens", "dashboard.auth", "layouts.wall"])
 def test_each_module_imports_first_without_a_cycle(module: str) -> None:
