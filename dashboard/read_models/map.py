@@ -72,7 +72,8 @@ def bureau_name(session: Session) -> str:
     return session.scalar(select(Unit.name).where(Unit.level == 1).order_by(Unit.id).limit(1)) or ""
 
 
-def focus_bounds(session: Session, now: datetime, scope: Collection[int] | None) -> tuple[float, float, float, float] | None:
+def focus_bounds(session: Session, now: datetime,
+                 scope: Collection[int] | None) -> tuple[float, float, float, float] | None:
     """Where the tickets are: the 3rd–97th percentile box of the last week's newest
     points, padded (None without enough points: the whole bureau is shown)."""
     sample = list(geo_points.raw_points(session, now - timedelta(days=7), now, None, scope, limit=5000))
