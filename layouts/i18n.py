@@ -74,10 +74,13 @@ def catalogue_path(lang: str) -> Path:
     return CATALOGUE_DIR / LOCALES[normalise(lang)] / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@lru_cache(maxsize=len(LANGUAGES))
 def translations(lang: str) -> NullTranslations:
     """The compiled catalogue of ``lang`` (the source language needs none)."""
-    lang = normalise(lang)
+    return _compiled(normalise(lang))
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _compiled(lang: str) -> NullTranslations:
     if lang == SOURCE_LANGUAGE:
         return NullTranslations()
     with catalogue_path(lang).open("rb") as po:
