@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TEST_APT := postgresql redis-server chromium chromium-driver fonts-noto-cjk
 PYTEST_ARGS ?=
 
-.PHONY: run test venv test-venv system-test-deps bench screenshots clean
+.PHONY: run test venv test-venv system-test-deps bench screenshots catalogue clean
 
 $(VENV)/.stamp-run: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
@@ -43,6 +43,14 @@ system-test-deps:
 test: system-test-deps test-venv
 	# MINSHENG_SLOW=1: the full Boston file (121,145 rows, ~2 min) runs too where ../shared/data has it.
 	MINSHENG_REQUIRE_REAL_SERVERS=1 MINSHENG_SLOW=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+## The screen and message catalogue: extract every gettext("…")/N_("…") (babel.cfg) and merge
+## the new ones into zh_CN as untranslated; translate them in the .po (make test checks).
+catalogue: venv
+	mkdir -p build
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --project Minsheng -o build/messages.pot .
+	$(VENV)/bin/pybabel -q update -i build/messages.pot -d layouts/translations -l zh_CN \
+	  --no-fuzzy-matching --ignore-obsolete -w 100
 
 ## Benchmarks (results go to docs/PERFORMANCE.md by hand).
 bench: test-venv

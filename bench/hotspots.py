@@ -55,7 +55,7 @@ def main() -> None:
                   for r, c in zip(requests, codes)])
     print(f"{len(requests):,} tickets planted in {time.perf_counter() - t0:.1f} s ({url.split(':')[0]})")
 
-    from dashboard.api.hotspots import hotspots
+    from dashboard.read_models.hotspots import hotspots
 
     for window in (timedelta(hours=24), timedelta(days=7)):
         for label, cap in (("raw", 10**9), ("aggregated", 0)):

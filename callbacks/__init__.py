@@ -1,13 +1,6 @@
-"""Screen callbacks, one module per screen; ``register`` wires them all into a Dash app."""
-from __future__ import annotations
-
-from dash import Dash
-
-from callbacks import map as map_callbacks
-from callbacks import router, wall
-
-
-def register(app: Dash) -> None:
-    router.register(app)
-    wall.register(app)
-    map_callbacks.register(app)
+"""Screen callbacks, one module per screen (``callbacks/<screen>.py``), and the
+screen contract (``callbacks/screen.py``) the registry, the router and the
+gate share. Callbacks import layouts and read models, never the rest of
+``dashboard``: what they need of the running platform comes in a
+:class:`callbacks.screen.ScreenContext` the platform wires in.
+"""

@@ -1,19 +1,16 @@
-"""Wall callbacks.
-
-Live data never goes through a server callback: pushes arrive over Socket.IO
-and ``assets/live.js`` applies them in the browser (FIELD-NOTES: Dash merges
-rapid prop updates, so per-event callbacks lose events). The one callback
-here starts that script once the wall's components exist, because
-``set_props`` on a component that has not rendered yet is silently dropped.
-"""
+"""Wall: the data its layout starts with. Live data never goes through a
+server callback: pushes arrive over Socket.IO and the page's scripts
+(assets/live.js, assets/wall.js) apply them in the browser, since Dash merges
+rapid prop updates and per-event callbacks would lose events."""
 from __future__ import annotations
 
-from dash import ClientsideFunction, Dash, Input, Output
+from collections.abc import Mapping
+from typing import Any
+
+from callbacks.map import map_document
+from callbacks.screen import ScreenContext
+from layouts.map import LIVE_WINDOW
 
 
-def register(app: Dash) -> None:
-    app.clientside_callback(
-        ClientsideFunction(namespace="live", function_name="start"),
-        Output("live-screen", "className"),
-        Input("live-screen", "id"),
-    )
+def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[str, Any]:
+    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": ctx.settings.timezone}

@@ -20,21 +20,22 @@ from flask import Flask
 from flask_socketio import SocketIO
 from sqlalchemy.orm import sessionmaker
 
-import callbacks
 import settings as settings_module
-from dashboard import api, auth, intake_forms, open311, push
+from callbacks.screen import Screens
+from dashboard import api, auth, i18n, intake_forms, open311, push
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
 from dashboard.redis_link import connect
-from layouts import shell
-from layouts.i18n import t
+from layouts import home, shell
+from layouts.i18n import gettext
 from settings import Settings
 from feeds import connectors
 from tickets import alerts, housekeeping, sla
 from tickets.bootstrap import Domain, bootstrap
 from tickets.figures import RankingPolicy
 from tickets.uow import UnitOfWork
+from tickets.roles import Actor
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -109,6 +110,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
     server.config["SECRET_KEY"] = settings.secret_key
     server.config["JSON_AS_ASCII"] = False
+    i18n.init_app(server, settings.timezone)
 
     factory = domain.factory
     client = connect(settings)
@@ -126,12 +128,16 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     )
     aggregator.ranking = RankingPolicy.from_settings(settings)
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)
+    # The screens are wired here, in the factory: the registry imports every screen's
+    # callbacks, and they import the read models under this package.
+    from dashboard.screens import SCREENS
+
     platform = Platform(
-        settings=settings, server=server, dash=_make_dash(server, settings), socketio=socketio,
+        settings=settings, server=server, dash=_make_dash(server, settings, factory, SCREENS), socketio=socketio,
         domain=domain, redis=client, aggregator=aggregator, relay=relay, leadership=Leadership(client),
     )
     server.extensions["minsheng"] = platform
-    auth.init_app(server, factory)  # the gate: who may see which screen, API and socket
+    auth.init_app(server, factory, SCREENS)  # the gate: who may see which screen, API and socket
     server.register_blueprint(api.blueprint)
     server.register_blueprint(open311.blueprint)  # /open311/v2/ (GeoReport v2)
     server.register_blueprint(intake_forms.blueprint)  # /mailbox, /frontdesk
@@ -140,7 +146,26 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     return platform
 
 
-def _make_dash(server: Flask, settings: Settings) -> Dash:
+@dataclass(frozen=True)
+class ScreenServices:
+    """What screens' callbacks get of the platform (``callbacks.screen.ScreenContext``)."""
+
+    settings: Settings
+    factory: sessionmaker[UnitOfWork]
+
+    def actor(self) -> Actor | None:
+        return auth.current_actor()
+
+    def session(self) -> UnitOfWork:
+        return self.factory()
+
+    def may_view(self, path: str) -> bool:
+        return auth.may_view(path)
+
+
+def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWork], screens: Screens) -> Dash:
+    from callbacks import live, router
+
     app = Dash(
         __name__,
         server=server,
@@ -149,12 +174,16 @@ def _make_dash(server: Flask, settings: Settings) -> Dash:
         # Served by this platform: police networks are closed (no CDN).
         serve_locally=True,
         external_scripts=["/static/vendor/socket.io.min.js"],
-        title=t("platform", settings.language),
+        title=gettext(home.PLATFORM_NAME, settings.language),
         update_title=None,
         suppress_callback_exceptions=True,
     )
     app.layout = shell.layout
-    callbacks.register(app)
+    ctx = ScreenServices(settings, factory)
+    router.register(app, screens, ctx)
+    live.register(app)  # starts the shared live module on any screen with a live marker
+    for screen in screens:
+        screen.register(app, ctx)
     return app
 
 

@@ -18,8 +18,11 @@ One gate (``before_request``) applies to the whole server, so a view added
 later is closed by default: the API needs an actor (``@public`` opens a view,
 ``require_login(roles)`` narrows it); kiosks may only read; Dash's layout and
 callback endpoints need an actor; every screen needs a login except wall
-screens (``KIOSK_SCREENS``), which a kiosk may open. Kiosks may only fire Dash
-callbacks whose outputs are the page router's or a wall's (``KIOSK_OUTPUT_*``),
+screens, which a kiosk may open. Who may open which screen comes from the
+screen registry (``dashboard/screens.py``, handed to :func:`init_app`): a
+screen marked ``kiosk`` opens to kiosks, ``roles`` narrows it to those roles.
+Kiosks may only fire Dash callbacks whose outputs are the page router's, the
+live marker's or a wall's own (ids starting with the wall's name and a dash),
 because other screens' callbacks may return data a wall must not see.
 """
 from __future__ import annotations
@@ -37,6 +40,9 @@ from flask import Flask, Response, current_app, g, has_request_context, redirect
 from markupsafe import escape
 from sqlalchemy.orm import Session, sessionmaker
 
+from callbacks.screen import Screens
+from layouts.i18n import N_, gettext
+from layouts.live import MARKER_ID
 from tickets import accounts
 from tickets.uow import unit_of_work
 from tickets.models import ApiToken, Unit, User
@@ -45,10 +51,8 @@ from tickets.roles import Actor, actor_for
 log = logging.getLogger(__name__)
 
 KIOSK_ROLE = "kiosk"
-KIOSK_SCREENS = ("/wall",)  # and paths below them, e.g. /wall/map
-# Dash callback outputs a kiosk may ask for: the URL router and the wall's own components.
-KIOSK_OUTPUT_IDS = frozenset({"page"})
-KIOSK_OUTPUT_PREFIXES = ("wall-", "live-")
+# Dash callback outputs a kiosk may ask for besides its walls' own: the URL router, the live marker.
+KIOSK_OUTPUT_IDS = frozenset({"page", MARKER_ID})
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_favicon.ico", "/favicon.ico"})
 # Static files only: scripts, styles, the vendored socket.io client. No data.
 PUBLIC_PREFIXES = ("/static/", "/assets/", "/_dash-component-suites/", "/socket.io/")
@@ -69,6 +73,7 @@ class AuthState:
     """Per-app: the database, a short cache of grant checks, and open sockets."""
 
     factory: sessionmaker[Session]
+    screens: Screens = Screens(())  # the screen registry: who may open which path
     clock: Callable[[], float] = time.monotonic
     ttl: float = CACHE_SECONDS
     _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
@@ -101,8 +106,8 @@ def state() -> AuthState:
     return auth_state
 
 
-def init_app(server: Flask, factory: sessionmaker[Session]) -> AuthState:
-    auth_state = AuthState(factory)
+def init_app(server: Flask, factory: sessionmaker[Session], screens: Screens = Screens(())) -> AuthState:
+    auth_state = AuthState(factory, screens)
     server.extensions[EXTENSION] = auth_state
     # Lax: the cookie is not sent on cross-site POSTs (login CSRF, Dash callbacks).
     server.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
@@ -222,19 +227,20 @@ def is_kiosk(actor: Actor | None) -> bool:
     return actor is not None and actor.role == KIOSK_ROLE
 
 
-def is_kiosk_screen(path: str) -> bool:
-    path = path.rstrip("/") or "/"
-    return any(path == p or path.startswith(p + "/") for p in KIOSK_SCREENS)
-
-
 def may_view(path: str, actor: Actor | None = None) -> bool:
-    """May the actor of this request see the screen at ``path``? (True outside requests.)"""
+    """May the actor of this request see the screen at ``path``? (True outside requests.)
+
+    A kiosk sees walls only; anyone else every screen their role is listed for
+    (all when the screen lists none), and every page that is not a screen."""
     if not has_request_context():
         return True
     actor = actor or current_actor()
     if actor is None:
         return False
-    return is_kiosk_screen(path) or not is_kiosk(actor)
+    screen = state().screens.covering(path)
+    if is_kiosk(actor):
+        return screen is not None and screen.kiosk
+    return screen is None or screen.roles is None or actor.role in screen.roles
 
 
 # ------------------------------------------------------------- for views
@@ -321,25 +327,33 @@ def _kiosk_callback_allowed() -> bool:
     body = request.get_json(silent=True) or {}
     outputs = body.get("outputs")
     outputs = outputs if isinstance(outputs, list) else [outputs]
+    walls = tuple(f"{s.name}-" for s in state().screens if s.kiosk)
     for output in outputs:
         ident = output.get("id") if isinstance(output, dict) else None
         # Pattern-matching ids (dicts) and anything unnamed are refused.
-        if not isinstance(ident, str) or not (ident in KIOSK_OUTPUT_IDS or ident.startswith(KIOSK_OUTPUT_PREFIXES)):
+        if not isinstance(ident, str) or not (ident in KIOSK_OUTPUT_IDS or ident.startswith(walls)):
             return False
     return bool(outputs)
 
 
+KIOSK_REFUSED = N_("This wall's kiosk token is invalid or has been revoked.")
+KIOSK_REFUSED_ASK = N_("Ask the platform office for a new wall URL.")
+
+
 def _kiosk_refused_page() -> Response:
-    """A wall whose token was revoked says so; nobody at a wall can type a password."""
+    """A wall whose token was revoked says so; nobody at a wall can type a password.
+    Chinese first, English beneath: nobody at a wall can switch the language either."""
+    zh, en = "zh-CN", "en"
+    title, log_in = N_("Kiosk token refused"), N_("Log in")
     html = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<title>大屏授权无效 · Kiosk token refused</title>
+<title>{gettext(title, zh)} · {gettext(title, en)}</title>
 <style>body{{margin:0;height:100vh;display:flex;align-items:center;justify-content:center;
 background:#07101d;color:#c9d4e3;font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;text-align:center}}
 h1{{color:#ff4d4f;font-weight:500}} a{{color:#3fa7ff}}</style></head><body><main>
-<h1>大屏授权无效或已被撤销</h1>
-<p>请联系民生警务平台办公室更换大屏链接。</p>
-<p lang="en">This wall's kiosk token is invalid or has been revoked. Ask the platform office for a new wall URL.</p>
-<p><a href="/login?next={escape(quote(request.path, safe='/'))}">登录 / Log in</a></p>
+<h1>{gettext(KIOSK_REFUSED, zh)}</h1>
+<p>{gettext(KIOSK_REFUSED_ASK, zh)}</p>
+<p lang="en">{gettext(KIOSK_REFUSED, en)} {gettext(KIOSK_REFUSED_ASK, en)}</p>
+<p><a href="/login?next={escape(quote(request.path, safe='/'))}">{gettext(log_in, zh)} / {gettext(log_in, en)}</a></p>
 </main></body></html>"""
     return Response(html, status=401, mimetype="text/html")
 

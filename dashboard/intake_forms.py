@@ -26,13 +26,14 @@ from flask import Blueprint, Response, request, session
 from markupsafe import Markup, escape
 
 from dashboard.auth import current_actor, public
+from dashboard.i18n import request_lang
 from feeds import frontdesk, mailbox
 from feeds.common import hand_in
 from feeds.dead_letters import FieldError, Rejected, reject
 from tickets.uow import unit_of_work
 from tickets.models import utcnow
+from layouts.i18n import DEFAULT_LANGUAGE, N_, gettext, labels, texts
 from tickets.roles import ROLES
-from tickets.vocabulary import KINDS, TOPICS
 
 blueprint = Blueprint("intake_forms", __name__)
 CSRF_KEY = "intake_csrf"
@@ -168,9 +169,9 @@ a{color:var(--accent)} body.staff a{color:#5cb3ff}
 .foot{margin:1.3rem 0 0;color:var(--muted);font-size:.85rem}
 """
 
-def _page(title: str, subtitle: str, body: str, status: int = 200, *, staff: bool = False,
+def _page(title: str, subtitle: str, body: str, lang: str, status: int = 200, *, staff: bool = False,
           who: str = "") -> Response:
-    html = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+    html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)} · {escape(subtitle)}</title><style>{STYLE}</style></head>"
             f'<body class="{"staff" if staff else "public"}"><header><div class="wrap"><div>'
@@ -182,9 +183,10 @@ def _page(title: str, subtitle: str, body: str, status: int = 200, *, staff: boo
 class _Form:
     """Renders one form's fields with their values and the reasons each was refused."""
 
-    def __init__(self, values: dict[str, str], errors: dict[str, list[str]]) -> None:
+    def __init__(self, values: dict[str, str], errors: dict[str, list[str]], lang: str) -> None:
         self.values = values
         self.errors = errors
+        self.lang = lang
         self._focused = False
 
     def _error_attrs(self, name: str, hint: str) -> tuple[str, str, str]:
@@ -209,8 +211,9 @@ class _Form:
               options: dict[str, str] | None = None, input_type: str = "text", maxlength: int | None = None,
               placeholder: str = "", hint: str = "", rows: int = 0, extra: str = "") -> str:
         value = self.values.get(name, "")
+        optional_text = escape(gettext("(optional)", self.lang))
         mark = ('<span class="req" aria-hidden="true">*</span>' if required
-                else '<span class="opt">（选填）</span>' if optional else "")
+                else f'<span class="opt">{optional_text}</span>' if optional else "")
         err_attrs, err_lines, cls = self._error_attrs(name, hint)
         attrs = (f' id="{name}" name="{name}"' + (" required" if required else "")
                  + (f' maxlength="{maxlength}"' if maxlength else "")
@@ -241,107 +244,149 @@ class _Form:
                 f'<div class="choices">{radios}</div>{err_lines}</fieldset>')
 
 
-# What a refusal says, for the person at the form: in Chinese, without field codes.
+# What a refusal says, for the person at the form: in their words, without field codes.
 # The validators' own words (English, for operators and the dead-letter queue)
-# stay on the page under 技术信息.
+# stay on the page under the technical details.
 _FORM_PROBLEMS = {
-    "csrf_token": "页面已过期，或不是从本平台打开的。请刷新页面后重新填写提交。",
-    "Origin": "这次提交来自其他网站，已被拒绝。请直接在本平台的页面上填写提交。",
-    "form_id": "表单已失效。请刷新页面后重新填写提交。",
+    "csrf_token": N_("The page has expired, or was not opened from this platform. Reload the page, "
+                     "fill it in and submit again."),
+    "Origin": N_("This submission came from another website and was refused. Fill in and submit the form "
+                 "on this platform's own page."),
+    "form_id": N_("The form is no longer valid. Reload the page, fill it in and submit again."),
 }
+REQUIRED_MARK = '<span class="req">*</span>'
 
 
-def _plain(error: FieldError, labels: dict[str, str], selects: frozenset[str] = frozenset()) -> str:
+def _plain(error: FieldError, labels: dict[str, str], lang: str, selects: frozenset[str] = frozenset()) -> str:
     field = error.field.split("（")[0]
     message = error.message
     if field in _FORM_PROBLEMS:
-        return _FORM_PROBLEMS[field]
+        return gettext(_FORM_PROBLEMS[field], lang)
     label = labels.get(field)
-    if label is None:  # a problem with the whole submission, already said in Chinese (the rate limit)
+    if label is None:  # a problem with the whole submission, already said in the page's language (the rate limit)
         return message
+    label = gettext(label, lang)
     if "is required" in message:
-        return f"请{'选择' if field in selects else '填写'}{label}。"
+        if field in selects:
+            return gettext("Please choose %(field)s.", lang, field=label)
+        return gettext("Please fill in %(field)s.", lang, field=label)
     if field == "visitors":
-        return "来访人数应为 1 到 500 之间的整数。"
+        return gettext("The number of visitors must be a whole number from 1 to 500.", lang)
     longest = re.search(r"at most (\d+)", message)
     if "characters" in message and longest:
         given = re.search(r"is (\d+) characters", message)
-        now = f"，现有 {given.group(1)} 字" if given else ""
-        return f"{label}最多 {longest.group(1)} 字{now}，请删减。"
+        if given:
+            return gettext("%(field)s may have at most %(limit)s characters (it has %(given)s); please shorten it.",
+                           lang, field=label, limit=longest.group(1), given=given.group(1))
+        return gettext("%(field)s may have at most %(limit)s characters; please shorten it.", lang, field=label,
+                       limit=longest.group(1))
     if "not a phone number" in message:
-        return f"{label}不正确，请只填写数字（可带空格或“-”）。"
+        return gettext("%(field)s is not right: use digits only (spaces or “-” allowed).", lang, field=label)
     if "not an e-mail address" in message:
-        return f"{label}格式不正确，应类似 name@example.com。"
+        return gettext("%(field)s is not in the right form; it should look like name@example.com.", lang,
+                       field=label)
     if "is not one of" in message:
-        return f"请从列表中选择{label}。"
+        return gettext("Please choose %(field)s from the list.", lang, field=label)
     if "not a date-time" in message:
-        return f"{label}应按“年-月-日 时:分”填写，如 2025-03-10 09:30。"
+        return gettext("%(field)s should be written as year-month-day hour:minute, e.g. 2025-03-10 09:30.", lang,
+                       field=label)
     if "in the future" in message:
-        return f"{label}不能晚于现在。"
+        return gettext("%(field)s cannot be later than now.", lang, field=label)
     if "letters, digits" in message:
-        return f"{label}只能包含字母、数字、“-”和“_”，最多 50 个字符。"
-    return f"{label}填写有误，请检查后重新提交。"
+        return gettext("%(field)s may contain only letters, digits, “-” and “_”, at most 50 characters.", lang,
+                       field=label)
+    return gettext("%(field)s is not filled in correctly; please check it and submit again.", lang, field=label)
 
 
-def _errors_by_field(errors: list[FieldError], labels: dict[str, str],
+def _errors_by_field(errors: list[FieldError], labels: dict[str, str], lang: str,
                      selects: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for e in errors:
         key = e.field.split("（")[0]
-        out.setdefault(key, []).append(_plain(e, labels, selects))
+        out.setdefault(key, []).append(_plain(e, labels, lang, selects))
     return out
 
 
-def _summary(errors: list[FieldError], dead_letter_id: int | None, labels: dict[str, str],
+def _summary(errors: list[FieldError], dead_letter_id: int | None, labels: dict[str, str], lang: str,
              selects: frozenset[str] = frozenset()) -> str:
     if not errors:
         return ""
     items = []
     for e in errors:
         key = e.field.split("（")[0]
-        text = escape(_plain(e, labels, selects))
+        text = escape(_plain(e, labels, lang, selects))
         items.append(f'<li><a href="#{escape(key)}">{text}</a></li>' if key in labels else f"<li>{text}</li>")
-    count = f"以下 {len(errors)} 处" if len(errors) > 1 else "以下问题"
-    ref = f"<p>记录编号：{dead_letter_id}</p>" if dead_letter_id else ""
+    head = (gettext("Not sent. Please correct the %(count)s problems below and submit again:", lang,
+                    count=len(errors)) if len(errors) > 1
+            else gettext("Not sent. Please correct the problem below and submit again:", lang))
+    ref = escape(gettext("Record number: %(id)s", lang, id=dead_letter_id)) if dead_letter_id else ""
+    details = escape(gettext("Technical details (give these if you contact the staff)", lang))
     technical = "".join(f"<li>{escape(e.field)}: {escape(e.message)}</li>" for e in errors)
-    return (f'<div class="box" role="alert"><p class="head">提交未成功，请修改{count}后重新提交：</p>'
-            f'<ul>{"".join(items)}</ul><details class="tech"><summary>技术信息（如需联系工作人员，请提供）</summary>'
-            f"{ref}<ul>{technical}</ul></details></div>")
+    return (f'<div class="box" role="alert"><p class="head">{escape(head)}</p>'
+            f'<ul>{"".join(items)}</ul><details class="tech"><summary>{details}</summary>'
+            f"{f'<p>{ref}</p>' if ref else ''}<ul>{technical}</ul></details></div>")
+
+
+def _required_legend(lang: str, message: str = N_("Fields marked %(mark)s are required.")) -> str:
+    return f'<p class="legend">{gettext(message, lang, mark=REQUIRED_MARK)}</p>'
 
 
 # ---------------------------------------------------------------- mailbox
-MAILBOX_TITLE, MAILBOX_ORG = "局长信箱", "济南市公安局 · 民生警务平台"
-MAILBOX_LABELS = {"name": "姓名", "phone": "手机号码", "email": "电子邮箱", "kind": "诉求类型", "title": "标题",
-                  "content": "内容", "address": "事发地址"}
+MAILBOX_TITLE = N_("Director's mailbox")
+MAILBOX_ORG = N_("Jinan Public Security Bureau · Minsheng policing platform")
+MAILBOX_LABELS = {"name": N_("Name"), "phone": N_("Mobile number"), "email": N_("E-mail"),
+                  "kind": N_("Type of request"), "title": N_("Title"), "content": N_("Content"),
+                  "address": N_("Address of the incident")}
 MAILBOX_SELECTS = frozenset({"kind"})
 
 
-def _mailbox_form(values: dict[str, str], errors: list[FieldError] | None = None,
+def _mailbox_page(body: str, lang: str, status: int = 200) -> Response:
+    return _page(gettext(MAILBOX_TITLE, lang), gettext(MAILBOX_ORG, lang), body, lang, status)
+
+
+def _mailbox_form(values: dict[str, str], lang: str, errors: list[FieldError] | None = None,
                   dead_letter_id: int | None = None, status: int = 200) -> Response:
-    f = _Form(values, _errors_by_field(errors or [], MAILBOX_LABELS, MAILBOX_SELECTS))
-    kinds = {"": "请选择", **KINDS}
+    f = _Form(values, _errors_by_field(errors or [], MAILBOX_LABELS, lang, MAILBOX_SELECTS), lang)
+    words = texts(MAILBOX_LABELS, lang)
+    kinds = {"": gettext("Please choose", lang), **labels(lang)["kinds"]}
+    welcome = gettext("You are welcome to send the police your opinions and suggestions, complaints and reports, "
+                      "or requests for help and advice.", lang)
+    private = gettext("Your name and contact details are used only to handle your request and follow it up; "
+                      "they are never made public.", lang)
+    emergency = gettext("In an emergency, call 110 for the police.", lang)
+    send = gettext("Send letter", lang)
     body = (
-        _summary(errors or [], dead_letter_id, MAILBOX_LABELS, MAILBOX_SELECTS)
-        + '<p class="notice">欢迎您对公安工作提出意见建议、投诉举报或求助咨询。'
-          "<strong>紧急情况请直接拨打 110 报警。</strong></p>"
-        + '<p class="legend">带 <span class="req">*</span> 的为必填项。</p>'
-        + '<form method="post" action="/mailbox" accept-charset="utf-8">'
+        _summary(errors or [], dead_letter_id, MAILBOX_LABELS, lang, MAILBOX_SELECTS)
+        + f'<p class="notice">{escape(welcome)}'
+        + f"<strong>{escape(emergency)}</strong></p>"
+        + _required_legend(lang)
+        + f'<form method="post" action="/mailbox{_lang_query(lang)}" accept-charset="utf-8">'
         + f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
         + f'<input type="hidden" name="form_id" value="{escape(values.get("form_id") or secrets.token_hex(16))}">'
-        + '<div class="row">' + f.field("name", "姓名", required=True, maxlength=64, extra=' autocomplete="name"')
-        + f.field("phone", "手机号码", required=True, input_type="tel", maxlength=32,
-                  hint="用于回访和短信告知办理情况，不会公开", extra=' autocomplete="tel" inputmode="tel"') + "</div>"
-        + '<div class="row">' + f.field("email", "电子邮箱", optional=True, input_type="email", maxlength=254,
+        + '<div class="row">' + f.field("name", words["name"], required=True, maxlength=64,
+                                        extra=' autocomplete="name"')
+        + f.field("phone", words["phone"], required=True, input_type="tel", maxlength=32,
+                  hint=gettext("Used for the follow-up and SMS updates on your request; never made public", lang),
+                  extra=' autocomplete="tel" inputmode="tel"') + "</div>"
+        + '<div class="row">' + f.field("email", words["email"], optional=True, input_type="email", maxlength=254,
                                         extra=' autocomplete="email"')
-        + f.field("kind", "诉求类型", kind="select", options=kinds, optional=True) + "</div>"
-        + f.field("title", "标题", required=True, maxlength=100, hint="一句话概括您反映的事情，最多 100 字")
-        + f.field("content", "内容", kind="textarea", required=True, maxlength=3000, rows=7,
-                  hint="请写明事情经过、时间、地点和您的诉求，最多 3000 字")
-        + f.field("address", "事发地址", optional=True, maxlength=200, placeholder="如：济南市历下区泉城路××号")
-        + '<div class="actions"><button type="submit">提交来信</button></div></form>'
-        + '<p class="foot">您的姓名和联系方式仅用于办理和回访，不会公开。</p>'
+        + f.field("kind", words["kind"], kind="select", options=kinds, optional=True) + "</div>"
+        + f.field("title", words["title"], required=True, maxlength=100,
+                  hint=gettext("Sum up in one sentence what you are reporting, at most 100 characters", lang))
+        + f.field("content", words["content"], kind="textarea", required=True, maxlength=3000, rows=7,
+                  hint=gettext("Say what happened, when and where, and what you ask for; at most 3000 characters",
+                               lang))
+        + f.field("address", words["address"], optional=True, maxlength=200,
+                  placeholder=gettext("e.g. No. ×× Quancheng Road, Lixia District, Jinan", lang))
+        + f'<div class="actions"><button type="submit">{escape(send)}</button></div></form>'
+        + f'<p class="foot">{escape(private)}</p>'
     )
-    return _page(MAILBOX_TITLE, MAILBOX_ORG, body, status)
+    return _mailbox_page(body, lang, status)
+
+
+def _lang_query(lang: str) -> str:
+    """A page in English keeps ``?lang=en`` on its form's action; Chinese is the default."""
+    return "" if lang == DEFAULT_LANGUAGE else f"?lang={lang}"
 
 
 @blueprint.route("/mailbox", methods=["GET", "POST"])
@@ -349,124 +394,161 @@ def _mailbox_form(values: dict[str, str], errors: list[FieldError] | None = None
 def mailbox_page() -> Response:
     platform = _platform()
     settings = platform.settings
+    lang = request_lang()
     if request.method == "GET":
-        return _mailbox_form({})
+        return _mailbox_form({}, lang)
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
     ip = request.remote_addr or "unknown"
     if not limiter.allow(f"mailbox:{ip}", settings.mailbox_max_per_hour):
-        return _mailbox_form(values, [FieldError("(rate)", f"同一网络地址每小时最多提交 {settings.mailbox_max_per_hour} 封，"
-                                                           "请稍后再试。")], status=429)
+        limit = gettext("At most %(limit)s letters an hour may be sent from one network address; "
+                        "please try again later.", lang, limit=settings.mailbox_max_per_hour)
+        return _mailbox_form(values, lang, [FieldError("(rate)", limit)], status=429)
     now = utcnow()
     raw = urlencode([(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"])
     with unit_of_work(platform.factory) as s:
         problem = _origin_problem() or _csrf_problem()
         if problem is not None:
             letter = reject(s, mailbox.CHANNEL, f"POST /mailbox from {ip}", raw, [problem])
-            return _mailbox_form(values, [problem], letter.id, status=403)
+            return _mailbox_form(values, lang, [problem], letter.id, status=403)
         try:
             new = mailbox.parse_form(values, now=now, tz=settings.tz)
         except Rejected as exc:
             letter = reject(s, mailbox.CHANNEL, f"POST /mailbox from {ip}", raw, exc.errors,
                             external_id=exc.external_id)
-            return _mailbox_form(values, exc.errors, letter.id, status=400)
+            return _mailbox_form(values, lang, exc.errors, letter.id, status=400)
         outcome = hand_in(s, new, now)
         number = outcome.ticket.number if outcome.ticket else ""
     # Only the number: nothing the citizen typed (name, phone, the letter) is echoed back.
-    head = "这封信此前已提交并受理，无需重复提交" if outcome.status == "duplicate" else "来信已受理"
-    number_html = (f'<p>受理编号</p><p class="number">{escape(number)}</p>'
-                   "<p>请记下或截图保存受理编号，咨询办理进度时请提供此编号。</p>" if number else "")
-    body = (f'<div class="ok" role="status"><p class="head">✓ {head}</p>{number_html}'
-            "<p>我们将尽快转交承办单位办理，并通过短信回访。</p></div>"
-            '<p class="foot">紧急情况请直接拨打 110。　<a href="/mailbox">再写一封</a></p>')
-    return _page(MAILBOX_TITLE, MAILBOX_ORG, body, 200 if outcome.status == "duplicate" else 201)
+    head = (gettext("This letter was already sent and accepted; no need to send it again", lang)
+            if outcome.status == "duplicate" else gettext("Letter accepted", lang))
+    keep = gettext("Please note or screenshot the reference number and give it when you ask about progress.", lang)
+    reference = gettext("Reference number", lang)
+    number_html = (f'<p>{escape(reference)}</p><p class="number">{escape(number)}</p>'
+                   f"<p>{escape(keep)}</p>" if number else "")
+    next_steps = gettext("We will pass it to the unit in charge as soon as possible and follow up by SMS.", lang)
+    emergency, another = gettext("In an emergency, call 110.", lang), gettext("Write another letter", lang)
+    body = (f'<div class="ok" role="status"><p class="head">✓ {escape(head)}</p>{number_html}'
+            f"<p>{escape(next_steps)}</p></div>"
+            f'<p class="foot">{escape(emergency)}　<a href="/mailbox{_lang_query(lang)}">{escape(another)}</a></p>')
+    return _mailbox_page(body, lang, 200 if outcome.status == "duplicate" else 201)
 
 
 # --------------------------------------------------------------- front desk
-FRONTDESK_TITLE, FRONTDESK_ORG = "来信来访登记", "民生警务平台 · 前台登记"
-FRONTDESK_LABELS = {"channel": "渠道", "registration_no": "登记编号", "received_at": "来信/来访时间", "name": "姓名",
-                    "phone": "联系电话", "visitors": "来访人数", "address": "地址", "kind": "诉求类型",
-                    "topic": "诉求事项", "title": "标题", "content": "内容摘要"}
+FRONTDESK_TITLE = N_("Letter and visit registration")
+FRONTDESK_ORG = N_("Minsheng policing platform · Front desk")
+FRONTDESK_LABELS = {"channel": N_("Channel"), "registration_no": N_("Registration number"),
+                    "received_at": N_("Letter/visit time"), "name": N_("Name"), "phone": N_("Phone"),
+                    "visitors": N_("Number of visitors"), "address": N_("Address"), "kind": N_("Type of request"),
+                    "topic": N_("Topic"), "title": N_("Title"), "content": N_("Summary")}
 FRONTDESK_SELECTS = frozenset({"channel", "kind", "topic"})
+# What a registration became, by the intake's outcome (anything else: a repeat).
+FRONTDESK_DONE = {
+    "accepted": N_("%(channel)s registered: ticket %(number)s"),
+    "merged": N_("%(channel)s registered (merged with an open ticket): ticket %(number)s"),
+    "duplicate": N_("%(channel)s already registered (submitted twice): ticket %(number)s"),
+}
 
 
-def _who(actor: Any) -> str:
+def _frontdesk_page(body: str, lang: str, status: int = 200, who: str = "") -> Response:
+    return _page(gettext(FRONTDESK_TITLE, lang), gettext(FRONTDESK_ORG, lang), body, lang, status, staff=True,
+                 who=who)
+
+
+def _who(actor: Any, lang: str) -> str:
     if actor is None:
         return ""
     extra = getattr(actor, "extra", None) or {}
-    parts = [extra.get("real_name") or actor.name, ROLES.get(actor.role, ""), extra.get("unit_name", "")]
+    role = ROLES.get(actor.role, "") if lang == DEFAULT_LANGUAGE else actor.role
+    parts = [extra.get("real_name") or actor.name, role, extra.get("unit_name", "")]
+    log_out = gettext("Log out", lang)
     return (f'<div class="who">{escape(" · ".join(p for p in parts if p))}'
-            '<a href="/logout">退出</a></div>')
+            f'<a href="/logout">{escape(log_out)}</a></div>')
 
 
-def _frontdesk_form(values: dict[str, str], errors: list[FieldError] | None = None,
+def _frontdesk_form(values: dict[str, str], lang: str, errors: list[FieldError] | None = None,
                     dead_letter_id: int | None = None, status: int = 200, done: str = "",
                     who: str = "") -> Response:
-    f = _Form(values, _errors_by_field(errors or [], FRONTDESK_LABELS, FRONTDESK_SELECTS))
-    auto = "自动识别（按内容）"
+    f = _Form(values, _errors_by_field(errors or [], FRONTDESK_LABELS, lang, FRONTDESK_SELECTS), lang)
+    words = texts(FRONTDESK_LABELS, lang)
+    names = labels(lang)
+    auto = gettext("Automatic (from the content)", lang)
+    register = gettext("Register and dispatch", lang)
     example_time = utcnow().astimezone(_platform().settings.tz).strftime("%Y-%m-%d %H:%M")
     body = (
-        done + _summary(errors or [], dead_letter_id, FRONTDESK_LABELS, FRONTDESK_SELECTS)
-        + '<p class="legend">带 <span class="req">*</span> 的为必填项。登记后按地址和内容自动分派承办单位。</p>'
-        + '<form method="post" action="/frontdesk" accept-charset="utf-8">'
+        done + _summary(errors or [], dead_letter_id, FRONTDESK_LABELS, lang, FRONTDESK_SELECTS)
+        + _required_legend(lang, N_("Fields marked %(mark)s are required. Once registered, the request is "
+                                    "dispatched to a unit by its address and content."))
+        + f'<form method="post" action="/frontdesk{_lang_query(lang)}" accept-charset="utf-8">'
         + f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
         + f'<input type="hidden" name="form_id" value="{escape(values.get("form_id") or secrets.token_hex(16))}">'
-        + '<div class="row three">' + f.choices("channel", "渠道", dict(frontdesk.CHANNELS), required=True)
-        + f.field("registration_no", "登记编号", optional=True, maxlength=50, placeholder="如信访件编号",
-                  hint="同一编号只登记一次")
-        + f.field("received_at", "来信/来访时间", optional=True, maxlength=19, placeholder=f"如 {example_time}",
-                  hint="年-月-日 时:分，留空按当前时间") + "</div>"
-        + '<div class="row three">' + f.field("name", "姓名", required=True, maxlength=64)
-        + f.field("phone", "联系电话", optional=True, input_type="tel", maxlength=32)
-        + f.field("visitors", "来访人数", input_type="number", optional=True, hint="仅来访填写",
-                  extra=' min="1" max="500" step="1"') + "</div>"
-        + f.field("address", "地址", optional=True, maxlength=200, hint="事发地或来信人地址，用于分派属地单位")
-        + '<div class="row">' + f.field("kind", "诉求类型", kind="select", options={"": auto, **KINDS})
-        + f.field("topic", "诉求事项", kind="select", options={"auto": auto, **TOPICS}) + "</div>"
-        + f.field("title", "标题", required=True, maxlength=100)
-        + f.field("content", "内容摘要", kind="textarea", required=True, maxlength=5000, rows=5,
-                  hint="来信或来访反映的主要内容，最多 5000 字")
-        + '<div class="actions"><button type="submit">登记并转办</button></div></form>'
+        + '<div class="row three">'
+        + f.choices("channel", words["channel"], {k: names["channels"][k] for k in frontdesk.CHANNELS}, required=True)
+        + f.field("registration_no", words["registration_no"], optional=True, maxlength=50,
+                  placeholder=gettext("e.g. the petition's number", lang),
+                  hint=gettext("Each number is registered once", lang))
+        + f.field("received_at", words["received_at"], optional=True, maxlength=19,
+                  placeholder=gettext("e.g. %(example)s", lang, example=example_time),
+                  hint=gettext("year-month-day hour:minute; empty: now", lang)) + "</div>"
+        + '<div class="row three">' + f.field("name", words["name"], required=True, maxlength=64)
+        + f.field("phone", words["phone"], optional=True, input_type="tel", maxlength=32)
+        + f.field("visitors", words["visitors"], input_type="number", optional=True,
+                  hint=gettext("Visits only", lang), extra=' min="1" max="500" step="1"') + "</div>"
+        + f.field("address", words["address"], optional=True, maxlength=200,
+                  hint=gettext("Where it happened, or the writer's address: decides the local unit", lang))
+        + '<div class="row">' + f.field("kind", words["kind"], kind="select", options={"": auto, **names["kinds"]})
+        + f.field("topic", words["topic"], kind="select", options={"auto": auto, **names["topics"]}) + "</div>"
+        + f.field("title", words["title"], required=True, maxlength=100)
+        + f.field("content", words["content"], kind="textarea", required=True, maxlength=5000, rows=5,
+                  hint=gettext("What the letter or visit is about, at most 5000 characters", lang))
+        + f'<div class="actions"><button type="submit">{escape(register)}</button></div></form>'
     )
-    return _page(FRONTDESK_TITLE, FRONTDESK_ORG, body, status, staff=True, who=who)
+    return _frontdesk_page(body, lang, status, who=who)
 
 
 @blueprint.route("/frontdesk", methods=["GET", "POST"])
 def frontdesk_page() -> Response:
     # The gate has already sent anonymous visitors to /login.
     actor = current_actor()
+    lang = request_lang()
     if actor is None or actor.role not in FRONTDESK_ROLES:
-        who = (actor.extra.get("real_name") or actor.name) if actor else "未登录用户"
-        return _page(FRONTDESK_TITLE, FRONTDESK_ORG,
-                     f'<div class="box" role="alert"><p class="head">无权登记来信来访</p>'
-                     f"<p>{escape(who)} 的账号不能登记来信来访：需要平台办管理员（admin）或派单员（dispatcher）角色。"
-                     '请换用有权限的账号，或联系平台办公室。</p></div><p><a href="/logout">换个账号登录</a></p>',
-                     403, staff=True, who=_who(actor))
+        who = (actor.extra.get("real_name") or actor.name) if actor else gettext("a user who is not logged in", lang)
+        refusal = gettext("The account of %(who)s cannot register letters and visits: it needs the role admin "
+                          "(platform office administrator) or dispatcher. Log in with an account that may, or ask "
+                          "the platform office.", lang, who=who)
+        head = gettext("Not allowed to register letters and visits", lang)
+        other = gettext("Log in with another account", lang)
+        return _frontdesk_page(
+            f'<div class="box" role="alert"><p class="head">{escape(head)}</p><p>{escape(refusal)}</p></div>'
+            f'<p><a href="/logout">{escape(other)}</a></p>', lang, 403, who=_who(actor, lang))
     platform = _platform()
     settings = platform.settings
-    who = _who(actor)
+    who = _who(actor, lang)
     if request.method == "GET":
-        return _frontdesk_form({"channel": request.args.get("channel", "letter")}, who=who)
+        return _frontdesk_form({"channel": request.args.get("channel", "letter")}, lang, who=who)
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
     raw = urlencode([(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"])
     now = utcnow()
-    channel = values.get("channel") if values.get("channel") in frontdesk.CHANNELS else "letter"
+    channel = values["channel"] if values.get("channel") in frontdesk.CHANNELS else "letter"
     with unit_of_work(platform.factory) as s:
         problem = _origin_problem() or _csrf_problem()
         if problem is not None:
             letter = reject(s, channel, f"POST /frontdesk by {actor.name}", raw, [problem])
-            return _frontdesk_form(values, [problem], letter.id, status=403, who=who)
+            return _frontdesk_form(values, lang, [problem], letter.id, status=403, who=who)
         try:
             new = frontdesk.parse_form(values, now=now, tz=settings.tz, clerk=actor.name)
         except Rejected as exc:
             letter = reject(s, channel, f"POST /frontdesk by {actor.name}", raw, exc.errors,
                             external_id=exc.external_id)
-            return _frontdesk_form(values, exc.errors, letter.id, status=400, who=who)
+            return _mailbox_form(values, lang, exc.errors, letter.id, status=400)
         outcome = hand_in(s, new, now)
         number = outcome.ticket.number if outcome.ticket else ""
         unit = outcome.ticket.unit.name if outcome.ticket and outcome.ticket.unit else ""
-    word = {"accepted": "已登记", "merged": "已登记（与在办工单合并）"}.get(outcome.status, "此前已登记（重复提交）")
-    where = f"已转办至 {escape(unit)}。" if unit else "未能自动确定承办单位，请在工单中派单。"
-    done = (f'<div class="ok" role="status"><p class="head">✓ {frontdesk.CHANNELS[channel]}{word}：工单 '
-            f'<span class="number">{escape(number)}</span></p><p>{where}可在下方继续登记下一件。</p></div>')
-    return _frontdesk_form({"channel": channel}, status=200 if outcome.status == "duplicate" else 201,
+    number_html = Markup('<span class="number">{}</span>').format(number)
+    head = gettext(FRONTDESK_DONE.get(outcome.status, FRONTDESK_DONE["duplicate"]), lang,
+                   channel=escape(labels(lang)["channels"][channel]), number=number_html)
+    where = (gettext("Dispatched to %(unit)s.", lang, unit=unit) if unit
+             else gettext("No unit could be chosen automatically; dispatch it from the ticket.", lang))
+    then = gettext("%(where)s You can register the next one below.", lang, where=where)
+    done = f'<div class="ok" role="status"><p class="head">✓ {head}</p><p>{escape(then)}</p></div>'
+    return _frontdesk_form({"channel": channel}, lang, status=200 if outcome.status == "duplicate" else 201,
                            done=done, who=who)

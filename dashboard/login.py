@@ -13,7 +13,9 @@ from flask import Blueprint, Response, redirect, request
 from markupsafe import Markup, escape
 
 from dashboard import auth
-from layouts.i18n import normalise
+from dashboard.i18n import request_lang
+from layouts.home import PLATFORM_NAME
+from layouts.i18n import N_, other_language, switch_label, texts
 from tickets import accounts
 from tickets.uow import unit_of_work
 
@@ -21,13 +23,13 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("login", __name__)
 
 TEXT = {
-    "zh-CN": {"title": "民生警务平台", "subtitle": "实名登录", "username": "用户名", "password": "密码",
-              "submit": "登录", "failed": "用户名或密码错误，或账号已停用。", "switch": "English",
-              "hint": "大屏请使用平台办公室发放的大屏链接，无需登录。"},
-    "en": {"title": "Minsheng policing platform", "subtitle": "Sign in with your real-name account",
-           "username": "Username", "password": "Password", "submit": "Sign in",
-           "failed": "Wrong username or password, or the account is inactive.", "switch": "中文",
-           "hint": "Wall screens open with the kiosk URL from the platform office; they need no login."},
+    "title": PLATFORM_NAME,
+    "subtitle": N_("Sign in with your real-name account"),
+    "username": N_("Username"),
+    "password": N_("Password"),
+    "submit": N_("Sign in"),
+    "failed": N_("Wrong username or password, or the account is inactive."),
+    "hint": N_("Wall screens open with the kiosk URL from the platform office; they need no login."),
 }
 
 PAGE = """<!doctype html>
@@ -70,9 +72,9 @@ def safe_next(target: str | None) -> str:
 
 
 def _page(lang: str, next_url: str, username: str = "", failed: bool = False, status: int = 200) -> Response:
-    words = TEXT[lang]
+    words = texts(TEXT, lang)
     html = PAGE.format(
-        lang=lang, other="en" if lang == "zh-CN" else "zh-CN", switch=words["switch"],
+        lang=lang, other=other_language(lang), switch=switch_label(lang),
         title=words["title"], subtitle=words["subtitle"], next=escape(next_url),
         next_q=escape(quote(next_url, safe="")), username_label=words["username"],
         password_label=words["password"], username=escape(username), submit=words["submit"],
@@ -84,7 +86,7 @@ def _page(lang: str, next_url: str, username: str = "", failed: bool = False, st
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    lang = normalise(request.args.get("lang"))
+    lang = request_lang()
     if request.method == "GET":
         return _page(lang, safe_next(request.args.get("next")))
     username = request.form.get("username", "").strip()

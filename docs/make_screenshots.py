@@ -9,7 +9,7 @@ the reasons a bad letter is refused.
 
     python docs/make_screenshots.py                 # everything
     python docs/make_screenshots.py --only forms    # only the intake forms (no backfill to wait for)
-    python docs/make_screenshots.py --only wall     # the wall and the map
+    python docs/make_screenshots.py --only wall     # the wall and the map (Chinese and English)
 """
 from __future__ import annotations
 
@@ -33,11 +33,13 @@ SHOTS = [
     ("wall-1920x1080.png", "/wall", 1920, 1080),
     ("wall-3840x2160.png", "/wall", 3840, 2160),
     ("wall-en-1920x1080.png", "/wall?lang=en", 1920, 1080),
+    ("wall-en-3840x2160.png", "/wall?lang=en", 3840, 2160),
 ]
 # The full-screen heat map (/map), as a logged-in leader sees it.
 MAP_SHOTS = [
     ("map-1920x1080.png", "/map?window=24h", 1920, 1080),
     ("map-3840x2160.png", "/map?topic=noise&window=7d", 3840, 2160),
+    ("map-en-1920x1080.png", "/map?window=24h&lang=en", 1920, 1080),
 ]
 # The intake forms: (file, path, viewport width, height, what to do on the page).
 FORM_SHOTS = [

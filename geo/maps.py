@@ -162,7 +162,8 @@ class MapSpec:
     tiles_url: str | None = None
     tiles_attribution: str | None = None
     lang: str = "zh-CN"
-    labels: dict[str, Any] = field(default_factory=dict)  # topic and kind names for the script
+    # Topic names and the map's words ("text": tooltips, legend, alert labels), in ``lang``.
+    labels: dict[str, Any] = field(default_factory=dict)
     heat_max_zoom: int = 14
     heat_radius: int = 14
     heat_blur: int = 16
@@ -217,10 +218,10 @@ def build_map(spec: MapSpec) -> OfflineMap:
         for rank, h in enumerate(spec.hotspots, start=1):
             ring = [list(latlon) for latlon in h3.cell_to_boundary(h["cell"])]
             folium.Polygon(ring, color="#ffd23f", weight=2, fill=True, fill_color="#ffd23f", fill_opacity=0.08,
-                           tooltip=_hotspot_text(rank, h, spec.labels)).add_to(cells)
+                           tooltip=_hotspot_text(rank, h, _words(spec))).add_to(cells)
             folium.Marker([h["lat"], h["lon"]], icon=folium.DivIcon(
                 html=f'<div class="ms-rank">{rank}</div>', icon_size=(0, 0), icon_anchor=(0, 0),
-                class_name="ms-label-icon"), tooltip=_hotspot_text(rank, h, spec.labels)).add_to(cells)
+                class_name="ms-label-icon"), tooltip=_hotspot_text(rank, h, _words(spec))).add_to(cells)
     alerts = folium.FeatureGroup(name="预警", control=False).add_to(m)
     if spec.title or spec.legend:
         m.get_root().html.add_child(Element(_overlay(spec)))
@@ -242,20 +243,29 @@ def _total_bounds(districts: Iterable[District]) -> tuple[float, float, float, f
     return tuple(shapely.total_bounds([d.geometry for d in districts]).tolist())  # type: ignore[return-value]
 
 
-def _hotspot_text(rank: int, h: Mapping[str, Any], labels: Mapping[str, Any]) -> str:
-    trend = {"new": "新出现", "up": "上升", "down": "下降", "flat": "持平"}.get(h.get("trend", ""), "")
-    unit = h.get("unit_name") or h.get("unit_code") or "未划定辖区"
-    return (f"热点 {rank}：{h['count']} 起（上一时段 {h.get('previous', 0)} 起，{trend}）· 责任单位 {unit}")
+def _words(spec: MapSpec) -> Mapping[str, str]:
+    """The map's words in its language (``labels["text"]``, from the screen's catalogue)."""
+    words: Mapping[str, str] = spec.labels.get("text", {})
+    return words
+
+
+def _hotspot_text(rank: int, h: Mapping[str, Any], words: Mapping[str, str]) -> str:
+    unit = h.get("unit_name") or h.get("unit_code") or words.get("no_unit", "")
+    return words.get("hotspot", "") % {"rank": rank, "count": h["count"], "previous": h.get("previous", 0),
+                                       "trend": words.get(f"trend_{h.get('trend', '')}", ""), "unit": unit}
 
 
 def _overlay(spec: MapSpec) -> str:
     from markupsafe import escape
 
     stops = ", ".join(f"{colour} {int(stop * 100)}%" for stop, colour in HEAT_GRADIENT.items())
+    words = _words(spec)
     return (f'<div class="ms-title"><div class="ms-title-main">{escape(spec.title)}</div>'
             f'<div class="ms-title-sub">{escape(spec.subtitle)}</div>'
-            f'<div class="ms-scale"><span>少</span><i style="background: linear-gradient(90deg, {stops})"></i>'
-            f'<span>多</span></div><div class="ms-title-legend">{escape(spec.legend)}</div></div>')
+            f'<div class="ms-scale"><span>{escape(words.get("few", ""))}</span>'
+            f'<i style="background: linear-gradient(90deg, {stops})"></i>'
+            f'<span>{escape(words.get("many", ""))}</span></div>'
+            f'<div class="ms-title-legend">{escape(spec.legend)}</div></div>')
 
 
 # ------------------------------------------------------------------ rendering

@@ -1,14 +1,8 @@
-"""Screen layouts, one module per screen; ``SCREENS`` maps a path to its layout."""
-from __future__ import annotations
+"""Screen layouts, one module per screen (``layouts/<screen>.py``).
 
-from collections.abc import Callable
-from typing import Any
-
-from layouts import home, wall
-from layouts import map as map_screen
-
-SCREENS: dict[str, Callable[..., Any]] = {
-    "/": home.layout,
-    "/wall": wall.layout,
-    "/map": map_screen.layout,
-}
+A layout is pure: it builds Dash components from the data it is given (a
+read model's answer, the page's language, the URL's query) and touches
+nothing else: no database, no Flask request or app, no auth. The screen
+registry (``dashboard/screens.py``) says which path shows which layout and
+who may see it; ``tests/test_screen_shape.py`` keeps these modules pure.
+"""

@@ -1,15 +1,41 @@
-"""Screen text in Chinese (default) and English.
+"""Screen and message text: one catalogue, Chinese first.
 
-Domain labels (channels, topics, statuses) come from ``tickets.vocabulary``;
-this module holds only the words of the screens themselves.
+Every sentence a screen, a Flask page or a message shows is written in the
+code as its English source text (the msgid) and looked up with
+:func:`gettext`; :func:`N_` marks one for the catalogue where it sits in a
+table and is translated later. The Chinese lives in
+``layouts/translations/zh_CN/LC_MESSAGES/messages.po`` (Babel's gettext
+format). zh-CN is the default language; English is the source language, so
+it is complete by construction.
+
+The ``.po`` is compiled in memory on first use (Babel), so a fresh clone
+runs without a build step and catalogue merges stay textual. Update it with
+``make catalogue`` (extract → update); ``tests/test_screen_shape.py`` fails on
+an untranslated, fuzzy or missing entry.
+
+Domain labels (channels, topics, statuses) are the domain's own words and
+stay in ``tickets.vocabulary`` (Chinese with ``_EN`` twins): the intake reads
+those Chinese words back (咨询 → ``consultation``), so they are data, not
+screen text. :func:`labels` hands them to screens in one language.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
 
 from tickets.vocabulary import (
     CHANNELS,
     CHANNELS_EN,
     CHANNELS_SHORT,
     CHANNELS_SHORT_EN,
+    KINDS,
     STATUSES,
     TOPICS,
     TOPICS_EN,
@@ -17,35 +43,52 @@ from tickets.vocabulary import (
 )
 
 LANGUAGES = ("zh-CN", "en")
+DEFAULT_LANGUAGE = "zh-CN"
+SOURCE_LANGUAGE = "en"  # the msgids' language
+CATALOGUE_DIR = Path(__file__).resolve().parent / "translations"
+DOMAIN = "messages"
+# The page language (an HTML lang attribute, ?lang=) → Babel's locale name.
+LOCALES = {"zh-CN": "zh_CN", "en": "en"}
 
-TEXT: dict[str, dict[str, str]] = {
-    "platform": {"zh-CN": "民生警务平台", "en": "Minsheng policing platform"},
-    "wall_title": {"zh-CN": "民生警务指挥大屏", "en": "Command centre wall"},
-    "received_today": {"zh-CN": "今日受理", "en": "Received today"},
-    "open_now": {"zh-CN": "在办工单", "en": "Open now"},
-    "closed_today": {"zh-CN": "今日办结", "en": "Closed today"},
-    "breaches_now": {"zh-CN": "超期工单", "en": "Breaches now"},
-    "contact_overdue": {"zh-CN": "联系超时", "en": "Contact overdue"},
-    "resolve_overdue": {"zh-CN": "办理超期", "en": "Resolve overdue"},
-    "amber_now": {"zh-CN": "临期预警", "en": "Near deadline"},
-    "flow_title": {"zh-CN": "近两小时工单流量（每分钟，按渠道）", "en": "Ticket flow, last two hours (per minute, by channel)"},
-    "ticker_title": {"zh-CN": "最新工单", "en": "Latest tickets"},
-    "connecting": {"zh-CN": "连接中…", "en": "Connecting…"},
-    "connected": {"zh-CN": "实时连接", "en": "Live"},
-    "disconnected": {"zh-CN": "连接中断，正在重连", "en": "Disconnected, reconnecting"},
-    "last_update": {"zh-CN": "最后更新", "en": "Last update"},
-    "tickets_unit": {"zh-CN": "件", "en": ""},
-    "units_title": {"zh-CN": "各单位今日办理情况", "en": "Units today"},
-    "col_unit": {"zh-CN": "单位", "en": "Unit"},
-    "col_received": {"zh-CN": "受理", "en": "Received"},
-    "col_completion": {"zh-CN": "办结率", "en": "Completion"},
-    "col_on_time": {"zh-CN": "按时办结率", "en": "On time"},
-    "col_satisfaction": {"zh-CN": "满意率", "en": "Satisfaction"},
-    "col_breaches": {"zh-CN": "超期", "en": "Breaches"},
-    "language_switch": {"zh-CN": "English", "en": "中文"},
-    "not_found": {"zh-CN": "页面不存在", "en": "Page not found"},
-    "not_allowed": {"zh-CN": "无权查看此页面，请登录", "en": "Not allowed here; please log in"},
-}
+
+def normalise(lang: str | None) -> str:
+    """``?lang=`` as given (``en``, ``en-US``, ``zh``, nothing …) → one of :data:`LANGUAGES`."""
+    return "en" if (lang or "").lower().replace("_", "-").startswith("en") else DEFAULT_LANGUAGE
+
+
+def other_language(lang: str) -> str:
+    """The language a screen's switch link offers."""
+    return "en" if normalise(lang) == DEFAULT_LANGUAGE else DEFAULT_LANGUAGE
+
+
+# Each language by its own name (never translated: the switch is read by someone who wants it).
+LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
+
+
+def switch_label(lang: str) -> str:
+    """The language switch's label on a page in ``lang``: the other language's own name."""
+    return LANGUAGE_NAMES[other_language(lang)]
+
+
+def catalogue_path(lang: str) -> Path:
+    return CATALOGUE_DIR / LOCALES[normalise(lang)] / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def translations(lang: str) -> NullTranslations:
+    """The compiled catalogue of ``lang`` (the source language needs none)."""
+    return _compiled(normalise(lang))
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _compiled(lang: str) -> NullTranslations:
+    if lang == SOURCE_LANGUAGE:
+        return NullTranslations()
+    with catalogue_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=LOCALES[lang], domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)  # a fuzzy entry is a guess: never shown
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
 
 
 def N_(message: str) -> str:
@@ -56,21 +99,31 @@ def N_(message: str) -> str:
 def gettext(message: str, lang: str, **params: object) -> str:
     """``message`` (an English msgid) in ``lang``, with ``%(name)s`` params filled in.
 
-    Interface for the whole platform (layouts, Flask pages, API errors). For now
-    it returns the English text; the Babel catalogue replaces the lookup."""
-    return message % params if params else message
+    The one interface for translated text: layouts, Flask pages, API errors.
+    A message missing from the catalogue shows in English (and fails the
+    catalogue test)."""
+    text = translations(lang).gettext(message)
+    return text % params if params else text
 
 
-def normalise(lang: str | None) -> str:
-    return "en" if (lang or "").lower().startswith("en") else "zh-CN"
+# What the domain's warning codes say; a warning's other keys are the params.
+WARNINGS: dict[str, str] = {
+    "calendar_year_unknown": N_("%(year)s: official calendar not loaded; assuming Monday–Friday"),
+}
 
 
-def t(key: str, lang: str) -> str:
-    return TEXT[key][normalise(lang)]
+def warning_text(warning: Mapping[str, Any], lang: str) -> str:
+    params = {k: v for k, v in warning.items() if k != "code"}
+    return gettext(WARNINGS[str(warning["code"])], lang, **params)
+
+
+def texts(messages: dict[str, str], lang: str) -> dict[str, str]:
+    """A page script's words: ``{key: msgid}`` → ``{key: text in lang}``."""
+    return {key: gettext(message, lang) for key, message in messages.items()}
 
 
 def labels(lang: str) -> dict[str, dict[str, str]]:
-    """Domain labels a screen's script needs to render pushed events."""
+    """Domain labels in ``lang``: for layouts, Flask pages and screens' scripts."""
     en = normalise(lang) == "en"
     return {
         "channels": CHANNELS_EN if en else CHANNELS,
@@ -78,5 +131,8 @@ def labels(lang: str) -> dict[str, dict[str, str]]:
         # For narrow columns (the ticker): the full label where there is no short one.
         "channels_short": {**CHANNELS_EN, **CHANNELS_SHORT_EN} if en else {**CHANNELS, **CHANNELS_SHORT},
         "topics_short": {**TOPICS_EN, **TOPICS_SHORT_EN} if en else TOPICS,
+        # Kinds and statuses have no English labels in the domain's vocabulary: their codes are English words.
+        "kinds": {k: k.capitalize() for k in KINDS} if en else KINDS,
         "statuses": {k: k for k in STATUSES} if en else STATUSES,
     }
+

@@ -1,8 +1,11 @@
-"""The command-centre wall (/wall): big counters, ticket flow, latest tickets.
+"""The command-centre wall (/wall): big counters, ticket flow, the live heat
+map, per-unit rates and the latest tickets.
 
 Built for 1920×1080 and 3840×2160 screens that nobody touches: sizes scale
 with the viewport (see assets/wall.css). The layout is static; the page's
-script fills it from a snapshot and then applies pushed events in place.
+script (assets/wall.js, on the shared assets/live.js) fills it from a
+snapshot and then applies pushed events in place, with the rules and words
+this module hands it in the live marker's config.
 """
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from layouts import live
 from layouts import map as map_screen
-from layouts.i18n import labels, t
+from layouts.i18n import N_, WARNINGS, gettext, labels, other_language, switch_label, texts
 from tickets.vocabulary import CHANNELS
 
 # One colour per channel, stable across screens and sessions.
@@ -29,9 +33,39 @@ CHANNEL_COLOURS: dict[str, str] = {
     "import": "#8a8f98",
 }
 
+COUNTERS: dict[str, str] = {
+    "received_today": N_("Received today"),
+    "open_now": N_("Open now"),
+    "closed_today": N_("Closed today"),
+    "breaches_now": N_("Breaches now"),
+    "contact_overdue": N_("Contact overdue"),
+    "resolve_overdue": N_("Resolve overdue"),
+    "amber_now": N_("Near deadline"),
+}
 BIG_COUNTERS = ("received_today", "open_now", "closed_today", "breaches_now")
 SMALL_COUNTERS = ("contact_overdue", "resolve_overdue", "amber_now")
+# Shown in red while above zero.
+ALERT_COUNTERS = ("breaches_now", "contact_overdue", "resolve_overdue")
+# A rate at or above a floor takes its class (assets/wall.css); below the last, "band-bad".
+RATE_BANDS = {"floors": ((0.95, "band-good"), (0.85, "band-warn")), "below": "band-bad", "none": "band-none"}
+# The unit table always lists the territorial bureaus; divisions and the office once they have tickets today.
+UNIT_KINDS_ALWAYS = ("branch", "county_bureau")
+TICKER_ROWS = 30
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
+
+UNIT_COLUMNS: dict[str, str] = {
+    "col_unit": N_("Unit"),
+    "col_received": N_("Received"),
+    "col_completion": N_("Completion"),
+    "col_on_time": N_("On time"),
+    "col_satisfaction": N_("Satisfaction"),
+    "col_breaches": N_("Breaches"),
+}
+# Words the page script writes (the connection states come with every live screen).
+SCRIPT_TEXT: dict[str, str] = {
+    "no_place": N_("no place"),
+    "warning_separator": N_("; "),
+}
 
 
 def flow_figure(lang: str) -> go.Figure:
@@ -59,14 +93,11 @@ def flow_figure(lang: str) -> go.Figure:
     return fig
 
 
-UNIT_COLUMNS = ("col_unit", "col_received", "col_completion", "col_on_time", "col_satisfaction", "col_breaches")
-
-
 def unit_table(lang: str) -> html.Table:
     """Per-unit rates today; the body is filled and kept current by the page script."""
     return html.Table(
         [
-            html.Thead(html.Tr([html.Th(t(c, lang), className=c) for c in UNIT_COLUMNS])),
+            html.Thead(html.Tr([html.Th(gettext(text, lang), className=c) for c, text in UNIT_COLUMNS.items()])),
             html.Tbody(id="wall-units"),
         ],
         className="unit-table",
@@ -76,28 +107,43 @@ def unit_table(lang: str) -> html.Table:
 def _counter(key: str, lang: str, big: bool) -> html.Div:
     return html.Div(
         [
-            html.Div(t(key, lang), className="counter-label"),
+            html.Div(gettext(COUNTERS[key], lang), className="counter-label"),
             html.Div("–", id=f"wall-count-{key}", className="counter-value"),
         ],
         className=f"counter {'counter-big' if big else 'counter-small'} counter-{key}",
     )
 
 
-def layout(lang: str = "zh-CN", **_query: Any) -> html.Div:
-    other = "en" if lang == "zh-CN" else "zh-CN"
+def script_config(lang: str) -> dict[str, Any]:
+    """The rules and words assets/wall.js applies to the snapshot and the pushes."""
+    return {
+        "counters": list(COUNTERS),
+        "alert_counters": list(ALERT_COUNTERS),
+        "bands": RATE_BANDS,
+        "unit_kinds_always": list(UNIT_KINDS_ALWAYS),
+        "ticker_rows": TICKER_ROWS,
+        "map": map_screen.live_sources(),
+        "text": {**texts(SCRIPT_TEXT, lang), "warnings": texts(WARNINGS, lang)},
+    }
+
+
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: Any) -> html.Div:
+    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's."""
     return html.Div(
         [
             html.Header(
                 [
-                    html.H1(t("wall_title", lang), className="wall-title"),
+                    html.H1(gettext("Command centre wall", lang), className="wall-title"),
                     html.Div("", id="wall-warnings", className="wall-warnings"),
                     html.Div(
                         [
-                            html.Span(t("connecting", lang), id="wall-conn", className="conn conn-wait"),
-                            html.Span([t("last_update", lang), " ", html.Span("–", id="wall-updated")],
+                            html.Span(live.connection_text("connecting", lang), id="wall-conn",
+                                      className="conn conn-wait"),
+                            html.Span([gettext("Last update", lang), " ", html.Span("–", id="wall-updated")],
                                       className="wall-updated"),
                             html.Span("", id="wall-clock", className="wall-clock"),
-                            html.A(t("language_switch", lang), href=f"?lang={other}", className="lang-switch"),
+                            html.A(switch_label(lang), href=f"?lang={other_language(lang)}",
+                                   className="lang-switch"),
                         ],
                         className="wall-status",
                     ),
@@ -115,7 +161,7 @@ def layout(lang: str = "zh-CN", **_query: Any) -> html.Div:
                         [
                             html.Div(
                                 [
-                                    html.H2(t("flow_title", lang)),
+                                    html.H2(gettext("Ticket flow, last two hours (per minute, by channel)", lang)),
                                     dcc.Graph(
                                         id="wall-flow",
                                         figure=flow_figure(lang),
@@ -125,21 +171,21 @@ def layout(lang: str = "zh-CN", **_query: Any) -> html.Div:
                                 ],
                                 className="panel panel-flow",
                             ),
-                            html.Div([html.H2(t("units_title", lang)), unit_table(lang)], className="panel panel-units"),
+                            html.Div([html.H2(gettext("Units today", lang)), unit_table(lang)],
+                                     className="panel panel-units"),
                         ],
                         className="wall-left",
                     ),
-                    # The live heat map (layouts/map.py; assets/map_live.js feeds it pushed tickets).
-                    map_screen.wall_panel(lang),
+                    # The live heat map (assets/map_live.js feeds it pushed tickets).
+                    map_screen.wall_panel(lang, map_document),
                     html.Div(
-                        [html.H2(t("ticker_title", lang)), html.Ul(id="wall-ticker", className="ticker")],
+                        [html.H2(gettext("Latest tickets", lang)), html.Ul(id="wall-ticker", className="ticker")],
                         className="panel panel-ticker",
                     ),
                 ],
                 className="wall-body",
             ),
-            # The page script reads these to know which screen it drives, in which language.
-            html.Div(id="live-screen", className="live-screen", **{"data-screen": "wall", "data-lang": lang}),
+            live.marker("wall", lang, timezone, script_config(lang)),
         ],
         className="wall",
         lang=lang,

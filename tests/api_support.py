@@ -9,7 +9,7 @@ from typing import Any
 import settings as settings_module
 from dashboard import Platform, create_platform
 from tickets import accounts
-from tickets.db import unit_of_work
+from tickets.uow import unit_of_work
 from tickets.schema import upgrade
 from tickets.units import load_bureau
 

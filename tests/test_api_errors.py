@@ -14,7 +14,6 @@ from dashboard.api import errors
 from layouts.i18n import gettext
 from tests.api_support import ApiWorld, api_world
 from tickets import errors as domain
-from tickets import lifecycle, roles
 
 
 @pytest.fixture
@@ -110,17 +109,6 @@ def test_a_code_without_its_params_says_its_familys_message(world: ApiWorld,
     assert error["message"] == errors.MESSAGES["illegal_step"] and error["params"] == {"by": "x"}
 
 
-@pytest.mark.parametrize("cls, status, code", [(getattr(lifecycle, "IllegalStep", None), 409, "illegal_step"),
-                                               (getattr(roles, "NotAllowed", None), 403, "not_allowed")])
-def test_transitional_plain_exceptions_keep_their_sentence(world: ApiWorld, monkeypatch: pytest.MonkeyPatch,
-                                                           cls: Any, status: int, code: str) -> None:
-    if cls is None or issubclass(cls, domain.DomainError):
-        pytest.skip("converted to tickets.errors: the transitional mapping is no longer needed")
-    raising(world, monkeypatch, cls("工单 MS1: cannot supervise a ticket that is closed"))
-    error = shape(world.get("/api/v1/me"), status, code)
-    assert error["message"] == "工单 MS1: cannot supervise a ticket that is closed"
-
-
 # ------------------------------------------------------ the platform
 def test_an_unexpected_error_is_a_logged_500_in_the_shape(world: ApiWorld, monkeypatch: pytest.MonkeyPatch,
                                                           caplog: pytest.LogCaptureFixture) -> None:
@@ -179,9 +167,31 @@ def test_text_the_database_cannot_hold_is_refused_before_it(tmp_path: Path, pg_u
 
 
 # ------------------------------------------------------- the table
-def test_every_message_has_its_chinese_with_the_same_placeholders() -> None:
+def _raised_codes() -> set[str]:
+    """Every code the domain raises: ``raise SomeError("code", ...)`` in ``tickets/``."""
+    import ast
+    from pathlib import Path
+
+    from tickets import errors as domain
+
+    classes = {name for name, value in vars(domain).items()
+               if isinstance(value, type) and issubclass(value, domain.DomainError)}
+    codes = set()
+    for path in (Path(__file__).resolve().parents[1] / "tickets").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in classes \
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                codes.add(node.args[0].value)
+    return codes
+
+
+def test_every_code_the_domain_raises_has_its_message_in_both_languages() -> None:
+    codes = _raised_codes()
+    assert len(codes) > 30, codes  # the walk found the domain's refusals
+    assert codes <= set(errors.MESSAGES), sorted(codes - set(errors.MESSAGES))
     names = re.compile(r"%\((\w+)\)s")
-    assert set(errors.ZH) == set(errors.MESSAGES)
     for code, template in errors.MESSAGES.items():
-        assert set(names.findall(errors.ZH[code])) == set(names.findall(template)), code
-        assert "%" not in names.sub("", template) and "%" not in names.sub("", errors.ZH[code]), code
+        params = {name: f"<{name}>" for name in names.findall(template)}
+        zh = errors.message(code, "zh-CN", params)
+        assert zh != errors.message(code, "en", params), f"{code}: no Chinese in the catalogue"
+        assert all(v in zh for v in params.values()), f"{code}: the Chinese drops a placeholder"

@@ -15,8 +15,8 @@ from dashboard.api import pagination
 from tests.api_support import ApiWorld, api_world
 from tests.helpers import TZ, new_request
 from tickets import lifecycle, supervision
-from tickets.db import unit_of_work
-from tickets.intake import receive
+from tickets.uow import unit_of_work
+from tickets import services
 from tickets.models import Alert, ApiToken, Unit, utcnow
 
 
@@ -57,7 +57,7 @@ def tickets_with_orders(world: ApiWorld, n: int) -> list[str]:
     now = utcnow()
     for i in range(n):
         with unit_of_work(world.platform.factory) as s:
-            numbers.append(receive(s, new_request(now - timedelta(hours=3, minutes=i)), now, TZ).number)
+            numbers.append(services.receive_one(s, new_request(now - timedelta(hours=3, minutes=i)), now=now).number)
         made = world.post(f"/api/v1/tickets/{numbers[-1]}/supervision", "duty", json={"note": f"第{i}张"})
         assert made.status_code == 201, made.get_json()
     return numbers
@@ -169,7 +169,7 @@ def test_a_cursor_is_opaque_url_safe_text() -> None:
 def test_a_ticket_and_its_timeline_never_name_the_citizen(world: ApiWorld) -> None:
     now = utcnow()
     with unit_of_work(world.platform.factory) as s:
-        ticket = receive(s, new_request(now - timedelta(hours=1), phone="13912345678"), now - timedelta(hours=1), TZ)
+        ticket = services.receive_one(s, new_request(now - timedelta(hours=1), phone="13912345678"), now=now - timedelta(hours=1))
         lifecycle.contact(s, ticket, now - timedelta(minutes=30), note="已电话联系")
         number, unit = ticket.number, ticket.unit.code
     body = world.get(f"/api/v1/tickets/{number}", "viewer").get_json()

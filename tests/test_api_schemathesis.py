@@ -22,8 +22,8 @@ from sqlalchemy import select
 from tests.api_support import ApiWorld, api_world
 from tests.helpers import TZ, new_request
 from tickets import lifecycle, supervision
-from tickets.db import unit_of_work
-from tickets.intake import receive
+from tickets.uow import unit_of_work
+from tickets import services
 from tickets.models import Alert, Unit, utcnow
 
 SMS_SECRET = "schemathesis-sms-secret"
@@ -36,7 +36,7 @@ def _seed(world: ApiWorld) -> None:
     """A few of everything the lists show."""
     now = utcnow()
     with unit_of_work(world.platform.factory) as s:
-        tickets = [receive(s, new_request(now - timedelta(hours=3, minutes=i), phone=f"1381234560{i}"),
+        tickets = [services.receive_one(s, new_request(now - timedelta(hours=3, minutes=i), phone=f"1381234560{i}"),
                            now - timedelta(hours=3), TZ) for i in range(4)]
         lifecycle.contact(s, tickets[0], now - timedelta(hours=2), note="已联系")
         station = s.scalar(select(Unit).where(Unit.code == "JN-LX-01"))

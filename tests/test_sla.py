@@ -121,7 +121,7 @@ def test_unknown_year_warns_and_assumes_monday_to_friday() -> None:
     assert sla.calendar_warnings() == []
     resolve = sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ).resolve_due
     assert resolve == at("2027-01-01T10:45:00+08:00")  # Friday 1 Jan assumed a working day
-    assert sla.calendar_warnings() == ["2027: official calendar not loaded; assuming Monday–Friday"]
+    assert sla.calendar_warnings() == [{"code": "calendar_year_unknown", "year": 2027}]
     # Never every day: the weekend of 2–3 Jan 2027 is not working time.
     assert add_working_hours(at("2027-01-01T17:00:00+08:00"), 1, TZ) == at("2027-01-04T09:00:00+08:00")
 

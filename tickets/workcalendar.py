@@ -9,7 +9,8 @@
 2. otherwise ``chinesecalendar`` (statutory holidays and make-up days);
 3. otherwise (a year neither knows, e.g. 2027 with chinesecalendar 1.11)
    Monday–Friday, and the year goes into a warning registry
-   (:func:`calendar_warnings`) that the wall and ``/api/v1/health`` show.
+   (:func:`calendar_warnings`, a code and the year) that the wall and
+   ``/api/v1/health`` show.
    Never a crash, and never every day counted as a working day.
 
 The table is read into an in-process map by :func:`load_calendar_overrides`;
@@ -97,11 +98,15 @@ def _assume_monday_to_friday(year: int) -> None:
                 "(python app.py calendar load FILE)", year)
 
 
-def calendar_warnings() -> list[str]:
-    """One line per year that was assumed Monday–Friday and is still not loaded."""
+#: The warning's code; screens and /api/v1/health say it in their language.
+CALENDAR_YEAR_UNKNOWN = "calendar_year_unknown"
+
+
+def calendar_warnings() -> list[dict[str, Any]]:
+    """One warning per year that was assumed Monday–Friday and is still not loaded:
+    ``{"code": "calendar_year_unknown", "year": 2027}``."""
     loaded = _overrides.years
-    return [f"{year}: official calendar not loaded; assuming Monday–Friday"
-            for year in sorted(unknown_years) if year not in loaded]
+    return [{"code": CALENDAR_YEAR_UNKNOWN, "year": year} for year in sorted(unknown_years) if year not in loaded]
 
 
 def probe_ahead(today: date, days: int = 31) -> None:

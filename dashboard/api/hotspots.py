@@ -14,22 +14,20 @@ units they may see (tickets/roles.py), the city and kiosks see all.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import jsonify, request
-from sqlalchemy import select
 
 from dashboard.api import blueprint, platform
 from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import BOOL, INT, NUM, STR, TIME, Param, bounded, obj, one_of, operation
 from dashboard.api.params import integer, within_dates
 from dashboard.auth import current_actor, require_login
-from geo import points as geo_points
-from geo.hotspots import DEFAULT_RESOLUTION, WINDOWS, cell_area_km2, previous_window, top_hotspots
-from geo.jurisdictions import routing_jurisdictions
-from tickets.models import Unit, utcnow
+from dashboard.read_models.hotspots import hotspots
+from geo.hotspots import DEFAULT_RESOLUTION, WINDOWS
+from tickets.models import utcnow
 from tickets.vocabulary import TOPICS
 
 MAX_RANGE = timedelta(days=92)
@@ -95,43 +93,6 @@ def parse_window(args: Mapping[str, str], tz: Any, now: datetime) -> tuple[datet
     return now - WINDOWS[window], now, window
 
 
-def unit_names(session: Any) -> dict[str, str]:
-    return dict(session.execute(select(Unit.code, Unit.name)).all())
-
-
-def hotspots(session: Any, start: datetime, end: datetime, topic: str | None,
-             scope: Collection[int] | None, resolution: int = DEFAULT_RESOLUTION, top: int = 10) -> dict[str, Any]:
-    """The hotspots answer for a window (also used by the map and the export)."""
-    cells, total, aggregated = geo_points.cells_between(session, start, end, topic, scope, resolution=resolution)
-    p_start, p_end = previous_window(start, end)
-    before, before_total, _ = geo_points.cells_between(session, p_start, p_end, topic, scope, resolution=resolution)
-    js = routing_jurisdictions()
-    names = unit_names(session)
-    stations = js.stations_at([c.lat for c in cells], [c.lon for c in cells])
-    ranked = top_hotspots(cells, before, top, js)
-    return {
-        "topic": topic,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "resolution": resolution,
-        "cell_area_km2": round(cell_area_km2(resolution), 4),
-        "total": total,
-        "aggregated": aggregated,
-        "cells": [
-            {"cell": c.cell, "lat": round(c.lat, 6), "lon": round(c.lon, 6), "count": c.count, "topics": c.topics,
-             "unit_code": code, "unit_name": names.get(code) if code else None,
-             "first_at": c.first_at.isoformat() if c.first_at else None,
-             "last_at": c.last_at.isoformat() if c.last_at else None}
-            for c, code in zip(cells, stations)
-        ],
-        "top": [
-            {"cell": h.cell, "lat": round(h.lat, 6), "lon": round(h.lon, 6), "count": h.count,
-             "previous": h.previous, "change": h.change, "trend": h.trend, "topics": h.topics,
-             "unit_code": h.unit_code, "unit_name": names.get(h.unit_code) if h.unit_code else None}
-            for h in ranked
-        ],
-        "previous": {"from": p_start.isoformat(), "to": p_end.isoformat(), "total": before_total},
-    }
 
 
 @blueprint.get("/hotspots")

@@ -7,17 +7,17 @@ import redis
 from flask import jsonify, request
 from sqlalchemy import text
 
-from layouts.i18n import labels, normalise
+from layouts.i18n import normalise, warning_text
 from tickets import sla
-from tickets.vocabulary import CHANNELS
 
 from dashboard.api import blueprint, platform as _platform
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, LANG, PUBLIC, STR, TIME, obj, operation
 from dashboard.auth import current_actor, public, require_login
+from dashboard.read_models.live import snapshot
 
 HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "relayed": INT,
-              "calendar_warnings": {"type": "array"}}, required=())
+              "warnings": {"type": "array"}, "calendar_warnings": {"type": "array"}}, required=())
 
 
 @blueprint.get("/live/snapshot")
@@ -33,12 +33,10 @@ def live_snapshot() -> Any:
     try:
         if not platform.aggregator.ready():
             raise ApiError(503, "live_rebuilding")
-        snapshot = platform.aggregator.snapshot()
+        body = snapshot(platform.aggregator, normalise(request.args.get("lang")))
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         raise ApiError(503, "redis_unreachable") from None
-    snapshot["channels"] = list(CHANNELS)
-    snapshot["labels"] = labels(normalise(request.args.get("lang")))
-    return jsonify(snapshot)
+    return jsonify(body)
 
 
 @blueprint.get("/health")
@@ -59,8 +57,11 @@ def health() -> Any:
     except Exception as exc:
         status["redis"] = f"error: {exc.__class__.__name__}"
     status["relayed"] = platform.relay.relayed
-    # Years assumed Monday–Friday because the official calendar is not loaded (DESIGN §3).
-    status["calendar_warnings"] = sla.calendar_warnings()
+    # Years assumed Monday–Friday because the official calendar is not loaded:
+    # the codes with their English message, and the messages alone as before.
+    warnings = [{**w, "message": warning_text(w, "en")} for w in sla.calendar_warnings()]
+    status["warnings"] = warnings
+    status["calendar_warnings"] = [w["message"] for w in warnings]
     code = 200 if status["database"] == "ok" and status["redis"] == "ok" else 503
     if current_actor() is None:
         return jsonify(status="ok" if code == 200 else "error"), code

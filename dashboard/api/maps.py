@@ -20,13 +20,15 @@ from typing import Any, NamedTuple
 
 from flask import jsonify, request, send_file
 
-from dashboard import mapview
 from dashboard.api import blueprint, platform
 from dashboard.api.hotspots import TOPIC, WINDOW, parse_topic, parse_window
 from dashboard.api.openapi import BOOL, INT, LANG, STR, TIME, obj, operation
 from dashboard.auth import current_actor, require_login
+from dashboard.read_models.map import map_data
+from geo import maps
 from geo import points as geo_points
 from layouts.i18n import normalise
+from layouts.map import map_document
 from tickets.models import utcnow
 from tickets.roles import Actor
 
@@ -80,8 +82,9 @@ def map_export() -> Any:
     p = platform()
     lang = normalise(request.args.get("lang"))
     with p.factory() as session:
-        html = mapview.render(session, settings=p.settings, now=now, start=start, end=end, window=window,
-                              topic=topic, scope=actor.visible_unit_ids, lang=lang, inline=True)
+        data = map_data(session, settings=p.settings, now=now, start=start, end=end, window=window, topic=topic,
+                        scope=actor.visible_unit_ids)
+    html = maps.inline_html(map_document(data, lang))
     stamp = now.astimezone(p.settings.tz).strftime("%Y%m%d-%H%M")
     name = f"民生警务热力图-{topic or 'all'}-{window or 'range'}-{stamp}.html"
     return send_file(io.BytesIO(html.encode("utf-8")), mimetype="text/html; charset=utf-8", as_attachment=True,

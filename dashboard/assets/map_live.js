@@ -1,10 +1,10 @@
 /* The wall's live heat map: pushed tickets -> the map's heat layer, in place.
  *
- * live.js owns the socket; this script only listens (minshengLive.listeners).
+ * It follows the page's live connection (live.js, MinshengLive.whenConnected).
  * The map is a folium document in <iframe id="wall-map" srcdoc> (same origin,
  * no sandbox), whose own script exposes contentWindow.minshengMap
- * (static/map/minsheng-map.js). On every (re)loaded snapshot the last 24 hours
- * of points and the open alerts are fetched; pushed "received" tickets are
+ * (static/map/minsheng-map.js). On every (re)loaded snapshot the window's points
+ * and the open alerts are fetched (from where the page's live config says); pushed "received" tickets are
  * added to the heat layer and "alert" events to the markers. Events arriving
  * while that fetch is under way wait for it; ticket ids make a point that is
  * both fetched and pushed count once. The map is never reloaded, so its pan
@@ -75,9 +75,10 @@
   }
 
   function reload() {
-    if (!document.getElementById(FRAME_ID)) { return; }
+    var sources = window.MinshengLive.config().map; // where, from the page (layouts/map.py: live_sources)
+    if (!document.getElementById(FRAME_ID) || !sources) { return; }
     st.loading = true;
-    Promise.all([getJSON("/api/v1/map/points?window=24h"), getJSON("/api/v1/alerts?status=open&limit=200")])
+    Promise.all([getJSON(sources.points), getJSON(sources.alerts)])
       .then(function (answers) {
         whenMapReady(function (m) {
           m.setPoints(answers[0].points);
@@ -91,13 +92,10 @@
       .catch(function () { setTimeout(reload, 2000); });
   }
 
-  function register() {
-    var live = window.minshengLive;
-    if (!live || !live.listeners) { setTimeout(register, 50); return; }
-    live.listeners.events.push(onEvents);
-    live.listeners.snapshot.push(reload);
+  window.MinshengLive.whenConnected(function (live) {
+    live.on("events", onEvents);
+    live.on("snapshot", reload);
     st.registered = true;
-  }
-  register();
+  });
   setInterval(flush, 250); // the map document may become ready after the first events
 })();

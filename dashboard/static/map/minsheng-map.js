@@ -17,6 +17,15 @@
   var M = window.minshengMap = window.minshengMap || {};
   M.ready = false;
 
+  // The map's words, in its language (options.labels.text, from the screens' catalogue).
+  function word(key) { return (M.o.labels && M.o.labels.text && M.o.labels.text[key]) || ""; }
+  // A catalogue message: %(name)s filled from params (values already HTML where they need to be).
+  function fill(template, params) {
+    return String(template).replace(/%(?:\((\w+)\)s|%)/g, function (all, name) {
+      return name === undefined ? "%" : String(params[name]);
+    });
+  }
+
   function esc(text) {
     return String(text === null || text === undefined ? "" : text).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
@@ -124,20 +133,18 @@
   M.legend = function () {
     var el = document.getElementById("ms-legend");
     if (!el || !M.heat) { return; }
-    var en = M.o.lang === "en";
     var hours = Math.round((M.o.windowSeconds || 86400) / 3600);
     var open = Object.keys(M.markers).length;
-    el.innerHTML = '<span class="ms-legend-n">' + M.total().toLocaleString("zh-CN") + '</span>' +
-      (en ? " requests, last " + hours + " h" : " 起 · 近" + hours + "小时") +
-      (open ? '<span class="ms-legend-alerts">' + (en ? open + " alerts" : "预警 " + open) + "</span>" : "");
+    el.innerHTML = fill(esc(word("legend_live")), {
+      count: '<span class="ms-legend-n">' + M.total().toLocaleString("zh-CN") + "</span>", hours: hours}) +
+      (open ? '<span class="ms-legend-alerts">' + esc(fill(word("legend_alerts"), {count: open})) + "</span>" : "");
   };
 
   /* ------------------------------------------------------------ alerts */
   function alertLabel(a) {
-    var en = M.o.lang === "en";
     var topic = (M.o.labels && M.o.labels.topics && M.o.labels.topics[a.topic]) || a.topic_label || a.topic;
-    var kind = en ? (a.kind === "surge" ? "surge" : "recurring") : (a.kind === "surge" ? "突增" : "多发");
-    return topic + " " + kind + " " + a.count + (en ? "" : "起");
+    var kind = word(a.kind === "surge" ? "kind_surge" : "kind_recurring");
+    return fill(word("alert_label"), {topic: topic, kind: kind, count: a.count});
   }
 
   M.addAlert = function (a) {
