@@ -69,6 +69,7 @@ def public_view(ticket: Ticket, unit: Unit | None) -> dict[str, Any]:
         "satisfaction": ticket.satisfaction,
         "lat": round(ticket.lat, 4) if ticket.lat is not None else None,
         "lon": round(ticket.lon, 4) if ticket.lon is not None else None,
+        "version": ticket.version or 1,
     }
 
 

@@ -484,3 +484,20 @@ class Alert(Base):
     acknowledgement: Mapped[str | None] = mapped_column(Text)
 
     unit: Mapped[Unit | None] = relationship()
+
+
+class IdempotencyKey(Base):
+    """One change per key: a write sent again with the same ``Idempotency-Key`` answers as the
+    first did, and changes nothing. Kept with the change, in its transaction."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_key", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Whose key: "user:<id>" or "token:<id>" (two callers' keys never meet).
+    user_key: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
+    status: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -15,6 +15,7 @@ from tickets.alerts import alert_view
 from tickets.events import public_view
 from tickets.models import Alert, ApiToken, ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
 from tickets.roles import ROLES, Actor
+from tickets.services import allowed_steps
 from tickets.supervision import LETTER_REASONS, ORDER_REASONS
 
 
@@ -43,6 +44,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "received_at": TIME, "closed_at": TIME_N, "dispatched_at": TIME_N, "contacted_at": TIME_N,
         "contact_due_at": TIME_N, "contact_warn_at": TIME_N, "resolve_due_at": TIME_N, "resolve_warn_at": TIME_N,
         "direct_dispatch": BOOL, "escalation_level": INT, "satisfaction": STR_N, "lat": NUM_N, "lon": NUM_N,
+        "version": INT,
     }),
     "TimelineEvent": _object({
         "id": INT, "kind": STR, "at": TIME, "actor": STR, "unit_code": STR_N, "note": STR_N,
@@ -62,7 +64,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "area_name": STR, "lat": NUM_N, "lon": NUM_N, "unit_id": INT_N, "unit_code": STR_N, "unit_name": STR_N,
         "day": _t("string", True, format="date"), "window_days": INT_N, "count": INT, "baseline": NUM_N,
         "threshold": INT_N, "p_value": NUM_N, "reason": STR, "status": STR, "first_seen_at": TIME_N,
-        "last_seen_at": TIME_N, "closed_at": TIME_N,
+        "last_seen_at": TIME_N, "closed_at": TIME_N, "acknowledged_at": TIME_N, "acknowledged_by_id": INT_N,
     }),
     "User": _object({
         "id": INT, "username": STR, "real_name": STR, "police_number": STR_N, "unit_code": STR, "role": STR,
@@ -80,9 +82,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+SCHEMAS["WorkTicket"] = {**SCHEMAS["Ticket"], "properties": {
+    **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR}},
+    "required": [*SCHEMAS["Ticket"]["required"], "allowed_steps"]}
+
+
 # ---------------------------------------------------------- serializers
 def ticket(row: Ticket, unit: Unit | None) -> dict[str, Any]:
     return public_view(row, unit)
+
+
+def work_ticket(row: Ticket, unit: Unit | None, actor: Actor) -> dict[str, Any]:
+    """A ticket as someone working on it sees it: its public view and the steps they may take now."""
+    return {**public_view(row, unit), "allowed_steps": allowed_steps(actor, row)}
 
 
 def timeline_event(event: TicketEvent, unit: Unit | None) -> dict[str, Any]:
