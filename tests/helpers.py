@@ -24,10 +24,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 _serial = itertools.count(1)
 
 
-def bureau_database(url: str, bureau: str = "jinan_bureau.yaml") -> sessionmaker[Session]:
-    """A database at ``url``, migrated, with a bureau from examples/ loaded."""
+def bureau_database(url: str, bureau: str = "jinan_bureau.yaml", **overrides: Any) -> sessionmaker[Session]:
+    """A database at ``url``, migrated, with a bureau from examples/ loaded; ``overrides`` go into
+    the domain's configuration (``tz=`` the bureau's zone …)."""
     upgrade(url)
-    factory = session_factory(url)
+    factory = session_factory(url, **overrides)
     with unit_of_work(factory) as s:
         load_bureau(s, EXAMPLES / bureau)
     return factory
