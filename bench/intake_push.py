@@ -120,7 +120,7 @@ def check(url: str, sent: int) -> dict[str, int]:
 
 
 def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backend: str = "embedded",
-                  durable: bool = False) -> dict[str, Any]:
+                  durable: bool = False, dedup_mode: str = "auto") -> dict[str, Any]:
     """Flask's test client in this process, no live path: SQLite, or PostgreSQL (``real``)."""
     import logging
 
@@ -136,7 +136,8 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backe
         url = prepare_db(pg.create_database("bench_push"))
     else:
         url = prepare_db(tmp / "bench.db")
-    cfg = settings_module.load(environ={}, database_url=url, hotline_secret=SECRET, demo_accounts_file="none")
+    cfg = settings_module.load(environ={}, database_url=url, hotline_secret=SECRET, demo_accounts_file="none",
+                               dedup_mode=dedup_mode)
     platform = create_platform(cfg, live=False)
     app.tune_gc(freeze=True)  # as ``app.py run`` starts the platform
     client = platform.server.test_client()
@@ -289,15 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dedup", choices=["auto", "off"], default="auto",
                         help="off: measure without de-duplication (diagnosis only; in-process path)")
     args = parser.parse_args(argv)
-    if args.dedup == "off":
-        from tickets import dedup
-
-        dedup.configure(mode="off")
     orders = make_orders(args.orders, spread_hours=args.spread_hours)
     results = []
     for batch in args.batch:
         if args.path in ("inprocess", "both"):
-            results.append(run_inprocess(orders, batch, args.profile, args.backend, args.durable))
+            results.append(run_inprocess(orders, batch, args.profile, args.backend, args.durable, args.dedup))
             print({k: v for k, v in results[-1].items() if not k.startswith("profile")}, flush=True)
         if args.path in ("server", "both"):
             results.append(run_server(orders, batch, args.backend, args.processes, args.durable))
