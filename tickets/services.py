@@ -78,6 +78,12 @@ def allowed_steps(actor: Actor, ticket: Ticket) -> list[str]:
                 continue
             if actor.role == "handler" and step in OWN_UNIT_STEPS and ticket.unit_id != actor.unit_id:
                 continue
+        if step == "dispatch":
+            if ticket.status == "dispatched":  # 转办: only from the level-2 unit holding it, to one of its own
+                if ticket.unit is None or ticket.unit.level != 2:
+                    continue
+            elif actor.role == "handler":
+                continue  # routing a returned ticket is the dispatcher's (lifecycle.dispatch)
         if step == "request_extension" and ticket.extension_pending:
             continue
         if step == "decide_extension" and not ticket.extension_pending:
