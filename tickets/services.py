@@ -253,6 +253,7 @@ def redo(uow: UnitOfWork, actor: Actor, number: str, *, note: str | None = None,
          at: datetime | None = None) -> Ticket:
     """重办 after an unsatisfied answer: the system's step (``followup.escalate``), a level up."""
     ticket = ticket_in_scope(uow, actor, number, version)
+    check(actor, "redo", ticket.unit_id)  # followup.escalate redoes it as the system
     if ticket.status != "replied":
         raise IllegalStep("status_forbids_step", number=number, step="redo", status=ticket.status,
                           allowed=["replied"])
