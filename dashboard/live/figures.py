@@ -121,7 +121,8 @@ class LiveFigures:
         received_today = datetime.fromisoformat(view["received_at"]) >= today_start
         if facts is None:
             if not received_today and kind not in ("merge",) and not (
-                    kind == "record_merged" and _today(data.get("record_received_at"), today_start)):
+                    kind == "record_merged" and _today(data.get("record_received_at"), today_start)) and not (
+                    kind == "unmerge" and any(_today(t, today_start) for t in data.get("record_times", []))):
                 return  # a ticket received before today does not count in today's figures
             facts = TicketFacts(ticket_id=tid, unit_id=view.get("unit_id"), received_in_period=received_today,
                                 status=view["status"])
@@ -141,6 +142,14 @@ class LiveFigures:
             self.store(pipe, day, facts, before, before_unit, now)
             self._receive_merged(pipe, day, data, moved_today, now)
             return
+        if kind == "unmerge":  # 拆分: its records come back, flagged as they were before the merge
+            back = [bool(merged) for t, merged in zip(data.get("record_times", []), data.get("record_merged", []))
+                    if _today(t, today_start)]
+            facts.records += len(back)
+            facts.merged_records += sum(back)
+            self.store(pipe, day, facts, before, before_unit, now)
+            self._give_back(pipe, day, data, len(back), now)
+            return
         self.store(pipe, day, facts, before, before_unit, now)
 
     def _receive_merged(self, pipe: Any, day: str, data: dict[str, Any], moved: int, now: datetime) -> None:
@@ -155,6 +164,18 @@ class LiveFigures:
         target.records += moved
         target.merged_records += moved
         self.store(pipe, day, target, before, before_unit, now)
+
+    def _give_back(self, pipe: Any, day: str, data: dict[str, Any], moved: int, now: datetime) -> None:
+        """The ticket a merge was undone from loses the records it had taken in (all counted
+        there as merged)."""
+        if not moved:
+            return
+        source, before = self.load(day, data["from_ticket_id"])
+        if source is None:  # none of today's records were counted there
+            return
+        source.records -= moved
+        source.merged_records -= moved
+        self.store(pipe, day, source, before, source.unit_id, now)
 
     def recheck(self, pipe: Any, day: str, ticket_id: int, now: datetime) -> None:
         """A deadline passed: the same facts may now count differently."""
