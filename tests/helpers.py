@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 _serial = itertools.count(1)
 
 
-def bureau_database(url: str, bureau: str = "jinan_bureau.yaml") -> sessionmaker[Session]:
-    """A database at ``url``, migrated, with a bureau from examples/ loaded."""
+def bureau_database(url: str, bureau: str = "jinan_bureau.yaml", **overrides: Any) -> sessionmaker[Session]:
+    """A database at ``url``, migrated, with a bureau from examples/ loaded; ``overrides`` go into
+    the domain's configuration (``tz=`` the bureau's zone …)."""
     upgrade(url)
-    factory = session_factory(url)
+    factory = session_factory(url, **overrides)
     with unit_of_work(factory) as s:
         load_bureau(s, EXAMPLES / bureau)
     return factory
@@ -81,3 +83,23 @@ def outbox_events(session: Session) -> list[dict[str, Any]]:
 
     return [e for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
             for e in event_payloads(m.topic, m.payload)]
+
+
+class LockPerThread:
+    """Stands in for ``tickets.uow``'s process intake lock where threads play separate
+    platform processes (each with its own engine): every thread gets a lock of its own, as
+    every process has, so only the database's intake lock stands between them."""
+
+    def __init__(self) -> None:
+        self._mine = threading.local()
+
+    def _lock(self) -> threading.Lock:
+        if not hasattr(self._mine, "lock"):
+            self._mine.lock = threading.Lock()
+        return self._mine.lock
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock().acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock().release()

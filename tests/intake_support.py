@@ -50,7 +50,6 @@ def make_platform(tmp_path: Path, **overrides: Any) -> Any:
 
 def platform_fixture(tmp_path: Path, **overrides: Any) -> Iterator[Any]:
     from dashboard import intake_forms
-    from feeds import connectors
 
     platform = make_platform(tmp_path, **overrides)
     intake_forms.limiter.reset()
@@ -58,7 +57,6 @@ def platform_fixture(tmp_path: Path, **overrides: Any) -> Iterator[Any]:
         yield platform
     finally:
         platform.stop()
-        connectors.configure(settings_module.load(environ={}))
 
 
 def signed_headers(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[str, str]:

@@ -12,15 +12,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import settings as settings_module
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.relay import OutboxRelay
-from tests.helpers import TZ, add_small_bureau, new_request
+from tests.helpers import TZ, LockPerThread, add_small_bureau, new_request
 from tests.test_live_path import Clock
-from tickets import dedup, dedup_eval
+from tickets import dedup, dedup_eval, services
 from tickets.bootstrap import session_factory
 from tickets.uow import unit_of_work
 from tickets.figures import COUNT_FIELDS, figures, period_bounds, tally_sql
-from tickets.intake import NewRequest, receive, receive_many
+from tickets.intake import NewRequest
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
 from tickets.roles import SYSTEM
 from tickets.schema import upgrade
@@ -132,16 +133,16 @@ def test_the_window_is_measured_in_real_hours_across_a_summer_time_change() -> N
 def test_a_certain_duplicate_merges_at_intake_and_every_channel_keeps_its_record(
         factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
-        first = receive(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
-                                   phone="13905310101", point=PLACE), DAY1, TZ)
+        first = services.receive_one(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
+                                                phone="13905310101", point=PLACE), now=DAY1)
     later = DAY1 + timedelta(hours=3)
     with unit_of_work(factory) as s:
-        second = receive(s, request(later, channel="director_mailbox", external_id="MB-7", text=KTV_LETTER,
-                                    phone="13905310101", point=None), later, TZ)
+        second = services.receive_one(s, request(later, channel="director_mailbox", external_id="MB-7", text=KTV_LETTER,
+                                                 phone="13905310101", point=None), now=later)
         assert second.id == first.id
         # Resubmitting the merged record is still idempotent: the same ticket, nothing new.
-        again = receive(s, request(later, channel="director_mailbox", external_id="MB-7", text=KTV_LETTER,
-                                   phone="13905310101", point=None), later, TZ)
+        again = services.receive_one(s, request(later, channel="director_mailbox", external_id="MB-7", text=KTV_LETTER,
+                                                phone="13905310101", point=None), now=later)
         assert again.id == first.id
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 1
@@ -174,8 +175,8 @@ def test_live_figures_count_a_record_merged_into_an_older_ticket(factory: sessio
             aggregator.step(block_ms=5)
 
     with unit_of_work(factory) as s:
-        target = receive(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
-                                    phone="13905310101", point=PLACE), DAY1, TZ)
+        target = services.receive_one(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
+                                                 phone="13905310101", point=PLACE), now=DAY1)
     clock.now = DAY2 + timedelta(hours=-1)  # next day, 09:00
     pump()
     with unit_of_work(factory) as s:
@@ -184,12 +185,13 @@ def test_live_figures_count_a_record_merged_into_an_older_ticket(factory: sessio
             ("visit", KTV_LETTER, "13905310101", None),
         ]):
             at = clock.now + timedelta(minutes=10 * (n + 1))
-            got = receive(s, request(at, channel=channel, external_id=f"X{n}", text=text, phone=phone, point=point),
-                          at, TZ)
+            got = services.receive_one(s, request(at, channel=channel, external_id=f"X{n}", text=text, phone=phone,
+                                                  point=point), now=at)
             assert got.id == target.id
-        other = receive(s, request(clock.now, channel="call", external_id="C9", text=("丢失钱包", "在公交车上丢了钱包"),
-                                   phone="13600000000", point=(36.6680, 117.0620), topic="lost_property",
-                                   kind="help"), clock.now, TZ)
+        other = services.receive_one(s, request(clock.now, channel="call", external_id="C9",
+                                                text=("丢失钱包", "在公交车上丢了钱包"), phone="13600000000",
+                                                point=(36.6680, 117.0620), topic="lost_property",
+                                                kind="help"), now=clock.now)
         assert other.id != target.id
     clock.advance(minutes=30)
     pump()
@@ -203,19 +205,19 @@ def test_live_figures_count_a_record_merged_into_an_older_ticket(factory: sessio
 
 def test_a_likely_duplicate_becomes_a_suggestion_the_dispatcher_decides(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
-        first = receive(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
-                                   phone="13905310101", point=PLACE), DAY1, TZ)
+        first = services.receive_one(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
+                                                phone="13905310101", point=PLACE), now=DAY1)
         # Same place and topic, but the words hardly overlap: likely, not certain.
         later = DAY1 + timedelta(hours=5)
-        second = receive(s, request(later, channel="cad_110", external_id="110-1",
-                                    text=("噪音", "报警人称楼下太吵，要求出警。"), phone="15800000000",
-                                    point=(PLACE[0] + 0.0005, PLACE[1])), later, TZ)
+        second = services.receive_one(s, request(later, channel="cad_110", external_id="110-1",
+                                                 text=("噪音", "报警人称楼下太吵，要求出警。"), phone="15800000000",
+                                                 point=(PLACE[0] + 0.0005, PLACE[1])), now=later)
         assert second.id != first.id
         suggestion = s.scalars(select(DuplicateSuggestion)).one()
         assert (suggestion.ticket_id, suggestion.candidate_id, suggestion.status) == (second.id, first.id, "open")
         assert any(r.startswith("地点相距约") for r in suggestion.reasons)
         assert any("噪音扰民" in r for r in suggestion.reasons)
-        dedup.decide(s, suggestion, later + timedelta(minutes=5), SYSTEM, merge=True)
+        services.decide_suggestion(s, SYSTEM, suggestion.id, True, at=later + timedelta(minutes=5))
         assert second.status == "merged" and second.merged_into_id == first.id
         assert suggestion.status == "merged"
         records = s.scalars(select(IntakeRecord).where(IntakeRecord.ticket_id == first.id)).all()
@@ -226,13 +228,14 @@ def test_candidate_search_reads_only_the_window_around_the_record(factory: sessi
     old = DAY1 - timedelta(days=20)
     with unit_of_work(factory) as s:
         for n in range(60):
-            receive(s, new_request(old + timedelta(minutes=n), external_id=f"OLD-{n}", phone=f"1390000{n:04d}",
-                                   lat=36.665 + n * 0.01), old + timedelta(minutes=n), TZ)
+            services.receive_one(s, new_request(old + timedelta(minutes=n), external_id=f"OLD-{n}",
+                                                phone=f"1390000{n:04d}",
+                                                lat=36.665 + n * 0.01), now=old + timedelta(minutes=n))
     index = dedup.CandidateIndex()
     with factory() as s:
-        index.prepare(s, DAY1, dedup.params().window_hours)
+        index.prepare(s, DAY1, dedup.Params().window_hours)
         assert index.entries == {}  # nothing from twenty days ago was read
-        index.prepare(s, old + timedelta(hours=1), dedup.params().window_hours)
+        index.prepare(s, old + timedelta(hours=1), dedup.Params().window_hours)
         assert len(index.entries) == 60
         record = dedup.Record.of_request(new_request(old + timedelta(hours=2), phone="13900000007"))
         assert [c.ticket_id for c in index.candidates(record, 72)] != []
@@ -240,26 +243,24 @@ def test_candidate_search_reads_only_the_window_around_the_record(factory: sessi
 
 
 def test_modes_off_and_suggest(factory: sessionmaker[Session]) -> None:
-    try:
-        dedup.configure(mode="suggest")
-        with unit_of_work(factory) as s:
-            a = receive(s, request(DAY1, channel="hotline_12345", external_id="A", text=KTV_CALL,
-                                   phone="13905310101", point=PLACE), DAY1, TZ)
-            b = receive(s, request(DAY1, channel="open311", external_id="B", text=KTV_APP, phone="13905310101",
-                                   point=PLACE), DAY1, TZ)
-            assert a.id != b.id and s.scalar(select(func.count()).select_from(DuplicateSuggestion)) == 1
-        dedup.configure(mode="off")
-        with unit_of_work(factory) as s:
-            c = receive(s, request(DAY1, channel="visit", external_id="C", text=KTV_LETTER, phone="13905310101",
-                                   point=PLACE), DAY1, TZ)
-            assert c.id not in (a.id, b.id) and s.scalar(select(func.count()).select_from(DuplicateSuggestion)) == 1
-    finally:
-        dedup.configure()
+    engine = factory.kw["bind"]
+    suggest = session_factory(engine, dedup=replace(dedup.Params(), mode="suggest"))
+    with unit_of_work(suggest) as s:
+        a = services.receive_one(s, request(DAY1, channel="hotline_12345", external_id="A", text=KTV_CALL,
+                                            phone="13905310101", point=PLACE), now=DAY1)
+        b = services.receive_one(s, request(DAY1, channel="open311", external_id="B", text=KTV_APP,
+                                            phone="13905310101", point=PLACE), now=DAY1)
+        assert a.id != b.id and s.scalar(select(func.count()).select_from(DuplicateSuggestion)) == 1
+    off = session_factory(engine, dedup=replace(dedup.Params(), mode="off"))
+    with unit_of_work(off) as s:
+        c = services.receive_one(s, request(DAY1, channel="visit", external_id="C", text=KTV_LETTER,
+                                            phone="13905310101", point=PLACE), now=DAY1)
+        assert c.id not in (a.id, b.id) and s.scalar(select(func.count()).select_from(DuplicateSuggestion)) == 1
+    # A mode the rules do not know stops the start: given as an override, or in the settings.
     with pytest.raises(ValueError, match="dedup mode"):
-        dedup.configure(mode="maybe")
-    dedup.configure()
-
-
+        session_factory(engine, dedup=replace(dedup.Params(), mode="maybe"))
+    with pytest.raises(ValueError, match="dedup mode"):
+        session_factory(engine, settings_module.load(environ={}, dedup_mode="maybe"))
 
 
 def test_the_cells_searched_cover_every_point_within_the_radius() -> None:
@@ -269,7 +270,7 @@ def test_the_cells_searched_cover_every_point_within_the_radius() -> None:
 
     import h3.api.basic_int as h3
 
-    p = dedup.params()
+    p = dedup.Params()
     rng = random.Random(7)
     for _ in range(2000):
         lat, lon = rng.uniform(-60, 60), rng.uniform(-180, 180)
@@ -286,26 +287,38 @@ def test_tickets_from_another_process_are_found(factory: sessionmaker[Session], 
     each picks up what the other committed."""
     other = session_factory(f"sqlite:///{tmp_path / 'dedup.db'}")
     with unit_of_work(factory) as s:
-        receive(s, request(DAY1, channel="hotline_12345", external_id="P1-1", text=("无关", "无关的事情"),
-                           phone="13000000000", point=(36.70, 117.10)), DAY1, TZ)
+        services.receive_one(s, request(DAY1, channel="hotline_12345", external_id="P1-1", text=("无关", "无关的事情"),
+                                        phone="13000000000", point=(36.70, 117.10)), now=DAY1)
     with unit_of_work(other) as s:  # the other process commits the first report
-        first = receive(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
-                                   phone="13905310101", point=PLACE), DAY1, TZ)
+        first = services.receive_one(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
+                                                phone="13905310101", point=PLACE), now=DAY1)
     later = DAY1 + timedelta(hours=2)
     with unit_of_work(factory) as s:  # this one gets the second, and merges it
-        second = receive(s, request(later, channel="open311", external_id="A-2", text=KTV_APP, phone=None,
-                                    point=(PLACE[0] + 0.0004, PLACE[1])), later, TZ)
+        second = services.receive_one(s, request(later, channel="open311", external_id="A-2", text=KTV_APP, phone=None,
+                                                 point=(PLACE[0] + 0.0004, PLACE[1])), now=later)
     assert second.id == first.id
     other.kw["bind"].dispose()
 
 
-def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url: str) -> None:
-    """Two engines (as two platform processes, each with its own index) take in reports of
-    one problem at the same moment: the second judges its batch while the first has not
-    committed, waits for it to write, then sees its ticket and merges into it (and so does the
-    report it had merged into its own new ticket), instead of both opening a ticket."""
+def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two engines (as two platform processes, each with its own index and process lock) take
+    in reports of one problem at the same moment: the second judges its batch while the first
+    has not committed, waits for it to write, then sees its ticket and merges into it (and so
+    does the report it had merged into its own new ticket), instead of both opening a ticket."""
     import threading
 
+    from tickets import batch, uow
+
+    monkeypatch.setattr(uow, "_intake_process_lock", LockPerThread())  # a thread is a process here
+    judged_late: list[list[int | None]] = []  # the tickets the second found committed while it judged
+    judge_late = batch._judge_late
+
+    def spy(late: list[dedup.Record], *args: object) -> dict[int, int]:
+        judged_late.append([r.ticket_id for r in late])
+        return judge_late(late, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "_judge_late", spy)
     upgrade(database_url)
     first_process = session_factory(database_url)
     second_process = session_factory(database_url)
@@ -314,16 +327,16 @@ def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url:
     outcome: dict[str, int] = {}
     try:
         with unit_of_work(first_process) as s:
-            first = receive(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
-                                       phone="13905310101", point=PLACE), DAY1, TZ)
+            first = services.receive_one(s, request(DAY1, channel="hotline_12345", external_id="GS1", text=KTV_CALL,
+                                                    phone="13905310101", point=PLACE), now=DAY1)
 
             def second_report() -> None:
                 with unit_of_work(second_process) as s2:  # two more reports, the second a duplicate of the first
-                    done = receive_many(s2, [
+                    done = services.receive(s2, [
                         request(later, channel="cad_110", external_id="110-9", text=KTV_APP,
                                 phone="13905310101", point=PLACE),
                         request(later + timedelta(minutes=1), channel="director_mailbox", external_id="MB-3",
-                                text=KTV_LETTER, phone="13905310101", point=None)], later, TZ)
+                                text=KTV_LETTER, phone="13905310101", point=None)], now=later)
                     outcome.update(ticket=done[0].ticket_id, also=done[1].ticket_id)
 
             other = threading.Thread(target=second_report)
@@ -332,6 +345,7 @@ def test_two_processes_taking_in_a_duplicate_pair_at_once_merge_it(database_url:
             assert other.is_alive(), "the second process judged before the first committed"
         other.join(30)
         assert outcome == {"ticket": first.id, "also": first.id}
+        assert judged_late == [[first.id]]  # judged before the first committed, then again against it
         with first_process() as s:
             assert s.scalar(select(func.count()).select_from(Ticket)) == 1
             assert s.scalar(select(func.count()).select_from(IntakeRecord).where(IntakeRecord.merged)) == 2

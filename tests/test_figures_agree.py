@@ -24,13 +24,12 @@ from dashboard.redis_link import connect
 from geo.districts import load_districts, random_point_in
 from tests.helpers import TZ, new_request
 from tests.test_live_path import Clock
-from tickets import lifecycle
+from tickets import lifecycle, services
 from tickets.db import make_engine
 from tickets.bootstrap import session_factory
 from tickets.uow import unit_of_work
 from tickets.figures import COUNT_FIELDS, figures, period_bounds, tally_sql
-from tickets.intake import receive
-from tickets.lifecycle import IllegalStep
+from tickets.errors import IllegalStep
 from tickets.models import ExtensionRequest, FollowUp, Ticket, Unit
 from tickets.roles import subtree_ids
 from tickets.schema import upgrade
@@ -69,7 +68,7 @@ class Day:
                 request = new_request(self.clock.now, topic=topic, lat=lat, lon=lon, district=district, phone=phone,
                                       sla_class=self.rng.choice(["consultation", "service", "enforcement"]),
                                       external_id=f"AGREE-{self.serial}")
-                ticket = receive(s, request, self.clock.now, TZ)
+                ticket = services.receive_one(s, request, now=self.clock.now)
                 self.open.append(ticket.id)
                 self.phones[ticket.id] = phone
 
@@ -102,7 +101,7 @@ class Day:
                 lifecycle.contact(s, t, at)
         elif status == "returned":
             stations = s.scalars(select(Unit).where(Unit.kind == "station")).all()
-            lifecycle.dispatch(s, t, self.rng.choice(stations), at, TZ)
+            lifecycle.dispatch(s, t, self.rng.choice(stations), at)
         elif status == "accepted":
             if r < 0.1:
                 lifecycle.request_extension(s, t, at, lifecycle.SYSTEM, self.rng.choice([2.0, 7.5]), "需调查取证")
@@ -112,7 +111,7 @@ class Day:
             pending = s.scalar(select(ExtensionRequest).where(
                 ExtensionRequest.ticket_id == t.id, ExtensionRequest.status == "pending"))
             if pending is not None:
-                lifecycle.decide_extension(s, pending, at, TZ, lifecycle.SYSTEM, r < 0.7)
+                lifecycle.decide_extension(s, pending, at, lifecycle.SYSTEM, r < 0.7)
             else:
                 lifecycle.report(s, t, at)
         elif status == "reported":
@@ -129,7 +128,7 @@ class Day:
         from tickets import followup
 
         text = "1" if r < 0.75 else "2" if r < 0.9 else "3"
-        followup.handle_inbound(s, self.phones[t.id], text, at, TZ)
+        followup.handle_inbound(s, self.phones[t.id], text, at)
         if t.status == "replied" and (t.escalation_level or 1) >= 3 and r < 0.5:
             lifecycle.close(s, t, at, lifecycle.SYSTEM, "经督察核查，已依法处理")
 
@@ -140,7 +139,7 @@ def api_client(day: Day, database_url: str) -> tuple[Any, dict[str, str]]:
     from tickets import accounts
 
     platform = create_platform(settings_module.load(environ={}, database_url=database_url), live=False)
-    platform.factory = day.factory
+    platform.domain.factory = day.factory
     platform.aggregator = day.aggregator
     with unit_of_work(day.factory) as s:
         admin = accounts.create_user(s, "fig-admin", "王晓东", "900001", "JN-PTB", "admin", "figures-check-2026")

@@ -11,9 +11,8 @@ import pytest
 import settings as settings_module
 from dashboard import create_platform
 from tests.helpers import TZ, new_request
-from tickets import accounts, lifecycle
+from tickets import accounts, lifecycle, services
 from tickets.uow import unit_of_work
-from tickets.intake import receive
 from tickets.schema import upgrade
 from tickets.units import load_bureau
 
@@ -38,7 +37,8 @@ def api(tmp_path: Any) -> Iterator[tuple[Any, Any, dict[str, str], dict[str, str
 def plant(platform: Any) -> None:
     """Four tickets at 泉城路 (历下): one on time, one late, one open past its deadline, one open in time."""
     with unit_of_work(platform.factory) as s:
-        tickets = [receive(s, new_request(MONDAY + timedelta(minutes=i), lat=36.6616, lon=117.0200), MONDAY, TZ)
+        tickets = [services.receive_one(s, new_request(MONDAY + timedelta(minutes=i), lat=36.6616, lon=117.0200),
+                                        now=MONDAY)
                    for i in range(4)]
         on_time, late, overdue, _fresh = tickets
         lifecycle.contact(s, on_time, MONDAY + timedelta(minutes=10))
@@ -114,7 +114,7 @@ def test_units_below_the_minimum_are_listed_but_not_ranked(api: Any) -> None:
     platform, client, admin, _ = api
     plant(platform)
     with unit_of_work(platform.factory) as s:  # one lucky ticket at 泺口 (天桥), closed on time
-        t = receive(s, new_request(MONDAY, lat=36.7005, lon=116.9950, district="天桥区"), MONDAY, TZ)
+        t = services.receive_one(s, new_request(MONDAY, lat=36.7005, lon=116.9950, district="天桥区"), now=MONDAY)
         lifecycle.contact(s, t, MONDAY + timedelta(minutes=5))
         for step in (lifecycle.report, lifecycle.approve, lifecycle.reply, lifecycle.close):
             step(s, t, MONDAY + timedelta(hours=1))

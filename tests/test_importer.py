@@ -1,4 +1,4 @@
-"""CSV/Excel import with a mapping file (feeds/importer.py, feeds/mapping.py, tickets/history.py)."""
+"""CSV/Excel import with a mapping file (feeds/importer.py, feeds/mapping.py, tickets/batch.py)."""
 from __future__ import annotations
 
 import csv
@@ -38,7 +38,7 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def boston(tmp_path: Path) -> sessionmaker[Session]:
-    return bureau_database(f"sqlite:///{tmp_path / 'import.db'}", "boston_bureau.yaml")
+    return bureau_database(f"sqlite:///{tmp_path / 'import.db'}", "boston_bureau.yaml", tz=NY)
 
 
 @pytest.fixture
@@ -260,7 +260,7 @@ def test_a_crash_mid_import_loses_nothing_and_doubles_nothing(tmp_path: Path, bo
     assert [(r.status, r.rows_done) for r in runs] == [("done", 2000)]  # the same run, resumed
 
     # Against an uninterrupted import of the same file into a fresh database: the same result.
-    straight = bureau_database(f"sqlite:///{tmp_path / 'straight.db'}", "boston_bureau.yaml")
+    straight = bureau_database(f"sqlite:///{tmp_path / 'straight.db'}", "boston_bureau.yaml", tz=NY)
     once = run_import(straight, BOSTON_SAMPLE, BOSTON_MAPPING, NY, now=NOW, batch=300)
     assert {o: once.counts[o] for o in OUTCOMES} == {o: resumed.counts[o] for o in OUTCOMES}
     with boston() as a, straight() as b:
@@ -367,9 +367,9 @@ def test_certain_duplicates_in_an_import_are_merged(tmp_path: Path, jinan: sessi
 def test_on_postgresql_crash_resume_idempotency_and_live_intake_after(pg_url: str) -> None:
     """The bulk path on the production database: reserved ids, COPY, resume; live intake goes on after it."""
     from tests.helpers import new_request
-    from tickets.intake import receive
+    from tickets import services
 
-    factory = bureau_database(pg_url, "boston_bureau.yaml")
+    factory = bureau_database(pg_url, "boston_bureau.yaml", tz=NY)
     with pytest.raises(SimulatedCrash):
         run_import(factory, BOSTON_SAMPLE, BOSTON_MAPPING, NY, now=NOW, batch=400, crash_after_batches=2)
     resumed = run_import(factory, BOSTON_SAMPLE, BOSTON_MAPPING, NY, now=NOW, batch=400)
@@ -388,7 +388,8 @@ def test_on_postgresql_crash_resume_idempotency_and_live_intake_after(pg_url: st
         assert outbox and {e["event_id"] for e in outbox if e["event"] == "dispatched"} == event_ids
     # The sequences moved past the imported ids: live intake keeps working.
     with unit_of_work(factory) as s:
-        ticket = receive(s, new_request(NOW, external_id="LIVE-1", lat=42.35, lon=-71.06, district="Back Bay"), NOW, NY)
+        ticket = services.receive_one(s, new_request(NOW, external_id="LIVE-1", lat=42.35, lon=-71.06,
+                                                     district="Back Bay"), now=NOW)
         assert ticket.id > 0
     factory.kw["bind"].dispose()
 

@@ -317,17 +317,30 @@ def deliveries(platform: Any) -> list[ConnectorDelivery]:
         return list(s.scalars(select(ConnectorDelivery).order_by(ConnectorDelivery.id)))
 
 
+def sent_form(platform: Any, number: str, reply: str) -> dict[str, Any]:
+    """The result of ``order()``'s work order as the 12345 source takes it, in its own field names
+    and local time: replied to by the admin (police number 100005) as ``_reply`` does."""
+    with platform.test_factory() as s:
+        unit_code = s.scalar(select(Ticket).where(Ticket.number == number)).unit.code
+    return {"工单编号": "GS20240612000001", "处理人编号": "100005", "处理单位编号": unit_code,
+            "处理时间": "2024-06-12 10:35:00", "办理结果": reply}
+
+
 def test_a_reply_queues_the_result_in_the_sources_field_names(platform: Any) -> None:
     number = push(platform.server.test_client(), order()).get_json()["ticket_number"]
     assert deliveries(platform) == []
-    _reply(platform, number, "已责令烧烤店22点后停止营业，噪音问题已解决。")
+    reply = "已责令烧烤店22点后停止营业，噪音问题已解决。"
+    _reply(platform, number, reply)
     [d] = deliveries(platform)
-    with platform.test_factory() as s:
-        ticket = s.scalar(select(Ticket).where(Ticket.number == number))
-        unit_code = ticket.unit.code
     assert d.connector == "hotline_12345" and d.status == "pending" and d.external_id == "GS20240612000001"
-    assert d.payload == {"工单编号": "GS20240612000001", "处理人编号": "100005", "处理单位编号": unit_code,
-                         "处理时间": "2024-06-12 10:35:00", "办理结果": "已责令烧烤店22点后停止营业，噪音问题已解决。"}
+    # Queued in the domain's words; put into the source's field names when it is sent.
+    expected = sent_form(platform, number, reply)
+    assert d.payload == {"handler_id": "100005", "unit_code": expected["处理单位编号"],
+                         "handled_at": "2024-06-12T02:35:00+00:00", "reply": reply}
+    sandbox = connectors.SandboxConnector()
+    assert connectors.deliver_pending(platform.test_factory, d.created_at, platform.settings,
+                                      connector=lambda name, settings: sandbox)["sent"] == 1
+    assert sandbox.sent == [expected]
 
 
 def test_tickets_from_other_channels_owe_no_result(platform: Any) -> None:
@@ -345,12 +358,13 @@ def test_the_sandbox_connector_records_and_marks_sent(platform: Any) -> None:
         number = push(platform.server.test_client(), order()).get_json()["ticket_number"]
         _reply(platform, number, "已处理完毕")
         [d] = deliveries(platform)
-        result = connectors.deliver_pending(platform.test_factory, d.created_at)
+        result = connectors.deliver_pending(platform.test_factory, d.created_at, platform.settings)
         assert result == {"sent": 1, "retry": 0, "failed": 0}
-        assert sandbox.sent == [d.payload]
+        assert sandbox.sent == [sent_form(platform, number, "已处理完毕")]
         [d] = deliveries(platform)
         assert (d.status, d.attempts, d.sent_at) == ("sent", 1, d.created_at)
-        assert connectors.deliver_pending(platform.test_factory, d.created_at) == {"sent": 0, "retry": 0, "failed": 0}
+        assert connectors.deliver_pending(platform.test_factory, d.created_at, platform.settings) == {
+            "sent": 0, "retry": 0, "failed": 0}
     finally:
         connectors.use("hotline_12345", None)
 
@@ -371,13 +385,12 @@ def test_a_failed_delivery_is_retried_with_backoff_then_given_up(tmp_path: Path)
     gen = platform_fixture(tmp_path, connector_backoff_seconds=10.0, connector_max_attempts=3)
     platform = next(gen)
     flaky = Flaky(failures=99)
-    connectors.configure(platform.settings)
     connectors.use("hotline_12345", flaky)
     try:
         number = push(platform.server.test_client(), order()).get_json()["ticket_number"]
         _reply(platform, number, "已处理")
         t0 = deliveries(platform)[0].created_at
-        deliver = lambda at: connectors.deliver_pending(platform.test_factory, at)
+        deliver = lambda at: connectors.deliver_pending(platform.test_factory, at, platform.settings)
         assert deliver(t0) == {"sent": 0, "retry": 1, "failed": 0}
         assert deliver(t0 + timedelta(seconds=9)) == {"sent": 0, "retry": 0, "failed": 0}  # not yet: backoff 10 s
         assert deliver(t0 + timedelta(seconds=10)) == {"sent": 0, "retry": 1, "failed": 0}
@@ -398,8 +411,8 @@ def test_a_delivery_that_fails_once_is_sent_on_the_retry(platform: Any) -> None:
         number = push(platform.server.test_client(), order()).get_json()["ticket_number"]
         _reply(platform, number, "已处理")
         t0 = deliveries(platform)[0].created_at
-        connectors.deliver_pending(platform.test_factory, t0)
-        result = connectors.deliver_pending(platform.test_factory, t0 + timedelta(hours=1))
+        connectors.deliver_pending(platform.test_factory, t0, platform.settings)
+        result = connectors.deliver_pending(platform.test_factory, t0 + timedelta(hours=1), platform.settings)
         assert result == {"sent": 1, "retry": 0, "failed": 0}
         [d] = deliveries(platform)
         assert (d.status, d.attempts, d.last_error) == ("sent", 2, None)
@@ -415,8 +428,12 @@ def test_housekeeping_delivers_results(platform: Any) -> None:
     try:
         number = push(platform.server.test_client(), order()).get_json()["ticket_number"]
         _reply(platform, number, "已处理")
-        result = housekeeping.run_sweeps(platform.test_factory, datetime.now(UTC))
+        factory = platform.test_factory
+        deliver = housekeeping.deliveries(  # as the platform wires it (dashboard.Platform.start)
+            factory, results=lambda now: connectors.deliver_pending(factory, now, platform.settings))
+        result = housekeeping.run_sweeps(factory, datetime.now(UTC), deliver)
         assert result["results"] == {"sent": 1, "retry": 0, "failed": 0} and len(sandbox.sent) == 1
+        assert result["sms"] == {"sent": 0, "failed": 0}  # the sandbox gateway sent the follow-up at once
     finally:
         connectors.use("hotline_12345", None)
 

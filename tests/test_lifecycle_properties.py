@@ -14,15 +14,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import select
 
 from tests.helpers import TZ, add_small_bureau, new_request
-from tickets import lifecycle
+from tickets import lifecycle, services
 from tickets.db import make_engine
 from tickets.bootstrap import session_factory
 from tickets.uow import unit_of_work
 from tickets.figures import figures, tally_sql
-from tickets.intake import receive
-from tickets.lifecycle import IllegalStep
+from tickets.errors import IllegalStep, Invalid, NotAllowed
 from tickets.models import Base, ExtensionRequest, Ticket, Unit, User
-from tickets.roles import SYSTEM, NotAllowed, actor_for
+from tickets.roles import SYSTEM, actor_for
 from tickets.vocabulary import STATUSES
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
@@ -56,7 +55,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(lat=st.floats(36.64, 36.69), lon=st.floats(117.0, 117.08))
     def a_citizen_calls(self, lat: float, lon: float) -> None:
         with unit_of_work(self.factory) as s:
-            ticket = receive(s, new_request(self.now, lat=lat, lon=lon), self.now, TZ)
+            ticket = services.receive_one(s, new_request(self.now, lat=lat, lon=lon), now=self.now)
             self.tickets.append(ticket.id)
 
     @rule(data=st.data(), step=st.sampled_from(STEPS), user=st.integers(0, len(USERS)))
@@ -72,7 +71,7 @@ class Lifecycle(RuleBasedStateMachine):
                 actor = SYSTEM if user == len(USERS) else actor_for(s, s.scalar(select(User).where(User.username == f"u{user}")))
                 self._take(s, ticket, step, actor, data)
                 after = ticket.status
-        except (IllegalStep, NotAllowed):
+        except (IllegalStep, NotAllowed, Invalid):  # every kind of refusal
             with self.factory() as s:
                 assert s.get(Ticket, tid).status == before, "a refused step changed the ticket"
             return
@@ -84,25 +83,25 @@ class Lifecycle(RuleBasedStateMachine):
         at = self.now
         if step == "dispatch":
             code = data.draw(st.sampled_from(["JN-LX-01", "JN-LX-02", "JN-LX"]))
-            lifecycle.dispatch(s, ticket, s.scalar(select(Unit).where(Unit.code == code)), at, TZ, actor)
+            lifecycle.dispatch(s, ticket, s.scalar(select(Unit).where(Unit.code == code)), at, actor)
         elif step == "return":
             lifecycle.return_ticket(s, ticket, at, actor, "不属于本单位管辖")
         elif step == "send_back":
             lifecycle.send_back(s, ticket, at, actor, "办理结果不完整")
         elif step == "redo":
-            lifecycle.redo(s, ticket, at, TZ, min((ticket.escalation_level or 1) + 1, 3), actor)
+            lifecycle.redo(s, ticket, at, min((ticket.escalation_level or 1) + 1, 3), actor)
         elif step == "request_extension":
             lifecycle.request_extension(s, ticket, at, actor, data.draw(st.sampled_from([2.0, 7.5])), "需要调查取证")
         elif step == "decide_extension":
             request = s.scalar(select(ExtensionRequest).where(
                 ExtensionRequest.ticket_id == ticket.id, ExtensionRequest.status == "pending"))
             if request is None:
-                raise IllegalStep("no pending extension")
-            lifecycle.decide_extension(s, request, at, TZ, actor, data.draw(st.booleans()))
+                raise IllegalStep("no_extension_pending")
+            lifecycle.decide_extension(s, request, at, actor, data.draw(st.booleans()))
         elif step == "merge":
             others = [t for t in self.tickets if t != ticket.id]
             if not others:
-                raise IllegalStep("nothing to merge into")
+                raise IllegalStep("nothing_to_merge_into")
             lifecycle.merge(s, ticket, s.get(Ticket, data.draw(st.sampled_from(others))), at, actor)
         else:
             getattr(lifecycle, step)(s, ticket, at, actor)

@@ -89,9 +89,9 @@ def world(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[World]:
 def test_ticket_and_its_events_commit_together_or_not_at_all(world: World) -> None:
     with pytest.raises(RuntimeError):
         with unit_of_work(world.factory) as s:
-            from tickets.intake import receive
+            from tickets import services
 
-            receive(s, new_request(MONDAY_9), MONDAY_9, TZ)
+            services.receive_one(s, new_request(MONDAY_9), now=MONDAY_9)
             raise RuntimeError("crash before commit")
     with world.factory() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 0
@@ -282,15 +282,15 @@ def test_a_pushed_batch_travels_as_one_message_and_big_backlogs_in_chunks(
     """A batch taken in together leaves as one outbox message; the aggregator applies its
     events in order, each with its own seq, and a backlog larger than a chunk over several steps."""
     from dashboard.live import aggregator as aggregator_module
-    from tickets.intake import receive_many
+    from tickets import services
 
     world.pump()  # rebuild on an empty database
     monkeypatch.setattr(aggregator_module, "CHUNK_BYTES", 1)  # one message per step
     for n in range(3):
         with unit_of_work(world.factory) as s:
-            receive_many(s, [new_request(MONDAY_9 + timedelta(minutes=n), phone=f"1390000000{2 * n + k}",
-                                         lat=36.60 + 0.01 * (2 * n + k), topic=("noise", "traffic")[k])
-                             for k in range(2)], MONDAY_9 + timedelta(minutes=n), TZ)
+            services.receive(s, [new_request(MONDAY_9 + timedelta(minutes=n), phone=f"1390000000{2 * n + k}",
+                                             lat=36.60 + 0.01 * (2 * n + k), topic=("noise", "traffic")[k])
+                                 for k in range(2)], now=MONDAY_9 + timedelta(minutes=n))
     with world.factory() as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 3
         ids = [e["ticket"]["ticket_id"] for e in outbox_events(s)]
@@ -307,14 +307,14 @@ def test_the_relay_takes_a_backlog_of_big_messages_a_slice_at_a_time(
     """A backlog of bulk writes' messages (each a whole batch) is relayed a few megabytes a
     round, not read into memory at once; nothing is lost or sent twice."""
     from dashboard.live import relay as relay_module
-    from tickets.intake import receive_many
+    from tickets import services
 
     world.pump()
     monkeypatch.setattr(relay_module, "RELAY_BYTES", 1)  # one message per round
     for n in range(3):
         with unit_of_work(world.factory) as s:
-            receive_many(s, [new_request(MONDAY_9, phone=f"1390000001{n}", lat=36.60 + 0.01 * n)],
-                         MONDAY_9, TZ)
+            services.receive(s, [new_request(MONDAY_9, phone=f"1390000001{n}", lat=36.60 + 0.01 * n)],
+                             now=MONDAY_9)
     assert [world.relay.run_once() for _ in range(4)] == [1, 1, 1, 0]
     assert world.redis.xlen(K.EVENTS_STREAM) == 3
     assert [e["event"] for e in world.pump()] == ["received", "dispatched"] * 3

@@ -379,7 +379,8 @@ def test_restart_replans_open_tickets_from_their_external_ids(factory: sessionma
 
 
 def test_a_real_ticket_a_simulated_record_was_merged_into_is_left_alone(factory: sessionmaker[Session]) -> None:
-    from tickets.intake import NewRequest, receive
+    from tickets import services
+    from tickets.intake import NewRequest
 
     _load_units(factory)
     t0 = TUESDAY + timedelta(hours=10)
@@ -389,7 +390,7 @@ def test_a_real_ticket_a_simulated_record_was_merged_into_is_left_alone(factory:
         district="历下区", lat=36.664, lon=117.02,
     )
     with unit_of_work(factory) as s:
-        ticket = receive(s, real, t0, TZ)
+        ticket = services.receive_one(s, real, now=t0)
         s.add(IntakeRecord(channel="hotline_12345", external_id="SIM-6-202503040200-0", ticket=ticket,
                            merged=True, received_at=t0, payload={}))
         ticket_id = ticket.id

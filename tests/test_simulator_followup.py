@@ -18,6 +18,7 @@ from tickets.db import make_engine
 from tickets.bootstrap import session_factory
 from tickets.uow import unit_of_work
 from tickets.models import Base, FollowUp, IntakeRecord, SmsMessage, Ticket, TicketEvent
+from tickets.sms import SandboxGateway
 from tickets.units import load_bureau
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -46,13 +47,10 @@ def test_answers_are_mostly_satisfied_deterministic_and_parse() -> None:
 def factory() -> Iterator[sessionmaker[Session]]:
     engine = make_engine("sqlite://")
     Base.metadata.create_all(engine)
-    factory = session_factory(engine)
+    factory = session_factory(engine, settings_module.load(environ={}), gateway=SandboxGateway())
     with unit_of_work(factory) as s:
         load_bureau(s, BUREAU)
-    gateway = followup.SandboxGateway()
-    followup.configure(settings_module.load(environ={}), gateway=gateway)
     yield factory
-    followup.configure(settings_module.load(environ={}))
     engine.dispose()
 
 

@@ -321,7 +321,7 @@ def _ticket_with_extension(factory: sessionmaker[Session]) -> tuple[int, int, da
 def _decide(factory: sessionmaker[Session], request_id: int, when: str, approve: bool) -> Ticket:
     with unit_of_work(factory) as s:
         request = s.get(ExtensionRequest, request_id)
-        lifecycle.decide_extension(s, request, at(when), TZ, SYSTEM, approve)
+        lifecycle.decide_extension(s, request, at(when), SYSTEM, approve)
         return s.get(Ticket, request.ticket_id)
 
 
@@ -356,11 +356,11 @@ def test_an_extension_after_a_redo_counts_from_the_redo(factory: sessionmaker[Se
         for step, when in [(lifecycle.contact, "2026-11-23T09:30"), (lifecycle.report, "2026-11-23T11:00"),
                            (lifecycle.approve, "2026-11-23T11:10"), (lifecycle.reply, "2026-11-23T11:20")]:
             step(s, t, at(when + ":00+08:00"), SYSTEM)
-        lifecycle.redo(s, t, at("2026-11-25T09:00:00+08:00"), TZ, level=2)
+        lifecycle.redo(s, t, at("2026-11-25T09:00:00+08:00"), level=2)
         assert t.resolve_due_at == at("2026-11-26T09:00:00+08:00")
         request = lifecycle.request_extension(s, t, at("2026-11-25T10:00:00+08:00"), SYSTEM, 2, "再次核实")
         s.flush()
-        lifecycle.decide_extension(s, request, at("2026-11-25T11:00:00+08:00"), TZ, SYSTEM, True)
+        lifecycle.decide_extension(s, request, at("2026-11-25T11:00:00+08:00"), SYSTEM, True)
         assert t.resolve_due_at == at("2026-11-26T11:00:00+08:00")
 
 

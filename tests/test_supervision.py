@@ -18,9 +18,8 @@ from tests.test_followup import (  # noqa: F401 - fixtures
 from tickets import housekeeping, lifecycle, sla, supervision
 from tickets.bootstrap import session_factory
 from tickets.uow import unit_of_work
-from tickets.lifecycle import IllegalStep
+from tickets.errors import IllegalStep, NotAllowed
 from tickets.models import ReminderLetter, SmsMessage, SupervisionOrder, Ticket, Unit, User, utcnow
-from tickets.roles import NotAllowed
 
 
 def overdue_world(world: World) -> tuple[dict[str, int], datetime]:
@@ -52,9 +51,9 @@ def test_sweep_issues_exactly_one_order_per_overdue_ticket(any_world: World) -> 
     world = any_world
     ids, now = overdue_world(world)
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now, TZ) == {"orders_issued": 2}
+        assert supervision.sweep(s, now) == {"orders_issued": 2}
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now + timedelta(minutes=30), TZ) == {"orders_issued": 0}
+        assert supervision.sweep(s, now + timedelta(minutes=30)) == {"orders_issued": 0}
     issued = orders(world)
     assert sorted(o.ticket_id for o in issued) == sorted([ids["dispatched"], ids["contacted"]])
     day = now.astimezone(TZ).strftime("%Y%m%d")
@@ -74,7 +73,7 @@ def test_sweep_issues_exactly_one_order_per_overdue_ticket(any_world: World) -> 
         supervision.close_order(s, s.get(SupervisionOrder, issued[0].id), now + timedelta(hours=1),
                                 world.actor(s, "duty"), "已电话督促")
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now + timedelta(hours=2), TZ) == {"orders_issued": 0}
+        assert supervision.sweep(s, now + timedelta(hours=2)) == {"orders_issued": 0}
 
 
 def test_order_goes_to_the_unit_leader_role_when_the_unit_has_no_leader(world: World) -> None:
@@ -82,7 +81,7 @@ def test_order_goes_to_the_unit_leader_role_when_the_unit_has_no_leader(world: W
         s.delete(s.scalar(select(User).where(User.username == "station_head")))
     ids, now = overdue_world(world)
     with unit_of_work(world.factory) as s:
-        supervision.sweep(s, now, TZ)
+        supervision.sweep(s, now)
     order = orders(world)[0]
     assert order.addressee_id is None
     with world.factory() as s:
@@ -116,8 +115,9 @@ def test_manual_order_by_roles_that_may_supervise_only(world: World) -> None:
                 supervision.issue_order(s, t, at, world.actor(s, who), "请尽快办理")
         order = supervision.issue_order(s, t, at, world.actor(s, "duty"), "请尽快办理")
         assert (order.reason, order.issued_by, order.status) == ("manual", "duty", "open")
-        with pytest.raises(IllegalStep, match="still open"):
+        with pytest.raises(IllegalStep) as refused:
             supervision.issue_order(s, t, at, world.actor(s, "inspector"))
+        assert refused.value.code == "order_still_open" and refused.value.params["order"] == order.number
     assert len(orders(world)) == 1
 
 
@@ -224,7 +224,7 @@ def test_run_sweeps_runs_both_and_never_raises(world: World, caplog: pytest.LogC
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Any]:
     from dashboard import create_platform
-    from tickets import accounts, followup
+    from tickets import accounts
     from tickets.schema import upgrade
 
     url = f"sqlite:///{tmp_path / 'api.db'}"
@@ -243,7 +243,6 @@ def api(tmp_path: Path) -> Iterator[Any]:
     platform.test_factory = factory
     yield platform
     platform.stop()
-    followup.configure(settings_module.load(environ={}))
 
 
 def test_inbound_sms_endpoint_needs_the_shared_secret(api: Any) -> None:
@@ -318,15 +317,12 @@ def test_duty_officer_one_click_order_and_the_open_orders_list(api: Any) -> None
                       headers={"Authorization": f"Bearer {api.tokens['viewer']}"}).status_code == 400
 
 
-def test_a_batch_earns_the_letters_its_complaints_earn_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_earns_the_letters_its_complaints_earn_one_at_a_time() -> None:
     """The repeat check of a pushed batch (one query for all) decides as one complaint after another would."""
     import random
 
     from tests.test_followup import _world
-    from tickets import dedup
-    from tickets.intake import receive_many
-
-    monkeypatch.setattr(dedup, "_params", replace(dedup.params(), mode="off"))  # every record its own ticket
+    from tickets import dedup, services
     rng = random.Random(7)
     spots = [(36.6650, 117.0300), (36.6655, 117.0302), (36.6600, 117.0250), (36.6700, 117.0350), (36.6648, 117.0298)]
     requests = []
@@ -339,7 +335,7 @@ def test_a_batch_earns_the_letters_its_complaints_earn_one_at_a_time(monkeypatch
                                 kind=rng.choice(["complaint", "complaint", "complaint", "help"])))
 
     def letters_of(one_at_a_time: bool) -> list[tuple[str, str]]:
-        world_iter = _world(None)
+        world_iter = _world(None, dedup=dedup.Params(mode="off"))  # every record its own ticket
         world = next(world_iter)
         try:
             if one_at_a_time:
@@ -347,7 +343,7 @@ def test_a_batch_earns_the_letters_its_complaints_earn_one_at_a_time(monkeypatch
                     submit(world.factory, r)
             else:
                 with unit_of_work(world.factory) as s:
-                    receive_many(s, requests, MONDAY_9, TZ)
+                    services.receive(s, requests, now=MONDAY_9)
             with world.factory() as s:
                 return [(s.get(Ticket, lt.ticket_id).number, lt.text) for lt in
                         s.scalars(select(ReminderLetter).order_by(ReminderLetter.ticket_id))]

@@ -123,6 +123,15 @@ def reserve_ids(session: Session, table: Any, n: int) -> list[int]:
     return list(range(top + 1, top + n + 1))
 
 
+def stored_form(type_: Any, dialect: Any) -> Any:
+    """The bind processor SQLAlchemy itself applies to a value of ``type_`` on ``dialect`` (None:
+    the value goes to the driver as it is). The dialect's own type's: a ``TypeDecorator``'s
+    ``bind_processor`` alone chains its generic ``impl``, so on SQLite a timestamp would reach
+    the driver as a naive datetime and be stored as ``2026-11-23 01:00:00``, not as the ORM
+    stores it, ``2026-11-23 01:00:00.000000``; text comparisons of the two then disagree."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
 def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], without_id: bool = False) -> None:
     """Insert ``rows`` (dicts with the same keys) through the driver: COPY on PostgreSQL, an
     executemany on SQLite. Each value is prepared by its column type's bind processor, the
@@ -133,7 +142,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], withou
     connection = session.connection()
     dialect = connection.dialect
     columns = [c for c in rows[0] if not (without_id and c == "id")]
-    processors = [table.c[c].type.bind_processor(dialect) for c in columns]
+    processors = [stored_form(table.c[c].type, dialect) for c in columns]
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
     get = itemgetter(*columns)

@@ -87,6 +87,12 @@ def allowed_steps(actor: Actor, ticket: Ticket) -> list[str]:
                 continue
             if actor.role == "handler" and step in OWN_UNIT_STEPS and ticket.unit_id != actor.unit_id:
                 continue
+        if step == "dispatch":
+            if ticket.status == "dispatched":  # 转办: only from the level-2 unit holding it, to one of its own
+                if ticket.unit is None or ticket.unit.level != 2:
+                    continue
+            elif actor.role == "handler":
+                continue  # routing a returned ticket is the dispatcher's (lifecycle.dispatch)
         if step == "request_extension" and ticket.extension_pending:
             continue
         if step == "decide_extension" and not ticket.extension_pending:
@@ -256,6 +262,7 @@ def redo(uow: UnitOfWork, actor: Actor, number: str, *, note: str | None = None,
          at: datetime | None = None) -> Ticket:
     """重办 after an unsatisfied answer: the system's step (``followup.escalate``), a level up."""
     ticket = ticket_in_scope(uow, actor, number, version)
+    check(actor, "redo", ticket.unit_id)  # followup.escalate redoes it as the system
     if ticket.status != "replied":
         raise IllegalStep("status_forbids_step", number=number, step="redo", status=ticket.status,
                           allowed=["replied"])

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tickets import notify, numbers, sla
 from tickets.config import SupervisionRules
-from tickets.db import sequence_ids
+from tickets.db import sequence_ids, stored_form
 from tickets.dedup import metres
 from tickets.errors import IllegalStep
 from tickets.events import record_event
@@ -289,7 +289,7 @@ def _recent_complaints(session: Session, probes: list[tuple[int, Complaint]], cf
     connection = session.connection()
     dialect = connection.dialect
     # Instants as the column stores them (on SQLite, text that compares in time order).
-    stored = UTCDateTime().bind_processor(dialect) or (lambda v: v)
+    stored = stored_form(UTCDateTime(), dialect) or (lambda v: v)
 
     def instant(value: datetime) -> str:
         v = stored(value)

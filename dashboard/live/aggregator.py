@@ -358,7 +358,7 @@ class LiveAggregator:
                     pipe.hincrby(K.COUNTERS, "received_today", -1)  # after de-duplication it is not a ticket
             else:
                 if kind == "unmerge" and self._local_day(datetime.fromisoformat(view["received_at"])) == today:
-                    pipe.hincrby(K.COUNTERS, "received_today", 1)  # a ticket again, after de-duplication
+                    pipe.hincrby(K.COUNTERS, "received_today", 1)  # a merge undone: a ticket of its own again
                 pipe.hset(K.OPEN, str(tid), jsontext.dumps(view))
                 self._queue_deadlines(pipe, tid, view, now)
             if kind == "dispatched" and (payload.get("data") or {}).get("first", True):

@@ -120,8 +120,9 @@ class LiveFigures:
         before_unit = facts.unit_id if facts else None
         received_today = datetime.fromisoformat(view["received_at"]) >= today_start
         if facts is None:
-            if not received_today and kind not in ("merge", "unmerge") and not (
-                    kind == "record_merged" and _today(data.get("record_received_at"), today_start)):
+            if not received_today and kind not in ("merge",) and not (
+                    kind == "record_merged" and _today(data.get("record_received_at"), today_start)) and not (
+                    kind == "unmerge" and any(_today(t, today_start) for t in data.get("record_times", []))):
                 return  # a ticket received before today does not count in today's figures
             facts = TicketFacts(ticket_id=tid, unit_id=view.get("unit_id"), received_in_period=received_today,
                                 status=view["status"])
@@ -141,13 +142,13 @@ class LiveFigures:
             self.store(pipe, day, facts, before, before_unit, now)
             self._receive_merged(pipe, day, data, moved_today, now)
             return
-        if kind == "unmerge":  # the records come back from the ticket they were merged into
-            today_flags = [bool(m) for t, m in zip(data.get("record_times", []), data.get("record_merged", []))
-                           if datetime.fromisoformat(t) >= today_start]
-            facts.records += len(today_flags)
-            facts.merged_records += sum(today_flags)
+        if kind == "unmerge":  # 拆分: its records come back, flagged as they were before the merge
+            back = [bool(merged) for t, merged in zip(data.get("record_times", []), data.get("record_merged", []))
+                    if _today(t, today_start)]
+            facts.records += len(back)
+            facts.merged_records += sum(back)
             self.store(pipe, day, facts, before, before_unit, now)
-            self._give_back(pipe, day, data, len(today_flags), now)
+            self._give_back(pipe, day, data, len(back), now)
             return
         self.store(pipe, day, facts, before, before_unit, now)
 
@@ -165,13 +166,16 @@ class LiveFigures:
         self.store(pipe, day, target, before, before_unit, now)
 
     def _give_back(self, pipe: Any, day: str, data: dict[str, Any], moved: int, now: datetime) -> None:
-        """An unmerge: the ticket the records were merged into gives them back."""
-        holder, before = self.load(day, data["from_ticket_id"])
-        if not moved or holder is None:
+        """The ticket a merge was undone from loses the records it had taken in (all counted
+        there as merged)."""
+        if not moved:
             return
-        holder.records -= moved
-        holder.merged_records -= moved
-        self.store(pipe, day, holder, before, holder.unit_id, now)
+        source, before = self.load(day, data["from_ticket_id"])
+        if source is None:  # none of today's records were counted there
+            return
+        source.records -= moved
+        source.merged_records -= moved
+        self.store(pipe, day, source, before, source.unit_id, now)
 
     def recheck(self, pipe: Any, day: str, ticket_id: int, now: datetime) -> None:
         """A deadline passed: the same facts may now count differently."""
