@@ -20,7 +20,7 @@ from schemathesis import GenerationMode, checks
 from sqlalchemy import select
 
 from tests.api_support import ApiWorld, api_world
-from tests.helpers import TZ, new_request
+from tests.helpers import new_request
 from tickets import lifecycle, supervision
 from tickets.uow import unit_of_work
 from tickets import services
@@ -37,7 +37,7 @@ def _seed(world: ApiWorld) -> None:
     now = utcnow()
     with unit_of_work(world.platform.factory) as s:
         tickets = [services.receive_one(s, new_request(now - timedelta(hours=3, minutes=i), phone=f"1381234560{i}"),
-                           now - timedelta(hours=3), TZ) for i in range(4)]
+                                        now=now - timedelta(hours=3)) for i in range(4)]
         lifecycle.contact(s, tickets[0], now - timedelta(hours=2), note="已联系")
         station = s.scalar(select(Unit).where(Unit.code == "JN-LX-01"))
         supervision.issue_reminder_letter(s, station, now - timedelta(hours=1), reason="repeated", text="重复投诉",

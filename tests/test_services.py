@@ -52,7 +52,7 @@ def test_outside_their_scope_a_ticket_does_not_exist(world: World) -> None:
         with pytest.raises(NotFound) as missing:
             services.accept(s, other, "MS20261123999999", at=AT)
         # The same answer as for a number that does not exist: scope reveals nothing.
-        assert hidden.value.code == missing.value.code == "ticket_not_found"
+        assert hidden.value.code == missing.value.code == "unknown_ticket"
         assert hidden.value.params == {"number": number}
         assert services.allowed_steps(other, s.scalar(select(Ticket).where(Ticket.number == number))) == []
         with pytest.raises(NotFound):
@@ -361,7 +361,7 @@ def test_acknowledging_an_alert_records_who_and_tells_the_screens(any_world: Wor
                 alerts.acknowledge(s, s.get(Alert, alert_id), AT, world.actor(s, who))
         with pytest.raises(NotFound) as hidden:  # a station officer of the sibling station does not see it
             services.acknowledge_alert(s, world.actor(s, "other_officer"), alert_id, at=AT)
-        assert hidden.value.code == "alert_not_found"
+        assert hidden.value.code == "unknown_alert"
         with pytest.raises(Invalid) as naive:
             services.acknowledge_alert(s, world.actor(s, "duty"), alert_id, at=AT.replace(tzinfo=None))
         assert naive.value.code == "naive_time"
