@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from feeds.simulator import Simulator  # noqa: E402
 from geo import points as geo_points  # noqa: E402
 from geo.jurisdictions import routing_jurisdictions  # noqa: E402
-from tests.plant import plant, ticket_row, unit_ids  # noqa: E402
+from tests.helpers import plant, ticket_row, unit_ids  # noqa: E402
 from tickets import alerts  # noqa: E402
 from tickets.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from tickets.schema import upgrade  # noqa: E402

@@ -23,7 +23,7 @@ variance instead, so such a series does not alert on its ordinary swings.
 the far tail is too sensitive to it to use it unconditionally.)
 
 Measured on simulated cities (12 districts × 6 topics, Poisson rates 0.5–20
-a day with a weekend swing, as in tests/test_geo_surges.py): 10 false surges
+a day with a weekend swing, as in tests/unit/test_geo_surges.py): 10 false surges
 in 7,000 ordinary city-days (1.4e-3 a day: the bound plus the error of
 estimating the mean from 28 days), none in 1,400 city-days of the test's
 generator. What it costs: a series averaging 3 a day alerts from about 15;

@@ -90,7 +90,7 @@ class Params:
     same_channel_auto: bool = False
     max_suggestions: int = 3
     # H3 resolution 9 (edge ≈ 174 m): a cell and two rings around it hold every point
-    # within 300 m (tests/test_dedup.py checks it), about 2 km² to search.
+    # within 300 m (tests/unit/test_dedup.py checks it), about 2 km² to search.
     h3_resolution: int = 9
     h3_rings: int = 2
 
