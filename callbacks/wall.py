@@ -1,8 +1,8 @@
 """Wall callbacks.
 
 Live data never goes through a server callback: pushes arrive over Socket.IO
-and ``assets/live.js`` applies them in the browser (FIELD-NOTES: Dash merges
-rapid prop updates, so per-event callbacks lose events). The one callback
+and ``assets/live.js`` applies them in the browser (Dash merges rapid prop
+updates, so a callback per event would lose events). The one callback
 here starts that script once the wall's components exist, because
 ``set_props`` on a component that has not rendered yet is silently dropped.
 """

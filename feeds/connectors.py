@@ -1,4 +1,4 @@
-"""Results back to the source systems: the outbound connectors (DESIGN §7).
+"""Results back to the source systems: the outbound connectors (docs/INTAKE.md, "The 12345 push").
 
 When a ticket is replied to (the ``reply`` event, in the same transaction),
 every 12345 work order behind it (merged ones too: every channel that

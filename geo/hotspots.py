@@ -25,7 +25,7 @@ TREND_MIN_CHANGE = 3
 TREND_MIN_SHARE = 0.25
 
 Point = tuple[float, float, str, datetime]
-# The wall's preset windows (DESIGN: last hour, 24 hours, 7 days).
+# The wall's preset windows: the last hour, 24 hours, 7 days.
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 Trend = Literal["new", "up", "down", "flat"]
 

@@ -1,4 +1,4 @@
-"""Offline heat maps with folium (DESIGN §8: everything served by the platform).
+"""Offline heat maps with folium: every script and style comes from the platform.
 
 folium takes Leaflet, jQuery, Bootstrap and Font Awesome from CDNs by default;
 police networks are closed. :class:`OfflineMap` and :class:`OfflineHeatMap`

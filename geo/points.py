@@ -1,8 +1,8 @@
 """Ticket points from the database, for hotspots, heat maps and early warnings.
 
 Only the columns a map needs are read (lat, lon, topic, received_at, and the
-id where a live layer must de-duplicate), merged tickets are left out (after
-de-duplication they are not tickets, DESIGN §4), and a scope (the unit ids an
+id where a live layer must de-duplicate), merged tickets are left out (a merged
+duplicate is an intake record of another ticket, not a ticket), and a scope (the unit ids an
 actor may see, None for all) is applied in SQL.
 
 **Raw or aggregated.** A window holding at most ``cap`` points is read point

@@ -1,4 +1,4 @@
-"""Early warnings (DESIGN §6): surges per topic and area per day, and recurring
+"""Early warnings: surges per topic and area per day, and recurring
 issues in one small place.
 
 **Surge rule.** For each (topic, area) series, today's count ``c`` is compared

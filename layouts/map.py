@@ -2,7 +2,7 @@
 
 The map is a folium document (geo/maps.py) in an ``<iframe srcdoc>`` without
 a sandbox: same origin, so the wall's script reaches the map's objects and
-adds pushed tickets to the heat layer without reloading it (FIELD-NOTES).
+adds pushed tickets to the heat layer without reloading it.
 On /map a topic and a window are chosen (callbacks/map.py renders the map
 again), and the export button downloads the same map as one file.
 """

@@ -1,4 +1,4 @@
-"""Early warnings as alerts (DESIGN §6): surges and recurring issues → alert rows,
+"""Early warnings as alerts: surges and recurring issues → alert rows,
 live events for the wall and notifications for the responsible unit.
 
 :func:`detect` runs the rules of ``geo/surges.py`` on the database and keeps

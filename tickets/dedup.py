@@ -1,4 +1,4 @@
-"""De-duplication across channels (DESIGN §6): one problem, one ticket.
+"""De-duplication across channels: one problem, one ticket (docs/DEDUP.md).
 
 The same problem often reaches the bureau on several channels: a citizen
 calls 12345, writes to the director's mailbox the next morning, a neighbour

@@ -1,4 +1,4 @@
-"""三级回访: asking the citizen whether they are satisfied, and escalating (DESIGN §5).
+"""三级回访: asking the citizen whether they are satisfied, and escalating.
 
 1. **Reply → SMS.** When a ticket is replied to (bus handler on ``reply``, same
    transaction), a :class:`FollowUp` at the ticket's escalation level is opened

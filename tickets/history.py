@@ -467,7 +467,7 @@ def _insert(session: Session, table: Any, rows: list[dict[str, Any]], without_id
                 values[i] = proc(values[i])
         params.append(tuple(values))
     if dialect.name == "postgresql":
-        # COPY: several times faster than even a pipelined executemany (FIELD-NOTES).
+        # COPY: several times faster than even a pipelined executemany (docs/IMPORT.md).
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN") as copy:

@@ -1,6 +1,6 @@
-"""Storage model: the database is the source of truth (DESIGN §8).
+"""Storage model: the database is the source of truth (screens and live counters are rebuilt from it).
 
-Names follow the domain's words (DESIGN §2). Every timestamp is stored as UTC
+Names are the domain's own words (ticket, channel, kind, sla_class, topic, unit). Every timestamp is stored as UTC
 and comes back time-zone aware, on SQLite as on PostgreSQL.
 """
 from __future__ import annotations
@@ -140,7 +140,7 @@ class Ticket(Base):
     address: Mapped[str | None] = mapped_column(String(200))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
-    # Personal data: never on a shared screen (DESIGN §8).
+    # Personal data: masked on every shared screen (张** 138****5678), shown only to the handling unit.
     citizen_name: Mapped[str | None] = mapped_column(String(64))
     citizen_phone: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))

@@ -1,4 +1,4 @@
-"""Deadlines (DESIGN §3): contact on the wall clock, resolve in working time.
+"""Deadlines: contact on the wall clock, resolve in working time.
 
 The rules come from a policy file (``tickets/sla_policy.yaml`` by default,
 setting ``sla_policy_file`` / env ``MINSHENG_SLA_POLICY``): contact hours,

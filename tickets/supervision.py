@@ -1,4 +1,4 @@
-"""Supervision orders (督办单) and reminder letters (提醒函), DESIGN §2 and §5.
+"""Supervision orders (督办单) and reminder letters (提醒函).
 
 Supervision orders go point-to-point to the head of the unit holding a ticket,
 with their own deadline (``order_working_hours`` of working time, default 4):

@@ -1,4 +1,4 @@
-"""The official working calendar (DESIGN §3): which days are working days.
+"""The official working calendar: which days are working days.
 
 ``is_working_day`` answers, in this order:
 

@@ -1,4 +1,4 @@
-"""Hotspots (DESIGN §6): ticket counts on the H3 grid for a topic and a time window.
+"""Hotspots: ticket counts on the H3 grid for a topic and a time window.
 
     GET /api/v1/hotspots[?topic=noise][&window=1h|24h|7d | &from=…&to=…][&resolution=8][&top=10]
 

@@ -47,7 +47,7 @@ def health() -> Any:
     except Exception as exc:
         status["redis"] = f"error: {exc.__class__.__name__}"
     status["relayed"] = platform.relay.relayed
-    # Years assumed Monday–Friday because the official calendar is not loaded (DESIGN §3).
+    # Years the official calendar does not know are assumed Monday–Friday: said here until an admin loads them.
     status["calendar_warnings"] = sla.calendar_warnings()
     code = 200 if status["database"] == "ok" and status["redis"] == "ok" else 503
     if current_actor() is None:

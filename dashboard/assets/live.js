@@ -1,7 +1,7 @@
 /* Minsheng live screens: Socket.IO pushes -> Dash components, without loss.
  *
  * Every pushed message is buffered and flushed into Dash every FLUSH_MS with
- * dash_clientside.set_props (FIELD-NOTES: per-event Dash props lose events).
+ * dash_clientside.set_props (Dash merges rapid prop updates: one per event would lose events).
  * The page starts from a snapshot tagged with the aggregator's (epoch, seq),
  * applies only events with a higher seq, and reloads the snapshot when the
  * epoch changes or a seq is missing. Charts are patched, never redrawn whole.

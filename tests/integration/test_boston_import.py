@@ -3,8 +3,8 @@ district reproduced by the figures API.
 
 The expected numbers come from pandas reading the file on its own, with the
 rules written out here: a row is refused when it closes before it opens; the
-unit is the police district (C-11 and C11 are one); on-time follows DESIGN §4
-with the data's own dates — due = closed, or TARGET_DT passed; on time =
+unit is the police district (C-11 and C11 are one); on-time as tickets/figures.py
+defines it, with the data's own dates — due = closed, or TARGET_DT passed; on time =
 closed by TARGET_DT, and a case without TARGET_DT counts as on time (Boston's
 OnTime_Status says so for every one of them). The test also checks that this
 per-case on-time status is OnTime_Status itself for every closed case the

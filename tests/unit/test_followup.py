@@ -1,4 +1,4 @@
-"""三级回访 (DESIGN §5): SMS out, reply in, escalation to the right people, phone tasks.
+"""三级回访 (tickets/followup.py): SMS out, reply in, escalation to the right people, phone tasks.
 
 SQLite in memory, the small bureau of tests/helpers.py plus the supervision
 units (督察、法制、信访) and one user per role that matters here (helpers.add_people);

@@ -1,4 +1,4 @@
-"""Deadlines on the official Chinese working calendar (DESIGN §3)."""
+"""Deadlines on the official Chinese working calendar (tickets/sla.py, tickets/workcalendar.py)."""
 from __future__ import annotations
 
 import argparse
