@@ -388,9 +388,6 @@ class Simulator:
             out.extend(r for r in self.minute_requests(index) if start <= r.received_at < end)
         return out
 
-    def handling_plan(self, request: NewRequest) -> HandlingPlan:
-        return plan_for(request.external_id, request.sla_class)
-
     # one request
     def _request(self, index: int, i: int, at: datetime) -> NewRequest:
         # Its own generator: a request does not depend on how many random

@@ -519,6 +519,3 @@ def request_text(
     return title, "".join(parts)
 
 
-def kinds_for(topic: str) -> tuple[str, ...]:
-    """Kinds that have texts for ``topic`` (the simulator only draws these)."""
-    return tuple(TEMPLATES[topic])

@@ -9,7 +9,7 @@ is a few city blocks; 9 (≈0.1 km², edge ≈200 m) a single block.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -52,10 +52,6 @@ class Hotspot:
     trend: Trend
     unit_code: str | None  # the station responsible for the cell's centre
     topics: dict[str, int] = field(default_factory=dict)
-
-
-def cell_of(lat: float, lon: float, resolution: int = DEFAULT_RESOLUTION) -> str:
-    return h3.latlng_to_cell(lat, lon, resolution)
 
 
 def cell_area_km2(resolution: int = DEFAULT_RESOLUTION) -> float:
@@ -135,21 +131,4 @@ def top_hotspots(
 def previous_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The window of equal length just before [start, end)."""
     return start - (end - start), start
-
-
-def hotspots_between(
-    points: Sequence[Point],
-    start: datetime,
-    end: datetime,
-    n: int = 10,
-    resolution: int = DEFAULT_RESOLUTION,
-    *,
-    topic: str | None = None,
-    jurisdictions: JurisdictionSet | None = None,
-) -> list[Hotspot]:
-    """Top hotspots of [start, end) against the window before (points must cover both)."""
-    p_start, p_end = previous_window(start, end)
-    cur = hotspot_cells(points, resolution, topic=topic, start=start, end=end)
-    prev = hotspot_cells(points, resolution, topic=topic, start=p_start, end=p_end)
-    return top_hotspots(cur, prev, n, jurisdictions)
 

@@ -44,10 +44,9 @@ events is the domain's job.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import h3
@@ -99,20 +98,6 @@ def _topic_label(topic: str, labels: Mapping[str, str] | None) -> str:
 
 
 # ----------------------------------------------------------------- surges
-
-
-def count_daily(records: Iterable[tuple[str, str | None, datetime | date]], tz: tzinfo | None = None) -> Counter[
-    tuple[str, str, date]
-]:
-    """(topic, area, at) records → counts per (topic, area, local day); records without an area are skipped."""
-    out: Counter[tuple[str, str, date]] = Counter()
-    for topic, area, at in records:
-        if area is None:
-            continue
-        if isinstance(at, datetime):
-            at = (at.astimezone(tz) if tz is not None and at.tzinfo is not None else at).date()
-        out[(topic, area, at)] += 1
-    return out
 
 
 def _nb_log_pmf(k: int, r: float, p: float) -> float:

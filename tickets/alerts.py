@@ -48,7 +48,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo import points as geo_points
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, centroid, district_at, load_districts
-from geo.jurisdictions import routing_jurisdictions
 from geo.surges import BASELINE_DAYS, Recurring, Surge, detect_recurring, detect_surges
 from tickets.db import unit_of_work
 from tickets.models import Alert, Notification, OutboxMessage, Ticket, Unit
@@ -299,7 +298,6 @@ def _recurring(session: Session, now: datetime, cfg: AlertConfig, first_at: date
                 key = (p.topic, h3.latlng_to_cell(p.lat, p.lon, RECURRING_RESOLUTION))
                 if key in wanted:
                     baseline[key] += 1
-    js = routing_jurisdictions()
     units = {u.code: u for u in session.scalars(select(Unit))}
     by_district = _district_units(session)
     limit = cfg.recurring_alpha / max(len(candidates), 1)

@@ -224,13 +224,6 @@ class Record:
                       title=request.title, content=request.content, phone=request.citizen_phone,
                       kind=request.kind, lat=request.lat, lon=request.lon, district=request.district)
 
-    @classmethod
-    def of_ticket(cls, ticket: Any) -> Record:
-        return cls.of(channel=ticket.channel, received_at=ticket.received_at, topic=ticket.topic,
-                      title=ticket.title, content=ticket.content, phone=ticket.citizen_phone,
-                      kind=ticket.kind, lat=ticket.lat, lon=ticket.lon, district=ticket.district,
-                      ticket_id=ticket.id, number=ticket.number)
-
     @property
     def has_point(self) -> bool:
         return self.lat is not None and self.lon is not None

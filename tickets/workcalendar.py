@@ -69,11 +69,6 @@ def package_knows(year: int) -> bool:
     return True
 
 
-def loaded_years() -> frozenset[int]:
-    """Years loaded from the ``calendar_days`` table into this process."""
-    return _overrides.years
-
-
 def is_working_day(day: date) -> bool:
     overrides = _overrides
     if day.year in overrides.years:

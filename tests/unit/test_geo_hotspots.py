@@ -13,7 +13,6 @@ from geo.hotspots import (
     Cell,
     cell_area_km2,
     hotspot_cells,
-    hotspots_between,
     previous_window,
     top_hotspots,
     trend,
@@ -91,13 +90,16 @@ def test_top_hotspots_with_trend_and_station() -> None:
     assert [h.trend for h in top_hotspots(current, [], n=5)] == ["new", "new", "new"]
 
 
-def test_hotspots_between_compares_with_the_window_before() -> None:
+def test_top_hotspots_compare_with_the_window_before() -> None:
+    """As the API ranks them: the window's cells against those of the window just before."""
     rng = random.Random(3)
     start, end = T0, T0 + timedelta(days=1)
     assert previous_window(start, end) == (T0 - timedelta(days=1), T0)
     points = (_around(rng, *LUOKOU, 15, "noise", start) + _around(rng, *LUOKOU, 5, "noise", start - timedelta(days=1))
               + _around(rng, *MINGSHUI, 3, "noise", start) + _around(rng, *MINGSHUI, 9, "noise", start - timedelta(days=1))
               + _around(rng, *LUOKOU, 40, "noise", start - timedelta(days=3)))  # too old for either window
-    top = hotspots_between(points, start, end, n=5)
+    before_start, before_end = previous_window(start, end)
+    top = top_hotspots(hotspot_cells(points, start=start, end=end),
+                       hotspot_cells(points, start=before_start, end=before_end), n=5)
     assert [(h.count, h.previous, h.trend, h.unit_code) for h in top] == [
         (15, 5, "up", "JN-TQ-01"), (3, 9, "down", "JN-ZQ-01")]

@@ -4,13 +4,12 @@ from __future__ import annotations
 import math
 import random
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import h3
 import pytest
 
 from geo.districts import random_point_in
-from geo.surges import ALPHA, count_daily, detect_recurring, detect_surges, upper_tail
+from geo.surges import ALPHA, detect_recurring, detect_surges, upper_tail
 from tests.helpers import poisson
 
 DISTRICTS = ["历下区", "市中区", "槐荫区", "天桥区", "历城区", "长清区",
@@ -101,13 +100,6 @@ def test_upper_tail_matches_poisson_when_variance_is_close_to_the_mean() -> None
     assert upper_tail(0, lam, 4.0) == 1.0
     tails = [upper_tail(c, 5.0, 8.0) for c in range(1, 60)]
     assert all(a > b for a, b in zip(tails, tails[1:])) and tails[-1] > 0
-
-
-def test_count_daily_uses_the_local_day() -> None:
-    tz = ZoneInfo("Asia/Shanghai")
-    late = datetime(2026, 11, 21, 17, 30, tzinfo=timezone.utc)  # 01:30 on the 22nd in Jinan
-    counts = count_daily([("noise", "历下区", late), ("noise", "历下区", late), ("noise", None, late)], tz)
-    assert counts == {("noise", "历下区", date(2026, 11, 22)): 2}
 
 
 # ---------------------------------------------------------------- recurring

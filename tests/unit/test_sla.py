@@ -225,7 +225,7 @@ def test_the_loaded_policy_is_used_by_default_and_can_be_reloaded(tmp_path: Path
     write(path, "resolve_working_days: {consultation: 1}\nworking_hours: ['09:00-17:00']\n")
     assert sla.schedule("consultation", t0, TZ, topic="fraud").resolve_due == \
         at("2026-11-24T17:30:00+08:00")  # cached until reloaded
-    sla.reload_policy()
+    sla.use_policy_file(path)
     assert sla.schedule("consultation", t0, TZ, topic="fraud").resolve_due == at("2026-11-23T17:00:00+08:00")
 
 
