@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo import maps
-from geo import points as geo_points
+from tickets import points as ticket_points
 from geo.hotspots import WINDOWS
 from geo.jurisdictions import routing_jurisdictions
 from layouts.i18n import labels as i18n_labels
@@ -48,7 +48,7 @@ def bureau_name(session: Session) -> str:
 def focus_bounds(session: Session, now: datetime, scope: Collection[int] | None) -> tuple[float, float, float, float] | None:
     """Where the tickets are: the 3rd–97th percentile box of the last week's newest
     points, padded (None without enough points: the whole bureau is shown)."""
-    sample = list(geo_points.raw_points(session, now - timedelta(days=7), now, None, scope, limit=5000))
+    sample = list(ticket_points.raw_points(session, now - timedelta(days=7), now, None, scope, limit=5000))
     if len(sample) < 20:
         return None
     lats = sorted(p.lat for p in sample)
@@ -88,14 +88,14 @@ def render(session: Session, *, settings: Any, now: datetime, start: datetime, e
     spec = maps.MapSpec(
         districts_in_use=districts_in_use(session), jurisdictions=routing_jurisdictions(),
         focus=focus_bounds(session, now, scope), lang=lang, live=live,
-        labels={"topics": names["topics"]}, cap=geo_points.LIVE_CAP,
+        labels={"topics": names["topics"]}, cap=ticket_points.LIVE_CAP,
         window_seconds=int((end - start).total_seconds()), **map_settings(settings),
     )
     if live:
         # Points and alerts come from the page script (map_live.js) after each snapshot.
         spec.heat_radius, spec.heat_blur = 12, 15
         return maps.render_html(maps.build_map(spec))
-    points, total, aggregated = geo_points.load_points(session, start, end, topic, scope, cap=geo_points.LIVE_CAP)
+    points, total, aggregated = ticket_points.load_points(session, start, end, topic, scope, cap=ticket_points.LIVE_CAP)
     answer = hotspots(session, start, end, topic, scope, top=10)
     spec.points = [(p.lat, p.lon, p.weight) for p in points]
     spec.hotspots = answer["top"]

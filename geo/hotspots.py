@@ -54,6 +54,18 @@ class Hotspot:
     topics: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WeightedPoint:
+    """A map point: one ticket, or several grouped at their mean position."""
+    lat: float
+    lon: float
+    topic: str
+    weight: int  # tickets at this point (1 for a raw point)
+    first_at: datetime
+    last_at: datetime
+    ticket_id: int | None = None  # raw points only
+
+
 def cell_area_km2(resolution: int = DEFAULT_RESOLUTION) -> float:
     return float(h3.average_hexagon_area(resolution, unit="km^2"))
 
@@ -98,6 +110,11 @@ def tally_cells(points: Iterable[tuple[float, float, str, int, datetime, datetim
         out.append(Cell(c, lat, lon, n, dict(topics[c].most_common()), first[c], last[c]))
     out.sort(key=lambda cell: (-cell.count, cell.cell))
     return out
+
+
+def weighted_cells(points: Iterable[WeightedPoint], resolution: int = DEFAULT_RESOLUTION) -> list[Cell]:
+    """``hotspot_cells`` for weighted points: busiest first, ties by cell id."""
+    return tally_cells(((p.lat, p.lon, p.topic, p.weight, p.first_at, p.last_at) for p in points), resolution)
 
 
 def trend(current: int, previous: int) -> Trend:

@@ -90,11 +90,8 @@ class Recurring:
 
 
 def _topic_label(topic: str, labels: Mapping[str, str] | None) -> str:
-    if labels is None:
-        from tickets.vocabulary import TOPICS  # a leaf module: no import cycle
-
-        labels = TOPICS
-    return labels.get(topic, topic)
+    """The topic's name for a reason text: from ``labels`` (the caller's vocabulary), else its code."""
+    return labels.get(topic, topic) if labels is not None else topic
 
 
 # ----------------------------------------------------------------- surges

@@ -60,6 +60,7 @@ import h3.api.basic_int as h3  # int cells: no string conversion in the hot path
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from geo.measure import distance_m
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, OPEN_STATUSES, TOPICS
 
@@ -182,13 +183,6 @@ def _mask(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
 
 
-def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
-
-
 # ---------------------------------------------------------------- compare
 @dataclass(frozen=True)
 class Record:
@@ -258,7 +252,7 @@ def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
     same_topic = new.topic == old.topic
     if not same_phone and not same_topic:
         return _NO  # every rule below without the phone needs the same topic
-    distance = metres(new.lat, new.lon, old.lat, old.lon) if new.has_point and old.has_point else None  # type: ignore[arg-type]
+    distance = distance_m(new.lat, new.lon, old.lat, old.lon) if new.has_point and old.has_point else None  # type: ignore[arg-type]
     near = distance is not None and distance <= p.near_m
     far = distance is not None and distance > p.far_m
     if not same_phone and distance is not None and not near:

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tickets import bus, notify, numbers, sla
 from tickets.db import sequence_ids
-from tickets.dedup import metres
+from geo.measure import distance_m
 from tickets.events import record_event
 from tickets.lifecycle import OPEN, IllegalStep
 from tickets.models import ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User, UTCDateTime
@@ -341,7 +341,7 @@ def _recent_complaints(session: Session, probes: list[tuple[int, Complaint]], cf
     connection = session.connection()
     dialect = connection.dialect
     # Instants as the column stores them (on SQLite, text that compares in time order).
-    stored = UTCDateTime()._cached_bind_processor(dialect) or (lambda v: v)
+    stored = UTCDateTime().dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
 
     def instant(value: datetime) -> str:
         v = stored(value)
@@ -382,7 +382,7 @@ def check_repeated_many(session: Session, dispatched: Sequence[tuple[Complaint, 
         same_phone = [r for r in rows if t.citizen_phone and r.citizen_phone == t.citizen_phone]
         same_place = [r for r in rows if r.topic == t.topic and r.lat is not None and r.lon is not None
                       and t.lat is not None and t.lon is not None
-                      and metres(t.lat, t.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
+                      and distance_m(t.lat, t.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
         for cluster, what in ((same_phone, f"同一来电人近{days}日"),
                               (same_place, f"同一地点（{cfg.repeat_radius_m:g}米内）近{days}日")):
             if len(cluster) + 1 >= cfg.repeat_count:

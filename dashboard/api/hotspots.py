@@ -7,7 +7,7 @@ date-times (a time without a zone is local time); ``to`` defaults to now.
 Without them, ``window`` (default ``24h``) ends now. The answer has every
 cell with its count, centre and responsible station, the ``top`` busiest with
 their trend against the window of equal length just before, and whether the
-database aggregated the points (more than ``geo.points.CAP`` in the window).
+database aggregated the points (more than ``tickets.points.CAP`` in the window).
 
 Any actor may ask (a wall's kiosk token too); a user sees the tickets of the
 units they may see (tickets/roles.py), the city and kiosks see all.
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from dashboard.api import blueprint, platform
 from dashboard.api.figures import BadRequest
 from dashboard.auth import current_actor, require_login
-from geo import points as geo_points
+from tickets import points as ticket_points
 from geo.hotspots import DEFAULT_RESOLUTION, WINDOWS, cell_area_km2, previous_window, top_hotspots
 from geo.jurisdictions import routing_jurisdictions
 from tickets.models import Unit, utcnow
@@ -94,9 +94,9 @@ def unit_names(session: Any) -> dict[str, str]:
 def hotspots(session: Any, start: datetime, end: datetime, topic: str | None,
              scope: Collection[int] | None, resolution: int = DEFAULT_RESOLUTION, top: int = 10) -> dict[str, Any]:
     """The hotspots answer for a window (also used by the map and the export)."""
-    cells, total, aggregated = geo_points.cells_between(session, start, end, topic, scope, resolution=resolution)
+    cells, total, aggregated = ticket_points.cells_between(session, start, end, topic, scope, resolution=resolution)
     p_start, p_end = previous_window(start, end)
-    before, before_total, _ = geo_points.cells_between(session, p_start, p_end, topic, scope, resolution=resolution)
+    before, before_total, _ = ticket_points.cells_between(session, p_start, p_end, topic, scope, resolution=resolution)
     js = routing_jurisdictions()
     names = unit_names(session)
     stations = js.stations_at([c.lat for c in cells], [c.lon for c in cells])

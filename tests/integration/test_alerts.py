@@ -13,16 +13,15 @@ from sqlalchemy import func, select
 
 import settings as settings_module
 from dashboard import Platform
-from geo.districts import random_point_in
+from geo.districts import load_districts, random_point_in
 from tests.helpers import TZ, plant, poisson, ticket_row, unit_ids
 from tickets import accounts
 from tickets.alerts import AlertConfig, detect, poisson_tail
 from tickets.db import unit_of_work
-from tickets.models import Alert, Notification, OutboxMessage
+from tickets.dispatch import PLACE_KINDS
+from tickets.models import Alert, Notification, OutboxMessage, Unit
 
-DISTRICTS = {"历下区": "JN-LX", "市中区": "JN-SZ", "槐荫区": "JN-HY", "天桥区": "JN-TQ", "历城区": "JN-LC",
-             "长清区": "JN-CQ", "章丘区": "JN-ZQ", "济阳区": "JN-JY", "莱芜区": "JN-LW", "钢城区": "JN-GC",
-             "平阴县": "JN-PY", "商河县": "JN-SH"}
+DISTRICTS = list(load_districts())  # Jinan's twelve, as the boundary data lists them
 TOPIC_RATES = {"noise": (1, 12), "theft": (0.5, 6), "dispute": (2, 15), "traffic": (3, 20)}
 START = date(2026, 10, 1)  # 28 baseline days, then the week under test
 WEEK = [START + timedelta(days=28 + i) for i in range(7)]
@@ -39,7 +38,8 @@ def plant_background(p: Platform, seed: int, days: int = 35) -> None:
     rates = {(t, d): rng.uniform(*r) for t, r in TOPIC_RATES.items() for d in DISTRICTS}
     rates[("noise", "历下区")] = 3.0
     with unit_of_work(p.factory) as s:
-        ids = unit_ids(s)
+        branch = dict(s.execute(select(Unit.district, Unit.id).where(Unit.level == 2,
+                                                                    Unit.kind.in_(PLACE_KINDS))).all())
         rows = []
         for i in range(days):
             day = START + timedelta(days=i)
@@ -48,7 +48,7 @@ def plant_background(p: Platform, seed: int, days: int = 35) -> None:
                 for _ in range(poisson(rng, lam * swing)):
                     lat, lon = random_point_in(district, rng)
                     rows.append(ticket_row(at_local(day, rng.uniform(0, 24)), lat, lon, topic, district=district,
-                                           unit_id=ids[DISTRICTS[district]]))
+                                           unit_id=branch[district]))
         plant(s, rows)
 
 

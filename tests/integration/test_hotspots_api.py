@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from dashboard import Platform
-from geo import points as geo_points
+from tickets import points as ticket_points
 from geo.jurisdictions import station_at
 from tests.helpers import TZ, plant, ticket_row, unit_ids
 from tickets import accounts
@@ -120,7 +120,7 @@ def test_beyond_the_cap_the_database_aggregates_with_the_same_counts(hotspots_we
     platform, kiosk, _api = hotspots_web
     _plant_city(platform, utcnow())
     raw = get(platform, "/api/v1/hotspots?window=24h", kiosk).get_json()
-    monkeypatch.setattr(geo_points, "CAP", 5)
+    monkeypatch.setattr(ticket_points, "CAP", 5)
     grouped = get(platform, "/api/v1/hotspots?window=24h", kiosk).get_json()
     assert grouped["aggregated"] is True and raw["aggregated"] is False
     assert grouped["total"] == raw["total"] == 20
@@ -138,8 +138,8 @@ def test_the_sql_reads_only_the_point_columns(hotspots_web: Any, monkeypatch: An
         seen.append(statement)
 
     engine = platform.factory.kw["bind"]
-    for cap in (geo_points.CAP, 5):
-        monkeypatch.setattr(geo_points, "CAP", cap)
+    for cap in (ticket_points.CAP, 5):
+        monkeypatch.setattr(ticket_points, "CAP", cap)
         event.listen(engine, "before_cursor_execute", capture)
         try:
             assert get(platform, "/api/v1/hotspots?window=7d", kiosk).status_code == 200

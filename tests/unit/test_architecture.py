@@ -1,5 +1,6 @@
 """The import graph of the platform's own modules, read with ``ast`` (nothing is imported):
-no import cycles, and the domain (tickets/) depends on nothing above it.
+no import cycles, the domain (tickets/) depends on nothing above it, and geo/ (places,
+boundaries, maps) knows nothing of tickets or of anything above them.
 
 Every import counts, at module level and inside functions (a function-level import
 only hides a cycle until the function runs), and so does a module loaded by name
@@ -15,6 +16,7 @@ from tests.helpers import ROOT
 
 PACKAGES = ("app", "settings", "dashboard", "layouts", "callbacks", "geo", "feeds", "tickets")
 ABOVE_THE_DOMAIN = ("dashboard", "layouts", "callbacks", "feeds")
+ABOVE_GEO = ("tickets", *ABOVE_THE_DOMAIN)
 
 Edge = tuple[str, str]  # (importer, imported)
 
@@ -165,6 +167,13 @@ def test_the_domain_depends_on_nothing_above_it() -> None:
               for d in deps if d.split(".")[0] in ABOVE_THE_DOMAIN}
     assert not sorted(known - upward), "gone, take them out of KNOWN_DOMAIN_IMPORTS_FROM_ABOVE"
     assert not sorted(upward - known), "tickets/ must not import dashboard, layouts, callbacks or feeds"
+
+
+def test_geo_knows_nothing_of_tickets() -> None:
+    graph = import_graph()
+    upward = sorted((m, d) for m, deps in graph.items() if m.split(".")[0] == "geo"
+                    for d in deps if d.split(".")[0] in ABOVE_GEO)
+    assert not upward, "geo/ takes plain data (coordinates, polygons, points); the query belongs to the caller"
 
 
 def test_the_reader_sees_every_kind_of_import_and_the_finder_names_the_cycle(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import settings as settings_module
 from feeds import texts
 from feeds.simulator import KIND_WEIGHTS, SimulationRunner, Simulator, minute_index, plan_for, run
-from geo.districts import district_at
+from geo.districts import district_at, load_districts
 from tests.helpers import ROOT
 from tickets.db import unit_of_work
 from tickets.models import IntakeRecord, Ticket
@@ -161,9 +161,14 @@ def test_every_point_lies_in_its_district_and_the_centre_is_busiest(two_days: li
         assert r.address.startswith("济南市" + r.district)
     districts = Counter(r.district for r in two_days)
     assert len(districts) == 12
-    central = sum(districts[d] for d in ("历下区", "市中区", "槐荫区", "天桥区", "历城区"))
+    central = sum(districts[d] for d, locale in texts.LOCALES.items() if locale.central)
+    assert central and len([locale for locale in texts.LOCALES.values() if locale.central]) == 5
     assert central / len(two_days) > 0.55
     assert districts["历下区"] > 3 * districts["商河县"]
+
+
+def test_the_simulator_places_requests_in_every_district_of_the_boundary_data() -> None:
+    assert set(texts.LOCALES) == set(load_districts())
 
 
 def test_texts_are_chinese_varied_and_personal_data_is_plausible(two_days: list) -> None:

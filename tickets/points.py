@@ -1,4 +1,5 @@
-"""Ticket points from the database, for hotspots, heat maps and early warnings.
+"""Ticket points from the database, for hotspots, heat maps and early warnings: the
+read model that hands geo/ plain points (geo.hotspots.WeightedPoint) to count and draw.
 
 Only the columns a map needs are read (lat, lon, topic, received_at, and the
 id where a live layer must de-duplicate), merged tickets are left out (a merged
@@ -17,14 +18,13 @@ price of not reading every ticket. docs/PERFORMANCE.md has the measurements.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from geo.hotspots import DEFAULT_RESOLUTION, Cell, tally_cells
+from geo.hotspots import DEFAULT_RESOLUTION, Cell, WeightedPoint, weighted_cells
 from tickets.models import Ticket
 
 # Beyond this many points in a window, the database aggregates (hotspots API).
@@ -32,17 +32,6 @@ CAP = 5000
 # The live heat layer keeps at most this many points (see docs/PERFORMANCE.md).
 LIVE_CAP = 20000
 GRID_DEGREES = 0.0005
-
-
-@dataclass(frozen=True)
-class WeightedPoint:
-    lat: float
-    lon: float
-    topic: str
-    weight: int  # tickets at this point (1 for a raw point)
-    first_at: datetime
-    last_at: datetime
-    ticket_id: int | None = None  # raw points only
 
 
 def _where(stmt: Select[Any], start: datetime, end: datetime, topic: str | None,
@@ -83,10 +72,10 @@ def grouped_points(session: Session, start: datetime, end: datetime, topic: str 
         start, end, topic, unit_ids,
     ).group_by(Ticket.topic, gy, gx)
     for lat, lon, t, n, first, last in session.execute(stmt.execution_options(yield_per=5000)):
-        yield WeightedPoint(float(lat), float(lon), t, int(n), _aware(first), _aware(last))
+        yield WeightedPoint(float(lat), float(lon), t, int(n), aware_utc(first), aware_utc(last))
 
 
-def _aware(value: Any) -> datetime:
+def aware_utc(value: Any) -> datetime:
     """min()/max() of a UTC column come back naive (or as text) on SQLite."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -101,11 +90,6 @@ def load_points(session: Session, start: datetime, end: datetime, topic: str | N
     if total <= cap:
         return list(raw_points(session, start, end, topic, unit_ids)), total, False
     return list(grouped_points(session, start, end, topic, unit_ids)), total, True
-
-
-def weighted_cells(points: list[WeightedPoint], resolution: int = DEFAULT_RESOLUTION) -> list[Cell]:
-    """``geo.hotspots.hotspot_cells`` for weighted points: busiest first, ties by cell id."""
-    return tally_cells(((p.lat, p.lon, p.topic, p.weight, p.first_at, p.last_at) for p in points), resolution)
 
 
 def cells_between(session: Session, start: datetime, end: datetime, topic: str | None = None,
