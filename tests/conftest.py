@@ -1,7 +1,9 @@
-"""Every pytest fixture of the suite, each defined here once, under a name that means
-one thing everywhere. Builders and sample data are in tests/helpers.py, the
-processes the suite starts (PostgreSQL, Redis, the platform, Chromium) in
-tests/servers.py.
+"""The suite's fixtures: the servers, the databases and the platform, each defined here
+once, under a name that means one thing everywhere. A fixture only one test module
+uses (a variant of a platform below, a data set) stays in that module; no name is
+defined twice (tests/unit/test_suite_layout.py). Builders and sample data are in
+tests/helpers.py, the processes the suite starts (PostgreSQL, Redis, the platform,
+Chromium) in tests/servers.py.
 
 Layout: tests/unit (no server, SQLite in memory or in a temp file),
 tests/integration (real PostgreSQL/Redis, the platform in-process or as a
@@ -62,9 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        # Tag every test using a real-server fixture, so `-m "not real_servers"` works
-        # without each test having to remember the marker.
-        if _REAL_SERVER_FIXTURES & names:
+        # Tag every test using a real-server fixture, directly or as the "real"/"postgresql"
+        # run of an embedded-and-real fixture, so `-m "not real_servers"` works without each
+        # test having to remember the marker.
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if _REAL_SERVER_FIXTURES & names or {"real", "postgresql"} & {str(v) for v in params.values()}:
             item.add_marker(pytest.mark.real_servers)
         # tests/unit stays fast and server-free: a test that needs more belongs in integration/ or e2e/.
         wrong = _NOT_FOR_UNIT_TESTS & names
