@@ -30,7 +30,7 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     language: str = "zh-CN"
     # Flask-SocketIO server mode; set explicitly so an installed gevent or
-    # eventlet is never picked up by auto-detection (FIELD-NOTES).
+    # eventlet is never picked up by auto-detection and changes how the server runs.
     async_mode: str = "threading"
     # How often the relay looks for outbox rows committed by other processes
     # (commits in its own process wake it at once). 0.05 s: p50 push latency
@@ -43,7 +43,7 @@ class Settings:
     db_statement_timeout_seconds: float = 120.0
     # Demo bureau loaded by ``app.py demo load``.
     demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
-    # Deadlines policy (DESIGN §3): contact/resolve times, working hours, amber share, overrides.
+    # Deadlines policy: contact/resolve times, working hours, amber share, overrides.
     sla_policy_file: str = str(ROOT / "tickets" / "sla_policy.yaml")
     # Demo accounts (one per role) and the demo kiosk token, loaded by ``demo load``
     # and by ``run`` into a database without users. "" or "none": never (production).
@@ -51,7 +51,7 @@ class Settings:
     # Simulated feed: tickets per hour at the daily mean (the rhythm scales it).
     simulator_rate_per_hour: float = 600.0
     simulator_seed: int | None = None
-    # Follow-up SMS (DESIGN §5): "sandbox" records every message and sends nothing;
+    # Follow-up SMS: "sandbox" records every message and sends nothing;
     # "http" POSTs JSON {phone, text, client_id} to sms_gateway_url (after commit).
     sms_gateway: str = "sandbox"
     sms_gateway_url: str = ""
@@ -71,7 +71,7 @@ class Settings:
     repeat_complaint_radius_m: float = 200.0
     # How often the leader process runs the follow-up and supervision sweeps.
     housekeeping_seconds: float = 30.0
-    # Composite score (DESIGN §4): weights of the response, completion (or
+    # Composite score of the unit ranking: weights of the response, completion (or
     # on-time) and satisfaction rates; units below the minimum are listed, not ranked.
     composite_weight_response: float = 0.30
     composite_weight_completion: float = 0.35

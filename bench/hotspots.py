@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feeds.simulator import Simulator  # noqa: E402
-from geo import points as geo_points  # noqa: E402
+from tickets import points as ticket_points  # noqa: E402
 from geo.jurisdictions import routing_jurisdictions  # noqa: E402
-from tests.plant import plant, ticket_row, unit_ids  # noqa: E402
+from tests.helpers import plant, ticket_row, unit_ids  # noqa: E402
 from tickets import alerts  # noqa: E402
 from tickets.bootstrap import session_factory  # noqa: E402
 from tickets.uow import unit_of_work  # noqa: E402
@@ -59,7 +59,7 @@ def main() -> None:
 
     for window in (timedelta(hours=24), timedelta(days=7)):
         for label, cap in (("raw", 10**9), ("aggregated", 0)):
-            geo_points.CAP = cap
+            ticket_points.CAP = cap
             with factory() as s:
                 t = time.perf_counter()
                 body = hotspots(s, now - window, now, None, None)
@@ -68,7 +68,7 @@ def main() -> None:
                   f"({body['total']:,} tickets, {len(body['cells']):,} cells; both windows)")
         with factory() as s:
             t = time.perf_counter()
-            points = list(geo_points.grouped_points(s, now - window, now))
+            points = list(ticket_points.grouped_points(s, now - window, now))
             print(f"  grouped rows read for the {window.days or 1}d window: {len(points):,} "
                   f"({time.perf_counter() - t:.2f} s)")
     with unit_of_work(factory) as s:

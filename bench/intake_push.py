@@ -185,7 +185,7 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
                processes: int = 1, durable: bool = False) -> dict[str, Any]:
     """The real platform process, on the embedded default (SQLite + the in-process Redis
     stand-in) or on real servers (a throwaway PostgreSQL and Redis, tests/servers.py)."""
-    from tests.platform_process import PlatformProcess
+    from tests.servers import PlatformProcess
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-server-"))
     servers: list[Any] = []

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import socketio  # noqa: E402
 
 from tests.helpers import new_request, submit  # noqa: E402
-from tests.platform_process import PlatformProcess, demo_kiosk_token  # noqa: E402
+from tests.servers import PlatformProcess, demo_kiosk_token  # noqa: E402
 from tickets.bootstrap import session_factory  # noqa: E402
 
 

@@ -114,9 +114,6 @@ def init_app(server: Flask, factory: sessionmaker[Session], screens: Screens = S
     server.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     server.before_request(_gate)
     server.after_request(_no_referrer)
-    from dashboard import login
-
-    server.register_blueprint(login.blueprint)
     return auth_state
 
 

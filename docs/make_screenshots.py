@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.platform_process import PlatformProcess
+from tests.servers import CHROMIUM, CHROMIUM_ARGS
+from tests.servers import PlatformProcess
 
 OUT = ROOT / "docs" / "screenshots"
 SHOTS = [
@@ -66,7 +66,7 @@ def plant_history(url: str) -> None:
     import settings as settings_module
     from feeds.simulator import Simulator
     from geo.jurisdictions import routing_jurisdictions
-    from tests.plant import plant, ticket_row, unit_ids
+    from tests.helpers import plant, ticket_row, unit_ids
     from tickets.bootstrap import session_factory
     from tickets.uow import unit_of_work
     from tickets.schema import upgrade

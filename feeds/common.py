@@ -32,7 +32,7 @@ from tickets import services
 from tickets.intake import NewRequest
 from tickets.models import Ticket
 from tickets.uow import UnitOfWork
-from tickets.vocabulary import CHANNELS, KINDS, TOPICS
+from tickets.vocabulary import CHANNELS, TOPICS
 
 # Field limits (characters). Ticket columns: title 200, address 200, name 64,
 # phone 32; content is Text, capped here so one record cannot be a megabyte.
@@ -44,7 +44,6 @@ MAX_PHONE = 32
 MAX_EXTERNAL_ID = 64
 MAX_EMAIL = 254
 
-KIND_NAMES: dict[str, str] = {v: k for k, v in KINDS.items()}  # 咨询 -> consultation
 _ENFORCEMENT_TOPICS = frozenset({"theft", "fraud", "dispute"})
 _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{4,30}$")
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")

@@ -1,4 +1,4 @@
-"""Results back to the source systems: the outbound connectors of the 12345 push.
+"""Results back to the source systems: the outbound connectors of the 12345 push (docs/INTAKE.md).
 
 When a ticket is replied to, the domain queues a :class:`ConnectorDelivery` for
 every work order behind it (``tickets/results.py``: merged ones too, every

@@ -1,4 +1,4 @@
-"""The 12345 push: signed JSON work orders from government hotlines (DESIGN §7).
+"""The 12345 push: signed JSON work orders from government hotlines (docs/INTAKE.md).
 
 Each source (a city's hotline platform) is one YAML file in
 ``settings.hotline_sources_dir`` (``feeds/sources/``): its field names, value

@@ -9,7 +9,7 @@ wrong and why.
 
 Date formats are written as the source's documentation writes them —
 ``MM/DD/YYYY hh:mm:ss AM`` (Boston), ``yyyy-MM-dd HH:mm:ss`` (Chinese
-systems; DESIGN §7) — or as Python ``strptime`` formats (anything with a
+systems, local time without a zone) — or as Python ``strptime`` formats (anything with a
 ``%``), or ``iso``. Times without an offset are read in the mapping's
 ``timezone``; a due date that is a bare date means the end of that day.
 """

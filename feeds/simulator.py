@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from feeds import texts
+from feeds.common import sla_class_for
 from geo.districts import random_point_in, weighted_point_in
 from tickets import followup, services
 from tickets.errors import DomainError, IllegalStep
@@ -191,22 +192,7 @@ _CHANNEL_KIND_BIAS: dict[str, dict[str, float]] = {
     "director_mailbox": {"suggestion": 3.0},
     "cad_110": {"help": 1.5, "praise": 0.2, "suggestion": 0.1},
 }
-_ENFORCEMENT_TOPICS = frozenset({"theft", "fraud", "dispute"})
-
-
-def sla_class_for(kind: str, topic: str) -> str:
-    if kind == "consultation":
-        return "consultation"
-    return "enforcement" if topic in _ENFORCEMENT_TOPICS else "service"
-
-
-# Share of requests per district, after urban population: the five central
-# districts carry most of the city's people and most requests.
-DISTRICT_WEIGHTS: dict[str, float] = {
-    "历下区": 13, "市中区": 13, "槐荫区": 10, "天桥区": 10, "历城区": 16, "长清区": 6,
-    "章丘区": 9, "济阳区": 5, "莱芜区": 9, "钢城区": 3, "平阴县": 3, "商河县": 3,
-}
-_CENTRAL = frozenset({"历下区", "市中区", "槐荫区", "天桥区", "历城区"})
+_DISTRICT_SHARES = {name: locale.share for name, locale in texts.LOCALES.items()}
 
 
 def _choose(rng: random.Random, weights: Mapping[str, float]) -> str:
@@ -389,9 +375,6 @@ class Simulator:
             out.extend(r for r in self.minute_requests(index) if start <= r.received_at < end)
         return out
 
-    def handling_plan(self, request: NewRequest) -> HandlingPlan:
-        return plan_for(request.external_id, request.sla_class)
-
     # one request
     def _request(self, index: int, i: int, at: datetime) -> NewRequest:
         # Its own generator: a request does not depend on how many random
@@ -422,9 +405,10 @@ class Simulator:
         )
 
     def _place(self, rng: random.Random) -> tuple[str, float, float, dict[str, str], str]:
-        district = _choose(rng, DISTRICT_WEIGHTS)
-        areas = texts.AREAS[district]
-        rural_share = 0.03 if district in _CENTRAL else 0.15
+        district = _choose(rng, _DISTRICT_SHARES)
+        locale = texts.LOCALES[district]
+        areas = locale.areas
+        rural_share = 0.03 if locale.central else 0.15
         if rng.random() < rural_share:
             # Out in the villages: anywhere in the district; the nearest town's
             # station is the one the citizen knows.
@@ -438,7 +422,7 @@ class Simulator:
             address = f"济南市{district}{area.name}{village}{number}号"
         else:
             area = rng.choices(areas, weights=[a.weight for a in areas])[0]
-            spread = 1.0 if district in _CENTRAL else 1.6
+            spread = 1.0 if locale.central else 1.6
             lat, lon = weighted_point_in(district, rng, [(area.lat, area.lon)], spread)
             road = rng.choice(area.roads)
             others = [r for a in areas for r in a.roads if r != road]

@@ -115,9 +115,6 @@ class Model:
         inv = 1.0 / math.sqrt(n2 * SCALE)  # = 1 / (SCALE × sqrt(Σ idf²))
         return [b + s * inv for b, s in zip(self.bias, sums)]
 
-    def probabilities(self, text: str) -> dict[str, float]:
-        return dict(zip(self.topics, _softmax(self.scores(text))))
-
     def best(self, text: str) -> tuple[str, float]:
         """The most likely topic and its probability (before the threshold)."""
         p = _softmax(self.scores(text))

@@ -9,7 +9,7 @@ is a few city blocks; 9 (≈0.1 km², edge ≈200 m) a single block.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -25,7 +25,7 @@ TREND_MIN_CHANGE = 3
 TREND_MIN_SHARE = 0.25
 
 Point = tuple[float, float, str, datetime]
-# The wall's preset windows (DESIGN: last hour, 24 hours, 7 days).
+# The wall's preset windows: the last hour, 24 hours, 7 days.
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 Trend = Literal["new", "up", "down", "flat"]
 
@@ -54,8 +54,16 @@ class Hotspot:
     topics: dict[str, int] = field(default_factory=dict)
 
 
-def cell_of(lat: float, lon: float, resolution: int = DEFAULT_RESOLUTION) -> str:
-    return h3.latlng_to_cell(lat, lon, resolution)
+@dataclass(frozen=True)
+class WeightedPoint:
+    """A map point: one ticket, or several grouped at their mean position."""
+    lat: float
+    lon: float
+    topic: str
+    weight: int  # tickets at this point (1 for a raw point)
+    first_at: datetime
+    last_at: datetime
+    ticket_id: int | None = None  # raw points only
 
 
 def cell_area_km2(resolution: int = DEFAULT_RESOLUTION) -> float:
@@ -104,6 +112,11 @@ def tally_cells(points: Iterable[tuple[float, float, str, int, datetime, datetim
     return out
 
 
+def weighted_cells(points: Iterable[WeightedPoint], resolution: int = DEFAULT_RESOLUTION) -> list[Cell]:
+    """``hotspot_cells`` for weighted points: busiest first, ties by cell id."""
+    return tally_cells(((p.lat, p.lon, p.topic, p.weight, p.first_at, p.last_at) for p in points), resolution)
+
+
 def trend(current: int, previous: int) -> Trend:
     """new: nothing before; up/down: changed by ≥3 and ≥25%; otherwise flat."""
     if previous == 0 and current > 0:
@@ -135,21 +148,4 @@ def top_hotspots(
 def previous_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The window of equal length just before [start, end)."""
     return start - (end - start), start
-
-
-def hotspots_between(
-    points: Sequence[Point],
-    start: datetime,
-    end: datetime,
-    n: int = 10,
-    resolution: int = DEFAULT_RESOLUTION,
-    *,
-    topic: str | None = None,
-    jurisdictions: JurisdictionSet | None = None,
-) -> list[Hotspot]:
-    """Top hotspots of [start, end) against the window before (points must cover both)."""
-    p_start, p_end = previous_window(start, end)
-    cur = hotspot_cells(points, resolution, topic=topic, start=start, end=end)
-    prev = hotspot_cells(points, resolution, topic=topic, start=p_start, end=p_end)
-    return top_hotspots(cur, prev, n, jurisdictions)
 

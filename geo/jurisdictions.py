@@ -19,30 +19,29 @@ properties are optional. The platform ships derived demo jurisdictions
 
    Routing then uses it instead of the demo files (after a restart).
 
-Boundary rule of ``station_at``: a point on a polygon's boundary belongs to it
-(``covers``); where several polygons cover a point (an edge or vertex shared
-by neighbours, or an overlap), the **lowest unit code in string order** wins,
-whatever the order of the file. A point covered by none gives ``None``.
+Boundary rule of ``station_at`` (geo/polygon_index.py): a point on a polygon's
+boundary belongs to it (``covers``); where several polygons cover a point (an
+edge or vertex shared by neighbours, or an overlap), the **lowest unit code in
+string order** wins, whatever the order of the file. A point covered by none
+gives ``None``.
 """
 from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import shapely
-from shapely import STRtree
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, District, load_districts
 from geo.measure import area_km2
+from geo.polygon_index import PolygonIndex
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +58,6 @@ DEFAULT_TOLERANCE_KM2 = 0.01
 # when the file's polygons cover at least this share of it; below, the file
 # merely brushes it (a neighbouring bureau, a border drawn slightly wide).
 COVERED_SHARE = 0.05
-# Grid squares of station_at's index (~1 km): most of a city's squares lie
-# inside one jurisdiction; smaller squares, more of them, fewer exact tests.
-GRID_DEGREES = 0.01
-# A square a border crosses is split FINE_SPLIT × FINE_SPLIT (~140 m) the first time a
-# point falls in it: in a city centre, where districts and stations meet every few
-# blocks, the exact test on detailed boundaries had taken 6% of intake.
-FINE_SPLIT = 8
-
-
 @dataclass(frozen=True)
 class Jurisdiction:
     unit_code: str
@@ -128,30 +118,14 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-class JurisdictionSet:
-    """Polygons by unit code with a fast, exact point lookup (a grid index over
-    prepared geometries; an STRtree for many points at once and for validation)."""
+class JurisdictionSet(PolygonIndex):
+    """Jurisdictions by unit code, with the index's fast, exact point lookup."""
 
     def __init__(self, jurisdictions: Iterable[Jurisdiction], report: ValidationReport | None = None) -> None:
-        items = sorted(jurisdictions, key=lambda j: j.unit_code)
-        self._by_code = {j.unit_code: j for j in items}
-        if len(self._by_code) != len(items):
-            raise ValueError("one jurisdiction per unit code (merge duplicates first)")
-        self.codes: tuple[str, ...] = tuple(self._by_code)
-        # Tree index i is codes[i]: the smallest hit index is the lowest code.
-        self._geoms = np.array([j.geometry for j in items], dtype=object)
-        for g in self._geoms:
-            shapely.prepare(g)
-        self._tree = STRtree(self._geoms)
-        self._grid: tuple[float, float, float, int, int, list[str | tuple[int, ...] | None]] | None = None
-        self._fine: dict[int, list[str | tuple[int, ...] | None]] = {}  # border squares split, by square
+        items = list(jurisdictions)
+        super().__init__((j.unit_code, j.geometry) for j in items)
+        self._by_code = {j.unit_code: j for j in sorted(items, key=lambda j: j.unit_code)}
         self.report = report if report is not None else ValidationReport(units=len(items))
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def __contains__(self, code: object) -> bool:
-        return code in self._by_code
 
     def __getitem__(self, code: str) -> Jurisdiction:
         return self._by_code[code]
@@ -159,107 +133,9 @@ class JurisdictionSet:
     def __iter__(self) -> Iterator[Jurisdiction]:
         return iter(self._by_code.values())
 
-    def station_at(self, lat: float, lon: float) -> str | None:
-        """Unit code of the jurisdiction covering (lat, lon); see the module's boundary rule."""
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            return None
-        x0, y0, size, nx, ny, cells = self._grid or self._build_grid()
-        fx, fy = (lon - x0) / size, (lat - y0) / size
-        if fx < 0 or fy < 0 or fx >= nx or fy >= ny:
-            return None
-        ix, iy = int(fx), int(fy)
-        cell = cells[ix * ny + iy]
-        if cell is None or isinstance(cell, str):
-            return cell
-        # A square a border crosses: its finer square, then, near the border, the exact test.
-        fine = self._fine.get(ix * ny + iy) or self._split(ix, iy, cell)
-        sx, sy = min(int((fx - ix) * FINE_SPLIT), FINE_SPLIT - 1), min(int((fy - iy) * FINE_SPLIT), FINE_SPLIT - 1)
-        part = fine[sx * FINE_SPLIT + sy]
-        if part is None or isinstance(part, str):
-            return part
-        for i in part:  # lowest code first
-            if shapely.intersects_xy(self._geoms[i], lon, lat):
-                return self.codes[i]
-        return None
-
-    def _split(self, ix: int, iy: int, meeting: tuple[int, ...]) -> list[str | tuple[int, ...] | None]:
-        """The grid square (ix, iy), which the jurisdictions ``meeting`` meet, split into
-        FINE_SPLIT × FINE_SPLIT squares classified as the grid's are (widened alike)."""
-        x0, y0, size, _nx, ny, _cells = self._grid  # type: ignore[misc]
-        step, eps = size / FINE_SPLIT, 1e-9
-        sx, sy = np.divmod(np.arange(FINE_SPLIT * FINE_SPLIT), FINE_SPLIT)
-        left, bottom = x0 + ix * size + sx * step, y0 + iy * size + sy * step
-        boxes = shapely.box(left - eps, bottom - eps, left + step + eps, bottom + step + eps)
-        hits = np.array([shapely.intersects(self._geoms[i], boxes) for i in meeting])  # meeting × boxes
-        parts: list[str | tuple[int, ...] | None] = []
-        for b in range(len(boxes)):
-            here = tuple(i for i, hit in zip(meeting, hits[:, b]) if hit)
-            if len(here) == 1 and shapely.covers(self._geoms[here[0]], boxes[b]):
-                parts.append(self.codes[here[0]])
-            else:
-                parts.append(here or None)
-        self._fine[ix * ny + iy] = parts
-        return parts
-
-    def _build_grid(self) -> tuple[float, float, float, int, int, list[str | tuple[int, ...] | None]]:
-        """A regular grid over the set: each square either lies wholly in one
-        jurisdiction and meets no other (its code: no geometry test at all), or
-        lists the jurisdictions meeting it (tested exactly, in code order), or
-        meets none. Squares are widened by 1e-9° for the test, so a point that
-        floating-point division puts in a square is surely inside the widened
-        square: the shortcut never changes an answer. Creating a shapely Point
-        and querying the STRtree cost ~20 µs a lookup; this costs ~1–2 µs inside
-        a jurisdiction and a few µs near a border."""
-        size = GRID_DEGREES
-        if not len(self.codes):
-            self._grid = (0.0, 0.0, size, 0, 0, [])
-            return self._grid
-        x0, y0, x1, y1 = shapely.total_bounds(self._geoms).tolist()
-        nx, ny = int((x1 - x0) / size) + 1, int((y1 - y0) / size) + 1
-        ii, jj = np.divmod(np.arange(nx * ny), ny)
-        eps = 1e-9
-        boxes = shapely.box(x0 + ii * size - eps, y0 + jj * size - eps,
-                            x0 + (ii + 1) * size + eps, y0 + (jj + 1) * size + eps)
-        square, geom = self._tree.query(boxes, predicate="intersects")
-        order = np.lexsort((geom, square))
-        square, geom = square[order], geom[order]
-        alone = np.bincount(square, minlength=nx * ny)[square] == 1
-        whole = np.zeros(len(square), dtype=bool)
-        whole[alone] = shapely.covers(self._geoms[geom[alone]], boxes[square[alone]])
-        cells: list[str | tuple[int, ...] | None] = [None] * (nx * ny)
-        for b, g, w in zip(square.tolist(), geom.tolist(), whole.tolist()):
-            if w:
-                cells[b] = self.codes[g]
-            else:
-                prev = cells[b]
-                cells[b] = (prev if isinstance(prev, tuple) else ()) + (g,)
-        self._grid = (x0, y0, size, nx, ny, cells)
-        return self._grid
-
-    def stations_at(self, lats: Sequence[float], lons: Sequence[float]) -> list[str | None]:
-        """``station_at`` for many points at once (vectorised; same rule)."""
-        lat = np.asarray(lats, dtype=float)
-        lon = np.asarray(lons, dtype=float)
-        n = len(lat)
-        if n == 0 or not len(self.codes):
-            return [None] * n
-        ok = np.isfinite(lat) & np.isfinite(lon)
-        points = shapely.points(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
-        points[~ok] = None
-        inp, idx = self._tree.query(points)
-        hit = shapely.intersects_xy(self._geoms[idx], lon[inp], lat[inp])
-        best = np.full(n, len(self.codes))
-        np.minimum.at(best, inp[hit], idx[hit])
-        codes = self.codes
-        return [codes[b] if b < len(codes) else None for b in best.tolist()]
-
-    def to_geojson(self) -> dict[str, Any]:
-        """The polygons as a FeatureCollection (for map layers)."""
-        return {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": mapping(j.geometry),
-             "properties": {"unit_code": j.unit_code, "name": j.name, "district": j.district}}
-            for j in self
-        ]}
+    # The station whose jurisdiction covers a point: the module's boundary rule.
+    station_at = PolygonIndex.code_at
+    stations_at = PolygonIndex.codes_at
 
 
 # ----------------------------------------------------------------- loading
@@ -382,8 +258,8 @@ def _inside(geom: BaseGeometry) -> tuple[float, float]:
 
 
 def _check_overlaps(js: JurisdictionSet, tolerance_km2: float, report: ValidationReport) -> None:
-    geoms = js._geoms
-    left, right = js._tree.query(geoms, predicate="intersects")
+    geoms = js.geometries
+    left, right = js.tree.query(geoms, predicate="intersects")
     for i, j in zip(left.tolist(), right.tolist()):
         if i >= j:
             continue
@@ -402,7 +278,7 @@ def _check_coverage(
 ) -> None:
     if not len(js):
         return
-    union = shapely.union_all(js._geoms)
+    union = shapely.union_all(js.geometries)
     for name, district in districts.items():
         covered = area_km2(shapely.intersection(district.geometry, union))
         total = area_km2(district.geometry)
@@ -413,8 +289,8 @@ def _check_coverage(
             if area <= tolerance_km2:
                 continue
             # Neighbours: jurisdictions sharing an edge with the gap (not just a corner).
-            around = sorted(js.codes[k] for k in js._tree.query(part, predicate="intersects")
-                            if shapely.intersection(js._geoms[k], part.boundary).length > 0)
+            around = sorted(js.codes[k] for k in js.tree.query(part, predicate="intersects")
+                            if shapely.intersection(js.geometries[k], part.boundary).length > 0)
             edge = " along the district border" if part.intersects(district.geometry.boundary) else ""
             report.problems.append(Problem(
                 "gap", f"{name}: area covered by no jurisdiction{edge}"
@@ -423,8 +299,8 @@ def _check_coverage(
     for part in shapely.get_parts(_polygonal(shapely.difference(union, land))):
         area = area_km2(part)
         if area > tolerance_km2:
-            owners = sorted(js.codes[k] for k in js._tree.query(part, predicate="intersects")
-                            if _polygonal(shapely.intersection(js._geoms[k], part)).area > 0)
+            owners = sorted(js.codes[k] for k in js.tree.query(part, predicate="intersects")
+                            if _polygonal(shapely.intersection(js.geometries[k], part)).area > 0)
             report.problems.append(Problem(
                 "outside_districts", f"{', '.join(owners) or '?'}: reaches outside the known district boundaries",
                 tuple(owners), area, _inside(part), severity="warning"))

@@ -1,4 +1,4 @@
-"""Offline heat maps with folium (DESIGN §8: everything served by the platform).
+"""Offline heat maps with folium: every script and style comes from the platform.
 
 folium takes Leaflet, jQuery, Bootstrap and Font Awesome from CDNs by default;
 police networks are closed. :class:`OfflineMap` and :class:`OfflineHeatMap`
@@ -54,12 +54,8 @@ HEAT_JS = "vendor/leaflet/leaflet-heat.js"
 MAP_JS = "map/minsheng-map.js"
 MAP_CSS = "map/minsheng-map.css"
 
-# Dark wall palette (dashboard/assets/wall.css) and a heat gradient that reads on it.
-BACKGROUND = "#07101d"
+# A heat gradient that reads on the dark wall palette (dashboard/assets/wall.css).
 HEAT_GRADIENT = {0.25: "#1f4fd1", 0.45: "#0bb6d6", 0.62: "#5fd35f", 0.78: "#ffd23f", 0.9: "#ff8a1f", 1.0: "#ff2d2d"}
-# XML namespace names are identifiers, never fetched: the only http(s) strings
-# an exported map may contain.
-XML_NAMESPACES = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink", "http://www.w3.org/1999/xhtml")
 
 
 def static_url(path: str) -> str:
@@ -326,9 +322,3 @@ def inline_html(html: str) -> str:
     html = _SCRIPT.sub(script, html)
     html = _STYLE.sub(style, html)
     return html
-
-
-def outside_references(html: str) -> list[str]:
-    """Every http(s) URL in a document other than XML namespace names (for checks)."""
-    found = re.findall(r"https?://[^\s\"'<>)]+", html)
-    return [u for u in found if not u.startswith(XML_NAMESPACES)]

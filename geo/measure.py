@@ -1,6 +1,6 @@
-"""Areas in km² of lon/lat geometries, without a projection library.
+"""Distances and areas on lon/lat coordinates, without a projection library.
 
-The sinusoidal projection (x = R·λ·cos φ, y = R·φ) is exactly equal-area on
+Distances are great-circle (haversine) on the mean sphere. For areas, the sinusoidal projection (x = R·λ·cos φ, y = R·φ) is exactly equal-area on
 the sphere, so areas computed on it are true areas (to the ~0.3% by which
 the sphere differs from the ellipsoid): enough to report overlaps and gaps.
 """
@@ -28,3 +28,11 @@ def to_km(geom: BaseGeometry) -> BaseGeometry:
 
 def area_km2(geom: BaseGeometry) -> float:
     return float(to_km(geom).area)
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two (lat, lon) points (haversine)."""
+    p1, p2 = lat1 * _RAD, lat2 * _RAD
+    dp, dl = p2 - p1, (lon2 - lon1) * _RAD
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return EARTH_RADIUS_KM * 1000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))

@@ -1,4 +1,4 @@
-"""Early warnings (DESIGN §6): surges per topic and area per day, and recurring
+"""Early warnings: surges per topic and area per day, and recurring
 issues in one small place.
 
 **Surge rule.** For each (topic, area) series, today's count ``c`` is compared
@@ -23,7 +23,7 @@ variance instead, so such a series does not alert on its ordinary swings.
 the far tail is too sensitive to it to use it unconditionally.)
 
 Measured on simulated cities (12 districts × 6 topics, Poisson rates 0.5–20
-a day with a weekend swing, as in tests/test_geo_surges.py): 10 false surges
+a day with a weekend swing, as in tests/unit/test_geo_surges.py): 10 false surges
 in 7,000 ordinary city-days (1.4e-3 a day: the bound plus the error of
 estimating the mean from 28 days), none in 1,400 city-days of the test's
 generator. What it costs: a series averaging 3 a day alerts from about 15;
@@ -44,10 +44,9 @@ events is the domain's job.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import h3
@@ -91,28 +90,11 @@ class Recurring:
 
 
 def _topic_label(topic: str, labels: Mapping[str, str] | None) -> str:
-    if labels is None:
-        from tickets.vocabulary import TOPICS  # a leaf module: no import cycle
-
-        labels = TOPICS
-    return labels.get(topic, topic)
+    """The topic's name for a reason text: from ``labels`` (the caller's vocabulary), else its code."""
+    return labels.get(topic, topic) if labels is not None else topic
 
 
 # ----------------------------------------------------------------- surges
-
-
-def count_daily(records: Iterable[tuple[str, str | None, datetime | date]], tz: tzinfo | None = None) -> Counter[
-    tuple[str, str, date]
-]:
-    """(topic, area, at) records → counts per (topic, area, local day); records without an area are skipped."""
-    out: Counter[tuple[str, str, date]] = Counter()
-    for topic, area, at in records:
-        if area is None:
-            continue
-        if isinstance(at, datetime):
-            at = (at.astimezone(tz) if tz is not None and at.tzinfo is not None else at).date()
-        out[(topic, area, at)] += 1
-    return out
 
 
 def _nb_log_pmf(k: int, r: float, p: float) -> float:

@@ -10,7 +10,7 @@ it is complete by construction.
 
 The ``.po`` is compiled in memory on first use (Babel), so a fresh clone
 runs without a build step and catalogue merges stay textual. Update it with
-``make catalogue`` (extract → update); ``tests/test_screen_shape.py`` fails on
+``make catalogue`` (extract → update); ``tests/unit/test_screen_shape.py`` fails on
 an untranslated, fuzzy or missing entry.
 
 Domain labels (channels, topics, statuses) are the domain's own words and

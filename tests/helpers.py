@@ -1,29 +1,48 @@
-"""Small builders shared by the tests (no fixtures here: see conftest.py)."""
+"""Plain builders and sample data shared by the tests: no fixtures here (those are
+all in tests/conftest.py) and no processes (tests/servers.py starts those)."""
 from __future__ import annotations
 
+import csv
+import gzip
 import itertools
+import json
+import math
+import os
+import random
+import subprocess
+import sys
 import threading
-from datetime import datetime, timezone
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets.bootstrap import session_factory
-from tickets.uow import unit_of_work
 from tickets import services
+from tickets.bootstrap import session_factory
+from tickets.db import make_engine
 from tickets.intake import NewRequest
-from tickets.models import Ticket, Unit
+from tickets.models import DeadLetter, IntakeRecord, Notification, Ticket, TicketEvent, Unit, User
 from tickets.schema import upgrade
 from tickets.units import load_bureau
+from tickets.uow import unit_of_work
 
 TZ = ZoneInfo("Asia/Shanghai")
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NEW_YORK = ZoneInfo("America/New_York")  # the Boston bureau's zone
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT / "tests" / "fixtures"
+JINAN_BUREAU = EXAMPLES / "jinan_bureau.yaml"
+MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
 _serial = itertools.count(1)
 
 
+# ------------------------------------------------------------------ databases
 def bureau_database(url: str, bureau: str = "jinan_bureau.yaml", **overrides: Any) -> sessionmaker[Session]:
     """A database at ``url``, migrated, with a bureau from examples/ loaded; ``overrides`` go into
     the domain's configuration (``tz=`` the bureau's zone …)."""
@@ -49,10 +68,43 @@ def add_small_bureau(factory: sessionmaker[Session]) -> None:
         ])
 
 
+def add_people(factory: sessionmaker[Session]) -> None:
+    """On the small bureau: the supervision units (督察、法制、信访) and a division, and users
+    (警号 100001…): heads of the station and the branch, the chief, officers, staff, an
+    inspector, a viewer."""
+    with unit_of_work(factory) as s:
+        city = s.scalar(select(Unit).where(Unit.code == "JN"))
+        for code, name in (("JN-DC", "督察支队"), ("JN-FZ", "法制支队"), ("JN-XF", "信访处"), ("JN-ZA", "治安支队")):
+            s.add(Unit(code=code, name=name, level=2, kind="division", parent=city, topics=[]))
+        s.flush()
+        for n, (username, role, code) in enumerate((
+            ("chief", "leader", "JN"), ("branch_head", "leader", "JN-LX"), ("station_head", "leader", "JN-LX-01"),
+            ("officer", "handler", "JN-LX-01"), ("other_officer", "handler", "JN-LX-02"),
+            ("admin", "admin", "JN-PTB"), ("dispatcher", "dispatcher", "JN-PTB"), ("duty", "duty_officer", "JN"),
+            ("inspector", "supervisor", "JN-DC"), ("viewer", "viewer", "JN"),
+        ), start=1):
+            unit = s.scalar(select(Unit).where(Unit.code == code))
+            s.add(User(username=username, real_name=username, police_number=f"1000{n:02d}", unit_id=unit.id,
+                       role=role))
+
+
+def outbox_events(session: Session) -> list[dict[str, Any]]:
+    """Every ticket event payload in the outbox, in order (a bulk write's message carries several)."""
+    from tickets.events import event_payloads
+    from tickets.models import OutboxMessage
+
+    return [e for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+            for e in event_payloads(m.topic, m.payload)]
+
+
+# ------------------------------------------------------------------- requests
+PHONE = "13812345678"  # new_request's citizen
+
+
 def new_request(
     at: datetime | None = None, *, channel: str = "hotline_12345", topic: str = "noise",
     external_id: str | None = None, lat: float = 36.665, lon: float = 117.03,
-    phone: str = "13812345678", district: str = "历下区", sla_class: str = "service",
+    phone: str = PHONE, district: str = "历下区", sla_class: str = "service",
 ) -> NewRequest:
     return NewRequest(
         channel=channel,
@@ -76,13 +128,368 @@ def submit(factory: sessionmaker[Session], request: NewRequest, now: datetime | 
         return services.receive_one(s, request, now=now or request.received_at)
 
 
-def outbox_events(session: Session) -> list[dict[str, Any]]:
-    """Every ticket event payload in the outbox, in order (a bulk write's message carries several)."""
-    from tickets.events import event_payloads
-    from tickets.models import OutboxMessage
+@dataclass
+class Clock:
+    """A settable clock for the live path's relay and aggregator."""
+    now: datetime
 
-    return [e for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
-            for e in event_payloads(m.topic, m.payload)]
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@dataclass
+class LiveBackend:
+    """What the live path runs on (conftest's ``live_backend``)."""
+    database_url: str
+    factory: sessionmaker[Session]  # on the migrated, empty database
+    redis: Any  # a client with decode_responses=True
+
+
+def poisson(rng: random.Random, lam: float) -> int:
+    """Knuth's method: exact, and fine for the small daily rates of the surge tests."""
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
+               every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_app(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python app.py ARGS`` in its own process, with ``env`` added to this one's environment."""
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+# ---------------------------------------------------------- planted tickets
+# Straight into the database (fast, no lifecycle): for map, hotspot and early-warning
+# tests that need weeks of background.
+def unit_ids(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Unit.code, Unit.id)).all())
+
+
+def ticket_row(at: datetime, lat: float | None, lon: float | None, topic: str = "noise", *,
+               district: str | None = "历下区", unit_id: int | None = None, status: str = "dispatched") -> dict[str, Any]:
+    n = next(_serial)
+    return {
+        "number": f"PL{n:010d}", "channel": "hotline_12345", "kind": "complaint", "sla_class": "service",
+        "topic": topic, "title": "测试", "content": "测试内容", "district": district, "lat": lat, "lon": lon,
+        "citizen_name": "张三", "citizen_phone": "13812345678", "status": status, "unit_id": unit_id,
+        "received_at": at, "escalation_level": 1, "redo_count": 0, "extension_pending": False,
+    }
+
+
+def plant(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    rows = list(rows)
+    if rows:
+        session.execute(insert(Ticket), rows)
+    return len(rows)
+
+
+# ------------------------------------------------------- intake channels (HTTP)
+HOTLINE_SECRET = "test-hotline-secret"
+SMS_INBOUND_SECRET = "s3cret"
+OPEN311_KEY = "minsheng-open311-demo"  # the published demo key (settings default)
+
+
+def with_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied: a value replaces, None removes the field."""
+    for key, value in changes.items():
+        if value is None:
+            base.pop(key, None)
+        else:
+            base[key] = value
+    return base
+
+
+def signed_headers(body: bytes, secret: str = HOTLINE_SECRET, at: float | None = None) -> dict[str, str]:
+    from feeds import hotline
+
+    stamp = str(int(time.time() if at is None else at))
+    return {"Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
+            hotline.SIGNATURE_HEADER: hotline.sign(secret, stamp, body)}
+
+
+def push(client: Any, payload: Any, *, path: str = "/api/v1/intake/hotline", secret: str = HOTLINE_SECRET,
+         raw: bytes | None = None, at: float | None = None, headers: dict[str, str] | None = None) -> Any:
+    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    h = signed_headers(body, secret, at)
+    if headers is not None:
+        h.update(headers)
+    return client.post(path, data=body, headers=h)
+
+
+def count(platform: Any, model: Any, *where: Any) -> int:
+    with platform.test_factory() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def tickets(platform: Any) -> list[Ticket]:
+    with platform.test_factory() as s:
+        return list(s.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+def _of_channel(platform: Any, model: Any, channel: str | None) -> list[Any]:
+    with platform.test_factory() as s:
+        q = select(model).order_by(model.id)
+        if channel:
+            q = q.where(model.channel == channel)
+        return list(s.scalars(q))
+
+
+def records(platform: Any, channel: str | None = None) -> list[IntakeRecord]:
+    return _of_channel(platform, IntakeRecord, channel)
+
+
+def dead_letters(platform: Any, channel: str | None = None) -> list[DeadLetter]:
+    return _of_channel(platform, DeadLetter, channel)
+
+
+# ------------------------------------------------------------- the API (/api/v1)
+# username: (role, unit) of api_world's people, each with an API token
+API_PEOPLE = {
+    "admin": ("admin", "JN-PTB"),
+    "duty": ("duty_officer", "JN"),
+    "viewer": ("viewer", "JN-LX"),
+    "handler": ("handler", "JN-TQ-01"),
+}
+
+
+@dataclass
+class ApiWorld:
+    """The in-process platform on the Jinan bureau and a bearer token per person (conftest's ``api_world``)."""
+    platform: Any  # dashboard.Platform
+    tokens: dict[str, str]  # username (or "kiosk") -> bearer token
+
+    def headers(self, who: str | None, **extra: str) -> dict[str, str]:
+        return {**({"Authorization": f"Bearer {self.tokens[who]}"} if who else {}), **extra}
+
+    def get(self, path: str, who: str | None = "admin", **headers: str) -> Any:
+        return self.platform.server.test_client().get(path, headers=self.headers(who, **headers))
+
+    def post(self, path: str, who: str | None = "admin", **kwargs: Any) -> Any:
+        return self.platform.server.test_client().post(path, headers=self.headers(who), **kwargs)
+
+
+def api_world(tmp_path: Path, database_url: str | None = None, **settings: Any) -> Iterator[ApiWorld]:
+    """Yields an ApiWorld, then stops the platform (use as a fixture's body); SQLite under
+    ``tmp_path`` unless given a database; ``settings`` go into the platform's settings."""
+    import settings as settings_module
+    from dashboard import create_platform
+    from tickets import accounts
+
+    url = database_url or f"sqlite:///{tmp_path / 'api.db'}"
+    upgrade(url)
+    cfg = settings_module.load(environ={}, database_url=url, demo_accounts_file="none", **settings)
+    platform = create_platform(cfg, live=False)
+    tokens: dict[str, str] = {}
+    with unit_of_work(platform.factory) as s:
+        load_bureau(s, JINAN_BUREAU)
+        for username, (role, unit) in API_PEOPLE.items():
+            user = accounts.create_user(s, username, "测试民警", None, unit, role, "api-tests-2026")
+            tokens[username] = accounts.issue_token(s, "api", user, label=f"{username} token")
+        tokens["kiosk"] = accounts.issue_token(s, "kiosk", label="指挥中心 1 号屏")
+    try:
+        yield ApiWorld(platform, tokens)
+    finally:
+        platform.stop()
+
+
+# ------------------------------------------- follow-up and supervision (三级回访, 督办)
+@dataclass
+class FollowupWorld:
+    """The small bureau with add_people's units and users, and the SMS sandbox gateway."""
+    factory: sessionmaker[Session]
+    gateway: Any  # tickets.sms.SandboxGateway
+    engine: Any  # sqlalchemy.Engine
+    settings: Any
+
+    def reconfigure(self, settings: Any = None, **overrides: Any) -> None:
+        """From now on, units of work of the same database with other settings or overrides
+        (``gateway=``, ``follow_up=``, ``dedup=`` …): as a platform started with them would have."""
+        self.factory = session_factory(self.engine, settings or self.settings, **overrides)
+
+    def unit(self, s: Session, code: str) -> Unit:
+        unit = s.scalar(select(Unit).where(Unit.code == code))
+        assert unit is not None
+        return unit
+
+    def user(self, s: Session, username: str) -> User:
+        user = s.scalar(select(User).where(User.username == username))
+        assert user is not None
+        return user
+
+    def actor(self, s: Session, username: str) -> Any:
+        from tickets.roles import actor_for
+
+        return actor_for(s, self.user(s, username))
+
+
+def followup_world(url: str | None, **overrides: Any) -> Iterator[FollowupWorld]:
+    """A FollowupWorld on SQLite in memory (``url`` None) or on a migrated database at ``url``;
+    ``overrides`` go into its domain configuration (``tickets.bootstrap.session_factory``), its
+    SMS gateway a sandbox."""
+    import settings as settings_module
+    from tickets.models import Base
+    from tickets.sms import SandboxGateway
+
+    if url is None:
+        engine = make_engine("sqlite://")
+        Base.metadata.create_all(engine)
+    else:
+        upgrade(url)
+        engine = make_engine(url)
+    gateway = SandboxGateway()
+    cfg = settings_module.load(environ={})
+    factory = session_factory(engine, cfg, gateway=gateway, **overrides)
+    add_small_bureau(factory)
+    add_people(factory)
+    yield FollowupWorld(factory, gateway, engine, cfg)
+    engine.dispose()
+
+
+def handled(world: FollowupWorld, at: datetime, phone: str | None = PHONE) -> int:
+    """A ticket at 泉城路派出所 (JN-LX-01), contacted, reported and approved: ready to reply."""
+    from tickets import lifecycle
+
+    request = new_request(at)
+    if phone != PHONE:
+        request = replace(request, citizen_phone=phone)
+    ticket = submit(world.factory, request)
+    with unit_of_work(world.factory) as s:
+        t = s.get(Ticket, ticket.id)
+        assert t.unit.code == "JN-LX-01"
+        lifecycle.contact(s, t, at + timedelta(minutes=10))
+        lifecycle.report(s, t, at + timedelta(minutes=60))
+        lifecycle.approve(s, t, at + timedelta(minutes=70))
+    return ticket.id
+
+
+def reply(world: FollowupWorld, ticket_id: int, at: datetime) -> None:
+    from tickets import lifecycle
+
+    with unit_of_work(world.factory) as s:
+        t = s.get(Ticket, ticket_id)
+        if t.status == "contacted":
+            lifecycle.report(s, t, at)
+            lifecycle.approve(s, t, at)
+        lifecycle.reply(s, t, at, text="已处理")
+
+
+def inbound(world: FollowupWorld, text: str, at: datetime, phone: str = PHONE) -> str:
+    from tickets.followup import handle_inbound
+
+    with unit_of_work(world.factory) as s:
+        return handle_inbound(s, phone, text, at)
+
+
+def recipients(s: Session, ticket_id: int, kind: str) -> set[tuple[str, str | None, str | None]]:
+    """(unit code, role, username) of every notification of ``kind`` about the ticket."""
+    rows = s.execute(
+        select(Unit.code, Notification.role, User.username)
+        .join(Unit, Unit.id == Notification.unit_id)
+        .outerjoin(User, User.id == Notification.user_id)
+        .where(Notification.ticket_id == ticket_id, Notification.kind == kind)
+    ).all()
+    return {tuple(r) for r in rows}
+
+
+def events(s: Session, ticket_id: int) -> list[TicketEvent]:
+    return list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)))
+
+
+def overdue_world(world: FollowupWorld) -> tuple[dict[str, int], datetime]:
+    """Tickets at JN-LX-01 in every situation, and a moment when three of them are overdue."""
+    from tickets import lifecycle
+
+    ids = {}
+    ids["dispatched"] = submit(world.factory, new_request(MONDAY_9)).id
+    ids["contacted"] = submit(world.factory, new_request(MONDAY_9)).id
+    ids["replied"] = handled(world, MONDAY_9)
+    ids["closed"] = handled(world, MONDAY_9)
+    with unit_of_work(world.factory) as s:
+        lifecycle.contact(s, s.get(Ticket, ids["contacted"]), MONDAY_9 + timedelta(minutes=20))
+        lifecycle.reply(s, s.get(Ticket, ids["replied"]), MONDAY_9 + timedelta(hours=2))
+        closed = s.get(Ticket, ids["closed"])
+        lifecycle.reply(s, closed, MONDAY_9 + timedelta(hours=2))
+        lifecycle.close(s, closed, MONDAY_9 + timedelta(hours=3))
+        due = s.get(Ticket, ids["dispatched"]).resolve_due_at
+    now = due + timedelta(hours=1)
+    ids["fresh"] = submit(world.factory, new_request(now - timedelta(minutes=30))).id
+    return ids, now
+
+
+def orders(world: FollowupWorld) -> list[Any]:
+    """Every supervision order (督办单), oldest first."""
+    from tickets.models import SupervisionOrder
+
+    with world.factory() as s:
+        return list(s.scalars(select(SupervisionOrder).order_by(SupervisionOrder.id)))
+
+
+def complaint(world: FollowupWorld, at: datetime, *, lat: float, lon: float, phone: str, topic: str = "noise",
+              kind: str = "complaint") -> int:
+    return submit(world.factory, replace(new_request(at, lat=lat, lon=lon, phone=phone, topic=topic), kind=kind)).id
+
+
+def letters(world: FollowupWorld) -> list[Any]:
+    """Every reminder letter (提醒函), oldest first."""
+    from tickets.models import ReminderLetter
+
+    with world.factory() as s:
+        return list(s.scalars(select(ReminderLetter).order_by(ReminderLetter.id)))
+
+
+def number_of(world: FollowupWorld, ticket_id: int) -> str:
+    with world.factory() as s:
+        return s.get(Ticket, ticket_id).number
+
+
+def merged_pair(world: FollowupWorld) -> tuple[int, int]:
+    """拆分's case: ticket A (a 12345 call) and ticket B (another caller, 3 km away, plus a
+    letter from that caller merged into B at intake), B then merged into A by the dispatcher."""
+    ktv = ("泉城路KTV深夜噪音扰民", "历下区泉城路芙蓉街口一家KTV每晚营业到凌晨两三点，音响声音很大，附近居民无法休息。")
+    a = submit(world.factory, replace(new_request(MONDAY_9, channel="hotline_12345", phone="13905310101"),
+                                      title=ktv[0], content=ktv[1], lat=36.6650, lon=117.0205)).id
+    b = submit(world.factory, new_request(MONDAY_9 + timedelta(minutes=5), channel="call", phone="13600000001",
+                                          lat=36.6800, lon=117.0600)).id
+    letter = submit(world.factory, new_request(MONDAY_9 + timedelta(minutes=30), channel="letter",
+                                               phone="13600000001", lat=36.6800, lon=117.0600)).id
+    assert letter == b  # a certain duplicate at intake: a merged record of B
+    with unit_of_work(world.factory) as s:
+        services.merge(s, world.actor(s, "dispatcher"), number_of(world, b), number_of(world, a), note="重复诉求",
+                       at=MONDAY_9 + timedelta(hours=1))
+    return a, b
+
+
+# --------------------------------------------------------- de-duplication
+DEDUP_DAY1 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)  # a Monday
+KTV_CALL = ("泉城路KTV深夜噪音扰民",
+            "市民来电反映：历下区泉城路与芙蓉街路口一家KTV每晚营业到凌晨两三点，音响声音很大，附近居民无法休息。")
+KTV_LETTER = ("关于泉城路一家KTV长期扰民的投诉",
+              "局长您好！我住泉城路芙蓉街口，楼下那家KTV每天夜里唱到两三点，音响太吵，打过110也没用，请彻底解决。")
+KTV_APP = ("芙蓉街口ＫＴＶ太吵", "泉城路芙蓉街口那家ＫＴＶ现在还在放音乐，音响声音很大，楼上居民根本没法休息！！")
+KTV_PLACE = (36.6650, 117.0205)
+
+
+def dedup_request(at: datetime, *, channel: str, external_id: str, text: tuple[str, str], phone: str | None,
+                  point: tuple[float, float] | None, topic: str = "noise", kind: str = "complaint") -> NewRequest:
+    return replace(new_request(at, channel=channel, topic=topic, external_id=external_id, phone=phone or ""),
+                   title=text[0], content=text[1], kind=kind, citizen_phone=phone,
+                   lat=point[0] if point else None, lon=point[1] if point else None)
 
 
 class LockPerThread:
@@ -103,3 +510,82 @@ class LockPerThread:
 
     def release(self) -> None:
         self._lock().release()
+
+
+# ------------------------------------------------------- deadlines (SLA)
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+TEST_2027_CALENDAR = """\
+year: 2027
+source: test schedule, not the official one
+holidays:
+  - 2027-01-01
+  - {days: 2027-01-04, name: test holiday on a Monday}
+  - "2027-02-06..2027-02-13"
+workdays:
+  - 2027-02-14
+"""
+
+# A policy file with overrides per channel and per topic.
+SLA_OVERRIDES = """\
+channels:
+  cad_110:
+    contact_hours: 0.5
+    resolve_working_days: {consultation: 1}
+topics:
+  fraud:
+    resolve_working_days: {consultation: 2}
+    amber_share: 0.5
+"""
+
+
+# ------------------------------------------------------- import files
+BOSTON_MAPPING = EXAMPLES / "boston311.yaml"
+BOSTON_SAMPLE = FIXTURES / "boston311_sample.csv.gz"
+
+# A 12345 export.
+HOTLINE_MAPPING: dict[str, Any] = {
+    "name": "hotline_export",
+    "source": "jn12345",
+    "timezone": "Asia/Shanghai",
+    "dates": {"formats": ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd"]},
+    "columns": {"external_id": "工单编号", "received_at": "派单时间", "closed_at": "办结时间", "due_at": "办理时限",
+                "title": "诉求主题", "content": "诉求内容", "address": "事发地址", "district": "区县",
+                "lat": "纬度", "lon": "经度", "phone": "来电号码", "name": "来电人"},
+    "status": {"column": "状态", "closed": ["2"], "open": ["0", "1"]},
+    "due": {"missing": "sla"},
+    "coordinates": {"system": "gcj02", "required": False},
+    "channel": {"column": "来源", "map": {"12345": "hotline_12345", "信箱": "director_mailbox"},
+                "default": "hotline_12345"},
+    "topic": {"from_text": True},
+    "kind": {"column": "诉求类型", "map": {"咨询": "consultation", "求助": "help", "投诉": "complaint",
+                                          "举报": "report", "建议": "suggestion"}, "default": "help"},
+    "sla_class": {"value": "service"},
+    "dedup": {"mode": "auto"},
+}
+HEADER = ["工单编号", "派单时间", "办结时间", "办理时限", "状态", "来源", "诉求类型", "诉求主题", "诉求内容",
+          "事发地址", "区县", "纬度", "经度", "来电号码", "来电人"]
+
+
+def hotline_row(n: int, *, at: str = "2026-11-18 09:00:00", closed: str = "", due: str = "", status: str = "1",
+                source: str = "12345", kind: str = "投诉", title: str = "楼下烧烤店噪音扰民",
+                content: str = "历下区泉城路附近烧烤店每晚营业到凌晨，噪音很大。",
+                point: tuple[float, float] | None = None,
+                phone: str | None = None, district: str = "历下区") -> list[str]:
+    from geo.coords import wgs84_to_gcj02
+
+    lat, lon = wgs84_to_gcj02(*(point or (36.6616 + n * 0.01, 117.0200)))
+    return [f"GS2026111800{n:04d}", at, closed, due, status, source, kind, title, content, "泉城路", district,
+            f"{lat:.7f}", f"{lon:.7f}", phone or f"1390531{n:04d}", "张先生"]
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, gz: bool = False) -> Path:
+    opener = gzip.open if gz else open
+    with opener(path, "wt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

@@ -111,12 +111,6 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if user.active else None
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    check_password_strength(password)
-    user.password_hash = hash_password(password)
-    session.flush()
-
-
 # --------------------------------------------------------------------- tokens
 def token_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()

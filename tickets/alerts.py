@@ -46,10 +46,10 @@ import h3
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo import points as geo_points
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, centroid, district_at, load_districts
 from geo.surges import BASELINE_DAYS, Recurring, Surge, detect_recurring, detect_surges
 from tickets import events
+from tickets import points as ticket_points
 from tickets.errors import IllegalStep
 from tickets.lifecycle import aware
 from tickets.models import Alert, Notification, Ticket, Unit
@@ -190,7 +190,7 @@ def daily_counts(session: UnitOfWork, first: date, last: date, tz: Any, now: dat
 
 def first_ticket_at(session: Session) -> datetime | None:
     value = session.scalar(select(func.min(Ticket.received_at)).where(Ticket.status != "merged"))
-    return geo_points._aware(value) if value is not None else None
+    return ticket_points.aware_utc(value) if value is not None else None
 
 
 def poisson_tail(count: int, mean: float) -> float:
@@ -273,7 +273,7 @@ def _surges(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig, first
         if history < cfg.min_history_days:
             result.skipped.append(f"surge {day}: {history} day(s) of history, {cfg.min_history_days} needed")
             continue
-        surges: list[Surge] = detect_surges(counts, day, baseline_days=min(BASELINE_DAYS, history))
+        surges: list[Surge] = detect_surges(counts, day, baseline_days=min(BASELINE_DAYS, history), labels=TOPICS)
         for s in surges:
             key = f"surge:{s.topic}:{s.area}:{s.day.isoformat()}"
             seen.add(key)
@@ -304,15 +304,15 @@ def _recurring(session: UnitOfWork, now: datetime, cfg: AlertConfig, first_at: d
         result.skipped.append(f"recurring: {max(history, 0)} day(s) of history before the window, "
                               f"{cfg.min_history_days} needed")
         return
-    rows = [(p.lat, p.lon, p.topic, p.first_at, p.ticket_id) for p in geo_points.raw_points(session, start, end)]
+    rows = [(p.lat, p.lon, p.topic, p.first_at, p.ticket_id) for p in ticket_points.raw_points(session, start, end)]
     candidates: list[Recurring] = detect_recurring(
-        rows, cfg.recurring_window_days, RECURRING_RESOLUTION, cfg.recurring_min_count, now=end)
+        rows, cfg.recurring_window_days, RECURRING_RESOLUTION, cfg.recurring_min_count, now=end, labels=TOPICS)
     wanted = {(c.topic, c.cell) for c in candidates}
     base_days = min(BASELINE_DAYS, history)
     baseline: Counter[tuple[str, str]] = Counter()
     if candidates:
         topics = {c.topic for c in candidates}
-        for p in geo_points.raw_points(session, start - timedelta(days=base_days), start):
+        for p in ticket_points.raw_points(session, start - timedelta(days=base_days), start):
             if p.topic in topics:
                 key = (p.topic, h3.latlng_to_cell(p.lat, p.lon, RECURRING_RESOLUTION))
                 if key in wanted:

@@ -51,7 +51,7 @@ def make_engine(url: str, *, lock_timeout_seconds: float = 10.0, statement_timeo
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL + NORMAL: 5k commits/s instead of 800 (measured on this stack), and
+            # WAL + NORMAL: no fsync per commit (5k commits/s instead of 800), and
             # readers never block the writer.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")

@@ -1,4 +1,4 @@
-"""De-duplication across channels (DESIGN §6): one problem, one ticket.
+"""De-duplication across channels: one problem, one ticket (docs/DEDUP.md).
 
 The same problem often reaches the bureau on several channels: a citizen
 calls 12345, writes to the director's mailbox the next morning, a neighbour
@@ -60,6 +60,7 @@ import h3.api.basic_int as h3  # int cells: no string conversion in the hot path
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from geo.measure import distance_m
 from tickets import sms
 from tickets.models import IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, OPEN_STATUSES, TOPICS
@@ -91,7 +92,7 @@ class Params:
     same_channel_auto: bool = False
     max_suggestions: int = 3
     # H3 resolution 9 (edge ≈ 174 m): a cell and two rings around it hold every point
-    # within 300 m (tests/test_dedup.py checks it), about 2 km² to search.
+    # within 300 m (tests/unit/test_dedup.py checks it), about 2 km² to search.
     h3_resolution: int = 9
     h3_rings: int = 2
 
@@ -152,13 +153,6 @@ def _mask(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
 
 
-def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6_371_000.0 * 2 * math.asin(math.sqrt(min(1.0, a)))
-
-
 # ---------------------------------------------------------------- compare
 @dataclass(frozen=True)
 class Record:
@@ -194,13 +188,6 @@ class Record:
                       title=request.title, content=request.content, phone=request.citizen_phone,
                       kind=request.kind, lat=request.lat, lon=request.lon, district=request.district)
 
-    @classmethod
-    def of_ticket(cls, ticket: Any) -> Record:
-        return cls.of(channel=ticket.channel, received_at=ticket.received_at, topic=ticket.topic,
-                      title=ticket.title, content=ticket.content, phone=ticket.citizen_phone,
-                      kind=ticket.kind, lat=ticket.lat, lon=ticket.lon, district=ticket.district,
-                      ticket_id=ticket.id, number=ticket.number)
-
     @property
     def has_point(self) -> bool:
         return self.lat is not None and self.lon is not None
@@ -235,7 +222,7 @@ def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
     same_topic = new.topic == old.topic
     if not same_phone and not same_topic:
         return _NO  # every rule below without the phone needs the same topic
-    distance = metres(new.lat, new.lon, old.lat, old.lon) if new.has_point and old.has_point else None  # type: ignore[arg-type]
+    distance = distance_m(new.lat, new.lon, old.lat, old.lon) if new.has_point and old.has_point else None  # type: ignore[arg-type]
     near = distance is not None and distance <= p.near_m
     far = distance is not None and distance > p.far_m
     if not same_phone and distance is not None and not near:

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from tickets.dedup import CERTAIN, LIKELY, Params, Record, compare, metres, similarity
+from geo.measure import distance_m
+from tickets.dedup import CERTAIN, LIKELY, Params, Record, compare, similarity
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dedup_pairs.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -110,7 +111,7 @@ def evaluate(records: dict[str, Record], pairs: list[Pair], params: Params | Non
             m.likely_true += dup
         wrong = (verdict.level == CERTAIN and not dup) or (dup and verdict.level != CERTAIN)
         if wrong:
-            distance = metres(a.lat, a.lon, b.lat, b.lon) if a.has_point and b.has_point else None  # type: ignore[arg-type]
+            distance = distance_m(a.lat, a.lon, b.lat, b.lon) if a.has_point and b.has_point else None  # type: ignore[arg-type]
             m.mistakes.append(f"{a_id}–{b_id} ({label}, {category}): {verdict.level}, "
                               f"similarity {similarity(a.text, b.text):.2f}, "
                               f"{'%.0f m' % distance if distance is not None else 'no point'}")

@@ -10,13 +10,13 @@ polygons say who is responsible for a place.
 """
 from __future__ import annotations
 
-import math
 import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo import jurisdictions
+from geo.measure import distance_m
 from tickets.models import Ticket, Unit
 
 PLATFORM_OFFICE_KIND = "platform_office"
@@ -126,12 +126,5 @@ def _by_place(session: Session, ticket: Ticket) -> Unit | None:
     stations = [u for u in branch.children if u.active and u.kind == "station" and u.lat is not None]
     if not stations or ticket.lat is None or ticket.lon is None:
         return branch
-    return min(stations, key=lambda s: _distance_km(ticket.lat, ticket.lon, s.lat, s.lon))
+    return min(stations, key=lambda s: distance_m(ticket.lat, ticket.lon, s.lat, s.lon))  # type: ignore[arg-type]
 
-
-def _distance_km(lat1: float, lon1: float, lat2: float | None, lon2: float | None) -> float:
-    assert lat2 is not None and lon2 is not None
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))

@@ -1,4 +1,4 @@
-"""The figures units are ranked by (DESIGN §4), defined once and computed twice.
+"""The figures units are ranked by, defined once and computed twice.
 
 Over a period P (local dates, by received time), after de-duplication:
 

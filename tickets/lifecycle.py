@@ -29,7 +29,6 @@ from tickets.roles import SYSTEM, Actor, check
 from tickets.uow import UnitOfWork
 
 OPEN = frozenset({"received", "dispatched", "returned", "accepted", "contacted", "reported", "approved", "replied"})
-HANDLING = frozenset({"accepted", "contacted", "reported", "approved"})
 
 # step -> (statuses it may start from, status it leads to; None = stays)
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {

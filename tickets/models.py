@@ -140,7 +140,7 @@ class Ticket(Base):
     address: Mapped[str | None] = mapped_column(String(200))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
-    # Personal data: never on a shared screen (DESIGN §8).
+    # Personal data: masked on every shared screen (张** 138****5678), shown only to the handling unit.
     citizen_name: Mapped[str | None] = mapped_column(String(64))
     citizen_phone: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))

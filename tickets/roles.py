@@ -24,15 +24,6 @@ ROLES: dict[str, str] = {
     "duty_officer": "值班民警",
     "viewer": "只读",
 }
-ROLES_EN: dict[str, str] = {
-    "admin": "Platform office admin",
-    "leader": "Leader",
-    "supervisor": "Supervisor",
-    "dispatcher": "Dispatcher",
-    "handler": "Station officer",
-    "duty_officer": "Duty officer",
-    "viewer": "Viewer",
-}
 
 # step -> roles allowed to take it (the system actor may take every step).
 STEP_ROLES: dict[str, frozenset[str]] = {

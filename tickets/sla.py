@@ -1,4 +1,4 @@
-"""Deadlines (DESIGN §3): contact on the wall clock, resolve in working time.
+"""Deadlines: contact on the wall clock, resolve in working time.
 
 The rules come from a policy file (``tickets/sla_policy.yaml`` by default,
 setting ``sla_policy_file`` / env ``MINSHENG_SLA_POLICY``): contact hours,
@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -272,11 +272,6 @@ def use_policy_file(path: str | Path) -> PolicyBook:
     return book
 
 
-def reload_policy(path: str | Path | None = None) -> PolicyBook:
-    """Re-read the policy file (``path``, or the one in use, or the setting's)."""
-    return use_policy_file(path if path is not None else _configured_path())
-
-
 def reset_policy() -> None:
     """Forget the loaded policy; the next use reads the setting's file again."""
     global _book, _book_path, _book_mtime
@@ -443,8 +438,3 @@ def refresh_loop(factory: Callable[[], Session], stop: threading.Event,
         refresh_if_stale(factory, max_age_seconds)
         if stop.wait(check_seconds):
             return
-
-
-def calendar_known(day: date) -> bool:
-    """Whether ``day``'s year comes from a loaded schedule or the package (not assumed)."""
-    return day.year in workcalendar.loaded_years() or workcalendar.package_knows(day.year)

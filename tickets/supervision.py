@@ -47,10 +47,10 @@ from typing import Any, Protocol
 from sqlalchemy import Float, Integer, String, and_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from geo.measure import distance_m
 from tickets import notify, numbers, sla
 from tickets.config import SupervisionRules
 from tickets.db import sequence_ids, stored_form
-from tickets.dedup import metres
 from tickets.errors import IllegalStep
 from tickets.events import record_event
 from tickets.lifecycle import OPEN, aware, required
@@ -331,7 +331,7 @@ def check_repeated_many(session: UnitOfWork, dispatched: Sequence[tuple[Complain
         same_phone = [r for r in rows if t.citizen_phone and r.citizen_phone == t.citizen_phone]
         same_place = [r for r in rows if r.topic == t.topic and r.lat is not None and r.lon is not None
                       and t.lat is not None and t.lon is not None
-                      and metres(t.lat, t.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
+                      and distance_m(t.lat, t.lon, r.lat, r.lon) <= cfg.repeat_radius_m]
         for cluster, what in ((same_phone, f"同一来电人近{days}日"),
                               (same_place, f"同一地点（{cfg.repeat_radius_m:g}米内）近{days}日")):
             if len(cluster) + 1 >= cfg.repeat_count:

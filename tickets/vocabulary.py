@@ -1,4 +1,4 @@
-"""The domain's closed word lists (DESIGN §2), with their Chinese labels.
+"""The domain's closed word lists, with their Chinese labels.
 
 Labels live here so every screen, export and API speaks the same words.
 """
@@ -86,7 +86,7 @@ TOPICS_SHORT_EN: dict[str, str] = {
     "lost_property": "Lost items",
 }
 
-# Ticket status: where a ticket stands in the lifecycle (DESIGN §2).
+# Ticket status: where a ticket stands in the lifecycle (receive → dispatch → … → close).
 STATUSES: dict[str, str] = {
     "received": "已受理",
     "dispatched": "已转办",

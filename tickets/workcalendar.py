@@ -1,4 +1,4 @@
-"""The official working calendar (DESIGN §3): which days are working days.
+"""The official working calendar: which days are working days.
 
 ``is_working_day`` answers, in this order:
 
@@ -68,11 +68,6 @@ def package_knows(year: int) -> bool:
     except NotImplementedError:
         return False
     return True
-
-
-def loaded_years() -> frozenset[int]:
-    """Years loaded from the ``calendar_days`` table into this process."""
-    return _overrides.years
 
 
 def is_working_day(day: date) -> bool:

@@ -1,4 +1,4 @@
-"""Early-warning alerts (DESIGN §6): surges and recurring issues.
+"""Early-warning alerts: surges and recurring issues (the rules: geo/surges.py).
 
     GET /api/v1/alerts[?status=open|closed|all][&kind=surge|recurring][&topic=noise][&unit=CODE]
 

@@ -1,4 +1,4 @@
-"""Figures (DESIGN §4) for the city or a unit's subtree, and the unit ranking.
+"""Figures (defined in tickets/figures.py) for the city or a unit's subtree, and the unit ranking.
 
     GET /api/v1/figures?from=YYYY-MM-DD&to=YYYY-MM-DD[&unit=CODE][&source=sql|live]
     GET /api/v1/figures/units?from=...&to=...[&level=2|3][&within=CODE]

@@ -1,4 +1,4 @@
-"""Hotspots (DESIGN §6): ticket counts on the H3 grid for a topic and a time window.
+"""Hotspots: ticket counts on the H3 grid for a topic and a time window.
 
     GET /api/v1/hotspots[?topic=noise][&window=1h|24h|7d | &from=…&to=…][&resolution=8][&top=10]
 
@@ -7,7 +7,7 @@ date-times (a time without a zone is local time); ``to`` defaults to now.
 Without them, ``window`` (default ``24h``) ends now. The answer has every
 cell with its count, centre and responsible station, the ``top`` busiest with
 their trend against the window of equal length just before, and whether the
-database aggregated the points (more than ``geo.points.CAP`` in the window).
+database aggregated the points (more than ``tickets.points.CAP`` in the window).
 
 Any actor may ask (a wall's kiosk token too); a user sees the tickets of the
 units they may see (tickets/roles.py), the city and kiosks see all.

@@ -55,7 +55,9 @@ def _refused(status: int, code: str, err: FieldError, letter_id: int, **headers:
     return ApiError(status, code, field=err.field, headers=headers, reason=err.message, dead_letter_id=letter_id)
 
 
-@blueprint.post("/intake/hotline", defaults={"source_name": DEFAULT_SOURCE})
+# The default source's route is an endpoint of its own: one endpoint with both rules would
+# answer /intake/hotline/hotline_12345 with Werkzeug's 308 redirect (HTML) to the shorter URL.
+@blueprint.post("/intake/hotline", endpoint="hotline_push_default", defaults={"source_name": DEFAULT_SOURCE})
 @blueprint.post("/intake/hotline/<source_name>")
 @operation("The 12345 push: one work order or a batch (at most 1,000), HMAC-signed",
            {201: _RESULT, 200: {"oneOf": [_RESULT, _BATCH]}, 400: {"oneOf": [_RESULT, ref("Error")]}},

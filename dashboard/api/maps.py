@@ -2,7 +2,7 @@
 
     GET /api/v1/map/points[?window=24h|1h|7d][&topic=noise]
         The live heat layer's starting points: [lat, lon, weight, t, ticket_id]
-        each (t: received, epoch seconds). Up to geo.points.LIVE_CAP points one
+        each (t: received, epoch seconds). Up to tickets.points.LIVE_CAP points one
         by one; beyond, grouped on a ~50 m grid in SQL (weight = tickets,
         t = the newest, ticket_id null) and "aggregated": true.
     GET /api/v1/map/export[?topic=noise][&window=24h | &from=…&to=…][&lang=en]
@@ -26,7 +26,7 @@ from dashboard.api.openapi import BOOL, INT, LANG, STR, TIME, obj, operation
 from dashboard.auth import current_actor, require_login
 from dashboard.read_models.map import map_data
 from geo import maps
-from geo import points as geo_points
+from tickets import points as ticket_points
 from layouts.i18n import normalise
 from layouts.map import map_document
 from tickets.models import utcnow
@@ -63,8 +63,8 @@ def map_points() -> Any:
     actor, now, topic, start, end, window = _map_query()
     p = platform()
     with p.factory() as session:
-        points, total, aggregated = geo_points.load_points(
-            session, start, end, topic, actor.visible_unit_ids, cap=geo_points.LIVE_CAP)
+        points, total, aggregated = ticket_points.load_points(
+            session, start, end, topic, actor.visible_unit_ids, cap=ticket_points.LIVE_CAP)
     # 4 decimals (~10 m), as shared screens get every ticket (tickets.events.public_view).
     rows = [[round(q.lat, 4), round(q.lon, 4), q.weight, int(q.last_at.timestamp()), q.ticket_id] for q in points]
     rows.sort(key=lambda r: r[3])  # oldest first: the layer drops from the front

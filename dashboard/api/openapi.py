@@ -3,7 +3,7 @@
 Each view says what it takes and answers with :func:`operation`, next to its
 code; :func:`document` walks Flask's URL map and puts each route's
 description under its path, so the document has the routes that exist and
-no others (tests/test_api_openapi.py fails on a route without a description).
+no others (tests/integration/test_api_openapi.py fails on a route without a description).
 Rows' schemas are ``serializers.SCHEMAS``; every operation may answer the
 one error shape (``Error``, dashboard/api/errors.py).
 """

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import redis
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from dashboard.live import keys as K
@@ -277,11 +277,6 @@ class LiveAggregator:
     def _ticker_item(view: dict[str, Any], event: str, at: datetime) -> dict[str, Any]:
         keep = ("ticket_id", "number", "channel", "topic", "kind", "district", "unit_name", "received_at", "status")
         return {**{k: view.get(k) for k in keep}, "event": event, "at": at.isoformat()}
-
-    def apply(self, entry_id: str, fields: dict[str, str]) -> Message | None:
-        """Apply one stream entry; return the pushed event, or None if it was a repeat."""
-        applied = self.apply_many([(entry_id, fields)])
-        return applied[0] if applied else None
 
     def apply_many(self, entries: list[tuple[str, dict[str, str]]]) -> list[Message]:
         """Apply stream entries in one Redis transaction; return the events to push, in order.
@@ -589,14 +584,3 @@ def _chunk(entries: list[tuple[str, dict[str, str]]]) -> list[tuple[str, dict[st
         if size > CHUNK_BYTES and n > 0:
             return entries[:n]
     return entries
-
-
-def reset_live_state(client: redis.Redis) -> None:
-    """Drop the live keys so the next aggregator step rebuilds them from the database."""
-    client.delete(K.EPOCH)
-
-
-# Used by tests and the CLI to check the database is reachable before starting.
-def ping_database(factory: sessionmaker[Session]) -> None:
-    with factory() as session:
-        session.execute(text("SELECT 1"))

@@ -107,10 +107,6 @@ class LiveFigures:
             pipe.zadd(hkey, {str(ticket_id): contribution["h"]})
             pipe.expire(hkey, 3 * 86400)
 
-    def stored_unit(self, day: str, ticket_id: int) -> int | None:
-        raw = self._raw(day, ticket_id)
-        return jsontext.loads(raw)["u"] if raw else None
-
     # ------------------------------------------------------------ events
     def on_event(self, pipe: Any, day: str, kind: str, view: dict[str, Any], data: dict[str, Any],
                  today_start: datetime, now: datetime) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo import points as geo_points
+from tickets import points as ticket_points
 from geo.hotspots import DEFAULT_RESOLUTION, cell_area_km2, previous_window, top_hotspots
 from geo.jurisdictions import routing_jurisdictions
 from tickets.models import Unit
@@ -23,9 +23,9 @@ def unit_names(session: Session) -> dict[str, str]:
 def hotspots(session: Session, start: datetime, end: datetime, topic: str | None,
              scope: Collection[int] | None, resolution: int = DEFAULT_RESOLUTION, top: int = 10) -> dict[str, Any]:
     """Every cell of the window with its count, centre and responsible station; the ``top`` busiest."""
-    cells, total, aggregated = geo_points.cells_between(session, start, end, topic, scope, resolution=resolution)
+    cells, total, aggregated = ticket_points.cells_between(session, start, end, topic, scope, resolution=resolution)
     p_start, p_end = previous_window(start, end)
-    before, before_total, _ = geo_points.cells_between(session, p_start, p_end, topic, scope, resolution=resolution)
+    before, before_total, _ = ticket_points.cells_between(session, p_start, p_end, topic, scope, resolution=resolution)
     js = routing_jurisdictions()
     names = unit_names(session)
     stations = js.stations_at([c.lat for c in cells], [c.lon for c in cells])

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.read_models.hotspots import hotspots
 from geo import maps
-from geo import points as geo_points
+from tickets import points as ticket_points
 from geo.hotspots import WINDOWS
 from geo.jurisdictions import routing_jurisdictions
 from tickets.alerts import alert_view
@@ -76,7 +76,7 @@ def focus_bounds(session: Session, now: datetime,
                  scope: Collection[int] | None) -> tuple[float, float, float, float] | None:
     """Where the tickets are: the 3rd–97th percentile box of the last week's newest
     points, padded (None without enough points: the whole bureau is shown)."""
-    sample = list(geo_points.raw_points(session, now - timedelta(days=7), now, None, scope, limit=5000))
+    sample = list(ticket_points.raw_points(session, now - timedelta(days=7), now, None, scope, limit=5000))
     if len(sample) < 20:
         return None
     lats = sorted(p.lat for p in sample)
@@ -107,14 +107,14 @@ def map_data(session: Session, *, settings: Any, now: datetime, start: datetime,
     tz = settings.tz
     spec = maps.MapSpec(
         districts_in_use=districts_in_use(session), jurisdictions=routing_jurisdictions(),
-        focus=focus_bounds(session, now, scope), live=live, cap=geo_points.LIVE_CAP,
+        focus=focus_bounds(session, now, scope), live=live, cap=ticket_points.LIVE_CAP,
         window_seconds=int((end - start).total_seconds()), **map_settings(settings),
     )
     data = MapData(spec=spec, bureau_name=bureau_name(session), topic=topic, window=window,
                    start=start.astimezone(tz), end=end.astimezone(tz), now=now.astimezone(tz))
     if live:
         return data
-    points, total, aggregated = geo_points.load_points(session, start, end, topic, scope, cap=geo_points.LIVE_CAP)
+    points, total, aggregated = ticket_points.load_points(session, start, end, topic, scope, cap=ticket_points.LIVE_CAP)
     answer = hotspots(session, start, end, topic, scope, top=TOP_HOTSPOTS)
     spec = replace(spec, points=[(p.lat, p.lon, p.weight) for p in points], hotspots=answer["top"],
                    alerts=open_alerts(session, scope, topic))

@@ -1,0 +1,110 @@
+"""The account commands of app.py, run in-process, then used against the real Flask app:
+create the first admin, make a token, call the API with it; kiosk URLs; revocation."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+import app
+import settings as settings_module
+from dashboard import create_platform
+from tickets.bootstrap import session_factory
+from tickets.models import User
+from tickets.roles import ROLES
+
+
+@pytest.fixture
+def cli_database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for var in ("MINSHENG_CONFIG", "MINSHENG_DEMO_ACCOUNTS_FILE", "MINSHENG_HOST", "MINSHENG_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert app.main(["db", "upgrade"]) == 0
+    return url
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = app.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_first_admin_then_token_then_the_api_knows_them(cli_database_url: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "demo", "load", "--no-accounts")[0] == 0
+    code, out, err = run(capsys, "user", "create-admin", "--username", "wangjg", "--real-name", "王建国",
+                         "--police-number", "100231", "--password", "first-admin-pass")
+    assert code == 0, err
+    code, out, err = run(capsys, "token", "create", "--user", "wangjg", "--label", "weekly bulletin script")
+    assert code == 0, err
+    token = out.strip()
+    assert "\n" not in token and len(token) > 30, "prints the token and nothing else"
+
+    platform = create_platform(settings_module.load(environ={}, database_url=cli_database_url), live=False)
+    client = platform.server.test_client()
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert {k: me.get_json()[k] for k in ("name", "real_name", "role", "unit_code")} == {
+        "name": "wangjg", "real_name": "王建国", "role": "admin", "unit_code": "JN-PTB"}
+
+    code, out, _ = run(capsys, "token", "list")
+    token_id = out.split()[0]
+    assert code == 0 and "wangjg" in out and token not in out
+    assert run(capsys, "token", "revoke", token_id)[0] == 0
+    platform.server.extensions["minsheng.auth"].forget()
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_create_admin_refuses_an_empty_password(cli_database_url: str, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    run(capsys, "demo", "load", "--no-accounts")
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "")
+    code, _, err = run(capsys, "user", "create-admin", "--username", "wangjg", "--real-name", "王建国")
+    assert code == 1 and "empty password" in err
+    code, _, err = run(capsys, "user", "create", "--role", "handler", "--username", "chen", "--real-name", "陈志强",
+                       "--unit", "JN-TQ-01", "--password", "short")
+    assert code == 1 and "at least 8" in err
+    code, _, err = run(capsys, "user", "create", "--role", "handler", "--username", "chen", "--real-name", "陈志强",
+                       "--unit", "JN-NOPE", "--password", "long-enough-1")
+    assert code == 1 and "unknown unit" in err
+    with session_factory(cli_database_url)() as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_prompted_password_must_be_typed_twice_alike(cli_database_url: str, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    run(capsys, "demo", "load", "--no-accounts")
+    answers = iter(["typed-once-well", "typed-twice-not"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    code, _, err = run(capsys, "user", "create-admin", "--username", "wangjg", "--real-name", "王建国")
+    assert code == 1 and "differ" in err
+
+
+def test_demo_load_gives_one_account_per_role_and_a_kiosk_url(cli_database_url: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    for _ in range(2):  # idempotent
+        code, out, err = run(capsys, "demo", "load")
+        assert code == 0, err
+    assert "0 created" in out
+    code, out, _ = run(capsys, "user", "list")
+    assert code == 0 and {line.split()[-1] for line in out.splitlines()} == set(ROLES)
+
+    code, out, _ = run(capsys, "token", "kiosk", "--label", "指挥中心 2 号屏")
+    assert code == 0 and out.startswith("http://127.0.0.1:8050/wall?kiosk=")
+    kiosk = out.strip().split("kiosk=", 1)[1]
+    platform = create_platform(settings_module.load(environ={}, database_url=cli_database_url), live=False)
+    client: Any = platform.server.test_client()
+    assert client.get(f"/wall?kiosk={kiosk}").status_code == 200
+    assert client.get("/api/v1/me").get_json()["role"] == "kiosk"
+    assert app._demo_kiosk_url(settings_module.load()) == "http://127.0.0.1:8050/wall?kiosk=demo-wall-kiosk-token"
+
+
+def test_run_refuses_an_open_host_with_the_development_secret(cli_database_url: str, capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    code, _, err = run(capsys, "run", "--host", "0.0.0.0")
+    assert code == 2 and "SECRET_KEY" in err

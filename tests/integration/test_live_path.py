@@ -1,0 +1,287 @@
+"""The live path, piece by piece: outbox → relay → stream → aggregator → push.
+
+Runs twice: on the embedded default (SQLite + the in-process Redis stand-in)
+and on a real PostgreSQL + real Redis, which is what production runs.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from dashboard.live import keys as K
+from dashboard.live.aggregator import LiveAggregator
+from dashboard.live.relay import OutboxRelay
+from tests.helpers import LiveBackend, MONDAY_9, TZ, Clock, add_small_bureau, new_request, outbox_events, submit
+from tickets import lifecycle
+from tickets.uow import unit_of_work
+from tickets.models import OutboxMessage, Ticket
+
+@dataclass
+class World:
+    factory: Any
+    redis: redis.Redis
+    relay: OutboxRelay
+    aggregator: LiveAggregator
+    clock: Clock
+    pushed: list[dict[str, Any]] = field(default_factory=list)
+
+    def pump(self, rounds: int = 3) -> list[dict[str, Any]]:
+        """Relay everything committed and let the aggregator apply it; return pushed events."""
+        before = len(self.pushed)
+        for _ in range(rounds):
+            while self.relay.run_once():
+                pass
+            self.aggregator.step(block_ms=10)
+        return [e for m in self.pushed[before:] for e in m["events"]]
+
+
+@pytest.fixture
+def live_world(live_backend: LiveBackend) -> World:
+    """The small bureau on ``live_backend``, with a relay and an aggregator on one settable clock."""
+    client, factory = live_backend.redis, live_backend.factory
+    add_small_bureau(factory)
+    clock = Clock(MONDAY_9)
+    w = World(factory, client, OutboxRelay(factory, client, clock=clock), None, clock)  # type: ignore[arg-type]
+    w.aggregator = LiveAggregator(factory, client, TZ, clock=clock, publish=w.pushed.append, heartbeat_seconds=1e9)
+    return w
+
+
+def test_ticket_and_its_events_commit_together_or_not_at_all(live_world: World) -> None:
+    with pytest.raises(RuntimeError):
+        with unit_of_work(live_world.factory) as s:
+            from tickets import services
+
+            services.receive_one(s, new_request(MONDAY_9), now=MONDAY_9)
+            raise RuntimeError("crash before commit")
+    with live_world.factory() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    submit(live_world.factory, new_request(MONDAY_9))
+    with live_world.factory() as s:
+        kinds = [e["event"] for e in outbox_events(s)]
+    assert kinds == ["received", "dispatched"]
+
+
+def test_outbox_payload_carries_no_personal_data(live_world: World) -> None:
+    submit(live_world.factory, new_request(MONDAY_9))
+    with live_world.factory() as s:
+        for message in s.scalars(select(OutboxMessage)):
+            text = json.dumps(message.payload, ensure_ascii=False)
+            assert "张三" not in text and "13812345678" not in text
+
+
+def test_counters_follow_the_lifecycle(live_world: World) -> None:
+    tickets = [submit(live_world.factory, new_request(MONDAY_9)) for _ in range(3)]
+    events = live_world.pump()
+    counters = live_world.aggregator.counters()
+    # The first step rebuilt from the database (which already held all three).
+    assert (counters["received_today"], counters["open_now"], counters["closed_today"]) == (3, 3, 0)
+    with unit_of_work(live_world.factory) as s:
+        t = s.get(Ticket, tickets[0].id)
+        lifecycle.contact(s, t, MONDAY_9 + timedelta(minutes=10))
+        for step in (lifecycle.report, lifecycle.approve, lifecycle.reply, lifecycle.close):
+            step(s, t, MONDAY_9 + timedelta(minutes=30))
+    live_world.clock.advance(minutes=30)
+    events = live_world.pump()
+    assert [e["event"] for e in events] == ["contact", "report", "approve", "reply", "close"]
+    counters = live_world.aggregator.counters()
+    assert (counters["received_today"], counters["open_now"], counters["closed_today"]) == (3, 2, 1)
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 5))
+
+
+def test_each_event_is_applied_once_even_if_relayed_twice(live_world: World) -> None:
+    live_world.pump()  # rebuild on an empty database
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.relay.run_once()
+    # A relay that crashed after XADD but before marking the rows sends them again.
+    with unit_of_work(live_world.factory) as s:
+        for row in s.scalars(select(OutboxMessage)):
+            row.relayed_at = None
+    live_world.relay.run_once()
+    assert live_world.redis.xlen(K.EVENTS_STREAM) == 2  # the intake's one message, twice
+    events = live_world.pump()
+    assert [e["event"] for e in events] == ["received", "dispatched"]
+    assert live_world.aggregator.counters()["received_today"] == 1
+
+
+def test_rebuild_does_not_double_count_events_still_in_flight(live_world: World) -> None:
+    live_world.pump()
+    for _ in range(2):
+        submit(live_world.factory, new_request(MONDAY_9))
+    live_world.relay.run_once()  # on the stream, not yet applied ...
+    submit(live_world.factory, new_request(MONDAY_9))  # ... and one not even relayed
+    live_world.aggregator.rebuild()  # e.g. Redis restarted empty: the snapshot holds all three
+    events = live_world.pump()
+    assert events == []
+    counters = live_world.aggregator.counters()
+    assert (counters["received_today"], counters["open_now"]) == (3, 3)
+    submit(live_world.factory, new_request(MONDAY_9))
+    assert [e["event"] for e in live_world.pump()] == ["received", "dispatched"]
+    assert live_world.aggregator.counters()["received_today"] == 4
+
+
+def test_amber_and_breach_fire_when_due_and_clear_on_contact(live_world: World) -> None:
+    live_world.pump()
+    ticket = submit(live_world.factory, new_request(MONDAY_9))
+    live_world.pump()
+    live_world.clock.advance(minutes=44, seconds=59)
+    assert [e for e in live_world.pump() if e["event"] in ("amber", "breach")] == []
+    live_world.clock.advance(seconds=1)  # 45 min = 75% of the 1-hour contact deadline
+    fired = [(e["event"], e["which"]) for e in live_world.pump() if e["event"] in ("amber", "breach")]
+    assert fired == [("amber", "contact")]
+    assert live_world.aggregator.counters()["amber_now"] == 1
+    live_world.clock.advance(minutes=15)
+    fired = [(e["event"], e["which"]) for e in live_world.pump() if e["event"] in ("amber", "breach")]
+    assert fired == [("breach", "contact")]
+    c = live_world.aggregator.counters()
+    assert (c["contact_overdue"], c["breaches_now"], c["amber_now"]) == (1, 1, 0)
+    with unit_of_work(live_world.factory) as s:
+        lifecycle.contact(s, s.get(Ticket, ticket.id), live_world.clock.now)
+    live_world.pump()
+    assert live_world.aggregator.counters()["breaches_now"] == 0
+
+
+def test_breaches_are_rebuilt_from_the_database_after_a_restart(live_world: World) -> None:
+    live_world.pump()
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.pump()
+    live_world.clock.advance(hours=2)
+    live_world.aggregator.rebuild()  # a restart: no timer state survives, the database does
+    c = live_world.aggregator.counters()
+    assert (c["contact_overdue"], c["resolve_overdue"], c["breaches_now"]) == (1, 0, 1)
+    # The resolve deadline (one working day) is still ahead and still armed.
+    live_world.clock.advance(days=1)
+    fired = [(e["event"], e["which"]) for e in live_world.pump() if e["event"] == "breach"]
+    assert fired == [("breach", "resolve")]
+
+
+def test_counters_start_again_at_local_midnight(live_world: World) -> None:
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.pump()
+    assert live_world.aggregator.counters()["received_today"] == 1
+    live_world.clock.now = datetime(2026, 11, 24, 0, 0, 1, tzinfo=TZ)
+    live_world.pump()
+    c = live_world.aggregator.counters()
+    assert (c["day"], c["received_today"], c["open_now"]) == ("2026-11-24", 0, 1)
+
+
+def test_snapshot_is_consistent_with_its_seq(live_world: World) -> None:
+    live_world.pump()
+    for minute in (0, 0, 1):
+        submit(live_world.factory, new_request(MONDAY_9 + timedelta(minutes=minute)))
+    live_world.clock.advance(minutes=2)
+    live_world.pump()
+    snap = live_world.aggregator.snapshot()
+    assert snap["counters"]["seq"] == int(live_world.redis.get(K.SEQ))
+    flow = {f["minute"]: f["counts"] for f in snap["flow"] if f["counts"]}
+    assert flow == {"09:00": {"hotline_12345": 2}, "09:01": {"hotline_12345": 1}}
+    assert len(snap["flow"]) == K.FLOW_MINUTES
+    assert [t["number"] for t in snap["ticker"]][:1] == ["MS20261123000003"]
+    assert snap["ticker"][0]["unit_name"] in ("泉城路派出所", "甸柳新村派出所")
+
+
+def test_relay_keeps_events_while_redis_is_down(live_world: World) -> None:
+    live_world.pump()
+
+    class Down:
+        def pipeline(self, *a: Any, **k: Any) -> Any:
+            raise redis.exceptions.ConnectionError("down")
+
+    up = live_world.relay.redis
+    live_world.relay.redis = Down()  # type: ignore[assignment]
+    submit(live_world.factory, new_request(MONDAY_9))
+    with pytest.raises(redis.exceptions.ConnectionError):
+        live_world.relay.run_once()
+    with live_world.factory() as s:
+        assert s.scalar(select(func.count()).where(OutboxMessage.relayed_at.is_(None))) == 1  # received + dispatched
+    live_world.relay.redis = up
+    assert [e["event"] for e in live_world.pump()] == ["received", "dispatched"]
+
+
+def test_a_chunk_transaction_leaves_what_its_commands_one_by_one_leave() -> None:
+    """The aggregator's chunk transaction writes only the net effect of its commands: the
+    keys end as they would after every command in order, whatever the interleaving."""
+    import random
+
+    import fakeredis
+
+    from dashboard.live.aggregator import _Transaction
+
+    rng = random.Random(3)
+    members = ["a", "b", "c", "d"]
+    ops: list[tuple[Any, ...]] = []
+    for _ in range(300):
+        m = rng.choice(members)
+        ops.append(rng.choice([
+            ("hset", "h", m, str(rng.randint(0, 9))), ("hdel", "h", m), ("hincrby", "n", m, rng.randint(-2, 3)),
+            ("sadd", "s", m), ("srem", "s", m), ("zadd", "z", {m: rng.randint(0, 99)}), ("zrem", "z", m),
+            ("lpush", "l", m + str(rng.randint(0, 9))), ("expire", "s", 100),
+        ]))
+        if ops[-1][0] == "lpush":
+            ops.append(("ltrim", "l", 0, 4))  # as the ticker: every push is trimmed
+
+    def state(client: Any) -> Any:
+        return (client.hgetall("h"), client.hgetall("n"), client.smembers("s"),
+                client.zrange("z", 0, -1, withscores=True), client.lrange("l", 0, -1), client.get(K.SEQ))
+
+    one_by_one = fakeredis.FakeRedis(decode_responses=True)
+    for op in ops:
+        getattr(one_by_one, op[0])(*op[1:])
+    one_by_one.incrby(K.SEQ, 7)
+    chunked = fakeredis.FakeRedis(decode_responses=True)
+    transaction = _Transaction(chunked.pipeline(transaction=True))
+    for op in ops:
+        getattr(transaction, op[0])(*op[1:])
+    assert transaction.execute(seq_increment=7) == 7
+    assert state(chunked) == state(one_by_one)
+    assert chunked.ttl("s") > 0
+
+
+def test_a_pushed_batch_travels_as_one_message_and_big_backlogs_in_chunks(
+        live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch taken in together leaves as one outbox message; the aggregator applies its
+    events in order, each with its own seq, and a backlog larger than a chunk over several steps."""
+    from dashboard.live import aggregator as aggregator_module
+    from tickets import services
+
+    live_world.pump()  # rebuild on an empty database
+    monkeypatch.setattr(aggregator_module, "CHUNK_BYTES", 1)  # one message per step
+    for n in range(3):
+        with unit_of_work(live_world.factory) as s:
+            services.receive(s, [new_request(MONDAY_9 + timedelta(minutes=n), phone=f"1390000000{2 * n + k}",
+                                             lat=36.60 + 0.01 * (2 * n + k), topic=("noise", "traffic")[k])
+                                 for k in range(2)], now=MONDAY_9 + timedelta(minutes=n))
+    with live_world.factory() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 3
+        ids = [e["ticket"]["ticket_id"] for e in outbox_events(s)]
+    events = live_world.pump(rounds=1)
+    assert len(events) == 4  # one message (two tickets, received + dispatched) per step
+    events += live_world.pump(rounds=2)
+    assert [e["ticket"]["ticket_id"] for e in events] == ids and len(ids) == 12
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 12))
+    assert live_world.aggregator.counters()["open_now"] == 6
+
+
+def test_the_relay_takes_a_backlog_of_big_messages_a_slice_at_a_time(
+        live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog of bulk writes' messages (each a whole batch) is relayed a few megabytes a
+    round, not read into memory at once; nothing is lost or sent twice."""
+    from dashboard.live import relay as relay_module
+    from tickets import services
+
+    live_world.pump()
+    monkeypatch.setattr(relay_module, "RELAY_BYTES", 1)  # one message per round
+    for n in range(3):
+        with unit_of_work(live_world.factory) as s:
+            services.receive(s, [new_request(MONDAY_9, phone=f"1390000001{n}", lat=36.60 + 0.01 * n)],
+                             now=MONDAY_9)
+    assert [live_world.relay.run_once() for _ in range(4)] == [1, 1, 1, 0]
+    assert live_world.redis.xlen(K.EVENTS_STREAM) == 3
+    assert [e["event"] for e in live_world.pump()] == ["received", "dispatched"] * 3
+
