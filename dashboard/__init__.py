@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
 
 import redis
 from dash import Dash
@@ -22,7 +22,7 @@ from sqlalchemy.orm import sessionmaker
 
 import settings as settings_module
 from callbacks.screen import Screens
-from dashboard import api, auth, i18n, intake_forms, login, open311, push
+from dashboard import api, auth, i18n, intake_forms, login, open311, push, running
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
@@ -136,7 +136,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
         settings=settings, server=server, dash=_make_dash(server, settings, factory, SCREENS), socketio=socketio,
         domain=domain, redis=client, aggregator=aggregator, relay=relay, leadership=Leadership(client),
     )
-    server.extensions["minsheng"] = platform
+    server.extensions[running.EXTENSION] = platform
     auth.init_app(server, factory, SCREENS)  # the gate: who may see which screen, API and socket
     server.register_blueprint(login.blueprint)  # /login, /logout
     server.register_blueprint(api.blueprint)
@@ -186,10 +186,3 @@ def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWo
     for screen in screens:
         screen.register(app, ctx)
     return app
-
-
-def current() -> Platform:
-    from flask import current_app
-
-    platform: Any = current_app.extensions["minsheng"]
-    return platform

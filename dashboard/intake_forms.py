@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, request, session
 from markupsafe import Markup, escape
 
+from dashboard import running
 from dashboard.auth import current_actor, public
 from dashboard.i18n import request_lang
 from feeds import frontdesk, mailbox
@@ -41,9 +42,7 @@ FRONTDESK_ROLES = frozenset({"admin", "dispatcher"})
 
 
 def _platform() -> Any:
-    from dashboard import current
-
-    return current()
+    return running.platform()
 
 
 # ------------------------------------------------------------- protections

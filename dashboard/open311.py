@@ -23,6 +23,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard import running
 from dashboard.auth import public
 from feeds import open311 as o311
 from feeds.common import hand_in
@@ -35,9 +36,7 @@ FMT = "<any(json,xml):fmt>"
 
 
 def _platform() -> Any:
-    from dashboard import current
-
-    return current()
+    return running.platform()
 
 
 def _respond(fmt: str, data: Any, root: str, item: str | None, status: int = 200) -> Response:

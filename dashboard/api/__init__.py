@@ -6,21 +6,8 @@ and ``openapi`` describes it all at ``/api/v1/openapi.json``.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint
-
-blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def platform() -> Any:
-    """The running platform (engine, Redis, aggregator) of this Flask app."""
-    from dashboard import current
-
-    return current()
-
-
-from dashboard.api import errors  # noqa: E402
+from dashboard.api import errors
+from dashboard.api.base import blueprint
 
 errors.register(blueprint)
 
@@ -31,3 +18,5 @@ from dashboard.api import intake  # noqa: E402,F401
 from dashboard.api import alerts, hotspots, maps  # noqa: E402,F401
 from dashboard.api import steps, tickets  # noqa: E402,F401
 from dashboard.api import openapi  # noqa: E402,F401
+
+__all__ = ["blueprint"]

@@ -11,8 +11,9 @@ from typing import Any
 from flask import jsonify
 from sqlalchemy import select
 
-from dashboard.api import blueprint, serializers
-from dashboard.api import platform as _platform
+from dashboard.api import serializers
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
 from dashboard.api.openapi import PAGE, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.auth import current_actor, is_kiosk, require_login

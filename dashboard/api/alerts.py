@@ -15,7 +15,8 @@ from typing import Any
 from flask import jsonify, request
 from sqlalchemy import select
 
-from dashboard.api import blueprint, platform, serializers
+from dashboard.api import serializers
+from dashboard.api.base import blueprint, platform
 from dashboard.api.hotspots import TOPIC, parse_topic
 from dashboard.api.openapi import INT, PAGE, STR, UNIT, one_of, operation, page_of
 from dashboard.api.pagination import Key, page

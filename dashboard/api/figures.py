@@ -15,7 +15,7 @@ from typing import Any
 from flask import jsonify, request
 from sqlalchemy import select
 
-from dashboard.api import blueprint, platform
+from dashboard.api.base import blueprint, platform
 from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import DATE, INT, NUM, RATE, STR, UNIT, Param, day, obj, one_of, operation
 from dashboard.api.params import choice, local_date

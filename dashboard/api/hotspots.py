@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import jsonify, request
 
-from dashboard.api import blueprint, platform
+from dashboard.api.base import blueprint, platform
 from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import BOOL, INT, NUM, STR, TIME, Param, bounded, obj, one_of, operation
 from dashboard.api.params import integer, within_dates

@@ -26,8 +26,8 @@ from typing import Any
 
 from flask import jsonify, request
 
-from dashboard.api import blueprint
-from dashboard.api import platform as _platform
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import INT, PUBLIC, STR, Param, obj, operation, ref
 from dashboard.auth import public

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from layouts.i18n import normalise, warning_text
 from tickets import sla
 
-from dashboard.api import blueprint, platform as _platform
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, LANG, PUBLIC, STR, TIME, obj, operation
 from dashboard.auth import current_actor, public, require_login

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from flask import jsonify, request, send_file
 
-from dashboard.api import blueprint, platform
+from dashboard.api.base import blueprint, platform
 from dashboard.api.hotspots import TOPIC, WINDOW, parse_topic, parse_window
 from dashboard.api.openapi import BOOL, INT, LANG, STR, TIME, obj, operation
 from dashboard.auth import current_actor, require_login

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, jsonify
 
-from dashboard.api import blueprint
+from dashboard.api.base import blueprint
 from dashboard.api.errors import API_PREFIX
 from dashboard.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from dashboard.api.params import FIRST_DATE, LAST_DATE

@@ -20,7 +20,8 @@ from typing import Any
 
 from flask import jsonify, request
 
-from dashboard.api import blueprint, platform as _platform
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError, BadParameter
 from dashboard.api.openapi import SMS_SECRET, STR, TIME, obj, operation
 from dashboard.api.params import within_dates

@@ -25,8 +25,9 @@ from typing import Any
 from flask import Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from dashboard.api import blueprint, serializers
-from dashboard.api import platform as _platform
+from dashboard.api import serializers
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError, BadParameter
 from dashboard.api.openapi import BOOL, INT, NUM, STR, obj, operation, ref
 from dashboard.auth import current_actor, require_login

@@ -17,8 +17,8 @@ from typing import Any
 from flask import jsonify, request
 from sqlalchemy import select
 
-from dashboard.api import blueprint
-from dashboard.api import platform as _platform
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
 from dashboard.api import serializers
 from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import INT, PAGE, STR, UNIT, obj, one_of, operation, page_of, ref

@@ -14,8 +14,9 @@ from flask import jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dashboard.api import blueprint, serializers
-from dashboard.api import platform as _platform
+from dashboard.api import serializers
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
 from dashboard.api.openapi import PAGE, STR, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from tickets.services import ticket_in_scope
