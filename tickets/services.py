@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tickets import alerts as alert_rules
-from tickets import batch, dedup, followup, lifecycle, supervision
+from tickets import batch, dedup, followup, lifecycle, personal, supervision
 from tickets.errors import Conflict, IllegalStep, Invalid, NotAllowed, NotFound
 from tickets.intake import NewRequest, Received, taken
 from tickets.models import (
@@ -401,3 +401,16 @@ def acknowledge_alert(uow: UnitOfWork, actor: Actor, alert_id: int, *, note: str
         raise NotFound("unknown_alert", alert=alert_id)
     alert_rules.acknowledge(uow, alert, _now(at), actor, note)
     return alert
+
+
+# ---------------------------------------------------------- personal data
+def reveal_citizen(uow: UnitOfWork, actor: Actor, number: str, *, remote_addr: str | None = None,
+                   user_agent: str | None = None, at: datetime | None = None) -> personal.Citizen:
+    """A citizen's name and phone in full, for the handling unit and the platform office; audited."""
+    ticket = ticket_in_scope(uow, actor, number)
+    return personal.reveal(uow, actor, ticket, _now(at), remote_addr=remote_addr, user_agent=user_agent)
+
+
+def citizen_reveals(uow: UnitOfWork, actor: Actor, number: str) -> list[personal.Reveal]:
+    """Who saw the ticket's citizen in full (the audit), for supervisors."""
+    return personal.reveals(uow, actor, ticket_in_scope(uow, actor, number))

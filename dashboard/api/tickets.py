@@ -1,5 +1,8 @@
-"""One ticket, and its timeline, for the people working on it.
+"""Tickets, for the people working on them.
 
+    GET /api/v1/tickets                     the open tickets in the caller's scope, most urgent first: filters
+                                            unit (its subtree), status, topic, channel, clock (ok | amber |
+                                            breached), from / to (received), q (text); a page
     GET /api/v1/tickets/<number>            the ticket's public view: no citizen's name or phone number
     GET /api/v1/tickets/<number>/events     its timeline, oldest first; a page (dashboard/api/pagination.py)
 
@@ -10,18 +13,59 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from datetime import date, datetime, time, timedelta
+
+from flask import jsonify, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from dashboard.api import blueprint, serializers
 from dashboard.api import platform as _platform
-from dashboard.api.openapi import PAGE, STR, operation, page_of, ref
+from dashboard.api.openapi import PAGE, STR, UNIT, Param, day, one_of, operation, page_of, ref
+from dashboard.api.params import choices, local_date, optional_choice, text
+from dashboard.read_models import queues
 from dashboard.api.pagination import Key, page
 from tickets.services import ticket_in_scope
 from dashboard.auth import current_actor, require_login
-from tickets.models import Ticket, TicketEvent, Unit
-from tickets.roles import ROLES
+from tickets.lifecycle import OPEN
+from tickets.models import Ticket, TicketEvent, Unit, utcnow
+from tickets.roles import ROLES, subtree_ids
+from tickets.services import unit_in_scope
+from tickets.vocabulary import CHANNELS, TOPICS
+
+
+@blueprint.get("/tickets")
+@operation("Open tickets in the caller's scope, by time left on the clock that matters now",
+           {200: page_of("QueueRow")}, roles=ROLES, params=(
+               *PAGE, UNIT, Param("status", STR, "comma-separated statuses"),
+               Param("topic", STR, "comma-separated topics"), Param("channel", STR, "comma-separated channels"),
+               one_of("clock", queues.CLOCK_STATES, "the state of the clock that matters now"),
+               day("from", "received on or after this day"), day("to", "received up to this day, inclusive"),
+               Param("q", {**STR, "maxLength": queues.MAX_SEARCH}, "text in the number, title, content or address")))
+@require_login(ROLES)
+def list_tickets() -> Any:
+    actor = current_actor()
+    assert actor is not None
+    p = _platform()
+    now = utcnow()
+    with p.factory() as session:
+        code = request.args.get("unit")
+        start, end = _received(p.settings.tz)
+        filters = queues.Filters(
+            unit_ids=subtree_ids(session, unit_in_scope(session, code, actor).id) if code else None,
+            statuses=choices("status", sorted(OPEN)), topics=choices("topic", sorted(TOPICS)),
+            channels=choices("channel", sorted(CHANNELS)), clock=optional_choice("clock", queues.CLOCK_STATES),
+            received_from=start, received_to=end, text=text("q", queues.MAX_SEARCH))
+        stmt = queues.queue(actor, filters, now).options(selectinload(Ticket.unit))
+        return jsonify(page(session, stmt, (Key(queues.sort_column()), Key(Ticket.id)),
+                            lambda t: queues.row(t, t.unit, actor, now)))
+
+
+def _received(tz: Any) -> tuple[datetime | None, datetime | None]:
+    first, last = request.args.get("from"), request.args.get("to")
+    start = datetime.combine(local_date("from", date.min), time(0), tz) if first else None
+    end = datetime.combine(local_date("to", date.min) + timedelta(days=1), time(0), tz) if last else None
+    return start, end
 
 
 def _ticket(session: Session, number: str) -> Ticket:
