@@ -37,6 +37,12 @@ class ScreenContext(Protocol):
     def may_view(self, path: str) -> bool:
         """May the caller see the screen at ``path``?"""
 
+    def nav(self) -> list[tuple[str, str]]:
+        """(path, English title) of the screens the caller may open, in the registry's order."""
+
+    def live_position(self) -> dict[str, Any]:
+        """The live state's (epoch, seq), read before a live screen's rows."""
+
 
 @dataclass(frozen=True)
 class Screen:
@@ -53,6 +59,7 @@ class Screen:
     callbacks: ModuleType | None = None
     kiosk: bool = False
     roles: frozenset[str] | None = None
+    title: str | None = None  # its name in the navigation bar (English msgid); None: not listed
 
     @property
     def name(self) -> str:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from dashboard.api import blueprint, serializers
 from dashboard.api import platform as _platform
-from dashboard.api.openapi import PAGE, STR, UNIT, Param, day, one_of, operation, page_of, ref
+from dashboard.api.errors import ApiError
+from dashboard.api.openapi import INT, PAGE, STR, UNIT, Param, day, obj, one_of, operation, page_of, ref
 from dashboard.api.params import choices, local_date, optional_choice, text
 from dashboard.read_models import queues
 from dashboard.api.pagination import Key, page
@@ -59,6 +60,36 @@ def list_tickets() -> Any:
         stmt = queues.queue(actor, filters, now).options(selectinload(Ticket.unit))
         return jsonify(page(session, stmt, (Key(queues.sort_column()), Key(Ticket.id)),
                             lambda t: queues.row(t, t.unit, actor, now)))
+
+
+@blueprint.get("/queues/<name>")
+@operation("A work screen's queue: the desk (a unit's tickets) or the dispatch desk (the platform office's)",
+           {200: obj({"epoch": {"type": ["string", "null"]}, "seq": INT,
+                      "rows": {"type": "array", "items": ref("QueueRow")},
+                      "suggestions": {"type": "array", "items": {"type": "object"}}}, required=("seq", "rows"))},
+           roles=ROLES, params=(Param("numbers", STR, "comma-separated ticket numbers: these rows only"),
+                                Param("status", STR, "comma-separated statuses"),
+                                Param("topic", STR, "comma-separated topics"),
+                                one_of("clock", queues.CLOCK_STATES, "the state of the clock that matters now")),
+           description="The live position (epoch, seq) is read before the rows: a screen applies pushes after it.")
+@require_login(ROLES)
+def screen_queue(name: str) -> Any:
+    if name not in ("desk", "dispatch"):
+        raise ApiError(404, "unknown_endpoint", path=request.path)
+    actor = current_actor()
+    assert actor is not None
+    p = _platform()
+    position = p.aggregator.position()  # first: every event after it reaches the screen by push
+    now = utcnow()
+    numbers = [n for n in request.args.get("numbers", "").split(",") if n][:1000]
+    filters = queues.Filters(numbers=numbers, statuses=choices("status", sorted(OPEN)),
+                             topics=choices("topic", sorted(TOPICS)),
+                             clock=optional_choice("clock", queues.CLOCK_STATES))
+    with p.factory() as session:
+        body: dict[str, Any] = {**position, "rows": queues.screen_rows(session, actor, name, filters, now)}
+        if name == "dispatch" and not numbers:
+            body["suggestions"] = queues.suggestions(session, actor)
+    return jsonify(body)
 
 
 def _received(tz: Any) -> tuple[datetime | None, datetime | None]:

@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select, type_coer
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from tickets import dispatch
 from tickets.lifecycle import OPEN
 from tickets.models import DuplicateSuggestion, Ticket, Unit, UTCDateTime
 from tickets.personal import masked
@@ -63,6 +64,7 @@ class Filters:
     received_from: datetime | None = None
     received_to: datetime | None = None
     text: str | None = None  # in the number, title, content or address
+    numbers: Sequence[str] = ()  # these tickets only (a screen refetching what a push named)
 
 
 def queue(actor: Actor, filters: Filters, now: datetime) -> Select[tuple[Ticket]]:
@@ -74,6 +76,8 @@ def queue(actor: Actor, filters: Filters, now: datetime) -> Select[tuple[Ticket]
         stmt = stmt.where(Ticket.unit_id.in_(sorted(filters.unit_ids)))
     if filters.statuses:
         stmt = stmt.where(Ticket.status.in_(list(filters.statuses)))
+    if filters.numbers:
+        stmt = stmt.where(Ticket.number.in_(list(filters.numbers)))
     if filters.topics:
         stmt = stmt.where(Ticket.topic.in_(list(filters.topics)))
     if filters.channels:
@@ -130,13 +134,6 @@ def row(ticket: Ticket, unit: Unit | None, actor: Actor, now: datetime) -> dict[
     }
 
 
-def rows(session: Session, actor: Actor, filters: Filters, now: datetime, limit: int = 10_000) -> list[dict[str, Any]]:
-    """The first ``limit`` rows of a queue, most urgent first (a screen's first load)."""
-    stmt = (queue(actor, filters, now).options(selectinload(Ticket.unit))
-            .order_by(sort_column(), Ticket.id).limit(limit))
-    return [row(t, t.unit, actor, now) for t in session.scalars(stmt)]
-
-
 def suggestions(session: Session, actor: Actor, limit: int = 500) -> list[dict[str, Any]]:
     """Open duplicate suggestions in the actor's scope, newest first, with their reasons."""
     new, old = Ticket.__table__.alias("new"), Ticket.__table__.alias("old")
@@ -150,3 +147,41 @@ def suggestions(session: Session, actor: Actor, limit: int = 500) -> list[dict[s
     return [{"id": s.id, "number": n, "title": t, "candidate": cn, "candidate_title": ct, "candidate_status": cs,
              "score": round(s.score, 3), "reasons": list(s.reasons), "created_at": s.created_at.isoformat()}
             for s, n, t, _unit, cn, ct, cs in session.execute(stmt)]
+
+
+# ------------------------------------------------------------ the two desks
+# 工作台: what a unit holds, from dispatch to the citizen's answer (received and returned
+# tickets are the dispatcher's).
+DESK_STATUSES = ("dispatched", "accepted", "contacted", "reported", "approved", "replied")
+
+
+def office_id(session: Session) -> int | None:
+    return session.scalar(select(Unit.id).where(Unit.kind == "platform_office").limit(1))
+
+
+def dispatch_work(office: int | None) -> ColumnElement[bool]:
+    """派单台: what waits for the platform office: tickets to route (new, returned, or left at the
+    office by routing), reports to review (审核) and answers to send (反馈)."""
+    waiting = Ticket.status.in_(("received", "returned", "reported", "approved"))
+    return or_(waiting, and_(Ticket.status == "dispatched", Ticket.unit_id == office)) if office else waiting
+
+
+def screen_rows(session: Session, actor: Actor, name: str, filters: Filters, now: datetime,
+                limit: int = 10_000) -> list[dict[str, Any]]:
+    """The rows of the ``desk`` or the ``dispatch`` screen, most urgent first."""
+    stmt = queue(actor, filters, now)
+    if name == "desk":
+        stmt = stmt.where(Ticket.status.in_(DESK_STATUSES))
+    else:
+        stmt = stmt.where(dispatch_work(office_id(session)))
+    stmt = stmt.options(selectinload(Ticket.unit)).order_by(sort_column(), Ticket.id).limit(limit)
+    out = [row(t, t.unit, actor, now) for t in session.scalars(stmt)]
+    if name == "dispatch":  # where routing would send each ticket to route: the dialog's first choice
+        tickets = {t.number: t for t in session.scalars(select(Ticket).where(Ticket.number.in_(
+            [r["number"] for r in out if "dispatch" in r["allowed_steps"]])))}
+        for r in out:
+            ticket = tickets.get(r["number"])
+            if ticket is not None:
+                proposed = dispatch.route(session, ticket)
+                r["proposed_unit"] = proposed.code if proposed is not None and proposed.kind != "platform_office" else None
+    return out
