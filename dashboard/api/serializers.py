@@ -91,6 +91,11 @@ SCHEMAS["QueueRow"] = _object({
     "citizen": _t("string", description="masked: 张**"), "phone": _t("string", description="masked: 138****5678"),
     "allowed_steps": {"type": "array", "items": STR},
 })
+SCHEMAS["TicketPage"] = {**SCHEMAS["Ticket"], "properties": {
+    **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR},
+    "records": {"type": "array"}, "timeline": {"type": "array"}, "clocks": {"type": "array"},
+    "sms": {"type": "array"}, "orders": {"type": "array"}, "letters": {"type": "array"},
+    "citizen": STR, "phone": STR, "may_reveal": BOOL}}
 SCHEMAS["WorkTicket"] = {**SCHEMAS["Ticket"], "properties": {
     **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR}},
     "required": [*SCHEMAS["Ticket"]["required"], "allowed_steps"]}

@@ -25,12 +25,15 @@ from dashboard.api.errors import ApiError
 from dashboard.api.openapi import INT, PAGE, STR, UNIT, Param, day, obj, one_of, operation, page_of, ref
 from dashboard.api.params import choices, local_date, optional_choice, text
 from dashboard.read_models import queues
+from dashboard.read_models import ticket as ticket_page
 from dashboard.api.pagination import Key, page
 from tickets.services import ticket_in_scope
 from dashboard.auth import current_actor, require_login
 from tickets.lifecycle import OPEN
 from tickets.models import Ticket, TicketEvent, Unit, utcnow
-from tickets.roles import ROLES, subtree_ids
+from tickets import services
+from tickets.roles import ROLES, STEP_ROLES, subtree_ids
+from tickets.uow import unit_of_work
 from tickets.services import unit_in_scope
 from tickets.vocabulary import CHANNELS, TOPICS
 
@@ -106,12 +109,49 @@ def _ticket(session: Session, number: str) -> Ticket:
 
 
 @blueprint.get("/tickets/<number>")
-@operation("A ticket's public view (no citizen's name or phone number)", {200: ref("Ticket")}, roles=ROLES)
+@operation("A ticket as its workers see it: the request, the records merged into it with their reply status, "
+           "both clocks, the timeline, orders, letters, SMS and the steps the caller may take (citizen masked)",
+           {200: ref("TicketPage")}, roles=ROLES)
 @require_login(ROLES)
 def get_ticket(number: str) -> Any:
-    with _platform().factory() as session:
+    actor = current_actor()
+    assert actor is not None
+    p = _platform()
+    with p.factory() as session:
         ticket = _ticket(session, number)
-        return jsonify(serializers.ticket(ticket, ticket.unit))
+        return jsonify({**serializers.ticket(ticket, ticket.unit),
+                        **ticket_page.page(session, actor, ticket, utcnow(), p.settings.tz)})
+
+
+@blueprint.post("/tickets/<number>/reveal")
+@operation("The citizen's name and phone in full: the handling unit and the platform office only; audited",
+           {200: obj({"name": STR, "phone": STR})}, roles=STEP_ROLES["reveal"])
+@require_login(STEP_ROLES["reveal"])
+def reveal_citizen(number: str) -> Any:
+    actor = current_actor()
+    assert actor is not None
+    with unit_of_work(_platform().factory) as uow:
+        citizen = services.reveal_citizen(uow, actor, number, remote_addr=request.remote_addr,
+                                          user_agent=request.headers.get("User-Agent"))
+    response = jsonify(name=citizen.name, phone=citizen.phone)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get("/tickets/<number>/reveals")
+@operation("Who saw the ticket's citizen in full (the audit), newest first",
+           {200: obj({"items": {"type": "array", "items": obj(
+               {"at": STR, "actor": STR, "real_name": {"type": ["string", "null"]},
+                "police_number": {"type": ["string", "null"]}, "remote_addr": {"type": ["string", "null"]}})}})},
+           roles=STEP_ROLES["read_reveals"])
+@require_login(STEP_ROLES["read_reveals"])
+def citizen_reveals(number: str) -> Any:
+    actor = current_actor()
+    assert actor is not None
+    with _platform().factory() as session:
+        rows = services.citizen_reveals(session, actor, number)
+    return jsonify(items=[{"at": r.at.isoformat(), "actor": r.actor, "real_name": r.real_name,
+                           "police_number": r.police_number, "remote_addr": r.remote_addr} for r in rows])
 
 
 @blueprint.get("/tickets/<number>/events")

@@ -13,15 +13,6 @@
 (function () {
   "use strict";
   var TICK_MS = 1000;
-  var FIELDS = {  // what each step asks for, in its dialog
-    dispatch: [["unit", "unit"], ["note", "text"]], pass_down: [["unit", "unit"], ["note", "text"]],
-    "return": [["reason", "textarea"]], contact: [["note", "textarea"]], report: [["result", "textarea"]],
-    send_back: [["reason", "textarea"]], reply: [["text", "textarea"]], close: [["findings", "textarea"]],
-    request_extension: [["hours", "number"], ["reason", "textarea"]],
-    decide_extension: [["approve", "checkbox"], ["note", "text"]], merge: [["into", "text"]],
-    unmerge: [["reason", "textarea"]]
-  };
-  var REQUIRED = {unit: 1, reason: 1, result: 1, text: 1, findings: 1, hours: 1, into: 1};
 
   var Q = window.MinshengQueue = {config: null, screen: null, api: null, live: null, applied: 0,
                                   pending: {}, fetching: false, filter: ""};
@@ -114,126 +105,19 @@
   }
 
   /* ---------------------------------------------------- steps */
-  function dialogFor(step, row, done) {
-    var dialog = document.getElementById("queue-dialog");
-    if (!dialog) {
-      dialog = document.createElement("dialog");
-      dialog.id = "queue-dialog";
-      dialog.className = "work-dialog";
-      document.body.appendChild(dialog);
-    }
-    dialog.innerHTML = "";
-    var form = document.createElement("form");
-    form.method = "dialog";
-    var head = document.createElement("h2");
-    head.textContent = Q.config.text.steps[step] + " · " + row.number;
-    form.appendChild(head);
-    var title = document.createElement("p");
-    title.className = "dialog-title";
-    title.textContent = row.title;
-    form.appendChild(title);
-    var inputs = {};
-    (FIELDS[step] || []).forEach(function (f) {
-      var name = f[0], kind = f[1], box = document.createElement("label");
-      box.className = "dialog-field";
-      box.appendChild(document.createTextNode(Q.config.text.fields[name] || name));
-      var input;
-      if (kind === "unit") {
-        input = document.createElement("select");
-        units(step, row).forEach(function (u) {
-          var o = document.createElement("option");
-          o.value = u.code;
-          o.textContent = u.name + " (" + u.code + ")" + (u.code === row.proposed_unit ? " · " + text("proposal") : "");
-          if (u.code === row.proposed_unit) { o.selected = true; }
-          input.appendChild(o);
-        });
-      } else if (kind === "textarea") {
-        input = document.createElement("textarea");
-        input.rows = 3;
-      } else {
-        input = document.createElement("input");
-        input.type = kind;
-        if (kind === "number") { input.min = "0.5"; input.max = "75"; input.step = "0.5"; input.value = "7.5"; }
-      }
-      input.name = name;
-      if (REQUIRED[name] && kind !== "checkbox") { input.required = true; }
-      box.appendChild(input);
-      form.appendChild(box);
-      inputs[name] = input;
-    });
-    var buttons = document.createElement("div");
-    buttons.className = "dialog-buttons";
-    var ok = document.createElement("button");
-    ok.type = "submit";
-    ok.className = "step step-primary";
-    ok.textContent = text("confirm");
-    var cancel = document.createElement("button");
-    cancel.type = "button";
-    cancel.className = "step";
-    cancel.textContent = text("cancel");
-    cancel.onclick = function () { dialog.close(); };
-    buttons.appendChild(cancel);
-    buttons.appendChild(ok);
-    form.appendChild(buttons);
-    form.onsubmit = function (ev) {
-      ev.preventDefault();
-      var body = {};
-      Object.keys(inputs).forEach(function (name) {
-        var input = inputs[name];
-        if (input.type === "checkbox") { body[name] = input.checked; }
-        else if (input.type === "number") { body[name] = Number(input.value); }
-        else if (input.value) { body[name] = input.value; }
-      });
-      dialog.close();
-      done(body);
-    };
-    dialog.appendChild(form);
-    dialog.showModal();
-  }
-
-  function units(step, row) {
-    var all = Q.config.units || [];
-    if (step === "pass_down") {  // to the units under the one holding it
-      return all.filter(function (u) { return u.parent === row.unit_code; });
-    }
-    return all;
-  }
-
-  function post(url, body) {
-    var key = window.crypto && window.crypto.randomUUID ? window.crypto.randomUUID() :
-      String(Date.now()) + Math.random().toString(16).slice(2);
-    return fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Idempotency-Key": key, "Accept-Language": Q.config.lang},
-      body: JSON.stringify(body)
-    }).then(function (r) {
-      return r.json().then(function (json) { return {ok: r.ok, status: r.status, json: json}; });
-    });
-  }
-
   function send(step, row, body) {
-    body.version = row.version;
-    post("/api/v1/tickets/" + encodeURIComponent(row.number) + "/" + step + "?lang=" + Q.config.lang, body)
-      .then(function (answer) {
-        Q.pending[row.number] = true;
-        if (answer.ok) {
-          message(text("saved", {step: Q.config.text.steps[step]}));
-        } else if (answer.json.error && answer.json.error.code === "stale_version") {
-          message(text("stale", {number: row.number}), true);
-        } else {
-          message(text("failed", {message: answer.json.error ? answer.json.error.message : answer.status}), true);
-        }
-        refresh();
-      })
-      .catch(function (err) { message(text("failed", {message: String(err)}), true); });
+    MinshengSteps.send(step, row, body, Q.config, function (ok, stale, msg) {
+      Q.pending[row.number] = true;
+      message(msg, !ok);
+      refresh();
+    });
   }
 
   Q.act = function (step, number) {
     var node = Q.api && Q.api.getRowNode(number);
     if (!node) { return; }
     var row = node.data;
-    if (FIELDS[step]) { dialogFor(step, row, function (body) { send(step, row, body); }); }
-    else { send(step, row, {}); }
+    MinshengSteps.ask(step, row, Q.config, function (body) { send(step, row, body); });
   };
 
   /* ---------------------------------------------- duplicate suggestions */
@@ -255,7 +139,8 @@
       button.setAttribute("data-decide", b[0]);
       button.textContent = b[1];
       button.onclick = function () {
-        post("/api/v1/suggestions/" + s.id + "/" + b[0] + "?lang=" + Q.config.lang, {}).then(function (answer) {
+        MinshengSteps.post("/api/v1/suggestions/" + s.id + "/" + b[0] + "?lang=" + Q.config.lang, {}, Q.config.lang)
+          .then(function (answer) {
           if (answer.ok) { li.remove(); message(text("saved", {step: b[1]})); }
           else { message(text("failed", {message: answer.json.error ? answer.json.error.message : answer.status}), true); }
           Q.pending[s.number] = true;
