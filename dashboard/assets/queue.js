@@ -15,7 +15,7 @@
   var TICK_MS = 1000;
 
   var Q = window.MinshengQueue = {config: null, screen: null, api: null, live: null, applied: 0,
-                                  pending: {}, fetching: false, filter: ""};
+                                  pending: {}, fetching: false, filter: "", lastApply: null};
 
   function text(key, params) { return MinshengLive.format(Q.config.text[key] || key, params || {}); }
   function label(table, code) { var t = Q.config.labels[table] || {}; return t[code] || code || ""; }
@@ -96,9 +96,13 @@
       numbers.forEach(function (n) {
         if (!found[n] && Q.api.getRowNode(n)) { remove.push({number: n}); }
       });
+      var started = performance.now();
       Q.api.applyTransaction({update: update, add: add, remove: remove});
       Q.applied += update.length + add.length + remove.length;
       counts();
+      // How long the change took to reach the screen: until the frame after it is painted.
+      requestAnimationFrame(function () { Q.lastApply = {rows: update.length + add.length + remove.length,
+                                                          ms: performance.now() - started, at: Date.now()}; });
     }).catch(function () {
       numbers.forEach(function (n) { Q.pending[n] = true; });  // try again on the next flush
     }).then(function () { Q.fetching = false; });
