@@ -17,6 +17,8 @@ def render(pathname: str | None, search: str | None, screens: Screens, ctx: Scre
     query.pop("kiosk", None)  # the wall's grant, read by dashboard.auth; never a layout argument
     path = (pathname or "/").rstrip("/") or "/"
     screen = screens.find(path)
+    if screen is None and (below := screens.covering(path)) is not None and below.items:
+        screen, query["item"] = below, path[len(below.path) + 1:]
     if screen is None:
         return html.Div(html.H1(gettext("Page not found", lang)), className="not-found")
     if not ctx.may_view(path):  # the page gate checked the URL; a callback can name any path

@@ -37,6 +37,12 @@ class ScreenContext(Protocol):
     def may_view(self, path: str) -> bool:
         """May the caller see the screen at ``path``?"""
 
+    def nav(self) -> list[tuple[str, str]]:
+        """(path, English title) of the screens the caller may open, in the registry's order."""
+
+    def live_position(self) -> dict[str, Any]:
+        """The live state's (epoch, seq), read before a live screen's rows."""
+
 
 @dataclass(frozen=True)
 class Screen:
@@ -53,6 +59,9 @@ class Screen:
     callbacks: ModuleType | None = None
     kiosk: bool = False
     roles: frozenset[str] | None = None
+    title: str | None = None  # its name in the navigation bar (English msgid); None: not listed
+    # Paths below it are its pages: /ticket/MS… is the ticket page of MS… (``query["item"]``).
+    items: bool = False
 
     @property
     def name(self) -> str:
@@ -61,7 +70,7 @@ class Screen:
     def covers(self, path: str) -> bool:
         """``path`` is this screen, or (a wall) below it."""
         path = path.rstrip("/") or "/"
-        return path == self.path or (self.kiosk and path.startswith(self.path.rstrip("/") + "/"))
+        return path == self.path or ((self.kiosk or self.items) and path.startswith(self.path.rstrip("/") + "/"))
 
     def page(self, ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> Component:
         """The layout with its data: the query's arguments, then the read models' answer."""
@@ -90,7 +99,7 @@ class Screens:
         return next((s for s in self.screens if s.path == path), None)
 
     def covering(self, path: str) -> Screen | None:
-        """The screen ``path`` belongs to: itself, or a wall it lies below."""
+        """The screen ``path`` belongs to: itself, or a wall or an item screen it lies below."""
         return self.find(path) or next((s for s in self.screens if s.covers(path)), None)
 
 

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 
@@ -122,9 +123,10 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
         # Same-origin only: the wall is served by this platform, nothing else connects.
         cors_allowed_origins=[],
     )
-    push.register(socketio)
+    rooms = push.ScopeRooms(factory)
+    push.register(socketio, rooms)
     aggregator = LiveAggregator(
-        factory, client, settings.tz, publish=push.publisher(socketio), heartbeat_seconds=5.0
+        factory, client, settings.tz, publish=push.publisher(socketio, rooms), heartbeat_seconds=5.0
     )
     aggregator.ranking = RankingPolicy.from_settings(settings)
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)
@@ -133,7 +135,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     from dashboard.screens import SCREENS
 
     platform = Platform(
-        settings=settings, server=server, dash=_make_dash(server, settings, factory, SCREENS), socketio=socketio,
+        settings=settings, server=server, dash=_make_dash(server, settings, factory, SCREENS, aggregator), socketio=socketio,
         domain=domain, redis=client, aggregator=aggregator, relay=relay, leadership=Leadership(client),
     )
     server.extensions[running.EXTENSION] = platform
@@ -153,6 +155,7 @@ class ScreenServices:
 
     settings: Settings
     factory: sessionmaker[UnitOfWork]
+    live: LiveAggregator
 
     def actor(self) -> Actor | None:
         return auth.current_actor()
@@ -163,8 +166,15 @@ class ScreenServices:
     def may_view(self, path: str) -> bool:
         return auth.may_view(path)
 
+    def nav(self) -> list[tuple[str, str]]:
+        return [(s.path, s.title) for s in auth.state().screens if s.title and auth.may_view(s.path)]
 
-def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWork], screens: Screens) -> Dash:
+    def live_position(self) -> dict[str, Any]:
+        return self.live.position()
+
+
+def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWork], screens: Screens,
+               live_state: LiveAggregator) -> Dash:
     from callbacks import live, router
 
     app = Dash(
@@ -180,7 +190,7 @@ def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWo
         suppress_callback_exceptions=True,
     )
     app.layout = shell.layout
-    ctx = ScreenServices(settings, factory)
+    ctx = ScreenServices(settings, factory, live_state)
     router.register(app, screens, ctx)
     live.register(app)  # starts the shared live module on any screen with a live marker
     for screen in screens:

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from dashboard import auth
 from dashboard.i18n import request_lang
-from layouts.home import PLATFORM_NAME
+from layouts.home import HOME_BY_ROLE, PLATFORM_NAME
 from layouts.i18n import N_, other_language, switch_label, texts
 from tickets import accounts
 from tickets.uow import unit_of_work
@@ -99,6 +99,8 @@ def login() -> Any:
         return _page(lang, next_url, username=username, failed=True, status=401)
     auth.log_in(user)
     log.info("login: %s (%s)", user.username, user.role)
+    if next_url == "/":  # no page asked for: the role's own screen
+        next_url = f"{HOME_BY_ROLE.get(user.role, '/')}?lang={lang}"
     return redirect(next_url)
 
 

@@ -1,36 +1,70 @@
 """Socket.IO events beside the routes (as in Flask-SocketIO-Chat).
 
-Screens connect to the ``/live`` namespace and join the ``live`` room. The
-aggregator publishes one message per batch of applied events; with Redis
-configured, Flask-SocketIO's message queue carries it to every server
-process, so it does not matter which process leads.
+Screens connect to the ``/live`` namespace. The aggregator publishes one
+message per batch of applied events; with Redis configured, Flask-SocketIO's
+message queue carries it to every server process, so it does not matter which
+process leads. Two streams leave:
+
+- ``live`` to the ``live`` room: every event with the city's counters, for the
+  wall (public views only: no names, no phone numbers).
+- ``scoped`` to the room of each unit's subtree (``unit:<id>``): a ticket's
+  event goes to the room of its unit and of every unit above it, and a socket
+  joins only the room of the unit its user's scope starts from (a station
+  officer hears their station, a branch its stations, the city everything
+  through ``unit:<city>``). A work desk applies those. Each frame names the
+  ``seq`` of the frame its room got before (``prev``): a desk that has not
+  seen that one missed a frame and reloads.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import request
 from flask_socketio import SocketIO, join_room
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from dashboard import auth
 from tickets import jsontext
+from tickets.models import Unit
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/live"
 ROOM = "live"
 EVENT = "live"
+SCOPED_EVENT = "scoped"
+UNITS_TTL_SECONDS = 60.0  # a unit an admin moved reaches the rooms within a minute
 
 
-def register(socketio: SocketIO) -> None:
+def unit_room(unit_id: int) -> str:
+    return f"unit:{unit_id}"
+
+
+def scope_room(actor: Any, city_unit_id: int | None) -> str | None:
+    """The one scoped room a socket joins: its user's unit (their subtree), the city's for
+    a city-wide user; none for a kiosk (walls take the ``live`` stream)."""
+    if actor.role == auth.KIOSK_ROLE:
+        return None
+    root = actor.unit_id if actor.visible_unit_ids is not None else city_unit_id
+    return unit_room(root) if root is not None else None
+
+
+def register(socketio: SocketIO, rooms: ScopeRooms) -> None:
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth_data: Any = None) -> bool:
         # The session cookie (login or kiosk grant), or auth={"token": ...}.
-        if auth.admit_socket(request.sid, auth_data) is None:  # type: ignore[attr-defined]
+        actor = auth.admit_socket(request.sid, auth_data)  # type: ignore[attr-defined]
+        if actor is None:
             return False
         join_room(ROOM)
+        room = scope_room(actor, rooms.city())
+        if room is not None:
+            join_room(room)
         return True
 
     @socketio.on("disconnect", namespace=NAMESPACE)
@@ -43,7 +77,59 @@ def drop(socketio: SocketIO) -> Callable[[str], None]:
     return lambda sid: socketio.server.disconnect(sid, namespace=NAMESPACE)
 
 
-def publisher(socketio: SocketIO) -> Callable[[dict[str, Any]], None]:
+class ScopeRooms:
+    """Which rooms a ticket's event goes to (its unit's and its ancestors'), and the ``seq``
+    each room got last. Kept by the leading process only: a new leader starts afresh, and a
+    desk whose next frame says ``prev: 0`` simply carries on."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self._parents: dict[int, int | None] = {}
+        self._city: int | None = None
+        self._loaded = float("-inf")
+        self._lock = threading.Lock()
+        self.last: dict[str, int] = {}
+
+    def _load(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._loaded < UNITS_TTL_SECONDS:
+                return
+            with self.factory() as session:
+                rows = session.execute(select(Unit.id, Unit.parent_id, Unit.level)).all()
+            self._parents = {uid: parent for uid, parent, _level in rows}
+            self._city = min((uid for uid, _p, level in rows if level == 1), default=None)
+            self._loaded = time.monotonic()
+
+    def city(self) -> int | None:
+        self._load()
+        return self._city
+
+    def chain(self, unit_id: int | None) -> Iterable[int]:
+        seen: set[int] = set()
+        while unit_id is not None and unit_id not in seen:
+            seen.add(unit_id)
+            yield unit_id
+            unit_id = self._parents.get(unit_id)
+
+    def frames(self, message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Room → its frame of ``message``: the events of tickets under it, and ``prev``."""
+        self._load()
+        by_room: dict[str, list[dict[str, Any]]] = {}
+        for event in message.get("events", ()):
+            view = event.get("ticket")
+            if view is None:
+                continue
+            for uid in self.chain(view.get("unit_id")):
+                by_room.setdefault(unit_room(uid), []).append(event)
+        out = {}
+        for room, events in by_room.items():
+            out[room] = {"events": events, "prev": self.last.get(room, 0),
+                         "epoch": message.get("counters", {}).get("epoch"), "server_time": message.get("server_time")}
+            self.last[room] = events[-1]["seq"]
+        return out
+
+
+def publisher(socketio: SocketIO, rooms: ScopeRooms) -> Callable[[dict[str, Any]], None]:
     def publish(message: dict[str, Any]) -> None:
         # The frame leaves as JSON text, encoded once here (orjson): handed a dict,
         # python-socketio walks it for binary parts and encodes it with the stdlib
@@ -51,6 +137,8 @@ def publisher(socketio: SocketIO) -> Callable[[dict[str, Any]], None]:
         # leading process more than applying the events did. Screens parse the text.
         try:
             socketio.emit(EVENT, jsontext.dumps(message), namespace=NAMESPACE, to=ROOM)
+            for room, frame in rooms.frames(message).items():
+                socketio.emit(SCOPED_EVENT, jsontext.dumps(frame), namespace=NAMESPACE, to=room)
         except Exception:
             # Pub/sub loses messages while Redis is down (python-socketio #1411);
             # screens notice the seq gap and reload the snapshot.

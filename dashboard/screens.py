@@ -9,14 +9,26 @@ callbacks from here. How to add a screen: docs/SCREENS.md.
 """
 from __future__ import annotations
 
+from callbacks import desk as desk_callbacks
+from callbacks import dispatch as dispatch_callbacks
+from callbacks import home as home_callbacks
 from callbacks import map as map_callbacks
+from callbacks import ticket as ticket_callbacks
 from callbacks import wall as wall_callbacks
 from callbacks.screen import Screen, Screens
-from layouts import home, wall
+from layouts import desk, dispatch, home, ticket, wall
 from layouts import map as map_layout
+from layouts.i18n import N_
+
+WORKERS = frozenset({"admin", "dispatcher", "handler", "leader", "supervisor", "viewer"})
 
 SCREENS = Screens((
-    Screen("/", home.layout),
-    Screen("/wall", wall.layout, wall_callbacks, kiosk=True),
-    Screen("/map", map_layout.layout, map_callbacks),
+    Screen("/", home.layout, home_callbacks),
+    Screen("/desk", desk.layout, desk_callbacks, roles=WORKERS, title=N_("Work desk")),
+    Screen("/dispatch", dispatch.layout, dispatch_callbacks, roles=frozenset({"admin", "dispatcher"}),
+           title=N_("Dispatch desk")),
+    Screen("/ticket", ticket.layout, ticket_callbacks, roles=WORKERS, items=True),
+    Screen("/wall", wall.layout, wall_callbacks, kiosk=True, title=N_("Command centre wall")),
+    Screen("/map", map_layout.layout, map_callbacks, title=N_("Heat map")),
 ))
+

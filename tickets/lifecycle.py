@@ -81,6 +81,11 @@ def _record(uow: UnitOfWork, ticket: Ticket, step: str, at: datetime, actor: Act
 
 
 # ------------------------------------------------------------------ routing
+def at_office(ticket: Ticket) -> bool:
+    """Routing found no unit for it: it waits at the platform office, whose dispatchers send it on."""
+    return ticket.unit is not None and ticket.unit.kind == "platform_office"
+
+
 def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: Actor = SYSTEM,
              note: str | None = None) -> None:
     """Send the ticket to ``unit``. The first dispatch starts the deadlines; a
@@ -88,7 +93,7 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
     citizen has been waiting since the first one."""
     if unit.active is False:
         raise Invalid("unit_inactive", unit=unit.code)
-    if ticket.status == "dispatched":
+    if ticket.status == "dispatched" and not at_office(ticket):
         # Only the level-2 unit holding the ticket may pass it to one of its own units.
         current = ticket.unit
         if current is None or current.level != 2 or unit.parent_id != current.id:

@@ -501,3 +501,17 @@ class IdempotencyKey(Base):
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PersonalDataReveal(Base):
+    """Someone saw a citizen's name and phone number in full: who, which ticket, when, from where."""
+
+    __tablename__ = "personal_data_reveals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))

@@ -46,6 +46,9 @@ STEP_ROLES: dict[str, frozenset[str]] = {
     "supervise": frozenset({"admin", "supervisor", "duty_officer", "leader"}),
     "answer_order": frozenset({"admin", "leader", "handler"}),  # the unit answers its 督办单
     "acknowledge_alert": frozenset({"admin", "supervisor", "duty_officer", "leader", "dispatcher"}),
+    # A citizen's name and phone: the handling unit's people and the platform office (tickets/personal.py).
+    "reveal": frozenset({"admin", "dispatcher", "handler", "leader"}),
+    "read_reveals": frozenset({"admin", "supervisor", "leader"}),  # who looked (the audit)
     "remind": frozenset({"admin", "supervisor", "leader"}),
 }
 # Steps a handler may take only on tickets of their own unit.
@@ -62,6 +65,7 @@ class Actor:
     unit_id: int | None = None
     visible_unit_ids: frozenset[int] | None = None  # None: every unit
     extra: dict[str, str] = field(default_factory=dict)
+    office: bool = False  # of the platform office (民生警务平台办公室): it sees a citizen's details
 
     @property
     def is_system(self) -> bool:
@@ -105,7 +109,8 @@ def city_wide(user: User, unit: Unit | None) -> bool:
 def actor_for(session: Session, user: User) -> Actor:
     unit = session.get(Unit, user.unit_id)
     visible = None if city_wide(user, unit) else frozenset(subtree_ids(session, user.unit_id))
-    return Actor(name=user.username, role=user.role, user_id=user.id, unit_id=user.unit_id, visible_unit_ids=visible)
+    return Actor(name=user.username, role=user.role, user_id=user.id, unit_id=user.unit_id, visible_unit_ids=visible,
+                 office=unit is not None and unit.kind == "platform_office")
 
 
 def check(actor: Actor, step: str, ticket_unit_id: int | None) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tickets import alerts as alert_rules
-from tickets import batch, dedup, followup, lifecycle, supervision
+from tickets import batch, dedup, followup, lifecycle, personal, supervision
 from tickets.errors import Conflict, IllegalStep, Invalid, NotAllowed, NotFound
 from tickets.intake import NewRequest, Received, taken
 from tickets.models import (
@@ -77,7 +77,9 @@ def order_in_scope(uow: UnitOfWork, actor: Actor, number: str) -> SupervisionOrd
 
 
 def allowed_steps(actor: Actor, ticket: Ticket) -> list[str]:
-    """The lifecycle steps ``actor`` may take on ``ticket`` now (what a screen offers)."""
+    """The steps ``actor`` may take on ``ticket`` now (what a screen offers), by the API's names:
+    ``dispatch`` routes a ticket (new, returned, or waiting at the platform office), ``pass_down``
+    is a level-2 unit's 转办 to one of its own units."""
     out = []
     for step, (starts, _to) in lifecycle.TRANSITIONS.items():
         if ticket.status not in starts or step == "redo":
@@ -88,11 +90,13 @@ def allowed_steps(actor: Actor, ticket: Ticket) -> list[str]:
             if actor.role == "handler" and step in OWN_UNIT_STEPS and ticket.unit_id != actor.unit_id:
                 continue
         if step == "dispatch":
-            if ticket.status == "dispatched":  # 转办: only from the level-2 unit holding it, to one of its own
+            if ticket.status == "dispatched" and not lifecycle.at_office(ticket):
+                # 转办: only from the level-2 unit holding it, to one of its own
                 if ticket.unit is None or ticket.unit.level != 2:
                     continue
+                step = "pass_down"
             elif actor.role == "handler":
-                continue  # routing a returned ticket is the dispatcher's (lifecycle.dispatch)
+                continue  # routing a returned or unrouted ticket is the dispatcher's (lifecycle.dispatch)
         if step == "request_extension" and ticket.extension_pending:
             continue
         if step == "decide_extension" and not ticket.extension_pending:
@@ -174,9 +178,9 @@ def import_records(uow: UnitOfWork, arrivals: Sequence[batch.Arrival], *, proven
 # ---------------------------------------------------------------- lifecycle
 def dispatch(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, note: str | None = None,
              version: int | None = None, at: datetime | None = None) -> Ticket:
-    """派单: to a unit (the first dispatch, or again after a return)."""
+    """派单: to a unit (the first dispatch, again after a return, or from the platform office)."""
     ticket = ticket_in_scope(uow, actor, number, version)
-    if ticket.status == "dispatched":
+    if ticket.status == "dispatched" and not lifecycle.at_office(ticket):
         raise IllegalStep("status_forbids_step", number=number, step="dispatch", status=ticket.status,
                           allowed=["received", "returned"])
     lifecycle.dispatch(uow, ticket, unit_in_scope(uow, unit_code, active=True), _now(at), actor, note)
@@ -187,7 +191,7 @@ def pass_down(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, not
               version: int | None = None, at: datetime | None = None) -> Ticket:
     """转办: the level-2 unit holding a dispatched ticket passes it to one of its own units."""
     ticket = ticket_in_scope(uow, actor, number, version)
-    if ticket.status != "dispatched":
+    if ticket.status != "dispatched" or lifecycle.at_office(ticket):
         raise IllegalStep("status_forbids_step", number=number, step="pass_down", status=ticket.status,
                           allowed=["dispatched"])
     lifecycle.dispatch(uow, ticket, unit_in_scope(uow, unit_code, active=True), _now(at), actor, note)
@@ -401,3 +405,16 @@ def acknowledge_alert(uow: UnitOfWork, actor: Actor, alert_id: int, *, note: str
         raise NotFound("unknown_alert", alert=alert_id)
     alert_rules.acknowledge(uow, alert, _now(at), actor, note)
     return alert
+
+
+# ---------------------------------------------------------- personal data
+def reveal_citizen(uow: UnitOfWork, actor: Actor, number: str, *, remote_addr: str | None = None,
+                   user_agent: str | None = None, at: datetime | None = None) -> personal.Citizen:
+    """A citizen's name and phone in full, for the handling unit and the platform office; audited."""
+    ticket = ticket_in_scope(uow, actor, number)
+    return personal.reveal(uow, actor, ticket, _now(at), remote_addr=remote_addr, user_agent=user_agent)
+
+
+def citizen_reveals(uow: UnitOfWork, actor: Actor, number: str) -> list[personal.Reveal]:
+    """Who saw the ticket's citizen in full (the audit), for supervisors."""
+    return personal.reveals(uow, actor, ticket_in_scope(uow, actor, number))

@@ -114,6 +114,13 @@ def _busy(exc: OperationalError) -> bool:
     return state in _BUSY_STATES or "database is locked" in str(exc.orig)
 
 
+# A write that changes nothing: on SQLite it makes the transaction a writer from its first
+# statement. A transaction that reads first and writes later cannot wait for another writer
+# (SQLite answers "database is locked" at once, since its snapshot is stale); a writer from
+# the start waits for the lock like any other (the connection's busy timeout).
+_SQLITE_WRITER = text("DELETE FROM serials WHERE 0")
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Any]) -> Iterator[UnitOfWork]:
     """One transaction: commit on success, roll back on any exception; a lock wait that ran
@@ -121,6 +128,8 @@ def unit_of_work(factory: sessionmaker[Any]) -> Iterator[UnitOfWork]:
     with factory() as uow:
         try:
             with uow.begin():
+                if uow.get_bind().dialect.name == "sqlite":
+                    uow.execute(_SQLITE_WRITER)
                 yield uow
         except OperationalError as exc:
             if _busy(exc):

@@ -121,6 +121,7 @@ MESSAGES: dict[str, str] = {
     "unknown_alert": N_("Unknown alert %(alert)s"),
     "intake_busy": N_("Intake is busy with another batch; nothing was changed, try again"),
     "database_busy": N_("The database is busy; nothing was changed, try again"),
+    "reveal_not_allowed": N_("%(user)s may not see the citizen of ticket %(number)s in full"),
     # the domain's refusals, by class (a code without a template of its own falls back to these)
     "invalid": N_("The request is not valid"),
     "not_found": N_("Not found"),

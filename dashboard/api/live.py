@@ -40,6 +40,17 @@ def live_snapshot() -> Any:
     return jsonify(body)
 
 
+@blueprint.get("/live/position")
+@operation("The live state's (epoch, seq): a screen reads it before its data, then applies pushes after it",
+           {200: obj({"epoch": {"type": ["string", "null"]}, "seq": INT})})
+@require_login()
+def live_position() -> Any:
+    try:
+        return jsonify(_platform().aggregator.position())
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        raise ApiError(503, "redis_unreachable") from None
+
+
 @blueprint.get("/health")
 @operation("For load balancers: the status, and the details for a logged-in caller", {200: HEALTH, 503: HEALTH},
            auth=PUBLIC)

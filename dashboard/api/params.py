@@ -22,7 +22,10 @@ def choice(name: str, default: str, allowed: Sequence[str]) -> str:
 
 
 def optional_choice(name: str, allowed: Sequence[str]) -> str | None:
-    return choice(name, "", ["", *allowed]) or None
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        raise BadParameter(name, "not_one_of", value=value, allowed=list(allowed))
+    return value
 
 
 def integer(name: str, default: int, low: int, high: int) -> int:
@@ -54,6 +57,22 @@ def within_dates(name: str, value: date) -> date:
     if not FIRST_DATE <= value <= LAST_DATE:
         raise BadParameter(name, "out_of_range", value=value.isoformat(), min=FIRST_DATE.isoformat(),
                            max=LAST_DATE.isoformat())
+    return value
+
+
+def choices(name: str, allowed: Sequence[str]) -> list[str]:
+    """A comma-separated list of ``allowed`` values (``?status=dispatched,accepted``); empty: none."""
+    values = [v for v in request.args.get(name, "").split(",") if v]
+    wrong = [v for v in values if v not in allowed]
+    if wrong:
+        raise BadParameter(name, "not_one_of", value=wrong[0], allowed=list(allowed))
+    return values
+
+
+def text(name: str, most: int) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and ("\x00" in value or len(value) > most):
+        raise BadParameter(name, "out_of_range", value=len(value), min=1, max=most)
     return value
 
 

@@ -82,6 +82,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+SCHEMAS["QueueRow"] = _object({
+    "number": STR, "version": INT, "status": STR, "title": STR, "topic": STR, "channel": STR, "kind": STR,
+    "district": STR_N, "address": STR_N, "unit_code": STR_N, "unit_name": STR_N, "received_at": TIME,
+    "dispatched_at": TIME_N, "contacted_at": TIME_N, "clock": _t("string", True, enum=["contact", "resolve", None]),
+    "due_at": TIME_N, "warn_at": TIME_N, "clock_state": _t("string", enum=["ok", "amber", "breached"]),
+    "contact_due_at": TIME_N, "resolve_due_at": TIME_N, "extension_pending": BOOL, "escalation_level": INT,
+    "citizen": _t("string", description="masked: 张**"), "phone": _t("string", description="masked: 138****5678"),
+    "allowed_steps": {"type": "array", "items": STR},
+})
+SCHEMAS["TicketPage"] = {**SCHEMAS["Ticket"], "properties": {
+    **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR},
+    "records": {"type": "array"}, "timeline": {"type": "array"}, "clocks": {"type": "array"},
+    "sms": {"type": "array"}, "orders": {"type": "array"}, "letters": {"type": "array"},
+    "citizen": STR, "phone": STR, "may_reveal": BOOL}}
 SCHEMAS["WorkTicket"] = {**SCHEMAS["Ticket"], "properties": {
     **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR}},
     "required": [*SCHEMAS["Ticket"]["required"], "allowed_steps"]}

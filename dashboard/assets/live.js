@@ -30,6 +30,10 @@
  *           after the applied seq (live.seq is already the last of them)
  *         flush(): after the messages of one round; write what changed into Dash
  *         connection(ok): the socket connected (true) or dropped (false)
+ *         scoped: true for a work screen: it takes the "scoped" stream (its user's units
+ *           only: frames {events, prev, epoch}) instead of the wall's, and
+ *         load(): its own snapshot, a Promise of {epoch, seq, ...} (read the position
+ *           first, then the rows: see /api/v1/queues/<screen>)
  *   live.on("events", fn) / live.on("snapshot", fn)
  *       Other scripts on the page (a panel) follow the same stream: fn(events) gets
  *       every applied event once, in seq order; fn(snapshot) each (re)loaded snapshot.
@@ -111,21 +115,27 @@
 
     function snapshotUrl() { return SNAPSHOT_URL + "?lang=" + encodeURIComponent(options.lang || ""); }
 
-    function resync() {
-      if (live.loading) { return; }
-      live.loading = true;
-      live.resyncs += 1;
-      fetch(snapshotUrl(), {credentials: "same-origin"})
+    function fetchSnapshot() {
+      if (options.load) { return options.load(); }
+      return fetch(snapshotUrl(), {credentials: "same-origin"})
         .then(function (r) {
           if (r.status === 401) { grantLost(); }
           if (!r.ok) { throw new Error("snapshot " + r.status); }
           return r.json();
-        })
+        });
+    }
+
+    function resync() {
+      if (live.loading) { return; }
+      live.loading = true;
+      live.resyncs += 1;
+      fetchSnapshot()
         .then(function (s) {
           if (!exists(options.ready)) { throw new Error("screen not rendered yet"); }
           options.snapshot(s);
-          live.epoch = s.counters.epoch;
-          live.seq = s.counters.seq;
+          var position = s.counters || s;
+          live.epoch = position.epoch;
+          live.seq = position.seq;
           live.lastServerTime = s.server_time;
           notify("snapshot", s);
           live.loading = false;
@@ -158,11 +168,28 @@
 
     // One pushed message: false when it cannot follow what is applied (reload the snapshot).
     function handle(msg) {
+      if (options.scoped) { return handleScoped(msg); }
       var c = msg.counters;
       if (c.epoch !== live.epoch) { return false; }
       var events = msg.events.filter(function (e) { return e.seq > live.seq; });
       if (events.length && events[0].seq !== live.seq + 1) { return false; } // a gap
       if (!events.length && c.seq > live.seq) { return false; } // missed a whole batch
+      if (events.length) {
+        notify("events", events);
+        live.seq = events[events.length - 1].seq;
+        live.applied += events.length;
+      }
+      live.lastServerTime = msg.server_time;
+      options.message(msg, events);
+      return true;
+    }
+
+    // A work screen's frame: its room's events only, so seqs skip; ``prev`` names the room's
+    // frame before this one, and a screen that has not seen it missed a frame.
+    function handleScoped(msg) {
+      if (msg.epoch !== live.epoch) { return false; }
+      if (msg.prev > live.seq) { return false; }
+      var events = msg.events.filter(function (e) { return e.seq > live.seq; });
       if (events.length) {
         notify("events", events);
         live.seq = events[events.length - 1].seq;
@@ -195,7 +222,9 @@
       if (reason === "io server disconnect") { recheck(socket); } // dropped: its grant was revoked?
     });
     socket.on("connect_error", function () { if (!socket.active) { recheck(socket); } }); // refused
-    socket.on("live", function (msg) { buffer.push(typeof msg === "string" ? JSON.parse(msg) : msg); });
+    socket.on(options.scoped ? "scoped" : "live", function (msg) {
+      buffer.push(typeof msg === "string" ? JSON.parse(msg) : msg);
+    });
     setInterval(flush, FLUSH_MS);
     waiting.splice(0).forEach(function (fn) { fn(live); });
     return live;

@@ -418,6 +418,11 @@ class LiveAggregator:
         return [{"seq": seq, "event": "new_day", "at": self.clock().isoformat(), "ticket": None}]
 
     # -------------------------------------------------------------- reading
+    def position(self) -> dict[str, Any]:
+        """The live state's (epoch, seq): a screen that reads this before its rows misses no event."""
+        epoch, seq = self.redis.mget(K.EPOCH, K.SEQ)
+        return {"epoch": epoch, "seq": int(seq or 0)}
+
     def counters(self) -> dict[str, Any]:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hgetall(K.COUNTERS)

@@ -63,9 +63,8 @@ def test_outside_their_scope_a_ticket_does_not_exist(followup_world: FollowupWor
 
 # ---------------------------------------------------------- allowed steps
 COMMANDS = {  # step → the command a screen calls for it, with plausible arguments
-    "dispatch": lambda s, a, t, ctx: (services.pass_down(s, a, t.number, ctx["child"], at=AT)
-                                      if t.status == "dispatched"
-                                      else services.dispatch(s, a, t.number, "JN-LX-02", at=AT)),
+    "dispatch": lambda s, a, t, ctx: services.dispatch(s, a, t.number, "JN-LX-02", at=AT),
+    "pass_down": lambda s, a, t, ctx: services.pass_down(s, a, t.number, ctx["child"], at=AT),
     "return": lambda s, a, t, ctx: services.return_ticket(s, a, t.number, "不属于本单位管辖", at=AT),
     "accept": lambda s, a, t, ctx: services.accept(s, a, t.number, at=AT),
     "contact": lambda s, a, t, ctx: services.contact(s, a, t.number, note="已电话联系", at=AT),
@@ -160,7 +159,7 @@ def test_allowed_steps_are_exactly_the_steps_the_domain_takes(followup_world: Fo
     assert offered[("dispatched", "other_officer")] == [] and offered[("dispatched", "viewer")] == []
     assert offered[("returned", "dispatcher")] == ["dispatch", "merge"]
     assert offered[("returned", "officer")] == []  # it was returned: the dispatcher re-routes it
-    assert offered[("at_the_branch", "branch_officer")] == ["dispatch", "return", "accept", "contact",
+    assert offered[("at_the_branch", "branch_officer")] == ["pass_down", "return", "accept", "contact",
                                                             "request_extension"]
     assert offered[("reported", "dispatcher")] == ["approve", "send_back", "merge"]
     assert offered[("extension_pending", "admin")] == ["report", "decide_extension", "merge"]

@@ -1,0 +1,44 @@
+"""What the two work queues start from (``layouts/queue.py``): the live position first, then
+the rows, the working periods for the countdowns, the screens this user may open.
+Everything after that arrives by push and goes through the API (``assets/queue.js``)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from callbacks.screen import ScreenContext
+from dashboard.read_models import queues
+from tickets import sla
+from tickets.models import Unit, utcnow
+from tickets.roles import ROLES
+
+# The working periods a page is given: enough for any deadline it shows (a resolve deadline
+# is a working day or two, ten more with the longest extension, a holiday week on top).
+WORKING_DAYS_AHEAD = 45
+
+
+def page_data(ctx: ScreenContext, screen: str, lang: str) -> dict[str, Any]:
+    actor = ctx.actor()
+    if actor is None:
+        return {}
+    position = ctx.live_position()  # before the rows: every later event reaches the page by push
+    now = utcnow()
+    tz = ctx.settings.tz
+    with ctx.session() as session:
+        data: dict[str, Any] = {"rows": queues.screen_rows(session, actor, screen, queues.Filters(), now)}
+        if screen == "dispatch":
+            data["suggestions"] = queues.suggestions(session, actor)
+        parents = dict(session.execute(select(Unit.id, Unit.code)).all())
+        data["units"] = [{"code": u.code, "name": u.name, "level": u.level, "parent": parents.get(u.parent_id)}
+                         for u in session.scalars(select(Unit).where(Unit.active.is_(True),
+                                                                     Unit.kind != "platform_office")
+                                                  .order_by(Unit.level, Unit.code))
+                         if actor.sees_unit(u.id)]
+    who = actor.extra.get("real_name") or actor.name
+    unit = actor.extra.get("unit_name")
+    return {**data, "position": position, "timezone": ctx.settings.timezone,
+            "working": [[a.isoformat(), b.isoformat()] for a, b in sla.working_intervals(
+                now - timedelta(days=1), now + timedelta(days=WORKING_DAYS_AHEAD), tz)],
+            "nav_items": ctx.nav(), "who": " · ".join(x for x in (unit, who, ROLES.get(actor.role)) if x)}

@@ -1,0 +1,146 @@
+"""One ticket as the people working on it see it (/ticket/<number>): the request, the records
+merged into it with their reply status, both clocks, and the whole timeline (流程跟踪): every
+step with who took it (a person with unit and 警号, the system, or the rule that fired), its
+time and offset from receipt, every SMS out and in, supervision orders and reminder letters
+with their own deadlines and answers. The citizen is masked here too; the full details come
+only from the reveal (``tickets/personal.py``), which is audited."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dashboard.read_models.queues import clock_of
+from tickets import sla
+from tickets.models import (
+    ConnectorDelivery,
+    ExtensionRequest,
+    IntakeRecord,
+    ReminderLetter,
+    SmsMessage,
+    SupervisionOrder,
+    Ticket,
+    TicketEvent,
+    Unit,
+    User,
+)
+from tickets.personal import masked, may_reveal
+from tickets.roles import STEP_ROLES, Actor
+from tickets.services import allowed_steps
+from tickets.sms import mask_phone
+
+# The rule behind a step the system took, by (event kind, its data's reason or action).
+RULES = {
+    ("dispatched", "first"): "routing",  # 按辖区、事项自动派单
+    ("record_merged", None): "dedup",  # certain duplicate merged at intake
+    ("supervision_order", "overdue"): "overdue_order",
+    ("supervision_order", "returned_unresolved"): "send_back_order",
+    ("reminder_letter", "repeated"): "repeat_letter",
+    ("reminder_letter", "unsatisfied"): "unsatisfied_letter",
+    ("escalated", None): "escalation",
+    ("redo", None): "escalation",
+    ("close", None): "follow_up",
+    ("follow_up_phone_task", None): "no_answer",
+    ("amber", None): "deadline", ("breach", None): "deadline",
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _hours(since: datetime, at: datetime) -> float:
+    return round((at - since).total_seconds() / 3600, 2)
+
+
+@dataclass(frozen=True)
+class People:
+    by_id: dict[int, tuple[User, Unit | None]]
+
+    def describe(self, user_id: int | None, name: str) -> dict[str, Any]:
+        found = self.by_id.get(user_id) if user_id is not None else None
+        if found is None:
+            return {"kind": "system" if name == "system" else "account", "name": name}
+        user, unit = found
+        return {"kind": "person", "name": user.real_name, "police_number": user.police_number,
+                "unit": unit.name if unit else None, "role": user.role}
+
+
+def _people(session: Session, ids: set[int]) -> People:
+    rows = session.execute(select(User, Unit).outerjoin(Unit, Unit.id == User.unit_id)
+                           .where(User.id.in_(sorted(ids)))).all() if ids else []
+    return People({u.id: (u, unit) for u, unit in rows})
+
+
+def _rule(event: TicketEvent) -> str | None:
+    if event.actor_id is not None or event.actor not in ("system",):
+        return None
+    data = event.data or {}
+    key = data.get("reason") or data.get("action") if event.kind in ("supervision_order", "reminder_letter") else None
+    if event.kind == "dispatched":
+        key = "first" if data.get("first") else None
+    return RULES.get((event.kind, key)) or RULES.get((event.kind, None))
+
+
+def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any) -> dict[str, Any]:
+    """Everything the ticket page shows, in the actor's view (steps, reveal, audit rights)."""
+    unit = ticket.unit
+    events = list(session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                  .order_by(TicketEvent.at, TicketEvent.id)))
+    people = _people(session, {e.actor_id for e in events if e.actor_id is not None})
+    received = ticket.received_at
+    timeline = [{
+        "kind": e.kind, "at": e.at.isoformat(), "offset_hours": _hours(received, e.at),
+        "actor": people.describe(e.actor_id, e.actor), "rule": _rule(e), "note": e.note, "data": e.data or {},
+    } for e in events]
+    sms = [{"direction": m.direction, "at": m.at.isoformat(), "offset_hours": _hours(received, m.at),
+            "phone": mask_phone(m.phone), "text": m.text, "status": m.status}
+           for m in session.scalars(select(SmsMessage).where(SmsMessage.ticket_id == ticket.id).order_by(SmsMessage.at))]
+    orders = [{"number": o.number, "reason": o.reason, "status": o.status, "issued_at": o.issued_at.isoformat(),
+               "issued_by": o.issued_by, "due_at": o.due_at.isoformat(), "answered_at": _iso(o.answered_at),
+               "answer": o.answer, "note": o.note, "overdue": o.status == "open" and o.due_at <= now}
+              for o in session.scalars(select(SupervisionOrder).where(SupervisionOrder.ticket_id == ticket.id)
+                                       .order_by(SupervisionOrder.issued_at))]
+    letters = [{"number": r.number, "reason": r.reason, "issued_at": r.issued_at.isoformat(), "text": r.text,
+                "issued_by": r.issued_by}
+               for r in session.scalars(select(ReminderLetter).where(ReminderLetter.ticket_id == ticket.id)
+                                        .order_by(ReminderLetter.issued_at))]
+    deliveries = {d.external_id: d.status for d in session.scalars(
+        select(ConnectorDelivery).where(ConnectorDelivery.ticket_id == ticket.id))}
+    replied = ticket.replied_at is not None
+    records = [{"channel": r.channel, "external_id": r.external_id, "merged": bool(r.merged),
+                "received_at": r.received_at.isoformat(),
+                "reply": deliveries.get(r.external_id) or ("sms" if replied else "waiting")}
+               for r in session.scalars(select(IntakeRecord).where(IntakeRecord.ticket_id == ticket.id)
+                                        .order_by(IntakeRecord.received_at, IntakeRecord.id))]
+    extension = session.scalar(select(ExtensionRequest).where(ExtensionRequest.ticket_id == ticket.id,
+                                                              ExtensionRequest.status == "pending").limit(1))
+    paused = extension is not None and sla.policy_for(ticket.topic, ticket.channel).pause_while_extension_pending
+    clock, due, warn, state = clock_of(ticket, now)
+    citizen = masked(ticket)
+    return {
+        "number": ticket.number, "version": ticket.version or 1, "status": ticket.status, "title": ticket.title,
+        "content": ticket.content, "channel": ticket.channel, "kind": ticket.kind, "topic": ticket.topic,
+        "sla_class": ticket.sla_class, "district": ticket.district, "address": ticket.address,
+        "lat": ticket.lat, "lon": ticket.lon, "unit_code": unit.code if unit else None,
+        "unit_name": unit.name if unit else None, "received_at": received.isoformat(),
+        "escalation_level": ticket.escalation_level or 1, "satisfaction": ticket.satisfaction,
+        "citizen": citizen.name, "phone": citizen.phone,
+        "clocks": [
+            {"name": "contact", "due_at": _iso(ticket.contact_due_at), "warn_at": _iso(ticket.contact_warn_at),
+             "done_at": _iso(ticket.contacted_at), "running": ticket.contacted_at is None and clock == "contact"},
+            {"name": "resolve", "due_at": _iso(ticket.resolve_due_at), "warn_at": _iso(ticket.resolve_warn_at),
+             "done_at": _iso(ticket.closed_at), "running": clock == "resolve" and not paused, "paused": paused},
+        ],
+        "clock": clock, "due_at": _iso(due), "warn_at": _iso(warn), "clock_state": state,
+        "extension": {"hours": extension.working_hours, "reason": extension.reason,
+                      "requested_at": extension.requested_at.isoformat()} if extension else None,
+        "records": records, "timeline": timeline, "sms": sms, "orders": orders, "letters": letters,
+        "allowed_steps": allowed_steps(actor, ticket),
+        "may_reveal": may_reveal(actor, ticket),
+        "may_read_reveals": actor.role in STEP_ROLES["read_reveals"],
+    }
+
