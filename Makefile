@@ -42,6 +42,7 @@ system-test-deps:
 ## The whole suite, against a real PostgreSQL, a real Redis and headless Chromium.
 test: system-test-deps test-venv
 	# MINSHENG_SLOW=1: the full Boston file (121,145 rows, ~2 min) runs too where ../shared/data has it.
+	$(PY) -m mypy
 	MINSHENG_REQUIRE_REAL_SERVERS=1 MINSHENG_SLOW=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 ## The screen and message catalogue: extract every gettext("…")/N_("…") (babel.cfg) and merge

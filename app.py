@@ -181,11 +181,11 @@ def cmd_user(args: argparse.Namespace) -> int:
                     print(f"{user.id:>4}  {user.username:<16} {user.real_name:<8} {user.police_number or '-':<8} "
                           f"{code:<12} {user.role}{state}")
             elif args.action == "deactivate":
-                user = accounts.find_user(session, args.username)
-                if user is None:
+                found = accounts.find_user(session, args.username)
+                if found is None:
                     raise ValueError(f"no user {args.username!r}")
-                user.active = False
-                print(f"deactivated {user.username}: logins, sessions and tokens refused from now on")
+                found.active = False
+                print(f"deactivated {found.username}: logins, sessions and tokens refused from now on")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -30,7 +30,7 @@ def page_data(ctx: ScreenContext, screen: str, lang: str) -> dict[str, Any]:
         data: dict[str, Any] = {"rows": queues.screen_rows(session, actor, screen, queues.Filters(), now)}
         if screen == "dispatch":
             data["suggestions"] = queues.suggestions(session, actor)
-        parents = dict(session.execute(select(Unit.id, Unit.code)).all())
+        parents: dict[int | None, str] = dict(session.execute(select(Unit.id, Unit.code)).tuples().all())
         data["units"] = [{"code": u.code, "name": u.name, "level": u.level, "parent": parents.get(u.parent_id)}
                          for u in session.scalars(select(Unit).where(Unit.active.is_(True),
                                                                      Unit.kind != "platform_office")

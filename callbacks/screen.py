@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from dash.development.base_component import Component
-from sqlalchemy.orm import Session
 
+from tickets.uow import UnitOfWork
 from tickets.roles import Actor
 
 
@@ -31,7 +31,7 @@ class ScreenContext(Protocol):
     def actor(self) -> Actor | None:
         """Who is asking (None: nobody, e.g. outside a request)."""
 
-    def session(self) -> AbstractContextManager[Session]:
+    def session(self) -> AbstractContextManager[UnitOfWork]:
         """A read session on the platform's database."""
 
     def may_view(self, path: str) -> bool:

@@ -46,7 +46,7 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
     units: list[dict[str, Any]] = []
     if page is not None and actor is not None and {"dispatch", "pass_down"} & set(page["allowed_steps"]):
         with ctx.session() as session:
-            parents = dict(session.execute(select(Unit.id, Unit.code)).all())
+            parents: dict[int | None, str] = dict(session.execute(select(Unit.id, Unit.code)).tuples().all())
             units = [{"code": u.code, "name": u.name, "level": u.level, "parent": parents.get(u.parent_id)}
                      for u in session.scalars(select(Unit).where(Unit.active.is_(True), Unit.kind != "platform_office")
                                               .order_by(Unit.level, Unit.code)) if actor.sees_unit(u.id)]

@@ -118,7 +118,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
 
     socketio = SocketIO(
         server,
-        async_mode=settings.async_mode,
+        async_mode=settings.async_mode,  # type: ignore[arg-type]  # checked against the modes at start
         message_queue=None if settings.embedded_redis else settings.redis_url,
         # Same-origin only: the wall is served by this platform, nothing else connects.
         cors_allowed_origins=[],
@@ -179,14 +179,14 @@ def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWo
 
     app = Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash takes a Flask app; its annotation says bool | callable
         url_base_pathname="/",
         assets_folder=str(HERE / "assets"),
         # Served by this platform: police networks are closed (no CDN).
         serve_locally=True,
         external_scripts=["/static/vendor/socket.io.min.js"],
         title=gettext(home.PLATFORM_NAME, settings.language),
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None: the tab title never says "Updating…"
         suppress_callback_exceptions=True,
     )
     app.layout = shell.layout

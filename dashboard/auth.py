@@ -44,7 +44,7 @@ from callbacks.screen import Screens
 from layouts.i18n import N_, gettext
 from layouts.live import MARKER_ID
 from tickets import accounts
-from tickets.uow import unit_of_work
+from tickets.uow import UnitOfWork, unit_of_work
 from tickets.models import ApiToken, Unit, User
 from tickets.roles import Actor, actor_for
 
@@ -72,7 +72,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class AuthState:
     """Per-app: the database, a short cache of grant checks, and open sockets."""
 
-    factory: sessionmaker[Session]
+    factory: sessionmaker[UnitOfWork]
     screens: Screens = Screens(())  # the screen registry: who may open which path
     clock: Callable[[], float] = time.monotonic
     ttl: float = CACHE_SECONDS
@@ -106,7 +106,7 @@ def state() -> AuthState:
     return auth_state
 
 
-def init_app(server: Flask, factory: sessionmaker[Session], screens: Screens = Screens(())) -> AuthState:
+def init_app(server: Flask, factory: sessionmaker[UnitOfWork], screens: Screens = Screens(())) -> AuthState:
     auth_state = AuthState(factory, screens)
     server.extensions[EXTENSION] = auth_state
     # Lax: the cookie is not sent on cross-site POSTs (login CSRF, Dash callbacks).
@@ -287,7 +287,7 @@ def _unauthenticated_reason() -> str:
 
 
 # ------------------------------------------------------------------ gate
-def _gate() -> Response | None:
+def _gate() -> Any:
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None

@@ -79,7 +79,7 @@ def _open311_error(err: o311.Open311Error) -> Response:
 @public
 def discovery(fmt: str) -> Response:
     settings = _platform().settings
-    base = request.host_url.rstrip("/") + blueprint.url_prefix
+    base = request.host_url.rstrip("/") + (blueprint.url_prefix or "")
     data = {
         "changeset": "2026-11-23T00:00:00+08:00",
         "contact": "民生警务平台办公室",

@@ -26,10 +26,11 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from dashboard import auth
 from tickets import jsontext
+from tickets.uow import UnitOfWork
 from tickets.models import Unit
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def register(socketio: SocketIO, rooms: ScopeRooms) -> None:
 
 def drop(socketio: SocketIO) -> Callable[[str], None]:
     """Disconnect one of this process's /live sockets (its grant was revoked)."""
-    return lambda sid: socketio.server.disconnect(sid, namespace=NAMESPACE)
+    return lambda sid: socketio.server.disconnect(sid, namespace=NAMESPACE)  # type: ignore[attr-defined]  # set by init_app
 
 
 class ScopeRooms:
@@ -82,7 +83,7 @@ class ScopeRooms:
     each room got last. Kept by the leading process only: a new leader starts afresh, and a
     desk whose next frame says ``prev: 0`` simply carries on."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[UnitOfWork]) -> None:
         self.factory = factory
         self._parents: dict[int, int | None] = {}
         self._city: int | None = None

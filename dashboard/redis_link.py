@@ -16,7 +16,7 @@ _embedded_lock = threading.Lock()
 _embedded_server = None
 
 
-def embedded_server():  # type: ignore[no-untyped-def]
+def embedded_server():
     """The process-wide fakeredis server (created on first use)."""
     global _embedded_server
     with _embedded_lock:

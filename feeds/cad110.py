@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from feeds.common import MAX_ADDRESS, MAX_CONTENT, MAX_NAME, Draft, Outcome, hand_in, refuse
 from feeds.dead_letters import FieldError, Rejected
 from feeds.topics import topic_of
-from tickets.uow import unit_of_work
+from tickets.uow import UnitOfWork, unit_of_work
 from tickets.intake import NewRequest
 from tickets.models import DeadLetter
 
@@ -71,7 +71,7 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
     return header, iter(reader)
 
 
-def parse_row(row: dict[str, Any], *, tz: Any, crs: str = "wgs84") -> NewRequest:
+def parse_row(row: dict[Any, Any], *, tz: Any, crs: str = "wgs84") -> NewRequest:
     draft = Draft(CHANNEL, tz)
     if None in row:  # more cells than header columns
         draft.error("(row)", f"has {len(row[None]) if isinstance(row[None], list) else 1} cells more than the header")
@@ -122,7 +122,7 @@ class ImportReport:
                 f"tickets, {c['duplicate']} already in, {c['rejected']} refused (dead letters)")
 
 
-def import_file(factory: sessionmaker[Session], path: Path, *, tz: Any, crs: str = "wgs84",
+def import_file(factory: sessionmaker[UnitOfWork], path: Path, *, tz: Any, crs: str = "wgs84",
                 now: Callable[[], datetime] | None = None, dry_run: bool = False,
                 batch: int = BATCH) -> ImportReport:
     """Import every row; every row is accounted for: a ticket, already in, or a dead letter."""
@@ -153,7 +153,7 @@ def import_file(factory: sessionmaker[Session], path: Path, *, tz: Any, crs: str
     return report
 
 
-def _one(session: Session, path: Path, line: int, row: dict[str, str], tz: Any, crs: str,
+def _one(session: UnitOfWork, path: Path, line: int, row: dict[str, str], tz: Any, crs: str,
          now: datetime) -> Outcome:
     try:
         request = parse_row(row, tz=tz, crs=crs)

@@ -104,7 +104,7 @@ def _deliveries(factory: object) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     intake = sub.add_parser("intake", help="file channels (110 export, mailbox .eml), dead letters")
     actions = intake.add_subparsers(dest="action", required=True)
     cad = actions.add_parser("cad110", help="import the 110 dispatch system's CSV export")

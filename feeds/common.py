@@ -236,7 +236,11 @@ class Draft:
             for fmt in formats or _LOCAL_FORMATS:
                 try:
                     padded = _PADDED.fullmatch(text) if fmt == _PADDED_FORMAT else None
-                    value = datetime(*map(int, padded.groups())) if padded else datetime.strptime(text, fmt)
+                    if padded:
+                        year, month, day_, hour, minute, second = map(int, padded.groups())
+                        value = datetime(year, month, day_, hour, minute, second)
+                    else:
+                        value = datetime.strptime(text, fmt)
                     break
                 except ValueError:
                     continue

@@ -34,10 +34,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from tickets.models import ConnectorDelivery
-from tickets.uow import unit_of_work
+from tickets.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
@@ -163,7 +163,7 @@ def next_attempt_at(delivery: ConnectorDelivery, base_seconds: float) -> datetim
     return delivery.created_at + timedelta(seconds=wait)
 
 
-def deliver_pending(factory: sessionmaker[Session], now: datetime | None, settings: Any, *, limit: int = 200,
+def deliver_pending(factory: sessionmaker[UnitOfWork], now: datetime | None, settings: Any, *, limit: int = 200,
                     connector: Callable[[str, Any], Connector] = connector_for) -> dict[str, int]:
     """Send the deliveries that are due, each in its source's own form; record sent / retry /
     failed. Never raises per delivery."""

@@ -45,6 +45,7 @@ from feeds.common import (
     refuse,
 )
 from feeds.dead_letters import FieldError, Rejected, reject
+from tickets.uow import UnitOfWork
 from tickets.intake import NewRequest
 from tickets.vocabulary import CHANNELS, KINDS
 
@@ -302,7 +303,7 @@ def _refused(session: Session, source: Source, endpoint: str, body: bytes, statu
     return PushResult(status, {"errors": [err.as_dict()], "dead_letter_id": letter.id}, refused=err)
 
 
-def ingest(session: Session, source: Source, body: bytes, now: datetime, tz: Any, *,
+def ingest(session: UnitOfWork, source: Source, body: bytes, now: datetime, tz: Any, *,
            endpoint: str) -> PushResult:
     """Parse an authenticated body and take in every order; the caller commits."""
     try:

@@ -72,7 +72,7 @@ def open_rows(path: Path, mapping: Mapping) -> tuple[list[str], Iterator[dict[st
     if name.endswith(".xls"):
         raise MappingError(str(path), ["old .xls files are not read: save the sheet as .xlsx or CSV"])
     opener = gzip.open if name.endswith(".gz") else open
-    handle = io.TextIOWrapper(opener(path, "rb"), encoding=mapping.encoding, newline="")  # type: ignore[operator]
+    handle = io.TextIOWrapper(opener(path, "rb"), encoding=mapping.encoding, newline="")
     reader = csv.reader(handle, delimiter=mapping.delimiter)
     try:
         header = [h.strip() for h in next(reader)]
@@ -318,25 +318,16 @@ def _analyze(factory: sessionmaker[UnitOfWork]) -> None:
 def _progress(report: Report, enabled: bool) -> Callable[..., None]:
     if not enabled:
         return lambda n, close=False: None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency; a plain counter otherwise
-        tqdm = None
-    if tqdm is not None:
-        bar = tqdm(total=report.rows_total, initial=report.resumed_from, unit="rows", file=sys.stderr,
-                   desc=report.file, dynamic_ncols=True, smoothing=0.1)
+    from tqdm import tqdm  # a dependency
 
-        def step(n: int, close: bool = False) -> None:
-            bar.update(n)
-            if close:
-                bar.close()
-        return step
-    done = [report.resumed_from]
+    bar = tqdm(total=report.rows_total, initial=report.resumed_from, unit="rows", file=sys.stderr,
+               desc=report.file, dynamic_ncols=True, smoothing=0.1)
 
-    def plain(n: int, close: bool = False) -> None:  # pragma: no cover
-        done[0] += n
-        print(f"\r{report.file}: {done[0]:,}/{report.rows_total:,}", end="\n" if close else "", file=sys.stderr)
-    return plain
+    def step(n: int, close: bool = False) -> None:
+        bar.update(n)
+        if close:
+            bar.close()
+    return step
 
 
 def _start_run(factory: sessionmaker[UnitOfWork], path: Path, sha: str, mapping: Mapping, report: Report) -> int:

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from feeds.common import MAX_ADDRESS, MAX_CONTENT, MAX_NAME, MAX_TITLE, Draft, Outcome, hand_in, phone_in_text, refuse
 from feeds.dead_letters import FieldError, Rejected
+from tickets.uow import UnitOfWork
 from tickets.intake import NewRequest
 from tickets.models import DeadLetter
 from tickets.vocabulary import KINDS
@@ -111,7 +111,7 @@ def _body(msg: Message) -> str:
         if ctype not in ("text/plain", "text/html"):
             continue
         payload = part.get_payload(decode=True)
-        if payload is None:
+        if not isinstance(payload, bytes):
             continue
         text = _decode(payload, part.get_content_charset())
         if ctype == "text/plain" and plain is None:
@@ -182,7 +182,7 @@ def eml_files(path: Path) -> Iterator[Path]:
         yield path
 
 
-def import_eml(session: Session, path: Path, *, now: datetime, tz: Any) -> Outcome:
+def import_eml(session: UnitOfWork, path: Path, *, now: datetime, tz: Any) -> Outcome:
     """One file in, in the caller's transaction. A refused file is a dead letter (once per file content)."""
     data = path.read_bytes()
     source = f"eml:{path}"

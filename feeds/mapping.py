@@ -120,10 +120,10 @@ class DateReader:
                 try:
                     hour = int(g["H"] or 0)
                     if g["I"] is not None:
-                        hour = int(g["I"]) % 12 + (12 if g["p"].upper() == "PM" else 0)
+                        hour = int(g["I"]) % 12 + (12 if (g["p"] or "").upper() == "PM" else 0)
                         if int(g["I"]) > 12 or int(g["I"]) == 0:
                             raise ValueError("hour out of range")
-                    parsed = datetime(int(g["Y"]), int(g["m"] or 1), int(g["d"] or 1), hour, int(g["M"] or 0),
+                    parsed = datetime(int(g["Y"] or ""), int(g["m"] or 1), int(g["d"] or 1), hour, int(g["M"] or 0),
                                       int(g["S"] or 0), int((g["f"] or "0").ljust(6, "0")))
                 except ValueError:
                     continue
@@ -380,8 +380,8 @@ class Mapping:
                 bounds = ((lat1, lon1), (lat2, lon2))
             except (TypeError, ValueError):
                 problems.append("coordinates.bounds: [[south, west], [north, east]]")
-        required = bool(coords.get("required", False))
-        if required and not cols.get("lat"):
+        coordinates_required = bool(coords.get("required", False))
+        if coordinates_required and not cols.get("lat"):
             problems.append("coordinates.required: the mapping gives no lat/lon columns")
 
         unit_spec = section("unit")
@@ -407,11 +407,11 @@ class Mapping:
         if dedup_mode is not None and dedup_mode not in ("auto", "suggest", "off"):
             problems.append(f"dedup.mode: auto, suggest or off, not {dedup_mode!r}")
 
-        fmt = section("format")
-        delimiter = str(fmt.get("delimiter", ","))
+        file_format = section("format")
+        delimiter = str(file_format.get("delimiter", ","))
         if len(delimiter) != 1:
             problems.append(f"format.delimiter: one character, got {delimiter!r}")
-        encoding = str(fmt.get("encoding", "utf-8-sig"))
+        encoding = str(file_format.get("encoding", "utf-8-sig"))
         try:
             "".encode(encoding)
         except LookupError:
@@ -427,9 +427,9 @@ class Mapping:
         return cls(
             name=name, path=path, source=source, timezone=tz, dates=DateReader(tuple(formats), tz), columns=cols,
             channel=channel, topic=topic, kind=kind, sla_class=sla_class, encoding=encoding, delimiter=delimiter,
-            sheet=fmt.get("sheet"), status_column=status.get("column"), closed_values=closed_values,
+            sheet=file_format.get("sheet"), status_column=status.get("column"), closed_values=closed_values,
             open_values=open_values, due_missing=due_missing, coordinate_system=system,
-            missing_points=tuple(missing_points), bounds=bounds, coordinates_required=required, unit=unit,
+            missing_points=tuple(missing_points), bounds=bounds, coordinates_required=coordinates_required, unit=unit,
             dedup_mode=dedup_mode, max_text=max_text,
         )
 
@@ -565,7 +565,7 @@ class Mapping:
             return ""
         if len(parts) == 1 and parts[0][1] is not None:
             return " ".join(_cell(row, parts[0][1]).split())
-        text = " ".join("".join(lit if col is None else _cell(row, col) for lit, col in parts).split())
+        text = " ".join("".join((lit or "") if col is None else _cell(row, col) for lit, col in parts).split())
         if "()" in text or "( ;" in text:
             text = text.replace("( ;", "(").replace("; )", ")").replace("()", "")
         # A template around empty columns leaves its punctuation behind: trim it.

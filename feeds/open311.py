@@ -279,12 +279,12 @@ def parse_post(form: list[tuple[str, str]], service: Service, *, now: datetime, 
     for attr in service.attributes:
         if attr.code in clean and attr.code != "kind":
             v = clean[attr.code]
-            shown = "、".join(attr.values.get(x, x) for x in v) if isinstance(v, list) else attr.values.get(str(v), v)
+            shown = "、".join(str(attr.values.get(x, x)) for x in v) if isinstance(v, list) else attr.values.get(str(v), v)
             lines.append(f"【{attr.description}】{shown}")
     if media_url:
         lines.append(f"【图片】{media_url}")
     content = "\n".join(str(line) for line in lines) or service.name
-    name = ((last_name or "") + (first_name or "")) or None
+    citizen = ((last_name or "") + (first_name or "")) or None
     fields_for_id = [(k, v) for k, v in sorted(form) if k != "api_key"]
     if idempotency_key:
         ext = "o311-k-" + hashlib.sha256(f"{key_label}\n{idempotency_key}".encode()).hexdigest()[:40]
@@ -300,7 +300,7 @@ def parse_post(form: list[tuple[str, str]], service: Service, *, now: datetime, 
            "account_id": first.get("account_id"), "api_key": key_label}
     return draft.build(received_at=now, title=f"{service.name}：{(description or service.name)[:40]}",
                        content=content, kind=kind, topic=service.code, address=address, point=point,
-                       citizen_name=name, citizen_phone=phone, raw=raw)
+                       citizen_name=citizen, citizen_phone=phone, raw=raw)
 
 
 # -------------------------------------------------------------------- GET

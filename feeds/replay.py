@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from feeds.mapping import Mapping
-from tickets.uow import unit_of_work
+from tickets.uow import UnitOfWork, unit_of_work
 from tickets import services
 from tickets.intake import NewRequest
 from tickets.models import Ticket, Unit
@@ -87,7 +87,7 @@ def replay_id(run_id: str, original: str) -> str:
 
 
 # ----------------------------------------------------------------- sources
-def items_from_file(path: str | Path, mapping: Mapping, factory: sessionmaker[Session], now: datetime,
+def items_from_file(path: str | Path, mapping: Mapping, factory: sessionmaker[UnitOfWork], now: datetime,
                     stats: ReplayStats | None = None) -> Iterator[ReplayItem]:
     """Records of a CSV/Excel history, in file order (sorted by the caller if needed)."""
     from feeds.importer import open_rows
@@ -123,7 +123,7 @@ def items_from_db(session: Session, start: datetime, end: datetime) -> list[Repl
 
 # ------------------------------------------------------------------ player
 class Replayer:
-    def __init__(self, factory: sessionmaker[Session], tz: Any, *, speed: float, run_id: str | None = None,
+    def __init__(self, factory: sessionmaker[UnitOfWork], tz: Any, *, speed: float, run_id: str | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  sleep: Callable[[float], None] = time.sleep, stop: threading.Event | None = None) -> None:
         if speed < 0:

@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from feeds import texts
 from feeds.common import sla_class_for
@@ -493,7 +493,7 @@ class SimulationRunner:
 
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        factory: sessionmaker[UnitOfWork],
         tz: ZoneInfo,
         *,
         start: datetime,
@@ -802,7 +802,7 @@ def _reply(uow: UnitOfWork, ticket: Ticket, at: datetime) -> None:
 
 
 def run(
-    factory: sessionmaker[Session],
+    factory: sessionmaker[UnitOfWork],
     settings: Any,
     stop: threading.Event,
     *,

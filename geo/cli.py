@@ -32,7 +32,7 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if js.report.ok else 1
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction) -> None:
     geo = sub.add_parser("geo", help="station jurisdictions: check a file, derive the demo ones")
     actions = geo.add_subparsers(dest="action", required=True)
     check = actions.add_parser(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 from pathlib import Path
 
 import shapely
@@ -60,8 +61,8 @@ def derive(source: Path, target: Path, tolerance: float) -> Path:
     geoms = [shape(f["geometry"]) for f in src["features"]]
     simplified = shapely.coverage_simplify(geoms, tolerance)
     features = []
-    for name, original, geom in zip(names, geoms, simplified):
-        geom = _round(geom)
+    for name, original, simple in zip(names, geoms, simplified):
+        geom: Any = _round(simple)
         if not geom.is_valid:
             geom = shapely.make_valid(geom)
         if geom.geom_type == "Polygon":
@@ -75,7 +76,7 @@ def derive(source: Path, target: Path, tolerance: float) -> Path:
             "properties": {"district": name, "name_en": name_en, "adcode": adcode},
             "geometry": mapping(geom),
         })
-    if len(features) > 1 and not shapely.coverage_is_valid([shape(f["geometry"]) for f in features]):
+    if len(features) > 1 and not shapely.coverage_is_valid([shape(f["geometry"]) for f in features]):  # type: ignore[arg-type]  # the dicts built just above
         raise SystemExit(f"{target.name}: simplified districts overlap; lower the tolerance")
     # One feature per line: small diffs when the data is regenerated.
     lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features]

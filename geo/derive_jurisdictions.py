@@ -114,7 +114,7 @@ def derive(bureau: Path, boundaries: Path, target: Path) -> Path:
                 "type": "Feature",
                 "properties": {"unit_code": s.code, "name": s.name, "name_en": s.name_en,
                                "district": name, "source": SOURCE},
-                "geometry": mapping(cells[s.code]),
+                "geometry": mapping(cells[s.code]),  # type: ignore[arg-type]  # a shapely geometry is one
             })
     _write(features, target)
     return target

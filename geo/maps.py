@@ -204,7 +204,7 @@ def build_map(spec: MapSpec) -> OfflineMap:
         folium.Marker([lat, lon], icon=_label(text, "ms-label ms-label-district"), interactive=False).add_to(
             district_labels)
 
-    heat = OfflineHeatMap(
+    heat: Any = OfflineHeatMap(
         [[round(float(p[0]), 4), round(float(p[1]), 4), float(p[2])] for p in spec.points],
         name="热力", min_opacity=0.35, max_zoom=spec.heat_max_zoom, radius=spec.heat_radius, blur=spec.heat_blur,
         gradient=HEAT_GRADIENT, control=False,
@@ -218,11 +218,12 @@ def build_map(spec: MapSpec) -> OfflineMap:
             folium.Marker([h["lat"], h["lon"]], icon=folium.DivIcon(
                 html=f'<div class="ms-rank">{rank}</div>', icon_size=(0, 0), icon_anchor=(0, 0),
                 class_name="ms-label-icon"), tooltip=_hotspot_text(rank, h, _words(spec))).add_to(cells)
-    alerts = folium.FeatureGroup(name="预警", control=False).add_to(m)
+    alerts: Any = folium.FeatureGroup(name="预警", control=False).add_to(m)  # add_to returns it (typed Element)
+    root: Any = m.get_root()  # a branca Figure at run time, with .html (typed Element)
     if spec.title or spec.legend:
-        m.get_root().html.add_child(Element(_overlay(spec)))
+        root.html.add_child(Element(_overlay(spec)))
     if spec.live:
-        m.get_root().html.add_child(Element('<div class="ms-legend ms-legend-live" id="ms-legend"></div>'))
+        root.html.add_child(Element('<div class="ms-legend ms-legend-live" id="ms-legend"></div>'))
     points_meta = [[p[3] if len(p) > 3 else None, p[4] if len(p) > 4 else None] for p in spec.points]
     m.add_child(_Register(m, heat, alerts, {
         "live": spec.live, "windowSeconds": spec.window_seconds, "cap": spec.cap, "alerts": list(spec.alerts),
@@ -236,7 +237,7 @@ def build_map(spec: MapSpec) -> OfflineMap:
 def _total_bounds(districts: Iterable[District]) -> tuple[float, float, float, float]:
     import shapely
 
-    return tuple(shapely.total_bounds([d.geometry for d in districts]).tolist())  # type: ignore[return-value]
+    return tuple(shapely.total_bounds([d.geometry for d in districts]).tolist())
 
 
 def _words(spec: MapSpec) -> Mapping[str, str]:

@@ -8,6 +8,7 @@ whatever the order they were given in. A point covered by none gives ``None``.
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -135,7 +136,7 @@ class PolygonIndex:
         if n == 0 or not len(self.codes):
             return [None] * n
         ok = np.isfinite(lat) & np.isfinite(lon)
-        points = shapely.points(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
+        points: Any = shapely.points(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))  # an array for arrays
         points[~ok] = None
         inp, idx = self.tree.query(points)
         hit = shapely.intersects_xy(self.geometries[idx], lon[inp], lat[inp])

@@ -62,6 +62,11 @@ COUNT_TEXT = {"breached": N_("Breached"), "amber": N_("Near deadline"), "ok": N_
 FILTER_TEXT = {"all": N_("All"), "breached": N_("Breached"), "amber": N_("Near deadline")}
 
 
+def _data(**attributes: Any) -> dict[str, Any]:
+    """``data-`` attributes for a component (Dash passes them through to the element)."""
+    return {f"data-{name}": value for name, value in attributes.items()}
+
+
 def nav(items: Sequence[tuple[str, str]], current: str, lang: str) -> html.Nav:
     """The screens this user may open; ``items``: (path, English name)."""
     return html.Nav([html.A(gettext(name, lang), href=f"{path}?lang={lang}",
@@ -117,7 +122,7 @@ def layout(screen: str, lang: str, *, title: str, rows: list[dict[str, Any]], po
                      className=f"count count-{k}") for k in ("breached", "amber", "ok")
         ] + [
             html.Div([html.Button(filters[k], id=f"{screen}-filter-{k}", className="filter" + (" filter-on" if k == "all" else ""),
-                                  **{"data-clock": "" if k == "all" else k}) for k in ("all", "breached", "amber")],
+                                  **_data(clock="" if k == "all" else k)) for k in ("all", "breached", "amber")],
                      className="filters"),
             html.Div("", id=f"{screen}-message", className="work-message", role="status"),
         ], className="work-bar"),
@@ -132,7 +137,7 @@ def layout(screen: str, lang: str, *, title: str, rows: list[dict[str, Any]], po
             ),
         ] + ([html.Aside([html.H2(gettext("Likely duplicates", lang)),
                           html.Ul(id=f"{screen}-suggestions", className="suggestions",
-                                  **{"data-initial": len(suggestions)})],
+                                  **_data(initial=len(suggestions)))],
                          className="work-side")] if screen == "dispatch" else []),
             className="work-body"),
         marker(screen, lang, timezone, {**config, "suggestions": list(suggestions)}),

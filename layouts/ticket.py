@@ -96,7 +96,7 @@ def _timeline(page: Mapping[str, Any], words: Mapping[str, str], tz: ZoneInfo, l
             html.Span(who, className="tl-who"),
             html.Span(rules[e["rule"]] if e.get("rule") else "", className="tl-rule"),
             html.Span(" ".join(d for d in detail if d), className="tl-note"),
-        ], className=f"tl tl-{e['kind']}", **{"data-kind": e["kind"]}))
+        ], className=f"tl tl-{e['kind']}", **queue._data(kind=e["kind"])))
     return html.Ol(items, className="timeline", id="ticket-timeline")
 
 
@@ -168,7 +168,7 @@ def body(page: Mapping[str, Any] | None, lang: str, timezone: str,
                                                                       _timeline(page, words, tz, lang)])],
                                               className="ticket-main"),
                                      html.Div(side, className="ticket-side")], className="ticket-columns")],
-                    id="ticket-body", **{"data-version": str(page["version"])})
+                    id="ticket-body", **queue._data(version=str(page["version"])))
 
 
 def layout(lang: str = "zh-CN", *, page: Mapping[str, Any] | None = None, position: Mapping[str, Any] | None = None,

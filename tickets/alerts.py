@@ -363,7 +363,7 @@ def detect(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig | None 
     return result
 
 
-def detect_in_own_transaction(factory: sessionmaker[Session], now: datetime, tz: Any,
+def detect_in_own_transaction(factory: sessionmaker[UnitOfWork], now: datetime, tz: Any,
                               cfg: AlertConfig | None = None) -> dict[str, Any]:
     with unit_of_work(factory) as session:
         return detect(session, now, tz, cfg).summary()
@@ -373,7 +373,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run(factory: sessionmaker[Session], stop: threading.Event, is_leader: Callable[[], bool], tz: Any, *,
+def run(factory: sessionmaker[UnitOfWork], stop: threading.Event, is_leader: Callable[[], bool], tz: Any, *,
         cfg: AlertConfig | None = None, clock: Callable[[], datetime] = _now, first_delay: float = 5.0) -> None:
     """The leader's loop: detect every ``cfg.interval_seconds``; never raises."""
     cfg = cfg or AlertConfig()

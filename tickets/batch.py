@@ -123,6 +123,7 @@ def _deadlines(rec: Arrival, now: datetime, tz: Any,
     req = rec.request
     out: dict[str, datetime | None] = {"contact_due_at": None, "contact_warn_at": None,
                                        "resolve_due_at": None, "resolve_warn_at": None}
+    due: datetime | None
     if rec.due_at is not None:
         due, source = rec.due_at, "source"
     elif rec.due_from == "closed_at":

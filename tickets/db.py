@@ -149,7 +149,7 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], withou
     convert = [(i, proc) for i, proc in enumerate(processors) if proc is not None]
     params = []
     for row in rows:
-        values = list(get(row)) if len(columns) > 1 else [get(row)]
+        values: list[Any] = list(get(row)) if len(columns) > 1 else [get(row)]
         for i, proc in convert:
             if values[i] is not None:
                 values[i] = proc(values[i])
@@ -159,8 +159,8 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]], withou
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-                for values in params:
-                    copy.write_row(values)
+                for row_values in params:
+                    copy.write_row(row_values)
         finally:
             cursor.close()
         return

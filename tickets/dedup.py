@@ -347,13 +347,15 @@ class CandidateIndex:
             if entry is None:
                 return
             r = entry.record
-            for bucket, key in ((self.by_phone, r.phone), (self.by_cell, (entry.cell, r.topic)),
-                                (self.by_area, (r.district, r.topic)), (self.by_hour, entry.hour)):
-                ids = bucket.get(key)  # type: ignore[call-overload]
+            buckets: tuple[tuple[dict[Any, set[int]], Any], ...] = (
+                (self.by_phone, r.phone), (self.by_cell, (entry.cell, r.topic)),
+                (self.by_area, (r.district, r.topic)), (self.by_hour, entry.hour))
+            for bucket, key in buckets:
+                ids = bucket.get(key)
                 if ids is not None:
                     ids.discard(ticket_id)
                     if not ids:
-                        del bucket[key]  # type: ignore[arg-type]
+                        del bucket[key]
 
     def rekey(self, old_id: int, record: Record) -> None:
         """A provisional entry got its database id (``record``: the same one, with its id)."""
@@ -449,7 +451,7 @@ class CandidateIndex:
                 ids |= self.by_phone.get(record.phone, set())
             if record.has_point:
                 # Without the phone, only the same topic can match (``compare``): look there only.
-                for cell in _disk(record.lat, record.lon, self.resolution, self.rings):  # type: ignore[arg-type]
+                for cell in _disk(record.lat, record.lon, self.resolution, self.rings):
                     ids |= self.by_cell.get((cell, record.topic), set())
             # Records without a point are compared by text within their district and topic;
             # a record with a point also looks at pointless ones of its district and topic.

@@ -42,7 +42,7 @@ def load(path: Path = PAIRS_FILE) -> tuple[dict[str, Record], list[Pair], list[P
             lat=r.get("lat"), lon=r.get("lon"), district=r.get("d"), ticket_id=None, number=rid)
     dev = [tuple(p) for p in data["dev_pairs"]]
     heldout = [tuple(p) for p in data["heldout_pairs"]]
-    return records, dev, heldout  # type: ignore[return-value]
+    return records, dev, heldout
 
 
 @dataclass

@@ -45,7 +45,7 @@ _owners_cache: dict[str, tuple[float, dict[str, list[int]]]] = {}
 
 
 def _topic_owner_ids(session: Session) -> dict[str, list[int]]:
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     cached = _owners_cache.get(key)
     if cached and time.monotonic() - cached[0] < _OWNERS_TTL_SECONDS:
         return cached[1]
@@ -70,7 +70,7 @@ _station_ids_cache: dict[str, tuple[float, dict[str, int]]] = {}
 
 
 def _station_ids(session: Session) -> dict[str, int]:
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     cached = _station_ids_cache.get(key)
     if cached and time.monotonic() - cached[0] < _OWNERS_TTL_SECONDS:
         return cached[1]
@@ -88,7 +88,7 @@ def _by_jurisdiction(session: Session, lat: float, lon: float) -> Unit | None:
     unit_id = _station_ids(session).get(code)
     unit = session.get(Unit, unit_id) if unit_id is not None else None
     if unit is not None and unit.code != code:  # the cache outlived a reloaded database
-        _station_ids_cache.pop(str(session.get_bind().url), None)
+        _station_ids_cache.pop(str(session.get_bind().engine.url), None)
         unit_id = _station_ids(session).get(code)
         unit = session.get(Unit, unit_id) if unit_id is not None else None
     if unit is None or unit.code != code or not unit.active or unit.kind != "station":

@@ -246,7 +246,7 @@ def _match(session: Session, phone: str) -> FollowUp | None:
     ).all()
     seen: set[int] = set()
     for follow_up_id in asked:
-        if follow_up_id in seen:
+        if follow_up_id is None or follow_up_id in seen:
             continue
         seen.add(follow_up_id)
         follow_up = session.get(FollowUp, follow_up_id)

@@ -117,7 +117,7 @@ def supervision_units(session: Session, unit: Unit) -> list[Recipient]:
     root = root_unit(unit)
     candidates = [u for u in session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.level, Unit.id))
                   if any(word in u.name for word in SUPERVISION_UNIT_WORDS)]
-    out = []
+    out: list[Recipient] = []
     for word in SUPERVISION_UNIT_WORDS:
         out.extend(Recipient(u) for u in candidates if word in u.name and root_unit(u).id == root.id)
     return out

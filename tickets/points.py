@@ -34,7 +34,7 @@ LIVE_CAP = 20000
 GRID_DEGREES = 0.0005
 
 
-def _where(stmt: Select[Any], start: datetime, end: datetime, topic: str | None,
+def _where(stmt: Any, start: datetime, end: datetime, topic: str | None,
            unit_ids: Collection[int] | None) -> Select[Any]:
     stmt = stmt.where(Ticket.received_at >= start, Ticket.received_at < end,
                       Ticket.lat.is_not(None), Ticket.lon.is_not(None), Ticket.status != "merged")

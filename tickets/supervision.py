@@ -360,8 +360,9 @@ def check_repeated_many(session: UnitOfWork, dispatched: Sequence[tuple[Complain
     # The ORM tickets (and units) of the complaints that earn a letter, in one query.
     loaded = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_([t.id for t, _a, _x in drafts]))
                                                .options(selectinload(Ticket.unit)))}
+    letters = [(loaded[t.id], at, text) for t, at, text in drafts]
     return issue_reminder_letters(session, [
-        LetterDraft(loaded[t.id].unit, at, "repeated", text, loaded[t.id]) for t, at, text in drafts])
+        LetterDraft(ticket.unit, at, "repeated", text, ticket) for ticket, at, text in letters if ticket.unit is not None])
 
 
 def on_dispatched(session: UnitOfWork, items: list[tuple[Complaint, TicketEvent]]) -> None:

@@ -285,8 +285,9 @@ def year_view(session: Session | None, year: int) -> YearView:
                             {r.day: r.note for r in rows if r.is_workday},
                             max(r.loaded_at for r in rows))
     if package_knows(year):
-        holidays = {d: str(n) for d, n in chinese_calendar.holidays.items() if d.year == year}
-        workdays = {d: str(n) for d, n in chinese_calendar.workdays.items() if d.year == year and d.weekday() >= 5}
+        holidays: dict[date, str | None] = {d: str(n) for d, n in chinese_calendar.holidays.items() if d.year == year}
+        workdays: dict[date, str | None] = {d: str(n) for d, n in chinese_calendar.workdays.items()
+                                            if d.year == year and d.weekday() >= 5}
         return YearView(year, "chinesecalendar", holidays, workdays)
     return YearView(year, "unknown", {}, {})
 

@@ -66,8 +66,8 @@ def map_points() -> Any:
         points, total, aggregated = ticket_points.load_points(
             session, start, end, topic, actor.visible_unit_ids, cap=ticket_points.LIVE_CAP)
     # 4 decimals (~10 m), as shared screens get every ticket (tickets.events.public_view).
-    rows = [[round(q.lat, 4), round(q.lon, 4), q.weight, int(q.last_at.timestamp()), q.ticket_id] for q in points]
-    rows.sort(key=lambda r: r[3])  # oldest first: the layer drops from the front
+    rows = sorted(([round(q.lat, 4), round(q.lon, 4), q.weight, int(q.last_at.timestamp()), q.ticket_id] for q in points),
+                  key=lambda r: r[3] or 0)  # oldest first: the layer drops from the front
     return jsonify(window=window, topic=topic, **{"from": start.isoformat(), "to": end.isoformat()},
                    as_of=now.isoformat(), window_seconds=int((end - start).total_seconds()),
                    total=total, aggregated=aggregated, points=rows)

@@ -211,7 +211,7 @@ def _ticket_step(name: str, step: Step) -> Callable[[str], Response]:
                required=step.required, additionalProperties=False)
     described = operation(step.summary, {200: ref("WorkTicket")}, roles=roles, params=(IDEMPOTENCY,),
                           body={"application/json": body}, body_required=bool(step.required))
-    return described(require_login(roles)(view))  # type: ignore[no-any-return]
+    return described(require_login(roles)(view))
 
 
 def _register_ticket_steps() -> None:
@@ -233,7 +233,7 @@ def _suggestion(merge_it: bool) -> Callable[[int], Response]:
     roles = STEP_ROLES["decide_suggestion"]
     summary = "Merge the new ticket into the candidate" if merge_it else "Not a duplicate: keep both tickets"
     answer = obj({"id": INT, "status": STR, "ticket_id": INT, "candidate_id": INT})
-    return operation(summary, {200: answer}, roles=roles, params=(IDEMPOTENCY,),  # type: ignore[no-any-return]
+    return operation(summary, {200: answer}, roles=roles, params=(IDEMPOTENCY,),
                      body={"application/json": obj({"note": NOTE}, required=(), additionalProperties=False)},
                      body_required=False)(require_login(roles)(view))
 
@@ -254,7 +254,7 @@ def _order(action: str) -> Callable[[str], Response]:
     fields, required = ({"answer": _text_field("what the unit did, and why it was late")}, ("answer",)) \
         if action == "answer" else ({"note": NOTE}, ())
     summary = "The unit answers its supervision order" if action == "answer" else "Close a supervision order"
-    return operation(summary, {200: ref("SupervisionOrder")}, roles=roles,  # type: ignore[no-any-return]
+    return operation(summary, {200: ref("SupervisionOrder")}, roles=roles,
                      params=(IDEMPOTENCY,), body_required=bool(required),
                      body={"application/json": obj(fields, required=required, additionalProperties=False)},
                      )(require_login(roles)(view))
@@ -270,7 +270,7 @@ def _acknowledge() -> Callable[[int], Response]:
 
     view.__name__ = "alert_acknowledge"
     roles = STEP_ROLES["acknowledge_alert"]
-    return operation("已阅: acknowledge an early warning", {200: ref("Alert")}, roles=roles,  # type: ignore[no-any-return]
+    return operation("已阅: acknowledge an early warning", {200: ref("Alert")}, roles=roles,
                      params=(IDEMPOTENCY,), body_required=False,
                      body={"application/json": obj({"note": NOTE}, required=(), additionalProperties=False)},
                      )(require_login(roles)(view))
@@ -287,7 +287,8 @@ for _merge in (True, False):
     blueprint.add_url_rule(f"/suggestions/<int:suggestion_id>/{'merge' if _merge else 'reject'}", _view.__name__,
                            _view, methods=["POST"])
 for _action in ("answer", "close"):
-    _view = _order(_action)
-    blueprint.add_url_rule(f"/supervision/orders/<order_number>/{_action}", _view.__name__, _view, methods=["POST"])
-_view = _acknowledge()
-blueprint.add_url_rule("/alerts/<int:alert_id>/acknowledge", _view.__name__, _view, methods=["POST"])
+    _order_view = _order(_action)
+    blueprint.add_url_rule(f"/supervision/orders/<order_number>/{_action}", _order_view.__name__, _order_view,
+                           methods=["POST"])
+_ack_view = _acknowledge()
+blueprint.add_url_rule("/alerts/<int:alert_id>/acknowledge", _ack_view.__name__, _ack_view, methods=["POST"])

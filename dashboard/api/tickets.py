@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import jsonify, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from dashboard.api import serializers
 from dashboard.api.base import blueprint
@@ -34,7 +34,7 @@ from tickets.lifecycle import OPEN
 from tickets.models import Ticket, TicketEvent, Unit, utcnow
 from tickets import services
 from tickets.roles import ROLES, STEP_ROLES, subtree_ids
-from tickets.uow import unit_of_work
+from tickets.uow import UnitOfWork, unit_of_work
 from tickets.services import unit_in_scope
 from tickets.vocabulary import CHANNELS, TOPICS
 
@@ -103,7 +103,7 @@ def _received(tz: Any) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-def _ticket(session: Session, number: str) -> Ticket:
+def _ticket(session: UnitOfWork, number: str) -> Ticket:
     actor = current_actor()
     assert actor is not None  # require_login
     return ticket_in_scope(session, actor, number)

@@ -23,11 +23,12 @@ from typing import Any
 
 import redis
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import selectinload, sessionmaker
 
 from dashboard.live import keys as K
 from dashboard.live.figures import LiveFigures
 from tickets import jsontext
+from tickets.uow import UnitOfWork
 from tickets.events import TICKET_TOPIC, TICKETS_TOPIC, event_payloads, public_view
 from tickets.figures import RankingPolicy, Tally, subtree_tally
 from tickets.models import OutboxMessage, Ticket, Unit, utcnow
@@ -45,8 +46,8 @@ def stream_entries(response: Any) -> list[tuple[str, dict[str, str]]]:
     if not response:
         return []
     if isinstance(response, dict):
-        return [tuple(e) for entries in response.values() for e in entries[0] if e]  # type: ignore[misc]
-    return [tuple(e) for _stream, entries in response for e in entries]  # type: ignore[misc]
+        return [tuple(e) for entries in response.values() for e in entries[0] if e]
+    return [tuple(e) for _stream, entries in response for e in entries]
 
 
 class _Transaction:
@@ -140,7 +141,7 @@ _GONE = object()
 class LiveAggregator:
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        factory: sessionmaker[UnitOfWork],
         client: redis.Redis,
         tz: Any,
         *,
@@ -182,7 +183,7 @@ class LiveAggregator:
         # The stream position is taken BEFORE the database snapshot: every
         # entry up to it was committed before the snapshot, so it is in it.
         last = self.redis.xrevrange(K.EVENTS_STREAM, count=1)
-        cursor = last[0][0] if last else "0-0"
+        cursor = str(last[0][0]) if last else "0-0"
         now = self.clock()
         today_start = datetime.combine(now.astimezone(self.tz).date(), datetime.min.time(), self.tz)
         flow_start = now - timedelta(minutes=K.FLOW_MINUTES + 1)
@@ -384,7 +385,8 @@ class LiveAggregator:
         now_ts = self.clock().timestamp()
         fired: list[Message] = []
         for zkey, kind in ((K.AMBER, "amber"), (K.DEADLINES, "breach")):
-            for member in self.redis.zrangebyscore(zkey, "-inf", now_ts):
+            members: list[str] = self.redis.zrangebyscore(zkey, "-inf", now_ts)  # type: ignore[assignment]  # decoded
+            for member in members:
                 which, tid = member.split(":", 1)
                 raw = self.redis.hget(K.OPEN, tid)
                 pipe = self.redis.pipeline(transaction=True)

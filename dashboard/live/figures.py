@@ -56,7 +56,7 @@ class LiveFigures:
         """Read the state of ``ticket_ids`` in one round trip, and let the events of the
         batch see each other's changes before the caller's transaction writes them."""
         ids = sorted(set(ticket_ids))
-        raws = self.redis.hmget(_tickets_key(day), [str(t) for t in ids]) if ids else []
+        raws: list[str | None] = self.redis.hmget(_tickets_key(day), [str(t) for t in ids]) if ids else []  # type: ignore[assignment]  # decoded
         self._pending = {(day, t): raw for t, raw in zip(ids, raws)}
         try:
             yield
@@ -66,7 +66,7 @@ class LiveFigures:
     def _raw(self, day: str, ticket_id: int) -> str | None:
         if self._pending is not None and (day, ticket_id) in self._pending:
             return self._pending[(day, ticket_id)]
-        raw = self.redis.hget(_tickets_key(day), str(ticket_id))
+        raw: str | None = self.redis.hget(_tickets_key(day), str(ticket_id))  # type: ignore[assignment]  # decoded
         if self._pending is not None:
             self._pending[(day, ticket_id)] = raw
         return raw
@@ -244,7 +244,7 @@ class LiveFigures:
         out: dict[int | None, Tally] = {}
         for n, uid in enumerate(ids):
             counts, hours = results[2 * n], results[2 * n + 1]
-            part = Tally(**{name: int(counts.get(name, 0)) for name in COUNT_FIELDS})
+            part = Tally(**{name: int(counts.get(name, 0)) for name in COUNT_FIELDS})  # type: ignore[arg-type]  # counts only
             part.handling_hours = [float(score) for _member, score in hours]
             out[None if uid == "None" else int(uid)] = part
         for unit_id in breached_units:
@@ -267,7 +267,7 @@ class LiveFigures:
         total = Tally()
         for i in range(0, len(results), 2):
             counts, hours = results[i], results[i + 1]
-            part = Tally(**{name: int(counts.get(name, 0)) for name in COUNT_FIELDS})
+            part = Tally(**{name: int(counts.get(name, 0)) for name in COUNT_FIELDS})  # type: ignore[arg-type]  # counts only
             part.handling_hours = [float(score) for _member, score in hours]
             total.add(part)
         scope = None if unit_ids is None else set(unit_ids)

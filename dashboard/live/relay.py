@@ -15,9 +15,10 @@ from datetime import datetime
 
 import redis
 from sqlalchemy import Text, cast, func, select, text, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.keys import EVENTS_STREAM, STREAM_MAXLEN
+from tickets.uow import UnitOfWork
 from tickets.db import json_list, on_outbox_commit, remove_outbox_listener
 from tickets.models import OutboxMessage, utcnow
 
@@ -31,7 +32,7 @@ RELAY_BYTES = 8_000_000
 class OutboxRelay:
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        factory: sessionmaker[UnitOfWork],
         client: redis.Redis,
         *,
         batch: int = 500,
@@ -60,7 +61,8 @@ class OutboxRelay:
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
-            ids, total = [], 0
+            ids: list[int] = []
+            total = 0
             for row in pending:
                 if ids and total + row.size > RELAY_BYTES:
                     break

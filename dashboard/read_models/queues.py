@@ -67,7 +67,7 @@ class Filters:
     numbers: Sequence[str] = ()  # these tickets only (a screen refetching what a push named)
 
 
-def queue(actor: Actor, filters: Filters, now: datetime) -> Select[tuple[Ticket]]:
+def queue(actor: Actor, filters: Filters, now: datetime) -> Select[Ticket]:
     """Open tickets in the actor's scope matching ``filters`` (unordered: the caller pages it)."""
     stmt = select(Ticket).where(Ticket.status.in_(sorted(OPEN)))
     if actor.visible_unit_ids is not None:
