@@ -280,8 +280,16 @@ class ApiWorld:
     def get(self, path: str, who: str | None = "admin", **headers: str) -> Any:
         return self.platform.server.test_client().get(path, headers=self.headers(who, **headers))
 
-    def post(self, path: str, who: str | None = "admin", **kwargs: Any) -> Any:
-        return self.platform.server.test_client().post(path, headers=self.headers(who), **kwargs)
+    def post(self, path: str, who: str | None = "admin", headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return self.platform.server.test_client().post(path, headers=self.headers(who, **(headers or {})), **kwargs)
+
+    def add_person(self, username: str, role: str, unit: str) -> None:
+        """One more user, with an API token under ``username``."""
+        from tickets import accounts
+
+        with unit_of_work(self.platform.factory) as s:
+            user = accounts.create_user(s, username, "测试民警", None, unit, role, "api-tests-2026")
+            self.tokens[username] = accounts.issue_token(s, "api", user, label=f"{username} token")
 
 
 def api_world(tmp_path: Path, database_url: str | None = None, **settings: Any) -> Iterator[ApiWorld]:

@@ -343,10 +343,10 @@ def answer_sms(uow: UnitOfWork, phone: str, text: str, *, at: datetime | None = 
     return followup.handle_inbound(uow, phone, text, _now(at))
 
 
-def record_phone_answer(uow: UnitOfWork, actor: Actor, number: str, answer: str, *,
+def record_phone_answer(uow: UnitOfWork, actor: Actor, number: str, answer: str, *, version: int | None = None,
                         at: datetime | None = None) -> str:
     """What the citizen said on the phone to the ticket's open follow-up."""
-    ticket = ticket_in_scope(uow, actor, number)
+    ticket = ticket_in_scope(uow, actor, number, version)
     waiting = followup.open_follow_ups(uow, ticket)
     if not waiting:
         raise IllegalStep("nothing_to_answer", number=number, follow_up=None, status=ticket.status)
@@ -383,12 +383,13 @@ def close_supervision_order(uow: UnitOfWork, actor: Actor, order_number: str, *,
 
 
 def issue_reminder_letter(uow: UnitOfWork, actor: Actor, text: str, *, number: str | None = None,
-                          unit_code: str | None = None, at: datetime | None = None) -> ReminderLetter:
+                          unit_code: str | None = None, version: int | None = None,
+                          at: datetime | None = None) -> ReminderLetter:
     """提醒函 on a leader's instruction (局领导批示), about a ticket or to a unit."""
     if (number is None) == (unit_code is None):
         raise Invalid("ticket_or_unit", number=number, unit=unit_code)
     if number is not None:
-        target: Ticket | Unit = ticket_in_scope(uow, actor, number)
+        target: Ticket | Unit = ticket_in_scope(uow, actor, number, version)
     else:
         assert unit_code is not None
         target = unit_in_scope(uow, unit_code, actor, active=True)

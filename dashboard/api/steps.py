@@ -179,9 +179,11 @@ TICKET_STEPS: dict[str, Step] = {
                     lambda u, a, n, b, v: services.unmerge(u, a, n, b.required_text("reason"), version=v)),
     "follow_up_answer": Step("What the citizen answered on the phone (满意, 基本满意, 不满意)",
                              {"answer": {**STR, "maxLength": 40}}, ("answer",),
-                             lambda u, a, n, b, v: services.record_phone_answer(u, a, n, b.required_text("answer"))),
+                             lambda u, a, n, b, v: services.record_phone_answer(u, a, n, b.required_text("answer"),
+                                                                                version=v)),
     "remind": Step("提醒函 on a leader's instruction (局领导批示)", {"text": _text_field("the instruction")}, ("text",),
-                   lambda u, a, n, b, v: services.issue_reminder_letter(u, a, b.required_text("text"), number=n)),
+                   lambda u, a, n, b, v: services.issue_reminder_letter(u, a, b.required_text("text"), number=n,
+                                                                        version=v)),
 }
 # The role a step is checked against (the gate's 403 comes before the domain's).
 STEP_ROLE = {"return": "return", "pass_down": "dispatch", "follow_up_answer": "record_follow_up",

@@ -1,0 +1,149 @@
+"""The work through the REST API alone, with a token per role: the whole loop, every write
+endpoint's refusals (enumerated from the OpenAPI document, so a new one cannot escape), and
+no citizen's name or phone in anything but the audited reveal."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.helpers import ApiWorld, api_world, new_request
+from tickets import services
+from tickets.models import PersonalDataReveal, TicketEvent, utcnow
+from tickets.uow import unit_of_work
+
+SMS = "work-api-sms"
+NAME, PHONE = "张三", "13812345678"  # new_request's citizen
+# POSTs with an authentication of their own (a channel's signature, the gateway's secret): not a user's step.
+NOT_A_USERS_STEP = {"/intake/hotline", "/intake/hotline/{source_name}", "/sms/inbound"}
+
+
+@pytest.fixture
+def world(tmp_path: Path, pg_url: str) -> Iterator[ApiWorld]:
+    for w in api_world(tmp_path, database_url=pg_url, sms_inbound_secret=SMS):
+        w.add_person("dispatcher", "dispatcher", "JN-PTB")
+        w.add_person("other", "handler", "JN-LX-01")
+        yield w
+
+
+def ticket_at_station(world: ApiWorld) -> str:
+    """A new ticket at the api world's handler's station (JN-TQ-01), as a source that routes would send it."""
+    with unit_of_work(world.platform.factory) as s:
+        request = replace(new_request(utcnow(), external_id=f"API-{utcnow().timestamp()}"), unit_code="JN-TQ-01")
+        return services.receive_one(s, request, now=utcnow()).number
+
+
+def act(world: ApiWorld, who: str, number: str, step: str, **body: Any) -> Any:
+    response = world.post(f"/api/v1/tickets/{number}/{step}", who, json=body)
+    assert response.status_code == 200, (step, who, response.get_json())
+    return response.get_json()
+
+
+def test_the_whole_loop_through_the_api(world: ApiWorld) -> None:
+    number = ticket_at_station(world)
+    ticket = act(world, "handler", number, "return", reason="不属于本所辖区，应由泺口所办理")
+    assert ticket["status"] == "returned" and ticket["allowed_steps"] == []
+    queue = world.get("/api/v1/queues/dispatch", "dispatcher").get_json()
+    assert number in [r["number"] for r in queue["rows"]]
+    act(world, "dispatcher", number, "dispatch", unit="JN-TQ-01", note="请办理")
+    assert number in [r["number"] for r in world.get("/api/v1/queues/desk", "handler").get_json()["rows"]]
+    assert number not in [r["number"] for r in world.get("/api/v1/queues/desk", "other").get_json()["rows"]]
+    for step, body in (("accept", {}), ("contact", {"note": "已电话联系"}), ("report", {"result": "已处理"})):
+        act(world, "handler", number, step, **body)
+    act(world, "dispatcher", number, "send_back", reason="未说明整改措施")
+    act(world, "handler", number, "report", result="已处理，并约定每晚巡查")
+    act(world, "dispatcher", number, "approve")
+    replied = act(world, "dispatcher", number, "reply", text="您反映的问题已处理。")
+    assert replied["status"] == "replied"
+    answer = world.platform.server.test_client().post(
+        "/api/v1/sms/inbound", data={"phone": PHONE, "text": "1"}, headers={"X-Minsheng-Sms-Secret": SMS})
+    assert answer.get_json()["status"] == "closed"
+    events = world.get(f"/api/v1/tickets/{number}/events?limit=100", "handler").get_json()["items"]
+    kinds = [e["kind"] for e in events if e["kind"] in ("received", "dispatched", "return", "accept", "contact",
+                                                       "report", "send_back", "approve", "reply", "close")]
+    assert kinds == ["received", "dispatched", "return", "dispatched", "accept", "contact", "report", "send_back",
+                     "report", "approve", "reply", "close"]
+    actors = {e["kind"]: e["actor"] for e in events}
+    assert actors["return"] == "handler" and actors["send_back"] == "dispatcher" and actors["close"] == "system"
+
+
+def _operations(world: ApiWorld) -> list[tuple[str, dict[str, Any]]]:
+    document = world.get("/api/v1/openapi.json", None).get_json()
+    return [(path, spec["post"]) for path, spec in document["paths"].items()
+            if "post" in spec and path not in NOT_A_USERS_STEP]
+
+
+def _body(operation: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A plausible body: each required field filled by its type."""
+    schema = ((operation.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema") or {})
+    fill = {"string": "核实", "number": 2, "integer": 1, "boolean": True}
+    body = {name: fill.get(prop.get("type"), "x") for name, prop in schema.get("properties", {}).items()
+            if name in schema.get("required", [])}
+    return {**body, **more}
+
+
+def test_every_write_endpoint_refuses_the_wrong_people_a_stale_copy_and_a_repeat(world: ApiWorld) -> None:
+    number = ticket_at_station(world)
+    with unit_of_work(world.platform.factory) as s:
+        order = services.issue_supervision_order(s, services.SYSTEM, number)
+        order_number = order.number
+    operations = _operations(world)
+    assert len(operations) >= 20  # the steps, suggestions, orders, alerts, supervision, reveal
+    ids = {"number": number, "order_number": order_number, "suggestion_id": "1", "alert_id": "1"}
+    for path, operation in operations:
+        url = "/api/v1" + re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
+        body = _body(operation)
+        for who in ("viewer", "kiosk"):
+            refused = world.post(url, who, json=body)
+            assert refused.status_code == 403, (path, who, refused.status_code)
+        other = world.post(url, "other", json=body)
+        assert other.status_code in (403, 404), (path, "other station", other.status_code)
+        if "{number}" in path and "version" in json.dumps(operation.get("requestBody") or {}):
+            stale = world.post(url, "admin", json=_body(operation, version=999))
+            assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "stale_version", path
+            assert stale.get_json()["error"]["params"]["ticket"]["number"] == number
+        with world.platform.factory() as s:
+            before = s.scalar(select(func.count()).select_from(TicketEvent))
+        key = {"Idempotency-Key": f"repeat-{path}"}
+        first = world.post(url, "admin", json=body, headers=key)
+        with world.platform.factory() as s:
+            between = s.scalar(select(func.count()).select_from(TicketEvent))
+        again = world.post(url, "admin", json=body, headers=key)
+        with world.platform.factory() as s:
+            after = s.scalar(select(func.count()).select_from(TicketEvent))
+        assert (again.status_code, again.get_json()) == (first.status_code, first.get_json()), path
+        assert after == between, f"{path}: the repeat changed something"
+        assert first.status_code < 500 and before <= between
+
+
+def test_no_name_or_phone_outside_the_audited_reveal(world: ApiWorld) -> None:
+    number = ticket_at_station(world)
+    act(world, "handler", number, "accept")
+    seen = []
+    for path, who in (("/api/v1/tickets", "admin"), ("/api/v1/queues/desk", "handler"),
+                      ("/api/v1/queues/dispatch", "dispatcher"), (f"/api/v1/tickets/{number}", "handler"),
+                      (f"/api/v1/tickets/{number}/events", "handler"), ("/api/v1/supervision/orders", "admin")):
+        response = world.get(path, who)
+        assert response.status_code == 200, path
+        seen.append(json.dumps(response.get_json(), ensure_ascii=False))  # as the words, not \\u escapes
+    text = "\n".join(seen)
+    assert PHONE not in text and NAME not in text
+    assert "张*" in text and "138****5678" in text  # masked, as the screens show it
+    # The reveal: the handling unit's officer yes, audited; another station's no; a viewer no.
+    revealed = world.post(f"/api/v1/tickets/{number}/reveal", "handler")
+    assert revealed.status_code == 200 and revealed.get_json() == {"name": NAME, "phone": PHONE}
+    assert revealed.headers["Cache-Control"] == "no-store"
+    assert world.post(f"/api/v1/tickets/{number}/reveal", "other").status_code == 404
+    assert world.post(f"/api/v1/tickets/{number}/reveal", "viewer").status_code == 403
+    with world.platform.factory() as s:
+        audit = s.scalars(select(PersonalDataReveal)).all()
+    assert [(r.actor, r.remote_addr is not None) for r in audit] == [("handler", True)]
+    listed = world.get(f"/api/v1/tickets/{number}/reveals", "admin").get_json()["items"]
+    assert [r["actor"] for r in listed] == ["handler"]
+    assert world.get(f"/api/v1/tickets/{number}/reveals", "handler").status_code == 403
