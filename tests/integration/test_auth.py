@@ -187,7 +187,8 @@ def test_login_logout_and_no_open_redirect(auth_web: Web) -> None:
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.get_data(as_text=True)
     assert client.get("/api/v1/me").status_code == 401
     done = client.post("/login", data={"username": "office", "password": PASSWORD, "next": "//evil.example/x"})
-    assert done.status_code == 302 and done.headers["Location"] == "/"
+    # Not to the other site: to the role's own screen (an admin works the dispatch desk).
+    assert done.status_code == 302 and done.headers["Location"] == "/dispatch?lang=zh-CN"
     assert client.get("/").status_code == 200
     assert client.get("/api/v1/me").get_json()["unit_code"] == "JN-PTB"
     client.get("/logout")
