@@ -348,6 +348,16 @@ class FollowupWorld:
 
         return actor_for(s, self.user(s, username))
 
+    def refuse(self, s: Session, usernames: Iterable[str], act: Callable[[Any], object]) -> None:
+        """``act(actor)`` is refused (``NotAllowed``) to each of ``usernames``."""
+        import pytest
+
+        from tickets.errors import NotAllowed
+
+        for username in usernames:
+            with pytest.raises(NotAllowed):
+                act(self.actor(s, username))
+
 
 def followup_world(url: str | None, **overrides: Any) -> Iterator[FollowupWorld]:
     """A FollowupWorld on SQLite in memory (``url`` None) or on a migrated database at ``url``;
