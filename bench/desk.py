@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import new_request  # noqa: E402
+from tests.helpers import new_request, together  # noqa: E402
 from tests.servers import CHROMIUM, CHROMIUM_ARGS, PlatformProcess, PostgresServer, RedisServer  # noqa: E402
 
 STATION = "JN-TQ-01"
@@ -153,13 +153,7 @@ def load_part(platform: PlatformProcess, tokens: dict[str, str], users: int, per
                     if status != 200:
                         refused.append(status)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(1, users + 1)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = together(threading.Thread(target=work, args=(n,)) for n in range(1, users + 1))
     return {"users": users, "posts": len(latencies), "refused": len(refused), "per_second": round(len(latencies) / elapsed),
             "p50_ms": round(statistics.median(latencies) * 1000, 1), "p95_ms": round(percentile(latencies, 95) * 1000, 1),
             "p99_ms": round(percentile(latencies, 99) * 1000, 1)}

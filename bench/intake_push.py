@@ -45,10 +45,10 @@ from sqlalchemy import func, select
 
 import app
 import settings as settings_module
-from feeds import hotline
 from feeds.simulator import Simulator
 from geo import coords
 from tickets.models import DeadLetter, IntakeRecord
+from tests.helpers import signed_headers, together
 from tickets.vocabulary import KINDS
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -144,19 +144,13 @@ def run_inprocess(orders: list[dict[str, Any]], batch: int, profile: bool, backe
     payloads = bodies(orders, batch)
     warm = bodies(make_orders(20, seed=99, prefix="WU"), 1)
     for body in warm[:5]:  # warm up: imports, routing grid, dedup index (not timed, not counted)
-        stamp = str(int(time.time()))
-        client.post("/api/v1/intake/hotline", data=body, headers={
-            "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
-            hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
+        client.post("/api/v1/intake/hotline", data=body, headers=signed_headers(body, SECRET))
     profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
     if profiler:
         profiler.enable()
     for body in payloads:
-        stamp = str(int(time.time()))
-        response = client.post("/api/v1/intake/hotline", data=body, headers={
-            "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
-            hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
+        response = client.post("/api/v1/intake/hotline", data=body, headers=signed_headers(body, SECRET))
         if response.status_code not in (200, 201):
             raise SystemExit(f"push failed: {response.status_code} {response.get_data(as_text=True)[:300]}")
     if profiler:
@@ -216,10 +210,7 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
             def send(body: bytes) -> None:
-                stamp = str(int(time.time()))
-                conn.request("POST", "/api/v1/intake/hotline", body=body, headers={
-                    "Content-Type": "application/json", hotline.TIMESTAMP_HEADER: stamp,
-                    hotline.SIGNATURE_HEADER: hotline.sign(SECRET, stamp, body)})
+                conn.request("POST", "/api/v1/intake/hotline", body=body, headers=signed_headers(body, SECRET))
                 response = conn.getresponse()
                 data = response.read()
                 if response.status not in (200, 201):
@@ -233,20 +224,16 @@ def run_server(orders: list[dict[str, Any]], batch: int, backend: str = "embedde
         shares = [payloads[i::processes] for i in range(processes)]
         workers = [threading.Thread(target=lambda send=send, share=share: [send(b) for b in share])
                    for send, share in zip(senders, shares)]
-        start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        elapsed = time.perf_counter() - start
+        elapsed = together(workers)
+        pushed = time.perf_counter()
         if failures:
             raise SystemExit(failures[0])
         # How long after the last push the wall's live state holds every ticket (the relay
         # and the aggregator catching up with a burst).
         lag = None
-        while time.perf_counter() - start - elapsed < 300:
+        while time.perf_counter() - pushed < 300:
             if procs[0].get("/api/v1/live/snapshot")["counters"]["open_now"] >= len(orders) + 5:
-                lag = time.perf_counter() - start - elapsed
+                lag = time.perf_counter() - pushed
                 break
             time.sleep(0.1)
         peak_mb = [_peak_rss_mb(process.proc.pid) for process in procs if process.proc is not None]

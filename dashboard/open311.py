@@ -17,10 +17,14 @@ has them, POSTs need an api_key; no cookie is read, so there is nothing to forge
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard import running
@@ -49,6 +53,25 @@ def _respond(fmt: str, data: Any, root: str, item: str | None, status: int = 200
 
 def _error(fmt: str, err: o311.Open311Error) -> Response:
     return _respond(fmt, o311.errors_body(err), "errors", "error", err.code)
+
+
+def _service_requests(fmt: str, data: list[dict[str, Any]], status: int = 200) -> Response:
+    return _respond(fmt, data, "service_requests", "request", status)
+
+
+@contextmanager
+def _reading() -> Iterator[tuple[Session, ZoneInfo]]:
+    """A public GET's session, after the jurisdiction check, and the platform's time zone."""
+    platform = _platform()
+    _jurisdiction()
+    with platform.factory() as session:
+        yield session, platform.settings.tz
+
+
+def _record_of(session: Session, token: str) -> IntakeRecord | None:
+    """The intake record of an Open311 request, by the token its client was given."""
+    return session.scalar(select(IntakeRecord).where(IntakeRecord.channel == o311.CHANNEL,
+                                                     IntakeRecord.external_id == token))
 
 
 def _jurisdiction() -> None:
@@ -146,13 +169,12 @@ def post_request(fmt: str) -> Response:
         body = [{"service_request_id": number, "token": new.external_id,
                  "service_notice": "该诉求已受理（重复提交）" if outcome.status == "duplicate" else "已受理，民警将与您联系",
                  "account_id": first.get("account_id") or None}]
-    return _respond(fmt, body, "service_requests", "request", 200 if outcome.status == "duplicate" else 201)
+    return _service_requests(fmt, body, 200 if outcome.status == "duplicate" else 201)
 
 
 def _remember_number(session: Any, token: str, ticket: Ticket) -> str:
     """The service_request_id the client was given first stays theirs (kept in the record)."""
-    record = session.scalar(select(IntakeRecord).where(IntakeRecord.channel == o311.CHANNEL,
-                                                       IntakeRecord.external_id == token))
+    record = _record_of(session, token)
     if record is None:
         return ticket.number
     payload = dict(record.payload or {})
@@ -165,40 +187,32 @@ def _remember_number(session: Any, token: str, ticket: Ticket) -> str:
 @blueprint.get(f"/requests.{FMT}")
 @public
 def get_requests(fmt: str) -> Response:
-    platform = _platform()
-    _jurisdiction()
-    args = {k: v for k, v in request.args.items()}
-    with platform.factory() as session:
-        tickets = o311.search(session, args, utcnow(), platform.settings.tz)
-        data = o311.views(session, tickets, platform.settings.tz)
-    return _respond(fmt, data, "service_requests", "request")
+    with _reading() as (session, tz):
+        tickets = o311.search(session, {k: v for k, v in request.args.items()}, utcnow(), tz)
+        data = o311.views(session, tickets, tz)
+    return _service_requests(fmt, data)
 
 
 @blueprint.get(f"/requests/<number>.{FMT}")
 @public
 def get_request(number: str, fmt: str) -> Response:
-    platform = _platform()
-    _jurisdiction()
-    with platform.factory() as session:
+    with _reading() as (session, tz):
         ticket = o311.find(session, number)
         if ticket is None:
             raise o311.Open311Error(404, [f"service_request_id {number!r} not found"])
-        data = o311.views(session, [ticket], platform.settings.tz)
-    return _respond(fmt, data, "service_requests", "request")
+        data = o311.views(session, [ticket], tz)
+    return _service_requests(fmt, data)
 
 
 @blueprint.get(f"/tokens/<token>.{FMT}")
 @public
 def get_token(token: str, fmt: str) -> Response:
-    platform = _platform()
-    _jurisdiction()
-    with platform.factory() as session:
-        record = session.scalar(select(IntakeRecord).where(IntakeRecord.channel == o311.CHANNEL,
-                                                           IntakeRecord.external_id == token))
+    with _reading() as (session, _tz):
+        record = _record_of(session, token)
         if record is None:
             raise o311.Open311Error(404, [f"token {token!r} not found"])
         number = (record.payload or {}).get("service_request_id") or record.ticket.number
-    return _respond(fmt, [{"service_request_id": number, "token": token}], "service_requests", "request")
+    return _service_requests(fmt, [{"service_request_id": number, "token": token}])
 
 
 @blueprint.route("/<path:rest>", methods=["GET", "POST"])

@@ -23,7 +23,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from tests.servers import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import PlatformProcess
@@ -103,6 +103,21 @@ def plant_history(url: str) -> None:
     print(f"planted {len(rows)} tickets of history")
 
 
+def _log_in(page: Page, platform: PlatformProcess, path: str, username: str) -> None:
+    """Open ``path`` through the login form, as one of the demo accounts."""
+    page.goto(f"{platform.base_url}/login?next={quote(path, safe='/')}")
+    page.fill("#username", username)
+    page.fill("#password", "minsheng-demo")  # the demo accounts' published password
+    page.click("button[type=submit]")
+
+
+def _shoot(page: Page, name: str, done: Page | BrowserContext) -> None:
+    """Photograph ``page`` into ``name``, then close ``done`` (the page, or its context)."""
+    page.screenshot(path=str(OUT / name))
+    done.close()
+    print("wrote", OUT / name)
+
+
 def wall_and_map_shots() -> None:
     db = Path(tempfile.mkdtemp()) / "shots.db"
     plant_history(f"sqlite:///{db}")
@@ -132,23 +147,16 @@ def wall_and_map_shots() -> None:
                     # between the snapshot's figure patch and dcc.Graph loading): load again.
                     if page.evaluate("document.querySelectorAll('#wall-flow .legend .traces').length"):
                         break
-                page.screenshot(path=str(OUT / name))
-                page.close()
-                print("wrote", OUT / name)
+                _shoot(page, name, page)
             for name, path, width, height in MAP_SHOTS:
                 page = browser.new_page(viewport={"width": width, "height": height})
-                page.goto(f"{platform.base_url}/login?next={quote(path, safe='/')}")
-                page.fill("#username", "leader")
-                page.fill("#password", "minsheng-demo")  # the demo accounts' published password
-                page.click("button[type=submit]")
+                _log_in(page, platform, path, "leader")
                 page.wait_for_selector("#map-frame")
                 page.wait_for_function("() => { const f = document.getElementById('map-frame');"
                                        " return f && f.contentWindow && f.contentWindow.minshengMap"
                                        " && f.contentWindow.minshengMap.ready; }", timeout=60000)
                 page.wait_for_timeout(2000)
-                page.screenshot(path=str(OUT / name))
-                page.close()
-                print("wrote", OUT / name)
+                _shoot(page, name, page)
             browser.close()
     finally:
         platform.stop()
@@ -190,10 +198,7 @@ def form_shots() -> None:
                 page.on("request", lambda r: None if r.url.startswith((platform.base_url, "data:"))
                         else outside.append(r.url))
                 if path == "/frontdesk":  # staff only: log in as the demo dispatcher
-                    page.goto(f"{platform.base_url}/login?next={quote(path, safe='/')}")
-                    page.fill("#username", "dispatcher")
-                    page.fill("#password", "minsheng-demo")  # the demo accounts' published password
-                    page.click("button[type=submit]")
+                    _log_in(page, platform, path, "dispatcher")
                     page.wait_for_selector("form[action='/frontdesk']")
                 else:
                     page.goto(platform.base_url + path)
@@ -214,9 +219,7 @@ def form_shots() -> None:
                     page.click("button[type=submit]")
                     page.wait_for_selector("[role=status]")
                 page.wait_for_timeout(300)
-                page.screenshot(path=str(OUT / name))
-                context.close()
-                print("wrote", OUT / name)
+                _shoot(page, name, context)
             browser.close()
     finally:
         platform.stop()

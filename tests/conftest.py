@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -102,26 +102,25 @@ def _platform_settings(request: pytest.FixtureRequest, **defaults: Any) -> Any:
 
 
 # ================================================================ real servers
+S = TypeVar("S", PostgresServer, RedisServer)
+
+
+def _served(server: type[S], what: str) -> Iterator[S]:
+    """A server for the session, if ``what`` is installed (``_missing`` else), stopped at its end."""
+    if not server.available():
+        _missing(what)
+    with server() as started:
+        yield started
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    if not PostgresServer.available():
-        _missing("PostgreSQL")
-    server = PostgresServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _served(PostgresServer, "PostgreSQL")
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    if not RedisServer.available():
-        _missing("Redis")
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _served(RedisServer, "Redis")
 
 
 @pytest.fixture

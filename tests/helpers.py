@@ -168,6 +168,17 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def together(threads: Iterable[threading.Thread]) -> float:
+    """Start ``threads`` at once and wait for them all; the seconds that took."""
+    threads = list(threads)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def run_app(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``python app.py ARGS`` in its own process, with ``env`` added to this one's environment."""
     return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, env={**os.environ, **env},
@@ -344,6 +355,16 @@ class FollowupWorld:
         from tickets.roles import actor_for
 
         return actor_for(s, self.user(s, username))
+
+    def refuse(self, s: Session, usernames: Iterable[str], act: Callable[[Any], object]) -> None:
+        """``act(actor)`` is refused (``NotAllowed``) to each of ``usernames``."""
+        import pytest
+
+        from tickets.errors import NotAllowed
+
+        for username in usernames:
+            with pytest.raises(NotAllowed):
+                act(self.actor(s, username))
 
 
 def followup_world(url: str | None, **overrides: Any) -> Iterator[FollowupWorld]:

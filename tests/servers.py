@@ -35,7 +35,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_PREFIX = "minsheng-pg-"
@@ -237,7 +237,30 @@ def _kill_orphan_postgres(tmp: Path) -> None:
             time.sleep(0.05)
 
 
-class PostgresServer:
+class _Server:
+    """What the suite's throwaway servers share: their files in a temp dir of their own, and
+    ``with`` starting and stopping them."""
+
+    tmpdir: Path | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _file(self, name: str) -> Path:
+        assert self.tmpdir is not None, "server not started"
+        return self.tmpdir / name
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PostgresServer(_Server):
     """A private PostgreSQL cluster: temp data dir, trust auth, 127.0.0.1 only."""
 
     superuser = "postgres"
@@ -272,13 +295,11 @@ class PostgresServer:
     # -- paths
     @property
     def datadir(self) -> Path:
-        assert self.tmpdir is not None, "server not started"
-        return self.tmpdir / "data"
+        return self._file("data")
 
     @property
     def logfile(self) -> Path:
-        assert self.tmpdir is not None, "server not started"
-        return self.tmpdir / "postgres.log"
+        return self._file("postgres.log")
 
     @property
     def running(self) -> bool:
@@ -299,7 +320,7 @@ class PostgresServer:
         )
 
     # -- lifecycle
-    def start(self) -> "PostgresServer":
+    def start(self) -> Self:
         if self.running:
             return self
         if not self.available():
@@ -408,12 +429,6 @@ class PostgresServer:
             self.port = None
             _live.discard(self)
 
-    def __enter__(self) -> "PostgresServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- URLs and databases
     def _conninfo(self, dbname: str) -> str:
         return f"host=127.0.0.1 port={self.port} user={self.superuser} dbname={dbname}"
@@ -463,7 +478,7 @@ def _kill_orphan_redis(tmp: Path) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-class RedisServer:
+class RedisServer(_Server):
     """A foreground ``redis-server`` on a private port, no persistence."""
 
     def __init__(self, start_timeout: float = 20.0) -> None:
@@ -485,14 +500,13 @@ class RedisServer:
 
     @property
     def logfile(self) -> Path:
-        assert self.tmpdir is not None, "server not started"
-        return self.tmpdir / "redis.log"
+        return self._file("redis.log")
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> "RedisServer":
+    def start(self) -> Self:
         """Start; keeps ``self.port`` if already set (that is what ``restart`` relies on)."""
         if self.running:
             return self
@@ -588,7 +602,7 @@ class RedisServer:
         """Stop the server but keep its port, for an outage test: ``start()`` brings it back there."""
         self._terminate()
 
-    def restart(self) -> "RedisServer":
+    def restart(self) -> Self:
         """Stop and start again on the SAME port, so existing client URLs stay valid.
 
         Data is gone afterwards (no persistence). Redis binds with SO_REUSEADDR, so
@@ -598,12 +612,6 @@ class RedisServer:
             return self.start()
         self._terminate()
         return self.start()
-
-    def __enter__(self) -> "RedisServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --------------------------------------------------------------------------- Chromium

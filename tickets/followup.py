@@ -363,7 +363,8 @@ def escalate(session: UnitOfWork, ticket: Ticket, at: datetime, level: int) -> N
     )
 
 
-def close_with_findings(session: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, findings: str) -> None:
+def close_with_findings(session: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor,
+                        findings: str | None) -> None:
     """办结 a level-3 ticket with the supervisors' findings (调查结论), after its level-3 reply.
 
     Whatever the citizen answered, or if they never did: the findings are the

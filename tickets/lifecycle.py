@@ -80,6 +80,18 @@ def _record(uow: UnitOfWork, ticket: Ticket, step: str, at: datetime, actor: Act
     record_event(uow, ticket, step, at, actor=actor.name, actor_id=actor.user_id, note=note, data=data)
 
 
+def _advance(uow: UnitOfWork, ticket: Ticket, step: str, at: datetime, actor: Actor, note: str | None = None,
+             data: dict[str, Any] | None = None, **columns: Any) -> None:
+    """Take ``step``: guarded, the ticket moved to the status ``TRANSITIONS`` gives and ``columns``
+    set on it, then recorded (the event and its handlers see the ticket changed)."""
+    to = _guard(ticket, step, at, actor)
+    assert to is not None, step
+    ticket.status = to
+    for column, value in columns.items():
+        setattr(ticket, column, value)
+    _record(uow, ticket, step, at, actor, note, data)
+
+
 # ------------------------------------------------------------------ routing
 def at_office(ticket: Ticket) -> bool:
     """Routing found no unit for it: it waits at the platform office, whose dispatchers send it on."""
@@ -117,64 +129,48 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
             {"unit_code": unit.code, "direct": bool(ticket.direct_dispatch), "first": first})
 
 
-def return_ticket(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str) -> None:
+def return_ticket(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str | None) -> None:
     """退单: the unit says the ticket is not theirs; the dispatcher must re-route it."""
-    reason = required(reason, "reason", ticket.number)
-    _guard(ticket, "return", at, actor)
-    ticket.status = "returned"
-    _record(uow, ticket, "return", at, actor, reason)
+    _advance(uow, ticket, "return", at, actor, required(reason, "reason", ticket.number))
 
 
 # ----------------------------------------------------------------- handling
 def accept(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, note: str | None = None) -> None:
-    _guard(ticket, "accept", at, actor)
-    ticket.status, ticket.accepted_at = "accepted", at
-    _record(uow, ticket, "accept", at, actor, note)
+    """签收."""
+    _advance(uow, ticket, "accept", at, actor, note, accepted_at=at)
 
 
 def contact(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, note: str | None = None) -> None:
-    _guard(ticket, "contact", at, actor)
-    if ticket.accepted_at is None:
-        ticket.accepted_at = at  # contacting the citizen is taking the ticket on
-    ticket.status, ticket.contacted_at = "contacted", at
-    _record(uow, ticket, "contact", at, actor, note)
+    """联系群众: contacting the citizen is taking the ticket on (accepted now, if it was not yet)."""
+    _advance(uow, ticket, "contact", at, actor, note, contacted_at=at, accepted_at=ticket.accepted_at or at)
 
 
 def report(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, note: str | None = None) -> None:
-    _guard(ticket, "report", at, actor)
-    ticket.status, ticket.reported_at = "reported", at
-    _record(uow, ticket, "report", at, actor, note)
+    """上报: what the unit did."""
+    _advance(uow, ticket, "report", at, actor, note, reported_at=at)
 
 
 def approve(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, note: str | None = None) -> None:
-    _guard(ticket, "approve", at, actor)
-    ticket.status = "approved"
-    _record(uow, ticket, "approve", at, actor, note)
+    """审核通过."""
+    _advance(uow, ticket, "approve", at, actor, note)
 
 
-def send_back(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str) -> None:
+def send_back(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str | None) -> None:
     """审核不通过: back to the unit to redo; the deadline stands."""
     reason = required(reason, "reason", ticket.number)
-    _guard(ticket, "send_back", at, actor)
-    ticket.status = "contacted"
-    ticket.redo_count = (ticket.redo_count or 0) + 1
-    _record(uow, ticket, "send_back", at, actor, reason)
+    _advance(uow, ticket, "send_back", at, actor, reason, redo_count=(ticket.redo_count or 0) + 1)
 
 
 def reply(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, text: str | None = None) -> None:
     """反馈: the answer goes to the citizen; the follow-up starts (see ``followup``)."""
-    _guard(ticket, "reply", at, actor)
-    ticket.status, ticket.replied_at = "replied", at
-    _record(uow, ticket, "reply", at, actor, text)
+    _advance(uow, ticket, "reply", at, actor, text, replied_at=at)
 
 
 def close(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, note: str | None = None) -> None:
     if (ticket.escalation_level or 1) >= 3 and not (note or "").strip():
         # 三级回访: a city-level case closes only with the findings of the inquiry.
         raise IllegalStep("findings_required", number=ticket.number)
-    _guard(ticket, "close", at, actor)
-    ticket.status, ticket.closed_at = "closed", at
-    _record(uow, ticket, "close", at, actor, note, {"satisfaction": ticket.satisfaction})
+    _advance(uow, ticket, "close", at, actor, note, {"satisfaction": ticket.satisfaction}, closed_at=at)
 
 
 def redo(uow: UnitOfWork, ticket: Ticket, at: datetime, level: int,

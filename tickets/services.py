@@ -14,7 +14,7 @@ with a code and parameters. Commands flush; the caller's unit of work commits.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,6 +176,19 @@ def import_records(uow: UnitOfWork, arrivals: Sequence[batch.Arrival], *, proven
 
 
 # ---------------------------------------------------------------- lifecycle
+# A step of the domain taken on a ticket, with its note, reason or text (``lifecycle.accept`` …).
+Step = Callable[[UnitOfWork, Ticket, datetime, Actor, str | None], None]
+
+
+def _take(uow: UnitOfWork, actor: Actor, number: str, version: int | None, at: datetime | None, step: Step,
+          text: str | None, *, required: str | None = None) -> Ticket:
+    """The body of a lifecycle command: the ticket ``number`` in the actor's scope (at ``version``),
+    ``step`` taken on it at ``at`` (now) with ``text``, refused empty if ``required`` names it."""
+    ticket = ticket_in_scope(uow, actor, number, version)
+    step(uow, ticket, _now(at), actor, text if required is None else lifecycle.required(text, required, number))
+    return ticket
+
+
 def dispatch(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, note: str | None = None,
              version: int | None = None, at: datetime | None = None) -> Ticket:
     """派单: to a unit (the first dispatch, again after a return, or from the platform office)."""
@@ -201,65 +214,49 @@ def pass_down(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, not
 def return_ticket(uow: UnitOfWork, actor: Actor, number: str, reason: str, *, version: int | None = None,
                   at: datetime | None = None) -> Ticket:
     """退单, with the reason."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    lifecycle.return_ticket(uow, ticket, _now(at), actor, reason)
-    return ticket
+    return _take(uow, actor, number, version, at, lifecycle.return_ticket, reason)
 
 
 def accept(uow: UnitOfWork, actor: Actor, number: str, *, note: str | None = None, version: int | None = None,
            at: datetime | None = None) -> Ticket:
     """签收."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    lifecycle.accept(uow, ticket, _now(at), actor, note)
-    return ticket
+    return _take(uow, actor, number, version, at, lifecycle.accept, note)
 
 
 def contact(uow: UnitOfWork, actor: Actor, number: str, *, note: str | None = None, version: int | None = None,
             at: datetime | None = None) -> Ticket:
     """联系群众, with a note of the call."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    lifecycle.contact(uow, ticket, _now(at), actor, note)
-    return ticket
+    return _take(uow, actor, number, version, at, lifecycle.contact, note)
 
 
 def report(uow: UnitOfWork, actor: Actor, number: str, result: str, *, version: int | None = None,
            at: datetime | None = None) -> Ticket:
     """上报: the unit reports what it did."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    lifecycle.report(uow, ticket, _now(at), actor, lifecycle.required(result, "result", number))
-    return ticket
+    return _take(uow, actor, number, version, at, lifecycle.report, result, required="result")
 
 
 def approve(uow: UnitOfWork, actor: Actor, number: str, *, note: str | None = None, version: int | None = None,
             at: datetime | None = None) -> Ticket:
     """审核通过."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    lifecycle.approve(uow, ticket, _now(at), actor, note)
-    return ticket
+    return _take(uow, actor, number, version, at, lifecycle.approve, note)
 
 
 def send_back(uow: UnitOfWork, actor: Actor, number: str, reason: str, *, version: int | None = None,
               at: datetime | None = None) -> Ticket:
     """审核退回, with the reason (a supervision order follows)."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    lifecycle.send_back(uow, ticket, _now(at), actor, reason)
-    return ticket
+    return _take(uow, actor, number, version, at, lifecycle.send_back, reason)
 
 
 def reply(uow: UnitOfWork, actor: Actor, number: str, text: str, *, version: int | None = None,
           at: datetime | None = None) -> Ticket:
     """反馈: the answer to the citizen (the follow-up SMS and the sources' results follow)."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    lifecycle.reply(uow, ticket, _now(at), actor, lifecycle.required(text, "reply", number))
-    return ticket
+    return _take(uow, actor, number, version, at, lifecycle.reply, text, required="reply")
 
 
 def close(uow: UnitOfWork, actor: Actor, number: str, findings: str, *, version: int | None = None,
           at: datetime | None = None) -> Ticket:
     """办结 a level-3 case with the supervisors' findings (any other closes by the citizen's answer)."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    followup.close_with_findings(uow, ticket, _now(at), actor, findings)
-    return ticket
+    return _take(uow, actor, number, version, at, followup.close_with_findings, findings)
 
 
 def redo(uow: UnitOfWork, actor: Actor, number: str, *, note: str | None = None, version: int | None = None,

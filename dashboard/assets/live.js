@@ -168,12 +168,8 @@
 
     // One pushed message: false when it cannot follow what is applied (reload the snapshot).
     function handle(msg) {
-      if (options.scoped) { return handleScoped(msg); }
-      var c = msg.counters;
-      if (c.epoch !== live.epoch) { return false; }
-      var events = msg.events.filter(function (e) { return e.seq > live.seq; });
-      if (events.length && events[0].seq !== live.seq + 1) { return false; } // a gap
-      if (!events.length && c.seq > live.seq) { return false; } // missed a whole batch
+      var events = options.scoped ? followScoped(msg) : follow(msg);
+      if (!events) { return false; }
       if (events.length) {
         notify("events", events);
         live.seq = events[events.length - 1].seq;
@@ -184,20 +180,22 @@
       return true;
     }
 
-    // A work screen's frame: its room's events only, so seqs skip; ``prev`` names the room's
-    // frame before this one, and a screen that has not seen it missed a frame.
-    function handleScoped(msg) {
-      if (msg.epoch !== live.epoch) { return false; }
-      if (msg.prev > live.seq) { return false; }
+    // A wall's message: its events after those applied, or null when they do not follow them.
+    function follow(msg) {
+      var c = msg.counters;
+      if (c.epoch !== live.epoch) { return null; }
       var events = msg.events.filter(function (e) { return e.seq > live.seq; });
-      if (events.length) {
-        notify("events", events);
-        live.seq = events[events.length - 1].seq;
-        live.applied += events.length;
-      }
-      live.lastServerTime = msg.server_time;
-      options.message(msg, events);
-      return true;
+      if (events.length && events[0].seq !== live.seq + 1) { return null; } // a gap
+      if (!events.length && c.seq > live.seq) { return null; } // missed a whole batch
+      return events;
+    }
+
+    // A work screen's frame: its room's events only, so seqs skip; ``prev`` names the room's
+    // frame before this one, and a screen that has not seen it missed a frame (null).
+    function followScoped(msg) {
+      if (msg.epoch !== live.epoch) { return null; }
+      if (msg.prev > live.seq) { return null; }
+      return msg.events.filter(function (e) { return e.seq > live.seq; });
     }
 
     function flush() {

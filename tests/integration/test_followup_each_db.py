@@ -141,9 +141,8 @@ def test_no_answer_in_48_hours_becomes_a_phone_task_recorded_by_staff(followup_w
     at = asked + timedelta(hours=50)
     with unit_of_work(world.factory) as s:
         task = s.get(FollowUp, task_id)
-        for who in ("viewer", "officer", "duty"):
-            with pytest.raises(NotAllowed):
-                followup.record_phone_answer(s, task, "满意", at, world.actor(s, who))
+        world.refuse(s, ("viewer", "officer", "duty"),
+                     lambda actor: followup.record_phone_answer(s, task, "满意", at, actor))
         with pytest.raises(Invalid) as refused:  # not 满意, 基本满意 or 不满意
             followup.record_phone_answer(s, task, "嗯", at, world.actor(s, "dispatcher"))
         assert refused.value.code == "answer_unknown" and refused.value.params["answer"] == "嗯"

@@ -6,9 +6,11 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -344,11 +346,22 @@ def test_tickets_from_other_channels_owe_no_result(small_bureau_platform: Any) -
     assert deliveries(small_bureau_platform) == []
 
 
+C = TypeVar("C", bound=connectors.Connector)
+
+
+@contextmanager
+def results_through(connector: C) -> Iterator[C]:
+    """The 12345 results go out through ``connector`` for the test, then through the configured ones."""
+    connectors.use("hotline_12345", connector)
+    try:
+        yield connector
+    finally:
+        connectors.use("hotline_12345", None)
+
+
 def test_the_sandbox_connector_records_and_marks_sent(small_bureau_platform: Any) -> None:
     platform = small_bureau_platform
-    sandbox = connectors.SandboxConnector()
-    connectors.use("hotline_12345", sandbox)
-    try:
+    with results_through(connectors.SandboxConnector()) as sandbox:
         number = _replied_order(platform, "已处理完毕")
         [d] = deliveries(platform)
         result = connectors.deliver_pending(platform.test_factory, d.created_at, platform.settings)
@@ -358,8 +371,6 @@ def test_the_sandbox_connector_records_and_marks_sent(small_bureau_platform: Any
         assert (d.status, d.attempts, d.sent_at) == ("sent", 1, d.created_at)
         assert connectors.deliver_pending(platform.test_factory, d.created_at, platform.settings) == {
             "sent": 0, "retry": 0, "failed": 0}
-    finally:
-        connectors.use("hotline_12345", None)
 
 
 class Flaky:
@@ -377,9 +388,7 @@ class Flaky:
 @pytest.mark.platform_settings(connector_backoff_seconds=10.0, connector_max_attempts=3)
 def test_a_failed_delivery_is_retried_with_backoff_then_given_up(small_bureau_platform: Any) -> None:
     platform = small_bureau_platform
-    flaky = Flaky(failures=99)
-    connectors.use("hotline_12345", flaky)
-    try:
+    with results_through(Flaky(failures=99)) as flaky:
         _replied_order(platform, "已处理")
         t0 = deliveries(platform)[0].created_at
         deliver = lambda at: connectors.deliver_pending(platform.test_factory, at, platform.settings)
@@ -391,15 +400,11 @@ def test_a_failed_delivery_is_retried_with_backoff_then_given_up(small_bureau_pl
         [d] = deliveries(platform)
         assert (d.status, d.attempts) == ("failed", 3) and "HTTP 503" in d.last_error
         assert flaky.calls == 3
-    finally:
-        connectors.use("hotline_12345", None)
 
 
 def test_a_delivery_that_fails_once_is_sent_on_the_retry(small_bureau_platform: Any) -> None:
     platform = small_bureau_platform
-    flaky = Flaky(failures=1)
-    connectors.use("hotline_12345", flaky)
-    try:
+    with results_through(Flaky(failures=1)):
         _replied_order(platform, "已处理")
         t0 = deliveries(platform)[0].created_at
         connectors.deliver_pending(platform.test_factory, t0, platform.settings)
@@ -407,17 +412,13 @@ def test_a_delivery_that_fails_once_is_sent_on_the_retry(small_bureau_platform: 
         assert result == {"sent": 1, "retry": 0, "failed": 0}
         [d] = deliveries(platform)
         assert (d.status, d.attempts, d.last_error) == ("sent", 2, None)
-    finally:
-        connectors.use("hotline_12345", None)
 
 
 def test_housekeeping_delivers_results(small_bureau_platform: Any) -> None:
     from tickets import housekeeping
 
     platform = small_bureau_platform
-    sandbox = connectors.SandboxConnector()
-    connectors.use("hotline_12345", sandbox)
-    try:
+    with results_through(connectors.SandboxConnector()) as sandbox:
         _replied_order(platform, "已处理")
         factory = platform.test_factory
         deliver = housekeeping.deliveries(  # as the platform wires it (dashboard.Platform.start)
@@ -425,8 +426,6 @@ def test_housekeeping_delivers_results(small_bureau_platform: Any) -> None:
         result = housekeeping.run_sweeps(factory, datetime.now(UTC), deliver)
         assert result["results"] == {"sent": 1, "retry": 0, "failed": 0} and len(sandbox.sent) == 1
         assert result["sms"] == {"sent": 0, "failed": 0}  # the sandbox gateway sent the follow-up at once
-    finally:
-        connectors.use("hotline_12345", None)
 
 
 def test_the_http_connector_posts_signed_json() -> None:

@@ -115,8 +115,12 @@ class Lifecycle(RuleBasedStateMachine):
                 assert t.status in STATUSES
                 assert (t.status == "closed") == (t.closed_at is not None)
                 assert t.status != "merged" or t.merged_into_id is not None
+                if t.status in ("accepted", "contacted", "reported", "approved", "replied", "closed"):
+                    assert t.accepted_at is not None and t.accepted_at <= (t.contacted_at or t.accepted_at)
                 if t.status in ("contacted", "reported", "approved", "replied", "closed"):
                     assert t.contacted_at is not None
+                if t.status in ("reported", "approved", "replied", "closed"):
+                    assert t.reported_at is not None
                 if t.dispatched_at is not None:
                     assert t.direct_dispatch is not None and t.resolve_due_at is not None
                     assert t.contact_due_at == t.dispatched_at + timedelta(hours=1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -165,10 +166,15 @@ def test_dispatch_reads_a_loaded_year(small_bureau_db: sessionmaker[Session], tm
     ("year: twenty\nholidays: [2027-01-01]\n", "year: 'twenty' is not a year"),
 ])
 def test_calendar_file_errors_name_the_file_and_the_entry(tmp_path: Path, text: str, expected: str) -> None:
-    path = write(tmp_path / "bad.yaml", text)
-    with pytest.raises(workcalendar.CalendarFileError) as caught:
-        workcalendar.read_calendar_file(path)
-    assert str(caught.value).startswith(str(path))
+    refused(write(tmp_path / "bad.yaml", text), workcalendar.read_calendar_file, workcalendar.CalendarFileError,
+            expected)
+
+
+def refused(path: Path, read: Callable[[Path], object], error: type[Exception], expected: str) -> None:
+    """``read(path)`` refuses the file with ``error``, whose message names the file, then says ``expected``."""
+    with pytest.raises(error) as caught:
+        read(path)
+    assert str(caught.value).startswith(f"{path}: ")
     assert expected in str(caught.value)
 
 
@@ -249,11 +255,7 @@ def test_the_loaded_policy_is_used_by_default_and_can_be_reloaded(tmp_path: Path
     ("contact_hours: [1\n", "not valid YAML"),
 ])
 def test_policy_errors_name_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
-    path = write(tmp_path / "policy.yaml", text)
-    with pytest.raises(sla.PolicyError) as caught:
-        sla.load_policy(path)
-    assert str(caught.value).startswith(f"{path}: ")
-    assert expected in str(caught.value)
+    refused(write(tmp_path / "policy.yaml", text), sla.load_policy, sla.PolicyError, expected)
 
 
 # ---------------------------------------------------------------- extensions

@@ -66,9 +66,8 @@ def test_manual_order_by_roles_that_may_supervise_only(followup_world: FollowupW
     at = MONDAY_9 + timedelta(hours=1)
     with unit_of_work(world.factory) as s:
         t = s.get(Ticket, tid)
-        for who in ("viewer", "officer", "dispatcher"):
-            with pytest.raises(NotAllowed):
-                supervision.issue_order(s, t, at, world.actor(s, who), "请尽快办理")
+        world.refuse(s, ("viewer", "officer", "dispatcher"),
+                     lambda actor: supervision.issue_order(s, t, at, actor, "请尽快办理"))
         order = supervision.issue_order(s, t, at, world.actor(s, "duty"), "请尽快办理")
         assert (order.reason, order.issued_by, order.status) == ("manual", "duty", "open")
         with pytest.raises(IllegalStep) as refused:
@@ -124,9 +123,8 @@ def test_leader_instruction_is_a_reminder_letter(followup_world: FollowupWorld) 
     tid = submit(world.factory, new_request(MONDAY_9)).id
     with unit_of_work(world.factory) as s:
         t = s.get(Ticket, tid)
-        for who in ("viewer", "duty", "officer"):
-            with pytest.raises(NotAllowed):
-                supervision.issue_leader_instruction(s, t, MONDAY_9, world.actor(s, who), "请妥善处理")
+        world.refuse(s, ("viewer", "duty", "officer"),
+                     lambda actor: supervision.issue_leader_instruction(s, t, MONDAY_9, actor, "请妥善处理"))
         letter = supervision.issue_leader_instruction(s, t, MONDAY_9, world.actor(s, "chief"), "请妥善处理，及时回复群众")
         assert (letter.reason, letter.issued_by, letter.ticket_id) == ("leader_instruction", "chief", tid)
         branch = s.scalar(select(Unit).where(Unit.code == "JN-LX"))
