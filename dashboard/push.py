@@ -8,7 +8,7 @@ process leads. Two streams leave:
 - ``live`` to the ``live`` room: every event with the city's counters, for the
   wall (public views only: no names, no phone numbers).
 - ``scoped`` to the room of each unit's subtree (``unit:<id>``): a ticket's
-  event goes to the room of its unit and of every unit above it, and a socket
+  event (its seq, its kind and the ticket's number) goes to the room of its unit and of every unit above it, and a socket
   joins only the room of the unit its user's scope starts from (a station
   officer hears their station, a branch its stations, the city everything
   through ``unit:<city>``). A work desk applies those. Each frame names the
@@ -120,8 +120,11 @@ class ScopeRooms:
             view = event.get("ticket")
             if view is None:
                 continue
+            # A work screen fetches the rows a frame names (in its user's scope, masked): the frame
+            # names the ticket and the step, nothing more, so the fan-out to the rooms stays small.
+            named = {"seq": event["seq"], "event": event["event"], "number": view["number"]}
             for uid in self.chain(view.get("unit_id")):
-                by_room.setdefault(unit_room(uid), []).append(event)
+                by_room.setdefault(unit_room(uid), []).append(named)
         out = {}
         for room, events in by_room.items():
             out[room] = {"events": events, "prev": self.last.get(room, 0),

@@ -31,7 +31,7 @@
  *         flush(): after the messages of one round; write what changed into Dash
  *         connection(ok): the socket connected (true) or dropped (false)
  *         scoped: true for a work screen: it takes the "scoped" stream (its user's units
- *           only: frames {events, prev, epoch}) instead of the wall's, and
+ *           only: frames {events: [{seq, event, number}], prev, epoch}) instead of the wall's, and
  *         load(): its own snapshot, a Promise of {epoch, seq, ...} (read the position
  *           first, then the rows: see /api/v1/queues/<screen>)
  *   live.on("events", fn) / live.on("snapshot", fn)

@@ -209,7 +209,7 @@
           counts();
         },
         message: function (msg, events) {
-          events.forEach(function (e) { if (e.ticket) { Q.pending[e.ticket.number] = true; } });
+          events.forEach(function (e) { if (e.number) { Q.pending[e.number] = true; } });
         },
         flush: refresh,
         connection: function (ok) {

@@ -48,7 +48,7 @@
       },
       snapshot: function () { if (loaded) { refresh(); } loaded = true; },  // a resync: read it again
       message: function (msg, events) {
-        if (events.some(function (e) { return e.ticket && e.ticket.number === config.number; })) { refresh(); }
+        if (events.some(function (e) { return e.number === config.number; })) { refresh(); }
       },
       flush: function () {},
       connection: function (ok) {
