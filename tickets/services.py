@@ -259,18 +259,6 @@ def close(uow: UnitOfWork, actor: Actor, number: str, findings: str, *, version:
     return _take(uow, actor, number, version, at, followup.close_with_findings, findings)
 
 
-def redo(uow: UnitOfWork, actor: Actor, number: str, *, note: str | None = None, version: int | None = None,
-         at: datetime | None = None) -> Ticket:
-    """重办 after an unsatisfied answer: the system's step (``followup.escalate``), a level up."""
-    ticket = ticket_in_scope(uow, actor, number, version)
-    check(actor, "redo", ticket.unit_id)  # followup.escalate redoes it as the system
-    if ticket.status != "replied":
-        raise IllegalStep("status_forbids_step", number=number, step="redo", status=ticket.status,
-                          allowed=["replied"])
-    followup.escalate(uow, ticket, _now(at), min((ticket.escalation_level or 1) + 1, followup.TOP_LEVEL))
-    return ticket
-
-
 def request_extension(uow: UnitOfWork, actor: Actor, number: str, hours: float, reason: str, *,
                       version: int | None = None, at: datetime | None = None) -> ExtensionRequest:
     """延期申请: working hours more, with the reason."""

@@ -73,7 +73,6 @@ COMMANDS = {  # step → the command a screen calls for it, with plausible argum
     "send_back": lambda s, a, t, ctx: services.send_back(s, a, t.number, "处理结果不完整", at=AT),
     "reply": lambda s, a, t, ctx: services.reply(s, a, t.number, "已答复群众", at=AT),
     "close": lambda s, a, t, ctx: services.close(s, a, t.number, "经督察支队调查，处置规范", at=AT),
-    "redo": lambda s, a, t, ctx: services.redo(s, a, t.number, at=AT),
     "request_extension": lambda s, a, t, ctx: services.request_extension(s, a, t.number, 2.0, "需调取监控", at=AT),
     "decide_extension": lambda s, a, t, ctx: services.decide_extension(s, a, t.number, True, at=AT),
     "merge": lambda s, a, t, ctx: services.merge(s, a, t.number, ctx["target"], at=AT),
