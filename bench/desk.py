@@ -136,9 +136,12 @@ def browser_part(platform: PlatformProcess, tickets: int, token: str) -> dict[st
     return out
 
 
-def load_part(platform: PlatformProcess, tokens: dict[str, str], users: int, per_user: int) -> dict[str, Any]:
+def load_part(platform: PlatformProcess, tokens: dict[str, str], users: int, per_user: int, think: float,
+              offset: int = 0) -> dict[str, Any]:
+    """``users`` officers, each working ``per_user`` tickets of its own (accept, contact, report), waiting
+    ``think`` seconds after each step as a person at a desk does (0: back to back, the server's capacity)."""
     status, body, _s = api(platform.base_url, tokens["deskbench"], "/api/v1/queues/desk?status=dispatched")
-    numbers = [r["number"] for r in body["rows"]]
+    numbers = [r["number"] for r in body["rows"]][offset:]
     latencies: list[float] = []
     refused: list[int] = []
     lock = threading.Lock()
@@ -152,9 +155,10 @@ def load_part(platform: PlatformProcess, tokens: dict[str, str], users: int, per
                     latencies.append(seconds)
                     if status != 200:
                         refused.append(status)
+                time.sleep(think)
 
     elapsed = together(threading.Thread(target=work, args=(n,)) for n in range(1, users + 1))
-    return {"users": users, "posts": len(latencies), "refused": len(refused), "per_second": round(len(latencies) / elapsed),
+    return {"users": users, "think_s": think, "posts": len(latencies), "refused": len(refused), "per_second": round(len(latencies) / elapsed),
             "p50_ms": round(statistics.median(latencies) * 1000, 1), "p95_ms": round(percentile(latencies, 95) * 1000, 1),
             "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
 
@@ -165,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--per-user", type=int, default=10, help="tickets each API user works (3 POSTs each)")
+    parser.add_argument("--think", type=float, nargs="+", default=[1.0, 0.0],
+                        help="seconds each user waits after a step (0: back to back)")
     args = parser.parse_args(argv)
     servers: list[Any] = []
     try:
@@ -182,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             tokens = people(factory, args.users)
             result = {"backend": args.backend, "tickets": args.tickets,
                       **browser_part(platform, args.tickets, tokens["deskbench"]),
-                      "api": load_part(platform, tokens, args.users, args.per_user)}
+                      "api": [load_part(platform, tokens, args.users, args.per_user, think, n * args.users * args.per_user)
+                              for n, think in enumerate(args.think)]}
         finally:
             platform.stop()
         print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -11,9 +11,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
-
+from typing import Any
 
 import redis
 from dash import Dash
@@ -28,15 +27,15 @@ from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
 from dashboard.redis_link import connect
+from feeds import connectors
 from layouts import home, shell
 from layouts.i18n import gettext
 from settings import Settings
-from feeds import connectors
 from tickets import alerts, housekeeping, sla
 from tickets.bootstrap import Domain, bootstrap
 from tickets.figures import RankingPolicy
-from tickets.uow import UnitOfWork
 from tickets.roles import Actor
+from tickets.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -184,6 +183,7 @@ def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWo
         assets_folder=str(HERE / "assets"),
         # Served by this platform: police networks are closed (no CDN).
         serve_locally=True,
+        compress=True,  # a desk's first page carries thousands of rows; scripts are megabytes
         external_scripts=["/static/vendor/socket.io.min.js"],
         title=gettext(home.PLATFORM_NAME, settings.language),
         update_title=None,  # type: ignore[arg-type]  # None: the tab title never says "Updating…"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dashboard.read_models.queues import SCREEN_LEAVES_OUT
 from tickets.alerts import alert_view
 from tickets.events import public_view
 from tickets.models import Alert, ApiToken, ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
@@ -96,6 +97,8 @@ SCHEMAS["TicketPage"] = {**SCHEMAS["Ticket"], "properties": {
     "records": {"type": "array"}, "timeline": {"type": "array"}, "clocks": {"type": "array"},
     "sms": {"type": "array"}, "orders": {"type": "array"}, "letters": {"type": "array"},
     "citizen": STR, "phone": STR, "may_reveal": BOOL}}
+SCHEMAS["ScreenRow"] = _object({k: v for k, v in SCHEMAS["QueueRow"]["properties"].items()
+                                if k not in SCREEN_LEAVES_OUT})
 SCHEMAS["WorkTicket"] = {**SCHEMAS["Ticket"], "properties": {
     **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR}},
     "required": [*SCHEMAS["Ticket"]["required"], "allowed_steps"]}

@@ -33,7 +33,7 @@ from dashboard.api.openapi import BOOL, INT, NUM, STR, obj, operation, ref
 from dashboard.auth import current_actor, require_login
 from tickets import idempotency, services
 from tickets.errors import Conflict
-from tickets.models import utcnow
+from tickets.models import Ticket, utcnow
 from tickets.roles import STEP_ROLES, Actor
 from tickets.uow import UnitOfWork, unit_of_work
 
@@ -194,15 +194,16 @@ def _ticket_step(name: str, step: Step) -> Callable[[str], Response]:
     def view(number: str) -> Response:
         def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
             try:
-                step.command(uow, actor, number, body, body.version())
+                done = step.command(uow, actor, number, body, body.version())
             except Conflict as exc:
                 if exc.code != "stale_version":
                     raise
                 current = services.ticket_in_scope(uow, actor, number)
                 raise ApiError(409, "stale_version", **exc.params,
                                ticket=serializers.work_ticket(current, current.unit, actor)) from None
-            uow.flush()
-            ticket = services.ticket_in_scope(uow, actor, number)
+            uow.flush()  # the version the answer carries is the one written
+            # Most steps answer the ticket they moved; the others (an extension request, a letter …) are read again.
+            ticket = done if isinstance(done, Ticket) else services.ticket_in_scope(uow, actor, number)
             return 200, serializers.work_ticket(ticket, ticket.unit, actor)
 
         return _write(run)

@@ -11,9 +11,8 @@ tickets of the units they may see: any other number is 404, as if unknown.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from flask import jsonify, request
 from sqlalchemy import select
@@ -24,18 +23,17 @@ from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import INT, PAGE, STR, UNIT, Param, day, obj, one_of, operation, page_of, ref
+from dashboard.api.pagination import Key, page
 from dashboard.api.params import choices, local_date, optional_choice, text
+from dashboard.auth import current_actor, require_login
 from dashboard.read_models import queues
 from dashboard.read_models import ticket as ticket_page
-from dashboard.api.pagination import Key, page
-from tickets.services import ticket_in_scope
-from dashboard.auth import current_actor, require_login
+from tickets import services
 from tickets.lifecycle import OPEN
 from tickets.models import Ticket, TicketEvent, Unit, utcnow
-from tickets import services
 from tickets.roles import ROLES, STEP_ROLES, subtree_ids
+from tickets.services import ticket_in_scope, unit_in_scope
 from tickets.uow import UnitOfWork, unit_of_work
-from tickets.services import unit_in_scope
 from tickets.vocabulary import CHANNELS, TOPICS
 
 
@@ -69,7 +67,7 @@ def list_tickets() -> Any:
 @blueprint.get("/queues/<name>")
 @operation("A work screen's queue: the desk (a unit's tickets) or the dispatch desk (the platform office's)",
            {200: obj({"epoch": {"type": ["string", "null"]}, "seq": INT,
-                      "rows": {"type": "array", "items": ref("QueueRow")},
+                      "rows": {"type": "array", "items": ref("ScreenRow")},
                       "suggestions": {"type": "array", "items": {"type": "object"}}}, required=("seq", "rows"))},
            roles=ROLES, params=(Param("numbers", STR, "comma-separated ticket numbers: these rows only"),
                                 Param("status", STR, "comma-separated statuses"),

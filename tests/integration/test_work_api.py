@@ -147,3 +147,20 @@ def test_no_name_or_phone_outside_the_audited_reveal(world: ApiWorld) -> None:
     listed = world.get(f"/api/v1/tickets/{number}/reveals", "admin").get_json()["items"]
     assert [r["actor"] for r in listed] == ["handler"]
     assert world.get(f"/api/v1/tickets/{number}/reveals", "handler").status_code == 403
+
+
+def test_compression_for_a_client_that_asks(world: ApiWorld) -> None:
+    """A desk's first page carries every row: a browser asking for gzip gets it, the same JSON
+    inside; a client asking for nothing gets the body as is."""
+    import gzip
+
+    for _ in range(3):
+        ticket_at_station(world)
+    plain = world.get("/api/v1/queues/desk", "handler", **{"Accept-Encoding": "identity"})
+    packed = world.get("/api/v1/queues/desk", "handler", **{"Accept-Encoding": "gzip"})
+    assert plain.status_code == packed.status_code == 200
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    rows = json.loads(gzip.decompress(packed.data))["rows"]
+    assert len(rows) == 3 and rows == plain.get_json()["rows"]
+    assert len(packed.data) < len(plain.data)
