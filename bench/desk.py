@@ -1,9 +1,10 @@
 """Benchmark: the work desk with a big queue, and the lifecycle API under load.
 
 1. ``/desk`` of a station holding N open tickets (10,000 by default), in headless Chromium:
-   the time from navigation to the grid holding every row with its first row painted;
-   then 50 tickets accepted through the API by another client: the time from the last
-   commit until all 50 rows show it, and how long the grid took to apply the change.
+   the time from navigation to the grid holding every row with its first row painted (the
+   median of 5 openings after login; the first, from the login button, is reported apart);
+   then 50 tickets accepted in one commit: the time from the commit until all 50 rows show
+   it, and how long the grid took to apply the change (its transaction until the next frame).
 2. ``POST /api/v1/tickets/<n>/<step>`` latency with U concurrent users (20 by default),
    each working its own tickets (accept, contact, report).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -99,38 +101,57 @@ def api(base: str, token: str, path: str, body: dict[str, Any] | None = None) ->
         return exc.code, json.loads(exc.read() or b"{}"), time.perf_counter() - started
 
 
-def browser_part(platform: PlatformProcess, tickets: int, token: str) -> dict[str, Any]:
+def browser_part(platform: PlatformProcess, factory: Any, tickets: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     out: dict[str, Any] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        loaded = (f"() => window.MinshengQueue && window.MinshengQueue.api && "
+                  f"window.MinshengQueue.api.getDisplayedRowCount() === {tickets} && "
+                  f"document.querySelector('.ag-row .countdown') !== null")
+        painted = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
         page.goto(platform.base_url + "/login")
         page.fill("#username", "deskbench")
         page.fill("#password", PASSWORD)
         started = time.perf_counter()
-        page.click("button[type=submit]")
-        page.wait_for_function(f"() => window.MinshengQueue && window.MinshengQueue.api && "
-                               f"window.MinshengQueue.api.getDisplayedRowCount() === {tickets} && "
-                               f"document.querySelector('.ag-row .countdown') !== null", timeout=120_000)
-        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        out["load_s"] = round(time.perf_counter() - started, 3)
+        page.click("button[type=submit]")  # a handler lands on /desk
+        page.wait_for_function(loaded, timeout=120_000)
+        page.evaluate(painted)
+        out["login_to_desk_s"] = round(time.perf_counter() - started, 3)  # password check and cold caches included
+        loads = []
+        for _ in range(5):  # an officer opening the desk again during the day
+            started = time.perf_counter()
+            page.goto(platform.base_url + "/desk")
+            page.wait_for_function(loaded, timeout=120_000)
+            page.evaluate(painted)
+            loads.append(time.perf_counter() - started)
+        out["load_s"] = round(statistics.median(loads), 3)
+        out["load_s_max"] = round(max(loads), 3)
         page.wait_for_function("() => window.minshengLive && window.minshengLive.connected && !window.minshengLive.loading")
         time.sleep(1.0)
         numbers = page.evaluate("() => { const out = []; window.MinshengQueue.api.forEachNode(n => { "
                                 "if (out.length < 50 && n.data.status === 'dispatched') out.push(n.data.number); }); "
                                 "return out; }")
-        committed = 0.0
-        for number in numbers:
-            status, _body, _s = api(platform.base_url, token, f"/api/v1/tickets/{number}/accept", {})
-            assert status == 200, status
-            committed = time.time()
+        # One change of 50 rows: 50 tickets accepted in one commit (as a unit head taking a batch).
+        from sqlalchemy import select
+
+        from tickets import services
+        from tickets.models import User
+        from tickets.roles import actor_for
+        from tickets.uow import unit_of_work
+
+        with unit_of_work(factory) as s:
+            actor = actor_for(s, s.scalars(select(User).where(User.username == "deskbench")).one())
+            for number in numbers:
+                services.accept(s, actor, number)
+        committed = time.time()
         page.wait_for_function("(numbers) => numbers.every(n => window.MinshengQueue.api.getRowNode(n).data.status "
                                "=== 'accepted')", arg=numbers, timeout=30_000)
         shown = page.evaluate("() => Date.now()") / 1000
         out["change_rows"] = len(numbers)
-        out["change_visible_after_last_commit_ms"] = round((shown - committed) * 1000, 1)
+        out["change_visible_after_commit_ms"] = round((shown - committed) * 1000, 1)
         out["grid_apply_ms"] = page.evaluate("() => window.MinshengQueue.lastApply")
         browser.close()
     return out
@@ -139,7 +160,8 @@ def browser_part(platform: PlatformProcess, tickets: int, token: str) -> dict[st
 def load_part(platform: PlatformProcess, tokens: dict[str, str], users: int, per_user: int, think: float,
               offset: int = 0) -> dict[str, Any]:
     """``users`` officers, each working ``per_user`` tickets of its own (accept, contact, report), waiting
-    ``think`` seconds after each step as a person at a desk does (0: back to back, the server's capacity)."""
+    about ``think`` seconds after each step as a person at a desk does (uniform between half and one and
+    a half times it, so that 20 people do not click in step); 0: back to back, the server's capacity."""
     status, body, _s = api(platform.base_url, tokens["deskbench"], "/api/v1/queues/desk?status=dispatched")
     numbers = [r["number"] for r in body["rows"]][offset:]
     latencies: list[float] = []
@@ -147,7 +169,7 @@ def load_part(platform: PlatformProcess, tokens: dict[str, str], users: int, per
     lock = threading.Lock()
 
     def work(n: int) -> None:
-        token = tokens[f"officer{n}"]
+        token, pause = tokens[f"officer{n}"], random.Random(n)
         for number in numbers[n * per_user:(n + 1) * per_user]:
             for step, body in (("accept", {}), ("contact", {"note": "已联系"}), ("report", {"result": "已处理"})):
                 status, _b, seconds = api(platform.base_url, token, f"/api/v1/tickets/{number}/{step}", body)
@@ -155,7 +177,7 @@ def load_part(platform: PlatformProcess, tokens: dict[str, str], users: int, per
                     latencies.append(seconds)
                     if status != 200:
                         refused.append(status)
-                time.sleep(think)
+                time.sleep(think * pause.uniform(0.5, 1.5))
 
     elapsed = together(threading.Thread(target=work, args=(n,)) for n in range(1, users + 1))
     return {"users": users, "think_s": think, "posts": len(latencies), "refused": len(refused), "per_second": round(len(latencies) / elapsed),
@@ -187,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             tokens = people(factory, args.users)
             result = {"backend": args.backend, "tickets": args.tickets,
-                      **browser_part(platform, args.tickets, tokens["deskbench"]),
+                      **browser_part(platform, factory, args.tickets),
                       "api": [load_part(platform, tokens, args.users, args.per_user, think, n * args.users * args.per_user)
                               for n, think in enumerate(args.think)]}
         finally:

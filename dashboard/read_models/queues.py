@@ -116,33 +116,44 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-# What a row reads of a ticket: not its content (the longest column, on the ticket page only).
-ROW_COLUMNS = (Ticket.number, Ticket.version, Ticket.status, Ticket.title, Ticket.topic, Ticket.channel,
-               Ticket.kind, Ticket.district, Ticket.address, Ticket.unit_id, Ticket.received_at,
-               Ticket.dispatched_at, Ticket.contacted_at, Ticket.contact_due_at, Ticket.contact_warn_at,
-               Ticket.resolve_due_at, Ticket.resolve_warn_at, Ticket.extension_pending, Ticket.escalation_level,
-               Ticket.citizen_name, Ticket.citizen_phone)
+# What a screen's row reads of a ticket (not its content, the longest column, on the ticket page only).
+SCREEN_COLUMNS = (Ticket.number, Ticket.version, Ticket.status, Ticket.title, Ticket.topic, Ticket.channel,
+                  Ticket.district, Ticket.address, Ticket.unit_id, Ticket.contacted_at, Ticket.contact_due_at,
+                  Ticket.contact_warn_at, Ticket.resolve_due_at, Ticket.resolve_warn_at, Ticket.extension_pending,
+                  Ticket.escalation_level, Ticket.citizen_name, Ticket.citizen_phone)
 
 
-def row(ticket: Ticket, unit: Unit | None, actor: Actor, now: datetime,
-        steps: dict[tuple[Any, ...], list[str]] | None = None) -> dict[str, Any]:
-    """One queue row: what a desk shows and acts on (citizen masked). ``steps`` remembers the
-    steps offered per kind of ticket across a screen's rows (they depend on a handful of columns)."""
+def screen_row(ticket: Ticket, unit: Unit | None, actor: Actor, now: datetime,
+               steps: dict[tuple[Any, ...], list[str]] | None = None) -> dict[str, Any]:
+    """One row of a work screen: what its grid shows and acts on (citizen masked). ``steps``
+    remembers the steps offered per kind of ticket across a screen's rows (they depend on a
+    handful of columns)."""
     clock, due, warn, state = clock_of(ticket, now)
     citizen = masked(ticket)
     return {
         "number": ticket.number, "version": ticket.version or 1, "status": ticket.status,
-        "title": ticket.title, "topic": ticket.topic, "channel": ticket.channel, "kind": ticket.kind,
+        "title": ticket.title, "topic": ticket.topic, "channel": ticket.channel,
         "district": ticket.district, "address": ticket.address,
         "unit_code": unit.code if unit else None, "unit_name": unit.name if unit else None,
-        "received_at": ticket.received_at.isoformat(), "dispatched_at": _iso(ticket.dispatched_at),
-        "contacted_at": _iso(ticket.contacted_at),
         "clock": clock, "due_at": _iso(due), "warn_at": _iso(warn), "clock_state": state,
-        "contact_due_at": _iso(ticket.contact_due_at), "resolve_due_at": _iso(ticket.resolve_due_at),
-        "extension_pending": bool(ticket.extension_pending), "escalation_level": ticket.escalation_level or 1,
+        "extension_pending": bool(ticket.extension_pending),
         "citizen": citizen.name, "phone": citizen.phone,
         "allowed_steps": _steps(actor, ticket, steps),
     }
+
+
+def row(ticket: Ticket, unit: Unit | None, actor: Actor, now: datetime) -> dict[str, Any]:
+    """One queue row as the API lists it: the screen's row and every clock's instant."""
+    return {**screen_row(ticket, unit, actor, now), **_instants(ticket)}
+
+
+def _instants(ticket: Ticket) -> dict[str, Any]:
+    """What an API row has beyond the screen's (``SCREEN_LEAVES_OUT``): a grid shows the clock that
+    matters, not every instant, and a desk of 10,000 tickets carries every row in its first page."""
+    return {"kind": ticket.kind, "received_at": ticket.received_at.isoformat(),
+            "dispatched_at": _iso(ticket.dispatched_at), "contacted_at": _iso(ticket.contacted_at),
+            "contact_due_at": _iso(ticket.contact_due_at), "resolve_due_at": _iso(ticket.resolve_due_at),
+            "escalation_level": ticket.escalation_level or 1}
 
 
 def _steps(actor: Actor, ticket: Ticket, seen: dict[tuple[Any, ...], list[str]] | None) -> list[str]:
@@ -186,10 +197,8 @@ def dispatch_work(office: int | None) -> ColumnElement[bool]:
     return or_(waiting, and_(Ticket.status == "dispatched", Ticket.unit_id == office)) if office else waiting
 
 
-# What a screen's row does without (the grid shows the clock that matters, not both): a desk
-# of 10,000 tickets carries every row in its first page, so every field counts.
 SCREEN_LEAVES_OUT = frozenset({"kind", "received_at", "dispatched_at", "contacted_at", "contact_due_at",
-                               "resolve_due_at", "escalation_level"})
+                               "resolve_due_at", "escalation_level"})  # = _instants' keys (a test holds it)
 
 
 def screen_rows(session: Session, actor: Actor, name: str, filters: Filters, now: datetime,
@@ -200,14 +209,15 @@ def screen_rows(session: Session, actor: Actor, name: str, filters: Filters, now
         stmt = stmt.where(Ticket.status.in_(DESK_STATUSES))
     else:
         stmt = stmt.where(dispatch_work(office_id(session)))
-    # Plain rows, not ORM tickets: a desk of 10,000 spent more time building objects than reading.
-    plain = stmt.with_only_columns(*ROW_COLUMNS).order_by(sort_column(), Ticket.id).limit(limit)
+    # Plain rows, not ORM tickets, read through the connection (no ORM loading): a desk of 10,000
+    # spent more time building objects than reading them.
+    plain = stmt.with_only_columns(*SCREEN_COLUMNS).order_by(sort_column(), Ticket.id).limit(limit)
     units = {u.id: u for u in session.scalars(select(Unit))}
     steps: dict[tuple[Any, ...], list[str]] = {}
     out = []
-    for found in session.execute(plain):
+    for found in session.connection().execute(plain):
         ticket: Any = SimpleNamespace(**found._mapping, unit=units.get(found.unit_id))
-        out.append({k: v for k, v in row(ticket, ticket.unit, actor, now, steps).items() if k not in SCREEN_LEAVES_OUT})
+        out.append(screen_row(ticket, ticket.unit, actor, now, steps))
     if name == "dispatch":  # where routing would send each ticket to route: the dialog's first choice
         tickets = {t.number: t for t in session.scalars(select(Ticket).where(Ticket.number.in_(
             [r["number"] for r in out if "dispatch" in r["allowed_steps"]])))}

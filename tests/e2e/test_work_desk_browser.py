@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from datetime import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.helpers import signed_headers, wait_until
 from tests.servers import PlatformProcess
 from tickets import accounts
 from tickets.bootstrap import session_factory
+from tickets.config import SHANGHAI
 from tickets.uow import unit_of_work
 
 SMS_SECRET = "work-desk-sms"
@@ -93,7 +95,9 @@ def test_the_whole_loop_by_clicks(browser: Any, desk_platform: PlatformProcess) 
     before = snapshot(desk_platform)
 
     # An order with neither a known place nor coordinates: routing leaves it at the platform office.
-    order = {"工单编号": "GS20261202900001", "派单时间": time.strftime("%Y-%m-%d %H:%M:%S"),
+    # The hotline writes the bureau's wall clock (Beijing), whatever this host's zone is.
+    sent_at = datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    order = {"工单编号": "GS20261202900001", "派单时间": sent_at,
              "来电人": "赵六", "联系电话": PHONE, "事发地址": "小区门口", "诉求类型": "投诉",
              "标题": "小区门口夜间噪音", "诉求内容": "小区门口每晚有人聚集喧哗，影响休息，请处理。", "工单状态": "0"}
     body = json.dumps(order, ensure_ascii=False).encode()

@@ -164,3 +164,17 @@ def test_compression_for_a_client_that_asks(world: ApiWorld) -> None:
     rows = json.loads(gzip.decompress(packed.data))["rows"]
     assert len(rows) == 3 and rows == plain.get_json()["rows"]
     assert len(packed.data) < len(plain.data)
+
+
+def test_a_screen_row_is_the_api_row_without_the_instants(world: ApiWorld) -> None:
+    """The desk's rows (read as plain columns, for speed) say what the API's ticket list says of
+    the same tickets, less ``SCREEN_LEAVES_OUT``: the two readings cannot drift apart."""
+    from dashboard.read_models.queues import SCREEN_LEAVES_OUT
+
+    numbers = {ticket_at_station(world) for _ in range(3)}
+    screen = {r["number"]: r for r in world.get("/api/v1/queues/desk", "handler").get_json()["rows"]}
+    listed = {r["number"]: r for r in world.get("/api/v1/tickets?status=dispatched", "handler").get_json()["items"]}
+    assert numbers <= set(screen) and numbers <= set(listed)
+    for number in numbers:
+        assert set(listed[number]) - set(screen[number]) == SCREEN_LEAVES_OUT
+        assert screen[number] == {k: v for k, v in listed[number].items() if k not in SCREEN_LEAVES_OUT}
