@@ -6,13 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from callbacks.screen import ScreenContext
+from callbacks.screen import ScreenContext, who
 from dashboard.read_models import queues
 from tickets import sla
-from tickets.models import Unit, utcnow
-from tickets.roles import ROLES
+from tickets.models import utcnow
 
 # The working periods a page is given: enough for any deadline it shows (a resolve deadline
 # is a working day or two, ten more with the longest extension, a holiday week on top).
@@ -30,15 +27,8 @@ def page_data(ctx: ScreenContext, screen: str, lang: str) -> dict[str, Any]:
         data: dict[str, Any] = {"rows": queues.screen_rows(session, actor, screen, queues.Filters(), now)}
         if screen == "dispatch":
             data["suggestions"] = queues.suggestions(session, actor)
-        parents: dict[int | None, str] = dict(session.execute(select(Unit.id, Unit.code)).tuples().all())
-        data["units"] = [{"code": u.code, "name": u.name, "level": u.level, "parent": parents.get(u.parent_id)}
-                         for u in session.scalars(select(Unit).where(Unit.active.is_(True),
-                                                                     Unit.kind != "platform_office")
-                                                  .order_by(Unit.level, Unit.code))
-                         if actor.sees_unit(u.id)]
-    who = actor.extra.get("real_name") or actor.name
-    unit = actor.extra.get("unit_name")
+        data["units"] = queues.dispatch_targets(session, actor)
     return {**data, "position": position, "timezone": ctx.settings.timezone,
             "working": [[a.isoformat(), b.isoformat()] for a, b in sla.working_intervals(
                 now - timedelta(days=1), now + timedelta(days=WORKING_DAYS_AHEAD), tz)],
-            "nav_items": ctx.nav(), "who": " · ".join(x for x in (unit, who, ROLES.get(actor.role)) if x)}
+            "nav_items": ctx.nav(), "who": who(actor, lang)}

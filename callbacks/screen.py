@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from dash.development.base_component import Component
 
+from layouts.i18n import labels
 from tickets.uow import UnitOfWork
 from tickets.roles import Actor
 
@@ -107,3 +108,11 @@ def scope(ctx: ScreenContext) -> frozenset[int] | None:
     """The unit ids the caller may see (None: all); nothing without a caller."""
     actor = ctx.actor()
     return actor.visible_unit_ids if actor is not None else frozenset()
+
+
+def who(actor: Actor | None, lang: str) -> str:
+    """The caller as a screen's header names them: unit · name · role, in ``lang``."""
+    if actor is None:
+        return ""
+    role = labels(lang)["roles"].get(actor.role, actor.role)
+    return " · ".join(x for x in (actor.extra.get("unit_name"), actor.extra.get("real_name") or actor.name, role) if x)

@@ -8,16 +8,16 @@ from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, State
 from dash.development.base_component import Component
-from sqlalchemy import select
 
-from callbacks.screen import ScreenContext
+from callbacks.screen import ScreenContext, who
+from dashboard.read_models import queues
 from dashboard.read_models import ticket as ticket_page
 from layouts import ticket as layout
 from layouts.i18n import normalise
 from tickets import personal
 from tickets.errors import NotFound
-from tickets.models import Unit, utcnow
-from tickets.roles import ROLES, STEP_ROLES
+from tickets.models import utcnow
+from tickets.roles import STEP_ROLES
 from tickets.services import ticket_in_scope
 
 
@@ -46,14 +46,9 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
     units: list[dict[str, Any]] = []
     if page is not None and actor is not None and {"dispatch", "pass_down"} & set(page["allowed_steps"]):
         with ctx.session() as session:
-            parents: dict[int | None, str] = dict(session.execute(select(Unit.id, Unit.code)).tuples().all())
-            units = [{"code": u.code, "name": u.name, "level": u.level, "parent": parents.get(u.parent_id)}
-                     for u in session.scalars(select(Unit).where(Unit.active.is_(True), Unit.kind != "platform_office")
-                                              .order_by(Unit.level, Unit.code)) if actor.sees_unit(u.id)]
-    who = " · ".join(x for x in ((actor.extra.get("unit_name"), actor.extra.get("real_name") or actor.name,
-                                  ROLES.get(actor.role)) if actor else ()) if x)
+            units = queues.dispatch_targets(session, actor)
     return {"page": page, "reveals": reveals, "position": position, "timezone": ctx.settings.timezone,
-            "nav_items": ctx.nav(), "who": who, "units": units}
+            "nav_items": ctx.nav(), "who": who(actor, lang), "units": units}
 
 
 def register(app: Dash, ctx: ScreenContext) -> None:

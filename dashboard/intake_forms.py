@@ -34,7 +34,6 @@ from feeds.dead_letters import FieldError, Rejected, reject
 from tickets.uow import unit_of_work
 from tickets.models import utcnow
 from layouts.i18n import DEFAULT_LANGUAGE, N_, gettext, labels, texts
-from tickets.roles import ROLES
 
 blueprint = Blueprint("intake_forms", __name__)
 CSRF_KEY = "intake_csrf"
@@ -457,7 +456,7 @@ def _who(actor: Any, lang: str) -> str:
     if actor is None:
         return ""
     extra = getattr(actor, "extra", None) or {}
-    role = ROLES.get(actor.role, "") if lang == DEFAULT_LANGUAGE else actor.role
+    role = labels(lang)["roles"].get(actor.role, actor.role)
     parts = [extra.get("real_name") or actor.name, role, extra.get("unit_name", "")]
     log_out = gettext("Log out", lang)
     return (f'<div class="who">{escape(" · ".join(p for p in parts if p))}'

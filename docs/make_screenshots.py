@@ -10,6 +10,7 @@ the reasons a bad letter is refused.
     python docs/make_screenshots.py                 # everything
     python docs/make_screenshots.py --only forms    # only the intake forms (no backfill to wait for)
     python docs/make_screenshots.py --only wall     # the wall and the map (Chinese and English)
+    python docs/make_screenshots.py --only work     # the work desk, the dispatch queue, a ticket page
 """
 from __future__ import annotations
 
@@ -50,6 +51,15 @@ FORM_SHOTS = [
     ("frontdesk-1920x1080.png", "/frontdesk", 1920, 1080, "open"),
     ("frontdesk-3840x2160.png", "/frontdesk", 3840, 2160, "open"),
     ("frontdesk-submitted-1920x1080.png", "/frontdesk", 1920, 1080, "good visit"),
+]
+# The work screens, each as the role that works there: (file, user, path, width, height).
+# They are desk PCs' screens: a 3840×2160 monitor runs them at 200% (1920×1080 CSS pixels).
+WORK_SHOTS = [
+    ("desk-1920x1080.png", "handler", "/desk", 1920, 1080),
+    ("desk-3840x2160.png", "handler", "/desk", 3840, 2160),
+    ("desk-en-1920x1080.png", "handler", "/desk?lang=en", 1920, 1080),
+    ("dispatch-1920x1080.png", "dispatcher", "/dispatch", 1920, 1080),
+    ("dispatch-3840x2160.png", "dispatcher", "/dispatch", 3840, 2160),
 ]
 RATE = 200.0  # simulated tickets an hour, for the history and the live feed alike
 HISTORY_DAYS = 27
@@ -118,19 +128,90 @@ def _shoot(page: Page, name: str, done: Page | BrowserContext) -> None:
     print("wrote", OUT / name)
 
 
-def wall_and_map_shots() -> None:
-    db = Path(tempfile.mkdtemp()) / "shots.db"
-    plant_history(f"sqlite:///{db}")
+def _simulated_platform(name: str, history: bool = True, env: dict[str, str] | None = None) -> PlatformProcess:
+    """A platform on two hours of the simulator's backfill, played (and, for the wall and the
+    map, four weeks of planted history before it)."""
+    db = Path(tempfile.mkdtemp()) / name
+    if history:
+        plant_history(f"sqlite:///{db}")
     platform = PlatformProcess(
-        f"sqlite:///{db}", extra_args=["--simulate", "--seed", "7", "--backfill-hours", "2", "--rate", str(RATE)]
+        f"sqlite:///{db}", extra_args=["--simulate", "--seed", "7", "--backfill-hours", "2", "--rate", str(RATE)],
+        env=env,
     ).start()
+    for _ in range(600):
+        if "simulator caught up" in platform.log():
+            break
+        time.sleep(1)
+    time.sleep(3)
+    return platform
+
+
+# 12345 orders whose place the routing cannot find: they wait at the platform office for a
+# dispatcher (the simulator's own tickets are all routed and dispatched by the rules).
+UNPLACED_ORDERS = [
+    ("小区门口夜间噪音", "小区门口每晚有人聚集喧哗，影响休息，请处理。", "投诉", "小区门口"),
+    ("小区门口夜间有人聚集喧哗", "每晚十一点后小区门口有人聚集喧哗，严重影响休息。", "投诉", "小区东门"),
+    ("快递柜被撬", "楼下快递柜昨夜被撬，多个包裹丢失，请派人查看。", "求助", "楼下快递柜"),
+    ("咨询户口迁移手续", "想咨询子女户口从外地迁入需要哪些材料。", "咨询", "派出所户籍窗口"),
+]
+
+
+def _send_unplaced_orders(platform: PlatformProcess) -> None:
+    import json
+    import urllib.request
+    from datetime import datetime
+
+    import settings as settings_module
+    from tests.helpers import signed_headers
+
+    tz = settings_module.load().tz
+    for i, (title, content, kind, address) in enumerate(UNPLACED_ORDERS):
+        order = {"工单编号": f"GS{datetime.now(tz):%Y%m%d}9{i:05d}", "派单时间": f"{datetime.now(tz):%Y-%m-%d %H:%M:%S}",
+                 "来电人": "王先生", "联系电话": f"1370531{i:04d}", "事发地址": address, "诉求类型": kind,
+                 "标题": title, "诉求内容": content, "工单状态": "0"}
+        body = json.dumps(order, ensure_ascii=False).encode()
+        request = urllib.request.Request(f"{platform.base_url}/api/v1/intake/hotline", data=body,
+                                         headers=signed_headers(body), method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+
+
+def work_shots() -> None:
+    """The queues as their users see them, and a ticket page reached by a click on a desk row."""
+    from tests.helpers import HOTLINE_SECRET
+
+    platform = _simulated_platform("work.db", history=False, env={"MINSHENG_HOTLINE_SECRET": HOTLINE_SECRET})
     try:
-        # Wait until the simulator has played the backfill, and the wall has it.
-        for _ in range(600):
-            if "simulator caught up" in platform.log():
-                break
-            time.sleep(1)
-        time.sleep(3)
+        _send_unplaced_orders(platform)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for name, user, path, width, height in WORK_SHOTS:
+                scale = 2 if width > 1920 else 1
+                page = browser.new_page(viewport={"width": width // scale, "height": height // scale},
+                                        device_scale_factor=scale)
+                _log_in(page, platform, path, user)
+                page.wait_for_selector(".ag-root .ag-row", timeout=30000)
+                page.wait_for_timeout(1500)  # a second of countdowns ticking
+                _shoot(page, name, page)
+            for name, width, height in (("ticket-1920x1080.png", 1920, 1080), ("ticket-en-1920x1080.png", 1920, 1080)):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                _log_in(page, platform, "/desk?lang=en" if "-en-" in name else "/desk", "handler")
+                page.wait_for_selector(".ag-root .ag-row a.ticket-link", timeout=30000)
+                # A ticket with a contact recorded has a timeline worth showing: click its link.
+                number = page.evaluate("""() => { let n = null; window.MinshengQueue.api.forEachNode(
+                    r => { if (!n && r.data.status === 'contacted') n = r.data.number; }); return n; }""")
+                page.locator("a.ticket-link", has_text=number).first.click() if number else \
+                    page.locator("a.ticket-link").first.click()
+                page.wait_for_selector("#ticket-timeline li")
+                page.wait_for_timeout(1500)  # the map's tiles
+                _shoot(page, name, page)
+            browser.close()
+    finally:
+        platform.stop()
+
+
+def wall_and_map_shots() -> None:
+    platform = _simulated_platform("shots.db")
+    try:
         for _ in range(120):  # the leader's detector raises the planted surge and recurring issues
             if platform.get("/api/v1/alerts")["count"] >= 3:
                 break
@@ -229,14 +310,17 @@ def form_shots() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("wall", "forms"),
-                        help="wall: the wall and the map (with the simulator's backfill); forms: the intake forms")
+    parser.add_argument("--only", choices=("wall", "forms", "work"),
+                        help="wall: the wall and the map (with the simulator's backfill); forms: the intake forms;"
+                             " work: the desk, the dispatch queue and a ticket page")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "wall"):
         wall_and_map_shots()
     if args.only in (None, "forms"):
         form_shots()
+    if args.only in (None, "work"):
+        work_shots()
 
 
 if __name__ == "__main__":

@@ -36,7 +36,11 @@ from tickets.vocabulary import (
     CHANNELS_SHORT,
     CHANNELS_SHORT_EN,
     KINDS,
+    KINDS_EN,
+    ROLES,
+    ROLES_EN,
     STATUSES,
+    STATUSES_EN,
     TOPICS,
     TOPICS_EN,
     TOPICS_SHORT_EN,
@@ -131,8 +135,8 @@ def labels(lang: str) -> dict[str, dict[str, str]]:
         # For narrow columns (the ticker): the full label where there is no short one.
         "channels_short": {**CHANNELS_EN, **CHANNELS_SHORT_EN} if en else {**CHANNELS, **CHANNELS_SHORT},
         "topics_short": {**TOPICS_EN, **TOPICS_SHORT_EN} if en else TOPICS,
-        # Kinds and statuses have no English labels in the domain's vocabulary: their codes are English words.
-        "kinds": {k: k.capitalize() for k in KINDS} if en else KINDS,
-        "statuses": {k: k for k in STATUSES} if en else STATUSES,
+        "kinds": KINDS_EN if en else KINDS,
+        "statuses": STATUSES_EN if en else STATUSES,
+        "roles": ROLES_EN if en else ROLES,
     }
 

@@ -40,6 +40,8 @@ SCRIPT_TEXT = {
     "days": N_("%(days)sd"),
     "statuses": N_("Status"),
     "working_time": N_("working time"),
+    "paused": N_("paused"),
+    "paused_why": N_("Outside working hours: this clock resumes at the next working period"),
 }
 # Each step's button, and what its dialog asks for.
 STEP_TEXT = {
@@ -75,21 +77,26 @@ def nav(items: Sequence[tuple[str, str]], current: str, lang: str) -> html.Nav:
 
 
 def column_defs(screen: str, lang: str) -> list[dict[str, Any]]:
+    """The queue's columns. Widths are what each column wants; the grid fits them to its
+    width (``responsiveSizeToFit``) down to each ``minWidth``, so a 1920 px screen with the
+    dispatcher's side panel shows every column, the actions included, without scrolling."""
     words = texts(COLUMN_TEXT, lang)
     return [
-        {"field": "due_at", "colId": "countdown", "headerName": words["countdown"], "width": 205, "pinned": "left",
-         "cellRenderer": "Countdown", "sortable": False, "cellDataType": False},
-        {"field": "number", "headerName": words["number"], "width": 190, "cellRenderer": "TicketLink"},
-        {"field": "status", "headerName": words["status"], "width": 100, "cellRenderer": "Status"},
-        {"field": "title", "headerName": words["title"], "flex": 2, "minWidth": 220, "tooltipField": "title"},
-        {"field": "topic", "headerName": words["topic"], "width": 110, "cellRenderer": "Label",
+        {"field": "due_at", "colId": "countdown", "headerName": words["countdown"], "width": 230, "minWidth": 215,
+         "pinned": "left", "cellRenderer": "Countdown", "sortable": False, "cellDataType": False},
+        {"field": "number", "headerName": words["number"], "width": 190, "minWidth": 165, "cellRenderer": "TicketLink"},
+        {"field": "status", "headerName": words["status"], "width": 110, "minWidth": 95, "cellRenderer": "Status"},
+        {"field": "title", "headerName": words["title"], "width": 360, "minWidth": 150, "tooltipField": "title"},
+        {"field": "topic", "headerName": words["topic"], "width": 110, "minWidth": 90, "cellRenderer": "Label",
          "cellRendererParams": {"table": "topics"}},
-        {"field": "district", "headerName": words["place"], "width": 160, "cellRenderer": "Place"},
-        {"field": "channel", "headerName": words["channel"], "width": 120, "cellRenderer": "Label",
+        {"field": "district", "headerName": words["place"], "width": 180, "minWidth": 120, "cellRenderer": "Place"},
+        {"field": "channel", "headerName": words["channel"], "width": 120, "minWidth": 95, "cellRenderer": "Label",
          "cellRendererParams": {"table": "channels_short"}},
-        {"field": "unit_name", "headerName": words["unit"], "width": 150, "hide": screen == "desk"},
-        {"field": "citizen", "headerName": words["citizen"], "width": 150, "cellRenderer": "Citizen"},
-        {"field": "allowed_steps", "colId": "actions", "headerName": words["actions"], "flex": 2, "minWidth": 260,
+        {"field": "unit_name", "headerName": words["unit"], "width": 170, "minWidth": 120, "hide": screen == "desk",
+         "tooltipField": "unit_name"},
+        {"field": "citizen", "headerName": words["citizen"], "width": 150, "minWidth": 125, "cellRenderer": "Citizen"},
+        {"field": "allowed_steps", "colId": "actions", "headerName": words["actions"], "width": 300,
+         "minWidth": 190 if screen == "dispatch" else 285 if lang.startswith("zh") else 365,  # the desk's four buttons
          "cellRenderer": "Actions", "sortable": False, "cellDataType": False},
     ]
 
@@ -129,7 +136,7 @@ def layout(screen: str, lang: str, *, title: str, rows: list[dict[str, Any]], po
         html.Div([
             dag.AgGrid(
                 id=f"{screen}-grid", rowData=rows, columnDefs=column_defs(screen, lang),
-                getRowId="params.data.number",
+                getRowId="params.data.number", columnSize="responsiveSizeToFit",
                 defaultColDef={"resizable": True, "sortable": True, "suppressMovable": True},
                 dashGridOptions={"rowHeight": 44, "animateRows": False, "suppressCellFocus": True,
                                  "tooltipShowDelay": 300, "localeText": {"noRowsToShow": gettext("Nothing to do", lang)}},

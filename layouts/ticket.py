@@ -29,6 +29,19 @@ EVENT_TEXT = {
     "escalated": N_("Escalated"), "follow_up_answered": N_("Citizen answered the follow-up"),
     "follow_up_phone_task": N_("Phone follow-up task"), "follow_up_needs_person": N_("Follow-up needs a person"),
     "findings": N_("Findings"), "findings_due": N_("Findings due"), "imported_closed": N_("Closed at the source"),
+    "sms_out": N_("SMS to the citizen"), "sms_in": N_("SMS from the citizen"),
+}
+# Why a deadline was set, as the timeline says it.
+DEADLINE_TEXT = {
+    "dispatch": N_("Deadlines set at dispatch"), "redo": N_("New resolve deadline for the redo"),
+    "extension": N_("Resolve deadline moved by the extension"), "source": N_("Deadline from the source system"),
+    "closed_at": N_("No deadline at the source: on time when closed"), "none": N_("No deadline"),
+    "contact_by": N_("contact by %(at)s"), "resolve_by": N_("resolve by %(at)s"), "rules": N_("SLA rules %(version)s"),
+}
+# The resolve clock's stretches (the read model's ``segments``).
+SEGMENT_TEXT = {
+    "running": N_("counting %(start)s – %(end)s"), "restarted": N_("counting afresh after the redo %(start)s – %(end)s"),
+    "paused": N_("paused while the extension was pending %(start)s – %(end)s"), "now": N_("now"),
 }
 RULE_TEXT = {
     "routing": N_("rule: routing by place and topic"), "dedup": N_("rule: de-duplication"),
@@ -42,14 +55,15 @@ RULE_TEXT = {
 PAGE_TEXT = {
     "request": N_("The request"), "records": N_("Records merged into it"), "clocks": N_("Deadlines"),
     "timeline": N_("Timeline"), "orders": N_("Supervision orders"), "letters": N_("Reminder letters"),
-    "sms": N_("Messages to and from the citizen"), "reveals": N_("Who saw the citizen in full"),
+"reveals": N_("Who saw the citizen in full"),
     "reveal": N_("Show name and phone"), "system": N_("the platform"), "after": N_("+%(hours)s h"),
-    "running": N_("running"), "paused": N_("paused: extension pending"), "done": N_("done at %(at)s"), "done_late": N_("done late, at %(at)s"),
+    "running": N_("running"), "paused": N_("paused: extension pending"),
+    "off_hours": N_("not counting: outside working hours"), "done": N_("done at %(at)s"), "done_late": N_("done late, at %(at)s"),
     "due": N_("due %(at)s"), "reply_sent": N_("reply sent"), "reply_pending": N_("reply queued"),
     "reply_failed": N_("reply failed"), "reply_sms": N_("answered by SMS follow-up"),
     "reply_waiting": N_("no reply yet"), "merged_record": N_("merged"), "own_record": N_("its own"),
-    "not_found": N_("No such ticket, or not one you may see"), "out": N_("to"), "in": N_("from"),
-    "police_number": N_("No. %(number)s"),
+    "not_found": N_("No such ticket, or not one you may see"), 
+    "police_number": N_("No. %(number)s"), "citizen": N_("the citizen (%(phone)s)"),
 }
 CLOCK_TEXT = {"contact": N_("Contact the citizen (1 hour)"), "resolve": N_("Resolve (working time)")}
 
@@ -62,6 +76,8 @@ def _actor(a: Mapping[str, Any], words: Mapping[str, str], lang: str) -> str:
     if a.get("kind") == "person":
         number = gettext(PAGE_TEXT["police_number"], lang, number=a["police_number"]) if a.get("police_number") else ""
         return " · ".join(x for x in (a.get("unit"), a.get("name"), number) if x)
+    if a.get("kind") == "citizen":  # masked: 138****5678
+        return gettext(PAGE_TEXT["citizen"], lang, phone=a.get("name", ""))
     return words["system"] if a.get("kind") == "system" else str(a.get("name", ""))
 
 
@@ -72,11 +88,31 @@ def _clock(c: Mapping[str, Any], words: Mapping[str, str], tz: ZoneInfo, lang: s
             state = gettext(PAGE_TEXT["done_late"], lang, at=_local(c["done_at"], tz))
     elif c.get("paused"):
         state = words["paused"]
+    elif c.get("off_hours"):
+        state = words["off_hours"]
     else:
         state = words["running"] if c.get("running") else ""
+    now = gettext(SEGMENT_TEXT["now"], lang)
+    segments = html.Ul([html.Li(gettext(SEGMENT_TEXT[g["state"]], lang, start=_local(g["from"], tz),
+                                        end=_local(g["to"], tz) if g["to"] else now),
+                                className=f"segment segment-{g['state']}") for g in c.get("segments") or []],
+                       className="clock-segments")
     return html.Div([html.Span(gettext(CLOCK_TEXT[c["name"]], lang), className="clock-name"),
                      html.Span(gettext(PAGE_TEXT["due"], lang, at=_local(c.get("due_at"), tz)), className="clock-due"),
-                     html.Span(state, className="clock-state")], className=f"clock clock-{c['name']}")
+                     html.Span(state, className="clock-state"),
+                     segments if c.get("segments") else None], className=f"clock clock-{c['name']}")
+
+
+def _deadlines(d: Mapping[str, Any], tz: ZoneInfo, lang: str) -> str:
+    """A timeline entry's deadlines: why they were set, what they are, by which rules."""
+    parts = [gettext(DEADLINE_TEXT.get(d.get("basis") or "", DEADLINE_TEXT["dispatch"]), lang)]
+    if d.get("contact_due_at"):
+        parts.append(gettext(DEADLINE_TEXT["contact_by"], lang, at=_local(d["contact_due_at"], tz)))
+    if d.get("resolve_due_at"):
+        parts.append(gettext(DEADLINE_TEXT["resolve_by"], lang, at=_local(d["resolve_due_at"], tz)))
+    if d.get("policy"):
+        parts.append(gettext(DEADLINE_TEXT["rules"], lang, version=d["policy"]))
+    return " · ".join(parts)
 
 
 def _timeline(page: Mapping[str, Any], words: Mapping[str, str], tz: ZoneInfo, lang: str) -> html.Ol:
@@ -89,6 +125,7 @@ def _timeline(page: Mapping[str, Any], words: Mapping[str, str], tz: ZoneInfo, l
         data = e.get("data") or {}
         if data.get("number"):
             detail.append(str(data["number"]))
+        deadlines = data.get("deadlines")
         items.append(html.Li([
             html.Span(_local(e["at"], tz), className="tl-at"),
             html.Span(gettext(PAGE_TEXT["after"], lang, hours=e["offset_hours"]), className="tl-offset"),
@@ -96,6 +133,7 @@ def _timeline(page: Mapping[str, Any], words: Mapping[str, str], tz: ZoneInfo, l
             html.Span(who, className="tl-who"),
             html.Span(rules[e["rule"]] if e.get("rule") else "", className="tl-rule"),
             html.Span(" ".join(d for d in detail if d), className="tl-note"),
+            html.Span(_deadlines(deadlines, tz, lang), className="tl-deadlines") if deadlines else None,
         ], className=f"tl tl-{e['kind']}", **queue._data(kind=e["kind"])))
     return html.Ol(items, className="timeline", id="ticket-timeline")
 
@@ -155,10 +193,6 @@ def body(page: Mapping[str, Any] | None, lang: str, timezone: str,
         side.append(html.Section([html.H3(words["letters"]), html.Ul([
             html.Li([l["number"], " · ", _local(l["issued_at"], tz), html.Div(l["text"], className="ticket-note")])
             for l in page["letters"]])]))
-    if page["sms"]:
-        side.append(html.Section([html.H3(words["sms"]), html.Ul([
-            html.Li([_local(m["at"], tz), " ", words["out"] if m["direction"] == "out" else words["in"], " ",
-                     m["phone"], " · ", m["text"]], className=f"sms sms-{m['direction']}") for m in page["sms"]])]))
     if reveals is not None:
         side.append(html.Section([html.H3(words["reveals"]), html.Ul([
             html.Li([_local(r["at"], tz), " ", r.get("real_name") or r["actor"], " ",

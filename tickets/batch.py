@@ -114,11 +114,13 @@ class _Pending:
     unit: Any = None  # UnitCache._plain
     judged: dedup.Record | None = None  # as de-duplication knows it (records that arrive open)
     due_source: str = "sla"  # where its resolve deadline came from (``DUE_FROM``)
+    policy: str | None = None  # the SLA rules' version, where they set the deadlines
 
 
 def _deadlines(rec: Arrival, now: datetime, tz: Any,
-               plans: dict[tuple[Any, ...], sla.Schedule]) -> tuple[dict[str, datetime | None], str]:
-    """(deadline columns, where the resolve deadline came from). ``plans`` caches the SLA
+               plans: dict[tuple[Any, ...], sla.Schedule]) -> tuple[dict[str, datetime | None], str, str | None]:
+    """(deadline columns, where the resolve deadline came from, the SLA rules' version if they
+    set them). ``plans`` caches the SLA
     policy's answers within a batch: its open records are all dispatched at one instant."""
     req = rec.request
     out: dict[str, datetime | None] = {"contact_due_at": None, "contact_warn_at": None,
@@ -136,7 +138,7 @@ def _deadlines(rec: Arrival, now: datetime, tz: Any,
             plan = plans[key] = sla.schedule(req.sla_class, start, tz, topic=req.topic, channel=req.channel)
         out.update(contact_due_at=plan.contact_due, contact_warn_at=plan.contact_warn,
                    resolve_due_at=plan.resolve_due, resolve_warn_at=plan.resolve_warn)
-        return out, "sla"
+        return out, "sla", plan.policy
     else:
         due, source = None, "none"
     if due is not None:
@@ -144,7 +146,7 @@ def _deadlines(rec: Arrival, now: datetime, tz: Any,
         if due > req.received_at:
             amber = sla.policy_for(req.topic, req.channel).amber_share
             out["resolve_warn_at"] = req.received_at + (due - req.received_at) * amber
-    return out, source
+    return out, source, None
 
 
 def write_batch(
@@ -215,7 +217,7 @@ def write_batch(
                 outcomes.append((n, "merged", len(merged) - 1))
                 continue
         unit = units.for_record(req)
-        deadlines, due_source = _deadlines(rec, now, tz, plans)
+        deadlines, due_source, policy = _deadlines(rec, now, tz, plans)
         values = {
             "number": None, "channel": req.channel, "kind": req.kind,
             "sla_class": req.sla_class, "topic": req.topic, "title": req.title[:200], "content": req.content,
@@ -229,7 +231,7 @@ def write_batch(
             **deadlines,
         }
         item = _Pending(rec, values, provisional=index.provisional_id(), matches=matches, unit=unit)
-        item.due_source = due_source
+        item.due_source, item.policy = due_source, policy
         pending.append(item)
         outcomes.append((n, "new", item))
         if n in judged:
@@ -309,9 +311,11 @@ def write_batch(
         else:
             view = _view(v, p.unit)
             announce.append((len(events) - 1, view))
+            set_by = {"basis": "dispatch" if p.policy else p.due_source, "policy": p.policy,
+                      "contact_due_at": _iso(v["contact_due_at"]), "resolve_due_at": _iso(v["resolve_due_at"])}
             events.append(event_row(v["id"], "dispatched", v["dispatched_at"], v["unit_id"], {
                 "unit_code": p.unit.code if p.unit else None, "direct": bool(v["direct_dispatch"]),
-                "first": True, **({} if live else {"imported": True})}))
+                "first": True, "deadlines": set_by, **({} if live else {"imported": True})}))
             announce.append((len(events) - 1, view))
             dispatched.append((v, len(events) - 1))
     targets: dict[int, Ticket] = {}

@@ -114,6 +114,7 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
         raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step="dispatch")
     _guard(ticket, "dispatch", at, actor)
     first = ticket.dispatched_at is None
+    data: dict[str, Any] = {}
     ticket.status = "dispatched"
     ticket.unit = unit
     ticket.unit_id = unit.id
@@ -125,8 +126,9 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
         plan = sla.schedule(ticket.sla_class, at, uow.config.tz, topic=ticket.topic, channel=ticket.channel)
         ticket.contact_due_at, ticket.contact_warn_at = plan.contact_due, plan.contact_warn
         ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
+        data["deadlines"] = plan.recorded("dispatch")
     _record(uow, ticket, "dispatched", at, actor, note,
-            {"unit_code": unit.code, "direct": bool(ticket.direct_dispatch), "first": first})
+            {"unit_code": unit.code, "direct": bool(ticket.direct_dispatch), "first": first, **data})
 
 
 def return_ticket(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str | None) -> None:
@@ -183,7 +185,7 @@ def redo(uow: UnitOfWork, ticket: Ticket, at: datetime, level: int,
     sla.refresh_if_stale(uow)
     plan = sla.schedule(ticket.sla_class, at, uow.config.tz, topic=ticket.topic, channel=ticket.channel)
     ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
-    _record(uow, ticket, "redo", at, actor, note, {"level": level})
+    _record(uow, ticket, "redo", at, actor, note, {"level": level, "deadlines": plan.recorded("redo", contact=False)})
 
 
 # --------------------------------------------------------------- extensions
@@ -223,11 +225,11 @@ def decide_extension(uow: UnitOfWork, request: ExtensionRequest, at: datetime, a
     if policy.pause_while_extension_pending:  # the clock stood still while the request was pending
         data["paused_working_hours"] = sla.working_hours_between(request.requested_at, at, tz, policy)
     if (approve or data.get("paused_working_hours")) and ticket.dispatched_at is not None:
-        _extend_resolve(uow, ticket, tz, policy)
+        data["deadlines"] = _extend_resolve(uow, ticket, tz, policy).recorded("extension", contact=False)
     _record(uow, ticket, "extension_decided", at, actor, note, data)
 
 
-def _extend_resolve(uow: UnitOfWork, ticket: Ticket, tz: Any, policy: sla.Policy) -> None:
+def _extend_resolve(uow: UnitOfWork, ticket: Ticket, tz: Any, policy: sla.Policy) -> sla.Schedule:
     """Resolve deadline from the current round's start (dispatch, or the last 重办) plus the
     working hours of the round's approved extensions and, if the policy pauses the clock,
     the working hours its decided requests were pending."""
@@ -245,6 +247,7 @@ def _extend_resolve(uow: UnitOfWork, ticket: Ticket, tz: Any, policy: sla.Policy
             extra += sla.working_hours_between(r.requested_at, r.decided_at, tz, policy)
     plan = sla.schedule(ticket.sla_class, start, tz, extra_working_hours=extra, policy=policy)
     ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
+    return plan
 
 
 # -------------------------------------------------------------------- merge

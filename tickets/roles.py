@@ -14,16 +14,8 @@ from sqlalchemy.orm import Session
 
 from tickets.errors import NotAllowed
 from tickets.models import Unit, User
-
-ROLES: dict[str, str] = {
-    "admin": "平台办管理员",
-    "leader": "局领导",
-    "supervisor": "督察/法制/信访",
-    "dispatcher": "派单员",
-    "handler": "办理民警",
-    "duty_officer": "值班民警",
-    "viewer": "只读",
-}
+# The roles' words live with the domain's other word lists (layouts read them without the models).
+from tickets.vocabulary import ROLES, ROLES_EN  # noqa: F401
 
 # step -> roles allowed to take it (the system actor may take every step).
 STEP_ROLES: dict[str, frozenset[str]] = {

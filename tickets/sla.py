@@ -14,6 +14,7 @@ Arithmetic is done on the wall clock of ``tz`` (Asia/Shanghai has no DST).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -63,6 +64,12 @@ class Policy:
     def working_day_hours(self) -> float:
         """Working hours in one working day (7.5 by default)."""
         return sum((_minutes(end) - _minutes(begin)) for begin, end in self.working_periods) / 60
+
+    @property
+    def version(self) -> str:
+        """A short fingerprint of these rules, recorded with every deadline they set, so a
+        timeline can say which rules a deadline came from (the same rules, the same version)."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:8]
 
     def resolve_hours(self, sla_class: str) -> float:
         days = dict(self.resolve_working_days)
@@ -382,6 +389,15 @@ class Schedule:
     contact_warn: datetime
     resolve_due: datetime
     resolve_warn: datetime
+    policy: str = ""  # the version of the rules that set them (``Policy.version``)
+
+    def recorded(self, basis: str, contact: bool = True) -> dict[str, Any]:
+        """The deadlines as a timeline event keeps them: what was set, why (``basis``: dispatch,
+        redo, extension), by which rules. ``contact``: False where only the resolve clock moved."""
+        out: dict[str, Any] = {"basis": basis, "policy": self.policy, "resolve_due_at": self.resolve_due.isoformat()}
+        if contact:
+            out["contact_due_at"] = self.contact_due.isoformat()
+        return out
 
 
 def schedule(
@@ -402,6 +418,7 @@ def schedule(
         contact_warn=dispatched_at + contact * rules.amber_share,
         resolve_due=add_working_hours(dispatched_at, resolve_hours, tz, rules),
         resolve_warn=add_working_hours(dispatched_at, resolve_hours * rules.amber_share, tz, rules),
+        policy=rules.version,
     )
 
 

@@ -47,6 +47,15 @@ KINDS: dict[str, str] = {
     "praise": "表扬",
 }
 
+KINDS_EN: dict[str, str] = {
+    "consultation": "Enquiry",
+    "help": "Request for help",
+    "complaint": "Complaint",
+    "report": "Tip-off",
+    "suggestion": "Suggestion",
+    "praise": "Praise",
+}
+
 SLA_CLASSES: dict[str, str] = {
     "consultation": "咨询类",
     "enforcement": "执法办案类",
@@ -99,4 +108,36 @@ STATUSES: dict[str, str] = {
     "closed": "已办结",
     "merged": "已合并",
 }
+STATUSES_EN: dict[str, str] = {
+    "received": "Received",
+    "dispatched": "Dispatched",
+    "returned": "Returned",
+    "accepted": "Accepted",
+    "contacted": "Contacted",
+    "reported": "Reported",
+    "approved": "Approved",
+    "replied": "Replied",
+    "closed": "Closed",
+    "merged": "Merged",
+}
 OPEN_STATUSES = frozenset(STATUSES) - {"closed", "merged"}
+
+# Who uses the platform (``tickets.roles`` says what each may do).
+ROLES: dict[str, str] = {
+    "admin": "平台办管理员",
+    "leader": "局领导",
+    "supervisor": "督察/法制/信访",
+    "dispatcher": "派单员",
+    "handler": "办理民警",
+    "duty_officer": "值班民警",
+    "viewer": "只读",
+}
+ROLES_EN: dict[str, str] = {
+    "admin": "Platform administrator",
+    "leader": "Bureau leader",
+    "supervisor": "Supervisor",
+    "dispatcher": "Dispatcher",
+    "handler": "Station officer",
+    "duty_officer": "Duty officer",
+    "viewer": "Viewer",
+}

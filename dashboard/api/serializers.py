@@ -92,9 +92,17 @@ SCHEMAS["QueueRow"] = _object({
     "citizen": _t("string", description="masked: 张**"), "phone": _t("string", description="masked: 138****5678"),
     "allowed_steps": {"type": "array", "items": STR},
 })
+SCHEMAS["Clock"] = _object({
+    "name": _t("string", enum=["contact", "resolve"]), "due_at": TIME_N, "warn_at": TIME_N,
+    "done_at": _t("string", True, format="date-time", description="when it was met: contacted, or closed"),
+    "running": _t("boolean", description="counting down now"),
+    "paused": _t("boolean", description="stopped while an extension is pending (if the policy says so)"),
+    "off_hours": _t("boolean", description="a working-time clock outside working hours: not counting"),
+}, optional=("paused", "off_hours"))
 SCHEMAS["TicketPage"] = {**SCHEMAS["Ticket"], "properties": {
     **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR},
-    "records": {"type": "array"}, "timeline": {"type": "array"}, "clocks": {"type": "array"},
+    "records": {"type": "array"}, "timeline": {"type": "array"},
+    "clocks": {"type": "array", "items": {"$ref": "#/components/schemas/Clock"}},
     "sms": {"type": "array"}, "orders": {"type": "array"}, "letters": {"type": "array"},
     "citizen": STR, "phone": STR, "may_reveal": BOOL}}
 SCHEMAS["ScreenRow"] = _object({k: v for k, v in SCHEMAS["QueueRow"]["properties"].items()

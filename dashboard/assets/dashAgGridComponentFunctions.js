@@ -17,7 +17,9 @@
     var c = q.clockOf(row, Date.now());
     var which = row.clock ? q.config.text[row.clock] : "";
     return h("span", {className: "countdown countdown-" + c.state, "data-ms": String(c.ms)},
-             h("span", {className: "countdown-clock"}, which), " ", h("span", {className: "countdown-time"}, c.text));
+             h("span", {className: "countdown-clock"}, which), " ", h("span", {className: "countdown-time"}, c.text),
+             c.paused ? h("span", {className: "countdown-paused", title: q.config.text.paused_why}, q.config.text.paused)
+                      : null);
   };
 
   dagcomponentfuncs.TicketLink = function (props) {

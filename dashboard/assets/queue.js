@@ -35,13 +35,18 @@
     var hm = (h % 24) + ":" + String(m).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
     return days ? text("days", {days: days}) + " " + hm : hm;
   }
-  function clockOf(row, now) {  // {state, ms, text}
-    if (!row.due_at) { return {state: "none", ms: Infinity, text: text("no_deadline")}; }
+  function inWorkingHours(now) {  // is ``now`` inside one of the page's working periods?
+    return Q.config.working.some(function (p) { return now >= Date.parse(p[0]) && now < Date.parse(p[1]); });
+  }
+  function clockOf(row, now) {  // {state, ms, text, paused}
+    if (!row.due_at) { return {state: "none", ms: Infinity, text: text("no_deadline"), paused: false}; }
     var due = Date.parse(row.due_at), warn = row.warn_at ? Date.parse(row.warn_at) : due;
     var working = row.clock === "resolve";
     var ms = due > now ? (working ? workingMs(now, due) : due - now) : -(working ? workingMs(due, now) : now - due);
     var state = now >= due ? "breached" : now >= warn ? "amber" : "ok";
-    return {state: state, ms: ms, text: text(ms >= 0 ? "left" : "late", {time: span(ms)})};
+    // A working-time clock stands still outside working hours: say so, or a frozen figure looks broken.
+    return {state: state, ms: ms, text: text(ms >= 0 ? "left" : "late", {time: span(ms)}),
+            paused: working && !inWorkingHours(now)};
   }
   Q.clockOf = clockOf;
 

@@ -227,3 +227,13 @@ def screen_rows(session: Session, actor: Actor, name: str, filters: Filters, now
                 proposed = dispatch.route(session, held)
                 r["proposed_unit"] = proposed.code if proposed is not None and proposed.kind != "platform_office" else None
     return out
+
+
+def dispatch_targets(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """The units the caller may dispatch or pass a ticket down to, for the unit picker:
+    active, in the caller's scope, by level then code (the platform office is not one)."""
+    parents: dict[int | None, str] = dict(session.execute(select(Unit.id, Unit.code)).tuples().all())
+    return [{"code": u.code, "name": u.name, "level": u.level, "parent": parents.get(u.parent_id)}
+            for u in session.scalars(select(Unit).where(Unit.active.is_(True), Unit.kind != "platform_office")
+                                     .order_by(Unit.level, Unit.code))
+            if actor.sees_unit(u.id)]

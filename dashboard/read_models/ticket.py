@@ -7,7 +7,7 @@ only from the reveal (``tickets/personal.py``), which is audited."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -85,6 +85,32 @@ def _rule(event: TicketEvent) -> str | None:
     return RULES.get((event.kind, key)) or RULES.get((event.kind, None))
 
 
+def resolve_segments(events: list[TicketEvent], pauses: bool, closed_at: datetime | None) -> list[dict[str, Any]]:
+    """The resolve clock's stretches, from its events: counting from the first dispatch,
+    counting afresh from each 重办 (a new deadline), and, where the policy stops the clock
+    for a pending extension, paused from the request to the decision. The last stretch runs
+    to the close, or on (``to``: None)."""
+    out: list[dict[str, Any]] = []
+
+    def begin(state: str, at: datetime) -> None:
+        if out and out[-1]["to"] is None:
+            out[-1]["to"] = at.isoformat()
+        out.append({"state": state, "from": at.isoformat(), "to": None})
+
+    for e in events:
+        if e.kind == "dispatched" and not out:
+            begin("running", e.at)
+        elif e.kind == "redo" and out:
+            begin("restarted", e.at)
+        elif e.kind == "request_extension" and pauses and out:
+            begin("paused", e.at)
+        elif e.kind == "extension_decided" and pauses and out and out[-1]["state"] == "paused":
+            begin("running", e.at)
+    if out and closed_at is not None and out[-1]["to"] is None:
+        out[-1]["to"] = closed_at.isoformat()
+    return out
+
+
 def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any) -> dict[str, Any]:
     """Everything the ticket page shows, in the actor's view (steps, reveal, audit rights)."""
     unit = ticket.unit
@@ -92,11 +118,11 @@ def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any)
                                   .order_by(TicketEvent.at, TicketEvent.id)))
     people = _people(session, {e.actor_id for e in events if e.actor_id is not None})
     received = ticket.received_at
-    timeline = [{
+    timeline: list[dict[str, Any]] = [{
         "kind": e.kind, "at": e.at.isoformat(), "offset_hours": _hours(received, e.at),
         "actor": people.describe(e.actor_id, e.actor), "rule": _rule(e), "note": e.note, "data": e.data or {},
     } for e in events]
-    sms = [{"direction": m.direction, "at": m.at.isoformat(), "offset_hours": _hours(received, m.at),
+    sms: list[dict[str, Any]] = [{"direction": m.direction, "at": m.at.isoformat(), "offset_hours": _hours(received, m.at),
             "phone": mask_phone(m.phone), "text": m.text, "status": m.status}
            for m in session.scalars(select(SmsMessage).where(SmsMessage.ticket_id == ticket.id).order_by(SmsMessage.at))]
     orders = [{"number": o.number, "reason": o.reason, "status": o.status, "issued_at": o.issued_at.isoformat(),
@@ -118,7 +144,16 @@ def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any)
                                         .order_by(IntakeRecord.received_at, IntakeRecord.id))]
     extension = session.scalar(select(ExtensionRequest).where(ExtensionRequest.ticket_id == ticket.id,
                                                               ExtensionRequest.status == "pending").limit(1))
-    paused = extension is not None and sla.policy_for(ticket.topic, ticket.channel).pause_while_extension_pending
+    policy = sla.policy_for(ticket.topic, ticket.channel)
+    paused = extension is not None and policy.pause_while_extension_pending
+    # Every SMS out and answer in has its place in the timeline, beside the steps: at the same
+    # instant, an answer in comes before what it caused, a message out after the step that sent it.
+    timeline = sorted(timeline + [{
+        "kind": f"sms_{m['direction']}", "at": m["at"], "offset_hours": m["offset_hours"],
+        "actor": {"kind": "system"} if m["direction"] == "out" else {"kind": "citizen", "name": m["phone"]},
+        "rule": None, "note": m["text"], "data": {"status": m["status"]}} for m in sms], key=lambda e: (str(e["at"]), {"sms_in": 0, "sms_out": 2}.get(str(e["kind"]), 1)))
+    # The resolve clock counts working time only: outside working hours it stands still.
+    off_hours = not sla.working_intervals(now, now + timedelta(seconds=1), tz, policy)
     clock, due, warn, state = clock_of(ticket, now)
     citizen = masked(ticket)
     return {
@@ -133,7 +168,9 @@ def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any)
             {"name": "contact", "due_at": _iso(ticket.contact_due_at), "warn_at": _iso(ticket.contact_warn_at),
              "done_at": _iso(ticket.contacted_at), "running": ticket.contacted_at is None and clock == "contact"},
             {"name": "resolve", "due_at": _iso(ticket.resolve_due_at), "warn_at": _iso(ticket.resolve_warn_at),
-             "done_at": _iso(ticket.closed_at), "running": clock == "resolve" and not paused, "paused": paused},
+             "done_at": _iso(ticket.closed_at), "running": not paused and not off_hours, "paused": paused,
+             "off_hours": not paused and off_hours,
+             "segments": resolve_segments(events, policy.pause_while_extension_pending, ticket.closed_at)},
         ],
         "clock": clock, "due_at": _iso(due), "warn_at": _iso(warn), "clock_state": state,
         "extension": {"hours": extension.working_hours, "reason": extension.reason,

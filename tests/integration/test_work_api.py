@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dashboard.read_models.ticket import page
 from tests.helpers import ApiWorld, api_world, new_request
-from tickets import services
-from tickets.models import PersonalDataReveal, TicketEvent, utcnow
+from tickets import services, sla
+from tickets.config import SHANGHAI
+from tickets.models import PersonalDataReveal, Ticket, TicketEvent, User, utcnow
+from tickets.roles import actor_for
 from tickets.uow import unit_of_work
 
 SMS = "work-api-sms"
@@ -71,6 +75,11 @@ def test_the_whole_loop_through_the_api(world: ApiWorld) -> None:
                      "report", "approve", "reply", "close"]
     actors = {e["kind"]: e["actor"] for e in events}
     assert actors["return"] == "handler" and actors["send_back"] == "dispatcher" and actors["close"] == "system"
+    # The ticket page's timeline has the SMS beside the steps: the follow-up out, the answer in.
+    timeline = world.get(f"/api/v1/tickets/{number}", "handler").get_json()["timeline"]
+    kinds = [e["kind"] for e in timeline]
+    assert kinds.index("reply") < kinds.index("sms_out") < kinds.index("sms_in") <= kinds.index("close")
+    assert PHONE not in json.dumps(timeline)  # the answer's sender is masked
 
 
 def _operations(world: ApiWorld) -> list[tuple[str, dict[str, Any]]]:
@@ -178,3 +187,46 @@ def test_a_screen_row_is_the_api_row_without_the_instants(world: ApiWorld) -> No
     for number in numbers:
         assert set(listed[number]) - set(screen[number]) == SCREEN_LEAVES_OUT
         assert screen[number] == {k: v for k, v in listed[number].items() if k not in SCREEN_LEAVES_OUT}
+
+
+def test_the_ticket_page_says_when_the_resolve_clock_stands_still(world: ApiWorld) -> None:
+    """Both clocks on the ticket page, each saying whether it counts now: the contact clock on
+    the wall clock, the resolve clock in working time only (08:30–12:00, 13:30–17:30)."""
+    number = ticket_at_station(world)
+    with unit_of_work(world.platform.factory) as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        actor = actor_for(s, s.scalars(select(User).where(User.username == "handler")).one())
+        clocks = {}
+        for label, at in (("working", datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI)),
+                          ("lunch", datetime(2026, 12, 2, 12, 30, tzinfo=SHANGHAI)),
+                          ("night", datetime(2026, 12, 2, 23, 0, tzinfo=SHANGHAI)),
+                          ("sunday", datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI))):
+            clocks[label] = {c["name"]: c for c in page(s, actor, ticket, at, SHANGHAI)["clocks"]}
+    assert all(c["contact"]["running"] for c in clocks.values())  # day and night
+    assert clocks["working"]["resolve"]["running"] and not clocks["working"]["resolve"]["off_hours"]
+    for label in ("lunch", "night", "sunday"):
+        assert clocks[label]["resolve"]["off_hours"] and not clocks[label]["resolve"]["running"], label
+    document = world.get(f"/api/v1/tickets/{number}", "handler").get_json()
+    assert {c["name"] for c in document["clocks"]} == {"contact", "resolve"}
+
+
+def test_each_deadline_in_the_timeline_names_the_rules_that_set_it(world: ApiWorld) -> None:
+    number = ticket_at_station(world)
+    with unit_of_work(world.platform.factory) as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        version = sla.policy_for(ticket.topic, ticket.channel).version
+        due = ticket.resolve_due_at
+    dispatched = next(e for e in world.get(f"/api/v1/tickets/{number}", "handler").get_json()["timeline"]
+                      if e["kind"] == "dispatched")
+    deadlines = dispatched["data"]["deadlines"]
+    assert deadlines["basis"] == "dispatch" and deadlines["policy"] == version and len(version) == 8
+    assert datetime.fromisoformat(deadlines["resolve_due_at"]) == due
+    # An approved extension moves the resolve deadline, and says by which rules.
+    act(world, "handler", number, "request_extension", hours=4, reason="需调取监控")
+    decided = world.post(f"/api/v1/tickets/{number}/decide_extension", "admin",
+                         json={"approve": True})
+    assert decided.status_code == 200, decided.get_json()
+    moved = [e["data"]["deadlines"] for e in world.get(f"/api/v1/tickets/{number}", "handler").get_json()["timeline"]
+             if e["kind"] == "extension_decided"]
+    assert moved and moved[0]["basis"] == "extension" and moved[0]["policy"] == version
+    assert datetime.fromisoformat(moved[0]["resolve_due_at"]) > due and "contact_due_at" not in moved[0]
