@@ -69,6 +69,11 @@ class Settings:
     repeat_complaint_count: int = 3
     repeat_complaint_days: float = 30.0
     repeat_complaint_radius_m: float = 200.0
+    # The duty console: an acknowledged breach or amber returns to unacknowledged after
+    # this many minutes unless the ticket moved meanwhile; a unit with at least this many
+    # new breaches at once is announced as one digest, not one notice per ticket.
+    duty_acknowledgement_minutes: float = 30.0
+    duty_digest_threshold: int = 3
     # How often the leader process runs the follow-up and supervision sweeps.
     housekeeping_seconds: float = 30.0
     # Composite score of the unit ranking: weights of the response, completion (or
@@ -125,6 +130,8 @@ _ENV = {
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
     "sla_policy_file": "MINSHENG_SLA_POLICY",
+    "duty_acknowledgement_minutes": "MINSHENG_DUTY_ACK_MINUTES",
+    "duty_digest_threshold": "MINSHENG_DUTY_DIGEST_THRESHOLD",
     "composite_weight_response": "MINSHENG_WEIGHT_RESPONSE",
     "composite_weight_completion": "MINSHENG_WEIGHT_COMPLETION",
     "composite_weight_satisfaction": "MINSHENG_WEIGHT_SATISFACTION",

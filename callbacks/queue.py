@@ -3,18 +3,11 @@ the rows, the working periods for the countdowns, the screens this user may open
 Everything after that arrives by push and goes through the API (``assets/queue.js``)."""
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from callbacks.screen import ScreenContext, who
+from callbacks.screen import ScreenContext, who, working_periods
 from dashboard.read_models import queues
-from tickets import sla
 from tickets.models import utcnow
-
-# The working periods a page is given: enough for any deadline it shows (a resolve deadline
-# is a working day or two, ten more with the longest extension, a holiday week on top).
-WORKING_DAYS_AHEAD = 45
-
 
 def page_data(ctx: ScreenContext, screen: str, lang: str) -> dict[str, Any]:
     actor = ctx.actor()
@@ -29,6 +22,5 @@ def page_data(ctx: ScreenContext, screen: str, lang: str) -> dict[str, Any]:
             data["suggestions"] = queues.suggestions(session, actor)
         data["units"] = queues.dispatch_targets(session, actor)
     return {**data, "position": position, "timezone": ctx.settings.timezone,
-            "working": [[a.isoformat(), b.isoformat()] for a, b in sla.working_intervals(
-                now - timedelta(days=1), now + timedelta(days=WORKING_DAYS_AHEAD), tz)],
+            "working": working_periods(tz, now),
             "nav_items": ctx.nav(), "who": who(actor, lang)}

@@ -11,12 +11,15 @@ A screen's callbacks module (``callbacks/<screen>.py``) may define
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
 from dash.development.base_component import Component
+
+from tickets import sla
 
 from layouts.i18n import labels
 from tickets.uow import UnitOfWork
@@ -116,3 +119,15 @@ def who(actor: Actor | None, lang: str) -> str:
         return ""
     role = labels(lang)["roles"].get(actor.role, actor.role)
     return " · ".join(x for x in (actor.extra.get("unit_name"), actor.extra.get("real_name") or actor.name, role) if x)
+
+
+# The working periods a page is given: enough for any deadline it shows (a resolve deadline
+# is a working day or two, ten more with the longest extension, a holiday week on top).
+WORKING_DAYS_AHEAD = 45
+
+
+def working_periods(tz: Any, now: datetime) -> list[list[str]]:
+    """The working periods from yesterday on, for a page's countdowns in working time
+    (``assets/clock.js``): the browser counts down without asking the server each second."""
+    return [[a.isoformat(), b.isoformat()] for a, b in sla.working_intervals(
+        now - timedelta(days=1), now + timedelta(days=WORKING_DAYS_AHEAD), tz)]

@@ -11,23 +11,27 @@ from __future__ import annotations
 
 from callbacks import desk as desk_callbacks
 from callbacks import dispatch as dispatch_callbacks
+from callbacks import duty as duty_callbacks
 from callbacks import home as home_callbacks
 from callbacks import map as map_callbacks
 from callbacks import ticket as ticket_callbacks
 from callbacks import wall as wall_callbacks
 from callbacks.screen import Screen, Screens
-from layouts import desk, dispatch, home, ticket, wall
+from layouts import desk, dispatch, duty, home, ticket, wall
 from layouts import map as map_layout
 from layouts.i18n import N_
 
 WORKERS = frozenset({"admin", "dispatcher", "handler", "leader", "supervisor", "viewer"})
+# Who keeps watch over the deadlines (and so opens the tickets the watch shows).
+WATCH = frozenset({"admin", "duty_officer", "leader", "supervisor"})
 
 SCREENS = Screens((
     Screen("/", home.layout, home_callbacks),
     Screen("/desk", desk.layout, desk_callbacks, roles=WORKERS, title=N_("Work desk")),
     Screen("/dispatch", dispatch.layout, dispatch_callbacks, roles=frozenset({"admin", "dispatcher"}),
            title=N_("Dispatch desk")),
-    Screen("/ticket", ticket.layout, ticket_callbacks, roles=WORKERS, items=True),
+    Screen("/duty", duty.layout, duty_callbacks, roles=WATCH, title=N_("Duty console")),
+    Screen("/ticket", ticket.layout, ticket_callbacks, roles=WORKERS | WATCH, items=True),
     Screen("/wall", wall.layout, wall_callbacks, kiosk=True, title=N_("Command centre wall")),
     Screen("/map", map_layout.layout, map_callbacks, title=N_("Heat map")),
 ))

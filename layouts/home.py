@@ -11,7 +11,7 @@ from layouts.i18n import N_, gettext
 PLATFORM_NAME = N_("Minsheng policing platform")
 # Where each role lands after logging in (the start page lists the rest).
 HOME_BY_ROLE = {"handler": "/desk", "supervisor": "/desk", "viewer": "/desk", "dispatcher": "/dispatch",
-                "admin": "/dispatch", "leader": "/wall", "duty_officer": "/wall"}
+                "admin": "/dispatch", "leader": "/wall", "duty_officer": "/duty"}
 
 
 def layout(lang: str = "zh-CN", nav_items: Sequence[tuple[str, str]] = (("/wall", N_("Command centre wall")),),

@@ -41,6 +41,7 @@ MAP_WORDS: dict[str, str] = {
     "legend_live": N_("%(count)s requests, last %(hours)s h"),
     "legend_alerts": N_("%(count)s alerts"),
     "alert_label": N_("%(topic)s %(kind)s %(count)s"),
+    "alert_acknowledged": N_("%(label)s · acknowledged"),
     "kind_surge": N_("surge"),
     "kind_recurring": N_("recurring"),
 }

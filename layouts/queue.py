@@ -76,6 +76,23 @@ def nav(items: Sequence[tuple[str, str]], current: str, lang: str) -> html.Nav:
                      for path, name in items], className="work-nav")
 
 
+def header(screen: str, lang: str, title: str, nav_items: Sequence[tuple[str, str]], who: str,
+           extra: Sequence[Any] = ()) -> html.Header:
+    """A work screen's bar: its name, the screens this user may open, who is logged in, the
+    live connection, ``extra`` controls (the duty console's sound switch), language, log out."""
+    return html.Header([
+        html.H1(gettext(title, lang), className="work-title"),
+        nav(nav_items, f"/{screen}", lang),
+        html.Div([
+            html.Span(who, className="work-who"),
+            html.Span(gettext("Connecting…", lang), id=f"{screen}-conn", className="conn conn-wait"),
+            *extra,
+            html.A(switch_label(lang), href=f"?lang={other_language(lang)}", className="lang-switch"),
+            html.A(gettext("Log out", lang), href="/logout", className="work-logout"),
+        ], className="work-status"),
+    ], className="work-header")
+
+
 def column_defs(screen: str, lang: str) -> list[dict[str, Any]]:
     """The queue's columns. Widths are what each column wants; the grid fits them to its
     width (``responsiveSizeToFit``) down to each ``minWidth``, so a 1920 px screen with the
@@ -113,16 +130,7 @@ def layout(screen: str, lang: str, *, title: str, rows: list[dict[str, Any]], po
                  "counts": counts},
     }
     return html.Div([
-        html.Header([
-            html.H1(gettext(title, lang), className="work-title"),
-            nav(nav_items, f"/{screen}", lang),
-            html.Div([
-                html.Span(who, className="work-who"),
-                html.Span(gettext("Connecting…", lang), id=f"{screen}-conn", className="conn conn-wait"),
-                html.A(switch_label(lang), href=f"?lang={other_language(lang)}", className="lang-switch"),
-                html.A(gettext("Log out", lang), href="/logout", className="work-logout"),
-            ], className="work-status"),
-        ], className="work-header"),
+        header(screen, lang, title, nav_items, who),
         html.Div([
             html.Div([html.Span(counts[k], className="count-label"),
                       html.Span("–", id=f"{screen}-count-{k}", className="count-value")],

@@ -50,7 +50,7 @@ from geo.districts import JIAXIANG_FILE, JINAN_FILE, centroid, district_at, load
 from geo.surges import BASELINE_DAYS, Recurring, Surge, detect_recurring, detect_surges
 from tickets import events
 from tickets import points as ticket_points
-from tickets.errors import IllegalStep
+from tickets.errors import IllegalStep, Invalid
 from tickets.lifecycle import aware
 from tickets.models import Alert, Notification, Ticket, Unit
 from tickets.roles import Actor, check
@@ -137,6 +137,9 @@ def alert_view(alert: Alert, unit: Unit | None = None) -> dict[str, Any]:
         "closed_at": _iso(alert.closed_at),
         "acknowledged_at": _iso(alert.acknowledged_at),
         "acknowledged_by_id": alert.acknowledged_by_id,
+        "acknowledgement": alert.acknowledgement,
+        "closed_by_id": alert.closed_by_id,
+        "closing_note": alert.closing_note,
     }
 
 
@@ -158,6 +161,22 @@ def acknowledge(uow: UnitOfWork, alert: Alert, at: datetime, actor: Actor, note:
     alert.acknowledged_at, alert.acknowledged_by_id = at, actor.user_id
     alert.acknowledgement = (note or "").strip() or None
     _announce(uow, alert, "acknowledged", at)
+
+
+def close(uow: UnitOfWork, alert: Alert, at: datetime, actor: Actor, note: str) -> None:
+    """Closed by a person, with why (dealt with, or not a real pattern). The detector raises it
+    again only if its count grows past what it was now."""
+    check(actor, "acknowledge_alert", alert.unit_id)
+    aware(at, "close")
+    if alert.status != "open":
+        raise IllegalStep("alert_closed", alert=alert.id)
+    note = (note or "").strip()
+    if not note:
+        raise Invalid("text_required", what="note", number=None)
+    if alert.acknowledged_at is None:  # closing it is having seen it
+        alert.acknowledged_at, alert.acknowledged_by_id = at, actor.user_id
+    alert.status, alert.closed_at, alert.closed_by_id, alert.closing_note = "closed", at, actor.user_id, note
+    _announce(uow, alert, "closed", at)
 
 
 # ------------------------------------------------------------------ data
@@ -248,13 +267,17 @@ def _upsert(session: UnitOfWork, result: Detection, now: datetime, key: str, val
                                      text=f"{KINDS[alert.kind]}：{alert.reason}", at=now))
         result.raised.append(alert)
         return alert
+    if alert.status == "closed" and alert.closed_by_id is not None and values["count"] <= alert.count:
+        # A person closed it with a note: not raised again for the same, only if it grows.
+        alert.last_seen_at = now
+        return alert
     changed = alert.status != "open" or alert.count != values["count"]
     for name, value in values.items():
         setattr(alert, name, value)
     alert.last_seen_at = now
     if changed:
         reopened = alert.status != "open"
-        alert.status, alert.closed_at = "open", None
+        alert.status, alert.closed_at, alert.closed_by_id, alert.closing_note = "open", None, None, None
         _announce(session, alert, "raised" if reopened else "updated", now)
         (result.raised if reopened else result.updated).append(alert)
     return alert

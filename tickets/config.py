@@ -39,11 +39,22 @@ class FollowUpRules:
 
 
 @dataclass(frozen=True)
+class DutyRules:
+    """The duty console (``tickets.duty``)."""
+
+    # An acknowledgement lapses after this long unless the ticket moved meanwhile.
+    acknowledgement_minutes: float = 30.0
+    # A unit with at least this many new breaches at once: one digest, not one notice each.
+    digest_threshold: int = 3
+
+
+@dataclass(frozen=True)
 class DomainConfig:
     tz: Any = SHANGHAI
     supervision: SupervisionRules = field(default_factory=SupervisionRules)
     follow_up: FollowUpRules = field(default_factory=FollowUpRules)
     dedup: DedupParams = field(default_factory=DedupParams)
+    duty: DutyRules = field(default_factory=DutyRules)
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DomainConfig:
@@ -60,8 +71,10 @@ class DomainConfig:
             follow_up=FollowUpRules(gateway=overrides.pop("gateway", None) or gateway_from_settings(settings),
                                     no_answer_hours=settings.follow_up_no_answer_hours),
             dedup=DedupParams(mode=settings.dedup_mode),
+            duty=DutyRules(acknowledgement_minutes=settings.duty_acknowledgement_minutes,
+                           digest_threshold=settings.duty_digest_threshold),
         )
         return replace(config, **overrides)
 
 
-__all__ = ["DomainConfig", "FollowUpRules", "SupervisionRules"]
+__all__ = ["DomainConfig", "DutyRules", "FollowUpRules", "SupervisionRules"]

@@ -482,6 +482,10 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     acknowledgement: Mapped[str | None] = mapped_column(Text)
+    # Closed by a person (with a note) rather than by the detector: it stays closed unless
+    # the count grows past what it was when they closed it.
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closing_note: Mapped[str | None] = mapped_column(Text)
 
     unit: Mapped[Unit | None] = relationship()
 
@@ -501,6 +505,25 @@ class IdempotencyKey(Base):
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class BreachAcknowledgement(Base):
+    """A duty officer has seen one state (amber or breached) of one clock of a ticket and
+    taken it. It holds until ``lapses_at`` or, if the ticket moved meanwhile (its version
+    is past ``ticket_version``), for good; it never stops the deadline (``tickets.duty``)."""
+
+    __tablename__ = "breach_acknowledgements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    clock: Mapped[str] = mapped_column(String(16))  # contact | resolve
+    state: Mapped[str] = mapped_column(String(16))  # amber | breached
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    ticket_version: Mapped[int] = mapped_column(Integer)
+    lapses_at: Mapped[datetime]
 
 
 class PersonalDataReveal(Base):

@@ -36,12 +36,13 @@ STEP_ROLES: dict[str, frozenset[str]] = {
     "redo": frozenset(),  # only the system, after an unsatisfied follow-up
     "close": frozenset({"admin", "supervisor"}),  # by hand: level-3 findings; normally the system
     "supervise": frozenset({"admin", "supervisor", "duty_officer", "leader"}),
+    "acknowledge_breach": frozenset({"admin", "supervisor", "duty_officer", "leader"}),  # the duty console
     "answer_order": frozenset({"admin", "leader", "handler"}),  # the unit answers its 督办单
     "acknowledge_alert": frozenset({"admin", "supervisor", "duty_officer", "leader", "dispatcher"}),
     # A citizen's name and phone: the handling unit's people and the platform office (tickets/personal.py).
     "reveal": frozenset({"admin", "dispatcher", "handler", "leader"}),
     "read_reveals": frozenset({"admin", "supervisor", "leader"}),  # who looked (the audit)
-    "remind": frozenset({"admin", "supervisor", "leader"}),
+    "remind": frozenset({"admin", "supervisor", "leader", "duty_officer"}),  # the duty officer passes on instructions
 }
 # Steps a handler may take only on tickets of their own unit.
 OWN_UNIT_STEPS = frozenset({"return", "accept", "contact", "report", "request_extension", "dispatch", "answer_order"})

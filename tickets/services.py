@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tickets import alerts as alert_rules
-from tickets import batch, dedup, followup, lifecycle, personal, supervision
+from tickets import batch, dedup, duty, followup, lifecycle, personal, supervision
 from tickets.errors import Conflict, IllegalStep, Invalid, NotAllowed, NotFound
 from tickets.intake import NewRequest, Received, taken
 from tickets.models import (
@@ -383,13 +383,34 @@ def issue_reminder_letter(uow: UnitOfWork, actor: Actor, text: str, *, number: s
     return supervision.issue_leader_instruction(uow, target, _now(at), actor, text)
 
 
-def acknowledge_alert(uow: UnitOfWork, actor: Actor, alert_id: int, *, note: str | None = None,
-                      at: datetime | None = None) -> Alert:
-    """已阅 an early warning."""
+def acknowledge_breach(uow: UnitOfWork, actor: Actor, number: str, clock: str, *, note: str | None = None,
+                       version: int | None = None, at: datetime | None = None) -> Ticket:
+    """值班台: take a ticket's amber or breached clock (``tickets.duty``); the version check
+    refuses an acknowledgement that raced a change of the ticket."""
+    ticket = ticket_in_scope(uow, actor, number, version)
+    duty.acknowledge(uow, ticket, clock, _now(at), actor, note)
+    return ticket
+
+
+def _alert_in_scope(uow: UnitOfWork, actor: Actor, alert_id: int) -> Alert:
     alert = uow.get(Alert, alert_id)
     if alert is None or not (actor.sees_unit(alert.unit_id) or actor.visible_unit_ids is None):
         raise NotFound("unknown_alert", alert=alert_id)
+    return alert
+
+
+def acknowledge_alert(uow: UnitOfWork, actor: Actor, alert_id: int, *, note: str | None = None,
+                      at: datetime | None = None) -> Alert:
+    """已阅 an early warning."""
+    alert = _alert_in_scope(uow, actor, alert_id)
     alert_rules.acknowledge(uow, alert, _now(at), actor, note)
+    return alert
+
+
+def close_alert(uow: UnitOfWork, actor: Actor, alert_id: int, note: str, *, at: datetime | None = None) -> Alert:
+    """Close an early warning by hand, saying why (raised again only if it grows)."""
+    alert = _alert_in_scope(uow, actor, alert_id)
+    alert_rules.close(uow, alert, _now(at), actor, note)
     return alert
 
 

@@ -16,7 +16,7 @@ from dashboard.api import accounts, figures, live  # noqa: E402,F401
 from dashboard.api import sms, supervision  # noqa: E402,F401
 from dashboard.api import intake  # noqa: E402,F401
 from dashboard.api import alerts, hotspots, maps  # noqa: E402,F401
-from dashboard.api import steps, tickets  # noqa: E402,F401
+from dashboard.api import duty, steps, tickets  # noqa: E402,F401
 from dashboard.api import openapi  # noqa: E402,F401
 
 __all__ = ["blueprint"]

@@ -66,6 +66,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "day": _t("string", True, format="date"), "window_days": INT_N, "count": INT, "baseline": NUM_N,
         "threshold": INT_N, "p_value": NUM_N, "reason": STR, "status": STR, "first_seen_at": TIME_N,
         "last_seen_at": TIME_N, "closed_at": TIME_N, "acknowledged_at": TIME_N, "acknowledged_by_id": INT_N,
+        "acknowledgement": STR_N, "closed_by_id": INT_N, "closing_note": STR_N,
     }),
     "User": _object({
         "id": INT, "username": STR, "real_name": STR, "police_number": STR_N, "unit_code": STR, "role": STR,
@@ -91,6 +92,17 @@ SCHEMAS["QueueRow"] = _object({
     "contact_due_at": TIME_N, "resolve_due_at": TIME_N, "extension_pending": BOOL, "escalation_level": INT,
     "citizen": _t("string", description="masked: 张**"), "phone": _t("string", description="masked: 138****5678"),
     "allowed_steps": {"type": "array", "items": STR},
+})
+SCHEMAS["DutyRow"] = _object({
+    "id": _t("string", description="<number>:<clock>"), "number": STR, "version": INT, "status": STR,
+    "clock": _t("string", enum=["contact", "resolve"]), "state": _t("string", enum=["amber", "breached"]),
+    "due_at": TIME, "warn_at": TIME_N, "minutes_late": INT, "title": STR, "topic": STR, "channel": STR,
+    "district": STR_N, "unit_code": STR_N, "unit_name": STR_N, "unit_id": INT_N, "branch_code": STR_N,
+    "branch_name": STR_N,
+    "order": _t("object", description="the latest supervision order: state none | open | overdue | answered | closed"),
+    "letter": _t("object", True, description="the latest reminder letter"),
+    "acknowledged": _t("object", True, description="the acknowledgement that holds now: by, name, at, note, lapses_at"),
+    "allowed_steps": {"type": "array", "items": _t("string", enum=["acknowledge", "order", "remind"])},
 })
 SCHEMAS["Clock"] = _object({
     "name": _t("string", enum=["contact", "resolve"]), "due_at": TIME_N, "warn_at": TIME_N,

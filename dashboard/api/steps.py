@@ -2,10 +2,11 @@
 
     POST /api/v1/tickets/<number>/<step>               dispatch, pass_down, return, accept, contact, report,
                                                        approve, send_back, reply, close, request_extension,
-                                                       decide_extension, merge, unmerge, follow_up_answer, remind
+                                                       decide_extension, merge, unmerge, follow_up_answer, remind,
+                                                       acknowledge
     POST /api/v1/suggestions/<id>/merge | reject       a likely duplicate: merge it, or not
     POST /api/v1/supervision/orders/<number>/answer | close
-    POST /api/v1/alerts/<id>/acknowledge
+    POST /api/v1/alerts/<id>/acknowledge | close
 
 Each calls one command of ``tickets.services`` with the caller as actor: scope,
 role and state are the domain's to check, and a refusal answers in the one
@@ -181,12 +182,17 @@ TICKET_STEPS: dict[str, Step] = {
                              {"answer": {**STR, "maxLength": 40}}, ("answer",),
                              lambda u, a, n, b, v: services.record_phone_answer(u, a, n, b.required_text("answer"),
                                                                                 version=v)),
+    "acknowledge": Step("值班台: take the ticket's amber or breached clock (it never stops the deadline)",
+                        {"clock": {**STR, "enum": ["contact", "resolve"]}, "note": NOTE}, ("clock",),
+                        lambda u, a, n, b, v: services.acknowledge_breach(u, a, n, b.required_text("clock"),
+                                                                          note=b.text("note"), version=v)),
     "remind": Step("提醒函 on a leader's instruction (局领导批示)", {"text": _text_field("the instruction")}, ("text",),
                    lambda u, a, n, b, v: services.issue_reminder_letter(u, a, b.required_text("text"), number=n,
                                                                         version=v)),
 }
 # The role a step is checked against (the gate's 403 comes before the domain's).
 STEP_ROLE = {"return": "return", "pass_down": "dispatch", "follow_up_answer": "record_follow_up",
+             "acknowledge": "acknowledge_breach",
              "remind": "remind", "close": "close"}
 
 
@@ -263,19 +269,25 @@ def _order(action: str) -> Callable[[str], Response]:
                      )(require_login(roles)(view))
 
 
-def _acknowledge() -> Callable[[int], Response]:
+def _alert(action: str) -> Callable[[int], Response]:
     def view(alert_id: int) -> Response:
         def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
-            alert = services.acknowledge_alert(uow, actor, alert_id, note=body.text("note"))
+            if action == "acknowledge":
+                alert = services.acknowledge_alert(uow, actor, alert_id, note=body.text("note"))
+            else:
+                alert = services.close_alert(uow, actor, alert_id, body.required_text("note"))
             return 200, serializers.alert(alert, alert.unit)
 
         return _write(run)
 
-    view.__name__ = "alert_acknowledge"
+    view.__name__ = f"alert_{action}"
     roles = STEP_ROLES["acknowledge_alert"]
-    return operation("已阅: acknowledge an early warning", {200: ref("Alert")}, roles=roles,
-                     params=(IDEMPOTENCY,), body_required=False,
-                     body={"application/json": obj({"note": NOTE}, required=(), additionalProperties=False)},
+    summary = "已阅: acknowledge an early warning" if action == "acknowledge" else \
+        "Close an early warning by hand, saying why (raised again only if its count grows)"
+    required = () if action == "acknowledge" else ("note",)
+    return operation(summary, {200: ref("Alert")}, roles=roles,
+                     params=(IDEMPOTENCY,), body_required=bool(required),
+                     body={"application/json": obj({"note": NOTE}, required=required, additionalProperties=False)},
                      )(require_login(roles)(view))
 
 
@@ -293,5 +305,6 @@ for _action in ("answer", "close"):
     _order_view = _order(_action)
     blueprint.add_url_rule(f"/supervision/orders/<order_number>/{_action}", _order_view.__name__, _order_view,
                            methods=["POST"])
-_ack_view = _acknowledge()
-blueprint.add_url_rule("/alerts/<int:alert_id>/acknowledge", _ack_view.__name__, _ack_view, methods=["POST"])
+for _action in ("acknowledge", "close"):
+    _alert_view = _alert(_action)
+    blueprint.add_url_rule(f"/alerts/<int:alert_id>/{_action}", _alert_view.__name__, _alert_view, methods=["POST"])

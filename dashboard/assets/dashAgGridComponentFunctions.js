@@ -1,29 +1,38 @@
-/* Cell renderers of the work queues' grids (dash-ag-grid reads this global by name).
- * They render from the row and the page's words (window.MinshengQueue.config); the
- * countdown is refreshed every second by assets/queue.js. */
+/* Cell renderers of the work screens' grids (dash-ag-grid reads this global by name): the
+ * queues (assets/queue.js) and the duty console (assets/duty.js). They render from the row
+ * and the page's words (its screen's config); the countdowns are refreshed every second. */
 (function () {
   "use strict";
   var dagcomponentfuncs = (window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {});
   var h = function () { return window.React.createElement.apply(null, arguments); };
   function Q() { return window.MinshengQueue; }
+  function D() { return window.MinshengDuty; }
+  function page() {  // the config of whichever work screen this is
+    return (Q() && Q().config) || (D() && D().config) || null;
+  }
   function label(table, code) {
-    var c = Q() && Q().config, t = c ? (c.labels[table] || {}) : {};
+    var c = page(), t = c ? (c.labels[table] || {}) : {};
     return t[code] || code || "";
+  }
+  function say(key, params) { var c = page(); return c ? MinshengLive.format(c.text[key] || key, params || {}) : ""; }
+  function time(iso) {
+    var c = page();
+    return new Date(iso).toLocaleTimeString(c.lang, {hour: "2-digit", minute: "2-digit", hour12: false,
+                                                     timeZone: c.timezone});
   }
 
   dagcomponentfuncs.Countdown = function (props) {
-    var q = Q(), row = props.data;
-    if (!q || !q.config || !row) { return null; }
-    var c = q.clockOf(row, Date.now());
-    var which = row.clock ? q.config.text[row.clock] : "";
+    var clock = window.MinshengClock, row = props.data;
+    if (!clock || !clock.config || !row) { return null; }
+    var c = clock.of(row, Date.now()), words = clock.config.text;
+    var which = row.clock ? words[row.clock] : "";
     return h("span", {className: "countdown countdown-" + c.state, "data-ms": String(c.ms)},
              h("span", {className: "countdown-clock"}, which), " ", h("span", {className: "countdown-time"}, c.text),
-             c.paused ? h("span", {className: "countdown-paused", title: q.config.text.paused_why}, q.config.text.paused)
-                      : null);
+             c.paused ? h("span", {className: "countdown-paused", title: words.paused_why}, words.paused) : null);
   };
 
   dagcomponentfuncs.TicketLink = function (props) {
-    var lang = Q() && Q().config ? Q().config.lang : "zh-CN";
+    var lang = page() ? page().lang : "zh-CN";
     return h("a", {href: "/ticket/" + encodeURIComponent(props.value) + "?lang=" + lang, className: "ticket-link"},
              props.value);
   };
@@ -54,6 +63,47 @@
         key: step, className: "step step-" + step, "data-step": step, "data-number": row.number,
         onClick: function () { q.act(step, row.number); }
       }, q.config.text.steps[step] || step);
+    }));
+  };
+
+  /* ---------------------------------------------------- the duty console */
+  dagcomponentfuncs.DutyState = function (props) {
+    return h("span", {className: "status duty-state duty-state-" + props.value}, say("state_" + props.value));
+  };
+
+  dagcomponentfuncs.Supervision = function (props) {
+    var o = props.value || {state: "none"}, row = props.data || {}, parts = [];
+    parts.push(h("span", {key: "s", className: "order order-" + o.state}, say("order_" + o.state, {number: o.number})));
+    if (o.number) {
+      if (o.automatic) { parts.push(h("span", {key: "a", className: "order-auto"}, say("automatic"))); }
+      parts.push(h("a", {key: "p", className: "order-pdf", target: "_blank", rel: "noopener",
+                         href: "/api/v1/supervision/orders/" + encodeURIComponent(o.number) + ".pdf"}, say("pdf")));
+    }
+    if (row.letter) {
+      parts.push(h("span", {key: "l", className: "letter"}, say("letter", {number: row.letter.number})));
+    }
+    return h("span", {className: "supervision", title: o.answer || ""}, parts);
+  };
+
+  dagcomponentfuncs.Acknowledged = function (props) {
+    var a = props.value, row = props.data || {}, now = Date.now();
+    var holds = a && (now < Date.parse(a.lapses_at) || row.version > a.ticket_version);
+    if (!holds) { return h("span", {className: "ack ack-none"}, say("not_taken")); }
+    return h("span", {className: "ack ack-taken", title: a.note || ""},
+             say("taken", {name: a.name, at: time(a.at)}),
+             row.version > a.ticket_version ? null : h("span", {className: "ack-lapse"}, " " + say("lapses", {at: time(a.lapses_at)})));
+  };
+
+  dagcomponentfuncs.DutyActions = function (props) {
+    var d = D(), row = props.data || {};
+    if (!d || !d.config) { return null; }
+    // (A lapsing acknowledgement makes duty.js fetch the row again: its steps come back with it.)
+    return h("span", {className: "actions"}, (row.allowed_steps || []).map(function (step) {
+      return h("button", {
+        key: step, className: "step step-" + step + (step === "acknowledge" ? " step-primary" : ""),
+        "data-step": step, "data-row": row.id, "data-number": row.number,
+        onClick: function () { d.act(step, row.id); }
+      }, d.config.text.steps[step] || step);
     }));
   };
 })();

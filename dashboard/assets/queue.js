@@ -5,9 +5,8 @@
  * names the tickets that changed in this user's units; their rows are fetched again from
  * /api/v1/queues/<screen>?numbers=… and applied as one AG Grid transaction (update what is
  * there, add what is new, remove what left the queue). A gap or a reconnect reloads the
- * whole queue. Countdowns are computed here every second from each row's deadline: the
- * contact clock on the wall clock, the resolve clock in working time (the page's working
- * periods), so the server sends changes, never ticks. A step is a POST to
+ * whole queue. Countdowns are refreshed every second from each row's deadline
+ * (assets/clock.js), so the server sends changes, never ticks. A step is a POST to
  * /api/v1/tickets/<number>/<step> with the row's version and an Idempotency-Key.
  */
 (function () {
@@ -20,34 +19,8 @@
   function text(key, params) { return MinshengLive.format(Q.config.text[key] || key, params || {}); }
   function label(table, code) { var t = Q.config.labels[table] || {}; return t[code] || code || ""; }
 
-  /* ---------------------------------------------------- time left */
-  function workingMs(from, to) {  // working time between two instants, from the page's periods
-    var total = 0;
-    Q.config.working.forEach(function (p) {
-      var a = Math.max(from, Date.parse(p[0])), b = Math.min(to, Date.parse(p[1]));
-      if (b > a) { total += b - a; }
-    });
-    return total;
-  }
-  function span(ms) {
-    var s = Math.floor(Math.abs(ms) / 1000), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
-    var days = Math.floor(h / 24);
-    var hm = (h % 24) + ":" + String(m).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
-    return days ? text("days", {days: days}) + " " + hm : hm;
-  }
-  function inWorkingHours(now) {  // is ``now`` inside one of the page's working periods?
-    return Q.config.working.some(function (p) { return now >= Date.parse(p[0]) && now < Date.parse(p[1]); });
-  }
-  function clockOf(row, now) {  // {state, ms, text, paused}
-    if (!row.due_at) { return {state: "none", ms: Infinity, text: text("no_deadline"), paused: false}; }
-    var due = Date.parse(row.due_at), warn = row.warn_at ? Date.parse(row.warn_at) : due;
-    var working = row.clock === "resolve";
-    var ms = due > now ? (working ? workingMs(now, due) : due - now) : -(working ? workingMs(due, now) : now - due);
-    var state = now >= due ? "breached" : now >= warn ? "amber" : "ok";
-    // A working-time clock stands still outside working hours: say so, or a frozen figure looks broken.
-    return {state: state, ms: ms, text: text(ms >= 0 ? "left" : "late", {time: span(ms)}),
-            paused: working && !inWorkingHours(now)};
-  }
+  /* ---------------------------------------------------- time left (assets/clock.js) */
+  function clockOf(row, now) { return MinshengClock.of(row, now); }
   Q.clockOf = clockOf;
 
   /* ---------------------------------------------------- the grid */
@@ -187,6 +160,7 @@
   /* ---------------------------------------------------- start */
   function start(config) {
     Q.config = config;
+    MinshengClock.use(config);
     Q.screen = config.screen;
     var gridId = Q.screen + "-grid";
     var firstLoad = true;

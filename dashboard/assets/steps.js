@@ -9,7 +9,8 @@
     send_back: [["reason", "textarea"]], reply: [["text", "textarea"]], close: [["findings", "textarea"]],
     request_extension: [["hours", "number"], ["reason", "textarea"]],
     decide_extension: [["approve", "checkbox"], ["note", "text"]], merge: [["into", "text"]],
-    unmerge: [["reason", "textarea"]]
+    unmerge: [["reason", "textarea"]],
+    acknowledge: [["note", "textarea"]], order: [["note", "textarea"]], remind: [["text", "textarea"]]
   };
   var REQUIRED = {unit: 1, reason: 1, result: 1, text: 1, findings: 1, hours: 1, into: 1};
 
@@ -27,7 +28,7 @@
     var form = document.createElement("form");
     form.method = "dialog";
     var head = document.createElement("h2");
-    head.textContent = config.text.steps[step] + " · " + row.number;
+    head.textContent = (config.text.steps[step] || step) + " · " + row.number;
     form.appendChild(head);
     var title = document.createElement("p");
     title.className = "dialog-title";
@@ -57,6 +58,7 @@
         if (kind === "number") { input.min = "0.5"; input.max = "75"; input.step = "0.5"; input.value = "7.5"; }
       }
       input.name = name;
+      if (row.prefill && row.prefill[name]) { input.value = row.prefill[name]; }  // e.g. an order's text
       if (REQUIRED[name] && kind !== "checkbox") { input.required = true; }
       box.appendChild(input);
       form.appendChild(box);

@@ -123,7 +123,7 @@ def test_leader_instruction_is_a_reminder_letter(followup_world: FollowupWorld) 
     tid = submit(world.factory, new_request(MONDAY_9)).id
     with unit_of_work(world.factory) as s:
         t = s.get(Ticket, tid)
-        world.refuse(s, ("viewer", "duty", "officer"),
+        world.refuse(s, ("viewer", "officer"),
                      lambda actor: supervision.issue_leader_instruction(s, t, MONDAY_9, actor, "请妥善处理"))
         letter = supervision.issue_leader_instruction(s, t, MONDAY_9, world.actor(s, "chief"), "请妥善处理，及时回复群众")
         assert (letter.reason, letter.issued_by, letter.ticket_id) == ("leader_instruction", "chief", tid)

@@ -144,7 +144,8 @@
   function alertLabel(a) {
     var topic = (M.o.labels && M.o.labels.topics && M.o.labels.topics[a.topic]) || a.topic_label || a.topic;
     var kind = word(a.kind === "surge" ? "kind_surge" : "kind_recurring");
-    return fill(word("alert_label"), {topic: topic, kind: kind, count: a.count});
+    var label = fill(word("alert_label"), {topic: topic, kind: kind, count: a.count});
+    return a.acknowledged_at ? fill(word("alert_acknowledged"), {label: label}) : label;
   }
 
   M.addAlert = function (a) {
@@ -153,7 +154,9 @@
     if (old) { M.alertLayer.removeLayer(old); delete M.markers[a.id]; }
     if (a.status === "closed" || a.lat === null || a.lon === null) { M.legend(); return; }
     var icon = L.divIcon({
-      className: "ms-alert ms-alert-" + a.kind, iconSize: [0, 0], iconAnchor: [0, 0],
+      // Acknowledged (已阅): somebody has it; it stops pulsing for attention.
+      className: "ms-alert ms-alert-" + a.kind + (a.acknowledged_at ? " ms-alert-acknowledged" : ""),
+      iconSize: [0, 0], iconAnchor: [0, 0],
       html: '<span class="ms-alert-pulse"></span><span class="ms-alert-dot"></span>' +
             '<span class="ms-alert-label">' + esc(alertLabel(a)) + "</span>"
     });

@@ -1,0 +1,33 @@
+"""值班台: what the console starts from (``layouts/duty.py``): the live position first, then
+the rows, the working periods for the countdowns, the branches to filter by and the rules
+its script applies (how long an acknowledgement holds, when breaches come as a digest).
+Everything after that arrives by push and goes through the API (``assets/duty.js``)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from callbacks.screen import ScreenContext, who, working_periods
+from dashboard.read_models import duty
+from tickets.models import Unit, utcnow
+
+
+def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[str, Any]:
+    actor = ctx.actor()
+    if actor is None:
+        return {}
+    position = ctx.live_position()  # before the rows: every later event reaches the page by push
+    now = utcnow()
+    with ctx.session() as session:
+        rows = duty.rows(session, actor, now)
+        branches = [{"code": u.code, "name": u.name}
+                    for u in session.scalars(select(Unit).where(Unit.level == 2, Unit.active.is_(True))
+                                             .order_by(Unit.code)) if actor.sees_unit(u.id)]
+    settings = ctx.settings
+    return {"rows": rows, "position": position, "timezone": settings.timezone,
+            "working": working_periods(settings.tz, now), "nav_items": ctx.nav(), "who": who(actor, lang),
+            "branches": branches,
+            "rules": {"acknowledgement_minutes": settings.duty_acknowledgement_minutes,
+                      "digest_threshold": settings.duty_digest_threshold}}
