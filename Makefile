@@ -4,12 +4,15 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the test suite needs: real PostgreSQL and Redis servers,
-# headless Chromium (and its driver) and CJK fonts for screenshots.
-TEST_APT := postgresql redis-server chromium chromium-driver fonts-noto-cjk
+# Debian packages the platform needs to run: Pango (WeasyPrint lays out the printable
+# 督办单 and 提醒函 with it, HarfBuzz subsets their fonts) and the CJK fonts it embeds.
+RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+# And the test suite: real PostgreSQL and Redis servers, headless Chromium (and its driver);
+# the CJK fonts serve the screenshots too.
+TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: run test venv test-venv system-test-deps bench screenshots catalogue clean
+.PHONY: run test venv test-venv system-run-deps system-test-deps bench screenshots catalogue clean
 
 $(VENV)/.stamp-run: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
@@ -28,16 +31,24 @@ test-venv: $(VENV)/.stamp-test
 
 ## Start the platform with the simulated feed on the embedded default
 ## (SQLite + in-process Redis stand-in): http://127.0.0.1:8050/wall
-run: venv
+run: system-run-deps venv
 	$(PY) app.py run --simulate --backfill-hours 3
 
-system-test-deps:
+# $(call apt_install,PACKAGES): the Debian packages of PACKAGES not installed yet.
+define apt_install
 	@missing=""; \
-	for p in $(TEST_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+system-run-deps:
+	$(call apt_install,$(RUN_APT))
+
+system-test-deps:
+	$(call apt_install,$(TEST_APT))
 
 ## The whole suite, against a real PostgreSQL, a real Redis and headless Chromium.
 test: system-test-deps test-venv

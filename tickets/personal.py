@@ -8,6 +8,7 @@ audit row (who, which ticket, when, from where) that supervisors read.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,21 @@ class Citizen:
 
 def masked(ticket: Ticket) -> Citizen:
     return Citizen(mask_name(ticket.citizen_name), mask_phone(ticket.citizen_phone) if ticket.citizen_phone else "")
+
+
+# A mobile number (13812345678, 138-1234-5678, +86 138 1234 5678) or a landline (0531-88886666)
+# standing alone in free text: not a run of digits inside a longer number (a ticket's, a date).
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[\s-]?)?(?:1[3-9]\d(?:[\s-]?\d{4}){2}|0\d{2,3}-?\d{7,8})(?!\d)")
+
+
+def redacted(text: str | None, ticket: Ticket | None = None) -> str:
+    """Free text (a title, the request, an order's note) with any phone number masked, and the
+    ticket's citizen's name: for documents that leave the platform, where no reveal is audited."""
+    out = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text or "")
+    name = ((ticket.citizen_name if ticket is not None else None) or "").strip()
+    if len(name) >= 2:  # one character alone would mask that character in every word
+        out = out.replace(name, mask_name(name))
+    return out
 
 
 def may_reveal(actor: Actor, ticket: Ticket) -> bool:

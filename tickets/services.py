@@ -76,6 +76,14 @@ def order_in_scope(uow: UnitOfWork, actor: Actor, number: str) -> SupervisionOrd
     return order
 
 
+def letter_in_scope(uow: UnitOfWork, actor: Actor, number: str) -> ReminderLetter:
+    letter = uow.scalar(select(ReminderLetter).where(ReminderLetter.number == number)) \
+        if could_be(number, ReminderLetter.__table__.c.number) else None
+    if letter is None or not actor.sees_unit(letter.unit_id):
+        raise NotFound("unknown_letter", letter=number)
+    return letter
+
+
 def allowed_steps(actor: Actor, ticket: Ticket) -> list[str]:
     """The steps ``actor`` may take on ``ticket`` now (what a screen offers), by the API's names:
     ``dispatch`` routes a ticket (new, returned, or waiting at the platform office), ``pass_down``

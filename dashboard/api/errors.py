@@ -83,6 +83,9 @@ MESSAGES: dict[str, str] = {
     "live_rebuilding": N_("The live state is being rebuilt from the database; retry shortly"),
     "redis_unreachable": N_("Redis is unreachable; retry shortly"),
     "source_misconfigured": N_("The hotline source configuration cannot be read"),
+    "document_renderer_missing": N_("This server cannot print documents: the PDF renderer (WeasyPrint with "
+                                    "Pango) is not installed"),
+    "document_font_missing": N_("This server cannot print documents: the Chinese font %(font)s is not installed"),
     "internal_error": N_("Internal error; it has been logged"),
     "http_error": N_("The request failed (HTTP %(status)s)"),
     # the domain's refusals, one code each (tickets/errors.py)
@@ -119,6 +122,7 @@ MESSAGES: dict[str, str] = {
     "suggestion_decided": N_("Duplicate suggestion %(suggestion)s was already %(status)s"),
     "ticket_or_unit": N_("Name either a ticket or a unit"),
     "unknown_order": N_("Unknown supervision order '%(order)s'"),
+    "unknown_letter": N_("Unknown reminder letter '%(letter)s'"),
     "unknown_suggestion": N_("Unknown duplicate suggestion %(suggestion)s"),
     "unknown_follow_up": N_("Unknown follow-up %(follow_up)s"),
     "unknown_alert": N_("Unknown alert %(alert)s"),

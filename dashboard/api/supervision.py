@@ -3,34 +3,50 @@
     GET  /api/v1/supervision/orders[?status=open|answered|closed|all][&unit=CODE]   a page (dashboard/api/pagination.py)
     GET  /api/v1/supervision/letters[?reason=unsatisfied|repeated|leader_instruction][&unit=CODE]   a page, newest first
     POST /api/v1/tickets/<number>/supervision     {"note": "..."}   (one-click order)
+    GET  /api/v1/supervision/orders/<number>.pdf    the order, printable (A4, Chinese, fonts embedded)
+    GET  /api/v1/supervision/letters/<number>.pdf   the letter, printable
 
 Listing needs a login (any role; kiosks do not see it) and shows the orders
 and letters of the caller's scope: the city sees all, a level-2 unit its
 subtree. Orders come soonest due first. Issuing needs a role that may
 supervise (admin, supervisor, duty officer, leader); others get 403 with the
 reason. An open order already on the ticket is 409.
+
+A document (dashboard/documents/) is for anyone who may list it; outside the
+caller's scope it does not exist (404). A server that cannot print it in
+Chinese (no WeasyPrint/Pango, no CJK font) answers 503 ``document_*``.
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api import serializers
-from dashboard.api.errors import BadParameter
+from dashboard import documents
+from dashboard.api.errors import ApiError, BadParameter
 from dashboard.api.openapi import INT, PAGE, STR, UNIT, obj, one_of, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.api.params import choice, in_scope, optional_choice
 from dashboard.auth import current_actor, require_login
+from dashboard.documents import letter as letter_document
+from dashboard.documents import order as order_document
 from tickets import services, supervision
 from tickets.models import ReminderLetter, SupervisionOrder, Ticket, Unit, utcnow
 from tickets.roles import ROLES, STEP_ROLES
 from tickets.uow import unit_of_work
 
+log = logging.getLogger(__name__)
 STATUSES = ("open", "answered", "closed")
+PDF = ("application/pdf", {"type": "string", "format": "binary"})
+# A missing renderer or font is the machine's setup: it will not be back in a second.
+DOCUMENTS_RETRY_AFTER = "300"
 
 
 @blueprint.get("/supervision/orders")
@@ -94,3 +110,50 @@ def issue_supervision(number: str) -> Any:
         order = services.issue_supervision_order(uow, actor, number, note=note)
         result = serializers.supervision_order(order, order.ticket, order.unit, utcnow())
     return jsonify(result), 201
+
+
+# ------------------------------------------------------------ documents
+def _pdf(render: Callable[[], bytes], filename: str) -> Response:
+    try:
+        content = render()
+    except documents.DocumentsUnavailable as exc:
+        log.error("cannot print %s: %s", filename, exc)
+        params = {"font": " / ".join(documents.FONTS)} if exc.reason == "font_missing" else {}
+        raise ApiError(503, f"document_{exc.reason}", headers={"Retry-After": DOCUMENTS_RETRY_AFTER},
+                       **params) from exc
+    response = Response(content, mimetype="application/pdf")
+    # inline: the browser shows it to print; filename* keeps the Chinese name when saved.
+    ascii_name = filename.encode("ascii", "ignore").decode() or "document.pdf"
+    response.headers["Content-Disposition"] = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    response.headers["Cache-Control"] = "private, no-store"  # names units and deadlines: no shared caches
+    return response
+
+
+_DOCUMENT_ANSWERS = "404: none of that number in the caller's scope; 503: this server cannot print (no PDF " \
+                    "renderer, or no Chinese font), code document_renderer_missing or document_font_missing."
+
+
+@blueprint.get("/supervision/orders/<number>.pdf")
+@operation("A supervision order (督办单) as a printable A4 PDF in Chinese, fonts embedded",
+           {200: PDF}, roles=ROLES, description=_DOCUMENT_ANSWERS)
+@require_login(ROLES)
+def supervision_order_pdf(number: str) -> Response:
+    actor = current_actor()
+    assert actor is not None
+    p = _platform()
+    with p.factory() as session:
+        order = services.order_in_scope(session, actor, number)
+        return _pdf(lambda: order_document.pdf(session, order, p.settings.tz), order_document.filename(order))
+
+
+@blueprint.get("/supervision/letters/<number>.pdf")
+@operation("A reminder letter (提醒函) as a printable A4 PDF in Chinese, fonts embedded",
+           {200: PDF}, roles=ROLES, description=_DOCUMENT_ANSWERS)
+@require_login(ROLES)
+def reminder_letter_pdf(number: str) -> Response:
+    actor = current_actor()
+    assert actor is not None
+    p = _platform()
+    with p.factory() as session:
+        letter = services.letter_in_scope(session, actor, number)
+        return _pdf(lambda: letter_document.pdf(session, letter, p.settings.tz), letter_document.filename(letter))
