@@ -41,9 +41,10 @@ COUNTERS: dict[str, str] = {
     "contact_overdue": N_("Contact overdue"),
     "resolve_overdue": N_("Resolve overdue"),
     "amber_now": N_("Near deadline"),
+    "orders_open": N_("Under supervision order"),
 }
 BIG_COUNTERS = ("received_today", "open_now", "closed_today", "breaches_now")
-SMALL_COUNTERS = ("contact_overdue", "resolve_overdue", "amber_now")
+SMALL_COUNTERS = ("contact_overdue", "resolve_overdue", "amber_now", "orders_open")
 # Shown in red while above zero.
 ALERT_COUNTERS = ("breaches_now", "contact_overdue", "resolve_overdue")
 # A rate at or above a floor takes its class (assets/wall.css); below the last, "band-bad".

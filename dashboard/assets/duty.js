@@ -77,8 +77,10 @@
   }
   function attend(nodes) {
     if (!nodes.length) { return; }
+    if (!muted()) { sound(); }
     D.flashes += nodes.length;
-    D.api.flashCells({rowNodes: nodes, flashDuration: 1200, fadeDuration: 800});
+    // After the grid has laid the rows out (a reloaded grid has not yet).
+    requestAnimationFrame(function () { D.api.flashCells({rowNodes: nodes, flashDuration: 1200, fadeDuration: 800}); });
     var byUnit = {};
     nodes.forEach(function (n) { var u = n.data.unit_name || "—"; (byUnit[u] = byUnit[u] || []).push(n); });
     var threshold = Math.max(2, D.config.rules.digest_threshold || 3), lines = [];
@@ -90,7 +92,6 @@
       var el = document.getElementById("duty-digest");
       if (el) { el.textContent = lines.join("；"); el.className = "duty-digest duty-digest-on"; }
     }
-    if (!muted()) { sound(); }
   }
 
   /* ------------------------------------------------------ counts, filters */

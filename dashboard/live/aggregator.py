@@ -31,7 +31,7 @@ from tickets import jsontext
 from tickets.uow import UnitOfWork
 from tickets.events import TICKET_TOPIC, TICKETS_TOPIC, event_payloads, public_view
 from tickets.figures import RankingPolicy, Tally, subtree_tally
-from tickets.models import OutboxMessage, Ticket, Unit, utcnow
+from tickets.models import OutboxMessage, SupervisionOrder, Ticket, Unit, utcnow
 from tickets.roles import subtree_of
 
 log = logging.getLogger(__name__)
@@ -195,6 +195,7 @@ class LiveAggregator:
                 select(func.count()).where(Ticket.received_at >= today_start, Ticket.status != "merged")
             )
             closed_today = session.scalar(select(func.count()).where(Ticket.closed_at >= today_start))
+            orders_open = session.scalar(select(func.count()).where(SupervisionOrder.status != "closed"))
             open_tickets = session.scalars(
                 select(Ticket).where(Ticket.status.not_in(("closed", "merged"))).options(selectinload(Ticket.unit))
             ).all()
@@ -225,6 +226,7 @@ class LiveAggregator:
                 pipe.delete(key)
         pipe.hset(K.COUNTERS, mapping={
             "day": self._local_day(now), "received_today": received_today or 0, "closed_today": closed_today or 0,
+            "orders_open": orders_open or 0,
         })
         for ticket, view in open_views:
             pipe.hset(K.OPEN, str(ticket.id), jsontext.dumps(view))
@@ -361,6 +363,10 @@ class LiveAggregator:
                 # The ticker shows a ticket once it has its unit (dispatch follows receipt at once).
                 pipe.lpush(K.TICKER, jsontext.dumps(self._ticker_item(view, kind, at)))
                 pipe.ltrim(K.TICKER, 0, K.TICKER_LENGTH - 1)
+        if kind == "supervision_order":  # 督办中: orders issued and not yet closed
+            action = (payload.get("data") or {}).get("action")
+            if action in ("issued", "closed"):
+                pipe.hincrby(K.COUNTERS, "orders_open", 1 if action == "issued" else -1)
         self.figures.on_event(pipe, today, kind, view, payload.get("data") or {}, self._today_start(now), now)
         return {"event": kind, "at": at.isoformat(), "ticket": view}
 
@@ -442,6 +448,7 @@ class LiveAggregator:
             "received_today": int(base.get("received_today", 0)),
             "closed_today": int(base.get("closed_today", 0)),
             "open_now": open_now,
+            "orders_open": int(base.get("orders_open", 0)),
             "contact_overdue": len(contact),
             "resolve_overdue": len(resolve),
             "breaches_now": len(set(contact) | set(resolve)),
