@@ -18,7 +18,7 @@ from tests.helpers import TZ, plant, poisson, ticket_row, unit_ids
 from tickets import accounts
 from tickets.alerts import AlertConfig, detect, poisson_tail
 from tickets.dispatch import PLACE_KINDS
-from tickets.models import Alert, Notification, OutboxMessage, Unit
+from tickets.models import Alert, Notification, OutboxMessage, Unit, User
 from tickets.uow import unit_of_work
 
 DISTRICTS = list(load_districts())  # Jinan's twelve, as the boundary data lists them
@@ -227,3 +227,35 @@ def test_an_alert_goes_live_as_an_event_about_no_ticket(jinan_platform: Platform
     assert {k: after[k] for k in ("received_today", "open_now")} == {k: counters[k] for k in ("received_today", "open_now")}
     aggregator.step(block_ms=10)  # applied once: nothing pushed again
     assert [e for m in pushed for e in m["events"]] == events
+
+
+def test_an_alert_closed_by_a_person_stays_closed_unless_it_grows(jinan_platform: Platform) -> None:
+    """关闭 with a note: the detector, which still sees the pattern, does not raise it again
+    for the same count (no storm of the same warning); it does when the count grows."""
+    from tickets import services
+    from tickets.errors import Invalid
+    from tickets.roles import actor_for
+
+    plant_background(jinan_platform, seed=3, days=28)
+    quiet = (36.6000, 117.0600)
+    with unit_of_work(jinan_platform.factory) as s:
+        plant(s, [ticket_row(at_local(WEEK[0], 20 + i), quiet[0] + i * 1e-5, quiet[1], "noise",
+                             unit_id=unit_ids(s)["JN-LX-05"]) for i in range(4)])
+        detect(s, at_local(WEEK[0], 23.5), TZ)
+    alert, = [a for a in alerts(jinan_platform, "recurring") if a.count == 4]
+    with unit_of_work(jinan_platform.factory) as s:
+        accounts.create_user(s, "watch", "孙磊", "100694", "JN", "duty_officer", "minsheng-demo")
+    with unit_of_work(jinan_platform.factory) as s:
+        duty = actor_for(s, s.scalars(select(User).where(User.username == "watch")).one())
+        with pytest.raises(Invalid):  # closing says why
+            services.close_alert(s, duty, alert.id, "  ", at=at_local(WEEK[0], 23.6))
+        services.close_alert(s, duty, alert.id, "已联系物业处置", at=at_local(WEEK[0], 23.6))
+    with unit_of_work(jinan_platform.factory) as s:
+        detect(s, at_local(WEEK[0], 24.0), TZ)  # the same four: it stays closed
+    again, = [a for a in alerts(jinan_platform, "recurring") if a.id == alert.id]
+    assert (again.status, again.closing_note, again.acknowledged_at is not None) == ("closed", "已联系物业处置", True)
+    with unit_of_work(jinan_platform.factory) as s:  # a fifth complaint at the same spot: raised again
+        plant(s, [ticket_row(at_local(WEEK[0], 24.1), quiet[0], quiet[1], "noise", unit_id=unit_ids(s)["JN-LX-05"])])
+        detect(s, at_local(WEEK[0], 24.5), TZ)
+    grown, = [a for a in alerts(jinan_platform, "recurring") if a.id == alert.id]
+    assert (grown.status, grown.count, grown.closed_by_id) == ("open", 5, None)
