@@ -44,6 +44,8 @@ SCRIPT_TEXT = {
     "sound_on": N_("Sound on"), "sound_off": N_("Sound off"),
     "order_prefill": N_("Ticket %(number)s (%(title)s) is past its %(clock)s deadline by %(late)s minutes. "
                         "Handle it at once and answer this order before its deadline."),
+    "order_prefill_ticket": N_("Ticket %(number)s (%(title)s): handle it at once and answer this order before "
+                               "its deadline."),
     "alerts_none": N_("No open early warnings"), "alert_evidence": N_("%(count)s against %(baseline)s expected"),
     "alert_taken": N_("acknowledged"), "acknowledge_alert": N_("Acknowledge"), "close_alert": N_("Close…"),
     "close_why": N_("Why close it (dealt with, not a real pattern …)"), "on_map": N_("On the map"),

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from dash import dcc, html
 
 from geo import maps
-from layouts import queue
+from layouts import duty, queue
 from layouts.i18n import N_, gettext, labels, other_language, switch_label, texts
 from layouts.live import marker
 
@@ -165,7 +165,10 @@ def body(page: Mapping[str, Any] | None, lang: str, timezone: str,
                                          names["topics"].get(page["topic"], page["topic"]), page.get("unit_name") or "",
                                          _local(page["received_at"], tz)) if x], className="ticket-meta"),
         html.Div([html.Button(steps.get(s, s), className=f"step step-{s}", **{"data-step": s})
-                  for s in page["allowed_steps"]], className="actions ticket-actions", id="ticket-actions"),
+                  for s in page["allowed_steps"]]
+                 + [html.Button(gettext(duty.STEP_TEXT[s], lang), className=f"step step-{s}", **{"data-step": s})
+                    for s, may in (("order", page.get("may_supervise")), ("remind", page.get("may_remind"))) if may],
+                 className="actions ticket-actions", id="ticket-actions"),
     ], className="ticket-head")
     citizen = html.Div([
         html.Span(f"{page['citizen']} {page['phone']}", id="ticket-citizen", className="citizen"),
@@ -187,11 +190,16 @@ def body(page: Mapping[str, Any] | None, lang: str, timezone: str,
     if page["orders"]:
         side.append(html.Section([html.H3(words["orders"]), html.Ul([
             html.Li([o["number"], " · ", o["status"], " · ", gettext(PAGE_TEXT["due"], lang, at=_local(o["due_at"], tz)),
+                     " · ", html.A("PDF", href=f"/api/v1/supervision/orders/{o['number']}.pdf", target="_blank",
+                                   className="order-pdf"),
                      html.Div(o.get("answer") or o.get("note") or "", className="ticket-note")])
             for o in page["orders"]])]))
     if page["letters"]:
         side.append(html.Section([html.H3(words["letters"]), html.Ul([
-            html.Li([l["number"], " · ", _local(l["issued_at"], tz), html.Div(l["text"], className="ticket-note")])
+            html.Li([l["number"], " · ", _local(l["issued_at"], tz), " · ",
+                     html.A("PDF", href=f"/api/v1/supervision/letters/{l['number']}.pdf", target="_blank",
+                            className="order-pdf"),
+                     html.Div(l["text"], className="ticket-note")])
             for l in page["letters"]])]))
     if reveals is not None:
         side.append(html.Section([html.H3(words["reveals"]), html.Ul([
@@ -212,8 +220,11 @@ def layout(lang: str = "zh-CN", *, page: Mapping[str, Any] | None = None, positi
     config = {"position": dict(position or {}), "number": page["number"] if page else None,
               "row": {k: page[k] for k in ("number", "version", "title", "unit_code")} if page else None,
               "units": list(units),
-              "text": {**texts(queue.SCRIPT_TEXT, lang), "steps": texts(queue.STEP_TEXT, lang),
-                       "fields": texts(queue.FIELD_TEXT, lang)}}
+              "text": {**texts(queue.SCRIPT_TEXT, lang), **texts(duty.SCRIPT_TEXT, lang),
+                       "steps": {**texts(queue.STEP_TEXT, lang), **texts(duty.STEP_TEXT, lang)},
+                       "fields": {**texts(queue.FIELD_TEXT, lang), **texts(duty.FIELD_TEXT, lang)},
+                       "contact": gettext(queue.SCRIPT_TEXT["contact"], lang),
+                       "resolve": gettext(queue.SCRIPT_TEXT["resolve"], lang)}}
     return html.Div([
         html.Header([
             html.H1(gettext(TITLE, lang), className="work-title"),

@@ -24,6 +24,20 @@
       if (button && row) {
         var current = {number: row.number, version: version(), title: row.title, unit_code: row.unit_code};
         var step = button.getAttribute("data-step");
+        if (step === "order") {  // 督办单: its text prefilled, to the supervision endpoint
+          current.prefill = {note: MinshengLive.format(config.text.order_prefill_ticket || "",
+                                                       {number: row.number, title: row.title})};
+          MinshengSteps.ask("order", current, config, function (body) {
+            MinshengSteps.post("/api/v1/tickets/" + encodeURIComponent(row.number) + "/supervision?lang=" + config.lang,
+                               {note: body.note || ""}, config.lang).then(function (answer) {
+              var error = (answer.json && answer.json.error) || {};
+              message(answer.ok ? MinshengLive.format(config.text.saved, {step: config.text.steps.order})
+                                : MinshengLive.format(config.text.failed, {message: error.message || answer.status}), !answer.ok);
+              refresh();
+            });
+          });
+          return;
+        }
         MinshengSteps.ask(step, current, config, function (body) {
           MinshengSteps.send(step, current, body, config, function (ok, stale, text) {
             message(text, !ok);

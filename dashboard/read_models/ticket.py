@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.read_models.queues import clock_of
 from tickets import sla
+from tickets.lifecycle import OPEN
 from tickets.models import (
     ConnectorDelivery,
     ExtensionRequest,
@@ -179,5 +180,9 @@ def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any)
         "allowed_steps": allowed_steps(actor, ticket),
         "may_reveal": may_reveal(actor, ticket),
         "may_read_reveals": actor.role in STEP_ROLES["read_reveals"],
+        # The duty console's one-click steps, here too: a 督办单 while none is open, a 提醒函.
+        "may_supervise": actor.role in STEP_ROLES["supervise"] and ticket.status in OPEN
+        and not any(o["status"] in ("open", "answered") for o in orders),
+        "may_remind": actor.role in STEP_ROLES["remind"],
     }
 

@@ -155,6 +155,11 @@ def test_a_breach_reaches_the_console_is_taken_lapses_and_is_supervised(
     assert "督办" in text and order["number"] in text and number in text
     wait_until(lambda: counters(duty_platform)["orders_open"] == before["orders_open"] + 1,
                what="the wall's supervision counter")
+    # The ticket page lists the order with its PDF; with one open, it offers no second.
+    a.goto(f"{base}/ticket/{number}")
+    a.wait_for_selector("#ticket-body a.order-pdf")
+    assert a.locator("#ticket-actions button[data-step='order']").count() == 0
+    assert a.locator("#ticket-actions button[data-step='remind']").count() == 1
     for ctx in (ctx_a, ctx_b):
         ctx.close()
 
