@@ -166,7 +166,7 @@ def body(page: Mapping[str, Any] | None, lang: str, timezone: str,
                                          _local(page["received_at"], tz)) if x], className="ticket-meta"),
         html.Div([html.Button(steps.get(s, s), className=f"step step-{s}", **{"data-step": s})
                   for s in page["allowed_steps"]]
-                 + [html.Button(gettext(duty.STEP_TEXT[s], lang), className=f"step step-{s}", **{"data-step": s})
+                 + [html.Button(gettext(duty.STEP_TEXT[s], lang), className=f"step step-{s}", **queue._data(step=s))
                     for s, may in (("order", page.get("may_supervise")), ("remind", page.get("may_remind"))) if may],
                  className="actions ticket-actions", id="ticket-actions"),
     ], className="ticket-head")
