@@ -162,7 +162,15 @@
         if (wanted[node.data.number] && !back[node.data.id]) { remove.push({id: node.data.id}); }
       });
       var started = performance.now();
-      D.api.applyTransaction({update: update, add: add, remove: remove});
+      // What calls for attention goes on top (the news), the rest where it was or at the end.
+      var top = {};
+      fresh.forEach(function (id) { top[id] = true; });
+      var first = body.rows.filter(function (r) { return top[r.id]; });
+      D.api.applyTransaction({update: update.filter(function (r) { return !top[r.id]; }),
+                              add: add.filter(function (r) { return !top[r.id]; }),
+                              remove: remove.concat(update.filter(function (r) { return top[r.id]; })
+                                                          .map(function (r) { return {id: r.id}; }))});
+      if (first.length) { D.api.applyTransaction({add: first, addIndex: 0}); }
       D.applied += update.length + add.length + remove.length;
       remember(body.rows);
       attend(fresh.map(function (id) { return D.api.getRowNode(id); }).filter(Boolean));
