@@ -10,8 +10,8 @@ number in a row's reason can be checked by hand:
    consultation and a Boston case with a two-week target comparable.
 2. **How the unit's tickets ended.** For every ticket of the unit (and topic)
    closed in the last ``window_days``: the share of its allowed time left when
-   it closed (negative: closed late); tickets of the unit still open past their
-   deadline now count as late.
+   it closed (negative: closed late); tickets of the unit still open past a
+   deadline that passed in the window count as late.
 3. **The estimate.** Of those tickets that were still open with as little time
    left as this one has (closed with a smaller share left, or late), the
    fraction that were late:
@@ -162,7 +162,7 @@ class Clocks:
 class Pace:
     """How one group's tickets (a unit and topic, a unit, every unit) ended over the window:
     the share of allowed time left when each closed (sorted; negative = late), and how
-    many are open past their deadline now."""
+    many are open past a deadline that passed in the window."""
 
     margins: list[float] = field(default_factory=list)
     overdue: int = 0
@@ -338,6 +338,8 @@ def predict_open(session: Session, now: datetime, tz: Any, *, unit_ids: frozense
             for key in keys:
                 paces[key].add(m)
         elif row.due <= now:
+            if row.due <= since:
+                continue  # late long ago: its lateness is old news, not the unit's pace now
             for key in keys:
                 paces[key].overdue += 1
         elif (row.warn is None or row.warn > now) and row.start <= now and (
