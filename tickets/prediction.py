@@ -8,18 +8,22 @@ number in a row's reason can be checked by hand:
    or the last 重办) to the deadline; ``share`` = left / allowed (1 = just
    dispatched, 0.25 = amber under the default policy). Shares make a half-day
    consultation and a Boston case with a two-week target comparable.
-2. **How the unit's tickets ended.** For every ticket of the unit (and topic)
-   closed in the last ``window_days``: the share of its allowed time left when
-   it closed (negative: closed late); tickets of the unit still open past a
-   deadline that passed in the window count as late.
+2. **How the unit's tickets ended.** The unit's (and topic's) tickets whose
+   outcome was settled in the last ``window_days``: closed by their deadline in
+   the window (with some share of their allowed time left), or late, their
+   deadline having passed in the window unmet (closed after it, or still open).
+   Each ticket counts once, when its outcome became known, so quick closes and
+   late ones are counted alike (counting the tickets *closed* in the window
+   would count a late one again when it finally closes).
 3. **The estimate.** Of those tickets that were still open with as little time
-   left as this one has (closed with a smaller share left, or late), the
-   fraction that were late:
+   left as this one has (closed on time with a smaller share left, or late),
+   the fraction that were late:
 
-       P(miss) = late / (closed with share left < s  +  still open and late)
+       P(miss) = late / (late + closed on time with share left < s)
 
-   taken from the unit and topic if they have ``min_history`` such tickets, else
-   from the unit, else from every unit.
+   taken from the unit and topic if they have ``min_history`` such tickets,
+   else from the unit, else from every unit, each among deadlines of about the
+   same length (:func:`span_class`), else from everything.
 4. **The backlog.** A unit holding more open tickets than it usually does works
    each one more slowly: the share left counts as ``s / f``, with
    ``f = ((backlog + 1) / (usual backlog + 1)) ** backlog_weight`` (bounded),
@@ -39,6 +43,7 @@ official calendar); :class:`WorkClock` counts it in O(1) per instant, so that
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
@@ -160,12 +165,11 @@ class Clocks:
 # --------------------------------------------------------------------- pace
 @dataclass
 class Pace:
-    """How one group's tickets (a unit and topic, a unit, every unit) ended over the window:
-    the share of allowed time left when each closed (sorted; negative = late), and how
-    many are open past a deadline that passed in the window."""
+    """How one group's tickets settled in the window ended: the share of allowed time left
+    when each on-time one closed (sorted), and how many were late."""
 
     margins: list[float] = field(default_factory=list)
-    overdue: int = 0
+    late: int = 0
 
     def add(self, margin: float) -> None:
         insort(self.margins, margin)
@@ -177,26 +181,37 @@ class Pace:
 
     def count(self, share: float) -> tuple[int, int]:
         """(late, at risk): of the tickets that were still open with ``share`` left, the late ones."""
-        late = bisect_left(self.margins, 0.0) + self.overdue
-        return late, bisect_left(self.margins, share) + self.overdue
+        return self.late, self.late + bisect_left(self.margins, share)
 
     @property
     def late_share(self) -> float | None:
-        total = len(self.margins) + self.overdue
-        return (bisect_left(self.margins, 0.0) + self.overdue) / total if total else None
+        total = len(self.margins) + self.late
+        return self.late / total if total else None
 
 
 GroupKey = tuple[Hashable, ...]
 ALL: GroupKey = ("all",)
 
 
-def group_keys(unit_id: int | None, topic: str) -> tuple[GroupKey, GroupKey, GroupKey]:
-    """The groups a ticket's pace is read from, most specific first."""
-    return ("unit_topic", unit_id, topic), ("unit", unit_id), ALL
+def span_class(allowed: float) -> int:
+    """Deadlines of about the same length (within a factor √2) are one class: a half-day
+    consultation and a one-day service ticket differ, and so do a Boston case with a day's
+    target and one with a month's."""
+    return round(math.log2(max(allowed, MIN_ALLOWED_HOURS)))
+
+
+def group_keys(unit_id: int | None, topic: str, allowed: float) -> tuple[GroupKey, ...]:
+    """The groups a ticket's pace is read from, most specific first: its unit and topic, its
+    unit, every unit (each with deadlines of the same length), then everything."""
+    span = span_class(allowed)
+    return ("unit_topic", unit_id, topic, span), ("unit", unit_id, span), ("span", span), ALL
+
+
+BASES = ("unit_topic", "unit", "span", "all")
 
 
 def margin(close_hours: float, due_hours: float, allowed: float) -> float:
-    """Share of the allowed working time left at the close (negative: that much late)."""
+    """Share of the allowed working time left at an on-time close."""
     return (due_hours - close_hours) / allowed
 
 
@@ -205,7 +220,7 @@ class Judgement:
     """The arithmetic of one estimate, before it is worded as a reason."""
 
     probability: float
-    basis: str  # unit_topic | unit | all: the group the share was read from
+    basis: str  # unit_topic | unit | span | all: the group the share was read from (``group_keys``)
     pace: Pace
     late: int
     at_risk: int
@@ -223,7 +238,7 @@ def judge(unit_id: int | None, topic: str, left: float, allowed: float, paces: M
         factor = ((backlog + 1) / (usual_backlog + 1)) ** rules.backlog_weight
         factor = min(max(factor, 1 / rules.max_backlog_factor), rules.max_backlog_factor)
     effective = share / factor
-    for basis, key in zip(("unit_topic", "unit", "all"), group_keys(unit_id, topic)):
+    for basis, key in zip(BASES, group_keys(unit_id, topic, allowed)):
         pace = paces.get(key)
         if pace is None:
             continue
@@ -233,18 +248,21 @@ def judge(unit_id: int | None, topic: str, left: float, allowed: float, paces: M
     return None
 
 
-def reason(j: Judgement, left: float, backlog: int, usual_backlog: float, all_pace: Pace) -> dict[str, Any]:
+def reason(j: Judgement, left: float, allowed: float, backlog: int, usual_backlog: float,
+           paces: Mapping[GroupKey, Pace]) -> dict[str, Any]:
     """Why: a code and the numbers behind it (see the module docstring for the codes)."""
     group_late = j.pace.late_share or 0.0
-    all_late = all_pace.late_share or 0.0
+    every = paces.get(("span", span_class(allowed))) or paces[ALL]
+    all_late = every.late_share or 0.0
     if j.factor >= BACKLOG_CODE_FACTOR:
         code = "backlog"
-    elif j.basis != "all" and group_late >= SLOW_UNIT_RATIO * all_late > 0:
+    elif j.basis in ("unit_topic", "unit") and group_late >= SLOW_UNIT_RATIO * all_late > 0:
         code = "slow_unit"
     else:
         code = "time_short"
     return {
-        "code": code, "basis": j.basis, "left_hours": round(left, 2), "left_share": round(j.share, 3),
+        "code": code, "basis": j.basis, "left_hours": round(left, 2), "allowed_hours": round(allowed, 2),
+        "left_share": round(j.share, 3),
         "history": j.at_risk, "late": j.late, "backlog": backlog, "usual_backlog": round(usual_backlog, 1),
         "backlog_factor": round(j.factor, 2), "group_late_share": round(group_late, 3),
         "all_late_share": round(all_late, 3),
@@ -271,11 +289,12 @@ _COLUMNS = (Ticket.id, Ticket.number, Ticket.unit_id, Ticket.topic, Ticket.chann
 
 
 def _rows(session: Session, now: datetime, since: datetime) -> list[_Row]:
-    """Tickets open at ``now`` and tickets closed since ``since``, as of ``now``: two indexed
-    queries (open statuses; close time), and the last 重办 of the redone ones."""
+    """As of ``now``: tickets open (by status, or closed after ``now``) and closed since
+    ``since`` (two indexed queries), and the last 重办 of the redone ones. A ticket settled
+    in the window is one of them: closed in it, or due in it and open or closed after."""
     base = and_(Ticket.status != "merged", Ticket.received_at <= now)
     found: dict[int, tuple[Any, ...]] = {}
-    for where in (Ticket.status.in_(OPEN), Ticket.closed_at > since):
+    for where in (Ticket.status.in_(OPEN), and_(Ticket.closed_at > since, Ticket.status.not_in(OPEN))):
         for row in session.execute(select(*_COLUMNS).where(base, where)):
             found[row[0]] = tuple(row)
     redone = [tid for tid, row in found.items() if row[10]]
@@ -311,8 +330,8 @@ def predict_open(session: Session, now: datetime, tz: Any, *, unit_ids: frozense
                  rules: PredictionRules = PredictionRules()) -> list[Prediction]:
     """Open tickets likely to miss their resolve deadline, most likely first: those still
     before amber (``resolve_warn_at`` after ``now``) in ``unit_ids`` (None: every unit)
-    whose probability is at least ``rules.threshold``. Only tickets closed by ``now``
-    are history, so asking about a past instant uses nothing after it."""
+    whose probability is at least ``rules.threshold``. History is what was settled by
+    ``now``, so asking about a past instant uses nothing after it."""
     window = timedelta(days=rules.window_days)
     since = now - window
     rows = _rows(session, now, since)
@@ -331,20 +350,18 @@ def predict_open(session: Session, now: datetime, tz: Any, *, unit_ids: frozense
         allowed = due_hours - clock.hours(row.start)
         if allowed < MIN_ALLOWED_HOURS:
             continue
-        keys = group_keys(row.unit_id, row.topic)
-        if not is_open:
-            assert row.closed_at is not None
+        if row.closed_at is not None and row.closed_at <= row.due:  # on time: settled at the close
             m = margin(clock.hours(row.closed_at), due_hours, allowed)
-            for key in keys:
-                paces[key].add(m)
-        elif row.due <= now:
-            if row.due <= since:
-                continue  # late long ago: its lateness is old news, not the unit's pace now
-            for key in keys:
-                paces[key].overdue += 1
-        elif (row.warn is None or row.warn > now) and row.start <= now and (
+            for key in group_keys(row.unit_id, row.topic, allowed):
+                paces[key].margins.append(m)
+        elif since < row.due <= now:  # late: settled at the deadline
+            for key in group_keys(row.unit_id, row.topic, allowed):
+                paces[key].late += 1
+        elif is_open and row.due > now and (row.warn is None or row.warn > now) and row.start <= now and (
                 unit_ids is None or row.unit_id in unit_ids):
             candidates.append((row, due_hours - clock.hours(now), allowed))
+    for pace in paces.values():
+        pace.margins.sort()
     usual = usual_backlogs(((r.unit_id, r.dispatched_at, r.closed_at) for r in rows), now, window)
     out = []
     for row, left, allowed in candidates:
@@ -354,6 +371,6 @@ def predict_open(session: Session, now: datetime, tz: Any, *, unit_ids: frozense
             continue
         assert row.due is not None
         out.append(Prediction(row.id, row.number, row.unit_id, round(j.probability, 4), row.due,
-                              reason(j, left, held, usual_held, paces[ALL])))
+                              reason(j, left, allowed, held, usual_held, paces)))
     out.sort(key=lambda p: (-p.probability, p.resolve_due_at, p.ticket_id))
     return out

@@ -8,8 +8,8 @@ forward in steps of ``--step-hours``; at each instant every open ticket that is
 not amber yet is judged with :func:`tickets.prediction.judge`, from what was
 known at that instant only:
 
-- history = tickets closed by the instant (in the ``window_days`` before it), and
-  tickets open at the instant past a deadline that passed in that window;
+- history = tickets settled in the ``window_days`` before the instant: closed
+  by their deadline, or late (the deadline passed unmet);
 - backlog = the unit's tickets open at the instant, its usual backlog the mean
   over the window before it;
 - a ticket is judged only once its deadline is the one it ends with (after its
@@ -204,7 +204,7 @@ class _State:
 
 
 # Event kinds, in the order they apply at one instant (all take effect at or before it).
-_OPEN, _CLOSE, _OVERDUE, _STALE, _EXPIRE, _JUDGE = range(6)
+_OPEN, _CLOSE, _SETTLED, _EXPIRE, _JUDGE = range(5)
 
 
 def replay(tickets: Sequence[History], tz: Any, *, rules: Sequence[Rule], step: timedelta,
@@ -242,20 +242,16 @@ def replay(tickets: Sequence[History], tz: Any, *, rules: Sequence[Rule], step: 
         allowed = due_hours - clock.hours(t.start)
         if allowed < MIN_ALLOWED_HOURS:
             continue
-        facts[t.id] = (clock, due_hours, allowed, group_keys(t.unit_id, t.topic))
-        if t.closed_at is None or t.closed_at > t.due:
-            events.append((t.due, _OVERDUE, t.id))
-            if t.closed_at is None or t.closed_at > t.due + window:
-                events.append((t.due + window, _STALE, t.id))
-        if t.closed_at is not None:
-            events.append((t.closed_at + window, _EXPIRE, t.id))
+        facts[t.id] = (clock, due_hours, allowed, group_keys(t.unit_id, t.topic, allowed))
+        settled = t.closed_at if t.closed_at is not None and t.closed_at <= t.due else t.due
+        events.append((settled, _SETTLED, t.id))
+        events.append((settled + window, _EXPIRE, t.id))
         events.append((t.known_from, _JUDGE, t.id))
     events.sort()
 
     outcomes: dict[int, Outcome] = {}
     active: dict[int, History] = {}
     margins: dict[int, float] = {}
-    overdue: set[int] = set()
     snapshots: list[dict[int | None, float]] = []  # the integrals at each instant
     lag = round(window / step)
     model = [r for r in rules if r.rules is not None]
@@ -273,27 +269,23 @@ def replay(tickets: Sequence[History], tz: Any, *, rules: Sequence[Rule], step: 
             elif kind == _CLOSE:
                 state.count_open(t.unit_id, at, -1)
                 active.pop(tid, None)
-                if tid in facts:
-                    clock, due_hours, allowed, keys = facts[tid]
-                    assert t.closed_at is not None
-                    m = margins[tid] = margin(clock.hours(t.closed_at), due_hours, allowed)
-                    for key in keys:
-                        state.paces[key].add(m)
-                        if tid in overdue:
-                            state.paces[key].overdue -= 1
-                    overdue.discard(tid)
-            elif kind == _OVERDUE:
-                overdue.add(tid)
-                for key in facts[tid][3]:
-                    state.paces[key].overdue += 1
+            elif kind == _SETTLED:  # its outcome is known now: closed by its deadline, or late
+                clock, due_hours, allowed, keys = facts[tid]
+                assert t.due is not None
                 active.pop(tid, None)
-            elif kind == _STALE:
-                overdue.discard(tid)
-                for key in facts[tid][3]:
-                    state.paces[key].overdue -= 1
+                if t.closed_at is not None and t.closed_at <= t.due:
+                    margins[tid] = margin(clock.hours(t.closed_at), due_hours, allowed)
+                for key in keys:
+                    if tid in margins:
+                        state.paces[key].add(margins[tid])
+                    else:
+                        state.paces[key].late += 1
             elif kind == _EXPIRE:
                 for key in facts[tid][3]:
-                    state.paces[key].remove(margins[tid])
+                    if tid in margins:
+                        state.paces[key].remove(margins[tid])
+                    else:
+                        state.paces[key].late -= 1
             elif kind == _JUDGE and (t.closed_at is None or t.closed_at > at):
                 active[tid] = t
         integrals = {u: state.integral_now(u, instant) for u in list(state.backlog)}
