@@ -70,9 +70,9 @@ SLOW_UNIT_RATIO = 1.5
 class PredictionRules:
     """How predictions are made and which are listed (configuration)."""
 
-    threshold: float = 0.5  # listed at or above this probability
-    window_days: int = 28  # history: tickets closed in this many days before now
-    min_history: int = 20  # tickets a group needs before its own share is used
+    threshold: float = 0.7  # listed at or above this probability (docs/PREDICTION.md: why 0.7)
+    window_days: int = 28  # history: tickets settled in this many days before now
+    min_history: int = 200  # settled tickets a group needs before its own share is used
     backlog_weight: float = 0.0  # 0: the backlog is left out (see docs/PREDICTION.md)
     max_backlog_factor: float = 4.0
 

@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-history", type=int, default=PredictionRules.min_history)
     parser.add_argument("--backlog-weights", default="0,0.5,1", help="the model with each of these weights")
     parser.add_argument("--naive-hours", default="1,2,4,8,24", help="naive rules: fewer working hours left than")
-    parser.add_argument("--naive-shares", default="0.5,0.4,0.3", help="naive rules: less allowed time left than")
+    parser.add_argument("--naive-shares", default="0.7,0.6,0.5,0.4,0.3", help="naive rules: less allowed time left than")
     args = parser.parse_args(argv)
     tz = ZoneInfo(args.tz)
     began = time.perf_counter()

@@ -25,6 +25,11 @@ FRIDAY_3PM = datetime(2026, 11, 20, 15, 0, tzinfo=TZ)  # by NOW 4.3 of 7.5 worki
 FRIDAY_NOON = datetime(2026, 11, 20, 11, 50, tzinfo=TZ)  # by NOW 5.9 gone: amber (5.625), not due
 
 
+def rules(**values: Any) -> PredictionRules:
+    """The rules with a history small enough for these tests' forty-ticket units."""
+    return PredictionRules(**{"min_history": 20, "threshold": 0.5, **values})
+
+
 @pytest.fixture
 def units(empty_session: Session, fresh_sla_state: None) -> dict[str, int]:
     city = Unit(code="JN", name="济南市公安局", level=1, kind="bureau", topics=[])
@@ -80,7 +85,7 @@ def test_a_slow_unit_with_little_time_is_listed_with_its_reason_a_fast_one_is_no
     fast = row(units["FAST"], NOW - timedelta(minutes=20))
     plant(empty_session, [slow, fast])
 
-    listed = numbers(predict_open(empty_session, NOW, TZ, rules=PredictionRules(threshold=0.01)))
+    listed = numbers(predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.01)))
 
     assert fast["number"] not in listed  # no fast-unit ticket was ever late: probability 0
     p = listed[slow["number"]]
@@ -104,7 +109,7 @@ def test_more_time_left_means_a_lower_probability(empty_session: Session, units:
     early = row(units["SLOW"], NOW - timedelta(minutes=10))
     late = row(units["SLOW"], FRIDAY_3PM)
     plant(empty_session, [early, late])
-    listed = numbers(predict_open(empty_session, NOW, TZ, rules=PredictionRules(threshold=0.01)))
+    listed = numbers(predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.01)))
     assert listed[early["number"]].probability <= listed[late["number"]].probability
     assert listed[early["number"]].reason["left_share"] > 0.9
 
@@ -115,18 +120,19 @@ def test_the_threshold_and_amber_tickets(empty_session: Session, units: dict[str
     amber = row(units["SLOW"], FRIDAY_NOON)
     assert amber["resolve_warn_at"] <= NOW < amber["resolve_due_at"]
     plant(empty_session, [before_amber, amber])
-    listed = numbers(predict_open(empty_session, NOW, TZ, rules=PredictionRules(threshold=0.5)))
+    listed = numbers(predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.5)))
     assert before_amber["number"] in listed and amber["number"] not in listed
-    assert not predict_open(empty_session, NOW, TZ, rules=PredictionRules(threshold=0.8))
+    assert not predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.8))
 
 
 def test_scope(empty_session: Session, units: dict[str, int]) -> None:
     plant(empty_session, history(units))
     slow = row(units["SLOW"], FRIDAY_3PM)
     plant(empty_session, [slow])
-    assert slow["number"] in numbers(predict_open(empty_session, NOW, TZ, unit_ids=frozenset({units["SLOW"]})))
-    assert not predict_open(empty_session, NOW, TZ, unit_ids=frozenset({units["FAST"]}))
-    assert not predict_open(empty_session, NOW, TZ, unit_ids=frozenset())
+    scoped = numbers(predict_open(empty_session, NOW, TZ, unit_ids=frozenset({units["SLOW"]}), rules=rules()))
+    assert slow["number"] in scoped
+    assert not predict_open(empty_session, NOW, TZ, unit_ids=frozenset({units["FAST"]}), rules=rules())
+    assert not predict_open(empty_session, NOW, TZ, unit_ids=frozenset(), rules=rules())
 
 
 def test_a_backlog_above_the_usual_raises_the_probability_when_weighed(
@@ -141,17 +147,17 @@ def test_a_backlog_above_the_usual_raises_the_probability_when_weighed(
     plant(empty_session, rows)
     ticket = row(units["SLOW"], NOW - timedelta(minutes=30))  # 7 of 7.5 h left
     plant(empty_session, [ticket])
-    usual = numbers(predict_open(empty_session, NOW, TZ, rules=PredictionRules(threshold=0.01, backlog_weight=1)))
+    usual = numbers(predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.01, backlog_weight=1)))
     assert usual[ticket["number"]].probability == pytest.approx(0.5)
     # Twelve more open tickets than its usual backlog (about one): the time left counts as a
     # quarter (the factor's bound), below most on-time closes' spare time.
     plant(empty_session, [row(units["SLOW"], NOW - timedelta(minutes=5 + n)) for n in range(12)])
-    crowded = numbers(predict_open(empty_session, NOW, TZ, rules=PredictionRules(threshold=0.01, backlog_weight=1)))
+    crowded = numbers(predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.01, backlog_weight=1)))
     p = crowded[ticket["number"]]
     assert p.probability > 0.6 and p.reason["code"] == "backlog"
     assert p.reason["backlog"] == 13 and p.reason["usual_backlog"] < 2 and p.reason["backlog_factor"] == 4.0
     # Weight 0 (the default) leaves the backlog out.
-    plain = numbers(predict_open(empty_session, NOW, TZ, rules=PredictionRules(threshold=0.01)))
+    plain = numbers(predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.01)))
     assert plain[ticket["number"]].probability == pytest.approx(0.5)
 
 
@@ -159,8 +165,8 @@ def test_nothing_after_now_is_used(empty_session: Session, units: dict[str, int]
     plant(empty_session, history(units))
     slow = row(units["SLOW"], FRIDAY_3PM)
     plant(empty_session, [slow])
-    rules = PredictionRules(threshold=0.01)
-    before = predict_open(empty_session, NOW, TZ, rules=rules)
+    low = rules(threshold=0.01)
+    before = predict_open(empty_session, NOW, TZ, rules=low)
     # Later: the slow unit closes a hundred tickets that were open at NOW on time with little
     # to spare, and more arrive and close after NOW. Known at NOW, they would halve its late share.
     dispatched = NOW - timedelta(minutes=40)
@@ -168,14 +174,14 @@ def test_nothing_after_now_is_used(empty_session: Session, units: dict[str, int]
     after_now = NOW + timedelta(hours=2)
     later += [row(units["SLOW"], after_now, closed_after=6.8) for _ in range(100)]
     plant(empty_session, later)
-    again = numbers(predict_open(empty_session, NOW, TZ, rules=rules))
+    again = numbers(predict_open(empty_session, NOW, TZ, rules=low))
     held = ("backlog", "usual_backlog")  # those tickets were open at NOW: the backlog is allowed to see them
     for p in before:
         assert again[p.number].probability == p.probability
         assert {k: v for k, v in again[p.number].reason.items() if k not in held} == {
             k: v for k, v in p.reason.items() if k not in held}
     # Judged at a later instant, the same closes are history and the slow ticket's chance falls.
-    afterwards = numbers(predict_open(empty_session, after_now + timedelta(days=1, hours=8), TZ, rules=rules))
+    afterwards = numbers(predict_open(empty_session, after_now + timedelta(days=1, hours=8), TZ, rules=low))
     assert slow["number"] not in afterwards or afterwards[slow["number"]].probability < 0.75
 
 
@@ -194,10 +200,10 @@ def test_replay_judges_as_predict_open_does_at_each_instant(empty_session: Sessi
                  for _ in range(30)]
     plant(empty_session, open_ones)
     for weight in (0.0, 1.0):
-        rules = PredictionRules(threshold=0.3, backlog_weight=weight, min_history=5)
-        outcomes = _replay(empty_session, rules=[Rule("m", rules=rules)], begin=at, end=at)
+        these = rules(threshold=0.3, backlog_weight=weight, min_history=5)
+        outcomes = _replay(empty_session, rules=[Rule("m", rules=these)], begin=at, end=at)
         warned = {o.due for o in outcomes if "m" in o.warned}
-        listed = predict_open(empty_session, at, TZ, rules=rules)
+        listed = predict_open(empty_session, at, TZ, rules=these)
         assert warned == {p.resolve_due_at for p in listed} and listed
 
 
@@ -205,15 +211,15 @@ def test_the_replay_uses_nothing_after_the_instant_it_judges(empty_session: Sess
     plant(empty_session, history(units))
     slow = [row(units["SLOW"], NOW + timedelta(hours=h)) for h in range(0, 40, 3)]
     plant(empty_session, slow)
-    rules = [Rule("m", rules=PredictionRules(threshold=0.5))]
+    warn = [Rule("m", rules=rules(threshold=0.5))]
     cut = NOW + timedelta(hours=3)
     span = {"begin": NOW - timedelta(hours=1), "end": NOW + timedelta(days=4), "data_end": NOW + timedelta(days=4)}
-    first = {o.ticket_id: o.warned.get("m") for o in _replay(empty_session, rules=rules, **span)}
+    first = {o.ticket_id: o.warned.get("m") for o in _replay(empty_session, rules=warn, **span)}
     # What happens after the cut changes: the slow unit closes many tickets on time, with
     # little to spare (by Tuesday 11:00, Beijing time).
     dispatched = cut + timedelta(minutes=1)
     plant(empty_session, [row(units["SLOW"], dispatched, closed_after=6.5) for _ in range(300)])
-    second = {o.ticket_id: o.warned.get("m") for o in _replay(empty_session, rules=rules, **span)}
+    second = {o.ticket_id: o.warned.get("m") for o in _replay(empty_session, rules=warn, **span)}
     early = {tid: at for tid, at in first.items() if at is not None and at <= cut}
     assert early, "the slow unit's tickets are warned before the cut"
     assert all(second.get(tid) == at for tid, at in early.items())
@@ -261,3 +267,19 @@ def test_history_loads_the_last_redo_as_the_rounds_start(empty_session: Session,
     empty_session.flush()
     (h,) = load(empty_session)
     assert h.start == redo and h.known_from == redo and h.opened == r["dispatched_at"]
+
+
+def test_the_replay_judges_a_redone_ticket_only_from_its_redo(empty_session: Session, units: dict[str, int]) -> None:
+    plant(empty_session, history(units))
+    redo = NOW + timedelta(hours=2)
+    r = row(units["SLOW"], redo)  # its deadline, as the 重办 set it
+    r.update(dispatched_at=NOW - timedelta(days=2), received_at=NOW - timedelta(days=2), redo_count=1)
+    plant(empty_session, [r])
+    tid = empty_session.scalar(select(Ticket.id).where(Ticket.number == r["number"]))
+    empty_session.add(TicketEvent(ticket_id=tid, kind="redo", at=redo, data={}))
+    empty_session.flush()
+    end = NOW + timedelta(days=3)
+    outcomes = _replay(empty_session, rules=[Rule("m", rules=rules())], begin=NOW - timedelta(hours=1), end=end,
+                       data_end=end)
+    (o,) = [o for o in outcomes if o.ticket_id == tid]
+    assert o.late and o.warned["m"] >= redo  # before the redo its deadline was another one
