@@ -203,6 +203,9 @@ class _State:
         return self.integral[unit_id]
 
 
+Facts = dict[int, tuple[Any, float, float, tuple[GroupKey, ...]]]  # ticket -> clock, due hours, allowed, groups
+
+
 # Event kinds, in the order they apply at one instant (all take effect at or before it).
 _OPEN, _CLOSE, _SETTLED, _EXPIRE, _JUDGE = range(5)
 
@@ -228,7 +231,7 @@ def replay(tickets: Sequence[History], tz: Any, *, rules: Sequence[Rule], step: 
     state = _State()
 
     # Per ticket: its clock's hours at the deadline and the round's start, its groups.
-    facts: dict[int, tuple[Any, float, float, tuple[GroupKey, ...]]] = {}
+    facts: Facts = {}
     events: list[tuple[datetime, int, int]] = []
     by_id = {t.id: t for t in tickets}
     for t in tickets:
@@ -302,7 +305,7 @@ def replay(tickets: Sequence[History], tz: Any, *, rules: Sequence[Rule], step: 
     return list(outcomes.values())
 
 
-def _judge_all(now: datetime, active: dict[int, History], facts: dict[int, tuple[Any, float, float, tuple[GroupKey, ...]]],
+def _judge_all(now: datetime, active: dict[int, History], facts: Facts,
                state: _State, usual: dict[int | None, float], model: Sequence[Rule], naive: Sequence[Rule],
                outcomes: dict[int, Outcome], data_end: datetime) -> None:
     hours_now: dict[int, float] = {}
@@ -377,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-history", type=int, default=PredictionRules.min_history)
     parser.add_argument("--backlog-weights", default="0,0.5,1", help="the model with each of these weights")
     parser.add_argument("--naive-hours", default="1,2,4,8,24", help="naive rules: fewer working hours left than")
-    parser.add_argument("--naive-shares", default="0.7,0.6,0.5,0.4,0.3", help="naive rules: less allowed time left than")
+    parser.add_argument("--naive-shares", default="0.7,0.6,0.5,0.4,0.3",
+                        help="naive rules: less of the allowed time left than")
     args = parser.parse_args(argv)
     tz = ZoneInfo(args.tz)
     began = time.perf_counter()
