@@ -33,8 +33,9 @@ number in a row's reason can be checked by hand:
 
 The reason of a prediction is codes and numbers only (screens translate):
 ``backlog`` (f ≥ 1.25: the backlog drives it), ``slow_unit`` (the unit's or the
-topic's late share is at least 1.5× every unit's) or ``time_short`` (the time
-left is what it usually is when tickets end late).
+topic's late share is at least 1.5× every unit's, deadlines of the same length)
+or ``time_short`` (this little time left is where tickets usually end late);
+see docs/PREDICTION.md for every field.
 
 Working time is the SLA's (``tickets.sla``: the policy's working hours, the
 official calendar); :class:`WorkClock` counts it in O(1) per instant, so that
@@ -51,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from tickets import sla
@@ -265,7 +266,7 @@ def reason(j: Judgement, left: float, allowed: float, backlog: int, usual_backlo
         "left_share": round(j.share, 3),
         "history": j.at_risk, "late": j.late, "backlog": backlog, "usual_backlog": round(usual_backlog, 1),
         "backlog_factor": round(j.factor, 2), "group_late_share": round(group_late, 3),
-        "all_late_share": round(all_late, 3),
+        "every_unit_late_share": round(all_late, 3),
     }
 
 

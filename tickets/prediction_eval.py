@@ -29,7 +29,6 @@ The first ``window_days`` of the data are warm-up: history only, no judging.
 from __future__ import annotations
 
 import argparse
-import heapq
 import statistics
 import sys
 import time
@@ -360,8 +359,8 @@ def _q(values: Sequence[float]) -> str:
 
 def table(scores: Sequence[Scores]) -> list[str]:
     """A Markdown table: one row per rule."""
-    lines = ["| rule | warned | precision | recall | F1 | lead, h before deadline: median (IQR) "
-             "| working h left | h before amber |",
+    lines = [("| rule | warned | precision | recall | F1 | lead, h before deadline: median (IQR) "
+              "| working h left | h before amber |"),
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in scores:
         lines.append(f"| {s.rule} | {s.warned:,} | {_fmt(s.precision)} | {_fmt(s.recall)} | {_fmt(s.f1)} "

@@ -97,7 +97,7 @@ def test_a_slow_unit_with_little_time_is_listed_with_its_reason_a_fast_one_is_no
     assert (r["history"], r["late"]) == (40, 30)
     left = sla.working_hours_between(NOW, slow["resolve_due_at"], TZ)
     assert r["left_hours"] == pytest.approx(left, abs=0.01) and 0.25 < r["left_share"] < 0.6
-    assert r["group_late_share"] == 0.75 and r["all_late_share"] == pytest.approx(30 / 80, abs=0.001)
+    assert r["group_late_share"] == 0.75 and r["every_unit_late_share"] == pytest.approx(30 / 80, abs=0.001)
     assert all(isinstance(v, (int, float)) or k in ("code", "basis") for k, v in r.items())
 
 
