@@ -74,6 +74,10 @@ class Settings:
     # new breaches at once is announced as one digest, not one notice per ticket.
     duty_acknowledgement_minutes: float = 30.0
     duty_digest_threshold: int = 3
+    # Predicted breaches (tickets/prediction.py, docs/PREDICTION.md): listed from this
+    # probability of missing the resolve deadline, learnt from the last this many days.
+    prediction_threshold: float = 0.7
+    prediction_window_days: int = 28
     # How often the leader process runs the follow-up and supervision sweeps.
     housekeeping_seconds: float = 30.0
     # Composite score of the unit ranking: weights of the response, completion (or
@@ -132,6 +136,8 @@ _ENV = {
     "sla_policy_file": "MINSHENG_SLA_POLICY",
     "duty_acknowledgement_minutes": "MINSHENG_DUTY_ACK_MINUTES",
     "duty_digest_threshold": "MINSHENG_DUTY_DIGEST_THRESHOLD",
+    "prediction_threshold": "MINSHENG_PREDICTION_THRESHOLD",
+    "prediction_window_days": "MINSHENG_PREDICTION_WINDOW_DAYS",
     "composite_weight_response": "MINSHENG_WEIGHT_RESPONSE",
     "composite_weight_completion": "MINSHENG_WEIGHT_COMPLETION",
     "composite_weight_satisfaction": "MINSHENG_WEIGHT_SATISFACTION",

@@ -50,6 +50,11 @@ SCRIPT_TEXT = {
     "alert_taken": N_("acknowledged"), "acknowledge_alert": N_("Acknowledge"), "close_alert": N_("Close…"),
     "close_why": N_("Why close it (dealt with, not a real pattern …)"), "on_map": N_("On the map"),
     "kind_surge": N_("Surge"), "kind_recurring": N_("Recurring"),
+    "predicted_none": N_("No ticket is likely to miss its deadline now"),
+    "chance": N_("likely to be late: %(percent)s"),
+    "why_backlog": N_("holds %(backlog)s open tickets, usually %(usual)s"),
+    "why_slow_unit": N_("%(late)s of %(history)s comparable tickets of this unit closed late"),
+    "why_time_short": N_("%(left)s of %(allowed)s working hours left"),
 }
 STEP_TEXT = {"acknowledge": N_("Acknowledge"), "order": N_("Supervision order"), "remind": N_("Reminder letter")}
 FIELD_TEXT = {"note": N_("Note"), "text": N_("Text")}
@@ -126,7 +131,9 @@ def layout(lang: str = "zh-CN", *, rows: list[dict[str, Any]] | None = None, pos
                                  "localeText": {"noRowsToShow": gettext("Nothing late or near its deadline", lang)}},
                 className="ag-theme-alpine work-grid", style={"height": "100%", "width": "100%"},
             ),
-            html.Aside([html.H2(gettext("Early warnings", lang)), html.Ul(id="duty-alerts", className="duty-alerts")],
+            html.Aside([html.H2(gettext("Likely to be late", lang)),
+                        html.Ul(id="duty-predicted", className="duty-predicted"),
+                        html.H2(gettext("Early warnings", lang)), html.Ul(id="duty-alerts", className="duty-alerts")],
                        className="work-side duty-side"),
         ], className="work-body"),
         marker("duty", lang, timezone, config),

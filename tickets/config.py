@@ -49,12 +49,30 @@ class DutyRules:
 
 
 @dataclass(frozen=True)
+class PredictionRules:
+    """How predictions are made and which are listed (configuration)."""
+
+    threshold: float = 0.7  # listed at or above this probability (docs/PREDICTION.md: why 0.7)
+    window_days: int = 28  # history: tickets settled in this many days before now
+    min_history: int = 200  # settled tickets a group needs before its own share is used
+    backlog_weight: float = 0.0  # 0: the backlog is left out (see docs/PREDICTION.md)
+    max_backlog_factor: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold <= 1:
+            raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
+        if self.window_days < 1 or self.min_history < 1 or self.max_backlog_factor < 1 or self.backlog_weight < 0:
+            raise ValueError(f"invalid prediction rules: {self}")
+
+
+@dataclass(frozen=True)
 class DomainConfig:
     tz: Any = SHANGHAI
     supervision: SupervisionRules = field(default_factory=SupervisionRules)
     follow_up: FollowUpRules = field(default_factory=FollowUpRules)
     dedup: DedupParams = field(default_factory=DedupParams)
     duty: DutyRules = field(default_factory=DutyRules)
+    prediction: PredictionRules = field(default_factory=PredictionRules)
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DomainConfig:
@@ -73,8 +91,10 @@ class DomainConfig:
             dedup=DedupParams(mode=settings.dedup_mode),
             duty=DutyRules(acknowledgement_minutes=settings.duty_acknowledgement_minutes,
                            digest_threshold=settings.duty_digest_threshold),
+            prediction=PredictionRules(threshold=settings.prediction_threshold,
+                                       window_days=settings.prediction_window_days),
         )
         return replace(config, **overrides)
 
 
-__all__ = ["DomainConfig", "DutyRules", "FollowUpRules", "SupervisionRules"]
+__all__ = ["DomainConfig", "DutyRules", "FollowUpRules", "PredictionRules", "SupervisionRules"]

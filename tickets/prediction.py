@@ -56,6 +56,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from tickets import sla
+from tickets.config import PredictionRules  # noqa: F401  (the rules live with the others)
 from tickets.lifecycle import OPEN
 from tickets.models import Ticket, TicketEvent
 from tickets.workcalendar import is_working_day
@@ -65,23 +66,6 @@ from tickets.workcalendar import is_working_day
 MIN_ALLOWED_HOURS = 0.05
 BACKLOG_CODE_FACTOR = 1.25
 SLOW_UNIT_RATIO = 1.5
-
-
-@dataclass(frozen=True)
-class PredictionRules:
-    """How predictions are made and which are listed (configuration)."""
-
-    threshold: float = 0.7  # listed at or above this probability (docs/PREDICTION.md: why 0.7)
-    window_days: int = 28  # history: tickets settled in this many days before now
-    min_history: int = 200  # settled tickets a group needs before its own share is used
-    backlog_weight: float = 0.0  # 0: the backlog is left out (see docs/PREDICTION.md)
-    max_backlog_factor: float = 4.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.threshold <= 1:
-            raise ValueError(f"threshold must be in (0, 1], not {self.threshold}")
-        if self.window_days < 1 or self.min_history < 1 or self.max_backlog_factor < 1 or self.backlog_weight < 0:
-            raise ValueError(f"invalid prediction rules: {self}")
 
 
 @dataclass(frozen=True)

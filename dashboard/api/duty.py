@@ -39,3 +39,17 @@ def duty_rows() -> Any:
     with p.factory() as session:
         rows = duty.rows(session, actor, utcnow(), numbers=numbers)
     return jsonify({**position, "rows": rows})
+
+
+@blueprint.get("/duty/predicted")
+@operation("Predicted breaches: open tickets, not yet amber, likely to miss their resolve deadline, likeliest first",
+           {200: obj({"items": {"type": "array", "items": ref("PredictedBreach")}}, required=("items",))},
+           roles=ROLES, description="Learnt from each unit's pace over the last weeks (docs/PREDICTION.md); "
+                                    "recomputed at most once a minute.")
+@require_login(ROLES)
+def predicted_breaches() -> Any:
+    actor = current_actor()
+    assert actor is not None
+    with _platform().factory() as session:
+        items = duty.predicted(session, actor, utcnow(), session.config.tz, session.config.prediction)
+    return jsonify({"items": items})

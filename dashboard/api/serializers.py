@@ -104,6 +104,11 @@ SCHEMAS["DutyRow"] = _object({
     "acknowledged": _t("object", True, description="the acknowledgement that holds now: by, name, at, note, lapses_at"),
     "allowed_steps": {"type": "array", "items": _t("string", enum=["acknowledge", "order", "remind"])},
 })
+SCHEMAS["PredictedBreach"] = _object({
+    "number": STR, "title": STR, "topic": STR, "channel": STR, "unit_name": STR_N,
+    "probability": _t("number", minimum=0, maximum=1), "resolve_due_at": TIME,
+    "reason": _t("object", description="code (backlog | slow_unit | time_short) and the numbers behind it"),
+})
 SCHEMAS["Clock"] = _object({
     "name": _t("string", enum=["contact", "resolve"]), "due_at": TIME_N, "warn_at": TIME_N,
     "done_at": _t("string", True, format="date-time", description="when it was met: contacted, or closed"),

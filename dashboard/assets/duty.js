@@ -15,7 +15,7 @@
  */
 (function () {
   "use strict";
-  var TICK_MS = 1000, ALERTS_MS = 30000, MUTE_KEY = "minsheng.duty.muted";
+  var TICK_MS = 1000, ALERTS_MS = 30000, PREDICTED_MS = 60000, MUTE_KEY = "minsheng.duty.muted";
 
   var D = window.MinshengDuty = {config: null, api: null, live: null, pending: {}, fetching: false,
                                  seen: {}, taken: {}, sounds: 0, flashes: 0, digests: 0, applied: 0,
@@ -292,6 +292,45 @@
     }).catch(function () { /* the next round tries again */ });
   }
 
+  /* ------------------------------------------------------ predicted breaches */
+  function predictedItem(p) {
+    var li = document.createElement("li");
+    li.className = "duty-predicted-item";
+    li.setAttribute("data-number", p.number);
+    var head = document.createElement("div");
+    head.className = "duty-predicted-what";
+    var link = document.createElement("a");
+    link.href = "/ticket/" + encodeURIComponent(p.number) + "?lang=" + D.config.lang;
+    link.className = "ticket-link";
+    link.textContent = p.number;
+    head.appendChild(link);
+    head.appendChild(document.createTextNode(" · " + text("chance", {percent: Math.round(p.probability * 100) + "%"})));
+    var why = document.createElement("div");
+    why.className = "duty-predicted-why";
+    var r = p.reason || {};
+    var because = r.code === "backlog" ? text("why_backlog", {backlog: r.backlog, usual: r.usual_backlog})
+      : r.code === "slow_unit" ? text("why_slow_unit", {late: r.late, history: r.history})
+      : text("why_time_short", {left: r.left_hours, allowed: r.allowed_hours});
+    why.textContent = (p.unit_name || "") + " · " + p.title + " · " + because;
+    li.appendChild(head);
+    li.appendChild(why);
+    return li;
+  }
+  function loadPredicted() {
+    getJson("/api/v1/duty/predicted?lang=" + D.config.lang).then(function (body) {
+      var ul = document.getElementById("duty-predicted");
+      if (!ul) { return; }
+      ul.innerHTML = "";
+      if (!body.items.length) {
+        var none = document.createElement("li");
+        none.className = "duty-alert-none";
+        none.textContent = text("predicted_none");
+        ul.appendChild(none);
+      }
+      body.items.slice(0, 20).forEach(function (p) { ul.appendChild(predictedItem(p)); });
+    }).catch(function () { /* the next round tries again */ });
+  }
+
   /* ------------------------------------------------------ start */
   function start(config) {
     D.config = config;
@@ -312,6 +351,8 @@
       setInterval(tick, TICK_MS);
       loadAlerts();
       setInterval(loadAlerts, ALERTS_MS);
+      loadPredicted();
+      setInterval(loadPredicted, PREDICTED_MS);
       D.live = MinshengLive.connect({
         scoped: true, ready: "duty-grid", lang: config.lang,
         load: function () { return getJson(rowsUrl(null)); },

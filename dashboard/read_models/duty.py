@@ -9,6 +9,7 @@ acknowledgement that holds now, if any.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from types import SimpleNamespace
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from tickets import duty
+from tickets import duty, prediction
 from tickets.lifecycle import OPEN
 from tickets.models import ReminderLetter, SupervisionOrder, Ticket, Unit, User
 from tickets.roles import STEP_ROLES, Actor
@@ -123,4 +124,40 @@ def rows(session: Session, actor: Actor, now: datetime, *, numbers: Sequence[str
             })
     # Most late first; among amber rows, least time left first.
     out.sort(key=lambda r: (r["state"] != "breached", r["due_at"]))
+    return out
+
+
+# ------------------------------------------------------------ predicted breaches
+PREDICTION_TTL_SECONDS = 60.0  # the pace is learnt from every unit: one computation a minute, shared
+_predicted: dict[str, Any] = {"at": None, "items": [], "database": None}
+_predicted_lock = threading.Lock()
+
+
+def predicted(session: Session, actor: Actor, now: datetime, tz: Any, rules: prediction.PredictionRules,
+              limit: int = 200) -> list[dict[str, Any]]:
+    """Open tickets not yet amber whose resolve deadline they will likely miss, in the caller's
+    scope, likeliest first, with the reason (codes and numbers; the screen words them). The
+    whole bureau's predictions are computed once a minute per process and filtered here."""
+    database = str(session.get_bind().engine.url)
+    with _predicted_lock:
+        at = _predicted["at"]
+        if at is None or _predicted["database"] != database or \
+                not 0 <= (now - at).total_seconds() < PREDICTION_TTL_SECONDS:
+            _predicted.update(items=prediction.predict_open(session, now, tz, rules=rules), at=now, database=database)
+        found: list[prediction.Prediction] = list(_predicted["items"])
+    mine = [p for p in found if actor.visible_unit_ids is None or p.unit_id in actor.visible_unit_ids][:limit]
+    if not mine:
+        return []
+    tickets = {t.id: t for t in session.execute(select(Ticket.id, Ticket.title, Ticket.topic, Ticket.channel,
+                                                       Ticket.status).where(Ticket.id.in_([p.ticket_id for p in mine])))}
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({p.unit_id for p in mine if p.unit_id})))}
+    out = []
+    for p in mine:
+        t = tickets.get(p.ticket_id)
+        if t is None or t.status not in OPEN:
+            continue
+        unit = units.get(p.unit_id) if p.unit_id is not None else None
+        out.append({"number": p.number, "title": t.title, "topic": t.topic, "channel": t.channel,
+                    "unit_name": unit.name if unit else None, "probability": round(p.probability, 3),
+                    "resolve_due_at": _iso(p.resolve_due_at), "reason": p.reason})
     return out

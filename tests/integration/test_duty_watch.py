@@ -23,11 +23,12 @@ from tickets.uow import unit_of_work
 
 
 @pytest.fixture
-def world(tmp_path: Path, pg_url: str) -> Iterator[ApiWorld]:
+def watch_world(tmp_path: Path, pg_url: str) -> Iterator[ApiWorld]:
     yield from api_world(tmp_path, database_url=pg_url, duty_acknowledgement_minutes=30.0)  # "duty" keeps watch
 
 
-def test_acknowledging_a_clock_and_its_lapse(world: ApiWorld) -> None:
+def test_acknowledging_a_clock_and_its_lapse(watch_world: ApiWorld) -> None:
+    world = watch_world
     t0 = utcnow()
     with unit_of_work(world.platform.factory) as s:
         request = replace(new_request(t0, external_id="DUTY-1"), unit_code="JN-TQ-01")
@@ -81,7 +82,8 @@ def test_acknowledging_a_clock_and_its_lapse(world: ApiWorld) -> None:
                                                          ("contact", "breached")]  # taken again after the lapse
 
 
-def test_an_acknowledgement_holds_once_the_ticket_moved(world: ApiWorld) -> None:
+def test_an_acknowledgement_holds_once_the_ticket_moved(watch_world: ApiWorld) -> None:
+    world = watch_world
     t0 = utcnow()
     with unit_of_work(world.platform.factory) as s:
         request = replace(new_request(t0, external_id="DUTY-2"), unit_code="JN-TQ-01")
@@ -98,7 +100,8 @@ def test_an_acknowledgement_holds_once_the_ticket_moved(world: ApiWorld) -> None
         assert row["acknowledged"] is not None  # long past the 30 minutes, and still taken
 
 
-def test_the_console_api_and_the_acknowledge_step(world: ApiWorld) -> None:
+def test_the_console_api_and_the_acknowledge_step(watch_world: ApiWorld) -> None:
+    world = watch_world
     with unit_of_work(world.platform.factory) as s:
         old = utcnow() - timedelta(hours=2)  # received two hours ago: its contact clock is breached
         request = replace(new_request(old, external_id="DUTY-3"), unit_code="JN-TQ-01")
@@ -113,3 +116,10 @@ def test_the_console_api_and_the_acknowledge_step(world: ApiWorld) -> None:
     again = world.post(f"/api/v1/tickets/{number}/acknowledge", "duty", json={"clock": "contact"})
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_acknowledged"
     assert "收到" == world.get(f"/api/v1/duty?numbers={number}", "duty").get_json()["rows"][0]["acknowledged"]["note"]
+
+
+def test_predicted_breaches_are_for_those_who_keep_watch(watch_world: ApiWorld) -> None:
+    world = watch_world
+    answer = world.get("/api/v1/duty/predicted", "duty")
+    assert answer.status_code == 200 and isinstance(answer.get_json()["items"], list)
+    assert world.get("/api/v1/duty/predicted", "handler").status_code == 403
