@@ -60,7 +60,20 @@ WORK_SHOTS = [
     ("desk-en-1920x1080.png", "handler", "/desk?lang=en", 1920, 1080),
     ("dispatch-1920x1080.png", "dispatcher", "/dispatch", 1920, 1080),
     ("dispatch-3840x2160.png", "dispatcher", "/dispatch", 3840, 2160),
+    ("duty-1920x1080.png", "duty", "/duty", 1920, 1080),
+    ("duty-en-1920x1080.png", "duty", "/duty?lang=en", 1920, 1080),
 ]
+# Before the duty console is photographed: one breach taken, one under a supervision order.
+DUTY_WORK = """async () => {
+  const rows = [];
+  MinshengDuty.api.forEachNode(n => rows.push(n.data));
+  const breached = rows.filter(r => r.state === "breached");
+  const post = (url, body) => fetch(url, {method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "Idempotency-Key": String(Math.random())}, body: JSON.stringify(body)});
+  if (breached[0]) { await post(`/api/v1/tickets/${breached[0].number}/acknowledge`,
+                                {clock: breached[0].clock, note: "已通知所长跟进", version: breached[0].version}); }
+  if (breached[1]) { await post(`/api/v1/tickets/${breached[1].number}/supervision`, {note: "请立即联系群众并反馈"}); }
+}"""
 RATE = 200.0  # simulated tickets an hour, for the history and the live feed alike
 HISTORY_DAYS = 27
 
@@ -190,6 +203,13 @@ def work_shots() -> None:
                                         device_scale_factor=scale)
                 _log_in(page, platform, path, user)
                 page.wait_for_selector(".ag-root .ag-row", timeout=30000)
+                if user == "duty":
+                    page.wait_for_function("() => window.MinshengDuty && MinshengDuty.api")
+                    if not name.startswith("duty-en"):
+                        page.evaluate(DUTY_WORK)
+                        page.wait_for_timeout(2500)  # the pushes back
+                    page.wait_for_selector("#duty-predicted li", timeout=30000)
+                    page.wait_for_selector("#duty-alerts li", timeout=30000)
                 page.wait_for_timeout(1500)  # a second of countdowns ticking
                 _shoot(page, name, page)
             for name, width, height in (("ticket-1920x1080.png", 1920, 1080), ("ticket-en-1920x1080.png", 1920, 1080)):

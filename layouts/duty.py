@@ -35,11 +35,10 @@ FILTER_TEXT = {"all": N_("All"), "breached": N_("Breached"), "amber": N_("Near d
 # Words the page script writes.
 SCRIPT_TEXT = {
     "state_breached": N_("Breached"), "state_amber": N_("Near deadline"),
-    "order_none": N_("No order"), "order_open": N_("Order %(number)s open"),
-    "order_overdue": N_("Order %(number)s overdue"), "order_answered": N_("Order %(number)s answered"),
-    "order_closed": N_("Order %(number)s closed"), "automatic": N_("automatic"), "pdf": N_("PDF"),
-    "letter": N_("Letter %(number)s"), "not_taken": N_("Not yet taken"),
-    "taken": N_("%(name)s at %(at)s"), "lapses": N_("until %(at)s"),
+    "order_none": N_("No order"), "order_open": N_("Order open"), "order_overdue": N_("Order overdue"),
+    "order_answered": N_("Order answered"), "order_closed": N_("Order closed"), "automatic": N_("automatic"), "pdf": N_("PDF"),
+    "letter": N_("Letter"), "not_taken": N_("Not yet taken"),
+    "taken": N_("%(name)s %(at)s"), "lapses": N_("until %(at)s"),
     "digest": N_("%(unit)s: %(count)s tickets breached at once"),
     "sound_on": N_("Sound on"), "sound_off": N_("Sound off"),
     "order_prefill": N_("Ticket %(number)s (%(title)s) is past its %(clock)s deadline by %(late)s minutes. "
@@ -63,22 +62,22 @@ FIELD_TEXT = {"note": N_("Note"), "text": N_("Text")}
 def column_defs(lang: str) -> list[dict[str, Any]]:
     words = texts(COLUMN_TEXT, lang)
     return [
-        {"field": "due_at", "colId": "countdown", "headerName": words["countdown"], "width": 215, "minWidth": 200,
+        {"field": "due_at", "colId": "countdown", "headerName": words["countdown"], "width": 205, "minWidth": 195,
          "pinned": "left", "cellRenderer": "Countdown", "sortable": False, "cellDataType": False},
-        {"field": "number", "headerName": words["number"], "width": 175, "minWidth": 165, "cellRenderer": "TicketLink"},
-        {"field": "state", "headerName": words["state"], "width": 90, "minWidth": 80, "cellRenderer": "DutyState"},
-        {"field": "unit_name", "headerName": words["unit"], "width": 140, "minWidth": 110, "tooltipField": "unit_name"},
-        {"field": "branch_name", "headerName": words["branch"], "width": 110, "minWidth": 90},
-        {"field": "topic", "headerName": words["topic"], "width": 95, "minWidth": 80, "cellRenderer": "Label",
+        {"field": "number", "headerName": words["number"], "width": 170, "minWidth": 160, "cellRenderer": "TicketLink"},
+        {"field": "state", "headerName": words["state"], "width": 85, "minWidth": 80, "cellRenderer": "DutyState"},
+        {"field": "unit_name", "headerName": words["unit"], "width": 130, "minWidth": 100, "tooltipField": "unit_name"},
+        {"field": "branch_name", "headerName": words["branch"], "width": 95, "minWidth": 85},
+        {"field": "topic", "headerName": words["topic"], "width": 85, "minWidth": 75, "cellRenderer": "Label",
          "cellRendererParams": {"table": "topics_short"}},
-        {"field": "channel", "headerName": words["channel"], "width": 90, "minWidth": 80, "cellRenderer": "Label",
+        {"field": "channel", "headerName": words["channel"], "width": 80, "minWidth": 75, "cellRenderer": "Label",
          "cellRendererParams": {"table": "channels_short"}},
-        {"field": "title", "headerName": words["title"], "width": 240, "minWidth": 130, "tooltipField": "title"},
-        {"field": "order", "colId": "order", "headerName": words["order"], "width": 170, "minWidth": 120,
+        {"field": "title", "headerName": words["title"], "width": 200, "minWidth": 120, "tooltipField": "title"},
+        {"field": "order", "colId": "order", "headerName": words["order"], "width": 175, "minWidth": 150,
          "cellRenderer": "Supervision", "sortable": False, "cellDataType": False},
-        {"field": "acknowledged", "colId": "acknowledged", "headerName": words["acknowledged"], "width": 150,
-         "minWidth": 100, "cellRenderer": "Acknowledged", "sortable": False, "cellDataType": False},
-        {"field": "allowed_steps", "colId": "actions", "headerName": words["actions"], "width": 240, "minWidth": 235,
+        {"field": "acknowledged", "colId": "acknowledged", "headerName": words["acknowledged"], "width": 140,
+         "minWidth": 110, "cellRenderer": "Acknowledged", "sortable": False, "cellDataType": False},
+        {"field": "allowed_steps", "colId": "actions", "headerName": words["actions"], "width": 230, "minWidth": 225,
          "cellRenderer": "DutyActions", "sortable": False, "cellDataType": False},
     ]
 

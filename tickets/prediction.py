@@ -289,7 +289,7 @@ def _rows(session: Session, now: datetime, since: datetime) -> list[_Row]:
             select(TicketEvent.ticket_id, func.max(TicketEvent.at))
             .where(TicketEvent.ticket_id.in_(redone[chunk:chunk + 5000]), TicketEvent.kind == "redo",
                    TicketEvent.at <= now)
-            .group_by(TicketEvent.ticket_id)).tuples())
+            .group_by(TicketEvent.ticket_id)).tuples().all())  # pairs (a Result has keys(): not a mapping)
     out = []
     for tid, number, unit_id, topic, channel, dispatched, received, due, warn, closed, _redos in found.values():
         dispatched = dispatched or received

@@ -80,9 +80,9 @@
                          href: "/api/v1/supervision/orders/" + encodeURIComponent(o.number) + ".pdf"}, say("pdf")));
     }
     if (row.letter) {
-      parts.push(h("span", {key: "l", className: "letter"}, say("letter", {number: row.letter.number})));
+      parts.push(h("span", {key: "l", className: "letter", title: row.letter.number}, say("letter")));
     }
-    return h("span", {className: "supervision", title: o.answer || ""}, parts);
+    return h("span", {className: "supervision", title: [o.number, o.answer].filter(Boolean).join(" · ")}, parts);
   };
 
   dagcomponentfuncs.Acknowledged = function (props) {
@@ -90,8 +90,8 @@
     var holds = a && (now < Date.parse(a.lapses_at) || row.version > a.ticket_version);
     if (!holds) { return h("span", {className: "ack ack-none"}, say("not_taken")); }
     return h("span", {className: "ack ack-taken", title: a.note || ""},
-             say("taken", {name: a.name, at: time(a.at)}),
-             row.version > a.ticket_version ? null : h("span", {className: "ack-lapse"}, " " + say("lapses", {at: time(a.lapses_at)})));
+             h("span", null, say("taken", {name: a.name, at: time(a.at)})),
+             row.version > a.ticket_version ? null : h("span", {className: "ack-lapse"}, say("lapses", {at: time(a.lapses_at)})));
   };
 
   dagcomponentfuncs.DutyActions = function (props) {

@@ -283,3 +283,16 @@ def test_the_replay_judges_a_redone_ticket_only_from_its_redo(empty_session: Ses
                        data_end=end)
     (o,) = [o for o in outcomes if o.ticket_id == tid]
     assert o.late and o.warned["m"] >= redo  # before the redo its deadline was another one
+
+
+def test_an_open_redone_ticket_is_judged_from_its_redo(empty_session: Session, units: dict[str, int]) -> None:
+    """The live path (predict_open), not only the replay: a 重办 starts the ticket's round."""
+    plant(empty_session, history(units))
+    r = row(units["SLOW"], NOW + timedelta(hours=3))
+    r.update(dispatched_at=NOW - timedelta(days=3), received_at=NOW - timedelta(days=3), redo_count=1)
+    plant(empty_session, [r])
+    tid = empty_session.scalar(select(Ticket.id).where(Ticket.number == r["number"]))
+    empty_session.add(TicketEvent(ticket_id=tid, kind="redo", at=NOW - timedelta(hours=1), data={}))
+    empty_session.flush()
+    found = [p for p in predict_open(empty_session, NOW, TZ, rules=rules(threshold=0.01)) if p.ticket_id == tid]
+    assert found and found[0].reason["allowed_hours"] < 24  # its round: from the redo, not three days
