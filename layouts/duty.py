@@ -34,7 +34,7 @@ FILTER_TEXT = {"all": N_("All"), "breached": N_("Breached"), "amber": N_("Near d
                "any_topic": N_("Every topic")}
 # Words the page script writes.
 SCRIPT_TEXT = {
-    "state_breached": N_("Breached"), "state_amber": N_("Near deadline"),
+    "state_breached": N_("Late"), "state_amber": N_("Near"),
     "order_none": N_("No order"), "order_open": N_("Order open"), "order_overdue": N_("Order overdue"),
     "order_answered": N_("Order answered"), "order_closed": N_("Order closed"), "automatic": N_("automatic"), "pdf": N_("PDF"),
     "letter": N_("Letter"), "not_taken": N_("Not yet taken"),
@@ -55,7 +55,8 @@ SCRIPT_TEXT = {
     "why_slow_unit": N_("%(late)s of %(history)s comparable tickets of this unit closed late"),
     "why_time_short": N_("%(left)s of %(allowed)s working hours left"),
 }
-STEP_TEXT = {"acknowledge": N_("Acknowledge"), "order": N_("Supervision order"), "remind": N_("Reminder letter")}
+# The row's buttons (short: three of them share a column).
+STEP_TEXT = {"acknowledge": N_("Acknowledge"), "order": N_("Order…"), "remind": N_("Letter…")}
 FIELD_TEXT = {"note": N_("Note"), "text": N_("Text")}
 
 
