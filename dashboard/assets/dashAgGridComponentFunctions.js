@@ -80,7 +80,8 @@
                          href: "/api/v1/supervision/orders/" + encodeURIComponent(o.number) + ".pdf"}, say("pdf")));
     }
     if (row.letter) {
-      parts.push(h("span", {key: "l", className: "letter", title: row.letter.number}, say("letter")));
+      parts.push(h("span", {key: "l", className: "letter", title: row.letter.number},
+                   say("letter") + (row.letter.automatic ? " · " + say("automatic") : "")));
     }
     return h("span", {className: "supervision", title: [o.number, o.answer].filter(Boolean).join(" · ")}, parts);
   };
