@@ -11,7 +11,11 @@ from sqlalchemy import select
 
 from callbacks.screen import ScreenContext, who, working_periods
 from dashboard.read_models import duty
-from tickets.models import Unit, utcnow
+from tickets.alerts import alert_view
+from tickets.models import Alert, Ticket, Unit, utcnow
+
+# The evidence drawn on the inbox's map: at most this many alerts and tickets behind them.
+MAP_ALERTS, MAP_POINTS = 50, 2000
 
 
 def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -25,9 +29,17 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
         branches = [{"code": u.code, "name": u.name}
                     for u in session.scalars(select(Unit).where(Unit.level == 2, Unit.active.is_(True))
                                              .order_by(Unit.code)) if actor.sees_unit(u.id)]
+        # The open early warnings and the tickets behind them, for the inbox's small map.
+        alerts = [a for a in session.scalars(select(Alert).where(Alert.status == "open")
+                                             .order_by(Alert.last_seen_at.desc()).limit(MAP_ALERTS))
+                  if actor.visible_unit_ids is None or actor.sees_unit(a.unit_id)]
+        ids = sorted({tid for a in alerts for tid in (a.ticket_ids or [])})[:MAP_POINTS]
+        points = [(lat, lon, 1.0) for lat, lon in session.execute(
+            select(Ticket.lat, Ticket.lon).where(Ticket.id.in_(ids), Ticket.lat.is_not(None))).tuples()] if ids else []
+        alert_views = [alert_view(a) for a in alerts]
     settings = ctx.settings
     return {"rows": rows, "position": position, "timezone": settings.timezone,
             "working": working_periods(settings.tz, now), "nav_items": ctx.nav(), "who": who(actor, lang),
-            "branches": branches,
+            "branches": branches, "alerts": alert_views, "alert_points": points,
             "rules": {"acknowledgement_minutes": settings.duty_acknowledgement_minutes,
                       "digest_threshold": settings.duty_digest_threshold}}

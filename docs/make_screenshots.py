@@ -9,7 +9,7 @@ the reasons a bad letter is refused.
 
     python docs/make_screenshots.py                 # everything
     python docs/make_screenshots.py --only forms    # only the intake forms (no backfill to wait for)
-    python docs/make_screenshots.py --only wall     # the wall and the map (Chinese and English)
+    python docs/make_screenshots.py --only wall     # the wall, the map and the duty console (Chinese and English)
     python docs/make_screenshots.py --only work     # the work desk, the dispatch queue, a ticket page
 """
 from __future__ import annotations
@@ -60,9 +60,9 @@ WORK_SHOTS = [
     ("desk-en-1920x1080.png", "handler", "/desk?lang=en", 1920, 1080),
     ("dispatch-1920x1080.png", "dispatcher", "/dispatch", 1920, 1080),
     ("dispatch-3840x2160.png", "dispatcher", "/dispatch", 3840, 2160),
-    ("duty-1920x1080.png", "duty", "/duty", 1920, 1080),
-    ("duty-en-1920x1080.png", "duty", "/duty?lang=en", 1920, 1080),
 ]
+# The duty console, on the wall's platform (its planted surges give the inbox its alerts).
+DUTY_SHOTS = [("duty-1920x1080.png", "/duty"), ("duty-en-1920x1080.png", "/duty?lang=en")]
 # Before the duty console is photographed: one breach taken, one under a supervision order.
 DUTY_WORK = """async () => {
   const rows = [];
@@ -203,13 +203,6 @@ def work_shots() -> None:
                                         device_scale_factor=scale)
                 _log_in(page, platform, path, user)
                 page.wait_for_selector(".ag-root .ag-row", timeout=30000)
-                if user == "duty":
-                    page.wait_for_function("() => window.MinshengDuty && MinshengDuty.api")
-                    if not name.startswith("duty-en"):
-                        page.evaluate(DUTY_WORK)
-                        page.wait_for_timeout(2500)  # the pushes back
-                    page.wait_for_selector("#duty-predicted li", timeout=30000)
-                    page.wait_for_selector("#duty-alerts li", timeout=30000)
                 page.wait_for_timeout(1500)  # a second of countdowns ticking
                 _shoot(page, name, page)
             for name, width, height in (("ticket-1920x1080.png", 1920, 1080), ("ticket-en-1920x1080.png", 1920, 1080)):
@@ -248,6 +241,17 @@ def wall_and_map_shots() -> None:
                     # between the snapshot's figure patch and dcc.Graph loading): load again.
                     if page.evaluate("document.querySelectorAll('#wall-flow .legend .traces').length"):
                         break
+                _shoot(page, name, page)
+            for name, path in DUTY_SHOTS:
+                page = browser.new_page(viewport={"width": 1920, "height": 1080})
+                _log_in(page, platform, path, "duty")
+                page.wait_for_function("() => window.MinshengDuty && MinshengDuty.api", timeout=30000)
+                if "lang=en" not in path:
+                    page.evaluate(DUTY_WORK)
+                    page.wait_for_timeout(2500)  # the pushes back
+                page.wait_for_selector("#duty-predicted li", timeout=60000)
+                page.wait_for_selector("#duty-alerts li", timeout=30000)
+                page.wait_for_timeout(1500)
                 _shoot(page, name, page)
             for name, path, width, height in MAP_SHOTS:
                 page = browser.new_page(viewport={"width": width, "height": height})

@@ -15,8 +15,10 @@ from typing import Any
 import dash_ag_grid as dag
 from dash import html
 
+from geo import maps
 from layouts import queue
 from layouts.i18n import N_, gettext, labels, texts
+from layouts.map import MAP_WORDS
 from layouts.live import marker
 
 TITLE = N_("Duty console")
@@ -83,10 +85,25 @@ def column_defs(lang: str) -> list[dict[str, Any]]:
     ]
 
 
+def alerts_map(alerts: Sequence[Mapping[str, Any]], points: Sequence[Sequence[float]], lang: str) -> html.Iframe | None:
+    """The early warnings' evidence on a small offline map: each alert's marker and the tickets
+    behind it (a surge's district, a recurring issue's cell)."""
+    placed = [(a["lat"], a["lon"]) for a in alerts if a.get("lat") is not None] + [(p[0], p[1]) for p in points]
+    if not placed:
+        return None
+    lats, lons = [p[0] for p in placed], [p[1] for p in placed]
+    pad = 0.01
+    spec = maps.MapSpec(points=list(points), alerts=list(alerts), lang=lang, heat_radius=12,
+                        focus=(min(lats) - pad, min(lons) - pad, max(lats) + pad, max(lons) + pad),
+                        labels={"topics": labels(lang)["topics"], "text": texts(MAP_WORDS, lang)})
+    return html.Iframe(srcDoc=maps.render_html(maps.build_map(spec)), className="duty-alerts-map", id="duty-alerts-map")
+
+
 def layout(lang: str = "zh-CN", *, rows: list[dict[str, Any]] | None = None, position: Mapping[str, Any] | None = None,
            timezone: str = "Asia/Shanghai", working: list[list[str]] | None = None,
            nav_items: Sequence[tuple[str, str]] = (), who: str = "", branches: Sequence[Mapping[str, str]] = (),
-           alerts: Sequence[Mapping[str, Any]] = (), rules: Mapping[str, Any] | None = None,
+           alerts: Sequence[Mapping[str, Any]] = (), alert_points: Sequence[Sequence[float]] = (),
+           rules: Mapping[str, Any] | None = None,
            **_query: Any) -> html.Div:
     """The console: ``rows`` from ``dashboard.read_models.duty``, read after ``position``."""
     counts = texts(COUNT_TEXT, lang)
@@ -94,7 +111,6 @@ def layout(lang: str = "zh-CN", *, rows: list[dict[str, Any]] | None = None, pos
     names = labels(lang)
     config = {
         "position": dict(position or {}), "working": working or [], "labels": names, "rules": dict(rules or {}),
-        "alerts": list(alerts),
         "text": {**texts(queue.SCRIPT_TEXT, lang), **texts(SCRIPT_TEXT, lang), "steps": texts(STEP_TEXT, lang),
                  "fields": texts(FIELD_TEXT, lang), "title": gettext(TITLE, lang)},
     }
@@ -133,7 +149,8 @@ def layout(lang: str = "zh-CN", *, rows: list[dict[str, Any]] | None = None, pos
             ),
             html.Aside([html.H2(gettext("Likely to be late", lang)),
                         html.Ul(id="duty-predicted", className="duty-predicted"),
-                        html.H2(gettext("Early warnings", lang)), html.Ul(id="duty-alerts", className="duty-alerts")],
+                        html.H2(gettext("Early warnings", lang)), alerts_map(alerts, alert_points, lang),
+                        html.Ul(id="duty-alerts", className="duty-alerts")],
                        className="work-side duty-side"),
         ], className="work-body"),
         marker("duty", lang, timezone, config),

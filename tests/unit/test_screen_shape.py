@@ -202,3 +202,20 @@ def test_flask_babel_answers_from_the_same_catalogue() -> None:
         assert request_lang() == "zh-CN" and flask_gettext("Sign in") == i18n.gettext("Sign in", "zh-CN") == "登录"
     with app.test_request_context("/login?lang=en"):
         assert request_lang() == "en" and flask_gettext("Sign in") == "Sign in"
+
+
+def test_the_duty_inbox_draws_its_alerts_evidence_offline() -> None:
+    """The early warnings' small map: nothing without alerts; with one, its marker and the
+    tickets behind it, and no address outside the platform."""
+    from layouts.duty import alerts_map
+
+    assert alerts_map([], [], "zh-CN") is None
+    alert = {"id": 7, "kind": "recurring", "topic": "noise", "topic_label": "噪音扰民", "count": 5, "lat": 36.66,
+             "lon": 117.02, "status": "open", "area_name": "泺口派出所辖区", "reason": "重复诉求 5 起",
+             "acknowledged_at": None}
+    frame = alerts_map([alert], [(36.661, 117.021, 1.0), (36.662, 117.022, 1.0)], "zh-CN")
+    assert frame is not None
+    html_text = frame.srcDoc
+    # The alert goes to the map script as JSON (non-ASCII escaped), the tickets as heat points.
+    assert '"id": 7, "kind": "recurring"' in html_text and "\\u6cfa\\u53e3" in html_text and "36.661" in html_text
+    assert "https://" not in html_text and "http://" not in html_text.replace("http://www.w3.org", "")
