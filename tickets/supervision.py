@@ -70,7 +70,9 @@ def _addressee(session: Session, unit: Unit) -> User | None:
 
 
 def _issue(session: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str,
-           note: str | None) -> SupervisionOrder:
+           note: str | None, *, tell_head: bool = True) -> SupervisionOrder:
+    """The order, on the ticket's timeline; ``tell_head``: False when the unit's head hears of
+    it in a digest of several (the sweep), not once per ticket."""
     unit = ticket.unit
     assert unit is not None
     tz = session.config.tz
@@ -86,10 +88,13 @@ def _issue(session: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reas
     due_local = order.due_at.astimezone(tz).strftime("%m-%d %H:%M")
     text = (f"督办单{order.number}：工单{ticket.number}（{ticket.title}）{ORDER_REASONS.get(reason, reason)}，"
             f"请于{due_local}前办结并反馈。" + (f"督办意见：{note}" if note else ""))
-    notify.notify(session, ticket, recipient, "supervision_order", text, at, actor=actor, note=note, data={
-        "action": "issued", "number": order.number, "reason": reason, "unit_code": unit.code,
-        "due_at": order.due_at.isoformat(), "status": order.status,
-    })
+    data = {"action": "issued", "number": order.number, "reason": reason, "unit_code": unit.code,
+            "due_at": order.due_at.isoformat(), "status": order.status}
+    if tell_head:
+        notify.notify(session, ticket, recipient, "supervision_order", text, at, actor=actor, note=note, data=data)
+    else:
+        record_event(session, ticket, "supervision_order", at, actor=actor.name, actor_id=actor.user_id, note=note,
+                     data={**data, "digest": True})
     return order
 
 
@@ -113,12 +118,30 @@ def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
             Ticket.resolve_due_at.is_not(None), Ticket.resolve_due_at <= now, ~covered,
         ).order_by(Ticket.resolve_due_at, Ticket.id)
     ).all()
+    by_unit: dict[int, list[Ticket]] = {}
     for ticket in overdue:
-        assert ticket.resolve_due_at is not None
-        late = now - ticket.resolve_due_at
-        _issue(session, ticket, now, SYSTEM, "overdue",
-               f"已超过办理时限 {late.total_seconds() / 3600:.1f} 小时")
-    return {"orders_issued": len(overdue)}
+        by_unit.setdefault(ticket.unit_id or 0, []).append(ticket)
+    threshold = max(2, session.config.duty.digest_threshold)
+    digests = 0
+    for tickets in by_unit.values():
+        # Many at once from one unit: its head gets one digest, not a notice per ticket (nobody
+        # reads the twentieth); each order still stands on its own ticket.
+        together = len(tickets) >= threshold
+        orders = []
+        for ticket in tickets:
+            assert ticket.resolve_due_at is not None
+            late = now - ticket.resolve_due_at
+            orders.append(_issue(session, ticket, now, SYSTEM, "overdue",
+                                 f"已超过办理时限 {late.total_seconds() / 3600:.1f} 小时", tell_head=not together))
+        if together:
+            unit = tickets[0].unit
+            assert unit is not None
+            head = _addressee(session, unit)
+            numbers_ = "、".join(o.number for o in orders)
+            notify.notify(session, None, [notify.Recipient(unit, notify.LEADER, head)], "supervision_digest",
+                          f"{unit.name}有{len(orders)}件工单超过办理时限，已分别督办（{numbers_}），请逐件办结并反馈。", now)
+            digests += 1
+    return {"orders_issued": len(overdue), "digests": digests}
 
 
 def on_send_back(session: UnitOfWork, ticket: Ticket, event: TicketEvent) -> None:

@@ -27,9 +27,9 @@ def test_sweep_issues_exactly_one_order_per_overdue_ticket(followup_world_each_d
     world = followup_world_each_db
     ids, now = overdue_world(world)
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now) == {"orders_issued": 2}
+        assert supervision.sweep(s, now) == {"orders_issued": 2, "digests": 0}  # two: below the digest's three
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now + timedelta(minutes=30)) == {"orders_issued": 0}
+        assert supervision.sweep(s, now + timedelta(minutes=30)) == {"orders_issued": 0, "digests": 0}
     issued = orders(world)
     assert sorted(o.ticket_id for o in issued) == sorted([ids["dispatched"], ids["contacted"]])
     day = now.astimezone(TZ).strftime("%Y%m%d")
@@ -49,7 +49,30 @@ def test_sweep_issues_exactly_one_order_per_overdue_ticket(followup_world_each_d
         supervision.close_order(s, s.get(SupervisionOrder, issued[0].id), now + timedelta(hours=1),
                                 world.actor(s, "duty"), "已电话督促")
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now + timedelta(hours=2)) == {"orders_issued": 0}
+        assert supervision.sweep(s, now + timedelta(hours=2)) == {"orders_issued": 0, "digests": 0}
+
+
+def test_many_overdue_at_one_unit_reach_its_head_as_one_digest(followup_world_each_db: FollowupWorld) -> None:
+    """Not crying wolf: three orders to one station in one sweep are three orders on three
+    tickets, and one notice to its head listing them, not three notices."""
+    from tickets.models import Notification
+
+    world = followup_world_each_db
+    ids, now = overdue_world(world)
+    later = now + timedelta(days=3)  # "fresh" is overdue too: three at JN-LX-01
+    with unit_of_work(world.factory) as s:
+        assert supervision.sweep(s, later) == {"orders_issued": 3, "digests": 1}
+    issued = orders(world)
+    assert len(issued) == 3
+    with world.factory() as s:
+        notices = list(s.scalars(select(Notification).where(Notification.kind.in_(("supervision_order",
+                                                                                    "supervision_digest")))))
+        assert [n.kind for n in notices] == ["supervision_digest"]
+        head = s.scalar(select(User).where(User.username == "station_head"))
+        assert notices[0].user_id == head.id and all(o.number in notices[0].text for o in issued)
+        for o in issued:  # each order still on its own ticket's timeline (and so on the screens)
+            event = [e for e in events(s, o.ticket_id) if e.kind == "supervision_order"][-1]
+            assert event.data["number"] == o.number and event.data["digest"] is True
 
 
 def test_repeated_complaints_from_one_phone_earn_one_letter(followup_world_each_db: FollowupWorld) -> None:
