@@ -307,7 +307,7 @@ def exceptions(session: Session, tree: Tree, start: datetime, end: datetime, now
             select(SupervisionOrder, Ticket).join(Ticket, Ticket.id == SupervisionOrder.ticket_id).where(
                 SupervisionOrder.issued_at < end,
                 or_(SupervisionOrder.issued_at >= start, SupervisionOrder.status == "open"))
-            .order_by(SupervisionOrder.number)).tuples()
+            .order_by(SupervisionOrder.number))
     ]
     letters = [
         {"number": letter.number, "ticket_number": number, "ticket_title": title, "unit": tree.code(letter.unit_id),
@@ -317,7 +317,7 @@ def exceptions(session: Session, tree: Tree, start: datetime, end: datetime, now
         for letter, number, title in session.execute(
             select(ReminderLetter, Ticket.number, Ticket.title).outerjoin(Ticket, Ticket.id == ReminderLetter.ticket_id)
             .where(ReminderLetter.issued_at >= start, ReminderLetter.issued_at < end)
-            .order_by(ReminderLetter.number)).tuples()
+            .order_by(ReminderLetter.number))
     ]
     return {"overdue": overdue, "closed_late": closed_late, "unsatisfied": sorted(unsatisfied.values(),
                                                                                   key=lambda r: r["number"]),
@@ -375,7 +375,7 @@ def split(session: Session, column: Any, start: datetime, end: datetime, before:
     def counts(a: datetime, b: datetime) -> dict[str, int]:
         return dict(session.execute(select(column, func.count()).where(
             Ticket.received_at >= a, Ticket.received_at < b, Ticket.status != "merged")
-            .group_by(column)).tuples().all())
+            .group_by(column)).all())
 
     now, then = counts(start, end), counts(*before)
     total = sum(now.values())
@@ -641,14 +641,11 @@ def for_scope(content: Mapping[str, Any], visible: set[str] | None) -> dict[str,
 # ---------------------------------------------------------------- the loop
 def make_due(factory: sessionmaker[UnitOfWork], now: datetime) -> Made | None:
     """Make last week's bulletin if it is due and not yet frozen (idempotent); None if nothing to do."""
-    from tickets.roles import SYSTEM
-    from tickets.services import make_bulletin
-
-    with unit_of_work(factory) as uow:
+    with unit_of_work(factory) as uow:  # the system's own periodic work, like tickets/housekeeping.py
         week = due_week(now, uow.config.tz, uow.config.bulletin)
         if week is None or latest(uow, week) is not None:
             return None
-        return make_bulletin(uow, SYSTEM, week, now=now)
+        return make(uow, week, now, "system")
 
 
 def _now() -> datetime:
