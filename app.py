@@ -14,6 +14,7 @@
     import     a CSV/Excel file with a mapping (YAML): resumable, idempotent, --dry-run
     replay     play a history into the live path at N× speed (demos, drills)
     intake     file channels: the 110 CSV export, mailbox .eml files; dead letters
+    bulletin   the weekly bulletin (每周通报): make (freeze) a week, re-issue it, list, show
 """
 from __future__ import annotations
 
@@ -301,6 +302,49 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bulletin(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from tickets import bulletin, services
+    from tickets.errors import DomainError
+    from tickets.models import Bulletin
+    from tickets.roles import SYSTEM
+    from tickets.uow import unit_of_work
+
+    cfg = _settings(args)
+    now = datetime.now(UTC)
+    this_week = bulletin.week_of(now.astimezone(cfg.tz).date())
+    week = args.week if getattr(args, "week", None) else bulletin.shift(this_week, -1)
+    try:
+        with unit_of_work(_factory(cfg)) as uow:
+            if args.action == "make":
+                made = services.make_bulletin(uow, SYSTEM, week, now=now, reissue=args.reissue)
+                if args.json:
+                    print(json.dumps(made.content, ensure_ascii=False, indent=1))
+                elif made.row is None:
+                    print(f"{week}: the running week, provisional (not frozen): "
+                          f"{made.content['bureau']['received']} tickets so far")
+                elif made.made:
+                    print(f"{week}: version {made.row.version} frozen (policy {made.row.policy_version}, "
+                          f"{made.content['bureau']['received']} tickets, {len(made.row.changes)} changes)")
+                else:
+                    print(f"{week}: already frozen as version {made.row.version}; --reissue makes a corrected one")
+            elif args.action == "list":
+                for row in uow.scalars(select(Bulletin).order_by(Bulletin.week.desc(), Bulletin.version.desc())):
+                    print(f"{row.week}  v{row.version:<3} {row.created_at.astimezone(cfg.tz):%Y-%m-%d %H:%M}  "
+                          f"{row.created_by:<12} policy {row.policy_version}  {len(row.changes)} changes")
+            else:  # show
+                content, _ = bulletin.read(uow, week, now, args.version)
+                print(json.dumps(content, ensure_ascii=False, indent=1))
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _roles() -> list[str]:
     from tickets.roles import ROLES
 
@@ -376,6 +420,18 @@ def build_parser() -> argparse.ArgumentParser:
     live = sub.add_parser("live", help="live state")
     live.add_argument("action", choices=["rebuild"])
     live.set_defaults(func=cmd_live)
+
+    bulletin = sub.add_parser("bulletin", help="the weekly bulletin (每周通报)")
+    bulletin_sub = bulletin.add_subparsers(dest="action", required=True)
+    make = bulletin_sub.add_parser("make", help="freeze a week's bulletin (the running week: provisional, not kept)")
+    make.add_argument("--week", help="ISO week, e.g. 2026-W48 (default: last week)")
+    make.add_argument("--reissue", action="store_true", help="a corrected new version of a frozen week")
+    make.add_argument("--json", action="store_true", help="print the bulletin's content")
+    bulletin_sub.add_parser("list", help="every frozen week and version")
+    show = bulletin_sub.add_parser("show", help="print a bulletin's content as JSON")
+    show.add_argument("--week", help="ISO week (default: last week)")
+    show.add_argument("--version", type=int, help="a frozen version (default: the newest)")
+    bulletin.set_defaults(func=cmd_bulletin)
 
     from tickets import sla_cli  # sla deadline, calendar load/show
 

@@ -87,6 +87,15 @@ class Settings:
     composite_weight_satisfaction: float = 0.35
     composite_completion_measure: str = "on_time"  # or "completion"
     ranking_min_tickets: int = 10
+    # The weekly bulletin (每周通报, docs/FIGURES.md): the best and worst N of each ranking
+    # (红黑榜), the satisfaction rate under which a ranked unit is named for rectification,
+    # the week's busiest H3 cells listed, and when the leader freezes last week's bulletin
+    # (ISO weekday 1 = Monday, local time HH:MM).
+    bulletin_top_n: int = 5
+    bulletin_satisfaction_threshold: float = 0.85
+    bulletin_hotspots: int = 10
+    bulletin_make_weekday: int = 1
+    bulletin_make_time: str = "07:00"
     # De-duplication across channels (tickets/dedup.py, docs/DEDUP.md): "auto" merges
     # certain duplicates at intake and suggests likely ones; "suggest" only suggests; "off".
     dedup_mode: str = "auto"
@@ -143,6 +152,10 @@ _ENV = {
     "composite_weight_satisfaction": "MINSHENG_WEIGHT_SATISFACTION",
     "composite_completion_measure": "MINSHENG_COMPLETION_MEASURE",
     "ranking_min_tickets": "MINSHENG_RANKING_MIN_TICKETS",
+    "bulletin_top_n": "MINSHENG_BULLETIN_TOP_N",
+    "bulletin_satisfaction_threshold": "MINSHENG_BULLETIN_SATISFACTION_THRESHOLD",
+    "bulletin_make_weekday": "MINSHENG_BULLETIN_WEEKDAY",
+    "bulletin_make_time": "MINSHENG_BULLETIN_TIME",
     "dedup_mode": "MINSHENG_DEDUP_MODE",
     "demo_accounts_file": "MINSHENG_DEMO_ACCOUNTS_FILE",
     "simulator_rate_per_hour": "MINSHENG_SIMULATOR_RATE",

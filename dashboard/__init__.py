@@ -32,7 +32,7 @@ from feeds import connectors
 from layouts import home, shell
 from layouts.i18n import gettext
 from settings import Settings
-from tickets import alerts, housekeeping, sla
+from tickets import alerts, bulletin, housekeeping, sla
 from tickets.bootstrap import Domain, bootstrap
 from tickets.figures import RankingPolicy
 from tickets.roles import Actor
@@ -85,6 +85,8 @@ class Platform:
         alert_config = alerts.AlertConfig.from_settings(self.settings)  # a bad setting stops the start
         self.start_background("alerts", lambda stop: alerts.run(
             self.factory, stop, self.leadership.is_leader, self.settings.tz, cfg=alert_config))
+        # The leader freezes last week's bulletin once, from Monday 07:00 (settings: bulletin_make_*).
+        self.start_background("bulletin", lambda stop: bulletin.run(self.factory, stop, self.leadership.is_leader))
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()

@@ -8,10 +8,12 @@ keyword overrides (``follow_up=FollowUpRules(gateway=...)``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tickets.dedup import Params as DedupParams
+from tickets.figures import RankingPolicy
 from tickets.sms import SandboxGateway, SmsGateway, gateway_from_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -66,6 +68,37 @@ class PredictionRules:
 
 
 @dataclass(frozen=True)
+class BulletinRules:
+    """The weekly bulletin (``tickets.bulletin``, docs/FIGURES.md)."""
+
+    ranking: RankingPolicy = field(default_factory=RankingPolicy)
+    top_n: int = 5  # 红黑榜: the best and the worst this many of each group
+    satisfaction_threshold: float = 0.85  # a ranked unit below it is named for rectification
+    hotspots: int = 10  # the week's busiest H3 cells listed
+    hotspot_resolution: int = 8
+    trend_weeks: int = 4  # the bureau's figures of this many weeks before, beside the week's
+    # The leader makes last week's bulletin from this ISO weekday (1 = Monday) and local time on.
+    make_weekday: int = 1
+    make_at: time = time(7, 0)
+
+    def __post_init__(self) -> None:
+        if self.top_n < 1 or not 0 <= self.satisfaction_threshold <= 1 or not 1 <= self.make_weekday <= 7 \
+                or self.hotspots < 0 or not 5 <= self.hotspot_resolution <= 10 or self.trend_weeks < 1:
+            raise ValueError(f"invalid bulletin rules: {self}")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> BulletinRules:
+        try:
+            hours, minutes = (int(part) for part in str(settings.bulletin_make_time).split(":"))
+            at = time(hours, minutes)
+        except ValueError:
+            raise ValueError(f"bulletin_make_time must be HH:MM, not {settings.bulletin_make_time!r}") from None
+        return cls(ranking=RankingPolicy.from_settings(settings), top_n=settings.bulletin_top_n,
+                   satisfaction_threshold=settings.bulletin_satisfaction_threshold,
+                   hotspots=settings.bulletin_hotspots, make_weekday=settings.bulletin_make_weekday, make_at=at)
+
+
+@dataclass(frozen=True)
 class DomainConfig:
     tz: Any = SHANGHAI
     supervision: SupervisionRules = field(default_factory=SupervisionRules)
@@ -73,6 +106,7 @@ class DomainConfig:
     dedup: DedupParams = field(default_factory=DedupParams)
     duty: DutyRules = field(default_factory=DutyRules)
     prediction: PredictionRules = field(default_factory=PredictionRules)
+    bulletin: BulletinRules = field(default_factory=BulletinRules)
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DomainConfig:
@@ -93,8 +127,9 @@ class DomainConfig:
                            digest_threshold=settings.duty_digest_threshold),
             prediction=PredictionRules(threshold=settings.prediction_threshold,
                                        window_days=settings.prediction_window_days),
+            bulletin=BulletinRules.from_settings(settings),
         )
         return replace(config, **overrides)
 
 
-__all__ = ["DomainConfig", "DutyRules", "FollowUpRules", "PredictionRules", "SupervisionRules"]
+__all__ = ["BulletinRules", "DomainConfig", "DutyRules", "FollowUpRules", "PredictionRules", "SupervisionRules"]

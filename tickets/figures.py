@@ -13,6 +13,12 @@ Over a period P (local dates, by received time), after de-duplication:
 - breaches_now: open tickets (received any time) past their contact or resolve deadline
 - composite_score: weighted response, completion (or on-time) and satisfaction rates
 
+The weekly bulletin's sub-rates (docs/FIGURES.md), over the same tickets:
+
+- acceptance_rate (签收及时率): accepted by the contact deadline / (accepted, or contact deadline passed)
+- return_rate (退单率): returned at least once / dispatched
+- redo_rate (重办率): redone at least once (sent back at review, or unsatisfied) / replied at least once
+
 ``tally_sql`` counts them with SQL aggregates for any period and unit subtree
 (``tally_sql_by_unit``: per unit, for ``subtree_tally`` to sum over subtrees);
 ``TicketFacts.contribution`` is the same definition for one ticket, which the
@@ -30,7 +36,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from tickets.models import FollowUp, IntakeRecord, Ticket
+from tickets.models import FollowUp, IntakeRecord, Ticket, TicketEvent
 
 SATISFIED_ANSWERS = frozenset({"satisfied", "basically_satisfied"})
 COUNT_FIELDS = (
@@ -134,6 +140,26 @@ def figures(tally: Tally, policy: RankingPolicy | None = None) -> dict[str, Any]
     return out
 
 
+def rank(rows: list[dict[str, Any]], policy: RankingPolicy) -> list[dict[str, Any]]:
+    """Rank rows of ``figures`` (each with its ``unit`` code) in place, best composite first: a
+    unit under ``policy.min_tickets`` received, or with no rate yet, is listed unranked with
+    ``unranked_reason``. Ties of the score go to the better on-time rate, then the larger
+    volume, then the code. Returns the rows ranked first, the unranked after them by code."""
+    ranked = [r for r in rows if r["received"] >= policy.min_tickets and r["composite_score"] is not None]
+    ranked.sort(key=lambda r: (-r["composite_score"], -(r["on_time_rate"] or 0), -r["received"], r["unit"]))
+    for position, row in enumerate(ranked, start=1):
+        row["rank"] = position
+    for row in rows:
+        row.setdefault("rank", None)
+        if row["rank"] is None:
+            row["unranked_reason"] = (
+                f"fewer than {policy.min_tickets} tickets" if row["received"] < policy.min_tickets
+                else "no rate available yet"
+            )
+    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["unit"]))
+    return rows
+
+
 # ------------------------------------------------------------------ periods
 def period_bounds(first: date, last: date, tz: Any) -> tuple[datetime, datetime]:
     """Local dates first..last inclusive, as a half-open UTC-aware interval."""
@@ -234,6 +260,71 @@ def sum_tallies(tallies: Iterable[Tally]) -> Tally:
 def subtree_tally(by_unit: Mapping[int | None, Tally], unit_ids: Iterable[int]) -> Tally:
     """A subtree's tally from per-unit tallies (``tally_sql_by_unit`` or the live ones)."""
     return sum_tallies(by_unit[u] for u in unit_ids if u in by_unit)
+
+
+# ------------------------------------------------------------ sub-rates (SQL)
+SUB_FIELDS = ("accept_due", "accepted_on_time", "dispatched", "returned", "replied", "redone")
+
+
+@dataclass
+class SubTally:
+    """The additive numbers of the bulletin's sub-rates (签收及时率, 退单率, 重办率)."""
+
+    accept_due: int = 0
+    accepted_on_time: int = 0
+    dispatched: int = 0
+    returned: int = 0
+    replied: int = 0
+    redone: int = 0
+
+    def add(self, other: SubTally) -> SubTally:
+        for name in SUB_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in SUB_FIELDS}
+
+
+def sub_rates(sub: SubTally) -> dict[str, float | None]:
+    return {
+        "acceptance_rate": _rate(sub.accepted_on_time, sub.accept_due),
+        "return_rate": _rate(sub.returned, sub.dispatched),
+        "redo_rate": _rate(sub.redone, sub.replied),
+    }
+
+
+def sub_tally_sql_by_unit(
+    session: Session, start: datetime, end: datetime, now: datetime, unit_ids: Iterable[int] | None = None,
+) -> dict[int | None, SubTally]:
+    """Every unit's own sub-rate counts over the tickets received in [start, end), in one query."""
+    scope = list(unit_ids) if unit_ids is not None else None
+    returned = select(TicketEvent.id).where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "return") \
+        .exists()
+
+    def count_if(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = select(
+        Ticket.unit_id,
+        count_if(or_(Ticket.accepted_at.is_not(None), Ticket.contact_due_at <= now)),
+        count_if(and_(Ticket.accepted_at.is_not(None), Ticket.accepted_at <= Ticket.contact_due_at)),
+        count_if(Ticket.dispatched_at.is_not(None)),
+        count_if(and_(Ticket.dispatched_at.is_not(None), returned)),
+        count_if(Ticket.replied_at.is_not(None)),
+        count_if(and_(Ticket.replied_at.is_not(None), Ticket.redo_count > 0)),
+    ).where(Ticket.received_at >= start, Ticket.received_at < end, Ticket.status != "merged")
+    if scope is not None:
+        stmt = stmt.where(Ticket.unit_id.in_(scope))
+    return {unit_id: SubTally(*row) for unit_id, *row in session.execute(stmt.group_by(Ticket.unit_id))}
+
+
+def subtree_sub_tally(by_unit: Mapping[int | None, SubTally], unit_ids: Iterable[int]) -> SubTally:
+    total = SubTally()
+    for u in unit_ids:
+        if u in by_unit:
+            total.add(by_unit[u])
+    return total
 
 
 # --------------------------------------------------------------- per ticket

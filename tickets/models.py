@@ -538,3 +538,24 @@ class PersonalDataReveal(Base):
     at: Mapped[datetime]
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class Bulletin(Base):
+    """每周通报: one frozen version of one ISO week's bulletin (``tickets.bulletin``).
+
+    ``content`` is everything the screen, the PDF and the spreadsheet show, computed once;
+    later changes to tickets do not touch it. A corrected re-issue is a new row (the next
+    ``version``) whose ``changes`` list what differs from the version before. The running
+    week's provisional bulletin is computed on the fly and never stored."""
+
+    __tablename__ = "bulletins"
+    __table_args__ = (UniqueConstraint("week", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), index=True)  # ISO week, "2026-W48"
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(64))  # the SLA rules the deadlines came from
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # vs. the version before

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tickets import alerts as alert_rules
-from tickets import batch, dedup, duty, followup, lifecycle, personal, supervision
+from tickets import batch, bulletin, dedup, duty, followup, lifecycle, personal, supervision
 from tickets.errors import Conflict, IllegalStep, Invalid, NotAllowed, NotFound
 from tickets.intake import NewRequest, Received, taken
 from tickets.models import (
@@ -433,3 +433,17 @@ def reveal_citizen(uow: UnitOfWork, actor: Actor, number: str, *, remote_addr: s
 def citizen_reveals(uow: UnitOfWork, actor: Actor, number: str) -> list[personal.Reveal]:
     """Who saw the ticket's citizen in full (the audit), for supervisors."""
     return personal.reveals(uow, actor, ticket_in_scope(uow, actor, number))
+
+
+# --------------------------------------------------------- weekly bulletin
+def make_bulletin(uow: UnitOfWork, actor: Actor, week: str, *, now: datetime | None = None,
+                  reissue: bool = False) -> bulletin.Made:
+    """每周通报 of ISO ``week`` ("2026-W48"): frozen once (``reissue``: a corrected new version, with
+    its changes); the running week's is provisional and not stored. The city's bulletin is made by
+    someone who sees the whole city (the system, the platform office, the city's leaders)."""
+    if not actor.is_system and actor.role not in STEP_ROLES["make_bulletin"]:
+        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step="make_bulletin")
+    if actor.visible_unit_ids is not None:
+        raise NotAllowed("bulletin_city_only", user=actor.name)
+    bulletin.parse_week(week)
+    return bulletin.make(uow, week, _now(now), actor.name, reissue=reissue)

@@ -118,6 +118,16 @@ class PolicyBook:
         self._cache[key] = policy
         return policy
 
+    @property
+    def version(self) -> str:
+        """The bureau's rules as one fingerprint: the default policy's ``Policy.version``, a
+        fingerprint of the overrides if there are any, and the file's name (``3f2a9c1e@sla_policy.yaml``,
+        ``3f2a9c1e+5b0d77@jinan.yaml``): what a weekly bulletin records it was judged by."""
+        overrides = repr((sorted((k, sorted(v.items())) for k, v in self.channels.items()),
+                          sorted((k, sorted(v.items())) for k, v in self.topics.items())))
+        extra = "+" + hashlib.sha256(overrides.encode()).hexdigest()[:6] if self.channels or self.topics else ""
+        return f"{self.default.version}{extra}@{Path(self.source).name[:40]}"
+
 
 _TOP_ONLY = {"channels", "topics"}
 _RULE_KEYS = {f.name for f in fields(Policy)} - {"working_periods", "resolve_working_days"} | {

@@ -128,6 +128,10 @@ MESSAGES: dict[str, str] = {
     "unknown_alert": N_("Unknown alert %(alert)s"),
     "intake_busy": N_("Intake is busy with another batch; nothing was changed, try again"),
     "database_busy": N_("The database is busy; nothing was changed, try again"),
+    "invalid_week": N_("'%(week)s' is not an ISO week such as 2026-W48"),
+    "future_week": N_("Week %(week)s has not begun: it has no bulletin yet"),
+    "unknown_bulletin": N_("No bulletin of week %(week)s has been made yet"),
+    "bulletin_city_only": N_("%(user)s does not see the whole city: the bureau's bulletin is made by the city"),
     "reveal_not_allowed": N_("%(user)s may not see the citizen of ticket %(number)s in full"),
     # the domain's refusals, by class (a code without a template of its own falls back to these)
     "invalid": N_("The request is not valid"),

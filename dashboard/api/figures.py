@@ -22,7 +22,9 @@ from dashboard.api.params import choice, local_date
 from tickets.services import unit_in_scope
 from dashboard.auth import current_actor, require_login
 from tickets.errors import NotAllowed
-from tickets.figures import RankingPolicy, Tally, figures, period_bounds, subtree_tally, tally_sql, tally_sql_by_unit
+from tickets.figures import (
+    RankingPolicy, Tally, figures, period_bounds, rank, subtree_tally, tally_sql, tally_sql_by_unit,
+)
 from tickets.models import Unit, utcnow
 from tickets.roles import subtree_ids, subtree_of
 
@@ -142,18 +144,7 @@ def get_unit_ranking() -> Any:
         tallies = _unit_tallies(session, start, end, source, first, last) if units else {}
         rows = [{"unit": unit.code, "unit_name": unit.name,
                  **figures(subtree_tally(tallies, subtree_of(tree, unit.id)), policy)} for unit in units]
-    ranked = [r for r in rows if r["received"] >= policy.min_tickets and r["composite_score"] is not None]
-    ranked.sort(key=lambda r: (-r["composite_score"], -(r["on_time_rate"] or 0), -r["received"], r["unit"]))
-    for position, row in enumerate(ranked, start=1):
-        row["rank"] = position
-    for row in rows:
-        row.setdefault("rank", None)
-        if row["rank"] is None:
-            row["unranked_reason"] = (
-                f"fewer than {policy.min_tickets} tickets" if row["received"] < policy.min_tickets
-                else "no rate available yet"
-            )
-    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["unit"]))
+    rank(rows, policy)
     return jsonify({"from": first.isoformat(), "to": last.isoformat(), "level": level, "source": source,
                     "min_tickets": policy.min_tickets,
                     "weights": {"response": policy.response, "completion": policy.completion,

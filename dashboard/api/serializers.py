@@ -14,7 +14,7 @@ from typing import Any
 from dashboard.read_models.queues import SCREEN_LEAVES_OUT
 from tickets.alerts import alert_view
 from tickets.events import public_view
-from tickets.models import Alert, ApiToken, ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
+from tickets.models import Alert, ApiToken, Bulletin, ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
 from tickets.roles import ROLES, Actor
 from tickets.services import allowed_steps
 from tickets.supervision import LETTER_REASONS, ORDER_REASONS
@@ -127,6 +127,22 @@ SCHEMAS["ScreenRow"] = _object({k: v for k, v in SCHEMAS["QueueRow"]["properties
 SCHEMAS["WorkTicket"] = {**SCHEMAS["Ticket"], "properties": {
     **SCHEMAS["Ticket"]["properties"], "allowed_steps": {"type": "array", "items": STR}},
     "required": [*SCHEMAS["Ticket"]["required"], "allowed_steps"]}
+_SECTION = _t("object", True)
+SCHEMAS["BulletinVersion"] = _object({
+    "id": INT, "week": _t("string", pattern=r"^\d{4}-W\d{2}$"), "version": INT, "created_at": TIME,
+    "created_by": STR, "policy_version": STR, "changes": INT,
+})
+SCHEMAS["Bulletin"] = _object({
+    "id": INT_N, "schema": INT, "week": STR, "from": _t("string", format="date"), "to": _t("string", format="date"),
+    "start": TIME, "end": TIME, "timezone": STR, "as_of": TIME, "provisional": BOOL, "version": INT_N,
+    "policy_version": STR, "created_at": TIME_N, "created_by": STR_N, "rules": _t("object"),
+    "bureau": _t("object", True, description="the bureau's figures, trend and week-on-week: the city only"),
+    "rankings": _t("object", description="branches, divisions, and stations per branch"),
+    "exceptions": _t("object"), "topics": _SECTION, "channels": _SECTION, "hotspots": _t("object"),
+    "units": _t("object", description="a section per unit, by code"),
+    "changes": {"type": "array", "items": _t("object"), "description": "what this version changed"},
+    "scope": _t("object", description="city_wide, and the units a subtree's user sees"),
+})
 
 
 # ---------------------------------------------------------- serializers
@@ -202,3 +218,15 @@ def me(actor: Actor, kiosk: bool) -> dict[str, Any]:
         # What the actor may see: every unit ("city") or their unit's subtree.
         "scope": "city" if actor.visible_unit_ids is None else "subtree", "read_only": False,
     }
+
+
+def bulletin_version(row: Bulletin) -> dict[str, Any]:
+    """A frozen bulletin's version, without its content."""
+    return {"id": row.id, "week": row.week, "version": row.version, "created_at": row.created_at.isoformat(),
+            "created_by": row.created_by, "policy_version": row.policy_version, "changes": len(row.changes or [])}
+
+
+def bulletin(content: dict[str, Any], row: Bulletin | None) -> dict[str, Any]:
+    """A bulletin's content (already cut to the caller's scope) with its stored version's facts."""
+    return {**content, "id": row.id if row else None, "created_at": _iso(row.created_at) if row else None,
+            "created_by": row.created_by if row else None, "changes": list(row.changes or []) if row else []}

@@ -1,0 +1,75 @@
+"""The weekly bulletin (每周通报, tickets/bulletin.py; its figures: docs/FIGURES.md).
+
+    GET /api/v1/bulletins                       frozen weeks and their versions, newest first (a page)
+    GET /api/v1/bulletins/<week>[?version=N]    one bulletin as JSON: week "2026-W48"; the newest
+                                                version unless ``version``; the running week's is
+                                                computed now, ``provisional: true``
+
+Any user may read them (kiosks may not). A user who sees the whole city gets the
+whole bulletin; a user of a subtree (a branch head) gets their subtree's part: the
+rankings, exceptions, hotspots and unit sections of their own units, without the
+bureau's totals, topics and channels. A week not begun is 400, a past week whose
+bulletin is not made yet (or an unknown version) 404.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from dashboard.api import serializers
+from dashboard.api.base import blueprint, platform
+from dashboard.api.errors import BadParameter
+from dashboard.api.openapi import INT, PAGE, Param, operation, page_of, ref
+from dashboard.api.pagination import Key, page
+from dashboard.auth import current_actor, require_login
+from tickets import bulletin
+from tickets.models import Bulletin, Unit, utcnow
+from tickets.roles import ROLES
+
+MAX_VERSION = 10_000
+
+
+@blueprint.get("/bulletins")
+@operation("Frozen weekly bulletins (每周通报): every week and version, newest first",
+           {200: page_of("BulletinVersion", count=INT)}, params=PAGE, roles=ROLES)
+@require_login(ROLES)
+def get_bulletins() -> Any:
+    with platform().factory() as session:
+        body = page(session, select(Bulletin),
+                    (Key(Bulletin.week, descending=True), Key(Bulletin.version, descending=True),
+                     Key(Bulletin.id, descending=True)), serializers.bulletin_version)
+    return jsonify(count=len(body["items"]), **body)
+
+
+@blueprint.get("/bulletins/<week>")
+@operation("One week's bulletin (the running week's: provisional, computed now), cut to the caller's scope",
+           {200: ref("Bulletin")}, roles=ROLES,
+           params=(Param("version", {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                         "a frozen version (default: the newest)"),))
+@require_login(ROLES)
+def get_bulletin(week: str) -> Any:
+    actor = current_actor()
+    assert actor is not None
+    version = _version()
+    bulletin.parse_week(week)
+    with platform().factory() as session:
+        content, row = bulletin.read(session, week, utcnow(), version)
+        visible = None if actor.visible_unit_ids is None else set(session.scalars(
+            select(Unit.code).where(Unit.id.in_(sorted(actor.visible_unit_ids)))))
+        body = serializers.bulletin(bulletin.for_scope(content, visible), row)
+    return jsonify(body)
+
+
+def _version() -> int | None:
+    raw = request.args.get("version")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter("version", "not_integer", value=raw, min=1, max=MAX_VERSION) from None
+    if not 1 <= value <= MAX_VERSION:
+        raise BadParameter("version", "out_of_range", value=value, min=1, max=MAX_VERSION)
+    return value
