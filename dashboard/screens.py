@@ -9,6 +9,7 @@ callbacks from here. How to add a screen: docs/SCREENS.md.
 """
 from __future__ import annotations
 
+from callbacks import bulletin as bulletin_callbacks
 from callbacks import desk as desk_callbacks
 from callbacks import dispatch as dispatch_callbacks
 from callbacks import duty as duty_callbacks
@@ -17,7 +18,7 @@ from callbacks import map as map_callbacks
 from callbacks import ticket as ticket_callbacks
 from callbacks import wall as wall_callbacks
 from callbacks.screen import Screen, Screens
-from layouts import desk, dispatch, duty, home, ticket, wall
+from layouts import bulletin, desk, dispatch, duty, home, ticket, wall
 from layouts import map as map_layout
 from layouts.i18n import N_
 
@@ -32,6 +33,7 @@ SCREENS = Screens((
            title=N_("Dispatch desk")),
     Screen("/duty", duty.layout, duty_callbacks, roles=WATCH, title=N_("Duty console")),
     Screen("/ticket", ticket.layout, ticket_callbacks, roles=WORKERS | WATCH, items=True),
+    Screen("/bulletin", bulletin.layout, bulletin_callbacks, roles=WORKERS | WATCH, title=N_("Weekly bulletin")),
     Screen("/wall", wall.layout, wall_callbacks, kiosk=True, title=N_("Command centre wall")),
     Screen("/map", map_layout.layout, map_callbacks, title=N_("Heat map")),
 ))

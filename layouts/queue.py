@@ -77,15 +77,16 @@ def nav(items: Sequence[tuple[str, str]], current: str, lang: str) -> html.Nav:
 
 
 def header(screen: str, lang: str, title: str, nav_items: Sequence[tuple[str, str]], who: str,
-           extra: Sequence[Any] = ()) -> html.Header:
+           extra: Sequence[Any] = (), live: bool = True) -> html.Header:
     """A work screen's bar: its name, the screens this user may open, who is logged in, the
-    live connection, ``extra`` controls (the duty console's sound switch), language, log out."""
+    live connection (``live``: a screen that takes pushes), ``extra`` controls (the duty
+    console's sound switch), language, log out."""
     return html.Header([
         html.H1(gettext(title, lang), className="work-title"),
         nav(nav_items, f"/{screen}", lang),
         html.Div([
             html.Span(who, className="work-who"),
-            html.Span(gettext("Connecting…", lang), id=f"{screen}-conn", className="conn conn-wait"),
+            html.Span(gettext("Connecting…", lang), id=f"{screen}-conn", className="conn conn-wait") if live else None,
             *extra,
             html.A(switch_label(lang), href=f"?lang={other_language(lang)}", className="lang-switch"),
             html.A(gettext("Log out", lang), href="/logout", className="work-logout"),

@@ -24,6 +24,7 @@ from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import INT, PAGE, Param, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.auth import current_actor, require_login
+from dashboard.read_models import bulletin as read_bulletin
 from tickets import bulletin
 from tickets.models import Bulletin, Unit, utcnow
 from tickets.roles import ROLES
@@ -52,13 +53,8 @@ def get_bulletins() -> Any:
 def get_bulletin(week: str) -> Any:
     actor = current_actor()
     assert actor is not None
-    version = _version()
-    bulletin.parse_week(week)
     with platform().factory() as session:
-        content, row = bulletin.read(session, week, utcnow(), version)
-        visible = None if actor.visible_unit_ids is None else set(session.scalars(
-            select(Unit.code).where(Unit.id.in_(sorted(actor.visible_unit_ids)))))
-        body = serializers.bulletin(bulletin.for_scope(content, visible), row)
+        body = read_bulletin.for_caller(session, actor, week, utcnow(), _version())
     return jsonify(body)
 
 

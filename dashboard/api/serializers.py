@@ -224,9 +224,3 @@ def bulletin_version(row: Bulletin) -> dict[str, Any]:
     """A frozen bulletin's version, without its content."""
     return {"id": row.id, "week": row.week, "version": row.version, "created_at": row.created_at.isoformat(),
             "created_by": row.created_by, "policy_version": row.policy_version, "changes": len(row.changes or [])}
-
-
-def bulletin(content: dict[str, Any], row: Bulletin | None) -> dict[str, Any]:
-    """A bulletin's content (already cut to the caller's scope) with its stored version's facts."""
-    return {**content, "id": row.id if row else None, "created_at": _iso(row.created_at) if row else None,
-            "created_by": row.created_by if row else None, "changes": list(row.changes or []) if row else []}
