@@ -110,7 +110,16 @@ def plant_history(url: str) -> None:
         for r, code in zip(requests, codes):
             row = ticket_row(r.received_at, r.lat, r.lon, r.topic, district=r.district, unit_id=ids.get(code or ""),
                              status="closed")
-            row.update(channel=r.channel, kind=r.kind, sla_class=r.sla_class, closed_at=r.received_at + timedelta(hours=5))
+            # Handled as a station does: contacted within the hour (mostly), closed within a day or two.
+            k = len(rows)
+            dispatched = r.received_at + timedelta(minutes=2)
+            row.update(channel=r.channel, kind=r.kind, sla_class=r.sla_class, dispatched_at=dispatched,
+                       title=r.title[:200], content=r.content,
+                       contact_due_at=dispatched + timedelta(hours=1),
+                       contacted_at=dispatched + timedelta(minutes=10 + (k * 37) % (70 if k % 9 else 120)),
+                       accepted_at=dispatched + timedelta(minutes=5),
+                       resolve_due_at=dispatched + timedelta(hours=30),
+                       closed_at=dispatched + timedelta(hours=3 + (k * 13) % (28 if k % 7 else 40)))
             rows.append(row)
         now = datetime.now(tz)
         for i in range(26):
@@ -253,6 +262,22 @@ def wall_and_map_shots() -> None:
                 page.wait_for_selector("#duty-alerts li", timeout=30000)
                 page.wait_for_timeout(1500)
                 _shoot(page, name, page)
+            # The weekly bulletin of last week (frozen by the scheduler at start, over the planted
+            # history), on screen and in meeting mode on its rankings page.
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            _log_in(page, platform, "/bulletin", "leader")
+            page.wait_for_selector(".bulletin-page .figure-card", timeout=60000)
+            page.wait_for_timeout(1500)
+            _shoot(page, "bulletin-1920x1080.png", page)
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            _log_in(page, platform, "/bulletin", "leader")
+            page.wait_for_selector(".bulletin-page .figure-card", timeout=60000)
+            page.click("#bulletin-meeting")
+            page.keyboard.press("ArrowRight")
+            for _ in range(3):
+                page.keyboard.press("ArrowDown")
+            page.wait_for_timeout(1000)
+            _shoot(page, "bulletin-meeting-1920x1080.png", page)
             for name, path, width, height in MAP_SHOTS:
                 page = browser.new_page(viewport={"width": width, "height": height})
                 _log_in(page, platform, path, "leader")

@@ -73,13 +73,14 @@ def _grid(key: str, rows: list[dict[str, Any]], columns: list[dict[str, Any]], l
                       className="ag-theme-alpine bulletin-grid")
 
 
-def _ranking(key: str, title: str, group: Mapping[str, Any], lang: str) -> html.Section:
+def _ranking(key: str, title: str, group: Mapping[str, Any], lang: str,
+             names: Mapping[str, str] | None = None) -> html.Section:
     words, lists, unranked = texts(COLUMN_TEXT, lang), texts(LIST_TEXT, lang), texts(UNRANKED_TEXT, lang)
     figures = texts(FIGURE_TEXT, lang)
     top, bottom = set(group.get("top", [])), set(group.get("bottom", []))
     rows = [{**u, "interval": "–" if not u.get("composite_interval") else
              f"{_pct(u['composite_interval'][0])} – {_pct(u['composite_interval'][1])}",
-             "tied": "、".join(u.get("tied_with") or []),
+             "tied": "、".join((names or {}).get(c, c) for c in u.get("tied_with") or []),
              "list": lists["top"] if u["unit"] in top else lists["bottom"] if u["unit"] in bottom else "",
              "unranked": unranked.get(u.get("unranked_code") or "", "")} for u in group.get("units", [])]
     columns = [
@@ -175,17 +176,17 @@ def layout(lang: str = "zh-CN", *, content: Mapping[str, Any] | None = None, wee
                 html.A(words["xlsx"], href=f"/api/v1/bulletins/{week}.xlsx", className="step"),
                 html.Button(words["meeting"], id="bulletin-meeting", className="step step-primary", type="button")]
         rankings = content.get("rankings") or {}
+        unit_names = {code: s.get("unit_name", code) for code, s in (content.get("units") or {}).items()}
         if content.get("bureau"):
             pages.append(_bureau(content, lang))
         if (rankings.get("branches") or {}).get("units"):
-            pages.append(_ranking("branches", words["branches"], rankings["branches"], lang))
+            pages.append(_ranking("branches", words["branches"], rankings["branches"], lang, unit_names))
         if (rankings.get("divisions") or {}).get("units"):
-            pages.append(_ranking("divisions", words["divisions"], rankings["divisions"], lang))
-        unit_names = {code: s.get("unit_name", code) for code, s in (content.get("units") or {}).items()}
+            pages.append(_ranking("divisions", words["divisions"], rankings["divisions"], lang, unit_names))
         for branch, group in sorted((rankings.get("stations") or {}).items()):
             if group.get("units"):
                 pages.append(_ranking(f"stations-{branch}", gettext(PAGE_TEXT["stations"], lang,
-                                                                    branch=unit_names.get(branch, branch)), group, lang))
+                                                                    branch=unit_names.get(branch, branch)), group, lang, unit_names))
         exceptions = content.get("exceptions") or {}
         pages.append(_tickets("overdue", words["overdue"], exceptions.get("overdue", []), lang, ("hours_late",)))
         for key in ("closed_late", "unsatisfied"):
