@@ -81,7 +81,7 @@ WORDS: dict[str, str] = {
     "c_value": N_("This week"),
     "c_low": N_("Interval low"),
     "c_high": N_("Interval high"),
-    "c_interval": N_("95% interval"),
+    "c_interval": N_("Interval at 95 per cent"),
     "c_parts": N_("Numerator / denominator"),
     "c_numerator": N_("Numerator"),
     "c_denominator": N_("Denominator"),
