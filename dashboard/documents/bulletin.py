@@ -19,14 +19,17 @@ import base64
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from io import BytesIO
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
 from dashboard import documents
 from dashboard.documents import DocumentsUnavailable, html, write_pdf
 from layouts.i18n import N_, labels, texts
+from dashboard.documents.order import STATUS as ORDER_STATUS
 from tickets.bulletin import RATES
 from tickets.followup import ANSWERS
 from tickets.supervision import LETTER_REASONS, ORDER_REASONS
@@ -107,7 +110,9 @@ WORDS: dict[str, str] = {
     "c_issued": N_("Issued"),
     "c_status": N_("Status"),
     "c_acknowledged": N_("Acknowledged"),
-    "c_satisfied": N_("Satisfied"),
+    "c_satisfied": N_("Follow-ups satisfied"),
+    "c_answered_count": N_("Follow-ups answered"),
+    "c_answer": N_("Follow-up answer"),
     "c_listed_for": N_("Listed for"),
     "c_outcome": N_("Outcome"),
     "c_count": N_("Count"),
@@ -149,9 +154,6 @@ WORDS: dict[str, str] = {
     "clock_resolve": N_("resolve"),
     "yes": N_("yes"),
     "no": N_("no"),
-    "order_open": N_("open"),
-    "order_answered": N_("answered"),
-    "order_closed": N_("closed"),
     "order_overdue": N_("open, past its deadline"),
     "outcome_closed": N_("closed"),
     "outcome_merged": N_("merged"),
@@ -343,7 +345,7 @@ def _exceptions(content: Mapping[str, Any], w: Mapping[str, str], lab: Mapping[s
     unit, number, topic = Column(w["c_unit"]), Column(w["c_number"]), Column(w["c_topic"])
 
     def day(iso: str | None) -> str | None:
-        return iso[:16].replace("T", " ") if iso else None
+        return local(iso, content["timezone"])
 
     overdue = Table("overdue", w["t_overdue"], [number, topic, unit, Column(w["c_clock"]), Column(w["c_due"]),
                                                 Column(w["c_hours_late"], "hours")])
@@ -365,10 +367,9 @@ def _exceptions(content: Mapping[str, Any], w: Mapping[str, str], lab: Mapping[s
                                                          Column(w["c_issued"]), Column(w["c_due"]),
                                                          Column(w["c_status"])])
     for r in ex["supervision_orders"]:
-        status = "overdue" if r["overdue"] else r["status"]
         orders.add([r["number"], r["ticket_number"], names.get(r["unit"], r["unit"]),
                     ORDER_REASONS.get(r["reason"], r["reason"]), day(r["issued_at"]), day(r["due_at"]),
-                    w.get(f"order_{status}", status)])
+                    w["order_overdue"] if r["overdue"] else ORDER_STATUS.get(r["status"], r["status"])])
     letters = Table("reminder_letters", w["t_letters"], [number, Column(w["c_ticket"]), unit, Column(w["c_reason"]),
                                                          Column(w["c_issued"]), Column(w["c_acknowledged"])])
     for r in ex["reminder_letters"]:
@@ -378,13 +379,13 @@ def _exceptions(content: Mapping[str, Any], w: Mapping[str, str], lab: Mapping[s
     threshold = text(content["rules"]["satisfaction_threshold"], "rate")
     below = Table("below_satisfaction", w["t_below"] % {"threshold": threshold},
                   [unit, Column(w["satisfaction_rate"], "rate"), Column(w["c_interval"], "interval"),
-                   Column(w["c_satisfied"], "int"), Column(w["c_answered"], "int")], sheet=w["t_below_sheet"])
+                   Column(w["c_satisfied"], "int"), Column(w["c_answered_count"], "int")], sheet=w["t_below_sheet"])
     for r in ex["below_satisfaction"]:
         below.add([r["unit_name"], r["satisfaction_rate"], r["interval"], r["satisfied"], r["answered"]], "bottom")
     last = ex["last_week"]
     last_table = Table("last_week", w["t_last_week"], [number, topic, unit, Column(w["c_listed_for"]),
                                                        Column(w["c_outcome"]), Column(w["c_closed"]),
-                                                       Column(w["c_satisfied"])])
+                                                       Column(w["c_answer"])])
     for r in last["items"]:
         last_table.add([r["number"], topics.get(r["topic"], r["topic"]), r["unit_name"],
                         "、".join(w.get(f"list_{n}", n) for n in r["listed_for"]),
@@ -394,6 +395,14 @@ def _exceptions(content: Mapping[str, Any], w: Mapping[str, str], lab: Mapping[s
         summary = "，".join(f"{w.get(f'outcome_{k}', k)} {v}" for k, v in last["summary"].items())
         last_table.note = w["outcome_summary"] % {"count": len(last["items"]), "summary": summary}
     return Section(w["s_exceptions"], [overdue, late, unsatisfied, orders, letters, below, last_table])
+
+
+def local(iso: str | None, zone: str) -> str | None:
+    """A stored moment (ISO 8601, any offset) as the bureau's local time, to the minute."""
+    if not iso:
+        return None
+    at = datetime.fromisoformat(iso)
+    return f"{at.astimezone(ZoneInfo(zone)) if at.tzinfo else at:%Y-%m-%d %H:%M}"
 
 
 def _unit_names(content: Mapping[str, Any]) -> dict[str, str]:
@@ -517,7 +526,7 @@ def hotspot_map(cells: Sequence[Mapping[str, Any]]) -> str:
         ax.set_aspect(1.25)  # ~1/cos(37°): degrees of longitude are shorter here
         ax.tick_params(labelsize=6)
 
-    return _png(draw, (6.6, 4.2))
+    return _png(draw, (6.6, 3.6))
 
 
 # ------------------------------------------------------------ the document
@@ -549,7 +558,7 @@ def document_html(content: Mapping[str, Any], bureau_name: str, *, images: bool 
                 week_title=w["week_title"] % {"year": year, "number": int(number),
                                               "first": f"{int(first[5:7])}月{int(first[8:10])}日",
                                               "last": f"{int(last[5:7])}月{int(last[8:10])}日"},
-                as_of=w["as_of"] % {"at": content["as_of"][:16].replace("T", " ")},
+                as_of=w["as_of"] % {"at": local(content["as_of"], content["timezone"])},
                 version=w["version"] % {"version": content["version"]} if content.get("version") else "",
                 provisional=bool(content.get("provisional")), scoped=scoped,
                 page_css=Markup(page_css), provisional_css=Markup(provisional_css),
