@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select, text
 
+from dashboard import documents
 from dashboard.documents import bulletin as bulletin_pdf
 from dashboard.documents.bulletin_xlsx import MAX_SHEET, display_width
 from tests.helpers import MADE_AT, PHONE, WEEK, ApiWorld
@@ -167,7 +168,8 @@ def test_a_branch_heads_copies_name_no_other_branchs_station(bulletin_world: Api
 
 
 @pytest.mark.real_servers
-def test_the_running_week_prints_provisional_and_errors_are_answers(bulletin_world: ApiWorld) -> None:
+def test_the_running_week_prints_provisional_and_errors_are_answers(bulletin_world: ApiWorld,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     world = bulletin_world
     running = bulletin.week_of(utcnow().astimezone(MADE_AT.tzinfo).date())
     response = world.get(f"/api/v1/bulletins/{running}.pdf", "chief")
@@ -181,3 +183,10 @@ def test_the_running_week_prints_provisional_and_errors_are_answers(bulletin_wor
     assert world.get("/api/v1/bulletins/2026-W99.pdf", "chief").status_code == 400
     assert world.get(f"/api/v1/bulletins/{running}.pdf?version=x", "chief").status_code == 400
     assert world.get(f"/api/v1/bulletins/{running}.pdf", "kiosk").status_code == 403
+    # no Chinese font: 503 in the one error shape, never a PDF of boxes (nor a 500)
+    monkeypatch.setattr(documents, "SERIF", "Minsheng Missing Serif")
+    monkeypatch.setattr(documents, "SANS", "Minsheng Missing Sans")
+    monkeypatch.setattr(documents, "FONTS", ("Minsheng Missing Serif", "Minsheng Missing Sans"))
+    response = world.get(f"/api/v1/bulletins/{running}.pdf", "chief")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["error"]["code"] == "document_font_missing"
