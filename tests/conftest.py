@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers import (
     HOTLINE_SECRET, JINAN_BUREAU, NEW_YORK, SMS_INBOUND_SECRET, ApiWorld, FollowupWorld, LiveBackend, add_people,
-    add_small_bureau, bureau_database, plant, ticket_row, unit_ids,
+    Month, add_small_bureau, bureau_database, plant, ticket_row, unit_ids,
 )
 from tests.helpers import api_world as build_api_world
 from tests.helpers import followup_world as build_followup_world
@@ -41,7 +41,7 @@ _REAL_SERVER_FIXTURES = frozenset({"postgres_server", "redis_server", "pg_url", 
 # What a unit test may not ask for: a server, a browser, a platform process or an app.
 _NOT_FOR_UNIT_TESTS = _REAL_SERVER_FIXTURES | {
     "database_url", "live_backend", "browser", "served_platform", "served_embedded_platform", "jinan_platform",
-    "small_bureau_platform", "map_export_web", "followup_world_each_db", "api_world",
+    "small_bureau_platform", "map_export_web", "followup_world_each_db", "api_world", "bulletin_world",
 }
 _UNIT_DIR = Path(__file__).resolve().parent / "unit"
 _INSTALL_HINT = {
@@ -394,3 +394,13 @@ def served_embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def bulletin_world(tmp_path: Path, pg_url: str) -> Iterator[ApiWorld]:
+    """The platform on PostgreSQL with the Jinan bureau and a simulated month of tickets."""
+    for world in build_api_world(tmp_path, pg_url):
+        Month(world.platform.factory).play()
+        world.add_person("lx_head", "leader", "JN-LX")  # 历下分局's head
+        world.add_person("chief", "leader", "JN")
+        yield world

@@ -23,13 +23,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickets import services
+from tickets import followup, lifecycle, services, supervision
+from tickets.errors import IllegalStep
 from tickets.bootstrap import session_factory
 from tickets.db import make_engine
 from tickets.intake import NewRequest
 from tickets.models import DeadLetter, IntakeRecord, Notification, Ticket, TicketEvent, Unit, User
 from tickets.schema import upgrade
 from tickets.units import load_bureau
+from tickets.roles import SYSTEM
 from tickets.uow import unit_of_work
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -618,3 +620,88 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, gz:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+# ------------------------------------------------------------ a simulated month (the weekly bulletin)
+WEEK = "2026-W48"  # Monday 23 November to Sunday 29 November 2026
+FIRST_DAY = datetime(2026, 11, 9, 0, 0, tzinfo=TZ)  # two weeks of history before it, and a week after
+DAYS = 28
+PER_DAY = 24
+MADE_AT = datetime(2026, 11, 30, 7, 0, tzinfo=TZ)  # Monday 07:00: when the leader makes it
+TOPICS = ["noise", "noise", "theft", "dispute", "traffic", "household", "other"]
+# Jinan districts' centres, so tickets route to stations of several branches
+PLACES = [(36.6640, 117.0230, "历下区"), (36.6580, 116.9930, "市中区"), (36.6610, 116.9700, "槐荫区"),
+          (36.6950, 117.0250, "天桥区"), (36.6860, 117.0650, "历城区"), (36.7120, 117.5300, "章丘区")]
+
+
+class Month:
+    """Tickets of four weeks, each played through its own life at its own times."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        self.rng = random.Random(20261130)
+        self.serial = 0
+
+    def play(self) -> None:
+        for day in range(DAYS):
+            with unit_of_work(self.factory) as s:
+                stations = s.scalars(select(Unit).where(Unit.kind == "station")).all()
+                for _ in range(PER_DAY):
+                    self.serial += 1
+                    at = FIRST_DAY + timedelta(days=day, minutes=self.rng.randrange(0, 24 * 60))
+                    lat, lon, district = self.rng.choice(PLACES)
+                    phone = f"137{self.serial:08d}"
+                    request = new_request(at, topic=self.rng.choice(TOPICS), phone=phone, district=district,
+                                          lat=lat + self.rng.uniform(-0.01, 0.01), lon=lon + self.rng.uniform(-0.01, 0.01),
+                                          channel=self.rng.choice(["hotline_12345", "hotline_12345", "call", "letter",
+                                                                   "director_mailbox"]),
+                                          sla_class=self.rng.choice(["consultation", "service", "enforcement"]),
+                                          external_id=f"MONTH-{self.serial}")
+                    ticket = services.receive_one(s, request, now=at)
+                    if ticket.status == "dispatched":
+                        self.live(s, ticket, at, phone, stations)
+
+    def live(self, s: Any, t: Ticket, at: datetime, phone: str, stations: list[Unit]) -> None:
+        rng = self.rng
+        try:
+            if rng.random() < 0.08:  # 退单, then re-routed
+                at += timedelta(minutes=rng.randrange(5, 50))
+                lifecycle.return_ticket(s, t, at, SYSTEM, "非本单位管辖")
+                at += timedelta(minutes=rng.randrange(5, 60))
+                lifecycle.dispatch(s, t, rng.choice(stations), at)
+            if rng.random() < 0.1:
+                return  # never touched: open, past every deadline
+            at += timedelta(minutes=rng.choice([5, 20, 45, 70, 150]))
+            if rng.random() < 0.6:
+                lifecycle.accept(s, t, at)
+                at += timedelta(minutes=rng.choice([5, 30, 80]))
+            lifecycle.contact(s, t, at)
+            if rng.random() < 0.1:
+                if rng.random() < 0.5:
+                    supervision.issue_order(s, t, at + timedelta(days=2), SYSTEM, "请尽快办理")
+                return  # contacted, then left open
+            self.handle(s, t, at, phone)
+        except IllegalStep:
+            pass
+
+    def handle(self, s: Any, t: Ticket, at: datetime, phone: str) -> None:
+        rng = self.rng
+        for _round in range(3):
+            at += timedelta(hours=rng.choice([1, 3, 6, 20, 40]))
+            lifecycle.report(s, t, at)
+            if rng.random() < 0.1:  # 审核退回
+                at += timedelta(minutes=30)
+                lifecycle.send_back(s, t, at, SYSTEM, "办理不到位")
+                at += timedelta(hours=2)
+                lifecycle.report(s, t, at)
+            at += timedelta(minutes=30)
+            lifecycle.approve(s, t, at)
+            at += timedelta(minutes=30)
+            lifecycle.reply(s, t, at, text="已处理")
+            at += timedelta(hours=rng.choice([1, 5]))
+            r = rng.random()
+            if r < 0.1:
+                return  # the citizen does not answer
+            followup.handle_inbound(s, phone, "1" if r < 0.7 else "2" if r < 0.82 else "3", at)
+            if t.status != "contacted":  # not redone: closed (or waiting for findings)
+                return

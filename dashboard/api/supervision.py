@@ -19,18 +19,16 @@ Chinese (no WeasyPrint/Pango, no CJK font) answers 503 ``document_*``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response, jsonify, request
 from sqlalchemy import select
 
+from dashboard.api import printed
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api import serializers
-from dashboard import documents
-from dashboard.api.errors import ApiError, BadParameter
+from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import INT, PAGE, STR, UNIT, obj, one_of, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.api.params import choice, in_scope, optional_choice
@@ -44,9 +42,6 @@ from tickets.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 STATUSES = ("open", "answered", "closed")
-PDF = ("application/pdf", {"type": "string", "format": "binary"})
-# A missing renderer or font is the machine's setup: it will not be back in a second.
-DOCUMENTS_RETRY_AFTER = "300"
 
 
 @blueprint.get("/supervision/orders")
@@ -113,29 +108,13 @@ def issue_supervision(number: str) -> Any:
 
 
 # ------------------------------------------------------------ documents
-def _pdf(render: Callable[[], bytes], filename: str) -> Response:
-    try:
-        content = render()
-    except documents.DocumentsUnavailable as exc:
-        log.error("cannot print %s: %s", filename, exc)
-        params = {"font": " / ".join(documents.FONTS)} if exc.reason == "font_missing" else {}
-        raise ApiError(503, f"document_{exc.reason}", headers={"Retry-After": DOCUMENTS_RETRY_AFTER},
-                       **params) from exc
-    response = Response(content, mimetype="application/pdf")
-    # inline: the browser shows it to print; filename* keeps the Chinese name when saved.
-    ascii_name = filename.encode("ascii", "ignore").decode() or "document.pdf"
-    response.headers["Content-Disposition"] = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    response.headers["Cache-Control"] = "private, no-store"  # names units and deadlines: no shared caches
-    return response
-
-
 _DOCUMENT_ANSWERS = "404: none of that number in the caller's scope; 503: this server cannot print (no PDF " \
                     "renderer, or no Chinese font), code document_renderer_missing or document_font_missing."
 
 
 @blueprint.get("/supervision/orders/<number>.pdf")
 @operation("A supervision order (督办单) as a printable A4 PDF in Chinese, fonts embedded",
-           {200: PDF}, roles=ROLES, description=_DOCUMENT_ANSWERS)
+           {200: printed.PDF}, roles=ROLES, description=_DOCUMENT_ANSWERS)
 @require_login(ROLES)
 def supervision_order_pdf(number: str) -> Response:
     actor = current_actor()
@@ -143,12 +122,12 @@ def supervision_order_pdf(number: str) -> Response:
     p = _platform()
     with p.factory() as session:
         order = services.order_in_scope(session, actor, number)
-        return _pdf(lambda: order_document.pdf(session, order, p.settings.tz), order_document.filename(order))
+        return printed.send(lambda: order_document.pdf(session, order, p.settings.tz), order_document.filename(order))
 
 
 @blueprint.get("/supervision/letters/<number>.pdf")
 @operation("A reminder letter (提醒函) as a printable A4 PDF in Chinese, fonts embedded",
-           {200: PDF}, roles=ROLES, description=_DOCUMENT_ANSWERS)
+           {200: printed.PDF}, roles=ROLES, description=_DOCUMENT_ANSWERS)
 @require_login(ROLES)
 def reminder_letter_pdf(number: str) -> Response:
     actor = current_actor()
@@ -156,4 +135,4 @@ def reminder_letter_pdf(number: str) -> Response:
     p = _platform()
     with p.factory() as session:
         letter = services.letter_in_scope(session, actor, number)
-        return _pdf(lambda: letter_document.pdf(session, letter, p.settings.tz), letter_document.filename(letter))
+        return printed.send(lambda: letter_document.pdf(session, letter, p.settings.tz), letter_document.filename(letter))

@@ -1,0 +1,192 @@
+"""每周通报 printed: the PDF and the spreadsheet of the simulated month's third week, through the API.
+
+The PDF (A4, Chinese, fonts embedded) carries the week and the page on every page,
+every number of the bureau's table as the JSON has it, the header row of a table on
+every page the table continues; the spreadsheet has valid sheet names, the bureau's
+figures as numbers (rates in a percent format), CJK-wide columns. A branch head's
+copies name no other branch's stations; neither names a citizen.
+"""
+from __future__ import annotations
+
+import re
+import time
+from io import BytesIO
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from sqlalchemy import select, text
+
+from dashboard import documents
+from dashboard.documents import bulletin as bulletin_pdf
+from dashboard.documents.bulletin_xlsx import MAX_SHEET, display_width
+from tests.helpers import MADE_AT, PHONE, WEEK, ApiWorld
+from tests.integration.test_supervision_pdf import A4, font_descriptors
+from tickets import bulletin, services
+from tickets.models import Unit, utcnow
+from tickets.roles import SYSTEM
+from tickets.uow import unit_of_work
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def made(world: ApiWorld) -> None:
+    with unit_of_work(world.platform.factory) as s:
+        services.make_bulletin(s, SYSTEM, WEEK, now=MADE_AT)
+
+
+def pages(data: bytes) -> tuple[PdfReader, list[str]]:
+    assert data.startswith(b"%PDF-")
+    reader = PdfReader(BytesIO(data))
+    return reader, [p.extract_text().replace("\n", "") for p in reader.pages]
+
+
+def other_stations(world: ApiWorld, branch: str) -> list[str]:
+    with world.platform.factory() as s:
+        mine = s.scalar(select(Unit.id).where(Unit.code == branch))
+        return list(s.scalars(select(Unit.name).where(Unit.kind == "station", Unit.parent_id != mine)))
+
+
+@pytest.mark.real_servers
+def test_the_pdf_of_a_week(bulletin_world: ApiWorld, tmp_path: Any) -> None:
+    world = bulletin_world
+    made(world)
+    content = world.get(f"/api/v1/bulletins/{WEEK}", "chief").get_json()
+    started = time.perf_counter()
+    response = world.get(f"/api/v1/bulletins/{WEEK}.pdf", "chief")
+    seconds = time.perf_counter() - started
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == "application/pdf"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("inline; filename=\"") and f"{WEEK}-v1.pdf" in disposition
+    assert "filename*=UTF-8''%E6%AF%8F%E5%91%A8%E9%80%9A%E6%8A%A5" in disposition  # 每周通报
+    (tmp_path / "bulletin.pdf").write_bytes(response.data)
+    print(f"bulletin PDF: {len(response.data)} bytes, {seconds:.2f} s")
+    reader, texts = pages(response.data)
+    everything = "".join(texts)
+    assert len(texts) > 1
+    for page in reader.pages:
+        assert abs(float(page.mediabox.width) - A4[0]) <= 1 and abs(float(page.mediabox.height) - A4[1]) <= 1
+    for number, words in enumerate(texts, start=1):  # the week and the page on every page
+        assert f"{WEEK} · 第{number}页" in words, (number, words[:200])
+        assert "临时" not in words
+    for words in ("济南市公安局", "民生警务工作周报", "历下分局", "一、全局主要指标", "二、单位排名", "三、异常情况",
+                  "四、诉求类别与来源渠道", "五、热点区域", "红榜", "黑榜", "签收及时率", "退单率", "重办率"):
+        assert words in everything, words
+    for value in bulletin_pdf.bureau_text(content):  # every number of the bureau's table, as the JSON has it
+        assert value in everything, value
+    assert bulletin_pdf.text(content["bureau"]["received"], "int") in everything
+    for row in content["rankings"]["branches"]["units"]:
+        assert row["unit_name"] in everything
+        if row["rank"] is not None:
+            assert bulletin_pdf.text(row["composite_interval"], "interval") in everything
+    # the overdue table runs over pages: its header row is on every page it is on
+    w = bulletin_pdf.words()
+    table = next(t for section in bulletin_pdf.sections(content, w, images=False) for t in section.tables
+                 if t.key == "overdue")
+    rows = [" ".join(cells) for cells in table.cells(w["pp"])]  # a row as the PDF's text has it
+    assert len(rows) == len(content["exceptions"]["overdue"]) > 40
+    on = [i for i, words in enumerate(texts) if any(row in words for row in rows)]
+    assert sum(sum(row in words for row in rows) for words in texts) == len(rows)  # each row once, whole
+    assert len(on) > 1, on
+    for i in on:
+        assert "超期环节" in texts[i] and "超时（小时）" in texts[i], i
+    fonts = font_descriptors(reader)
+    assert any("CJK" in name and "SC" in name for name, _ in fonts), fonts
+    assert not any("JP" in name for name, _ in fonts), fonts
+    assert all(any(k in d for k in ("/FontFile2", "/FontFile3")) for _, d in fonts), fonts
+    assert PHONE not in everything and not re.search(r"137\d{8}", everything)  # no citizen's phone
+
+
+@pytest.mark.real_servers
+def test_the_spreadsheet_of_a_week(bulletin_world: ApiWorld) -> None:
+    world = bulletin_world
+    made(world)
+    content = world.get(f"/api/v1/bulletins/{WEEK}", "chief").get_json()
+    started = time.perf_counter()
+    response = world.get(f"/api/v1/bulletins/{WEEK}.xlsx", "chief")
+    seconds = time.perf_counter() - started
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == XLSX
+    assert response.headers["Content-Disposition"].startswith(f"attachment; filename=\"{WEEK}-v1.xlsx\"")
+    print(f"bulletin XLSX: {len(response.data)} bytes, {seconds:.2f} s")
+    book = load_workbook(BytesIO(response.data))
+    names = book.sheetnames
+    assert len(names) == len(set(names)) > 10
+    assert all(len(n) <= MAX_SHEET and not set(n) & set("[]:*?/\\") for n in names), names
+    assert {"主要指标", "分局、县局排名", "派出所排名", "超期未办结", "热点网格"} <= set(names), names
+    main = book["主要指标"]
+    assert main.freeze_panes == "A2"
+    w = bulletin_pdf.words()
+    rows = {r[0].value: r for r in main.iter_rows(min_row=2) if r[0].value}
+    bureau = content["bureau"]
+    for key, kind in bulletin_pdf.BUREAU_ROWS:
+        cell = rows[w[key]][1]
+        if bureau[key] is None:
+            assert cell.value is None
+            continue
+        assert isinstance(cell.value, (int, float)) and cell.value == pytest.approx(bureau[key], abs=1e-12), key
+        assert cell.number_format == ("0.0%" if kind == "rate" else "0.0" if kind == "hours" else "0"), key
+        if key in bulletin.RATES and bureau["intervals"][key] is not None:
+            low, high = rows[w[key]][2].value, rows[w[key]][3].value
+            assert [low, high] == pytest.approx(bureau["intervals"][key])
+    branches = book["分局、县局排名"]
+    header = [c.value for c in branches[1]]
+    unit_column = header.index("单位")
+    names_in = [r[unit_column].value for r in branches.iter_rows(min_row=2) if r[unit_column].value]
+    assert names_in == [r["unit_name"] for r in content["rankings"]["branches"]["units"]]
+    letter = branches.cell(row=1, column=unit_column + 1).column_letter
+    assert branches.column_dimensions[letter].width >= 2 * max(len(n) for n in names_in)
+    assert branches.column_dimensions[letter].width >= max(display_width(n) for n in names_in)
+    rate_column = header.index("响应率")
+    assert all(r[rate_column].number_format == "0.0%" for r in branches.iter_rows(min_row=2)
+               if r[rate_column].value is not None)
+
+
+@pytest.mark.real_servers
+def test_a_branch_heads_copies_name_no_other_branchs_station(bulletin_world: ApiWorld) -> None:
+    world = bulletin_world
+    made(world)
+    others = other_stations(world, "JN-LX")
+    with world.platform.factory() as s:
+        mine = set(s.scalars(text("SELECT name FROM units WHERE parent_id = (SELECT id FROM units WHERE code = 'JN-LX')")))
+    response = world.get(f"/api/v1/bulletins/{WEEK}.pdf", "lx_head")
+    assert response.status_code == 200, response.get_json()
+    assert "JN-LX" in response.headers["Content-Disposition"]
+    _, texts = pages(response.data)
+    everything = "".join(texts)
+    assert "历下分局" in everything and any(name in everything for name in mine)
+    assert not [name for name in others if name in everything]
+    assert "一、全局主要指标" not in everything and "市中分局" not in everything
+    response = world.get(f"/api/v1/bulletins/{WEEK}.xlsx", "lx_head")
+    assert response.status_code == 200
+    book = load_workbook(BytesIO(response.data))
+    cells = {str(c.value) for sheet in book for row in sheet.iter_rows() for c in row if c.value is not None}
+    assert not [name for name in others if any(name in v for v in cells)]
+    assert "主要指标" not in book.sheetnames
+
+
+@pytest.mark.real_servers
+def test_the_running_week_prints_provisional_and_errors_are_answers(bulletin_world: ApiWorld,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    world = bulletin_world
+    running = bulletin.week_of(utcnow().astimezone(MADE_AT.tzinfo).date())
+    response = world.get(f"/api/v1/bulletins/{running}.pdf", "chief")
+    assert response.status_code == 200, response.get_json()
+    assert "provisional" in response.headers["Content-Disposition"]
+    _, texts = pages(response.data)
+    assert all("临时" in words and "provisional" in words for words in texts)
+    assert world.get(f"/api/v1/bulletins/{running}.xlsx", "chief").status_code == 200
+    assert world.get(f"/api/v1/bulletins/{WEEK}.pdf", "chief").status_code == 404  # not made yet
+    assert world.get(f"/api/v1/bulletins/{WEEK}.xlsx", "chief").status_code == 404
+    assert world.get("/api/v1/bulletins/2026-W99.pdf", "chief").status_code == 400
+    assert world.get(f"/api/v1/bulletins/{running}.pdf?version=x", "chief").status_code == 400
+    assert world.get(f"/api/v1/bulletins/{running}.pdf", "kiosk").status_code == 403
+    # no Chinese font: 503 in the one error shape, never a PDF of boxes (nor a 500)
+    monkeypatch.setattr(documents, "SERIF", "Minsheng Missing Serif")
+    monkeypatch.setattr(documents, "SANS", "Minsheng Missing Sans")
+    monkeypatch.setattr(documents, "FONTS", ("Minsheng Missing Serif", "Minsheng Missing Sans"))
+    response = world.get(f"/api/v1/bulletins/{running}.pdf", "chief")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["error"]["code"] == "document_font_missing"
