@@ -33,6 +33,7 @@ from tests.helpers import (
     Month, add_small_bureau, bureau_database, plant, ticket_row, unit_ids,
 )
 from tests.helpers import api_world as build_api_world
+from tests.helpers import api_world_again as build_api_world_again
 from tests.helpers import followup_world as build_followup_world
 from tests.servers import CHROMIUM, CHROMIUM_ARGS, PlatformProcess, PostgresServer, RedisServer
 
@@ -396,11 +397,32 @@ def served_embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         proc.stop()
 
 
-@pytest.fixture
-def bulletin_world(tmp_path: Path, pg_url: str) -> Iterator[ApiWorld]:
-    """The platform on PostgreSQL with the Jinan bureau and a simulated month of tickets."""
-    for world in build_api_world(tmp_path, pg_url):
+@pytest.fixture(scope="session")
+def bulletin_month(postgres_server: PostgresServer,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A database with the Jinan bureau and a simulated month of tickets, played once (about
+    20 s) and copied for each test that needs it: (its name, the people's tokens)."""
+    name = f"month_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.create_database(name)
+    for world in build_api_world(tmp_path_factory.mktemp("month"), url):
         Month(world.platform.factory).play()
         world.add_person("lx_head", "leader", "JN-LX")  # 历下分局's head
         world.add_person("chief", "leader", "JN")
-        yield world
+        tokens = dict(world.tokens)
+    try:
+        yield name, tokens
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def bulletin_world(postgres_server: PostgresServer, bulletin_month: tuple[str, dict[str, str]]) -> Iterator[ApiWorld]:
+    """The platform on PostgreSQL with the Jinan bureau and a simulated month of tickets (a fresh
+    copy of the played month: a test may change it)."""
+    template, tokens = bulletin_month
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.copy_database(name, template)
+    try:
+        yield from build_api_world_again(url, tokens)
+    finally:
+        postgres_server.drop_database(name)

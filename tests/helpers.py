@@ -329,6 +329,20 @@ def api_world(tmp_path: Path, database_url: str | None = None, **settings: Any) 
         platform.stop()
 
 
+def api_world_again(database_url: str, tokens: dict[str, str], **settings: Any) -> Iterator[ApiWorld]:
+    """An ApiWorld on a database an :func:`api_world` already set up (a copy of it): the same
+    people, the same tokens."""
+    import settings as settings_module
+    from dashboard import create_platform
+
+    cfg = settings_module.load(environ={}, database_url=database_url, demo_accounts_file="none", **settings)
+    platform = create_platform(cfg, live=False)
+    try:
+        yield ApiWorld(platform, dict(tokens))
+    finally:
+        platform.stop()
+
+
 # ------------------------------------------- follow-up and supervision (三级回访, 督办)
 @dataclass
 class FollowupWorld:
