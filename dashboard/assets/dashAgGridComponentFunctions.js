@@ -15,11 +15,7 @@
     return t[code] || code || "";
   }
   function say(key, params) { var c = page(); return c ? MinshengLive.format(c.text[key] || key, params || {}) : ""; }
-  function time(iso) {
-    var c = page();
-    return new Date(iso).toLocaleTimeString(c.lang, {hour: "2-digit", minute: "2-digit", hour12: false,
-                                                     timeZone: c.timezone});
-  }
+  function time(iso) { return MinshengLive.time(iso, page().timezone, "minute"); }
 
   dagcomponentfuncs.Countdown = function (props) {
     var clock = window.MinshengClock, row = props.data;
@@ -87,9 +83,8 @@
   };
 
   dagcomponentfuncs.Acknowledged = function (props) {
-    var a = props.value, row = props.data || {}, now = Date.now();
-    var holds = a && (now < Date.parse(a.lapses_at) || row.version > a.ticket_version);
-    if (!holds) { return h("span", {className: "ack ack-none"}, say("not_taken")); }
+    var a = props.value, row = props.data || {};
+    if (!D() || !D().holds(row, Date.now())) { return h("span", {className: "ack ack-none"}, say("not_taken")); }
     return h("span", {className: "ack ack-taken", title: a.note || ""},
              h("span", null, say("taken", {name: a.name, at: time(a.at)})),
              row.version > a.ticket_version ? null : h("span", {className: "ack-lapse"}, say("lapses", {at: time(a.lapses_at)})));

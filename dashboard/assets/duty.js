@@ -22,10 +22,6 @@
                                  lastApply: null, filter: {state: "", clock: "", branch: "", topic: ""}};
 
   function text(key, params) { return MinshengLive.format(D.config.text[key] || key, params || {}); }
-  function local(iso) {
-    return new Date(iso).toLocaleTimeString(D.config.lang, {hour: "2-digit", minute: "2-digit", hour12: false,
-                                                             timeZone: D.config.timezone});
-  }
   function message(msg, bad) {
     var el = document.getElementById("duty-message");
     if (el) { el.textContent = msg; el.className = "work-message" + (bad ? " work-message-bad" : ""); }
@@ -43,10 +39,10 @@
 
   /* ------------------------------------------------------ acknowledgement */
   // An acknowledgement holds until it lapses, or for good once the ticket moved past it.
-  function holds(row, now) {
+  var holds = D.holds = function (row, now) {
     var a = row.acknowledged;
     return !!a && (now < Date.parse(a.lapses_at) || row.version > a.ticket_version);
-  }
+  };
   function needsAttention(row, now) { return row.state === "breached" && !holds(row, now); }
 
   /* ------------------------------------------------------ sound, title, digest */
@@ -243,7 +239,7 @@
     var why = document.createElement("div");
     why.className = "duty-alert-why";
     why.textContent = (a.baseline !== null ? text("alert_evidence", {count: a.count, baseline: a.baseline}) + " · " : "") +
-      (a.unit_name || "") + " · " + local(a.last_seen_at);
+      (a.unit_name || "") + " · " + MinshengLive.time(a.last_seen_at, D.config.timezone, "minute");
     li.appendChild(head);
     li.appendChild(why);
     var buttons = document.createElement("div");
