@@ -17,7 +17,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from layouts import queue
-from layouts.i18n import N_, gettext, labels, texts
+from layouts.i18n import N_, gettext, labels, percent, texts
 from layouts.live import marker
 
 TITLE = N_("Weekly bulletin")
@@ -55,10 +55,6 @@ RATE_COLUMNS = ("response_rate", "completion_rate", "on_time_rate", "satisfactio
 PERCENT = {"function": "params.value == null ? '–' : d3.format('.1%')(params.value)"}
 
 
-def _pct(value: Any) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
-
-
 def _page(key: str, title: str, *children: Any) -> html.Section:
     return html.Section([html.H2(title, className="bulletin-page-title"), *children],
                         className="bulletin-page", id=f"bulletin-page-{key}", **queue._data(page=key))
@@ -68,7 +64,7 @@ def _grid(key: str, rows: list[dict[str, Any]], columns: list[dict[str, Any]], l
     return dag.AgGrid(id=f"bulletin-grid-{key}", rowData=rows, columnDefs=columns, columnSize="responsiveSizeToFit",
                       defaultColDef={"sortable": True, "resizable": True, "suppressMovable": True},
                       dashGridOptions={"domLayout": "autoHeight", "rowHeight": 40, "rowSelection": "single",
-                                       "suppressCellFocus": True,
+                                       "suppressCellFocus": True, "suppressColumnVirtualisation": True,
                                        "localeText": {"noRowsToShow": gettext(PAGE_TEXT["nothing"], lang)}},
                       className="ag-theme-alpine bulletin-grid")
 
@@ -79,7 +75,7 @@ def _ranking(key: str, title: str, group: Mapping[str, Any], lang: str,
     figures = texts(FIGURE_TEXT, lang)
     top, bottom = set(group.get("top", [])), set(group.get("bottom", []))
     rows = [{**u, "interval": "–" if not u.get("composite_interval") else
-             f"{_pct(u['composite_interval'][0])} – {_pct(u['composite_interval'][1])}",
+             f"{percent(u['composite_interval'][0])} – {percent(u['composite_interval'][1])}",
              "tied": "、".join((names or {}).get(c, c) for c in u.get("tied_with") or []),
              "list": lists["top"] if u["unit"] in top else lists["bottom"] if u["unit"] in bottom else "",
              "unranked": unranked.get(u.get("unranked_code") or "", "")} for u in group.get("units", [])]
@@ -107,7 +103,7 @@ def _bureau(content: Mapping[str, Any], lang: str) -> html.Section:
     for key in ("received", "composite_score", "response_rate", "completion_rate", "on_time_rate",
                 "satisfaction_rate", "acceptance_rate", "return_rate", "redo_rate"):
         value, delta = bureau.get(key), change.get(key)
-        shown = str(value) if key == "received" else _pct(value)
+        shown = str(value) if key == "received" else percent(value)
         moved = "" if delta is None else gettext(PAGE_TEXT["week_on_week"], lang, change=(
             f"{delta:+d}" if key == "received" else f"{delta * 100:+.1f}"))
         cards.append(html.Div([html.Div(figures[key], className="figure-label"),
@@ -193,7 +189,7 @@ def layout(lang: str = "zh-CN", *, content: Mapping[str, Any] | None = None, wee
             pages.append(_tickets(key, words[key], exceptions.get(key, []), lang))
         below = exceptions.get("below_satisfaction", [])
         pages.append(_page("below_satisfaction", words["below_satisfaction"], html.Ul(
-            [html.Li(f"{b['unit_name']} · {_pct(b.get('satisfaction_rate'))}") for b in below]
+            [html.Li(f"{b['unit_name']} · {percent(b.get('satisfaction_rate'))}") for b in below]
             or [html.Li(words["nothing"])], className="bulletin-list")))
         last = (exceptions.get("last_week") or {}).get("items", [])
         pages.append(_tickets("last_week", words["last_week"], last, lang, ("outcome",)))

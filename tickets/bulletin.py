@@ -44,7 +44,7 @@ from tickets import sla
 from tickets.config import BulletinRules
 from tickets.errors import Invalid, NotFound
 from tickets.figures import (
-    RankingPolicy, SubTally, Tally, figures, period_bounds, rank, sub_rates, sub_tally_sql_by_unit,
+    RankingPolicy, SubTally, Tally, figures, period_bounds, rank, sub_tally_sql_by_unit, sum_sub_tallies,
     subtree_sub_tally, subtree_tally, sum_tallies, tally_sql_by_unit,
 )
 from tickets.models import Alert, Bulletin, FollowUp, ReminderLetter, SupervisionOrder, Ticket, Unit
@@ -177,9 +177,7 @@ class Tree:
 def unit_figures(tally: Tally, sub: SubTally, policy: RankingPolicy) -> dict[str, Any]:
     """``tickets.figures.figures`` with the sub-rates, every rate's Wilson interval and the
     composite's (docs/FIGURES.md)."""
-    out = figures(tally, policy)
-    out.update(sub_rates(sub))
-    out["counts"].update({("sub_dispatched" if k == "dispatched" else k): v for k, v in sub.counts().items()})
+    out = figures(tally, policy, sub)
     out["intervals"] = {rate: _interval(out["counts"], num, den) for rate, (num, den) in RATES.items()}
     out["composite_interval"] = composite_interval(out["intervals"], out, policy)
     return out
@@ -413,14 +411,6 @@ def hotspots(session: Session, tree: Tree, start: datetime, end: datetime, rules
 
 
 # ------------------------------------------------------------------ compute
-def _all(subs: Mapping[int | None, SubTally]) -> SubTally:
-    """Every unit's sub-rate counts summed (the tickets without a unit too)."""
-    total = SubTally()
-    for sub in subs.values():
-        total.add(sub)
-    return total
-
-
 def compute(session: Session, week: str, now: datetime, tz: Any, rules: BulletinRules, *, policy_version: str,
             provisional: bool, version: int | None = None) -> dict[str, Any]:
     """The bulletin of ``week`` as of ``now``: a JSON-able dict (its shape: docs/FIGURES.md)."""
@@ -429,7 +419,7 @@ def compute(session: Session, week: str, now: datetime, tz: Any, rules: Bulletin
     tree = Tree(session)
     tallies = tally_sql_by_unit(session, start, end, now, tz)
     subs = sub_tally_sql_by_unit(session, start, end, now)
-    bureau = unit_figures(sum_tallies(tallies.values()), _all(subs), policy)
+    bureau = unit_figures(sum_tallies(tallies.values()), sum_sub_tallies(subs.values()), policy)
 
     trend = [_trend_entry(week, bureau)]
     for k in range(1, rules.trend_weeks + 1):
@@ -437,7 +427,7 @@ def compute(session: Session, week: str, now: datetime, tz: Any, rules: Bulletin
         _, _, a, b = week_bounds(earlier, tz)
         t = tally_sql_by_unit(session, a, b, now, tz)
         s = sub_tally_sql_by_unit(session, a, b, now)
-        trend.append(_trend_entry(earlier, unit_figures(sum_tallies(t.values()), _all(s),
+        trend.append(_trend_entry(earlier, unit_figures(sum_tallies(t.values()), sum_sub_tallies(s.values()),
                                                         policy)))
     previous = trend[1]
     week_on_week = {k: _change(trend[0][k], previous[k]) for k in ("received", "composite_score", *RATES)}

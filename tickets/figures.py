@@ -118,8 +118,10 @@ def composite(rates: dict[str, float | None], policy: RankingPolicy) -> float | 
     return sum(w * r for w, r in available) / total
 
 
-def figures(tally: Tally, policy: RankingPolicy | None = None) -> dict[str, Any]:
-    """The API's figures from a tally."""
+def figures(tally: Tally, policy: RankingPolicy | None = None, sub: SubTally | None = None) -> dict[str, Any]:
+    """The API's figures from a tally, and the sub-rates (签收及时率, 退单率, 重办率) from ``sub`` if
+    given (their counts join ``counts``; ``sub_dispatched`` is the sub-tally's own count of the
+    dispatched, equal to ``dispatched``)."""
     policy = policy or RankingPolicy()
     hours = sorted(tally.handling_hours)
     out: dict[str, Any] = {
@@ -137,6 +139,9 @@ def figures(tally: Tally, policy: RankingPolicy | None = None) -> dict[str, Any]
     }
     out["composite_score"] = composite(out, policy)
     out["counts"] = tally.counts()
+    if sub is not None:
+        out.update(sub_rates(sub))
+        out["counts"].update({("sub_dispatched" if k == "dispatched" else k): v for k, v in sub.counts().items()})
     return out
 
 
@@ -319,12 +324,15 @@ def sub_tally_sql_by_unit(
     return {unit_id: SubTally(*row) for unit_id, *row in session.execute(stmt.group_by(Ticket.unit_id))}
 
 
-def subtree_sub_tally(by_unit: Mapping[int | None, SubTally], unit_ids: Iterable[int]) -> SubTally:
+def sum_sub_tallies(subs: Iterable[SubTally]) -> SubTally:
     total = SubTally()
-    for u in unit_ids:
-        if u in by_unit:
-            total.add(by_unit[u])
+    for sub in subs:
+        total.add(sub)
     return total
+
+
+def subtree_sub_tally(by_unit: Mapping[int | None, SubTally], unit_ids: Iterable[int]) -> SubTally:
+    return sum_sub_tallies(by_unit[u] for u in unit_ids if u in by_unit)
 
 
 # --------------------------------------------------------------- per ticket

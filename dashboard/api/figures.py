@@ -23,7 +23,9 @@ from tickets.services import unit_in_scope
 from dashboard.auth import current_actor, require_login
 from tickets.errors import NotAllowed
 from tickets.figures import (
-    RankingPolicy, Tally, figures, period_bounds, rank, subtree_tally, tally_sql, tally_sql_by_unit,
+    RankingPolicy, SubTally, Tally, figures, period_bounds, rank, sub_tally_sql_by_unit, subtree_sub_tally,
+    sum_sub_tallies,
+    subtree_tally, tally_sql, tally_sql_by_unit,
 )
 from tickets.models import Unit, utcnow
 from tickets.roles import subtree_ids, subtree_of
@@ -34,7 +36,8 @@ FIGURES = {
     "received": INT, "intake_records": INT, "duplicate_rate": RATE, "direct_dispatch_rate": RATE,
     "response_rate": RATE, "completion_rate": RATE, "on_time_rate": RATE, "satisfaction_rate": RATE,
     "handling_hours_median": _NUMBER_N, "handling_hours_mean": _NUMBER_N, "breaches_now": INT,
-    "composite_score": _NUMBER_N, "counts": {"type": "object", "additionalProperties": INT},
+    "composite_score": _NUMBER_N, "acceptance_rate": RATE, "return_rate": RATE, "redo_rate": RATE,
+    "counts": {"type": "object", "additionalProperties": INT},
 }
 PERIOD = (day("from", "first local day (default: today)"), day("to", "last local day, included (default: today)"),
           one_of("source", ("sql", "live"), "live: the live counters, today only", default="sql"))
@@ -82,6 +85,13 @@ def _unit_tallies(session: Any, start: datetime, end: datetime, source: str,
     return _live(first, last, now).live_unit_tallies()
 
 
+def _sub_tallies(session: Any, start: datetime, end: datetime,
+                 unit_ids: set[int] | None = None) -> dict[int | None, SubTally]:
+    """The sub-rates' counts per unit, from the database whatever the source: the live counters
+    do not keep them (签收、退单、重办 are judged at the weekly meeting, not on the wall)."""
+    return sub_tally_sql_by_unit(session, start, end, utcnow(), unit_ids)
+
+
 def _source() -> str:
     return choice("source", "sql", ("sql", "live"))
 
@@ -111,9 +121,10 @@ def get_figures() -> Any:
             unit = session.get(Unit, current_actor().unit_id)  # type: ignore[union-attr]
         scope = subtree_ids(session, unit.id) if unit else None
         tally = _tally(session, start, end, scope, source, first, last)
+        subs = _sub_tallies(session, start, end, scope)
     return jsonify(
         {"from": first.isoformat(), "to": last.isoformat(), "unit": unit.code if unit else None,
-         "source": source, **figures(tally, ranking_policy())}
+         "source": source, **figures(tally, ranking_policy(), sum_sub_tallies(subs.values()))}
     )
 
 
@@ -142,8 +153,12 @@ def get_unit_ranking() -> Any:
         units = [u for u in every_unit if u.level == level
                  and (allowed is None or u.id in allowed) and (visible is None or u.id in visible)]
         tallies = _unit_tallies(session, start, end, source, first, last) if units else {}
-        rows = [{"unit": unit.code, "unit_name": unit.name,
-                 **figures(subtree_tally(tallies, subtree_of(tree, unit.id)), policy)} for unit in units]
+        subs = _sub_tallies(session, start, end) if units else {}
+        rows = []
+        for unit in units:
+            below = subtree_of(tree, unit.id)
+            rows.append({"unit": unit.code, "unit_name": unit.name,
+                         **figures(subtree_tally(tallies, below), policy, subtree_sub_tally(subs, below))})
     rank(rows, policy)
     return jsonify({"from": first.isoformat(), "to": last.isoformat(), "level": level, "source": source,
                     "min_tickets": policy.min_tickets,

@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from dashboard import documents
 from dashboard.documents import DocumentsUnavailable, html, write_pdf
-from layouts.i18n import N_, labels, texts
+from layouts.i18n import N_, labels, percent, texts
 from dashboard.documents.order import STATUS as ORDER_STATUS
 from tickets.bulletin import RATES
 from tickets.followup import ANSWERS
@@ -201,13 +201,13 @@ def text(value: Any, kind: str, pp: str = "%(value)s") -> str:
     if kind == "change":
         return f"{value:+d}"
     if kind == "rate":
-        return f"{value * 100:.1f}%"
+        return percent(value)
     if kind == "pp":
         return pp % {"value": f"{value * 100:+.1f}"}
     if kind == "hours":
         return f"{value:.1f}"
     if kind == "interval":
-        return f"{value[0] * 100:.1f}%–{value[1] * 100:.1f}%"
+        return f"{percent(value[0])}–{percent(value[1])}"
     return str(value)
 
 
