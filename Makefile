@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 # And the test suite: real PostgreSQL and Redis servers, headless Chromium (and its driver);
 # the CJK fonts serve the screenshots too.
-TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver
+TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver poppler-utils
 PYTEST_ARGS ?=
 
 .PHONY: run test venv test-venv system-run-deps system-test-deps bench screenshots catalogue clean

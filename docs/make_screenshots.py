@@ -15,6 +15,8 @@ the reasons a bad letter is refused.
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -267,8 +269,11 @@ def wall_and_map_shots() -> None:
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             _log_in(page, platform, "/bulletin", "leader")
             page.wait_for_selector(".bulletin-page .figure-card", timeout=60000)
+            page.wait_for_selector(".bulletin-trend .main-svg .scatterlayer .trace", timeout=30000)
             page.wait_for_timeout(1500)
             _shoot(page, "bulletin-1920x1080.png", page)
+            week = page.inner_text("#bulletin-week")
+            _pdf_pages(page.request.get(f"{platform.base_url}/api/v1/bulletins/{week}.pdf").body(), 3)
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             _log_in(page, platform, "/bulletin", "leader")
             page.wait_for_selector(".bulletin-page .figure-card", timeout=60000)
@@ -290,6 +295,20 @@ def wall_and_map_shots() -> None:
             browser.close()
     finally:
         platform.stop()
+
+
+def _pdf_pages(data: bytes, pages: int) -> None:
+    """The bulletin PDF's first pages as PNG (poppler's pdftoppm, 100 dpi): bulletin-pdf-page1.png …"""
+    if not data.startswith(b"%PDF-"):
+        raise RuntimeError(f"not a PDF: {data[:200]!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "bulletin.pdf"
+        source.write_bytes(data)
+        subprocess.run(["pdftoppm", "-r", "100", "-png", "-f", "1", "-l", str(pages), str(source),
+                        str(Path(tmp) / "page")], check=True)
+        for n, made in enumerate(sorted(Path(tmp).glob("page-*.png")), start=1):
+            shutil.copyfile(made, OUT / f"bulletin-pdf-page{n}.png")
+            print(f"  bulletin-pdf-page{n}.png")
 
 
 def _fill_letter(page: Page, phone: str, content: str) -> None:

@@ -9,7 +9,10 @@ copies name no other branch's stations; neither names a citizen.
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 import time
+from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
@@ -190,3 +193,83 @@ def test_the_running_week_prints_provisional_and_errors_are_answers(bulletin_wor
     response = world.get(f"/api/v1/bulletins/{running}.pdf", "chief")
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.get_json()["error"]["code"] == "document_font_missing"
+
+
+# 13 more stations under 历城分局: with the bureau's 87 ranked units, a week of 100 (the names are the
+# district's towns; the stations are the test's own)
+MORE_STATIONS = ("港沟", "唐冶", "彩石", "董家", "遥墙", "临港", "仲宫", "柳埠", "西营", "高而", "孙村", "郭店", "华山")
+
+
+def big_week(world: ApiWorld, overdue: int) -> None:
+    """The month's bureau grown to 100 units, and tickets of the week left untouched (past every
+    deadline by Monday) until ``overdue`` of the week's are overdue, some re-dispatched to the new stations."""
+    from tests.helpers import new_request
+    from tickets import lifecycle
+
+    with unit_of_work(world.platform.factory) as s:
+        branch = s.scalar(select(Unit).where(Unit.code == "JN-LC"))
+        added = [Unit(code=f"JN-LC-X{i:02d}", name=f"{town}新区派出所", level=3, kind="station", parent_id=branch.id,
+                      district="历城区") for i, town in enumerate(MORE_STATIONS, start=1)]
+        s.add_all(added)
+        s.flush()
+        _, _, start, _ = bulletin.week_bounds(WEEK, MADE_AT.tzinfo)
+        for n in range(overdue):
+            at = start + timedelta(hours=1 + n * 160 / overdue)
+            ticket = services.receive_one(s, new_request(
+                at, topic="noise", phone=f"1361111{n:04d}", district="历城区", lat=36.686 + n * 1e-4, lon=117.065,
+                external_id=f"BIG-{n}"), now=at)
+            if n % 3 == 0 and ticket.status == "dispatched":  # 退单 to a new station
+                lifecycle.return_ticket(s, ticket, at + timedelta(minutes=10), SYSTEM, "非本单位管辖")
+                lifecycle.dispatch(s, ticket, added[n % len(added)], at + timedelta(minutes=20))
+
+
+@pytest.mark.real_servers
+def test_a_week_of_100_units_and_300_overdue_paginates_and_prints_chinese_offline(
+        bulletin_world: ApiWorld, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = bulletin_world
+    big_week(world, 260)
+    made(world)
+    content = world.get(f"/api/v1/bulletins/{WEEK}", "chief").get_json()
+    ranked_units = [r for g in (content["rankings"]["branches"], content["rankings"]["divisions"],
+                                *content["rankings"]["stations"].values()) for r in g["units"]]
+    overdue = content["exceptions"]["overdue"]
+    assert len(ranked_units) >= 100 and len(overdue) >= 300, (len(ranked_units), len(overdue))
+
+    # Made with the network refused: any connection from the renderer fails the test.
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"the PDF reached for the network: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    started = time.perf_counter()
+    data = bulletin_pdf.pdf(content, "济南市公安局")
+    seconds = time.perf_counter() - started
+    monkeypatch.undo()
+    assert b"http://" not in data and b"https://" not in data  # nothing to fetch when opened
+    path = tmp_path / "big.pdf"
+    path.write_bytes(data)
+
+    # pdftotext (poppler), page by page: the Chinese names come out as Chinese.
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True,
+                         text=True).stdout
+    texts = [page.replace(" ", "").replace("\n", "") for page in out.split("\f") if page.strip()]
+    everything = "".join(texts)
+    assert len(texts) > 15, len(texts)
+    missing = [r["unit_name"] for r in ranked_units if r["unit_name"] not in everything]
+    assert not missing, missing
+    assert all(f"{town}新区派出所" in everything for town in MORE_STATIONS)
+    # The overdue table runs over several pages, its header on every page it is on (the numbers
+    # of its rows that no other table lists tell where it is).
+    assert not [r["number"] for r in overdue if r["number"] not in everything]
+    ex = content["exceptions"]
+    elsewhere = {r["number"] for name in ("closed_late", "unsatisfied") for r in ex[name]} | {
+        r["ticket_number"] for name in ("supervision_orders", "reminder_letters") for r in ex[name]} | {
+        r["number"] for r in ex["last_week"]["items"]}
+    own = [r["number"] for r in overdue if r["number"] not in elsewhere]
+    pages_with = [i for i, words in enumerate(texts) if any(number in words for number in own)]
+    assert len(pages_with) >= 5, pages_with
+    for i in pages_with:
+        assert "超期环节" in texts[i] and "超时（小时）" in texts[i], i
+        assert f"{WEEK}·第{i + 1}页" in texts[i], i
+    print(f"\n{len(ranked_units)} units, {len(overdue)} overdue: {len(texts)} pages, {len(data)} bytes, "
+          f"{seconds:.1f} s; the overdue table on pages {pages_with[0] + 1}–{pages_with[-1] + 1}")
