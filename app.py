@@ -163,8 +163,9 @@ def cmd_user(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from tickets import accounts
-    from tickets.uow import unit_of_work
     from tickets.models import Unit, User
+    from tickets.sms import mask_phone
+    from tickets.uow import unit_of_work
 
     cfg = _settings(args)
     try:
@@ -172,7 +173,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             if args.action in ("create-admin", "create"):
                 role = "admin" if args.action == "create-admin" else args.role
                 user = accounts.create_user(session, args.username, args.real_name, args.police_number,
-                                            args.unit, role, _new_password(args))
+                                            args.unit, role, _new_password(args), phone=args.phone)
                 print(f"created {user.username} ({user.real_name}, {role}) at {args.unit}, id {user.id}")
             elif args.action == "list":
                 rows = session.execute(select(User, Unit.code).join(Unit, User.unit_id == Unit.id)
@@ -180,7 +181,14 @@ def cmd_user(args: argparse.Namespace) -> int:
                 for user, code in rows:
                     state = "" if user.active else "  (inactive)"
                     print(f"{user.id:>4}  {user.username:<16} {user.real_name:<8} {user.police_number or '-':<8} "
-                          f"{code:<12} {user.role}{state}")
+                          f"{code:<12} {mask_phone(user.phone) if user.phone else '-':<12} {user.role}{state}")
+            elif args.action == "set-phone":
+                found = accounts.find_user(session, args.username)
+                if found is None:
+                    raise ValueError(f"no user {args.username!r}")
+                found.phone = accounts.valid_phone(args.phone)
+                print(f"{found.username}: SMS escalations to {mask_phone(found.phone)}" if found.phone
+                      else f"{found.username}: no SMS escalations (no phone)")
             elif args.action == "deactivate":
                 found = accounts.find_user(session, args.username)
                 if found is None:
@@ -395,7 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--role", required=True, choices=_roles(), help=role_help)
             p.add_argument("--unit", required=True, help="unit code, e.g. JN-TQ-01")
         p.add_argument("--password", help="prompted for (not echoed) when not given")
+        p.add_argument("--phone", help="mobile number for SMS escalations (optional)")
     user_sub.add_parser("list", help="every account")
+    set_phone = user_sub.add_parser("set-phone", help="the mobile number SMS escalations go to ('' removes it)")
+    set_phone.add_argument("username")
+    set_phone.add_argument("phone")
     deactivate = user_sub.add_parser("deactivate", help="refuse the account's logins and tokens")
     deactivate.add_argument("username")
     user.set_defaults(func=cmd_user)

@@ -74,6 +74,15 @@ class Settings:
     # new breaches at once is announced as one digest, not one notice per ticket.
     duty_acknowledgement_minutes: float = 30.0
     duty_digest_threshold: int = 3
+    # SMS to officials (tickets/official_sms.py): the notices texted to the people they name
+    # (comma-separated kinds; empty: none), and when: "working" holds a text outside working
+    # time until the next working period unless the ticket is urgent (from these channels,
+    # of these topics, or an escalation that reached this level); "any" texts at any hour.
+    official_sms_kinds: str = "escalated,supervision_order,supervision_digest,reminder_letter,findings_due"
+    official_sms_hours: str = "working"
+    official_sms_urgent_channels: str = "cad_110"
+    official_sms_urgent_topics: str = ""
+    official_sms_urgent_level: int = 3
     # Predicted breaches (tickets/prediction.py, docs/PREDICTION.md): listed from this
     # probability of missing the resolve deadline, learnt from the last this many days.
     prediction_threshold: float = 0.7
@@ -145,6 +154,11 @@ _ENV = {
     "sla_policy_file": "MINSHENG_SLA_POLICY",
     "duty_acknowledgement_minutes": "MINSHENG_DUTY_ACK_MINUTES",
     "duty_digest_threshold": "MINSHENG_DUTY_DIGEST_THRESHOLD",
+    "official_sms_kinds": "MINSHENG_OFFICIAL_SMS_KINDS",
+    "official_sms_hours": "MINSHENG_OFFICIAL_SMS_HOURS",
+    "official_sms_urgent_channels": "MINSHENG_OFFICIAL_SMS_URGENT_CHANNELS",
+    "official_sms_urgent_topics": "MINSHENG_OFFICIAL_SMS_URGENT_TOPICS",
+    "official_sms_urgent_level": "MINSHENG_OFFICIAL_SMS_URGENT_LEVEL",
     "prediction_threshold": "MINSHENG_PREDICTION_THRESHOLD",
     "prediction_window_days": "MINSHENG_PREDICTION_WINDOW_DAYS",
     "composite_weight_response": "MINSHENG_WEIGHT_RESPONSE",

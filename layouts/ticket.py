@@ -29,8 +29,10 @@ EVENT_TEXT = {
     "escalated": N_("Escalated"), "follow_up_answered": N_("Citizen answered the follow-up"),
     "follow_up_phone_task": N_("Phone follow-up task"), "follow_up_needs_person": N_("Follow-up needs a person"),
     "findings": N_("Findings"), "findings_due": N_("Findings due"), "imported_closed": N_("Closed at the source"),
-    "sms_out": N_("SMS to the citizen"), "sms_in": N_("SMS from the citizen"),
+    "sms_out": N_("SMS to the citizen"), "sms_in": N_("SMS from the citizen"), "sms_official": N_("SMS to an official"),
 }
+SMS_TEXT = {"to": N_("to %(name)s"), "held": N_("held until %(at)s: outside working time"),
+            "failed": N_("not delivered")}
 # Why a deadline was set, as the timeline says it.
 DEADLINE_TEXT = {
     "dispatch": N_("Deadlines set at dispatch"), "redo": N_("New resolve deadline for the redo"),
@@ -125,6 +127,12 @@ def _timeline(page: Mapping[str, Any], words: Mapping[str, str], tz: ZoneInfo, l
         data = e.get("data") or {}
         if data.get("number"):
             detail.append(str(data["number"]))
+        if e["kind"] == "sms_official":
+            detail.insert(0, gettext(SMS_TEXT["to"], lang, name=data.get("to") or ""))
+            if data.get("status") == "held" and data.get("not_before"):
+                detail.append(gettext(SMS_TEXT["held"], lang, at=_local(data["not_before"], tz)))
+        if str(e["kind"]).startswith("sms_") and data.get("status") == "failed":
+            detail.append(gettext(SMS_TEXT["failed"], lang))
         deadlines = data.get("deadlines")
         items.append(html.Li([
             html.Span(_local(e["at"], tz), className="tl-at"),

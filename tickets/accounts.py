@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from tickets.models import ApiToken, Unit, User, utcnow
 from tickets.roles import ROLES
+from tickets.sms import normalise_phone
 
 TokenKind = Literal["api", "kiosk"]
 TOKEN_KINDS: frozenset[str] = frozenset({"api", "kiosk"})
@@ -63,9 +64,10 @@ def check_password_strength(password: str) -> None:
 # ------------------------------------------------------------------- accounts
 def create_user(
     session: Session, username: str, real_name: str, police_number: str | None, unit_code: str,
-    role: str, password: str,
+    role: str, password: str, phone: str | None = None,
 ) -> User:
-    """A new real-name account; every problem is a ValueError saying what to fix."""
+    """A new real-name account; every problem is a ValueError saying what to fix. ``phone``: a
+    mobile number for SMS escalations (``tickets.official_sms``), optional."""
     username, real_name = username.strip(), real_name.strip()
     if not USERNAME.match(username):
         raise ValueError(f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'")
@@ -77,6 +79,7 @@ def create_user(
         police_number = police_number.strip() or None
     if police_number is not None and not POLICE_NUMBER.match(police_number):
         raise ValueError(f"police number (警号) {police_number!r} must be 6 digits")
+    phone = valid_phone(phone)
     unit = session.scalar(select(Unit).where(Unit.code == unit_code))
     if unit is None:
         raise ValueError(f"unknown unit code {unit_code!r}; load the bureau's units first")
@@ -89,11 +92,21 @@ def create_user(
         raise ValueError(f"police number (警号) {police_number} already belongs to another account")
     user = User(
         username=username, real_name=real_name, police_number=police_number, unit_id=unit.id, unit=unit,
-        role=role, password_hash=hash_password(password), active=True,
+        role=role, password_hash=hash_password(password), active=True, phone=phone,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def valid_phone(phone: str | None) -> str | None:
+    """A user's mobile number as kept (digits, no +86), None if none; a ValueError if it is not one."""
+    if phone is None or not phone.strip():
+        return None
+    digits = normalise_phone(phone)
+    if not 7 <= len(digits) <= 15:
+        raise ValueError(f"phone {phone!r}: a mobile number of 7 to 15 digits (e.g. 13905310000)")
+    return digits
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -214,7 +227,8 @@ def load_demo_accounts(session: Session, path: Path) -> DemoReport:
             report.skipped.append(f"{username} (no unit {entry['unit']})")
             continue
         create_user(session, username, entry["real_name"], str(entry.get("police_number") or "") or None,
-                    entry["unit"], entry["role"], entry.get("password", data["password"]))
+                    entry["unit"], entry["role"], entry.get("password", data["password"]),
+                    phone=str(entry.get("phone") or "") or None)
         report.created.append(username)
     kiosk = data.get("kiosk_token")
     if kiosk:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import time
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +49,51 @@ class DutyRules:
     acknowledgement_minutes: float = 30.0
     # A unit with at least this many new breaches at once: one digest, not one notice each.
     digest_threshold: int = 3
+
+
+# The notices that may be texted to the officials they name (tickets/notify.py's kinds).
+TEXTABLE = frozenset({"escalated", "supervision_order", "supervision_digest", "reminder_letter", "findings_due",
+                      "follow_up_phone_task", "follow_up_needs_person"})
+
+
+def _words(value: str | Iterable[str]) -> frozenset[str]:
+    """A comma-separated setting (or a collection) as a set of its words."""
+    items = value.split(",") if isinstance(value, str) else value
+    return frozenset(w.strip() for w in items if w.strip())
+
+
+@dataclass(frozen=True)
+class OfficialSmsRules:
+    """SMS to officials (``tickets.official_sms``): which notices are texted, and when.
+
+    Outside working time a text waits for the next working period, unless the ticket is
+    urgent: from an urgent channel, of an urgent topic, or an escalation (三级回访) that
+    reached ``urgent_level``. ``hours="any"`` texts at once at any hour."""
+
+    kinds: frozenset[str] = frozenset({"escalated", "supervision_order", "supervision_digest", "reminder_letter",
+                                       "findings_due"})
+    hours: str = "working"  # working | any
+    urgent_channels: frozenset[str] = frozenset({"cad_110"})
+    urgent_topics: frozenset[str] = frozenset()
+    urgent_level: int = 3
+
+    def __post_init__(self) -> None:
+        from tickets.vocabulary import CHANNELS, TOPICS
+
+        for name, given, known in (("kinds", self.kinds, TEXTABLE), ("urgent_channels", self.urgent_channels, CHANNELS),
+                                   ("urgent_topics", self.urgent_topics, TOPICS)):
+            unknown = set(given) - set(known)
+            if unknown:
+                raise ValueError(f"official_sms_{name}: unknown {sorted(unknown)}; known: {sorted(known)}")
+        if self.hours not in ("working", "any"):
+            raise ValueError(f"official_sms_hours must be working or any, not {self.hours!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> OfficialSmsRules:
+        return cls(kinds=_words(settings.official_sms_kinds), hours=settings.official_sms_hours.strip().lower(),
+                   urgent_channels=_words(settings.official_sms_urgent_channels),
+                   urgent_topics=_words(settings.official_sms_urgent_topics),
+                   urgent_level=settings.official_sms_urgent_level)
 
 
 @dataclass(frozen=True)
@@ -107,6 +153,7 @@ class DomainConfig:
     duty: DutyRules = field(default_factory=DutyRules)
     prediction: PredictionRules = field(default_factory=PredictionRules)
     bulletin: BulletinRules = field(default_factory=BulletinRules)
+    official_sms: OfficialSmsRules = field(default_factory=OfficialSmsRules)
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DomainConfig:
@@ -128,8 +175,10 @@ class DomainConfig:
             prediction=PredictionRules(threshold=settings.prediction_threshold,
                                        window_days=settings.prediction_window_days),
             bulletin=BulletinRules.from_settings(settings),
+            official_sms=OfficialSmsRules.from_settings(settings),
         )
         return replace(config, **overrides)
 
 
-__all__ = ["BulletinRules", "DomainConfig", "DutyRules", "FollowUpRules", "PredictionRules", "SupervisionRules"]
+__all__ = ["BulletinRules", "DomainConfig", "DutyRules", "FollowUpRules", "OfficialSmsRules", "PredictionRules",
+           "SupervisionRules"]

@@ -48,7 +48,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import lifecycle, notify, supervision
@@ -57,7 +57,7 @@ from tickets.events import record_event
 from tickets.lifecycle import aware, required
 from tickets.models import FollowUp, SmsMessage, Ticket, TicketEvent
 from tickets.roles import SYSTEM, Actor, check
-from tickets.sms import SmsGateway, mask_phone, normalise_phone
+from tickets.sms import SmsGateway, mask_phone, normalise_phone, post
 from tickets.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -143,20 +143,15 @@ def send_sms(session: UnitOfWork, phone: str, text: str, at: datetime, *, ticket
     message = SmsMessage(direction="out", phone=normalise_phone(phone), text=text, at=at, gateway=gw.name,
                          status="queued", ticket_id=ticket.id if ticket else None,
                          follow_up_id=follow_up.id if follow_up else None)
-    if not gw.deferred:
-        try:
-            gw.send(message.phone, text)
-            message.status = "sent"
-        except Exception as exc:  # noqa: BLE001 - a follow-up SMS must not undo the reply
-            message.status = "failed"
-            log.warning("SMS to %s failed: %s", mask_phone(phone), exc)
+    post(gw, message)
     session.add(message)
     return message
 
 
 def deliver_queued(factory: sessionmaker[UnitOfWork], now: datetime | None = None, *,
                    gateway: SmsGateway | None = None, limit: int = 200) -> dict[str, int]:
-    """Send queued (and retry failed) SMS of open follow-ups through a deferred gateway.
+    """Send queued (and retry failed) SMS through a deferred gateway: those of open follow-ups,
+    and those to officials (``tickets.official_sms``; a held one is queued when its time comes).
 
     Reads, sends outside any transaction, then records the statuses. The first
     failure ends the round (the gateway is probably down); the rest waits for
@@ -168,10 +163,11 @@ def deliver_queued(factory: sessionmaker[UnitOfWork], now: datetime | None = Non
             return {"sent": 0, "failed": 0}
         rows = session.execute(
             select(SmsMessage.id, SmsMessage.phone, SmsMessage.text)
-            .join(FollowUp, FollowUp.id == SmsMessage.follow_up_id)
-            .join(Ticket, Ticket.id == FollowUp.ticket_id)
-            .where(Ticket.status == "replied", FollowUp.status.in_(OPEN_STATUSES),
-                   SmsMessage.direction == "out", SmsMessage.status.in_(("queued", "failed")))
+            .outerjoin(FollowUp, FollowUp.id == SmsMessage.follow_up_id)
+            .outerjoin(Ticket, Ticket.id == FollowUp.ticket_id)
+            .where(SmsMessage.direction == "out", SmsMessage.status.in_(("queued", "failed")),
+                   or_(and_(Ticket.status == "replied", FollowUp.status.in_(OPEN_STATUSES)),
+                       SmsMessage.user_id.is_not(None)))
             .order_by(SmsMessage.id).limit(limit)
         ).all()
     results: dict[int, str] = {}

@@ -1,4 +1,4 @@
-"""The periodic sweeps: follow-ups without an answer, overdue tickets, queued messages.
+"""The periodic sweeps: follow-ups without an answer, overdue tickets, texts held overnight, queued messages.
 
 :func:`run_sweeps` runs each sweep in its own transaction, so one failing does
 not hold back the others, and never raises (errors are logged and reported in
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
-from tickets import followup, supervision
+from tickets import followup, official_sms, supervision
 from tickets.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ Deliver = Callable[[datetime], dict[str, Any]]
 SWEEPS: tuple[tuple[str, Callable[[UnitOfWork, datetime], dict[str, int]]], ...] = (
     ("follow_up", followup.sweep),
     ("supervision", supervision.sweep),
+    ("official_sms", official_sms.release),  # texts held overnight, before the deliveries send them
 )
 
 

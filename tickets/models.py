@@ -105,6 +105,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     real_name: Mapped[str] = mapped_column(String(64))
     police_number: Mapped[str | None] = mapped_column(String(16))
+    # A mobile number for SMS escalations (tickets/official_sms.py); personal: never on a shared screen.
+    phone: Mapped[str | None] = mapped_column(String(32))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str | None] = mapped_column(String(256))
@@ -334,9 +336,12 @@ class SmsMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
     gateway: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="sent")
+    # queued | sent | failed | held (an official's, until ``not_before``: outside working time)
+    status: Mapped[str] = mapped_column(String(16), default="sent", index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # to an official, not a citizen
+    not_before: Mapped[datetime | None]
 
 
 class Notification(Base):

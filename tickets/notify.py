@@ -14,7 +14,9 @@ The people are found in the unit tree (三级架构) and the users' roles:
   examples/jinan_bureau.yaml; a county bureau's 督察大队 … match the same way).
 
 :func:`notify` writes one :class:`Notification` per recipient and one ticket
-timeline event listing them (so it leaves through the outbox to the screens).
+timeline event listing them (so it leaves through the outbox to the screens); a
+named person with a mobile number is texted too, in working time unless urgent
+(``tickets.official_sms``).
 Recipients are described by unit code, role and user id, never by name.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tickets import official_sms
 from tickets.db import sequence_ids
 from tickets.dispatch import platform_office
 from tickets.events import NewEvent, record_events
@@ -169,9 +172,12 @@ def notify_many(session: UnitOfWork, notices: Sequence[Notice]) -> list[list[Not
         ]
         session.add_all(rows)
         out.append(rows)
+        texted = official_sms.text_notice(session, n.ticket, n.kind, n.text, n.at, n.data,
+                                          [r.user for r in recipients if r.user is not None])
         if n.ticket is not None:
             steps.append(NewEvent(n.ticket, n.kind, n.at, actor=n.actor.name, actor_id=n.actor.user_id, note=n.note,
-                                  data={**(n.data or {}), "recipients": [r.describe() for r in recipients]}))
+                                  data={**(n.data or {}), "recipients": [r.describe() for r in recipients],
+                                        **({"texted": texted} if texted else {})}))
     if steps:
         record_events(session, steps)
     return out

@@ -118,6 +118,21 @@ class HttpGateway:
         return client_id
 
 
+def post(gateway: SmsGateway, message: Any) -> None:
+    """Hand ``message`` (an ``SmsMessage`` being recorded) to an immediate gateway now: ``sent``,
+    or ``failed`` (logged, never raised: a text must not undo the change it tells of). A
+    deferred gateway's message stays ``queued`` for delivery after commit."""
+    if gateway.deferred:
+        message.status = "queued"
+        return
+    try:
+        gateway.send(message.phone, message.text)
+        message.status = "sent"
+    except Exception as exc:  # noqa: BLE001
+        message.status = "failed"
+        log.warning("SMS to %s failed: %s", mask_phone(message.phone), exc)
+
+
 def gateway_from_settings(settings: Any) -> SmsGateway:
     kind = (settings.sms_gateway or "sandbox").strip().lower()
     if kind == "sandbox":

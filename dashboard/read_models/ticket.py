@@ -117,15 +117,22 @@ def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any)
     unit = ticket.unit
     events = list(session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                                   .order_by(TicketEvent.at, TicketEvent.id)))
-    people = _people(session, {e.actor_id for e in events if e.actor_id is not None})
+    messages = list(session.scalars(select(SmsMessage).where(SmsMessage.ticket_id == ticket.id)
+                                    .order_by(SmsMessage.at, SmsMessage.id)))
+    people = _people(session, {e.actor_id for e in events if e.actor_id is not None}
+                     | {m.user_id for m in messages if m.user_id is not None})
     received = ticket.received_at
     timeline: list[dict[str, Any]] = [{
         "kind": e.kind, "at": e.at.isoformat(), "offset_hours": _hours(received, e.at),
         "actor": people.describe(e.actor_id, e.actor), "rule": _rule(e), "note": e.note, "data": e.data or {},
     } for e in events]
-    sms: list[dict[str, Any]] = [{"direction": m.direction, "at": m.at.isoformat(), "offset_hours": _hours(received, m.at),
-            "phone": mask_phone(m.phone), "text": m.text, "status": m.status}
-           for m in session.scalars(select(SmsMessage).where(SmsMessage.ticket_id == ticket.id).order_by(SmsMessage.at))]
+    # The citizen's messages, and the texts to officials (escalations; ``to``: whom, ``not_before``:
+    # held until the next working period).
+    sms: list[dict[str, Any]] = [{
+        "direction": m.direction, "at": m.at.isoformat(), "offset_hours": _hours(received, m.at),
+        "phone": mask_phone(m.phone), "text": m.text, "status": m.status,
+        "to": people.describe(m.user_id, "")["name"] if m.user_id is not None else None,
+        "not_before": _iso(m.not_before)} for m in messages]
     orders = [{"number": o.number, "reason": o.reason, "status": o.status, "issued_at": o.issued_at.isoformat(),
                "issued_by": o.issued_by, "due_at": o.due_at.isoformat(), "answered_at": _iso(o.answered_at),
                "answer": o.answer, "note": o.note, "overdue": o.status == "open" and o.due_at <= now}
@@ -150,9 +157,11 @@ def page(session: Session, actor: Actor, ticket: Ticket, now: datetime, tz: Any)
     # Every SMS out and answer in has its place in the timeline, beside the steps: at the same
     # instant, an answer in comes before what it caused, a message out after the step that sent it.
     timeline = sorted(timeline + [{
-        "kind": f"sms_{m['direction']}", "at": m["at"], "offset_hours": m["offset_hours"],
+        "kind": "sms_official" if m["to"] else f"sms_{m['direction']}", "at": m["at"],
+        "offset_hours": m["offset_hours"],
         "actor": {"kind": "system"} if m["direction"] == "out" else {"kind": "citizen", "name": m["phone"]},
-        "rule": None, "note": m["text"], "data": {"status": m["status"]}} for m in sms], key=lambda e: (str(e["at"]), {"sms_in": 0, "sms_out": 2}.get(str(e["kind"]), 1)))
+        "rule": None, "note": m["text"], "data": {"status": m["status"], "to": m["to"], "not_before": m["not_before"]}}
+        for m in sms], key=lambda e: (str(e["at"]), {"sms_in": 0, "sms_out": 2, "sms_official": 2}.get(str(e["kind"]), 1)))
     # The resolve clock counts working time only: outside working hours it stands still.
     off_hours = not sla.working_intervals(now, now + timedelta(seconds=1), tz, policy)
     clock, due, warn, state = clock_of(ticket, now)

@@ -108,3 +108,23 @@ def test_run_refuses_an_open_host_with_the_development_secret(cli_database_url: 
     monkeypatch.delenv("SECRET_KEY", raising=False)
     code, _, err = run(capsys, "run", "--host", "0.0.0.0")
     assert code == 2 and "SECRET_KEY" in err
+
+
+def test_a_users_phone_for_sms_escalations(cli_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``user create --phone`` and ``user set-phone``: kept as digits, listed masked, refused when not a number."""
+    assert run(capsys, "demo", "load", "--no-accounts")[0] == 0
+    code, out, err = run(capsys, "user", "create", "--username", "lc01_head", "--real-name", "吴建军",
+                         "--role", "leader", "--unit", "JN-LC-01", "--password", "lc01-head-2026",
+                         "--phone", "+86 139-0531-0001")
+    assert code == 0, err
+    with session_factory(cli_database_url)() as s:
+        assert s.scalar(select(User.phone).where(User.username == "lc01_head")) == "13905310001"
+    code, out, _ = run(capsys, "user", "list")
+    line = next(line for line in out.splitlines() if "lc01_head" in line)
+    assert "139****0001" in line and "13905310001" not in line and line.split()[-1] == "leader"
+    code, _, err = run(capsys, "user", "set-phone", "lc01_head", "12")
+    assert code == 1 and "7 to 15 digits" in err
+    code, out, _ = run(capsys, "user", "set-phone", "lc01_head", "")
+    assert code == 0 and "no SMS escalations" in out
+    with session_factory(cli_database_url)() as s:
+        assert s.scalar(select(User.phone).where(User.username == "lc01_head")) is None
