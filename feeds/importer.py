@@ -40,7 +40,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from sqlalchemy.orm import sessionmaker
 from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError
 from tickets import dedup, services
-from tickets.batch import Arrival, UnitCache
+from tickets.batch import Arrival, UnitCache, past_due
 from tickets.models import ImportRun, IntakeRecord, Unit
 from tickets.uow import UnitOfWork
 
@@ -135,7 +135,22 @@ def file_sha256(path: Path) -> str:
 
 
 # ------------------------------------------------------------------ report
-OUTCOMES = ("imported", "merged", "duplicate", "rejected")
+OUTCOMES = ("imported", "merged", "duplicate", "rejected", "excluded")
+
+
+class PastDueRefused(ValueError):
+    """Open records of the file are past their own deadlines: importing them makes breaches at once.
+    Refused before anything is written, unless confirmed (``--yes``) or the mapping says what to do."""
+
+    def __init__(self, count: int, oldest: datetime | None, total_open: int) -> None:
+        self.count, self.oldest, self.total_open = count, oldest, total_open
+        super().__init__(
+            f"{count:,} of the file's {total_open:,} open records are past their own deadlines"
+            + (f" (the oldest received {oldest:%Y-%m-%d})" if oldest else "")
+            + ": imported, they are breaches at once (the duty console lists them; the sweeps issue them no "
+            "supervision orders: they are history). Nothing was written. Run again with --yes to import them "
+            "as they are, or set open.past_due in the mapping: keep (the same as --yes), close (closed at the "
+            "import, counted late) or exclude (left out, counted in the report).")
 
 
 @dataclass
@@ -148,6 +163,7 @@ class Report:
     counts: Counter[str] = field(default_factory=Counter)  # this run and the run it resumed
     reasons: Counter[str] = field(default_factory=Counter)  # rejections of this run, by field and reason
     suggestions: int = 0
+    past_due: int = 0  # open records past their own deadline when imported (kept, closed or excluded)
     seconds: float = 0.0
     rows_this_run: int = 0
     run_id: int | None = None
@@ -169,7 +185,8 @@ class Report:
         return {"file": self.file, "mapping": self.mapping, "dry_run": self.dry_run, "rows_total": self.rows_total,
                 "resumed_from": self.resumed_from, **{o: self.counts[o] for o in OUTCOMES},
                 "accounted": self.accounted, "reconciles": self.reconciles, "rejected_by_reason": dict(self.reasons),
-                "duplicate_suggestions": self.suggestions, "seconds": round(self.seconds, 2),
+                "duplicate_suggestions": self.suggestions, "past_due_open": self.past_due,
+                "seconds": round(self.seconds, 2),
                 "rows_per_second": round(self.rate, 1), "run_id": self.run_id, "status": self.status}
 
     def text(self) -> str:
@@ -179,8 +196,10 @@ class Report:
             lines.append(f"  resumed after row {self.resumed_from:,} (committed by the interrupted run)")
         lines.append(f"  rows in the file      {self.rows_total:>{w},}")
         for outcome, label in (("imported", "imported"), ("merged", "merged (duplicate of an open ticket)"),
-                               ("duplicate", "duplicate external id"), ("rejected", "rejected (dead letters)")):
-            lines.append(f"    {label:<38}{self.counts[outcome]:>{w},}")
+                               ("duplicate", "duplicate external id"), ("rejected", "rejected (dead letters)"),
+                               ("excluded", "excluded (open, past their deadline)")):
+            if outcome != "excluded" or self.counts[outcome]:
+                lines.append(f"    {label:<38}{self.counts[outcome]:>{w},}")
         if self.reasons and self.resumed_from:
             lines.append("        by reason, rows of this run:")
         for reason, n in self.reasons.most_common():
@@ -189,6 +208,8 @@ class Report:
         lines.append(f"  accounted for         {self.accounted:>{w},}  {mark}")
         if self.suggestions:
             lines.append(f"  duplicate suggestions for the dispatcher: {self.suggestions:,}")
+        if self.past_due:
+            lines.append(f"  open records past their own deadline: {self.past_due:,}")
         lines.append(f"  {self.rows_this_run:,} rows in {self.seconds:.1f} s ({self.rate:,.0f} rows/s)")
         return "\n".join(lines)
 
@@ -220,8 +241,11 @@ def run_import(
     crash_after_batches: int | None = None,
     dedup_params: dedup.Params | None = None,
     on_batch: Callable[[Report], None] | None = None,
+    confirm_past_due: bool = False,
 ) -> Report:
-    """Import ``path`` (see the module docstring); returns the report."""
+    """Import ``path`` (see the module docstring); returns the report. Open records already past
+    their own deadline are refused as a whole (:class:`PastDueRefused`, nothing written) unless
+    ``confirm_past_due`` or the mapping's ``open.past_due`` says what to do with them."""
     path = Path(path)
     if not isinstance(mapping, Mapping):
         mapping = Mapping.load(mapping)
@@ -233,8 +257,6 @@ def run_import(
             dedup_params = session.config.dedup
     params = dedup_params
     if mapping.dedup_mode is not None:
-        from dataclasses import replace
-
         params = replace(params, mode=mapping.dedup_mode)
     started = time.perf_counter()
     report = Report(file=path.name, mapping=mapping.name, dry_run=dry_run)
@@ -250,6 +272,8 @@ def run_import(
     mapping.check_header(header, str(path))
     report.rows_total = count_rows(path, mapping)
     sha = file_sha256(path)
+    if mapping.past_due == "ask" and not confirm_past_due and not dry_run:
+        _refuse_past_due(path, mapping, now, tz)
 
     run = None if dry_run else _start_run(factory, path, sha, mapping, report)
     # The run's own candidate index: history is not in time order across a file, so it keeps
@@ -304,6 +328,26 @@ def run_import(
     return report
 
 
+def _refuse_past_due(path: Path, mapping: Mapping, now: datetime, tz: Any) -> None:
+    """Read the file once, before anything is written: raise :class:`PastDueRefused` if open
+    records are past their own deadlines."""
+    plans: dict[tuple[Any, ...], Any] = {}
+    count = total = 0
+    oldest: datetime | None = None
+    _, rows = open_rows(path, mapping)
+    for number, raw in enumerate(rows, start=1):
+        parsed = mapping.parse(raw, f"{path.name} row {number}", now) if raw else None
+        if not isinstance(parsed, Arrival) or parsed.closed_at is not None:
+            continue
+        total += 1
+        if past_due(parsed, now, tz, plans):
+            count += 1
+            received = parsed.request.received_at
+            oldest = received if oldest is None or received < oldest else oldest
+    if count:
+        raise PastDueRefused(count, oldest, total)
+
+
 def _analyze(factory: sessionmaker[UnitOfWork]) -> None:
     """PostgreSQL plans from table statistics, which a bulk load outruns (autovacuum comes
     late): a duplicate-id lookup planned for an empty table became a scan of 100,000 rows
@@ -341,7 +385,8 @@ def _start_run(factory: sessionmaker[UnitOfWork], path: Path, sha: str, mapping:
             unfinished.status = "running"
             report.resumed_from = unfinished.rows_done
             report.counts.update({"imported": unfinished.rows_imported, "merged": unfinished.rows_merged,
-                                  "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected})
+                                  "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected,
+                                  "excluded": unfinished.rows_excluded})
             return unfinished.id
         run = ImportRun(file_name=str(path.name)[:300], file_sha256=sha, mapping_name=mapping.name[:200],
                         rows_total=report.rows_total, status="running", dry_run=False)
@@ -366,6 +411,8 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     suggestions = 0
+    past = 0
+    plans: dict[tuple[Any, ...], Any] = {}
     seen_here: set[str] = set()
     session = factory()
     try:
@@ -395,7 +442,17 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
                 counts["duplicate"] += 1
                 continue
             seen_here.add(ext)
-            fresh.append(r.parsed)
+            arrival = r.parsed
+            if arrival.closed_at is None and past_due(arrival, now, tz, plans):
+                past += 1
+                if mapping.past_due == "exclude":
+                    counts["excluded"] += 1
+                    continue
+                if mapping.past_due == "close":  # closed by the import: late, and said so
+                    arrival = replace(arrival, closed_at=max(now, arrival.request.received_at),
+                                      source_status=f"{arrival.source_status or 'open'} (closed by the import: "
+                                                    "past its deadline)")
+            fresh.append(arrival)
         outcomes = services.import_records(
             session, fresh, provenance={"run": run_id, "file": report.file, "mapping": mapping.name}, now=now,
             params=params, index=index, units=units, dry_run=dry_run)
@@ -410,6 +467,7 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
             run.rows_merged += counts["merged"]
             run.rows_duplicate += counts["duplicate"]
             run.rows_rejected += counts["rejected"]
+            run.rows_excluded += counts["excluded"]
         session.flush()
         if crash:
             raise SimulatedCrash(f"simulated crash in the batch ending at row {rows[-1].number}")
@@ -428,6 +486,7 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
     report.counts.update(counts)
     report.reasons.update(reasons)
     report.suggestions += suggestions
+    report.past_due += past
     report.rows_this_run += len(rows)
 
 
@@ -441,6 +500,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"rows per transaction (default {DEFAULT_BATCH})")
     p.add_argument("--report", help="also write the report as JSON to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--yes", action="store_true",
+                   help="import open records already past their own deadlines (breaches at once) without asking")
     p.set_defaults(func=cmd_import)
 
 
@@ -453,7 +514,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         mapping = Mapping.load(args.mapping)
         report = run_import(factory, args.file, mapping, cfg.tz, dry_run=args.dry_run, batch=args.batch,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, confirm_past_due=args.yes)
+    except PastDueRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 3
     except MappingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
