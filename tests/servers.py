@@ -693,9 +693,18 @@ class PlatformProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"platform exited with {self.proc.returncode}:\n{self.log()}")
-            try:  # the public health check: a database without the demo kiosk is served too
-                with urllib.request.urlopen(self.base_url + "/api/v1/health", timeout=5):
-                    return self
+            try:  # ready when the live snapshot answers (the aggregator has caught up)
+                self.get("/api/v1/live/snapshot")
+                return self
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (401, 403):  # 503: not ready yet
+                    time.sleep(0.2)
+                    continue
+                try:  # a database without the demo kiosk token: the public health check says
+                    with urllib.request.urlopen(self.base_url + "/api/v1/health", timeout=5):
+                        return self
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    time.sleep(0.2)
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.2)
         raise TimeoutError(f"platform not ready after {timeout}s:\n{self.log()}")
