@@ -250,7 +250,9 @@ class Draft:
                 except ValueError:
                     value = None
         if value is None:
-            expected = "yyyy-MM-dd HH:mm:ss" + (" or a date yyyy-MM-dd" if allow_date else "")
+            # The formats as the source's configuration writes them (%Y/%m/%d %H:%M:%S stays that).
+            expected = " or ".join(f"'{f}'" for f in formats) + " or ISO 8601" if formats else "yyyy-MM-dd HH:mm:ss"
+            expected += " or a date yyyy-MM-dd" if allow_date else ""
             self.error(name, f"{text!r} is not a date-time (expected {expected})")
             return None
         if value.tzinfo is None:

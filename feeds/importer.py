@@ -38,6 +38,7 @@ import io
 import json
 import sys
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -48,8 +49,10 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
+from feeds import import_reasons
 from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError
+from layouts.i18n import LANGUAGES, N_, gettext, normalise
 from tickets import dedup, services
 from tickets.batch import Arrival, UnitCache
 from tickets.models import ImportRun, IntakeRecord, Unit
@@ -136,6 +139,8 @@ def file_sha256(path: Path) -> str:
 
 # ------------------------------------------------------------------ report
 OUTCOMES = ("imported", "merged", "duplicate", "rejected")
+_OUTCOME_LABELS = (("imported", N_("imported")), ("merged", N_("merged (duplicate of an open ticket)")),
+                   ("duplicate", N_("duplicate external id")), ("rejected", N_("rejected (dead letters)")))
 
 
 @dataclass
@@ -146,12 +151,14 @@ class Report:
     rows_total: int = 0
     resumed_from: int = 0  # rows committed by an earlier, interrupted run of the same file
     counts: Counter[str] = field(default_factory=Counter)  # this run and the run it resumed
-    reasons: Counter[str] = field(default_factory=Counter)  # rejections of this run, by field and reason
+    # Rejections of this run by (field, reason code): every failing check of a row counts.
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     suggestions: int = 0
     seconds: float = 0.0
     rows_this_run: int = 0
     run_id: int | None = None
     status: str = "running"
+    lang: str = "en"  # the language of the text and of the dead letters' reasons
 
     @property
     def accounted(self) -> int:
@@ -168,35 +175,55 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "mapping": self.mapping, "dry_run": self.dry_run, "rows_total": self.rows_total,
                 "resumed_from": self.resumed_from, **{o: self.counts[o] for o in OUTCOMES},
-                "accounted": self.accounted, "reconciles": self.reconciles, "rejected_by_reason": dict(self.reasons),
+                "accounted": self.accounted, "reconciles": self.reconciles,
+                "rejected_by_reason": [{"field": f, "code": code, "reason": import_reasons.summary(code, self.lang),
+                                        "rows": n} for (f, code), n in self.reasons.most_common()],
                 "duplicate_suggestions": self.suggestions, "seconds": round(self.seconds, 2),
-                "rows_per_second": round(self.rate, 1), "run_id": self.run_id, "status": self.status}
+                "rows_per_second": round(self.rate, 1), "run_id": self.run_id, "status": self.status,
+                "lang": self.lang}
 
-    def text(self) -> str:
+    def text(self, lang: str | None = None) -> str:
+        lang = lang or self.lang
         w = max(9, len(f"{self.rows_total:,}"))
-        lines = [f"{'DRY RUN (nothing written): ' if self.dry_run else ''}{self.file} with {self.mapping}"]
+        total, resumed, suggestions = f"{self.rows_total:,}", f"{self.resumed_from:,}", f"{self.suggestions:,}"
+        done, seconds, rate = f"{self.rows_this_run:,}", f"{self.seconds:.1f}", f"{self.rate:,.0f}"
+        head = gettext("%(file)s with %(mapping)s", lang, file=self.file, mapping=self.mapping)
+        lines = [gettext("DRY RUN (nothing written): %(run)s", lang, run=head) if self.dry_run else head]
         if self.resumed_from:
-            lines.append(f"  resumed after row {self.resumed_from:,} (committed by the interrupted run)")
-        lines.append(f"  rows in the file      {self.rows_total:>{w},}")
-        for outcome, label in (("imported", "imported"), ("merged", "merged (duplicate of an open ticket)"),
-                               ("duplicate", "duplicate external id"), ("rejected", "rejected (dead letters)")):
-            lines.append(f"    {label:<38}{self.counts[outcome]:>{w},}")
+            lines.append("  " + gettext("resumed after row %(row)s (committed by the interrupted run)", lang,
+                                        row=resumed))
+        label = gettext("rows in the file", lang)
+        lines.append(f"  {_ljust(label, 22)}{self.rows_total:>{w},}")
+        for outcome, msgid in _OUTCOME_LABELS:
+            label = gettext(msgid, lang)
+            lines.append(f"    {_ljust(label, 38)}{self.counts[outcome]:>{w},}")
         if self.reasons and self.resumed_from:
-            lines.append("        by reason, rows of this run:")
-        for reason, n in self.reasons.most_common():
-            lines.append(f"        {reason:<62}{n:>{w},}")
-        mark = "= rows in the file ✓" if self.reconciles else f"≠ {self.rows_total:,} rows in the file ✗"
-        lines.append(f"  accounted for         {self.accounted:>{w},}  {mark}")
+            lines.append("        " + gettext("by reason, rows of this run:", lang))
+        for (field_, code), n in self.reasons.most_common():
+            reason = field_ + ": " + import_reasons.summary(code, lang)
+            lines.append(f"        {_ljust(reason, 62)}{n:>{w},}")
+        mark = (gettext("= rows in the file ✓", lang) if self.reconciles
+                else gettext("≠ %(rows)s rows in the file ✗", lang, rows=total))
+        label = gettext("accounted for", lang)
+        lines.append(f"  {_ljust(label, 22)}{self.accounted:>{w},}  {mark}")
         if self.suggestions:
-            lines.append(f"  duplicate suggestions for the dispatcher: {self.suggestions:,}")
-        lines.append(f"  {self.rows_this_run:,} rows in {self.seconds:.1f} s ({self.rate:,.0f} rows/s)")
+            lines.append("  " + gettext("duplicate suggestions for the dispatcher: %(count)s", lang,
+                                        count=suggestions))
+        lines.append("  " + gettext("%(rows)s rows in %(seconds)s s (%(rate)s rows/s)", lang, rows=done,
+                                    seconds=seconds, rate=rate))
         return "\n".join(lines)
 
 
-def reason_key(error: FieldError) -> str:
-    """'closed_at (CLOSED_DT): closed before opened' — the message up to its details."""
-    short = error.message.split(":", 1)[0]
-    return f"{error.field}: {short}"
+def _ljust(text_: str, width: int) -> str:
+    """``text_`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text_)
+    return text_ + " " * max(1, width - shown)
+
+
+def reason_key(error: FieldError) -> tuple[str, str]:
+    """(field, code) of a coded reason: ``('closed_at (CLOSED_DT)', 'closed_before_opened')``; another
+    reason's code is its message up to its details."""
+    return error.field, error.code or error.message.split(":", 1)[0]
 
 
 # --------------------------------------------------------------------- run
@@ -220,6 +247,7 @@ def run_import(
     crash_after_batches: int | None = None,
     dedup_params: dedup.Params | None = None,
     on_batch: Callable[[Report], None] | None = None,
+    lang: str = "en",
 ) -> Report:
     """Import ``path`` (see the module docstring); returns the report."""
     path = Path(path)
@@ -237,7 +265,7 @@ def run_import(
 
         params = replace(params, mode=mapping.dedup_mode)
     started = time.perf_counter()
-    report = Report(file=path.name, mapping=mapping.name, dry_run=dry_run)
+    report = Report(file=path.name, mapping=mapping.name, dry_run=dry_run, lang=normalise(lang))
 
     with factory() as session:
         mapping.known_units = frozenset(session.scalars(select(Unit.code).where(Unit.active.is_(True))))
@@ -270,7 +298,7 @@ def run_import(
                 continue
             where = f"{path.name} row {number}"
             pending.append(_Row(number, raw, mapping.parse(raw, where, now) if raw else
-                                [FieldError("row", "empty: a blank line")]))
+                                [import_reasons.error("row", "blank_line")]))
             if len(pending) >= batch:
                 _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
                              units, dry_run,
@@ -364,7 +392,7 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
                  params: dedup.Params, index: dedup.CandidateIndex, units: UnitCache,
                  dry_run: bool, crash: bool) -> None:
     counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
+    reasons: Counter[tuple[str, str]] = Counter()
     suggestions = 0
     seen_here: set[str] = set()
     session = factory()
@@ -385,7 +413,8 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
                 errors = r.parsed
                 if not dry_run:
                     reject(session, DEAD_LETTER_CHANNEL, f"{report.file} row {r.number} (mapping {mapping.name})",
-                           json.dumps(r.raw, ensure_ascii=False, default=str), errors,
+                           json.dumps(r.raw, ensure_ascii=False, default=str),
+                           import_reasons.in_language(errors, report.lang),
                            external_id=mapping.external_id(r.raw) or None)
                 counts["rejected"] += 1
                 reasons.update({reason_key(e) for e in errors})
@@ -441,6 +470,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"rows per transaction (default {DEFAULT_BATCH})")
     p.add_argument("--report", help="also write the report as JSON to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--lang", choices=LANGUAGES, help="the language of the report and of the dead letters' "
+                   "reasons (default: the language setting, MINSHENG_LANGUAGE)")
     p.set_defaults(func=cmd_import)
 
 
@@ -453,7 +484,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         mapping = Mapping.load(args.mapping)
         report = run_import(factory, args.file, mapping, cfg.tz, dry_run=args.dry_run, batch=args.batch,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, lang=args.lang or cfg.language)
     except MappingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from feeds import import_reasons as reasons
 from feeds.dead_letters import FieldError
 from geo.coords import SYSTEMS, normalize_system, to_wgs84
 from tickets.batch import DUE_FROM, Arrival
@@ -95,14 +96,26 @@ def _fast_pattern(fmt: str) -> re.Pattern[str] | None:
     return re.compile("".join(out))
 
 
+class BadDate(ValueError):
+    """A value that matches none of the formats; ``formats`` are as the mapping writes them."""
+
+    def __init__(self, value: str, formats: tuple[str, ...]) -> None:
+        self.value = value
+        self.formats = formats
+        super().__init__(f"{value!r} matches none of the formats {list(formats)}")
+
+
 @dataclass(frozen=True)
 class DateReader:
     formats: tuple[str, ...]
     tz: ZoneInfo
     fast: tuple[re.Pattern[str] | None, ...] = ()
+    shown: tuple[str, ...] = ()  # the formats as the mapping writes them (MM/DD/YYYY …), for messages
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fast", tuple(_fast_pattern(f) for f in self.formats))
+        if len(self.shown) != len(self.formats):
+            object.__setattr__(self, "shown", self.formats)
 
     def read(self, text: Any, end_of_day: bool = False) -> datetime:
         """An aware datetime, or ValueError naming the formats tried."""
@@ -137,7 +150,7 @@ class DateReader:
             if fmt != "iso" and not any(t in fmt for t in ("%H", "%I", "%M")):
                 return self._day(parsed.date(), end_of_day)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.tz)
-        raise ValueError(f"{value!r} matches none of the formats {list(self.formats)}")
+        raise BadDate(value, self.shown)
 
     def _day(self, day: date, end_of_day: bool) -> datetime:
         if end_of_day:  # a deadline given as a bare date: the whole day counts
@@ -175,7 +188,7 @@ class ValueMap:
         if self.default is not None:
             return self.default, None
         where = f"{self.key} ({self.column})" if self.column else self.key
-        return None, FieldError(where, f"value {raw!r} is not mapped and the mapping has no default")
+        return None, reasons.error(where, "not_mapped", value=raw)
 
 
 @dataclass(frozen=True)
@@ -270,7 +283,7 @@ class Mapping:
         specs = dates.get("formats", ["iso"])
         if isinstance(specs, str):
             specs = [specs]
-        formats = []
+        formats, shown = [], []
         if not isinstance(specs, list) or not specs:
             problems.append("dates.formats: a list of date formats, e.g. ['MM/DD/YYYY hh:mm:ss AM']")
         else:
@@ -285,6 +298,7 @@ class Mapping:
                         problems.append(f"dates.formats: {spec!r} is not a date format ({exc})")
                         continue
                 formats.append(fmt)
+                shown.append(str(spec))
 
         columns = section("columns")
         bad_cols = set(columns) - COLUMN_KEYS
@@ -425,7 +439,8 @@ class Mapping:
         if problems:
             raise MappingError(where, problems)
         return cls(
-            name=name, path=path, source=source, timezone=tz, dates=DateReader(tuple(formats), tz), columns=cols,
+            name=name, path=path, source=source, timezone=tz, columns=cols,
+            dates=DateReader(tuple(formats), tz, shown=tuple(shown)),
             channel=channel, topic=topic, kind=kind, sla_class=sla_class, encoding=encoding, delimiter=delimiter,
             sheet=file_format.get("sheet"), status_column=status.get("column"), closed_values=closed_values,
             open_values=open_values, due_missing=due_missing, coordinate_system=system,
@@ -477,14 +492,14 @@ class Mapping:
         raw_id = _cell(row, c["external_id"])
         external_id = f"{self.source}:{raw_id}" if raw_id else ""
         if not raw_id:
-            errors.append(FieldError(field_name("external_id"), "missing: every record needs the source's id"))
+            errors.append(reasons.error(field_name("external_id"), "id_missing"))
         elif len(external_id) > MAX_EXTERNAL_ID:
-            errors.append(FieldError(field_name("external_id"), f"longer than {MAX_EXTERNAL_ID - len(self.source) - 1} "
-                                                                f"characters: {raw_id[:80]!r}"))
+            errors.append(reasons.error(field_name("external_id"), "id_too_long",
+                                        max=MAX_EXTERNAL_ID - len(self.source) - 1, value=raw_id[:80]))
 
         received_at = self._date(row, "received_at", errors, required=True)
         if received_at is not None and received_at > now + FUTURE_SLACK:
-            errors.append(FieldError(field_name("received_at"), f"bad date: in the future ({received_at.isoformat()})"))
+            errors.append(reasons.error(field_name("received_at"), "date_in_future", value=received_at.isoformat()))
         closed_at = self._date(row, "closed_at", errors)
         due_at = self._date(row, "due_at", errors, end_of_day=True)
 
@@ -495,25 +510,24 @@ class Mapping:
             elif status in self.open_values or (not self.open_values and status not in self.closed_values):
                 closed = False
             else:
-                errors.append(FieldError(f"status ({self.status_column})",
-                                         f"unknown status {status!r}: not among the mapping's closed "
-                                         f"{sorted(self.closed_values)} or open {sorted(self.open_values)}"))
+                errors.append(reasons.error(f"status ({self.status_column})", "unknown_status", value=status,
+                                            closed=sorted(self.closed_values), open=sorted(self.open_values)))
                 closed = closed_at is not None
         else:
             closed = closed_at is not None
         if closed and closed_at is None and not _cell(row, c.get("closed_at", "")):
-            errors.append(FieldError(field_name("closed_at"), "missing: the record is closed but has no close time"))
+            errors.append(reasons.error(field_name("closed_at"), "closed_without_close_time"))
         if not closed and closed_at is not None and self.status_column:
-            errors.append(FieldError(field_name("closed_at"), f"the record is open ({status!r}) but has a close time"))
+            errors.append(reasons.error(field_name("closed_at"), "open_with_close_time", status=status))
         if closed and closed_at is not None and received_at is not None and closed_at < received_at:
-            errors.append(FieldError(field_name("closed_at"),
-                                     f"closed before opened: closed {_cell(row, c['closed_at'])}, "
-                                     f"opened {_cell(row, c['received_at'])}"))
+            errors.append(reasons.error(field_name("closed_at"), "closed_before_opened",
+                                        closed=_cell(row, c["closed_at"]), opened=_cell(row, c["received_at"])))
 
         title = self._text(row, "title")
         content = self._text(row, "content")
-        if len(content) > self.max_text or len(title) > self.max_text:
-            errors.append(FieldError(field_name("content"), f"oversize: more than {self.max_text} characters"))
+        for key, value in (("title", title), ("content", content)):  # each field that is too long
+            if len(value) > self.max_text:
+                errors.append(reasons.error(field_name(key), "oversize", length=len(value), max=self.max_text))
         text = f"{title} {content}".strip()
         channel = self._vocab(self.channel, row, text, errors)
         topic = self._vocab(self.topic, row, text, errors)
@@ -524,7 +538,7 @@ class Mapping:
         unit_code = self._unit(row, errors)
         phone = _cell(row, c.get("phone", ""))
         if len(phone) > 32:
-            errors.append(FieldError(field_name("phone"), f"not a phone number: {phone[:40]!r}…"))
+            errors.append(reasons.error(field_name("phone"), "not_a_phone", value=phone[:40] + "…"))
 
         if errors:
             return errors
@@ -551,10 +565,14 @@ class Mapping:
         value = row.get(column)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                errors.append(FieldError(f"{key} ({column})", "missing"))
+                errors.append(reasons.error(f"{key} ({column})", "date_missing"))
             return None
         try:
             return self.dates.read(value, end_of_day=end_of_day)
+        except BadDate as exc:
+            errors.append(reasons.error(f"{key} ({column})", "bad_date", value=exc.value[:80],
+                                        formats=list(exc.formats)))
+            return None
         except ValueError as exc:
             errors.append(FieldError(f"{key} ({column})", f"bad date: {exc}"))
             return None
@@ -588,27 +606,26 @@ class Mapping:
         where = f"lat/lon ({lat_col}, {lon_col})"
         if not lat_raw and not lon_raw:
             if self.coordinates_required:
-                errors.append(FieldError(where, "missing coordinates: this source must give a point"))
+                errors.append(reasons.error(where, "coordinates_missing"))
             return None, None, None
         try:
             lat, lon = float(lat_raw), float(lon_raw)
         except ValueError:
-            errors.append(FieldError(where, f"not numbers: {lat_raw!r}, {lon_raw!r}"))
+            errors.append(reasons.error(where, "coordinates_not_numbers", lat=lat_raw[:40], lon=lon_raw[:40]))
             return None, None, None
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            errors.append(FieldError(where, f"not a coordinate: ({lat}, {lon})"))
+            errors.append(reasons.error(where, "not_a_coordinate", lat=lat, lon=lon))
             return None, None, None
         for plat, plon in self.missing_points:
             if abs(lat - plat) < 1e-6 and abs(lon - plon) < 1e-6:
                 if self.coordinates_required:
-                    errors.append(FieldError(where, f"missing coordinates: ({lat}, {lon}) is the source's "
-                                                    "default point, not a place"))
+                    errors.append(reasons.error(where, "default_point", lat=lat, lon=lon))
                 return None, None, f"({lat}, {lon}) is the source's default point: kept as no location"
         if self.bounds is not None:
             (south, west), (north, east) = self.bounds
             if not (south <= lat <= north and west <= lon <= east):
-                errors.append(FieldError(where, f"({lat}, {lon}) is outside the source's area "
-                                                f"[{south}, {west}]–[{north}, {east}]"))
+                errors.append(reasons.error(where, "outside_area", lat=lat, lon=lon, south=south, west=west,
+                                            north=north, east=east))
                 return None, None, None
         if self.coordinate_system != "wgs84":
             lat, lon = to_wgs84(lat, lon, self.coordinate_system)
@@ -625,7 +642,7 @@ class Mapping:
             return rule.missing
         code = rule.map.get(value) or rule.code.replace("{value}", value)
         if self.known_units is not None and code not in self.known_units:
-            errors.append(FieldError(f"unit ({rule.column})", f"unknown district code {raw!r}: no active unit {code}"))
+            errors.append(reasons.error(f"unit ({rule.column})", "unknown_district", value=raw, unit=code))
             return None
         return code
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,7 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan_db
     assert json.loads(letters["3"].payload)["工单编号"] == "GS20261118000003"
     assert letters["3"].external_id == "jn12345:GS20261118000003"
     assert letters["3"].channel == "import"
-    assert report.reasons["closed_at (办结时间): closed before opened"] == 1
+    assert report.reasons[("closed_at (办结时间)", "closed_before_opened")] == 1
 
 
 def test_coordinates_are_converted_to_wgs84_on_the_way_in(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
@@ -251,7 +252,8 @@ def test_excel_files_import_like_csv(tmp_path: Path, jinan_db: sessionmaker[Sess
         assert closed.status == "closed" and closed.topic == "exit_entry"
         assert closed.closed_at == datetime(2026, 11, 18, 7, 0, tzinfo=timezone.utc)
         assert closed.resolve_due_at == datetime(2026, 11, 18, 15, 59, 59, tzinfo=timezone.utc)  # the bare date
-        assert s.scalars(select(DeadLetter)).one().errors == [{"field": "row", "message": "empty: a blank line"}]
+        assert s.scalars(select(DeadLetter)).one().errors == [{"field": "row", "message": "empty: a blank line",
+                                                               "code": "blank_line", "params": {}}]
 
 
 def test_history_passes_through_the_domain_without_invented_steps(tmp_path: Path,
@@ -315,13 +317,19 @@ def test_command_line_import_dry_run_and_replay(tmp_path: Path, monkeypatch: pyt
     capsys.readouterr()
     assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(BOSTON_MAPPING), "--dry-run",
                      "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "DRY RUN (nothing written)" in out and "accounted for             2,000  = rows in the file ✓" in out
+    out = capsys.readouterr().out  # in the platform's language by default: zh-CN
+    assert "试运行（未写入任何数据）" in out and "已核对" in out and "2,000  = 文件行数 ✓" in out
+    assert "closed_at (CLOSED_DT): 办结早于受理" in out
     report = tmp_path / "report.json"
     assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(BOSTON_MAPPING), "--no-progress",
-                     "--report", str(report)]) == 0
+                     "--report", str(report), "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "accounted for             2,000  = rows in the file ✓" in out and "DRY RUN" not in out
+    assert "closed_at (CLOSED_DT): closed before opened" in out
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["reconciles"] and data["imported"] + data["rejected"] == 2000
+    assert data["rejected_by_reason"] == [{"field": "closed_at (CLOSED_DT)", "code": "closed_before_opened",
+                                           "reason": "closed before opened", "rows": data["rejected"]}]
     assert app.main(["replay", "--from-db", "--from", "2015-01-01", "--to", "2015-12-31", "--speed", "0",
                      "--limit", "3"]) == 0
     assert "3 records played" in capsys.readouterr().out
@@ -329,3 +337,81 @@ def test_command_line_import_dry_run_and_replay(tmp_path: Path, monkeypatch: pyt
     bad = write_mapping(tmp_path, {"name": "x", "timezone": "Nowhere/City"})
     assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(bad), "--no-progress"]) == 2
     assert "unknown time zone 'Nowhere/City'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------ reasons: every one, coded, in both languages
+def letters_by_row(factory: sessionmaker[Session]) -> dict[int, DeadLetter]:
+    with factory() as s:
+        return {int(d.source.split(" row ")[1].split(" ")[0].rstrip(",")): d for d in s.scalars(select(DeadLetter))}
+
+
+def test_a_row_that_fails_several_checks_is_refused_with_every_reason(tmp_path: Path,
+                                                                      jinan_db: sessionmaker[Session]) -> None:
+    mapping = {**HOTLINE_MAPPING, "kind": {"column": "诉求类型", "map": {"投诉": "complaint"}},  # no default
+               "limits": {"max_text": 100}}
+    bad = hotline_row(1, at="18.11.2026", status="7", kind="闲聊", title="标" * 101, content="长" * 150,
+                      phone="1" * 40)
+    bad[11], bad[12] = "abc", "117.0"  # a point that is not numbers
+    path = write_csv(tmp_path / "many.csv", [bad, hotline_row(2)])
+    report = run_import(jinan_db, path, Mapping.from_dict(mapping), TZ, now=NOW)
+    assert (report.counts["rejected"], report.counts["imported"]) == (1, 1) and report.reconciles
+    expected = [("received_at (派单时间)", "bad_date"), ("status (状态)", "unknown_status"),
+                ("title (诉求主题)", "oversize"), ("content (诉求内容)", "oversize"),
+                ("kind (诉求类型)", "not_mapped"), ("lat/lon (纬度, 经度)", "coordinates_not_numbers"),
+                ("phone (来电号码)", "not_a_phone")]
+    errors = letters_by_row(jinan_db)[1].errors
+    assert [(e["field"], e["code"]) for e in errors] == expected
+    # The report counts the row under each of its reasons.
+    assert report.reasons == {key: 1 for key in expected}
+    oversize = {e["field"]: e["params"] for e in errors if e["code"] == "oversize"}
+    assert oversize == {"title (诉求主题)": {"length": 101, "max": 100}, "content (诉求内容)": {"length": 150, "max": 100}}
+    assert report.text().count("\n        ") == len(expected)  # one line per reason
+
+
+@pytest.mark.parametrize("written, value", [
+    ("%Y/%m/%d %H:%M:%S", "2026-11-18 09:00:00"),
+    ("yyyy-MM-dd HH:mm:ss", "2026/11/18 09:00:00"),
+    ("MM/DD/YYYY hh:mm:ss AM", "2026-11-18 09:00:00"),
+])
+def test_a_bad_date_names_the_format_as_the_mapping_writes_it(tmp_path: Path, jinan_db: sessionmaker[Session],
+                                                              written: str, value: str) -> None:
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "dates": {"formats": [written]}})
+    report = run_import(jinan_db, write_csv(tmp_path / "d.csv", [hotline_row(1, at=value)]), mapping, TZ, now=NOW)
+    assert report.counts["rejected"] == 1
+    (error,) = letters_by_row(jinan_db)[1].errors
+    assert error["code"] == "bad_date" and error["params"] == {"value": value, "formats": [written]}
+    assert error["message"] == f"bad date: '{value}' matches none of the formats '{written}'"
+    if "%" not in written:
+        assert "%" not in error["message"]  # not the strptime translation of what was written
+    # The same for a live channel whose source configures its own formats (the 12345 push).
+    from feeds.common import Draft
+
+    draft = Draft("hotline_12345", TZ)
+    assert draft.local_time("派单时间", "18.11.2026 09:00", formats=("%Y/%m/%d %H:%M:%S",)) is None
+    assert "'%Y/%m/%d %H:%M:%S'" in draft.errors[0].message and "yyyy-MM-dd" not in draft.errors[0].message
+
+
+def test_reasons_in_chinese_and_in_english_with_one_code(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
+    from feeds import import_reasons
+
+    rows = [hotline_row(1, closed="2026-11-17 08:00:00", status="2"), hotline_row(2, status="7")]
+    path = write_csv(tmp_path / "zh.csv", rows)
+    zh = run_import(jinan_db, path, Mapping.from_dict(HOTLINE_MAPPING), TZ, now=NOW, lang="zh-CN")
+    letters = letters_by_row(jinan_db)
+    before = letters[1].errors[0]
+    assert before["code"] == "closed_before_opened"
+    assert before["message"] == "办结早于受理：办结 2026-11-17 08:00:00，受理 2026-11-18 09:00:00"
+    assert letters[2].errors[0]["message"] == "未知状态“7”：不在映射的办结状态 '2' 或未办结状态 '0', '1' 之中"
+    # The same reason said in English, from the stored code and params.
+    assert import_reasons.text(before, "en") == ("closed before opened: closed 2026-11-17 08:00:00, "
+                                                 "opened 2026-11-18 09:00:00")
+    assert "closed_at (办结时间): 办结早于受理" in zh.text() and "拒收（存入死信）" in zh.text()
+    assert "closed_at (办结时间): closed before opened" in zh.text("en")
+    # Every code has both languages' words, with the same placeholders.
+    for code, reason in import_reasons.REASONS.items():
+        from layouts.i18n import gettext
+
+        for msgid in (reason.summary, reason.message):
+            assert gettext(msgid, "zh-CN") != msgid and re.search(r"[\u4e00-\u9fff]", gettext(msgid, "zh-CN")), code
+            assert sorted(re.findall(r"%\((\w+)\)s", gettext(msgid, "zh-CN"))) == \
+                sorted(re.findall(r"%\((\w+)\)s", msgid)), code
