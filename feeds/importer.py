@@ -2,9 +2,9 @@
 
     python app.py import data.csv.gz --mapping examples/boston311.yaml [--dry-run] [--batch 2000]
 
-Every row of the file ends up in exactly one of four places, and the run
+Every row of the file ends up in exactly one of five places, and the run
 prints the reconciliation (rows in the file = imported + merged + duplicate
-+ rejected):
++ rejected + filtered):
 
 - **imported**: a new ticket (with its intake record and timeline, see
   ``tickets/batch.py`` for how history passes through the domain);
@@ -14,7 +14,11 @@ prints the reconciliation (rows in the file = imported + merged + duplicate
   earlier run, an earlier row of this file, or a live channel;
 - **rejected**: a dead letter (``feeds.dead_letters``) with the raw row and
   every reason, field by field (bad date, closed before opened, unknown
-  district code, missing coordinates where the mapping requires them …).
+  district code, missing coordinates where the mapping requires them …),
+  each a stable code with its parameters (``feeds.import_reasons``), said
+  in the run's language (``--lang``, zh-CN or en);
+- **filtered**: not this mapping's record (the mapping's ``where:``
+  conditions do not all hold): counted, not read further, not kept.
 
 Rows are read, checked and written in batches; each batch is one
 transaction that also advances the run's ``rows_done``. A crash (or Ctrl-C)
@@ -138,9 +142,10 @@ def file_sha256(path: Path) -> str:
 
 
 # ------------------------------------------------------------------ report
-OUTCOMES = ("imported", "merged", "duplicate", "rejected")
+OUTCOMES = ("imported", "merged", "duplicate", "rejected", "filtered")
 _OUTCOME_LABELS = (("imported", N_("imported")), ("merged", N_("merged (duplicate of an open ticket)")),
-                   ("duplicate", N_("duplicate external id")), ("rejected", N_("rejected (dead letters)")))
+                   ("duplicate", N_("duplicate external id")), ("rejected", N_("rejected (dead letters)")),
+                   ("filtered", N_("filtered out (where:)")))
 
 
 @dataclass
@@ -231,7 +236,7 @@ def reason_key(error: FieldError) -> tuple[str, str]:
 class _Row:
     number: int  # 1-based data row (the header is not counted)
     raw: dict[str, Any]
-    parsed: Arrival | list[FieldError]
+    parsed: Arrival | list[FieldError] | None  # None: filtered out by the mapping's where:
 
 
 def run_import(
@@ -297,8 +302,12 @@ def run_import(
             if number <= report.resumed_from:
                 continue
             where = f"{path.name} row {number}"
-            pending.append(_Row(number, raw, mapping.parse(raw, where, now) if raw else
-                                [import_reasons.error("row", "blank_line")]))
+            if not raw:  # a blank line is refused (reported), never filtered
+                pending.append(_Row(number, raw, [import_reasons.error("row", "blank_line")]))
+            elif not mapping.keep(raw):  # not this mapping's: counted, neither read nor kept
+                pending.append(_Row(number, raw, None))
+            else:
+                pending.append(_Row(number, raw, mapping.parse(raw, where, now)))
             if len(pending) >= batch:
                 _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
                              units, dry_run,
@@ -369,7 +378,8 @@ def _start_run(factory: sessionmaker[UnitOfWork], path: Path, sha: str, mapping:
             unfinished.status = "running"
             report.resumed_from = unfinished.rows_done
             report.counts.update({"imported": unfinished.rows_imported, "merged": unfinished.rows_merged,
-                                  "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected})
+                                  "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected,
+                                  "filtered": unfinished.rows_filtered})
             return unfinished.id
         run = ImportRun(file_name=str(path.name)[:300], file_sha256=sha, mapping_name=mapping.name[:200],
                         rows_total=report.rows_total, status="running", dry_run=False)
@@ -409,6 +419,9 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
                     IntakeRecord.channel == channel, IntakeRecord.external_id.in_(ids[start:start + 1000]))))
         fresh: list[Arrival] = []
         for r in rows:
+            if r.parsed is None:
+                counts["filtered"] += 1
+                continue
             if isinstance(r.parsed, list):
                 errors = r.parsed
                 if not dry_run:
@@ -439,6 +452,7 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
             run.rows_merged += counts["merged"]
             run.rows_duplicate += counts["duplicate"]
             run.rows_rejected += counts["rejected"]
+            run.rows_filtered += counts["filtered"]
         session.flush()
         if crash:
             raise SimulatedCrash(f"simulated crash in the batch ending at row {rows[-1].number}")

@@ -35,7 +35,7 @@ from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
 TOP_KEYS = frozenset({
     "name", "description", "source", "format", "timezone", "dates", "columns", "status", "due", "coordinates",
-    "channel", "topic", "kind", "sla_class", "unit", "dedup", "limits",
+    "channel", "topic", "kind", "sla_class", "unit", "dedup", "limits", "where",
 })
 COLUMN_KEYS = frozenset({
     "external_id", "received_at", "closed_at", "due_at", "title", "content", "address", "district", "lat", "lon",
@@ -191,6 +191,84 @@ class ValueMap:
         return None, reasons.error(where, "not_mapped", value=raw)
 
 
+WHERE_OPERATORS = ("equals", "in", "matches", "not_equals", "not_in", "not_matches")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition of ``where:`` on a column's value (trimmed, as every column is read): ``equals`` a
+    value, ``in`` a list, ``matches`` a regex (found anywhere in the value: anchor it with ^…$), or
+    the ``not_`` form of each."""
+
+    column: str
+    operator: str
+    values: frozenset[str] = frozenset()
+    pattern: re.Pattern[str] | None = None
+
+    def holds(self, row: MappingT[str, Any]) -> bool:
+        value = _cell(row, self.column)
+        found = self.pattern.search(value) is not None if self.pattern is not None else value in self.values
+        return not found if self.operator.startswith("not_") else found
+
+
+def where_conditions(spec: Any, problems: list[str]) -> tuple[Condition, ...]:
+    """``where:`` (a list of conditions, all of which must hold) → conditions; problems named by key."""
+    if spec is None:
+        return ()
+    items = [spec] if isinstance(spec, dict) else spec
+    if not isinstance(items, list):
+        problems.append("where: a list of conditions, e.g. [{column: SUBJECT, equals: Boston Police Department}]")
+        return ()
+    out = []
+    for i, item in enumerate(items):
+        key = f"where[{i}]"
+        if not isinstance(item, dict):
+            problems.append(f"{key}: a condition {{column: C, OPERATOR: value}}, got {item!r}")
+            continue
+        column = item.get("column")
+        operators = [k for k in item if k in WHERE_OPERATORS]
+        extra = sorted(set(item) - {"column", *WHERE_OPERATORS})
+        if not isinstance(column, str) or not column.strip():
+            problems.append(f"{key}.column: required, the source column the condition reads")
+        if extra:
+            problems.append(f"{key}: unknown key(s) {extra}; a condition has column and one of {list(WHERE_OPERATORS)}")
+        if len(operators) != 1:
+            problems.append(f"{key}: exactly one of {list(WHERE_OPERATORS)}, got {operators or 'none'}")
+            continue
+        operator = operators[0]
+        value = item[operator]
+        base = operator.removeprefix("not_")
+        if base == "matches":
+            try:
+                pattern = re.compile(str(value)) if isinstance(value, str) and value else None
+            except re.error as exc:
+                problems.append(f"{key}.{operator}: bad regex {value!r}: {exc}")
+                continue
+            if pattern is None:
+                problems.append(f"{key}.{operator}: a regular expression, got {value!r}")
+                continue
+            out.append(Condition(str(column), operator, pattern=pattern))
+            continue
+        values = value if base == "in" else [value]
+        if base == "in" and (not isinstance(value, list) or not value):
+            problems.append(f"{key}.{operator}: a list of values, got {value!r}")
+            continue
+        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (str, int, float))]
+        if bad:  # YAML reads yes/no/true/off as booleans and ~ as null: the file has the text
+            problems.append(f"{key}.{operator}: {bad!r} is not text: quote it ('yes', 'null') to compare with "
+                            "the file's text")
+            continue
+        out.append(Condition(str(column), operator, values=frozenset(_text_of(v) for v in values)))
+    return tuple(out)
+
+
+def _text_of(value: str | int | float) -> str:
+    """A YAML value as the file's text: 2 → '2', 2.0 → '2' (as a cell is read), 'x ' → 'x'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 @dataclass(frozen=True)
 class UnitRule:
     column: str | None = None
@@ -231,6 +309,7 @@ class Mapping:
     unit: UnitRule = field(default_factory=UnitRule)
     dedup_mode: str | None = None  # None: the platform's setting
     max_text: int = 5000
+    where: tuple[Condition, ...] = ()  # all must hold, or the row is filtered out
     # Filled by the importer: codes of the active units, to refuse unknown ones.
     known_units: frozenset[str] | None = None
 
@@ -436,6 +515,8 @@ class Mapping:
             problems.append("limits.max_text: a number of characters (≥ 10)")
             max_text = 5000
 
+        conditions = where_conditions(data.get("where"), problems)
+
         if problems:
             raise MappingError(where, problems)
         return cls(
@@ -445,7 +526,7 @@ class Mapping:
             sheet=file_format.get("sheet"), status_column=status.get("column"), closed_values=closed_values,
             open_values=open_values, due_missing=due_missing, coordinate_system=system,
             missing_points=tuple(missing_points), bounds=bounds, coordinates_required=coordinates_required, unit=unit,
-            dedup_mode=dedup_mode, max_text=max_text,
+            dedup_mode=dedup_mode, max_text=max_text, where=conditions,
         )
 
     # ------------------------------------------------------------ columns
@@ -466,10 +547,20 @@ class Mapping:
         return out
 
     def check_header(self, header: list[str], where: str) -> None:
+        problems = []
         missing = sorted(self.referenced_columns() - set(header))
         if missing:
-            raise MappingError(where, [(f"column(s) {missing} named in the mapping are not in the file; "
-                                        f"its columns are: {header}")])
+            problems.append(f"column(s) {missing} named in the mapping are not in the file; its columns are: {header}")
+        for i, condition in enumerate(self.where):
+            if condition.column not in header:  # the filter would drop (or keep) every row
+                problems.append(f"where[{i}].column: {condition.column!r} is not a column of the file; "
+                                f"its columns are: {header}")
+        if problems:
+            raise MappingError(where, problems)
+
+    def keep(self, row: MappingT[str, Any]) -> bool:
+        """Whether the row passes ``where:`` (every condition holds)."""
+        return all(c.holds(row) for c in self.where)
 
     def channels(self) -> set[str]:
         vm = self.channel

@@ -413,6 +413,7 @@ class ImportRun(Base):
     rows_merged: Mapped[int] = mapped_column(Integer, default=0)
     rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)  # same external id seen before
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_filtered: Mapped[int] = mapped_column(Integer, default=0)  # not the mapping's (its where:)
     status: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -415,3 +415,101 @@ def test_reasons_in_chinese_and_in_english_with_one_code(tmp_path: Path, jinan_d
             assert gettext(msgid, "zh-CN") != msgid and re.search(r"[\u4e00-\u9fff]", gettext(msgid, "zh-CN")), code
             assert sorted(re.findall(r"%\((\w+)\)s", gettext(msgid, "zh-CN"))) == \
                 sorted(re.findall(r"%\((\w+)\)s", msgid)), code
+
+
+# ----------------------------------------------------------------- where: a file of many agencies
+DISTRICT_ROWS = [("历下区", "投诉"), ("市中区", "咨询"), ("历城区", "投诉"), ("槐荫区", "求助")]
+
+
+def district_rows() -> list[list[str]]:
+    return [hotline_row(n, district=d, kind=k, phone=f"1370000000{n}", content=f"第{n}件：{d}的事情{'甲乙丙丁'[n - 1] * 6}")
+            for n, (d, k) in enumerate(DISTRICT_ROWS, start=1)]
+
+
+def imported_rows(factory: sessionmaker[Session]) -> set[int]:
+    with factory() as s:
+        return {int(e[-4:]) for e in s.scalars(select(IntakeRecord.external_id))}
+
+
+@pytest.mark.parametrize("condition, kept", [
+    ({"equals": "历下区"}, {1}),
+    ({"in": ["历下区", "市中区"]}, {1, 2}),
+    ({"matches": "^历"}, {1, 3}),
+    ({"not_equals": "历下区"}, {2, 3, 4}),
+    ({"not_in": ["历下区", "市中区"]}, {3, 4}),
+    ({"not_matches": "^历"}, {2, 4}),
+])
+def test_where_keeps_the_rows_its_condition_holds_for(tmp_path: Path, jinan_db: sessionmaker[Session],
+                                                      condition: dict[str, Any], kept: set[int]) -> None:
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "where": [{"column": "区县", **condition}]})
+    report = run_import(jinan_db, write_csv(tmp_path / "all.csv", district_rows()), mapping, TZ, now=NOW)
+    assert imported_rows(jinan_db) == kept
+    assert report.counts["filtered"] == 4 - len(kept) and report.counts["rejected"] == 0
+    assert report.reconciles and report.accounted == 4
+    assert table_counts(jinan_db)["dead_letters"] == 0  # filtered rows are no one's mistake
+    with jinan_db() as s:
+        assert s.scalars(select(ImportRun)).one().rows_filtered == 4 - len(kept)
+
+
+def test_where_needs_every_condition_and_filtered_rows_are_not_checked(tmp_path: Path,
+                                                                         jinan_db: sessionmaker[Session]) -> None:
+    rows = district_rows()
+    rows.append(hotline_row(5, at="not a date", district="历下区", kind="投诉"))  # would be refused, but kept
+    rows.append(hotline_row(6, at="not a date", district="槐荫区", kind="投诉"))  # refused? no: filtered first
+    rows.append([])  # a blank line: refused as one, never filtered
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "where": [
+        {"column": "区县", "matches": "^历"}, {"column": "诉求类型", "not_in": ["咨询", "求助"]},
+        {"column": "状态", "in": [0, 1]},  # YAML numbers compare with the file's text
+    ]})
+    report = run_import(jinan_db, write_csv(tmp_path / "all.csv", rows), mapping, TZ, now=NOW, batch=2)
+    assert imported_rows(jinan_db) == {1, 3}
+    assert (report.counts["filtered"], report.counts["rejected"]) == (3, 2) and report.reconciles
+    assert set(letters_by_row(jinan_db)) == {5, 7}
+    text = report.text()
+    assert "filtered out (where:)" in text and text.splitlines()[-2].endswith("= rows in the file ✓")
+    assert "已筛除（where:）" in report.text("zh-CN")
+    # A dry run decides the same.
+    dry = run_import(jinan_db, write_csv(tmp_path / "again.csv", rows), mapping, TZ, now=NOW, dry_run=True)
+    assert (dry.counts["filtered"], dry.counts["duplicate"]) == (3, 2)
+    assert report.as_dict()["filtered"] == 3
+
+
+def test_where_on_a_column_the_file_lacks_is_a_mapping_error_before_any_row(tmp_path: Path,
+                                                                            jinan_db: sessionmaker[Session]) -> None:
+    before = table_counts(jinan_db)
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "where": [{"column": "承办部门", "equals": "公安局"}]})
+    with pytest.raises(MappingError, match=r"where\[0\]\.column: '承办部门' is not a column of the file"):
+        run_import(jinan_db, write_csv(tmp_path / "all.csv", district_rows()), mapping, TZ, now=NOW)
+    assert table_counts(jinan_db) == before  # not even an import run
+    # And the conditions themselves are checked with the rest of the mapping, each named by its key.
+    bad = [{"column": "区县", "matches": "(unclosed"}, {"column": "区县", "equals": "a", "in": ["b"]},
+           {"column": "区县", "equals": True}, {"column": "区县", "in": []}, {"equals": "x"},
+           {"column": "区县", "contains": "x"}, "区县 = 历下区"]
+    with pytest.raises(MappingError) as caught:
+        Mapping.from_dict({**HOTLINE_MAPPING, "where": bad})
+    text = str(caught.value)
+    for expected in ("where[0].matches: bad regex", "where[1]: exactly one of", "where[2].equals: [True] is not text",
+                     "where[3].in: a list of values", "where[4].column: required", "where[5]: unknown key(s) ['contains']",
+                     "where[6]: a condition"):
+        assert expected in text, expected
+
+
+def test_a_filtered_import_resumes_with_its_filtered_rows_counted(tmp_path: Path,
+                                                                  boston_db: sessionmaker[Session]) -> None:
+    """docs/IMPORT.md's police-relevant cut of Boston 311: noise, disturbances and abandoned vehicles."""
+    data = yaml.safe_load(BOSTON_MAPPING.read_text(encoding="utf-8"))
+    police = Mapping.from_dict({**data, "where": [{"column": "TYPE",
+                                                   "matches": "(?i)noise|disturbance|abandoned vehicle"}]})
+    with pytest.raises(SimulatedCrash):
+        run_import(boston_db, BOSTON_SAMPLE, police, NY, now=NOW, batch=300, crash_after_batches=3)
+    resumed = run_import(boston_db, BOSTON_SAMPLE, police, NY, now=NOW, batch=300)
+    assert resumed.resumed_from == 900 and resumed.reconciles
+    assert resumed.counts["filtered"] == 2000 - 61  # the sample has 61 such rows (pandas, docs/IMPORT.md)
+    assert resumed.counts["imported"] + resumed.counts["rejected"] == 61
+    straight = bureau_database(f"sqlite:///{tmp_path / 'straight.db'}", "boston_bureau.yaml", tz=NY)
+    once = run_import(straight, BOSTON_SAMPLE, police, NY, now=NOW, batch=300)
+    assert {o: once.counts[o] for o in OUTCOMES} == {o: resumed.counts[o] for o in OUTCOMES}
+    with boston_db() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == resumed.counts["imported"]
+        types = {r.payload["TYPE"] for r in s.scalars(select(IntakeRecord))}
+    assert types and all(re.search("(?i)noise|disturbance|abandoned vehicle", t) for t in types)
