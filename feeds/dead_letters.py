@@ -95,6 +95,7 @@ def reject(
     errors: list[FieldError],
     external_id: str | None = None,
     at: datetime | None = None,
+    fingerprint: str | None = None,
 ) -> DeadLetter:
     """Store a refused record with its reasons; returns the (flushed) DeadLetter row."""
     if not errors:
@@ -108,6 +109,7 @@ def reject(
         payload=as_text(payload_text),
         errors=[e.as_dict() if isinstance(e, FieldError) else dict(e) for e in errors],
         status="new",
+        fingerprint=fingerprint,
     )
     session.add(letter)
     session.flush()

@@ -59,7 +59,7 @@ from feeds.mapping import Mapping, MappingError
 from layouts.i18n import LANGUAGES, N_, gettext, normalise
 from tickets import dedup, services
 from tickets.batch import Arrival, UnitCache
-from tickets.models import ImportRun, IntakeRecord, Unit
+from tickets.models import DeadLetter, ImportRun, IntakeRecord, Unit
 from tickets.uow import UnitOfWork
 
 DEFAULT_BATCH = 2000
@@ -163,7 +163,8 @@ class Report:
     rows_this_run: int = 0
     run_id: int | None = None
     status: str = "running"
-    lang: str = "en"  # the language of the text and of the dead letters' reasons
+    lang: str = "en"
+    sha256: str = ""  # the file's  # the language of the text and of the dead letters' reasons
 
     @property
     def accounted(self) -> int:
@@ -181,6 +182,7 @@ class Report:
         return {"file": self.file, "mapping": self.mapping, "dry_run": self.dry_run, "rows_total": self.rows_total,
                 "resumed_from": self.resumed_from, **{o: self.counts[o] for o in OUTCOMES},
                 "accounted": self.accounted, "reconciles": self.reconciles,
+                "rejected_already_kept": self.counts["rejected_known"],
                 "rejected_by_reason": [{"field": f, "code": code, "reason": import_reasons.summary(code, self.lang),
                                         "rows": n} for (f, code), n in self.reasons.most_common()],
                 "duplicate_suggestions": self.suggestions, "seconds": round(self.seconds, 2),
@@ -202,6 +204,9 @@ class Report:
         for outcome, msgid in _OUTCOME_LABELS:
             label = gettext(msgid, lang)
             lines.append(f"    {_ljust(label, 38)}{self.counts[outcome]:>{w},}")
+            if outcome == "rejected" and self.counts["rejected"]:
+                label = gettext("already kept, not stored again", lang)
+                lines.append(f"      {_ljust(label, 36)}{self.counts['rejected_known']:>{w},}")
         if self.reasons and self.resumed_from:
             lines.append("        " + gettext("by reason, rows of this run:", lang))
         for (field_, code), n in self.reasons.most_common():
@@ -282,7 +287,7 @@ def run_import(
         raise MappingError(str(path), ["the file is empty (no header row)"])
     mapping.check_header(header, str(path))
     report.rows_total = count_rows(path, mapping)
-    sha = file_sha256(path)
+    sha = report.sha256 = file_sha256(path)
 
     run = None if dry_run else _start_run(factory, path, sha, mapping, report)
     # The run's own candidate index: history is not in time order across a file, so it keeps
@@ -293,6 +298,7 @@ def run_import(
     units = UnitCache()
     channels = mapping.channels()
     seen: set[str] = set()
+    kept: set[str] = set()  # fingerprints of the dead letters this run kept (a dry run's are rolled back)
 
     bar = _progress(report, progress)
     batches = 0
@@ -311,7 +317,7 @@ def run_import(
             if len(pending) >= batch:
                 _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
                              units, dry_run,
-                             crash=crash_after_batches is not None and batches >= crash_after_batches)
+                             crash=crash_after_batches is not None and batches >= crash_after_batches, kept=kept)
                 batches += 1
                 if not dry_run and batches in (1, 4, 16, 64, 256):
                     _analyze(factory)
@@ -321,7 +327,8 @@ def run_import(
                     on_batch(report)
         if pending:
             _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
-                         units, dry_run, crash=crash_after_batches is not None and batches >= crash_after_batches)
+                         units, dry_run, crash=crash_after_batches is not None and batches >= crash_after_batches,
+                         kept=kept)
             bar(len(pending))
         report.status = "done"
     except BaseException:
@@ -379,7 +386,8 @@ def _start_run(factory: sessionmaker[UnitOfWork], path: Path, sha: str, mapping:
             report.resumed_from = unfinished.rows_done
             report.counts.update({"imported": unfinished.rows_imported, "merged": unfinished.rows_merged,
                                   "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected,
-                                  "filtered": unfinished.rows_filtered})
+                                  "filtered": unfinished.rows_filtered,
+                                  "rejected_known": unfinished.rows_rejected_known})
             return unfinished.id
         run = ImportRun(file_name=str(path.name)[:300], file_sha256=sha, mapping_name=mapping.name[:200],
                         rows_total=report.rows_total, status="running", dry_run=False)
@@ -400,7 +408,7 @@ def _finish_run(factory: sessionmaker[UnitOfWork], run_id: int, status: str) -> 
 def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Report, run_id: int | None,
                  mapping: Mapping, channels: set[str], seen: set[str], now: datetime, tz: Any,
                  params: dedup.Params, index: dedup.CandidateIndex, units: UnitCache,
-                 dry_run: bool, crash: bool) -> None:
+                 dry_run: bool, crash: bool, kept: set[str]) -> None:
     counts: Counter[str] = Counter()
     reasons: Counter[tuple[str, str]] = Counter()
     suggestions = 0
@@ -418,19 +426,14 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
                 stored.update(session.scalars(select(IntakeRecord.external_id).where(
                     IntakeRecord.channel == channel, IntakeRecord.external_id.in_(ids[start:start + 1000]))))
         fresh: list[Arrival] = []
+        refused = [r for r in rows if isinstance(r.parsed, list)]
+        kept_here = _keep_dead_letters(session, refused, report, mapping, kept, counts, dry_run)
         for r in rows:
             if r.parsed is None:
                 counts["filtered"] += 1
                 continue
             if isinstance(r.parsed, list):
-                errors = r.parsed
-                if not dry_run:
-                    reject(session, DEAD_LETTER_CHANNEL, f"{report.file} row {r.number} (mapping {mapping.name})",
-                           json.dumps(r.raw, ensure_ascii=False, default=str),
-                           import_reasons.in_language(errors, report.lang),
-                           external_id=mapping.external_id(r.raw) or None)
-                counts["rejected"] += 1
-                reasons.update({reason_key(e) for e in errors})
+                reasons.update({reason_key(e) for e in r.parsed})
                 continue
             ext = r.parsed.request.external_id
             if ext in stored or ext in seen or ext in seen_here:
@@ -453,6 +456,7 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
             run.rows_duplicate += counts["duplicate"]
             run.rows_rejected += counts["rejected"]
             run.rows_filtered += counts["filtered"]
+            run.rows_rejected_known += counts["rejected_known"]
         session.flush()
         if crash:
             raise SimulatedCrash(f"simulated crash in the batch ending at row {rows[-1].number}")
@@ -468,10 +472,59 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
     finally:
         session.close()
     seen.update(seen_here)
+    kept.update(kept_here)
     report.counts.update(counts)
     report.reasons.update(reasons)
     report.suggestions += suggestions
     report.rows_this_run += len(rows)
+
+
+def _keep_dead_letters(session: UnitOfWork, refused: list[_Row], report: Report, mapping: Mapping,
+                       kept: set[str], counts: Counter[str], dry_run: bool) -> set[str]:
+    """Keep each refused row as a dead letter, once: a row refused again (a finished file run
+    again, the same record in a later export) for the same reasons is counted, not stored again.
+    Returns the fingerprints this batch kept."""
+    letters = []
+    for r in refused:
+        assert isinstance(r.parsed, list)
+        payload = json.dumps(r.raw, ensure_ascii=False, default=str)
+        ext = mapping.external_id(r.raw)
+        letters.append((r, r.parsed, payload, ext, _fingerprint(mapping.source, ext, report.sha256, r.number,
+                                                                 payload, r.parsed)))
+    known: set[str] = set()
+    prints = [letter[-1] for letter in letters]
+    for start in range(0, len(prints), 1000):
+        known.update(f for f in session.scalars(select(DeadLetter.fingerprint).where(
+            DeadLetter.fingerprint.in_(prints[start:start + 1000]))) if f)
+    kept_here: set[str] = set()
+    id_column = mapping.columns["external_id"]
+    for r, errors, payload, ext, fingerprint in letters:
+        counts["rejected"] += 1
+        if fingerprint in known or fingerprint in kept or fingerprint in kept_here:
+            counts["rejected_known"] += 1
+            continue
+        kept_here.add(fingerprint)
+        if dry_run:
+            continue
+        raw_id = ext.split(":", 1)[1] if ext else ""
+        # The source's own id beside the row number (the column is cut to 64: an id that long keeps it here).
+        where = f"{id_column} {raw_id[:64]}; " if raw_id else ""
+        reject(session, DEAD_LETTER_CHANNEL, f"{report.file} row {r.number} ({where}mapping {mapping.name})",
+               payload, import_reasons.in_language(errors, report.lang),
+               external_id=ext if 0 < len(ext) <= 64 else None, fingerprint=fingerprint)
+    return kept_here
+
+
+def _fingerprint(source: str, external_id: str, sha256: str, number: int, payload: str,
+                 errors: list[FieldError]) -> str:
+    """What makes a refusal the same one: the source's record (its id, or without one the file and
+    row), the row exactly as read, and the reasons by code and params (not by words: a run in the
+    other language refuses the same way)."""
+    reasons = sorted(json.dumps([e.field, e.code or e.message, e.params or {}], sort_keys=True, ensure_ascii=False,
+                                default=str) for e in errors)
+    record: dict[str, Any] = {"id": external_id} if external_id else {"file": sha256, "row": number}
+    key = {"source": source, **record, "payload": payload, "reasons": reasons}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------- CLI

@@ -112,10 +112,10 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan_db
     assert report.reconciles and report.rows_total == 13
     assert report.counts["imported"] == 2  # rows 1 and 7 (its kind falls back to the default)
     assert report.counts["rejected"] == 11
-    with jinan_db() as s:
-        letters = {d.source.split(" row ")[1].split(" ")[0]: d for d in s.scalars(select(DeadLetter))}
+    letters = letters_by_row(jinan_db)
+
     def messages(row: int) -> str:
-        return json.dumps(letters[str(row)].errors, ensure_ascii=False)
+        return json.dumps(letters[row].errors, ensure_ascii=False)
     assert "bad date" in messages(2) and "2026/11/18 9:00" in messages(2)
     assert "closed before opened" in messages(3)
     assert "unknown status '7'" in messages(4)
@@ -128,9 +128,9 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan_db
     assert "outside the source's area" in messages(12)
     assert "received_at (派单时间)" in messages(13) and "closed_at (办结时间)" in messages(13)
     # The raw row is kept exactly, with its external id, for inspection and reprocessing.
-    assert json.loads(letters["3"].payload)["工单编号"] == "GS20261118000003"
-    assert letters["3"].external_id == "jn12345:GS20261118000003"
-    assert letters["3"].channel == "import"
+    assert json.loads(letters[3].payload)["工单编号"] == "GS20261118000003"
+    assert letters[3].external_id == "jn12345:GS20261118000003"
+    assert letters[3].channel == "import"
     assert report.reasons[("closed_at (办结时间)", "closed_before_opened")] == 1
 
 
@@ -513,3 +513,68 @@ def test_a_filtered_import_resumes_with_its_filtered_rows_counted(tmp_path: Path
         assert s.scalar(select(func.count()).select_from(Ticket)) == resumed.counts["imported"]
         types = {r.payload["TYPE"] for r in s.scalars(select(IntakeRecord))}
     assert types and all(re.search("(?i)noise|disturbance|abandoned vehicle", t) for t in types)
+
+
+# --------------------------------------------------- dead letters: the source's id, kept once
+def test_dead_letters_name_the_sources_own_id(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
+    long_id = hotline_row(2, status="7")
+    long_id[0] = "GS" + "9" * 70  # too long for an external id: kept in the source text, not cut in the column
+    no_id = hotline_row(3, status="7")
+    no_id[0] = ""
+    path = write_csv(tmp_path / "ids.csv", [hotline_row(1, status="7"), long_id, no_id])
+    run_import(jinan_db, path, Mapping.from_dict(HOTLINE_MAPPING), TZ, now=NOW)
+    letters = letters_by_row(jinan_db)
+    assert letters[1].external_id == "jn12345:GS20261118000001"
+    assert letters[1].source == "ids.csv row 1 (工单编号 GS20261118000001; mapping hotline_export)"
+    assert letters[2].external_id is None and f"工单编号 {long_id[0][:64]};" in letters[2].source
+    assert [e["code"] for e in letters[2].errors] == ["id_too_long", "unknown_status"]
+    assert letters[3].external_id is None and letters[3].source == "ids.csv row 3 (mapping hotline_export)"
+    assert [e["code"] for e in letters[3].errors] == ["id_missing", "unknown_status"]
+
+
+def test_a_file_run_again_keeps_each_dead_letter_once(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
+    no_id = hotline_row(4, status="7")
+    no_id[0] = ""
+    rows = [hotline_row(1), hotline_row(2, status="7"), hotline_row(3, at="yesterday"), no_id]
+    path = write_csv(tmp_path / "export.csv", rows)
+    mapping = Mapping.from_dict(HOTLINE_MAPPING)
+    first = run_import(jinan_db, path, mapping, TZ, now=NOW)
+    assert (first.counts["rejected"], first.counts["rejected_known"]) == (3, 0)
+    assert table_counts(jinan_db)["dead_letters"] == 3
+    # The same file again, in the other language: the same refusals, already kept.
+    dry = run_import(jinan_db, path, mapping, TZ, now=NOW, dry_run=True)
+    again = run_import(jinan_db, path, mapping, TZ, now=NOW, lang="zh-CN")
+    for report in (dry, again):
+        assert (report.counts["rejected"], report.counts["rejected_known"], report.counts["duplicate"]) == (3, 3, 1)
+        assert report.reconciles
+    assert table_counts(jinan_db)["dead_letters"] == 3
+    assert "此前已存，未重复存储" in again.text() and again.as_dict()["rejected_already_kept"] == 3
+    assert "\n      already kept, not stored again              3\n" in again.text("en")
+    # A later export holding the same bad record, a corrected one and a new bad one: only what is new is kept
+    # (the row without an id was identified by its file and row: in another file it is another refusal).
+    later = [hotline_row(2, status="7"), hotline_row(3), hotline_row(5, status="9"), no_id, hotline_row(5, status="9")]
+    report = run_import(jinan_db, write_csv(tmp_path / "later.csv", later), mapping, TZ, now=NOW)
+    assert (report.counts["rejected"], report.counts["rejected_known"], report.counts["imported"]) == (4, 2, 1)
+    with jinan_db() as s:
+        kept = sorted((d.external_id or "-", d.source.split(" row ")[0]) for d in s.scalars(select(DeadLetter)))
+    assert kept == [("-", "export.csv"), ("-", "later.csv"), ("jn12345:GS20261118000002", "export.csv"),
+                    ("jn12345:GS20261118000003", "export.csv"), ("jn12345:GS20261118000005", "later.csv")]
+
+
+def test_the_dead_letter_list_shows_the_id_and_the_reasons_in_a_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("MINSHENG_TIMEZONE", "Asia/Shanghai")
+    assert app.main(["db", "upgrade"]) == 0
+    assert app.main(["demo", "load", "--file", str(ROOT / "examples" / "jinan_bureau.yaml"), "--no-accounts"]) == 0
+    mapping = write_mapping(tmp_path, HOTLINE_MAPPING)
+    path = write_csv(tmp_path / "h.csv", [hotline_row(1, closed="2026-11-17 08:00:00", status="2")])
+    assert app.main(["import", str(path), "--mapping", str(mapping), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert app.main(["intake", "dead-letters", "--channel", "import"]) == 0
+    listed = capsys.readouterr().out
+    assert "jn12345:GS20261118000001" in listed and "closed_at (办结时间): 办结早于受理：办结 2026-11-17 08:00:00" in listed
+    assert app.main(["intake", "dead-letters", "--channel", "import", "--lang", "en"]) == 0
+    assert "closed_at (办结时间): closed before opened: closed 2026-11-17 08:00:00" in capsys.readouterr().out
