@@ -163,8 +163,8 @@ class Report:
     rows_this_run: int = 0
     run_id: int | None = None
     status: str = "running"
-    lang: str = "en"
-    sha256: str = ""  # the file's  # the language of the text and of the dead letters' reasons
+    lang: str = "en"  # the language of the text and of the dead letters' reasons
+    sha256: str = ""  # the file's (a refused row without an id is known by file and row)
 
     @property
     def accounted(self) -> int:
@@ -204,14 +204,16 @@ class Report:
         for outcome, msgid in _OUTCOME_LABELS:
             label = gettext(msgid, lang)
             lines.append(f"    {_ljust(label, 38)}{self.counts[outcome]:>{w},}")
-            if outcome == "rejected" and self.counts["rejected"]:
+            if outcome != "rejected":
+                continue
+            if self.counts["rejected"]:
                 label = gettext("already kept, not stored again", lang)
                 lines.append(f"      {_ljust(label, 36)}{self.counts['rejected_known']:>{w},}")
-        if self.reasons and self.resumed_from:
-            lines.append("        " + gettext("by reason, rows of this run:", lang))
-        for (field_, code), n in self.reasons.most_common():
-            reason = field_ + ": " + import_reasons.summary(code, lang)
-            lines.append(f"        {_ljust(reason, 62)}{n:>{w},}")
+            if self.reasons and self.resumed_from:
+                lines.append("        " + gettext("by reason, rows of this run:", lang))
+            for (field_, code), n in self.reasons.most_common():
+                reason = field_ + ": " + import_reasons.summary(code, lang)
+                lines.append(f"        {_ljust(reason, 62)}{n:>{w},}")
         mark = (gettext("= rows in the file ✓", lang) if self.reconciles
                 else gettext("≠ %(rows)s rows in the file ✗", lang, rows=total))
         label = gettext("accounted for", lang)

@@ -43,6 +43,7 @@ COLUMN_KEYS = frozenset({
 })
 TEMPLATE_KEYS = frozenset({"title", "content", "address"})
 MAX_EXTERNAL_ID = 64
+MAX_TEXT_CEILING = 1_000_000  # limits.max_text at most: one record is not a book
 # A source's clock may run a little ahead of ours; more than this is a bad date.
 FUTURE_SLACK = timedelta(minutes=10)
 
@@ -308,7 +309,7 @@ class Mapping:
     coordinates_required: bool = False
     unit: UnitRule = field(default_factory=UnitRule)
     dedup_mode: str | None = None  # None: the platform's setting
-    max_text: int = 5000
+    max_text: int = 20_000  # characters of a title or a content (12345 work orders run long)
     where: tuple[Condition, ...] = ()  # all must hold, or the row is filtered out
     # Filled by the importer: codes of the active units, to refuse unknown ones.
     known_units: frozenset[str] | None = None
@@ -510,10 +511,10 @@ class Mapping:
         except LookupError:
             problems.append(f"format.encoding: unknown encoding {encoding!r}")
         limits = section("limits")
-        max_text = limits.get("max_text", 5000)
-        if not isinstance(max_text, int) or max_text < 10:
-            problems.append("limits.max_text: a number of characters (≥ 10)")
-            max_text = 5000
+        max_text = limits.get("max_text", Mapping.max_text)
+        if isinstance(max_text, bool) or not isinstance(max_text, int) or not 10 <= max_text <= MAX_TEXT_CEILING:
+            problems.append(f"limits.max_text: a number of characters from 10 to {MAX_TEXT_CEILING:,}, got {max_text!r}")
+            max_text = Mapping.max_text
 
         conditions = where_conditions(data.get("where"), problems)
 

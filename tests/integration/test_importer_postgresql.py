@@ -55,9 +55,9 @@ def test_on_postgresql_where_every_reason_in_chinese_and_dead_letters_kept_once(
     """The mapping's filter, coded reasons (JSON params) and the dead letters' fingerprints on the production
     database: a file run again, even in the other language, stores no dead letter twice."""
     factory = bureau_database(pg_url)
-    many = hotline_row(3, at="2026/11/18", status="7", phone="1" * 40)
+    many = hotline_row(3, at="2026/11/18", status="7", phone="1" * 40, content="长" * 20_001)
     rows = [hotline_row(1), hotline_row(2, closed="2026-11-17 08:00:00", status="2"), many,
-            hotline_row(4, district="槐荫区"), hotline_row(5, content="另一件事情：楼道堆放杂物", phone="13700000005")]
+            hotline_row(4, district="槐荫区"), hotline_row(5, content="长" * 6_999, phone="13700000005")]
     path = write_csv(tmp_path / "pg.csv", rows)
     mapping = Mapping.from_dict({**HOTLINE_MAPPING, "where": [{"column": "区县", "not_equals": "槐荫区"}]})
     first = run_import(factory, path, mapping, TZ, now=NOW, lang="zh-CN", batch=2)
@@ -67,9 +67,14 @@ def test_on_postgresql_where_every_reason_in_chinese_and_dead_letters_kept_once(
     assert (again.counts["rejected"], again.counts["rejected_known"], again.counts["duplicate"]) == (2, 2, 2)
     with factory() as s:
         letters = {d.external_id: d for d in s.scalars(select(DeadLetter))}
+        long_text = s.scalar(select(Ticket.content).join(IntakeRecord).where(
+            IntakeRecord.external_id == "jn12345:GS20261118000005"))
     assert set(letters) == {"jn12345:GS20261118000002", "jn12345:GS20261118000003"}
     assert [(e["code"], e["message"][:6]) for e in letters["jn12345:GS20261118000003"].errors] == [
-        ("bad_date", "日期有误：“"), ("unknown_status", "未知状态“7"), ("not_a_phone", "不是电话号码")]
+        ("bad_date", "日期有误：“"), ("unknown_status", "未知状态“7"), ("oversize", "文本过长：2"),
+        ("not_a_phone", "不是电话号码")]
     assert letters["jn12345:GS20261118000003"].errors[1]["params"] == {"value": "7", "closed": ["2"],
                                                                        "open": ["0", "1"]}
+    assert letters["jn12345:GS20261118000003"].errors[2]["params"] == {"length": 20_001, "max": 20_000}
+    assert long_text == "长" * 6_999  # a real 12345 order's length, taken whole
     factory.kw["bind"].dispose()

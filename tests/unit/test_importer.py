@@ -101,7 +101,7 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan_db
         hotline_row(6, status="2"),                                      # closed without a close time
         hotline_row(7, kind="闲聊"),                                      # an unknown kind: the default
         hotline_row(8, at="2027-01-01 00:00:00"),                       # in the future
-        hotline_row(9, content="很长" * 3000),                             # oversize
+        hotline_row(9, content="很长" * 10_001),                           # oversize (20,002 > 20,000)
     ]
     rows.append(hotline_row(10)[:11] + ["", "", "13905310010", "王女士"])  # no point, but points are required
     rows.append(hotline_row(11)[:11] + ["abc", "117.0", "13905310011", "王女士"])  # not a number
@@ -578,3 +578,27 @@ def test_the_dead_letter_list_shows_the_id_and_the_reasons_in_a_language(
     assert "jn12345:GS20261118000001" in listed and "closed_at (办结时间): 办结早于受理：办结 2026-11-17 08:00:00" in listed
     assert app.main(["intake", "dead-letters", "--channel", "import", "--lang", "en"]) == 0
     assert "closed_at (办结时间): closed before opened: closed 2026-11-17 08:00:00" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- long texts
+def test_long_texts_are_taken_up_to_the_limit_and_refused_past_it(tmp_path: Path,
+                                                                  jinan_db: sessionmaker[Session]) -> None:
+    """A real 12345 work order had 6,999 characters: taken whole. Past the limit (limits.max_text,
+    20,000 by default) the row is a dead letter that says so, with the length and the limit."""
+    text = "小区楼下烧烤店每晚营业到凌晨，油烟和噪音严重扰民，多次反映未解决。"
+    rows = [hotline_row(1, content=(text * 500)[:6_999]), hotline_row(2, content=(text * 1000)[:20_000]),
+            hotline_row(3, content=(text * 1000)[:20_001], phone="13700000003")]
+    report = run_import(jinan_db, write_csv(tmp_path / "long.csv", rows), Mapping.from_dict(HOTLINE_MAPPING), TZ,
+                        now=NOW)
+    assert (report.counts["imported"], report.counts["rejected"]) == (2, 1)
+    with jinan_db() as s:
+        assert sorted(len(c) for c in s.scalars(select(Ticket.content))) == [6_999, 20_000]
+    (error,) = letters_by_row(jinan_db)[3].errors
+    assert (error["code"], error["params"]) == ("oversize", {"length": 20_001, "max": 20_000})
+    assert error["message"] == "oversize: 20001 characters, more than the limit of 20000 (limits.max_text)"
+    assert json.loads(letters_by_row(jinan_db)[3].payload)["诉求内容"] == (text * 1000)[:20_001]  # kept whole
+    # The limit is the mapping's.
+    assert Mapping.from_dict({**HOTLINE_MAPPING, "limits": {"max_text": 50_000}}).max_text == 50_000
+    for bad in (5, "many", True, 2_000_000):
+        with pytest.raises(MappingError, match="limits.max_text: a number of characters from 10 to 1,000,000"):
+            Mapping.from_dict({**HOTLINE_MAPPING, "limits": {"max_text": bad}})
