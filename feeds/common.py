@@ -283,7 +283,8 @@ class Draft:
               kind: str | None = None, topic: str | None = None, address: str | None = None,
               point: tuple[float, float] | None = None, citizen_name: str | None = None,
               citizen_phone: str | None = None, default_kind: str = "help",
-              raw: dict[str, Any] | None = None) -> NewRequest:
+              raw: dict[str, Any] | None = None, due_at: datetime | None = None,
+              calendar: str | None = None) -> NewRequest:
         if self.channel not in CHANNELS:
             self.error("channel", f"{self.channel!r} is not a channel")
         ext = (self.external_id or "").strip()
@@ -318,6 +319,8 @@ class Draft:
             citizen_name=citizen_name,
             citizen_phone=citizen_phone,
             raw=raw or {},
+            due_at=due_at,
+            calendar=calendar,
         )
 
 

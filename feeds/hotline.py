@@ -45,6 +45,8 @@ from feeds.common import (
     refuse,
 )
 from feeds.dead_letters import FieldError, Rejected, reject
+from tickets.calendars import OFFICIAL, Calendar, CalendarError
+from tickets.calendars import make as make_calendar
 from tickets.uow import UnitOfWork
 from tickets.intake import NewRequest
 from tickets.vocabulary import CHANNELS, KINDS
@@ -77,6 +79,11 @@ class Source:
     required: tuple[str, ...]
     values: dict[str, dict[str, str]]
     results: dict[str, Any] = field(default_factory=dict)
+    # Whose resolve deadline a ticket gets: the bureau's SLA policy (``bureau``, the default) or
+    # the order's own 办理时限 when it has one (``source``); and the working calendar its
+    # deadlines count on (``tickets.calendars``; the official Chinese calendar by default).
+    deadline: str = "bureau"
+    calendar: Calendar = OFFICIAL
 
     def their(self, ours: str) -> str:
         return self.fields.get(ours, ours)
@@ -125,7 +132,20 @@ def parse_source(data: dict[str, Any], origin: str) -> Source:
         system = normalize_system(str(data.get("coordinates", "wgs84")))
     except ValueError as exc:
         raise SourceError(f"{origin}: coordinates: {exc}") from None
+    deadline = str(data.get("deadline", "bureau"))
+    if deadline not in ("bureau", "source"):
+        raise SourceError(f"{origin}: deadline: bureau (the SLA policy) or source (the order's own), "
+                          f"not {deadline!r}")
+    spec = data.get("calendar") or {}
+    if isinstance(spec, str):
+        spec = {"days": spec}
+    try:
+        calendar = make_calendar(str(spec.get("days", "official")), spec.get("country"), spec.get("subdivision"),
+                                 spec.get("hours"))
+    except (CalendarError, AttributeError) as exc:
+        raise SourceError(f"{origin}: calendar: {exc}") from None
     return Source(
+        deadline=deadline, calendar=calendar,
         name=name, channel=channel, label=str(data.get("label", name)), tz=tz,
         time_formats=tuple(data.get("time_formats") or ("%Y-%m-%d %H:%M:%S",)),
         coordinates=system, id_prefix=str(data.get("id_prefix") or ""),
@@ -268,7 +288,9 @@ def parse_order(source: Source, order: Any, tz: ZoneInfo | None = None) -> NewRe
            "deadline": deadline.isoformat() if deadline else None, "urgency": urgency, "status": status,
            "suggested_unit": unit, "attachments": attachments}
     return draft.build(received_at=dispatched, title=subject, content=content, kind=kind, address=address,
-                       point=point, citizen_name=caller, citizen_phone=phone, raw=raw)
+                       point=point, citizen_name=caller, citizen_phone=phone, raw=raw,
+                       due_at=deadline if source.deadline == "source" else None,
+                       calendar=None if source.calendar.is_official else source.calendar.key)
 
 
 def _coded(draft: Draft, source: Source, ours: str, raw: Any) -> str | None:

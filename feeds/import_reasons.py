@@ -43,6 +43,9 @@ REASONS: dict[str, Reason] = {
                                    N_("the record is open ('%(status)s') but has a close time")),
     "closed_before_opened": Reason(N_("closed before opened"),
                                    N_("closed before opened: closed %(closed)s, opened %(opened)s")),
+    "contacted_before_received": Reason(N_("contacted before received"),
+                                        N_("contacted before received: contacted %(contacted)s, "
+                                           "received %(received)s")),
     "oversize": Reason(N_("oversize text"), N_("oversize: %(length)s characters, more than the limit of "
                                                "%(max)s (limits.max_text)")),
     "not_mapped": Reason(N_("value not mapped"),

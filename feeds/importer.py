@@ -2,9 +2,9 @@
 
     python app.py import data.csv.gz --mapping examples/boston311.yaml [--dry-run] [--batch 2000]
 
-Every row of the file ends up in exactly one of five places, and the run
+Every row of the file ends up in exactly one of six places, and the run
 prints the reconciliation (rows in the file = imported + merged + duplicate
-+ rejected + filtered):
++ excluded + rejected + filtered):
 
 - **imported**: a new ticket (with its intake record and timeline, see
   ``tickets/batch.py`` for how history passes through the domain);
@@ -17,6 +17,8 @@ prints the reconciliation (rows in the file = imported + merged + duplicate
   district code, missing coordinates where the mapping requires them …),
   each a stable code with its parameters (``feeds.import_reasons``), said
   in the run's language (``--lang``, zh-CN or en);
+- **excluded**: an open record past its own deadline, left out because the
+  mapping says ``open.past_due: exclude``;
 - **filtered**: not this mapping's record (the mapping's ``where:``
   conditions do not all hold): counted, not read further, not kept.
 
@@ -45,7 +47,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,7 @@ from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError
 from layouts.i18n import LANGUAGES, N_, gettext, normalise
 from tickets import dedup, services
-from tickets.batch import Arrival, UnitCache
+from tickets.batch import Arrival, UnitCache, past_due
 from tickets.models import DeadLetter, ImportRun, IntakeRecord, Unit
 from tickets.uow import UnitOfWork
 
@@ -142,10 +144,25 @@ def file_sha256(path: Path) -> str:
 
 
 # ------------------------------------------------------------------ report
-OUTCOMES = ("imported", "merged", "duplicate", "rejected", "filtered")
+OUTCOMES = ("imported", "merged", "duplicate", "rejected", "excluded", "filtered")
 _OUTCOME_LABELS = (("imported", N_("imported")), ("merged", N_("merged (duplicate of an open ticket)")),
                    ("duplicate", N_("duplicate external id")), ("rejected", N_("rejected (dead letters)")),
-                   ("filtered", N_("filtered out (where:)")))
+                   ("excluded", N_("excluded (open, past their deadline)")), ("filtered", N_("filtered out (where:)")))
+
+
+class PastDueRefused(ValueError):
+    """Open records of the file are past their own deadlines: importing them makes breaches at once.
+    Refused before anything is written, unless confirmed (``--yes``) or the mapping says what to do."""
+
+    def __init__(self, count: int, oldest: datetime | None, total_open: int) -> None:
+        self.count, self.oldest, self.total_open = count, oldest, total_open
+        super().__init__(
+            f"{count:,} of the file's {total_open:,} open records are past their own deadlines"
+            + (f" (the oldest received {oldest:%Y-%m-%d})" if oldest else "")
+            + ": imported, they are breaches at once (the duty console lists them; the sweeps issue them no "
+            "supervision orders: they are history). Nothing was written. Run again with --yes to import them "
+            "as they are, or set open.past_due in the mapping: keep (the same as --yes), close (closed at the "
+            "import, counted late) or exclude (left out, counted in the report).")
 
 
 @dataclass
@@ -159,6 +176,7 @@ class Report:
     # Rejections of this run by (field, reason code): every failing check of a row counts.
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     suggestions: int = 0
+    past_due: int = 0  # open records past their own deadline when imported (kept, closed or excluded)
     seconds: float = 0.0
     rows_this_run: int = 0
     run_id: int | None = None
@@ -185,7 +203,8 @@ class Report:
                 "rejected_already_kept": self.counts["rejected_known"],
                 "rejected_by_reason": [{"field": f, "code": code, "reason": import_reasons.summary(code, self.lang),
                                         "rows": n} for (f, code), n in self.reasons.most_common()],
-                "duplicate_suggestions": self.suggestions, "seconds": round(self.seconds, 2),
+                "duplicate_suggestions": self.suggestions, "past_due_open": self.past_due,
+                "seconds": round(self.seconds, 2),
                 "rows_per_second": round(self.rate, 1), "run_id": self.run_id, "status": self.status,
                 "lang": self.lang}
 
@@ -202,6 +221,8 @@ class Report:
         label = gettext("rows in the file", lang)
         lines.append(f"  {_ljust(label, 22)}{self.rows_total:>{w},}")
         for outcome, msgid in _OUTCOME_LABELS:
+            if outcome == "excluded" and not self.counts[outcome]:
+                continue
             label = gettext(msgid, lang)
             lines.append(f"    {_ljust(label, 38)}{self.counts[outcome]:>{w},}")
             if outcome != "rejected":
@@ -221,6 +242,9 @@ class Report:
         if self.suggestions:
             lines.append("  " + gettext("duplicate suggestions for the dispatcher: %(count)s", lang,
                                         count=suggestions))
+        if self.past_due:
+            past_due = f"{self.past_due:,}"
+            lines.append("  " + gettext("open records past their own deadline: %(count)s", lang, count=past_due))
         lines.append("  " + gettext("%(rows)s rows in %(seconds)s s (%(rate)s rows/s)", lang, rows=done,
                                     seconds=seconds, rate=rate))
         return "\n".join(lines)
@@ -259,9 +283,12 @@ def run_import(
     crash_after_batches: int | None = None,
     dedup_params: dedup.Params | None = None,
     on_batch: Callable[[Report], None] | None = None,
+    confirm_past_due: bool = False,
     lang: str = "en",
 ) -> Report:
-    """Import ``path`` (see the module docstring); returns the report."""
+    """Import ``path`` (see the module docstring); returns the report. Open records already past
+    their own deadline are refused as a whole (:class:`PastDueRefused`, nothing written) unless
+    ``confirm_past_due`` or the mapping's ``open.past_due`` says what to do with them."""
     path = Path(path)
     if not isinstance(mapping, Mapping):
         mapping = Mapping.load(mapping)
@@ -273,8 +300,6 @@ def run_import(
             dedup_params = session.config.dedup
     params = dedup_params
     if mapping.dedup_mode is not None:
-        from dataclasses import replace
-
         params = replace(params, mode=mapping.dedup_mode)
     started = time.perf_counter()
     report = Report(file=path.name, mapping=mapping.name, dry_run=dry_run, lang=normalise(lang))
@@ -290,6 +315,8 @@ def run_import(
     mapping.check_header(header, str(path))
     report.rows_total = count_rows(path, mapping)
     sha = report.sha256 = file_sha256(path)
+    if mapping.past_due == "ask" and not confirm_past_due and not dry_run:
+        _refuse_past_due(path, mapping, now, tz)
 
     run = None if dry_run else _start_run(factory, path, sha, mapping, report)
     # The run's own candidate index: history is not in time order across a file, so it keeps
@@ -350,6 +377,26 @@ def run_import(
     return report
 
 
+def _refuse_past_due(path: Path, mapping: Mapping, now: datetime, tz: Any) -> None:
+    """Read the file once, before anything is written: raise :class:`PastDueRefused` if open
+    records are past their own deadlines."""
+    plans: dict[tuple[Any, ...], Any] = {}
+    count = total = 0
+    oldest: datetime | None = None
+    _, rows = open_rows(path, mapping)
+    for number, raw in enumerate(rows, start=1):
+        parsed = mapping.parse(raw, f"{path.name} row {number}", now) if raw and mapping.keep(raw) else None
+        if not isinstance(parsed, Arrival) or parsed.closed_at is not None:
+            continue
+        total += 1
+        if past_due(parsed, now, tz, plans):
+            count += 1
+            received = parsed.request.received_at
+            oldest = received if oldest is None or received < oldest else oldest
+    if count:
+        raise PastDueRefused(count, oldest, total)
+
+
 def _analyze(factory: sessionmaker[UnitOfWork]) -> None:
     """PostgreSQL plans from table statistics, which a bulk load outruns (autovacuum comes
     late): a duplicate-id lookup planned for an empty table became a scan of 100,000 rows
@@ -388,7 +435,7 @@ def _start_run(factory: sessionmaker[UnitOfWork], path: Path, sha: str, mapping:
             report.resumed_from = unfinished.rows_done
             report.counts.update({"imported": unfinished.rows_imported, "merged": unfinished.rows_merged,
                                   "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected,
-                                  "filtered": unfinished.rows_filtered,
+                                  "excluded": unfinished.rows_excluded, "filtered": unfinished.rows_filtered,
                                   "rejected_known": unfinished.rows_rejected_known})
             return unfinished.id
         run = ImportRun(file_name=str(path.name)[:300], file_sha256=sha, mapping_name=mapping.name[:200],
@@ -414,6 +461,8 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
     counts: Counter[str] = Counter()
     reasons: Counter[tuple[str, str]] = Counter()
     suggestions = 0
+    past = 0
+    plans: dict[tuple[Any, ...], Any] = {}
     seen_here: set[str] = set()
     session = factory()
     try:
@@ -442,7 +491,17 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
                 counts["duplicate"] += 1
                 continue
             seen_here.add(ext)
-            fresh.append(r.parsed)
+            arrival = r.parsed
+            if arrival.closed_at is None and past_due(arrival, now, tz, plans):
+                past += 1
+                if mapping.past_due == "exclude":
+                    counts["excluded"] += 1
+                    continue
+                if mapping.past_due == "close":  # closed by the import: late, and said so
+                    arrival = replace(arrival, closed_at=max(now, arrival.request.received_at),
+                                      source_status=f"{arrival.source_status or 'open'} (closed by the import: "
+                                                    "past its deadline)")
+            fresh.append(arrival)
         outcomes = services.import_records(
             session, fresh, provenance={"run": run_id, "file": report.file, "mapping": mapping.name}, now=now,
             params=params, index=index, units=units, dry_run=dry_run)
@@ -457,6 +516,7 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
             run.rows_merged += counts["merged"]
             run.rows_duplicate += counts["duplicate"]
             run.rows_rejected += counts["rejected"]
+            run.rows_excluded += counts["excluded"]
             run.rows_filtered += counts["filtered"]
             run.rows_rejected_known += counts["rejected_known"]
         session.flush()
@@ -478,6 +538,7 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
     report.counts.update(counts)
     report.reasons.update(reasons)
     report.suggestions += suggestions
+    report.past_due += past
     report.rows_this_run += len(rows)
 
 
@@ -539,6 +600,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"rows per transaction (default {DEFAULT_BATCH})")
     p.add_argument("--report", help="also write the report as JSON to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--yes", action="store_true",
+                   help="import open records already past their own deadlines (breaches at once) without asking")
     p.add_argument("--lang", choices=LANGUAGES, help="the language of the report and of the dead letters' "
                    "reasons (default: the language setting, MINSHENG_LANGUAGE)")
     p.set_defaults(func=cmd_import)
@@ -553,7 +616,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         mapping = Mapping.load(args.mapping)
         report = run_import(factory, args.file, mapping, cfg.tz, dry_run=args.dry_run, batch=args.batch,
-                            progress=not args.no_progress, lang=args.lang or cfg.language)
+                            progress=not args.no_progress, confirm_past_due=args.yes,
+                            lang=args.lang or cfg.language)
+    except PastDueRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 3
     except MappingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

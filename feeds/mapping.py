@@ -29,18 +29,23 @@ import yaml
 from feeds import import_reasons as reasons
 from feeds.dead_letters import FieldError
 from geo.coords import SYSTEMS, normalize_system, to_wgs84
-from tickets.batch import DUE_FROM, Arrival
+from tickets import calendars
+from tickets.batch import CLOCKS, DUE_FROM, Arrival
 from tickets.intake import NewRequest
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
 TOP_KEYS = frozenset({
     "name", "description", "source", "format", "timezone", "dates", "columns", "status", "due", "coordinates",
-    "channel", "topic", "kind", "sla_class", "unit", "dedup", "limits", "where",
+    "channel", "topic", "kind", "sla_class", "unit", "dedup", "limits", "calendar", "open", "where",
 })
 COLUMN_KEYS = frozenset({
     "external_id", "received_at", "closed_at", "due_at", "title", "content", "address", "district", "lat", "lon",
-    "phone", "name",
+    "phone", "name", "contact_due_at", "contacted_at",
 })
+# What to do with open records whose own deadline has passed by the import (breaches at once):
+# ask (refuse the run unless confirmed: ``import --yes``), keep (import them, breaches),
+# close (import them closed at the import: late), exclude (leave them out, counted).
+PAST_DUE = ("ask", "keep", "close", "exclude")
 TEMPLATE_KEYS = frozenset({"title", "content", "address"})
 MAX_EXTERNAL_ID = 64
 MAX_TEXT_CEILING = 1_000_000  # limits.max_text at most: one record is not a book
@@ -303,6 +308,11 @@ class Mapping:
     closed_values: frozenset[str] = frozenset()
     open_values: frozenset[str] = frozenset()
     due_missing: str = "none"
+    offset_hours: float | None = None  # due.missing: offset — received + this many hours
+    offset_clock: str = "wall"  # wall | working (on ``calendar``)
+    calendar: calendars.Calendar = calendars.OFFICIAL  # the source's working calendar
+    past_due: str = "ask"  # see PAST_DUE
+    supervise: bool = False  # the sweeps treat its open records as the bureau's own
     coordinate_system: str = "wgs84"
     missing_points: tuple[tuple[float, float], ...] = ()
     bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
@@ -448,9 +458,56 @@ class Mapping:
             problems.append("columns.closed_at: required to import closed records (their close time)")
 
         due = section("due")
+        extra_due = set(due) - {"missing", "offset"}
+        if extra_due:
+            problems.append(f"due: unknown key(s) {sorted(extra_due)}; allowed: missing, offset")
         due_missing = due.get("missing", "none")
         if due_missing not in DUE_FROM or due_missing == "source":
-            problems.append(f"due.missing: one of closed_at, none, sla, not {due_missing!r}")
+            problems.append(f"due.missing: one of closed_at, none, sla, offset, not {due_missing!r}")
+        offset_hours, offset_clock = None, "wall"
+        offset = due.get("offset")
+        if due_missing == "offset" or offset is not None:
+            if not isinstance(offset, dict) or set(offset) - {"hours", "clock"}:
+                problems.append("due.offset: {hours: H, clock: wall | working} (the source's rule: received + H hours)")
+            else:
+                offset_clock = str(offset.get("clock", "wall"))
+                try:
+                    offset_hours = float(offset.get("hours") or 0)
+                    if not 0 < offset_hours <= 24 * 366:
+                        raise ValueError
+                except (TypeError, ValueError):
+                    problems.append(f"due.offset.hours: a positive number of hours, not {offset.get('hours')!r}")
+                if offset_clock not in CLOCKS:
+                    problems.append(f"due.offset.clock: wall (elapsed hours) or working (working hours), "
+                                    f"not {offset_clock!r}")
+            if due_missing != "offset":
+                problems.append("due.offset: applies with missing: offset")
+
+        calendar_spec = data.get("calendar")
+        calendar = calendars.OFFICIAL
+        if calendar_spec is not None:
+            if isinstance(calendar_spec, str):
+                calendar_spec = {"days": calendar_spec}
+            if not isinstance(calendar_spec, dict) or set(calendar_spec) - {"days", "country", "subdivision", "hours"}:
+                problems.append("calendar: {days: official | weekdays | holidays, country: US, subdivision: MA, "
+                                "hours: '08:00-12:00,13:00-17:00'}")
+            else:
+                try:
+                    calendar = calendars.make(str(calendar_spec.get("days", "official")), calendar_spec.get("country"),
+                                              calendar_spec.get("subdivision"), calendar_spec.get("hours"))
+                except calendars.CalendarError as exc:
+                    problems.append(str(exc))
+
+        open_spec = section("open")
+        if set(open_spec) - {"past_due", "supervise"}:
+            problems.append(f"open: unknown key(s) {sorted(set(open_spec) - {'past_due', 'supervise'})}; "
+                            "allowed: past_due, supervise")
+        past_due = str(open_spec.get("past_due", "ask"))
+        if past_due not in PAST_DUE:
+            problems.append(f"open.past_due: one of {', '.join(PAST_DUE)}, not {past_due!r}")
+        supervise = open_spec.get("supervise", False)
+        if not isinstance(supervise, bool):
+            problems.append(f"open.supervise: true or false, not {supervise!r}")
 
         coords = section("coordinates")
         system = coords.get("system", "wgs84")
@@ -525,7 +582,8 @@ class Mapping:
             dates=DateReader(tuple(formats), tz, shown=tuple(shown)),
             channel=channel, topic=topic, kind=kind, sla_class=sla_class, encoding=encoding, delimiter=delimiter,
             sheet=file_format.get("sheet"), status_column=status.get("column"), closed_values=closed_values,
-            open_values=open_values, due_missing=due_missing, coordinate_system=system,
+            open_values=open_values, due_missing=due_missing, offset_hours=offset_hours, offset_clock=offset_clock,
+            calendar=calendar, past_due=past_due, supervise=bool(supervise), coordinate_system=system,
             missing_points=tuple(missing_points), bounds=bounds, coordinates_required=coordinates_required, unit=unit,
             dedup_mode=dedup_mode, max_text=max_text, where=conditions,
         )
@@ -594,6 +652,11 @@ class Mapping:
             errors.append(reasons.error(field_name("received_at"), "date_in_future", value=received_at.isoformat()))
         closed_at = self._date(row, "closed_at", errors)
         due_at = self._date(row, "due_at", errors, end_of_day=True)
+        contact_due_at = self._date(row, "contact_due_at", errors)
+        contacted_at = self._date(row, "contacted_at", errors)
+        if contacted_at is not None and received_at is not None and contacted_at < received_at:
+            errors.append(reasons.error(field_name("contacted_at"), "contacted_before_received",
+                                        contacted=_cell(row, c["contacted_at"]), received=_cell(row, c["received_at"])))
 
         status = _cell(row, self.status_column) if self.status_column else ""
         if self.status_column:
@@ -647,7 +710,10 @@ class Mapping:
             citizen_phone=phone or None, raw=raw, unit_code=unit_code,
         )
         return Arrival(request=request, source=where, closed_at=closed_at if closed else None,
-                                due_at=due_at, due_from=self.due_missing, source_status=status or None)
+                       due_at=due_at, due_from=self.due_missing, source_status=status or None,
+                       offset_hours=self.offset_hours, offset_clock=self.offset_clock,
+                       calendar=None if self.calendar.is_official else self.calendar.key,
+                       contact_due_at=contact_due_at, contacted_at=contacted_at, supervise=self.supervise)
 
     def _date(self, row: MappingT[str, Any], key: str, errors: list[FieldError], *, required: bool = False,
               end_of_day: bool = False) -> datetime | None:

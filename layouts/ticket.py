@@ -38,6 +38,7 @@ DEADLINE_TEXT = {
     "dispatch": N_("Deadlines set at dispatch"), "redo": N_("New resolve deadline for the redo"),
     "extension": N_("Resolve deadline moved by the extension"), "source": N_("Deadline from the source system"),
     "closed_at": N_("No deadline at the source: on time when closed"), "none": N_("No deadline"),
+    "offset": N_("Deadline by the source's rule (a fixed time after it was received)"),
     "contact_by": N_("contact by %(at)s"), "resolve_by": N_("resolve by %(at)s"), "rules": N_("SLA rules %(version)s"),
 }
 # The resolve clock's stretches (the read model's ``segments``).

@@ -610,6 +610,9 @@ HOTLINE_MAPPING: dict[str, Any] = {
                                           "举报": "report", "建议": "suggestion"}, "default": "help"},
     "sla_class": {"value": "service"},
     "dedup": {"mode": "auto"},
+    # Open work orders past their deadline are imported as they are (the refusal, ``ask``, has
+    # tests of its own in tests/unit/test_import_history.py).
+    "open": {"past_due": "keep"},
 }
 HEADER = ["工单编号", "派单时间", "办结时间", "办理时限", "状态", "来源", "诉求类型", "诉求主题", "诉求内容",
           "事发地址", "区县", "纬度", "经度", "来电号码", "来电人"]

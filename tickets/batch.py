@@ -22,11 +22,22 @@ writer puts down:
   source's close time (with the source's status and where the deadline came
   from) — a record of what the source did, not a platform ``close``, so no
   reply and no follow-up is implied or triggered — or, for a record that is
-  still open, ``dispatched`` *now*: from now on the platform holds it, and
-  it is worked through the normal lifecycle like any other ticket.
+  still open, ``dispatched`` at its own received time (the source dispatched
+  it then): its clocks run from then, so importing the same file on another
+  day gives the same deadlines and figures. From now on the platform holds it
+  and it is worked through the normal lifecycle like any other ticket; it is
+  marked ``history``, and the sweeps issue it no supervision order unless its
+  import asked (``Arrival.supervise``).
 
-A record arriving through a channel now is always open, with no source
-deadline: it is dispatched with the bureau's deadlines, like any other.
+History is judged by its own time and calendar: every deadline counts from the
+record's received time, in working time on the source's calendar
+(``Arrival.calendar``, ``tickets.calendars``), and it has a contact deadline only
+if the source had one (``contact_due_at``).
+
+A record arriving through a channel now is always open: it is dispatched now
+with the bureau's contact deadline, and the bureau's resolve deadline unless
+its source's configuration keeps its own (``NewRequest.due_at``), on its
+source's calendar (``NewRequest.calendar``; the official one by default).
 
 Where the deadline comes from (``Arrival.due_from``), decided by the
 mapping file for records whose source gives no due date:
@@ -37,8 +48,10 @@ mapping file for records whose source gives no due date:
   deadline, an open one none;
 - ``none``: no deadline (a closed record then counts as due and not on time,
   an open one is never due);
-- ``sla``: the bureau's own policy (``tickets.sla``) from the received time
-  for closed records, from now for open ones.
+- ``sla``: the bureau's own policy (``tickets.sla``) from the received time,
+  on the source's calendar;
+- ``offset``: the source's own rule, received + ``offset_hours`` on the wall
+  clock or in working hours on the source's calendar (``offset_clock``).
 
 Only what the live path can use leaves through the outbox, in one message per
 batch: the ``received`` and ``dispatched`` events of records that arrive *open*
@@ -48,7 +61,7 @@ was received and closed today after ``app.py live rebuild`` (the SQL figures,
 the reference, include it at once). The bus's in-transaction handlers
 (repeat-complaint letters) run only for records that arrive through a channel
 now (no ``provenance``), on the rows as written; the housekeeping
-sweeps (overdue supervision orders) see open imported tickets like any others.
+sweeps leave imported history alone (``Ticket.history``) unless asked.
 
 De-duplication (``tickets.dedup``) applies to records that arrive open, as
 at intake: a certain duplicate of an open ticket becomes a merged intake
@@ -61,7 +74,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -69,14 +82,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo import jurisdictions
-from tickets import dedup, dispatch, numbers, sla
+from tickets import calendars, dedup, dispatch, numbers, sla
 from tickets.db import bulk_insert, reserve_ids
 from tickets.events import event_row, public_view, record_rows
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket, Unit
 from tickets.intake import NewRequest
 from tickets.uow import UnitOfWork
 
-DUE_FROM = ("source", "closed_at", "none", "sla")
+DUE_FROM = ("source", "closed_at", "none", "sla", "offset")
+CLOCKS = ("wall", "working")
 
 
 @dataclass(frozen=True)
@@ -89,10 +103,22 @@ class Arrival:
     due_at: datetime | None = None  # the source's own deadline
     due_from: str = "source"  # see the module docstring; for a record without due_at
     source_status: str | None = None
+    # ``due_from="offset"``: the source's rule, received + this many hours on the ``offset_clock``
+    # (wall: elapsed time; working: working hours on the record's calendar).
+    offset_hours: float | None = None
+    offset_clock: str = "wall"
+    calendar: str | None = None  # the source's working calendar (``tickets.calendars`` key); None: the bureau's
+    contact_due_at: datetime | None = None  # the source's own contact deadline, if it has one
+    contacted_at: datetime | None = None  # when the source says the citizen was contacted
+    supervise: bool = False  # imported history the sweeps treat as the bureau's own (supervision orders)
 
     def __post_init__(self) -> None:
         if self.due_from not in DUE_FROM:
             raise ValueError(f"due_from must be one of {DUE_FROM}, not {self.due_from!r}")
+        if self.due_from == "offset" and (self.offset_hours is None or self.offset_hours <= 0):
+            raise ValueError("due_from offset needs offset_hours > 0")
+        if self.offset_clock not in CLOCKS:
+            raise ValueError(f"offset_clock must be one of {CLOCKS}, not {self.offset_clock!r}")
         if self.closed_at is not None and self.closed_at < self.request.received_at:
             raise ValueError("closed before it was received")
 
@@ -117,36 +143,75 @@ class _Pending:
     policy: str | None = None  # the SLA rules' version, where they set the deadlines
 
 
-def _deadlines(rec: Arrival, now: datetime, tz: Any,
-               plans: dict[tuple[Any, ...], sla.Schedule]) -> tuple[dict[str, datetime | None], str, str | None]:
+def _deadlines(rec: Arrival, now: datetime, tz: Any, plans: dict[tuple[Any, ...], sla.Schedule],
+               history: bool) -> tuple[dict[str, datetime | None], str, str | None]:
     """(deadline columns, where the resolve deadline came from, the SLA rules' version if they
-    set them). ``plans`` caches the SLA
-    policy's answers within a batch: its open records are all dispatched at one instant."""
+    set them). ``plans`` caches the SLA policy's answers within a batch.
+
+    A record arriving now (``history`` False) is dispatched now with the bureau's deadlines.
+    History is judged by its own time: every deadline counts from the record's own received
+    time, on the source's calendar, whatever the day of the import; and it has a contact
+    deadline only if the source had one (``contact_due_at``): an imported record is never
+    late for a call the source never asked for."""
     req = rec.request
+    calendar = calendars.from_key(rec.calendar)
     out: dict[str, datetime | None] = {"contact_due_at": None, "contact_warn_at": None,
                                        "resolve_due_at": None, "resolve_warn_at": None}
+    amber = sla.policy_for(req.topic, req.channel).amber_share
+    if not history:  # arriving now: dispatched now, the bureau's contact deadline, the source's resolve one if kept
+        start = max(now, req.received_at)
+        key = (req.sla_class, start, req.topic, req.channel, rec.calendar)
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = sla.schedule(req.sla_class, start, tz, topic=req.topic, channel=req.channel,
+                                             calendar=calendar)
+        out.update(contact_due_at=plan.contact_due, contact_warn_at=plan.contact_warn,
+                   resolve_due_at=plan.resolve_due, resolve_warn_at=plan.resolve_warn)
+        if rec.due_at is None:
+            return out, "sla", plan.policy
+        out["resolve_due_at"] = rec.due_at
+        out["resolve_warn_at"] = start + (rec.due_at - start) * amber if rec.due_at > start else rec.due_at
+        return out, "source", plan.policy
+    if rec.contact_due_at is not None:
+        out["contact_due_at"] = rec.contact_due_at
+        if rec.contact_due_at > req.received_at:
+            out["contact_warn_at"] = req.received_at + (rec.contact_due_at - req.received_at) * amber
     due: datetime | None
     if rec.due_at is not None:
         due, source = rec.due_at, "source"
     elif rec.due_from == "closed_at":
         due, source = rec.closed_at, "closed_at"
+    elif rec.due_from == "offset":
+        assert rec.offset_hours is not None
+        due = req.received_at + timedelta(hours=rec.offset_hours) if rec.offset_clock == "wall" else \
+            sla.add_working_hours(req.received_at, rec.offset_hours, tz, calendar=calendar)
+        source = "offset"
     elif rec.due_from == "sla":
-        start = req.received_at if rec.closed_at is not None else max(now, req.received_at)
-        key = (req.sla_class, start, req.topic, req.channel)
+        key = (req.sla_class, req.received_at, req.topic, req.channel, rec.calendar)
         plan = plans.get(key)
         if plan is None:
-            plan = plans[key] = sla.schedule(req.sla_class, start, tz, topic=req.topic, channel=req.channel)
-        out.update(contact_due_at=plan.contact_due, contact_warn_at=plan.contact_warn,
-                   resolve_due_at=plan.resolve_due, resolve_warn_at=plan.resolve_warn)
+            plan = plans[key] = sla.schedule(req.sla_class, req.received_at, tz, topic=req.topic,
+                                             channel=req.channel, calendar=calendar)
+        out.update(resolve_due_at=plan.resolve_due, resolve_warn_at=plan.resolve_warn)
         return out, "sla", plan.policy
     else:
         due, source = None, "none"
     if due is not None:
         out["resolve_due_at"] = due
         if due > req.received_at:
-            amber = sla.policy_for(req.topic, req.channel).amber_share
             out["resolve_warn_at"] = req.received_at + (due - req.received_at) * amber
     return out, source, None
+
+
+def past_due(rec: Arrival, now: datetime, tz: Any, plans: dict[tuple[Any, ...], sla.Schedule]) -> bool:
+    """Whether an open historical record would be a breach the moment it is imported: its own
+    resolve deadline (or the source's contact deadline, uncontacted) has passed by ``now``."""
+    if rec.closed_at is not None:
+        return False
+    deadlines, _, _ = _deadlines(rec, now, tz, plans, history=True)
+    resolve, contact = deadlines["resolve_due_at"], deadlines["contact_due_at"]
+    return (resolve is not None and resolve <= now) or (
+        contact is not None and rec.contacted_at is None and contact <= now)
 
 
 def write_batch(
@@ -217,17 +282,23 @@ def write_batch(
                 outcomes.append((n, "merged", len(merged) - 1))
                 continue
         unit = units.for_record(req)
-        deadlines, due_source, policy = _deadlines(rec, now, tz, plans)
+        deadlines, due_source, policy = _deadlines(rec, now, tz, plans, history=not live)
+        calendar = calendars.from_key(rec.calendar)
         values = {
             "number": None, "channel": req.channel, "kind": req.kind,
             "sla_class": req.sla_class, "topic": req.topic, "title": req.title[:200], "content": req.content,
             "district": req.district, "address": (req.address or None) and req.address[:200],
             "lat": req.lat, "lon": req.lon,
             "citizen_name": req.citizen_name, "citizen_phone": req.citizen_phone,
-            "status": "dispatched" if is_open else "closed", "version": 1,
-            "unit_id": unit.id, "direct_dispatch": (unit.level == 3) if is_open else None,
-            "received_at": req.received_at, "dispatched_at": max(now, req.received_at) if is_open else None,
+            "status": ("contacted" if rec.contacted_at is not None else "dispatched") if is_open else "closed",
+            "version": 1, "unit_id": unit.id, "direct_dispatch": (unit.level == 3) if is_open else None,
+            "received_at": req.received_at,
+            # Open history was dispatched by its source when it arrived there: its clocks run from then.
+            "dispatched_at": (max(now, req.received_at) if live else req.received_at) if is_open else None,
+            "contacted_at": None if live else rec.contacted_at,
             "closed_at": rec.closed_at, "escalation_level": 1, "redo_count": 0, "extension_pending": False,
+            "calendar": None if calendar.is_official else calendar.key,
+            "history": not live and not (is_open and rec.supervise),
             **deadlines,
         }
         item = _Pending(rec, values, provisional=index.provisional_id(), matches=matches, unit=unit)
@@ -311,7 +382,7 @@ def write_batch(
         else:
             view = _view(v, p.unit)
             announce.append((len(events) - 1, view))
-            set_by = {"basis": "dispatch" if p.policy else p.due_source, "policy": p.policy,
+            set_by = {"basis": "dispatch" if p.due_source == "sla" else p.due_source, "policy": p.policy,
                       "contact_due_at": _iso(v["contact_due_at"]), "resolve_due_at": _iso(v["resolve_due_at"])}
             events.append(event_row(v["id"], "dispatched", v["dispatched_at"], v["unit_id"], {
                 "unit_code": p.unit.code if p.unit else None, "direct": bool(v["direct_dispatch"]),

@@ -70,6 +70,7 @@ def public_view(ticket: Ticket, unit: Unit | None) -> dict[str, Any]:
         "lat": round(ticket.lat, 4) if ticket.lat is not None else None,
         "lon": round(ticket.lon, 4) if ticket.lon is not None else None,
         "version": ticket.version or 1,
+        "calendar": ticket.calendar,  # None: the bureau's (tickets.calendars)
     }
 
 

@@ -5,17 +5,19 @@ Over a period P (local dates, by received time), after de-duplication:
 - received: tickets received in P (merged duplicates are not tickets)
 - intake_records: channel records received in P; duplicate_rate = merged records / records
 - direct_dispatch_rate: tickets dispatched straight to a level-3 unit / tickets dispatched
-- response_rate: contacted by the contact deadline / (contacted, or contact deadline passed)
+- response_rate: contacted by the contact deadline / tickets with a contact deadline that were
+  contacted or whose deadline passed (imported history without one is not counted)
 - completion_rate: closed / due, where due = closed, or resolve deadline passed
 - on_time_rate: closed by the resolve deadline / due (open overdue tickets count against it)
 - satisfaction_rate: follow-ups answered 满意 or 基本满意 / follow-ups answered
-- handling_hours_median/_mean: received → closed, in working hours
+- handling_hours_median/_mean: received → closed, in working hours (on the ticket's calendar)
 - breaches_now: open tickets (received any time) past their contact or resolve deadline
 - composite_score: weighted response, completion (or on-time) and satisfaction rates
 
 The weekly bulletin's sub-rates (docs/FIGURES.md), over the same tickets:
 
-- acceptance_rate (签收及时率): accepted by the contact deadline / (accepted, or contact deadline passed)
+- acceptance_rate (签收及时率): accepted by the contact deadline / tickets with a contact deadline,
+  accepted or past it
 - return_rate (退单率): returned at least once / dispatched
 - redo_rate (重办率): redone at least once (sent back at review, or unsatisfied) / replied at least once
 
@@ -206,7 +208,8 @@ def tally_sql_by_unit(
             func.count(),
             count_if(Ticket.dispatched_at.is_not(None)),
             count_if(Ticket.direct_dispatch.is_(True)),
-            count_if(or_(Ticket.contacted_at.is_not(None), Ticket.contact_due_at <= now)),
+            count_if(and_(Ticket.contact_due_at.is_not(None),
+                          or_(Ticket.contacted_at.is_not(None), Ticket.contact_due_at <= now))),
             count_if(and_(Ticket.contacted_at.is_not(None), Ticket.contacted_at <= Ticket.contact_due_at)),
             count_if(or_(closed, Ticket.resolve_due_at <= now)),
             count_if(closed),
@@ -237,13 +240,10 @@ def tally_sql_by_unit(
         tally = by_unit.setdefault(unit_id, Tally())
         tally.follow_ups_answered, tally.follow_ups_satisfied = answered, satisfied
 
-    from tickets.sla import working_hours_between
-
-    for unit_id, received, closed_at in session.execute(
-        per_unit(Ticket.received_at, Ticket.closed_at).where(in_period, in_scope, closed)
+    for unit_id, received, closed_at, calendar in session.execute(
+        per_unit(Ticket.received_at, Ticket.closed_at, Ticket.calendar).where(in_period, in_scope, closed)
     ):
-        by_unit.setdefault(unit_id, Tally()).handling_hours.append(
-            round(working_hours_between(received, closed_at, tz), 6))
+        by_unit.setdefault(unit_id, Tally()).handling_hours.append(handling_hours(received, closed_at, tz, calendar))
 
     for unit_id, breaches in session.execute(
         per_unit(func.count()).where(
@@ -253,6 +253,14 @@ def tally_sql_by_unit(
     ):
         by_unit.setdefault(unit_id, Tally()).breaches_now = breaches
     return by_unit
+
+
+def handling_hours(received: datetime, closed: datetime, tz: Any, calendar: str | None) -> float:
+    """Received → closed in working hours, on the ticket's calendar (``Ticket.calendar``)."""
+    from tickets import calendars
+    from tickets.sla import working_hours_between
+
+    return round(working_hours_between(received, closed, tz, calendar=calendars.from_key(calendar)), 6)
 
 
 def sum_tallies(tallies: Iterable[Tally]) -> Tally:
@@ -312,7 +320,8 @@ def sub_tally_sql_by_unit(
 
     stmt = select(
         Ticket.unit_id,
-        count_if(or_(Ticket.accepted_at.is_not(None), Ticket.contact_due_at <= now)),
+        count_if(and_(Ticket.contact_due_at.is_not(None),
+                      or_(Ticket.accepted_at.is_not(None), Ticket.contact_due_at <= now))),
         count_if(and_(Ticket.accepted_at.is_not(None), Ticket.accepted_at <= Ticket.contact_due_at)),
         count_if(Ticket.dispatched_at.is_not(None)),
         count_if(and_(Ticket.dispatched_at.is_not(None), returned)),
@@ -367,7 +376,7 @@ class TicketFacts:
         t.received = 1
         t.dispatched = int(self.dispatched)
         t.direct = int(self.direct)
-        t.response_due = int(contacted is not None or (contact_due is not None and contact_due <= now))
+        t.response_due = int(contact_due is not None and (contacted is not None or contact_due <= now))
         t.responded_on_time = int(contacted is not None and contact_due is not None and contacted <= contact_due)
         t.due = int(closed or (resolve_due is not None and resolve_due <= now))
         t.closed = int(closed)

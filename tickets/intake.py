@@ -41,6 +41,11 @@ class NewRequest:
     # The unit the source itself assigned (an import or replay of a system with
     # its own routing); None: routed by topic and place (dispatch.route).
     unit_code: str | None = None
+    # The source's own resolve deadline, where its configuration says to keep it (a 12345
+    # order's 办理时限 with ``deadline: source``); None: the bureau's SLA policy sets it.
+    due_at: datetime | None = None
+    # The source's working calendar (``tickets.calendars`` key); None: the bureau's.
+    calendar: str | None = None
 
     def __post_init__(self) -> None:
         problems = []

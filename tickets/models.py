@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -167,6 +168,13 @@ class Ticket(Base):
     satisfaction: Mapped[str | None] = mapped_column(String(24))
     extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # The working calendar its deadlines and handling time count on (``tickets.calendars`` key):
+    # NULL, the bureau's (official Chinese calendar, the SLA policy's hours); imported history
+    # from elsewhere keeps its source's.
+    calendar: Mapped[str | None] = mapped_column(String(64))
+    # Imported from another system's history: the sweeps issue it no supervision order or
+    # reminder letter unless the import asked them to (docs/IMPORT.md).
+    history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Raised by every change the ORM writes (an UPDATE … WHERE version = the one read), so two
     # people acting on one ticket at once cannot both win; the API checks the caller's copy.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
@@ -415,6 +423,8 @@ class ImportRun(Base):
     rows_merged: Mapped[int] = mapped_column(Integer, default=0)
     rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)  # same external id seen before
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # Open records past their own deadline, left out (the mapping's ``open.past_due: exclude``).
+    rows_excluded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rows_filtered: Mapped[int] = mapped_column(Integer, default=0)  # not the mapping's (its where:)
     rows_rejected_known: Mapped[int] = mapped_column(Integer, default=0)  # refused again: not stored again
     status: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed

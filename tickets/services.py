@@ -140,7 +140,8 @@ def receive(uow: UnitOfWork, requests: Sequence[NewRequest], *, now: datetime | 
         else:
             first[key] = len(fresh)
             out.append((len(fresh), False))
-            fresh.append(batch.Arrival(request, source=request.channel, due_from="sla"))
+            fresh.append(batch.Arrival(request, source=request.channel, due_from="sla", due_at=request.due_at,
+                                       calendar=request.calendar))
     done: list[batch.Outcome] = []
     if fresh:
         index = dedup.index_for(uow)

@@ -21,7 +21,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from tickets import workcalendar
+from tickets.calendars import Calendar
 from tickets.vocabulary import CHANNELS, SLA_CLASSES, TOPICS
 from tickets.workcalendar import (  # noqa: F401  (re-exported: the calendar is part of the SLA API)
     calendar_warnings,
@@ -329,20 +330,31 @@ def _aware(value: datetime, name: str) -> None:
         raise ValueError(f"{name} {value!r} has no time zone")
 
 
-def add_working_hours(start: datetime, hours: float, tz: Any, policy: Policy | PolicyBook | None = None) -> datetime:
-    """The instant ``hours`` of working time after ``start`` (aware), in ``tz``."""
+def _calendar(policy: Policy | PolicyBook | None, calendar: Calendar | None,
+              topic: str | None = None, channel: str | None = None) -> tuple[Callable[[date], bool], Any]:
+    """(is a working day, the working periods): the calendar's, else the official calendar and the policy's."""
+    rules = _effective(policy, topic, channel)
+    if calendar is None or calendar.is_official:
+        return is_working_day, rules.working_periods
+    return calendar.is_working_day, calendar.hours or rules.working_periods
+
+
+def add_working_hours(start: datetime, hours: float, tz: Any, policy: Policy | PolicyBook | None = None,
+                      calendar: Calendar | None = None) -> datetime:
+    """The instant ``hours`` of working time after ``start`` (aware), in ``tz``; on ``calendar``
+    (``tickets.calendars``) if given, else the official calendar and the policy's hours."""
     _aware(start, "start")
     if hours < 0:
         raise ValueError(f"working hours must not be negative, not {hours}")
-    rules = _effective(policy)
+    working_day, periods = _calendar(policy, calendar)
     remaining = timedelta(hours=hours)
     local = start.astimezone(tz)
     if not remaining:
         return local
     day = local.date()
     for _ in range(366 * 2):
-        if is_working_day(day):
-            for begin, end in rules.working_periods:
+        if working_day(day):
+            for begin, end in periods:
                 p_start = datetime.combine(day, begin, tz)
                 p_end = datetime.combine(day, end, tz)
                 if p_end <= local:
@@ -356,19 +368,19 @@ def add_working_hours(start: datetime, hours: float, tz: Any, policy: Policy | P
     raise ValueError(f"no working time found within two years after {start.isoformat()}")
 
 
-def working_intervals(start: datetime, end: datetime, tz: Any,
-                      policy: Policy | PolicyBook | None = None) -> list[tuple[datetime, datetime]]:
+def working_intervals(start: datetime, end: datetime, tz: Any, policy: Policy | PolicyBook | None = None,
+                      calendar: Calendar | None = None) -> list[tuple[datetime, datetime]]:
     """The working time between ``start`` and ``end`` as intervals in ``tz``, in order: what a
     screen needs to count a deadline down in working time without asking the server each second."""
     _aware(start, "start")
     _aware(end, "end")
-    rules = _effective(policy)
+    working_day, periods = _calendar(policy, calendar)
     s, e = start.astimezone(tz), end.astimezone(tz)
     out = []
     day = s.date()
     while day <= e.date():
-        if is_working_day(day):
-            for begin, finish in rules.working_periods:
+        if working_day(day):
+            for begin, finish in periods:
                 lo = max(datetime.combine(day, begin, tz), s)
                 hi = min(datetime.combine(day, finish, tz), e)
                 if hi > lo:
@@ -377,7 +389,8 @@ def working_intervals(start: datetime, end: datetime, tz: Any,
     return out
 
 
-def working_hours_between(start: datetime, end: datetime, tz: Any, policy: Policy | PolicyBook | None = None) -> float:
+def working_hours_between(start: datetime, end: datetime, tz: Any, policy: Policy | PolicyBook | None = None,
+                          calendar: Calendar | None = None) -> float:
     """Working hours from ``start`` to ``end`` (0 if ``end`` is not after ``start``).
 
     The inverse of :func:`add_working_hours`:
@@ -387,7 +400,8 @@ def working_hours_between(start: datetime, end: datetime, tz: Any, policy: Polic
         _aware(start, "start")
         _aware(end, "end")
         return 0.0
-    return sum(((hi - lo) for lo, hi in working_intervals(start, end, tz, policy)), timedelta(0)).total_seconds() / 3600
+    return sum(((hi - lo) for lo, hi in working_intervals(start, end, tz, policy, calendar)),
+               timedelta(0)).total_seconds() / 3600
 
 
 # ---------------------------------------------------------------- deadlines
@@ -412,12 +426,13 @@ class Schedule:
 
 def schedule(
     sla_class: str, dispatched_at: datetime, tz: Any, *, topic: str | None = None, channel: str | None = None,
-    extra_working_hours: float = 0.0, policy: Policy | PolicyBook | None = None,
+    extra_working_hours: float = 0.0, policy: Policy | PolicyBook | None = None, calendar: Calendar | None = None,
 ) -> Schedule:
     """Deadlines for a ticket dispatched at ``dispatched_at``; approved extensions add working hours.
 
     ``policy``: None uses the loaded policy file for ``topic`` and ``channel``;
     a :class:`PolicyBook` is resolved the same way; a :class:`Policy` is used as is.
+    ``calendar``: the source's working calendar (``tickets.calendars``), else the official one.
     """
     _aware(dispatched_at, "dispatched_at")
     rules = _effective(policy, topic, channel)
@@ -426,8 +441,8 @@ def schedule(
     return Schedule(
         contact_due=dispatched_at + contact,
         contact_warn=dispatched_at + contact * rules.amber_share,
-        resolve_due=add_working_hours(dispatched_at, resolve_hours, tz, rules),
-        resolve_warn=add_working_hours(dispatched_at, resolve_hours * rules.amber_share, tz, rules),
+        resolve_due=add_working_hours(dispatched_at, resolve_hours, tz, rules, calendar),
+        resolve_warn=add_working_hours(dispatched_at, resolve_hours * rules.amber_share, tz, rules, calendar),
         policy=rules.version,
     )
 

@@ -106,7 +106,8 @@ def open_order(session: Session, ticket: Ticket) -> SupervisionOrder | None:
 
 
 def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
-    """Issue an overdue order for every ticket its unit holds past the resolve deadline (idempotent)."""
+    """Issue an overdue order for every ticket its unit holds past the resolve deadline (idempotent);
+    not for imported history (``Ticket.history``) unless its import asked (``open.supervise``)."""
     covered = select(SupervisionOrder.id).where(
         SupervisionOrder.ticket_id == Ticket.id,
         or_(SupervisionOrder.status != "closed",
@@ -114,7 +115,7 @@ def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
     ).exists()
     overdue = session.scalars(
         select(Ticket).where(
-            Ticket.status.in_(HELD_BY_UNIT), Ticket.unit_id.is_not(None),
+            Ticket.status.in_(HELD_BY_UNIT), Ticket.unit_id.is_not(None), Ticket.history.is_(False),
             Ticket.resolve_due_at.is_not(None), Ticket.resolve_due_at <= now, ~covered,
         ).order_by(Ticket.resolve_due_at, Ticket.id)
     ).all()

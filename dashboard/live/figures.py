@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.live import keys as K
 from tickets import jsontext
-from tickets.figures import COUNT_FIELDS, SATISFIED_ANSWERS, Tally, TicketFacts
+from tickets.figures import COUNT_FIELDS, SATISFIED_ANSWERS, Tally, TicketFacts, handling_hours
 from tickets.models import FollowUp, IntakeRecord, Ticket
 
 FIG = K.LIVE + "fig:"
@@ -189,10 +189,9 @@ class LiveFigures:
         facts.resolve_due_at = view.get("resolve_due_at")
         facts.closed_at = view.get("closed_at")
         if facts.status == "closed" and facts.closed_at and facts.handling_hours is None:
-            from tickets.sla import working_hours_between
-
-            facts.handling_hours = round(working_hours_between(
-                datetime.fromisoformat(view["received_at"]), datetime.fromisoformat(facts.closed_at), self.tz), 6)
+            facts.handling_hours = handling_hours(datetime.fromisoformat(view["received_at"]),
+                                                  datetime.fromisoformat(facts.closed_at), self.tz,
+                                                  view.get("calendar"))
 
     # ----------------------------------------------------------- rebuild
     def collect(self, session: Session, today_start: datetime, now: datetime) -> list[TicketFacts]:

@@ -51,7 +51,8 @@ def reference(s: Any, start: datetime, end: datetime, now: datetime, code: str |
         "received": one(week),
         "dispatched": one(f"{week} AND t.dispatched_at IS NOT NULL"),
         "direct": one(f"{week} AND t.direct_dispatch"),
-        "response_due": one(f"{week} AND (t.contacted_at IS NOT NULL OR t.contact_due_at <= :now)"),
+        "response_due": one(f"{week} AND t.contact_due_at IS NOT NULL AND "
+                            "(t.contacted_at IS NOT NULL OR t.contact_due_at <= :now)"),
         "responded_on_time": one(f"{week} AND t.contacted_at <= t.contact_due_at"),
         "due": one(f"{week} AND (t.status = 'closed' OR t.resolve_due_at <= :now)"),
         "closed": one(f"{week} AND t.status = 'closed'"),
@@ -61,7 +62,8 @@ def reference(s: Any, start: datetime, end: datetime, now: datetime, code: str |
         "follow_ups_satisfied": one(f"{week} AND f.status = 'answered' AND f.answer IN "
                                     "('satisfied', 'basically_satisfied')",
                                     "follow_ups f JOIN tickets t ON t.id = f.ticket_id"),
-        "accept_due": one(f"{week} AND (t.accepted_at IS NOT NULL OR t.contact_due_at <= :now)"),
+        "accept_due": one(f"{week} AND t.contact_due_at IS NOT NULL AND "
+                          "(t.accepted_at IS NOT NULL OR t.contact_due_at <= :now)"),
         "accepted_on_time": one(f"{week} AND t.accepted_at <= t.contact_due_at"),
         "returned": one(f"{week} AND t.dispatched_at IS NOT NULL AND EXISTS (SELECT 1 FROM ticket_events e "
                         "WHERE e.ticket_id = t.id AND e.kind = 'return')"),

@@ -273,7 +273,11 @@ def test_history_passes_through_the_domain_without_invented_steps(tmp_path: Path
         assert [e.kind for e in late.events] == ["received", "imported_closed"]
         assert late.events[1].data["due_from"] == "source"
         assert late.unit is not None and late.unit.code.startswith("JN-LX")  # routed by its place
-        assert open_.status == "dispatched" and open_.dispatched_at == NOW
+        # Open history runs on its own time: dispatched when its source received it, no contact
+        # deadline (the source had none), history (no supervision orders from the sweeps).
+        assert open_.status == "dispatched" and open_.dispatched_at == open_.received_at < NOW
+        assert open_.contact_due_at is None and open_.history and late.history and no_due.history
+        assert no_due.contact_due_at is None and no_due.calendar is None  # the bureau's own calendar
         assert open_.resolve_due_at == datetime(2026, 11, 19, 4, 0, tzinfo=timezone.utc)
         assert [e.kind for e in open_.events] == ["received", "dispatched"]
         assert no_due.events[1].data["due_from"] == "sla" and no_due.resolve_due_at is not None
@@ -466,7 +470,8 @@ def test_where_needs_every_condition_and_filtered_rows_are_not_checked(tmp_path:
     assert (report.counts["filtered"], report.counts["rejected"]) == (3, 2) and report.reconciles
     assert set(letters_by_row(jinan_db)) == {5, 7}
     text = report.text()
-    assert "filtered out (where:)" in text and text.splitlines()[-2].endswith("= rows in the file ✓")
+    assert "filtered out (where:)" in text
+    assert [line for line in text.splitlines() if "accounted for" in line][0].endswith("7  = rows in the file ✓")
     assert "已筛除（where:）" in report.text("zh-CN")
     # A dry run decides the same.
     dry = run_import(jinan_db, write_csv(tmp_path / "again.csv", rows), mapping, TZ, now=NOW, dry_run=True)
