@@ -29,7 +29,7 @@ from dashboard import running
 from dashboard.auth import current_actor, public
 from dashboard.i18n import request_lang
 from feeds import frontdesk, mailbox
-from feeds.common import hand_in
+from feeds.common import MAX_CONTENT, hand_in
 from feeds.dead_letters import FieldError, Rejected, reject
 from tickets.uow import unit_of_work
 from tickets.models import utcnow
@@ -38,6 +38,7 @@ from layouts.i18n import DEFAULT_LANGUAGE, N_, gettext, labels, texts
 blueprint = Blueprint("intake_forms", __name__)
 CSRF_KEY = "intake_csrf"
 FRONTDESK_ROLES = frozenset({"admin", "dispatcher"})
+MAX_CONTENT_SHOWN = f"{MAX_CONTENT:,}"  # the letter's limit as the forms' hints say it
 
 
 def _platform() -> Any:
@@ -371,9 +372,9 @@ def _mailbox_form(values: dict[str, str], lang: str, errors: list[FieldError] | 
         + f.field("kind", words["kind"], kind="select", options=kinds, optional=True) + "</div>"
         + f.field("title", words["title"], required=True, maxlength=100,
                   hint=gettext("Sum up in one sentence what you are reporting, at most 100 characters", lang))
-        + f.field("content", words["content"], kind="textarea", required=True, maxlength=3000, rows=7,
-                  hint=gettext("Say what happened, when and where, and what you ask for; at most 3000 characters",
-                               lang))
+        + f.field("content", words["content"], kind="textarea", required=True, maxlength=MAX_CONTENT, rows=7,
+                  hint=gettext("Say what happened, when and where, and what you ask for; at most %(max)s characters",
+                               lang, max=MAX_CONTENT_SHOWN))
         + f.field("address", words["address"], optional=True, maxlength=200,
                   placeholder=gettext("e.g. No. ×× Quancheng Road, Lixia District, Jinan", lang))
         + f'<div class="actions"><button type="submit">{escape(send)}</button></div></form>'
@@ -496,8 +497,9 @@ def _frontdesk_form(values: dict[str, str], lang: str, errors: list[FieldError] 
         + '<div class="row">' + f.field("kind", words["kind"], kind="select", options={"": auto, **names["kinds"]})
         + f.field("topic", words["topic"], kind="select", options={"auto": auto, **names["topics"]}) + "</div>"
         + f.field("title", words["title"], required=True, maxlength=100)
-        + f.field("content", words["content"], kind="textarea", required=True, maxlength=5000, rows=5,
-                  hint=gettext("What the letter or visit is about, at most 5000 characters", lang))
+        + f.field("content", words["content"], kind="textarea", required=True, maxlength=MAX_CONTENT, rows=5,
+                  hint=gettext("What the letter or visit is about, at most %(max)s characters", lang,
+                               max=MAX_CONTENT_SHOWN))
         + f'<div class="actions"><button type="submit">{escape(register)}</button></div></form>'
     )
     return _frontdesk_page(body, lang, status, who=who)

@@ -41,7 +41,7 @@ def cmd_intake(args: argparse.Namespace) -> int:
     if args.action == "eml":
         return _eml(cfg, factory, Path(args.path), args.dry_run)
     if args.action == "dead-letters":
-        return _dead_letters(factory, args.channel, args.limit)
+        return _dead_letters(factory, args.channel, args.limit, args.lang or cfg.language)
     if args.action == "deliveries":
         return _deliveries(factory)
     return 2
@@ -73,9 +73,10 @@ def _eml(cfg: object, factory: object, path: Path, dry_run: bool) -> int:
     return 0
 
 
-def _dead_letters(factory: object, channel: str | None, limit: int) -> int:
+def _dead_letters(factory: object, channel: str | None, limit: int, lang: str) -> int:
     from sqlalchemy import select
 
+    from feeds import import_reasons
     from tickets.models import DeadLetter
 
     with factory() as session:  # type: ignore[operator]
@@ -83,9 +84,10 @@ def _dead_letters(factory: object, channel: str | None, limit: int) -> int:
         if channel:
             query = query.where(DeadLetter.channel == channel)
         for d in session.scalars(query):
-            reasons = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in d.errors)
+            # A coded reason (the import's) in the language asked for; another as it was stored.
+            reasons = "; ".join(f"{e.get('field')}: {import_reasons.text(e, lang)}" for e in d.errors)
             print(f"{d.id:>6} {d.received_at.isoformat(timespec='seconds')} {d.channel:<16} {d.status:<11} "
-                  f"{d.source[:40]:<40} {reasons[:200]}")
+                  f"{d.source[:40]:<40} {d.external_id or '-':<24} {reasons[:200]}")
     return 0
 
 
@@ -118,5 +120,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     dead = actions.add_parser("dead-letters", help="list refused records with their reasons")
     dead.add_argument("--channel")
     dead.add_argument("--limit", type=int, default=50)
+    dead.add_argument("--lang", choices=["zh-CN", "en"], help="the language of the import's reasons "
+                      "(default: the language setting)")
     actions.add_parser("deliveries", help="results owed to the 12345 platforms, by status")
     intake.set_defaults(func=cmd_intake)

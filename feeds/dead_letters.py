@@ -17,7 +17,8 @@ became an intake record or it is a dead letter.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,13 +33,23 @@ _EXTERNAL_ID_MAX = 64
 
 @dataclass(frozen=True)
 class FieldError:
-    """One reason a record was refused: which field, and why (in plain words)."""
+    """One reason a record was refused: which field, and why (in plain words).
+
+    A coded reason (the import's, ``feeds.import_reasons``) also carries a stable
+    machine ``code`` and the plain ``params`` its message is made from, so it can be
+    said again in another language; ``message`` is then its text in one language."""
 
     field: str
     message: str
+    code: str | None = None
+    params: dict[str, Any] | None = dc_field(default=None, hash=False)
 
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.code is not None:
+            out["code"] = self.code
+            out["params"] = dict(self.params or {})
+        return out
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -84,6 +95,7 @@ def reject(
     errors: list[FieldError],
     external_id: str | None = None,
     at: datetime | None = None,
+    fingerprint: str | None = None,
 ) -> DeadLetter:
     """Store a refused record with its reasons; returns the (flushed) DeadLetter row."""
     if not errors:
@@ -97,6 +109,7 @@ def reject(
         payload=as_text(payload_text),
         errors=[e.as_dict() if isinstance(e, FieldError) else dict(e) for e in errors],
         status="new",
+        fingerprint=fingerprint,
     )
     session.add(letter)
     session.flush()

@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from feeds.common import MAX_ADDRESS, MAX_NAME, Draft
+from feeds.common import MAX_ADDRESS, MAX_CONTENT, MAX_NAME, Draft
 from tickets.intake import NewRequest
 from tickets.vocabulary import KINDS, TOPICS
 
@@ -50,7 +50,7 @@ def parse_form(form: dict[str, Any], *, now: datetime, tz: Any, clerk: str = "")
     kind = draft.choice("kind", form.get("kind"), KINDS)
     topic = draft.choice("topic", form.get("topic"), TOPICS) if form.get("topic") not in (None, "", "auto") else None
     title = draft.text("title", form.get("title"), required=True, max_len=100)
-    content = draft.text("content", form.get("content"), required=True, max_len=5000)
+    content = draft.text("content", form.get("content"), required=True, max_len=MAX_CONTENT)
     visitors = draft.number("visitors", form.get("visitors"), low=1, high=500) if channel == "visit" else None
     if visitors is not None and visitors != int(visitors):
         draft.error("visitors", "must be a whole number")

@@ -2,9 +2,9 @@
 
     python app.py import data.csv.gz --mapping examples/boston311.yaml [--dry-run] [--batch 2000]
 
-Every row of the file ends up in exactly one of four places, and the run
+Every row of the file ends up in exactly one of six places, and the run
 prints the reconciliation (rows in the file = imported + merged + duplicate
-+ rejected):
++ excluded + rejected + filtered):
 
 - **imported**: a new ticket (with its intake record and timeline, see
   ``tickets/batch.py`` for how history passes through the domain);
@@ -14,7 +14,13 @@ prints the reconciliation (rows in the file = imported + merged + duplicate
   earlier run, an earlier row of this file, or a live channel;
 - **rejected**: a dead letter (``feeds.dead_letters``) with the raw row and
   every reason, field by field (bad date, closed before opened, unknown
-  district code, missing coordinates where the mapping requires them …).
+  district code, missing coordinates where the mapping requires them …),
+  each a stable code with its parameters (``feeds.import_reasons``), said
+  in the run's language (``--lang``, zh-CN or en);
+- **excluded**: an open record past its own deadline, left out because the
+  mapping says ``open.past_due: exclude``;
+- **filtered**: not this mapping's record (the mapping's ``where:``
+  conditions do not all hold): counted, not read further, not kept.
 
 Rows are read, checked and written in batches; each batch is one
 transaction that also advances the run's ``rows_done``. A crash (or Ctrl-C)
@@ -38,6 +44,7 @@ import io
 import json
 import sys
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -48,11 +55,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
+from feeds import import_reasons
 from feeds.dead_letters import FieldError, reject
 from feeds.mapping import Mapping, MappingError
+from layouts.i18n import LANGUAGES, N_, gettext, normalise
 from tickets import dedup, services
 from tickets.batch import Arrival, UnitCache, past_due
-from tickets.models import ImportRun, IntakeRecord, Unit
+from tickets.models import DeadLetter, ImportRun, IntakeRecord, Unit
 from tickets.uow import UnitOfWork
 
 DEFAULT_BATCH = 2000
@@ -135,7 +144,10 @@ def file_sha256(path: Path) -> str:
 
 
 # ------------------------------------------------------------------ report
-OUTCOMES = ("imported", "merged", "duplicate", "rejected", "excluded")
+OUTCOMES = ("imported", "merged", "duplicate", "rejected", "excluded", "filtered")
+_OUTCOME_LABELS = (("imported", N_("imported")), ("merged", N_("merged (duplicate of an open ticket)")),
+                   ("duplicate", N_("duplicate external id")), ("rejected", N_("rejected (dead letters)")),
+                   ("excluded", N_("excluded (open, past their deadline)")), ("filtered", N_("filtered out (where:)")))
 
 
 class PastDueRefused(ValueError):
@@ -161,13 +173,16 @@ class Report:
     rows_total: int = 0
     resumed_from: int = 0  # rows committed by an earlier, interrupted run of the same file
     counts: Counter[str] = field(default_factory=Counter)  # this run and the run it resumed
-    reasons: Counter[str] = field(default_factory=Counter)  # rejections of this run, by field and reason
+    # Rejections of this run by (field, reason code): every failing check of a row counts.
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     suggestions: int = 0
     past_due: int = 0  # open records past their own deadline when imported (kept, closed or excluded)
     seconds: float = 0.0
     rows_this_run: int = 0
     run_id: int | None = None
     status: str = "running"
+    lang: str = "en"  # the language of the text and of the dead letters' reasons
+    sha256: str = ""  # the file's (a refused row without an id is known by file and row)
 
     @property
     def accounted(self) -> int:
@@ -184,40 +199,67 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "mapping": self.mapping, "dry_run": self.dry_run, "rows_total": self.rows_total,
                 "resumed_from": self.resumed_from, **{o: self.counts[o] for o in OUTCOMES},
-                "accounted": self.accounted, "reconciles": self.reconciles, "rejected_by_reason": dict(self.reasons),
+                "accounted": self.accounted, "reconciles": self.reconciles,
+                "rejected_already_kept": self.counts["rejected_known"],
+                "rejected_by_reason": [{"field": f, "code": code, "reason": import_reasons.summary(code, self.lang),
+                                        "rows": n} for (f, code), n in self.reasons.most_common()],
                 "duplicate_suggestions": self.suggestions, "past_due_open": self.past_due,
                 "seconds": round(self.seconds, 2),
-                "rows_per_second": round(self.rate, 1), "run_id": self.run_id, "status": self.status}
+                "rows_per_second": round(self.rate, 1), "run_id": self.run_id, "status": self.status,
+                "lang": self.lang}
 
-    def text(self) -> str:
+    def text(self, lang: str | None = None) -> str:
+        lang = lang or self.lang
         w = max(9, len(f"{self.rows_total:,}"))
-        lines = [f"{'DRY RUN (nothing written): ' if self.dry_run else ''}{self.file} with {self.mapping}"]
+        total, resumed, suggestions = f"{self.rows_total:,}", f"{self.resumed_from:,}", f"{self.suggestions:,}"
+        done, seconds, rate = f"{self.rows_this_run:,}", f"{self.seconds:.1f}", f"{self.rate:,.0f}"
+        head = gettext("%(file)s with %(mapping)s", lang, file=self.file, mapping=self.mapping)
+        lines = [gettext("DRY RUN (nothing written): %(run)s", lang, run=head) if self.dry_run else head]
         if self.resumed_from:
-            lines.append(f"  resumed after row {self.resumed_from:,} (committed by the interrupted run)")
-        lines.append(f"  rows in the file      {self.rows_total:>{w},}")
-        for outcome, label in (("imported", "imported"), ("merged", "merged (duplicate of an open ticket)"),
-                               ("duplicate", "duplicate external id"), ("rejected", "rejected (dead letters)"),
-                               ("excluded", "excluded (open, past their deadline)")):
-            if outcome != "excluded" or self.counts[outcome]:
-                lines.append(f"    {label:<38}{self.counts[outcome]:>{w},}")
-        if self.reasons and self.resumed_from:
-            lines.append("        by reason, rows of this run:")
-        for reason, n in self.reasons.most_common():
-            lines.append(f"        {reason:<62}{n:>{w},}")
-        mark = "= rows in the file ✓" if self.reconciles else f"≠ {self.rows_total:,} rows in the file ✗"
-        lines.append(f"  accounted for         {self.accounted:>{w},}  {mark}")
+            lines.append("  " + gettext("resumed after row %(row)s (committed by the interrupted run)", lang,
+                                        row=resumed))
+        label = gettext("rows in the file", lang)
+        lines.append(f"  {_ljust(label, 22)}{self.rows_total:>{w},}")
+        for outcome, msgid in _OUTCOME_LABELS:
+            if outcome == "excluded" and not self.counts[outcome]:
+                continue
+            label = gettext(msgid, lang)
+            lines.append(f"    {_ljust(label, 38)}{self.counts[outcome]:>{w},}")
+            if outcome != "rejected":
+                continue
+            if self.counts["rejected"]:
+                label = gettext("already kept, not stored again", lang)
+                lines.append(f"      {_ljust(label, 36)}{self.counts['rejected_known']:>{w},}")
+            if self.reasons and self.resumed_from:
+                lines.append("        " + gettext("by reason, rows of this run:", lang))
+            for (field_, code), n in self.reasons.most_common():
+                reason = field_ + ": " + import_reasons.summary(code, lang)
+                lines.append(f"        {_ljust(reason, 62)}{n:>{w},}")
+        mark = (gettext("= rows in the file ✓", lang) if self.reconciles
+                else gettext("≠ %(rows)s rows in the file ✗", lang, rows=total))
+        label = gettext("accounted for", lang)
+        lines.append(f"  {_ljust(label, 22)}{self.accounted:>{w},}  {mark}")
         if self.suggestions:
-            lines.append(f"  duplicate suggestions for the dispatcher: {self.suggestions:,}")
+            lines.append("  " + gettext("duplicate suggestions for the dispatcher: %(count)s", lang,
+                                        count=suggestions))
         if self.past_due:
-            lines.append(f"  open records past their own deadline: {self.past_due:,}")
-        lines.append(f"  {self.rows_this_run:,} rows in {self.seconds:.1f} s ({self.rate:,.0f} rows/s)")
+            past_due = f"{self.past_due:,}"
+            lines.append("  " + gettext("open records past their own deadline: %(count)s", lang, count=past_due))
+        lines.append("  " + gettext("%(rows)s rows in %(seconds)s s (%(rate)s rows/s)", lang, rows=done,
+                                    seconds=seconds, rate=rate))
         return "\n".join(lines)
 
 
-def reason_key(error: FieldError) -> str:
-    """'closed_at (CLOSED_DT): closed before opened' — the message up to its details."""
-    short = error.message.split(":", 1)[0]
-    return f"{error.field}: {short}"
+def _ljust(text_: str, width: int) -> str:
+    """``text_`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text_)
+    return text_ + " " * max(1, width - shown)
+
+
+def reason_key(error: FieldError) -> tuple[str, str]:
+    """(field, code) of a coded reason: ``('closed_at (CLOSED_DT)', 'closed_before_opened')``; another
+    reason's code is its message up to its details."""
+    return error.field, error.code or error.message.split(":", 1)[0]
 
 
 # --------------------------------------------------------------------- run
@@ -225,7 +267,7 @@ def reason_key(error: FieldError) -> str:
 class _Row:
     number: int  # 1-based data row (the header is not counted)
     raw: dict[str, Any]
-    parsed: Arrival | list[FieldError]
+    parsed: Arrival | list[FieldError] | None  # None: filtered out by the mapping's where:
 
 
 def run_import(
@@ -242,6 +284,7 @@ def run_import(
     dedup_params: dedup.Params | None = None,
     on_batch: Callable[[Report], None] | None = None,
     confirm_past_due: bool = False,
+    lang: str = "en",
 ) -> Report:
     """Import ``path`` (see the module docstring); returns the report. Open records already past
     their own deadline are refused as a whole (:class:`PastDueRefused`, nothing written) unless
@@ -259,7 +302,7 @@ def run_import(
     if mapping.dedup_mode is not None:
         params = replace(params, mode=mapping.dedup_mode)
     started = time.perf_counter()
-    report = Report(file=path.name, mapping=mapping.name, dry_run=dry_run)
+    report = Report(file=path.name, mapping=mapping.name, dry_run=dry_run, lang=normalise(lang))
 
     with factory() as session:
         mapping.known_units = frozenset(session.scalars(select(Unit.code).where(Unit.active.is_(True))))
@@ -271,7 +314,7 @@ def run_import(
         raise MappingError(str(path), ["the file is empty (no header row)"])
     mapping.check_header(header, str(path))
     report.rows_total = count_rows(path, mapping)
-    sha = file_sha256(path)
+    sha = report.sha256 = file_sha256(path)
     if mapping.past_due == "ask" and not confirm_past_due and not dry_run:
         _refuse_past_due(path, mapping, now, tz)
 
@@ -284,6 +327,7 @@ def run_import(
     units = UnitCache()
     channels = mapping.channels()
     seen: set[str] = set()
+    kept: set[str] = set()  # fingerprints of the dead letters this run kept (a dry run's are rolled back)
 
     bar = _progress(report, progress)
     batches = 0
@@ -293,12 +337,16 @@ def run_import(
             if number <= report.resumed_from:
                 continue
             where = f"{path.name} row {number}"
-            pending.append(_Row(number, raw, mapping.parse(raw, where, now) if raw else
-                                [FieldError("row", "empty: a blank line")]))
+            if not raw:  # a blank line is refused (reported), never filtered
+                pending.append(_Row(number, raw, [import_reasons.error("row", "blank_line")]))
+            elif not mapping.keep(raw):  # not this mapping's: counted, neither read nor kept
+                pending.append(_Row(number, raw, None))
+            else:
+                pending.append(_Row(number, raw, mapping.parse(raw, where, now)))
             if len(pending) >= batch:
                 _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
                              units, dry_run,
-                             crash=crash_after_batches is not None and batches >= crash_after_batches)
+                             crash=crash_after_batches is not None and batches >= crash_after_batches, kept=kept)
                 batches += 1
                 if not dry_run and batches in (1, 4, 16, 64, 256):
                     _analyze(factory)
@@ -308,7 +356,8 @@ def run_import(
                     on_batch(report)
         if pending:
             _write_batch(factory, pending, report, run, mapping, channels, seen, now, tz, params, index,
-                         units, dry_run, crash=crash_after_batches is not None and batches >= crash_after_batches)
+                         units, dry_run, crash=crash_after_batches is not None and batches >= crash_after_batches,
+                         kept=kept)
             bar(len(pending))
         report.status = "done"
     except BaseException:
@@ -336,7 +385,7 @@ def _refuse_past_due(path: Path, mapping: Mapping, now: datetime, tz: Any) -> No
     oldest: datetime | None = None
     _, rows = open_rows(path, mapping)
     for number, raw in enumerate(rows, start=1):
-        parsed = mapping.parse(raw, f"{path.name} row {number}", now) if raw else None
+        parsed = mapping.parse(raw, f"{path.name} row {number}", now) if raw and mapping.keep(raw) else None
         if not isinstance(parsed, Arrival) or parsed.closed_at is not None:
             continue
         total += 1
@@ -386,7 +435,8 @@ def _start_run(factory: sessionmaker[UnitOfWork], path: Path, sha: str, mapping:
             report.resumed_from = unfinished.rows_done
             report.counts.update({"imported": unfinished.rows_imported, "merged": unfinished.rows_merged,
                                   "duplicate": unfinished.rows_duplicate, "rejected": unfinished.rows_rejected,
-                                  "excluded": unfinished.rows_excluded})
+                                  "excluded": unfinished.rows_excluded, "filtered": unfinished.rows_filtered,
+                                  "rejected_known": unfinished.rows_rejected_known})
             return unfinished.id
         run = ImportRun(file_name=str(path.name)[:300], file_sha256=sha, mapping_name=mapping.name[:200],
                         rows_total=report.rows_total, status="running", dry_run=False)
@@ -407,9 +457,9 @@ def _finish_run(factory: sessionmaker[UnitOfWork], run_id: int, status: str) -> 
 def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Report, run_id: int | None,
                  mapping: Mapping, channels: set[str], seen: set[str], now: datetime, tz: Any,
                  params: dedup.Params, index: dedup.CandidateIndex, units: UnitCache,
-                 dry_run: bool, crash: bool) -> None:
+                 dry_run: bool, crash: bool, kept: set[str]) -> None:
     counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
+    reasons: Counter[tuple[str, str]] = Counter()
     suggestions = 0
     past = 0
     plans: dict[tuple[Any, ...], Any] = {}
@@ -427,15 +477,14 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
                 stored.update(session.scalars(select(IntakeRecord.external_id).where(
                     IntakeRecord.channel == channel, IntakeRecord.external_id.in_(ids[start:start + 1000]))))
         fresh: list[Arrival] = []
+        refused = [r for r in rows if isinstance(r.parsed, list)]
+        kept_here = _keep_dead_letters(session, refused, report, mapping, kept, counts, dry_run)
         for r in rows:
+            if r.parsed is None:
+                counts["filtered"] += 1
+                continue
             if isinstance(r.parsed, list):
-                errors = r.parsed
-                if not dry_run:
-                    reject(session, DEAD_LETTER_CHANNEL, f"{report.file} row {r.number} (mapping {mapping.name})",
-                           json.dumps(r.raw, ensure_ascii=False, default=str), errors,
-                           external_id=mapping.external_id(r.raw) or None)
-                counts["rejected"] += 1
-                reasons.update({reason_key(e) for e in errors})
+                reasons.update({reason_key(e) for e in r.parsed})
                 continue
             ext = r.parsed.request.external_id
             if ext in stored or ext in seen or ext in seen_here:
@@ -468,6 +517,8 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
             run.rows_duplicate += counts["duplicate"]
             run.rows_rejected += counts["rejected"]
             run.rows_excluded += counts["excluded"]
+            run.rows_filtered += counts["filtered"]
+            run.rows_rejected_known += counts["rejected_known"]
         session.flush()
         if crash:
             raise SimulatedCrash(f"simulated crash in the batch ending at row {rows[-1].number}")
@@ -483,11 +534,60 @@ def _write_batch(factory: sessionmaker[UnitOfWork], rows: list[_Row], report: Re
     finally:
         session.close()
     seen.update(seen_here)
+    kept.update(kept_here)
     report.counts.update(counts)
     report.reasons.update(reasons)
     report.suggestions += suggestions
     report.past_due += past
     report.rows_this_run += len(rows)
+
+
+def _keep_dead_letters(session: UnitOfWork, refused: list[_Row], report: Report, mapping: Mapping,
+                       kept: set[str], counts: Counter[str], dry_run: bool) -> set[str]:
+    """Keep each refused row as a dead letter, once: a row refused again (a finished file run
+    again, the same record in a later export) for the same reasons is counted, not stored again.
+    Returns the fingerprints this batch kept."""
+    letters = []
+    for r in refused:
+        assert isinstance(r.parsed, list)
+        payload = json.dumps(r.raw, ensure_ascii=False, default=str)
+        ext = mapping.external_id(r.raw)
+        letters.append((r, r.parsed, payload, ext, _fingerprint(mapping.source, ext, report.sha256, r.number,
+                                                                 payload, r.parsed)))
+    known: set[str] = set()
+    prints = [letter[-1] for letter in letters]
+    for start in range(0, len(prints), 1000):
+        known.update(f for f in session.scalars(select(DeadLetter.fingerprint).where(
+            DeadLetter.fingerprint.in_(prints[start:start + 1000]))) if f)
+    kept_here: set[str] = set()
+    id_column = mapping.columns["external_id"]
+    for r, errors, payload, ext, fingerprint in letters:
+        counts["rejected"] += 1
+        if fingerprint in known or fingerprint in kept or fingerprint in kept_here:
+            counts["rejected_known"] += 1
+            continue
+        kept_here.add(fingerprint)
+        if dry_run:
+            continue
+        raw_id = ext.split(":", 1)[1] if ext else ""
+        # The source's own id beside the row number (the column is cut to 64: an id that long keeps it here).
+        where = f"{id_column} {raw_id[:64]}; " if raw_id else ""
+        reject(session, DEAD_LETTER_CHANNEL, f"{report.file} row {r.number} ({where}mapping {mapping.name})",
+               payload, import_reasons.in_language(errors, report.lang),
+               external_id=ext if 0 < len(ext) <= 64 else None, fingerprint=fingerprint)
+    return kept_here
+
+
+def _fingerprint(source: str, external_id: str, sha256: str, number: int, payload: str,
+                 errors: list[FieldError]) -> str:
+    """What makes a refusal the same one: the source's record (its id, or without one the file and
+    row), the row exactly as read, and the reasons by code and params (not by words: a run in the
+    other language refuses the same way)."""
+    reasons = sorted(json.dumps([e.field, e.code or e.message, e.params or {}], sort_keys=True, ensure_ascii=False,
+                                default=str) for e in errors)
+    record: dict[str, Any] = {"id": external_id} if external_id else {"file": sha256, "row": number}
+    key = {"source": source, **record, "payload": payload, "reasons": reasons}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------- CLI
@@ -502,6 +602,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--yes", action="store_true",
                    help="import open records already past their own deadlines (breaches at once) without asking")
+    p.add_argument("--lang", choices=LANGUAGES, help="the language of the report and of the dead letters' "
+                   "reasons (default: the language setting, MINSHENG_LANGUAGE)")
     p.set_defaults(func=cmd_import)
 
 
@@ -514,7 +616,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         mapping = Mapping.load(args.mapping)
         report = run_import(factory, args.file, mapping, cfg.tz, dry_run=args.dry_run, batch=args.batch,
-                            progress=not args.no_progress, confirm_past_due=args.yes)
+                            progress=not args.no_progress, confirm_past_due=args.yes,
+                            lang=args.lang or cfg.language)
     except PastDueRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 3

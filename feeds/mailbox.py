@@ -58,7 +58,7 @@ def parse_form(form: dict[str, Any], *, now: datetime, tz: Any) -> NewRequest:
     mail = draft.email("email", form.get("email"))
     kind = draft.choice("kind", form.get("kind"), KINDS, required=False)
     title = draft.text("title", form.get("title"), required=True, max_len=100)
-    content = draft.text("content", form.get("content"), required=True, max_len=3000)
+    content = draft.text("content", form.get("content"), required=True, max_len=MAX_CONTENT)
     address = draft.text("address", form.get("address"), max_len=MAX_ADDRESS)
     raw = {"form": {k: v for k, v in form.items() if k not in ("csrf_token",)}, "email": mail}
     return draft.build(received_at=now, title=title, content=content or "", kind=kind, address=address,

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from feeds import import_reasons as reasons
 from feeds.dead_letters import FieldError
 from geo.coords import SYSTEMS, normalize_system, to_wgs84
 from tickets import calendars
@@ -35,7 +36,7 @@ from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
 TOP_KEYS = frozenset({
     "name", "description", "source", "format", "timezone", "dates", "columns", "status", "due", "coordinates",
-    "channel", "topic", "kind", "sla_class", "unit", "dedup", "limits", "calendar", "open",
+    "channel", "topic", "kind", "sla_class", "unit", "dedup", "limits", "calendar", "open", "where",
 })
 COLUMN_KEYS = frozenset({
     "external_id", "received_at", "closed_at", "due_at", "title", "content", "address", "district", "lat", "lon",
@@ -47,6 +48,7 @@ COLUMN_KEYS = frozenset({
 PAST_DUE = ("ask", "keep", "close", "exclude")
 TEMPLATE_KEYS = frozenset({"title", "content", "address"})
 MAX_EXTERNAL_ID = 64
+MAX_TEXT_CEILING = 1_000_000  # limits.max_text at most: one record is not a book
 # A source's clock may run a little ahead of ours; more than this is a bad date.
 FUTURE_SLACK = timedelta(minutes=10)
 
@@ -100,14 +102,26 @@ def _fast_pattern(fmt: str) -> re.Pattern[str] | None:
     return re.compile("".join(out))
 
 
+class BadDate(ValueError):
+    """A value that matches none of the formats; ``formats`` are as the mapping writes them."""
+
+    def __init__(self, value: str, formats: tuple[str, ...]) -> None:
+        self.value = value
+        self.formats = formats
+        super().__init__(f"{value!r} matches none of the formats {list(formats)}")
+
+
 @dataclass(frozen=True)
 class DateReader:
     formats: tuple[str, ...]
     tz: ZoneInfo
     fast: tuple[re.Pattern[str] | None, ...] = ()
+    shown: tuple[str, ...] = ()  # the formats as the mapping writes them (MM/DD/YYYY …), for messages
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fast", tuple(_fast_pattern(f) for f in self.formats))
+        if len(self.shown) != len(self.formats):
+            object.__setattr__(self, "shown", self.formats)
 
     def read(self, text: Any, end_of_day: bool = False) -> datetime:
         """An aware datetime, or ValueError naming the formats tried."""
@@ -142,7 +156,7 @@ class DateReader:
             if fmt != "iso" and not any(t in fmt for t in ("%H", "%I", "%M")):
                 return self._day(parsed.date(), end_of_day)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.tz)
-        raise ValueError(f"{value!r} matches none of the formats {list(self.formats)}")
+        raise BadDate(value, self.shown)
 
     def _day(self, day: date, end_of_day: bool) -> datetime:
         if end_of_day:  # a deadline given as a bare date: the whole day counts
@@ -180,7 +194,85 @@ class ValueMap:
         if self.default is not None:
             return self.default, None
         where = f"{self.key} ({self.column})" if self.column else self.key
-        return None, FieldError(where, f"value {raw!r} is not mapped and the mapping has no default")
+        return None, reasons.error(where, "not_mapped", value=raw)
+
+
+WHERE_OPERATORS = ("equals", "in", "matches", "not_equals", "not_in", "not_matches")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition of ``where:`` on a column's value (trimmed, as every column is read): ``equals`` a
+    value, ``in`` a list, ``matches`` a regex (found anywhere in the value: anchor it with ^…$), or
+    the ``not_`` form of each."""
+
+    column: str
+    operator: str
+    values: frozenset[str] = frozenset()
+    pattern: re.Pattern[str] | None = None
+
+    def holds(self, row: MappingT[str, Any]) -> bool:
+        value = _cell(row, self.column)
+        found = self.pattern.search(value) is not None if self.pattern is not None else value in self.values
+        return not found if self.operator.startswith("not_") else found
+
+
+def where_conditions(spec: Any, problems: list[str]) -> tuple[Condition, ...]:
+    """``where:`` (a list of conditions, all of which must hold) → conditions; problems named by key."""
+    if spec is None:
+        return ()
+    items = [spec] if isinstance(spec, dict) else spec
+    if not isinstance(items, list):
+        problems.append("where: a list of conditions, e.g. [{column: SUBJECT, equals: Boston Police Department}]")
+        return ()
+    out = []
+    for i, item in enumerate(items):
+        key = f"where[{i}]"
+        if not isinstance(item, dict):
+            problems.append(f"{key}: a condition {{column: C, OPERATOR: value}}, got {item!r}")
+            continue
+        column = item.get("column")
+        operators = [k for k in item if k in WHERE_OPERATORS]
+        extra = sorted(set(item) - {"column", *WHERE_OPERATORS})
+        if not isinstance(column, str) or not column.strip():
+            problems.append(f"{key}.column: required, the source column the condition reads")
+        if extra:
+            problems.append(f"{key}: unknown key(s) {extra}; a condition has column and one of {list(WHERE_OPERATORS)}")
+        if len(operators) != 1:
+            problems.append(f"{key}: exactly one of {list(WHERE_OPERATORS)}, got {operators or 'none'}")
+            continue
+        operator = operators[0]
+        value = item[operator]
+        base = operator.removeprefix("not_")
+        if base == "matches":
+            try:
+                pattern = re.compile(str(value)) if isinstance(value, str) and value else None
+            except re.error as exc:
+                problems.append(f"{key}.{operator}: bad regex {value!r}: {exc}")
+                continue
+            if pattern is None:
+                problems.append(f"{key}.{operator}: a regular expression, got {value!r}")
+                continue
+            out.append(Condition(str(column), operator, pattern=pattern))
+            continue
+        values = value if base == "in" else [value]
+        if base == "in" and (not isinstance(value, list) or not value):
+            problems.append(f"{key}.{operator}: a list of values, got {value!r}")
+            continue
+        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (str, int, float))]
+        if bad:  # YAML reads yes/no/true/off as booleans and ~ as null: the file has the text
+            problems.append(f"{key}.{operator}: {bad!r} is not text: quote it ('yes', 'null') to compare with "
+                            "the file's text")
+            continue
+        out.append(Condition(str(column), operator, values=frozenset(_text_of(v) for v in values)))
+    return tuple(out)
+
+
+def _text_of(value: str | int | float) -> str:
+    """A YAML value as the file's text: 2 → '2', 2.0 → '2' (as a cell is read), 'x ' → 'x'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 @dataclass(frozen=True)
@@ -227,7 +319,8 @@ class Mapping:
     coordinates_required: bool = False
     unit: UnitRule = field(default_factory=UnitRule)
     dedup_mode: str | None = None  # None: the platform's setting
-    max_text: int = 5000
+    max_text: int = 20_000  # characters of a title or a content (12345 work orders run long)
+    where: tuple[Condition, ...] = ()  # all must hold, or the row is filtered out
     # Filled by the importer: codes of the active units, to refuse unknown ones.
     known_units: frozenset[str] | None = None
 
@@ -280,7 +373,7 @@ class Mapping:
         specs = dates.get("formats", ["iso"])
         if isinstance(specs, str):
             specs = [specs]
-        formats = []
+        formats, shown = [], []
         if not isinstance(specs, list) or not specs:
             problems.append("dates.formats: a list of date formats, e.g. ['MM/DD/YYYY hh:mm:ss AM']")
         else:
@@ -295,6 +388,7 @@ class Mapping:
                         problems.append(f"dates.formats: {spec!r} is not a date format ({exc})")
                         continue
                 formats.append(fmt)
+                shown.append(str(spec))
 
         columns = section("columns")
         bad_cols = set(columns) - COLUMN_KEYS
@@ -474,21 +568,24 @@ class Mapping:
         except LookupError:
             problems.append(f"format.encoding: unknown encoding {encoding!r}")
         limits = section("limits")
-        max_text = limits.get("max_text", 5000)
-        if not isinstance(max_text, int) or max_text < 10:
-            problems.append("limits.max_text: a number of characters (≥ 10)")
-            max_text = 5000
+        max_text = limits.get("max_text", Mapping.max_text)
+        if isinstance(max_text, bool) or not isinstance(max_text, int) or not 10 <= max_text <= MAX_TEXT_CEILING:
+            problems.append(f"limits.max_text: a number of characters from 10 to {MAX_TEXT_CEILING:,}, got {max_text!r}")
+            max_text = Mapping.max_text
+
+        conditions = where_conditions(data.get("where"), problems)
 
         if problems:
             raise MappingError(where, problems)
         return cls(
-            name=name, path=path, source=source, timezone=tz, dates=DateReader(tuple(formats), tz), columns=cols,
+            name=name, path=path, source=source, timezone=tz, columns=cols,
+            dates=DateReader(tuple(formats), tz, shown=tuple(shown)),
             channel=channel, topic=topic, kind=kind, sla_class=sla_class, encoding=encoding, delimiter=delimiter,
             sheet=file_format.get("sheet"), status_column=status.get("column"), closed_values=closed_values,
             open_values=open_values, due_missing=due_missing, offset_hours=offset_hours, offset_clock=offset_clock,
             calendar=calendar, past_due=past_due, supervise=bool(supervise), coordinate_system=system,
             missing_points=tuple(missing_points), bounds=bounds, coordinates_required=coordinates_required, unit=unit,
-            dedup_mode=dedup_mode, max_text=max_text,
+            dedup_mode=dedup_mode, max_text=max_text, where=conditions,
         )
 
     # ------------------------------------------------------------ columns
@@ -509,10 +606,20 @@ class Mapping:
         return out
 
     def check_header(self, header: list[str], where: str) -> None:
+        problems = []
         missing = sorted(self.referenced_columns() - set(header))
         if missing:
-            raise MappingError(where, [(f"column(s) {missing} named in the mapping are not in the file; "
-                                        f"its columns are: {header}")])
+            problems.append(f"column(s) {missing} named in the mapping are not in the file; its columns are: {header}")
+        for i, condition in enumerate(self.where):
+            if condition.column not in header:  # the filter would drop (or keep) every row
+                problems.append(f"where[{i}].column: {condition.column!r} is not a column of the file; "
+                                f"its columns are: {header}")
+        if problems:
+            raise MappingError(where, problems)
+
+    def keep(self, row: MappingT[str, Any]) -> bool:
+        """Whether the row passes ``where:`` (every condition holds)."""
+        return all(c.holds(row) for c in self.where)
 
     def channels(self) -> set[str]:
         vm = self.channel
@@ -535,21 +642,21 @@ class Mapping:
         raw_id = _cell(row, c["external_id"])
         external_id = f"{self.source}:{raw_id}" if raw_id else ""
         if not raw_id:
-            errors.append(FieldError(field_name("external_id"), "missing: every record needs the source's id"))
+            errors.append(reasons.error(field_name("external_id"), "id_missing"))
         elif len(external_id) > MAX_EXTERNAL_ID:
-            errors.append(FieldError(field_name("external_id"), f"longer than {MAX_EXTERNAL_ID - len(self.source) - 1} "
-                                                                f"characters: {raw_id[:80]!r}"))
+            errors.append(reasons.error(field_name("external_id"), "id_too_long",
+                                        max=MAX_EXTERNAL_ID - len(self.source) - 1, value=raw_id[:80]))
 
         received_at = self._date(row, "received_at", errors, required=True)
         if received_at is not None and received_at > now + FUTURE_SLACK:
-            errors.append(FieldError(field_name("received_at"), f"bad date: in the future ({received_at.isoformat()})"))
+            errors.append(reasons.error(field_name("received_at"), "date_in_future", value=received_at.isoformat()))
         closed_at = self._date(row, "closed_at", errors)
         due_at = self._date(row, "due_at", errors, end_of_day=True)
         contact_due_at = self._date(row, "contact_due_at", errors)
         contacted_at = self._date(row, "contacted_at", errors)
         if contacted_at is not None and received_at is not None and contacted_at < received_at:
-            errors.append(FieldError(field_name("contacted_at"), f"contacted before received: "
-                                                                 f"{_cell(row, c['contacted_at'])}"))
+            errors.append(reasons.error(field_name("contacted_at"), "contacted_before_received",
+                                        contacted=_cell(row, c["contacted_at"]), received=_cell(row, c["received_at"])))
 
         status = _cell(row, self.status_column) if self.status_column else ""
         if self.status_column:
@@ -558,25 +665,24 @@ class Mapping:
             elif status in self.open_values or (not self.open_values and status not in self.closed_values):
                 closed = False
             else:
-                errors.append(FieldError(f"status ({self.status_column})",
-                                         f"unknown status {status!r}: not among the mapping's closed "
-                                         f"{sorted(self.closed_values)} or open {sorted(self.open_values)}"))
+                errors.append(reasons.error(f"status ({self.status_column})", "unknown_status", value=status,
+                                            closed=sorted(self.closed_values), open=sorted(self.open_values)))
                 closed = closed_at is not None
         else:
             closed = closed_at is not None
         if closed and closed_at is None and not _cell(row, c.get("closed_at", "")):
-            errors.append(FieldError(field_name("closed_at"), "missing: the record is closed but has no close time"))
+            errors.append(reasons.error(field_name("closed_at"), "closed_without_close_time"))
         if not closed and closed_at is not None and self.status_column:
-            errors.append(FieldError(field_name("closed_at"), f"the record is open ({status!r}) but has a close time"))
+            errors.append(reasons.error(field_name("closed_at"), "open_with_close_time", status=status))
         if closed and closed_at is not None and received_at is not None and closed_at < received_at:
-            errors.append(FieldError(field_name("closed_at"),
-                                     f"closed before opened: closed {_cell(row, c['closed_at'])}, "
-                                     f"opened {_cell(row, c['received_at'])}"))
+            errors.append(reasons.error(field_name("closed_at"), "closed_before_opened",
+                                        closed=_cell(row, c["closed_at"]), opened=_cell(row, c["received_at"])))
 
         title = self._text(row, "title")
         content = self._text(row, "content")
-        if len(content) > self.max_text or len(title) > self.max_text:
-            errors.append(FieldError(field_name("content"), f"oversize: more than {self.max_text} characters"))
+        for key, value in (("title", title), ("content", content)):  # each field that is too long
+            if len(value) > self.max_text:
+                errors.append(reasons.error(field_name(key), "oversize", length=len(value), max=self.max_text))
         text = f"{title} {content}".strip()
         channel = self._vocab(self.channel, row, text, errors)
         topic = self._vocab(self.topic, row, text, errors)
@@ -587,7 +693,7 @@ class Mapping:
         unit_code = self._unit(row, errors)
         phone = _cell(row, c.get("phone", ""))
         if len(phone) > 32:
-            errors.append(FieldError(field_name("phone"), f"not a phone number: {phone[:40]!r}…"))
+            errors.append(reasons.error(field_name("phone"), "not_a_phone", value=phone[:40] + "…"))
 
         if errors:
             return errors
@@ -617,10 +723,14 @@ class Mapping:
         value = row.get(column)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
-                errors.append(FieldError(f"{key} ({column})", "missing"))
+                errors.append(reasons.error(f"{key} ({column})", "date_missing"))
             return None
         try:
             return self.dates.read(value, end_of_day=end_of_day)
+        except BadDate as exc:
+            errors.append(reasons.error(f"{key} ({column})", "bad_date", value=exc.value[:80],
+                                        formats=list(exc.formats)))
+            return None
         except ValueError as exc:
             errors.append(FieldError(f"{key} ({column})", f"bad date: {exc}"))
             return None
@@ -654,27 +764,26 @@ class Mapping:
         where = f"lat/lon ({lat_col}, {lon_col})"
         if not lat_raw and not lon_raw:
             if self.coordinates_required:
-                errors.append(FieldError(where, "missing coordinates: this source must give a point"))
+                errors.append(reasons.error(where, "coordinates_missing"))
             return None, None, None
         try:
             lat, lon = float(lat_raw), float(lon_raw)
         except ValueError:
-            errors.append(FieldError(where, f"not numbers: {lat_raw!r}, {lon_raw!r}"))
+            errors.append(reasons.error(where, "coordinates_not_numbers", lat=lat_raw[:40], lon=lon_raw[:40]))
             return None, None, None
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            errors.append(FieldError(where, f"not a coordinate: ({lat}, {lon})"))
+            errors.append(reasons.error(where, "not_a_coordinate", lat=lat, lon=lon))
             return None, None, None
         for plat, plon in self.missing_points:
             if abs(lat - plat) < 1e-6 and abs(lon - plon) < 1e-6:
                 if self.coordinates_required:
-                    errors.append(FieldError(where, f"missing coordinates: ({lat}, {lon}) is the source's "
-                                                    "default point, not a place"))
+                    errors.append(reasons.error(where, "default_point", lat=lat, lon=lon))
                 return None, None, f"({lat}, {lon}) is the source's default point: kept as no location"
         if self.bounds is not None:
             (south, west), (north, east) = self.bounds
             if not (south <= lat <= north and west <= lon <= east):
-                errors.append(FieldError(where, f"({lat}, {lon}) is outside the source's area "
-                                                f"[{south}, {west}]–[{north}, {east}]"))
+                errors.append(reasons.error(where, "outside_area", lat=lat, lon=lon, south=south, west=west,
+                                            north=north, east=east))
                 return None, None, None
         if self.coordinate_system != "wgs84":
             lat, lon = to_wgs84(lat, lon, self.coordinate_system)
@@ -691,7 +800,7 @@ class Mapping:
             return rule.missing
         code = rule.map.get(value) or rule.code.replace("{value}", value)
         if self.known_units is not None and code not in self.known_units:
-            errors.append(FieldError(f"unit ({rule.column})", f"unknown district code {raw!r}: no active unit {code}"))
+            errors.append(reasons.error(f"unit ({rule.column})", "unknown_district", value=raw, unit=code))
             return None
         return code
 

@@ -98,7 +98,7 @@ def items_from_file(path: str | Path, mapping: Mapping, factory: sessionmaker[Un
     header, rows = open_rows(Path(path), mapping)
     mapping.check_header(header, str(path))
     for number, raw in enumerate(rows, start=1):
-        parsed = mapping.parse(raw, f"row {number}", now) if raw else None
+        parsed = mapping.parse(raw, f"row {number}", now) if raw and mapping.keep(raw) else None
         if not isinstance(parsed, Arrival):
             if stats is not None:
                 stats.skipped += 1

@@ -402,6 +402,8 @@ class DeadLetter(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"field": ..., "message": ...}]
     status: Mapped[str] = mapped_column(String(16), default="new")  # new | reprocessed | dismissed
     resolved_at: Mapped[datetime | None]
+    # What makes a refusal the same one (the import's: feeds.importer._fingerprint): kept once.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class ImportRun(Base):
@@ -423,6 +425,8 @@ class ImportRun(Base):
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     # Open records past their own deadline, left out (the mapping's ``open.past_due: exclude``).
     rows_excluded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rows_filtered: Mapped[int] = mapped_column(Integer, default=0)  # not the mapping's (its where:)
+    rows_rejected_known: Mapped[int] = mapped_column(Integer, default=0)  # refused again: not stored again
     status: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -90,7 +90,7 @@ def check(tmp_path: Path, path: Path, rows: int) -> dict[str, Any]:
     assert report.rows_total == rows
     assert report.accounted == rows and report.reconciles
     assert report.counts["rejected"] == refused > 0
-    assert report.reasons == {"closed_at (CLOSED_DT): closed before opened": refused}
+    assert report.reasons == {("closed_at (CLOSED_DT)", "closed_before_opened"): refused}
     assert report.counts["imported"] == int(table.received.sum())
     assert report.counts["duplicate"] == report.counts["merged"] == 0  # Boston: suggestions only (see the mapping)
 

@@ -76,7 +76,7 @@ def test_a_letter_with_a_registration_number_is_idempotent(small_bureau_platform
     ({"visitors": "many"}, "visitors", "must be a number"),
     ({"topic": "weather"}, "topic", "is not one of"),
     ({"registration_no": "信访/0088"}, "registration_no", "letters, digits"),
-    ({"content": "长" * 5001}, "content", "at most 5000"),
+    ({"content": "长" * 20_001}, "content", "at most 20000"),
 ])
 def test_bad_registrations_name_the_field_and_are_kept(small_bureau_platform: Any, changes: dict[str, str], field: str,
                                                        words: str) -> None:
@@ -106,3 +106,12 @@ def test_the_form_needs_its_csrf_token(small_bureau_platform: Any) -> None:
     response = client.post("/frontdesk", data=visit({**hidden, "csrf_token": "x"}), headers=headers)
     assert response.status_code == 403 and count(small_bureau_platform, Ticket) == 0
     assert len(dead_letters(small_bureau_platform)) == 1
+
+
+def test_a_long_letter_is_registered_whole(small_bureau_platform: Any) -> None:
+    client = small_bureau_platform.server.test_client()
+    headers = as_(small_bureau_platform, "dispatcher")
+    data = visit(open_form(client, headers), channel="letter", visitors="", content="长" * 6_999)
+    response = client.post("/frontdesk", data=data, headers=headers)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [len(t.content) for t in tickets(small_bureau_platform)] == [6_999]

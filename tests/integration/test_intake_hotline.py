@@ -166,7 +166,7 @@ def test_unknown_source_is_404(small_bureau_platform: Any) -> None:
     ({"纬度": 42.3594, "经度": -71.0587}, "纬度", "outside the area served"),
     ({"纬度": 117.02, "经度": 36.66}, "纬度", "out of range"),
     ({"纬度": "NaN", "经度": "117"}, "纬度", "finite"),
-    ({"诉求内容": "噪" * 5001}, "诉求内容", "at most 5000"),
+    ({"诉求内容": "噪" * 20_001}, "诉求内容", "is 20001 characters long; at most 20000"),
     ({"标题": "标" * 201}, "标题", "at most 200"),
     ({"工单编号": "GS 2024/06"}, "工单编号", "not a work-order number"),
 ])
@@ -510,3 +510,14 @@ def test_repeated_complaints_in_one_batch_earn_one_reminder_letter(small_bureau_
         letters = list(s.scalars(select(ReminderLetter)))
     assert [(lt.reason, lt.ticket_id) for lt in letters] == [("repeated", made[-1].id)]
     assert "同一来电人" in letters[0].text
+
+
+def test_a_long_work_order_is_taken_whole(small_bureau_platform: Any) -> None:
+    """12345 work orders run long: a real one had 6,999 characters; 20,000 are taken."""
+    client = small_bureau_platform.server.test_client()
+    for n, length in enumerate((6_999, 20_000), start=1):
+        text = ("小区楼下烧烤店每晚营业到凌晨，油烟和噪音严重扰民。" * 1000)[:length]
+        response = push(client, order(工单编号=f"GS2024061200{n:03d}", 诉求内容=text))
+        assert response.status_code == 201, response.get_json()
+    with small_bureau_platform.factory() as s:
+        assert sorted(len(c) for c in s.scalars(select(Ticket.content))) == [6_999, 20_000]

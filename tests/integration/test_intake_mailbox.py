@@ -69,7 +69,7 @@ def test_submitting_the_same_form_twice_is_one_ticket(small_bureau_platform: Any
     ({"email": "wang-at-example"}, "email", "not an e-mail address"),
     ({"kind": "moan"}, "kind", "is not one of"),
     ({"title": "标" * 101}, "title", "at most 100"),
-    ({"content": "长" * 3001}, "content", "at most 3000"),
+    ({"content": "长" * 20_001}, "content", "at most 20000"),
     ({"form_id": "x"}, "form_id", "malformed"),
 ])
 def test_a_bad_letter_is_shown_again_with_the_reason_and_kept(small_bureau_platform: Any, changes: dict[str, Any],
@@ -198,3 +198,23 @@ def test_eml_import_is_idempotent_and_keeps_refused_files(small_bureau_platform:
     assert utcnow()  # the import used the wall clock only for dispatch
     with unit_of_work(small_bureau_platform.test_factory) as s:
         assert s.query(Ticket).filter(Ticket.channel == "director_mailbox").count() == 2
+
+
+def test_a_long_letter_is_taken_and_a_longer_one_refused_without_a_server_error(small_bureau_platform: Any) -> None:
+    client = small_bureau_platform.server.test_client()
+    assert 'maxlength="20000"' in client.get("/mailbox").get_data(as_text=True)
+    response = client.post("/mailbox", data=letter(open_form(client), content="长" * 6_999))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [len(t.content) for t in tickets(small_bureau_platform)] == [6_999]
+    # Past the limit: the reason, and the letter kept as a dead letter (never a 5xx).
+    huge = client.post("/mailbox", data=letter(open_form(client), content="长" * 60_000))
+    assert huge.status_code == 400 and count(small_bureau_platform, Ticket) == 1
+    [dead] = dead_letters(small_bureau_platform)
+    assert {"field": "content", "message": "is 60000 characters long; at most 20000 are accepted"} in dead.errors
+
+
+def test_a_long_mail_is_taken_and_a_longer_one_refused() -> None:
+    assert len(mailbox.parse_eml(eml("长信", "长" * 6_999), tz=TZ).content) == 6_999
+    with pytest.raises(mailbox.Rejected) as err:
+        mailbox.parse_eml(eml("长信", "长" * 20_001), tz=TZ)
+    assert [(e.field, e.message) for e in err.value.errors] == [("(body)", "is 20001 characters; at most 20000")]

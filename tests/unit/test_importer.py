@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan_db
         hotline_row(6, status="2"),                                      # closed without a close time
         hotline_row(7, kind="闲聊"),                                      # an unknown kind: the default
         hotline_row(8, at="2027-01-01 00:00:00"),                       # in the future
-        hotline_row(9, content="很长" * 3000),                             # oversize
+        hotline_row(9, content="很长" * 10_001),                           # oversize (20,002 > 20,000)
     ]
     rows.append(hotline_row(10)[:11] + ["", "", "13905310010", "王女士"])  # no point, but points are required
     rows.append(hotline_row(11)[:11] + ["abc", "117.0", "13905310011", "王女士"])  # not a number
@@ -111,10 +112,10 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan_db
     assert report.reconciles and report.rows_total == 13
     assert report.counts["imported"] == 2  # rows 1 and 7 (its kind falls back to the default)
     assert report.counts["rejected"] == 11
-    with jinan_db() as s:
-        letters = {d.source.split(" row ")[1].split(" ")[0]: d for d in s.scalars(select(DeadLetter))}
+    letters = letters_by_row(jinan_db)
+
     def messages(row: int) -> str:
-        return json.dumps(letters[str(row)].errors, ensure_ascii=False)
+        return json.dumps(letters[row].errors, ensure_ascii=False)
     assert "bad date" in messages(2) and "2026/11/18 9:00" in messages(2)
     assert "closed before opened" in messages(3)
     assert "unknown status '7'" in messages(4)
@@ -127,10 +128,10 @@ def test_bad_rows_become_dead_letters_with_every_reason(tmp_path: Path, jinan_db
     assert "outside the source's area" in messages(12)
     assert "received_at (派单时间)" in messages(13) and "closed_at (办结时间)" in messages(13)
     # The raw row is kept exactly, with its external id, for inspection and reprocessing.
-    assert json.loads(letters["3"].payload)["工单编号"] == "GS20261118000003"
-    assert letters["3"].external_id == "jn12345:GS20261118000003"
-    assert letters["3"].channel == "import"
-    assert report.reasons["closed_at (办结时间): closed before opened"] == 1
+    assert json.loads(letters[3].payload)["工单编号"] == "GS20261118000003"
+    assert letters[3].external_id == "jn12345:GS20261118000003"
+    assert letters[3].channel == "import"
+    assert report.reasons[("closed_at (办结时间)", "closed_before_opened")] == 1
 
 
 def test_coordinates_are_converted_to_wgs84_on_the_way_in(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
@@ -251,7 +252,8 @@ def test_excel_files_import_like_csv(tmp_path: Path, jinan_db: sessionmaker[Sess
         assert closed.status == "closed" and closed.topic == "exit_entry"
         assert closed.closed_at == datetime(2026, 11, 18, 7, 0, tzinfo=timezone.utc)
         assert closed.resolve_due_at == datetime(2026, 11, 18, 15, 59, 59, tzinfo=timezone.utc)  # the bare date
-        assert s.scalars(select(DeadLetter)).one().errors == [{"field": "row", "message": "empty: a blank line"}]
+        assert s.scalars(select(DeadLetter)).one().errors == [{"field": "row", "message": "empty: a blank line",
+                                                               "code": "blank_line", "params": {}}]
 
 
 def test_history_passes_through_the_domain_without_invented_steps(tmp_path: Path,
@@ -319,13 +321,19 @@ def test_command_line_import_dry_run_and_replay(tmp_path: Path, monkeypatch: pyt
     capsys.readouterr()
     assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(BOSTON_MAPPING), "--dry-run",
                      "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "DRY RUN (nothing written)" in out and "accounted for             2,000  = rows in the file ✓" in out
+    out = capsys.readouterr().out  # in the platform's language by default: zh-CN
+    assert "试运行（未写入任何数据）" in out and "已核对" in out and "2,000  = 文件行数 ✓" in out
+    assert "closed_at (CLOSED_DT): 办结早于受理" in out
     report = tmp_path / "report.json"
     assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(BOSTON_MAPPING), "--no-progress",
-                     "--report", str(report)]) == 0
+                     "--report", str(report), "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "accounted for             2,000  = rows in the file ✓" in out and "DRY RUN" not in out
+    assert "closed_at (CLOSED_DT): closed before opened" in out
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["reconciles"] and data["imported"] + data["rejected"] == 2000
+    assert data["rejected_by_reason"] == [{"field": "closed_at (CLOSED_DT)", "code": "closed_before_opened",
+                                           "reason": "closed before opened", "rows": data["rejected"]}]
     assert app.main(["replay", "--from-db", "--from", "2015-01-01", "--to", "2015-12-31", "--speed", "0",
                      "--limit", "3"]) == 0
     assert "3 records played" in capsys.readouterr().out
@@ -333,3 +341,269 @@ def test_command_line_import_dry_run_and_replay(tmp_path: Path, monkeypatch: pyt
     bad = write_mapping(tmp_path, {"name": "x", "timezone": "Nowhere/City"})
     assert app.main(["import", str(BOSTON_SAMPLE), "--mapping", str(bad), "--no-progress"]) == 2
     assert "unknown time zone 'Nowhere/City'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------ reasons: every one, coded, in both languages
+def letters_by_row(factory: sessionmaker[Session]) -> dict[int, DeadLetter]:
+    with factory() as s:
+        return {int(d.source.split(" row ")[1].split(" ")[0].rstrip(",")): d for d in s.scalars(select(DeadLetter))}
+
+
+def test_a_row_that_fails_several_checks_is_refused_with_every_reason(tmp_path: Path,
+                                                                      jinan_db: sessionmaker[Session]) -> None:
+    mapping = {**HOTLINE_MAPPING, "kind": {"column": "诉求类型", "map": {"投诉": "complaint"}},  # no default
+               "limits": {"max_text": 100}}
+    bad = hotline_row(1, at="18.11.2026", status="7", kind="闲聊", title="标" * 101, content="长" * 150,
+                      phone="1" * 40)
+    bad[11], bad[12] = "abc", "117.0"  # a point that is not numbers
+    path = write_csv(tmp_path / "many.csv", [bad, hotline_row(2)])
+    report = run_import(jinan_db, path, Mapping.from_dict(mapping), TZ, now=NOW)
+    assert (report.counts["rejected"], report.counts["imported"]) == (1, 1) and report.reconciles
+    expected = [("received_at (派单时间)", "bad_date"), ("status (状态)", "unknown_status"),
+                ("title (诉求主题)", "oversize"), ("content (诉求内容)", "oversize"),
+                ("kind (诉求类型)", "not_mapped"), ("lat/lon (纬度, 经度)", "coordinates_not_numbers"),
+                ("phone (来电号码)", "not_a_phone")]
+    errors = letters_by_row(jinan_db)[1].errors
+    assert [(e["field"], e["code"]) for e in errors] == expected
+    # The report counts the row under each of its reasons.
+    assert report.reasons == {key: 1 for key in expected}
+    oversize = {e["field"]: e["params"] for e in errors if e["code"] == "oversize"}
+    assert oversize == {"title (诉求主题)": {"length": 101, "max": 100}, "content (诉求内容)": {"length": 150, "max": 100}}
+    assert report.text().count("\n        ") == len(expected)  # one line per reason
+
+
+@pytest.mark.parametrize("written, value", [
+    ("%Y/%m/%d %H:%M:%S", "2026-11-18 09:00:00"),
+    ("yyyy-MM-dd HH:mm:ss", "2026/11/18 09:00:00"),
+    ("MM/DD/YYYY hh:mm:ss AM", "2026-11-18 09:00:00"),
+])
+def test_a_bad_date_names_the_format_as_the_mapping_writes_it(tmp_path: Path, jinan_db: sessionmaker[Session],
+                                                              written: str, value: str) -> None:
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "dates": {"formats": [written]}})
+    report = run_import(jinan_db, write_csv(tmp_path / "d.csv", [hotline_row(1, at=value)]), mapping, TZ, now=NOW)
+    assert report.counts["rejected"] == 1
+    (error,) = letters_by_row(jinan_db)[1].errors
+    assert error["code"] == "bad_date" and error["params"] == {"value": value, "formats": [written]}
+    assert error["message"] == f"bad date: '{value}' matches none of the formats '{written}'"
+    if "%" not in written:
+        assert "%" not in error["message"]  # not the strptime translation of what was written
+    # The same for a live channel whose source configures its own formats (the 12345 push).
+    from feeds.common import Draft
+
+    draft = Draft("hotline_12345", TZ)
+    assert draft.local_time("派单时间", "18.11.2026 09:00", formats=("%Y/%m/%d %H:%M:%S",)) is None
+    assert "'%Y/%m/%d %H:%M:%S'" in draft.errors[0].message and "yyyy-MM-dd" not in draft.errors[0].message
+
+
+def test_reasons_in_chinese_and_in_english_with_one_code(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
+    from feeds import import_reasons
+
+    rows = [hotline_row(1, closed="2026-11-17 08:00:00", status="2"), hotline_row(2, status="7")]
+    path = write_csv(tmp_path / "zh.csv", rows)
+    zh = run_import(jinan_db, path, Mapping.from_dict(HOTLINE_MAPPING), TZ, now=NOW, lang="zh-CN")
+    letters = letters_by_row(jinan_db)
+    before = letters[1].errors[0]
+    assert before["code"] == "closed_before_opened"
+    assert before["message"] == "办结早于受理：办结 2026-11-17 08:00:00，受理 2026-11-18 09:00:00"
+    assert letters[2].errors[0]["message"] == "未知状态“7”：不在映射的办结状态 '2' 或未办结状态 '0', '1' 之中"
+    # The same reason said in English, from the stored code and params.
+    assert import_reasons.text(before, "en") == ("closed before opened: closed 2026-11-17 08:00:00, "
+                                                 "opened 2026-11-18 09:00:00")
+    assert "closed_at (办结时间): 办结早于受理" in zh.text() and "拒收（存入死信）" in zh.text()
+    assert "closed_at (办结时间): closed before opened" in zh.text("en")
+    # Every code has both languages' words, with the same placeholders.
+    for code, reason in import_reasons.REASONS.items():
+        from layouts.i18n import gettext
+
+        for msgid in (reason.summary, reason.message):
+            assert gettext(msgid, "zh-CN") != msgid and re.search(r"[\u4e00-\u9fff]", gettext(msgid, "zh-CN")), code
+            assert sorted(re.findall(r"%\((\w+)\)s", gettext(msgid, "zh-CN"))) == \
+                sorted(re.findall(r"%\((\w+)\)s", msgid)), code
+
+
+# ----------------------------------------------------------------- where: a file of many agencies
+DISTRICT_ROWS = [("历下区", "投诉"), ("市中区", "咨询"), ("历城区", "投诉"), ("槐荫区", "求助")]
+
+
+def district_rows() -> list[list[str]]:
+    return [hotline_row(n, district=d, kind=k, phone=f"1370000000{n}", content=f"第{n}件：{d}的事情{'甲乙丙丁'[n - 1] * 6}")
+            for n, (d, k) in enumerate(DISTRICT_ROWS, start=1)]
+
+
+def imported_rows(factory: sessionmaker[Session]) -> set[int]:
+    with factory() as s:
+        return {int(e[-4:]) for e in s.scalars(select(IntakeRecord.external_id))}
+
+
+@pytest.mark.parametrize("condition, kept", [
+    ({"equals": "历下区"}, {1}),
+    ({"in": ["历下区", "市中区"]}, {1, 2}),
+    ({"matches": "^历"}, {1, 3}),
+    ({"not_equals": "历下区"}, {2, 3, 4}),
+    ({"not_in": ["历下区", "市中区"]}, {3, 4}),
+    ({"not_matches": "^历"}, {2, 4}),
+])
+def test_where_keeps_the_rows_its_condition_holds_for(tmp_path: Path, jinan_db: sessionmaker[Session],
+                                                      condition: dict[str, Any], kept: set[int]) -> None:
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "where": [{"column": "区县", **condition}]})
+    report = run_import(jinan_db, write_csv(tmp_path / "all.csv", district_rows()), mapping, TZ, now=NOW)
+    assert imported_rows(jinan_db) == kept
+    assert report.counts["filtered"] == 4 - len(kept) and report.counts["rejected"] == 0
+    assert report.reconciles and report.accounted == 4
+    assert table_counts(jinan_db)["dead_letters"] == 0  # filtered rows are no one's mistake
+    with jinan_db() as s:
+        assert s.scalars(select(ImportRun)).one().rows_filtered == 4 - len(kept)
+
+
+def test_where_needs_every_condition_and_filtered_rows_are_not_checked(tmp_path: Path,
+                                                                         jinan_db: sessionmaker[Session]) -> None:
+    rows = district_rows()
+    rows.append(hotline_row(5, at="not a date", district="历下区", kind="投诉"))  # would be refused, but kept
+    rows.append(hotline_row(6, at="not a date", district="槐荫区", kind="投诉"))  # refused? no: filtered first
+    rows.append([])  # a blank line: refused as one, never filtered
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "where": [
+        {"column": "区县", "matches": "^历"}, {"column": "诉求类型", "not_in": ["咨询", "求助"]},
+        {"column": "状态", "in": [0, 1]},  # YAML numbers compare with the file's text
+    ]})
+    report = run_import(jinan_db, write_csv(tmp_path / "all.csv", rows), mapping, TZ, now=NOW, batch=2)
+    assert imported_rows(jinan_db) == {1, 3}
+    assert (report.counts["filtered"], report.counts["rejected"]) == (3, 2) and report.reconciles
+    assert set(letters_by_row(jinan_db)) == {5, 7}
+    text = report.text()
+    assert "filtered out (where:)" in text
+    assert [line for line in text.splitlines() if "accounted for" in line][0].endswith("7  = rows in the file ✓")
+    assert "已筛除（where:）" in report.text("zh-CN")
+    # A dry run decides the same.
+    dry = run_import(jinan_db, write_csv(tmp_path / "again.csv", rows), mapping, TZ, now=NOW, dry_run=True)
+    assert (dry.counts["filtered"], dry.counts["duplicate"]) == (3, 2)
+    assert report.as_dict()["filtered"] == 3
+
+
+def test_where_on_a_column_the_file_lacks_is_a_mapping_error_before_any_row(tmp_path: Path,
+                                                                            jinan_db: sessionmaker[Session]) -> None:
+    before = table_counts(jinan_db)
+    mapping = Mapping.from_dict({**HOTLINE_MAPPING, "where": [{"column": "承办部门", "equals": "公安局"}]})
+    with pytest.raises(MappingError, match=r"where\[0\]\.column: '承办部门' is not a column of the file"):
+        run_import(jinan_db, write_csv(tmp_path / "all.csv", district_rows()), mapping, TZ, now=NOW)
+    assert table_counts(jinan_db) == before  # not even an import run
+    # And the conditions themselves are checked with the rest of the mapping, each named by its key.
+    bad = [{"column": "区县", "matches": "(unclosed"}, {"column": "区县", "equals": "a", "in": ["b"]},
+           {"column": "区县", "equals": True}, {"column": "区县", "in": []}, {"equals": "x"},
+           {"column": "区县", "contains": "x"}, "区县 = 历下区"]
+    with pytest.raises(MappingError) as caught:
+        Mapping.from_dict({**HOTLINE_MAPPING, "where": bad})
+    text = str(caught.value)
+    for expected in ("where[0].matches: bad regex", "where[1]: exactly one of", "where[2].equals: [True] is not text",
+                     "where[3].in: a list of values", "where[4].column: required", "where[5]: unknown key(s) ['contains']",
+                     "where[6]: a condition"):
+        assert expected in text, expected
+
+
+def test_a_filtered_import_resumes_with_its_filtered_rows_counted(tmp_path: Path,
+                                                                  boston_db: sessionmaker[Session]) -> None:
+    """docs/IMPORT.md's police-relevant cut of Boston 311: noise, disturbances and abandoned vehicles."""
+    data = yaml.safe_load(BOSTON_MAPPING.read_text(encoding="utf-8"))
+    police = Mapping.from_dict({**data, "where": [{"column": "TYPE",
+                                                   "matches": "(?i)noise|disturbance|abandoned vehicle"}]})
+    with pytest.raises(SimulatedCrash):
+        run_import(boston_db, BOSTON_SAMPLE, police, NY, now=NOW, batch=300, crash_after_batches=3)
+    resumed = run_import(boston_db, BOSTON_SAMPLE, police, NY, now=NOW, batch=300)
+    assert resumed.resumed_from == 900 and resumed.reconciles
+    assert resumed.counts["filtered"] == 2000 - 61  # the sample has 61 such rows (pandas, docs/IMPORT.md)
+    assert resumed.counts["imported"] + resumed.counts["rejected"] == 61
+    straight = bureau_database(f"sqlite:///{tmp_path / 'straight.db'}", "boston_bureau.yaml", tz=NY)
+    once = run_import(straight, BOSTON_SAMPLE, police, NY, now=NOW, batch=300)
+    assert {o: once.counts[o] for o in OUTCOMES} == {o: resumed.counts[o] for o in OUTCOMES}
+    with boston_db() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == resumed.counts["imported"]
+        types = {r.payload["TYPE"] for r in s.scalars(select(IntakeRecord))}
+    assert types and all(re.search("(?i)noise|disturbance|abandoned vehicle", t) for t in types)
+
+
+# --------------------------------------------------- dead letters: the source's id, kept once
+def test_dead_letters_name_the_sources_own_id(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
+    long_id = hotline_row(2, status="7")
+    long_id[0] = "GS" + "9" * 70  # too long for an external id: kept in the source text, not cut in the column
+    no_id = hotline_row(3, status="7")
+    no_id[0] = ""
+    path = write_csv(tmp_path / "ids.csv", [hotline_row(1, status="7"), long_id, no_id])
+    run_import(jinan_db, path, Mapping.from_dict(HOTLINE_MAPPING), TZ, now=NOW)
+    letters = letters_by_row(jinan_db)
+    assert letters[1].external_id == "jn12345:GS20261118000001"
+    assert letters[1].source == "ids.csv row 1 (工单编号 GS20261118000001; mapping hotline_export)"
+    assert letters[2].external_id is None and f"工单编号 {long_id[0][:64]};" in letters[2].source
+    assert [e["code"] for e in letters[2].errors] == ["id_too_long", "unknown_status"]
+    assert letters[3].external_id is None and letters[3].source == "ids.csv row 3 (mapping hotline_export)"
+    assert [e["code"] for e in letters[3].errors] == ["id_missing", "unknown_status"]
+
+
+def test_a_file_run_again_keeps_each_dead_letter_once(tmp_path: Path, jinan_db: sessionmaker[Session]) -> None:
+    no_id = hotline_row(4, status="7")
+    no_id[0] = ""
+    rows = [hotline_row(1), hotline_row(2, status="7"), hotline_row(3, at="yesterday"), no_id]
+    path = write_csv(tmp_path / "export.csv", rows)
+    mapping = Mapping.from_dict(HOTLINE_MAPPING)
+    first = run_import(jinan_db, path, mapping, TZ, now=NOW)
+    assert (first.counts["rejected"], first.counts["rejected_known"]) == (3, 0)
+    assert table_counts(jinan_db)["dead_letters"] == 3
+    # The same file again, in the other language: the same refusals, already kept.
+    dry = run_import(jinan_db, path, mapping, TZ, now=NOW, dry_run=True)
+    again = run_import(jinan_db, path, mapping, TZ, now=NOW, lang="zh-CN")
+    for report in (dry, again):
+        assert (report.counts["rejected"], report.counts["rejected_known"], report.counts["duplicate"]) == (3, 3, 1)
+        assert report.reconciles
+    assert table_counts(jinan_db)["dead_letters"] == 3
+    assert "此前已存，未重复存储" in again.text() and again.as_dict()["rejected_already_kept"] == 3
+    assert "\n      already kept, not stored again              3\n" in again.text("en")
+    # A later export holding the same bad record, a corrected one and a new bad one: only what is new is kept
+    # (the row without an id was identified by its file and row: in another file it is another refusal).
+    later = [hotline_row(2, status="7"), hotline_row(3), hotline_row(5, status="9"), no_id, hotline_row(5, status="9")]
+    report = run_import(jinan_db, write_csv(tmp_path / "later.csv", later), mapping, TZ, now=NOW)
+    assert (report.counts["rejected"], report.counts["rejected_known"], report.counts["imported"]) == (4, 2, 1)
+    with jinan_db() as s:
+        kept = sorted((d.external_id or "-", d.source.split(" row ")[0]) for d in s.scalars(select(DeadLetter)))
+    assert kept == [("-", "export.csv"), ("-", "later.csv"), ("jn12345:GS20261118000002", "export.csv"),
+                    ("jn12345:GS20261118000003", "export.csv"), ("jn12345:GS20261118000005", "later.csv")]
+
+
+def test_the_dead_letter_list_shows_the_id_and_the_reasons_in_a_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("MINSHENG_TIMEZONE", "Asia/Shanghai")
+    assert app.main(["db", "upgrade"]) == 0
+    assert app.main(["demo", "load", "--file", str(ROOT / "examples" / "jinan_bureau.yaml"), "--no-accounts"]) == 0
+    mapping = write_mapping(tmp_path, HOTLINE_MAPPING)
+    path = write_csv(tmp_path / "h.csv", [hotline_row(1, closed="2026-11-17 08:00:00", status="2")])
+    assert app.main(["import", str(path), "--mapping", str(mapping), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert app.main(["intake", "dead-letters", "--channel", "import"]) == 0
+    listed = capsys.readouterr().out
+    assert "jn12345:GS20261118000001" in listed and "closed_at (办结时间): 办结早于受理：办结 2026-11-17 08:00:00" in listed
+    assert app.main(["intake", "dead-letters", "--channel", "import", "--lang", "en"]) == 0
+    assert "closed_at (办结时间): closed before opened: closed 2026-11-17 08:00:00" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- long texts
+def test_long_texts_are_taken_up_to_the_limit_and_refused_past_it(tmp_path: Path,
+                                                                  jinan_db: sessionmaker[Session]) -> None:
+    """A real 12345 work order had 6,999 characters: taken whole. Past the limit (limits.max_text,
+    20,000 by default) the row is a dead letter that says so, with the length and the limit."""
+    text = "小区楼下烧烤店每晚营业到凌晨，油烟和噪音严重扰民，多次反映未解决。"
+    rows = [hotline_row(1, content=(text * 500)[:6_999]), hotline_row(2, content=(text * 1000)[:20_000]),
+            hotline_row(3, content=(text * 1000)[:20_001], phone="13700000003")]
+    report = run_import(jinan_db, write_csv(tmp_path / "long.csv", rows), Mapping.from_dict(HOTLINE_MAPPING), TZ,
+                        now=NOW)
+    assert (report.counts["imported"], report.counts["rejected"]) == (2, 1)
+    with jinan_db() as s:
+        assert sorted(len(c) for c in s.scalars(select(Ticket.content))) == [6_999, 20_000]
+    (error,) = letters_by_row(jinan_db)[3].errors
+    assert (error["code"], error["params"]) == ("oversize", {"length": 20_001, "max": 20_000})
+    assert error["message"] == "oversize: 20001 characters, more than the limit of 20000 (limits.max_text)"
+    assert json.loads(letters_by_row(jinan_db)[3].payload)["诉求内容"] == (text * 1000)[:20_001]  # kept whole
+    # The limit is the mapping's.
+    assert Mapping.from_dict({**HOTLINE_MAPPING, "limits": {"max_text": 50_000}}).max_text == 50_000
+    for bad in (5, "many", True, 2_000_000):
+        with pytest.raises(MappingError, match="limits.max_text: a number of characters from 10 to 1,000,000"):
+            Mapping.from_dict({**HOTLINE_MAPPING, "limits": {"max_text": bad}})
