@@ -30,8 +30,8 @@ DAY2 = DAY1 + timedelta(days=1)
 # ---------------------------------------------------------------- labelled set
 def test_labelled_pairs_precision_and_recall_floors() -> None:
     """The numbers docs/DEDUP.md reports (measured: auto-merge P 94.7% R 30.5%; flagged R 89.8%)."""
-    records, dev, heldout = dedup_eval.load()
-    pairs = dev + heldout
+    records, tuning, heldout = dedup_eval.load()
+    pairs = tuning + heldout
     assert len(pairs) >= 150 and len({frozenset(p[:2]) for p in pairs}) == len(pairs)
     assert sum(p[2] == "duplicate" for p in pairs) >= 50
     everything = dedup_eval.evaluate(records, pairs)
