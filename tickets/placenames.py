@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 # What a place's name ends with, longest first at each position.
@@ -50,7 +49,7 @@ ROADS = frozenset({"路", "街", "大街", "大道", "巷"})
 # instead of naming (一家, 该, 这个, 我们, 附近, 楼下, 门口 …) and the endings of other places
 # (区, 路, 街, 门: 经四路小区 is read as 经四路).
 _STOP = frozenset("的在是了和与及或到从往向于对那这该某一个住我你他她们有把被给就都也还很又再让叫称说为其此"
-                  "本各每些哪近边面围壁前后里外头侧旁间下上处段内号栋单元室层米区县市省镇乡道路街门")
+                  "本各每些哪近边面围壁前后里外头侧旁间下上处段内号栋单元室层米区县市省镇乡道路街门所组")
 # Words before a place that are not part of its name (the verbs of every complaint).
 _VERBS_RE = re.compile("希望|请求|反映|反应|投诉|举报|恳请|要求|督促|建议|咨询|求助|麻烦|联系")
 # 走路, 堵路, 过马路, 线路, 炸街, 逛街, 沿街 …: 路 and 街 after these are no road; nor before
@@ -58,37 +57,27 @@ _VERBS_RE = re.compile("希望|请求|反映|反应|投诉|举报|恳请|要求|
 _NOT_BEFORE_ROAD = frozenset("马走让堵带修问挡拦打幅公岔铁半短远小过上逛沿临满炸宿扫当整线")
 _NOT_AFTER_ROAD = frozenset("人过段线费况程政")
 # Two characters before an ending that name nothing in particular (音乐酒吧, 连锁酒店, 底商超市;
-# 人民医院, 民办学校, 文化市场, 疾控中心: every county has one).
+# 人民医院, 民办学校, 文化市场, 服务中心, 培训学校: every county has one). Found, with the stop
+# characters, on real citizen messages of another province (TipDM 2020, kept out of the repo).
 _GENERIC = frozenset({
     "底商", "连锁", "快捷", "音乐", "垃圾", "废品", "天主", "大型", "小型", "露天", "地下", "居民", "宿舍", "中小",
     "农贸", "菜市", "步行", "停车", "商业", "购物", "洗浴", "足疗", "广场", "公园", "小区", "社区", "学校", "入口",
     "出口", "人民", "中心", "实验", "信息", "预防", "疾控", "民办", "公办", "私立", "公立", "私人", "自己", "影响",
-    "文化", "附属", "妇幼", "中医", "交易", "二手", "旅游", "工业", "产业", "科技", "物流", "批发",
+    "文化", "附属", "妇幼", "中医", "交易", "二手", "旅游", "工业", "产业", "科技", "物流", "批发", "管理",
+    "服务", "培训", "职业", "新农", "城中", "儿童", "医药", "美好", "惠性", "占用", "导致", "部分", "全体",
 })
+# Punctuation, spaces and symbols, and the verbs before a place, all end a name.
+_SEPARATORS_RE = re.compile(r"[\W_]+|" + _VERBS_RE.pattern)
 _HOUSE_NUMBER = re.compile(r"\d{1,5}号(?!楼)")
 _NAME_CHARS = 2
 
 
-@dataclass(frozen=True)
-class Place:
-    name: str  # the two characters before the ending
-    ending: str  # 路, 小区, 广场 … (with a house number: 路123号)
-
-    def __str__(self) -> str:
-        return self.name + self.ending
-
-    @property
-    def is_area(self) -> bool:
-        return self.ending in AREAS
-
-
 @lru_cache(maxsize=65536)
-def places(text: str | None) -> frozenset[Place]:
-    """The named places in ``text`` (NFKC, lower case; punctuation ends a name)."""
-    t = unicodedata.normalize("NFKC", text or "").lower()
-    t = "".join(ch if unicodedata.category(ch)[0] in "LN" else "|" for ch in t)
-    t = _VERBS_RE.sub("|", t)
-    found: set[Place] = set()
+def _found(text: str | None) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(places, the same without areas, their names) of a text; see :func:`places`."""
+    t = _SEPARATORS_RE.sub("|", unicodedata.normalize("NFKC", text or "").lower())
+    found: dict[str, str] = {}  # place → its name
+    areas: set[str] = set()
     for m in _ENDING_RE.finditer(t):
         ending, start, end = m.group(), m.start(), m.end()
         if ending in ("路", "街") and (t[start - 1:start] in _NOT_BEFORE_ROAD or t[end:end + 1] in _NOT_AFTER_ROAD):
@@ -101,10 +90,18 @@ def places(text: str | None) -> frozenset[Place]:
         name = t[i:start]
         if len(name) < _NAME_CHARS or name in _GENERIC:
             continue
-        found.add(Place(name, ending))
-        if ending in ROADS and (number := _HOUSE_NUMBER.match(t, end)):
-            found.add(Place(name, ending + number.group()))
-    return frozenset(found)
+        found[name + ending] = name
+        if ending in AREAS:
+            areas.add(name + ending)
+        elif ending in ROADS and (number := _HOUSE_NUMBER.match(t, end)):
+            found[name + ending + number.group()] = name
+    return frozenset(found), frozenset(found.keys() - areas), frozenset(found.values())
+
+
+def places(text: str | None) -> frozenset[str]:
+    """The named places in ``text`` (NFKC, lower case; punctuation ends a name): 华信路,
+    子山小区, 经十路17923号, 明水街道 (an area) …"""
+    return _found(text)[0]
 
 
 SHARED, CONFLICT, UNKNOWN = "shared", "conflict", "unknown"
@@ -115,15 +112,16 @@ def relation(a: str | None, b: str | None) -> tuple[str, tuple[str, ...]]:
     common place (not only a common area); (CONFLICT, ()) when both name places and no name
     (the characters before the ending) is common to them; (UNKNOWN, ()) otherwise — a text
     naming nothing, or a name in common under two endings (燕子山路, 燕子山小区)."""
-    pa, pb = places(a), places(b)
-    if not pa or not pb:
+    all_a, spots_a, names_a = _found(a)
+    all_b, spots_b, names_b = _found(b)
+    if not all_a or not all_b:
         return UNKNOWN, ()
-    shared = sorted(str(p) for p in pa & pb if not p.is_area)
+    shared = spots_a & spots_b
     if shared:
-        return SHARED, tuple(shared)
-    if not {p.name for p in pa} & {p.name for p in pb}:
+        return SHARED, tuple(sorted(shared))
+    if names_a.isdisjoint(names_b):
         return CONFLICT, ()
     return UNKNOWN, ()
 
 
-__all__ = ["CONFLICT", "SHARED", "UNKNOWN", "Place", "places", "relation"]
+__all__ = ["AREAS", "CONFLICT", "SHARED", "UNKNOWN", "places", "relation"]

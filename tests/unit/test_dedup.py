@@ -107,9 +107,7 @@ def test_a_named_place_links_a_report_without_a_point(small_bureau_db: sessionma
 
 
 def test_place_names_in_a_text() -> None:
-    def names(text: str) -> set[str]:
-        return {str(p) for p in placenames.places(text)}
-
+    names = placenames.places
     assert names("市民来电反映：历城区华信路与华龙路交叉口西北角的垃圾中转站") == {"华信路", "华龙路"}
     assert names("燕子山小区东门口的消防通道；文化东路、文化西路") == {"子山小区", "化东路", "化西路"}
     assert names("经十路17923号门前") == {"经十路", "经十路17923号"}
