@@ -12,7 +12,7 @@ one, the earlier one the open ticket (:func:`tickets.dedup.compare`).
 - auto-merge: pairs judged *certain* (merged at intake without asking);
   precision = true duplicates among them, recall = share of all duplicates;
 - suggestions: pairs judged *likely* (a suggestion for the dispatcher);
-  precision = true duplicates among them;
+  precision = true duplicates among them, recall = share of all duplicates;
 - flagged: certain or likely; recall = duplicates a person never has to
   find on their own.
 """
@@ -77,6 +77,10 @@ class Metrics:
         return self._ratio(self.likely_true, self.likely)
 
     @property
+    def suggestion_recall(self) -> float | None:
+        return self._ratio(self.likely_true, self.duplicates)
+
+    @property
     def flagged_precision(self) -> float | None:
         return self._ratio(self.certain_true + self.likely_true, self.certain + self.likely)
 
@@ -92,7 +96,8 @@ class Metrics:
             "pairs": self.pairs, "duplicates": self.duplicates,
             "auto-merge": (f"{self.certain} merged, precision {pct(self.auto_precision)}, "
                            f"recall {pct(self.auto_recall)}"),
-            "suggestions": f"{self.likely} suggested, precision {pct(self.suggestion_precision)}",
+            "suggestions": (f"{self.likely} suggested, precision {pct(self.suggestion_precision)}, "
+                            f"recall {pct(self.suggestion_recall)}"),
             "flagged (merged or suggested)": f"precision {pct(self.flagged_precision)}, "
                                              f"recall {pct(self.flagged_recall)}",
         }
