@@ -18,17 +18,26 @@ Signals, compared between a new record and each open ticket received within
   cut into character bigrams; the similarity is the larger of their Jaccard
   index and 0.8 × their overlap coefficient (a one-line hotline summary
   inside a long mailbox letter still scores);
+- the same named place, when a record has no point: a road, estate, square,
+  school, market … both texts name (:mod:`tickets.placenames`); both naming
+  places and none in common counts *against* a match;
 - close in time, and the same topic.
 
+The same topic is never enough on its own (issue 15: two venues in two
+districts that share only the topic "other" and the 12345 operators' wording).
 Two outcomes. **Certain** (merged at intake without asking): the same phone
 and the same matter (similar text, or the same place and topic); or the same
-place, topic and clearly similar text; or, when a record has no point, the
-same topic and near-identical text. **Likely** (a :class:`DuplicateSuggestion`
-for the dispatcher, with the reasons in Chinese): the same phone, or the same
-place and topic, or similar text, with nothing contradicting it. A certain
-match between two records of the *same* channel is only suggested: a source
-that numbers its own records sends a second record on purpose (a 12345 催办 is
-a new work order about an old one), so a person confirms it.
+place (within ``near_m``, or the same named place when a record has no point),
+topic and clearly similar text. **Likely** (a :class:`DuplicateSuggestion`
+for the dispatcher, with the reasons in Chinese): the same phone and the same
+topic or similar text; the same place (within ``near_m`` with a few words in
+common, or the same named place) and topic; without a place either way,
+the same topic and similar text (a higher bar for the catch-all topic
+"other"). A certain match between two records of the *same* channel is only
+suggested: a source that numbers its own records sends a second record on
+purpose (a 12345 催办 is a new work order about an old one), so a person
+confirms it; so is one between a request for help and a report of another
+kind (the injured cyclist and the missing manhole cover).
 
 Thresholds were set on the labelled pairs in ``tests/fixtures/dedup_pairs.yaml``;
 their precision and recall are in docs/DEDUP.md and held by tests.
@@ -61,7 +70,7 @@ from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from geo.measure import distance_m
-from tickets import sms
+from tickets import placenames, sms
 from tickets.models import IntakeRecord, Ticket
 from tickets.vocabulary import CHANNELS, OPEN_STATUSES, TOPICS
 
@@ -69,6 +78,8 @@ MODES = ("auto", "suggest", "off")
 # Topics where each citizen's request is their own matter: different callers are
 # different requests, however alike their words (see ``compare``).
 PERSONAL_TOPICS = frozenset({"household", "exit_entry", "vehicle", "fraud", "theft", "lost_property"})
+# The catch-all topic (what the topic model answers when unsure): sharing it says nothing.
+GENERIC_TOPICS = frozenset({"other"})
 CERTAIN, LIKELY, NONE = "certain", "likely", "none"
 
 
@@ -83,13 +94,24 @@ class Params:
     # Text similarity a certain match needs, by the other evidence it has:
     certain_phone_sim: float = 0.20  # the same phone
     certain_place_sim: float = 0.25  # the same place (within near_m) and topic
-    certain_text_sim: float = 0.35  # no point to compare: text (and topic) alone
-    # Text similarity that alone (with the topic) makes a suggestion.
-    likely_sim: float = 0.15
+    certain_text_sim: float = 0.35  # no point to compare: the same named place and topic
+    # Text similarity that alone (with the topic, no place either way) makes a suggestion;
+    # for the catch-all topic "other" (GENERIC_TOPICS) a higher one. Chosen on the tuning
+    # pairs (docs/DEDUP.md): the lowest at which what they add is right four times in five.
+    likely_sim: float = 0.20
+    likely_sim_generic: float = 0.35
+    # The same place (within near_m) and topic make a suggestion when the words have this
+    # much in common, or when the shorter text has fewer bigrams than ``terse_bigrams``
+    # (报警人称楼下太吵: too few words to count against a match).
+    near_sim: float = 0.10
+    terse_bigrams: int = 16
     # A citizen's own matter from another phone: only nearly the same words are suggested.
     personal_sim: float = 0.80
     # Certain matches within one channel merge automatically only if True.
     same_channel_auto: bool = False
+    # Certain matches between a request for help and another kind, from another phone,
+    # merge automatically only if True.
+    help_auto: bool = False
     max_suggestions: int = 3
     # H3 resolution 9 (edge ≈ 174 m): a cell and two rings around it hold every point
     # within 300 m (tests/unit/test_dedup.py checks it), about 2 km² to search.
@@ -234,21 +256,28 @@ def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
     # separate request for every citizen; a problem *at a place* (noise, a blocked
     # road) is one problem however many people report it.
     personal = bool(PERSONAL_TOPICS & {new.topic, old.topic}) or "consultation" in (new.kind, old.kind)
+    shared_places: tuple[str, ...] = ()
     level = NONE
     if same_phone:
         if not far and (sim >= p.certain_phone_sim or (near and same_topic)):
             level = CERTAIN
-        elif not far or sim >= p.certain_phone_sim:
-            level = LIKELY  # the same caller: a person looks
+        elif (not far or sim >= p.certain_phone_sim) and (same_topic or sim >= p.likely_sim):
+            level = LIKELY  # the same caller about the same kind of thing: a person looks
     elif personal:
         if same_topic and sim >= p.personal_sim and (near or distance is None) and not other_district:
             level = LIKELY  # the same words about one person's matter, from another number
     elif same_topic and near:
-        level = CERTAIN if sim >= p.certain_place_sim else LIKELY
-    elif same_topic and distance is None and not other_district:
-        if sim >= p.certain_text_sim:
+        if sim >= p.certain_place_sim:
             level = CERTAIN
-        elif sim >= p.likely_sim:
+        elif sim >= p.near_sim or min(len(shingles(new.text)), len(shingles(old.text))) < p.terse_bigrams:
+            level = LIKELY
+    elif same_topic and distance is None and not other_district:
+        # No two points to measure: the places the texts name, else the words alone.
+        place, shared_places = placenames.relation(new.text, old.text)
+        if place == placenames.SHARED:
+            level = CERTAIN if sim >= p.certain_text_sim else LIKELY
+        elif place == placenames.UNKNOWN and sim >= (
+                p.likely_sim_generic if new.topic in GENERIC_TOPICS else p.likely_sim):
             level = LIKELY
     if level == NONE:
         return _NO
@@ -260,6 +289,8 @@ def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
         reasons.append(f"地点相距约{distance:.0f}米")
     elif new.district and new.district == old.district:
         reasons.append(f"同在{new.district}")
+    if shared_places:
+        reasons.append(f"提及同一地点（{'、'.join(shared_places[:3])}）")
     reasons.append(f"内容相似度{sim:.0%}")
     reasons.append(f"相隔{hours:.1f}小时" if hours < 48 else f"相隔{hours / 24:.1f}天")
     if same_topic:
@@ -267,7 +298,12 @@ def compare(new: Record, old: Record, p: Params | None = None) -> Verdict:
     if level == CERTAIN and new.channel == old.channel and not p.same_channel_auto:
         level = LIKELY
         reasons.append(f"同一渠道（{CHANNELS.get(new.channel, new.channel)}）再次来件，可能是催办，未自动合并")
-    near_score = 0.0 if distance is None else max(0.0, 1.0 - distance / p.near_m)
+    if (level == CERTAIN and not same_phone and not p.help_auto
+            and (new.kind == "help") != (old.kind == "help")):
+        level = LIKELY
+        reasons.append("一件为求助、一件不是，需求可能不同，未自动合并")
+    # Ranked by the evidence: a named place both texts share counts as half a nearby point.
+    near_score = (0.5 if shared_places else 0.0) if distance is None else max(0.0, 1.0 - distance / p.near_m)
     score = round(0.35 * same_phone + 0.35 * sim + 0.2 * near_score + 0.1 * same_topic, 4)
     return Verdict(level, score, tuple(reasons), round(sim, 4), distance, round(hours, 2), same_phone, same_topic)
 

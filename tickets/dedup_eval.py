@@ -1,6 +1,10 @@
 """Precision and recall of de-duplication on the labelled pairs.
 
-    .venv/bin/python -m tickets.dedup_eval [tests/fixtures/dedup_pairs.yaml]
+    .venv/bin/python -m tickets.dedup_eval [--only tuning|heldout] [--quiet] [PAIRS.yaml]
+
+Tuning pairs are the ones thresholds and rules may be chosen on; held-out pairs
+are never used to choose anything (``--only tuning`` keeps them out of sight
+while tuning). ``--quiet``: the figures without the list of wrong verdicts.
 
 Each pair is judged as intake would judge it: the later record is the new
 one, the earlier one the open ticket (:func:`tickets.dedup.compare`).
@@ -8,12 +12,13 @@ one, the earlier one the open ticket (:func:`tickets.dedup.compare`).
 - auto-merge: pairs judged *certain* (merged at intake without asking);
   precision = true duplicates among them, recall = share of all duplicates;
 - suggestions: pairs judged *likely* (a suggestion for the dispatcher);
-  precision = true duplicates among them;
+  precision = true duplicates among them, recall = share of all duplicates;
 - flagged: certain or likely; recall = duplicates a person never has to
   find on their own.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +29,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from geo.measure import distance_m
-from tickets.dedup import CERTAIN, LIKELY, Params, Record, compare, similarity
+from tickets.dedup import CERTAIN, LIKELY, NONE, Params, Record, compare, similarity
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dedup_pairs.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -40,9 +45,9 @@ def load(path: Path = PAIRS_FILE) -> tuple[dict[str, Record], list[Pair], list[P
             channel=r["ch"], received_at=datetime.fromisoformat(r["at"]).replace(tzinfo=TZ), topic=r["tp"],
             title=r["ti"], content=r["c"], phone=r.get("ph") or None, kind=r.get("k"),
             lat=r.get("lat"), lon=r.get("lon"), district=r.get("d"), ticket_id=None, number=rid)
-    dev = [tuple(p) for p in data["dev_pairs"]]
+    tuning = [tuple(p) for p in data["tuning_pairs"]]
     heldout = [tuple(p) for p in data["heldout_pairs"]]
-    return records, dev, heldout
+    return records, tuning, heldout
 
 
 @dataclass
@@ -72,6 +77,10 @@ class Metrics:
         return self._ratio(self.likely_true, self.likely)
 
     @property
+    def suggestion_recall(self) -> float | None:
+        return self._ratio(self.likely_true, self.duplicates)
+
+    @property
     def flagged_precision(self) -> float | None:
         return self._ratio(self.certain_true + self.likely_true, self.certain + self.likely)
 
@@ -87,7 +96,8 @@ class Metrics:
             "pairs": self.pairs, "duplicates": self.duplicates,
             "auto-merge": (f"{self.certain} merged, precision {pct(self.auto_precision)}, "
                            f"recall {pct(self.auto_recall)}"),
-            "suggestions": f"{self.likely} suggested, precision {pct(self.suggestion_precision)}",
+            "suggestions": (f"{self.likely} suggested, precision {pct(self.suggestion_precision)}, "
+                            f"recall {pct(self.suggestion_recall)}"),
             "flagged (merged or suggested)": f"precision {pct(self.flagged_precision)}, "
                                              f"recall {pct(self.flagged_recall)}",
         }
@@ -109,26 +119,34 @@ def evaluate(records: dict[str, Record], pairs: list[Pair], params: Params | Non
         elif verdict.level == LIKELY:
             m.likely += 1
             m.likely_true += dup
-        wrong = (verdict.level == CERTAIN and not dup) or (dup and verdict.level != CERTAIN)
+        wrong = {(CERTAIN, False): "merged, distinct", (LIKELY, False): "suggested, distinct",
+                 (NONE, True): "missed duplicate"}.get((verdict.level, dup))
         if wrong:
             distance = distance_m(a.lat, a.lon, b.lat, b.lon) if a.has_point and b.has_point else None  # type: ignore[arg-type]
-            m.mistakes.append(f"{a_id}–{b_id} ({label}, {category}): {verdict.level}, "
+            m.mistakes.append(f"{wrong}: {a_id}–{b_id} ({category}): "
                               f"similarity {similarity(a.text, b.text):.2f}, "
                               f"{'%.0f m' % distance if distance is not None else 'no point'}")
     return m
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    records, dev, heldout = load(Path(argv[0]) if argv else PAIRS_FILE)
-    for name, pairs in (("development", dev), ("held out", heldout), ("all", dev + heldout)):
+    parser = argparse.ArgumentParser(prog="python -m tickets.dedup_eval", description=__doc__.split("\n")[0])
+    parser.add_argument("pairs", nargs="?", type=Path, default=PAIRS_FILE)
+    parser.add_argument("--only", choices=("tuning", "heldout"), help="one part of the pairs only")
+    parser.add_argument("--quiet", action="store_true", help="figures only, not the wrong verdicts")
+    args = parser.parse_args(argv)
+    records, tuning, heldout = load(args.pairs)
+    parts = [("tuning", tuning), ("held out", heldout), ("all", tuning + heldout)]
+    if args.only:
+        parts = [parts[0] if args.only == "tuning" else parts[1]]
+    for name, pairs in parts:
         m = evaluate(records, pairs)
         print(f"== {name}")
         for key, value in m.summary().items():
             print(f"  {key}: {value}")
-        if name != "all":
-            for line in m.mistakes:
-                print(f"    not certain as labelled: {line}")
+        if name != "all" and not args.quiet:
+            for line in sorted(m.mistakes):
+                print(f"    {line}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """De-duplication across channels (tickets/dedup.py): the labelled pairs, intake, figures, replies."""
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from dashboard.live.relay import OutboxRelay
 from tests.helpers import DEDUP_DAY1, KTV_APP, KTV_CALL, KTV_LETTER, TZ, Clock, new_request
 from tests.helpers import KTV_PLACE as PLACE
 from tests.helpers import dedup_request as request
-from tickets import dedup, dedup_eval, services
+from tickets import dedup, dedup_eval, placenames, services
 from tickets.bootstrap import session_factory
 from tickets.figures import COUNT_FIELDS, figures, period_bounds, tally_sql
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket
@@ -25,23 +26,102 @@ from tickets.uow import unit_of_work
 
 DAY1 = DEDUP_DAY1  # a Monday
 DAY2 = DAY1 + timedelta(days=1)
+labelled = functools.cache(dedup_eval.load)  # the pairs file, read once
 
 
 # ---------------------------------------------------------------- labelled set
 def test_labelled_pairs_precision_and_recall_floors() -> None:
-    """The numbers docs/DEDUP.md reports (measured: auto-merge P 94.7% R 30.5%; flagged R 89.8%)."""
-    records, dev, heldout = dedup_eval.load()
-    pairs = dev + heldout
-    assert len(pairs) >= 150 and len({frozenset(p[:2]) for p in pairs}) == len(pairs)
-    assert sum(p[2] == "duplicate" for p in pairs) >= 50
-    everything = dedup_eval.evaluate(records, pairs)
-    assert everything.auto_precision is not None and everything.auto_precision >= 0.90
-    assert everything.auto_recall is not None and everything.auto_recall >= 0.25
-    assert everything.suggestion_precision is not None and everything.suggestion_precision >= 0.55
-    assert everything.flagged_recall is not None and everything.flagged_recall >= 0.85
-    held = dedup_eval.evaluate(records, heldout)
-    assert held.auto_precision is not None and held.auto_precision >= 0.85  # on pairs not used for tuning
-    assert held.flagged_recall is not None and held.flagged_recall >= 0.85
+    """The numbers docs/DEDUP.md reports and issue 15's targets (auto-merge precision ≥ 95%,
+    suggestion precision ≥ 80%). Measured: tuning pairs auto-merge P 100% (17/17) R 23.6%,
+    suggestions P 85.0%, flagged R 94.4%; held-out pairs no merge, suggestions P 90.9% (10/11),
+    flagged R 100%."""
+    records, tuning, heldout = labelled()
+    pairs = tuning + heldout
+    assert len(pairs) >= 250 and len({frozenset(p[:2]) for p in pairs}) == len(pairs)
+    assert sum(p[2] == "duplicate" for p in pairs) >= 80
+    assert not {frozenset(p[:2]) for p in tuning} & {frozenset(p[:2]) for p in heldout}
+    tuned = dedup_eval.evaluate(records, tuning)
+    assert tuned.auto_precision == 1.0  # no false merge among the pairs the rules were chosen on
+    assert tuned.auto_recall is not None and tuned.auto_recall >= 0.20
+    assert tuned.suggestion_precision is not None and tuned.suggestion_precision >= 0.80
+    assert tuned.flagged_recall is not None and tuned.flagged_recall >= 0.90
+    held = dedup_eval.evaluate(records, heldout)  # pairs never used to choose anything
+    assert held.certain_true == held.certain  # no false merge (auto-merge precision ≥ 95%)
+    assert held.suggestion_precision is not None and held.suggestion_precision >= 0.80
+    assert held.flagged_recall is not None and held.flagged_recall >= 0.90
+
+
+def test_a_laxer_rule_fails_the_floors() -> None:
+    """The floors bind: text alone at the old 0.15, a place within 300 m without a word in
+    common, or a request for help merged into a report of another kind each break one."""
+    records, tuning, _heldout = labelled()
+
+    def on_tuning(**changes: float | bool) -> dedup_eval.Metrics:
+        return dedup_eval.evaluate(records, tuning, replace(dedup.Params(), **changes))  # type: ignore[arg-type]
+
+    text_alone = on_tuning(likely_sim=0.15, likely_sim_generic=0.15)
+    assert text_alone.suggestion_precision is not None and text_alone.suggestion_precision < 0.80
+    nearby = on_tuning(near_sim=0.0)
+    assert nearby.suggestion_precision is not None and nearby.suggestion_precision < 0.80
+    help_merged = on_tuning(help_auto=True)
+    assert help_merged.auto_precision is not None and help_merged.auto_precision < 1.0
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("gar2", "netc1"),  # a garbage station (华信路) and an internet café (堤口路): two letters, no point
+    ("gar1", "netc1"),  # ... the station's 12345 order with a point, the café's letter without
+    ("ktvx1", "tea1"),  # a KTV in 章丘 and a tea room in 二七新村, the same 12345 wording (similarity 0.43)
+    ("ktvx2", "tea1"),
+    ("grp1", "grp3"),  # two rooms let to twenty people, in two estates, the same wording (0.52)
+    ("bar1", "bar3"),  # two bars, 山大北路 and 燕山立交
+])
+def test_two_places_sharing_only_a_generic_topic_are_no_duplicate(a: str, b: str) -> None:
+    """Issue 15: suggestions at similarity 0.15–0.35 that shared only the topic "other" were
+    right 11 times in 23. Two texts naming two different places are neither merged nor suggested."""
+    records, _tuning, _heldout = labelled()
+    first, second = sorted((records[a], records[b]), key=lambda r: r.received_at)
+    assert dedup.compare(second, first).level == "none"
+
+
+def test_a_named_place_links_a_report_without_a_point(small_bureau_db: sessionmaker[Session]) -> None:
+    """Through intake: the KTV's 12345 order (no point, 章丘区) and the 110 record from the spot
+    are suggested as one, with the place they both name; the garbage station's and the
+    internet café's letters (no point, no district: compared by their words) are not."""
+    records, _tuning, _heldout = labelled()
+
+    def arrive(rid: str) -> Ticket:
+        r = records[rid]
+        req = replace(request(r.received_at, channel=r.channel, external_id=rid, text=(r.text, ""),
+                              phone=r.phone or None, point=(r.lat, r.lon) if r.has_point else None,
+                              topic=r.topic, kind=r.kind or "report"), district=r.district)
+        with unit_of_work(small_bureau_db) as s:
+            return services.receive_one(s, req, now=r.received_at)
+
+    ktv_order, ktv_110 = arrive("ktvx1"), arrive("ktvx2")
+    letter_station, letter_cafe = arrive("gar2"), arrive("netc1")
+    assert len({ktv_order.id, ktv_110.id, letter_station.id, letter_cafe.id}) == 4
+    with small_bureau_db() as s:
+        suggestions = s.scalars(select(DuplicateSuggestion)).all()
+        assert [(x.ticket_id, x.candidate_id) for x in suggestions] == [(ktv_110.id, ktv_order.id)]
+        assert "提及同一地点（汇泉路）" in suggestions[0].reasons
+
+
+def test_place_names_in_a_text() -> None:
+    names = placenames.places
+    assert names("市民来电反映：历城区华信路与华龙路交叉口西北角的垃圾中转站") == {"华信路", "华龙路"}
+    assert names("燕子山小区东门口的消防通道；文化东路、文化西路") == {"子山小区", "化东路", "化西路"}
+    assert names("经十路17923号门前") == {"经十路", "经十路17923号"}
+    assert names("洪楼广场每晚有广场舞；山大北门对面；长清大学城地铁站") == {"洪楼广场", "山大北门", "学城地铁站", "长清大学城"}
+    # Nameless mentions name nothing: 一家KTV, 该小区, 我们小区, 附近一小区, 路口, 过马路, 追打路人.
+    assert names("一家KTV，该小区，我们小区，附近一小区，纬二路口，过马路，追打路人，那家音乐酒吧，人民医院") == {"纬二路"}
+    assert names("楼上住户半夜唱歌") == set()
+    # A subdistrict is an area: it tells two places apart, never makes them one.
+    assert placenames.relation("明水街道汇泉路一家网吧", "明水街道百脉泉附近台球室") == (placenames.UNKNOWN, ())
+    assert placenames.relation("章丘区明水街道汇泉路一家KTV", "二七新村南路一家茶室")[0] == placenames.CONFLICT
+    assert placenames.relation("华信小区北门外华信路上的垃圾站", "华信路与华龙路口垃圾中转站") == (
+        placenames.SHARED, ("华信路",))
+    # One name under two endings (燕子山路, 燕子山小区): neither shared nor in conflict.
+    assert placenames.relation("燕子山路小区东门外", "燕子山小区东门")[0] == placenames.UNKNOWN
 
 
 def test_text_is_normalised_before_comparing() -> None:
@@ -78,6 +158,21 @@ def test_verdicts_follow_the_signals() -> None:
     assert dedup.compare(q2, q1).level == "likely"  # identical words: a person looks, nothing is merged
     q3 = replace(q2, text="咨询港澳通行证首次办理要多久", phone="13700000003")
     assert dedup.compare(q3, q1).level == "none"
+    # The same caller about something else (another topic, other words): not suggested.
+    dl = rec(DAY1, "hotline_12345", ("驾驶证到期换证", "驾驶证下个月到期，人在外地能否异地换证？"), "13700000001",
+             topic="vehicle", kind="consultation")
+    assert dedup.compare(dl, q1).level == "none"
+    # The same place and topic, words in common: suggested; none in common (a barbecue stall
+    # below the KTV, described at length): not; a terse 110 line says too little to rule out.
+    stall = rec(DAY1 + timedelta(hours=1), "cad_110", ("烧烤摊油烟", "报警人称路口东侧露天烧烤摊油烟熏人，食客划拳喝酒到"
+                                                      "半夜，桌椅占了人行道，要求清理。"), "15800000000", near)
+    assert dedup.compare(stall, call).level == "none"
+    terse = rec(DAY1 + timedelta(hours=1), "cad_110", ("扰民", "报警人称楼下太吵。"), "15800000000", near)
+    assert dedup.compare(terse, call).level == "likely"
+    # A request for help and a complaint at one place, much alike: a person decides.
+    help_ = rec(DAY1 + timedelta(hours=2), "open311", KTV_APP, None, near, kind="help")
+    v = dedup.compare(help_, call)
+    assert v.level == "likely" and any("求助" in r for r in v.reasons)
 
 
 
