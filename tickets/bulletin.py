@@ -425,7 +425,7 @@ def compute(session: Session, week: str, now: datetime, tz: Any, rules: Bulletin
     for k in range(1, rules.trend_weeks + 1):
         earlier = shift(week, -k)
         _, _, a, b = week_bounds(earlier, tz)
-        t = tally_sql_by_unit(session, a, b, now, tz)
+        t = tally_sql_by_unit(session, a, b, now, tz, handling_hours=False, breaches=False)  # not in the trend
         s = sub_tally_sql_by_unit(session, a, b, now)
         trend.append(_trend_entry(earlier, unit_figures(sum_tallies(t.values()), sum_sub_tallies(s.values()),
                                                         policy)))

@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,22 @@ def is_working_day(day: date) -> bool:
     if day.year in overrides.years:
         listed = overrides.days.get(day)
         return listed if listed is not None else day.weekday() < 5
+    known = _package_working_day(day)
+    if known is None:
+        _assume_monday_to_friday(day.year)
+        return day.weekday() < 5
+    return known
+
+
+@lru_cache(maxsize=8192)
+def _package_working_day(day: date) -> bool | None:
+    """``chinesecalendar``'s answer for ``day`` (None: a year it does not know). Its tables do not
+    change while a process runs, and each of its answers validates the date against them (a min and
+    a max over every holiday it knows): the weekly bulletin asks ~100,000 times (handling hours)."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
-        _assume_monday_to_friday(day.year)
-        return day.weekday() < 5
+        return None
 
 
 def _assume_monday_to_friday(year: int) -> None:

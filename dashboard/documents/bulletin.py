@@ -36,6 +36,13 @@ from tickets.supervision import LETTER_REASONS, ORDER_REASONS
 
 LANG = "zh-CN"
 DPI = 200
+# At most this many rows of each list of tickets (the exceptions, last week's outcome) are printed. A
+# week of a big city's bulletin lists thousands (bench/bulletin.py: ~8,400 over 1,000,000 tickets),
+# which WeasyPrint lays out at 4–9 ms a row: over a minute. A longer list is cut after this many rows (the
+# chiefs read the first hundred; a week of 100 units and 300 exception rows still runs over pages with
+# its headers repeated) and the
+# page says so, with the list's total; the spreadsheet has every row (docs/PERFORMANCE.md).
+PRINTED_ROWS = 100
 # Pyplot is not used (its global state is not thread-safe); the Figure API and rc settings are.
 _DRAW_LOCK = threading.Lock()
 
@@ -160,6 +167,8 @@ WORDS: dict[str, str] = {
     "outcome_still_overdue": N_("still overdue"),
     "outcome_open": N_("open, within its deadline"),
     "outcome_summary": N_("Outcome of last week's %(count)s listed tickets: %(summary)s"),
+    "cut": N_("%(total)s in all: the first %(shown)s in the order of their numbers are printed here, every one "
+              "is in the spreadsheet (XLSX)"),
     "list_overdue": N_("overdue"),
     "list_unsatisfied": N_("unsatisfied"),
     "list_supervision_orders": N_("supervision order"),
@@ -254,15 +263,18 @@ class Section:
 
 
 # ------------------------------------------------------------ the tables
-def sections(content: Mapping[str, Any], w: Mapping[str, str], *, images: bool = True) -> list[Section]:
-    """The bulletin's sections, in order; a branch head's content has no bureau, topics or channels."""
+def sections(content: Mapping[str, Any], w: Mapping[str, str], *, images: bool = True,
+             rows: int | None = None) -> list[Section]:
+    """The bulletin's sections, in order; a branch head's content has no bureau, topics or channels.
+    ``rows``: each list of tickets cut after that many rows, its note saying so (the PDF's
+    :data:`PRINTED_ROWS`); None: every row (the spreadsheet)."""
     out: list[Section] = []
     lab = labels(LANG)
     bureau = content.get("bureau")
     if bureau is not None:
         out.append(_bureau(bureau, w, images))
     out.append(_rankings(content, w))
-    out.append(_exceptions(content, w, lab))
+    out.append(_exceptions(content, w, lab, rows))
     if content.get("topics") is not None:
         out.append(_split(content, w, lab))
     out.append(_hotspots(content, w, lab, images))
@@ -339,7 +351,8 @@ def _rankings(content: Mapping[str, Any], w: Mapping[str, str]) -> Section:
     return Section(w["s_rankings"], tables, notes=[note])
 
 
-def _exceptions(content: Mapping[str, Any], w: Mapping[str, str], lab: Mapping[str, Mapping[str, str]]) -> Section:
+def _exceptions(content: Mapping[str, Any], w: Mapping[str, str], lab: Mapping[str, Mapping[str, str]],
+                rows: int | None = None) -> Section:
     ex = content["exceptions"]
     topics = lab["topics"]
     unit, number, topic = Column(w["c_unit"]), Column(w["c_number"]), Column(w["c_topic"])
@@ -394,7 +407,21 @@ def _exceptions(content: Mapping[str, Any], w: Mapping[str, str], lab: Mapping[s
     if last["items"]:
         summary = "，".join(f"{w.get(f'outcome_{k}', k)} {v}" for k, v in last["summary"].items())
         last_table.note = w["outcome_summary"] % {"count": len(last["items"]), "summary": summary}
+    if rows is not None:
+        for table in (overdue, late, unsatisfied, orders, letters, last_table):  # not the units below the threshold
+            cut(table, rows, w)
     return Section(w["s_exceptions"], [overdue, late, unsatisfied, orders, letters, below, last_table])
+
+
+def cut(table: Table, rows: int, w: Mapping[str, str]) -> None:
+    """Keep the first ``rows`` rows of ``table``; if there were more, its note says how many and where
+    they all are."""
+    total = len(table.rows)
+    if total <= rows:
+        return
+    del table.rows[rows:], table.classes[rows:]
+    said = w["cut"] % {"total": total, "shown": rows}
+    table.note = f"{table.note}；{said}" if table.note else said
 
 
 def local(iso: str | None, zone: str) -> str | None:
@@ -541,7 +568,8 @@ def filename(content: Mapping[str, Any], extension: str) -> str:
     return f"每周通报{content['week']}{marker}{suffix}.{extension}"
 
 
-def document_html(content: Mapping[str, Any], bureau_name: str, *, images: bool = True) -> str:
+def document_html(content: Mapping[str, Any], bureau_name: str, *, images: bool = True,
+                  rows: int | None = PRINTED_ROWS) -> str:
     w = words()
     year, number = content["week"].split("-W")
     first, last = content["from"], content["to"]
@@ -562,12 +590,13 @@ def document_html(content: Mapping[str, Any], bureau_name: str, *, images: bool 
                 version=w["version"] % {"version": content["version"]} if content.get("version") else "",
                 provisional=bool(content.get("provisional")), scoped=scoped,
                 page_css=Markup(page_css), provisional_css=Markup(provisional_css),
-                sections=sections(content, w, images=images), text=text)
+                sections=sections(content, w, images=images, rows=rows), text=text)
 
 
-def pdf(content: Mapping[str, Any], bureau_name: str) -> bytes:
-    """The bulletin as an A4 PDF (``documents.DocumentsUnavailable`` if this server cannot print)."""
-    return write_pdf(document_html(content, bureau_name))
+def pdf(content: Mapping[str, Any], bureau_name: str, *, rows: int | None = PRINTED_ROWS) -> bytes:
+    """The bulletin as an A4 PDF (``documents.DocumentsUnavailable`` if this server cannot print); each
+    list of tickets cut after ``rows`` rows, saying so (None: every row)."""
+    return write_pdf(document_html(content, bureau_name, rows=rows))
 
 
 def bureau_text(content: Mapping[str, Any]) -> list[str]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.live import keys as K
 from tickets import jsontext
-from tickets.figures import COUNT_FIELDS, SATISFIED_ANSWERS, Tally, TicketFacts, handling_hours
+from tickets.figures import COUNT_FIELDS, SATISFIED_ANSWERS, Tally, TicketFacts, handling_time
 from tickets.models import FollowUp, IntakeRecord, Ticket
 
 FIG = K.LIVE + "fig:"
@@ -189,7 +189,7 @@ class LiveFigures:
         facts.resolve_due_at = view.get("resolve_due_at")
         facts.closed_at = view.get("closed_at")
         if facts.status == "closed" and facts.closed_at and facts.handling_hours is None:
-            facts.handling_hours = handling_hours(datetime.fromisoformat(view["received_at"]),
+            facts.handling_hours = handling_time(datetime.fromisoformat(view["received_at"]),
                                                   datetime.fromisoformat(facts.closed_at), self.tz,
                                                   view.get("calendar"))
 

@@ -2,9 +2,10 @@
 
 The PDF (A4, Chinese, fonts embedded) carries the week and the page on every page,
 every number of the bureau's table as the JSON has it, the header row of a table on
-every page the table continues; the spreadsheet has valid sheet names, the bureau's
-figures as numbers (rates in a percent format), CJK-wide columns. A branch head's
-copies name no other branch's stations; neither names a citizen.
+every page the table continues, a list of tickets longer than ``PRINTED_ROWS`` cut there
+with its total and where the rest is; the spreadsheet has valid sheet names, the bureau's
+figures as numbers (rates in a percent format), CJK-wide columns, every row of every list.
+A branch head's copies name no other branch's stations; neither names a citizen.
 """
 from __future__ import annotations
 
@@ -84,17 +85,28 @@ def test_the_pdf_of_a_week(bulletin_world: ApiWorld, tmp_path: Any) -> None:
         assert row["unit_name"] in everything
         if row["rank"] is not None:
             assert bulletin_pdf.text(row["composite_interval"], "interval") in everything
-    # the overdue table runs over pages: its header row is on every page it is on
     w = bulletin_pdf.words()
-    table = next(t for section in bulletin_pdf.sections(content, w, images=False) for t in section.tables
-                 if t.key == "overdue")
-    rows = [" ".join(cells) for cells in table.cells(w["pp"])]  # a row as the PDF's text has it
-    assert len(rows) == len(content["exceptions"]["overdue"]) > 40
-    on = [i for i, words in enumerate(texts) if any(row in words for row in rows)]
-    assert sum(sum(row in words for row in rows) for words in texts) == len(rows)  # each row once, whole
+
+    def overdue(rows: int | None) -> list[str]:  # the overdue table's rows as the PDF's text has them
+        table = next(t for section in bulletin_pdf.sections(content, w, images=False, rows=rows)
+                     for t in section.tables if t.key == "overdue")
+        return [" ".join(cells) for cells in table.cells(w["pp"])]
+
+    # a list longer than PRINTED_ROWS is cut there, saying so; the spreadsheet has it all (below)
+    every, total = overdue(None), len(content["exceptions"]["overdue"])
+    printed = overdue(bulletin_pdf.PRINTED_ROWS)
+    assert printed == every[:len(printed)] and total == len(every) > len(printed) == bulletin_pdf.PRINTED_ROWS
+    assert sum(sum(row in words for row in printed) for words in texts) == len(printed)  # each row once, whole
+    assert not [row for row in every[len(printed):] if row in everything]
+    assert w["cut"] % {"total": total, "shown": len(printed)} in everything
+    # printed uncut, the overdue table runs over pages: its header row is on every page it is on
+    _, texts_uncut = pages(bulletin_pdf.pdf(content, "济南市公安局", rows=None))
+    assert total > 40
+    on = [i for i, words in enumerate(texts_uncut) if any(row in words for row in every)]
+    assert sum(sum(row in words for row in every) for words in texts_uncut) == total  # each row once, whole
     assert len(on) > 1, on
     for i in on:
-        assert "超期环节" in texts[i] and "超时（小时）" in texts[i], i
+        assert "超期环节" in texts_uncut[i] and "超时（小时）" in texts_uncut[i], i
     fonts = font_descriptors(reader)
     assert any("CJK" in name and "SC" in name for name, _ in fonts), fonts
     assert not any("JP" in name for name, _ in fonts), fonts
@@ -145,6 +157,10 @@ def test_the_spreadsheet_of_a_week(bulletin_world: ApiWorld) -> None:
     rate_column = header.index("响应率")
     assert all(r[rate_column].number_format == "0.0%" for r in branches.iter_rows(min_row=2)
                if r[rate_column].value is not None)
+    # every exception, where the PDF prints the first PRINTED_ROWS of a list
+    overdue = [r[0].value for r in book["超期未办结"].iter_rows(min_row=2) if r[0].value]
+    assert overdue == [r["number"] for r in content["exceptions"]["overdue"]]
+    assert len(overdue) > bulletin_pdf.PRINTED_ROWS
 
 
 @pytest.mark.real_servers
@@ -254,20 +270,26 @@ def test_a_week_of_100_units_and_300_overdue_paginates_and_prints_chinese_offlin
                          text=True).stdout
     texts = [page.replace(" ", "").replace("\n", "") for page in out.split("\f") if page.strip()]
     everything = "".join(texts)
-    assert len(texts) > 15, len(texts)
+    assert len(texts) > 10, len(texts)
     missing = [r["unit_name"] for r in ranked_units if r["unit_name"] not in everything]
     assert not missing, missing
     assert all(f"{town}新区派出所" in everything for town in MORE_STATIONS)
-    # The overdue table runs over several pages, its header on every page it is on (the numbers
-    # of its rows that no other table lists tell where it is).
-    assert not [r["number"] for r in overdue if r["number"] not in everything]
+    # The overdue table prints its first PRINTED_ROWS rows over several pages, its header on every
+    # page it is on (the numbers of its rows that no other table lists tell where it is), and says
+    # how many there are in all; the spreadsheet has every one.
+    shown = [r["number"] for r in overdue[:bulletin_pdf.PRINTED_ROWS]]
+    assert not [n for n in shown if n not in everything]
+    w = bulletin_pdf.words()
+    assert (w["cut"] % {"total": len(overdue), "shown": len(shown)}).replace(" ", "") in everything
     ex = content["exceptions"]
     elsewhere = {r["number"] for name in ("closed_late", "unsatisfied") for r in ex[name]} | {
         r["ticket_number"] for name in ("supervision_orders", "reminder_letters") for r in ex[name]} | {
         r["number"] for r in ex["last_week"]["items"]}
-    own = [r["number"] for r in overdue if r["number"] not in elsewhere]
+    own = [n for n in shown if n not in elsewhere]
     pages_with = [i for i, words in enumerate(texts) if any(number in words for number in own)]
-    assert len(pages_with) >= 5, pages_with
+    assert len(pages_with) >= 3, pages_with
+    book = load_workbook(BytesIO(world.get(f"/api/v1/bulletins/{WEEK}.xlsx", "chief").data))
+    assert [r[0].value for r in book["超期未办结"].iter_rows(min_row=2) if r[0].value] == [r["number"] for r in overdue]
     for i in pages_with:
         assert "超期环节" in texts[i] and "超时（小时）" in texts[i], i
         assert f"{WEEK}·第{i + 1}页" in texts[i], i
