@@ -3,15 +3,15 @@
 Topic: a linear model over character 1- and 2-grams, trained with scikit-learn
 (tf-idf and multinomial logistic regression, :func:`feeds.topic_model.train`)
 on hand-labelled citizen texts (``tests/fixtures/topics_labelled.tsv``,
-``topics_train.tsv`` and ``topics_train2.tsv``, the last one mostly requests no
-police topic fits), each also once more inside work-order wording
+``topics_train.tsv``, ``topics_train2.tsv`` and ``topics_train3.tsv``, the last
+two mostly requests no police topic fits), each also once more inside work-order wording
 (:func:`augment`), plus the old rules' keyword lexicon below as one-word texts;
 shipped as ``feeds/topic_model.json`` (the weights, scored in pure Python) and
 loaded once. When the model's best topic is not ``other`` and its probability
 is below the model's threshold, the answer is ``other``: that goes to the
 platform office's queue, a safe failure, while a wrong topic sends the ticket
 to a wrong unit. Measured on held-out texts never used to train or tune it
-(``topics_heldout.tsv``, ``topics_heldout2.tsv``, ``topics_heldout3.tsv``);
+(``topics_heldout.tsv`` … ``topics_heldout4.tsv``);
 figures, data and choices in docs/TOPICS.md. Only the first 200 characters of a
 text are read (time per text stays bounded).
 
@@ -140,9 +140,10 @@ HERE = Path(__file__).resolve().parent
 MODEL_PATH = HERE / "topic_model.json"
 FIXTURES = HERE.parent / "tests" / "fixtures"
 LABELLED = FIXTURES / "topics_labelled.tsv"
-TRAINING: tuple[Path, ...] = (LABELLED, FIXTURES / "topics_train.tsv", FIXTURES / "topics_train2.tsv")
+TRAINING: tuple[Path, ...] = (LABELLED, FIXTURES / "topics_train.tsv", FIXTURES / "topics_train2.tsv",
+                              FIXTURES / "topics_train3.tsv")
 HELD_OUT: tuple[Path, ...] = (FIXTURES / "topics_heldout.tsv", FIXTURES / "topics_heldout2.tsv",
-                              FIXTURES / "topics_heldout3.tsv")
+                              FIXTURES / "topics_heldout3.tsv", FIXTURES / "topics_heldout4.tsv")
 PARAMS = Params()
 
 
