@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import random
 import re
 import subprocess
@@ -477,22 +478,22 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     thresholds = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
     print(f"{len(rows)} training texts, 5-fold cross-validation × {args.seeds} seeds; in the shipped model: "
           f"features chars, C {PARAMS.C}, threshold {PARAMS.threshold}. cost = wrongly 'other' + 2 × misroutes")
-    for features in args.features:
-        for C in args.C or [PARAMS.C]:
-            params = Params(**{**PARAMS.__dict__, "C": C})
-            t0 = time.perf_counter()
-            runs = [cross_validate(rows, params, seed=s, features=features) for s in range(1, args.seeds + 1)]
-            print(f"features {features}, C {C} ({time.perf_counter() - t0:.0f} s):")
-            for thr in thresholds:
-                acc = mis = oth = 0.0
-                for run in runs:
-                    got = [t if (t == "other" or p >= thr) else "other" for t, p in run]
-                    acc += sum(g == e for g, (e, _) in zip(got, rows)) / len(rows)
-                    mis += sum(g not in (e, "other") for g, (e, _) in zip(got, rows)) / len(rows)
-                    oth += sum(g == "other" != e for g, (e, _) in zip(got, rows)) / len(rows)
-                acc, mis, oth = acc / len(runs), mis / len(runs), oth / len(runs)
-                print(f"  threshold {thr:.2f}: accuracy {acc:.1%}, misroutes {mis:.1%}, wrongly 'other' {oth:.1%}, "
-                      f"cost {oth + 2 * mis:.3f}")
+    grid = itertools.product(args.features, args.C or [PARAMS.C], args.min_df or [PARAMS.min_df])
+    for features, C, min_df in grid:
+        params = Params(**{**PARAMS.__dict__, "C": C, "min_df": min_df})
+        t0 = time.perf_counter()
+        runs = [cross_validate(rows, params, seed=s, features=features) for s in range(1, args.seeds + 1)]
+        print(f"features {features}, C {C}, min_df {min_df} ({time.perf_counter() - t0:.0f} s):")
+        for thr in thresholds:
+            acc = mis = oth = 0.0
+            for run in runs:
+                got = [t if (t == "other" or p >= thr) else "other" for t, p in run]
+                acc += sum(g == e for g, (e, _) in zip(got, rows)) / len(rows)
+                mis += sum(g not in (e, "other") for g, (e, _) in zip(got, rows)) / len(rows)
+                oth += sum(g == "other" != e for g, (e, _) in zip(got, rows)) / len(rows)
+            acc, mis, oth = acc / len(runs), mis / len(runs), oth / len(runs)
+            print(f"  threshold {thr:.2f}: accuracy {acc:.1%}, misroutes {mis:.1%}, wrongly 'other' {oth:.1%}, "
+                  f"cost {oth + 2 * mis:.3f}")
     return 0
 
 
@@ -585,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--features", nargs="+", choices=sorted(FEATURES), default=["chars"],
                    help="features to compare (words: jieba's, needs jieba; rules: the old rules' hits)")
     p.add_argument("--C", nargs="+", type=float, help=f"penalties to compare (default {PARAMS.C})")
+    p.add_argument("--min-df", nargs="+", type=int, help=f"n-grams in fewer training texts are dropped "
+                                                          f"(default {PARAMS.min_df})")
     p = sub.add_parser("bench", help="load time, µs per text for 50- and 500-character texts")
     p.add_argument("--repeat", type=int, default=20)
     p = sub.add_parser("scan", help="topics given to the texts of a CSV file (e.g. non-police messages)")
