@@ -1,14 +1,14 @@
-"""A character n-gram topic model for Chinese citizen text, in pure Python.
+"""A character n-gram topic model for Chinese citizen text: trained with scikit-learn, scored in pure Python.
 
-Multinomial logistic regression (softmax) over the presence of character
-1- and 2-grams, tf-idf weighted and L2-normalised, trained by stochastic
-gradient descent with a fixed seed. No third-party library, at run time or at
-training time.
-
-:func:`train` builds a :class:`Model` from labelled texts (``(topic, text)``
-pairs); :meth:`Model.dump` writes it as JSON and :func:`load` reads it back.
-``feeds/topics.py`` loads the shipped model (``feeds/topic_model.json``) once,
-and says how it is trained and measured.
+Multinomial logistic regression over the presence of character 1- and
+2-grams, tf-idf weighted and L2-normalised. :func:`train` fits it with
+scikit-learn (``TfidfVectorizer`` and ``LogisticRegression``) and exports the
+weights to a :class:`Model`; :meth:`Model.dump` writes it as JSON and
+:func:`load` reads it back. Scoring a text needs neither scikit-learn nor
+numpy: the model is a dictionary of n-grams, and a text's scores are the sum
+of its n-grams' rows (what scikit-learn's ``predict_proba`` computes, to the
+rounding below). ``feeds/topics.py`` loads the shipped model
+(``feeds/topic_model.json``) once, and says how it is trained and measured.
 
 Weights are stored as integers (× :data:`SCALE`), so scoring is exact integer
 arithmetic: the same text gets the same scores in every process, whatever
@@ -23,11 +23,12 @@ import hashlib
 import json
 import math
 import operator
-import random
 import re
-from collections.abc import Iterable, Sequence
+import struct
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FORMAT = 2
 SCALE = 1000  # stored weight = round(weight × SCALE)
@@ -81,25 +82,36 @@ class Model:
 
     topics: tuple[str, ...]
     bias: tuple[float, ...]
-    # n-gram -> (round(idf² × SCALE), ((topic index, round(idf × weight × SCALE)), ...));
-    # weights close to zero are left out.
-    features: dict[str, tuple[int, tuple[tuple[int, int], ...]]]
+    # n-gram -> [round(idf² × SCALE), [topic index, round(idf × weight × SCALE), topic index, ...]],
+    # as in the file (lists: loading builds nothing more); weights close to zero are left out.
+    features: dict[str, list]
     threshold: float  # a best topic other than "other" below this probability becomes "other"
     max_chars: int  # only the first max_chars characters of a text are read
     meta: dict = field(default_factory=dict)
+    # A text's features: the shipped model's are always :func:`grams` (the file
+    # holds n-grams); cross-validation tries others (feeds/topics.py FEATURES).
+    analyzer: Callable[[str], Iterable[str]] = field(default=grams, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Field j of a packed row holds value_j + offset (never negative). A text
-        # has at most 2 × max_chars distinct n-grams, so a field's sum stays below
-        # 2 × max_chars × 2 × offset and never carries into the next field.
-        offset = max([1] + [abs(v) for idf2, pairs in self.features.values() for v in (idf2, *(w for _, w in pairs))])
-        width = (2 * self.max_chars * 2 * offset).bit_length() + 1
+        # has at most 2 × max_chars distinct n-grams (fewer than 4 × max_chars + 64
+        # features with the words or rules cross-validation tries), so a field's
+        # sum stays below that × 2 × offset and never carries into the next field.
+        offset = max([1] + [abs(v) for idf2, flat in self.features.values() for v in (idf2, *flat[1::2])])
+        width = ((4 * self.max_chars + 64) * 2 * offset).bit_length() + 1
+        # Fields of 32 or 64 bits: a row is then struct-packed bytes read as one integer.
+        width = 32 if width <= 32 else 64 if width <= 64 else width
+        fields = len(self.topics) + 1
+        packer = struct.Struct(f"<{fields}{'I' if width == 32 else 'Q'}").pack if width <= 64 else None
+        from_bytes = int.from_bytes
         packed: dict[str, int] = {}
-        for g, (idf2, pairs) in self.features.items():
-            values = [idf2] + [0] * len(self.topics)
-            for k, w in pairs:
-                values[k + 1] = w
-            packed[g] = sum((v + offset) << (width * j) for j, v in enumerate(values))
+        for g, (idf2, flat) in self.features.items():
+            values = [offset] * fields
+            values[0] += idf2
+            for i in range(0, len(flat), 2):
+                values[flat[i] + 1] += flat[i + 1]
+            packed[g] = (from_bytes(packer(*values), "little") if packer
+                         else sum(v << (width * j) for j, v in enumerate(values)))
         self._row = packed.get
         self._offset = offset
         self._fields = tuple(range(0, width * (len(self.topics) + 1), width))
@@ -107,7 +119,7 @@ class Model:
 
     def scores(self, text: str) -> list[float]:
         """Linear scores (logits), one per topic."""
-        rows = list(filter(None, map(self._row, grams(text[:self.max_chars]))))
+        rows = list(filter(None, map(self._row, self.analyzer(text[:self.max_chars]))))
         if not rows:
             return list(self.bias)
         total, base, mask = sum(rows), len(rows) * self._offset, self._mask
@@ -129,7 +141,9 @@ class Model:
 
     # -- persistence
     def to_json(self) -> dict:
-        feats = {g: [idf2, [x for k, w in pairs for x in (k, w)]] for g, (idf2, pairs) in sorted(self.features.items())}
+        if self.analyzer is not grams:
+            raise ValueError("only a character n-gram model can be written (its file holds n-grams)")
+        feats = {g: [idf2, list(flat)] for g, (idf2, flat) in sorted(self.features.items())}
         return {"format": FORMAT, "scale": SCALE, "topics": list(self.topics), "threshold": self.threshold,
                 "max_chars": self.max_chars, "bias": list(self.bias), "meta": self.meta, "features": feats}
 
@@ -148,10 +162,8 @@ def from_json(data: dict) -> Model:
     if data.get("format") != FORMAT or data.get("scale") != SCALE:
         raise ValueError(f"topic model format {data.get('format')!r}/scale {data.get('scale')!r}, "
                          f"expected {FORMAT}/{SCALE}: retrain it (python -m feeds.topics train)")
-    feats = {g: (int(idf2), tuple((int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)))
-             for g, (idf2, flat) in data["features"].items()}
-    return Model(tuple(data["topics"]), tuple(data["bias"]), feats, data["threshold"], data["max_chars"],
-                 data.get("meta", {}))
+    return Model(tuple(data["topics"]), tuple(data["bias"]), data["features"], data["threshold"],
+                 data["max_chars"], data.get("meta", {}))
 
 
 def load(path: Path) -> Model:
@@ -168,83 +180,89 @@ def _softmax(z: Sequence[float]) -> list[float]:
 # --------------------------------------------------------------- training
 @dataclass(frozen=True)
 class Params:
-    """Training settings, chosen by 5-fold cross-validation on the training texts (docs/INTAKE.md)."""
+    """Training settings, chosen by 5-fold cross-validation on the training texts (docs/TOPICS.md)."""
 
-    epochs: int = 20
-    rate: float = 0.5  # learning rate at epoch 0, divided by (1 + 0.2 × epoch)
-    l2: float = 1e-3  # weight decay of the rows a text touches
-    min_df: int = 2  # an n-gram must occur in this many training texts
-    lexicon_repeats: int = 2  # each lexicon entry is added this many times as a one-word text
-    prune: float = 0.5  # |idf × weight| below this (after centring) is left out of the model
-    threshold: float = 0.35
+    C: float = 10.0  # inverse L2 penalty of scikit-learn's LogisticRegression
+    min_df: int = 1  # an n-gram must occur in this many training texts (lexicon entries included)
+    lexicon_repeats: int = 1  # each lexicon entry is added this many times as a one-word text
+    tol: float = 1e-8  # solved this far: the penalised problem has one optimum, reached whatever the version
+    max_iter: int = 5000
+    prune: float = 0.1  # |idf × weight| below this (after centring) is left out of the model file
+    threshold: float = 0.3
     max_chars: int = 200  # a longer text is read up to here (time per text stays bounded)
-    seed: int = 12345
+
+
+def fit(rows: Sequence[tuple[str, str]], *, lexicon: Sequence[tuple[str, str]] = (),
+        extra: Sequence[tuple[str, str]] = (), params: Params = Params(),
+        analyzer: Callable[[str], Iterable[str]] = grams) -> tuple[Any, Any]:
+    """scikit-learn's ``(TfidfVectorizer, LogisticRegression)`` fitted to labelled texts, plus lexicon
+    entries as one-word texts, plus ``extra`` texts derived from them: binary features from
+    ``analyzer`` (a text's first ``params.max_chars`` characters), idf-weighted, L2-normalised;
+    multinomial logistic regression with an L2 penalty. Deterministic: one thread, features in
+    sorted order, the (single) optimum solved to ``params.tol``.
+
+    scikit-learn is imported here only: loading and using a model never needs it."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    cap = params.max_chars
+
+    def features(text: str) -> list[str]:
+        return sorted(analyzer(text[:cap]))
+
+    base = [*rows, *[(t, w) for t, w in lexicon] * params.lexicon_repeats]
+    # The vocabulary and idf come from the labelled texts and the lexicon: the
+    # extra texts repeat them, and would let an n-gram seen once count twice.
+    vectorizer = TfidfVectorizer(analyzer=features, binary=True, norm="l2", use_idf=True, smooth_idf=True,
+                                 min_df=params.min_df, dtype=np.float64)
+    vectorizer.fit([x for _, x in base])
+    docs = [*base, *extra]
+    clf = LogisticRegression(C=params.C, tol=params.tol, max_iter=params.max_iter)
+    with threadpool_limits(limits=1):  # BLAS threads would only contend on a small machine, and vary sums
+        clf.fit(vectorizer.transform([x for _, x in docs]), [t for t, _ in docs])
+    return vectorizer, clf
+
+
+def export(vectorizer: Any, clf: Any, topics: Sequence[str], params: Params = Params(),
+           meta: dict | None = None, analyzer: Callable[[str], Iterable[str]] = grams) -> Model:
+    """The :class:`Model` of a fitted vectorizer and classifier (:func:`fit`): per feature, its idf² and
+    its weights × idf, as integers (× :data:`SCALE`), weights below ``params.prune`` left out."""
+    import sklearn
+
+    topics = tuple(topics)
+    classes = [str(c) for c in clf.classes_]
+    if set(classes) != set(topics):
+        raise ValueError(f"the training texts cover {sorted(classes)}, expected every one of {sorted(topics)}")
+    order = [classes.index(t) for t in topics]
+    coef = clf.coef_[order]  # K × V, rows in the order of ``topics``
+    bias = clf.intercept_[order]
+    idf = vectorizer.idf_
+    K = len(topics)
+    # Centre each feature's weights on their median: softmax does not change
+    # when all of one feature's weights move together, and most become ~0.
+    # A feature left with no weight stays: its idf² counts in the norm.
+    features: dict[str, list] = {}
+    for g, j in sorted(vectorizer.vocabulary_.items()):
+        row = [float(w) for w in coef[:, j]]
+        mid = sorted(row)[K // 2]
+        f = float(idf[j])
+        features[str(g)] = [round(f * f * SCALE), [x for k, w in enumerate(row) if abs(w - mid) * f >= params.prune
+                                                   for x in (k, round((w - mid) * f * SCALE))]]
+    info = {"features": len(features), "trainer": f"scikit-learn {sklearn.__version__} LogisticRegression",
+            "iterations": int(max(clf.n_iter_)), "params": dict(params.__dict__)}
+    info.update(meta or {})
+    return Model(topics, tuple(round(float(b), 6) for b in bias), features, params.threshold, params.max_chars,
+                 info, analyzer)
 
 
 def train(rows: Sequence[tuple[str, str]], topics: Sequence[str], *, lexicon: Sequence[tuple[str, str]] = (),
-          extra: Sequence[tuple[str, str]] = (), params: Params = Params(), meta: dict | None = None) -> Model:
-    """Train on labelled texts, plus lexicon entries as one-word texts, plus ``extra`` texts derived from
-    them (not part of the fingerprint: they are made from ``rows`` by code). Deterministic."""
-    topics = tuple(topics)
-    index = {t: i for i, t in enumerate(topics)}
-    cap = params.max_chars
-    docs = [(index[t], grams(x[:cap])) for t, x in rows]
-    docs += [(index[t], grams(w)) for t, w in lexicon] * params.lexicon_repeats
-    # The vocabulary and idf come from the labelled texts and the lexicon: the
-    # extra texts repeat them, and would let an n-gram seen once count twice.
-    df: dict[str, int] = {}
-    for _, gs in docs:
-        for g in gs:
-            df[g] = df.get(g, 0) + 1
-    vocab = sorted(g for g, c in df.items() if c >= params.min_df)
-    fid = {g: i for i, g in enumerate(vocab)}
-    n = len(docs)
-    idf = [math.log((1 + n) / (1 + df[g])) + 1.0 for g in vocab]
-    docs += [(index[t], grams(x[:cap])) for t, x in extra]
-    n = len(docs)
-    vectors: list[tuple[int, list[tuple[int, float]]]] = []
-    for y, gs in docs:
-        ids = sorted(fid[g] for g in gs if g in fid)
-        norm = math.sqrt(sum(idf[i] * idf[i] for i in ids)) or 1.0
-        vectors.append((y, [(i, idf[i] / norm) for i in ids]))
-
-    K = len(topics)
-    W = [[0.0] * K for _ in vocab]
-    bias = [0.0] * K
-    rng = random.Random(params.seed)
-    order = list(range(n))
-    for epoch in range(params.epochs):
-        lr = params.rate / (1 + 0.2 * epoch)
-        decay = lr * params.l2
-        rng.shuffle(order)
-        for d in order:
-            y, vec = vectors[d]
-            z = bias[:]
-            for i, v in vec:
-                row = W[i]
-                for k in range(K):
-                    z[k] += v * row[k]
-            p = _softmax(z)
-            p[y] -= 1.0
-            for i, v in vec:
-                row = W[i]
-                for k in range(K):
-                    row[k] -= lr * v * p[k] + decay * row[k]
-            for k in range(K):
-                bias[k] -= lr * p[k]
-
-    # Centre each n-gram's weights on their median: softmax does not change
-    # when all of one n-gram's weights move together, and most become ~0.
-    # An n-gram left with no weight stays: its idf² counts in the norm.
-    features: dict[str, tuple[int, tuple[tuple[int, int], ...]]] = {}
-    for g, i in fid.items():
-        row = W[i]
-        mid = sorted(row)[K // 2]
-        features[g] = (round(idf[i] * idf[i] * SCALE),
-                       tuple((k, round((w - mid) * idf[i] * SCALE)) for k, w in enumerate(row)
-                             if abs(w - mid) * idf[i] >= params.prune))
-    info = {"texts": len(rows), "extra": len(extra), "lexicon": len(lexicon), "vocabulary": len(vocab),
-            "features": len(features),
-            "params": dict(params.__dict__), "fingerprint": fingerprint(rows)}
-    info.update(meta or {})
-    return Model(topics, tuple(round(b, 6) for b in bias), features, params.threshold, params.max_chars, info)
+          extra: Sequence[tuple[str, str]] = (), params: Params = Params(), meta: dict | None = None,
+          analyzer: Callable[[str], Iterable[str]] = grams, fitted: tuple[Any, Any] | None = None) -> Model:
+    """:func:`fit` then :func:`export`: a model scored without scikit-learn. ``extra`` texts are derived
+    from ``rows`` by code, so they are not part of the fingerprint. ``fitted``: what :func:`fit` gave for
+    these arguments, if already at hand (a test compares the model with scikit-learn's own answers)."""
+    vectorizer, clf = fitted or fit(rows, lexicon=lexicon, extra=extra, params=params, analyzer=analyzer)
+    info = {"texts": len(rows), "extra": len(extra), "lexicon": len(lexicon), "fingerprint": fingerprint(rows)}
+    return export(vectorizer, clf, topics, params, {**info, **(meta or {})}, analyzer)

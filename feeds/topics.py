@@ -1,24 +1,30 @@
 """Topic (诉求事项) and kind (诉求类型) from Chinese text, for channels that give none.
 
-Topic: a character n-gram model (:mod:`feeds.topic_model`: softmax regression
-over character 1- and 2-grams), trained on hand-labelled citizen texts
-(``tests/fixtures/topics_labelled.tsv`` and ``topics_train.tsv``), each also
-once more inside work-order wording (:func:`augment`), plus the keyword
-lexicon below as one-word texts; shipped as ``feeds/topic_model.json`` and
+Topic: a linear model over character 1- and 2-grams, trained with scikit-learn
+(tf-idf and multinomial logistic regression, :func:`feeds.topic_model.train`)
+on hand-labelled citizen texts (``tests/fixtures/topics_labelled.tsv``,
+``topics_train.tsv``, ``topics_train2.tsv`` and ``topics_train3.tsv``, the last
+two mostly requests no police topic fits), each also once more inside work-order wording
+(:func:`augment`), plus the old rules' keyword lexicon below as one-word texts;
+shipped as ``feeds/topic_model.json`` (the weights, scored in pure Python) and
 loaded once. When the model's best topic is not ``other`` and its probability
 is below the model's threshold, the answer is ``other``: that goes to the
 platform office's queue, a safe failure, while a wrong topic sends the ticket
 to a wrong unit. Measured on held-out texts never used to train or tune it
-(``topics_heldout.tsv``, ``topics_heldout2.tsv``); figures in docs/INTAKE.md.
-Only the first 200 characters of a text are read (time per text stays bounded).
+(``topics_heldout.tsv`` … ``topics_heldout4.tsv``);
+figures, data and choices in docs/TOPICS.md. Only the first 200 characters of a
+text are read (time per text stays bounded).
 
 Kind: rules (the first kind whose words occur wins), see :data:`KIND_WORDS`.
 
-``python -m feeds.topics train`` retrains the model from the fixtures,
-``evaluate`` measures it (and the old keyword rules, for comparison), ``cv``
-cross-validates on the training texts (how the threshold was chosen),
-``bench`` times it, ``scan FILE.csv`` counts the topics it gives a CSV of
-texts (e.g. a set of non-police messages, to measure false positives).
+``python -m feeds.topics train`` retrains the model from the fixtures
+(scikit-learn needed, ``pip install -e '.[test]'``), ``evaluate`` measures it
+(and the old keyword rules, for comparison), ``cv`` cross-validates on the
+training texts (how the settings and the threshold were chosen; ``--features``
+compares jieba words and the rules as features), ``bench`` times it, ``scan
+FILE.csv`` counts the topics it gives a CSV of texts (e.g. a set of
+non-police messages, to measure false positives); ``bench/topics_simulator.py``
+scores the simulated feed's texts.
 
 Changing a labelled text, the lexicon or the work-order wording means
 retraining: a test checks that the shipped model is what the repo's fixtures
@@ -28,15 +34,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import random
 import re
+import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from feeds import topic_model
 from feeds.topic_model import Model, Params
@@ -132,8 +141,10 @@ HERE = Path(__file__).resolve().parent
 MODEL_PATH = HERE / "topic_model.json"
 FIXTURES = HERE.parent / "tests" / "fixtures"
 LABELLED = FIXTURES / "topics_labelled.tsv"
-TRAINING: tuple[Path, ...] = (LABELLED, FIXTURES / "topics_train.tsv")
-HELD_OUT: tuple[Path, ...] = (FIXTURES / "topics_heldout.tsv", FIXTURES / "topics_heldout2.tsv")
+TRAINING: tuple[Path, ...] = (LABELLED, FIXTURES / "topics_train.tsv", FIXTURES / "topics_train2.tsv",
+                              FIXTURES / "topics_train3.tsv")
+HELD_OUT: tuple[Path, ...] = (FIXTURES / "topics_heldout.tsv", FIXTURES / "topics_heldout2.tsv",
+                              FIXTURES / "topics_heldout3.tsv", FIXTURES / "topics_heldout4.tsv")
 PARAMS = Params()
 
 
@@ -209,6 +220,35 @@ def rules_topic(text: str) -> str:
     return rules_guess(text).topic
 
 
+# --------------------------------------------------------------- features cross-validation compares
+@cache
+def _jieba() -> Any:
+    import jieba  # only to compare with (cv --features): the shipped model reads character n-grams
+
+    jieba.setLogLevel(60)
+    return jieba
+
+
+def words(text: str) -> set[str]:
+    """jieba's words of ``text`` (within the runs :func:`topic_model.normalise` makes), as ``w:word``."""
+    cut = _jieba().lcut
+    return {"w:" + w for run in topic_model.normalise(text) if run for w in cut(run)}
+
+
+def rule_hits(text: str) -> set[str]:
+    """``r:topic`` for every topic a keyword or pattern of the old rules finds in ``text``."""
+    return {"r:" + topic for topic in TOPIC_ORDER
+            if any(w in text for w, _ in KEYWORDS[topic]) or any(p.search(text) for p, _ in _COMPILED.get(topic, ()))}
+
+
+FEATURES: dict[str, Callable[[str], Iterable[str]]] = {
+    "chars": topic_model.grams,  # the shipped model's
+    "words": words,
+    "chars+words": lambda text: topic_model.grams(text) | words(text),
+    "chars+rules": lambda text: topic_model.grams(text) | rule_hits(text),
+}
+
+
 # --------------------------------------------------------------- training and measuring
 def read_labelled(path: Path = LABELLED) -> list[tuple[str, str]]:
     """(topic, text) pairs: one per line, ``topic<TAB>text``; ``#`` starts a comment."""
@@ -280,16 +320,20 @@ def augment(rows: Sequence[tuple[str, str]], seed: int = 7) -> list[tuple[str, s
     return out
 
 
-def _fit(rows: Sequence[tuple[str, str]], params: Params, meta: dict | None = None) -> Model:
-    return topic_model.train(rows, TOPICS, lexicon=lexicon(), extra=augment(rows), params=params, meta=meta)
+def _fit(rows: Sequence[tuple[str, str]], params: Params, meta: dict | None = None,
+         features: str = "chars", fitted: tuple[Any, Any] | None = None) -> Model:
+    return topic_model.train(rows, TOPICS, lexicon=lexicon(), extra=augment(rows), params=params, meta=meta,
+                             analyzer=FEATURES[features], fitted=fitted)
 
 
-def train(paths: Sequence[Path] = TRAINING, params: Params = PARAMS) -> Model:
+def train(paths: Sequence[Path] = TRAINING, params: Params = PARAMS,
+          fitted: tuple[Any, Any] | None = None) -> Model:
+    """The model the training files make (``fitted``: scikit-learn's fit of them, if already at hand)."""
     rows = read_all(paths)
     meta = {"trained_on": [p.name for p in paths],
             "lexicon_fingerprint": topic_model.fingerprint(lexicon()),
             "augmentation_fingerprint": augmentation_fingerprint()}
-    return _fit(rows, params, meta)
+    return _fit(rows, params, meta, fitted=fitted)
 
 
 @dataclass(frozen=True)
@@ -298,10 +342,21 @@ class Evaluation:
     correct: int
     per_topic: dict[str, tuple[int, int]]  # topic -> (correct, total)
     confusions: Counter[tuple[str, str]]  # (expected, got) -> count
+    predicted: Counter[str] = field(default_factory=Counter)  # topic given -> count
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.total if self.total else 0.0
+
+    def recall(self, topic: str) -> float:
+        """Of the texts labelled ``topic``, the share given ``topic``."""
+        ok, n = self.per_topic.get(topic, (0, 0))
+        return ok / n if n else 0.0
+
+    def precision(self, topic: str) -> float:
+        """Of the texts given ``topic``, the share labelled ``topic`` (1.0 when none was given it)."""
+        given = self.predicted[topic]
+        return self.per_topic.get(topic, (0, 0))[0] / given if given else 1.0
 
     @property
     def misroutes(self) -> int:
@@ -323,9 +378,11 @@ def evaluate(rows: Iterable[tuple[str, str]] | None = None,
     rows = list(read_labelled() if rows is None else rows)
     per: dict[str, list[int]] = {}
     confusions: Counter[tuple[str, str]] = Counter()
+    predicted: Counter[str] = Counter()
     correct = 0
     for expected, text in rows:
         got = predict(text)
+        predicted[got] += 1
         slot = per.setdefault(expected, [0, 0])
         slot[1] += 1
         if got == expected:
@@ -333,7 +390,7 @@ def evaluate(rows: Iterable[tuple[str, str]] | None = None,
             slot[0] += 1
         else:
             confusions[(expected, got)] += 1
-    return Evaluation(len(rows), correct, {k: (v[0], v[1]) for k, v in sorted(per.items())}, confusions)
+    return Evaluation(len(rows), correct, {k: (v[0], v[1]) for k, v in sorted(per.items())}, confusions, predicted)
 
 
 def stratified_folds(rows: Sequence[tuple[str, str]], k: int = 5, seed: int = 1) -> list[list[int]]:
@@ -351,12 +408,12 @@ def stratified_folds(rows: Sequence[tuple[str, str]], k: int = 5, seed: int = 1)
 
 
 def cross_validate(rows: Sequence[tuple[str, str]], params: Params = PARAMS, k: int = 5,
-                   seed: int = 1) -> list[tuple[str, float]]:
+                   seed: int = 1, features: str = "chars") -> list[tuple[str, float]]:
     """Out-of-fold (best topic, probability) for every row, before the threshold."""
     out: list[tuple[str, float]] = [("other", 0.0)] * len(rows)
     for fold in stratified_folds(rows, k, seed):
         held = set(fold)
-        m = _fit([r for i, r in enumerate(rows) if i not in held], params)
+        m = _fit([r for i, r in enumerate(rows) if i not in held], params, features=features)
         for i in fold:
             out[i] = m.best(rows[i][1])
     return out
@@ -367,10 +424,22 @@ def _print_evaluation(name: str, result: Evaluation, per_topic: bool = True) -> 
     print(f"{name}: {result.correct}/{result.total} correct, accuracy {result.accuracy:.1%}, "
           f"misroutes {result.misroutes} ({result.misroute_rate:.1%}), wrongly 'other' {result.to_other}")
     if per_topic:
+        print(f"  {'topic':<14} {'texts':>5} {'recall':>13} {'precision':>13}")
         for topic, (ok, n) in result.per_topic.items():
-            print(f"  {topic:<14} {ok:>3}/{n:<3} {ok / n:.0%}")
+            given = result.predicted[topic]
+            print(f"  {topic:<14} {n:>5} {ok:>4}/{n:<3} {result.recall(topic):>4.0%} "
+                  f"{ok:>4}/{given:<3} {result.precision(topic):>4.0%}")
         for (expected, got), n in result.confusions.most_common():
             print(f"  confused {expected} → {got}: {n}")
+
+
+def _predictor(args: argparse.Namespace) -> Callable[[str], str]:
+    """topic_of, or another model file's predict (``--model``), or the old rules (``--rules``)."""
+    if getattr(args, "rules", False):
+        return rules_topic
+    if getattr(args, "model", None):
+        return topic_model.load(Path(args.model)).predict
+    return topic_of
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -378,26 +447,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     m = train()
     m.dump(MODEL_PATH)
     print(f"trained on {m.meta['texts']} texts (+ as many with work-order wording around them) + "
-          f"{m.meta['lexicon']} lexicon words in "
-          f"{time.perf_counter() - t0:.1f} s: {m.meta['features']} n-grams → {MODEL_PATH}")
+          f"{m.meta['lexicon']} lexicon words in {time.perf_counter() - t0:.1f} s "
+          f"({m.meta['trainer']}, {m.meta['iterations']} iterations): {m.meta['features']} n-grams → {MODEL_PATH}")
     model.cache_clear()
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    predict = _predictor(args)
     paths = [Path(p) for p in args.files] if args.files else [*TRAINING, *HELD_OUT]
     groups = [(p.name, read_labelled(p)) for p in paths]
     if not args.files:  # the two sets that matter, each as a whole
         groups += [("training set (" + " + ".join(p.name for p in TRAINING) + ")", read_all(TRAINING)),
                    ("held-out set (" + " + ".join(p.name for p in HELD_OUT) + ")", read_all(HELD_OUT))]
     for name, rows in groups:
-        _print_evaluation(f"model {name}", evaluate(rows), per_topic=args.verbose or len(groups) == 1
+        _print_evaluation(f"model {name}", evaluate(rows, predict), per_topic=args.verbose or len(groups) == 1
                           or name.startswith("held-out"))
         _print_evaluation(f"rules {name}", evaluate(rows, rules_topic), per_topic=args.verbose)
     if args.errors:
         for _, rows in groups[-1:] if not args.files else groups:
             for expected, text in rows:
-                got = topic_of(text)
+                got = predict(text)
                 if got != expected:
                     print(f"  {expected} → {got}: {text}")
     return 0
@@ -405,18 +475,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_cv(args: argparse.Namespace) -> int:
     rows = read_all(TRAINING)
-    runs = [cross_validate(rows, seed=s) for s in range(1, args.seeds + 1)]
-    print(f"{len(rows)} training texts, 5-fold cross-validation × {args.seeds} seeds (threshold in the model: "
-          f"{PARAMS.threshold})")
-    for thr in (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
-        acc = mis = 0.0
-        for run in runs:
-            got = [t if (t == "other" or p >= thr) else "other" for t, p in run]
-            acc += sum(g == e for g, (e, _) in zip(got, rows)) / len(rows)
-            mis += sum(g not in (e, "other") for g, (e, _) in zip(got, rows)) / len(rows)
-        acc /= len(runs)
-        mis /= len(runs)
-        print(f"  threshold {thr:.2f}: accuracy {acc:.1%}, misroutes {mis:.1%}")
+    thresholds = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+    print(f"{len(rows)} training texts, 5-fold cross-validation × {args.seeds} seeds; in the shipped model: "
+          f"features chars, C {PARAMS.C}, threshold {PARAMS.threshold}. cost = wrongly 'other' + 2 × misroutes")
+    grid = itertools.product(args.features, args.C or [PARAMS.C], args.min_df or [PARAMS.min_df])
+    for features, C, min_df in grid:
+        params = Params(**{**PARAMS.__dict__, "C": C, "min_df": min_df})
+        t0 = time.perf_counter()
+        runs = [cross_validate(rows, params, seed=s, features=features) for s in range(1, args.seeds + 1)]
+        print(f"features {features}, C {C}, min_df {min_df} ({time.perf_counter() - t0:.0f} s):")
+        for thr in thresholds:
+            acc = mis = oth = 0.0
+            for run in runs:
+                got = [t if (t == "other" or p >= thr) else "other" for t, p in run]
+                acc += sum(g == e for g, (e, _) in zip(got, rows)) / len(rows)
+                mis += sum(g not in (e, "other") for g, (e, _) in zip(got, rows)) / len(rows)
+                oth += sum(g == "other" != e for g, (e, _) in zip(got, rows)) / len(rows)
+            acc, mis, oth = acc / len(runs), mis / len(runs), oth / len(runs)
+            print(f"  threshold {thr:.2f}: accuracy {acc:.1%}, misroutes {mis:.1%}, wrongly 'other' {oth:.1%}, "
+                  f"cost {oth + 2 * mis:.3f}")
     return 0
 
 
@@ -430,10 +507,19 @@ def _bench_texts() -> dict[int, list[str]]:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    t0 = time.perf_counter()
-    model.cache_clear()
-    model()
-    print(f"model loaded in {(time.perf_counter() - t0) * 1e3:.0f} ms")
+    # A fresh interpreter: importing this module, then the first topic_of() (which loads the model).
+    probe = ("import time; t0 = time.perf_counter(); import feeds.topics as t; t1 = time.perf_counter(); "
+             "t.topic_of('x'); t2 = time.perf_counter(); import sys; "
+             "print((t1 - t0) * 1e3, (t2 - t1) * 1e3, 'sklearn' in sys.modules, 'numpy' in sys.modules)")
+    runs = []
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", probe], cwd=HERE.parent, capture_output=True, text=True,
+                             check=True).stdout.split()
+        runs.append((float(out[0]), float(out[1]), out[2], out[3]))
+    imp, load = sorted(r[0] for r in runs)[2], sorted(r[1] for r in runs)[2]
+    print(f"a fresh process (median of 5): import feeds.topics {imp:.0f} ms, first topic_of (loads the model) "
+          f"{load:.0f} ms; scikit-learn imported: {runs[0][2]}, numpy imported: {runs[0][3]}")
+    print(f"model file {MODEL_PATH.stat().st_size / 1024:.0f} KB, {len(model().features)} n-grams")
 
     def before(text: str) -> tuple[str, str]:  # what a caller ran before the model: rules for topic, then kind
         return rules_topic(text), kind_of(text)
@@ -452,28 +538,32 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
+    predict = _predictor(args)
     with open(args.file, encoding=args.encoding, newline="") as f:
         records = list(csv.DictReader(f))
     cols = args.text or [c for c in records[0] if c]
     per: dict[str, Counter[str]] = {}
     flagged = []
-    for r in records:
+    for n, r in enumerate(records):
+        if args.half and n % 2 != (args.half == "odd"):
+            continue
         text = " ".join(r.get(c) or "" for c in cols)
         group = r.get(args.group, "") if args.group else ""
-        topic = topic_of(text)
+        topic = predict(text)
         per.setdefault(group, Counter())[topic] += 1
         if topic != "other":
-            flagged.append((group, topic, text))
+            flagged.append((n, group, topic, text))
     total = Counter[str]()
     for group, c in sorted(per.items()):
         total.update(c)
         print(f"{group or 'all'}: {sum(c.values())} texts, {sum(c.values()) - c['other']} given a police topic "
               f"{dict(c.most_common())}")
     n = sum(total.values())
-    print(f"total: {n} texts, {n - total['other']} ({(n - total['other']) / n:.1%}) given a police topic")
+    print(f"total: {n} texts, {n - total['other']} ({(n - total['other']) / n:.1%}) given a police topic "
+          f"{dict((t, k) for t, k in total.most_common() if t != 'other')}")
     if args.list:
-        for group, topic, text in flagged:
-            print(f"  [{group}] → {topic}: {text[:args.width]}")
+        for row, group, topic, text in flagged:
+            print(f"  #{row} [{group}] → {topic}: {text[:args.width]}")
     return 0
 
 
@@ -485,21 +575,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m feeds.topics", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help=f"retrain from {', '.join(p.name for p in TRAINING)} → {MODEL_PATH.name}")
-    p = sub.add_parser("evaluate", help="accuracy and misroutes on labelled files (default: training and held-out)")
+    p = sub.add_parser("evaluate", help="accuracy, misroutes, per-topic recall and precision on labelled files "
+                                        "(default: training and held-out)")
     p.add_argument("files", nargs="*")
     p.add_argument("-v", "--verbose", action="store_true", help="per-topic figures for every file")
     p.add_argument("--errors", action="store_true", help="list the texts the model gets wrong")
+    p.add_argument("--model", help="another model file (e.g. an older one: git show REV:feeds/topic_model.json)")
     p = sub.add_parser("cv", help="cross-validation on the training texts, per threshold")
     p.add_argument("--seeds", type=int, default=3)
-    p = sub.add_parser("bench", help="µs per text, 50- and 500-character texts")
+    p.add_argument("--features", nargs="+", choices=sorted(FEATURES), default=["chars"],
+                   help="features to compare (words: jieba's, needs jieba; rules: the old rules' hits)")
+    p.add_argument("--C", nargs="+", type=float, help=f"penalties to compare (default {PARAMS.C})")
+    p.add_argument("--min-df", nargs="+", type=int, help=f"n-grams in fewer training texts are dropped "
+                                                          f"(default {PARAMS.min_df})")
+    p = sub.add_parser("bench", help="load time, µs per text for 50- and 500-character texts")
     p.add_argument("--repeat", type=int, default=20)
     p = sub.add_parser("scan", help="topics given to the texts of a CSV file (e.g. non-police messages)")
     p.add_argument("file")
     p.add_argument("--text", action="append", help="column(s) holding the text (default: all)")
     p.add_argument("--group", help="column to count by")
     p.add_argument("--encoding", default="utf-8-sig")
+    p.add_argument("--half", choices=("even", "odd"), help="only the even- or odd-numbered rows (0-based)")
     p.add_argument("--list", action="store_true", help="list the texts given a police topic")
     p.add_argument("--width", type=int, default=120)
+    p.add_argument("--model", help="another model file")
+    p.add_argument("--rules", action="store_true", help="the old keyword rules instead of the model")
     args = parser.parse_args(argv)
     return {"train": _cmd_train, "evaluate": _cmd_evaluate, "cv": _cmd_cv, "bench": _cmd_bench,
             "scan": _cmd_scan}[args.command](args)

@@ -15,7 +15,7 @@ from tickets.models import Base, DeadLetter
 
 
 def test_the_old_rules_are_kept_for_comparison_and_score_as_docs_say() -> None:
-    # docs/INTAKE.md compares the model with the keyword rules it replaced: 91.3% on the set they were tuned on.
+    # docs/TOPICS.md compares the model with the keyword rules it replaced: 91.3% on the set they were tuned on.
     result = topics.evaluate(topics.read_labelled(FIXTURES / "topics_labelled.tsv"), topics.rules_topic)
     assert result.total == 150 and result.correct == 137, result.confusions
     held = topics.evaluate(topics.read_labelled(FIXTURES / "topics_heldout.tsv"), topics.rules_topic)
