@@ -25,6 +25,7 @@ from tickets.uow import UnitOfWork, unit_of_work
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[datetime], dict[str, Any]]
+MAX_BATCHES = 1000  # a sweep's batches in one round at most (a guard: each batch makes progress)
 SWEEPS: tuple[tuple[str, Callable[[UnitOfWork, datetime], dict[str, int]]], ...] = (
     ("follow_up", followup.sweep),
     ("supervision", supervision.sweep),
@@ -48,8 +49,16 @@ def run_sweeps(factory: sessionmaker[UnitOfWork], now: datetime,
     out: dict[str, Any] = {}
     for name, sweep in SWEEPS:
         try:
-            with unit_of_work(factory) as uow:
-                out[name] = sweep(uow, now)
+            total: dict[str, int] = {}
+            more, rounds = True, 0
+            while more and rounds < MAX_BATCHES:  # more than one batch: on in a new transaction each
+                rounds += 1
+                with unit_of_work(factory) as uow:
+                    done = sweep(uow, now)
+                more = bool(done.pop("more", 0))
+                for key, value in done.items():
+                    total[key] = total.get(key, 0) + value
+            out[name] = total
         except Exception as exc:  # noqa: BLE001 - a sweep must never take the loop down
             log.exception("%s sweep failed; next round tries again", name)
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}

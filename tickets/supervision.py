@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Float, Integer, String, and_, or_, select, text
+from sqlalchemy import Float, Integer, String, and_, func, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from geo.measure import distance_m
@@ -105,20 +105,39 @@ def open_order(session: Session, ticket: Ticket) -> SupervisionOrder | None:
     )
 
 
+# The overdue sweep's tickets per transaction (whole units: a unit's digest is never split). After
+# a big import or an outage thousands fall due at once: one transaction each few hundred keeps
+# the locks short and lets the other sweeps and the live path through (issue 15: 20,040 orders in
+# one transaction once held the tickets for 4.5 minutes).
+SWEEP_BATCH = 500
+
+
 def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
     """Issue an overdue order for every ticket its unit holds past the resolve deadline (idempotent);
-    not for imported history (``Ticket.history``) unless its import asked (``open.supervise``)."""
+    not for imported history (``Ticket.history``) unless its import asked (``open.supervise``).
+    At most about :data:`SWEEP_BATCH` tickets, whole units, in one call: ``more`` is 1 when
+    units are left for the next transaction (``housekeeping.run_sweeps`` calls again at once)."""
     covered = select(SupervisionOrder.id).where(
         SupervisionOrder.ticket_id == Ticket.id,
         or_(SupervisionOrder.status != "closed",
             and_(SupervisionOrder.reason == "overdue", SupervisionOrder.issued_at >= Ticket.resolve_due_at)),
     ).exists()
+    due = (Ticket.status.in_(HELD_BY_UNIT), Ticket.unit_id.is_not(None), Ticket.history.is_(False),
+           Ticket.resolve_due_at.is_not(None), Ticket.resolve_due_at <= now, ~covered)
+    per_unit = session.execute(select(Ticket.unit_id, func.count(), func.min(Ticket.resolve_due_at)).where(*due)
+                               .group_by(Ticket.unit_id).order_by(func.min(Ticket.resolve_due_at), Ticket.unit_id)
+                               ).all()
+    units: list[int] = []
+    taken = 0
+    for unit_id, count, _first in per_unit:
+        if units and taken + count > SWEEP_BATCH:
+            break
+        assert unit_id is not None  # the query's own condition
+        units.append(unit_id)
+        taken += count
     overdue = session.scalars(
-        select(Ticket).where(
-            Ticket.status.in_(HELD_BY_UNIT), Ticket.unit_id.is_not(None), Ticket.history.is_(False),
-            Ticket.resolve_due_at.is_not(None), Ticket.resolve_due_at <= now, ~covered,
-        ).order_by(Ticket.resolve_due_at, Ticket.id)
-    ).all()
+        select(Ticket).where(*due, Ticket.unit_id.in_(units)).order_by(Ticket.resolve_due_at, Ticket.id)
+    ).all() if units else []
     by_unit: dict[int, list[Ticket]] = {}
     for ticket in overdue:
         by_unit.setdefault(ticket.unit_id or 0, []).append(ticket)
@@ -142,7 +161,7 @@ def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
             notify.notify(session, None, [notify.Recipient(unit, notify.LEADER, head)], "supervision_digest",
                           f"{unit.name}有{len(orders)}件工单超过办理时限，已分别督办（{numbers_}），请逐件办结并反馈。", now)
             digests += 1
-    return {"orders_issued": len(overdue), "digests": digests}
+    return {"orders_issued": len(overdue), "digests": digests, "more": int(len(units) < len(per_unit))}
 
 
 def on_send_back(session: UnitOfWork, ticket: Ticket, event: TicketEvent) -> None:

@@ -27,9 +27,9 @@ def test_sweep_issues_exactly_one_order_per_overdue_ticket(followup_world_each_d
     world = followup_world_each_db
     ids, now = overdue_world(world)
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now) == {"orders_issued": 2, "digests": 0}  # two: below the digest's three
+        assert supervision.sweep(s, now) == {"orders_issued": 2, "digests": 0, "more": 0}  # two: below the digest's three
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now + timedelta(minutes=30)) == {"orders_issued": 0, "digests": 0}
+        assert supervision.sweep(s, now + timedelta(minutes=30)) == {"orders_issued": 0, "digests": 0, "more": 0}
     issued = orders(world)
     assert sorted(o.ticket_id for o in issued) == sorted([ids["dispatched"], ids["contacted"]])
     day = now.astimezone(TZ).strftime("%Y%m%d")
@@ -49,7 +49,7 @@ def test_sweep_issues_exactly_one_order_per_overdue_ticket(followup_world_each_d
         supervision.close_order(s, s.get(SupervisionOrder, issued[0].id), now + timedelta(hours=1),
                                 world.actor(s, "duty"), "已电话督促")
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, now + timedelta(hours=2)) == {"orders_issued": 0, "digests": 0}
+        assert supervision.sweep(s, now + timedelta(hours=2)) == {"orders_issued": 0, "digests": 0, "more": 0}
 
 
 def test_many_overdue_at_one_unit_reach_its_head_as_one_digest(followup_world_each_db: FollowupWorld) -> None:
@@ -61,7 +61,7 @@ def test_many_overdue_at_one_unit_reach_its_head_as_one_digest(followup_world_ea
     ids, now = overdue_world(world)
     later = now + timedelta(days=3)  # "fresh" is overdue too: three at JN-LX-01
     with unit_of_work(world.factory) as s:
-        assert supervision.sweep(s, later) == {"orders_issued": 3, "digests": 1}
+        assert supervision.sweep(s, later) == {"orders_issued": 3, "digests": 1, "more": 0}
     issued = orders(world)
     assert len(issued) == 3
     with world.factory() as s:

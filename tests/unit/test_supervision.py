@@ -187,3 +187,40 @@ def test_a_batch_earns_the_letters_its_complaints_earn_one_at_a_time() -> None:
     batch = letters_of(one_at_a_time=False)
     assert len(batch) >= 3 and {"同一来电人" in t for _n, t in batch} == {True, False}
     assert sorted(batch) == sorted(letters_of(one_at_a_time=True))
+
+
+def test_the_overdue_sweep_goes_in_bounded_batches_of_whole_units(followup_world: FollowupWorld,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many overdue at once (after an outage or an import): a transaction per batch of whole units,
+    never one long transaction, and a unit's digest never split."""
+    world = followup_world
+    ids, now = overdue_world(world)  # three overdue at JN-LX-01 by now + 3 days
+    later = now + timedelta(days=3)
+    other = world.unit
+    with unit_of_work(world.factory) as s:  # and one at another station
+        t = s.get(Ticket, ids["contacted"])
+        moved = Ticket(**{c.name: getattr(t, c.name) for c in Ticket.__table__.columns
+                          if c.name not in ("id", "number", "version")}, number="MS-BATCH-1")
+        moved.unit_id = other(s, "JN-LX-02").id
+        s.add(moved)
+    commits = []
+    real = housekeeping.unit_of_work
+
+    def counting(factory: Any) -> Any:
+        commits.append(1)
+        return real(factory)
+
+    monkeypatch.setattr(supervision, "SWEEP_BATCH", 2)
+    monkeypatch.setattr(housekeeping, "unit_of_work", counting)
+    result = housekeeping.run_sweeps(world.factory, later, deliver={})
+    assert result["supervision"] == {"orders_issued": 4, "digests": 1}
+    issued = orders(world)
+    assert len(issued) == 4
+    with world.factory() as s:
+        by_unit = {}
+        for o in issued:
+            by_unit.setdefault(s.get(Unit, o.unit_id).code, []).append(o)
+    assert sorted(len(v) for v in by_unit.values()) == [1, 3]  # JN-LX-01's three together: one digest
+    assert len(commits) >= len(housekeeping.SWEEPS) + 1  # the supervision sweep took two transactions
+    assert housekeeping.run_sweeps(world.factory, later, deliver={})["supervision"] == {
+        "orders_issued": 0, "digests": 0}
