@@ -143,7 +143,7 @@ def measure_parts(url: str, now: datetime, runs: int) -> dict[str, Any]:
                 "counts (3 queries)": lambda: tally_sql_by_unit(s, start, end, now, TZ, handling_hours=False,
                                                                breaches=False),
                 "counts + handling hours": lambda: tally_sql_by_unit(s, start, end, now, TZ, breaches=False),
-                "breaches now": lambda: tally_sql_by_unit(s, start, end, now, TZ, handling_hours=False),
+                "counts + breaches now": lambda: tally_sql_by_unit(s, start, end, now, TZ, handling_hours=False),
                 "sub-rates": lambda: sub_tally_sql_by_unit(s, start, end, now),
             }
             out[name] = {}
