@@ -25,7 +25,7 @@ the API does, so ``--parts`` also times the API's queries one by one.
 
 Targets (issue 15): on PostgreSQL over 1,000,000 tickets a month's figures and units p95
 ≤ 200 ms and within 2× of DuckDB, a year's ≤ 1 s; on SQLite over 100,000 tickets p95 ≤ 300 ms
-(``--sqlite``: not done yet, the loader writes by PostgreSQL COPY).
+(``--sqlite``: the same year written by executemany, the tables the figures read only).
 """
 from __future__ import annotations
 
@@ -72,6 +72,75 @@ def make_time(week: str) -> datetime:
     from tickets.bulletin import week_bounds
 
     return week_bounds(week, TZ)[3] + timedelta(hours=7)
+
+
+# ------------------------------------------------------------------ SQLite
+SQLITE_TABLES = ("tickets", "intake_records", "ticket_events", "follow_ups")  # what the figures read
+
+
+def load_sqlite(url: str, n: int, week: str, seed: int) -> dict[str, Any]:
+    """bench/bulletin.py's year (its ``Year``: the same columns it COPYs into PostgreSQL) into SQLite by
+    executemany: the tickets, intake records, timeline and follow-ups (the figures read no other table;
+    supervision orders, letters and warnings are not loaded). Values are converted to what the
+    platform's types store on SQLite (``UTCDateTime``: ``YYYY-MM-DD HH:MM:SS.000000`` in UTC)."""
+    import sqlite3
+
+    from sqlalchemy import Boolean, DateTime, Float, Integer
+
+    from tickets.bootstrap import session_factory
+    from tickets.models import Base, Unit
+    from tickets.schema import upgrade
+    from tickets.units import load_bureau
+    from tickets.uow import unit_of_work
+
+    out: dict[str, Any] = {}
+    started = time.perf_counter()
+    upgrade(url)
+    factory = session_factory(url)
+    with unit_of_work(factory) as s:
+        load_bureau(s, ROOT / "examples" / "jinan_bureau.yaml")
+    with factory() as s:
+        units = [{"id": u.id, "code": u.code, "name": u.name, "level": u.level, "kind": u.kind,
+                  "parent_id": u.parent_id, "district": u.district, "lat": u.lat, "lon": u.lon, "topics": u.topics}
+                 for u in s.query(Unit).order_by(Unit.id)]
+    year = loader.Year(n, week, seed, units)
+    year.build()
+    out["generate_s"] = round(time.perf_counter() - started, 1)
+
+    def converter(kind: Any) -> Any:
+        if isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):
+            return lambda v: None if v == loader.NULL else v.replace("T", " ") + ".000000"
+        if isinstance(kind, Boolean):
+            return lambda v: None if v == loader.NULL else int(v == "t")
+        if isinstance(kind, Integer):
+            return lambda v: None if v == loader.NULL else int(v)
+        if isinstance(kind, Float):
+            return lambda v: None if v == loader.NULL else float(v)
+        return lambda v: None if v == loader.NULL else v
+
+    db = sqlite3.connect(url.removeprefix("sqlite:///"))
+    db.execute("PRAGMA foreign_keys = OFF")
+    counts: dict[str, int] = {}
+    t = time.perf_counter()
+    sources = {"tickets": lambda: [year.tickets()], "intake_records": lambda: [year.intake_records()],
+               "ticket_events": year.events, "follow_ups": lambda: [year.follow_ups()]}
+    for table in SQLITE_TABLES:
+        columns = Base.metadata.tables[table].columns
+        counts[table] = 0
+        for chunk in sources[table]():
+            names = [c for c in chunk if not c.startswith("_")]
+            convert = [converter(columns[c].type) for c in names]
+            rows = zip(*(chunk[c].tolist() for c in names))
+            db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                           ([f(v) for f, v in zip(convert, row)] for row in rows))
+            counts[table] += len(chunk[names[0]])
+    db.commit()
+    out["insert_s"] = round(time.perf_counter() - t, 1)
+    db.execute("ANALYZE")
+    db.close()
+    out["rows"] = counts
+    out["load_s"] = round(time.perf_counter() - started, 1)
+    return out
 
 
 # ------------------------------------------------------------------ the API
@@ -319,12 +388,12 @@ def table(result: dict[str, Any]) -> str:
     api, duck = result["api"], result.get("duckdb", {})
     lines = [f"figures API over {result['tickets']:,} tickets, now {result['now']} "
              f"(load average {result['load_average']})", "",
-             "| call | API p50 ms | API p95 ms | DuckDB p50 ms | DuckDB p95 ms | API p95 / DuckDB p95 |",
-             "|---|---|---|---|---|---|"]
+             "| call | received | API p50 ms | API p95 ms | DuckDB p50 ms | DuckDB p95 ms | API p95 / DuckDB p95 |",
+             "|---|---|---|---|---|---|---|"]
     for key, a in api.items():
         d = duck.get(key)
         ratio = f"{a['p95_ms'] / d['p95_ms']:.1f}×" if d and d["p95_ms"] else ""
-        lines.append(f"| {key} | {a['p50_ms']} | {a['p95_ms']} | {d['p50_ms'] if d else ''} | "
+        lines.append(f"| {key} | {result['received'].get(key, '')} | {a['p50_ms']} | {a['p95_ms']} | {d['p50_ms'] if d else ''} | "
                      f"{d['p95_ms'] if d else ''} | {ratio} |")
     if "export" in result:
         e = result["export"]
@@ -348,10 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-duckdb", action="store_true", help="skip the export and DuckDB")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     parser.add_argument("--database-url", help="use this PostgreSQL database (loaded first if it has no tickets)")
-    parser.add_argument("--sqlite", action="store_true", help="SQLite with 100,000 tickets (not done yet)")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite (100,000 tickets unless --tickets; "
+                                                              "--database-url sqlite:///FILE to keep it)")
     args = parser.parse_args(argv)
-    if args.sqlite:
-        parser.error("--sqlite is not done yet: bench/bulletin.py's loader writes by PostgreSQL COPY")
     from sqlalchemy import create_engine, inspect, text
 
     from tests.servers import PostgresServer
@@ -359,19 +427,24 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     platform = None
     try:
-        if args.database_url:
+        if args.sqlite:
+            url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='bench-figures-')}/figures.db"
+            if args.tickets == 1_000_000:
+                args.tickets = 100_000
+        elif args.database_url:
             url = args.database_url
         else:
             server = PostgresServer().start()
             url = server.create_database("bench_figures")
-        result: dict[str, Any] = {"tickets": args.tickets}
+        result: dict[str, Any] = {"tickets": args.tickets, "database": url.split(":")[0]}
         engine = create_engine(url)
         with engine.connect() as c:
             loaded = inspect(c).has_table("tickets") and c.execute(text("SELECT count(*) FROM tickets")).scalar()
         engine.dispose()
         if not loaded:
             print(f"loading {args.tickets:,} tickets …", flush=True)
-            result["load"] = loader.load(url, args.tickets, args.week, args.seed)
+            load = load_sqlite if url.startswith("sqlite") else loader.load
+            result["load"] = load(url, args.tickets, args.week, args.seed)
             print(f"  loaded in {result['load']['load_s']:.1f} s", flush=True)
         else:
             result["tickets"] = loaded
@@ -381,10 +454,11 @@ def main(argv: list[str] | None = None) -> int:
         print("API (Flask test client):", flush=True)
         platform, headers = start_platform(url)
         result["api"], bodies = measure_api(platform, headers, now, args.runs)
-        result["received"] = {k: b["received"] for k, b in bodies.items() if "received" in b}
+        result["received"] = {k: b["received"] if "received" in b else sum(u["received"] for u in b["units"])
+                              for k, b in bodies.items()}
         if args.parts:
             result["parts"] = measure_parts(url, now, args.runs)
-        if not args.no_duckdb:
+        if not args.no_duckdb and not url.startswith("sqlite"):  # DuckDB against PostgreSQL only
             with tempfile.TemporaryDirectory(prefix="bench-figures-") as where:
                 print("exporting to Parquet …", flush=True)
                 result["export"] = export(url, Path(where))
