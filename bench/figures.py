@@ -426,9 +426,12 @@ def main(argv: list[str] | None = None) -> int:
 
     server = None
     platform = None
+    scratch: str | None = None
     try:
         if args.sqlite:
-            url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='bench-figures-')}/figures.db"
+            if not args.database_url:
+                scratch = tempfile.mkdtemp(prefix="bench-figures-")
+            url = args.database_url or f"sqlite:///{scratch}/figures.db"
             if args.tickets == 1_000_000:
                 args.tickets = 100_000
         elif args.database_url:
@@ -473,6 +476,10 @@ def main(argv: list[str] | None = None) -> int:
             platform.stop()
         if server is not None:
             server.stop()
+        if scratch is not None:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
