@@ -421,7 +421,25 @@ class Year:
             "extension_pending": np.full(n, "f", dtype=S),
             "merged_into_id": np.where(k[26], ints(self.merged_into), NULL),
             "version": ints(self.versions),
+            **self.figure_facts(closed_at, k[2]),
         }
+
+    def figure_facts(self, closed_at: np.ndarray, returned: np.ndarray) -> dict[str, np.ndarray]:
+        """What the close, 退单 and follow-up steps keep on each ticket (migration 0016): handling
+        hours by the platform's own function, follow-ups counted from the loader's own rows."""
+        from tickets.figures import SATISFIED_ANSWERS, handling_time
+
+        hours = np.full(self.n, np.nan)
+        for i in np.flatnonzero(~np.isnan(closed_at)):
+            hours[i] = handling_time(datetime.fromtimestamp(self.rec[i], timezone.utc),
+                                     datetime.fromtimestamp(closed_at[i], timezone.utc), TZ, None)
+        fu = self.follow_ups()
+        answered = fu["status"] == "answered"
+        who = fu["ticket_id"].astype(np.int64) - 1
+        satisfied = answered & np.isin(fu["answer"], np.array(sorted(SATISFIED_ANSWERS), dtype=S))
+        return {"handling_hours": floats(hours), "returned": np.where(returned, "t", "f").astype(S),
+                "follow_ups_answered": ints(np.bincount(who[answered], minlength=self.n)),
+                "follow_ups_satisfied": ints(np.bincount(who[satisfied], minlength=self.n))}
 
     def events(self) -> Iterator[dict[str, np.ndarray]]:
         """The timeline, in the order it was written (by instant), in chunks."""
@@ -467,6 +485,7 @@ class Year:
                    "actor": np.full(b - a, "system", dtype=S), "unit_id": ints(unit[a:b]),
                    "note": np.full(b - a, NULL, dtype=S), "data": data_text[data[a:b]]}
 
+    @functools.cache  # noqa: B019 - one Year, kept for the run: tickets' facts and the COPY read it
     def follow_ups(self) -> dict[str, np.ndarray]:
         cols: dict[str, list[np.ndarray]] = {k: [] for k in ("ticket", "level", "method", "status", "asked",
                                                               "answered", "answer", "raw")}

@@ -85,6 +85,7 @@ from geo import jurisdictions
 from tickets import calendars, dedup, dispatch, numbers, sla
 from tickets.db import bulk_insert, reserve_ids
 from tickets.events import event_row, public_view, record_rows
+from tickets.figures import handling_time
 from tickets.models import DuplicateSuggestion, IntakeRecord, Ticket, Unit
 from tickets.intake import NewRequest
 from tickets.uow import UnitOfWork
@@ -298,6 +299,9 @@ def write_batch(
             "contacted_at": None if live else rec.contacted_at,
             "closed_at": rec.closed_at, "escalation_level": 1, "redo_count": 0, "extension_pending": False,
             "calendar": None if calendar.is_official else calendar.key,
+            "handling_hours": None if rec.closed_at is None else handling_time(
+                req.received_at, rec.closed_at, tz, None if calendar.is_official else calendar.key),
+            "returned": False, "follow_ups_answered": 0, "follow_ups_satisfied": 0,
             "history": not live and not (is_open and rec.supervise),
             **deadlines,
         }

@@ -417,16 +417,16 @@ def compute(session: Session, week: str, now: datetime, tz: Any, rules: Bulletin
     monday, sunday, start, end = week_bounds(week, tz)
     policy = rules.ranking
     tree = Tree(session)
-    tallies = tally_sql_by_unit(session, start, end, now, tz)
-    subs = sub_tally_sql_by_unit(session, start, end, now)
+    subs: dict[int | None, SubTally] = {}
+    tallies = tally_sql_by_unit(session, start, end, now, tz, subs=subs)
     bureau = unit_figures(sum_tallies(tallies.values()), sum_sub_tallies(subs.values()), policy)
 
     trend = [_trend_entry(week, bureau)]
     for k in range(1, rules.trend_weeks + 1):
         earlier = shift(week, -k)
         _, _, a, b = week_bounds(earlier, tz)
-        t = tally_sql_by_unit(session, a, b, now, tz, handling_hours=False, breaches=False)  # not in the trend
-        s = sub_tally_sql_by_unit(session, a, b, now)
+        s: dict[int | None, SubTally] = {}
+        t = tally_sql_by_unit(session, a, b, now, tz, handling_hours=False, breaches=False, subs=s)  # not in the trend
         trend.append(_trend_entry(earlier, unit_figures(sum_tallies(t.values()), sum_sub_tallies(s.values()),
                                                         policy)))
     previous = trend[1]

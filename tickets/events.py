@@ -71,6 +71,7 @@ def public_view(ticket: Ticket, unit: Unit | None) -> dict[str, Any]:
         "lon": round(ticket.lon, 4) if ticket.lon is not None else None,
         "version": ticket.version or 1,
         "calendar": ticket.calendar,  # None: the bureau's (tickets.calendars)
+        "handling_hours": ticket.handling_hours,
     }
 
 

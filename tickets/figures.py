@@ -33,12 +33,12 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Table, and_, case, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
-from tickets.models import FollowUp, IntakeRecord, Ticket, TicketEvent
+from tickets.models import HANDLING_UNKNOWN, IntakeRecord, Ticket
 
 SATISFIED_ANSWERS = frozenset({"satisfied", "basically_satisfied"})
 COUNT_FIELDS = (
@@ -184,75 +184,106 @@ def tally_sql(
     return sum_tallies(tally_sql_by_unit(session, start, end, now, tz, unit_ids).values())
 
 
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _tally_columns(now: datetime) -> list[Any]:
+    """``Tally``'s counts over a period's tickets (``TALLY_COLUMNS`` names them, in order)."""
+    closed = Ticket.status == "closed"
+    return [
+        func.count(),
+        _count_if(Ticket.dispatched_at.is_not(None)),
+        _count_if(Ticket.direct_dispatch.is_(True)),
+        _count_if(and_(Ticket.contact_due_at.is_not(None),
+                       or_(Ticket.contacted_at.is_not(None), Ticket.contact_due_at <= now))),
+        _count_if(and_(Ticket.contacted_at.is_not(None), Ticket.contacted_at <= Ticket.contact_due_at)),
+        _count_if(or_(closed, Ticket.resolve_due_at <= now)),
+        _count_if(closed),
+        _count_if(and_(closed, Ticket.closed_at <= Ticket.resolve_due_at)),
+        func.coalesce(func.sum(Ticket.follow_ups_answered), 0),
+        func.coalesce(func.sum(Ticket.follow_ups_satisfied), 0),
+    ]
+
+
+TALLY_COLUMNS = ("received", "dispatched", "direct", "response_due", "responded_on_time", "due", "closed",
+                 "closed_on_time", "follow_ups_answered", "follow_ups_satisfied")
+
+
+def _sub_columns(now: datetime) -> list[Any]:
+    """``SubTally``'s counts over a period's tickets, in ``SUB_FIELDS`` order."""
+    return [
+        _count_if(and_(Ticket.contact_due_at.is_not(None),
+                       or_(Ticket.accepted_at.is_not(None), Ticket.contact_due_at <= now))),
+        _count_if(and_(Ticket.accepted_at.is_not(None), Ticket.accepted_at <= Ticket.contact_due_at)),
+        _count_if(Ticket.dispatched_at.is_not(None)),
+        _count_if(and_(Ticket.dispatched_at.is_not(None), Ticket.returned.is_(True))),
+        _count_if(Ticket.replied_at.is_not(None)),
+        _count_if(and_(Ticket.replied_at.is_not(None), Ticket.redo_count > 0)),
+    ]
+
+
+def _period_tickets(start: datetime, end: datetime, scope: list[int] | None) -> Any:
+    """The tickets a period's figures count: received in it, not merged into another, in scope."""
+    where = and_(Ticket.received_at >= start, Ticket.received_at < end, Ticket.status != "merged")
+    return and_(where, Ticket.unit_id.in_(scope)) if scope is not None else where
+
+
 def tally_sql_by_unit(
     session: Session, start: datetime, end: datetime, now: datetime, tz: Any,
     unit_ids: Iterable[int] | None = None, *, handling_hours: bool = True, breaches: bool = True,
+    subs: dict[int | None, SubTally] | None = None,
 ) -> dict[int | None, Tally]:
     """Every unit's own tally (not its subtree), each aggregate grouped by unit in one query.
 
     Units with nothing to count are absent; tickets with no unit count under None.
     ``handling_hours`` / ``breaches`` False: those two are left empty (the bulletin's trend
-    shows neither, and they cost the most: each closed ticket's working hours in Python, and
-    a look at every open ticket whatever the period)."""
+    shows neither; breaches look at every open ticket whatever the period). ``subs``, if given,
+    is filled with every unit's ``SubTally`` from the same scan of the period's tickets."""
     scope = list(unit_ids) if unit_ids is not None else None
-    in_period = and_(Ticket.received_at >= start, Ticket.received_at < end, Ticket.status != "merged")
-    in_scope = Ticket.unit_id.in_(scope) if scope is not None else True
-    closed = Ticket.status == "closed"
+    in_period = _period_tickets(start, end, scope)
+    in_scope = Ticket.unit_id.in_(scope) if scope is not None else true()
     by_unit: dict[int | None, Tally] = {}
-
-    def count_if(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    def per_unit(*columns: Any) -> Any:
-        return select(Ticket.unit_id, *columns)
-
+    counts = _tally_columns(now)
+    more = _sub_columns(now) if subs is not None else []
     for unit_id, *row in session.execute(
-        per_unit(
-            func.count(),
-            count_if(Ticket.dispatched_at.is_not(None)),
-            count_if(Ticket.direct_dispatch.is_(True)),
-            count_if(and_(Ticket.contact_due_at.is_not(None),
-                          or_(Ticket.contacted_at.is_not(None), Ticket.contact_due_at <= now))),
-            count_if(and_(Ticket.contacted_at.is_not(None), Ticket.contacted_at <= Ticket.contact_due_at)),
-            count_if(or_(closed, Ticket.resolve_due_at <= now)),
-            count_if(closed),
-            count_if(and_(closed, Ticket.closed_at <= Ticket.resolve_due_at)),
-        ).where(in_period, in_scope).group_by(Ticket.unit_id)
+        select(Ticket.unit_id, *counts, *more).where(in_period).group_by(Ticket.unit_id)
     ):
-        by_unit[unit_id] = Tally(**dict(zip(
-            ("received", "dispatched", "direct", "response_due", "responded_on_time", "due", "closed",
-             "closed_on_time"),
-            row,
-        )))
+        by_unit[unit_id] = Tally(**dict(zip(TALLY_COLUMNS, row[:len(counts)])))
+        if subs is not None:
+            subs[unit_id] = SubTally(*row[len(counts):])
 
-    for unit_id, records, merged in session.execute(
-        per_unit(func.count(), count_if(IntakeRecord.merged.is_(True)))
-        .select_from(IntakeRecord).join(Ticket, Ticket.id == IntakeRecord.ticket_id)
-        .where(IntakeRecord.received_at >= start, IntakeRecord.received_at < end, in_scope)
-        .group_by(Ticket.unit_id)
+    # Records are counted by their own received time, under their ticket's unit now. A scalar
+    # subquery looks each one's ticket up by primary key: PostgreSQL hash-joined the period's
+    # records to a scan of every ticket instead (docs/PERFORMANCE.md).
+    ticket_unit = select(Ticket.unit_id).where(Ticket.id == IntakeRecord.ticket_id).scalar_subquery()
+    records = (select(ticket_unit.label("unit_id"), IntakeRecord.merged)
+               .where(IntakeRecord.received_at >= start, IntakeRecord.received_at < end).subquery())
+    for unit_id, n, merged in session.execute(
+        select(records.c.unit_id, func.count(), _count_if(records.c.merged.is_(True)))
+        .where(records.c.unit_id.in_(scope) if scope is not None else true()).group_by(records.c.unit_id)
     ):
         tally = by_unit.setdefault(unit_id, Tally())
-        tally.intake_records, tally.merged_records = records, merged
-
-    for unit_id, answered, satisfied in session.execute(
-        per_unit(func.count(), count_if(FollowUp.answer.in_(SATISFIED_ANSWERS)))
-        .select_from(FollowUp).join(Ticket, Ticket.id == FollowUp.ticket_id)
-        .where(in_period, in_scope, FollowUp.status == "answered", FollowUp.answer.is_not(None))
-        .group_by(Ticket.unit_id)
-    ):
-        tally = by_unit.setdefault(unit_id, Tally())
-        tally.follow_ups_answered, tally.follow_ups_satisfied = answered, satisfied
+        tally.intake_records, tally.merged_records = n, merged
 
     if handling_hours:
-        for unit_id, received, closed_at, calendar in session.execute(
-            per_unit(Ticket.received_at, Ticket.closed_at, Ticket.calendar).where(in_period, in_scope, closed)
+        closed = and_(in_period, Ticket.status == "closed")
+        for unit_id, hours in session.execute(
+            select(Ticket.unit_id, Ticket.handling_hours).where(closed, Ticket.handling_hours.is_not(None))
         ):
-            by_unit.setdefault(unit_id, Tally()).handling_hours.append(
-                handling_time(received, closed_at, tz, calendar))
+            by_unit.setdefault(unit_id, Tally()).handling_hours.append(hours or 0.0)  # NOT NULL here
+        # Closed before it was stored (migration 0016, until the housekeeping sweep fills it in).
+        for unit_id, received, closed_at, calendar in session.execute(
+            select(Ticket.unit_id, Ticket.received_at, Ticket.closed_at, Ticket.calendar)
+            .where(text(HANDLING_UNKNOWN), in_period)  # the partial index's words: it finds them
+        ):
+            if closed_at is not None:  # closed: always
+                by_unit.setdefault(unit_id, Tally()).handling_hours.append(
+                    handling_time(received, closed_at, tz, calendar))
 
     if breaches:
         for unit_id, late in session.execute(
-            per_unit(func.count()).where(
+            select(Ticket.unit_id, func.count()).where(
                 Ticket.status.not_in(("closed", "merged")), in_scope,
                 or_(and_(Ticket.contacted_at.is_(None), Ticket.contact_due_at <= now), Ticket.resolve_due_at <= now),
             ).group_by(Ticket.unit_id)
@@ -267,6 +298,24 @@ def handling_time(received: datetime, closed: datetime, tz: Any, calendar: str |
     from tickets.sla import working_hours_between
 
     return round(working_hours_between(received, closed, tz, calendar=calendars.from_key(calendar)), 6)
+
+
+def fill_handling_hours(session: Any, now: datetime, limit: int = 5000) -> dict[str, int]:
+    """A housekeeping sweep: store the handling hours of tickets closed before they were stored
+    at the close (migration 0016), ``limit`` at a time. A plain UPDATE: a derived fact, not a
+    change of the ticket (no event, and its version stays, so nobody's open copy goes stale)."""
+    from sqlalchemy import bindparam
+
+    rows = session.execute(
+        select(Ticket.id, Ticket.received_at, Ticket.closed_at, Ticket.calendar)
+        .where(text(HANDLING_UNKNOWN)).order_by(Ticket.id).limit(limit)  # its partial index, word for word
+    ).all()
+    table = cast(Table, Ticket.__table__)
+    if rows:
+        tz = session.config.tz
+        session.execute(table.update().where(table.c.id == bindparam("tid")).values(handling_hours=bindparam("h")),
+                        [{"tid": tid, "h": handling_time(r, c, tz, cal)} for tid, r, c, cal in rows if c is not None])
+    return {"filled": len(rows), "more": int(len(rows) == limit)}
 
 
 def sum_tallies(tallies: Iterable[Tally]) -> Tally:
@@ -316,26 +365,10 @@ def sub_rates(sub: SubTally) -> dict[str, float | None]:
 def sub_tally_sql_by_unit(
     session: Session, start: datetime, end: datetime, now: datetime, unit_ids: Iterable[int] | None = None,
 ) -> dict[int | None, SubTally]:
-    """Every unit's own sub-rate counts over the tickets received in [start, end), in one query."""
+    """Every unit's own sub-rate counts over the tickets received in [start, end), in one query
+    (``tally_sql_by_unit(subs=…)`` counts them in its own scan)."""
     scope = list(unit_ids) if unit_ids is not None else None
-    returned = select(TicketEvent.id).where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == "return") \
-        .exists()
-
-    def count_if(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    stmt = select(
-        Ticket.unit_id,
-        count_if(and_(Ticket.contact_due_at.is_not(None),
-                      or_(Ticket.accepted_at.is_not(None), Ticket.contact_due_at <= now))),
-        count_if(and_(Ticket.accepted_at.is_not(None), Ticket.accepted_at <= Ticket.contact_due_at)),
-        count_if(Ticket.dispatched_at.is_not(None)),
-        count_if(and_(Ticket.dispatched_at.is_not(None), returned)),
-        count_if(Ticket.replied_at.is_not(None)),
-        count_if(and_(Ticket.replied_at.is_not(None), Ticket.redo_count > 0)),
-    ).where(Ticket.received_at >= start, Ticket.received_at < end, Ticket.status != "merged")
-    if scope is not None:
-        stmt = stmt.where(Ticket.unit_id.in_(scope))
+    stmt = select(Ticket.unit_id, *_sub_columns(now)).where(_period_tickets(start, end, scope))
     return {unit_id: SubTally(*row) for unit_id, *row in session.execute(stmt.group_by(Ticket.unit_id))}
 
 

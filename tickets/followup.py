@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tickets import lifecycle, notify, supervision
 from tickets.errors import IllegalStep, Invalid
 from tickets.events import record_event
+from tickets.figures import SATISFIED_ANSWERS
 from tickets.lifecycle import aware, required
 from tickets.models import FollowUp, SmsMessage, Ticket, TicketEvent
 from tickets.roles import SYSTEM, Actor, check
@@ -63,7 +64,7 @@ from tickets.uow import UnitOfWork, unit_of_work
 log = logging.getLogger(__name__)
 
 ANSWERS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
-SATISFIED = frozenset({"satisfied", "basically_satisfied"})
+SATISFIED = SATISFIED_ANSWERS  # the figures' 满意 + 基本满意
 # Follow-ups a reply can still settle: asked, turned into a phone task, or waiting for a person.
 OPEN_STATUSES = ("waiting", "no_answer", "needs_person")
 TOP_LEVEL = 3
@@ -318,6 +319,8 @@ def _answer(session: UnitOfWork, follow_up: FollowUp, answer: str, at: datetime,
         if other.id != follow_up.id:
             other.status = "cancelled"  # e.g. the phone task of an SMS answered late
     ticket.satisfaction = answer
+    ticket.follow_ups_answered = (ticket.follow_ups_answered or 0) + 1
+    ticket.follow_ups_satisfied = (ticket.follow_ups_satisfied or 0) + int(answer in SATISFIED)
     level = ticket.escalation_level or 1
     record_event(session, ticket, "follow_up_answered", at, actor=actor.name, actor_id=actor.user_id, note=raw,
                  data={"answer": answer, "level": level, "method": method, "follow_up_id": follow_up.id})

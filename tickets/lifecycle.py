@@ -24,6 +24,7 @@ from sqlalchemy import select
 from tickets import sla
 from tickets.errors import IllegalStep, Invalid, NotAllowed
 from tickets.events import record_event
+from tickets.figures import handling_time
 from tickets.models import ExtensionRequest, IntakeRecord, Ticket, TicketEvent, Unit
 from tickets.roles import SYSTEM, Actor, check
 from tickets.uow import UnitOfWork
@@ -133,7 +134,7 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
 
 def return_ticket(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str | None) -> None:
     """退单: the unit says the ticket is not theirs; the dispatcher must re-route it."""
-    _advance(uow, ticket, "return", at, actor, required(reason, "reason", ticket.number))
+    _advance(uow, ticket, "return", at, actor, required(reason, "reason", ticket.number), returned=True)
 
 
 # ----------------------------------------------------------------- handling
@@ -172,7 +173,8 @@ def close(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, 
     if (ticket.escalation_level or 1) >= 3 and not (note or "").strip():
         # 三级回访: a city-level case closes only with the findings of the inquiry.
         raise IllegalStep("findings_required", number=ticket.number)
-    _advance(uow, ticket, "close", at, actor, note, {"satisfaction": ticket.satisfaction}, closed_at=at)
+    _advance(uow, ticket, "close", at, actor, note, {"satisfaction": ticket.satisfaction}, closed_at=at,
+             handling_hours=handling_time(ticket.received_at, at, uow.config.tz, ticket.calendar))
 
 
 def redo(uow: UnitOfWork, ticket: Ticket, at: datetime, level: int,

@@ -76,6 +76,7 @@ def utcnow() -> datetime:
 
 # Partial indexes' predicates, word for word as the queries they serve say them.
 OPEN_PREDICATE = "status NOT IN ('closed', 'merged')"
+HANDLING_UNKNOWN = "status = 'closed' AND handling_hours IS NULL"
 RETURN_PREDICATE = "kind = 'return'"
 
 
@@ -138,6 +139,9 @@ class Ticket(Base):
         # Open tickets only (a few days' worth among years of closed ones): breaches now, the
         # bulletin's overdue list, the live state's rebuild. Queries say the same predicate.
         Index("ix_tickets_open", "unit_id", postgresql_where=text(OPEN_PREDICATE), sqlite_where=text(OPEN_PREDICATE)),
+        # Closed tickets whose handling hours the housekeeping sweep has yet to fill (migration 0016).
+        Index("ix_tickets_handling_unknown", "id", postgresql_where=text(HANDLING_UNKNOWN),
+              sqlite_where=text(HANDLING_UNKNOWN)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -184,6 +188,14 @@ class Ticket(Base):
     # Imported from another system's history: the sweeps issue it no supervision order or
     # reminder letter unless the import asked them to (docs/IMPORT.md).
     history: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # What the figures count, kept by the steps that change it so a period's figures are one scan
+    # of its tickets (docs/PERFORMANCE.md): received → closed in working hours on the ticket's
+    # calendar as it stood at the close (``figures.handling_time``); 退单 at least once; follow-ups
+    # answered, and of them 满意 or 基本满意.
+    handling_hours: Mapped[float | None]
+    returned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    follow_ups_answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    follow_ups_satisfied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Raised by every change the ORM writes (an UPDATE … WHERE version = the one read), so two
     # people acting on one ticket at once cannot both win; the API checks the caller's copy.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -24,8 +24,7 @@ from dashboard.auth import current_actor, require_login
 from tickets.errors import NotAllowed
 from tickets.figures import (
     RankingPolicy, SubTally, Tally, figures, period_bounds, rank, sub_tally_sql_by_unit, subtree_sub_tally,
-    sum_sub_tallies,
-    subtree_tally, tally_sql, tally_sql_by_unit,
+    subtree_tally, sum_sub_tallies, sum_tallies, tally_sql_by_unit,
 )
 from tickets.models import Unit, utcnow
 from tickets.roles import subtree_ids, subtree_of
@@ -68,28 +67,18 @@ def _live(first: date, last: date, now: datetime) -> Any:
     return p.aggregator
 
 
-def _tally(session: Any, start: datetime, end: datetime, unit_ids: set[int] | None, source: str,
-           first: date, last: date) -> Tally:
+def _unit_tallies(session: Any, start: datetime, end: datetime, source: str, first: date, last: date,
+                  unit_ids: set[int] | None = None) -> tuple[dict[int | None, Tally], dict[int | None, SubTally]]:
+    """Every unit's own tally (not its subtree) and sub-rate counts, for ``subtree_tally`` to sum.
+    The sub-rates come from the database whatever the source: the live counters do not keep
+    them (签收、退单、重办 are judged at the weekly meeting, not on the wall)."""
     now = utcnow()
     if source == "sql":
-        return tally_sql(session, start, end, now, platform().settings.tz, unit_ids)
-    return _live(first, last, now).live_tally(unit_ids)
-
-
-def _unit_tallies(session: Any, start: datetime, end: datetime, source: str,
-                  first: date, last: date) -> dict[int | None, Tally]:
-    """Every unit's own tally (not its subtree), for ``subtree_tally`` to sum."""
-    now = utcnow()
-    if source == "sql":
-        return tally_sql_by_unit(session, start, end, now, platform().settings.tz)
-    return _live(first, last, now).live_unit_tallies()
-
-
-def _sub_tallies(session: Any, start: datetime, end: datetime,
-                 unit_ids: set[int] | None = None) -> dict[int | None, SubTally]:
-    """The sub-rates' counts per unit, from the database whatever the source: the live counters
-    do not keep them (签收、退单、重办 are judged at the weekly meeting, not on the wall)."""
-    return sub_tally_sql_by_unit(session, start, end, utcnow(), unit_ids)
+        subs: dict[int | None, SubTally] = {}
+        return tally_sql_by_unit(session, start, end, now, platform().settings.tz, unit_ids, subs=subs), subs
+    live = _live(first, last, now)
+    tallies = live.live_unit_tallies() if unit_ids is None else {None: live.live_tally(unit_ids)}
+    return tallies, sub_tally_sql_by_unit(session, start, end, now, unit_ids)
 
 
 def _source() -> str:
@@ -120,11 +109,10 @@ def get_figures() -> Any:
             # Not city-wide: "the whole bureau" means the caller's own subtree.
             unit = session.get(Unit, current_actor().unit_id)  # type: ignore[union-attr]
         scope = subtree_ids(session, unit.id) if unit else None
-        tally = _tally(session, start, end, scope, source, first, last)
-        subs = _sub_tallies(session, start, end, scope)
+        tallies, subs = _unit_tallies(session, start, end, source, first, last, scope)
     return jsonify(
         {"from": first.isoformat(), "to": last.isoformat(), "unit": unit.code if unit else None,
-         "source": source, **figures(tally, ranking_policy(), sum_sub_tallies(subs.values()))}
+         "source": source, **figures(sum_tallies(tallies.values()), ranking_policy(), sum_sub_tallies(subs.values()))}
     )
 
 
@@ -152,8 +140,7 @@ def get_unit_ranking() -> Any:
         visible = _visible()
         units = [u for u in every_unit if u.level == level
                  and (allowed is None or u.id in allowed) and (visible is None or u.id in visible)]
-        tallies = _unit_tallies(session, start, end, source, first, last) if units else {}
-        subs = _sub_tallies(session, start, end) if units else {}
+        tallies, subs = _unit_tallies(session, start, end, source, first, last) if units else ({}, {})
         rows = []
         for unit in units:
             below = subtree_of(tree, unit.id)

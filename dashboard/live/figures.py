@@ -189,6 +189,8 @@ class LiveFigures:
         facts.resolve_due_at = view.get("resolve_due_at")
         facts.closed_at = view.get("closed_at")
         if facts.status == "closed" and facts.closed_at and facts.handling_hours is None:
+            facts.handling_hours = view.get("handling_hours")
+        if facts.status == "closed" and facts.closed_at and facts.handling_hours is None:  # closed before 0016
             facts.handling_hours = handling_time(datetime.fromisoformat(view["received_at"]),
                                                   datetime.fromisoformat(facts.closed_at), self.tz,
                                                   view.get("calendar"))
