@@ -246,18 +246,30 @@ def tally_sql_by_unit(
     by_unit: dict[int | None, Tally] = {}
     counts = _tally_columns(now)
     more = _sub_columns(now) if subs is not None else []
+    known_hours = and_(Ticket.status == "closed", Ticket.handling_hours.is_not(None))
+    # PostgreSQL gathers the closed tickets' hours in the same scan (one array per unit); SQLite,
+    # which has no arrays, reads them in a second query below.
+    gather = handling_hours and session.get_bind().dialect.name == "postgresql"
+    hours_column = [func.array_agg(Ticket.handling_hours).filter(known_hours)] if gather else []
     for unit_id, *row in session.execute(
-        select(Ticket.unit_id, *counts, *more).where(in_period).group_by(Ticket.unit_id)
+        select(Ticket.unit_id, *counts, *more, *hours_column).where(in_period).group_by(Ticket.unit_id)
     ):
-        by_unit[unit_id] = Tally(**dict(zip(TALLY_COLUMNS, row[:len(counts)])))
+        by_unit[unit_id] = tally = Tally(**dict(zip(TALLY_COLUMNS, row[:len(counts)])))
         if subs is not None:
-            subs[unit_id] = SubTally(*row[len(counts):])
+            subs[unit_id] = SubTally(*row[len(counts):len(counts) + len(more)])
+        if gather:
+            tally.handling_hours = list(row[-1] or ())
 
-    # Records are counted by their own received time, under their ticket's unit now. A scalar
-    # subquery looks each one's ticket up by primary key: PostgreSQL hash-joined the period's
-    # records to a scan of every ticket instead (docs/PERFORMANCE.md).
-    ticket_unit = select(Ticket.unit_id).where(Ticket.id == IntakeRecord.ticket_id).scalar_subquery()
-    records = (select(ticket_unit.label("unit_id"), IntakeRecord.merged)
+    # Records are counted by their own received time, under their ticket's unit now. Nearly all
+    # belong to the period's own tickets, joined by hash; the others are looked up one by one.
+    # (Joined to all tickets, PostgreSQL scanned every ticket; looked up one by one, each of a
+    # month's 91,330 records cost a primary-key probe: docs/PERFORMANCE.md.)
+    period = select(Ticket.id, Ticket.unit_id).where(Ticket.received_at >= start, Ticket.received_at < end) \
+        .subquery()
+    elsewhere = select(Ticket.unit_id).where(Ticket.id == IntakeRecord.ticket_id).scalar_subquery()
+    unit = func.coalesce(period.c.unit_id, elsewhere).label("unit_id")
+    records = (select(unit, IntakeRecord.merged).select_from(IntakeRecord)
+               .outerjoin(period, period.c.id == IntakeRecord.ticket_id)
                .where(IntakeRecord.received_at >= start, IntakeRecord.received_at < end).subquery())
     for unit_id, n, merged in session.execute(
         select(records.c.unit_id, func.count(), _count_if(records.c.merged.is_(True)))
@@ -267,9 +279,8 @@ def tally_sql_by_unit(
         tally.intake_records, tally.merged_records = n, merged
 
     if handling_hours:
-        closed = and_(in_period, Ticket.status == "closed")
-        for unit_id, hours in session.execute(
-            select(Ticket.unit_id, Ticket.handling_hours).where(closed, Ticket.handling_hours.is_not(None))
+        for unit_id, hours in () if gather else session.execute(
+            select(Ticket.unit_id, Ticket.handling_hours).where(in_period, known_hours)
         ):
             by_unit.setdefault(unit_id, Tally()).handling_hours.append(hours or 0.0)  # NOT NULL here
         # Closed before it was stored (migration 0016, until the housekeeping sweep fills it in).
