@@ -78,11 +78,11 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from geo import jurisdictions
-from tickets import calendars, dedup, dispatch, numbers, sla
+from tickets import calendars, dedup, dispatch, numbers, rollups, sla
 from tickets.db import bulk_insert, reserve_ids
 from tickets.events import event_row, public_view, record_rows
 from tickets.figures import handling_time
@@ -366,6 +366,11 @@ def write_batch(
          "ticket_id": resolve(target), "merged": True, "received_at": rec.request.received_at,
          "payload": _payload(rec.request)} for (rec, target, _v), rid in zip(merged, merged_record_ids)])
     bulk_insert(session, IntakeRecord.__table__, intake_rows, without_id=True)
+    # The figures' rows (PostgreSQL): the records under their tickets' units; the closed tickets.
+    new_ids = [p.values["id"] for p in pending]
+    rollups.move_records(session, or_(IntakeRecord.id.in_(merged_record_ids), and_(
+        IntakeRecord.ticket_id.in_(new_ids), IntakeRecord.merged.is_(False))), tz, +1)
+    rollups.settle(session, [p.values["id"] for p in pending if p.values["closed_at"] is not None], tz)
 
     # --- timeline (and the outbox for what the live path uses)
     events: list[dict[str, Any]] = []

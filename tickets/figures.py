@@ -38,7 +38,8 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, case, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
-from tickets.models import HANDLING_UNKNOWN, IntakeRecord, Ticket
+from tickets import rollups
+from tickets.models import HANDLING_UNKNOWN, UNSETTLED_PREDICATE, IntakeRecord, Ticket
 
 SATISFIED_ANSWERS = frozenset({"satisfied", "basically_satisfied"})
 COUNT_FIELDS = (
@@ -188,7 +189,7 @@ def _count_if(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _tally_columns(now: datetime) -> list[Any]:
+def tally_columns(now: datetime) -> list[Any]:
     """``Tally``'s counts over a period's tickets (``TALLY_COLUMNS`` names them, in order)."""
     closed = Ticket.status == "closed"
     return [
@@ -210,7 +211,11 @@ TALLY_COLUMNS = ("received", "dispatched", "direct", "response_due", "responded_
                  "closed_on_time", "follow_ups_answered", "follow_ups_satisfied")
 
 
-def _sub_columns(now: datetime) -> list[Any]:
+# ``SubTally``'s fields as ``tickets.rollups`` names them (its dispatched is Tally's too).
+SUB_COLUMNS = ("accept_due", "accepted_on_time", "sub_dispatched", "returned", "replied", "redone")
+
+
+def sub_columns(now: datetime) -> list[Any]:
     """``SubTally``'s counts over a period's tickets, in ``SUB_FIELDS`` order."""
     return [
         _count_if(and_(Ticket.contact_due_at.is_not(None),
@@ -232,57 +237,73 @@ def _period_tickets(start: datetime, end: datetime, scope: list[int] | None) -> 
 def tally_sql_by_unit(
     session: Session, start: datetime, end: datetime, now: datetime, tz: Any,
     unit_ids: Iterable[int] | None = None, *, handling_hours: bool = True, breaches: bool = True,
-    subs: dict[int | None, SubTally] | None = None,
+    subs: dict[int | None, SubTally] | None = None, use_rollups: bool = True,
 ) -> dict[int | None, Tally]:
-    """Every unit's own tally (not its subtree), each aggregate grouped by unit in one query.
+    """Every unit's own tally (not its subtree), each aggregate grouped by unit.
 
     Units with nothing to count are absent; tickets with no unit count under None.
     ``handling_hours`` / ``breaches`` False: those two are left empty (the bulletin's trend
     shows neither; breaches look at every open ticket whatever the period). ``subs``, if given,
-    is filled with every unit's ``SubTally`` from the same scan of the period's tickets."""
+    is filled with every unit's ``SubTally`` from the same reads. On PostgreSQL, whole local
+    days come from the maintained rows (``tickets.rollups``) plus a scan of the period's
+    unsettled tickets; otherwise (or ``use_rollups`` False) from a scan of all of them."""
     scope = list(unit_ids) if unit_ids is not None else None
     in_period = _period_tickets(start, end, scope)
-    in_scope = Ticket.unit_id.in_(scope) if scope is not None else true()
     by_unit: dict[int | None, Tally] = {}
-    counts = _tally_columns(now)
-    more = _sub_columns(now) if subs is not None else []
+    subs_found: dict[int | None, SubTally] = {} if subs is None else subs
+    span = rollups.days(start, end, tz) if use_rollups else None
+    from_rows = span is not None and rollups.valid(session, tz)
+    if span is not None and from_rows:
+        counts, hours = rollups.period_rows(session, span[0], span[1], scope, handling_hours)
+        n, m = len(TALLY_COLUMNS), len(SUB_COLUMNS)
+        for unit_id, *row in counts:
+            key = None if unit_id == rollups.NO_UNIT else unit_id
+            tally = by_unit[key] = Tally(**dict(zip(TALLY_COLUMNS, row[:n])))
+            tally.intake_records, tally.merged_records = row[n + m], row[n + m + 1]
+            tally.handling_hours = hours.get(unit_id, [])
+            subs_found[key] = SubTally(*row[n:n + m])
+        in_period = and_(in_period, text(UNSETTLED_PREDICATE))  # the rest: its partial index
+
+    counted = tally_columns(now)
+    more = sub_columns(now)
     known_hours = and_(Ticket.status == "closed", Ticket.handling_hours.is_not(None))
     # PostgreSQL gathers the closed tickets' hours in the same scan (one array per unit); SQLite,
     # which has no arrays, reads them in a second query below.
     gather = handling_hours and session.get_bind().dialect.name == "postgresql"
     hours_column = [func.array_agg(Ticket.handling_hours).filter(known_hours)] if gather else []
     for unit_id, *row in session.execute(
-        select(Ticket.unit_id, *counts, *more, *hours_column).where(in_period).group_by(Ticket.unit_id)
+        select(Ticket.unit_id, *counted, *more, *hours_column).where(in_period).group_by(Ticket.unit_id)
     ):
-        by_unit[unit_id] = tally = Tally(**dict(zip(TALLY_COLUMNS, row[:len(counts)])))
-        if subs is not None:
-            subs[unit_id] = SubTally(*row[len(counts):len(counts) + len(more)])
+        scanned = Tally(**dict(zip(TALLY_COLUMNS, row[:len(counted)])))
         if gather:
-            tally.handling_hours = list(row[-1] or ())
+            scanned.handling_hours = list(row[-1] or ())
+        by_unit.setdefault(unit_id, Tally()).add(scanned)
+        subs_found.setdefault(unit_id, SubTally()).add(SubTally(*row[len(counted):len(counted) + len(more)]))
 
-    # Records are counted by their own received time, under their ticket's unit now. Nearly all
-    # belong to the period's own tickets, joined by hash; the others are looked up one by one.
-    # (Joined to all tickets, PostgreSQL scanned every ticket; looked up one by one, each of a
-    # month's 91,330 records cost a primary-key probe: docs/PERFORMANCE.md.)
-    period = select(Ticket.id, Ticket.unit_id).where(Ticket.received_at >= start, Ticket.received_at < end) \
-        .subquery()
-    elsewhere = select(Ticket.unit_id).where(Ticket.id == IntakeRecord.ticket_id).scalar_subquery()
-    unit = func.coalesce(period.c.unit_id, elsewhere).label("unit_id")
-    records = (select(unit, IntakeRecord.merged).select_from(IntakeRecord)
-               .outerjoin(period, period.c.id == IntakeRecord.ticket_id)
-               .where(IntakeRecord.received_at >= start, IntakeRecord.received_at < end).subquery())
-    for unit_id, n, merged in session.execute(
-        select(records.c.unit_id, func.count(), _count_if(records.c.merged.is_(True)))
-        .where(records.c.unit_id.in_(scope) if scope is not None else true()).group_by(records.c.unit_id)
-    ):
-        tally = by_unit.setdefault(unit_id, Tally())
-        tally.intake_records, tally.merged_records = n, merged
+    if not from_rows:
+        # Records are counted by their own received time, under their ticket's unit now. Nearly
+        # all belong to the period's own tickets, joined by hash; the others are looked up one by
+        # one. (Joined to all tickets, PostgreSQL scanned every ticket; looked up one by one, each
+        # of a month's 91,330 records cost a primary-key probe: docs/PERFORMANCE.md.)
+        period = select(Ticket.id, Ticket.unit_id).where(Ticket.received_at >= start, Ticket.received_at < end) \
+            .subquery()
+        elsewhere = select(Ticket.unit_id).where(Ticket.id == IntakeRecord.ticket_id).scalar_subquery()
+        unit = func.coalesce(period.c.unit_id, elsewhere).label("unit_id")
+        records = (select(unit, IntakeRecord.merged).select_from(IntakeRecord)
+                   .outerjoin(period, period.c.id == IntakeRecord.ticket_id)
+                   .where(IntakeRecord.received_at >= start, IntakeRecord.received_at < end).subquery())
+        for unit_id, n_records, merged in session.execute(
+            select(records.c.unit_id, func.count(), _count_if(records.c.merged.is_(True)))
+            .where(records.c.unit_id.in_(scope) if scope is not None else true()).group_by(records.c.unit_id)
+        ):
+            tally = by_unit.setdefault(unit_id, Tally())
+            tally.intake_records, tally.merged_records = n_records, merged
 
     if handling_hours:
-        for unit_id, hours in () if gather else session.execute(
+        for unit_id, value in () if gather else session.execute(
             select(Ticket.unit_id, Ticket.handling_hours).where(in_period, known_hours)
         ):
-            by_unit.setdefault(unit_id, Tally()).handling_hours.append(hours or 0.0)  # NOT NULL here
+            by_unit.setdefault(unit_id, Tally()).handling_hours.append(value or 0.0)  # NOT NULL here
         # Closed before it was stored (migration 0016, until the housekeeping sweep fills it in).
         for unit_id, received, closed_at, calendar in session.execute(
             select(Ticket.unit_id, Ticket.received_at, Ticket.closed_at, Ticket.calendar)
@@ -293,6 +314,7 @@ def tally_sql_by_unit(
                     handling_time(received, closed_at, tz, calendar))
 
     if breaches:
+        in_scope = Ticket.unit_id.in_(scope) if scope is not None else true()
         for unit_id, late in session.execute(
             select(Ticket.unit_id, func.count()).where(
                 Ticket.status.not_in(("closed", "merged")), in_scope,
@@ -326,6 +348,7 @@ def fill_handling_hours(session: Any, now: datetime, limit: int = 5000) -> dict[
         tz = session.config.tz
         session.execute(table.update().where(table.c.id == bindparam("tid")).values(handling_hours=bindparam("h")),
                         [{"tid": tid, "h": handling_time(r, c, tz, cal)} for tid, r, c, cal in rows if c is not None])
+        rollups.settle(session, [row[0] for row in rows], tz)  # those that were waiting only for this
     return {"filled": len(rows), "more": int(len(rows) == limit)}
 
 
@@ -379,7 +402,7 @@ def sub_tally_sql_by_unit(
     """Every unit's own sub-rate counts over the tickets received in [start, end), in one query
     (``tally_sql_by_unit(subs=…)`` counts them in its own scan)."""
     scope = list(unit_ids) if unit_ids is not None else None
-    stmt = select(Ticket.unit_id, *_sub_columns(now)).where(_period_tickets(start, end, scope))
+    stmt = select(Ticket.unit_id, *sub_columns(now)).where(_period_tickets(start, end, scope))
     return {unit_id: SubTally(*row) for unit_id, *row in session.execute(stmt.group_by(Ticket.unit_id))}
 
 

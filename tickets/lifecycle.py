@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tickets import sla
+from tickets import rollups, sla
 from tickets.errors import IllegalStep, Invalid, NotAllowed
 from tickets.events import record_event
 from tickets.figures import handling_time
@@ -116,9 +116,14 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
     _guard(ticket, "dispatch", at, actor)
     first = ticket.dispatched_at is None
     data: dict[str, Any] = {}
+    moving = ticket.id is not None and ticket.unit_id != unit.id
+    if moving:  # its intake records count under its unit: out of the old one ...
+        rollups.move_records(uow, rollups.records_of([ticket.id]), uow.config.tz, -1)
     ticket.status = "dispatched"
     ticket.unit = unit
     ticket.unit_id = unit.id
+    if moving:  # ... into the new
+        rollups.move_records(uow, rollups.records_of([ticket.id]), uow.config.tz, +1)
     if first:
         ticket.dispatched_at = at
         # 直办: straight from the city level to a level-3 unit, decided at the first dispatch.
@@ -175,6 +180,7 @@ def close(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor = SYSTEM, 
         raise IllegalStep("findings_required", number=ticket.number)
     _advance(uow, ticket, "close", at, actor, note, {"satisfaction": ticket.satisfaction}, closed_at=at,
              handling_hours=handling_time(ticket.received_at, at, uow.config.tz, ticket.calendar))
+    rollups.settle(uow, [ticket.id], uow.config.tz)
 
 
 def redo(uow: UnitOfWork, ticket: Ticket, at: datetime, level: int,
@@ -267,9 +273,12 @@ def merge(uow: UnitOfWork, ticket: Ticket, into: Ticket, at: datetime, actor: Ac
             "from_status": ticket.status, "record_ids": [r.id for r in records],
             "record_merged": [bool(r.merged) for r in records],
             "record_times": [r.received_at.isoformat() for r in records]}
+    moved = IntakeRecord.id.in_([r.id for r in records])
+    rollups.move_records(uow, moved, uow.config.tz, -1)
     for record in records:
         record.ticket_id = into.id
         record.merged = True
+    rollups.move_records(uow, moved, uow.config.tz, +1)
     ticket.status, ticket.merged_into_id = "merged", into.id
     # The live figures move these records to the target's unit, counted as merged.
     _record(uow, ticket, "merge", at, actor, note, data)
@@ -289,8 +298,11 @@ def unmerge(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason:
     flags = dict(zip(merged.data.get("record_ids", []), merged.data.get("record_merged", [])))
     records = list(uow.scalars(select(IntakeRecord).where(IntakeRecord.id.in_(list(flags)),
                                                           IntakeRecord.ticket_id == into.id)))
+    back = IntakeRecord.id.in_([r.id for r in records])
+    rollups.move_records(uow, back, uow.config.tz, -1)
     for record in records:
         record.ticket_id, record.merged = ticket.id, flags[record.id]
+    rollups.move_records(uow, back, uow.config.tz, +1)
     before = merged.data.get("from_status", "dispatched")
     ticket.status = "approved" if before == "replied" else before
     ticket.merged_into_id = None

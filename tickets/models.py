@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Double,
     Float,
     ForeignKey,
     Index,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -77,6 +79,11 @@ def utcnow() -> datetime:
 # Partial indexes' predicates, word for word as the queries they serve say them.
 OPEN_PREDICATE = "status NOT IN ('closed', 'merged')"
 HANDLING_UNKNOWN = "status = 'closed' AND handling_hours IS NULL"
+# A ticket whose share of the figures can no longer change (``tickets.rollups``), and the
+# others that a period's figures still scan.
+SETTLED_PREDICATE = ("status = 'closed' AND handling_hours IS NOT NULL AND "
+                     "(contact_due_at IS NULL OR (contacted_at IS NOT NULL AND accepted_at IS NOT NULL))")
+UNSETTLED_PREDICATE = f"status <> 'merged' AND NOT ({SETTLED_PREDICATE})"
 RETURN_PREDICATE = "kind = 'return'"
 
 
@@ -139,6 +146,8 @@ class Ticket(Base):
         # Open tickets only (a few days' worth among years of closed ones): breaches now, the
         # bulletin's overdue list, the live state's rebuild. Queries say the same predicate.
         Index("ix_tickets_open", "unit_id", postgresql_where=text(OPEN_PREDICATE), sqlite_where=text(OPEN_PREDICATE)),
+        Index("ix_tickets_unsettled", "received_at", postgresql_where=text(UNSETTLED_PREDICATE),
+              sqlite_where=text(UNSETTLED_PREDICATE)),
         # Closed tickets whose handling hours the housekeeping sweep has yet to fill (migration 0016).
         Index("ix_tickets_handling_unknown", "id", postgresql_where=text(HANDLING_UNKNOWN),
               sqlite_where=text(HANDLING_UNKNOWN)),
@@ -494,6 +503,46 @@ class ConnectorDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class FigureDay(Base):
+    """One unit's figures for one local day (``tickets.rollups``, PostgreSQL only): the settled
+    tickets received that day (counts as ``figures.TALLY_COLUMNS`` + ``SUB_COLUMNS``, and their
+    handling hours) and the intake records received that day, under their ticket's unit now."""
+
+    __tablename__ = "figure_days"
+
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: no unit
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dispatched: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    direct: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    response_due: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    responded_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    due: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    closed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    closed_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    follow_ups_answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    follow_ups_satisfied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    accept_due: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    accepted_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sub_dispatched: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    replied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    redone: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    records: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    merged_records: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    hours: Mapped[list[float]] = mapped_column(
+        ARRAY(Double()).with_variant(JSON(), "sqlite"), default=list, server_default=text("'{}'"))
+
+
+class FigureDaysBuilt(Base):
+    """The rows of ``figure_days`` are complete, cut by this time zone's local days."""
+
+    __tablename__ = "figure_days_built"
+
+    timezone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    built_at: Mapped[datetime]
 
 
 class Alert(Base):

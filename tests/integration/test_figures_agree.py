@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import settings as settings_module
 from dashboard.live.aggregator import LiveAggregator
@@ -215,3 +215,67 @@ def test_live_sql_and_api_agree_over_a_random_day(figures_day: Day) -> None:
     total = figures_day.aggregator.live_tally(None)
     assert all(getattr(total, f) > 0 for f in COUNT_FIELDS), total.counts()
     assert total.breaches_now > 0 and total.due > total.closed  # open overdue work counts against on-time
+
+
+def rows_now(factory: Any) -> dict[tuple[int, Any], tuple[Any, ...]]:
+    """The figures' rows (tickets.rollups), hours sorted, rows of nothing left out."""
+    from tickets.models import FigureDay
+
+    out = {}
+    with factory() as s:
+        for row in s.scalars(select(FigureDay)):
+            values = tuple(getattr(row, c.name) for c in FigureDay.__table__.columns if c.name not in ("unit_id", "day",
+                                                                                                      "hours"))
+            if any(values) or row.hours:
+                out[(row.unit_id, row.day)] = (*values, tuple(sorted(row.hours)))
+    return out
+
+
+def test_the_maintained_rows_give_the_scans_figures(figures_day: Day, request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL the figures of whole days come from rows the steps keep (tickets.rollups)
+    plus the unsettled tickets: over three busy days (closes, returns, merges, extensions,
+    redo, and merges undone after their target closed) they equal a scan of every ticket,
+    for every period and unit, and the rows equal a rebuild from the tickets."""
+    from tickets import rollups
+    from tickets.figures import SubTally, tally_sql_by_unit
+
+    if request.node.callspec.params.get("live_backend") != "real":
+        pytest.skip("the rows exist on PostgreSQL only")
+    day = figures_day
+    with unit_of_work(day.factory) as s:
+        assert rollups.ensure(s, day.clock.now) == {"handling_hours_filled": 0, "rows": 0}
+        assert rollups.valid(s, TZ)
+    while day.clock.now < DAY_START + timedelta(days=2, hours=20):
+        day.arrivals(day.rng.choice([2, 3, 5]))
+        day.act(day.rng.choice([4, 6, 9]))
+        day.clock.advance(minutes=day.rng.choice([5, 8, 13, 21]))
+    with unit_of_work(day.factory) as s:  # undo merges whose target has closed since
+        undone = 0
+        for t in s.scalars(select(Ticket).where(Ticket.status == "merged")):
+            into = s.get(Ticket, t.merged_into_id)
+            if into is not None and into.status == "closed" and undone < 5:
+                lifecycle.unmerge(s, t, day.clock.now, lifecycle.SYSTEM, "并非同一诉求")
+                undone += 1
+    assert undone > 0
+
+    maintained = rows_now(day.factory)
+    with day.factory() as s:
+        settled = s.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == "closed"))
+        assert settled > 100 and sum(v[0] for v in maintained.values()) > 100  # received (settled) in the rows
+        first = DAY_START.date()
+        units = [None, *[subtree_ids(s, u.id) for u in s.scalars(select(Unit).where(Unit.level.in_((2, 3))))]]
+        for a, b in [(first, first), (first + timedelta(days=1), first + timedelta(days=2)),
+                     (first - timedelta(days=3), first + timedelta(days=5))]:
+            start, end = period_bounds(a, b, TZ)
+            for scope in units:
+                sub_rows: dict[Any, SubTally] = {}
+                sub_scan: dict[Any, SubTally] = {}
+                rows = tally_sql_by_unit(s, start, end, day.clock.now, TZ, scope, subs=sub_rows)
+                scan = tally_sql_by_unit(s, start, end, day.clock.now, TZ, scope, subs=sub_scan, use_rollups=False)
+                assert {u: (t.counts(), sorted(t.handling_hours), t.breaches_now) for u, t in rows.items()} == \
+                    {u: (t.counts(), sorted(t.handling_hours), t.breaches_now) for u, t in scan.items()}, (a, b, scope)
+                nonzero = {u: v.counts() for u, v in sub_rows.items() if any(v.counts().values())}
+                assert nonzero == {u: v.counts() for u, v in sub_scan.items() if any(v.counts().values())}
+    with unit_of_work(day.factory) as s:
+        rollups.rebuild(s, TZ)
+    assert rows_now(day.factory) == maintained
