@@ -64,6 +64,15 @@ class Settings:
     follow_up_no_answer_hours: float = 48.0
     # A supervision order's own deadline, in working hours after it is issued.
     supervision_order_working_hours: float = 4.0
+    # The overdue sweep issues orders only for tickets whose resolve deadline passed within
+    # this many days: older ones are history (an import, a replay, a long outage), listed as
+    # breaches for a person to supervise by hand, not thousands of orders at once.
+    supervision_window_days: float = 7.0
+    # Surges (tickets/alerts.py, geo/surges.py): the fixed floor, a day's count in one district
+    # and topic below which nothing is a surge, and which alone decides where the series has no
+    # real baseline (fewer than this many tickets, or too few days with data, in its 28 days).
+    surge_min_count: int = 10
+    surge_min_baseline_tickets: int = 14
     # Repeated complaints: this many complaints to one unit from the same phone, or
     # on the same topic within the radius, within the days -> a reminder letter.
     repeat_complaint_count: int = 3
@@ -160,6 +169,9 @@ _ENV = {
     "official_sms_urgent_topics": "MINSHENG_OFFICIAL_SMS_URGENT_TOPICS",
     "official_sms_urgent_level": "MINSHENG_OFFICIAL_SMS_URGENT_LEVEL",
     "prediction_threshold": "MINSHENG_PREDICTION_THRESHOLD",
+    "supervision_window_days": "MINSHENG_SUPERVISION_WINDOW_DAYS",
+    "surge_min_count": "MINSHENG_SURGE_MIN_COUNT",
+    "surge_min_baseline_tickets": "MINSHENG_SURGE_MIN_BASELINE_TICKETS",
     "prediction_window_days": "MINSHENG_PREDICTION_WINDOW_DAYS",
     "composite_weight_response": "MINSHENG_WEIGHT_RESPONSE",
     "composite_weight_completion": "MINSHENG_WEIGHT_COMPLETION",

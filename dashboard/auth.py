@@ -45,7 +45,7 @@ from layouts.i18n import N_, gettext
 from layouts.live import MARKER_ID
 from tickets import accounts
 from tickets.uow import UnitOfWork, unit_of_work
-from tickets.models import ApiToken, Unit, User
+from tickets.models import ApiToken, Unit, User, utcnow
 from tickets.roles import Actor, actor_for
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,15 @@ def _actor_for_plaintext(plaintext: str) -> tuple[int, Actor] | None:
     """Resolve a presented token (records its use); the cache bounds the writes."""
 
     def compute() -> tuple[int, Actor] | None:
-        with unit_of_work(state().factory) as s:
-            token = accounts.resolve_token(s, plaintext)
-            return None if token is None else (token.id, _token_actor(s, token))
+        now = utcnow()
+        with state().factory() as s:  # a read: it never waits for a writer (a sweep) on its own
+            token = accounts.resolve_token(s, plaintext, now, stamp=False)
+            if token is None:
+                return None
+            found, due = (token.id, _token_actor(s, token)), accounts.use_is_due(token, now)
+        if due:
+            accounts.record_use(state().factory, found[0], now)
+        return found
 
     result: tuple[int, Actor] | None = state().cached(("token", accounts.token_hash(plaintext)), compute)
     return result

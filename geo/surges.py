@@ -2,8 +2,16 @@
 issues in one small place.
 
 **Surge rule.** For each (topic, area) series, today's count ``c`` is compared
-with the same series' previous ``baseline_days`` (28) days, missing days being
-zero. It fires when both hold:
+with the same series' baseline: the previous ``baseline_days`` (28) days **on
+which the area had data** (at least one ticket of any topic). On such a day a
+topic without tickets counts zero; a day on which the whole area had none is
+left out, since before a feed starts (or while it is down) an empty day is no
+evidence of a quiet one (the six-row 110 sample, dated ten days back, once
+made nine empty days a "baseline" of 0.0 a day and 95 false surges).
+
+The baseline is **real** when it has at least ``min_baseline_days`` (7) days
+with data and at least ``min_baseline_count`` (14: the mean floor's 0.5 a day
+over 28 days) tickets of the series. Then the rule fires when both hold:
 
 1. ``c >= min_count`` (10: the bureau's own example, "noise complaints above
    ten a day in one area"), so a quiet area going from 0 to 3 is not an alert;
@@ -38,6 +46,10 @@ times within the last ``window_days`` (7). A cluster straddling a cell edge
 can be split between two cells; at this size that is the price of a stable,
 comparable grid.
 
+Without a real baseline the fixed floor applies alone: ``c >= min_count``
+(the bureau's own "more than ten a day"), no statistics; the reason says so
+and the surge carries no baseline mean or p-value.
+
 Both return plain dataclasses with a Chinese reason; turning them into alert
 events is the domain's job.
 """
@@ -57,6 +69,8 @@ BASELINE_DAYS = 28
 MIN_COUNT = 10
 ALPHA = 0.001
 MEAN_FLOOR = 0.5
+MIN_BASELINE_DAYS = 7
+MIN_BASELINE_COUNT = 14  # the mean floor's 0.5 a day over the 28 days
 
 DailyCounts = Mapping[tuple[str, str, date], int]
 
@@ -67,10 +81,10 @@ class Surge:
     area: str  # whatever the counts were keyed by: district, station code, H3 cell
     day: date
     count: int
-    baseline_mean: float  # mean of the baseline days (before the floor)
-    baseline_days: int
+    baseline_mean: float | None  # mean of the baseline days (before the floor); None: no real baseline
+    baseline_days: int  # the days with data the baseline had
     threshold: int  # the smallest count that would have fired today
-    p_value: float  # P(X >= count) for an ordinary day of this series
+    p_value: float | None  # P(X >= count) for an ordinary day of this series; None: the floor alone
     reason: str
 
 
@@ -133,6 +147,15 @@ def _baseline(counts: list[int], mean_floor: float) -> tuple[float, float, float
     return raw, mean, var * (1.0 + 1.0 / n)
 
 
+def days_with_data(daily_counts: DailyCounts, first: date, last: date) -> dict[str, set[date]]:
+    """Per area, the days in first..last on which it had at least one ticket (any topic)."""
+    out: dict[str, set[date]] = {}
+    for (_topic, area, day), n in daily_counts.items():
+        if n > 0 and first <= day <= last:
+            out.setdefault(area, set()).add(day)
+    return out
+
+
 def detect_surges(
     daily_counts: DailyCounts,
     today: date,
@@ -141,9 +164,11 @@ def detect_surges(
     min_count: int = MIN_COUNT,
     alpha: float = ALPHA,
     mean_floor: float = MEAN_FLOOR,
+    min_baseline_days: int = MIN_BASELINE_DAYS,
+    min_baseline_count: int = MIN_BASELINE_COUNT,
     labels: Mapping[str, str] | None = None,
 ) -> list[Surge]:
-    """Surges on ``today``: see the module's rule. Largest first."""
+    """Surges on ``today``: see the module's rule. Largest first (the floor's own last)."""
     first = today - timedelta(days=baseline_days)
     series: dict[tuple[str, str], dict[date, int]] = {}
     for (topic, area, day), n in daily_counts.items():
@@ -151,13 +176,21 @@ def detect_surges(
             series.setdefault((topic, area), {})[day] = n
     if not series:
         return []
+    with_data = days_with_data(daily_counts, first, today - timedelta(days=1))
     per_series = alpha / len(series)
     out = []
     for (topic, area), days in series.items():
         count = days.get(today, 0)
         if count < min_count:
             continue
-        base = [days.get(first + timedelta(days=i), 0) for i in range(baseline_days)]
+        label = f"{_topic_label(topic, labels)}：{area} {today.month}月{today.day}日 {count} 起"
+        data_days = sorted(with_data.get(area, ()))
+        base = [days.get(d, 0) for d in data_days]
+        if len(base) < min_baseline_days or sum(base) < min_baseline_count:
+            reason = (f"{label}，达到固定阈值 {min_count} 起（近{baseline_days}日有数据 {len(base)} 日、"
+                      f"该类 {sum(base)} 起，不足以形成基线）")
+            out.append(Surge(topic, area, today, count, None, len(base), min_count, None, reason))
+            continue
         raw, mean, var = _baseline(base, mean_floor)
         p = upper_tail(count, mean, var)
         if p >= per_series:
@@ -165,10 +198,10 @@ def detect_surges(
         threshold = min_count
         while upper_tail(threshold, mean, var) >= per_series:
             threshold += 1
-        reason = (f"{_topic_label(topic, labels)}：{area} {today.month}月{today.day}日 {count} 起，"
-                  f"近{baseline_days}日日均 {raw:.1f} 起，达到预警阈值 {threshold} 起（p={p:.1e}）")
-        out.append(Surge(topic, area, today, count, raw, baseline_days, threshold, p, reason))
-    out.sort(key=lambda s: (s.p_value, -s.count, s.topic, s.area))
+        over = f"近{baseline_days}日" if len(base) == baseline_days else f"近{baseline_days}日中有数据的 {len(base)} 日"
+        reason = f"{label}，{over}日均 {raw:.1f} 起，达到预警阈值 {threshold} 起（p={p:.1e}）"
+        out.append(Surge(topic, area, today, count, raw, len(base), threshold, p, reason))
+    out.sort(key=lambda s: (s.p_value is None, s.p_value or 0.0, -s.count, s.topic, s.area))
     return out
 
 

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tickets.models import ApiToken, Unit, User, utcnow
 from tickets.roles import ROLES
 from tickets.sms import normalise_phone
+from tickets.uow import write_if_free
 
 TokenKind = Literal["api", "kiosk"]
 TOKEN_KINDS: frozenset[str] = frozenset({"api", "kiosk"})
@@ -154,8 +155,15 @@ def _store_token(session: Session, plaintext: str, kind: str, user: User | None,
     return token
 
 
-def resolve_token(session: Session, plaintext: str, now: datetime | None = None) -> ApiToken | None:
-    """The live token for ``plaintext``: None if unknown, revoked, or its user is inactive."""
+def use_is_due(token: ApiToken, now: datetime) -> bool:
+    """Whether ``last_used_at`` is older than its resolution (worth writing again)."""
+    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
+
+
+def resolve_token(session: Session, plaintext: str, now: datetime | None = None, *,
+                  stamp: bool = True) -> ApiToken | None:
+    """The live token for ``plaintext``: None if unknown, revoked, or its user is inactive.
+    ``stamp``: record its use in this session (False: the caller does, see :func:`record_use`)."""
     if not plaintext:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(plaintext)))
@@ -164,10 +172,16 @@ def resolve_token(session: Session, plaintext: str, now: datetime | None = None)
     if token.kind == "api" and (token.user is None or not token.user.active):
         return None
     now = now or utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+    if stamp and use_is_due(token, now):
         token.last_used_at = now
         session.flush()
     return token
+
+
+def record_use(factory: sessionmaker[Any], token_id: int, now: datetime) -> bool:
+    """Stamp a token's last use if the database can take the write at once; False if not (the
+    next use tries again): a request that only reads never waits for a writer for this."""
+    return write_if_free(factory, update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 def token_is_live(session: Session, token_id: int) -> bool:

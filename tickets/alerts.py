@@ -20,11 +20,23 @@ one :class:`~tickets.models.Alert` row per episode:
   stays one row while the cell keeps meeting the count, and closes when it
   no longer does.
 
-**Warm-up.** A baseline needs history: until the database holds
-``min_history_days`` (7) days of tickets before the day (surges) or the window
-(recurring issues), no alert is raised; the baseline then uses the days there
-are, up to 28. A new deployment would otherwise see every busy district
-"surge" against an empty past.
+**Days with data.** A baseline is made of days on which the platform received
+tickets, not of calendar days: a day without a single ticket (before the feeds
+started, or while they were down) says nothing about how quiet it was. Until
+``min_history_days`` (7) of the 28 days before the day (surges) or before the
+window (recurring issues) have at least one ticket, no alert of that rule is
+raised; a new deployment, or a few rows dated days back (the 110 sample), would
+otherwise see every busy district "surge" against an empty past. A district's
+surge baseline then counts only its own days with data, and needs at least
+``min_history_days`` of them and ``surge_min_baseline_tickets`` (14) of the
+series, or the fixed floor (``surge_min_count``, the bureau's ten a day)
+applies alone (``geo.surges``). Recurring issues scale a cell's history by the
+days with data before the window.
+
+**History.** Nothing older than the rules' windows is looked at (today and
+yesterday; the last ``recurring_window_days``): an import of last year's
+tickets raises nothing, and counts as days with data only where it falls in
+the 28 days of a baseline.
 
 Each raise, update and close writes an ``alert`` outbox message (no ticket,
 no personal data), which the live path pushes to every screen; raising also
@@ -38,8 +50,8 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import h3
@@ -47,7 +59,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, centroid, district_at, load_districts
-from geo.surges import BASELINE_DAYS, Recurring, Surge, detect_recurring, detect_surges
+from geo.surges import (
+    BASELINE_DAYS, MIN_BASELINE_COUNT, MIN_COUNT, Recurring, Surge, detect_recurring, detect_surges,
+)
 from tickets import events
 from tickets import points as ticket_points
 from tickets.errors import IllegalStep, Invalid
@@ -73,7 +87,9 @@ DETECT_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class AlertConfig:
-    min_history_days: int = MIN_HISTORY_DAYS
+    min_history_days: int = MIN_HISTORY_DAYS  # days with data a baseline needs (the bureau's, a district's)
+    surge_min_count: int = MIN_COUNT
+    surge_min_baseline_tickets: int = MIN_BASELINE_COUNT
     recurring_window_days: int = RECURRING_WINDOW_DAYS
     recurring_min_count: int = RECURRING_MIN_COUNT
     recurring_alpha: float = RECURRING_ALPHA
@@ -81,13 +97,15 @@ class AlertConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> AlertConfig:
-        """``extra.alerts`` of the config file: any of the fields above."""
+        """The surge settings (``surge_*``), then ``extra.alerts`` of the config file: any of the fields above."""
+        base = cls(surge_min_count=settings.surge_min_count,
+                   surge_min_baseline_tickets=settings.surge_min_baseline_tickets)
         given = (getattr(settings, "extra", None) or {}).get("alerts") or {}
-        known = {k: type(getattr(cls(), k))(v) for k, v in given.items() if k in cls.__dataclass_fields__}
+        known = {k: type(getattr(base, k))(v) for k, v in given.items() if k in cls.__dataclass_fields__}
         unknown = set(given) - set(known)
         if unknown:
             raise ValueError(f"extra.alerts: unknown keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**known)
+        return replace(base, **known)
 
 
 @dataclass
@@ -207,9 +225,19 @@ def daily_counts(session: UnitOfWork, first: date, last: date, tz: Any, now: dat
     return out
 
 
-def first_ticket_at(session: Session) -> datetime | None:
-    value = session.scalar(select(func.min(Ticket.received_at)).where(Ticket.status != "merged"))
-    return ticket_points.aware_utc(value) if value is not None else None
+def days_with_tickets(session: Session, first: date, last: date, tz: Any) -> set[date]:
+    """The local days first..last on which the platform received at least one ticket (merged
+    ones too: they prove the feed ran). One probe of ix_tickets_received_at a day, not a scan."""
+    found: set[date] = set()
+    day = first
+    while day <= last:
+        start = datetime.combine(day, time.min, tz)
+        end = datetime.combine(day + timedelta(days=1), time.min, tz)
+        if session.scalar(select(Ticket.id).where(Ticket.received_at >= start, Ticket.received_at < end)
+                          .limit(1)) is not None:
+            found.add(day)
+        day += timedelta(days=1)
+    return found
 
 
 def poisson_tail(count: int, mean: float) -> float:
@@ -283,20 +311,24 @@ def _upsert(session: UnitOfWork, result: Detection, now: datetime, key: str, val
     return alert
 
 
-def _surges(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig, first_at: datetime | None,
-            result: Detection) -> None:
+def _surges(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig, result: Detection) -> None:
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=1), today]
-    first_day = first_at.astimezone(tz).date() if first_at else today
-    counts = daily_counts(session, days[0] - timedelta(days=BASELINE_DAYS), today, tz, now)
+    with_data = days_with_tickets(session, days[0] - timedelta(days=BASELINE_DAYS), days[0], tz)
+    counts: Counter[tuple[str, str, date]] | None = None
     units = _district_units(session)
     seen: set[str] = set()
     for day in days:
-        history = (day - first_day).days
+        history = sum(1 for d in with_data if day - timedelta(days=BASELINE_DAYS) <= d < day)
         if history < cfg.min_history_days:
-            result.skipped.append(f"surge {day}: {history} day(s) of history, {cfg.min_history_days} needed")
+            result.skipped.append(f"surge {day}: {history} day(s) with data in the {BASELINE_DAYS} before, "
+                                  f"{cfg.min_history_days} needed")
             continue
-        surges: list[Surge] = detect_surges(counts, day, baseline_days=min(BASELINE_DAYS, history), labels=TOPICS)
+        if counts is None:
+            counts = daily_counts(session, days[0] - timedelta(days=BASELINE_DAYS), today, tz, now)
+        surges: list[Surge] = detect_surges(counts, day, min_count=cfg.surge_min_count,
+                                            min_baseline_days=cfg.min_history_days,
+                                            min_baseline_count=cfg.surge_min_baseline_tickets, labels=TOPICS)
         for s in surges:
             key = f"surge:{s.topic}:{s.area}:{s.day.isoformat()}"
             seen.add(key)
@@ -316,26 +348,29 @@ def _surges(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig, first
         result.closed.append(alert)
 
 
-def _recurring(session: UnitOfWork, now: datetime, cfg: AlertConfig, first_at: datetime | None,
-               result: Detection) -> None:
+def _recurring(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig, result: Detection) -> None:
     window = timedelta(days=cfg.recurring_window_days)
     start, end = now - window, now + timedelta(microseconds=1)
-    history = (start - first_at).days if first_at else 0
+    # The history before the window: the 28 whole local days before the window's first, and
+    # how many of them had data.
+    first_day = start.astimezone(tz).date() - timedelta(days=BASELINE_DAYS)
+    base_start, base_end = (datetime.combine(first_day + timedelta(days=n), time.min, tz) for n in (0, BASELINE_DAYS))
+    history = len(days_with_tickets(session, first_day, first_day + timedelta(days=BASELINE_DAYS - 1), tz))
     open_alerts = {(a.topic, a.area): a for a in session.scalars(
         select(Alert).where(Alert.kind == "recurring", Alert.status == "open"))}
     if history < cfg.min_history_days:
-        result.skipped.append(f"recurring: {max(history, 0)} day(s) of history before the window, "
+        result.skipped.append(f"recurring: {history} day(s) with data in the {BASELINE_DAYS} before the window, "
                               f"{cfg.min_history_days} needed")
         return
     rows = [(p.lat, p.lon, p.topic, p.first_at, p.ticket_id) for p in ticket_points.raw_points(session, start, end)]
     candidates: list[Recurring] = detect_recurring(
         rows, cfg.recurring_window_days, RECURRING_RESOLUTION, cfg.recurring_min_count, now=end, labels=TOPICS)
     wanted = {(c.topic, c.cell) for c in candidates}
-    base_days = min(BASELINE_DAYS, history)
+    base_days = max(history, 1)  # a cell's tickets of the 28 days, per day with data
     baseline: Counter[tuple[str, str]] = Counter()
     if candidates:
         topics = {c.topic for c in candidates}
-        for p in ticket_points.raw_points(session, start - timedelta(days=base_days), start):
+        for p in ticket_points.raw_points(session, base_start, base_end):
             if p.topic in topics:
                 key = (p.topic, h3.latlng_to_cell(p.lat, p.lon, RECURRING_RESOLUTION))
                 if key in wanted:
@@ -359,7 +394,8 @@ def _recurring(session: UnitOfWork, now: datetime, cfg: AlertConfig, first_at: d
         while poisson_tail(threshold, expected) >= limit and threshold < 10_000:
             threshold += 1
         usual = baseline[(c.topic, c.cell)] * cfg.recurring_window_days / base_days
-        reason = f"{c.reason}（{area_name}；此前{base_days}日折合每{cfg.recurring_window_days}日 {usual:.1f} 起）"
+        reason = (f"{c.reason}（{area_name}；此前{BASELINE_DAYS}日中有数据的 {base_days} 日折合"
+                  f"每{cfg.recurring_window_days}日 {usual:.1f} 起）")
         first_id = min((t for t in c.ticket_ids if t is not None), default=0)
         _upsert(session, result, now, f"recurring:{c.topic}:{c.cell}:{first_id}", {
             "kind": "recurring", "topic": c.topic, "area_kind": "cell", "area": c.cell, "area_name": area_name[:64],
@@ -380,9 +416,8 @@ def detect(session: UnitOfWork, now: datetime, tz: Any, cfg: AlertConfig | None 
     """Run both rules at ``now`` in this transaction; idempotent (see the module)."""
     cfg = cfg or AlertConfig()
     result = Detection()
-    first_at = first_ticket_at(session)
-    _surges(session, now, tz, cfg, first_at, result)
-    _recurring(session, now, cfg, first_at, result)
+    _surges(session, now, tz, cfg, result)
+    _recurring(session, now, tz, cfg, result)
     return result
 
 

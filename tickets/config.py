@@ -25,6 +25,7 @@ class SupervisionRules:
     """督办单 and 提醒函 (``tickets.supervision``)."""
 
     order_working_hours: float = 4.0  # an order's own deadline, in working hours after it is issued
+    window_days: float = 7.0  # automatic orders only for deadlines passed within this many days
     # This many complaints to one unit from the same phone, or on the same topic within the
     # radius, within the days: a reminder letter.
     repeat_count: int = 3
@@ -163,6 +164,7 @@ class DomainConfig:
             tz=settings.tz,
             supervision=SupervisionRules(
                 order_working_hours=settings.supervision_order_working_hours,
+                window_days=settings.supervision_window_days,
                 repeat_count=settings.repeat_complaint_count,
                 repeat_days=settings.repeat_complaint_days,
                 repeat_radius_m=settings.repeat_complaint_radius_m,

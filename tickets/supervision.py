@@ -8,6 +8,10 @@ time, default 4):
   (dispatched, accepted or contacted) past its resolve deadline, unless the
   ticket has an order not yet closed, or already had an overdue order for its
   current deadline (a redo sets a new deadline, which may earn a new order).
+  Only deadlines passed within ``SupervisionRules.window_days`` (7) count: a
+  ticket late for longer never had the sweep watching it fall due (imported
+  or replayed history, an outage longer than the window), and an order "late
+  by 104,348 hours" helps nobody; the duty console still lists it as a breach.
   Tickets that wait on someone else (received, returned to the dispatcher,
   reported for review, approved, replied and waiting for the citizen) get none.
 - ``returned_unresolved``: on every ``send_back`` (审核不通过), in the same
@@ -114,7 +118,8 @@ SWEEP_BATCH = 500
 
 def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
     """Issue an overdue order for every ticket its unit holds past the resolve deadline (idempotent);
-    not for imported history (``Ticket.history``) unless its import asked (``open.supervise``).
+    not for imported history (``Ticket.history``) unless its import asked (``open.supervise``), nor
+    for a deadline older than ``window_days`` (the module's docstring).
     At most about :data:`SWEEP_BATCH` tickets, whole units, in one call: ``more`` is 1 when
     units are left for the next transaction (``housekeeping.run_sweeps`` calls again at once)."""
     covered = select(SupervisionOrder.id).where(
@@ -123,7 +128,8 @@ def sweep(session: UnitOfWork, now: datetime) -> dict[str, int]:
             and_(SupervisionOrder.reason == "overdue", SupervisionOrder.issued_at >= Ticket.resolve_due_at)),
     ).exists()
     due = (Ticket.status.in_(HELD_BY_UNIT), Ticket.unit_id.is_not(None), Ticket.history.is_(False),
-           Ticket.resolve_due_at.is_not(None), Ticket.resolve_due_at <= now, ~covered)
+           Ticket.resolve_due_at > now - timedelta(days=session.config.supervision.window_days),
+           Ticket.resolve_due_at <= now, ~covered)
     per_unit = session.execute(select(Ticket.unit_id, func.count(), func.min(Ticket.resolve_due_at)).where(*due)
                                .group_by(Ticket.unit_id).order_by(func.min(Ticket.resolve_due_at), Ticket.unit_id)
                                ).all()

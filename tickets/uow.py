@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -137,4 +137,33 @@ def unit_of_work(factory: sessionmaker[Any]) -> Iterator[UnitOfWork]:
             raise
 
 
-__all__ = ["INTAKE_LOCK_KEY", "UnitOfWork", "Wiring", "unit_of_work"]
+def write_if_free(factory: sessionmaker[Any], statement: Executable, seconds: float = 0.05) -> bool:
+    """Run ``statement`` in a transaction of its own if the database lets it write within
+    ``seconds``; else change nothing and return False. For the bookkeeping a read does on the
+    side (a token's last use): on SQLite a write waits for the one write lock, so without this
+    a read would wait for whatever sweep holds it, up to the busy timeout, and then fail."""
+    millis = max(int(seconds * 1000), 1)
+    with factory.kw["bind"].connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        before = None
+        if sqlite:  # the connection's busy timeout, shortened for this write only
+            before = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={millis}")
+            conn.commit()
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
+                conn.execute(statement)
+            return True
+        except OperationalError as exc:
+            if not _busy(exc):
+                raise
+            return False
+        finally:
+            if before is not None:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(before)}")
+                conn.commit()
+
+
+__all__ = ["INTAKE_LOCK_KEY", "UnitOfWork", "Wiring", "unit_of_work", "write_if_free"]

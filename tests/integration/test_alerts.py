@@ -112,7 +112,7 @@ def test_no_alert_before_there_is_a_baseline(jinan_platform: Platform) -> None:
     plant_background(jinan_platform, seed=2, days=3)
     with unit_of_work(jinan_platform.factory) as s:
         result = detect(s, at_local(START + timedelta(days=2), 23), TZ)
-    assert result.raised == [] and any("history" in why for why in result.skipped)
+    assert result.raised == [] and any("day(s) with data" in why for why in result.skipped)
     assert alerts(jinan_platform) == []
 
 

@@ -147,3 +147,34 @@ def test_recurring_needs_the_same_topic_within_the_window() -> None:
     plain = [row[:4] for row in _cluster(rng, 36.712, 117.010, 3)]
     (r,) = detect_recurring(plain)
     assert r.ticket_ids == () and r.unit_code == "JN-TQ-01"
+
+
+def test_days_without_data_are_no_baseline() -> None:
+    """Before a feed starts (or while it is down) an area's empty days say nothing: the
+    baseline is its days with data only."""
+    today = date(2026, 12, 3)
+    fed = {(topic, "A", today - timedelta(days=i)): n for i in range(1, 11)
+           for topic, n in (("noise", 5), ("theft", 2))}  # ten days of data, eighteen before without
+    found = detect_surges({**fed, ("noise", "A", today): 12}, today)
+    assert found == []  # 12 against 5 a day; against 50/28 = 1.8 a day it was a "surge"
+    s = detect_surges({**fed, ("noise", "A", today): 25}, today)[0]
+    assert s.baseline_mean == 5.0 and s.baseline_days == 10 and s.p_value is not None
+    assert "近28日中有数据的 10 日日均 5.0 起" in s.reason
+
+
+def test_without_a_real_baseline_the_floor_applies_alone() -> None:
+    today = date(2026, 12, 3)
+    one_day = {("noise", "A", today - timedelta(days=10)): 3, ("theft", "A", today - timedelta(days=10)): 3}
+    assert detect_surges({**one_day, ("noise", "A", today): 9}, today) == []
+    s = detect_surges({**one_day, ("noise", "A", today): 10}, today)[0]
+    assert (s.threshold, s.baseline_mean, s.p_value, s.baseline_days) == (10, None, None, 1)
+    assert "达到固定阈值 10 起" in s.reason and "有数据 1 日" in s.reason
+    # Days enough but too few of the series' own tickets: the floor too (here 12 with a higher floor).
+    thin = {**{("theft", "A", today - timedelta(days=i)): 4 for i in range(1, 29)},
+            ("noise", "A", today - timedelta(days=3)): 1}
+    assert detect_surges({**thin, ("noise", "A", today): 11}, today, min_count=12) == []
+    s = detect_surges({**thin, ("noise", "A", today): 12}, today, min_count=12)[0]
+    assert s.p_value is None and s.baseline_days == 28
+    # A real baseline decides by probability: the same count is ordinary for a busy series.
+    busy = {**thin, **{("noise", "A", today - timedelta(days=i)): 11 for i in range(1, 29)}}
+    assert detect_surges({**busy, ("noise", "A", today): 12}, today, min_count=12) == []

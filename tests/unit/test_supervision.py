@@ -224,3 +224,19 @@ def test_the_overdue_sweep_goes_in_bounded_batches_of_whole_units(followup_world
     assert len(commits) >= len(housekeeping.SWEEPS) + 1  # the supervision sweep took two transactions
     assert housekeeping.run_sweeps(world.factory, later, deliver={})["supervision"] == {
         "orders_issued": 0, "digests": 0}
+
+
+def test_no_automatic_order_for_a_deadline_older_than_the_window(followup_world: FollowupWorld) -> None:
+    """A ticket late for longer than ``window_days`` never had the sweep watching it fall due
+    (history, a replay, a long outage): no order; one within the window gets its order."""
+    world = followup_world
+    ids, now = overdue_world(world)
+    with world.factory() as s:
+        window = s.config.supervision.window_days
+        due = s.get(Ticket, ids["dispatched"]).resolve_due_at
+    assert window == 7
+    housekeeping.run_sweeps(world.factory, due + timedelta(days=window, minutes=1), deliver={})
+    assert ids["dispatched"] not in {o.ticket_id for o in orders(world)}  # ("fresh" fell due later: ordered)
+    result = housekeeping.run_sweeps(world.factory, due + timedelta(days=window, minutes=-1), deliver={})
+    assert result["supervision"]["orders_issued"] >= 1
+    assert ids["dispatched"] in {o.ticket_id for o in orders(world)}
