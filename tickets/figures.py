@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
+import numpy as np
 from sqlalchemy import Table, and_, case, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
@@ -70,7 +71,7 @@ class Tally:
     def add(self, other: Tally) -> Tally:
         for name in COUNT_FIELDS + ("breaches_now",):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.handling_hours = self.handling_hours + other.handling_hours
+        self.handling_hours.extend(other.handling_hours)  # its own list (a subtree's: ~1M values a year)
         return self
 
     def counts(self) -> dict[str, int]:
@@ -126,7 +127,7 @@ def figures(tally: Tally, policy: RankingPolicy | None = None, sub: SubTally | N
     given (their counts join ``counts``; ``sub_dispatched`` is the sub-tally's own count of the
     dispatched, equal to ``dispatched``)."""
     policy = policy or RankingPolicy()
-    hours = sorted(tally.handling_hours)
+    hours = tally.handling_hours
     out: dict[str, Any] = {
         "received": tally.received,
         "intake_records": tally.intake_records,
@@ -136,7 +137,9 @@ def figures(tally: Tally, policy: RankingPolicy | None = None, sub: SubTally | N
         "completion_rate": _rate(tally.closed, tally.due),
         "on_time_rate": _rate(tally.closed_on_time, tally.due),
         "satisfaction_rate": _rate(tally.follow_ups_satisfied, tally.follow_ups_answered),
-        "handling_hours_median": round(statistics.median(hours), 4) if hours else None,
+        # numpy selects the middle (the two middles' mean, as statistics.median) without sorting a
+        # year's million values in Python.
+        "handling_hours_median": round(float(np.median(np.asarray(hours, dtype=float))), 4) if hours else None,
         "handling_hours_mean": round(statistics.fmean(hours), 4) if hours else None,
         "breaches_now": tally.breaches_now,
     }

@@ -51,7 +51,7 @@ def valid(session: Session, tz: Any) -> bool:
 def _day(column: Any, tz: Any) -> Any:
     # The zone as a literal: a bound parameter in both SELECT and GROUP BY is two parameters to
     # PostgreSQL, which then cannot see that they group by the same expression.
-    zone = literal_column("'" + tz.key.replace("'", "''") + "'")
+    zone: Any = literal_column("'" + tz.key.replace("'", "''") + "'")
     return func.date(func.timezone(zone, column))
 
 
@@ -133,7 +133,10 @@ def ensure(session: Any, now: datetime) -> dict[str, int]:
     filled = 0
     while (done := fill_handling_hours(session, now, limit=50_000))["more"]:
         filled += done["filled"]
-    return {"handling_hours_filled": filled + done["filled"], **rebuild(session, tz)}
+    filled += done["filled"]
+    if filled:  # the planner must see it: with the old statistics it scanned every ticket as unsettled
+        session.execute(text("ANALYZE tickets"))
+    return {"handling_hours_filled": filled, **rebuild(session, tz)}
 
 
 def days(start: datetime, end: datetime, tz: Any) -> tuple[date, date] | None:
@@ -156,11 +159,7 @@ def period_rows(session: Session, first: date, last: date, scope: list[int] | No
             for n in (*TALLY_COLUMNS, *SUB_COLUMNS, "records", "merged_records")]
     counts = session.execute(select(FigureDay.unit_id, *sums).where(where).group_by(FigureDay.unit_id)).all()
     flat: dict[int, list[float]] = {}
-    if hours:
-        h = func.unnest(FigureDay.hours).table_valued("h").render_derived()
-        for unit_id, values in session.execute(
-            select(FigureDay.unit_id, func.array_agg(h.c.h)).select_from(FigureDay).join(h, text("true"))
-            .where(where).group_by(FigureDay.unit_id)
-        ):
-            flat[unit_id] = list(values or ())
+    if hours:  # the rows' arrays as they are (unnested and gathered again in SQL it took 4× longer)
+        for unit_id, values in session.execute(select(FigureDay.unit_id, FigureDay.hours).where(where)):
+            flat.setdefault(unit_id, []).extend(values)
     return counts, flat
