@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, and_, case, func, or_, select, text, true
+from sqlalchemy import Table, and_, case, func, literal_column, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from tickets import rollups
@@ -265,7 +265,12 @@ def tally_sql_by_unit(
             tally.intake_records, tally.merged_records = row[n + m], row[n + m + 1]
             tally.handling_hours = hours.get(unit_id, [])
             subs_found[key] = SubTally(*row[n:n + m])
-        in_period = and_(in_period, text(UNSETTLED_PREDICATE))  # the rest: its partial index
+        # The rest, the unsettled: a few hundred tickets, all of them in a partial index. The period
+        # is applied to them as a filter the received_at index cannot serve (+ 0 s), or PostgreSQL,
+        # misjudging how few they are, walked a month of tickets by that index instead (70 ms).
+        not_by_index = Ticket.received_at + literal_column("interval '0 seconds'")
+        in_period = and_(not_by_index >= start, not_by_index < end, Ticket.status != "merged", text(UNSETTLED_PREDICATE),
+                         Ticket.unit_id.in_(scope) if scope is not None else true())
 
     counted = tally_columns(now)
     more = sub_columns(now)
