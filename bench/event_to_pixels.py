@@ -69,17 +69,24 @@ PIXEL_PROBE = """
     });
   };
   let last = null;
-  function check() {
-    const el = document.getElementById(id);
-    if (!el) { return; }
-    const text = el.textContent.trim();
-    if (text === last || !/^\\d+$/.test(text)) { return; }
+  function check(el) {
+    const text = el.textContent;
+    if (text === last || !/^[0-9]+$/.test(text)) { return; }
     last = text;
     waiting.push(Number(text));
     // After this frame's rendering: the message runs once the frame was produced.
     requestAnimationFrame(() => channel.port2.postMessage(0));
   }
-  new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
+  // Watch the document only until the counter exists, then the counter alone (a probe that
+  // looked at every mutation of the page would itself keep the main thread busy).
+  const find = new MutationObserver(() => {
+    const el = document.getElementById(id);
+    if (!el) { return; }
+    find.disconnect();
+    check(el);
+    new MutationObserver(() => check(el)).observe(el, {subtree: true, childList: true, characterData: true});
+  });
+  find.observe(document, {subtree: true, childList: true});
 })();
 """ % json.dumps(COUNTER)
 
@@ -208,13 +215,14 @@ def steady(browser: Any, url: str, feed: Feed, plain: PlainClient, rate: float, 
     def metric(name: str) -> float:
         return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == name)
 
-    task0, script0, t0 = metric("TaskDuration"), metric("ScriptDuration"), time.monotonic()
+    names = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+    before, t0 = {n: metric(n) for n in names}, time.monotonic()
     ws["bytes"] = ws["frames"] = 0
     plain.take()
     committed = feed.run(rate, seconds)
     page.wait_for_timeout(2000)  # the last tickets reach the screen
     wall = time.monotonic() - t0
-    task, script = metric("TaskDuration") - task0, metric("ScriptDuration") - script0
+    spent = {n: metric(n) - before[n] for n in names}
     plain_bytes, plain_frames = plain.take()
     pixels: list[list[float]] = page.evaluate("window.__pixels")
     latencies, missing = [], 0
@@ -233,8 +241,9 @@ def steady(browser: Any, url: str, feed: Feed, plain: PlainClient, rate: float, 
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "max_ms": round(max(latencies), 1) if latencies else None,
-        "main_thread_busy": round(task / wall, 3),
-        "script_share": round(script / wall, 3),
+        "main_thread_busy": round(spent["TaskDuration"] / wall, 3),
+        "script_share": round(spent["ScriptDuration"] / wall, 3),
+        "layout_and_style_share": round((spent["LayoutDuration"] + spent["RecalcStyleDuration"]) / wall, 3),
         "page_frames_per_min": round(ws["frames"] / minutes),
         "page_bytes_per_min": round(ws["bytes"] / minutes),
         "page_deflate": ws["deflate"],

@@ -116,6 +116,9 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
     server.config["SECRET_KEY"] = settings.secret_key
     server.config["JSON_AS_ASCII"] = False
+    # Flask-Compress streams files (assets, static, Dash's bundles) with zstd, br or deflate
+    # only; a client that asks for gzip alone would get them whole.
+    server.config["COMPRESS_ALGORITHM_STREAMING"] = ["zstd", "br", "gzip", "deflate"]
     i18n.init_app(server, settings.timezone)
 
     factory = domain.factory

@@ -177,9 +177,12 @@ class Listeners:
     def publish(self) -> None:
         """Say this process's count (on every change, and every LISTENERS_SECONDS: a process
         that died leaves a stale field, which ``any`` ignores after three periods)."""
+        count = self.count()
+        if count:
+            self._answer = (time.monotonic(), True)  # this process's aggregator pushes at once
         try:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(LISTENERS_KEY, self.token, f"{self.count()}:{time.time():.0f}")
+            pipe.hset(LISTENERS_KEY, self.token, f"{count}:{time.time():.0f}")
             pipe.expire(LISTENERS_KEY, int(LISTENERS_SECONDS * 6))
             pipe.execute()
         except Exception:  # Redis away: the aggregator is stopped too; the next refresh says it

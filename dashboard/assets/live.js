@@ -217,7 +217,16 @@
 
     var socket = window.io("/live", {transports: ["websocket"], reconnectionDelayMax: 5000});
     live.socket = socket;
-    socket.on("connect", function () { live.connected = true; options.connection(true); resync(); });
+    // The first snapshot is fetched at once, not after the socket's handshake: the first
+    // numbers show sooner. Events sent before the socket joined are not in its frames; the
+    // next frame's seq (a frame follows every change, and one every few seconds) shows the gap.
+    var first = true;
+    socket.on("connect", function () {
+      live.connected = true;
+      options.connection(true);
+      if (!first) { resync(); } // a reconnect: what was missed meanwhile
+      first = false;
+    });
     socket.on("disconnect", function (reason) {
       live.connected = false;
       options.connection(false);
@@ -232,6 +241,7 @@
       if (!frameAsked) { frameAsked = true; window.requestAnimationFrame(inFrame); }
     });
     setInterval(flush, FLUSH_MS);
+    resync();
     waiting.splice(0).forEach(function (fn) { fn(live); });
     return live;
   }
