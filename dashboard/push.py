@@ -41,6 +41,22 @@ EVENT = "live"
 SCOPED_EVENT = "scoped"
 UNITS_TTL_SECONDS = 60.0  # a unit an admin moved reaches the rooms within a minute
 
+# What the shared screens draw of a ticket's step, by the step: a "received" ticket counts in
+# the wall's flow chart (its minute and channel) and lands on the heat map; a first "dispatched"
+# one becomes a ticker row. Any other step changes counters only, which travel beside the
+# events. A frame carries these fields, not the ticket's whole public view (~800 bytes a step).
+WALL_FIELDS: dict[str, tuple[str, ...]] = {
+    "received": ("ticket_id", "number", "channel", "topic", "district", "received_at", "lat", "lon"),
+    "dispatched": ("ticket_id", "number", "channel", "topic", "district", "unit_name", "received_at"),
+}
+NAMED_ONLY = ("ticket_id", "number")
+
+# Who listens: each process keeps the number of its /live sockets in this Redis hash, field =
+# the process, refreshed every LISTENERS_SECONDS; the leader's aggregator builds and emits no
+# frame while the sum is zero (no screen connected: nothing to push).
+LISTENERS_KEY = "ms:live:listeners"
+LISTENERS_SECONDS = 5.0
+
 
 def unit_room(unit_id: int) -> str:
     return f"unit:{unit_id}"
@@ -55,7 +71,7 @@ def scope_room(actor: Any, city_unit_id: int | None) -> str | None:
     return unit_room(root) if root is not None else None
 
 
-def register(socketio: SocketIO, rooms: ScopeRooms) -> None:
+def register(socketio: SocketIO, rooms: ScopeRooms, listeners: Listeners) -> None:
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth_data: Any = None) -> bool:
         # The session cookie (login or kiosk grant), or auth={"token": ...}.
@@ -66,11 +82,13 @@ def register(socketio: SocketIO, rooms: ScopeRooms) -> None:
         room = scope_room(actor, rooms.city())
         if room is not None:
             join_room(room)
+        listeners.publish()
         return True
 
     @socketio.on("disconnect", namespace=NAMESPACE)
     def _disconnect(*_args: Any) -> None:
         auth.forget_socket(request.sid)  # type: ignore[attr-defined]
+        listeners.publish()
 
 
 def drop(socketio: SocketIO) -> Callable[[str], None]:
@@ -133,6 +151,59 @@ class ScopeRooms:
         return out
 
 
+def wall_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as the ``live`` room gets it: the ticket's fields its step changes on a shared screen."""
+    view = event.get("ticket")
+    if view is None:
+        return event
+    keep = WALL_FIELDS.get(event["event"], NAMED_ONLY)
+    return {**event, "ticket": {k: view.get(k) for k in keep}}
+
+
+def wall_frame(message: dict[str, Any]) -> dict[str, Any]:
+    return {**message, "events": [wall_event(e) for e in message.get("events", ())]}
+
+
+class Listeners:
+    """Whether any process has a /live socket (``any``); this process's count comes from
+    ``count`` (the gate's admitted sockets)."""
+
+    def __init__(self, client: Any, token: str, count: Callable[[], int]) -> None:
+        self.redis = client
+        self.token = token
+        self.count = count
+        self._answer = (float("-inf"), True)  # (when asked, whether anyone listened)
+
+    def publish(self) -> None:
+        """Say this process's count (on every change, and every LISTENERS_SECONDS: a process
+        that died leaves a stale field, which ``any`` ignores after three periods)."""
+        count = self.count()
+        if count:
+            self._answer = (time.monotonic(), True)  # this process's aggregator pushes at once
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(LISTENERS_KEY, self.token, f"{count}:{time.time():.0f}")
+            pipe.expire(LISTENERS_KEY, int(LISTENERS_SECONDS * 6))
+            pipe.execute()
+        except Exception:  # Redis away: the aggregator is stopped too; the next refresh says it
+            log.debug("could not publish the listener count", exc_info=True)
+
+    def any(self) -> bool:
+        """Whether a screen is connected to any process; asked of Redis at most once a second."""
+        asked, answer = self._answer
+        if time.monotonic() - asked < 1.0:
+            return answer
+        fresh = time.time() - 3 * LISTENERS_SECONDS
+        counts = self.redis.hvals(LISTENERS_KEY)
+        answer = any(int(n) > 0 and float(at) >= fresh for n, at in (c.split(":") for c in counts))
+        self._answer = (time.monotonic(), answer)
+        return answer
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(LISTENERS_SECONDS):
+            self.publish()
+
+
 def publisher(socketio: SocketIO, rooms: ScopeRooms) -> Callable[[dict[str, Any]], None]:
     def publish(message: dict[str, Any]) -> None:
         # The frame leaves as JSON text, encoded once here (orjson): handed a dict,
@@ -140,7 +211,7 @@ def publisher(socketio: SocketIO, rooms: ScopeRooms) -> Callable[[dict[str, Any]
         # json, which under a burst of intake (a thousand events a frame) cost the
         # leading process more than applying the events did. Screens parse the text.
         try:
-            socketio.emit(EVENT, jsontext.dumps(message), namespace=NAMESPACE, to=ROOM)
+            socketio.emit(EVENT, jsontext.dumps(wall_frame(message)), namespace=NAMESPACE, to=ROOM)
             for room, frame in rooms.frames(message).items():
                 socketio.emit(SCOPED_EVENT, jsontext.dumps(frame), namespace=NAMESPACE, to=room)
         except Exception:

@@ -109,7 +109,8 @@ def _counter(key: str, lang: str, big: bool) -> html.Div:
     return html.Div(
         [
             html.Div(gettext(COUNTERS[key], lang), className="counter-label"),
-            html.Div("–", id=f"wall-count-{key}", className="counter-value"),
+            # Empty: the page script writes the number (assets/wall.js), React never renders over it.
+            html.Div(id=f"wall-count-{key}", className="counter-value"),
         ],
         className=f"counter {'counter-big' if big else 'counter-small'} counter-{key}",
     )
@@ -135,14 +136,14 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: A
             html.Header(
                 [
                     html.H1(gettext("Command centre wall", lang), className="wall-title"),
-                    html.Div("", id="wall-warnings", className="wall-warnings"),
+                    html.Div(id="wall-warnings", className="wall-warnings"),
                     html.Div(
                         [
                             html.Span(live.connection_text("connecting", lang), id="wall-conn",
                                       className="conn conn-wait"),
-                            html.Span([gettext("Last update", lang), " ", html.Span("–", id="wall-updated")],
+                            html.Span([gettext("Last update", lang), " ", html.Span(id="wall-updated", className="wall-updated-at")],
                                       className="wall-updated"),
-                            html.Span("", id="wall-clock", className="wall-clock"),
+                            html.Span(id="wall-clock", className="wall-clock"),
                             html.A(switch_label(lang), href=f"?lang={other_language(lang)}",
                                    className="lang-switch"),
                         ],

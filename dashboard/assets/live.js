@@ -3,9 +3,12 @@
  * What every live screen needs, kept here once (the wall today; a work desk
  * with live queues and a duty console next):
  *  - one Socket.IO connection to /live per page, and its state;
- *  - pushed messages buffered and handled every FLUSH_MS, in order, so Dash
- *    gets one update per flush: Dash merges rapid updates of one prop, and a
- *    callback per pushed event loses events;
+ *  - pushed messages buffered and handled in the next animation frame, in
+ *    order, all that arrived since the last one together: a burst is applied in
+ *    one frame, so a screen writes once per frame (Dash merges rapid updates of
+ *    one prop, and a callback per pushed event loses events); a timer every
+ *    FLUSH_MS is the backstop while no frame runs (a hidden page, a snapshot
+ *    still loading);
  *  - the (epoch, seq) bookkeeping: start from a snapshot, apply only events
  *    after its seq, reload the snapshot on a gap, a new epoch or a reconnect;
  *  - writes into Dash with dash_clientside.set_props only once the element
@@ -49,7 +52,7 @@
  */
 (function () {
   "use strict";
-  var FLUSH_MS = 100;
+  var FLUSH_MS = 250;
   var MARKER_ID = "live-screen";
   var SNAPSHOT_URL = "/api/v1/live/snapshot";
   var GRANT_RELOAD_MS = 60000;
@@ -139,6 +142,7 @@
           live.lastServerTime = s.server_time;
           notify("snapshot", s);
           live.loading = false;
+          flush(); // what arrived while it loaded
         })
         .catch(function () {
           live.loading = false;
@@ -213,17 +217,31 @@
 
     var socket = window.io("/live", {transports: ["websocket"], reconnectionDelayMax: 5000});
     live.socket = socket;
-    socket.on("connect", function () { live.connected = true; options.connection(true); resync(); });
+    // The first snapshot is fetched at once, not after the socket's handshake: the first
+    // numbers show sooner. Events sent before the socket joined are not in its frames; the
+    // next frame's seq (a frame follows every change, and one every few seconds) shows the gap.
+    var first = true;
+    socket.on("connect", function () {
+      live.connected = true;
+      options.connection(true);
+      if (!first) { resync(); } // a reconnect: what was missed meanwhile
+      first = false;
+    });
     socket.on("disconnect", function (reason) {
       live.connected = false;
       options.connection(false);
       if (reason === "io server disconnect") { recheck(socket); } // dropped: its grant was revoked?
     });
     socket.on("connect_error", function () { if (!socket.active) { recheck(socket); } }); // refused
+    // One flush per animation frame, whatever number of frames arrived since the last.
+    var frameAsked = false;
+    function inFrame() { frameAsked = false; flush(); }
     socket.on(options.scoped ? "scoped" : "live", function (msg) {
       buffer.push(typeof msg === "string" ? JSON.parse(msg) : msg);
+      if (!frameAsked) { frameAsked = true; window.requestAnimationFrame(inFrame); }
     });
     setInterval(flush, FLUSH_MS);
+    resync();
     waiting.splice(0).forEach(function (fn) { fn(live); });
     return live;
   }

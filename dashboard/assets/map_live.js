@@ -59,7 +59,8 @@
         st.alerts.push(e.alert);
       }
     });
-    flush();
+    // Drawn by the timer below, not per frame: the heat layer recolours its whole canvas
+    // on every redraw, and a burst of pushes is one redraw.
   }
 
   function whenMapReady(fn) {
@@ -97,5 +98,5 @@
     live.on("snapshot", reload);
     st.registered = true;
   });
-  setInterval(flush, 250); // the map document may become ready after the first events
+  setInterval(flush, 500); // at most two redraws a second; the map document may become ready after the first events
 })();

@@ -1,15 +1,24 @@
 /* The wall's own rendering, on the shared live module (live.js).
  *
  * From a snapshot and then from each pushed message: the counters, the unit
- * table, the ticker and the ticket-flow chart (patched, never redrawn whole),
- * the warnings, the connection state and the clock. Its words, the bureau's
- * time zone and its rules (which counters alarm, the rate bands, which units
- * are always listed, how many ticker rows) come in the config layouts/wall.py
- * renders into the live marker.
+ * table, the ticker and the ticket-flow chart, the warnings, the connection
+ * state and the clock. Its words, the bureau's time zone and its rules (which
+ * counters alarm, the rate bands, which units are always listed, how many
+ * ticker rows) come in the config layouts/wall.py renders into the live marker.
+ *
+ * What changes many times a second is written straight into the DOM, once per
+ * animation frame (live.js flushes a burst in one frame), and only where a value
+ * changed: a counter's text, a unit table cell, a new ticker row. Going through
+ * Dash (set_props) re-rendered whole components per update and kept the main
+ * thread nearly always busy at 10 tickets a second (docs/PERFORMANCE.md). The
+ * layout leaves these elements empty, so React never renders over what this
+ * script wrote. The chart is drawn with Plotly.react at most once per
+ * FLOW_DRAW_MS (its bars are minutes), never per event.
  */
 (function () {
   "use strict";
   var MINUTE_MS = 60000;
+  var FLOW_DRAW_MS = 1000;
   var L = window.MinshengLive;
 
   L.screen("wall", function (config) {
@@ -17,20 +26,32 @@
     var tz = config.timezone;
     var state = {
       labels: null, channels: [], firstMinute: null, windowSize: 120, ticker: [],
-      flowX: null, flowY: null, flowRepairs: 0, touched: null
+      flowX: null, flowY: null, flowRepairs: 0, flowDraws: 0, flowDirty: false, flowDrawnAt: 0,
+      counters: {}, units: null, touched: null
     };
+    var shown = {}; // element id -> the text and class last written
     var live;
 
     function minuteOf(iso) { return Math.floor(Date.parse(iso) / MINUTE_MS); }
     function hhmm(minute) { return L.time(new Date(minute * MINUTE_MS), tz, "minute"); }
+
+    // Write an element's text and class only when they differ from what was written.
+    function put(el, key, content, className) {
+      var last = shown[key] || (shown[key] = {});
+      if (last.text !== content) { el.textContent = content; last.text = content; }
+      if (className !== undefined && last.cls !== className) { el.className = className; last.cls = className; }
+    }
+    function putId(id, content, className) {
+      var el = document.getElementById(id);
+      if (el) { put(el, id, content, className); }
+    }
 
     /* -------------------------------------------------------- counters */
     function showCounters(c) {
       config.counters.forEach(function (key) {
         if (c[key] === undefined) { return; }
         var alarm = config.alert_counters.indexOf(key) >= 0 && c[key] > 0;
-        L.setProps("wall-count-" + key, {children: String(c[key]),
-          className: "counter-value" + (alarm ? " counter-alert" : "")});
+        putId("wall-count-" + key, String(c[key]), "counter-value" + (alarm ? " counter-alert" : ""));
       });
     }
 
@@ -43,79 +64,98 @@
       }
       return config.bands.below;
     }
+    var unitRows = {}; // unit code -> its <tr>
+    function unitCells(u) {
+      return [
+        ["col_unit", u.unit_name],
+        ["col_received", String(u.received)],
+        ["col_completion " + band(u.completion_rate), pct(u.completion_rate)],
+        ["col_on_time " + band(u.on_time_rate), pct(u.on_time_rate)],
+        ["col_satisfaction " + band(u.satisfaction_rate), pct(u.satisfaction_rate)],
+        ["col_breaches" + (u.breaches_now > 0 ? " " + config.bands.below : ""), String(u.breaches_now)]
+      ];
+    }
     function showUnits(units) {
-      if (!units) { return; }
+      var body = document.getElementById("wall-units");
+      if (!units || !body) { return; }
       var rows = units.filter(function (u) {
         return config.unit_kinds_always.indexOf(u.kind) >= 0 || u.received > 0;
       });
-      L.setProps("wall-units", {children: rows.map(function (u) {
-        function td(cls, content) { return L.el("Td", cls, content); }
-        return L.el("Tr", "unit-row", [
-          td("col_unit", u.unit_name),
-          td("col_received", String(u.received)),
-          td("col_completion " + band(u.completion_rate), pct(u.completion_rate)),
-          td("col_on_time " + band(u.on_time_rate), pct(u.on_time_rate)),
-          td("col_satisfaction " + band(u.satisfaction_rate), pct(u.satisfaction_rate)),
-          td("col_breaches" + (u.breaches_now > 0 ? " " + config.bands.below : ""), String(u.breaches_now))
-        ], u.unit_code);
-      })});
+      var keep = {};
+      rows.forEach(function (u, i) {
+        var tr = unitRows[u.unit_code];
+        if (!tr) {
+          tr = unitRows[u.unit_code] = document.createElement("tr");
+          tr.className = "unit-row";
+          for (var k = 0; k < 6; k++) { tr.appendChild(document.createElement("td")); }
+        }
+        if (body.children[i] !== tr) { body.insertBefore(tr, body.children[i] || null); }
+        unitCells(u).forEach(function (cell, k) { put(tr.children[k], u.unit_code + ":" + k, cell[1], cell[0]); });
+        keep[u.unit_code] = true;
+      });
+      Object.keys(unitRows).forEach(function (code) {
+        if (!keep[code]) { unitRows[code].remove(); delete unitRows[code]; }
+      });
     }
 
     /* ---------------------------------------------------------- ticker */
-    function tickerRow(item) {
+    function tickerRow(item, fresh) {
+      var li = document.createElement("li");
+      // Only rows pushed while the wall watches are highlighted, once (assets/wall.css).
+      li.className = "ticker-item" + (fresh ? " ticker-new" : "");
       var ch = state.labels.channels_short[item.channel] || item.channel;
       var topic = state.labels.topics_short[item.topic] || item.topic;
-      // Only rows that arrived in the last few seconds are highlighted.
-      var fresh = item.shownAt && Date.now() - item.shownAt < 3000;
-      return L.el("Li", "ticker-item" + (fresh ? " ticker-new" : ""), [
-        L.el("Span", "t-time", L.time(item.received_at || item.at, tz, "second")),
-        L.el("Span", "t-channel ch-" + item.channel, ch),
-        L.el("Span", "t-topic", topic),
-        // The station that must act says where, too; the district only while there is no unit.
-        L.el("Span", "t-unit", item.unit_name || item.district || text.no_place),
-        L.el("Span", "t-number", item.number || "")
-      ], item.number + ":" + item.event);
+      [["t-time", L.time(item.received_at || item.at, tz, "second")],
+       ["t-channel ch-" + item.channel, ch],
+       ["t-topic", topic],
+       // The station that must act says where, too; the district only while there is no unit.
+       ["t-unit", item.unit_name || item.district || text.no_place],
+       ["t-number", item.number || ""]].forEach(function (cell) {
+        var span = document.createElement("span");
+        span.className = cell[0];
+        span.textContent = cell[1];
+        li.appendChild(span);
+      });
+      return li;
     }
-    function showTicker() { L.setProps("wall-ticker", {children: state.ticker.map(tickerRow)}); }
+    function showTicker(items, fresh) {
+      var list = document.getElementById("wall-ticker");
+      if (!list) { return; }
+      if (!fresh) { list.textContent = ""; }
+      var rows = document.createDocumentFragment();
+      items.forEach(function (item) { rows.appendChild(tickerRow(item, fresh)); });
+      list.insertBefore(rows, list.firstChild);
+      while (list.children.length > config.ticker_rows) { list.lastChild.remove(); }
+    }
 
     /* ------------------------------------------------------------ flow */
     // Move the window so it ends at `minute`; returns whether anything changed.
-    function advanceTo(minute, patch) {
+    function advanceTo(minute) {
       if (state.firstMinute === null) { return false; }
       var last = state.firstMinute + state.windowSize - 1;
       if (minute <= last) { return false; }
       var add = Math.min(minute - last, state.windowSize);
-      for (var k0 = 0; k0 < add; k0++) {
-        state.flowX.push(hhmm(minute - add + 1 + k0));
+      for (var k = 0; k < add; k++) {
+        state.flowX.push(hhmm(minute - add + 1 + k));
         state.flowX.shift();
         state.channels.forEach(function (ch) { state.flowY[ch].push(0); state.flowY[ch].shift(); });
-      }
-      for (var i = 0; i < state.channels.length; i++) {
-        for (var k = 0; k < add; k++) {
-          patch.append(["data", i, "x"], hhmm(minute - add + 1 + k));
-          patch.append(["data", i, "y"], 0);
-        }
-        for (var d = 0; d < add; d++) {
-          patch.delete(["data", i, "x"], 0);
-          patch.delete(["data", i, "y"], 0);
-        }
       }
       state.firstMinute = minute - state.windowSize + 1;
       return true;
     }
 
-    function countReceived(ticket, patch) {
+    function countReceived(ticket) {
       var minute = minuteOf(ticket.received_at);
-      var changed = advanceTo(minute, patch);
+      var changed = advanceTo(minute);
       var idx = minute - state.firstMinute;
-      var trace = state.channels.indexOf(ticket.channel);
-      if (idx < 0 || trace < 0) { return changed; }
+      if (idx < 0 || state.channels.indexOf(ticket.channel) < 0) { return changed; }
       state.flowY[ticket.channel][idx] += 1;
-      patch.add(["data", trace, "y", idx], 1);
       return true;
     }
 
-    // The whole window from the page's own copy (on a snapshot, and to repair).
+    function graph() { return document.querySelector("#wall-flow .js-plotly-plot"); }
+
+    // The whole window from the page's own copy, through Dash (on a snapshot, and to repair).
     function assignFlow(patch) {
       state.channels.forEach(function (ch, i) {
         patch.assign(["data", i, "x"], state.flowX.slice());
@@ -123,12 +163,27 @@
       });
     }
 
+    // Live changes: one Plotly.react of the page's copy, at most once per FLOW_DRAW_MS.
+    function drawFlow() {
+      var gd = graph();
+      if (!state.flowDirty || !gd || !window.Plotly || !gd.data || gd.data.length !== state.channels.length) { return; }
+      if (Date.now() - state.flowDrawnAt < FLOW_DRAW_MS) { return; }
+      var x = state.flowX.slice();
+      var data = gd.data.map(function (trace, i) {
+        return Object.assign({}, trace, {x: x, y: state.flowY[state.channels[i]].slice()});
+      });
+      window.Plotly.react(gd, data, gd.layout);
+      state.flowDirty = false;
+      state.flowDrawnAt = Date.now();
+      state.flowDraws += 1;
+    }
+
     // A patch that reaches dcc.Graph before it has mounted its figure can be lost
     // (about once in ten page loads): check what Plotly drew against the page's
     // copy and re-assign the window when they differ.
     function repairFlow() {
-      var gd = document.querySelector("#wall-flow .js-plotly-plot");
-      if (!gd || !state.flowX || live.loading || live.epoch === null) { return; }
+      var gd = graph();
+      if (!gd || !state.flowX || state.flowDirty || live.loading || live.epoch === null) { return; }
       var drawn = gd.data || [];
       var ok = drawn.length === state.channels.length && drawn.every(function (trace, i) {
         var want = state.flowY[state.channels[i]];
@@ -148,14 +203,14 @@
       // e.g. a year whose official calendar is not loaded: deadlines assume Mon–Fri.
       if (list === undefined) { return; }
       var lines = list.map(function (w) { return L.format(text.warnings[w.code] || w.code, w); });
-      L.setProps("wall-warnings", {children: lines.length ? "⚠ " + lines.join(text.warning_separator) : ""});
+      putId("wall-warnings", lines.length ? "⚠ " + lines.join(text.warning_separator) : "");
     }
-    function markUpdated(iso) { L.setProps("wall-updated", {children: L.time(iso, tz, "second")}); }
+    function markUpdated(iso) { putId("wall-updated", L.time(iso, tz, "second")); }
     function showConnection(ok) {
       L.setProps("wall-conn", ok ? {children: text.live, className: "conn conn-ok"}
                                  : {children: text.down, className: "conn conn-down"});
     }
-    function tickClock() { L.setProps("wall-clock", {children: L.time(new Date(), tz, "datetime")}); }
+    function tickClock() { putId("wall-clock", L.time(new Date(), tz, "datetime")); }
 
     /* ------------------------------------------- snapshot and pushes */
     function applySnapshot(s) {
@@ -176,56 +231,67 @@
       patch.assign(["layout", "legend", "font", "size"], Math.round(13 * scale));
       patch.assign(["layout", "margin"], {l: 48 * scale, r: 16 * scale, t: 8 * scale, b: 40 * scale});
       L.setProps("wall-flow", {figure: patch.build()});
+      state.flowDirty = false;
       state.ticker = s.ticker.slice(0, config.ticker_rows);
       state.touched = null; // what was buffered before the snapshot is in it
-      showTicker();
-      showCounters(s.counters);
-      showUnits(s.units);
+      state.counters = Object.assign({}, s.counters);
+      state.units = s.units;
+      showTicker(state.ticker, false);
+      showCounters(state.counters);
+      showUnits(state.units);
       showWarnings(s.warnings);
       markUpdated(s.server_time);
     }
 
-    // What one round of messages changed; written into Dash once, by write().
+    // What one round of messages changed; written once, by write().
     function touched() {
-      if (!state.touched) {
-        state.touched = {patch: new window.dash_clientside.Patch(), flow: false, ticker: false,
-                         counters: null, units: null};
-      }
+      if (!state.touched) { state.touched = {ticker: [], counters: false, units: false, warnings: undefined}; }
       return state.touched;
     }
 
     function applyMessage(msg, events) {
       var t = touched();
       events.forEach(function (e) {
-        if (e.event === "received" && countReceived(e.ticket, t.patch)) { t.flow = true; }
+        if (e.event === "received" && countReceived(e.ticket)) { state.flowDirty = true; }
         if (e.event === "dispatched") {
-          state.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at, shownAt: Date.now()}));
-          t.ticker = true;
+          t.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at}));
         }
       });
-      if (state.ticker.length > config.ticker_rows) { state.ticker.length = config.ticker_rows; }
-      if (advanceTo(minuteOf(msg.server_time), t.patch)) { t.flow = true; }
-      var current = msg.counters.seq === live.seq;
-      if (current) { t.counters = msg.counters; }
-      if (msg.units && current) { t.units = msg.units; }
-      showWarnings(msg.warnings);
-      markUpdated(msg.server_time);
+      if (advanceTo(minuteOf(msg.server_time))) { state.flowDirty = true; }
+      // A frame carries the counters that changed since the frame before (always its epoch and
+      // seq). One older than what is applied (sent before the snapshot) is in the snapshot.
+      if (msg.counters.seq === live.seq) {
+        Object.assign(state.counters, msg.counters);
+        t.counters = true;
+        if (msg.units) { state.units = msg.units; t.units = true; }
+      }
+      if (msg.warnings !== undefined) { t.warnings = msg.warnings; }
+      state.lastServerTime = msg.server_time;
     }
 
     function write() {
       var t = state.touched;
       state.touched = null;
-      if (!t) { return; }
-      if (t.flow) { L.setProps("wall-flow", {figure: t.patch.build()}); }
-      if (t.ticker) { showTicker(); }
-      if (t.counters) { showCounters(t.counters); }
-      if (t.units) { showUnits(t.units); }
+      if (t) {
+        if (t.counters) { showCounters(state.counters); }
+        if (t.ticker.length) {
+          state.ticker = t.ticker.concat(state.ticker).slice(0, config.ticker_rows);
+          showTicker(t.ticker.slice(0, config.ticker_rows), true);
+        }
+        if (t.units) { showUnits(state.units); }
+        showWarnings(t.warnings);
+        markUpdated(state.lastServerTime);
+      }
+      drawFlow();
     }
 
-    live = L.connect({ready: "wall-flow", lang: config.lang, snapshot: applySnapshot, message: applyMessage,
+    // Ready once the counters exist: the chart mounts when plotly.js has loaded, later;
+    // repairFlow draws the window into it then.
+    live = L.connect({ready: "wall-count-received_today", lang: config.lang, snapshot: applySnapshot, message: applyMessage,
                       flush: write, connection: showConnection});
     live.wall = state; // for the browser tests and debugging
-    setInterval(repairFlow, 2000);
+    setInterval(repairFlow, 1000);
+    setInterval(drawFlow, FLOW_DRAW_MS); // the last change of a burst is drawn too
     setInterval(tickClock, 1000);
   });
 })();

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 Message = dict[str, Any]
 UNITS_PUSH_SECONDS = 1.0
+# Every this often a frame carries the whole state (every counter, the warnings, the unit
+# table) instead of what changed: whatever a screen missed without noticing heals within it.
+KEYFRAME_SECONDS = 30.0
 
 
 def stream_entries(response: Any) -> list[tuple[str, dict[str, str]]]:
@@ -148,6 +151,7 @@ class LiveAggregator:
         clock: Callable[[], datetime] = utcnow,
         publish: Callable[[Message], None] = lambda message: None,
         heartbeat_seconds: float = 5.0,
+        listening: Callable[[], bool] = lambda: True,
     ) -> None:
         self.factory = factory
         self.redis = client
@@ -155,7 +159,11 @@ class LiveAggregator:
         self.clock = clock
         self.publish = publish
         self.heartbeat_seconds = heartbeat_seconds
+        self.listening = listening
         self._last_push = 0.0
+        # What the last frame said: the next one carries only what differs (None: say it all).
+        self._sent: dict[str, Any] | None = None
+        self._keyframe_at = float("-inf")  # time.monotonic()
         self.figures = LiveFigures(client, tz)
         self.ranking = RankingPolicy()
         self._units_pushed = False
@@ -523,19 +531,46 @@ class LiveAggregator:
 
     # ----------------------------------------------------------------- loop
     def push(self, events: list[Message]) -> None:
+        """Publish a frame: the events, then what changed since the frame before.
+
+        A frame always names the live state's epoch and seq; besides them it carries only the
+        counters that changed, the warnings when they changed, and the unit table when it
+        changed (looked at most once per ``UNITS_PUSH_SECONDS``). Counters change only with
+        a seq or an epoch, so a screen that missed a frame sees the gap and reloads the
+        snapshot; every ``KEYFRAME_SECONDS`` a frame carries everything anyway. With no
+        screen connected (``listening``) nothing is built or sent.
+        """
         self._last_push = self.clock().timestamp()
+        self._units_dirty = self._units_dirty or bool(events)
+        if not self.listening():
+            self._sent = None  # the next screen's first frame says it all
+            return
         from tickets.sla import calendar_warnings
 
-        message: Message = {"events": events, "counters": self.counters(), "server_time": self.clock().isoformat(),
-                            "warnings": calendar_warnings()}
-        self._units_dirty = self._units_dirty or bool(events)
-        if not self._units_pushed or self._units_due():
-            message["units"] = self.unit_table()  # full state: a lost frame cannot skew it
+        keyframe = self._sent is None or time.monotonic() - self._keyframe_at >= KEYFRAME_SECONDS
+        sent = {} if keyframe or self._sent is None else self._sent
+        counters = self.counters()
+        message: Message = {
+            "events": events, "server_time": self.clock().isoformat(),
+            "counters": {k: v for k, v in counters.items()
+                         if k in ("epoch", "seq") or sent.get("counters", {}).get(k) != v},
+        }
+        warnings = calendar_warnings()
+        if "warnings" not in sent or sent["warnings"] != warnings:
+            message["warnings"] = warnings
+        units = sent.get("units")
+        if keyframe or not self._units_pushed or self._units_due():
+            units = self.unit_table()
             self._units_pushed, self._units_dirty, self._units_at = True, False, time.monotonic()
+            if units != sent.get("units"):
+                message["units"] = units  # whole: the table is small and a lost frame cannot skew it
+        self._sent = {"counters": counters, "warnings": warnings, "units": units}
+        if keyframe:
+            self._keyframe_at = time.monotonic()
         self.publish(message)
 
     def _units_due(self) -> bool:
-        """The unit table goes out with the events, at most once per ``UNITS_PUSH_SECONDS``:
+        """The unit table is looked at with the events, at most once per ``UNITS_PUSH_SECONDS``:
         under a burst of intake, reading every unit's tallies per chunk cost more than
         applying the chunk, and a wall cannot show a ranking changing faster anyway."""
         return self._units_dirty and time.monotonic() - self._units_at >= UNITS_PUSH_SECONDS

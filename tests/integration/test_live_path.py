@@ -285,3 +285,59 @@ def test_the_relay_takes_a_backlog_of_big_messages_a_slice_at_a_time(
     assert live_world.redis.xlen(K.EVENTS_STREAM) == 3
     assert [e["event"] for e in live_world.pump()] == ["received", "dispatched"] * 3
 
+
+
+# ------------------------------------------------------------------ frames
+def test_a_frame_carries_what_changed_not_whole_views(live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first frame, a frame names the epoch and seq and carries only the counters
+    that changed; the warnings and the unit table ride only when they changed; a ticket's
+    step carries the fields a shared screen draws of that step, not the ticket's whole view."""
+    from dashboard import push
+    from dashboard.live import aggregator as aggregator_module
+
+    monkeypatch.setattr(aggregator_module, "KEYFRAME_SECONDS", 1e9)
+    monkeypatch.setattr(aggregator_module, "UNITS_PUSH_SECONDS", 0.0)  # look at the table every frame
+    live_world.pump()  # rebuild: the first frame says it all
+    first = live_world.pushed[-1]
+    assert set(first["counters"]) >= {"epoch", "seq", "received_today", "open_now", "closed_today"}
+    assert "units" in first and "warnings" in first
+
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.pump(rounds=1)
+    frame = live_world.pushed[-1]
+    assert [e["event"] for e in frame["events"]] == ["received", "dispatched"]
+    assert frame["counters"] == {"epoch": first["counters"]["epoch"], "seq": frame["events"][-1]["seq"],
+                                 "received_today": 1, "open_now": 1}
+    assert [u["received"] for u in frame["units"] if u["unit_code"] == "JN-LX"] == [1]  # the table changed
+
+    live_world.aggregator.push([])  # nothing happened since
+    quiet = live_world.pushed[-1]
+    assert quiet["counters"] == {"epoch": first["counters"]["epoch"], "seq": frame["counters"]["seq"]}
+    assert "units" not in quiet and "warnings" not in quiet
+
+    wire = push.wall_frame(frame)
+    received, dispatched = wire["events"]
+    assert set(received["ticket"]) == set(push.WALL_FIELDS["received"])
+    assert set(dispatched["ticket"]) == set(push.WALL_FIELDS["dispatched"])
+    assert len(json.dumps(wire["events"], ensure_ascii=False)) < len(json.dumps(frame["events"], ensure_ascii=False)) / 2
+    assert "张三" not in json.dumps(wire, ensure_ascii=False)
+    with unit_of_work(live_world.factory) as s:
+        lifecycle.contact(s, s.scalars(select(Ticket)).one(), MONDAY_9 + timedelta(minutes=5))
+    contact = push.wall_frame({"events": live_world.pump(rounds=1)})["events"]
+    assert [(e["event"], set(e["ticket"])) for e in contact] == [("contact", set(push.NAMED_ONLY))]
+
+
+def test_no_frame_is_built_while_no_screen_listens(live_world: World) -> None:
+    """With no screen connected the aggregator still applies every event (the snapshot is
+    current) but builds and sends no frame; the first frame afterwards carries everything."""
+    listening = [False]
+    live_world.aggregator.listening = lambda: listening[0]
+    live_world.pump()
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.pump()
+    assert live_world.pushed == []
+    assert live_world.aggregator.counters()["received_today"] == 1
+    listening[0] = True
+    live_world.aggregator.push([])
+    (frame,) = live_world.pushed
+    assert frame["counters"]["received_today"] == 1 and "units" in frame and "warnings" in frame
