@@ -62,6 +62,13 @@
     }
 
     /* ---------------------------------------------------------- ticker */
+    // The ticket's number leads to it: a link for someone who may open tickets, the number
+    // alone on a kiosk (nobody at a wall clicks; the number is what the room reads out).
+    function ticketNumber(number) {
+      if (!config.ticket_links || !number) { return L.el("Span", "t-number", number); }
+      return L.el("A", "t-number", number, undefined,
+                  {href: "/ticket/" + encodeURIComponent(number) + "?lang=" + config.lang});
+    }
     function tickerRow(item) {
       var ch = state.labels.channels_short[item.channel] || item.channel;
       var topic = state.labels.topics_short[item.topic] || item.topic;
@@ -73,7 +80,7 @@
         L.el("Span", "t-topic", topic),
         // The station that must act says where, too; the district only while there is no unit.
         L.el("Span", "t-unit", item.unit_name || item.district || text.no_place),
-        L.el("Span", "t-number", item.number || "")
+        ticketNumber(item.number || "")
       ], item.number + ":" + item.event);
     }
     function showTicker() { L.setProps("wall-ticker", {children: state.ticker.map(tickerRow)}); }

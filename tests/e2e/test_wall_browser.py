@@ -126,3 +126,46 @@ def test_wall_catches_up_after_redis_outage(browser: Any, pg_url: str, redis_ser
         page.close()
     finally:
         proc.stop()
+
+
+def log_in(browser: Any, base_url: str, path: str, username: str) -> Any:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{base_url}/login?next={path}")
+    page.fill("#username", username)
+    page.fill("#password", "minsheng-demo")  # the demo accounts' published password
+    page.click("button[type=submit]")
+    return page
+
+
+def ticker_numbers(page: Any) -> list[dict[str, Any]]:
+    shown: list[dict[str, Any]] = page.evaluate("""Array.from(document.querySelectorAll('#wall-ticker .t-number'))
+        .map(e => ({text: e.textContent, tag: e.tagName, href: e.getAttribute('href'),
+                    height: e.getBoundingClientRect().height, cut: e.scrollWidth > e.clientWidth + 1,
+                    fontPx: parseFloat(getComputedStyle(e).fontSize)}))""")
+    return shown
+
+
+def test_ticket_numbers_are_shown_and_lead_to_the_ticket(
+        browser: Any, served_embedded_platform: PlatformProcess) -> None:
+    factory = session_factory(served_embedded_platform.database_url)
+    wall = open_wall(browser, served_embedded_platform.base_url, [])
+    for i in range(3):
+        submit(factory, new_request(phone=f"1390531100{i}"))
+    with factory() as s:
+        numbers = set(s.scalars(select(Ticket.number).order_by(Ticket.id.desc()).limit(3)))
+    wait_until(lambda: numbers <= {n["text"] for n in ticker_numbers(wall)}, what="the numbers in the ticker")
+    # On a kiosk: the number, whole and readable, not a link (nobody at a wall may open a ticket).
+    kiosk = ticker_numbers(wall)
+    assert all(n["tag"] == "SPAN" and n["height"] > 0 and not n["cut"] and n["fontPx"] >= 14 for n in kiosk), kiosk
+    wall.close()
+    # Logged in (a leader may open tickets): each number is a link to its ticket's page.
+    page = log_in(browser, served_embedded_platform.base_url, "/wall", "leader")
+    page.wait_for_selector("#wall-conn.conn-ok", timeout=20000)
+    wait_until(lambda: numbers <= {n["text"] for n in ticker_numbers(page)}, what="the leader's ticker")
+    links = [n for n in ticker_numbers(page) if n["text"] in numbers]
+    assert all(n["tag"] == "A" and n["href"] == f"/ticket/{n['text']}?lang=zh-CN" for n in links), links
+    number = sorted(numbers)[0]
+    page.locator("#wall-ticker a.t-number", has_text=number).click()
+    page.wait_for_selector("#ticket-body", timeout=20000)
+    assert page.url.split("?")[0].endswith(f"/ticket/{number}") and number in page.inner_text("#ticket-page")
+    page.close()
