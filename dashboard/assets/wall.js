@@ -152,9 +152,11 @@
 
     /* -------------------------------------------------- header and clock */
     function showWarnings(list) {
-      // e.g. a year whose official calendar is not loaded: deadlines assume Mon–Fri.
+      // e.g. a year whose official calendar is not loaded: deadlines assume Mon–Fri. Only once
+      // that year has started: before, it is the admins' to act on (the duty console tells them).
       if (list === undefined) { return; }
-      var lines = list.map(function (w) { return L.format(text.warnings[w.code] || w.code, w); });
+      var lines = list.filter(function (w) { return w.started; })
+        .map(function (w) { return L.format(text.warnings[w.code] || w.code, w); });
       L.setProps("wall-warnings", {children: lines.length ? "⚠ " + lines.join(text.warning_separator) : ""});
     }
     function markUpdated(iso) { L.setProps("wall-updated", {children: L.time(iso, tz, "second")}); }

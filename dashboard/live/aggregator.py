@@ -507,7 +507,7 @@ class LiveAggregator:
 
         return {
             "counters": counters,
-            "warnings": calendar_warnings(),
+            "warnings": calendar_warnings(now.astimezone(self.tz).date()),
             "units": self.unit_table(),
             "flow": [
                 {
@@ -523,11 +523,12 @@ class LiveAggregator:
 
     # ----------------------------------------------------------------- loop
     def push(self, events: list[Message]) -> None:
-        self._last_push = self.clock().timestamp()
+        now = self.clock()
+        self._last_push = now.timestamp()
         from tickets.sla import calendar_warnings
 
-        message: Message = {"events": events, "counters": self.counters(), "server_time": self.clock().isoformat(),
-                            "warnings": calendar_warnings()}
+        message: Message = {"events": events, "counters": self.counters(), "server_time": now.isoformat(),
+                            "warnings": calendar_warnings(now.astimezone(self.tz).date())}
         self._units_dirty = self._units_dirty or bool(events)
         if not self._units_pushed or self._units_due():
             message["units"] = self.unit_table()  # full state: a lost frame cannot skew it
