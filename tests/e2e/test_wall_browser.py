@@ -193,7 +193,8 @@ def test_the_wall_says_only_a_started_years_calendar_warning_in_its_language(
         wall = open_wall(browser, served_embedded_platform.base_url, [], lang=lang)
         wall.evaluate(WATCH_TEXT, "wall-warnings")
         wall.evaluate(PUSH_WARNINGS, UNLOADED)
-        wait_until(lambda: any(words in t for t in wall.evaluate("window.__seen")), what="the started year's warning")
+        wait_until(lambda w=wall, said=words: any(said in t for t in w.evaluate("window.__seen")),
+                   what="the started year's warning")
         wall.wait_for_timeout(6000)  # a heartbeat or two of the server's own warnings (in December: next year's)
         seen = wall.evaluate("window.__seen")
         # A year not started yet is for the admins (the duty console), never on the public wall.
