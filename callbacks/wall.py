@@ -11,6 +11,10 @@ from callbacks.map import map_document
 from callbacks.screen import ScreenContext
 from layouts.map import LIVE_WINDOW
 
+# Where a ticket's number leads (the ticket page, /ticket/<number>), for whoever may open it.
+TICKET_PAGE = "/ticket"
+
 
 def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[str, Any]:
-    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": ctx.settings.timezone}
+    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": ctx.settings.timezone,
+            "ticket_links": ctx.may_view(TICKET_PAGE)}

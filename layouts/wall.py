@@ -116,9 +116,11 @@ def _counter(key: str, lang: str, big: bool) -> html.Div:
     )
 
 
-def script_config(lang: str) -> dict[str, Any]:
-    """The rules and words assets/wall.js applies to the snapshot and the pushes."""
+def script_config(lang: str, ticket_links: bool = False) -> dict[str, Any]:
+    """The rules and words assets/wall.js applies to the snapshot and the pushes;
+    ``ticket_links``: the viewer may open tickets, so the ticker's numbers link to them."""
     return {
+        "ticket_links": ticket_links,
         "counters": list(COUNTERS),
         "alert_counters": list(ALERT_COUNTERS),
         "bands": RATE_BANDS,
@@ -129,8 +131,10 @@ def script_config(lang: str) -> dict[str, Any]:
     }
 
 
-def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: Any) -> html.Div:
-    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's."""
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_links: bool = False,
+           **_query: Any) -> html.Div:
+    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's,
+    ``ticket_links``: whether the viewer may open a ticket (a kiosk may not)."""
     return html.Div(
         [
             html.Header(
@@ -187,7 +191,7 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: A
                 ],
                 className="wall-body",
             ),
-            live.marker("wall", lang, timezone, script_config(lang)),
+            live.marker("wall", lang, timezone, script_config(lang, ticket_links)),
         ],
         className="wall",
         lang=lang,
