@@ -10,7 +10,9 @@ from typing import Any
 from callbacks.map import map_document
 from callbacks.screen import ScreenContext
 from layouts.map import LIVE_WINDOW
+from tickets.figures import RankingPolicy
 
 
 def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[str, Any]:
-    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": ctx.settings.timezone}
+    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": ctx.settings.timezone,
+            "min_tickets": RankingPolicy.from_settings(ctx.settings).min_tickets}

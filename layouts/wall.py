@@ -17,6 +17,7 @@ from dash import dcc, html
 from layouts import live
 from layouts import map as map_screen
 from layouts.i18n import N_, WARNINGS, gettext, labels, other_language, switch_label, texts
+from tickets.figures import RankingPolicy
 from tickets.vocabulary import CHANNELS
 
 # One colour per channel, stable across screens and sessions.
@@ -54,10 +55,14 @@ UNIT_KINDS_ALWAYS = ("branch", "county_bureau")
 TICKER_ROWS = 30
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
+# The unit table's columns, in order: ranked by the composite score (DESIGN §4, tickets.figures.rank);
+# the rates it is made of, each with its Wilson 95% interval in small type.
 UNIT_COLUMNS: dict[str, str] = {
+    "col_rank": N_("Rank"),
     "col_unit": N_("Unit"),
     "col_received": N_("Received"),
-    "col_completion": N_("Completion"),
+    "col_score": N_("Score"),
+    "col_response": N_("Response"),
     "col_on_time": N_("On time"),
     "col_satisfaction": N_("Satisfaction"),
     "col_breaches": N_("Breaches"),
@@ -66,12 +71,27 @@ UNIT_COLUMNS: dict[str, str] = {
 SCRIPT_TEXT: dict[str, str] = {
     "no_place": N_("no place"),
     "warning_separator": N_("; "),
+    # The attention banner: what (the kind and topic), where, how many against the baseline.
+    "kind_surge": N_("Surge"),
+    "kind_recurring": N_("Recurring issue"),
+    "surge_baseline": N_("%(count)s today, usually %(baseline)s a day"),
+    "surge_floor": N_("%(count)s today, past the fixed floor of %(threshold)s (no baseline yet)"),
+    "recurring_evidence": N_("%(count)s in %(days)s days, %(baseline)s expected"),
+    "banner_more": N_("and %(count)s more"),
+    "banner_hint": N_("Acknowledge on the duty console"),
 }
+# The banner lists this many alerts, the oldest first; the rest as "and N more".
+BANNER_ROWS = 3
+# Served by the platform (dashboard/assets/), the duty console's sound.
+ALERT_SOUND = "/assets/duty-alert.wav"
+SOUND_ON = ("1", "on", "true", "yes")
 
 
 def flow_figure(lang: str) -> go.Figure:
-    """Empty stacked bars, one trace per channel in ``CHANNELS`` order; the script fills them."""
-    names = labels(lang)["channels"]
+    """Empty stacked bars, one trace per channel in ``CHANNELS`` order; the script fills them.
+    The legend is one narrow column of short names at the right: across the top it took
+    half the panel."""
+    names = labels(lang)["channels_short"]
     fig = go.Figure(
         [
             go.Bar(x=[], y=[], name=names[code], meta=code, marker_color=CHANNEL_COLOURS[code],
@@ -84,8 +104,9 @@ def flow_figure(lang: str) -> go.Figure:
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": FONT_STACK, "color": "#c9d4e3", "size": 14},
-        margin={"l": 48, "r": 16, "t": 8, "b": 40},
-        legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 13}},
+        margin={"l": 48, "r": 8, "t": 8, "b": 40},
+        legend={"orientation": "v", "traceorder": "normal", "x": 1.0, "xanchor": "left", "y": 1.0, "yanchor": "top",
+                "font": {"size": 13}, "itemwidth": 30, "tracegroupgap": 0, "bgcolor": "rgba(0,0,0,0)"},
         xaxis={"type": "category", "nticks": 13, "gridcolor": "#1f2a3a", "tickangle": 0},
         yaxis={"gridcolor": "#1f2a3a", "rangemode": "tozero", "title": None},
         bargap=0.15,
@@ -95,7 +116,7 @@ def flow_figure(lang: str) -> go.Figure:
 
 
 def unit_table(lang: str) -> html.Table:
-    """Per-unit rates today; the body is filled and kept current by the page script."""
+    """Per-unit rates today, ranked; the body is filled and kept current by the page script."""
     return html.Table(
         [
             html.Thead(html.Tr([html.Th(gettext(text, lang), className=c) for c, text in UNIT_COLUMNS.items()])),
@@ -103,6 +124,11 @@ def unit_table(lang: str) -> html.Table:
         ],
         className="unit-table",
     )
+
+
+def unit_note(lang: str, min_tickets: int) -> html.Div:
+    return html.Div(gettext("Small type: the 95%% interval. Grey: fewer than %(min)s tickets today, not ranked.",
+                            lang, min=min_tickets), className="unit-note")
 
 
 def _counter(key: str, lang: str, big: bool) -> html.Div:
@@ -116,9 +142,12 @@ def _counter(key: str, lang: str, big: bool) -> html.Div:
     )
 
 
-def script_config(lang: str) -> dict[str, Any]:
+def script_config(lang: str, sound: bool = False) -> dict[str, Any]:
     """The rules and words assets/wall.js applies to the snapshot and the pushes."""
     return {
+        "columns": list(UNIT_COLUMNS),
+        "banner_rows": BANNER_ROWS,
+        "sound": ALERT_SOUND if sound else None,
         "counters": list(COUNTERS),
         "alert_counters": list(ALERT_COUNTERS),
         "bands": RATE_BANDS,
@@ -129,8 +158,12 @@ def script_config(lang: str) -> dict[str, Any]:
     }
 
 
-def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: Any) -> html.Div:
-    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's."""
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets: int = RankingPolicy.min_tickets,
+           sound: str = "",
+           **_query: Any) -> html.Div:
+    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's,
+    ``min_tickets``: the ranking's minimum volume; ``sound=1`` in the URL: a sound with each new
+    alert and breach (off by default: most walls are in a room with people on the phone)."""
     return html.Div(
         [
             html.Header(
@@ -152,6 +185,8 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: A
                 ],
                 className="wall-header",
             ),
+            # New surges and recurring issues, until acknowledged on the duty console (assets/wall.js).
+            html.Div(id="wall-banner", className="wall-banner", role="alert"),
             html.Section(
                 [_counter(k, lang, True) for k in BIG_COUNTERS]
                 + [html.Div([_counter(k, lang, False) for k in SMALL_COUNTERS], className="counter-row")],
@@ -173,7 +208,8 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: A
                                 ],
                                 className="panel panel-flow",
                             ),
-                            html.Div([html.H2(gettext("Units today", lang)), unit_table(lang)],
+                            html.Div([html.H2(gettext("Units today, ranked", lang)), unit_table(lang),
+                                      unit_note(lang, min_tickets)],
                                      className="panel panel-units"),
                         ],
                         className="wall-left",
@@ -187,7 +223,7 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: A
                 ],
                 className="wall-body",
             ),
-            live.marker("wall", lang, timezone, script_config(lang)),
+            live.marker("wall", lang, timezone, script_config(lang, sound.lower() in SOUND_ON)),
         ],
         className="wall",
         lang=lang,
