@@ -73,7 +73,7 @@ SCRIPT_TEXT: dict[str, str] = {
     "warning_separator": N_("; "),
     # The attention banner: what (the kind and topic), where, how many against the baseline.
     "kind_surge": N_("Surge"),
-    "kind_recurring": N_("Recurring issue"),
+    "kind_recurring": N_("Recurring"),
     "surge_baseline": N_("%(count)s today, usually %(baseline)s a day"),
     "surge_floor": N_("%(count)s today, past the fixed floor of %(threshold)s (no baseline yet)"),
     "recurring_evidence": N_("%(count)s in %(days)s days, %(baseline)s expected"),
@@ -81,7 +81,7 @@ SCRIPT_TEXT: dict[str, str] = {
     "banner_hint": N_("Acknowledge on the duty console"),
 }
 # The banner lists this many alerts, the oldest first; the rest as "and N more".
-BANNER_ROWS = 3
+BANNER_ROWS = 4
 # Served by the platform (dashboard/assets/), the duty console's sound.
 ALERT_SOUND = "/assets/duty-alert.wav"
 SOUND_ON = ("1", "on", "true", "yes")
@@ -89,9 +89,8 @@ SOUND_ON = ("1", "on", "true", "yes")
 
 def flow_figure(lang: str) -> go.Figure:
     """Empty stacked bars, one trace per channel in ``CHANNELS`` order; the script fills them.
-    The legend is one narrow column of short names at the right: across the top it took
-    half the panel."""
-    names = labels(lang)["channels_short"]
+    No Plotly legend (across the top it took half the panel): ``flow_legend`` is one line beside the title."""
+    names = labels(lang)["channels"]
     fig = go.Figure(
         [
             go.Bar(x=[], y=[], name=names[code], meta=code, marker_color=CHANNEL_COLOURS[code],
@@ -104,15 +103,21 @@ def flow_figure(lang: str) -> go.Figure:
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": FONT_STACK, "color": "#c9d4e3", "size": 14},
-        margin={"l": 48, "r": 8, "t": 8, "b": 40},
-        legend={"orientation": "v", "traceorder": "normal", "x": 1.0, "xanchor": "left", "y": 1.0, "yanchor": "top",
-                "font": {"size": 13}, "itemwidth": 30, "tracegroupgap": 0, "bgcolor": "rgba(0,0,0,0)"},
+        margin={"l": 48, "r": 16, "t": 8, "b": 40},
+        showlegend=False,
         xaxis={"type": "category", "nticks": 13, "gridcolor": "#1f2a3a", "tickangle": 0},
         yaxis={"gridcolor": "#1f2a3a", "rangemode": "tozero", "title": None},
         bargap=0.15,
         uirevision="wall-flow",
     )
     return fig
+
+
+def flow_legend(lang: str) -> html.Div:
+    """The channels' colours in one line of short names (assets/wall.css)."""
+    names = labels(lang)["channels_short"]
+    return html.Div([html.Span(names[code], className="flow-key", style={"--key": CHANNEL_COLOURS[code]})
+                     for code in CHANNELS], className="flow-legend")
 
 
 def unit_table(lang: str) -> html.Table:
@@ -194,11 +199,17 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets
             ),
             html.Section(
                 [
+                    html.Div([html.H2(gettext("Units today, ranked", lang)),
+                              html.Div(unit_table(lang), className="unit-table-box"), unit_note(lang, min_tickets)],
+                             className="panel panel-units"),
                     html.Div(
                         [
+                            # The live heat map (assets/map_live.js feeds it pushed tickets).
+                            map_screen.wall_panel(lang, map_document),
                             html.Div(
                                 [
-                                    html.H2(gettext("Ticket flow, last two hours (per minute, by channel)", lang)),
+                                    html.Div([html.H2(gettext("Ticket flow, last two hours (per minute, by channel)",
+                                                              lang)), flow_legend(lang)], className="flow-head"),
                                     dcc.Graph(
                                         id="wall-flow",
                                         figure=flow_figure(lang),
@@ -208,14 +219,9 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets
                                 ],
                                 className="panel panel-flow",
                             ),
-                            html.Div([html.H2(gettext("Units today, ranked", lang)), unit_table(lang),
-                                      unit_note(lang, min_tickets)],
-                                     className="panel panel-units"),
                         ],
-                        className="wall-left",
+                        className="wall-middle",
                     ),
-                    # The live heat map (assets/map_live.js feeds it pushed tickets).
-                    map_screen.wall_panel(lang, map_document),
                     html.Div(
                         [html.H2(gettext("Latest tickets", lang)), html.Ul(id="wall-ticker", className="ticker")],
                         className="panel panel-ticker",

@@ -61,7 +61,8 @@
     }
 
     /* ------------------------------------------------------ unit table */
-    function pct(rate) { return rate === null || rate === undefined ? "—" : (rate * 100).toFixed(1) + "%"; }
+    // Whole percents, rounded down (99.6% is not yet 100%): the interval beside it is wider than a decimal.
+    function pct(rate) { return rate === null || rate === undefined ? "—" : Math.floor(rate * 100 + 1e-9) + "%"; }
     // The Wilson 95% interval in whole percents, for the small type beside the rate.
     function span(bounds) {
       return bounds ? Math.floor(bounds[0] * 100) + "–" + Math.ceil(bounds[1] * 100) : "";
@@ -94,6 +95,7 @@
     }
     function newUnitRow(u) {
       var tr = document.createElement("tr");
+      tr.setAttribute("data-unit", u.unit_code);
       unitCells(u).forEach(function (cell) {
         var td = document.createElement("td");
         if (cell[2] !== undefined) { // the rate, then its interval in small type
@@ -323,7 +325,6 @@
       // Plotly sizes text in pixels: scale it with the screen (1 at 1920x1080, 2 at 4K).
       var scale = Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
       patch.assign(["layout", "font", "size"], Math.round(14 * scale));
-      patch.assign(["layout", "legend", "font", "size"], Math.round(13 * scale));
       patch.assign(["layout", "margin"], {l: 48 * scale, r: 16 * scale, t: 8 * scale, b: 40 * scale});
       L.setProps("wall-flow", {figure: patch.build()});
       state.flowDirty = false;
