@@ -105,7 +105,7 @@ def flow_figure(lang: str) -> go.Figure:
         font={"family": FONT_STACK, "color": "#c9d4e3", "size": 14},
         margin={"l": 48, "r": 16, "t": 8, "b": 40},
         showlegend=False,
-        xaxis={"type": "category", "nticks": 13, "gridcolor": "#1f2a3a", "tickangle": 0},
+        xaxis={"type": "category", "nticks": 7, "gridcolor": "#1f2a3a", "tickangle": 0},
         yaxis={"gridcolor": "#1f2a3a", "rangemode": "tozero", "title": None},
         bargap=0.15,
         uirevision="wall-flow",

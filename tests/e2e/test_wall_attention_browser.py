@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -22,9 +23,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import settings as settings_module
 from tests.helpers import TZ, new_request, plant, submit, ticket_row, unit_ids, wait_until
 from tests.servers import PlatformProcess
+from tickets import sla
 from tickets.alerts import detect
 from tickets.bootstrap import session_factory
 from tickets.models import Alert, Ticket
@@ -109,9 +110,11 @@ def test_a_new_surge_is_on_every_wall_until_acknowledged_on_the_duty_console(
 
     plant_two_surges(factory, datetime.now(timezone.utc))
     committed = time.time()
-    wait_until(lambda: len(banner(quiet)) == 2 and len(banner(loud)) == 2, timeout=10, interval=0.05,
+    wait_until(lambda: len(banner(quiet)) == 2 and len(banner(loud)) == 2, timeout=10, every=0.05,
                what="both surges on both walls")
-    assert time.time() - committed <= 2.0, f"the banner came {time.time() - committed:.2f} s after the commit"
+    shown_after = time.time() - committed
+    print(f"banner {shown_after:.2f} s after the commit")
+    assert shown_after <= 2.0, f"the banner came {shown_after:.2f} s after the commit"
 
     with factory() as s:
         alerts = {a.topic: a for a in s.scalars(select(Alert))}
@@ -123,7 +126,8 @@ def test_a_new_surge_is_on_every_wall_until_acknowledged_on_the_duty_console(
     assert lines[str(theft.id)] == (f"突增 盗窃 市中区 今日 {theft.count} 起，超过固定阈值 {theft.threshold} 起（尚无基线）"), lines
     assert px(quiet, "#wall-banner .banner-item") >= 24
     assert loud.evaluate("minshengLive.wall.sounds") >= 1 and quiet.evaluate("minshengLive.wall.sounds") == 0
-    assert loud.evaluate("fetch(minshengLive.wall && %r).then(r => r.status)" % "/assets/duty-alert.wav") == 200
+    sound = loud.evaluate("JSON.parse(document.getElementById('live-screen').dataset.config).sound")
+    assert sound and loud.evaluate("(url) => fetch(url).then(r => r.ok)", sound)  # served by the platform
     # Nothing personal on the wall: the planted tickets' citizen is 张三 13812345678.
     assert "张三" not in quiet.content() and "13812345678" not in quiet.content()
 
@@ -138,8 +142,10 @@ def test_a_new_surge_is_on_every_wall_until_acknowledged_on_the_duty_console(
     duty.click(f"#duty-alerts li[data-alert='{noise.id}'] button.step-primary")
     clicked = time.time()
     wait_until(lambda: str(noise.id) not in banner(quiet) and str(noise.id) not in banner(loud), timeout=10,
-               interval=0.05, what="the acknowledged surge to leave both walls")
-    assert time.time() - clicked <= 2.0
+               every=0.05, what="the acknowledged surge to leave both walls")
+    gone_after = time.time() - clicked
+    print(f"banner line gone {gone_after:.2f} s after the click")
+    assert gone_after <= 2.0
     assert list(banner(quiet)) == [str(theft.id)] and list(banner(loud)) == [str(theft.id)]
     with factory() as s:
         taken = s.get(Alert, noise.id)
@@ -158,9 +164,15 @@ FLASHES = """() => { window.__flashes = [];
     unit: (e.target.closest('tr[data-unit]') || {dataset: {}}).dataset.unit || null}), true); }"""
 
 
+def fast_clocks(pg_url: str, policy_file: Path) -> Any:
+    """Sessions that give new tickets the platform's 18-second contact clock (the policy is the process's)."""
+    sla.use_policy_file(policy_file)
+    return session_factory(pg_url)
+
+
 def test_a_breach_flashes_the_counter_and_its_units_row(browser: Any, platform: PlatformProcess, pg_url: str,
-                                                         policy_file: Path) -> None:
-    factory = session_factory(pg_url, settings_module.load(environ={"MINSHENG_SLA_POLICY": str(policy_file)}))
+                                                         policy_file: Path, fresh_sla_state: None) -> None:
+    factory = fast_clocks(pg_url, policy_file)
     context, page = open_wall(browser, platform)
     ticket = submit(factory, new_request())
     with factory() as s:
@@ -171,21 +183,22 @@ def test_a_breach_flashes_the_counter_and_its_units_row(browser: Any, platform: 
     wait_until(lambda: page.locator(f"#wall-units tr[data-unit='{row}']").count() == 1, what="the unit's row")
     page.evaluate(FLASHES)
     wait_until(lambda: page.inner_text("#wall-count-breaches_now").strip() == "1", timeout=CONTACT_SECONDS + 10,
-               interval=0.1, what="the breach")
+               every=0.1, what="the breach")
     page.wait_for_timeout(300)
     flashes = page.evaluate("window.__flashes")
     counter = [f for f in flashes if f["counter"]]
     rows = {f["unit"] for f in flashes if f["unit"]}
     assert len(counter) == 1 and counter[0]["name"] == "attentionPanel", flashes  # once
     assert rows == {row}, flashes
+    print(f"flash {counter[0]['at'] / 1000 - due:.2f} s after the deadline")
     assert counter[0]["at"] / 1000 - due <= 2.0, "the flash came late"
     assert page.evaluate("minshengLive.wall.sounds") == 0  # no sound unless the wall asks for it
     context.close()
 
 
 def test_the_unit_table_is_ranked_with_intervals_and_legible(browser: Any, platform: PlatformProcess, pg_url: str,
-                                                              policy_file: Path) -> None:
-    factory = session_factory(pg_url, settings_module.load(environ={"MINSHENG_SLA_POLICY": str(policy_file)}))
+                                                              policy_file: Path, fresh_sla_state: None) -> None:
+    factory = fast_clocks(pg_url, policy_file)
     for _ in range(MIN_TICKETS + 1):
         submit(factory, new_request(phone=f"1390531{time.monotonic_ns() % 10_000:04d}"))
     time.sleep(CONTACT_SECONDS + 1)  # their contact deadlines pass: a response rate (none contacted in time)
@@ -194,12 +207,13 @@ def test_the_unit_table_is_ranked_with_intervals_and_legible(browser: Any, platf
     def shown() -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = page.evaluate("""() => Array.from(document.querySelectorAll('#wall-units tr'))
           .map(tr => ({unit: tr.dataset.unit, unranked: tr.classList.contains('unit-unranked'),
-                       cells: Array.from(tr.children).map(td => td.innerText.replace(/\\s+/g, ' ').trim()),
+                       cells: Array.from(tr.children).map(td => td.children.length
+                         ? Array.from(td.children).map(c => c.textContent).join(' ') : td.textContent),
                        colour: getComputedStyle(tr.children[2]).color}))""")
         return found
 
-    units = platform.get("/api/v1/live/snapshot")["units"]
-    wait_until(lambda: any(r["rank"] == 1 for r in units) and shown(), what="a ranked unit")
+    wait_until(lambda: any(r["rank"] == 1 for r in platform.get("/api/v1/live/snapshot")["units"]) and shown(),
+               what="a ranked unit")
     snapshot = {u["unit_code"]: u for u in platform.get("/api/v1/live/snapshot")["units"]}
     rows = shown()
     ranked = [r for r in rows if not r["unranked"]]
@@ -213,8 +227,10 @@ def test_the_unit_table_is_ranked_with_intervals_and_legible(browser: Any, platf
     # The first unit's response rate with its Wilson interval, from the counts the wall was given.
     first = snapshot[ranked[0]["unit"]]
     low, high = wilson(0, first["received"]) or (0.0, 0.0)
-    assert first["response_rate"] == 0.0 and ranked[0]["cells"][4] == f"0% {int(low * 100)}–{-int(-high * 100 // 1)}"
+    assert first["response_rate"] == 0.0
+    assert ranked[0]["cells"][4] == f"0% {math.floor(low * 100)}–{math.ceil(high * 100)}", ranked[0]
     body = px(page, "#wall-units td")
+    print(f"unit table text {body} px at 1920x1080")
     assert body >= 24, f"the unit table's text is {body} px at 1920x1080"
     assert px(page, ".unit-table th") >= 24
     context.close()
