@@ -17,7 +17,6 @@ from dash import dcc, html
 from layouts import live
 from layouts import map as map_screen
 from layouts.i18n import N_, WARNINGS, gettext, labels, other_language, switch_label, texts
-from tickets.figures import RankingPolicy
 from tickets.vocabulary import CHANNELS
 
 # One colour per channel, stable across screens and sessions.
@@ -163,8 +162,7 @@ def script_config(lang: str, sound: bool = False) -> dict[str, Any]:
     }
 
 
-def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets: int = RankingPolicy.min_tickets,
-           sound: str = "",
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets: int, sound: str = "",
            **_query: Any) -> html.Div:
     """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's,
     ``min_tickets``: the ranking's minimum volume; ``sound=1`` in the URL: a sound with each new
