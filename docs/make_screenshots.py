@@ -253,7 +253,8 @@ def wall_and_map_shots() -> None:
                     page.wait_for_timeout(4000)
                     # Now and then the flow chart stays empty after the first snapshot (a race
                     # between the snapshot's figure patch and dcc.Graph loading): load again.
-                    if page.evaluate("document.querySelectorAll('#wall-flow .legend .traces').length"):
+                    if page.evaluate("(document.querySelector('#wall-flow .js-plotly-plot') || {}).data"
+                                     "?.some(t => (t.y || []).some(v => v > 0))"):
                         break
                 _shoot(page, name, page)
             for name, path, user in DUTY_SHOTS:

@@ -54,10 +54,14 @@ UNIT_KINDS_ALWAYS = ("branch", "county_bureau")
 TICKER_ROWS = 30
 FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
+# The unit table's columns, in order: ranked by the composite score (DESIGN §4, tickets.figures.rank);
+# the rates it is made of, each with its Wilson 95% interval in small type.
 UNIT_COLUMNS: dict[str, str] = {
+    "col_rank": N_("Rank"),
     "col_unit": N_("Unit"),
     "col_received": N_("Received"),
-    "col_completion": N_("Completion"),
+    "col_score": N_("Score"),
+    "col_response": N_("Response"),
     "col_on_time": N_("On time"),
     "col_satisfaction": N_("Satisfaction"),
     "col_breaches": N_("Breaches"),
@@ -66,11 +70,25 @@ UNIT_COLUMNS: dict[str, str] = {
 SCRIPT_TEXT: dict[str, str] = {
     "no_place": N_("no place"),
     "warning_separator": N_("; "),
+    # The attention banner: what (the kind and topic), where, how many against the baseline.
+    "kind_surge": N_("Surge"),
+    "kind_recurring": N_("Recurring"),
+    "surge_baseline": N_("%(count)s today, usually %(baseline)s a day"),
+    "surge_floor": N_("%(count)s today, past the fixed floor of %(threshold)s (no baseline yet)"),
+    "recurring_evidence": N_("%(count)s in %(days)s days, %(baseline)s expected"),
+    "banner_more": N_("and %(count)s more"),
+    "banner_hint": N_("Acknowledge on the duty console"),
 }
+# The banner lists this many alerts, the oldest first; the rest as "and N more".
+BANNER_ROWS = 4
+# Served by the platform (dashboard/assets/), the duty console's sound.
+ALERT_SOUND = "/assets/duty-alert.wav"
+SOUND_ON = ("1", "on", "true", "yes")
 
 
 def flow_figure(lang: str) -> go.Figure:
-    """Empty stacked bars, one trace per channel in ``CHANNELS`` order; the script fills them."""
+    """Empty stacked bars, one trace per channel in ``CHANNELS`` order; the script fills them.
+    No Plotly legend (across the top it took half the panel): ``flow_legend`` is one line beside the title."""
     names = labels(lang)["channels"]
     fig = go.Figure(
         [
@@ -85,8 +103,8 @@ def flow_figure(lang: str) -> go.Figure:
         plot_bgcolor="rgba(0,0,0,0)",
         font={"family": FONT_STACK, "color": "#c9d4e3", "size": 14},
         margin={"l": 48, "r": 16, "t": 8, "b": 40},
-        legend={"orientation": "h", "traceorder": "normal", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 13}},
-        xaxis={"type": "category", "nticks": 13, "gridcolor": "#1f2a3a", "tickangle": 0},
+        showlegend=False,
+        xaxis={"type": "category", "nticks": 7, "gridcolor": "#1f2a3a", "tickangle": 0},
         yaxis={"gridcolor": "#1f2a3a", "rangemode": "tozero", "title": None},
         bargap=0.15,
         uirevision="wall-flow",
@@ -94,8 +112,15 @@ def flow_figure(lang: str) -> go.Figure:
     return fig
 
 
+def flow_legend(lang: str) -> html.Div:
+    """The channels' colours in one line of short names (assets/wall.css)."""
+    names = labels(lang)["channels_short"]
+    return html.Div([html.Span(names[code], className="flow-key", style={"--key": CHANNEL_COLOURS[code]})
+                     for code in CHANNELS], className="flow-legend")
+
+
 def unit_table(lang: str) -> html.Table:
-    """Per-unit rates today; the body is filled and kept current by the page script."""
+    """Per-unit rates today, ranked; the body is filled and kept current by the page script."""
     return html.Table(
         [
             html.Thead(html.Tr([html.Th(gettext(text, lang), className=c) for c, text in UNIT_COLUMNS.items()])),
@@ -103,6 +128,11 @@ def unit_table(lang: str) -> html.Table:
         ],
         className="unit-table",
     )
+
+
+def unit_note(lang: str, min_tickets: int) -> html.Div:
+    return html.Div(gettext("Small type: the 95%% interval. Grey: fewer than %(min)s tickets today, not ranked.",
+                            lang, min=min_tickets), className="unit-note")
 
 
 def _counter(key: str, lang: str, big: bool) -> html.Div:
@@ -116,11 +146,14 @@ def _counter(key: str, lang: str, big: bool) -> html.Div:
     )
 
 
-def script_config(lang: str, ticket_links: bool = False) -> dict[str, Any]:
+def script_config(lang: str, ticket_links: bool = False, sound: bool = False) -> dict[str, Any]:
     """The rules and words assets/wall.js applies to the snapshot and the pushes;
     ``ticket_links``: the viewer may open tickets, so the ticker's numbers link to them."""
     return {
         "ticket_links": ticket_links,
+        "columns": list(UNIT_COLUMNS),
+        "banner_rows": BANNER_ROWS,
+        "sound": ALERT_SOUND if sound else None,
         "counters": list(COUNTERS),
         "alert_counters": list(ALERT_COUNTERS),
         "bands": RATE_BANDS,
@@ -131,9 +164,11 @@ def script_config(lang: str, ticket_links: bool = False) -> dict[str, Any]:
     }
 
 
-def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_links: bool = False,
-           **_query: Any) -> html.Div:
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets: int, sound: str = "",
+           ticket_links: bool = False, **_query: Any) -> html.Div:
     """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's,
+    ``min_tickets``: the ranking's minimum volume; ``sound=1`` in the URL: a sound with each new
+    alert and breach (off by default: most walls are in a room with people on the phone);
     ``ticket_links``: whether the viewer may open a ticket (a kiosk may not)."""
     return html.Div(
         [
@@ -156,6 +191,8 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_link
                 ],
                 className="wall-header",
             ),
+            # New surges and recurring issues, until acknowledged on the duty console (assets/wall.js).
+            html.Div(id="wall-banner", className="wall-banner", role="alert"),
             html.Section(
                 [_counter(k, lang, True) for k in BIG_COUNTERS]
                 + [html.Div([_counter(k, lang, False) for k in SMALL_COUNTERS], className="counter-row")],
@@ -163,11 +200,17 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_link
             ),
             html.Section(
                 [
+                    html.Div([html.H2(gettext("Units today, ranked", lang)),
+                              html.Div(unit_table(lang), className="unit-table-box"), unit_note(lang, min_tickets)],
+                             className="panel panel-units"),
                     html.Div(
                         [
+                            # The live heat map (assets/map_live.js feeds it pushed tickets).
+                            map_screen.wall_panel(lang, map_document),
                             html.Div(
                                 [
-                                    html.H2(gettext("Ticket flow, last two hours (per minute, by channel)", lang)),
+                                    html.Div([html.H2(gettext("Ticket flow, last two hours (per minute, by channel)",
+                                                              lang)), flow_legend(lang)], className="flow-head"),
                                     dcc.Graph(
                                         id="wall-flow",
                                         figure=flow_figure(lang),
@@ -177,13 +220,9 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_link
                                 ],
                                 className="panel panel-flow",
                             ),
-                            html.Div([html.H2(gettext("Units today", lang)), unit_table(lang)],
-                                     className="panel panel-units"),
                         ],
-                        className="wall-left",
+                        className="wall-middle",
                     ),
-                    # The live heat map (assets/map_live.js feeds it pushed tickets).
-                    map_screen.wall_panel(lang, map_document),
                     html.Div(
                         [html.H2(gettext("Latest tickets", lang)), html.Ul(id="wall-ticker", className="ticker")],
                         className="panel panel-ticker",
@@ -191,7 +230,7 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_link
                 ],
                 className="wall-body",
             ),
-            live.marker("wall", lang, timezone, script_config(lang, ticket_links)),
+            live.marker("wall", lang, timezone, script_config(lang, ticket_links, sound.lower() in SOUND_ON)),
         ],
         className="wall",
         lang=lang,

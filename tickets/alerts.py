@@ -161,6 +161,13 @@ def alert_view(alert: Alert, unit: Unit | None = None) -> dict[str, Any]:
     }
 
 
+def calling(stmt: Any = None) -> Any:
+    """The alerts that still call for attention: open, and nobody has acknowledged them (the
+    wall's banner). ``stmt``: a select of Alert to narrow, e.g. to a scope."""
+    stmt = select(Alert) if stmt is None else stmt
+    return stmt.where(Alert.status == "open", Alert.acknowledged_at.is_(None)).order_by(Alert.first_seen_at, Alert.id)
+
+
 def _announce(session: UnitOfWork, alert: Alert, action: str, at: datetime) -> None:
     session.flush()
     events.announce(session, ALERT_TOPIC, {"event": "alert", "action": action, "at": at.isoformat(),

@@ -178,14 +178,20 @@ def unit_figures(tally: Tally, sub: SubTally, policy: RankingPolicy) -> dict[str
     """``tickets.figures.figures`` with the sub-rates, every rate's Wilson interval and the
     composite's (docs/FIGURES.md)."""
     out = figures(tally, policy, sub)
-    out["intervals"] = {rate: _interval(out["counts"], num, den) for rate, (num, den) in RATES.items()}
+    out["intervals"] = intervals(out["counts"], RATES)
     out["composite_interval"] = composite_interval(out["intervals"], out, policy)
     return out
 
 
-def _interval(counts: Mapping[str, int], numerator: str, denominator: str) -> list[float] | None:
-    bounds = wilson(counts[numerator], counts[denominator])
-    return list(bounds) if bounds is not None else None
+def intervals(counts: Mapping[str, int], rates: Iterable[str]) -> dict[str, list[float] | None]:
+    """The Wilson 95% interval of each of ``rates`` (names of ``RATES``) from a figure's counts;
+    None for a rate with no denominator. The bulletin's and the wall's, one definition."""
+    out: dict[str, list[float] | None] = {}
+    for rate in rates:
+        numerator, denominator = RATES[rate]
+        bounds = wilson(counts[numerator], counts[denominator])
+        out[rate] = list(bounds) if bounds is not None else None
+    return out
 
 
 def composite_interval(intervals: Mapping[str, list[float] | None], rates: Mapping[str, Any],

@@ -5,15 +5,18 @@ from typing import Any
 
 import redis
 from flask import jsonify, request
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from layouts.i18n import normalise, warning_text
-from tickets import sla
+from tickets import alerts, sla
+from tickets.alerts import alert_view
+from tickets.models import Alert, Unit
 
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError
-from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, LANG, PUBLIC, STR, TIME, obj, operation
+from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, LANG, PUBLIC, STR, TIME, obj, operation, ref
+from dashboard.api.params import in_scope
 from dashboard.auth import current_actor, public, require_login
 from dashboard.read_models.live import snapshot
 
@@ -25,7 +28,7 @@ HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "rel
 @operation("Everything a live screen starts from; pushes carry on from counters.seq", {200: obj({
     "counters": ANY_OBJECT, "warnings": {"type": "array"}, "units": {"type": "array"}, "flow": {"type": "array"},
     "ticker": {"type": "array"}, "server_time": TIME, "channels": {"type": "array", "items": STR},
-    "labels": ANY_OBJECT,
+    "labels": ANY_OBJECT, "alerts": {"type": "array", "items": ref("Alert")},
 })}, params=(LANG,), description="503 with Retry-After while the live state is rebuilt or Redis is away.")
 @require_login()  # any actor, a wall's kiosk token included
 def live_snapshot() -> Any:
@@ -37,6 +40,13 @@ def live_snapshot() -> Any:
         body = snapshot(platform.aggregator, normalise(request.args.get("lang")))
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         raise ApiError(503, "redis_unreachable") from None
+    # Read after the live state: an alert raised or acknowledged since its seq is in this list and
+    # comes again by push, which the wall applies by the alert's id (the same state twice is harmless).
+    actor = current_actor()
+    assert actor is not None
+    with platform.factory() as session:
+        stmt = in_scope(select(Alert, Unit).outerjoin(Unit, Unit.id == Alert.unit_id), Alert.unit_id, actor, session)
+        body["alerts"] = [alert_view(a, u) for a, u in session.execute(alerts.calling(stmt))]
     return jsonify(body)
 
 

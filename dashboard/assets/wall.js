@@ -1,8 +1,11 @@
 /* The wall's own rendering, on the shared live module (live.js).
  *
  * From a snapshot and then from each pushed message: the counters, the unit
- * table, the ticker and the ticket-flow chart, the warnings, the connection
- * state and the clock. Its words, the bureau's time zone and its rules (which
+ * table (ranked by the server, each rate with its Wilson interval), the
+ * attention banner (open alerts nobody has acknowledged yet), the ticker and the
+ * ticket-flow chart, the warnings, the connection state and the clock. A breach
+ * flashes the breach counter and its unit's row once; a new alert flashes its
+ * banner line; with ?sound=1 both sound once per frame. Its words, the bureau's time zone and its rules (which
  * counters alarm, the rate bands, which units are always listed, how many
  * ticker rows) come in the config layouts/wall.py renders into the live marker.
  *
@@ -27,7 +30,8 @@
     var state = {
       labels: null, channels: [], firstMinute: null, windowSize: 120, ticker: [],
       flowX: null, flowY: null, flowRepairs: 0, flowDraws: 0, flowDirty: false, flowDrawnAt: 0,
-      counters: {}, units: null, touched: null
+      counters: {}, units: null, touched: null,
+      alerts: {}, flashes: 0, sounds: 0 // alert id -> its view; for the browser tests: what attention was asked
     };
     var shown = {}; // element id -> the text and class last written
     var live;
@@ -35,10 +39,11 @@
     function minuteOf(iso) { return Math.floor(Date.parse(iso) / MINUTE_MS); }
     function hhmm(minute) { return L.time(new Date(minute * MINUTE_MS), tz, "minute"); }
 
-    // Write an element's text and class only when they differ from what was written.
+    // Write an element's text and class only when they differ from what was written
+    // (content undefined: the class only, the element keeps its children).
     function put(el, key, content, className) {
       var last = shown[key] || (shown[key] = {});
-      if (last.text !== content) { el.textContent = content; last.text = content; }
+      if (content !== undefined && last.text !== content) { el.textContent = content; last.text = content; }
       if (className !== undefined && last.cls !== className) { el.className = className; last.cls = className; }
     }
     function putId(id, content, className) {
@@ -56,7 +61,12 @@
     }
 
     /* ------------------------------------------------------ unit table */
-    function pct(rate) { return rate === null || rate === undefined ? "—" : (rate * 100).toFixed(1) + "%"; }
+    // Whole percents, rounded down (99.6% is not yet 100%): the interval beside it is wider than a decimal.
+    function pct(rate) { return rate === null || rate === undefined ? "—" : Math.floor(rate * 100 + 1e-9) + "%"; }
+    // The Wilson 95% interval in whole percents, for the small type beside the rate.
+    function span(bounds) {
+      return bounds ? Math.floor(bounds[0] * 100) + "–" + Math.ceil(bounds[1] * 100) : "";
+    }
     function band(rate) {
       if (rate === null || rate === undefined) { return config.bands.none; }
       for (var i = 0; i < config.bands.floors.length; i++) {
@@ -65,15 +75,36 @@
       return config.bands.below;
     }
     var unitRows = {}; // unit code -> its <tr>
+    // [class, text, interval or undefined] per column of config.columns.
+    function rateCell(u, column, rate) {
+      var value = u[rate];
+      return [column + " " + band(value), pct(value), span(u.intervals && u.intervals[rate])];
+    }
     function unitCells(u) {
+      var score = u.composite_score;
       return [
+        ["col_rank", u.rank === null ? "—" : String(u.rank)],
         ["col_unit", u.unit_name],
         ["col_received", String(u.received)],
-        ["col_completion " + band(u.completion_rate), pct(u.completion_rate)],
-        ["col_on_time " + band(u.on_time_rate), pct(u.on_time_rate)],
-        ["col_satisfaction " + band(u.satisfaction_rate), pct(u.satisfaction_rate)],
+        ["col_score", score === null || score === undefined ? "—" : (score * 100).toFixed(1)],
+        rateCell(u, "col_response", "response_rate"),
+        rateCell(u, "col_on_time", "on_time_rate"),
+        rateCell(u, "col_satisfaction", "satisfaction_rate"),
         ["col_breaches" + (u.breaches_now > 0 ? " " + config.bands.below : ""), String(u.breaches_now)]
       ];
+    }
+    function newUnitRow(u) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-unit", u.unit_code);
+      unitCells(u).forEach(function (cell) {
+        var td = document.createElement("td");
+        if (cell[2] !== undefined) { // the rate, then its interval in small type
+          td.appendChild(document.createElement("span"));
+          td.appendChild(document.createElement("small"));
+        }
+        tr.appendChild(td);
+      });
+      return tr;
     }
     function showUnits(units) {
       var body = document.getElementById("wall-units");
@@ -83,19 +114,85 @@
       });
       var keep = {};
       rows.forEach(function (u, i) {
-        var tr = unitRows[u.unit_code];
-        if (!tr) {
-          tr = unitRows[u.unit_code] = document.createElement("tr");
-          tr.className = "unit-row";
-          for (var k = 0; k < 6; k++) { tr.appendChild(document.createElement("td")); }
-        }
+        var tr = unitRows[u.unit_code] || (unitRows[u.unit_code] = newUnitRow(u));
+        // Under the minimum volume: listed, greyed, unranked (the server ranks, tickets.figures.rank).
+        put(tr, u.unit_code, undefined, "unit-row" + (u.rank === null ? " unit-unranked" : ""));
         if (body.children[i] !== tr) { body.insertBefore(tr, body.children[i] || null); }
-        unitCells(u).forEach(function (cell, k) { put(tr.children[k], u.unit_code + ":" + k, cell[1], cell[0]); });
+        unitCells(u).forEach(function (cell, k) {
+          var td = tr.children[k];
+          if (cell[2] === undefined) { put(td, u.unit_code + ":" + k, cell[1], cell[0]); return; }
+          put(td, u.unit_code + ":" + k, undefined, cell[0]);
+          put(td.children[0], u.unit_code + ":" + k + "v", cell[1]);
+          put(td.children[1], u.unit_code + ":" + k + "i", cell[2]);
+        });
         keep[u.unit_code] = true;
       });
       Object.keys(unitRows).forEach(function (code) {
         if (!keep[code]) { unitRows[code].remove(); delete unitRows[code]; }
       });
+    }
+
+    /* ------------------------------------------------------- attention */
+    // Once per call, however many arrived together: restart the element's "flash" animation
+    // (assets/wall.css). Breaches are rare enough that the forced style recalculation is cheap.
+    function flash(el) {
+      if (!el) { return; }
+      el.classList.remove("flash");
+      void el.offsetWidth;
+      el.classList.add("flash");
+      state.flashes += 1;
+    }
+    function sound() {
+      if (!config.sound) { return; }
+      state.sounds += 1;
+      var played = new Audio(config.sound).play();
+      // A browser that allows no autoplay before a click refuses it: the wall stays silent.
+      if (played && played.catch) { played.catch(function () {}); }
+    }
+    function calls(a) { return a.status === "open" && !a.acknowledged_at; }
+    // How many against the baseline, as the alert carries it (a surge on the fixed floor alone has none).
+    function evidence(a) {
+      if (a.kind === "recurring") {
+        return L.format(text.recurring_evidence, {count: a.count, days: a.window_days, baseline: a.baseline.toFixed(1)});
+      }
+      if (a.baseline === null) { return L.format(text.surge_floor, {count: a.count, threshold: a.threshold}); }
+      return L.format(text.surge_baseline, {count: a.count, baseline: a.baseline.toFixed(1)});
+    }
+    function bannerItem(a, fresh) {
+      var div = document.createElement("div");
+      div.className = "banner-item banner-" + a.kind + (fresh ? " flash" : "");
+      div.setAttribute("data-alert", String(a.id));
+      [["b-kind", text[a.kind === "surge" ? "kind_surge" : "kind_recurring"]],
+       ["b-what", (state.labels && state.labels.topics[a.topic]) || a.topic_label],
+       ["b-where", a.area_name || ""],
+       ["b-count", evidence(a)]].forEach(function (cell) {
+        var span = document.createElement("span");
+        span.className = cell[0];
+        span.textContent = cell[1];
+        div.appendChild(span);
+      });
+      return div;
+    }
+    // The newest first; the whole banner is rebuilt (alerts change a few times a day).
+    function showBanner(fresh) {
+      var banner = document.getElementById("wall-banner");
+      if (!banner) { return; }
+      var open = Object.keys(state.alerts).map(function (id) { return state.alerts[id]; });
+      open.sort(function (a, b) { return Date.parse(b.first_seen_at) - Date.parse(a.first_seen_at) || b.id - a.id; });
+      banner.textContent = "";
+      open.slice(0, config.banner_rows).forEach(function (a) { banner.appendChild(bannerItem(a, fresh[a.id])); });
+      if (open.length) {
+        var tail = document.createElement("div");
+        tail.className = "banner-tail";
+        tail.textContent = (open.length > config.banner_rows ?
+          L.format(text.banner_more, {count: open.length - config.banner_rows}) + " · " : "") + text.banner_hint;
+        banner.appendChild(tail);
+      }
+    }
+    function applyAlert(a, t) {
+      if (calls(a)) { state.alerts[a.id] = a; } else { delete state.alerts[a.id]; }
+      if (calls(a) && !t.alerts[a.id] && !t.known[a.id]) { t.alerts[a.id] = true; }
+      t.banner = true;
     }
 
     /* ---------------------------------------------------------- ticker */
@@ -241,7 +338,6 @@
       // Plotly sizes text in pixels: scale it with the screen (1 at 1920x1080, 2 at 4K).
       var scale = Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
       patch.assign(["layout", "font", "size"], Math.round(14 * scale));
-      patch.assign(["layout", "legend", "font", "size"], Math.round(13 * scale));
       patch.assign(["layout", "margin"], {l: 48 * scale, r: 16 * scale, t: 8 * scale, b: 40 * scale});
       L.setProps("wall-flow", {figure: patch.build()});
       state.flowDirty = false;
@@ -249,6 +345,9 @@
       state.touched = null; // what was buffered before the snapshot is in it
       state.counters = Object.assign({}, s.counters);
       state.units = s.units;
+      state.alerts = {};
+      (s.alerts || []).forEach(function (a) { state.alerts[a.id] = a; });
+      showBanner({});
       showTicker(state.ticker, false);
       showCounters(state.counters);
       showUnits(state.units);
@@ -258,7 +357,11 @@
 
     // What one round of messages changed; written once, by write().
     function touched() {
-      if (!state.touched) { state.touched = {ticker: [], counters: false, units: false, warnings: undefined}; }
+      if (!state.touched) {
+        // alerts: ids that newly call for attention; known: those the banner already showed.
+        state.touched = {ticker: [], counters: false, units: false, warnings: undefined,
+                         breaches: [], banner: false, alerts: {}, known: Object.assign({}, state.alerts)};
+      }
       return state.touched;
     }
 
@@ -269,6 +372,8 @@
         if (e.event === "dispatched") {
           t.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at}));
         }
+        if (e.event === "breach") { t.breaches.push(e.unit_row); }
+        if (e.event === "alert" && e.alert) { applyAlert(e.alert, t); }
       });
       if (advanceTo(minuteOf(msg.server_time))) { state.flowDirty = true; }
       // A frame carries the counters that changed since the frame before (always its epoch and
@@ -292,6 +397,14 @@
           showTicker(t.ticker.slice(0, config.ticker_rows), true);
         }
         if (t.units) { showUnits(state.units); }
+        if (t.banner) { showBanner(t.alerts); }
+        if (t.breaches.length) {
+          flash(document.querySelector(".counter-breaches_now"));
+          var rows = {};
+          t.breaches.forEach(function (code) { if (code && unitRows[code]) { rows[code] = unitRows[code]; } });
+          Object.keys(rows).forEach(function (code) { flash(rows[code]); });
+        }
+        if (t.breaches.length || Object.keys(t.alerts).length) { sound(); }
         showWarnings(t.warnings);
         markUpdated(state.lastServerTime);
       }

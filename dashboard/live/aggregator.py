@@ -30,7 +30,8 @@ from dashboard.live.figures import LiveFigures
 from tickets import jsontext
 from tickets.uow import UnitOfWork
 from tickets.events import TICKET_TOPIC, TICKETS_TOPIC, event_payloads, public_view
-from tickets.figures import RankingPolicy, Tally, subtree_tally
+from tickets import bulletin
+from tickets.figures import RankingPolicy, Tally, rank, subtree_tally
 from tickets.models import OutboxMessage, SupervisionOrder, Ticket, Unit, utcnow
 from tickets.roles import subtree_of
 
@@ -139,6 +140,8 @@ class _Transaction:
 
 
 _GONE = object()
+# The rates the wall's unit table shows, each with its interval.
+WALL_RATES = ("response_rate", "on_time_rate", "satisfaction_rate")
 
 
 class LiveAggregator:
@@ -419,6 +422,8 @@ class LiveAggregator:
                 fired.append({
                     "seq": seq, "event": kind, "which": which,
                     "at": datetime.fromtimestamp(now_ts, timezone.utc).isoformat(), "ticket": view,
+                    # The wall's row that breach belongs to (it flashes); the ticket itself stays off the wall.
+                    "unit_row": self.level2_code(view.get("unit_id")),
                 })
         return fired
 
@@ -484,18 +489,34 @@ class LiveAggregator:
         return self.figures.unit_tallies(self._local_day(self.clock()), self.breached_units())
 
     def unit_table(self, policy: Any = None) -> list[dict[str, Any]]:
-        """Today's figures for every level-2 unit's subtree: the wall's unit table."""
+        """Today's figures for every level-2 unit's subtree: the wall's unit table, ranked as the
+        bulletin ranks (``tickets.figures.rank``: best composite first, units under the minimum
+        volume unranked after them), each shown rate with its Wilson 95% interval."""
         from tickets.figures import figures as figures_of
 
+        policy = policy or self.ranking
         tallies = self.live_unit_tallies()
         rows = []
         for uid, code, name, level, _parent, kind in self.units:
             if level != 2:
                 continue
-            row = figures_of(subtree_tally(tallies, self.subtree(uid)), policy or self.ranking)
-            rows.append({"unit_code": code, "unit_name": name, "kind": kind,
+            row = figures_of(subtree_tally(tallies, self.subtree(uid)), policy)
+            rows.append({"unit": code, "unit_code": code, "unit_name": name, "kind": kind,
+                         "intervals": bulletin.intervals(row["counts"], WALL_RATES),
                          **{k: v for k, v in row.items() if k != "counts"}})
+        for row in rank(rows, policy):
+            row.pop("unranked_reason", None)  # English prose: the wall greys the row and says why itself
         return rows
+
+    def level2_code(self, unit_id: int | None) -> str | None:
+        """The code of the level-2 unit (a row of the wall's table) ``unit_id`` lies under."""
+        parents = {uid: (parent, level, code) for uid, code, _name, level, parent, _kind in self.units}
+        while unit_id is not None and unit_id in parents:
+            parent, level, code = parents[unit_id]
+            if level == 2:
+                return code
+            unit_id = parent
+        return None
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a screen needs to start, consistent with one ``seq``."""

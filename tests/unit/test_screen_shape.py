@@ -109,13 +109,13 @@ def test_scripts_copy_no_server_rule() -> None:
 def test_the_wall_hands_its_script_its_words_and_rules() -> None:
     from layouts import wall
 
-    page = wall.layout("en", map_document="<html></html>", timezone="Asia/Urumqi")
+    page = wall.layout("en", map_document="<html></html>", timezone="Asia/Urumqi", min_tickets=10)
     marker = next(c for c in page.children if getattr(c, "id", None) == "live-screen")
     config = json.loads(getattr(marker, "data-config"))
     assert config["timezone"] == "Asia/Urumqi" and config["lang"] == "en"
     assert config["text"]["live"] == "Live" and config["bands"]["floors"][0] == [0.95, "band-good"]
-    zh = json.loads(getattr(next(c for c in wall.layout("zh-CN", map_document="", timezone="Asia/Shanghai").children
-                                 if getattr(c, "id", None) == "live-screen"), "data-config"))
+    zh_page = wall.layout("zh-CN", map_document="", timezone="Asia/Shanghai", min_tickets=10)
+    zh = json.loads(getattr(next(c for c in zh_page.children if getattr(c, "id", None) == "live-screen"), "data-config"))
     assert zh["text"]["live"] == "实时连接"
     assert i18n.gettext(zh["text"]["warnings"]["calendar_year_unknown"], "zh-CN", year=2027).startswith("2027")
 
