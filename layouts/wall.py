@@ -129,13 +129,15 @@ def script_config(lang: str) -> dict[str, Any]:
     }
 
 
-def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: Any) -> html.Div:
-    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's."""
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, title: str | None = None,
+           config: dict[str, Any] | None = None, **_query: Any) -> html.Div:
+    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's;
+    ``title`` and ``config`` (added to the script's): a wall screen's own (layouts/wall_screens.py)."""
     return html.Div(
         [
             html.Header(
                 [
-                    html.H1(gettext("Command centre wall", lang), className="wall-title"),
+                    html.H1(title or gettext("Command centre wall", lang), className="wall-title"),
                     html.Div(id="wall-warnings", className="wall-warnings"),
                     html.Div(
                         [
@@ -187,7 +189,7 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, **_query: A
                 ],
                 className="wall-body",
             ),
-            live.marker("wall", lang, timezone, script_config(lang)),
+            live.marker("wall", lang, timezone, {**script_config(lang), **(config or {})}),
         ],
         className="wall",
         lang=lang,
