@@ -105,6 +105,7 @@
     }, 1000);
 
     live.on("snapshot", function (s) {
+      wall.lastPush = Date.now(); // a snapshot changes the screen too: after a reconnect it is catching up
       live.labels = s.labels;
       showDuty(s.duty);
       if (wall.build === null) { wall.build = s.build; }
