@@ -92,5 +92,5 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, unit_name: 
         config.update(map=None, all_units=True)
     page = wall.layout(lang, map_document=map_document, timezone=timezone, title=title, config=config)
     page.children.append(duty_panel(lang))
-    page.className = f"wall wall-screen-{screens[0]}"
+    page.className = f"wall wall-screen-{screens[0]}"  # type: ignore[attr-defined]  # Dash sets props dynamically
     return page

@@ -11,6 +11,7 @@ database (indexed counts: a branch's day is a few hundred rows).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -144,7 +145,7 @@ def _children_table(live: LiveAggregator, children: list[Unit], pairs: Pairs) ->
     return rows
 
 
-def _flow(live: LiveAggregator, now: datetime, rows: list[Any]) -> list[dict[str, Any]]:
+def _flow(live: LiveAggregator, now: datetime, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Per minute and channel over the flow window, shaped as the city snapshot's flow."""
     minutes = [now - timedelta(minutes=i) for i in range(K.FLOW_MINUTES - 1, -1, -1)]
     counts: dict[str, dict[str, int]] = {}
