@@ -59,7 +59,7 @@ def drift(series: list[int]) -> float:
     return (series[-1] - series[0]) / series[0] if series and series[0] else 0.0
 
 
-def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float) -> dict[str, Any]:
+def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float, path: str = PLAYLIST) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     pg, rs = PostgresServer().start(), RedisServer().start()
@@ -74,7 +74,7 @@ def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float)
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
-            page.goto(platform.wall_url(PLAYLIST))
+            page.goto(platform.wall_url(path))
             page.wait_for_selector("#wall-conn.conn-ok", timeout=30000)
             page.evaluate("window.__sameDocument = true")
             feeding.start()
@@ -88,7 +88,7 @@ def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float)
             switches = page.evaluate("window.minshengWall.switches")
             browser.close()
         kept = [s for s in samples if s["minute"] >= warm_minutes] or samples
-        result: dict[str, Any] = {"minutes": minutes, "rate_per_s": rate, "tickets": feed.serial,
+        result: dict[str, Any] = {"path": path, "minutes": minutes, "rate_per_s": rate, "tickets": feed.serial,
                                   "screen_switches": switches, "reloaded": not all(s["same_document"] for s in samples)}
         for key in ("js_heap", "dom_nodes", "dom_in_document", "server_rss"):
             series = [s[key] for s in kept]
@@ -109,9 +109,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="tickets per second")
     parser.add_argument("--sample-seconds", type=float, default=60.0)
     parser.add_argument("--warm-minutes", type=float, default=2.0)
+    parser.add_argument("--path", default=PLAYLIST, help="the wall URL's path and query (the kiosk token is added)")
     parser.add_argument("--out", type=Path, help="write every sample as JSON here")
     args = parser.parse_args()
-    result = run(args.minutes, args.rate, args.sample_seconds, args.warm_minutes)
+    result = run(args.minutes, args.rate, args.sample_seconds, args.warm_minutes, args.path)
     samples = result.pop("samples")
     if args.out:
         args.out.write_text(json.dumps({**result, "samples": samples}, indent=1))

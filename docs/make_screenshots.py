@@ -37,6 +37,11 @@ SHOTS = [
     ("wall-3840x2160.png", "/wall", 3840, 2160),
     ("wall-en-1920x1080.png", "/wall?lang=en", 1920, 1080),
     ("wall-en-3840x2160.png", "/wall?lang=en", 3840, 2160),
+    # The wall's other screens (layouts/wall_screens.py) and a branch bureau's wall.
+    *((f"wall-{name}-{w}x{h}.png", f"/wall?{query}", w, h)
+      for name, query in (("map", "screen=map"), ("rankings", "screen=rankings"), ("duty", "screen=duty"),
+                          ("branch-JN-LX", "unit=JN-LX"))
+      for w, h in ((1920, 1080), (3840, 2160))),
 ]
 # The full-screen heat map (/map), as a logged-in leader sees it.
 MAP_SHOTS = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,13 @@ def counter(page: Any, key: str) -> str:
     return page.inner_text(f"#wall-count-{key}").strip()
 
 
-def open_wall(browser: Any, proc: PlatformProcess, query: str, size: tuple[int, int] = (1920, 1080)) -> Any:
+def open_wall(browser: Any, proc: PlatformProcess, query: str, size: tuple[int, int] = (1920, 1080),
+              frames: list[str] | None = None) -> Any:
+    """The wall at ``query``; every Socket.IO frame the page receives goes into ``frames``."""
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    if frames is not None:
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(
+            f if isinstance(f, str) else bytes(f).decode("utf-8", "replace"))))
     page.goto(proc.wall_url(f"/wall?{query}" if query else "/wall"))
     page.wait_for_selector("#wall-conn.conn-ok", timeout=20000)
     wait_until(lambda: counter(page, "received_today").isdigit(), what="the snapshot")
@@ -101,10 +107,9 @@ def test_a_branch_wall_shows_only_its_subtree_by_push_too(browser: Any, platform
     factory = session_factory(platform.database_url)
     submit(factory, new_request(phone="13900000001", **LIXIA))
     submit(factory, new_request(phone="13900000002", **SHIZHONG))
-    page = open_wall(browser, platform, "unit=JN-LX")
-    assert "历下分局" in page.inner_text(".wall-title")
     frames: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
+    page = open_wall(browser, platform, "unit=JN-LX", frames=frames)
+    assert "历下分局" in page.inner_text(".wall-title")
     wait_until(lambda: counter(page, "received_today") == str(subtree_count(platform, "JN-LX")), what="the subtree")
     assert counter(page, "received_today") == "1"
     for i in range(3):
@@ -118,9 +123,38 @@ def test_a_branch_wall_shows_only_its_subtree_by_push_too(browser: Any, platform
     assert "市中" not in page.inner_text("#wall-ticker") and "四里村" not in page.inner_text("#wall-ticker")
     assert not any("四里村" in f or "市中区" in f for f in page.evaluate(
         "performance.getEntriesByType('resource').map(e => e.name)"))
-    assert frames == [] or not any("市中" in f for f in frames)
     # The push is the unit's room's: the city's stream never reached this page.
+    assert any(f.startswith('42/live,["scoped"') for f in frames), frames[:5]
+    assert not any(f.startswith('42/live,["live"') for f in frames)
     assert page.evaluate("window.minshengLive.applied") >= 1
+    page.close()
+
+
+def test_a_branch_outside_the_users_scope_is_refused(browser: Any, platform: PlatformProcess) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{platform.base_url}/login?next=/wall%3Funit%3DJN-SZ")
+    page.fill("#username", "viewer")  # 历下分局's
+    page.fill("#password", "minsheng-demo")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".not-found", timeout=20000)
+    assert "JN-SZ" in page.inner_text(".not-found")
+    assert page.request.get(f"{platform.base_url}/api/v1/live/snapshot?unit=JN-SZ").status == 403
+    assert page.request.get(f"{platform.base_url}/api/v1/live/duty?unit=JN-SZ").status == 403
+    assert page.request.get(f"{platform.base_url}/api/v1/live/snapshot?unit=JN-LX").status == 200
+    page.close()
+
+
+def test_the_duty_screen_lists_a_breach_the_moment_it_is_pushed(browser: Any, platform: PlatformProcess) -> None:
+    factory = session_factory(platform.database_url)
+    page = open_wall(browser, platform, "screen=duty")
+    assert page.locator("#wall-duty tr").count() == 0
+    # Received two hours ago: its one-hour contact clock has run out.
+    ticket = submit(factory, new_request(datetime.now(timezone.utc) - timedelta(hours=2), phone="13900006000", **LIXIA))
+    wait_until(lambda: ticket.number in page.inner_text("#wall-duty"), timeout=20, what="the breached ticket's row")
+    row = page.locator("#wall-duty tr", has_text=ticket.number)
+    assert "已超期" in row.inner_text() and "联系" in row.inner_text()
+    assert row.get_attribute("class") == "duty-row duty-breach"
+    assert "张三" not in page.content()
     page.close()
 
 
