@@ -30,12 +30,12 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
         rows = session.execute(select(Unit.id, Unit.parent_id, Unit.code, Unit.name)).all()
     found = next(((uid, name) for uid, _p, c, name in rows if c == code), None)
     if found is None:
-        return {"refused": gettext("Unknown unit '%(unit)s'", lang) % {"unit": code}, "map_document": "",
+        return {"refused": gettext("Unknown unit '%(unit)s'", lang, unit=code), "map_document": "",
                 "timezone": timezone}
     subtree = frozenset(subtree_of(((uid, parent) for uid, parent, _c, _n in rows), found[0]))
     seen = scope(ctx)
     if seen is not None and not subtree <= seen:
-        return {"refused": gettext("Unit %(unit)s is outside your unit's scope", lang) % {"unit": code},
+        return {"refused": gettext("Unit %(unit)s is outside your unit's scope", lang, unit=code),
                 "map_document": "", "timezone": timezone}
     # The points are drawn into the document: the live map script follows the city's stream.
     return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=False, within=subtree),

@@ -81,7 +81,7 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, unit_name: 
         return html.Div(html.H1(refused), className="not-found")
     screens, every = playlist(query)
     unit = query.get("unit") or None
-    title = gettext("%(unit)s wall", lang) % {"unit": unit_name} if unit_name else None
+    title = gettext("%(unit)s wall", lang, unit=unit_name) if unit_name else None
     config: dict[str, Any] = {
         "screens": screens, "every": every, "unit": unit,
         "screen_text": {**texts(SCREENS, lang), **texts(SCRIPT_TEXT, lang)},
