@@ -68,7 +68,7 @@ def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float,
     try:
         assert platform.proc is not None
         feed = Feed(platform.database_url)
-        feeding = threading.Thread(target=lambda: feed.run(rate, minutes * 60 + 30), daemon=True)
+        feeding = threading.Thread(target=lambda: feed.run(rate, minutes * 60), daemon=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
@@ -87,6 +87,7 @@ def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float,
             samples.append(sample(cdp, page, platform.proc.pid, started))
             switches = page.evaluate("window.minshengWall.switches")
             browser.close()
+        feeding.join(timeout=120)  # before the servers stop under it
         kept = [s for s in samples if s["minute"] >= warm_minutes] or samples
         result: dict[str, Any] = {"path": path, "minutes": minutes, "rate_per_s": rate, "tickets": feed.serial,
                                   "screen_switches": switches, "reloaded": not all(s["same_document"] for s in samples)}
