@@ -37,17 +37,13 @@ SHOTS = [
     ("wall-3840x2160.png", "/wall", 3840, 2160),
     ("wall-en-1920x1080.png", "/wall?lang=en", 1920, 1080),
     ("wall-en-3840x2160.png", "/wall?lang=en", 3840, 2160),
-    # The wall's other screens (layouts/wall_screens.py) and a branch bureau's wall.
-    *((f"wall-{name}-{w}x{h}.png", f"/wall?{query}", w, h)
-      for name, query in (("map", "screen=map"), ("rankings", "screen=rankings"), ("duty", "screen=duty"),
-                          ("branch-JN-LX", "unit=JN-LX"))
-      for w, h in ((1920, 1080), (3840, 2160))),
 ]
-# The full-screen heat map (/map), as a logged-in leader sees it.
+# The full-screen heat map (/map), a wall screen too: opened with the kiosk token.
 MAP_SHOTS = [
     ("map-1920x1080.png", "/map?window=24h", 1920, 1080),
     ("map-3840x2160.png", "/map?topic=noise&window=7d", 3840, 2160),
     ("map-en-1920x1080.png", "/map?window=24h&lang=en", 1920, 1080),
+    ("map-en-3840x2160.png", "/map?window=24h&lang=en", 3840, 2160),
 ]
 # The intake forms: (file, path, viewport width, height, what to do on the page).
 FORM_SHOTS = [
@@ -68,8 +64,10 @@ WORK_SHOTS = [
     ("dispatch-1920x1080.png", "dispatcher", "/dispatch", 1920, 1080),
     ("dispatch-3840x2160.png", "dispatcher", "/dispatch", 3840, 2160),
 ]
-# The duty console, on the wall's platform (its planted surges give the inbox its alerts).
-DUTY_SHOTS = [("duty-1920x1080.png", "/duty"), ("duty-en-1920x1080.png", "/duty?lang=en")]
+# The duty console, on the wall's platform (its planted surges give the inbox its alerts), as the
+# duty officer and as an admin (who alone is told about a year whose calendar is not loaded).
+DUTY_SHOTS = [("duty-1920x1080.png", "/duty", "duty"), ("duty-en-1920x1080.png", "/duty?lang=en", "duty"),
+              ("duty-admin-1920x1080.png", "/duty", "admin")]
 # Before the duty console is photographed: one breach taken, one under a supervision order.
 DUTY_WORK = """async () => {
   const rows = [];
@@ -258,11 +256,11 @@ def wall_and_map_shots() -> None:
                     if page.evaluate("document.querySelectorAll('#wall-flow .legend .traces').length"):
                         break
                 _shoot(page, name, page)
-            for name, path in DUTY_SHOTS:
+            for name, path, user in DUTY_SHOTS:
                 page = browser.new_page(viewport={"width": 1920, "height": 1080})
-                _log_in(page, platform, path, "duty")
+                _log_in(page, platform, path, user)
                 page.wait_for_function("() => window.MinshengDuty && MinshengDuty.api", timeout=30000)
-                if "lang=en" not in path:
+                if name == "duty-1920x1080.png":
                     page.evaluate(DUTY_WORK)
                     page.wait_for_timeout(2500)  # the pushes back
                 page.wait_for_selector("#duty-predicted li", timeout=60000)
@@ -290,7 +288,7 @@ def wall_and_map_shots() -> None:
             _shoot(page, "bulletin-meeting-1920x1080.png", page)
             for name, path, width, height in MAP_SHOTS:
                 page = browser.new_page(viewport={"width": width, "height": height})
-                _log_in(page, platform, path, "leader")
+                page.goto(platform.wall_url(path))
                 page.wait_for_selector("#map-frame")
                 page.wait_for_function("() => { const f = document.getElementById('map-frame');"
                                        " return f && f.contentWindow && f.contentWindow.minshengMap"
