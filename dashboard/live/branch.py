@@ -5,9 +5,9 @@ The city's wall follows every event (the ``live`` room). A branch wall must see 
 subtree, the push included, so it follows its unit's scoped room (``dashboard/push.py``),
 whose frames name the ticket and the step; on such a frame it reloads this snapshot (at
 most once a second): counters, flow, ticker and unit table recomputed for the subtree,
-never filtered in the browser. The open tickets and the clocks come from the live state
-(Redis), the day's received and closed tickets and the open supervision orders from the
-database (indexed counts: a branch's day is a few hundred rows).
+never filtered in the browser. The clocks come from the live state (Redis; the views of
+clocked tickets only), the day's received, closed and open tickets and the open supervision
+orders from the database (indexed counts; open ones through the partial index of open tickets).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload, sessionmaker
 
 from dashboard.live import keys as K
@@ -24,7 +24,7 @@ from tickets import jsontext
 from tickets.events import public_view
 from tickets.figures import figures as figures_of
 from tickets.figures import subtree_tally
-from tickets.models import SupervisionOrder, Ticket, Unit
+from tickets.models import OPEN_PREDICATE, SupervisionOrder, Ticket, Unit
 from tickets.roles import subtree_of
 from tickets.uow import UnitOfWork
 
@@ -53,13 +53,6 @@ def units_below(factory: sessionmaker[UnitOfWork], code: str) -> tuple[int, set[
     return root, subtree_of(pairs, root), children, pairs
 
 
-def _open_views(live: LiveAggregator, unit_ids: set[int] | None) -> dict[str, dict[str, Any]]:
-    """Open tickets' public views (ticket id → view), of the subtree only when given."""
-    raw: dict[str, str] = live.redis.hgetall(K.OPEN)  # type: ignore[assignment]  # decoded
-    views = {tid: jsontext.loads(v) for tid, v in raw.items()}
-    return views if unit_ids is None else {tid: v for tid, v in views.items() if v.get("unit_id") in unit_ids}
-
-
 def _clocks(live: LiveAggregator) -> tuple[set[str], set[str], set[str]]:
     pipe = live.redis.pipeline(transaction=True)
     pipe.smembers(K.BREACHED_CONTACT)
@@ -69,16 +62,23 @@ def _clocks(live: LiveAggregator) -> tuple[set[str], set[str], set[str]]:
     return set(contact), set(resolve), set(warned)
 
 
-def duty_list(live: LiveAggregator, unit_ids: set[int] | None, limit: int = DUTY_ROWS) -> list[dict[str, Any]]:
-    """Every breached or amber clock of an open ticket (of a subtree, when given): the most late
-    first, then the nearest to breach. Public fields only: the wall is a shared screen. Reads
-    the views of those tickets only (all open tickets' views were megabytes a call)."""
+def _clocked(live: LiveAggregator) -> tuple[list[tuple[int, str, str]], dict[str, dict[str, Any]]]:
+    """Every breached (rank 0) or amber (rank 1) clock as (rank, which, ticket id), and the views
+    of those tickets only: reading every open ticket's view was megabytes a call and made the
+    server's memory climb by tens of MB a minute under the soak (docs/PERFORMANCE.md)."""
     contact, resolve, warned = _clocks(live)
     clocks = [(0, "contact", tid) for tid in contact] + [(0, "resolve", tid) for tid in resolve]
     clocks += [(1, *member.split(":", 1)) for member in warned]  # type: ignore[misc]  # "which:id"
     ids = sorted({tid for _r, _w, tid in clocks})
     raws = live.redis.hmget(K.OPEN, ids) if ids else []
-    views = {tid: jsontext.loads(raw) for tid, raw in zip(ids, raws) if raw}
+    return clocks, {tid: jsontext.loads(raw) for tid, raw in zip(ids, raws) if raw}
+
+
+def duty_list(live: LiveAggregator, unit_ids: set[int] | None, limit: int = DUTY_ROWS) -> list[dict[str, Any]]:
+    """Every breached or amber clock of an open ticket (of a subtree, when given): the most late
+    first, then the nearest to breach. Public fields only: the wall is a shared screen. Reads
+    the views of those tickets only."""
+    clocks, views = _clocked(live)
     out = []
     for rank, which, tid in clocks:
         view = views.get(tid)
@@ -103,6 +103,8 @@ def branch_snapshot(live: LiveAggregator, factory: sessionmaker[UnitOfWork], cod
         received_today = session.scalar(select(func.count()).where(
             in_subtree, Ticket.received_at >= today_start, Ticket.status != "merged"))
         closed_today = session.scalar(select(func.count()).where(in_subtree, Ticket.closed_at >= today_start))
+        # Through the partial index of open tickets (its predicate word for word).
+        open_now = session.scalar(select(func.count()).select_from(Ticket).where(in_subtree, text(OPEN_PREDICATE)))
         orders_open = session.scalar(select(func.count()).where(
             SupervisionOrder.unit_id.in_(subtree), SupervisionOrder.status != "closed"))
         flow_rows = session.execute(select(Ticket.received_at, Ticket.channel).where(
@@ -111,15 +113,15 @@ def branch_snapshot(live: LiveAggregator, factory: sessionmaker[UnitOfWork], cod
                                  .limit(K.TICKER_LENGTH).options(selectinload(Ticket.unit))).all()
         ticker = [{**_ticker_fields(public_view(t, t.unit)), "event": "dispatched", "at": t.received_at.isoformat()}
                   for t in recent]
-    views = _open_views(live, subtree)
-    contact, resolve, warned = _clocks(live)
-    contact &= set(views)
-    resolve &= set(views)
+    clocks, views = _clocked(live)
+    mine = {(rank, which, tid) for rank, which, tid in clocks if views.get(tid, {}).get("unit_id") in subtree}
+    contact = {tid for rank, which, tid in mine if rank == 0 and which == "contact"}
+    resolve = {tid for rank, which, tid in mine if rank == 0 and which == "resolve"}
     counters = {
         **position, "day": now.astimezone(live.tz).strftime("%Y-%m-%d"),
-        "received_today": received_today or 0, "closed_today": closed_today or 0, "open_now": len(views),
+        "received_today": received_today or 0, "closed_today": closed_today or 0, "open_now": open_now or 0,
         "orders_open": orders_open or 0, "contact_overdue": len(contact), "resolve_overdue": len(resolve),
-        "breaches_now": len(contact | resolve), "amber_now": sum(1 for m in warned if m.split(":", 1)[1] in views),
+        "breaches_now": len(contact | resolve), "amber_now": sum(1 for rank, _w, _t in mine if rank == 1),
     }
     return {
         "unit": code, "counters": counters, "units": _children_table(live, children, pairs),

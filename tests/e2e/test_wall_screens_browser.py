@@ -118,6 +118,7 @@ def test_a_branch_wall_shows_only_its_subtree_by_push_too(browser: Any, platform
     wait_until(lambda: counter(page, "received_today") == "2", what="the pushed Lixia ticket")
     time.sleep(2.0)  # what else arrived
     assert counter(page, "received_today") == str(subtree_count(platform, "JN-LX")) == "2"
+    assert counter(page, "open_now") == "2"  # the city has six open
     rows = page.inner_text("#wall-units")
     assert "泉城路派出所" in rows and "市中" not in rows
     assert "市中" not in page.inner_text("#wall-ticker") and "四里村" not in page.inner_text("#wall-ticker")
