@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from callbacks.screen import ScreenContext, who, working_periods
 from dashboard.read_models import duty
+from tickets import sla
 from tickets.alerts import alert_view
 from tickets.models import Alert, Ticket, Unit, utcnow
 
+ADMIN = "admin"
 # The evidence drawn on the inbox's map: at most this many alerts and tickets behind them.
 MAP_ALERTS, MAP_POINTS = 50, 2000
 
@@ -42,4 +44,6 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
             "working": working_periods(settings.tz, now), "nav_items": ctx.nav(), "who": who(actor, lang),
             "branches": branches, "alerts": alert_views, "alert_points": points,
             "rules": {"acknowledgement_minutes": settings.duty_acknowledgement_minutes,
-                      "digest_threshold": settings.duty_digest_threshold}}
+                      "digest_threshold": settings.duty_digest_threshold},
+            # Only an admin can load a year's calendar: the warning and what to do go to them.
+            "calendar": sla.calendar_warnings(now.astimezone(settings.tz).date()) if actor.role == ADMIN else None}

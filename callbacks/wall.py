@@ -20,23 +20,28 @@ from layouts.map import LIVE_WINDOW
 from tickets.models import Unit
 from tickets.roles import subtree_of
 
+# Where a ticket's number leads (the ticket page, /ticket/<number>), for whoever may open it.
+TICKET_PAGE = "/ticket"
+
 
 def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[str, Any]:
     timezone = ctx.settings.timezone
+    links = ctx.may_view(TICKET_PAGE)
     code = query.get("unit")
     if not code:
-        return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": timezone}
+        return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": timezone,
+                "ticket_links": links}
     with ctx.session() as session:
         rows = session.execute(select(Unit.id, Unit.parent_id, Unit.code, Unit.name)).all()
     found = next(((uid, name) for uid, _p, c, name in rows if c == code), None)
     if found is None:
         return {"refused": gettext("Unknown unit '%(unit)s'", lang, unit=code), "map_document": "",
-                "timezone": timezone}
+                "timezone": timezone, "ticket_links": links}
     subtree = frozenset(subtree_of(((uid, parent) for uid, parent, _c, _n in rows), found[0]))
     seen = scope(ctx)
     if seen is not None and not subtree <= seen:
         return {"refused": gettext("Unit %(unit)s is outside your unit's scope", lang, unit=code),
-                "map_document": "", "timezone": timezone}
+                "map_document": "", "timezone": timezone, "ticket_links": links}
     # The points are drawn into the document: the live map script follows the city's stream.
     return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=False, within=subtree),
-            "timezone": timezone, "unit_name": found[1]}
+            "timezone": timezone, "unit_name": found[1], "ticket_links": links}

@@ -35,6 +35,7 @@ SCREENS = Screens((
     Screen("/ticket", ticket.layout, ticket_callbacks, roles=WORKERS | WATCH, items=True),
     Screen("/bulletin", bulletin.layout, bulletin_callbacks, roles=WORKERS | WATCH, title=N_("Weekly bulletin")),
     Screen("/wall", wall_screens.layout, wall_callbacks, kiosk=True, title=N_("Command centre wall")),
-    Screen("/map", map_layout.layout, map_callbacks, title=N_("Heat map")),
+    # A wall too: the command centre puts the full-screen map on a screen of its own.
+    Screen("/map", map_layout.layout, map_callbacks, kiosk=True, title=N_("Heat map")),
 ))
 

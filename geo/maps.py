@@ -54,6 +54,9 @@ HEAT_JS = "vendor/leaflet/leaflet-heat.js"
 MAP_JS = "map/minsheng-map.js"
 MAP_CSS = "map/minsheng-map.css"
 
+# Room kept around the fitted view, in CSS pixels at 1920×1080 (the map's script scales it with
+# the screen and widens it where a district's name would otherwise be cut).
+FIT_PADDING = 16
 # A heat gradient that reads on the dark wall palette (dashboard/assets/wall.css).
 HEAT_GRADIENT = {0.25: "#1f4fd1", 0.45: "#0bb6d6", 0.62: "#5fd35f", 0.78: "#ffd23f", 0.9: "#ff8a1f", 1.0: "#ff2d2d"}
 
@@ -76,19 +79,23 @@ class OfflineHeatMap(HeatMap):
 
 
 class _Register(MacroElement):
-    """Hands the map's objects to static/map/minsheng-map.js (``window.minshengMap``)."""
+    """Hands the map's objects to static/map/minsheng-map.js (``window.minshengMap``):
+    the map, its heat layer, its alert markers, the district boundaries and their names."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
             window.minshengMap.init({{ this.map.get_name() }}, {{ this.heat.get_name() }},
-                {{ this.alerts.get_name() }}, {{ this.options|tojson }});
+                {{ this.alerts.get_name() }}, {{ this.districts.get_name() }}, {{ this.names.get_name() }},
+                {{ this.options|tojson }});
         {% endmacro %}
     """)
 
-    def __init__(self, map_: folium.Map, heat: HeatMap, alerts: folium.FeatureGroup, options: dict[str, Any]) -> None:
+    def __init__(self, map_: folium.Map, heat: HeatMap, alerts: folium.FeatureGroup, districts: folium.GeoJson,
+                 names: folium.FeatureGroup, options: dict[str, Any]) -> None:
         super().__init__()
         self._name = "MinshengRegister"
         self.map, self.heat, self.alerts, self.options = map_, heat, alerts, options
+        self.districts, self.names = districts, names
 
 
 # ------------------------------------------------------------------ the base layer
@@ -151,7 +158,8 @@ class MapSpec:
     legend: str = ""
     districts_in_use: Sequence[str] = ()
     jurisdictions: JurisdictionSet | None = None
-    focus: tuple[float, float, float, float] | None = None  # (south, west, north, east)
+    # The view: (south, west, north, east); None: every district drawn (the bureau's area).
+    focus: tuple[float, float, float, float] | None = None
     live: bool = False  # the wall: points arrive by push, a rolling window
     window_seconds: int = 86400
     cap: int = 20000
@@ -172,14 +180,14 @@ def build_map(spec: MapSpec) -> OfflineMap:
         south, west, north, east = spec.focus
     m = OfflineMap(
         location=[(south + north) / 2, (west + east) / 2], zoom_start=10, tiles=None, min_zoom=6, max_zoom=18,
-        control_scale=False, prefer_canvas=True, zoom_control=False if spec.live else "bottomright", zoom_snap=0.25,
+        control_scale=False, prefer_canvas=True, zoom_control=False if spec.live else "bottomright", zoom_snap=0.1,
         attribution_control=bool(spec.tiles_url),
     )
     if spec.tiles_url:
         folium.TileLayer(tiles=spec.tiles_url, attr=spec.tiles_attribution or "内网底图", name="底图",
                          max_zoom=18, overlay=False, control=False).add_to(m)
     fill = 0.18 if spec.tiles_url else 0.9
-    folium.GeoJson(
+    boundaries: Any = folium.GeoJson(
         _districts_geojson(tuple(sorted(districts)), 0.0004), name="区县边界", control=False,
         style_function=lambda _f: {"color": "#4f8fd8", "weight": 1.6, "fillColor": "#0f243b", "fillOpacity": fill},
         interactive=False,
@@ -197,7 +205,7 @@ def build_map(spec: MapSpec) -> OfflineMap:
             point = j.geometry.representative_point()
             folium.Marker([point.y, point.x], icon=_label(j.name or j.unit_code, "ms-label ms-label-station"),
                           interactive=False).add_to(station_labels)
-    district_labels = folium.FeatureGroup(name="区县", control=False).add_to(m)
+    district_labels: Any = folium.FeatureGroup(name="区县", control=False).add_to(m)
     for d in districts.values():
         lat, lon = centroid(d.name, districts)
         text = d.name if spec.lang == "zh-CN" else d.name_en
@@ -225,12 +233,11 @@ def build_map(spec: MapSpec) -> OfflineMap:
     if spec.live:
         root.html.add_child(Element('<div class="ms-legend ms-legend-live" id="ms-legend"></div>'))
     points_meta = [[p[3] if len(p) > 3 else None, p[4] if len(p) > 4 else None] for p in spec.points]
-    m.add_child(_Register(m, heat, alerts, {
+    m.add_child(_Register(m, heat, alerts, boundaries, district_labels, {
         "live": spec.live, "windowSeconds": spec.window_seconds, "cap": spec.cap, "alerts": list(spec.alerts),
         "meta": points_meta if spec.live else [], "labels": spec.labels, "lang": spec.lang,
-        "stationLabelZoom": 12,
+        "stationLabelZoom": 12, "bounds": [[south, west], [north, east]], "fitPadding": FIT_PADDING,
     }))
-    m.fit_bounds([[south, west], [north, east]])
     return m
 
 

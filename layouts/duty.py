@@ -17,7 +17,7 @@ from dash import html
 
 from geo import maps
 from layouts import queue
-from layouts.i18n import N_, gettext, labels, texts
+from layouts.i18n import ADMIN_WARNINGS, N_, gettext, labels, texts, warning_text
 from layouts.map import MAP_WORDS
 from layouts.live import marker
 
@@ -99,20 +99,29 @@ def alerts_map(alerts: Sequence[Mapping[str, Any]], points: Sequence[Sequence[fl
     return html.Iframe(srcDoc=maps.render_html(maps.build_map(spec)), className="duty-alerts-map", id="duty-alerts-map")
 
 
+def calendar_notice(warnings: Sequence[Mapping[str, Any]], lang: str) -> html.Div:
+    """The calendar warnings as an admin must read them: what is assumed and what to do
+    (kept current by ``assets/duty.js`` from the live frames)."""
+    return html.Div([html.P(warning_text(w, lang, ADMIN_WARNINGS)) for w in warnings], id="duty-calendar",
+                    className="duty-calendar", role="alert")
+
+
 def layout(lang: str = "zh-CN", *, rows: list[dict[str, Any]] | None = None, position: Mapping[str, Any] | None = None,
            timezone: str = "Asia/Shanghai", working: list[list[str]] | None = None,
            nav_items: Sequence[tuple[str, str]] = (), who: str = "", branches: Sequence[Mapping[str, str]] = (),
            alerts: Sequence[Mapping[str, Any]] = (), alert_points: Sequence[Sequence[float]] = (),
-           rules: Mapping[str, Any] | None = None,
+           rules: Mapping[str, Any] | None = None, calendar: Sequence[Mapping[str, Any]] | None = None,
            **_query: Any) -> html.Div:
-    """The console: ``rows`` from ``dashboard.read_models.duty``, read after ``position``."""
+    """The console: ``rows`` from ``dashboard.read_models.duty``, read after ``position``;
+    ``calendar``: the calendar warnings, for an admin (None: not an admin's console)."""
     counts = texts(COUNT_TEXT, lang)
     filters = texts(FILTER_TEXT, lang)
     names = labels(lang)
     config = {
         "position": dict(position or {}), "working": working or [], "labels": names, "rules": dict(rules or {}),
         "text": {**texts(queue.SCRIPT_TEXT, lang), **texts(SCRIPT_TEXT, lang), "steps": texts(STEP_TEXT, lang),
-                 "fields": texts(FIELD_TEXT, lang), "title": gettext(TITLE, lang)},
+                 "fields": texts(FIELD_TEXT, lang), "title": gettext(TITLE, lang),
+                 "calendar_warnings": texts(ADMIN_WARNINGS, lang)},
     }
     sound = html.Button(gettext("Sound on", lang), id="duty-sound", className="sound-switch", type="button")
     return html.Div([
@@ -137,6 +146,7 @@ def layout(lang: str = "zh-CN", *, rows: list[dict[str, Any]] | None = None, pos
             html.Div("", id="duty-message", className="work-message", role="status"),
         ], className="work-bar"),
         html.Div("", id="duty-digest", className="duty-digest", role="alert"),
+        calendar_notice(calendar, lang) if calendar is not None else None,
         html.Div([
             dag.AgGrid(
                 id="duty-grid", rowData=rows or [], columnDefs=column_defs(lang),

@@ -115,11 +115,19 @@ def gettext(message: str, lang: str, **params: object) -> str:
 WARNINGS: dict[str, str] = {
     "calendar_year_unknown": N_("%(year)s: official calendar not loaded; assuming Monday–Friday"),
 }
+# The same warnings told to an admin (the duty console), with what to do about them.
+ADMIN_WARNINGS: dict[str, str] = {
+    "calendar_year_unknown": N_(
+        "The official holiday schedule for %(year)s (the State Council's notice) is not loaded, so deadlines"
+        " in %(year)s count Monday to Friday as working days. Enter the notice's holidays and make-up working"
+        " days in a file like examples/calendar_2027.yaml and load it: python app.py calendar load FILE"),
+}
 
 
-def warning_text(warning: Mapping[str, Any], lang: str) -> str:
+def warning_text(warning: Mapping[str, Any], lang: str, told: Mapping[str, str] = WARNINGS) -> str:
+    """A domain warning in ``lang``, as ``told`` says it (:data:`WARNINGS`, or :data:`ADMIN_WARNINGS`)."""
     params = {k: v for k, v in warning.items() if k != "code"}
-    return gettext(WARNINGS[str(warning["code"])], lang, **params)
+    return gettext(told[str(warning["code"])], lang, **params)
 
 
 def texts(messages: dict[str, str], lang: str) -> dict[str, str]:

@@ -116,9 +116,11 @@ def _counter(key: str, lang: str, big: bool) -> html.Div:
     )
 
 
-def script_config(lang: str) -> dict[str, Any]:
-    """The rules and words assets/wall.js applies to the snapshot and the pushes."""
+def script_config(lang: str, ticket_links: bool = False) -> dict[str, Any]:
+    """The rules and words assets/wall.js applies to the snapshot and the pushes;
+    ``ticket_links``: the viewer may open tickets, so the ticker's numbers link to them."""
     return {
+        "ticket_links": ticket_links,
         "counters": list(COUNTERS),
         "alert_counters": list(ALERT_COUNTERS),
         "bands": RATE_BANDS,
@@ -129,10 +131,11 @@ def script_config(lang: str) -> dict[str, Any]:
     }
 
 
-def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, title: str | None = None,
-           config: dict[str, Any] | None = None, **_query: Any) -> html.Div:
-    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's;
-    ``title`` and ``config`` (added to the script's): a wall screen's own (layouts/wall_screens.py)."""
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_links: bool = False,
+           title: str | None = None, config: dict[str, Any] | None = None, **_query: Any) -> html.Div:
+    """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's,
+    ``ticket_links``: whether the viewer may open a ticket (a kiosk may not); ``title`` and
+    ``config`` (added to the script's): a wall screen's own (layouts/wall_screens.py)."""
     return html.Div(
         [
             html.Header(
@@ -189,7 +192,7 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, title: str 
                 ],
                 className="wall-body",
             ),
-            live.marker("wall", lang, timezone, {**script_config(lang), **(config or {})}),
+            live.marker("wall", lang, timezone, {**script_config(lang, ticket_links), **(config or {})}),
         ],
         className="wall",
         lang=lang,

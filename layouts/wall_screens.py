@@ -73,9 +73,10 @@ def duty_panel(lang: str) -> html.Div:
     )
 
 
-def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, unit_name: str | None = None,
-           refused: str | None = None, **query: Any) -> html.Div:
-    """The wall at the screen(s) the URL names; ``unit_name``: a branch wall's unit;
+def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, ticket_links: bool = False,
+           unit_name: str | None = None, refused: str | None = None, **query: Any) -> html.Div:
+    """The wall at the screen(s) the URL names; ``ticket_links``: the overview's (layouts/wall.py);
+    ``unit_name``: a branch wall's unit;
     ``refused``: why the URL's unit cannot be shown (unknown, or outside the caller's scope)."""
     if refused is not None:
         return html.Div(html.H1(refused), className="not-found")
@@ -90,7 +91,8 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, unit_name: 
         # Its map is drawn for the subtree when the page is built; the live heat layer follows
         # the city's stream, which a branch wall does not receive.
         config.update(map=None, all_units=True)
-    page = wall.layout(lang, map_document=map_document, timezone=timezone, title=title, config=config)
+    page = wall.layout(lang, map_document=map_document, timezone=timezone, ticket_links=ticket_links, title=title,
+                       config=config)
     page.children.append(duty_panel(lang))
     page.className = f"wall wall-screen-{screens[0]}"  # type: ignore[attr-defined]  # Dash sets props dynamically
     return page

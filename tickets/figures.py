@@ -33,13 +33,21 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, and_, case, func, literal_column, or_, select, text, true
+from sqlalchemy import and_, func, literal_column, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from tickets import rollups
+from tickets.counting import (
+    SUB_COLUMNS,
+    TALLY_COLUMNS,
+    count_if,
+    handling_time,
+    sub_columns,
+    tally_columns,
+)
 from tickets.models import HANDLING_UNKNOWN, UNSETTLED_PREDICATE, IntakeRecord, Ticket
 
 SATISFIED_ANSWERS = frozenset({"satisfied", "basically_satisfied"})
@@ -188,49 +196,6 @@ def tally_sql(
     return sum_tallies(tally_sql_by_unit(session, start, end, now, tz, unit_ids).values())
 
 
-def _count_if(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def tally_columns(now: datetime) -> list[Any]:
-    """``Tally``'s counts over a period's tickets (``TALLY_COLUMNS`` names them, in order)."""
-    closed = Ticket.status == "closed"
-    return [
-        func.count(),
-        _count_if(Ticket.dispatched_at.is_not(None)),
-        _count_if(Ticket.direct_dispatch.is_(True)),
-        _count_if(and_(Ticket.contact_due_at.is_not(None),
-                       or_(Ticket.contacted_at.is_not(None), Ticket.contact_due_at <= now))),
-        _count_if(and_(Ticket.contacted_at.is_not(None), Ticket.contacted_at <= Ticket.contact_due_at)),
-        _count_if(or_(closed, Ticket.resolve_due_at <= now)),
-        _count_if(closed),
-        _count_if(and_(closed, Ticket.closed_at <= Ticket.resolve_due_at)),
-        func.coalesce(func.sum(Ticket.follow_ups_answered), 0),
-        func.coalesce(func.sum(Ticket.follow_ups_satisfied), 0),
-    ]
-
-
-TALLY_COLUMNS = ("received", "dispatched", "direct", "response_due", "responded_on_time", "due", "closed",
-                 "closed_on_time", "follow_ups_answered", "follow_ups_satisfied")
-
-
-# ``SubTally``'s fields as ``tickets.rollups`` names them (its dispatched is Tally's too).
-SUB_COLUMNS = ("accept_due", "accepted_on_time", "sub_dispatched", "returned", "replied", "redone")
-
-
-def sub_columns(now: datetime) -> list[Any]:
-    """``SubTally``'s counts over a period's tickets, in ``SUB_FIELDS`` order."""
-    return [
-        _count_if(and_(Ticket.contact_due_at.is_not(None),
-                       or_(Ticket.accepted_at.is_not(None), Ticket.contact_due_at <= now))),
-        _count_if(and_(Ticket.accepted_at.is_not(None), Ticket.accepted_at <= Ticket.contact_due_at)),
-        _count_if(Ticket.dispatched_at.is_not(None)),
-        _count_if(and_(Ticket.dispatched_at.is_not(None), Ticket.returned.is_(True))),
-        _count_if(Ticket.replied_at.is_not(None)),
-        _count_if(and_(Ticket.replied_at.is_not(None), Ticket.redo_count > 0)),
-    ]
-
-
 def _period_tickets(start: datetime, end: datetime, scope: list[int] | None) -> Any:
     """The tickets a period's figures count: received in it, not merged into another, in scope."""
     where = and_(Ticket.received_at >= start, Ticket.received_at < end, Ticket.status != "merged")
@@ -301,7 +266,7 @@ def tally_sql_by_unit(
                    .outerjoin(period, period.c.id == IntakeRecord.ticket_id)
                    .where(IntakeRecord.received_at >= start, IntakeRecord.received_at < end).subquery())
         for unit_id, n_records, merged in session.execute(
-            select(records.c.unit_id, func.count(), _count_if(records.c.merged.is_(True)))
+            select(records.c.unit_id, func.count(), count_if(records.c.merged.is_(True)))
             .where(records.c.unit_id.in_(scope) if scope is not None else true()).group_by(records.c.unit_id)
         ):
             tally = by_unit.setdefault(unit_id, Tally())
@@ -331,33 +296,6 @@ def tally_sql_by_unit(
         ):
             by_unit.setdefault(unit_id, Tally()).breaches_now = late
     return by_unit
-
-
-def handling_time(received: datetime, closed: datetime, tz: Any, calendar: str | None) -> float:
-    """Received → closed in working hours, on the ticket's calendar (``Ticket.calendar``)."""
-    from tickets import calendars
-    from tickets.sla import working_hours_between
-
-    return round(working_hours_between(received, closed, tz, calendar=calendars.from_key(calendar)), 6)
-
-
-def fill_handling_hours(session: Any, now: datetime, limit: int = 5000) -> dict[str, int]:
-    """A housekeeping sweep: store the handling hours of tickets closed before they were stored
-    at the close (migration 0016), ``limit`` at a time. A plain UPDATE: a derived fact, not a
-    change of the ticket (no event, and its version stays, so nobody's open copy goes stale)."""
-    from sqlalchemy import bindparam
-
-    rows = session.execute(
-        select(Ticket.id, Ticket.received_at, Ticket.closed_at, Ticket.calendar)
-        .where(text(HANDLING_UNKNOWN)).order_by(Ticket.id).limit(limit)  # its partial index, word for word
-    ).all()
-    table = cast(Table, Ticket.__table__)
-    if rows:
-        tz = session.config.tz
-        session.execute(table.update().where(table.c.id == bindparam("tid")).values(handling_hours=bindparam("h")),
-                        [{"tid": tid, "h": handling_time(r, c, tz, cal)} for tid, r, c, cal in rows if c is not None])
-        rollups.settle(session, [row[0] for row in rows], tz)  # those that were waiting only for this
-    return {"filled": len(rows), "more": int(len(rows) == limit)}
 
 
 def sum_tallies(tallies: Iterable[Tally]) -> Tally:

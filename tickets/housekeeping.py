@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
-from tickets import figures, followup, official_sms, rollups, supervision
+from tickets import followup, official_sms, rollups, supervision
 from tickets.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ SWEEPS: tuple[tuple[str, Callable[[UnitOfWork, datetime], dict[str, int]]], ...]
     ("follow_up", followup.sweep),
     ("supervision", supervision.sweep),
     ("official_sms", official_sms.release),  # texts held overnight, before the deliveries send them
-    ("handling_hours", figures.fill_handling_hours),  # closed before migration 0016 stored them
+    ("handling_hours", rollups.fill_handling_hours),  # closed before migration 0016 stored them
     ("figure_rollups", rollups.ensure),  # the figures' rows, if missing or cut by another time zone
 )
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, func, literal_column, select, text, type_coerce
-from sqlalchemy.types import NullType
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, literal_column, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
-from tickets.models import SETTLED_PREDICATE, FigureDay, FigureDaysBuilt, IntakeRecord, Ticket
+from tickets.counting import SUB_COLUMNS, TALLY_COLUMNS, handling_time, sub_columns, tally_columns
+from tickets.models import HANDLING_UNKNOWN, SETTLED_PREDICATE, FigureDay, FigureDaysBuilt, IntakeRecord, Ticket
 
 # The counted columns of a row (besides the records and the hours), in the order of
 # ``figures.TALLY_COLUMNS`` + ``figures.SUB_COLUMNS``.
@@ -59,8 +60,6 @@ def _day(column: Any, tz: Any) -> Any:
 def _ticket_shares(where: Any, tz: Any) -> Select[Any]:
     """Settled tickets' counts and hours per unit and local day received, as the figures count
     them (``tally_columns``, ``sub_columns``; "now" is irrelevant to a settled ticket)."""
-    from tickets.figures import SUB_COLUMNS, TALLY_COLUMNS, sub_columns, tally_columns
-
     now = datetime.now().astimezone()
     names = [*TALLY_COLUMNS, *SUB_COLUMNS]
     counted = [c.label(n) for c, n in zip([*tally_columns(now), *sub_columns(now)], names)]
@@ -111,6 +110,23 @@ def records_of(ticket_ids: Iterable[int]) -> Any:
     return IntakeRecord.ticket_id.in_(list(ticket_ids))
 
 
+def fill_handling_hours(session: Any, now: datetime, limit: int = 5000) -> dict[str, int]:
+    """A housekeeping sweep: store the handling hours of tickets closed before they were stored
+    at the close (migration 0016), ``limit`` at a time. A plain UPDATE: a derived fact, not a
+    change of the ticket (no event, and its version stays, so nobody's open copy goes stale)."""
+    rows = session.execute(
+        select(Ticket.id, Ticket.received_at, Ticket.closed_at, Ticket.calendar)
+        .where(text(HANDLING_UNKNOWN)).order_by(Ticket.id).limit(limit)  # its partial index, word for word
+    ).all()
+    table = cast(Table, Ticket.__table__)
+    if rows:
+        tz = session.config.tz
+        session.execute(table.update().where(table.c.id == bindparam("tid")).values(handling_hours=bindparam("h")),
+                        [{"tid": tid, "h": handling_time(r, c, tz, cal)} for tid, r, c, cal in rows if c is not None])
+        settle(session, [row[0] for row in rows], tz)  # those that were waiting only for this
+    return {"filled": len(rows), "more": int(len(rows) == limit)}
+
+
 def rebuild(session: Session, tz: Any) -> dict[str, int]:
     """Every row again from the tickets and records, for ``tz``'s local days."""
     session.execute(text("LOCK TABLE figure_days IN EXCLUSIVE MODE"))
@@ -126,8 +142,6 @@ def rebuild(session: Session, tz: Any) -> dict[str, int]:
 def ensure(session: Any, now: datetime) -> dict[str, int]:
     """A housekeeping sweep: fill in missing handling hours, then rebuild the rows if they are
     missing or were built for another time zone. Nothing on SQLite."""
-    from tickets.figures import fill_handling_hours
-
     tz = session.config.tz
     if not active(session) or valid(session, tz):
         return {}
@@ -152,8 +166,6 @@ def days(start: datetime, end: datetime, tz: Any) -> tuple[date, date] | None:
 
 def period_rows(session: Session, first: date, last: date, scope: list[int] | None, hours: bool) -> Any:
     """Per unit: the summed counts of the days first..last (and the hours, flattened)."""
-    from tickets.figures import SUB_COLUMNS, TALLY_COLUMNS
-
     where = and_(FigureDay.day >= first, FigureDay.day <= last,
                  FigureDay.unit_id.in_(scope) if scope is not None else text("true"))
     sums = [func.coalesce(func.sum(getattr(FigureDay, n)), 0)

@@ -9,8 +9,8 @@
 2. otherwise ``chinesecalendar`` (statutory holidays and make-up days);
 3. otherwise (a year neither knows, e.g. 2027 with chinesecalendar 1.11)
    Monday–Friday, and the year goes into a warning registry
-   (:func:`calendar_warnings`, a code and the year) that the wall and
-   ``/api/v1/health`` show.
+   (:func:`calendar_warnings`, a code and the year) that the duty console
+   shows admins, the wall once the year has started, and ``/api/v1/health``.
    Never a crash, and never every day counted as a working day.
 
 The table is read into an in-process map by :func:`load_calendar_overrides`;
@@ -109,11 +109,15 @@ def _assume_monday_to_friday(year: int) -> None:
 CALENDAR_YEAR_UNKNOWN = "calendar_year_unknown"
 
 
-def calendar_warnings() -> list[dict[str, Any]]:
+def calendar_warnings(today: date | None = None) -> list[dict[str, Any]]:
     """One warning per year that was assumed Monday–Friday and is still not loaded:
-    ``{"code": "calendar_year_unknown", "year": 2027}``."""
+    ``{"code": "calendar_year_unknown", "year": 2027}``. Given ``today`` (the bureau's date),
+    each also says whether its year has ``started``: before then only an admin can act on it
+    (the duty console tells them how); from then on deadlines are being counted on the
+    assumption, which the wall says too."""
     loaded = _overrides.years
-    return [{"code": CALENDAR_YEAR_UNKNOWN, "year": year} for year in sorted(unknown_years) if year not in loaded]
+    return [{"code": CALENDAR_YEAR_UNKNOWN, "year": year, **({} if today is None else {"started": year <= today.year})}
+            for year in sorted(unknown_years) if year not in loaded]
 
 
 def probe_ahead(today: date, days: int = 31) -> None:

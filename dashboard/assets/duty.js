@@ -327,6 +327,17 @@
     }).catch(function () { /* the next round tries again */ });
   }
 
+  /* ------------------------------------------------------ calendar */
+  // An admin's console only (the element is there for them): a year assumed Monday–Friday, and
+  // what to do about it, until the year is loaded.
+  function showCalendar(list) {
+    var key = JSON.stringify(list || null);
+    if (!list || key === D.calendarShown) { return; }  // every frame carries them: write on a change only
+    if (MinshengLive.setProps("duty-calendar", {children: list.map(function (w) {
+      return MinshengLive.el("P", "", MinshengLive.format(D.config.text.calendar_warnings[w.code] || w.code, w));
+    })})) { D.calendarShown = key; }
+  }
+
   /* ------------------------------------------------------ start */
   function start(config) {
     D.config = config;
@@ -373,10 +384,12 @@
           if (el) { el.textContent = config.text[ok ? "live" : "down"]; el.className = "conn " + (ok ? "conn-ok" : "conn-down"); }
         }
       });
-      // Early warnings raised, acknowledged or closed elsewhere: the wall's stream carries them.
+      // Early warnings raised, acknowledged or closed elsewhere: the wall's stream carries them,
+      // and the calendar warnings with every frame.
       D.live.socket.on("live", function (msg) {
         var frame = typeof msg === "string" ? JSON.parse(msg) : msg;
         if ((frame.events || []).some(function (e) { return e.event === "alert"; })) { loadAlerts(); }
+        showCalendar(frame.warnings);
       });
     });
   }

@@ -48,7 +48,8 @@
  *   MinshengLive.format(template, params)  fills a catalogue message's %(name)s
  *   MinshengLive.time(when, tz, style)     "minute" (HH:MM), "second" (HH:MM:SS) or
  *                                          "datetime", in the bureau's zone
- *   MinshengLive.el(type, className, children, key)  an html component for set_props children
+ *   MinshengLive.el(type, className, children, key, props)  an html component for set_props children
+ *                                                 (props: more of its props, e.g. {href: …})
  * window.minshengLive is the page's connection (read by the browser tests).
  */
 (function () {
@@ -88,8 +89,8 @@
     return d.toLocaleTimeString(FORMAT_LOCALE, opts);
   }
 
-  function el(type, className, children, key) {
-    var props = {className: className, children: children};
+  function el(type, className, children, key, more) {
+    var props = Object.assign({}, more, {className: className, children: children});
     if (key !== undefined) { props.key = key; } // lets React keep rows that did not change
     return {type: type, namespace: "dash_html_components", props: props};
   }

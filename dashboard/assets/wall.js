@@ -101,6 +101,17 @@
     }
 
     /* ---------------------------------------------------------- ticker */
+    // The ticket's number leads to it: a link for someone who may open tickets, the number
+    // alone on a kiosk (nobody at a wall clicks; the number is what the room reads out).
+    function ticketNumber(number) {
+      var cell = document.createElement(config.ticket_links && number ? "a" : "span");
+      cell.className = "t-number";
+      cell.textContent = number;
+      if (config.ticket_links && number) {
+        cell.href = "/ticket/" + encodeURIComponent(number) + "?lang=" + config.lang;
+      }
+      return cell;
+    }
     function tickerRow(item, fresh) {
       var li = document.createElement("li");
       // Only rows pushed while the wall watches are highlighted, once (assets/wall.css).
@@ -111,13 +122,13 @@
        ["t-channel ch-" + item.channel, ch],
        ["t-topic", topic],
        // The station that must act says where, too; the district only while there is no unit.
-       ["t-unit", item.unit_name || item.district || text.no_place],
-       ["t-number", item.number || ""]].forEach(function (cell) {
+       ["t-unit", item.unit_name || item.district || text.no_place]].forEach(function (cell) {
         var span = document.createElement("span");
         span.className = cell[0];
         span.textContent = cell[1];
         li.appendChild(span);
       });
+      li.appendChild(ticketNumber(item.number || ""));
       return li;
     }
     function showTicker(items, fresh) {
@@ -202,9 +213,11 @@
 
     /* -------------------------------------------------- header and clock */
     function showWarnings(list) {
-      // e.g. a year whose official calendar is not loaded: deadlines assume Mon–Fri.
+      // e.g. a year whose official calendar is not loaded: deadlines assume Mon–Fri. Only once
+      // that year has started: before, it is the admins' to act on (the duty console tells them).
       if (list === undefined) { return; }
-      var lines = list.map(function (w) { return L.format(text.warnings[w.code] || w.code, w); });
+      var lines = list.filter(function (w) { return w.started; })
+        .map(function (w) { return L.format(text.warnings[w.code] || w.code, w); });
       putId("wall-warnings", lines.length ? "⚠ " + lines.join(text.warning_separator) : "");
     }
     function markUpdated(iso) { putId("wall-updated", L.time(iso, tz, "second")); }

@@ -515,7 +515,7 @@ class LiveAggregator:
 
         return {
             "counters": counters,
-            "warnings": calendar_warnings(),
+            "warnings": calendar_warnings(now.astimezone(self.tz).date()),
             "units": self.unit_table(),
             "flow": [
                 {
@@ -540,7 +540,8 @@ class LiveAggregator:
         snapshot; every ``KEYFRAME_SECONDS`` a frame carries everything anyway. With no
         screen connected (``listening``) nothing is built or sent.
         """
-        self._last_push = self.clock().timestamp()
+        now = self.clock()
+        self._last_push = now.timestamp()
         self._units_dirty = self._units_dirty or bool(events)
         if not self.listening():
             self._sent = None  # the next screen's first frame says it all
@@ -551,11 +552,11 @@ class LiveAggregator:
         sent = {} if keyframe or self._sent is None else self._sent
         counters = self.counters()
         message: Message = {
-            "events": events, "server_time": self.clock().isoformat(),
+            "events": events, "server_time": now.isoformat(),
             "counters": {k: v for k, v in counters.items()
                          if k in ("epoch", "seq") or sent.get("counters", {}).get(k) != v},
         }
-        warnings = calendar_warnings()
+        warnings = calendar_warnings(now.astimezone(self.tz).date())
         if "warnings" not in sent or sent["warnings"] != warnings:
             message["warnings"] = warnings
         units = sent.get("units")

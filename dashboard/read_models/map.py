@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -36,7 +36,7 @@ TOP_HOTSPOTS = 10
 @dataclass(frozen=True)
 class MapData:
     """One map's content. ``spec`` is what to draw (points, hotspots, alerts,
-    boundaries, focus), without words; times are in the bureau's zone."""
+    boundaries), without words; times are in the bureau's zone."""
 
     spec: maps.MapSpec
     bureau_name: str
@@ -72,25 +72,6 @@ def bureau_name(session: Session) -> str:
     return session.scalar(select(Unit.name).where(Unit.level == 1).order_by(Unit.id).limit(1)) or ""
 
 
-def focus_bounds(session: Session, now: datetime,
-                 scope: Collection[int] | None) -> tuple[float, float, float, float] | None:
-    """Where the tickets are: the 3rd–97th percentile box of the last week's newest
-    points, padded (None without enough points: the whole bureau is shown)."""
-    sample = list(ticket_points.raw_points(session, now - timedelta(days=7), now, None, scope, limit=5000))
-    if len(sample) < 20:
-        return None
-    lats = sorted(p.lat for p in sample)
-    lons = sorted(p.lon for p in sample)
-
-    def q(values: list[float], share: float) -> float:
-        return values[min(len(values) - 1, max(0, int(share * len(values))))]
-
-    south, north, west, east = q(lats, 0.03), q(lats, 0.97), q(lons, 0.03), q(lons, 0.97)
-    pad_lat = max((north - south) * 0.08, 0.02)
-    pad_lon = max((east - west) * 0.08, 0.02)
-    return south - pad_lat, west - pad_lon, north + pad_lat, east + pad_lon
-
-
 def open_alerts(session: Session, scope: Collection[int] | None, topic: str | None = None) -> list[dict[str, Any]]:
     stmt = select(Alert).where(Alert.status == "open").order_by(Alert.last_seen_at.desc()).limit(200)
     if scope is not None:
@@ -107,7 +88,7 @@ def map_data(session: Session, *, settings: Any, now: datetime, start: datetime,
     tz = settings.tz
     spec = maps.MapSpec(
         districts_in_use=districts_in_use(session), jurisdictions=routing_jurisdictions(),
-        focus=focus_bounds(session, now, scope), live=live, cap=ticket_points.LIVE_CAP,
+        live=live, cap=ticket_points.LIVE_CAP,  # no focus: the view is the bureau's whole area
         window_seconds=int((end - start).total_seconds()), **map_settings(settings),
     )
     data = MapData(spec=spec, bureau_name=bureau_name(session), topic=topic, window=window,

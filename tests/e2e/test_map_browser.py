@@ -151,3 +151,124 @@ def test_alerts_appear_on_the_wall_map_as_they_are_raised(browser: Any, tmp_path
         page.close()
     finally:
         proc.stop()
+
+
+# ------------------------------------------------------------------ the whole city in view
+JINAN_DISTRICTS = 12
+# Each map and the box on its screen it must fill: the wall's panel, /map's body under its header.
+MAP_SCREENS = {"/wall": ("wall-map", ".panel-map"), "/map": ("map-frame", ".map-screen-body")}
+# In the top page's pixels: the map's frame, the panel around it, each district's boundary box and
+# each district name's box (the map document's own pixels, moved by where its frame sits).
+MEASURE = """([frameId, panelSelector]) => {
+  const frame = document.getElementById(frameId), M = frame.contentWindow.minshengMap;
+  const f = frame.getBoundingClientRect(), p = document.querySelector(panelSelector).getBoundingClientRect();
+  const box = r => [r.left, r.top, r.right, r.bottom];
+  const districts = {}, names = {};
+  M.districts.eachLayer(d => {
+    const b = d.getBounds(), nw = M.map.latLngToContainerPoint(b.getNorthWest()),
+          se = M.map.latLngToContainerPoint(b.getSouthEast());
+    districts[d.feature.properties.name] = [f.left + nw.x, f.top + nw.y, f.left + se.x, f.top + se.y];
+  });
+  frame.contentDocument.querySelectorAll('.ms-label-district').forEach(e => {
+    const r = e.getBoundingClientRect();
+    names[e.textContent] = [f.left + r.left, f.top + r.top, f.left + r.right, f.top + r.bottom];
+  });
+  return {frame: box(f), panel: box(p), districts, names, fitted: M.fitted};
+}"""
+
+
+def inside(inner: list[float], outer: list[float], slack: float = 0.5) -> bool:
+    return (inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack
+            and inner[2] <= outer[2] + slack and inner[3] <= outer[3] + slack)
+
+
+def whole_city(page: Any, path: str) -> dict[str, Any]:
+    frame, panel = MAP_SCREENS[path]
+    page.wait_for_function("id => { const f = document.getElementById(id); return f && f.contentWindow"
+                           " && f.contentWindow.minshengMap && f.contentWindow.minshengMap.ready; }", arg=frame,
+                           timeout=30000)
+    seen: dict[str, Any] = page.evaluate(MEASURE, [frame, panel])
+    return seen
+
+
+def cut_off(seen: dict[str, Any]) -> list[str]:
+    """What of the city is not wholly on its panel: boundaries and names past the map's edges."""
+    return ([f"frame {seen['frame']} outside panel {seen['panel']}"] * (not inside(seen["frame"], seen["panel"]))
+            + [f"{name} {b}" for name, b in seen["districts"].items() if not inside(b, seen["frame"])]
+            + [f"label {name} {b}" for name, b in seen["names"].items() if not inside(b, seen["frame"])])
+
+
+def test_the_whole_city_is_on_every_map_at_both_sizes_in_both_languages(
+        browser: Any, served_embedded_platform: PlatformProcess) -> None:
+    # A busy evening in 历下区: where the tickets are is not where the view goes (it used to
+    # follow them, and 商河县 in the north and 钢城区 in the south-east fell off the panel).
+    factory = session_factory(served_embedded_platform.database_url)
+    now = datetime.now(TZ)
+    with unit_of_work(factory) as s:
+        plant(s, [ticket_row(now - timedelta(minutes=5 * i), 36.66 + (i % 6) * 0.002, 117.03 + (i // 6) * 0.002,
+                             unit_id=unit_ids(s)["JN-LX-01"]) for i in range(60)])
+    names = {"zh-CN": {"商河县", "钢城区", "平阴县"}, "en": {"Shanghe County", "Gangcheng District", "Pingyin County"}}
+    for path in MAP_SCREENS:
+        for width, height in ((1920, 1080), (3840, 2160)):
+            for lang in ("zh-CN", "en"):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                page.goto(served_embedded_platform.wall_url(f"{path}?lang={lang}"))  # a kiosk token, no login
+                seen = whole_city(page, path)
+                page.close()
+                print(f"{path} {width}x{height} {lang}: zoom {seen['fitted']['zoom']:.2f}, "
+                      f"padding {seen['fitted']['padding']}, frame {[round(x) for x in seen['frame']]}")
+                assert len(seen["districts"]) == JINAN_DISTRICTS and names[lang] <= set(seen["names"]), seen
+                assert cut_off(seen) == [], (path, width, lang, seen)
+                # Fitted, not merely inside: the city spans most of the map's width or height.
+                left, top, right, bottom = (min(b[i] for b in seen["districts"].values()) if i < 2 else
+                                            max(b[i] for b in seen["districts"].values()) for i in range(4))
+                f = seen["frame"]
+                assert max((right - left) / (f[2] - f[0]), (bottom - top) / (f[3] - f[1])) > 0.75, seen
+
+
+def test_a_wall_map_fits_again_when_its_screen_changes_size(
+        browser: Any, served_embedded_platform: PlatformProcess) -> None:
+    # A 5:4 screen: the panel is narrow, and "Gangcheng District" is wider than its district's corner.
+    page = browser.new_page(viewport={"width": 1280, "height": 1024})
+    page.goto(served_embedded_platform.wall_url("/wall?lang=en"))
+    small = whole_city(page, "/wall")
+    assert cut_off(small) == [], small
+    page.set_viewport_size({"width": 3840, "height": 2160})
+    wait_until(lambda: page.evaluate(f"{FRAME}.minshengMap.fitted.zoom") > small["fitted"]["zoom"] + 1,
+               what="the map fitted to the larger panel")
+    large = whole_city(page, "/wall")
+    assert cut_off(large) == [], large
+    # Somebody zoomed in by hand: the view stays theirs when the screen changes again.
+    page.evaluate(f"{FRAME}.document.querySelector('.leaflet-container')"
+                  ".dispatchEvent(new MouseEvent('mousedown', {bubbles: true}))")
+    page.evaluate(f"{FRAME}.minshengMap.map.setZoom(12, {{animate: false}})")
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.wait_for_timeout(500)
+    assert page.evaluate(f"{FRAME}.minshengMap.map.getZoom()") == 12
+    page.close()
+
+
+def test_a_kiosk_token_opens_every_wall_screen_and_the_map(
+        browser: Any, served_embedded_platform: PlatformProcess) -> None:
+    from dashboard.screens import SCREENS
+
+    walls = [s.path for s in SCREENS if s.kiosk]
+    assert "/wall" in walls and "/map" in walls
+    for path in walls:
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(served_embedded_platform.wall_url(path))
+        page.wait_for_selector("#page > *", timeout=20000)
+        assert page.url.split("?")[0].endswith(path), page.url  # not sent to the login form
+        assert page.locator("input[name=password]").count() == 0 and page.locator(".not-found").count() == 0
+        page.close()
+    # The map's own callback (a topic chosen) answers a kiosk too, and its export downloads.
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(served_embedded_platform.wall_url("/map"))
+    whole_city(page, "/map")
+    before = page.evaluate("document.getElementById('map-frame').srcdoc.length")
+    page.locator("#map-topic label", has_text="盗窃").click()
+    wait_until(lambda: "topic=theft" in (page.get_attribute("#map-export", "href") or ""), what="the theft map")
+    assert page.evaluate("document.getElementById('map-frame').srcdoc.length") != before
+    export = page.request.get(served_embedded_platform.base_url + page.get_attribute("#map-export", "href"))
+    assert export.status == 200 and "minshengMap.init" in export.text()
+    page.close()

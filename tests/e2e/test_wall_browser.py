@@ -3,13 +3,15 @@ without reloading, asks nothing of the outside world, and catches up after a
 Redis outage without losing or double-counting a ticket."""
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import new_request, submit, wait_until
+from tests.helpers import TZ, new_request, submit, wait_until
 from tests.servers import PlatformProcess, demo_kiosk_token
 from tickets.bootstrap import session_factory
 from tickets.models import Ticket
@@ -126,3 +128,93 @@ def test_wall_catches_up_after_redis_outage(browser: Any, pg_url: str, redis_ser
         page.close()
     finally:
         proc.stop()
+
+
+def log_in(browser: Any, base_url: str, path: str, username: str) -> Any:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{base_url}/login?next={path}")
+    page.fill("#username", username)
+    page.fill("#password", "minsheng-demo")  # the demo accounts' published password
+    page.click("button[type=submit]")
+    return page
+
+
+def ticker_numbers(page: Any) -> list[dict[str, Any]]:
+    shown: list[dict[str, Any]] = page.evaluate("""Array.from(document.querySelectorAll('#wall-ticker .t-number'))
+        .map(e => ({text: e.textContent, tag: e.tagName, href: e.getAttribute('href'),
+                    height: e.getBoundingClientRect().height, cut: e.scrollWidth > e.clientWidth + 1,
+                    fontPx: parseFloat(getComputedStyle(e).fontSize)}))""")
+    return shown
+
+
+def test_ticket_numbers_are_shown_and_lead_to_the_ticket(
+        browser: Any, served_embedded_platform: PlatformProcess) -> None:
+    factory = session_factory(served_embedded_platform.database_url)
+    wall = open_wall(browser, served_embedded_platform.base_url, [])
+    for i in range(3):
+        submit(factory, new_request(phone=f"1390531100{i}"))
+    with factory() as s:
+        numbers = set(s.scalars(select(Ticket.number).order_by(Ticket.id.desc()).limit(3)))
+    wait_until(lambda: numbers <= {n["text"] for n in ticker_numbers(wall)}, what="the numbers in the ticker")
+    # On a kiosk: the number, whole and readable, not a link (nobody at a wall may open a ticket).
+    kiosk = ticker_numbers(wall)
+    assert all(n["tag"] == "SPAN" and n["height"] > 0 and not n["cut"] and n["fontPx"] >= 14 for n in kiosk), kiosk
+    wall.close()
+    # Logged in (a leader may open tickets): each number is a link to its ticket's page.
+    page = log_in(browser, served_embedded_platform.base_url, "/wall", "leader")
+    page.wait_for_selector("#wall-conn.conn-ok", timeout=20000)
+    wait_until(lambda: numbers <= {n["text"] for n in ticker_numbers(page)}, what="the leader's ticker")
+    links = [n for n in ticker_numbers(page) if n["text"] in numbers]
+    assert all(n["tag"] == "A" and n["href"] == f"/ticket/{n['text']}?lang=zh-CN" for n in links), links
+    number = sorted(numbers)[0]
+    page.locator("#wall-ticker a.t-number", has_text=number).click()
+    page.wait_for_selector("#ticket-body", timeout=20000)
+    assert page.url.split("?")[0].endswith(f"/ticket/{number}") and number in page.inner_text("#ticket-page")
+    page.close()
+
+
+# Every text an element shows from now on (a heartbeat may replace it a moment later).
+WATCH_TEXT = """id => { const el = document.getElementById(id); window.__seen = [el.textContent];
+  new MutationObserver(() => window.__seen.push(el.textContent))
+    .observe(el, {childList: true, characterData: true, subtree: true}); }"""
+# A pushed frame carrying calendar warnings, handed to the page's own socket listeners.
+PUSH_WARNINGS = """warnings => { const live = window.minshengLive;
+  const frame = {events: [], counters: {epoch: live.epoch, seq: live.seq}, server_time: live.lastServerTime,
+                 epoch: live.epoch, prev: live.seq, warnings};
+  live.socket.listeners("live").forEach(fn => fn(frame)); }"""
+UNLOADED = [{"code": "calendar_year_unknown", "year": 2099, "started": False},
+            {"code": "calendar_year_unknown", "year": 2003, "started": True}]
+
+
+def test_the_wall_says_only_a_started_years_calendar_warning_in_its_language(
+        browser: Any, served_embedded_platform: PlatformProcess) -> None:
+    said = {"zh-CN": "2003年官方节假日安排未载入", "en": "2003: official calendar not loaded"}
+    for lang, words in said.items():
+        wall = open_wall(browser, served_embedded_platform.base_url, [], lang=lang)
+        wall.evaluate(WATCH_TEXT, "wall-warnings")
+        wall.evaluate(PUSH_WARNINGS, UNLOADED)
+        wait_until(lambda w=wall, said=words: any(said in t for t in w.evaluate("window.__seen")),
+                   what="the started year's warning")
+        wall.wait_for_timeout(6000)  # a heartbeat or two of the server's own warnings (in December: next year's)
+        seen = wall.evaluate("window.__seen")
+        # A year not started yet is for the admins (the duty console), never on the public wall.
+        next_year = str(datetime.now(TZ).year + 1)
+        assert not any("2099" in t or next_year in t for t in seen), seen
+        if lang == "zh-CN":
+            assert not any(re.search(r"[A-Za-z]", t) for t in seen), seen  # no English on the Chinese wall
+        wall.close()
+
+
+def test_the_admins_duty_console_says_what_to_do_about_an_unloaded_year(
+        browser: Any, served_embedded_platform: PlatformProcess) -> None:
+    console = log_in(browser, served_embedded_platform.base_url, "/duty", "admin")
+    console.wait_for_function("() => window.MinshengDuty && MinshengDuty.live && MinshengDuty.live.socket", timeout=30000)
+    console.evaluate(WATCH_TEXT, "duty-calendar")
+    console.evaluate(PUSH_WARNINGS.replace("window.minshengLive", "MinshengDuty.live"), UNLOADED[:1])
+    wait_until(lambda: any("2099年官方节假日安排" in t and "python app.py calendar load" in t
+                           for t in console.evaluate("window.__seen")), what="the admin's calendar notice")
+    console.close()
+    officer = log_in(browser, served_embedded_platform.base_url, "/duty", "duty")
+    officer.wait_for_function("() => window.MinshengDuty && MinshengDuty.live", timeout=30000)
+    assert officer.locator("#duty-calendar").count() == 0
+    officer.close()

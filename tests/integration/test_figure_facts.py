@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from tests.helpers import TZ, handled, inbound, new_request, reply, submit
 from tests.helpers import followup_world as build_world
 from tickets import lifecycle
-from tickets.figures import SATISFIED_ANSWERS, fill_handling_hours, handling_time, period_bounds, tally_sql
+from tickets.figures import SATISFIED_ANSWERS, handling_time, period_bounds, tally_sql
+from tickets.rollups import fill_handling_hours
 from tickets.housekeeping import run_sweeps
 from tickets.models import FollowUp, Ticket, TicketEvent, Unit
 from tickets.schema import downgrade, upgrade

@@ -88,3 +88,32 @@ def test_health_lists_the_calendar_warnings(small_bureau_platform: Any) -> None:
     assert warnings() == []
     sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ)
     assert warnings() == ["2027: official calendar not loaded; assuming Monday–Friday"]
+
+
+def test_the_duty_console_tells_admins_only_about_an_unloaded_year(small_bureau_platform: Any) -> None:
+    from tests.integration.test_auth import router_call
+
+    client = small_bureau_platform.server.test_client()
+
+    def notice(username: str) -> str | None:
+        """The console's calendar notice as the user sees it (None: the console has none)."""
+        headers = {"Authorization": f"Bearer {small_bureau_platform.tokens[username]}"}
+        response = client.post("/_dash-update-component", json=router_call("/duty"), headers=headers)
+        assert response.status_code == 200
+
+        def find(node: Any) -> Any:
+            if isinstance(node, dict):
+                if node.get("props", {}).get("id") == "duty-calendar":
+                    return node["props"]
+                return next((f for f in map(find, node.values()) if f is not None), None)
+            if isinstance(node, list):
+                return next((f for f in map(find, node) if f is not None), None)
+            return None
+
+        found = find(response.get_json())
+        return None if found is None else " ".join(p["props"]["children"] for p in found["children"])
+
+    sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ)  # 2027 assumed Monday–Friday
+    said = notice("admin")
+    assert said is not None and said.startswith("2027年官方节假日安排") and "python app.py calendar load" in said
+    assert notice("duty") is None and notice("inspector") is None  # they see the console, not the notice

@@ -22,11 +22,12 @@ READS = ("/api/v1/figures/units?level=3", "/api/v1/figures", "/api/v1/alerts")
 
 
 @pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[ApiWorld]:
+def api_world_each_db(tmp_path: Path, database_url: str) -> Iterator[ApiWorld]:
     yield from api_world(tmp_path, database_url)
 
 
-def test_figures_answer_while_a_big_sweep_writes(world: ApiWorld) -> None:
+def test_figures_answer_while_a_big_sweep_writes(api_world_each_db: ApiWorld) -> None:
+    world = api_world_each_db
     platform = world.platform
     now = datetime.now(timezone.utc).replace(microsecond=0)
     with unit_of_work(platform.factory) as s:
@@ -84,7 +85,8 @@ def test_figures_answer_while_a_big_sweep_writes(world: ApiWorld) -> None:
     assert slowest < 3.0  # no read waited for a batch to commit (they took 5–17 s when one did)
 
 
-def test_a_read_never_waits_for_a_writer_holding_the_lock(world: ApiWorld) -> None:
+def test_a_read_never_waits_for_a_writer_holding_the_lock(api_world_each_db: ApiWorld) -> None:
+    world = api_world_each_db
     """A sweep's transaction holds the write lock (on SQLite, the database's only one) for
     seconds: a request that only reads, with a token not seen before (its last use is due to be
     written), answers at once."""

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.checkers import python_format
@@ -135,6 +136,25 @@ def test_a_wall_url_names_its_screens_and_their_pace() -> None:
     assert config["screens"] == ["map", "rankings"] and config["every"] == 20 and config["unit"] == "JN-LX"
     assert config["map"] is None  # a branch wall's map follows no city-wide stream
     assert config["screen_text"]["breach"] == "已超期"
+
+
+def test_the_calendar_warning_tells_an_admin_what_to_do_in_the_consoles_language() -> None:
+    from layouts import duty
+
+    def notice(lang: str, calendar: Any) -> str | None:
+        found = [c for c in duty.layout(lang, calendar=calendar).children if getattr(c, "id", None) == "duty-calendar"]
+        return " ".join(p.children for p in found[0].children) if found else None
+
+    warning = {"code": "calendar_year_unknown", "year": 2027, "started": False}
+    zh = notice("zh-CN", [warning])
+    assert zh is not None and zh.startswith("2027年官方节假日安排") and "python app.py calendar load" in zh
+    assert not re.search(r"[A-Za-z]{4,}", zh.replace("python app.py calendar load", "").replace(
+        "examples/calendar_2027.yaml", "")), zh  # Chinese, but for the command and the file
+    assert "python app.py calendar load FILE" in (notice("en", [warning]) or "")
+    assert notice("zh-CN", []) == "" and notice("zh-CN", None) is None  # not an admin: no notice at all
+    words = json.loads(getattr(next(c for c in duty.layout("zh-CN").children if getattr(c, "id", None) == "live-screen"),
+                               "data-config"))["text"]["calendar_warnings"]
+    assert i18n.gettext(words["calendar_year_unknown"], "zh-CN", year=2099).startswith("2099年")
 
 
 # ------------------------------------------------------------------ the catalogue

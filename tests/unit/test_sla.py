@@ -97,6 +97,14 @@ def test_unknown_year_warns_and_assumes_monday_to_friday() -> None:
     assert add_working_hours(at("2027-01-01T17:00:00+08:00"), 1, TZ) == at("2027-01-04T09:00:00+08:00")
 
 
+def test_an_unknown_year_is_said_to_have_started_only_from_its_first_day() -> None:
+    sla.schedule("consultation", at("2026-12-31T16:00:00+08:00"), TZ)  # reaches into 2027
+    assert sla.calendar_warnings(date(2026, 12, 31)) == [{"code": "calendar_year_unknown", "year": 2027,
+                                                          "started": False}]
+    assert sla.calendar_warnings(date(2027, 1, 1))[0]["started"] is True
+    assert sla.calendar_warnings() == [{"code": "calendar_year_unknown", "year": 2027}]
+
+
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         sla.schedule("service", datetime(2026, 11, 23, 9, 0), TZ)

@@ -1,7 +1,7 @@
 /* Minsheng map: runs INSIDE the folium map's document (geo/maps.py).
  *
- * geo/maps.py's register script calls minshengMap.init(map, heat, alerts, options)
- * with the Leaflet objects folium created. A page holding the map in a
+ * geo/maps.py's register script calls minshengMap.init(map, heat, alerts, districts,
+ * names, options) with the Leaflet objects folium created. A page holding the map in a
  * same-origin <iframe srcdoc> (the wall, dashboard/assets/map_live.js) then
  * reaches them as iframe.contentWindow.minshengMap and adds points and alerts
  * without reloading the map, so pan and zoom stay as they are.
@@ -11,6 +11,13 @@
  * window, and the ticket id so a point pushed twice (a snapshot reload
  * overlapping a push) is counted once. At most options.cap points are kept,
  * the oldest dropped first.
+ *
+ * The view: options.bounds (the bureau's districts, or a focus) fitted into the map's
+ * box with options.fitPadding pixels (times the screen's scale) around, widened on a
+ * side where a district's name would reach past the edge (an English name is wider
+ * than its district's corner). Fitted again whenever the box changes size, until
+ * somebody moves the map by hand. An alert's label goes left of its dot where it
+ * would run past the right edge.
  */
 (function () {
   "use strict";
@@ -40,15 +47,82 @@
     return Math.max(1, Math.min(w / 1920, h / 1080));
   }
 
-  M.init = function (map, heat, alertLayer, options) {
-    M.map = map; M.heat = heat; M.alertLayer = alertLayer; M.o = options || {};
-    M.scale = screenScale();
-    document.documentElement.style.setProperty("--ms-scale", String(M.scale));
-    if (M.scale > 1) { heat.setOptions({radius: heat.options.radius * M.scale, blur: heat.options.blur * M.scale}); }
+  function rescale() {
+    var scale = screenScale();
+    if (scale === M.scale) { return; }
+    M.scale = scale;
+    document.documentElement.style.setProperty("--ms-scale", String(scale));
+    M.heat.setOptions({radius: M.heatSize.radius * scale, blur: M.heatSize.blur * scale});
+  }
+
+  /* ------------------------------------------------------------ the view */
+  // The room each side of the map still needs (px): where a district's name reaches past the
+  // edge, or a district lies under the map's own boxes (its title, its controls).
+  function crowding(margin) {
+    var box = M.map.getContainer().getBoundingClientRect(), bounds = L.latLngBounds(M.o.bounds);
+    var need = {top: 0, right: 0, bottom: 0, left: 0};
+    function more(side, px) { need[side] = Math.max(need[side], px); }
+    M.names.eachLayer(function (marker) {
+      var el = marker.getElement() && marker.getElement().firstElementChild;
+      if (!el || !bounds.contains(marker.getLatLng())) { return; }
+      var r = el.getBoundingClientRect();
+      more("top", box.top + margin - r.top);
+      more("left", box.left + margin - r.left);
+      more("bottom", r.bottom - (box.bottom - margin));
+      more("right", r.right - (box.right - margin));
+    });
+    var areas = [];
+    M.districts.eachLayer(function (district) {
+      var b = district.getBounds();
+      if (!bounds.intersects(b)) { return; }
+      var nw = M.map.latLngToContainerPoint(b.getNorthWest()), se = M.map.latLngToContainerPoint(b.getSouthEast());
+      areas.push({left: box.left + nw.x, top: box.top + nw.y, right: box.left + se.x, bottom: box.top + se.y});
+    });
+    document.querySelectorAll(".ms-title, .leaflet-control").forEach(function (el) {
+      var r = el.getBoundingClientRect();
+      if (!r.width || !r.height) { return; }
+      var upper = (r.top + r.bottom) / 2 < (box.top + box.bottom) / 2;
+      areas.forEach(function (a) {
+        if (a.left >= r.right || a.right <= r.left || a.top >= r.bottom || a.bottom <= r.top) { return; }
+        if (upper) { more("top", r.bottom + margin - a.top); } else { more("bottom", a.bottom - (r.top - margin)); }
+      });
+    });
+    return need;
+  }
+
+  M.fit = function () {
+    if (!M.o.bounds) { return; }
+    var base = Math.round((M.o.fitPadding || 0) * M.scale), margin = Math.round(4 * M.scale);
+    var pad = {top: base, right: base, bottom: base, left: base}, rounds = 0, moved = true;
+    // The live legend keeps a strip at the bottom, whatever is under it: it widens as its count grows.
+    var legend = document.getElementById("ms-legend");
+    if (legend && legend.offsetHeight) {
+      pad.bottom = Math.max(pad.bottom, Math.ceil(M.map.getContainer().getBoundingClientRect().bottom -
+                                                  legend.getBoundingClientRect().top + margin));
+    }
+    // Zooming out brings every name and district inwards: a few rounds settle it.
+    while (moved && rounds < 4) {
+      rounds += 1;
+      M.map.fitBounds(M.o.bounds, {paddingTopLeft: [pad.left, pad.top], paddingBottomRight: [pad.right, pad.bottom],
+                                   animate: false});
+      var need = crowding(margin);
+      moved = false;
+      ["top", "right", "bottom", "left"].forEach(function (side) {
+        if (need[side] > 0.5) { pad[side] += Math.ceil(need[side]); moved = true; }
+      });
+    }
+    M.fitted = {padding: pad, zoom: M.map.getZoom(), rounds: rounds}; // for the browser tests
+    M.placeAlertLabels();
+  };
+
+  M.init = function (map, heat, alertLayer, districts, names, options) {
+    M.map = map; M.heat = heat; M.alertLayer = alertLayer; M.districts = districts; M.names = names;
+    M.o = options || {};
+    M.heatSize = {radius: heat.options.radius, blur: heat.options.blur};
+    rescale();
     M.meta = (M.o.meta && M.o.meta.length === heat._latlngs.length) ? M.o.meta.slice() : heat._latlngs.map(function () { return [null, null]; });
     M.seen = {};
     M.meta.forEach(function (m) { if (m[1] !== null && m[1] !== undefined) { M.seen[m[1]] = true; } });
-    M.markers = {};
     M.added = 0;
     if (map.attributionControl) { map.attributionControl.setPrefix(false); }
     L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
@@ -57,11 +131,23 @@
       if (map.getZoom() >= (M.o.stationLabelZoom || 12)) { c.classList.add("ms-show-stations"); } else { c.classList.remove("ms-show-stations"); }
     };
     map.on("zoomend", zoomClass);
+    // Somebody moved the map: their view stays, whatever the box does.
+    M.autoFit = true;
+    ["mousedown", "wheel", "touchstart", "keydown"].forEach(function (kind) {
+      map.getContainer().addEventListener(kind, function () { M.autoFit = false; }, {passive: true});
+    });
+    map.on("resize", function () {
+      rescale();
+      if (M.autoFit) { M.fit(); } else { M.placeAlertLabels(); }
+    });
+    map.on("moveend", function () { M.placeAlertLabels(); });
+    M.markers = {};
+    M.ready = true;
+    M.legend(); // shown before the fit, which keeps its strip clear
+    M.fit();
     zoomClass();
     (M.o.alerts || []).forEach(M.addAlert);
     if (M.o.live) { setInterval(function () { M.prune(); }, 60000); }
-    M.ready = true;
-    M.legend();
   };
 
   /* ------------------------------------------------------------ points */
@@ -164,7 +250,23 @@
     marker.bindTooltip(esc((a.area_name ? a.area_name + "：" : "") + a.reason), {direction: "top", className: "ms-tip"});
     marker.addTo(M.alertLayer);
     M.markers[a.id] = marker;
+    M.placeAlertLabels(marker);
     M.legend();
+  };
+
+  // An alert's label reads to the right of its dot, or to the left where it would be cut.
+  // All read first, then all written: one layout however many alerts.
+  M.placeAlertLabels = function (only) {
+    if (!M.map || !M.markers) { return; }
+    var right = M.map.getContainer().getBoundingClientRect().right;
+    var gap = 10 * M.scale; // .ms-alert-label's left in minsheng-map.css
+    var markers = only ? [only] : Object.keys(M.markers).map(function (id) { return M.markers[id]; });
+    markers.map(function (marker) {
+      var icon = marker.getElement(), label = icon && icon.querySelector(".ms-alert-label");
+      return label ? [icon, icon.getBoundingClientRect().left + gap + label.offsetWidth > right] : null;
+    }).forEach(function (placed) {
+      if (placed) { placed[0].classList.toggle("ms-alert-left", placed[1]); }
+    });
   };
 
   M.setAlerts = function (list) {
