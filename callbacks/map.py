@@ -16,14 +16,19 @@ from tickets.models import utcnow
 log = logging.getLogger(__name__)
 
 
-def map_document(ctx: ScreenContext, topic: str | None, window: str | None, lang: str, *, live: bool) -> str:
-    """The map for the caller of this request (their scope); a placeholder if it cannot be built."""
+def map_document(ctx: ScreenContext, topic: str | None, window: str | None, lang: str, *, live: bool,
+                 within: frozenset[int] | None = None) -> str:
+    """The map for the caller of this request (their scope, narrowed to ``within`` when given);
+    a placeholder if it cannot be built."""
     try:
+        seen = scope(ctx)
+        if within is not None:
+            seen = within if seen is None else seen & within
         now = utcnow()
         start, end, window = read_map.window_of(window, now)
         with ctx.session() as session:
             data = read_map.map_data(session, settings=ctx.settings, now=now, start=start, end=end, window=window,
-                                     topic=read_map.topic_or_none(topic), scope=scope(ctx), live=live)
+                                     topic=read_map.topic_or_none(topic), scope=seen, live=live)
         return map_layout.map_document(data, lang)
     except Exception:  # noqa: BLE001 - a screen must render even when its map cannot
         log.exception("map could not be built")

@@ -14,6 +14,10 @@ process leads. Two streams leave:
   through ``unit:<city>``). A work desk applies those. Each frame names the
   ``seq`` of the frame its room got before (``prev``): a desk that has not
   seen that one missed a frame and reloads.
+
+A branch bureau's wall (``/wall?unit=JN-LX``) connects with ``auth={"unit": code}``: it
+joins that unit's scoped room and not the ``live`` room, so nothing of another subtree
+reaches it; on a frame it reloads its subtree's snapshot (``dashboard/live/branch.py``).
 """
 from __future__ import annotations
 
@@ -78,6 +82,15 @@ def register(socketio: SocketIO, rooms: ScopeRooms, listeners: Listeners) -> Non
         actor = auth.admit_socket(request.sid, auth_data)  # type: ignore[attr-defined]
         if actor is None:
             return False
+        wall_unit = auth_data.get("unit") if isinstance(auth_data, dict) else None
+        if isinstance(wall_unit, str):  # a branch's wall: its subtree's room, nothing else
+            uid = rooms.unit_id(wall_unit)
+            if uid is None or (actor.visible_unit_ids is not None and uid not in actor.visible_unit_ids):
+                auth.forget_socket(request.sid)  # type: ignore[attr-defined]
+                return False
+            join_room(unit_room(uid))
+            listeners.publish()
+            return True
         join_room(ROOM)
         room = scope_room(actor, rooms.city())
         if room is not None:
@@ -104,6 +117,7 @@ class ScopeRooms:
     def __init__(self, factory: sessionmaker[UnitOfWork]) -> None:
         self.factory = factory
         self._parents: dict[int, int | None] = {}
+        self._codes: dict[str, int] = {}
         self._city: int | None = None
         self._loaded = float("-inf")
         self._lock = threading.Lock()
@@ -114,14 +128,19 @@ class ScopeRooms:
             if time.monotonic() - self._loaded < UNITS_TTL_SECONDS:
                 return
             with self.factory() as session:
-                rows = session.execute(select(Unit.id, Unit.parent_id, Unit.level)).all()
-            self._parents = {uid: parent for uid, parent, _level in rows}
-            self._city = min((uid for uid, _p, level in rows if level == 1), default=None)
+                rows = session.execute(select(Unit.id, Unit.parent_id, Unit.level, Unit.code)).all()
+            self._parents = {uid: parent for uid, parent, _level, _code in rows}
+            self._codes = {code: uid for uid, _p, _level, code in rows}
+            self._city = min((uid for uid, _p, level, _code in rows if level == 1), default=None)
             self._loaded = time.monotonic()
 
     def city(self) -> int | None:
         self._load()
         return self._city
+
+    def unit_id(self, code: str) -> int | None:
+        self._load()
+        return self._codes.get(code)
 
     def chain(self, unit_id: int | None) -> Iterable[int]:
         seen: set[int] = set()

@@ -18,7 +18,7 @@ from callbacks import map as map_callbacks
 from callbacks import ticket as ticket_callbacks
 from callbacks import wall as wall_callbacks
 from callbacks.screen import Screen, Screens
-from layouts import bulletin, desk, dispatch, duty, home, ticket, wall
+from layouts import bulletin, desk, dispatch, duty, home, ticket, wall_screens
 from layouts import map as map_layout
 from layouts.i18n import N_
 
@@ -34,7 +34,7 @@ SCREENS = Screens((
     Screen("/duty", duty.layout, duty_callbacks, roles=WATCH, title=N_("Duty console")),
     Screen("/ticket", ticket.layout, ticket_callbacks, roles=WORKERS | WATCH, items=True),
     Screen("/bulletin", bulletin.layout, bulletin_callbacks, roles=WORKERS | WATCH, title=N_("Weekly bulletin")),
-    Screen("/wall", wall.layout, wall_callbacks, kiosk=True, title=N_("Command centre wall")),
+    Screen("/wall", wall_screens.layout, wall_callbacks, kiosk=True, title=N_("Command centre wall")),
     # A wall too: the command centre puts the full-screen map on a screen of its own.
     Screen("/map", map_layout.layout, map_callbacks, kiosk=True, title=N_("Heat map")),
 ))

@@ -165,16 +165,18 @@ def script_config(lang: str, ticket_links: bool = False, sound: bool = False) ->
 
 
 def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets: int, sound: str = "",
-           ticket_links: bool = False, **_query: Any) -> html.Div:
+           ticket_links: bool = False, title: str | None = None, config: dict[str, Any] | None = None,
+           **_query: Any) -> html.Div:
     """The wall; ``map_document``: the live map panel's document, ``timezone``: the bureau's,
     ``min_tickets``: the ranking's minimum volume; ``sound=1`` in the URL: a sound with each new
     alert and breach (off by default: most walls are in a room with people on the phone);
-    ``ticket_links``: whether the viewer may open a ticket (a kiosk may not)."""
+    ``ticket_links``: whether the viewer may open a ticket (a kiosk may not); ``title`` and
+    ``config`` (added to the script's): a wall screen's own (layouts/wall_screens.py)."""
     return html.Div(
         [
             html.Header(
                 [
-                    html.H1(gettext("Command centre wall", lang), className="wall-title"),
+                    html.H1(title or gettext("Command centre wall", lang), className="wall-title"),
                     html.Div(id="wall-warnings", className="wall-warnings"),
                     html.Div(
                         [
@@ -230,7 +232,8 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets
                 ],
                 className="wall-body",
             ),
-            live.marker("wall", lang, timezone, script_config(lang, ticket_links, sound.lower() in SOUND_ON)),
+            live.marker("wall", lang, timezone,
+                        {**script_config(lang, ticket_links, sound.lower() in SOUND_ON), **(config or {})}),
         ],
         className="wall",
         lang=lang,

@@ -15,11 +15,14 @@ from tickets.models import Alert, Unit
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError
-from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, LANG, PUBLIC, STR, TIME, obj, operation, ref
+from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, LANG, PUBLIC, STR, TIME, Param, obj, operation, ref
 from dashboard.api.params import in_scope
 from dashboard.auth import current_actor, public, require_login
+from dashboard.build import build_id
+from dashboard.live import branch
 from dashboard.read_models.live import snapshot
 
+UNIT = Param("unit", STR, "a unit's code (e.g. JN-LX): its subtree only")
 HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "relayed": INT,
               "warnings": {"type": "array"}, "calendar_warnings": {"type": "array"}}, required=())
 
@@ -28,16 +31,25 @@ HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "rel
 @operation("Everything a live screen starts from; pushes carry on from counters.seq", {200: obj({
     "counters": ANY_OBJECT, "warnings": {"type": "array"}, "units": {"type": "array"}, "flow": {"type": "array"},
     "ticker": {"type": "array"}, "server_time": TIME, "channels": {"type": "array", "items": STR},
-    "labels": ANY_OBJECT, "alerts": {"type": "array", "items": ref("Alert")},
-})}, params=(LANG,), description="503 with Retry-After while the live state is rebuilt or Redis is away.")
+    "labels": ANY_OBJECT, "alerts": {"type": "array", "items": ref("Alert")}, "build": STR, "unit": STR,
+    "duty": {"type": "array"},
+})}, params=(LANG, UNIT), description="503 with Retry-After while the live state is rebuilt or Redis is away. "
+   "With ``unit``: that unit's subtree only (a branch bureau's wall), 403 outside the caller's scope.")
 @require_login()  # any actor, a wall's kiosk token included
 def live_snapshot() -> Any:
     """Everything a live screen starts from; pushes carry on from its ``seq``."""
     platform = _platform()
+    code = request.args.get("unit") or None
     try:
         if not platform.aggregator.ready():
             raise ApiError(503, "live_rebuilding")
-        body = snapshot(platform.aggregator, normalise(request.args.get("lang")))
+        subtree = _subtree(code)
+        lang = normalise(request.args.get("lang"))
+        if code is None:
+            body = snapshot(platform.aggregator, lang)
+        else:
+            body = snapshot(_Branch(platform, code), lang)
+        body["duty"] = branch.duty_list(platform.aggregator, subtree)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         raise ApiError(503, "redis_unreachable") from None
     # Read after the live state: an alert raised or acknowledged since its seq is in this list and
@@ -47,7 +59,45 @@ def live_snapshot() -> Any:
     with platform.factory() as session:
         stmt = in_scope(select(Alert, Unit).outerjoin(Unit, Unit.id == Alert.unit_id), Alert.unit_id, actor, session)
         body["alerts"] = [alert_view(a, u) for a, u in session.execute(alerts.calling(stmt))]
+    body["build"] = build_id()  # a wall reloads once when it changes: a new release
     return jsonify(body)
+
+
+@blueprint.get("/live/duty")
+@operation("The wall's duty list: breached and amber clocks of open tickets, most late first (public fields)",
+           {200: obj({"rows": {"type": "array"}})}, params=(UNIT,))
+@require_login()
+def live_duty() -> Any:
+    platform = _platform()
+    try:
+        return jsonify({"rows": branch.duty_list(platform.aggregator, _subtree(request.args.get("unit") or None))})
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        raise ApiError(503, "redis_unreachable") from None
+
+
+class _Branch:
+    """A branch's snapshot in the shape ``read_models.live.snapshot`` completes."""
+
+    def __init__(self, platform: Any, code: str) -> None:
+        self.platform, self.code = platform, code
+
+    def snapshot(self) -> dict[str, Any]:
+        return branch.branch_snapshot(self.platform.aggregator, self.platform.factory, self.code)
+
+
+def _subtree(code: str | None) -> set[int] | None:
+    """The unit ``code``'s subtree (None: the whole bureau), if the caller may see all of it."""
+    if code is None:
+        return None
+    actor = current_actor()
+    assert actor is not None
+    try:
+        _root, subtree, _children, _pairs = branch.units_below(_platform().factory, code)
+    except branch.UnknownUnit:
+        raise ApiError(404, "unknown_unit", unit=code) from None
+    if actor.visible_unit_ids is not None and not subtree <= actor.visible_unit_ids:
+        raise ApiError(403, "outside_scope", unit=code)
+    return subtree
 
 
 @blueprint.get("/live/position")

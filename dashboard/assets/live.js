@@ -35,6 +35,7 @@
  *         connection(ok): the socket connected (true) or dropped (false)
  *         scoped: true for a work screen: it takes the "scoped" stream (its user's units
  *           only: frames {events: [{seq, event, number}], prev, epoch}) instead of the wall's, and
+ *         auth: sent with the socket's handshake (a branch wall's {unit: code})
  *         load(): its own snapshot, a Promise of {epoch, seq, ...} (read the position
  *           first, then the rows: see /api/v1/queues/<screen>)
  *   live.on("events", fn) / live.on("snapshot", fn)
@@ -216,7 +217,8 @@
       options.flush();
     }
 
-    var socket = window.io("/live", {transports: ["websocket"], reconnectionDelayMax: 5000});
+    // auth: e.g. a branch wall's {unit: code} (dashboard/push.py joins its subtree's room only).
+    var socket = window.io("/live", {transports: ["websocket"], reconnectionDelayMax: 5000, auth: options.auth || {}});
     live.socket = socket;
     // The first snapshot is fetched at once, not after the socket's handshake: the first
     // numbers show sooner. Events sent before the socket joined are not in its frames; the

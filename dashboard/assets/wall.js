@@ -22,6 +22,8 @@
   "use strict";
   var MINUTE_MS = 60000;
   var FLOW_DRAW_MS = 1000;
+  // A branch wall reloads its subtree's snapshot on a scoped frame, at most this often.
+  var BRANCH_RELOAD_MS = 1000;
   var L = window.MinshengLive;
 
   L.screen("wall", function (config) {
@@ -110,7 +112,7 @@
       var body = document.getElementById("wall-units");
       if (!units || !body) { return; }
       var rows = units.filter(function (u) {
-        return config.unit_kinds_always.indexOf(u.kind) >= 0 || u.received > 0;
+        return config.all_units || config.unit_kinds_always.indexOf(u.kind) >= 0 || u.received > 0;
       });
       var keep = {};
       rows.forEach(function (u, i) {
@@ -411,10 +413,29 @@
       drawFlow();
     }
 
+    /* ------------------------------------------- a branch bureau's wall */
+    // Its frames name only its subtree's tickets (the scoped room, dashboard/push.py); the
+    // numbers are its subtree's snapshot, recomputed by the server (dashboard/live/branch.py).
+    var reloadAsked = null;
+    function loadBranch() {
+      var url = "/api/v1/live/snapshot?lang=" + encodeURIComponent(config.lang) + "&unit=" + encodeURIComponent(config.unit);
+      return fetch(url, {credentials: "same-origin"}).then(function (r) {
+        if (!r.ok) { throw new Error("snapshot " + r.status); }
+        return r.json();
+      });
+    }
+    function branchMessage(msg, events) {
+      if (!events.length || reloadAsked) { return; }
+      reloadAsked = setTimeout(function () { reloadAsked = null; live.resync(); }, BRANCH_RELOAD_MS);
+    }
+
     // Ready once the counters exist: the chart mounts when plotly.js has loaded, later;
     // repairFlow draws the window into it then.
-    live = L.connect({ready: "wall-count-received_today", lang: config.lang, snapshot: applySnapshot, message: applyMessage,
-                      flush: write, connection: showConnection});
+    var branch = Boolean(config.unit);
+    live = L.connect({ready: "wall-count-received_today", lang: config.lang, snapshot: applySnapshot,
+                      message: branch ? branchMessage : applyMessage, flush: write, connection: showConnection,
+                      scoped: branch, load: branch ? loadBranch : undefined,
+                      auth: branch ? {unit: config.unit} : undefined});
     live.wall = state; // for the browser tests and debugging
     setInterval(repairFlow, 1000);
     setInterval(drawFlow, FLOW_DRAW_MS); // the last change of a burst is drawn too

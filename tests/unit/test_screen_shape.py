@@ -79,7 +79,8 @@ def test_read_models_import_neither_screens_nor_requests() -> None:
 
 
 @pytest.mark.parametrize("module", ["callbacks.wall", "callbacks.map", "callbacks.router", "dashboard.read_models.map",
-                                    "dashboard.screens", "dashboard.auth", "layouts.wall"])
+                                    "dashboard.screens", "dashboard.auth", "layouts.wall",
+                                    "layouts.wall_screens", "dashboard.live.branch"])
 def test_each_module_imports_first_without_a_cycle(module: str) -> None:
     """Imported first in a fresh interpreter, nothing meets a half-initialised module."""
     subprocess.run([sys.executable, "-W", "error::ImportWarning", "-c", f"import {module}"], cwd=ROOT, check=True)
@@ -90,7 +91,7 @@ def test_the_registry_is_the_gate_and_the_router() -> None:
     from dashboard.screens import SCREENS
 
     wall = SCREENS.find("/wall/")
-    assert isinstance(wall, Screen) and wall.kiosk and wall.layout.__module__ == "layouts.wall"
+    assert isinstance(wall, Screen) and wall.kiosk and wall.layout.__module__ == "layouts.wall_screens"
     assert SCREENS.find("/wall/map") is None and SCREENS.covering("/wall/map") is wall
     assert all(s.layout.__module__.startswith("layouts.") for s in SCREENS)
     assert all(s.callbacks is None or s.callbacks.__name__.startswith("callbacks.") for s in SCREENS)
@@ -118,6 +119,23 @@ def test_the_wall_hands_its_script_its_words_and_rules() -> None:
     zh = json.loads(getattr(next(c for c in zh_page.children if getattr(c, "id", None) == "live-screen"), "data-config"))
     assert zh["text"]["live"] == "实时连接"
     assert i18n.gettext(zh["text"]["warnings"]["calendar_year_unknown"], "zh-CN", year=2027).startswith("2027")
+
+
+def test_a_wall_url_names_its_screens_and_their_pace() -> None:
+    from layouts import wall_screens
+
+    assert wall_screens.playlist({}) == (["overview"], wall_screens.DEFAULT_EVERY)
+    assert wall_screens.playlist({"screen": "rankings"}) == (["rankings"], wall_screens.DEFAULT_EVERY)
+    assert wall_screens.playlist({"playlist": "map, nope,duty", "every": "2"}) == (["map", "duty"], wall_screens.MIN_EVERY)
+    assert wall_screens.playlist({"playlist": "nope", "every": "x"}) == (["overview"], wall_screens.DEFAULT_EVERY)
+    page = wall_screens.layout("zh-CN", map_document="", timezone="Asia/Shanghai", playlist="map,rankings", every="20",
+                               unit="JN-LX", unit_name="历下分局")
+    assert page.className == "wall wall-screen-map"
+    marker = next(c for c in page.children if getattr(c, "id", None) == "live-screen")
+    config = json.loads(getattr(marker, "data-config"))
+    assert config["screens"] == ["map", "rankings"] and config["every"] == 20 and config["unit"] == "JN-LX"
+    assert config["map"] is None  # a branch wall's map follows no city-wide stream
+    assert config["screen_text"]["breach"] == "已超期"
 
 
 def test_the_calendar_warning_tells_an_admin_what_to_do_in_the_consoles_language() -> None:
