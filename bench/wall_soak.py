@@ -68,7 +68,14 @@ def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float,
     try:
         assert platform.proc is not None
         feed = Feed(platform.database_url)
-        feeding = threading.Thread(target=lambda: feed.run(rate, minutes * 60), daemon=True)
+        deadline = time.monotonic() + minutes * 60
+
+        def feed_until_deadline() -> None:
+            # In 10-second chunks: a feed slower than ``rate`` stops with the run, not after it.
+            while time.monotonic() < deadline:
+                feed.run(rate, 10)
+
+        feeding = threading.Thread(target=feed_until_deadline, daemon=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
@@ -87,7 +94,7 @@ def run(minutes: float, rate: float, sample_seconds: float, warm_minutes: float,
             samples.append(sample(cdp, page, platform.proc.pid, started))
             switches = page.evaluate("window.minshengWall.switches")
             browser.close()
-        feeding.join(timeout=120)  # before the servers stop under it
+        feeding.join(timeout=60)  # before the servers stop under it
         kept = [s for s in samples if s["minute"] >= warm_minutes] or samples
         result: dict[str, Any] = {"path": path, "minutes": minutes, "rate_per_s": rate, "tickets": feed.serial,
                                   "screen_switches": switches, "reloaded": not all(s["same_document"] for s in samples)}
