@@ -31,9 +31,10 @@ HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "rel
 @operation("Everything a live screen starts from; pushes carry on from counters.seq", {200: obj({
     "counters": ANY_OBJECT, "warnings": {"type": "array"}, "units": {"type": "array"}, "flow": {"type": "array"},
     "ticker": {"type": "array"}, "server_time": TIME, "channels": {"type": "array", "items": STR},
-    "labels": ANY_OBJECT, "alerts": {"type": "array", "items": ref("Alert")}, "build": STR, "unit": STR,
-    "duty": {"type": "array"},
-})}, params=(LANG, UNIT), description="503 with Retry-After while the live state is rebuilt or Redis is away. "
+    "labels": ANY_OBJECT, "alerts": {"type": "array", "items": ref("Alert")}, "build": STR,
+    "unit": {"type": ["string", "null"]}, "duty": {"type": "array"},
+}, required=("counters", "warnings", "units", "flow", "ticker", "server_time", "channels", "labels", "alerts",
+             "build", "duty"))}, params=(LANG, UNIT), description="503 with Retry-After while the live state is rebuilt or Redis is away. "
    "With ``unit``: that unit's subtree only (a branch bureau's wall), 403 outside the caller's scope.")
 @require_login()  # any actor, a wall's kiosk token included
 def live_snapshot() -> Any:

@@ -30,7 +30,7 @@ SHIZHONG = {"lat": 36.647, "lon": 116.999, "district": "市中区"}
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> Iterator[PlatformProcess]:
+def screens_platform(tmp_path: Path) -> Iterator[PlatformProcess]:
     proc = PlatformProcess(f"sqlite:///{tmp_path / 'platform.db'}").start()
     try:
         yield proc
@@ -71,7 +71,8 @@ def subtree_count(proc: PlatformProcess, code: str) -> int:
             Ticket.unit_id.in_(subtree_of([(u, p) for u, p in pairs], root)), Ticket.status != "merged")) or 0
 
 
-def test_a_kiosk_token_opens_every_screen_at_both_sizes(browser: Any, platform: PlatformProcess) -> None:
+def test_a_kiosk_token_opens_every_screen_at_both_sizes(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     for size in ((1920, 1080), (3840, 2160)):
         for screen in SCREENS:
             page = open_wall(browser, platform, f"screen={screen}", size)
@@ -85,7 +86,8 @@ def test_a_kiosk_token_opens_every_screen_at_both_sizes(browser: Any, platform: 
             page.close()
 
 
-def test_a_playlist_of_three_rotates_twice_with_the_live_counters_right(browser: Any, platform: PlatformProcess) -> None:
+def test_a_playlist_of_three_rotates_twice_with_the_live_counters_right(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     factory = session_factory(platform.database_url)
     page = open_wall(browser, platform, "playlist=overview,map,rankings&every=5")
     socket_id = page.evaluate("window.minshengLive.socket.id")
@@ -104,7 +106,8 @@ def test_a_playlist_of_three_rotates_twice_with_the_live_counters_right(browser:
     page.close()
 
 
-def test_a_branch_wall_shows_only_its_subtree_by_push_too(browser: Any, platform: PlatformProcess) -> None:
+def test_a_branch_wall_shows_only_its_subtree_by_push_too(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     factory = session_factory(platform.database_url)
     submit(factory, new_request(phone="13900000001", **LIXIA))
     submit(factory, new_request(phone="13900000002", **SHIZHONG))
@@ -132,7 +135,8 @@ def test_a_branch_wall_shows_only_its_subtree_by_push_too(browser: Any, platform
     page.close()
 
 
-def test_a_branch_outside_the_users_scope_is_refused(browser: Any, platform: PlatformProcess) -> None:
+def test_a_branch_outside_the_users_scope_is_refused(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{platform.base_url}/login?next=/wall%3Funit%3DJN-SZ")
     page.fill("#username", "viewer")  # 历下分局's
@@ -146,7 +150,8 @@ def test_a_branch_outside_the_users_scope_is_refused(browser: Any, platform: Pla
     page.close()
 
 
-def test_the_duty_screen_lists_a_breach_the_moment_it_is_pushed(browser: Any, platform: PlatformProcess) -> None:
+def test_the_duty_screen_lists_a_breach_the_moment_it_is_pushed(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     factory = session_factory(platform.database_url)
     page = open_wall(browser, platform, "screen=duty")
     assert page.locator("#wall-duty tr").count() == 0
@@ -160,7 +165,8 @@ def test_the_duty_screen_lists_a_breach_the_moment_it_is_pushed(browser: Any, pl
     page.close()
 
 
-def test_a_branch_wall_outside_the_callers_scope_is_refused(platform: PlatformProcess) -> None:
+def test_a_branch_wall_outside_the_callers_scope_is_refused(screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     import urllib.error
 
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -169,7 +175,8 @@ def test_a_branch_wall_outside_the_callers_scope_is_refused(platform: PlatformPr
     assert platform.get("/api/v1/live/snapshot?unit=JN-LX")["unit"] == "JN-LX"
 
 
-def test_the_wall_recovers_from_a_server_restart(browser: Any, platform: PlatformProcess) -> None:
+def test_the_wall_recovers_from_a_server_restart(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     factory = session_factory(platform.database_url)
     page = open_wall(browser, platform, "")
     platform.stop()
@@ -185,7 +192,8 @@ def test_the_wall_recovers_from_a_server_restart(browser: Any, platform: Platfor
     page.close()
 
 
-def test_the_wall_recovers_from_a_network_cut(browser: Any, platform: PlatformProcess) -> None:
+def test_the_wall_recovers_from_a_network_cut(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     factory = session_factory(platform.database_url)
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
@@ -205,7 +213,8 @@ def test_the_wall_recovers_from_a_network_cut(browser: Any, platform: PlatformPr
     context.close()
 
 
-def test_a_new_release_reloads_the_wall_once_at_a_quiet_moment(browser: Any, platform: PlatformProcess) -> None:
+def test_a_new_release_reloads_the_wall_once_at_a_quiet_moment(browser: Any, screens_platform: PlatformProcess) -> None:
+    platform = screens_platform
     platform.env["MINSHENG_BUILD"] = "release-1"
     platform.stop()
     platform.start()
