@@ -11,6 +11,8 @@ RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 # the CJK fonts serve the screenshots too.
 TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver poppler-utils
 PYTEST_ARGS ?=
+# Test processes: each has its own PostgreSQL, Redis and Chromium; a module stays in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test venv test-venv system-run-deps system-test-deps bench screenshots catalogue clean
 
@@ -54,7 +56,7 @@ system-test-deps:
 test: system-test-deps test-venv
 	# MINSHENG_SLOW=1: the full Boston file (121,145 rows, ~2 min) runs too where ../shared/data has it.
 	$(PY) -m mypy
-	MINSHENG_REQUIRE_REAL_SERVERS=1 MINSHENG_SLOW=1 $(PY) -m pytest $(PYTEST_ARGS)
+	MINSHENG_REQUIRE_REAL_SERVERS=1 MINSHENG_SLOW=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 ## The screen and message catalogue: extract every gettext("…")/N_("…") (babel.cfg) and merge
 ## the new ones into zh_CN as untranslated; translate them in the .po (make test checks).

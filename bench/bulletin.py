@@ -699,9 +699,10 @@ def floats(values: np.ndarray) -> np.ndarray:
 
 def stamps(values: np.ndarray) -> np.ndarray:
     """Seconds since the epoch (NaN: none) as timestamps for COPY (``2026-11-23T01:00:00``: UTC, the
-    loading session's zone)."""
+    loading session's zone). Variable-width strings: 10,000,000 rows of fixed-width ``U19`` would
+    take 760 MB a column."""
     ok = ~np.isnan(values)
-    return np.where(ok, np.where(ok, values, 0).astype(np.int64).astype("datetime64[s]").astype("U19"), NULL)
+    return np.where(ok, np.where(ok, values, 0).astype(np.int64).astype("datetime64[s]").astype(S), NULL)
 
 
 def copy_in(conn: Any, table: str, columns: dict[str, np.ndarray], chunk: int = 250_000) -> int:
