@@ -194,7 +194,9 @@ def cmd_user(args: argparse.Namespace) -> int:
                 if found is None:
                     raise ValueError(f"no user {args.username!r}")
                 found.active = False
-                print(f"deactivated {found.username}: logins, sessions and tokens refused from now on")
+                ended = accounts.end_logins_of(session, found)
+                print(f"deactivated {found.username}: logins, sessions and tokens refused from now on "
+                      f"({ended} login session(s) ended)")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -206,7 +208,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     from tickets import accounts
     from tickets.uow import unit_of_work
-    from tickets.models import ApiToken
+    from tickets.models import ApiToken, Unit
 
     cfg = _settings(args)
     try:
@@ -217,8 +219,14 @@ def cmd_token(args: argparse.Namespace) -> int:
                     raise ValueError(f"no user {args.user!r}")
                 print(accounts.issue_token(session, "api", user=user, label=args.label))
             elif args.action == "kiosk":
-                token = accounts.issue_token(session, "kiosk", label=args.label)
-                print(f"{_base_url(cfg, args.base_url)}/wall?kiosk={token}")
+                unit = None
+                if args.unit:
+                    unit = session.scalar(select(Unit).where(Unit.code == args.unit))
+                    if unit is None:
+                        raise ValueError(f"no unit {args.unit!r}")
+                token = accounts.issue_token(session, "kiosk", label=args.label, unit=unit)
+                where = f"unit={unit.code}&" if unit is not None else ""
+                print(f"{_base_url(cfg, args.base_url)}/wall?{where}kiosk={token}")
             elif args.action == "revoke":
                 revoked = accounts.revoke_token(session, args.id)
                 print(f"revoked token {revoked.id} ({revoked.kind}, {revoked.label or 'no label'})")
@@ -419,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--label", default="")
     kiosk = token_sub.add_parser("kiosk", help="a read-only wall token; prints the wall URL")
     kiosk.add_argument("--label", default="")
+    kiosk.add_argument("--unit", help="a branch bureau's wall: this unit's subtree only (its code, e.g. JN-LX); "
+                                      "default: the whole city")
     kiosk.add_argument("--base-url", help="how screens reach the platform (default http://HOST:PORT)")
     revoke = token_sub.add_parser("revoke", help="revoke a token by id (see token list)")
     revoke.add_argument("id", type=int)

@@ -134,6 +134,16 @@ class Settings:
     # first retry delay (doubling each attempt, at most an hour).
     connector_max_attempts: int = 10
     connector_backoff_seconds: float = 30.0
+    # Web security (dashboard/security.py, docs/SECURITY.md): mark cookies Secure (serving over
+    # TLS, as behind nginx), and the origins that may frame a wall or the map (space-separated,
+    # e.g. "https://portal.police.example"); nothing else is ever framed by another site.
+    secure_cookies: bool = False
+    wall_frame_ancestors: str = ""
+    # Logins (dashboard/login.py): an account with this many failed logins, or an address with
+    # the second number, within the lockout is refused until the window has passed.
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_lockout_minutes: float = 15.0
     # Director's mailbox web form: submissions per client IP per hour.
     mailbox_max_per_hour: int = 10
     # Coordinate system of the 110 dispatch export (wgs84 | gcj02 | bd09).
@@ -193,6 +203,8 @@ _ENV = {
     "open311_api_keys": "MINSHENG_OPEN311_API_KEYS",
     "hotline_secret": "MINSHENG_HOTLINE_SECRET",
     "hotline_sources_dir": "MINSHENG_HOTLINE_SOURCES_DIR",
+    "secure_cookies": "MINSHENG_SECURE_COOKIES",
+    "wall_frame_ancestors": "MINSHENG_WALL_FRAME_ANCESTORS",
 }
 
 
@@ -204,6 +216,12 @@ def _coerce(name: str, raw: Any) -> Any:
         return int(raw)
     if kind == "float":
         return float(raw)
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"{name}: {raw!r} is not a yes/no value (1/0, true/false, yes/no, on/off)")
+        return str(raw).strip().lower() in ("1", "true", "yes", "on")
     return str(raw)
 
 

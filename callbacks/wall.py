@@ -19,7 +19,7 @@ from layouts.i18n import gettext
 from layouts.map import LIVE_WINDOW
 from tickets.figures import RankingPolicy
 from tickets.models import Unit
-from tickets.roles import subtree_of
+from tickets.roles import scope_unit_code, subtree_of
 
 # Where a ticket's number leads (the ticket page, /ticket/<number>), for whoever may open it.
 TICKET_PAGE = "/ticket"
@@ -29,7 +29,9 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
     timezone = ctx.settings.timezone
     links = ctx.may_view(TICKET_PAGE)
     min_tickets = RankingPolicy.from_settings(ctx.settings).min_tickets
-    code = query.get("unit")
+    actor = ctx.actor()
+    # A caller who sees part of the city (a station's officer, a branch's kiosk) has its unit's wall.
+    code = query.get("unit") or (scope_unit_code(actor) if actor is not None else None)
     if not code:
         return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=True), "timezone": timezone,
                 "ticket_links": links, "min_tickets": min_tickets}
@@ -46,4 +48,5 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
                 "map_document": "", "timezone": timezone, "ticket_links": links, "min_tickets": min_tickets}
     # The points are drawn into the document: the live map script follows the city's stream.
     return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=False, within=subtree),
-            "timezone": timezone, "unit_name": found[1], "ticket_links": links, "min_tickets": min_tickets}
+            "timezone": timezone, "unit_name": found[1], "ticket_links": links, "min_tickets": min_tickets,
+            "unit": code}

@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 import settings as settings_module
 from callbacks.screen import Screens
-from dashboard import api, auth, i18n, intake_forms, login, open311, push, running
+from dashboard import api, auth, i18n, intake_forms, login, open311, push, running, security
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
@@ -153,6 +153,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     )
     server.extensions[running.EXTENSION] = platform
     auth.init_app(server, factory, SCREENS)  # the gate: who may see which screen, API and socket
+    security.init_app(server, settings)  # cookies, CSRF, headers
     server.register_blueprint(login.blueprint)  # /login, /logout
     server.register_blueprint(api.blueprint)
     server.register_blueprint(open311.blueprint)  # /open311/v2/ (GeoReport v2)

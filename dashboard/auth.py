@@ -41,12 +41,13 @@ from markupsafe import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from callbacks.screen import Screens
+from dashboard import security
 from layouts.i18n import N_, gettext
 from layouts.live import MARKER_ID
 from tickets import accounts
 from tickets.uow import UnitOfWork, unit_of_work
 from tickets.models import ApiToken, Unit, User, utcnow
-from tickets.roles import Actor, actor_for
+from tickets.roles import Actor, actor_for, subtree_ids
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ PUBLIC_PREFIXES = ("/static/", "/assets/", "/_dash-component-suites/", "/socket.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 3.0
 SWEEP_SECONDS = 5.0
-SESSION_USER = "user_id"
+SESSION_LOGIN = "login"  # the login session's key (tickets.accounts.start_login)
 SESSION_KIOSK = "kiosk_token_id"
 _PUBLIC_ATTR = "_minsheng_public"
 EXTENSION = "minsheng.auth"
@@ -109,11 +110,7 @@ def state() -> AuthState:
 def init_app(server: Flask, factory: sessionmaker[UnitOfWork], screens: Screens = Screens(())) -> AuthState:
     auth_state = AuthState(factory, screens)
     server.extensions[EXTENSION] = auth_state
-    # Lax: the cookie is not sent on cross-site POSTs (login CSRF, Dash callbacks).
-    server.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    server.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    server.before_request(_gate)
-    server.after_request(_no_referrer)
+    server.before_request(_gate)  # the cookie's flags, CSRF and headers: dashboard/security.py
     return auth_state
 
 
@@ -128,21 +125,28 @@ def _user_actor(s: Session, user: User) -> Actor:
 
 
 def _token_actor(s: Session, token: ApiToken) -> Actor:
-    if token.kind == "kiosk":
-        return Actor(name=f"kiosk#{token.id}", role=KIOSK_ROLE, visible_unit_ids=None,
-                     extra={"label": token.label, "token_id": str(token.id), "grant": f"token:{token.id}"})
+    if token.kind == "kiosk":  # the city's wall, or (with a unit) a branch bureau's: its subtree only
+        unit = s.get(Unit, token.unit_id) if token.unit_id is not None else None
+        return Actor(name=f"kiosk#{token.id}", role=KIOSK_ROLE, unit_id=token.unit_id,
+                     visible_unit_ids=frozenset(subtree_ids(s, unit.id)) if unit is not None else None,
+                     extra={"label": token.label, "token_id": str(token.id), "grant": f"token:{token.id}",
+                            "unit_code": unit.code if unit else "", "unit_name": unit.name if unit else ""})
     assert token.user is not None  # resolve_token refuses API tokens without a live user
     actor = _user_actor(s, token.user)
     return replace(actor, extra={**actor.extra, "token_id": str(token.id), "grant": f"token:{token.id}"})
 
 
-def _actor_for_user_id(user_id: int) -> Actor | None:
+def _actor_for_login(key_hash: str) -> Actor | None:
+    """The actor of a live login session (logout, deactivation or an admin ends it)."""
     def compute() -> Actor | None:
         with state().factory() as s:
-            user = s.get(User, user_id)
-            return _user_actor(s, user) if user is not None and user.active else None
+            user = accounts.login_user(s, key_hash)
+            if user is None:
+                return None
+            actor = _user_actor(s, user)
+            return replace(actor, extra={**actor.extra, "grant": f"login:{key_hash}"})
 
-    result: Actor | None = state().cached(("user", user_id), compute)
+    result: Actor | None = state().cached(("login", key_hash), compute)
     return result
 
 
@@ -189,13 +193,15 @@ def _resolve(presented_token: str | None = None) -> Actor | None:
     if presented:
         found = _actor_for_plaintext(presented)
         return found[1] if found else None
-    user_id = session.get(SESSION_USER)
-    if user_id is not None:
-        actor = _actor_for_user_id(int(user_id))
+    key = session.get(SESSION_LOGIN)
+    if isinstance(key, str):
+        actor = _actor_for_login(accounts.token_hash(key))
         if actor is not None:
             return actor
-        session.pop(SESSION_USER, None)
-    kiosk = request.args.get("kiosk")
+        session.pop(SESSION_LOGIN, None)
+    # A kiosk token opens screens (and their Socket.IO), never an API URL: there it would be
+    # written into every log and proxy on the way, and the API has the bearer header for scripts.
+    kiosk = request.args.get("kiosk") if not request.path.startswith("/api/") else None
     if kiosk:
         found = _actor_for_plaintext(kiosk)
         if found is None or found[1].role != KIOSK_ROLE:  # API tokens never go in URLs
@@ -306,19 +312,29 @@ def _gate() -> Any:
             return error(401, _unauthenticated_reason())
         if is_kiosk(actor) and request.method not in SAFE_METHODS:
             return error(403, "kiosk_read_only")
-        return None
+        return _write_refusal(path)
     if path.startswith("/_"):  # Dash's layout, dependencies and callbacks
         if actor is None:
             return error(401, _unauthenticated_reason())
         if is_kiosk(actor) and path == "/_dash-update-component" and not _kiosk_callback_allowed():
             return error(403, "kiosk_callback_refused")
-        return None
+        return _write_refusal(path)
     # A screen.
     if actor is not None and may_view(path, actor):
         return None
     if actor is None and g.get("kiosk_refused"):
         return _kiosk_refused_page()
     return redirect(f"/login?next={quote(_here(), safe='/')}")
+
+
+def _write_refusal(path: str) -> Response | None:
+    """A write must be JSON and, by a browser's cookie, carry its CSRF token (dashboard/security.py)."""
+    refused = security.write_refusal(path, bearer=_bearer() is not None)
+    if refused is None:
+        return None
+    status, code, params = refused
+    log.warning("write refused (%s) %s %s from %s", code, request.method, path, request.remote_addr)
+    return error(status, code, **params)
 
 
 def _here() -> str:
@@ -361,21 +377,23 @@ h1{{color:#ff4d4f;font-weight:500}} a{{color:#3fa7ff}}</style></head><body><main
     return Response(html, status=401, mimetype="text/html")
 
 
-def _no_referrer(response: Response) -> Response:
-    # A wall URL carries its kiosk token: never hand it to another site.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
-
-
 # ------------------------------------------------------------- sessions
-def log_in(user: User) -> None:
-    """Start a browser session for ``user`` (a fresh one: nothing of the old survives)."""
+def log_in(key: str) -> None:
+    """Start a browser session for the login session ``key`` (a fresh one: nothing of the old
+    survives, the CSRF token included)."""
     session.clear()
-    session[SESSION_USER] = user.id
+    session[SESSION_LOGIN] = key
     g.pop("minsheng_actor", None)
 
 
 def log_out() -> None:
+    """End the login session itself, not only this browser's cookie: a copy of the cookie
+    taken before stops working too."""
+    key = session.get(SESSION_LOGIN)
+    if isinstance(key, str):
+        with unit_of_work(state().factory) as s:
+            accounts.end_login(s, key)
+        state().forget()
     session.clear()
     g.pop("minsheng_actor", None)
 
@@ -402,11 +420,9 @@ def forget_socket(sid: str) -> None:
 
 def grant_is_live(grant: str) -> bool:
     kind, _, ident = grant.partition(":")
-    if not ident.isdigit():
-        return False
-    if kind == "user":
-        return _actor_for_user_id(int(ident)) is not None
-    return kind == "token" and _actor_for_token_id(int(ident)) is not None
+    if kind == "login":
+        return _actor_for_login(ident) is not None
+    return kind == "token" and ident.isdigit() and _actor_for_token_id(int(ident)) is not None
 
 
 def sweep_sockets(server: Flask, disconnect: Callable[[str], None]) -> list[str]:

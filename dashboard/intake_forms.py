@@ -13,19 +13,18 @@ submitting the same form twice makes one ticket.
 """
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 import threading
 import time
 from collections import deque
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request, session
+from flask import Blueprint, Response, request
 from markupsafe import Markup, escape
 
-from dashboard import running
+from dashboard import running, security
 from dashboard.auth import current_actor, public
 from dashboard.i18n import request_lang
 from feeds import frontdesk, mailbox
@@ -36,7 +35,6 @@ from tickets.models import utcnow
 from layouts.i18n import DEFAULT_LANGUAGE, N_, gettext, labels, texts
 
 blueprint = Blueprint("intake_forms", __name__)
-CSRF_KEY = "intake_csrf"
 FRONTDESK_ROLES = frozenset({"admin", "dispatcher"})
 MAX_CONTENT_SHOWN = f"{MAX_CONTENT:,}"  # the letter's limit as the forms' hints say it
 
@@ -46,18 +44,8 @@ def _platform() -> Any:
 
 
 # ------------------------------------------------------------- protections
-def csrf_token() -> str:
-    token = session.get(CSRF_KEY)
-    if not token:
-        token = secrets.token_hex(16)
-        session[CSRF_KEY] = token
-    return str(token)
-
-
 def _csrf_problem() -> FieldError | None:
-    expected = session.get(CSRF_KEY)
-    given = request.form.get("csrf_token", "")
-    if not expected or not given or not hmac.compare_digest(str(expected), given):
+    if security.csrf_problem(request.form.get(security.CSRF_FIELD)) is not None:
         return FieldError("csrf_token", "missing or wrong: the form expired or was not served by this platform; "
                                         "reload it and submit again")
     return None
@@ -65,13 +53,8 @@ def _csrf_problem() -> FieldError | None:
 
 def _origin_problem() -> FieldError | None:
     """A browser's POST names its origin; one from another site is refused."""
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if not origin or origin == "null":
-        return None if origin is None else FieldError("Origin", "null origin refused")
-    parts = urlsplit(origin)
-    if parts.netloc != request.host:
-        return FieldError("Origin", f"{parts.scheme}://{parts.netloc} is not this platform ({request.host})")
-    return None
+    problem = security.origin_problem()
+    return FieldError("Origin", problem) if problem is not None else None
 
 
 class RateLimiter:
@@ -360,7 +343,7 @@ def _mailbox_form(values: dict[str, str], lang: str, errors: list[FieldError] | 
         + f"<strong>{escape(emergency)}</strong></p>"
         + _required_legend(lang)
         + f'<form method="post" action="/mailbox{_lang_query(lang)}" accept-charset="utf-8">'
-        + f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
+        + f'<input type="hidden" name="csrf_token" value="{escape(security.csrf_token())}">'
         + f'<input type="hidden" name="form_id" value="{escape(values.get("form_id") or secrets.token_hex(16))}">'
         + '<div class="row">' + f.field("name", words["name"], required=True, maxlength=64,
                                         extra=' autocomplete="name"')
@@ -478,7 +461,7 @@ def _frontdesk_form(values: dict[str, str], lang: str, errors: list[FieldError] 
         + _required_legend(lang, N_("Fields marked %(mark)s are required. Once registered, the request is "
                                     "dispatched to a unit by its address and content."))
         + f'<form method="post" action="/frontdesk{_lang_query(lang)}" accept-charset="utf-8">'
-        + f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
+        + f'<input type="hidden" name="csrf_token" value="{escape(security.csrf_token())}">'
         + f'<input type="hidden" name="form_id" value="{escape(values.get("form_id") or secrets.token_hex(16))}">'
         + '<div class="row three">'
         + f.choices("channel", words["channel"], {k: names["channels"][k] for k in frontdesk.CHANNELS}, required=True)

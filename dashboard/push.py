@@ -18,6 +18,8 @@ process leads. Two streams leave:
 A branch bureau's wall (``/wall?unit=JN-LX``) connects with ``auth={"unit": code}``: it
 joins that unit's scoped room and not the ``live`` room, so nothing of another subtree
 reaches it; on a frame it reloads its subtree's snapshot (``dashboard/live/branch.py``).
+The ``live`` room is only for those who see the whole city: the wall of a station's officer
+or of a branch's kiosk token is its unit's branch wall (``callbacks/wall.py``).
 """
 from __future__ import annotations
 
@@ -68,8 +70,8 @@ def unit_room(unit_id: int) -> str:
 
 def scope_room(actor: Any, city_unit_id: int | None) -> str | None:
     """The one scoped room a socket joins: its user's unit (their subtree), the city's for
-    a city-wide user; none for a kiosk (walls take the ``live`` stream)."""
-    if actor.role == auth.KIOSK_ROLE:
+    a city-wide user; none for a city kiosk (walls take the ``live`` stream)."""
+    if actor.role == auth.KIOSK_ROLE and actor.visible_unit_ids is None:
         return None
     root = actor.unit_id if actor.visible_unit_ids is not None else city_unit_id
     return unit_room(root) if root is not None else None
@@ -91,7 +93,8 @@ def register(socketio: SocketIO, rooms: ScopeRooms, listeners: Listeners) -> Non
             join_room(unit_room(uid))
             listeners.publish()
             return True
-        join_room(ROOM)
+        if actor.visible_unit_ids is None:  # the city's stream only for whoever sees the whole city
+            join_room(ROOM)
         room = scope_room(actor, rooms.city())
         if room is not None:
             join_room(room)

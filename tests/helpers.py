@@ -245,6 +245,28 @@ def push(client: Any, payload: Any, *, path: str = "/api/v1/intake/hotline", sec
     return client.post(path, data=body, headers=h)
 
 
+def log_in(client: Any, username: str, password: str, next_url: str | None = None, **headers: str) -> Any:
+    """Log a Flask test client in through ``/login`` as a browser does: the form (and its CSRF
+    token) first, then the post; the post's answer."""
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]*)"', page)
+    assert found, "the login form carries a CSRF token"
+    form = {"username": username, "password": password, "csrf_token": found.group(1)}
+    if next_url is not None:
+        form["next"] = next_url
+    return client.post("/login", data=form, headers=headers)
+
+
+def csrf_headers(client: Any) -> dict[str, str]:
+    """What a page's script sends with a write authorised by its session cookie: the session's
+    CSRF token, from the cookie the platform set (dashboard/security.py)."""
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None, "the platform set the CSRF cookie with a page"
+    return {"X-CSRFToken": cookie.value}
+
+
 def count(platform: Any, model: Any, *where: Any) -> int:
     with platform.test_factory() as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from tickets.models import ApiToken, Unit, User, utcnow
+from tickets.models import ApiToken, LoginAttempt, LoginSession, Unit, User, utcnow
 from tickets.roles import ROLES
 from tickets.sms import normalise_phone
 from tickets.uow import write_if_free
@@ -125,19 +125,92 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user if user.active else None
 
 
+# ------------------------------------------------------------- login sessions
+@dataclass(frozen=True)
+class LoginPolicy:
+    """When guessing is stopped: an account with ``max_failures`` failed logins, or an address
+    with ``max_failures_per_address``, within ``lockout`` is refused until the window passes."""
+
+    max_failures: int = 5
+    max_failures_per_address: int = 20
+    lockout: timedelta = timedelta(minutes=15)
+
+
+def start_login(session: Session, user: User, address: str) -> str:
+    """A new login session for ``user``; returns its key (the cookie keeps it, the database
+    only its hash), which names the session until :func:`end_login` or deactivation."""
+    key = secrets.token_urlsafe(32)
+    session.add(LoginSession(key_hash=token_hash(key), user_id=user.id, address=address[:64]))
+    session.flush()
+    return key
+
+
+def login_user(session: Session, key_hash: str) -> User | None:
+    """The active user of the live login session whose key hashes to ``key_hash``, else None."""
+    found = session.scalar(select(LoginSession).where(LoginSession.key_hash == key_hash,
+                                                      LoginSession.ended_at.is_(None)))
+    if found is None:
+        return None
+    user = session.get(User, found.user_id)
+    return user if user is not None and user.active else None
+
+
+def end_login(session: Session, key: str, now: datetime | None = None) -> bool:
+    """End one login session (logout): its cookie, wherever copied, no longer works."""
+    done = session.execute(update(LoginSession).where(LoginSession.key_hash == token_hash(key),
+                                                      LoginSession.ended_at.is_(None))
+                           .values(ended_at=now or utcnow()))
+    return bool(getattr(done, "rowcount", 0))
+
+
+def end_logins_of(session: Session, user: User, now: datetime | None = None) -> int:
+    """End every login session of ``user`` (deactivated, password reset): the number ended."""
+    done = session.execute(update(LoginSession).where(LoginSession.user_id == user.id,
+                                                      LoginSession.ended_at.is_(None))
+                           .values(ended_at=now or utcnow()))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def locked_until(session: Session, username: str, address: str, policy: LoginPolicy,
+                 now: datetime | None = None) -> datetime | None:
+    """When the account or the address may try again, if either has too many recent failures."""
+    now = now or utcnow()
+    since = now - policy.lockout
+    failed = (LoginAttempt.at >= since) & LoginAttempt.succeeded.is_(False)
+    until: datetime | None = None
+    for column, value, limit in ((LoginAttempt.username, username.strip().lower()[:64], policy.max_failures),
+                                 (LoginAttempt.address, address[:64], policy.max_failures_per_address)):
+        recent = session.scalars(select(LoginAttempt.at).where(failed & (column == value))
+                                 .order_by(LoginAttempt.at.desc()).limit(limit)).all()
+        if len(recent) >= limit:  # locked until the oldest of the last ``limit`` failures leaves the window
+            free_at = recent[-1] + policy.lockout
+            until = free_at if until is None else max(until, free_at)
+    return until
+
+
+def record_attempt(session: Session, username: str, address: str, reason: str) -> None:
+    """Keep a login try: ``reason`` "ok", "wrong_password" or "locked_out"."""
+    session.add(LoginAttempt(username=username.strip().lower()[:64], address=address[:64],
+                             succeeded=reason == "ok", reason=reason))
+    session.flush()
+
+
 # --------------------------------------------------------------------- tokens
 def token_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
 
 
-def issue_token(session: Session, kind: TokenKind, user: User | None = None, label: str = "") -> str:
-    """A new token; returns the plaintext, which is not stored and cannot be shown again."""
+def issue_token(session: Session, kind: TokenKind, user: User | None = None, label: str = "",
+                unit: Unit | None = None) -> str:
+    """A new token; returns the plaintext, which is not stored and cannot be shown again.
+    ``unit``: a kiosk token's scope (its subtree: a branch bureau's wall); None: the city."""
     plaintext = f"{kind}_{secrets.token_urlsafe(32)}"
-    _store_token(session, plaintext, kind, user, label)
+    _store_token(session, plaintext, kind, user, label, unit)
     return plaintext
 
 
-def _store_token(session: Session, plaintext: str, kind: str, user: User | None, label: str) -> ApiToken:
+def _store_token(session: Session, plaintext: str, kind: str, user: User | None, label: str,
+                 unit: Unit | None = None) -> ApiToken:
     if kind not in TOKEN_KINDS:
         raise ValueError(f"unknown token kind {kind!r}; one of {sorted(TOKEN_KINDS)}")
     if kind == "api" and user is None:
@@ -149,7 +222,10 @@ def _store_token(session: Session, plaintext: str, kind: str, user: User | None,
         raise ValueError(f"user {user.username} is not active")
     if len(label) > 100:
         raise ValueError("label: at most 100 characters")
-    token = ApiToken(token_hash=token_hash(plaintext), kind=kind, user=user, label=label)
+    if unit is not None and kind != "kiosk":
+        raise ValueError("only a kiosk token has a unit of its own (an API token acts as its user)")
+    token = ApiToken(token_hash=token_hash(plaintext), kind=kind, user=user, label=label,
+                     unit_id=unit.id if unit is not None else None)
     session.add(token)
     session.flush()
     return token

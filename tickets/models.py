@@ -293,7 +293,42 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
 
+    # A kiosk token's scope: this unit's subtree (a branch bureau's wall); None: the whole city.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+
     user: Mapped[User | None] = relationship()
+
+
+class LoginSession(Base):
+    """A browser's login. The session cookie names it by a random key (only its hash is kept);
+    logging out, deactivation or an admin ends it, so a copied cookie dies with it."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """Every login try, kept for the inspectors and read to throttle guessing: an account or an
+    address with too many recent failures is locked out for a while (dashboard/login.py)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(32), default="")  # ok | wrong_password | locked_out
 
 
 class ExtensionRequest(Base):

@@ -72,6 +72,15 @@ class Actor:
 SYSTEM = Actor(name="system", role="system")
 
 
+def scope_unit_code(actor: Actor) -> str | None:
+    """The code of the unit whose subtree is all ``actor`` may see (``extra["unit_code"]``, set
+    by whoever made the actor); None for the whole city. A live screen of such an actor is that
+    unit's branch wall: its snapshot, its room."""
+    if actor.visible_unit_ids is None:
+        return None
+    return actor.extra.get("unit_code") or None
+
+
 def subtree_of(parent_pairs: Iterable[tuple[int, int | None]], unit_id: int) -> set[int]:
     """The unit and every unit below it, from (unit_id, parent_id) pairs."""
     children: dict[int | None, list[int]] = {}

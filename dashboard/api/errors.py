@@ -69,6 +69,10 @@ MESSAGES: dict[str, str] = {
     "role_required": N_("%(actor)s (role %(role)s) may not use %(path)s: it needs the role %(roles)s"),
     "kiosk_read_only": N_("A kiosk token is read-only"),
     "kiosk_callback_refused": N_("A kiosk token may only run the wall's callbacks"),
+    "json_required": N_("This write takes JSON (Content-Type: application/json), not %(content_type)s"),
+    "cross_site_refused": N_("Refused: the request came from another site (%(origin)s)"),
+    "csrf_token_invalid": N_("The page's security token is missing or out of date: reload the page and try again"),
+    "login_locked": N_("Too many failed logins: try again after %(until)s"),
     "sms_secret_refused": N_("Missing or wrong %(header)s"),
     "signature_refused": N_("The request is not authentic: %(field)s %(reason)s"),
     # what is asked for

@@ -11,6 +11,7 @@ from layouts.i18n import normalise, warning_text
 from tickets import alerts, sla
 from tickets.alerts import alert_view
 from tickets.models import Alert, Unit
+from tickets.roles import scope_unit_code
 
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
@@ -35,12 +36,13 @@ HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "rel
     "unit": {"type": ["string", "null"]}, "duty": {"type": "array"},
 }, required=("counters", "warnings", "units", "flow", "ticker", "server_time", "channels", "labels", "alerts",
              "build", "duty"))}, params=(LANG, UNIT), description="503 with Retry-After while the live state is rebuilt or Redis is away. "
-   "With ``unit``: that unit's subtree only (a branch bureau's wall), 403 outside the caller's scope.")
+   "With ``unit``: that unit's subtree only (a branch bureau's wall), 403 outside the caller's scope; "
+   "without it, the caller's scope (the city, or their unit's subtree).")
 @require_login()  # any actor, a wall's kiosk token included
 def live_snapshot() -> Any:
     """Everything a live screen starts from; pushes carry on from its ``seq``."""
     platform = _platform()
-    code = request.args.get("unit") or None
+    code = _unit_asked()
     try:
         if not platform.aggregator.ready():
             raise ApiError(503, "live_rebuilding")
@@ -71,9 +73,17 @@ def live_snapshot() -> Any:
 def live_duty() -> Any:
     platform = _platform()
     try:
-        return jsonify({"rows": branch.duty_list(platform.aggregator, _subtree(request.args.get("unit") or None))})
+        return jsonify({"rows": branch.duty_list(platform.aggregator, _subtree(_unit_asked()))})
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         raise ApiError(503, "redis_unreachable") from None
+
+
+def _unit_asked() -> str | None:
+    """The unit whose live state is asked for: ``?unit=``, else the caller's own scope (a
+    station's officer, a branch's kiosk: their subtree; None, the city, for city-wide callers)."""
+    actor = current_actor()
+    assert actor is not None
+    return request.args.get("unit") or scope_unit_code(actor)
 
 
 class _Branch:

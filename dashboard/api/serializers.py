@@ -209,7 +209,9 @@ def me(actor: Actor, kiosk: bool) -> dict[str, Any]:
     """Who is asking, and what they may see."""
     if kiosk:
         return {"name": actor.name, "real_name": None, "role": actor.role, "role_label": "大屏（只读）",
-                "unit_code": None, "unit_name": None, "label": actor.extra.get("label", ""), "read_only": True}
+                "unit_code": actor.extra.get("unit_code") or None, "unit_name": actor.extra.get("unit_name") or None,
+                "label": actor.extra.get("label", ""), "read_only": True,
+                "scope": "city" if actor.visible_unit_ids is None else "subtree"}
     return {
         "name": actor.name, "real_name": actor.extra.get("real_name"),
         "police_number": actor.extra.get("police_number"),

@@ -102,12 +102,20 @@
     return all;
   }
 
+  // The session's CSRF token, which the platform sets as a cookie this page may read
+  // (dashboard/security.py); Dash's own callbacks send the same cookie in the same header.
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|;\s*)_csrf_token=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
   function post(url, body, lang) {
     var key = window.crypto && window.crypto.randomUUID ? window.crypto.randomUUID() :
       String(Date.now()) + Math.random().toString(16).slice(2);
     return fetch(url, {
       method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Idempotency-Key": key, "Accept-Language": lang},
+      headers: {"Content-Type": "application/json", "Idempotency-Key": key, "Accept-Language": lang,
+                "X-CSRFToken": csrfToken()},
       body: JSON.stringify(body)
     }).then(function (r) {
       return r.json().then(function (json) { return {ok: r.ok, status: r.status, json: json}; });

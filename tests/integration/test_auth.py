@@ -12,6 +12,7 @@ from dashboard import Platform, auth, push
 from tickets import accounts
 from tickets.uow import unit_of_work
 from tickets.models import User
+from tests.helpers import csrf_headers, log_in
 
 PASSWORD = "station-pass-1"
 
@@ -127,7 +128,7 @@ def test_revoked_kiosk_token_cuts_the_wall_off(auth_web: Web) -> None:
 def test_deactivated_user_loses_the_session(auth_web: Web) -> None:
     auth_web.user("luokou1", "handler", "JN-TQ-01")
     client = auth_web.client()
-    client.post("/login", data={"username": "luokou1", "password": PASSWORD})
+    log_in(client, "luokou1", PASSWORD)
     assert client.get("/api/v1/me").status_code == 200
     with unit_of_work(auth_web.platform.factory) as s:
         s.scalar(select(User).where(User.username == "luokou1")).active = False
@@ -144,7 +145,7 @@ def test_wall_with_a_kiosk_token_opens_without_login(auth_web: Web) -> None:
     assert "react-entry-point" in html and "<form" not in html
     assert client.get("/_dash-layout").status_code == 200
     assert client.get("/_dash-dependencies").status_code == 200
-    routed = client.post("/_dash-update-component", json=router_call("/wall"))
+    routed = client.post("/_dash-update-component", json=router_call("/wall"), headers=csrf_headers(client))
     assert routed.status_code == 200 and "wall-count-received_today" in routed.get_data(as_text=True)
 
 
@@ -164,12 +165,12 @@ def test_other_screens_need_a_login_even_with_a_kiosk_grant(auth_web: Web) -> No
     client.get(f"/wall?kiosk={auth_web.kiosk}")
     assert client.get("/").headers["Location"] == "/login?next=/"
     # Through Dash: the router will not render another screen for a kiosk ...
-    routed = client.post("/_dash-update-component", json=router_call("/"))
+    routed = client.post("/_dash-update-component", json=router_call("/"), headers=csrf_headers(client))
     assert routed.status_code == 200 and "民生警务平台" not in routed.get_data(as_text=True)
     # ... and other screens' callbacks are closed to it.
     other = router_call("/")
     other["output"], other["outputs"] = "duty-breaches.children", {"id": "duty-breaches", "property": "children"}
-    assert client.post("/_dash-update-component", json=other).status_code == 403
+    assert client.post("/_dash-update-component", json=other, headers=csrf_headers(client)).status_code == 403
 
 
 def test_dash_endpoints_do_not_serve_anonymous_callers(auth_web: Web) -> None:
@@ -183,10 +184,10 @@ def test_dash_endpoints_do_not_serve_anonymous_callers(auth_web: Web) -> None:
 def test_login_logout_and_no_open_redirect(auth_web: Web) -> None:
     auth_web.user("office", "admin", "JN-PTB")
     client = auth_web.client()
-    wrong = client.post("/login", data={"username": "office", "password": "wrong-password"})
+    wrong = log_in(client, "office", "wrong-password")
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.get_data(as_text=True)
     assert client.get("/api/v1/me").status_code == 401
-    done = client.post("/login", data={"username": "office", "password": PASSWORD, "next": "//evil.example/x"})
+    done = log_in(client, "office", PASSWORD, "//evil.example/x")
     # Not to the other site: to the role's own screen (an admin works the dispatch desk).
     assert done.status_code == 302 and done.headers["Location"] == "/dispatch?lang=zh-CN"
     assert client.get("/").status_code == 200
