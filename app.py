@@ -24,6 +24,7 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -243,8 +244,6 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def _simulator_thread(cfg: Settings, args: argparse.Namespace, stop: threading.Event) -> threading.Thread:
-    from dataclasses import replace
-
     from feeds import simulator
     from tickets.bootstrap import session_factory
 
@@ -264,16 +263,45 @@ def _simulator_thread(cfg: Settings, args: argparse.Namespace, stop: threading.E
     return thread
 
 
+DEMO_SECRET_FILE = settings_module.ROOT / "data" / "demo_secret_key"
+
+
+def _demo_secret_key() -> str:
+    """The demo's own random SECRET_KEY, made once (every demo process on this checkout shares it)."""
+    import os
+    import secrets
+
+    DEMO_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(DEMO_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        import time
+
+        for _ in range(50):  # another demo process made it a moment ago and is writing it
+            key = DEMO_SECRET_FILE.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            time.sleep(0.1)
+        raise RuntimeError(f"{DEMO_SECRET_FILE} is empty: delete it and start again") from None
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secrets.token_hex(32))
+    return DEMO_SECRET_FILE.read_text(encoding="ascii").strip()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from dashboard import create_platform
     from tickets.schema import upgrade
 
     cfg = _settings(args)
-    if cfg.secret_key == Settings.secret_key and cfg.host not in ("127.0.0.1", "localhost", "::1"):
-        # Logins live in a cookie signed with this key: a known key lets anyone forge one.
-        print("error: SECRET_KEY is the development value; set SECRET_KEY before serving "
-              f"on {cfg.host} (python3 -c 'import secrets; print(secrets.token_hex(32))')", file=sys.stderr)
-        return 2
+    if cfg.secret_key == Settings.secret_key:
+        # Sessions are signed with this key: the published value would let anyone forge one.
+        # Only the demo (its published accounts on a loopback host) runs without one, on a random
+        # key of its own; anything else must be given one.
+        if _demo_accounts_file(cfg) is None or cfg.host not in ("127.0.0.1", "localhost", "::1"):
+            print("error: SECRET_KEY is the published development value; set SECRET_KEY "
+                  "(python3 -c 'import secrets; print(secrets.token_hex(32))')", file=sys.stderr)
+            return 2
+        cfg = replace(cfg, secret_key=_demo_secret_key())
     upgrade(cfg.database_url)
     _load_demo(cfg, cfg.demo_bureau_file, only_if_empty=True)
     accounts_file = _demo_accounts_file(cfg)

@@ -43,10 +43,10 @@ def live_snapshot() -> Any:
     """Everything a live screen starts from; pushes carry on from its ``seq``."""
     platform = _platform()
     code = _unit_asked()
+    subtree = _subtree(code)  # outside the caller's scope: 403, whatever the live state
     try:
         if not platform.aggregator.ready():
             raise ApiError(503, "live_rebuilding")
-        subtree = _subtree(code)
         lang = normalise(request.args.get("lang"))
         if code is None:
             body = snapshot(platform.aggregator, lang)

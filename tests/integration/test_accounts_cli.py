@@ -110,6 +110,33 @@ def test_run_refuses_an_open_host_with_the_development_secret(cli_database_url: 
     assert code == 2 and "SECRET_KEY" in err
 
 
+def test_run_refuses_the_development_secret_on_loopback_too_unless_it_is_the_demo(
+        cli_database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Behind a proxy the platform listens on 127.0.0.1: only the demo (its published accounts)
+    runs without a SECRET_KEY, and then on a random key of its own, never the published one."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("MINSHENG_DEMO_ACCOUNTS_FILE", "none")
+    code, _, err = run(capsys, "run")
+    assert code == 2 and "SECRET_KEY" in err
+    monkeypatch.setattr(app, "DEMO_SECRET_FILE", tmp_path / "data" / "demo_secret_key")
+    first, again = app._demo_secret_key(), app._demo_secret_key()
+    assert first == again and len(first) == 64 and first != settings_module.Settings.secret_key
+    assert oct(app.DEMO_SECRET_FILE.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_kiosk_token_for_a_branch_wall(cli_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "demo", "load", "--no-accounts")[0] == 0
+    code, out, _ = run(capsys, "token", "kiosk", "--label", "历下分局大屏", "--unit", "JN-LX")
+    assert code == 0 and out.startswith("http://127.0.0.1:8050/wall?unit=JN-LX&kiosk=")
+    kiosk = out.strip().split("kiosk=", 1)[1]
+    platform = create_platform(settings_module.load(environ={}, database_url=cli_database_url), live=False)
+    me = platform.server.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {kiosk}"}).get_json()
+    assert (me["role"], me["scope"], me["unit_code"]) == ("kiosk", "subtree", "JN-LX")
+    code, _, err = run(capsys, "token", "kiosk", "--unit", "JN-NOPE")
+    assert code == 1 and "JN-NOPE" in err
+
+
 def test_a_users_phone_for_sms_escalations(cli_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """``user create --phone`` and ``user set-phone``: kept as digits, listed masked, refused when not a number."""
     assert run(capsys, "demo", "load", "--no-accounts")[0] == 0
