@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload, sessionmaker
 
 from dashboard.live import keys as K
+from dashboard.live.clock import ClockWatch
 from dashboard.live.figures import LiveFigures
 from tickets import jsontext
 from tickets.uow import UnitOfWork
@@ -155,11 +156,16 @@ class LiveAggregator:
         publish: Callable[[Message], None] = lambda message: None,
         heartbeat_seconds: float = 5.0,
         listening: Callable[[], bool] = lambda: True,
+        clock_watch: ClockWatch | None = None,
     ) -> None:
         self.factory = factory
         self.redis = client
         self.tz = tz
         self.clock = clock
+        # Steps of the real clock and its distance from the database's (a simulated clock, as in
+        # the tests and the replays, jumps on purpose: not watched unless a watch is given).
+        self.clock_watch = clock_watch if clock_watch is not None else (
+            ClockWatch(factory) if clock is utcnow else None)
         self.publish = publish
         self.heartbeat_seconds = heartbeat_seconds
         self.listening = listening
@@ -176,6 +182,11 @@ class LiveAggregator:
         self.units: list[tuple[int, str, str, int, int | None, str]] = []
 
     # ----------------------------------------------------------- local time
+    def _now(self) -> datetime:
+        """The clock as the database has it (the watch's offset; none for a simulated clock)."""
+        now = self.clock()
+        return now + self.clock_watch.offset if self.clock_watch is not None else now
+
     def _local_day(self, at: datetime) -> str:
         return at.astimezone(self.tz).strftime("%Y-%m-%d")
 
@@ -195,7 +206,7 @@ class LiveAggregator:
         # entry up to it was committed before the snapshot, so it is in it.
         last = self.redis.xrevrange(K.EVENTS_STREAM, count=1)
         cursor = str(last[0][0]) if last else "0-0"
-        now = self.clock()
+        now = self._now()
         today_start = datetime.combine(now.astimezone(self.tz).date(), datetime.min.time(), self.tz)
         flow_start = now - timedelta(minutes=K.FLOW_MINUTES + 1)
         with self.factory() as session:
@@ -428,8 +439,21 @@ class LiveAggregator:
         return fired
 
     def roll_day(self, stored_day: str | None) -> list[Message]:
-        """At local midnight today's counters start again from zero (``stored_day``: theirs)."""
-        today = self._local_day(self.clock())
+        """At local midnight today's counters start again from zero (``stored_day``: theirs).
+
+        The day is the database's (``ClockWatch``). After a step of the clock, or a day earlier
+        than the counters' (a step back across midnight), the counters are not trusted: the live
+        state is rebuilt from the database (a new epoch: every screen reloads its snapshot)."""
+        now = self.clock()
+        stepped = self.clock_watch.stepped() if self.clock_watch is not None else None
+        if self.clock_watch is not None:
+            now = self.clock_watch.now(now)
+        today = self._local_day(now)
+        if stepped is not None or (stored_day is not None and today < stored_day):
+            log.warning("clock step (%s s; counters' day %s, now %s): rebuilding the live state from the database",
+                        f"{stepped:+.0f}" if stepped is not None else "?", stored_day, today)
+            self.rebuild()
+            return []
         if stored_day == today:
             return []
         pipe = self.redis.pipeline(transaction=True)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from dashboard.live import keys as K
 from dashboard.live.aggregator import LiveAggregator
+from dashboard.live.clock import ClockWatch
 from dashboard.live.relay import OutboxRelay
 from tests.helpers import LiveBackend, MONDAY_9, TZ, Clock, add_small_bureau, new_request, outbox_events, submit
 from tickets import lifecycle
@@ -169,6 +170,68 @@ def test_counters_start_again_at_local_midnight(live_world: World) -> None:
     live_world.pump()
     c = live_world.aggregator.counters()
     assert (c["day"], c["received_today"], c["open_now"]) == ("2026-11-24", 0, 1)
+
+
+class SteppedClock:
+    """A process clock that an operator (or a bad NTP server) sets by hand: ``wall`` jumps,
+    ``mono`` (the monotonic clock, never set) only runs on."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self.mono_at = clock, 0.0
+
+    def wall(self) -> float:
+        return self.clock.now.timestamp()
+
+    def mono(self) -> float:
+        return self.mono_at
+
+    def run(self, seconds: float) -> None:
+        self.clock.advance(seconds=seconds)
+        self.mono_at += seconds
+
+
+def test_a_clock_stepped_back_across_midnight_rebuilds_instead_of_zeroing(live_world: World) -> None:
+    """Issue 17: a backward step across midnight used to zero the day's counters until
+    ``app.py live rebuild``. Now the step is noticed and the live state rebuilt at once."""
+    stepped = SteppedClock(live_world.clock)
+    live_world.clock.now = datetime(2026, 11, 24, 0, 5, tzinfo=TZ)
+    live_world.aggregator = LiveAggregator(
+        live_world.factory, live_world.redis, TZ, clock=live_world.clock, publish=live_world.pushed.append,
+        heartbeat_seconds=1e9,
+        clock_watch=ClockWatch(live_world.factory, wall=stepped.wall, mono=stepped.mono,
+                               database=lambda: live_world.clock.now))
+    for minute in (1, 2):
+        submit(live_world.factory, new_request(datetime(2026, 11, 24, 0, minute, tzinfo=TZ)))
+    live_world.pump()
+    assert live_world.aggregator.counters()["received_today"] == 2
+    epoch = live_world.aggregator.position()["epoch"]
+    stepped.clock.now = datetime(2026, 11, 23, 23, 58, tzinfo=TZ)  # seven minutes back: yesterday
+    live_world.pump()
+    assert live_world.aggregator.position()["epoch"] != epoch, "rebuilt: a new epoch, screens reload"
+    stepped.clock.now = datetime(2026, 11, 24, 0, 6, tzinfo=TZ)  # and forward again (the fix of the step)
+    live_world.pump()
+    counters = live_world.aggregator.counters()
+    assert (counters["day"], counters["received_today"]) == ("2026-11-24", 2), "not zeroed: counted again"
+
+
+def test_the_live_day_follows_the_databases_clock(live_world: World) -> None:
+    """A process whose clock is an hour slow, just before midnight by its clock: the database
+    says it is past midnight, so the day has turned."""
+    database = datetime(2026, 11, 24, 0, 30, tzinfo=TZ)
+    live_world.clock.now = database - timedelta(hours=1)
+    stepped = SteppedClock(live_world.clock)
+    live_world.aggregator = LiveAggregator(
+        live_world.factory, live_world.redis, TZ, clock=live_world.clock, publish=live_world.pushed.append,
+        heartbeat_seconds=1e9, clock_watch=ClockWatch(live_world.factory, wall=stepped.wall, mono=stepped.mono,
+                                                       database=lambda: database))
+    live_world.pump()
+    assert live_world.aggregator.counters()["day"] == "2026-11-24"
+
+
+def test_database_now_reads_the_servers_clock(live_world: World) -> None:
+    from dashboard.live.clock import database_now
+
+    assert abs((database_now(live_world.factory) - datetime.now(TZ)).total_seconds()) < 60
 
 
 def test_snapshot_is_consistent_with_its_seq(live_world: World) -> None:
