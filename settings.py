@@ -41,6 +41,11 @@ class Settings:
     # up with nothing changed (503 Busy), and the longest statement (0: no limit).
     db_lock_timeout_seconds: float = 10.0
     db_statement_timeout_seconds: float = 120.0
+    # Connections per process (PostgreSQL): kept open, more when busy, and how long a request
+    # waits for one before it fails (503) instead of hanging. /api/v1/health shows their use.
+    db_pool_size: int = 10
+    db_pool_overflow: int = 20
+    db_pool_timeout_seconds: float = 10.0
     # Demo bureau loaded by ``app.py demo load``.
     demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
     # Deadlines policy: contact/resolve times, working hours, amber share, overrides.

@@ -410,6 +410,19 @@ class PostgresServer(_Server):
             f"--- {self.logfile} ---\n{_tail(self.logfile)}"
         )
 
+    def restart(self, down_seconds: float = 0.0) -> Self:
+        """Stop the server as an outage would (``-m fast``: every connection cut), stay down
+        ``down_seconds``, and start it again on the same data and port."""
+        res = self._run("pg_ctl", "stop", "-m", "fast", "-w", "-D", str(self.datadir), timeout=60)
+        if res.returncode != 0:
+            raise ServerError(f"pg_ctl stop failed: {res.stdout}{res.stderr}")
+        time.sleep(down_seconds)
+        ok, out = self._pg_ctl_start()
+        if not ok:
+            raise ServerError(f"PostgreSQL did not start again: {out}\n{_tail(self.logfile)}")
+        self._wait_ready()
+        return self
+
     def stop(self) -> None:
         tmp = self.tmpdir
         if tmp is None:

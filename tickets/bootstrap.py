@@ -61,8 +61,10 @@ def session_factory(engine: Engine | str, settings: Any = None, *, config: Domai
 
         settings = settings_module.load()
     if isinstance(engine, str):
+        pool = ({"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_overflow,
+                 "pool_timeout": settings.db_pool_timeout_seconds} if engine.startswith("postgresql") else {})
         engine = make_engine(engine, lock_timeout_seconds=settings.db_lock_timeout_seconds,
-                             statement_timeout_seconds=settings.db_statement_timeout_seconds)
+                             statement_timeout_seconds=settings.db_statement_timeout_seconds, **pool)
     config = config or DomainConfig.from_settings(settings, **overrides)
     wiring = Wiring(config=config, bus=message_bus(), lock_timeout_seconds=settings.db_lock_timeout_seconds)
     factory = sessionmaker(engine, class_=UnitOfWork, expire_on_commit=False, wiring=wiring)

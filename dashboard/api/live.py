@@ -25,7 +25,8 @@ from dashboard.read_models.live import snapshot
 
 UNIT = Param("unit", STR, "a unit's code (e.g. JN-LX): its subtree only")
 HEALTH = obj({"status": STR, "database": STR, "redis": STR, "leader": BOOL, "relayed": INT,
-              "warnings": {"type": "array"}, "calendar_warnings": {"type": "array"}}, required=())
+              "pool": ANY_OBJECT, "warnings": {"type": "array"}, "calendar_warnings": {"type": "array"}},
+             required=())
 
 
 @blueprint.get("/live/snapshot")
@@ -122,6 +123,25 @@ def live_position() -> Any:
         raise ApiError(503, "redis_unreachable") from None
 
 
+def _pool(platform: Any) -> dict[str, Any]:
+    """This process's connections (size, in use, beyond the size) and, on PostgreSQL, the
+    sessions of its database waiting for a lock now: what a stuck writer shows first."""
+    engine = platform.factory.kw["bind"]
+    pool = engine.pool
+    found: dict[str, Any] = {"size": getattr(pool, "size", lambda: None)(),
+                             "in_use": getattr(pool, "checkedout", lambda: None)(),
+                             "overflow": getattr(pool, "overflow", lambda: None)()}
+    if engine.dialect.name == "postgresql":
+        try:
+            with platform.factory() as session:
+                found["lock_waits"] = session.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")).scalar_one()
+        except Exception as exc:  # reported, not raised: this is the health check
+            found["lock_waits"] = f"error: {exc.__class__.__name__}"
+    return found
+
+
 @blueprint.get("/health")
 @operation("For load balancers: the status, and the details for a logged-in caller", {200: HEALTH, 503: HEALTH},
            auth=PUBLIC)
@@ -140,6 +160,7 @@ def health() -> Any:
     except Exception as exc:
         status["redis"] = f"error: {exc.__class__.__name__}"
     status["relayed"] = platform.relay.relayed
+    status["pool"] = _pool(platform)
     # Years assumed Monday–Friday because the official calendar is not loaded:
     # the codes with their English message, and the messages alone as before.
     warnings = [{**w, "message": warning_text(w, "en")} for w in sla.calendar_warnings()]

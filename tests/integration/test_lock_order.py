@@ -19,9 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.helpers import HOTLINE_SECRET, signed_headers
-from tests.servers import PlatformProcess
+from tests.servers import PlatformProcess, PostgresServer
 
 PUSHES_PER_SECOND = 4
 SECONDS = 25
@@ -94,5 +95,71 @@ def test_simulator_and_pushes_together_never_hang_the_platform(pg_url: str, redi
             (f"pushes: {len(taken)} sent, answers {sorted(codes)}, median {taken[len(taken) // 2]:.2f} s, "
              f"slowest {taken[-1]:.2f} s\n{log[-4000:]}")
         assert "deadlock" not in log.lower() and "Traceback" not in log, log[-3000:]
+        # Every push answered 201 is stored, once.
+        engine = create_engine(pg_url)
+        with engine.connect() as c:
+            stored = c.execute(text("SELECT count(*), count(DISTINCT external_id) FROM intake_records "
+                                    "WHERE channel = 'hotline_12345' AND external_id LIKE 'GS%'")).one()
+        engine.dispose()
+        assert tuple(stored) == (len(pushes), len(pushes)), (tuple(stored), len(pushes))
+        # What health says of the pool and of lock waits, once the load is over.
+        details = json.loads(urllib.request.urlopen(urllib.request.Request(
+            f"{platform.base_url}/api/v1/health", headers={"Authorization": f"Bearer {platform.kiosk_token}"}),
+            timeout=5).read())
+        assert details["pool"]["lock_waits"] == 0 and details["pool"]["size"] == 10, details["pool"]
+    finally:
+        platform.stop()
+
+
+@pytest.mark.timeout(240)
+def test_pushes_across_a_postgresql_restart_are_stored_or_refused_never_lost(
+        postgres_server: PostgresServer, pg_url: str, redis_url: str) -> None:
+    """PostgreSQL goes away for 5 s under the simulator and the pushes: health answers within a
+    second throughout (503 while the database is away), every push is answered, and every push
+    answered 201 is stored exactly once; a refused one (503) can be sent again."""
+    platform = PlatformProcess(pg_url, redis_url, extra_args=["--simulate", "--rate", "300", "--backfill-hours", "0"],
+                               env={"MINSHENG_HOTLINE_SECRET": HOTLINE_SECRET, "MINSHENG_SIMULATOR_SEED": "7"})
+    platform.start(timeout=120)
+    try:
+        stop = threading.Event()
+        health: list[tuple[float, int]] = []
+        pushes: list[tuple[float, int]] = []
+
+        def ask_health() -> None:
+            while not stop.is_set():
+                health.append(_timed(f"{platform.base_url}/api/v1/health", timeout=5.0))
+                stop.wait(0.25)
+
+        def push() -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                at = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(seconds=5)
+                body = json.dumps(_order(3, n, at), ensure_ascii=False).encode("utf-8")
+                pushes.append(_timed(f"{platform.base_url}/api/v1/intake/hotline", body, signed_headers(body),
+                                     timeout=20.0))
+                stop.wait(1 / PUSHES_PER_SECOND)
+
+        threads = [threading.Thread(target=ask_health), threading.Thread(target=push)]
+        for t in threads:
+            t.start()
+        time.sleep(5)
+        postgres_server.restart(down_seconds=5)
+        time.sleep(10)
+        stop.set()
+        for t in threads:
+            t.join(60)
+        assert all(not t.is_alive() for t in threads), "a request never came back: the platform hangs"
+        slow = [(round(s, 2), code) for s, code in health if s >= 1.0 or code not in (200, 503)]
+        assert not slow, f"health answered late or wrongly: {slow[:10]} of {len(health)}"
+        assert health[-1][1] == 200, "healthy again after the restart"
+        codes = [code for _s, code in pushes]
+        assert set(codes) <= {201, 503} and codes[-1] == 201, sorted(set(codes))
+        engine = create_engine(pg_url)
+        with engine.connect() as c:
+            stored = c.execute(text("SELECT count(*), count(DISTINCT external_id) FROM intake_records "
+                                    "WHERE channel = 'hotline_12345' AND external_id LIKE 'GS%'")).one()
+        engine.dispose()
+        assert tuple(stored) == (codes.count(201), codes.count(201)), (tuple(stored), codes)
     finally:
         platform.stop()
