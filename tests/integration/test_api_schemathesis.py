@@ -1,7 +1,7 @@
 """Schemathesis fuzzes every /api/v1 operation against its OpenAPI description.
 
-The platform runs in-process (WSGI) on the embedded default (SQLite, the
-in-process Redis stand-in), with tickets, orders, letters and alerts in it so
+The platform runs in-process (WSGI) on SQLite and on the real PostgreSQL (the in-process
+Redis stand-in for both), with tickets, orders, letters and alerts in it so
 that lists have rows to check; requests carry an admin's bearer token (and
 the SMS gateway's secret). Valid and invalid inputs alike must never get a
 5xx, and every answer must match its described status, media type and schema.
@@ -52,9 +52,14 @@ def _seed(world: ApiWorld) -> None:
     world.platform.aggregator.rebuild()  # the live snapshot answers 503 until the live state is built
 
 
-@pytest.fixture(scope="module")
-def fuzzed_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
-    for world in build_api_world(tmp_path_factory.mktemp("schemathesis"), sms_inbound_secret=SMS_SECRET):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzzed_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiWorld]:
+    """The seeded platform on SQLite, then on the real PostgreSQL (NUL bytes, dates and
+    timeouts fail differently there)."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database("schemathesis")
+    for world in build_api_world(tmp_path_factory.mktemp("schemathesis"), url, sms_inbound_secret=SMS_SECRET):
         _seed(world)
         yield world
 
