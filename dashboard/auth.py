@@ -378,11 +378,13 @@ h1{{color:#ff4d4f;font-weight:500}} a{{color:#3fa7ff}}</style></head><body><main
 
 
 # ------------------------------------------------------------- sessions
-def log_in(key: str) -> None:
+def log_in(key: str, role: str) -> None:
     """Start a browser session for the login session ``key`` (a fresh one: nothing of the old
-    survives, the CSRF token included)."""
+    survives, the CSRF token included); an admin's cookie is SameSite=Strict."""
     session.clear()
     session[SESSION_LOGIN] = key
+    if role == "admin":
+        session[security.STRICT_KEY] = True
     g.pop("minsheng_actor", None)
 
 

@@ -140,7 +140,7 @@ def login() -> Any:
     if key is None:
         log.warning("failed login for %r from %s", username, address)
         return _page(lang, next_url, username=username, problem="failed", status=401)
-    auth.log_in(key)
+    auth.log_in(key, role)
     log.info("login: %s (%s)", username, role)
     if next_url == "/":  # no page asked for: the role's own screen
         next_url = f"{HOME_BY_ROLE.get(role, '/')}?lang={lang}"

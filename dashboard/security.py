@@ -24,7 +24,8 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 CSRF_KEY = "csrf"
 CSRF_COOKIE = "_csrf_token"  # Dash's renderer reads this cookie ...
@@ -132,6 +133,19 @@ def _issue_csrf() -> None:
         csrf_token()
 
 
+STRICT_KEY = "strict"  # set in an admin's session: its cookie is SameSite=Strict
+
+
+class _SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, SameSite=Strict for an admin's: their cookie is not sent
+    even when another site links to the platform (a link then opens the login page)."""
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        if has_request_context() and session.get(STRICT_KEY):
+            return "Strict"
+        return super().get_cookie_samesite(app)
+
+
 def init_app(server: Flask, settings: Any) -> None:
     """The session cookie's flags, the CSRF cookie, the headers, kiosk tokens out of the logs."""
     # Lax: the session cookie is not sent with another site's POSTs. Flask has the key already
@@ -139,6 +153,7 @@ def init_app(server: Flask, settings: Any) -> None:
     server.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     server.config["SESSION_COOKIE_HTTPONLY"] = True
     server.config["SESSION_COOKIE_SECURE"] = bool(settings.secure_cookies)
+    server.session_interface = _SessionCookies()
     server.before_request(_issue_csrf)
     server.after_request(_answer_headers(settings))
     hide_kiosk_tokens()

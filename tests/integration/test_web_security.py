@@ -38,11 +38,15 @@ def _code(response: Any) -> str:
 
 
 # ----------------------------------------------------------------- cookies and CSRF
-def test_the_session_cookie_is_lax_and_http_only(jinan_platform: Platform) -> None:
+def test_the_session_cookie_is_lax_and_http_only_and_strict_for_an_admin(jinan_platform: Platform) -> None:
+    _user(jinan_platform, "luokou1", "handler", "JN-TQ-01")
+    answer = log_in(jinan_platform.server.test_client(), "luokou1", PASSWORD)
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
     _user(jinan_platform, "office", "admin", "JN-PTB")
     answer = log_in(jinan_platform.server.test_client(), "office", PASSWORD)
     cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("session="))
-    assert "SameSite=Lax" in cookie and "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie and "HttpOnly" in cookie
 
 
 def test_a_cross_site_form_cannot_issue_a_supervision_order(jinan_platform: Platform) -> None:
