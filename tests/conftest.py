@@ -42,7 +42,8 @@ _REAL_SERVER_FIXTURES = frozenset({"postgres_server", "redis_server", "pg_url", 
 # What a unit test may not ask for: a server, a browser, a platform process or an app.
 _NOT_FOR_UNIT_TESTS = _REAL_SERVER_FIXTURES | {
     "database_url", "live_backend", "browser", "served_platform", "served_embedded_platform", "jinan_platform",
-    "small_bureau_platform", "map_export_web", "followup_world_each_db", "api_world", "bulletin_world",
+    "small_bureau_platform", "small_bureau_platform_each_db", "map_export_web", "followup_world_each_db", "api_world",
+    "bulletin_world",
 }
 _UNIT_DIR = Path(__file__).resolve().parent / "unit"
 _INSTALL_HINT = {
@@ -324,6 +325,16 @@ def small_bureau_platform(request: pytest.FixtureRequest, tmp_path: Path) -> Ite
     users; ``platform.tokens[username]`` is an API token for each user, ``platform.test_factory``
     a session factory of the test's own. The 12345 push and the inbound SMS endpoint have their
     secrets (helpers.HOTLINE_SECRET, SMS_INBOUND_SECRET); settings from ``platform_settings`` marks."""
+    yield from _small_bureau_platform(request, f"sqlite:///{tmp_path / 'small-platform.db'}")
+
+
+@pytest.fixture
+def small_bureau_platform_each_db(request: pytest.FixtureRequest, database_url: str) -> Iterator[Any]:
+    """``small_bureau_platform`` on SQLite, then on the real PostgreSQL."""
+    yield from _small_bureau_platform(request, database_url)
+
+
+def _small_bureau_platform(request: pytest.FixtureRequest, url: str) -> Iterator[Any]:
     from dashboard import create_platform, intake_forms
     from tickets import accounts
     from tickets.bootstrap import session_factory
@@ -331,7 +342,6 @@ def small_bureau_platform(request: pytest.FixtureRequest, tmp_path: Path) -> Ite
     from tickets.schema import upgrade
     from tickets.uow import unit_of_work
 
-    url = f"sqlite:///{tmp_path / 'small-platform.db'}"
     upgrade(url)
     factory = session_factory(url)
     add_small_bureau(factory)
