@@ -123,6 +123,8 @@ class Settings:
     # "minsheng-open311-demo" (README): replace it in production.
     open311_api_keys: str = "demo=080cb3a3e4a52afe3e5df5737a0d1379965058b69a0e481d760218a7574da1eb"
     open311_jurisdiction_id: str = "police.jinan.gov.cn"
+    # Decimals of the coordinates a public Open311 GET shows (3: about 100 m).
+    open311_coordinate_decimals: int = 3
     # 12345 push: the shared HMAC secret of sources whose mapping file sets none.
     # Empty: every push is refused (401).
     hotline_secret: str = ""

@@ -68,6 +68,10 @@ def _reading() -> Iterator[tuple[Session, ZoneInfo]]:
         yield session, platform.settings.tz
 
 
+def _views(session: Session, tickets: list[Ticket], tz: ZoneInfo) -> list[dict[str, Any]]:
+    return o311.views(session, tickets, tz, _platform().settings.open311_coordinate_decimals)
+
+
 def _record_of(session: Session, token: str) -> IntakeRecord | None:
     """The intake record of an Open311 request, by the token its client was given."""
     return session.scalar(select(IntakeRecord).where(IntakeRecord.channel == o311.CHANNEL,
@@ -189,7 +193,7 @@ def _remember_number(session: Any, token: str, ticket: Ticket) -> str:
 def get_requests(fmt: str) -> Response:
     with _reading() as (session, tz):
         tickets = o311.search(session, {k: v for k, v in request.args.items()}, utcnow(), tz)
-        data = o311.views(session, tickets, tz)
+        data = _views(session, tickets, tz)
     return _service_requests(fmt, data)
 
 
@@ -200,7 +204,7 @@ def get_request(number: str, fmt: str) -> Response:
         ticket = o311.find(session, number)
         if ticket is None:
             raise o311.Open311Error(404, [f"service_request_id {number!r} not found"])
-        data = o311.views(session, [ticket], tz)
+        data = _views(session, [ticket], tz)
     return _service_requests(fmt, data)
 
 
