@@ -29,8 +29,8 @@ from feeds.topics import kind_of, topic_of
 from geo import coords
 from geo.districts import JIAXIANG_FILE, district_at, load_districts
 from tickets import services
-from tickets.intake import NewRequest
-from tickets.models import Ticket
+from tickets.intake import NewRequest, outside_window
+from tickets.models import Ticket, utcnow
 from tickets.uow import UnitOfWork
 from tickets.vocabulary import CHANNELS, TOPICS
 
@@ -51,6 +51,9 @@ MAX_EMAIL = 254
 _ENFORCEMENT_TOPICS = frozenset({"theft", "fraud", "dispute"})
 _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{4,30}$")
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+# Control characters a text field loses on the way in: C0 but tab, line feed and carriage return,
+# and DEL. A NUL refuses the field instead (Draft.text): PostgreSQL cannot store it.
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _BARE_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 # How nearly every source writes a time, read without ``strptime`` (a tenth of its cost; the
@@ -122,6 +125,7 @@ class Draft:
     external_id: str | None = None
     errors: list[FieldError] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
+    now: datetime | None = None  # what a time of receipt may not be later than (five minutes' slack); None: the clock
 
     def error(self, field_name: str, message: str) -> None:
         self.errors.append(FieldError(field_name, message))
@@ -137,7 +141,11 @@ class Draft:
         if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
             self.error(label, f"must be text, got {type(raw).__name__}")
             return None
-        value = str(raw).strip()
+        value = str(raw)
+        if "\x00" in value:
+            self.error(label, "contains a NUL character (U+0000): text never does")
+            return None
+        value = _CONTROLS.sub("", value).strip()
         if len(value) > max_len:
             self.error(label, f"is {len(value)} characters long; at most {max_len} are accepted")
             return None
@@ -213,11 +221,13 @@ class Draft:
 
     def local_time(self, name: str, raw: Any, *, required: bool = True, allow_date: bool = False,
                    end_of_day: bool = False, formats: tuple[str, ...] | list[str] | None = None,
-                   ) -> datetime | None:
+                   received: bool = True) -> datetime | None:
         """A source that never sends a zone: ``yyyy-MM-dd HH:mm:ss`` (or ISO) read in ``tz``.
 
         An explicit offset, when a source does send one, is honoured. A bare date is
-        the start of the day, or with ``end_of_day`` its last second (a deadline).
+        the start of the day, or with ``end_of_day`` its last second (a deadline). A time
+        outside the plausible window (``tickets.intake.outside_window``: a time of receipt
+        unless ``received`` is False) is refused.
         """
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if required:
@@ -261,6 +271,15 @@ class Draft:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.tz)
+        return self.plausible(name, value, received=received)
+
+    def plausible(self, name: str, value: datetime, *, received: bool = True) -> datetime | None:
+        """``value`` if inside the plausible window (``tickets.intake.outside_window``; a time of
+        receipt is at most five minutes after ``now``), else None after recording why."""
+        wrong = outside_window(value, (self.now or utcnow()) if received else None)
+        if wrong:
+            self.error(name, wrong)
+            return None
         return value
 
     def choice(self, name: str, raw: Any, allowed: dict[str, str], *, required: bool = False) -> str | None:

@@ -100,10 +100,10 @@ def reject(
     """Store a refused record with its reasons; returns the (flushed) DeadLetter row."""
     if not errors:
         raise ValueError("a dead letter needs at least one FieldError")
-    ext = str(external_id)[:_EXTERNAL_ID_MAX] if external_id not in (None, "") else None
+    ext = as_text(str(external_id))[:_EXTERNAL_ID_MAX] if external_id not in (None, "") else None
     letter = DeadLetter(
         channel=channel[:32],
-        source=(source or "")[:_SOURCE_MAX],
+        source=as_text(source)[:_SOURCE_MAX],
         external_id=ext,
         received_at=at or datetime.now(UTC),
         payload=as_text(payload_text),

@@ -270,7 +270,7 @@ def parse_order(source: Source, order: Any, tz: ZoneInfo | None = None) -> NewRe
     dispatched = draft.local_time(f("dispatched_at"), get("dispatched_at"), required=False,
                                   formats=source.time_formats)
     deadline = draft.local_time(f("deadline"), get("deadline"), required=False, allow_date=True,
-                                end_of_day=True, formats=source.time_formats)
+                                end_of_day=True, formats=source.time_formats, received=False)
     if dispatched and deadline and deadline < dispatched:
         draft.error(f("deadline"), f"{deadline.isoformat()} is before the dispatch time {dispatched.isoformat()}")
     caller = draft.text(f("caller"), get("caller"), max_len=MAX_NAME)

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from feeds.common import MAX_ADDRESS, MAX_NAME, Draft
 from feeds.dead_letters import FieldError, Rejected
-from tickets.intake import NewRequest
+from tickets.intake import NewRequest, outside_window
 from tickets.models import IntakeRecord, Ticket, TicketEvent, Unit
 from tickets.personal import redacted
 from tickets.vocabulary import KINDS, OPEN_STATUSES, STATUSES, TOPICS
@@ -173,7 +173,8 @@ def redacted_form(items: list[tuple[str, str]]) -> str:
 
 # ------------------------------------------------------------------ times
 def w3c_datetime(name: str, raw: str) -> datetime:
-    """A W3C datetime with its zone, as the spec requires; a naive one is refused."""
+    """A W3C datetime with its zone, as the spec requires; a naive one is refused, and one outside
+    the plausible window (before 2000, after 2999)."""
     text = raw.strip()
     if not _W3C.match(text):
         if re.match(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$", text):
@@ -181,9 +182,13 @@ def w3c_datetime(name: str, raw: str) -> datetime:
                                      "W3C format with a zone, e.g. 2026-11-23T08:00:00+08:00 or ...Z"])
         raise Open311Error(400, [f"{name} {text!r} is not a W3C datetime (e.g. 2026-11-23T08:00:00+08:00)"])
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise Open311Error(400, [f"{name} {text!r} is not a valid date-time"]) from None
+    wrong = outside_window(value)
+    if wrong:
+        raise Open311Error(400, [f"{name} {wrong}"])
+    return value
 
 
 def iso(value: datetime | None, tz: Any) -> str | None:

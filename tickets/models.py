@@ -76,6 +76,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def could_be(value: str, column: Any) -> bool:
+    """Could ``value`` stand in ``column``? Not if too long, nor with a NUL (PostgreSQL refuses
+    those outright): such a value names nothing, and the database need not be asked."""
+    return len(value) <= column.type.length and "\x00" not in value
+
+
 # Partial indexes' predicates, word for word as the queries they serve say them.
 OPEN_PREDICATE = "status NOT IN ('closed', 'merged')"
 HANDLING_UNKNOWN = "status = 'closed' AND handling_hours IS NULL"

@@ -8,10 +8,12 @@ from typing import Any
 from flask import request
 
 from dashboard.api.errors import BadParameter
+from tickets.intake import EARLIEST, LATEST
 from tickets.roles import Actor
 from tickets.services import unit_in_scope
 
-FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
+# The days a period asked about may touch: the plausible window's (tickets.intake).
+FIRST_DATE, LAST_DATE = EARLIEST.date(), LATEST.date()
 
 
 def choice(name: str, default: str, allowed: Sequence[str]) -> str:
@@ -53,7 +55,7 @@ def local_date(name: str, default: date) -> date:
 
 
 def within_dates(name: str, value: date) -> date:
-    """Refuses the far past and future: they overflow once moved to UTC or a day on."""
+    """Refuses days before 2000 and the far future (they overflow once moved to UTC or a day on)."""
     if not FIRST_DATE <= value <= LAST_DATE:
         raise BadParameter(name, "out_of_range", value=value.isoformat(), min=FIRST_DATE.isoformat(),
                            max=LAST_DATE.isoformat())
