@@ -138,6 +138,9 @@ class Settings:
     connector_backoff_seconds: float = 30.0
     # Director's mailbox web form: submissions per client IP per hour.
     mailbox_max_per_hour: int = 10
+    # Requests nobody vouched for (a wrong 12345 signature, a wrong Open311 api_key, a body over
+    # the limit) kept as dead letters (their first 4 KB) per client IP per hour; beyond: 429.
+    intake_refusals_per_hour: int = 60
     # Coordinate system of the 110 dispatch export (wgs84 | gcj02 | bd09).
     cad110_crs: str = "wgs84"
     extra: dict[str, Any] = field(default_factory=dict)

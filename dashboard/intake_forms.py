@@ -6,6 +6,10 @@
     /frontdesk   来信/来访 registration by staff: login required, roles admin or
                  dispatcher; CSRF token and same-origin check as well
 
+and what the machine channels (the 12345 push, Open311) share with them: the per-address
+limiter, a body read to its limit (chunked too), and a request nobody vouched for kept as
+its first 4 KB, at most ``settings.intake_refusals_per_hour`` an hour from one address.
+
 A refused submission shows the form again with every reason next to its
 field (HTTP 400) and is kept as a dead letter; a throttled one (429) is not
 (a flood must not fill the database). Each form carries a random ``form_id``:
@@ -18,7 +22,7 @@ import re
 import secrets
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -30,7 +34,7 @@ from dashboard.auth import current_actor, public
 from dashboard.i18n import request_lang
 from feeds import frontdesk, mailbox
 from feeds.common import MAX_CONTENT, hand_in
-from feeds.dead_letters import FieldError, Rejected, reject
+from feeds.dead_letters import UNAUTHENTICATED_KEPT, FieldError, Rejected, reject, reject_unauthenticated
 from tickets.uow import unit_of_work
 from tickets.models import utcnow
 from layouts.i18n import DEFAULT_LANGUAGE, N_, gettext, labels, texts
@@ -75,12 +79,14 @@ def _origin_problem() -> FieldError | None:
 
 
 class RateLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key (sliding window, in memory)."""
+    """At most ``limit`` hits per ``window`` seconds per key (sliding window, in memory); how many
+    were refused, by the key's kind (what comes before its first ``:``), in ``refused``."""
 
     def __init__(self, window: float = 3600.0) -> None:
         self.window = window
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self.refused: Counter[str] = Counter()
 
     def allow(self, key: str, limit: int, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -89,6 +95,7 @@ class RateLimiter:
             while hits and hits[0] <= now - self.window:
                 hits.popleft()
             if len(hits) >= limit:
+                self.refused[key.partition(":")[0]] += 1
                 return False
             hits.append(now)
             if len(self._hits) > 10000:  # forget idle clients
@@ -98,9 +105,35 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+            self.refused.clear()
 
 
 limiter = RateLimiter()
+
+
+def read_body(limit: int) -> tuple[bytes, bool]:
+    """(the request's body, True); or, over ``limit`` bytes, (its first bytes, False) without
+    reading the rest. A body sent in chunks (no Content-Length) counts too: Werkzeug would cut
+    it at the limit without a word, so one byte more is read to tell."""
+    if request.content_length is not None and request.content_length > limit:
+        return request.stream.read(UNAUTHENTICATED_KEPT), False
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=True, parse_form_data=False)
+    return (body[:UNAUTHENTICATED_KEPT], False) if len(body) > limit else (body, True)
+
+
+def refuse_unauthenticated(channel: str, source: str, body: bytes, errors: list[FieldError], *,
+                           length: int | None = None) -> int | None:
+    """Keep a request nobody vouched for (feeds.dead_letters.reject_unauthenticated: its first
+    4 KB, length and hash) as a dead letter from its address; its id. Over
+    ``settings.intake_refusals_per_hour`` such refusals from one address: None, nothing kept
+    (the limiter counts them), and the caller answers 429."""
+    platform = _platform()
+    address = request.remote_addr or "unknown"
+    if not limiter.allow(f"unauthenticated:{address}", platform.settings.intake_refusals_per_hour):
+        return None
+    with unit_of_work(platform.factory) as s:
+        return reject_unauthenticated(s, channel, f"{source} from {address}", body, errors, length=length).id
 
 
 # ------------------------------------------------------------------- pages

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from feeds.common import MAX_ADDRESS, MAX_NAME, Draft
 from feeds.dead_letters import FieldError, Rejected
 from tickets.intake import NewRequest, outside_window
-from tickets.models import IntakeRecord, Ticket, TicketEvent, Unit
+from tickets.models import IntakeRecord, Ticket, TicketEvent, Unit, could_be
 from tickets.personal import redacted
 from tickets.vocabulary import KINDS, OPEN_STATUSES, STATUSES, TOPICS
 
@@ -321,6 +321,8 @@ def open311_ticket_ids(session: Session) -> Any:
 
 
 def find(session: Session, number: str) -> Ticket | None:
+    if not could_be(number, Ticket.__table__.c.number):
+        return None
     return session.scalar(select(Ticket).where(Ticket.number == number, open311_ticket_ids(session)))
 
 
@@ -407,7 +409,8 @@ def search(session: Session, args: dict[str, str], now: datetime, tz: Any) -> li
     visible = open311_ticket_ids(session)
     ids = args.get("service_request_id")
     if ids:  # "this overrides all other arguments"
-        numbers = [n.strip() for n in ids.split(",") if n.strip()][:MAX_RESULTS]
+        column = Ticket.__table__.c.number  # a number no ticket could have (a NUL, too long) names nothing
+        numbers = [n.strip() for n in ids.split(",") if n.strip() and could_be(n.strip(), column)][:MAX_RESULTS]
         found = session.scalars(select(Ticket).where(Ticket.number.in_(numbers), visible)).all()
         by_number = {t.number: t for t in found}
         return [by_number[n] for n in numbers if n in by_number]

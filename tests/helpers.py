@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -243,6 +244,15 @@ def push(client: Any, payload: Any, *, path: str = "/api/v1/intake/hotline", sec
     if headers is not None:
         h.update(headers)
     return client.post(path, data=body, headers=h)
+
+
+def form_fields(client: Any, path: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """The hidden fields (csrf_token, form_id) of the web form at ``path`` (/mailbox, /frontdesk)."""
+    page = client.get(path, headers=headers or {})
+    assert page.status_code == 200, page.status_code
+    html = page.get_data(as_text=True)
+    found = {n: re.search(rf'name="{n}" value="([^"]+)"', html) for n in ("csrf_token", "form_id")}
+    return {n: m.group(1) for n, m in found.items() if m}
 
 
 def count(platform: Any, model: Any, *where: Any) -> int:

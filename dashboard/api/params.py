@@ -9,6 +9,7 @@ from flask import request
 
 from dashboard.api.errors import BadParameter
 from tickets.intake import EARLIEST, LATEST
+from tickets.models import NOT_TEXT, Ticket, could_be
 from tickets.roles import Actor
 from tickets.services import unit_in_scope
 
@@ -73,9 +74,16 @@ def choices(name: str, allowed: Sequence[str]) -> list[str]:
 
 def text(name: str, most: int) -> str | None:
     value = request.args.get(name) or None
-    if value is not None and ("\x00" in value or len(value) > most):
+    if value is not None and (NOT_TEXT.search(value) or len(value) > most):
         raise BadParameter(name, "out_of_range", value=len(value), min=1, max=most)
     return value
+
+
+def numbers(name: str = "numbers", most: int = 1000) -> list[str]:
+    """Comma-separated ticket numbers (at most ``most``); one no ticket could have (too long, a
+    NUL) names nothing and is left out."""
+    column = Ticket.__table__.c.number
+    return [n for n in request.args.get(name, "").split(",") if n and could_be(n, column)][:most]
 
 
 def in_scope(stmt: Any, unit_column: Any, actor: Actor, session: Any) -> Any:

@@ -27,7 +27,7 @@ from dashboard.api.openapi import SMS_SECRET, STR, TIME, obj, operation
 from dashboard.auth import public
 from tickets import services
 from tickets.intake import AHEAD, EARLIEST, outside_window
-from tickets.models import utcnow
+from tickets.models import NOT_TEXT, utcnow
 from tickets.sms import mask_phone
 from tickets.uow import unit_of_work
 
@@ -69,7 +69,7 @@ def _string(data: Any, names: tuple[str, str], empty_ok: bool) -> str:
             continue
         if not isinstance(value, str):
             raise BadParameter(name, "not_a_string")
-        if "\x00" in value:  # PostgreSQL refuses NUL in text: say so, rather than fail on the insert
+        if NOT_TEXT.search(value):  # a NUL, a lone surrogate: say so, rather than fail on the insert
             raise BadParameter(name, "nul_character")
         return value
     raise BadParameter(names[0], "missing_parameter")

@@ -207,7 +207,11 @@ def test_an_oversize_body_is_refused_before_reading(small_bureau_platform: Any) 
     response = push(platform.server.test_client(), None, raw=raw)
     assert response.status_code == 413 and "at most 10000" in _refusal(response)["message"]
     [letter] = dead_letters(platform)
-    assert letter.payload == raw.decode() and count(platform, Ticket) == 0
+    # Not read, so not authenticated: only its first 4 KB are kept (cut at a character's edge).
+    assert raw.decode().startswith(letter.payload) and 4090 < len(letter.payload.encode()) <= 4096
+    assert letter.errors[-1] == {"field": "(body)", "message": f"{len(raw)} bytes (not read); only the first 4096 "
+                                                               "are kept"}
+    assert count(platform, Ticket) == 0
 
 
 def test_resubmission_after_an_error_is_taken(small_bureau_platform: Any) -> None:
@@ -228,7 +232,10 @@ def test_a_wrong_signature_is_401_with_no_ticket_and_a_dead_letter(small_bureau_
     assert error["field"] == "X-Signature" and "does not match" in error["message"]
     assert count(small_bureau_platform, Ticket) == 0 and count(small_bureau_platform, IntakeRecord) == 0
     [letter] = dead_letters(small_bureau_platform)
-    assert letter.payload == raw.decode() and letter.errors == [error]
+    assert letter.payload == raw.decode() and letter.errors == [error, {
+        "field": "(body)", "message": f"{len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}; only the first "
+                                      "4096 are kept"}]
+    assert letter.source == "/api/v1/intake/hotline (hotline_12345) from 127.0.0.1"
 
 
 def test_a_body_changed_after_signing_is_refused(small_bureau_platform: Any) -> None:
