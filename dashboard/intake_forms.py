@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, request, session
@@ -111,15 +111,27 @@ class RateLimiter:
 limiter = RateLimiter()
 
 
-def read_body(limit: int) -> tuple[bytes, bool]:
-    """(the request's body, True); or, over ``limit`` bytes, (its first bytes, False) without
-    reading the rest. A body sent in chunks (no Content-Length) counts too: Werkzeug would cut
-    it at the limit without a word, so one byte more is read to tell."""
-    if request.content_length is not None and request.content_length > limit:
-        return request.stream.read(UNAUTHENTICATED_KEPT), False
-    request.max_content_length = limit + 1
-    body = request.get_data(cache=True, parse_form_data=False)
-    return (body[:UNAUTHENTICATED_KEPT], False) if len(body) > limit else (body, True)
+class Body(NamedTuple):
+    data: bytes  # the whole body, or over the limit its first 4 KB
+    too_large: FieldError | None = None  # why it is refused (413), when over the limit
+    length: int | None = None  # over the limit: its length, or the limit + 1 when sent in chunks
+
+
+def read_body(limit: int, advice: str = "") -> Body:
+    """The request's body, read to ``limit`` bytes; over it, its first bytes without the rest and
+    the reason. A body sent in chunks (no Content-Length) counts too: Werkzeug would cut it at the
+    limit without a word, so one byte more is read to tell."""
+    size = request.content_length
+    if size is not None and size > limit:
+        head = request.stream.read(UNAUTHENTICATED_KEPT)
+    else:
+        request.max_content_length = limit + 1
+        head = request.get_data(cache=True, parse_form_data=False)
+        if len(head) <= limit:
+            return Body(head)
+    why = FieldError("(body)", f"is {size if size is not None else f'more than {limit}'} bytes; at most {limit} are "
+                               f"accepted{advice}")
+    return Body(head[:UNAUTHENTICATED_KEPT], why, size or limit + 1)
 
 
 def refuse_unauthenticated(channel: str, source: str, body: bytes, errors: list[FieldError], *,

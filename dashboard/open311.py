@@ -155,22 +155,18 @@ def post_request(fmt: str) -> Response:
     platform = _platform()
     settings = platform.settings
     endpoint = f"POST {request.path}"
-    limit = settings.intake_max_body_bytes
-    raw_body, whole = read_body(limit)  # the form is parsed from it
-    if not whole:
-        size = request.content_length
-        err = FieldError("(body)", f"is {size if size is not None else f'more than {limit}'} bytes; at most "
-                                   f"{limit} are accepted")
-        _kept(endpoint, raw_body, [err], size or limit + 1)
-        return _error(fmt, o311.Open311Error(413, [], [err]))
+    raw_body, too_large, length = read_body(settings.intake_max_body_bytes)  # the form is parsed from it
+    if too_large is not None:
+        _kept(endpoint, raw_body, [too_large], length)
+        return _error(fmt, o311.Open311Error(413, [], [too_large]))
     form = list(request.form.items(multi=True))
     raw_text = o311.redacted_form(form)
     first = {k: v for k, v in reversed(form)}
     try:
         label = o311.check_key(settings.open311_api_keys, first.get("api_key"))
-    except o311.Open311Error as err:  # nobody vouched for it: its first 4 KB are kept
-        _kept(endpoint, raw_text.encode("utf-8"), err.errors)
-        return _error(fmt, err)
+    except o311.Open311Error as refused:  # nobody vouched for it: its first 4 KB are kept
+        _kept(endpoint, raw_text.encode("utf-8"), refused.errors)
+        return _error(fmt, refused)
     now = utcnow()
     with unit_of_work(platform.factory) as session:
         try:

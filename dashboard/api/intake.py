@@ -92,13 +92,9 @@ def hotline_push(source_name: str) -> Any:
         raise ApiError(500, "source_misconfigured") from exc
     if source is None:
         raise ApiError(404, "unknown_source", source=source_name)
-    limit = settings.intake_max_body_bytes
-    body, whole = read_body(limit)
-    if not whole:
-        size = request.content_length
-        err = FieldError("(body)", f"is {size if size is not None else f'more than {limit}'} bytes; at most "
-                                   f"{limit} are accepted (split the batch)")
-        raise _refused(413, "body_too_large", err, _kept(source, endpoint, body, err, size or limit + 1))
+    body, too_large, length = read_body(settings.intake_max_body_bytes, " (split the batch)")
+    if too_large is not None:
+        raise _refused(413, "body_too_large", too_large, _kept(source, endpoint, body, too_large, length))
     problem = hotline.verify(source.secret or settings.hotline_secret, request.headers, body,
                              settings.hotline_replay_window_seconds)
     if problem is not None:

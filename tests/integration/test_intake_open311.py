@@ -371,3 +371,17 @@ def test_the_public_coordinates_are_rounded_as_configured(small_bureau_platform:
         f"{BASE}/requests/{response.get_json()[0]['service_request_id']}.json").get_json()
     assert (view["lat"], view["long"]) == (36.66, 117.02)
     assert view["description"].startswith("请拨053****2345，或 139****0101")
+
+
+@pytest.mark.platform_settings(intake_refusals_per_hour=2)
+def test_a_post_with_a_wrong_key_keeps_4_kb_and_a_flood_of_them_is_429(small_bureau_platform: Any) -> None:
+    big = form(api_key="guessed", description="噪" * 150_000)  # 1.35 MB once form-encoded
+    for _ in range(2):
+        assert post(small_bureau_platform, big).status_code == 403
+    letters = dead_letters(small_bureau_platform)
+    assert len(letters) == 2 and all(len(d.payload.encode()) <= 4096 for d in letters)
+    assert "sha256" in letters[0].errors[-1]["message"] and "guessed" not in letters[0].payload
+    throttled = post(small_bureau_platform, big)
+    assert throttled.status_code == 429 and "at most 2 an hour" in descriptions(throttled)[0]
+    assert len(dead_letters(small_bureau_platform)) == 2
+    assert post(small_bureau_platform, form()).status_code == 201  # a client with its key goes on
