@@ -128,6 +128,8 @@ class Settings:
     # "minsheng-open311-demo" (README): replace it in production.
     open311_api_keys: str = "demo=080cb3a3e4a52afe3e5df5737a0d1379965058b69a0e481d760218a7574da1eb"
     open311_jurisdiction_id: str = "police.jinan.gov.cn"
+    # Decimals of the coordinates a public Open311 GET shows (3: about 100 m).
+    open311_coordinate_decimals: int = 3
     # 12345 push: the shared HMAC secret of sources whose mapping file sets none.
     # Empty: every push is refused (401).
     hotline_secret: str = ""
@@ -151,6 +153,9 @@ class Settings:
     login_lockout_minutes: float = 15.0
     # Director's mailbox web form: submissions per client IP per hour.
     mailbox_max_per_hour: int = 10
+    # Requests nobody vouched for (a wrong 12345 signature, a wrong Open311 api_key, a body over
+    # the limit) kept as dead letters (their first 4 KB) per client IP per hour; beyond: 429.
+    intake_refusals_per_hour: int = 60
     # Coordinate system of the 110 dispatch export (wgs84 | gcj02 | bd09).
     cad110_crs: str = "wgs84"
     extra: dict[str, Any] = field(default_factory=dict)

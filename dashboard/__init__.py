@@ -152,6 +152,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
         listeners=listeners,
     )
     server.extensions[running.EXTENSION] = platform
+    api.errors.init_app(server)  # JSON bodies' depth, a database outage a 503 (every path)
     auth.init_app(server, factory, SCREENS)  # the gate: who may see which screen, API and socket
     security.init_app(server, settings)  # cookies, CSRF, headers
     server.register_blueprint(login.blueprint)  # /login, /logout

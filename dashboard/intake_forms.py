@@ -6,6 +6,10 @@
     /frontdesk   来信/来访 registration by staff: login required, roles admin or
                  dispatcher; CSRF token and same-origin check as well
 
+and what the machine channels (the 12345 push, Open311) share with them: the per-address
+limiter, a body read to its limit (chunked too), and a request nobody vouched for kept as
+its first 4 KB, at most ``settings.intake_refusals_per_hour`` an hour from one address.
+
 A refused submission shows the form again with every reason next to its
 field (HTTP 400) and is kept as a dead letter; a throttled one (429) is not
 (a flood must not fill the database). Each form carries a random ``form_id``:
@@ -17,8 +21,8 @@ import re
 import secrets
 import threading
 import time
-from collections import deque
-from typing import Any
+from collections import Counter, deque
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
@@ -29,7 +33,7 @@ from dashboard.auth import current_actor, public
 from dashboard.i18n import request_lang
 from feeds import frontdesk, mailbox
 from feeds.common import MAX_CONTENT, hand_in
-from feeds.dead_letters import FieldError, Rejected, reject
+from feeds.dead_letters import UNAUTHENTICATED_KEPT, FieldError, Rejected, reject, reject_unauthenticated
 from tickets.uow import unit_of_work
 from tickets.models import utcnow
 from layouts.i18n import DEFAULT_LANGUAGE, N_, gettext, labels, texts
@@ -58,12 +62,14 @@ def _origin_problem() -> FieldError | None:
 
 
 class RateLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key (sliding window, in memory)."""
+    """At most ``limit`` hits per ``window`` seconds per key (sliding window, in memory); how many
+    were refused, by the key's kind (what comes before its first ``:``), in ``refused``."""
 
     def __init__(self, window: float = 3600.0) -> None:
         self.window = window
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self.refused: Counter[str] = Counter()
 
     def allow(self, key: str, limit: int, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -72,6 +78,7 @@ class RateLimiter:
             while hits and hits[0] <= now - self.window:
                 hits.popleft()
             if len(hits) >= limit:
+                self.refused[key.partition(":")[0]] += 1
                 return False
             hits.append(now)
             if len(self._hits) > 10000:  # forget idle clients
@@ -81,9 +88,47 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
+            self.refused.clear()
 
 
 limiter = RateLimiter()
+
+
+class Body(NamedTuple):
+    data: bytes  # the whole body, or over the limit its first 4 KB
+    too_large: FieldError | None = None  # why it is refused (413), when over the limit
+    length: int | None = None  # over the limit: its length, or the limit + 1 when sent in chunks
+
+
+def read_body(limit: int, advice: str = "") -> Body:
+    """The request's body, read to ``limit`` bytes; over it, its first bytes without the rest and
+    the reason. A body sent in chunks (no Content-Length) counts too: Werkzeug would cut it at the
+    limit without a word, so one byte more is read to tell."""
+    size = request.content_length
+    if size is not None and size > limit:
+        head = request.stream.read(UNAUTHENTICATED_KEPT)
+    else:
+        request.max_content_length = limit + 1
+        head = request.get_data(cache=True, parse_form_data=False)
+        if len(head) <= limit:
+            return Body(head)
+    why = FieldError("(body)", f"is {size if size is not None else f'more than {limit}'} bytes; at most {limit} are "
+                               f"accepted{advice}")
+    return Body(head[:UNAUTHENTICATED_KEPT], why, size or limit + 1)
+
+
+def refuse_unauthenticated(channel: str, source: str, body: bytes, errors: list[FieldError], *,
+                           length: int | None = None) -> int | None:
+    """Keep a request nobody vouched for (feeds.dead_letters.reject_unauthenticated: its first
+    4 KB, length and hash) as a dead letter from its address; its id. Over
+    ``settings.intake_refusals_per_hour`` such refusals from one address: None, nothing kept
+    (the limiter counts them), and the caller answers 429."""
+    platform = _platform()
+    address = request.remote_addr or "unknown"
+    if not limiter.allow(f"unauthenticated:{address}", platform.settings.intake_refusals_per_hour):
+        return None
+    with unit_of_work(platform.factory) as s:
+        return reject_unauthenticated(s, channel, f"{source} from {address}", body, errors, length=length).id
 
 
 # ------------------------------------------------------------------- pages

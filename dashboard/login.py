@@ -24,6 +24,7 @@ from dashboard.i18n import request_lang
 from layouts.home import HOME_BY_ROLE, PLATFORM_NAME
 from layouts.i18n import N_, gettext, other_language, switch_label, texts
 from tickets import accounts
+from tickets.models import NOT_TEXT
 from tickets.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ def login() -> Any:
     lang = request_lang()
     if request.method == "GET":
         return _page(lang, safe_next(request.args.get("next")))
-    username = request.form.get("username", "").strip()[:64]
+    # What no text column holds (a NUL, a lone surrogate) is dropped: the name is kept in the
+    # login attempts as typed otherwise, and a name that was never anyone's fails like any other.
+    username = NOT_TEXT.sub("", request.form.get("username", "")).strip()[:64]
     password = request.form.get("password", "")
     next_url = safe_next(request.form.get("next"))
     address = request.remote_addr or ""

@@ -10,8 +10,10 @@
     GET  tokens/{token}.json|xml
 
 Errors are the spec's ``errors``: ``[{"code": 400, "description": "..."}]``
-(XML ``<errors><error>…``) with HTTP 400, 403 or 404. A refused POST is also
-kept as a dead letter (api_key redacted). No login: GETs are public as the spec
+(XML ``<errors><error>…``) with HTTP 400, 403, 404, 413, 429 or 503 (the database out of
+reach, with Retry-After). A refused POST is also kept as a dead letter (api_key redacted); one
+nobody vouched for (a wrong api_key, a body over the limit) as its first 4 KB only, at most
+``settings.intake_refusals_per_hour`` an hour from one address (then 429, nothing kept). No login: GETs are public as the spec
 has them, POSTs need an api_key; no cookie is read, so there is nothing to forge.
 """
 from __future__ import annotations
@@ -25,15 +27,15 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import RequestEntityTooLarge
-
 from dashboard import running
+from dashboard.api.errors import DATABASE_OUTAGE, DATABASE_RETRY_AFTER_SECONDS
 from dashboard.auth import public
+from dashboard.intake_forms import read_body, refuse_unauthenticated
 from feeds import open311 as o311
 from feeds.common import hand_in
 from feeds.dead_letters import FieldError, Rejected, reject
 from tickets.uow import unit_of_work
-from tickets.models import IntakeRecord, Ticket, utcnow
+from tickets.models import IntakeRecord, Ticket, could_be, utcnow
 
 blueprint = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FMT = "<any(json,xml):fmt>"
@@ -68,8 +70,14 @@ def _reading() -> Iterator[tuple[Session, ZoneInfo]]:
         yield session, platform.settings.tz
 
 
+def _views(session: Session, tickets: list[Ticket], tz: ZoneInfo) -> list[dict[str, Any]]:
+    return o311.views(session, tickets, tz, _platform().settings.open311_coordinate_decimals)
+
+
 def _record_of(session: Session, token: str) -> IntakeRecord | None:
     """The intake record of an Open311 request, by the token its client was given."""
+    if not could_be(token, IntakeRecord.__table__.c.external_id):
+        return None
     return session.scalar(select(IntakeRecord).where(IntakeRecord.channel == o311.CHANNEL,
                                                      IntakeRecord.external_id == token))
 
@@ -95,6 +103,17 @@ def _service(code: str) -> o311.Service:
 def _open311_error(err: o311.Open311Error) -> Response:
     fmt = "xml" if request.path.endswith(".xml") else "json"
     return _error(fmt, err)
+
+
+def _database_unavailable(exc: Exception) -> Response:
+    """The database out of reach: 503 in the spec's shape, with Retry-After (dashboard.api.errors)."""
+    response = _open311_error(o311.Open311Error(503, ["the database cannot be reached; try again shortly"]))
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
+for _outage in DATABASE_OUTAGE:
+    blueprint.register_error_handler(_outage, _database_unavailable)
 
 
 # -------------------------------------------------------------- discovery
@@ -136,17 +155,21 @@ def post_request(fmt: str) -> Response:
     platform = _platform()
     settings = platform.settings
     endpoint = f"POST {request.path}"
-    request.max_content_length = settings.intake_max_body_bytes
-    try:
-        form = list(request.form.items(multi=True))
-    except RequestEntityTooLarge:
-        return _error(fmt, o311.Open311Error(400, [f"request body over {settings.intake_max_body_bytes} bytes"]))
+    raw_body, too_large, length = read_body(settings.intake_max_body_bytes)  # the form is parsed from it
+    if too_large is not None:
+        _kept(endpoint, raw_body, [too_large], length)
+        return _error(fmt, o311.Open311Error(413, [], [too_large]))
+    form = list(request.form.items(multi=True))
     raw_text = o311.redacted_form(form)
     first = {k: v for k, v in reversed(form)}
+    try:
+        label = o311.check_key(settings.open311_api_keys, first.get("api_key"))
+    except o311.Open311Error as refused:  # nobody vouched for it: its first 4 KB are kept
+        _kept(endpoint, raw_text.encode("utf-8"), refused.errors)
+        return _error(fmt, refused)
     now = utcnow()
     with unit_of_work(platform.factory) as session:
         try:
-            label = o311.check_key(settings.open311_api_keys, first.get("api_key"))
             _jurisdiction()
             code = (first.get("service_code") or "").strip()
             if not code:
@@ -172,6 +195,15 @@ def post_request(fmt: str) -> Response:
     return _service_requests(fmt, body, 200 if outcome.status == "duplicate" else 201)
 
 
+def _kept(endpoint: str, body: bytes, errors: list[FieldError], length: int | None = None) -> None:
+    """A request nobody vouched for, kept as its first 4 KB; over the address's hourly allowance,
+    a 429 instead (nothing kept)."""
+    if refuse_unauthenticated(o311.CHANNEL, endpoint, body, errors, length=length) is None:
+        most = _platform().settings.intake_refusals_per_hour
+        why = f"too many refused requests from this address (at most {most} an hour): try again later"
+        raise o311.Open311Error(429, [why])
+
+
 def _remember_number(session: Any, token: str, ticket: Ticket) -> str:
     """The service_request_id the client was given first stays theirs (kept in the record)."""
     record = _record_of(session, token)
@@ -189,7 +221,7 @@ def _remember_number(session: Any, token: str, ticket: Ticket) -> str:
 def get_requests(fmt: str) -> Response:
     with _reading() as (session, tz):
         tickets = o311.search(session, {k: v for k, v in request.args.items()}, utcnow(), tz)
-        data = o311.views(session, tickets, tz)
+        data = _views(session, tickets, tz)
     return _service_requests(fmt, data)
 
 
@@ -200,7 +232,7 @@ def get_request(number: str, fmt: str) -> Response:
         ticket = o311.find(session, number)
         if ticket is None:
             raise o311.Open311Error(404, [f"service_request_id {number!r} not found"])
-        data = o311.views(session, [ticket], tz)
+        data = _views(session, [ticket], tz)
     return _service_requests(fmt, data)
 
 

@@ -14,14 +14,18 @@ the address or text.
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from feeds.dead_letters import FieldError, Rejected, reject
@@ -29,8 +33,8 @@ from feeds.topics import kind_of, topic_of
 from geo import coords
 from geo.districts import JIAXIANG_FILE, district_at, load_districts
 from tickets import services
-from tickets.intake import NewRequest
-from tickets.models import Ticket
+from tickets.intake import NewRequest, outside_window
+from tickets.models import NOT_TEXT, Ticket, utcnow
 from tickets.uow import UnitOfWork
 from tickets.vocabulary import CHANNELS, TOPICS
 
@@ -48,9 +52,14 @@ MAX_PHONE = 32
 MAX_EXTERNAL_ID = 64
 MAX_EMAIL = 254
 
+log = logging.getLogger(__name__)
 _ENFORCEMENT_TOPICS = frozenset({"theft", "fraud", "dispute"})
 _PHONE = re.compile(r"^\+?[0-9][0-9\- ]{4,30}$")
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+# Control characters a text field loses on the way in: C0 but tab, line feed and carriage return,
+# and DEL. What no text column holds (tickets.models.NOT_TEXT: a NUL, a lone surrogate) refuses
+# the field instead (Draft.text).
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _BARE_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
 # How nearly every source writes a time, read without ``strptime`` (a tenth of its cost; the
@@ -122,6 +131,7 @@ class Draft:
     external_id: str | None = None
     errors: list[FieldError] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
+    now: datetime | None = None  # what a time of receipt may not be later than (five minutes' slack); None: the clock
 
     def error(self, field_name: str, message: str) -> None:
         self.errors.append(FieldError(field_name, message))
@@ -137,7 +147,13 @@ class Draft:
         if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
             self.error(label, f"must be text, got {type(raw).__name__}")
             return None
-        value = str(raw).strip()
+        value = str(raw)
+        wrong = NOT_TEXT.search(value)
+        if wrong:
+            what = "NUL" if wrong.group() == "\x00" else "a lone surrogate"
+            self.error(label, f"contains U+{ord(wrong.group()):04X} ({what}): not text, refused")
+            return None
+        value = _CONTROLS.sub("", value).strip()
         if len(value) > max_len:
             self.error(label, f"is {len(value)} characters long; at most {max_len} are accepted")
             return None
@@ -213,11 +229,13 @@ class Draft:
 
     def local_time(self, name: str, raw: Any, *, required: bool = True, allow_date: bool = False,
                    end_of_day: bool = False, formats: tuple[str, ...] | list[str] | None = None,
-                   ) -> datetime | None:
+                   received: bool = True) -> datetime | None:
         """A source that never sends a zone: ``yyyy-MM-dd HH:mm:ss`` (or ISO) read in ``tz``.
 
         An explicit offset, when a source does send one, is honoured. A bare date is
-        the start of the day, or with ``end_of_day`` its last second (a deadline).
+        the start of the day, or with ``end_of_day`` its last second (a deadline). A time
+        outside the plausible window (``tickets.intake.outside_window``: a time of receipt
+        unless ``received`` is False) is refused.
         """
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if required:
@@ -261,6 +279,15 @@ class Draft:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.tz)
+        return self.plausible(name, value, received=received)
+
+    def plausible(self, name: str, value: datetime, *, received: bool = True) -> datetime | None:
+        """``value`` if inside the plausible window (``tickets.intake.outside_window``; a time of
+        receipt is at most five minutes after ``now``), else None after recording why."""
+        wrong = outside_window(value, (self.now or utcnow()) if received else None)
+        if wrong:
+            self.error(name, wrong)
+            return None
         return value
 
     def choice(self, name: str, raw: Any, allowed: dict[str, str], *, required: bool = False) -> str | None:
@@ -352,6 +379,38 @@ def hand_in_many(uow: UnitOfWork, requests: list[NewRequest], now: datetime) -> 
     """``services.receive``: one outcome per request (accepted, merged or duplicate)."""
     return [Outcome(r.status, external_id=q.external_id, ticket_id=r.ticket_id, number=r.number)
             for q, r in zip(requests, services.receive(uow, requests, now=now))]
+
+
+def refused_by_database(exc: BaseException) -> bool:
+    """Did the database (or the way to it) refuse one record's values, a record that passed every
+    check (text it cannot encode, a value it will not store)? Then it is that record's fault. A
+    lost connection or a lock wait is not (:class:`~sqlalchemy.exc.OperationalError`)."""
+    cause = getattr(exc, "orig", None) or exc
+    return isinstance(exc, (DataError, IntegrityError)) or isinstance(cause, (UnicodeError, orjson.JSONEncodeError))
+
+
+def hand_in_each(uow: UnitOfWork, requests: list[NewRequest], now: datetime,
+                 refused: Callable[[int, Exception], Outcome]) -> list[Outcome]:
+    """:func:`hand_in_many`, the batch in bulk on a savepoint; if the database refuses one of its
+    records (:func:`refused_by_database`), each request again on a savepoint of its own, so that
+    one bad record costs only itself: it becomes ``refused(position, error)`` (a dead letter)."""
+    try:
+        with uow.begin_nested():
+            return hand_in_many(uow, requests, now)
+    except Exception as exc:
+        if not refused_by_database(exc):
+            raise
+    out: list[Outcome] = []
+    for i, request in enumerate(requests):
+        try:
+            with uow.begin_nested():
+                out.extend(hand_in_many(uow, [request], now))
+        except Exception as exc:
+            if not refused_by_database(exc):
+                raise
+            log.warning("%s %s refused by the database: %s", request.channel, request.external_id, exc)
+            out.append(refused(i, exc))
+    return out
 
 
 def hand_in(session: UnitOfWork, request: NewRequest, now: datetime) -> Outcome:

@@ -16,6 +16,8 @@ became an intake record or it is a dead letter.
 """
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -29,6 +31,8 @@ from tickets.models import DeadLetter
 # Columns' sizes in tickets.models.DeadLetter.
 _SOURCE_MAX = 200
 _EXTERNAL_ID_MAX = 64
+# What is kept of a request nobody vouched for (reject_unauthenticated).
+UNAUTHENTICATED_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,10 @@ class Rejected(Exception):
 def as_text(payload: Any) -> str:
     """The raw payload as text, for storing: bytes decoded, dicts as JSON.
 
-    A NUL character becomes U+FFFD: PostgreSQL cannot store NUL in text, and a
-    refused record must be kept whatever it holds (anyone can post one)."""
-    return _decoded(payload).replace("\x00", "\ufffd")
+    A NUL character becomes U+FFFD (PostgreSQL cannot store NUL in text), and a lone surrogate
+    "?" (no database encodes it): a refused record must be kept whatever it holds (anyone can
+    post one)."""
+    return _decoded(payload).replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _decoded(payload: Any) -> str:
@@ -100,10 +105,10 @@ def reject(
     """Store a refused record with its reasons; returns the (flushed) DeadLetter row."""
     if not errors:
         raise ValueError("a dead letter needs at least one FieldError")
-    ext = str(external_id)[:_EXTERNAL_ID_MAX] if external_id not in (None, "") else None
+    ext = as_text(str(external_id))[:_EXTERNAL_ID_MAX] if external_id not in (None, "") else None
     letter = DeadLetter(
         channel=channel[:32],
-        source=(source or "")[:_SOURCE_MAX],
+        source=as_text(source)[:_SOURCE_MAX],
         external_id=ext,
         received_at=at or datetime.now(UTC),
         payload=as_text(payload_text),
@@ -114,3 +119,20 @@ def reject(
     session.add(letter)
     session.flush()
     return letter
+
+
+def reject_unauthenticated(session: Session, channel: str, source: str, body: bytes, errors: list[FieldError], *,
+                           length: int | None = None) -> DeadLetter:
+    """Keep a request nobody vouched for (a wrong signature or api_key, a body over the limit) as
+    a dead letter of its first 4 KB, with its length and SHA-256 beside the reasons, never whole:
+    anyone can send one, and a flood of them must not fill the disk. ``length``: the body was not
+    read beyond ``body`` (its Content-Length)."""
+    digest = f", sha256 {hashlib.sha256(body).hexdigest()}" if length is None else " (not read)"
+    note = FieldError("(body)", f"{len(body) if length is None else length} bytes{digest}; only the first "
+                                f"{UNAUTHENTICATED_KEPT} are kept")
+    head = body[:UNAUTHENTICATED_KEPT]
+    try:  # UTF-8 cut at a character's edge; anything else is as_text's to read
+        kept: str | bytes = codecs.getincrementaldecoder("utf-8")().decode(head)
+    except UnicodeDecodeError:
+        kept = head
+    return reject(session, channel, source, kept, [*errors, note])

@@ -41,7 +41,7 @@ from feeds.common import (
     MAX_TITLE,
     Draft,
     Outcome,
-    hand_in_many,
+    hand_in_each,
     refuse,
 )
 from feeds.dead_letters import FieldError, Rejected, reject
@@ -49,6 +49,7 @@ from tickets.calendars import OFFICIAL, Calendar, CalendarError
 from tickets.calendars import make as make_calendar
 from tickets.uow import UnitOfWork
 from tickets.intake import NewRequest
+from tickets.jsontext import MAX_DEPTH, too_deep
 from tickets.vocabulary import CHANNELS, KINDS
 
 SIGNATURE_HEADER = "X-Signature"
@@ -270,7 +271,7 @@ def parse_order(source: Source, order: Any, tz: ZoneInfo | None = None) -> NewRe
     dispatched = draft.local_time(f("dispatched_at"), get("dispatched_at"), required=False,
                                   formats=source.time_formats)
     deadline = draft.local_time(f("deadline"), get("deadline"), required=False, allow_date=True,
-                                end_of_day=True, formats=source.time_formats)
+                                end_of_day=True, formats=source.time_formats, received=False)
     if dispatched and deadline and deadline < dispatched:
         draft.error(f("deadline"), f"{deadline.isoformat()} is before the dispatch time {dispatched.isoformat()}")
     caller = draft.text(f("caller"), get("caller"), max_len=MAX_NAME)
@@ -328,6 +329,9 @@ def _refused(session: Session, source: Source, endpoint: str, body: bytes, statu
 def ingest(session: UnitOfWork, source: Source, body: bytes, now: datetime, tz: Any, *,
            endpoint: str) -> PushResult:
     """Parse an authenticated body and take in every order; the caller commits."""
+    if too_deep(body):
+        return _refused(session, source, endpoint, body, 400,
+                        FieldError("(body)", f"nests arrays and objects more than {MAX_DEPTH} deep"))
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -350,8 +354,17 @@ def ingest(session: UnitOfWork, source: Source, body: bytes, now: datetime, tz: 
             raw = json.dumps(order, ensure_ascii=False) if batch else body
             outcomes.append(refuse(session, source.channel, where, raw, exc,
                                    external_id=_prefixed(source, order)))
-    # The whole batch in one go: de-duplication, routing and the writes are done in bulk.
-    for (i, _request), outcome in zip(good, hand_in_many(session, [r for _i, r in good], now)):
+    def refused(position: int, exc: Exception) -> Outcome:
+        i = good[position][0]
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, without the SQL and its values
+        err = FieldError("(order)", f"the database cannot store it: {str(cause)[:200]}")
+        return refuse(session, source.channel, f"{endpoint}[{i}]" if batch else endpoint,
+                      json.dumps(orders[i], ensure_ascii=False) if batch else body, Rejected([err]),
+                      external_id=_prefixed(source, orders[i]))
+
+    # The whole batch in one go: de-duplication, routing and the writes are done in bulk (one
+    # order the database refuses is its own dead letter, the others are stored).
+    for (i, _request), outcome in zip(good, hand_in_each(session, [r for _i, r in good], now, refused)):
         outcomes[i] = outcome
     results = [o for o in outcomes if o is not None]
     if not batch:
@@ -374,8 +387,3 @@ def _describe(outcome: Outcome, source: Source) -> dict[str, Any]:
     out.pop("external_id", None)
     return out
 
-
-def refuse_unauthenticated(session: Session, source_name: str, channel: str, endpoint: str, body: bytes,
-                           error: FieldError, order_no: str | None = None) -> int:
-    """Keep a push that failed authentication as a dead letter; returns its id."""
-    return reject(session, channel, f"{endpoint} ({source_name})", body, [error], external_id=order_no).id

@@ -160,7 +160,12 @@ def parse_eml(data: bytes, *, tz: Any, origin: str = "") -> NewRequest:
             draft.error("Date", f"{date_raw[:60]!r} is not an RFC 5322 date")
         if received is not None and received.tzinfo is None:
             received = received.replace(tzinfo=tz)  # "-0000" or no zone: the bureau's own time
+        if received is not None:
+            received = draft.plausible("Date", received)
+    # Control characters out, a NUL refused, as in every text field (the lengths are checked below).
+    subject = draft.text("Subject", subject, max_len=len(subject)) or ""
     body = _body(msg)
+    body = draft.text("(body)", body, max_len=len(body)) or ""
     if not body.strip() and not subject:
         draft.error("(body)", "has no text (no text/plain or text/html part)")
     if len(body) > MAX_CONTENT:

@@ -31,7 +31,7 @@ from feeds.dead_letters import FieldError
 from geo.coords import SYSTEMS, normalize_system, to_wgs84
 from tickets import calendars
 from tickets.batch import CLOCKS, DUE_FROM, Arrival
-from tickets.intake import NewRequest
+from tickets.intake import AHEAD, NewRequest
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
 
 TOP_KEYS = frozenset({
@@ -49,8 +49,6 @@ PAST_DUE = ("ask", "keep", "close", "exclude")
 TEMPLATE_KEYS = frozenset({"title", "content", "address"})
 MAX_EXTERNAL_ID = 64
 MAX_TEXT_CEILING = 1_000_000  # limits.max_text at most: one record is not a book
-# A source's clock may run a little ahead of ours; more than this is a bad date.
-FUTURE_SLACK = timedelta(minutes=10)
 
 _TOKENS = [  # friendly date tokens → strptime, longest first
     ("YYYY", "%Y"), ("yyyy", "%Y"), ("SSS", "%f"), ("MM", "%m"), ("DD", "%d"), ("dd", "%d"), ("HH", "%H"),
@@ -648,7 +646,7 @@ class Mapping:
                                         max=MAX_EXTERNAL_ID - len(self.source) - 1, value=raw_id[:80]))
 
         received_at = self._date(row, "received_at", errors, required=True)
-        if received_at is not None and received_at > now + FUTURE_SLACK:
+        if received_at is not None and received_at > now + AHEAD:
             errors.append(reasons.error(field_name("received_at"), "date_in_future", value=received_at.isoformat()))
         closed_at = self._date(row, "closed_at", errors)
         due_at = self._date(row, "due_at", errors, end_of_day=True)

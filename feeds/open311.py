@@ -14,7 +14,9 @@ holds what the spec asks of the data, so it can be tested without a server:
 - request views for GET: ``status`` open/closed from our lifecycle,
   ``status_notes``, ``agency_responsible`` (the unit's name),
   ``expected_datetime`` (the resolve deadline), datetimes with offsets
-  (+08:00), and never the citizen's name, phone or e-mail.
+  (+08:00), and never the citizen's name, phone or e-mail: only what the Open311 submitter
+  gave (not what a 12345 caller told the ticket their request joined), phone and ID-card
+  numbers in it masked, coordinates rounded.
 
 Idempotency: the spec has no request id, so the intake record's external id
 (also the ``token``) is the client's ``Idempotency-Key`` header when sent,
@@ -40,8 +42,9 @@ from sqlalchemy.orm import Session
 
 from feeds.common import MAX_ADDRESS, MAX_NAME, Draft
 from feeds.dead_letters import FieldError, Rejected
-from tickets.intake import NewRequest
-from tickets.models import IntakeRecord, Ticket, TicketEvent, Unit
+from tickets.intake import NewRequest, outside_window
+from tickets.models import IntakeRecord, Ticket, TicketEvent, Unit, could_be
+from tickets.personal import redacted
 from tickets.vocabulary import KINDS, OPEN_STATUSES, STATUSES, TOPICS
 
 CHANNEL = "open311"
@@ -170,7 +173,8 @@ def redacted_form(items: list[tuple[str, str]]) -> str:
 
 # ------------------------------------------------------------------ times
 def w3c_datetime(name: str, raw: str) -> datetime:
-    """A W3C datetime with its zone, as the spec requires; a naive one is refused."""
+    """A W3C datetime with its zone, as the spec requires; a naive one is refused, and one outside
+    the plausible window (before 2000, after 2999)."""
     text = raw.strip()
     if not _W3C.match(text):
         if re.match(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$", text):
@@ -178,9 +182,13 @@ def w3c_datetime(name: str, raw: str) -> datetime:
                                      "W3C format with a zone, e.g. 2026-11-23T08:00:00+08:00 or ...Z"])
         raise Open311Error(400, [f"{name} {text!r} is not a W3C datetime (e.g. 2026-11-23T08:00:00+08:00)"])
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise Open311Error(400, [f"{name} {text!r} is not a valid date-time"]) from None
+    wrong = outside_window(value)
+    if wrong:
+        raise Open311Error(400, [f"{name} {wrong}"])
+    return value
 
 
 def iso(value: datetime | None, tz: Any) -> str | None:
@@ -295,7 +303,9 @@ def parse_post(form: list[tuple[str, str]], service: Service, *, now: datetime, 
     draft.external_id = ext
     if address is None and address_id:
         address = f"地址编号 {address_id}"
+    # What the submitter gave is all a public GET shows of the request (views), whatever it joins.
     raw = {"service_code": service.code, "attributes": clean, "description": description, "email": email,
+           "address_string": address, "lat": point[0] if point else None, "long": point[1] if point else None,
            "media_url": media_url, "address_id": address_id, "device_id": first.get("device_id"),
            "account_id": first.get("account_id"), "api_key": key_label}
     return draft.build(received_at=now, title=f"{service.name}：{(description or service.name)[:40]}",
@@ -311,6 +321,8 @@ def open311_ticket_ids(session: Session) -> Any:
 
 
 def find(session: Session, number: str) -> Ticket | None:
+    if not could_be(number, Ticket.__table__.c.number):
+        return None
     return session.scalar(select(Ticket).where(Ticket.number == number, open311_ticket_ids(session)))
 
 
@@ -324,8 +336,26 @@ def _effective(session: Session, ticket: Ticket) -> Ticket:
     return ticket
 
 
-def views(session: Session, tickets: list[Ticket], tz: Any) -> list[dict[str, Any]]:
-    """The spec's request fields for each ticket (several queries in all, not per ticket)."""
+def _rounded(value: Any, decimals: int) -> float | None:
+    return round(float(value), decimals) if isinstance(value, (int, float)) else None
+
+
+def _given(ticket: Ticket, payload: dict[str, Any]) -> dict[str, Any]:
+    """What the Open311 submitter gave: the ticket's own text and place when their request made
+    it, else only their record's (a ticket another channel made is that caller's: their address,
+    their words, their exact place are not the public's)."""
+    if ticket.channel == CHANNEL:
+        return {"description": ticket.content, "address": ticket.address, "lat": ticket.lat, "long": ticket.lon}
+    address = payload.get("address_string") or (f"地址编号 {payload['address_id']}" if payload.get("address_id")
+                                                else None)
+    return {"description": payload.get("description") or "", "address": address, "lat": payload.get("lat"),
+            "long": payload.get("long")}
+
+
+def views(session: Session, tickets: list[Ticket], tz: Any, decimals: int = 3) -> list[dict[str, Any]]:
+    """The spec's request fields for each ticket (several queries in all, not per ticket): what
+    the Open311 submitter gave, phone and ID-card numbers masked, the place rounded to
+    ``decimals`` (settings.open311_coordinate_decimals), and the platform's own status text."""
     if not tickets:
         return []
     effective = {t.id: _effective(session, t) for t in tickets}
@@ -350,25 +380,25 @@ def views(session: Session, tickets: list[Ticket], tz: Any) -> list[dict[str, An
             note = f"{note}：{unit.name}办理中" if e.status not in ("received", "returned") else note
         if t.id != e.id:
             note = f"已与工单{e.number}合并办理；{note}"
-        description = t.content if t.channel == CHANNEL else (payload.get("description") or "")
+        given = _given(t, payload)
         out.append({
             "service_request_id": t.number,
             "status": "closed" if closed else "open",
             "status_notes": note,
             "service_name": TOPICS.get(t.topic, t.topic),
             "service_code": t.topic,
-            "description": description,
+            "description": redacted(given["description"]),
             "agency_responsible": unit.name if unit else None,
             "service_notice": None,
             "requested_datetime": iso(t.received_at, tz),
             "updated_datetime": iso(max(filter(None, (updated.get(t.id), updated.get(e.id)))), tz)
             if (updated.get(t.id) or updated.get(e.id)) else iso(t.received_at, tz),
             "expected_datetime": iso(e.resolve_due_at, tz),
-            "address": t.address,
+            "address": redacted(given["address"]) or None,
             "address_id": payload.get("address_id"),
             "zipcode": None,
-            "lat": t.lat,
-            "long": t.lon,
+            "lat": _rounded(given["lat"], decimals),
+            "long": _rounded(given["long"], decimals),
             "media_url": payload.get("media_url"),
         })
     return out
@@ -379,7 +409,8 @@ def search(session: Session, args: dict[str, str], now: datetime, tz: Any) -> li
     visible = open311_ticket_ids(session)
     ids = args.get("service_request_id")
     if ids:  # "this overrides all other arguments"
-        numbers = [n.strip() for n in ids.split(",") if n.strip()][:MAX_RESULTS]
+        column = Ticket.__table__.c.number  # a number no ticket could have (a NUL, too long) names nothing
+        numbers = [n.strip() for n in ids.split(",") if n.strip() and could_be(n.strip(), column)][:MAX_RESULTS]
         found = session.scalars(select(Ticket).where(Ticket.number.in_(numbers), visible)).all()
         by_number = {t.number: t for t in found}
         return [by_number[n] for n in numbers if n in by_number]

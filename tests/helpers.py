@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -245,15 +246,20 @@ def push(client: Any, payload: Any, *, path: str = "/api/v1/intake/hotline", sec
     return client.post(path, data=body, headers=h)
 
 
+def form_fields(client: Any, path: str, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """The hidden fields (csrf_token, form_id) of the web form at ``path`` (/mailbox, /frontdesk)."""
+    page = client.get(path, headers=headers or {})
+    assert page.status_code == 200, page.status_code
+    html = page.get_data(as_text=True)
+    found = {n: re.search(rf'name="{n}" value="([^"]+)"', html) for n in ("csrf_token", "form_id")}
+    return {n: m.group(1) for n, m in found.items() if m}
+
+
 def log_in(client: Any, username: str, password: str, next_url: str | None = None, **headers: str) -> Any:
     """Log a Flask test client in through ``/login`` as a browser does: the form (and its CSRF
     token) first, then the post; the post's answer."""
-    import re
-
-    page = client.get("/login").get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]*)"', page)
-    assert found, "the login form carries a CSRF token"
-    form = {"username": username, "password": password, "csrf_token": found.group(1)}
+    token = form_fields(client, "/login")["csrf_token"]
+    form = {"username": username, "password": password, "csrf_token": token}
     if next_url is not None:
         form["next"] = next_url
     return client.post("/login", data=form, headers=headers)

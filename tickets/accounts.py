@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from tickets.models import ApiToken, LoginAttempt, LoginSession, Unit, User, utcnow
+from tickets.models import ApiToken, LoginAttempt, LoginSession, Unit, User, could_be, utcnow
 from tickets.roles import ROLES
 from tickets.sms import normalise_phone
 from tickets.uow import write_if_free
@@ -111,7 +111,10 @@ def valid_phone(phone: str | None) -> str | None:
 
 
 def find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    name = username.strip().lower()
+    if not could_be(name, User.__table__.c.username):  # a NUL: no one's name (PostgreSQL would refuse it)
+        return None
+    return session.scalar(select(User).where(func.lower(User.username) == name))
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

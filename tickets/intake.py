@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import text
@@ -17,6 +17,26 @@ from sqlalchemy.orm import Session
 
 from tickets.db import json_list
 from tickets.vocabulary import CHANNELS, KINDS, SLA_CLASSES, TOPICS
+
+
+# The one window of plausible times, for every channel and every parameter: nothing the platform
+# handles happened before 2000; a time something was received (dispatched, sent, registered) lies
+# at most five minutes ahead of our clock (a sender's clock runs a little fast); any other time (a
+# deadline, the end of a period asked about) by 2999 (further on, moving it a zone or a day overflows).
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2999, 12, 31, tzinfo=timezone.utc)
+AHEAD = timedelta(minutes=5)
+
+
+def outside_window(at: datetime, now: datetime | None = None) -> str | None:
+    """Why ``at`` (with its zone) is not a plausible time, or None; ``now`` given: a time of receipt."""
+    if at < EARLIEST:
+        return f"{at.isoformat()} is before {EARLIEST.date().isoformat()}"
+    if now is not None and at > now + AHEAD:
+        return f"{at.isoformat()} is more than {AHEAD.seconds // 60} minutes in the future"
+    if at > LATEST:
+        return f"{at.isoformat()} is after {LATEST.date().isoformat()}"
+    return None
 
 
 @dataclass(frozen=True)

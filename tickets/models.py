@@ -5,6 +5,7 @@ and comes back time-zone aware, on SQLite as on PostgreSQL.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -74,6 +75,17 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# What no text column can hold: a NUL (PostgreSQL refuses it) or a lone surrogate (JSON can say
+# "\ud800"; no database encodes it).
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def could_be(value: str, column: Any) -> bool:
+    """Could ``value`` stand in ``column``? Not if too long, nor with a NUL (PostgreSQL refuses
+    those outright): such a value names nothing, and the database need not be asked."""
+    return len(value) <= column.type.length and NOT_TEXT.search(value) is None
 
 
 # Partial indexes' predicates, word for word as the queries they serve say them.

@@ -37,15 +37,43 @@ def masked(ticket: Ticket) -> Citizen:
     return Citizen(mask_name(ticket.citizen_name), mask_phone(ticket.citizen_phone) if ticket.citizen_phone else "")
 
 
-# A mobile number (13812345678, 138-1234-5678, +86 138 1234 5678) or a landline (0531-88886666)
-# standing alone in free text: not a run of digits inside a longer number (a ticket's, a date).
-_PHONE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[\s-]?)?(?:1[3-9]\d(?:[\s-]?\d{4}){2}|0\d{2,3}-?\d{7,8})(?!\d)")
+# Personal numbers standing alone in free text (not a run of digits inside a longer number: a
+# ticket's, an order's, a date, an amount):
+# - a mobile number: 13812345678, 138-1234-5678, 138 1234 5678, +86 138 1234 5678, 0086…;
+# - a landline with its area code: 0531-88886666, 0531 8888 6666, (0531)88886666, +86 531 8888 6666;
+# - a resident ID-card number: 18 characters (a province, a birth date, a valid check digit, maybe
+#   X) or the old 15 digits (a province and a birth date yymmdd).
+_PROVINCE = r"(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])\d{4}"
+_MONTH_DAY = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+_PERSONAL_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z])(?:"
+    rf"(?P<id18>{_PROVINCE}(?:18|19|20)\d{{2}}{_MONTH_DAY}\d{{3}}[0-9Xx])"
+    rf"|(?P<id15>{_PROVINCE}\d{{2}}{_MONTH_DAY}\d{{3}})"
+    r"|(?P<phone>(?:(?:\+|00)86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}"
+    r"|(?:\(0\d{2,3}\)|0\d{2,3})[\s-]?[2-9]\d{2,3}[\s-]?\d{4}"
+    r"|(?:\+|00)86[\s-]?[1-9]\d{1,2}[\s-]?[2-9]\d{2,3}[\s-]?\d{4})"
+    r")(?![0-9A-Za-z])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _id_check_digit(first17: str) -> str:
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+def _masked_number(m: re.Match[str]) -> str:
+    number = m.group(0)
+    if m.group("phone"):
+        return mask_phone(number)
+    if m.group("id18") and _id_check_digit(number[:17]) != number[17].upper():
+        return number  # eighteen digits that are not an ID-card number (the check digit says so)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
 
 
 def redacted(text: str | None, ticket: Ticket | None = None) -> str:
-    """Free text (a title, the request, an order's note) with any phone number masked, and the
-    ticket's citizen's name: for documents that leave the platform, where no reveal is audited."""
-    out = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text or "")
+    """Free text (a title, the request, an order's note) with phone and ID-card numbers masked,
+    and the ticket's citizen's name: for everything that leaves the platform or is shown on a
+    shared screen (documents, the bulletin, the Open311 API), where no reveal is audited."""
+    out = _PERSONAL_IN_TEXT.sub(_masked_number, text or "")
     name = ((ticket.citizen_name if ticket is not None else None) or "").strip()
     if len(name) >= 2:  # one character alone would mask that character in every word
         out = out.replace(name, mask_name(name))

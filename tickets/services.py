@@ -33,6 +33,7 @@ from tickets.models import (
     SupervisionOrder,
     Ticket,
     Unit,
+    could_be,
 )
 from tickets.roles import OWN_UNIT_STEPS, STEP_ROLES, SYSTEM, Actor, check
 from tickets.uow import UnitOfWork
@@ -43,12 +44,6 @@ def _now(at: datetime | None) -> datetime:
 
 
 # ------------------------------------------------------------------ lookups
-def could_be(value: str, column: Any) -> bool:
-    """Could ``value`` stand in ``column``? Not if too long, nor with a NUL (PostgreSQL refuses
-    those outright): such a value names nothing, and the database need not be asked."""
-    return len(value) <= column.type.length and "\x00" not in value
-
-
 def ticket_in_scope(uow: UnitOfWork, actor: Actor, number: str, version: int | None = None) -> Ticket:
     """The ticket ``number`` if the actor may see it (else :class:`NotFound`), at ``version`` if given."""
     ticket = uow.scalar(select(Ticket).where(Ticket.number == number)) \

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import jsonify
 
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.openapi import INT, STR, Param, obj, operation, ref
+from dashboard.api.params import numbers as ticket_numbers
 from dashboard.auth import current_actor, require_login
 from dashboard.read_models import duty
 from tickets.models import utcnow
@@ -35,7 +36,7 @@ def duty_rows() -> Any:
     assert actor is not None
     p = _platform()
     position = p.aggregator.position()  # first: every event after it reaches the console by push
-    numbers = [n for n in request.args.get("numbers", "").split(",") if n][:1000]
+    numbers = ticket_numbers()
     with p.factory() as session:
         rows = duty.rows(session, actor, utcnow(), numbers=numbers)
     return jsonify({**position, "rows": rows})

@@ -18,7 +18,9 @@ Where refusals come from:
   query or body parameter that cannot be read (400 with ``field``);
 - the auth gate (401/403, ``dashboard.auth``), unknown routes and methods
   under ``/api/v1`` (404/405, :func:`unknown_route`), Werkzeug's HTTP errors
-  (413 …), and anything unexpected (500, logged; it must never happen).
+  (413 …), a JSON body nested too deep (400, :class:`BoundedJSON`, any path),
+  the database out of reach (503 with Retry-After, any path: :func:`init_app`),
+  and anything unexpected (500, logged; it must never happen).
 
 The Open311 endpoints (``/open311/v2/``) keep the GeoReport spec's own shape.
 """
@@ -29,12 +31,15 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, has_request_context, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map, Rule
 
 from layouts.i18n import LANGUAGES, N_, gettext, normalise
 from tickets import errors as domain
+from tickets.jsontext import MAX_DEPTH, too_deep
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +59,7 @@ MESSAGES: dict[str, str] = {
     "not_a_boolean": N_("'%(field)s' must be true or false"),
     "idempotency_key": N_("An Idempotency-Key is 1 to %(most)s printable characters"),
     "idempotency_key_reused": N_("Idempotency-Key '%(key)s' was used for another request"),
-    "nul_character": N_("'%(field)s' must not contain a NUL character"),
+    "nul_character": N_("'%(field)s' must not contain a NUL character or a lone surrogate: it is not text"),
     "conflicting_parameters": N_("Give either '%(field)s' or '%(other)s', not both"),
     "range_order": N_("The period ends before it starts ('%(field)s' is before '%(other)s')"),
     "range_too_long": N_("A period may span at most %(max_days)s days"),
@@ -62,6 +67,9 @@ MESSAGES: dict[str, str] = {
     "invalid_cursor": N_("'%(field)s' is not a cursor this list gave out"),
     "body_not_object": N_("Send a JSON object or a form"),
     "body_too_large": N_("The request body is too large"),
+    "json_too_deep": N_("The JSON body nests arrays and objects more than %(max_depth)s deep"),
+    "too_many_refusals": N_("Too many refused requests from this address: at most %(most)s an hour; "
+                            "try again later"),
     # who is asking
     "authentication_required": N_("Authentication required: log in, or send Authorization: Bearer <token>"),
     "token_invalid": N_("The bearer token is invalid, revoked, or its user is inactive"),
@@ -132,6 +140,7 @@ MESSAGES: dict[str, str] = {
     "unknown_alert": N_("Unknown alert %(alert)s"),
     "intake_busy": N_("Intake is busy with another batch; nothing was changed, try again"),
     "database_busy": N_("The database is busy; nothing was changed, try again"),
+    "database_unavailable": N_("The database cannot be reached; nothing was changed, try again shortly"),
     "invalid_week": N_("'%(week)s' is not an ISO week such as 2026-W48"),
     "future_week": N_("Week %(week)s has not begun: it has no bulletin yet"),
     "unknown_bulletin": N_("No bulletin of week %(week)s has been made yet"),
@@ -152,6 +161,12 @@ DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
     domain.IllegalStep: 409, domain.Conflict: 409, domain.Busy: 503,
 }
 RETRY_AFTER_SECONDS = 1
+# The database cannot be reached (a lost or refused connection, no connection free in the pool):
+# every request that needs it is answered 503, with a longer Retry-After than a lock wait's.
+DATABASE_OUTAGE: tuple[type[Exception], ...] = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+DASH_PREFIX = "/_dash-"
+SCREEN_DEPTH = 128
 # HTTP errors that are not the API's own refusals (Werkzeug's, Flask's): a code by status.
 HTTP_CODES: dict[int, str] = {400: "bad_request", 404: "unknown_endpoint", 405: "method_not_allowed",
                               413: "body_too_large", 500: "internal_error"}
@@ -261,11 +276,40 @@ def _internal_error(exc: Exception) -> Response:
     return error_response(500, "internal_error")
 
 
+def _database_unavailable(exc: Exception) -> Response:
+    log.error("database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+    return error_response(503, "database_unavailable", headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+class BoundedJSON(DefaultJSONProvider):
+    """Flask's JSON, refusing a body nested deeper than ``tickets.jsontext.MAX_DEPTH`` (400
+    ``json_too_deep``) before parsing it: the API's and the intake's. A screen's callback (Dash's,
+    which sends component trees back) may nest ``SCREEN_DEPTH`` deep: still no parser's stack."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        limit = SCREEN_DEPTH if has_request_context() and request.path.startswith(DASH_PREFIX) else MAX_DEPTH
+        if too_deep(s, limit):
+            raise ApiError(400, "json_too_deep", max_depth=limit)
+        return super().loads(s, **kwargs)
+
+
+def init_app(server: Flask) -> None:
+    """What applies beyond ``/api/v1``: JSON bodies' depth, the API's refusals raised anywhere
+    (a screen's JSON body) in the one shape, and a database outage a 503 with Retry-After, not
+    a 500 (intake forms and screens too; Open311 says it in its own shape)."""
+    server.json = BoundedJSON(server)
+    server.register_error_handler(ApiError, _api_error)
+    for exc in DATABASE_OUTAGE:
+        server.register_error_handler(exc, _database_unavailable)
+
+
 def register(blueprint: Blueprint) -> None:
     """Every refusal raised in an API view answers in the one shape."""
     blueprint.register_error_handler(ApiError, _api_error)
     blueprint.register_error_handler(domain.DomainError, _domain_error)
     blueprint.register_error_handler(HTTPException, _http_error)
+    for exc in DATABASE_OUTAGE:  # before Exception's handler below
+        blueprint.register_error_handler(exc, _database_unavailable)
     blueprint.register_error_handler(Exception, _internal_error)
     # Dash's catch-all page route would answer unknown /api/v1 paths with its HTML page.
     blueprint.add_url_rule("/", "unknown_route", unknown_route, defaults={"path": ""}, methods=CATCH_ALL_METHODS)

@@ -13,11 +13,14 @@ Answers (JSON), per order:
     200 {"counts": {...}, "results": [...]}                        a batch: one result per order
 A request refused as a whole answers in the API's one error shape (dashboard/api/errors.py),
 with the header or "(body)" at fault as ``field`` and ``params`` {"reason", "dead_letter_id"}:
-    401 signature_refused (not authentic: no ticket) · 400 body_refused (not JSON, an empty batch)
-    413 body_too_large (over intake_max_body_bytes, or more than 1,000 orders) · 404 unknown_source
+    401 signature_refused (not authentic: no ticket) · 400 body_refused (not JSON, nested more than
+    32 deep, an empty batch) · 413 body_too_large (over intake_max_body_bytes, chunked or not, or
+    more than 1,000 orders) · 404 unknown_source · 429 too_many_refusals (Retry-After)
 
 The hotline is a machine, not a user: no login, the signature alone
-authenticates it (feeds/hotline.py). Every refused body is a dead letter.
+authenticates it (feeds/hotline.py). Every refused body is a dead letter; one refused before it
+was authenticated (401, 413) is kept as its first 4 KB with its length and SHA-256, and at most
+``settings.intake_refusals_per_hour`` of them an hour from one address (then 429, nothing kept).
 """
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ from dashboard.api.errors import ApiError
 from dashboard.api.openapi import INT, PUBLIC, STR, Param, obj, operation, ref
 from dashboard.auth import public
 from feeds import hotline
-from feeds.dead_letters import FieldError, reject
+from dashboard.intake_forms import read_body, refuse_unauthenticated
+from feeds.dead_letters import FieldError
 from tickets.uow import unit_of_work
 from tickets.models import utcnow
 
@@ -48,11 +52,22 @@ _SIGNED = (Param("X-Timestamp", {"type": "string"}, "Unix seconds", "header", re
            Param("X-Signature", {"type": "string"}, 'sha256=<hex HMAC-SHA256 of "<X-Timestamp>.<body>">', "header",
                  required=True))
 INTAKE_REALM = {"WWW-Authenticate": 'HMAC-SHA256 realm="minsheng-intake"'}
+REFUSALS_RETRY_AFTER = 600  # seconds: the hourly allowance of refusals frees up slowly
 log = logging.getLogger(__name__)
 
 
 def _refused(status: int, code: str, err: FieldError, letter_id: int, **headers: str) -> ApiError:
     return ApiError(status, code, field=err.field, headers=headers, reason=err.message, dead_letter_id=letter_id)
+
+
+def _kept(source: hotline.Source, endpoint: str, body: bytes, err: FieldError, length: int | None = None) -> int:
+    """The dead letter of a push nobody vouched for (its first 4 KB); over the address's hourly
+    allowance, a 429 instead, with nothing kept."""
+    letter_id = refuse_unauthenticated(source.channel, f"{endpoint} ({source.name})", body, [err], length=length)
+    if letter_id is None:
+        raise ApiError(429, "too_many_refusals", headers={"Retry-After": str(REFUSALS_RETRY_AFTER)},
+                       most=_platform().settings.intake_refusals_per_hour)
+    return letter_id
 
 
 # The default source's route is an endpoint of its own: one endpoint with both rules would
@@ -77,24 +92,13 @@ def hotline_push(source_name: str) -> Any:
         raise ApiError(500, "source_misconfigured") from exc
     if source is None:
         raise ApiError(404, "unknown_source", source=source_name)
-    limit = settings.intake_max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        head = request.stream.read(65536)
-        err = FieldError("(body)", f"is {request.content_length} bytes; at most {limit} are accepted "
-                                   "(split the batch)")
-        with unit_of_work(platform.factory) as session:
-            letter = reject(session, source.channel, f"{endpoint} (first 64 KiB kept)", head, [err])
-            letter_id = letter.id
-        raise _refused(413, "body_too_large", err, letter_id)
-    request.max_content_length = limit  # a chunked body without a length is cut off too (413)
-    body = request.get_data(cache=False)
+    body, too_large, length = read_body(settings.intake_max_body_bytes, " (split the batch)")
+    if too_large is not None:
+        raise _refused(413, "body_too_large", too_large, _kept(source, endpoint, body, too_large, length))
     problem = hotline.verify(source.secret or settings.hotline_secret, request.headers, body,
                              settings.hotline_replay_window_seconds)
     if problem is not None:
-        with unit_of_work(platform.factory) as session:
-            letter_id = hotline.refuse_unauthenticated(session, source.name, source.channel, endpoint, body,
-                                                       problem)
-        raise _refused(401, "signature_refused", problem, letter_id, **INTAKE_REALM)
+        raise _refused(401, "signature_refused", problem, _kept(source, endpoint, body, problem), **INTAKE_REALM)
     with unit_of_work(platform.factory) as session:
         result = hotline.ingest(session, source, body, utcnow(), settings.tz, endpoint=endpoint)
     if result.refused is not None:

@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.api.errors import BadParameter
 from dashboard.api.params import integer
+from tickets.models import NOT_TEXT
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 INT64 = 2**63  # a cursor's integers must fit the database's BIGINT
@@ -65,7 +66,7 @@ def _typed(raw: Any, kind: type) -> Any:
         return date.fromisoformat(raw)
     if kind is int and type(raw) is int and -INT64 <= raw < INT64:
         return raw
-    if kind is str and isinstance(raw, str) and "\x00" not in raw:
+    if kind is str and isinstance(raw, str) and not NOT_TEXT.search(raw):
         return raw
     raise ValueError(f"{raw!r} is not a {kind.__name__}")
 

@@ -8,10 +8,13 @@ from typing import Any
 from flask import request
 
 from dashboard.api.errors import BadParameter
+from tickets.intake import EARLIEST, LATEST
+from tickets.models import NOT_TEXT, Ticket, could_be
 from tickets.roles import Actor
 from tickets.services import unit_in_scope
 
-FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
+# The days a period asked about may touch: the plausible window's (tickets.intake).
+FIRST_DATE, LAST_DATE = EARLIEST.date(), LATEST.date()
 
 
 def choice(name: str, default: str, allowed: Sequence[str]) -> str:
@@ -53,7 +56,7 @@ def local_date(name: str, default: date) -> date:
 
 
 def within_dates(name: str, value: date) -> date:
-    """Refuses the far past and future: they overflow once moved to UTC or a day on."""
+    """Refuses days before 2000 and the far future (they overflow once moved to UTC or a day on)."""
     if not FIRST_DATE <= value <= LAST_DATE:
         raise BadParameter(name, "out_of_range", value=value.isoformat(), min=FIRST_DATE.isoformat(),
                            max=LAST_DATE.isoformat())
@@ -71,9 +74,16 @@ def choices(name: str, allowed: Sequence[str]) -> list[str]:
 
 def text(name: str, most: int) -> str | None:
     value = request.args.get(name) or None
-    if value is not None and ("\x00" in value or len(value) > most):
+    if value is not None and (NOT_TEXT.search(value) or len(value) > most):
         raise BadParameter(name, "out_of_range", value=len(value), min=1, max=most)
     return value
+
+
+def numbers(name: str = "numbers", most: int = 1000) -> list[str]:
+    """Comma-separated ticket numbers (at most ``most``); one no ticket could have (too long, a
+    NUL) names nothing and is left out."""
+    column = Ticket.__table__.c.number
+    return [n for n in request.args.get(name, "").split(",") if n and could_be(n, column)][:most]
 
 
 def in_scope(stmt: Any, unit_column: Any, actor: Actor, session: Any) -> Any:

@@ -24,10 +24,10 @@ from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.errors import ApiError, BadParameter
 from dashboard.api.openapi import SMS_SECRET, STR, TIME, obj, operation
-from dashboard.api.params import within_dates
 from dashboard.auth import public
 from tickets import services
-from tickets.models import utcnow
+from tickets.intake import AHEAD, EARLIEST, outside_window
+from tickets.models import NOT_TEXT, utcnow
 from tickets.sms import mask_phone
 from tickets.uow import unit_of_work
 
@@ -53,9 +53,11 @@ def _time(raw: Any, tz: Any, now: datetime) -> datetime:
             at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
     except ValueError:
         raise BadParameter("time", "invalid_time", value=text) from None
-    within_dates("time", at.date())
     if at.tzinfo is None:
         at = at.replace(tzinfo=tz)  # Chinese gateways send Beijing time without a zone
+    if outside_window(at, now):  # before 2000, or more than five minutes ahead
+        raise BadParameter("time", "out_of_range", value=text, min=EARLIEST.isoformat(),
+                           max=(now + AHEAD).isoformat(timespec="seconds"))
     return min(at, now)
 
 
@@ -67,7 +69,7 @@ def _string(data: Any, names: tuple[str, str], empty_ok: bool) -> str:
             continue
         if not isinstance(value, str):
             raise BadParameter(name, "not_a_string")
-        if "\x00" in value:  # PostgreSQL refuses NUL in text: say so, rather than fail on the insert
+        if NOT_TEXT.search(value):  # a NUL, a lone surrogate: say so, rather than fail on the insert
             raise BadParameter(name, "nul_character")
         return value
     raise BadParameter(names[0], "missing_parameter")

@@ -34,7 +34,7 @@ from dashboard.api.openapi import BOOL, INT, NUM, STR, obj, operation, ref
 from dashboard.auth import current_actor, require_login
 from tickets import idempotency, services
 from tickets.errors import Conflict
-from tickets.models import Ticket, utcnow
+from tickets.models import NOT_TEXT, Ticket, utcnow
 from tickets.roles import STEP_ROLES, Actor
 from tickets.uow import UnitOfWork, unit_of_work
 
@@ -59,7 +59,7 @@ class Body:
             return None
         if not isinstance(value, str):
             raise BadParameter(name, "not_a_string")
-        if "\x00" in value:
+        if NOT_TEXT.search(value):
             raise BadParameter(name, "nul_character")
         if len(value) > MAX_TEXT:
             raise BadParameter(name, "out_of_range", min=1, max=MAX_TEXT, value=len(value))

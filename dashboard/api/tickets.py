@@ -25,6 +25,7 @@ from dashboard.api.errors import ApiError
 from dashboard.api.openapi import INT, PAGE, STR, UNIT, Param, day, obj, one_of, operation, page_of, ref
 from dashboard.api.pagination import Key, page
 from dashboard.api.params import choices, local_date, optional_choice, text
+from dashboard.api.params import numbers as ticket_numbers
 from dashboard.auth import current_actor, require_login
 from dashboard.read_models import queues
 from dashboard.read_models import ticket as ticket_page
@@ -83,7 +84,7 @@ def screen_queue(name: str) -> Any:
     p = _platform()
     position = p.aggregator.position()  # first: every event after it reaches the screen by push
     now = utcnow()
-    numbers = [n for n in request.args.get("numbers", "").split(",") if n][:1000]
+    numbers = ticket_numbers()
     filters = queues.Filters(numbers=numbers, statuses=choices("status", sorted(OPEN)),
                              topics=choices("topic", sorted(TOPICS)),
                              clock=optional_choice("clock", queues.CLOCK_STATES))

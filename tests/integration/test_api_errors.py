@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from dashboard.api import errors
 from layouts.i18n import gettext
-from tests.helpers import ROOT, ApiWorld
+from tests.helpers import HOTLINE_SECRET, OPEN311_KEY, ROOT, TZ, ApiWorld, form_fields, push, with_changes
 from tests.helpers import api_world as build_api_world
 from tickets import errors as domain
+from tickets.models import DeadLetter
 
 
 pytestmark = pytest.mark.platform_settings(sms_inbound_secret="sms-secret")
@@ -200,3 +205,160 @@ def test_every_code_the_domain_raises_has_its_message_in_both_languages() -> Non
         zh = errors.message(code, "zh-CN", params)
         assert zh != errors.message(code, "en", params), f"{code}: no Chinese in the catalogue"
         assert all(v in zh for v in params.values()), f"{code}: the Chinese drops a placeholder"
+
+
+# --------------------------------------------- bad input on every channel (issue 17)
+DEEP = b"[" * 5000 + b"]" * 5000  # Python's own JSON parser runs out of stack at ~1,000
+
+
+def _order(n: int, **changes: Any) -> dict[str, Any]:
+    return with_changes({"工单编号": f"GS20261201{n:06d}", "派单时间": "2026-12-01 09:30:00", "联系电话": "13812345678",
+                         "事发地址": "济南市历下区泉城路芙蓉街", "诉求类型": "投诉", "标题": "烧烤店噪音扰民",
+                         "诉求内容": "楼下烧烤店每天营业到凌晨两点，噪音很大，请求处理。"}, changes)
+
+
+def _future(**delta: float) -> str:
+    return (datetime.now(TZ) + timedelta(**delta)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_bad_input_on_every_channel_is_a_4xx_and_each_refused_record_a_dead_letter(database_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """NUL characters and lone surrogates in text, times outside 2000 .. five minutes from now,
+    JSON nested 5,000 deep: every channel answers 4xx with the field and its reason, never 5xx,
+    and keeps every refused record as a dead letter with that reason (on SQLite and PostgreSQL,
+    which refuses a NUL in text outright)."""
+    from dashboard import intake_forms
+
+    intake_forms.limiter.reset()
+    for world in build_api_world(tmp_path, database_url, hotline_secret=HOTLINE_SECRET,
+                                 sms_inbound_secret="sms-secret"):
+        client = world.platform.server.test_client()
+        admin = world.headers("admin")
+        sms = {"X-Minsheng-Sms-Secret": "sms-secret"}
+        mailbox = {**form_fields(client, "/mailbox"), "name": "王女士", "phone": "13705311234", "title": "护学岗",
+                   "content": "建议在文化东路小学门口增设护学岗。"}
+        desk = {**form_fields(client, "/frontdesk", admin), "channel": "letter", "name": "赵大爷", "title": "施工噪音",
+                "content": "小区旁工地夜间施工，噪音严重影响休息。"}
+        o311 = {"api_key": OPEN311_KEY, "service_code": "noise", "address_string": "济南市历下区泉城路",
+                "attribute[noise_source]": "shop", "description": "楼下烧烤店噪音很大。"}
+        # (what, request, status, dead letter's channel or None, words of the reason)
+        cases: list[tuple[str, Callable[[], Any], int, str | None, str]] = [
+            ("12345 content NUL", lambda: push(client, _order(1, 诉求内容="噪音\x00很大")), 400, "hotline_12345", "U+0000"),
+            ("12345 caller surrogate", lambda: push(client, None, raw=b'{"\\u6765\\u7535\\u4eba": "\\ud800"}'),
+             400, "hotline_12345", "U+D800"),
+            ("12345 order number NUL", lambda: push(client, _order(2, 工单编号="GS\x001")), 400, "hotline_12345",
+             "not a work-order number"),
+            ("12345 raw body NUL", lambda: push(client, None, raw=b'{"a": "\x00"}'), 400, "hotline_12345",
+             "not UTF-8 JSON"),
+            ("12345 dispatched in year 1", lambda: push(client, _order(3, 派单时间="0001-01-01 00:00:00")), 400,
+             "hotline_12345", "before 2000-01-01"),
+            ("12345 dispatched in 1999", lambda: push(client, _order(4, 派单时间="1999-12-31 23:59:59")), 400,
+             "hotline_12345", "before 2000-01-01"),
+            ("12345 dispatched in year 9999", lambda: push(client, _order(5, 派单时间="9999-12-31 23:59:59")), 400,
+             "hotline_12345", "in the future"),
+            ("12345 dispatched in an hour", lambda: push(client, _order(6, 派单时间=_future(hours=1))), 400,
+             "hotline_12345", "more than 5 minutes in the future"),
+            ("12345 nested 5,000 deep", lambda: push(client, None, raw=DEEP), 400, "hotline_12345", "more than 32 deep"),
+            ("Open311 description NUL", lambda: client.post("/open311/v2/requests.json",
+                                                            data={**o311, "description": "噪\x00音"}),
+             400, "open311", "U+0000"),
+            ("Open311 start_date 1999", lambda: client.get("/open311/v2/requests.json?start_date=1999-12-31T00:00:00Z"),
+             400, None, "before 2000-01-01"),
+            ("Open311 end_date 9999", lambda: client.get("/open311/v2/requests.json?end_date=9999-12-31T00:00:00Z"),
+             400, None, "after 2999-12-31"),
+            ("Open311 id NUL", lambda: client.get("/open311/v2/requests/MS%00.json"), 404, None, "not found"),
+            ("mailbox content NUL", lambda: client.post("/mailbox", data={**mailbox, "content": "噪\x00音"}),
+             400, "director_mailbox", "U+0000"),
+            ("front desk name NUL", lambda: client.post("/frontdesk", data={**desk, "name": "赵\x00"}, headers=admin),
+             400, "letter", "U+0000"),
+            ("front desk in year 1", lambda: client.post("/frontdesk", data={**desk, "received_at": "0001-01-01 08:00"},
+                                                         headers=admin), 400, "letter", "before 2000-01-01"),
+            ("login username NUL", lambda: client.post("/login", data={"username": "ad\x00min", "password": "x"}),
+             401, None, ""),
+            ("SMS in year 9999", lambda: client.post("/api/v1/sms/inbound", headers=sms, json={
+                "phone": "13800000000", "text": "1", "time": "9999-12-31T00:00:00+08:00"}), 400, None, "time"),
+            ("SMS in an hour", lambda: client.post("/api/v1/sms/inbound", headers=sms, json={
+                "phone": "13800000000", "text": "1", "time": _future(hours=1)}), 400, None, "time"),
+            ("SMS text surrogate", lambda: client.post("/api/v1/sms/inbound", headers={
+                **sms, "Content-Type": "application/json"}, data=b'{"phone": "13800000000", "text": "\\udc00"}'),
+             400, None, "text"),
+            ("SMS nested 5,000 deep", lambda: client.post("/api/v1/sms/inbound", data=DEEP, headers={
+                **sms, "Content-Type": "application/json"}), 400, None, "32"),
+            ("supervision nested 5,000 deep", lambda: world.post("/api/v1/tickets/MS1/supervision", data=DEEP,
+                                                                 headers={"Content-Type": "application/json"}),
+             400, None, "32"),
+            ("a screen's callback nested 5,000 deep", lambda: client.post("/_dash-update-component", data=DEEP,
+                                                                         headers={**admin, "Content-Type": "application/json"}),
+             400, None, "128"),
+            ("figures from 1999", lambda: world.get("/api/v1/figures?from=1999-12-31"), 400, None, "2000-01-01"),
+            ("hotspots to 9999", lambda: world.get("/api/v1/hotspots?from=2026-11-01&to=9999-12-31"), 400, None,
+             "2999-12-31"),
+            ("desk numbers NUL", lambda: world.get("/api/v1/queues/desk?numbers=MS%00"), 200, None, ""),
+        ]
+        for what, send, status, channel, words in cases:
+            with world.platform.factory() as s:
+                before = s.scalar(select(func.max(DeadLetter.id))) or 0
+            response = send()
+            text = response.get_data(as_text=True)
+            assert response.status_code == status, (what, response.status_code, text[:300])
+            if words and response.is_json:
+                assert words in json.dumps(response.get_json(), ensure_ascii=False), (what, text[:300])
+            with world.platform.factory() as s:
+                letters = list(s.scalars(select(DeadLetter).where(DeadLetter.id > before)))
+            if channel is None:
+                assert letters == [], what
+                continue
+            [letter] = letters
+            assert letter.channel == channel and any(words in e["message"] for e in letter.errors), (what, letter.errors)
+        assert intake_forms.limiter.refused == {}  # none of it was throttled
+
+
+def _cut_off(url: str) -> Callable[[], None]:
+    """The database out of reach from now on (SQLite: its file a directory; PostgreSQL: connections
+    refused and the open ones ended); returns what brings it back."""
+    from sqlalchemy import create_engine, make_url, text
+
+    if url.startswith("sqlite"):
+        path = Path(make_url(url).database or "")
+        path.rename(path.with_suffix(".away"))
+        path.mkdir()
+        return lambda: (path.rmdir(), path.with_suffix(".away").rename(path)) and None
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+    def allow(yes: bool) -> None:
+        with admin.connect() as c:
+            c.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(yes).lower()}'))
+            if not yes:
+                c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+
+    allow(False)
+    return lambda: (allow(True), admin.dispose()) and None
+
+
+def test_a_database_outage_is_a_503_with_retry_after_not_a_500(database_url: str, tmp_path: Path) -> None:
+    for world in build_api_world(tmp_path, database_url, hotline_secret=HOTLINE_SECRET,
+                                 sms_inbound_secret="sms-secret"):
+        client = world.platform.server.test_client()
+        mailbox = {**form_fields(client, "/mailbox"), "name": "王女士", "phone": "13705311234", "title": "护学岗",
+                   "content": "建议在文化东路小学门口增设护学岗。"}
+        back = _cut_off(database_url)
+        world.platform.factory.kw["bind"].dispose()  # pooled connections are gone with the database
+        try:
+            for what, response in [
+                ("an API read", world.get("/api/v1/tickets")),
+                ("the 12345 push", push(client, _order(9))),
+                ("an SMS", client.post("/api/v1/sms/inbound", json={"phone": "13800000000", "text": "1"},
+                                       headers={"X-Minsheng-Sms-Secret": "sms-secret"})),
+                ("the mailbox", client.post("/mailbox", data=mailbox)),
+            ]:
+                shape(response, 503, "database_unavailable")
+                assert response.headers["Retry-After"] == str(errors.DATABASE_RETRY_AFTER_SECONDS), what
+            open311 = client.post("/open311/v2/requests.json", data={"api_key": OPEN311_KEY, "service_code": "noise",
+                                                                     "address_string": "济南市历下区泉城路",
+                                                                     "attribute[noise_source]": "shop"})
+            assert open311.status_code == 503 and open311.get_json()[0]["code"] == 503
+            assert open311.headers["Retry-After"] == str(errors.DATABASE_RETRY_AFTER_SECONDS)
+        finally:
+            back()
+        assert world.get("/api/v1/tickets").status_code == 200  # and back once it is

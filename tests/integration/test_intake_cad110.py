@@ -13,7 +13,7 @@ import pytest
 import app
 from feeds import cad110
 from geo import coords
-from tests.helpers import ROOT, TZ, dead_letters, records, tickets
+from tests.helpers import ROOT, TZ, count, dead_letters, records, tickets
 
 SAMPLE = ROOT / "examples" / "cad110_sample.csv"
 
@@ -122,3 +122,19 @@ def test_the_command_line(small_bureau_platform: Any, tmp_path: Path, monkeypatc
     assert "2 rows: 1 new tickets" in out and "1 refused" in out and "line 3: 警情类别" in out
     assert app.main(["intake", "dead-letters", "--channel", "cad_110"]) == 0
     assert "export.csv:3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode, suggested", [("auto", 1), ("off", 0)])
+def test_the_command_line_honours_the_dedup_mode(small_bureau_platform: Any, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, mode: str, suggested: int) -> None:
+    """The same theft called in twice ten minutes apart (one caller, one place, the same words): the
+    dispatcher is offered the pair to merge (one channel's two records are only ever suggested), unless
+    MINSHENG_DEDUP_MODE=off, which leaves every record alone."""
+    from tickets.models import DuplicateSuggestion
+
+    monkeypatch.setenv("DATABASE_URL", small_bureau_platform.settings.database_url)
+    monkeypatch.setenv("MINSHENG_DEDUP_MODE", mode)
+    path = write(tmp_path / "export.csv", [row(), row(接警单号="370102202611230102", 报警时间="2026-11-23 08:25:30")])
+    assert app.main(["intake", "cad110", str(path)]) == 0
+    assert len(records(small_bureau_platform, "cad_110")) == 2 and len(tickets(small_bureau_platform)) == 2
+    assert count(small_bureau_platform, DuplicateSuggestion) == suggested

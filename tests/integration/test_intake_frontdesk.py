@@ -1,13 +1,12 @@
 """来信/来访 registered at the front desk (/frontdesk): staff only."""
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.helpers import TZ, count, dead_letters, records, tickets, with_changes
+from tests.helpers import TZ, count, dead_letters, form_fields, records, tickets, with_changes
 from tickets.models import Ticket, utcnow
 
 
@@ -16,10 +15,7 @@ def as_(platform: Any, who: str) -> dict[str, str]:
 
 
 def open_form(client: Any, headers: dict[str, str]) -> dict[str, str]:
-    page = client.get("/frontdesk", headers=headers)
-    assert page.status_code == 200, page.status_code
-    html = page.get_data(as_text=True)
-    return {n: re.search(rf'name="{n}" value="([^"]+)"', html).group(1) for n in ("csrf_token", "form_id")}
+    return form_fields(client, "/frontdesk", headers)
 
 
 def visit(hidden: dict[str, str], **changes: str) -> dict[str, str]:

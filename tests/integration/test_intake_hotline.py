@@ -207,7 +207,11 @@ def test_an_oversize_body_is_refused_before_reading(small_bureau_platform: Any) 
     response = push(platform.server.test_client(), None, raw=raw)
     assert response.status_code == 413 and "at most 10000" in _refusal(response)["message"]
     [letter] = dead_letters(platform)
-    assert letter.payload == raw.decode() and count(platform, Ticket) == 0
+    # Not read, so not authenticated: only its first 4 KB are kept (cut at a character's edge).
+    assert raw.decode().startswith(letter.payload) and 4090 < len(letter.payload.encode()) <= 4096
+    assert letter.errors[-1] == {"field": "(body)", "message": f"{len(raw)} bytes (not read); only the first 4096 "
+                                                               "are kept"}
+    assert count(platform, Ticket) == 0
 
 
 def test_resubmission_after_an_error_is_taken(small_bureau_platform: Any) -> None:
@@ -228,7 +232,10 @@ def test_a_wrong_signature_is_401_with_no_ticket_and_a_dead_letter(small_bureau_
     assert error["field"] == "X-Signature" and "does not match" in error["message"]
     assert count(small_bureau_platform, Ticket) == 0 and count(small_bureau_platform, IntakeRecord) == 0
     [letter] = dead_letters(small_bureau_platform)
-    assert letter.payload == raw.decode() and letter.errors == [error]
+    assert letter.payload == raw.decode() and letter.errors == [error, {
+        "field": "(body)", "message": f"{len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}; only the first "
+                                      "4096 are kept"}]
+    assert letter.source == "/api/v1/intake/hotline (hotline_12345) from 127.0.0.1"
 
 
 def test_a_body_changed_after_signing_is_refused(small_bureau_platform: Any) -> None:
@@ -521,3 +528,83 @@ def test_a_long_work_order_is_taken_whole(small_bureau_platform: Any) -> None:
         assert response.status_code == 201, response.get_json()
     with small_bureau_platform.factory() as s:
         assert sorted(len(c) for c in s.scalars(select(Ticket.content))) == [6_999, 20_000]
+
+
+# ------------------------------------------------------------ hardening (issue 17)
+@pytest.mark.platform_settings(intake_refusals_per_hour=3)
+def test_unsigned_pushes_keep_4_kb_each_then_are_throttled_per_address(small_bureau_platform: Any) -> None:
+    """Anyone can send a push: a wrong signature keeps its first 4 KB, its length and hash, never the
+    whole body, and one address's fourth refusal within the hour is a 429 that keeps nothing."""
+    from dashboard import intake_forms
+
+    platform = small_bureau_platform
+    client = platform.server.test_client()
+    raw = json.dumps(order(诉求内容="噪" * 300_000), ensure_ascii=False).encode()  # 0.9 MB
+    for _ in range(3):
+        assert push(client, None, raw=raw, secret="not-the-secret").status_code == 401
+    letters = dead_letters(platform)
+    assert len(letters) == 3 and all(4090 < len(d.payload.encode()) <= 4096 for d in letters)
+    assert letters[0].errors[-1]["message"].startswith(f"{len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}")
+    throttled = push(client, None, raw=raw, secret="not-the-secret")
+    error = throttled.get_json()["error"]
+    assert (throttled.status_code, error["code"], error["params"]) == (429, "too_many_refusals", {"most": 3})
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert len(dead_letters(platform)) == 3 and intake_forms.limiter.refused["unauthenticated"] == 1
+    assert push(client, order()).status_code == 201  # the hotline itself, signed, is not held up
+    other = platform.server.test_client().post("/api/v1/intake/hotline", data=raw, headers=signed_headers(raw, "x"),
+                                                environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 401 and len(dead_letters(platform)) == 4  # another address has its own allowance
+
+
+@pytest.mark.platform_settings(intake_max_body_bytes=10_000)
+def test_a_chunked_body_over_the_limit_is_413_not_cut_short(small_bureau_platform: Any) -> None:
+    """Without a Content-Length (Transfer-Encoding: chunked) a body is read to one byte over the limit:
+    over it, 413 and its first 4 KB kept; not a body silently cut at the limit, refused as unsigned."""
+    import io
+
+    client = small_bureau_platform.server.test_client()
+
+    def chunked(raw: bytes) -> Any:
+        return client.post("/api/v1/intake/hotline", input_stream=io.BytesIO(raw),
+                           headers={**signed_headers(raw), "Transfer-Encoding": "chunked"},
+                           environ_overrides={"wsgi.input_terminated": True})
+
+    big = json.dumps(order(诉求内容="噪" * 4000), ensure_ascii=False).encode()
+    response = chunked(big)
+    assert response.status_code == 413 and "more than 10000" in _refusal(response)["message"]
+    [letter] = dead_letters(small_bureau_platform)
+    assert big.decode().startswith(letter.payload) and len(letter.payload.encode()) <= 4096
+    assert count(small_bureau_platform, Ticket) == 0
+    assert chunked(json.dumps(order(), ensure_ascii=False).encode()).status_code == 201  # within it: taken
+
+
+def test_one_bad_order_in_a_batch_of_100_costs_only_itself(database_url: str, tmp_path: Any) -> None:
+    """Each order answers for itself: those refused by a check (a NUL, a dispatch time in year 9999)
+    or by the database (text it cannot encode, in a field no check reads) are dead letters with their
+    reason, the others are stored. PostgreSQL refuses a NUL, and no database takes a lone surrogate."""
+    from tests.helpers import api_world
+
+    for world in api_world(tmp_path, database_url, hotline_secret=HOTLINE_SECRET):
+        batch = [order(工单编号=f"GS2024061200{i:04d}", 联系电话=f"1390531{i:04d}",
+                       诉求内容=f"第{i}号楼下烧烤店每天营业到凌晨两点，噪音很大，请求处理。") for i in range(100)]
+        batch[17]["诉求内容"] = "噪音\x00很大"
+        batch[42]["派单时间"] = "9999-12-31 23:59:59"
+        batch[63]["备注"] = "坏\ud800字"  # not a field of the source: only the stored order holds it
+        raw = json.dumps(batch, ensure_ascii=False).encode("utf-8", "surrogatepass").replace(
+            "\ud800".encode("utf-8", "surrogatepass"), b"\\ud800")
+        response = push(world.platform.server.test_client(), None, raw=raw)
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+        body = response.get_json()
+        assert body["counts"]["rejected"] == 3 and body["counts"]["accepted"] + body["counts"]["merged"] == 97
+        refused = {i: r for i, r in enumerate(body["results"]) if r["status"] == "rejected"}
+        assert set(refused) == {17, 42, 63}
+        assert "U+0000" in refused[17]["errors"][0]["message"] and "in the future" in refused[42]["errors"][0]["message"]
+        assert refused[63]["errors"][0]["field"] == "(order)" and "surrogates" in refused[63]["errors"][0]["message"]
+        with world.platform.factory() as s:
+            letters = {d.id: d for d in s.scalars(select(DeadLetter))}
+            stored = set(s.scalars(select(IntakeRecord.external_id)))
+        assert len(letters) == 3 and len(stored) == 97 and "GS20240612000063" not in stored
+        for i, result in refused.items():
+            letter = letters[result["dead_letter_id"]]
+            assert letter.source.endswith(f"[{i}]") and letter.external_id == f"GS2024061200{i:04d}"
+            assert letter.errors == result["errors"]

@@ -14,7 +14,7 @@ import pytest
 
 import app
 from feeds import mailbox
-from tests.helpers import TZ, count, dead_letters, records, tickets, with_changes
+from tests.helpers import TZ, count, dead_letters, form_fields, records, tickets, with_changes
 from tickets.uow import unit_of_work
 from tickets.models import DeadLetter, Ticket, utcnow
 
@@ -22,10 +22,7 @@ pytestmark = pytest.mark.platform_settings(mailbox_max_per_hour=5)  # the rate-l
 
 
 def open_form(client: Any) -> dict[str, str]:
-    page = client.get("/mailbox")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    return {name: re.search(rf'name="{name}" value="([^"]+)"', html).group(1) for name in ("csrf_token", "form_id")}
+    return form_fields(client, "/mailbox")
 
 
 def letter(hidden: dict[str, str], **changes: str) -> dict[str, str]:
