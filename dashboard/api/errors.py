@@ -301,6 +301,15 @@ def init_app(server: Flask) -> None:
     server.register_error_handler(ApiError, _api_error)
     for exc in DATABASE_OUTAGE:
         server.register_error_handler(exc, _database_unavailable)
+    server.register_error_handler(404, _not_found)
+
+
+def _not_found(exc: HTTPException) -> Any:
+    """A path under ``/api/v1`` that no route matches at all (the catch-all's ``path`` takes no
+    line break, so ``/api/v1/alerts/a%0Ab`` falls through to the server): the API's 404 shape."""
+    if request.path.startswith(API_PREFIX + "/") or request.path == API_PREFIX:
+        return _api_error(ApiError(404, "unknown_endpoint", path=request.path))
+    return exc
 
 
 def register(blueprint: Blueprint) -> None:

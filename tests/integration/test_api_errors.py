@@ -361,3 +361,11 @@ def test_a_database_outage_is_a_503_with_retry_after_not_a_500(database_url: str
         finally:
             back()
         assert world.get("/api/v1/tickets").status_code == 200  # and back once it is
+
+
+def test_an_api_path_with_a_line_break_is_the_apis_404(api_world: ApiWorld) -> None:
+    """Found by schemathesis at 200 examples: the catch-all route's ``path`` takes no line break,
+    so such a path fell through to the server's HTML 404."""
+    client = api_world.platform.server.test_client()
+    answer = client.post("/api/v1/alerts/a%0Ab%0Dc/close", json={}, headers=api_world.headers("admin"))
+    assert answer.status_code == 404 and answer.is_json and answer.get_json()["error"]["code"] == "unknown_endpoint"
