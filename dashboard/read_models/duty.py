@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from tickets import duty, prediction
 from tickets.lifecycle import OPEN
 from tickets.models import ReminderLetter, SupervisionOrder, Ticket, Unit, User
+from tickets.personal import redacted
 from tickets.roles import STEP_ROLES, Actor
 
 COLUMNS = (Ticket.id, Ticket.number, Ticket.version, Ticket.status, Ticket.title, Ticket.topic, Ticket.channel,
@@ -111,7 +112,7 @@ def rows(session: Session, actor: Actor, now: datetime, *, numbers: Sequence[str
                 "id": f"{t.number}:{c.clock}", "number": t.number, "version": t.version or 1, "status": t.status,
                 "clock": c.clock, "state": c.state, "due_at": _iso(c.due_at), "warn_at": _iso(c.warn_at),
                 "minutes_late": max(0, int((now - c.due_at).total_seconds() // 60)),
-                "title": t.title, "topic": t.topic, "channel": t.channel, "district": t.district,
+                "title": redacted(t.title), "topic": t.topic, "channel": t.channel, "district": t.district,
                 "unit_code": unit.code if unit else None, "unit_name": unit.name if unit else None,
                 "unit_id": t.unit_id, "branch_code": branch.code if branch else None,
                 "branch_name": branch.name if branch else None,
@@ -157,7 +158,7 @@ def predicted(session: Session, actor: Actor, now: datetime, tz: Any, rules: pre
         if t is None or t.status not in OPEN:
             continue
         unit = units.get(p.unit_id) if p.unit_id is not None else None
-        out.append({"number": p.number, "title": t.title, "topic": t.topic, "channel": t.channel,
+        out.append({"number": p.number, "title": redacted(t.title), "topic": t.topic, "channel": t.channel,
                     "unit_name": unit.name if unit else None, "probability": round(p.probability, 3),
                     "resolve_due_at": _iso(p.resolve_due_at), "reason": p.reason})
     return out

@@ -123,3 +123,17 @@ def test_predicted_breaches_are_for_those_who_keep_watch(watch_world: ApiWorld) 
     answer = world.get("/api/v1/duty/predicted", "duty")
     assert answer.status_code == 200 and isinstance(answer.get_json()["items"], list)
     assert world.get("/api/v1/duty/predicted", "handler").status_code == 403
+
+
+def test_a_phone_number_typed_into_a_title_is_masked_on_the_console(watch_world: ApiWorld) -> None:
+    """Issue 17: free text on a screen others can see masks phone and ID-card numbers."""
+    world = watch_world
+    t0 = utcnow()
+    with unit_of_work(world.platform.factory) as s:
+        request = replace(new_request(t0, external_id="DUTY-PHONE"), unit_code="JN-TQ-01",
+                          title="噪音扰民，回电13905318888")
+        number = services.receive_one(s, request, now=t0).number
+    with unit_of_work(world.platform.factory) as s:
+        duty = actor_for(s, s.scalars(select(User).where(User.username == "duty")).one())
+        row, = duty_rows.rows(s, duty, t0 + timedelta(minutes=65), numbers=[number])
+    assert "13905318888" not in row["title"] and row["title"].startswith("噪音扰民")
