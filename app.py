@@ -1,7 +1,10 @@
 """Minsheng command line: ``python app.py COMMAND``.
 
     run        migrate, load the demo bureau if the database has no units,
-               and serve the platform (with --simulate: the simulated feed too)
+               and serve the platform (with --simulate: the simulated feed too);
+               the one-process demo (Werkzeug's development server)
+    serve      production: migrate, then serve the web app under gunicorn (no background duties)
+    worker     production: the background duties (relay, live aggregator, sweeps, SMS, bulletin)
     db         upgrade the schema (Alembic)
     demo       load the demo bureau's units and the demo accounts
     user       real-name accounts: create-admin, create, list, deactivate
@@ -288,6 +291,10 @@ def _demo_secret_key() -> str:
     return DEMO_SECRET_FILE.read_text(encoding="ascii").strip()
 
 
+PUBLISHED_SECRET_KEY = ("error: SECRET_KEY is the published development value; set SECRET_KEY "
+                        "(python3 -c 'import secrets; print(secrets.token_hex(32))')")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from dashboard import create_platform
     from tickets.schema import upgrade
@@ -298,8 +305,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Only the demo (its published accounts on a loopback host) runs without one, on a random
         # key of its own; anything else must be given one.
         if _demo_accounts_file(cfg) is None or cfg.host not in ("127.0.0.1", "localhost", "::1"):
-            print("error: SECRET_KEY is the published development value; set SECRET_KEY "
-                  "(python3 -c 'import secrets; print(secrets.token_hex(32))')", file=sys.stderr)
+            print(PUBLISHED_SECRET_KEY, file=sys.stderr)
             return 2
         cfg = replace(cfg, secret_key=_demo_secret_key())
     upgrade(cfg.database_url)
@@ -318,6 +324,68 @@ def cmd_run(args: argparse.Namespace) -> int:
           "wall kiosk URL: python app.py token kiosk; log in at /login", flush=True)
     try:
         platform.run()
+    finally:
+        platform.stop()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Production web: gunicorn (dashboard/serve.py) with the settings' worker class, workers
+    and threads; migrates once before forking; runs none of the background duties (app.py worker)."""
+    from dashboard.serve import PlatformServer, check
+    from tickets.schema import upgrade
+
+    overrides: dict[str, Any] = {}
+    if args.workers:
+        overrides["serve_workers"] = args.workers
+    if args.threads:
+        overrides["serve_threads"] = args.threads
+    cfg = replace(_settings(args), **overrides)
+    if cfg.secret_key == Settings.secret_key:  # only the loopback demo (app.py run) may run without one
+        print(PUBLISHED_SECRET_KEY, file=sys.stderr)
+        return 2
+    try:
+        check(cfg)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    upgrade(cfg.database_url)
+    print(f"Minsheng (gunicorn, {cfg.serve_workers} × {cfg.serve_worker_class} × {cfg.serve_threads} threads): "
+          f"http://{cfg.host}:{cfg.port}/wall  (database {cfg.database_url}, redis {cfg.redis_url}); "
+          "the background duties run in app.py worker", flush=True)
+    PlatformServer(cfg, access_log=args.access_log).run()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The background duties apart from the web: the outbox relay, the live aggregator, the
+    deadline timers and sweeps (follow-ups, supervision orders), SMS and results delivery, the
+    early warnings and the weekly bulletin. They run in the worker that holds the leadership
+    lease (a Redis key, ``dashboard/live/leader.py``); the others stand by.
+
+    Several workers may run. A worker stopped cleanly (SIGTERM, SIGINT) gives its lease up and
+    another takes over at its next look, within 2.5 s (lease/4). A worker killed outright
+    (SIGKILL, a lost machine) holds the lease until it runs out: the lease is 10 s, renewed
+    every 2.5 s, so it runs out 7.5-10 s after the kill, and a standing-by worker takes over
+    within 2.5 s of that: the live path resumes within 12.5 s (measured: tests/integration/
+    test_serve.py), where it stopped (the outbox and the stream cursor are in PostgreSQL and
+    Redis), nothing lost or doubled."""
+    from dashboard import create_platform
+
+    cfg = _settings(args)
+    if cfg.embedded_redis:
+        print("error: app.py worker shares Redis with app.py serve: set REDIS_URL", file=sys.stderr)
+        return 2
+    platform = create_platform(cfg, role="worker")
+    tune_gc(freeze=True)
+    signal.signal(signal.SIGTERM, lambda *_: platform.stop_event.set())
+    print(f"Minsheng worker {platform.leadership.token}: background duties (leader-elected; "
+          f"database {cfg.database_url}, redis {cfg.redis_url})", flush=True)
+    try:
+        while not platform.stop_event.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
     finally:
         platform.stop()
     return 0
@@ -413,6 +481,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also run the simulated feed in this process")
     feed_options(run)
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="production: the web app under gunicorn (SECRET_KEY and REDIS_URL "
+                                         "required; the background duties run in `worker`)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="gunicorn worker processes (default: setting serve_workers)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default: setting serve_threads)")
+    serve.add_argument("--access-log", default="-", help="gunicorn's access log file ('-': stdout, as default)")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="production: the background duties apart from the web "
+                                           "(several may run; one leads)")
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="schema migrations")
     db.add_argument("action", choices=["upgrade", "downgrade"])

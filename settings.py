@@ -32,6 +32,15 @@ class Settings:
     # Flask-SocketIO server mode; set explicitly so an installed gevent or
     # eventlet is never picked up by auto-detection and changes how the server runs.
     async_mode: str = "threading"
+    # ``app.py serve`` (gunicorn, dashboard/serve.py): the worker class, how many worker
+    # processes and how many threads each. In threading mode every connected screen holds one
+    # thread for as long as its WebSocket is open (simple-websocket), so the threads bound the
+    # screens a process serves, besides its page and API requests; "gthread" is the worker
+    # class that runs them. Several workers share the live pushes through Redis (the message
+    # queue), and the wall connects by WebSocket only, so no sticky sessions are needed.
+    serve_worker_class: str = "gthread"
+    serve_workers: int = 2
+    serve_threads: int = 100
     # How often the relay looks for outbox rows committed by other processes
     # (commits in its own process wake it at once). 0.05 s: p50 push latency
     # 31 ms instead of 144 ms at 0.2 s (docs/PERFORMANCE.md), for 20 cheap
@@ -179,6 +188,9 @@ _ENV = {
     "language": "MINSHENG_LANGUAGE",
     "async_mode": "MINSHENG_ASYNC_MODE",
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
+    "serve_worker_class": "MINSHENG_SERVE_WORKER_CLASS",
+    "serve_workers": "MINSHENG_SERVE_WORKERS",
+    "serve_threads": "MINSHENG_SERVE_THREADS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
     "sla_policy_file": "MINSHENG_SLA_POLICY",
     "duty_acknowledgement_minutes": "MINSHENG_DUTY_ACK_MINUTES",

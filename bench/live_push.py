@@ -8,6 +8,8 @@ from commit to the frame carrying that ticket's "received" event.
     python bench/live_push.py                       # embedded: SQLite + in-process Redis
     python bench/live_push.py --backend real        # throwaway PostgreSQL + Redis servers
     python bench/live_push.py --clients 50 --rate 50 --tickets 1000
+    python bench/live_push.py --backend real --server serve --workers 2 --threads 100
+                              # production: app.py serve (gunicorn gthread) + app.py worker
 """
 from __future__ import annotations
 
@@ -59,18 +61,54 @@ class Receiver:
                     self.arrivals[number] = now
 
 
-def run(backend: str, clients: int, rate: float, tickets: int, poll: float | None = None) -> dict[str, Any]:
+def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
+           threads: int) -> tuple[PlatformProcess, Any]:
+    """app.py serve + app.py worker on a database made ready as a bureau's would be."""
+    import os
+    import subprocess
+
+    from tests.servers import WorkerProcess
+
+    env = {**env, "SECRET_KEY": "bench-" + "0" * 40}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MINSHENG_", "DATABASE_URL", "REDIS_URL"))}
+    for step in (("db", "upgrade"), ("demo", "load")):
+        subprocess.run([sys.executable, "app.py", *step], cwd=ROOT, check=True, capture_output=True,
+                       env={**clean, **env, "DATABASE_URL": database_url, "REDIS_URL": redis_url})
+    web = PlatformProcess(database_url, redis_url, env=env, ready="health",
+                          command=["serve", "--workers", str(workers), "--threads", str(threads),
+                                   "--access-log", os.devnull])
+    web.start()
+    worker = WorkerProcess(database_url, redis_url, env=env).start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the worker leads and has built the live state
+        try:
+            web.get("/api/v1/live/snapshot")
+            break
+        except Exception:
+            time.sleep(0.2)
+    return web, worker
+
+
+def run(backend: str, clients: int, rate: float, tickets: int, poll: float | None = None,
+        server: str = "run", workers: int = 2, threads: int = 100) -> dict[str, Any]:
     env = {"MINSHENG_RELAY_POLL_SECONDS": str(poll)} if poll else {}
     servers: list[Any] = []
+    worker = None
     if backend == "real":
         from tests.servers import PostgresServer, RedisServer
 
         pg, rs = PostgresServer().start(), RedisServer().start()
         servers = [pg, rs]
-        platform = PlatformProcess(pg.create_database("bench"), rs.url, env=env)
+        if server == "serve":
+            platform, worker = _serve(pg.create_database("bench"), rs.url, env, workers, threads)
+        else:
+            platform = PlatformProcess(pg.create_database("bench"), rs.url, env=env)
     else:
+        if server == "serve":
+            raise SystemExit("--server serve needs --backend real (the web and the worker share Redis)")
         platform = PlatformProcess(f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}", env=env)
-    platform.start()
+    if worker is None:
+        platform.start()
     try:
         factory = session_factory(platform.database_url)
         receivers = [Receiver(platform.base_url) for _ in range(clients)]
@@ -93,6 +131,7 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         expected = tickets * clients
         result = {
             "backend": backend,
+            "server": server if server == "run" else f"serve {workers}x{threads} threads + worker",
             "clients": clients,
             "rate_per_s": rate,
             "tickets": tickets,
@@ -110,9 +149,11 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
             r.sio.disconnect()
         return result
     finally:
+        if worker is not None:
+            worker.stop()
         platform.stop()
-        for server in servers:
-            server.stop()
+        for started_server in servers:
+            started_server.stop()
 
 
 def main() -> None:
@@ -122,8 +163,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="tickets committed per second")
     parser.add_argument("--tickets", type=int, default=400)
     parser.add_argument("--relay-poll", type=float, help="override MINSHENG_RELAY_POLL_SECONDS")
+    parser.add_argument("--server", choices=["run", "serve"], default="run",
+                        help="run: the one-process demo (dev server); serve: gunicorn + a worker process")
+    parser.add_argument("--workers", type=int, default=2, help="with --server serve: gunicorn workers")
+    parser.add_argument("--threads", type=int, default=100, help="with --server serve: threads per worker")
     args = parser.parse_args()
-    result = run(args.backend, args.clients, args.rate, args.tickets, args.relay_poll)
+    result = run(args.backend, args.clients, args.rate, args.tickets, args.relay_poll, args.server,
+                 args.workers, args.threads)
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import plotly.io.json as plotly_json
 import redis
@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 class Platform:
     settings: Settings
     server: Flask
-    dash: Dash
+    dash: Dash | None  # None: a worker (``role="worker"``), which serves nothing
     socketio: SocketIO
     domain: Domain
     redis: redis.Redis
@@ -68,9 +68,13 @@ class Platform:
         self.threads.append(thread)
 
     def start_live(self) -> None:
-        """Start the relay and the aggregator (they idle unless this process leads)."""
-        self.start_background("outbox-relay", lambda stop: self.relay.run(stop, self.leadership.is_leader))
-        self.start_background("live-aggregator", lambda stop: self.aggregator.run(stop, self.leadership.is_leader))
+        """Everything in this one process (``app.py run``): the web process's own duties and the
+        background duties (these idle unless this process leads)."""
+        self.start_web_duties()
+        self.start_duties()
+
+    def start_web_duties(self) -> None:
+        """What every process serving screens does for itself (``app.py serve``'s workers)."""
         # Every process says how many screens it serves (the leader pushes nothing while none are).
         self.start_background("listeners", self.listeners.run)
         # Every process drops its own sockets whose login or kiosk token was revoked.
@@ -78,6 +82,14 @@ class Platform:
             self.server, push.drop(self.socketio), stop))
         # Every process re-reads the admin-loaded working calendar (and a changed SLA policy).
         self.start_background("calendar-refresh", lambda stop: sla.refresh_loop(self.factory, stop))
+
+    def start_duties(self) -> None:
+        """The background duties: they run in the process holding the leadership lease
+        (``app.py worker``, or ``app.py run``'s one process)."""
+        self.start_background("outbox-relay", lambda stop: self.relay.run(stop, self.leadership.is_leader))
+        self.start_background("live-aggregator", lambda stop: self.aggregator.run(stop, self.leadership.is_leader))
+        if self.dash is None:  # a worker alone: its deadlines need the calendar too
+            self.start_background("calendar-refresh", lambda stop: sla.refresh_loop(self.factory, stop))
         # The leader sweeps: unanswered follow-ups, overdue tickets (督办单), queued SMS.
         deliver = housekeeping.deliveries(
             self.factory, results=lambda now: connectors.deliver_pending(self.factory, now, self.settings))
@@ -96,6 +108,7 @@ class Platform:
         self.relay.wake.set()
         for thread in self.threads:
             thread.join(timeout)
+        self.leadership.resign()
 
     def run(self) -> None:
         log.info("Minsheng on http://%s:%s/wall", self.settings.host, self.settings.port)
@@ -109,8 +122,17 @@ class Platform:
         )
 
 
-def create_platform(settings: Settings | None = None, *, live: bool = True) -> Platform:
+Role = Literal["all", "web", "worker"]
+
+
+def create_platform(settings: Settings | None = None, *, live: bool = True, role: Role = "all") -> Platform:
+    """The platform for one process. ``role``: "all" serves and runs the background duties
+    (``app.py run``, the demo); "web" only serves, never leads (``app.py serve``'s gunicorn
+    workers); "worker" serves nothing and runs the background duties, pushing to the screens
+    through the Redis message queue (``app.py worker``). ``live``: start the threads."""
     settings = settings or settings_module.load()
+    if role != "all" and settings.embedded_redis:
+        raise ValueError("the web and worker processes share Redis: set REDIS_URL (not the embedded stand-in)")
     # The deadline policy, the SMS gateway, the de-duplication mode: a bad value stops the start.
     domain = bootstrap(settings)
     server = Flask(__name__, static_folder=str(HERE / "static"), static_url_path="/static")
@@ -124,24 +146,38 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     factory = domain.factory
     client = connect(settings)
 
-    socketio = SocketIO(
-        server,
-        async_mode=settings.async_mode,  # type: ignore[arg-type]  # checked against the modes at start
-        message_queue=None if settings.embedded_redis else settings.redis_url,
-        # Same-origin only: the wall is served by this platform, nothing else connects.
-        cors_allowed_origins=[],
-    )
+    if role == "worker":
+        # Write-only: emits go to Redis, and every web process's Socket.IO server sends them
+        # to its own screens (Flask-SocketIO's emitting from an external process).
+        socketio = SocketIO(message_queue=settings.redis_url)
+    else:
+        socketio = SocketIO(
+            server,
+            async_mode=settings.async_mode,  # type: ignore[arg-type]  # checked against the modes at start
+            message_queue=None if settings.embedded_redis else settings.redis_url,
+            # Same-origin only: the wall is served by this platform, nothing else connects.
+            cors_allowed_origins=[],
+        )
     rooms = push.ScopeRooms(factory)
-    leadership = Leadership(client)
+    leadership = Leadership(client, campaign=role != "web")
     # This process's screens: the sockets the gate admitted (dashboard/auth.py).
     listeners = push.Listeners(client, leadership.token, lambda: len(server.extensions[auth.EXTENSION].sockets))
-    push.register(socketio, rooms, listeners)
+    if role != "worker":
+        push.register(socketio, rooms, listeners)
     aggregator = LiveAggregator(
         factory, client, settings.tz, publish=push.publisher(socketio, rooms), heartbeat_seconds=5.0,
         listening=listeners.any,
     )
     aggregator.ranking = RankingPolicy.from_settings(settings)
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)
+    if role == "worker":
+        platform = Platform(
+            settings=settings, server=server, dash=None, socketio=socketio, domain=domain, redis=client,
+            aggregator=aggregator, relay=relay, leadership=leadership, listeners=listeners,
+        )
+        if live:
+            platform.start_duties()
+        return platform
     # The screens are wired here, in the factory: the registry imports every screen's
     # callbacks, and they import the read models under this package.
     from dashboard.screens import SCREENS
@@ -160,7 +196,10 @@ def create_platform(settings: Settings | None = None, *, live: bool = True) -> P
     server.register_blueprint(open311.blueprint)  # /open311/v2/ (GeoReport v2)
     server.register_blueprint(intake_forms.blueprint)  # /mailbox, /frontdesk
     if live:
-        platform.start_live()
+        if role == "web":
+            platform.start_web_duties()
+        else:
+            platform.start_live()
     return platform
 
 

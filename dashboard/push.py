@@ -211,9 +211,12 @@ class Listeners:
             log.debug("could not publish the listener count", exc_info=True)
 
     def any(self) -> bool:
-        """Whether a screen is connected to any process; asked of Redis at most once a second."""
+        """Whether a screen is connected to any process; asked of Redis at most once a second
+        while some are, five times a second while none is: a screen that connects to another
+        process (``app.py serve``'s, this being ``app.py worker``) gets pushes within 0.2 s,
+        where the frames skipped meanwhile would have cost it a reload of the snapshot."""
         asked, answer = self._answer
-        if time.monotonic() - asked < 1.0:
+        if time.monotonic() - asked < (1.0 if answer else 0.2):
             return answer
         fresh = time.time() - 3 * LISTENERS_SECONDS
         counts = self.redis.hvals(LISTENERS_KEY)

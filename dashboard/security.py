@@ -171,7 +171,10 @@ class KioskTokenFilter(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(_hidden(a) for a in record.args)
         elif isinstance(record.args, dict):
-            record.args = {k: _hidden(v) for k, v in record.args.items()}
+            # In place: gunicorn's access log passes its atoms as a dict subclass (SafeAtoms,
+            # "-" for an atom the request lacks), which a plain dict would lose.
+            for key, value in list(record.args.items()):
+                record.args[key] = _hidden(value)
         record.msg = _hidden(record.msg)
         return True
 

@@ -661,7 +661,9 @@ def demo_kiosk_token() -> str:
 
 
 class PlatformProcess:
-    """The real platform (``python app.py run``) as a child process.
+    """The real platform (``python app.py run``, or ``command``: e.g. ``["serve"]``) as a
+    child process; ``ready``: "snapshot" waits until the live snapshot answers (the aggregator
+    has caught up), "health" until /api/v1/health does (``serve`` without a worker yet).
 
     ``app.py run`` loads the demo accounts into an empty database, so the demo
     kiosk token (examples/demo_accounts.yaml) opens the wall, the snapshot and the
@@ -670,9 +672,11 @@ class PlatformProcess:
 
     def __init__(
         self, database_url: str, redis_url: str | None = None, extra_args: list[str] | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, str] | None = None, command: list[str] | None = None, ready: str = "snapshot",
     ) -> None:
         self.env = env or {}
+        self.command = command or ["run"]
+        self.ready = ready
         self.database_url = database_url
         self.redis_url = redis_url
         self.port = free_port()
@@ -700,14 +704,15 @@ class PlatformProcess:
         env.update(self.env)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "app.py", "run", *self.extra_args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "app.py", *self.command, *self.extra_args], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"platform exited with {self.proc.returncode}:\n{self.log()}")
             try:  # ready when the live snapshot answers (the aggregator has caught up)
-                self.get("/api/v1/live/snapshot")
+                self.get("/api/v1/live/snapshot" if self.ready == "snapshot" else "/api/v1/health")
                 return self
             except urllib.error.HTTPError as exc:
                 if exc.code not in (401, 403):  # 503: not ready yet
@@ -736,7 +741,51 @@ class PlatformProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+class WorkerProcess:
+    """``python app.py worker`` (the background duties apart from the web) as a child process;
+    ``started`` once it says so (whether it leads is Redis's answer, not its own)."""
+
+    def __init__(self, database_url: str, redis_url: str, env: dict[str, str] | None = None) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.mkdtemp(prefix="minsheng-worker-")) / "worker.log"
+
+    def start(self, timeout: float = 60.0) -> "WorkerProcess":
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MINSHENG_", "DATABASE_URL", "REDIS_URL"))}
+        env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, PYTHONUNBUFFERED="1", **self.env)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen([sys.executable, "app.py", "worker"], cwd=ROOT, env=env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
+            if "background duties" in self.log():
+                return self
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not started after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def kill(self) -> None:
+        """SIGKILL: no clean stop, the lease is left to run out."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -4,6 +4,9 @@ Several server processes may share one Redis behind a load balancer. The
 aggregator must be the single writer of the live keys, so leadership is a
 Redis key with a short lease that the leader keeps renewing; if it dies, the
 lease runs out and another process takes over within ``lease_seconds``.
+
+Under ``app.py serve`` the web processes never campaign (``campaign=False``): only the
+``app.py worker`` processes compete, and a worker that stops cleanly resigns at once.
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from dashboard.live.keys import LEADER
 
 
 class Leadership:
-    def __init__(self, client: redis.Redis, lease_seconds: float = 10.0) -> None:
+    def __init__(self, client: redis.Redis, lease_seconds: float = 10.0, *, campaign: bool = True) -> None:
         self.redis = client
+        self.campaign = campaign  # False: a web process under ``serve``, never the leader
         self.lease_ms = int(lease_seconds * 1000)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._checked_at = 0.0
@@ -28,6 +32,8 @@ class Leadership:
 
     def is_leader(self) -> bool:
         """Cheap to call in a loop: talks to Redis at most every lease/4."""
+        if not self.campaign:
+            return False
         now = time.monotonic()
         if now - self._checked_at < self.lease_ms / 4000:
             return self._leader
@@ -46,3 +52,13 @@ class Leadership:
             # Keep the role through an outage: only the leader was writing.
             pass
         return self._leader
+
+    def resign(self) -> None:
+        """Give the lease up now if this process holds it (a clean stop): a standing-by
+        process takes over at its next look (within lease/4) instead of after the lease."""
+        try:
+            if self.redis.get(LEADER) == self.token:
+                self.redis.delete(LEADER)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            pass
+        self._leader = False
