@@ -32,6 +32,7 @@
     var state = {
       labels: null, channels: [], firstMinute: null, windowSize: 120, ticker: [],
       flowX: null, flowY: null, flowRepairs: 0, flowDraws: 0, flowDirty: false, flowDrawnAt: 0,
+      flowFull: false, flowChanged: {}, flowPatches: 0,
       counters: {}, units: null, touched: null,
       alerts: {}, flashes: 0, sounds: 0 // alert id -> its view; for the browser tests: what attention was asked
     };
@@ -251,6 +252,7 @@
         state.channels.forEach(function (ch) { state.flowY[ch].push(0); state.flowY[ch].shift(); });
       }
       state.firstMinute = minute - state.windowSize + 1;
+      state.flowFull = true; // every bar moves left: Plotly draws the window again
       return true;
     }
 
@@ -260,6 +262,7 @@
       var idx = minute - state.firstMinute;
       if (idx < 0 || state.channels.indexOf(ticket.channel) < 0) { return changed; }
       state.flowY[ticket.channel][idx] += 1;
+      state.flowChanged[idx] = true;
       return true;
     }
 
@@ -273,17 +276,113 @@
       });
     }
 
-    // Live changes: one Plotly.react of the page's copy, at most once per FLOW_DRAW_MS.
+    // Live changes. A new ticket changes one minute's stack: its bars' paths are rewritten in
+    // place (the segments of that minute from the ticket's channel up), in the frame the counters
+    // change, and the traces' y (and Plotly's calcdata, which a resize redraws from) follow.
+    // Plotly draws the whole chart again (Plotly.react, ~100 ms of main thread for 10 traces of
+    // 120 bars) only when the window moves on a minute, when a stack outgrows the y axis, or when
+    // the traces are not the ones it drew last (a snapshot went through Dash); at most once per
+    // FLOW_DRAW_MS. Redrawing the whole figure once a second took a seventh of the main thread at
+    // 10 tickets a second (docs/PERFORMANCE.md).
+    var drawnData = null; // the traces the last Plotly.react here drew: the ones patched in place
+    var bars = null; // [trace][minute index] -> {path, di (its calcdata point)}, from that draw
+    var FLOW_HEADROOM = 1.5; // a stack that outgrows the axis: the new top leaves room to grow
+
+    function indexBars(gd) {
+      var traces = gd.querySelectorAll(".barlayer .trace.bars");
+      if (traces.length !== state.channels.length) { return null; }
+      var out = [];
+      for (var t = 0; t < traces.length; t++) {
+        var cd = traces[t].__data__;
+        var index = cd && cd[0] && cd[0].trace ? cd[0].trace.index : t;
+        var row = [];
+        var points = traces[t].querySelectorAll("g.point");
+        for (var k = 0; k < points.length; k++) {
+          var di = points[k].__data__;
+          var path = points[k].querySelector("path");
+          var at = di && typeof di.i === "number" ? di.i : k;
+          if (!di || !path) { return null; }
+          row[at] = {path: path, di: di};
+        }
+        out[index] = row;
+      }
+      return out;
+    }
+
+    // Plotly's own rounding of a bar's edge (traces/bar/plot.js, opaque bars without a line):
+    // exact, unless the bar is under 2 px, which it widens to a whole pixel so it shows.
+    function edge(v, other) { return Math.abs(v - other) >= 2 ? v : (v > other ? Math.ceil(v) : Math.floor(v)); }
+
+    // The changed minutes' stacks, written into the drawn chart; false: Plotly must draw it.
+    function patchBars(gd) {
+      var ya = gd._fullLayout && gd._fullLayout.yaxis;
+      if (!ya || typeof ya.c2p !== "function" || !ya.range) { return false; }
+      if (!bars) { bars = indexBars(gd); }
+      if (!bars) { return false; }
+      var top = Math.max(ya.range[0], ya.range[1]);
+      var minutes = Object.keys(state.flowChanged);
+      var ok = minutes.every(function (j) {
+        var total = 0;
+        return state.channels.every(function (ch, i) {
+          total += state.flowY[ch][j];
+          return bars[i] && bars[i][j] && /^M[-\d.e]+,[-\d.e]+V[-\d.e]+H[-\d.e]+V[-\d.e]+Z$/.test(bars[i][j].path.getAttribute("d") || "");
+        }) && total <= top;
+      });
+      if (!ok) { return false; }
+      minutes.forEach(function (j) {
+        var base = 0;
+        state.channels.forEach(function (ch, i) {
+          var v = state.flowY[ch][j];
+          var bar = bars[i][j];
+          var di = bar.di;
+          if (drawnData[i].y[j] !== v || di.b !== base) {
+            drawnData[i].y[j] = v;
+            di.s = v; di.b = base; di.s0 = base; di.s1 = base + v;
+            var d = bar.path.getAttribute("d");
+            var x = d.slice(1, d.indexOf(",")), x1 = d.slice(d.indexOf("H") + 1, d.lastIndexOf("V"));
+            var y0 = ya.c2p(base, true), y1 = ya.c2p(base + v, true);
+            if (v !== 0) { y0 = edge(y0, y1); y1 = edge(y1, y0); }
+            bar.path.setAttribute("d", "M" + x + "," + y0 + "V" + y1 + "H" + x1 + "V" + y0 + "Z");
+          }
+          base += v;
+        });
+      });
+      state.flowPatches += minutes.length;
+      return true;
+    }
+
     function drawFlow() {
       var gd = graph();
       if (!state.flowDirty || !gd || !window.Plotly || !gd.data || gd.data.length !== state.channels.length) { return; }
+      if (!state.flowFull && gd.data === drawnData && patchBars(gd)) {
+        state.flowDirty = false;
+        state.flowChanged = {};
+        return;
+      }
       if (Date.now() - state.flowDrawnAt < FLOW_DRAW_MS) { return; }
       var x = state.flowX.slice();
       var data = gd.data.map(function (trace, i) {
         return Object.assign({}, trace, {x: x, y: state.flowY[state.channels[i]].slice()});
       });
-      window.Plotly.react(gd, data, gd.layout);
+      // The axis fits the window (Plotly's autorange) when the window moves or a snapshot drew
+      // it; a minute that outgrew it gets room to grow, so it is not redrawn for every ticket.
+      var yaxis = {autorange: true};
+      if (!state.flowFull && gd.data === drawnData) {
+        var highest = 0;
+        for (var j = 0; j < x.length; j++) {
+          var total = 0;
+          for (var i = 0; i < data.length; i++) { total += data[i].y[j]; }
+          highest = Math.max(highest, total);
+        }
+        yaxis = {autorange: false, range: [0, Math.ceil(highest * FLOW_HEADROOM)]};
+      }
+      var layout = Object.assign({}, gd.layout, {yaxis: Object.assign({}, gd.layout.yaxis, yaxis)});
+      window.Plotly.react(gd, data, layout);
+      drawnData = data;
+      bars = null; // the paths of this draw, indexed at the next patch
       state.flowDirty = false;
+      state.flowFull = false;
+      state.flowChanged = {};
       state.flowDrawnAt = Date.now();
       state.flowDraws += 1;
     }
