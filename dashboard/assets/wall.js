@@ -210,34 +210,104 @@
       }
       return cell;
     }
+    // Only the rows the list has room for are in the DOM (state.ticker keeps config.ticker_rows);
+    // a row that scrolls off the bottom is reused for the next new one.
+    var tickerFit = null; // rows that fit the list: measured once, again after a resize; 0: hidden
+    var spareRows = [];
     function tickerRow(item, fresh) {
-      var li = document.createElement("li");
-      // Only rows pushed while the wall watches are highlighted, once (assets/wall.css).
+      var li = spareRows.pop();
+      if (!li) {
+        li = document.createElement("li");
+        ["t-time", "t-channel", "t-topic", "t-unit"].forEach(function () { li.appendChild(document.createElement("span")); });
+        li.appendChild(document.createElement("span"));
+      }
+      // Only rows pushed while the wall watches are highlighted, once (fadeTicker, assets/wall.css).
       li.className = "ticker-item" + (fresh ? " ticker-new" : "");
+      li.highlight = null;
       var ch = state.labels.channels_short[item.channel] || item.channel;
       var topic = state.labels.topics_short[item.topic] || item.topic;
       [["t-time", L.time(item.received_at || item.at, tz, "second")],
        ["t-channel ch-" + item.channel, ch],
        ["t-topic", topic],
        // The station that must act says where, too; the district only while there is no unit.
-       ["t-unit", item.unit_name || item.district || text.no_place]].forEach(function (cell) {
-        var span = document.createElement("span");
+       ["t-unit", item.unit_name || item.district || text.no_place]].forEach(function (cell, k) {
+        var span = li.children[k];
         span.className = cell[0];
         span.textContent = cell[1];
-        li.appendChild(span);
       });
-      li.appendChild(ticketNumber(item.number || ""));
+      var number = ticketNumber(item.number || "");
+      var old = li.children[4];
+      if (old.tagName === number.tagName && !number.href) {
+        old.className = number.className;
+        old.textContent = number.textContent;
+      } else {
+        li.replaceChild(number, old);
+      }
       return li;
+    }
+    function tickerCap(list) {
+      if (tickerFit === null) {
+        var first = list.firstElementChild;
+        var row = first ? first.offsetHeight : 0;
+        tickerFit = row > 0 && list.clientHeight > 0 ? Math.ceil(list.clientHeight / row) + 1 : 0;
+      }
+      return tickerFit > 0 ? Math.min(tickerFit, config.ticker_rows) : config.ticker_rows;
     }
     function showTicker(items, fresh) {
       var list = document.getElementById("wall-ticker");
       if (!list) { return; }
-      if (!fresh) { list.textContent = ""; }
+      if (!fresh) { list.textContent = ""; highlights = []; }
       var rows = document.createDocumentFragment();
-      items.forEach(function (item) { rows.appendChild(tickerRow(item, fresh)); });
+      var added = [];
+      items.forEach(function (item) { var li = tickerRow(item, fresh); rows.appendChild(li); added.push(li); });
       list.insertBefore(rows, list.firstChild);
-      while (list.children.length > config.ticker_rows) { list.lastChild.remove(); }
+      var cap = tickerCap(list);
+      while (list.children.length > cap) { spareRows.push(list.lastChild); list.lastChild.remove(); }
+      spareRows.length = Math.min(spareRows.length, 10);
+      if (fresh && added.length) {
+        var h = {rows: added, at: Date.now(), step: 0};
+        added.forEach(function (li) { li.highlight = h; });
+        highlights.push(h);
+        fadeSoon();
+      }
     }
+    // A new row's highlight fades in steps (ticker-fade1, -fade2, then none: assets/wall.css), each
+    // a class change of that frame's rows, not a CSS animation: ten animated rows a second kept
+    // Chromium producing frames (style, paint, layerization) all the time.
+    var FADE_STEP_MS = 400;
+    var FADE_CLASSES = ["ticker-new", "ticker-new ticker-fade1", "ticker-new ticker-fade2"];
+    var highlights = [];
+    var fadeTimer = null;
+    var fadedAt = 0;
+    function fadeTicker() {
+      var now = fadedAt = Date.now();
+      highlights = highlights.filter(function (h) {
+        var step = Math.floor((now - h.at) / FADE_STEP_MS);
+        if (step === h.step) { return true; }
+        h.step = step;
+        h.rows.forEach(function (li) {
+          if (li.highlight !== h) { return; } // reused since for a newer row
+          li.className = "ticker-item" + (step < FADE_CLASSES.length ? " " + FADE_CLASSES[step] : "");
+          if (step >= FADE_CLASSES.length) { li.highlight = null; }
+        });
+        return step < FADE_CLASSES.length;
+      });
+    }
+    function fadeSoon() {
+      if (fadeTimer || !highlights.length) { return; }
+      // While frames are written anyway (write() fades too), the timer changes nothing itself.
+      fadeTimer = setTimeout(function () {
+        fadeTimer = null;
+        if (Date.now() - fadedAt >= FADE_STEP_MS / 2) { fadeTicker(); }
+        fadeSoon();
+      }, FADE_STEP_MS / 2);
+    }
+    // A resize (or a screen switch, wall_screens.js) may change how many rows fit: measure again.
+    window.addEventListener("resize", function () {
+      if (tickerFit === null) { return; }
+      tickerFit = null;
+      window.requestAnimationFrame(function () { if (state.labels) { showTicker(state.ticker, false); } });
+    });
 
     /* ------------------------------------------------------------ flow */
     // Move the window so it ends at `minute`; returns whether anything changed.
@@ -497,6 +567,7 @@
           state.ticker = t.ticker.concat(state.ticker).slice(0, config.ticker_rows);
           showTicker(t.ticker.slice(0, config.ticker_rows), true);
         }
+        fadeTicker();
         if (t.units) { showUnits(state.units); }
         if (t.banner) { showBanner(t.alerts); }
         if (t.breaches.length) {
