@@ -109,6 +109,16 @@
       });
       return tr;
     }
+    // The table with a frame's changed rows (by unit code) put in, in `order` when given.
+    function patchUnits(units, rows, order) {
+      var byCode = {};
+      var codes = (units || []).map(function (u) { byCode[u.unit_code] = u; return u.unit_code; });
+      (rows || []).forEach(function (u) {
+        if (!byCode[u.unit_code]) { codes.push(u.unit_code); }
+        byCode[u.unit_code] = u;
+      });
+      return (order || codes).map(function (code) { return byCode[code]; }).filter(Boolean);
+    }
     function showUnits(units) {
       var body = document.getElementById("wall-units");
       if (!units || !body) { return; }
@@ -552,7 +562,9 @@
       if (msg.counters.seq === live.seq) {
         Object.assign(state.counters, msg.counters);
         t.counters = true;
+        // The whole table (a keyframe), or its rows that changed and, with a new ranking, the order.
         if (msg.units) { state.units = msg.units; t.units = true; }
+        if (msg.unit_rows || msg.unit_order) { state.units = patchUnits(state.units, msg.unit_rows, msg.unit_order); t.units = true; }
       }
       if (msg.warnings !== undefined) { t.warnings = msg.warnings; }
       state.lastServerTime = msg.server_time;
