@@ -431,7 +431,11 @@
       return true;
     }
 
-    function drawFlow() {
+    // inFrame: called while the frame that shows new counters is being made. A whole redraw is
+    // then left to a task of its own, after that frame: the counters reach the screen without
+    // waiting for Plotly.
+    var drawLater = null;
+    function drawFlow(inFrame) {
       var gd = graph();
       if (!state.flowDirty || !gd || !window.Plotly || !gd.data || gd.data.length !== state.channels.length) { return; }
       if (!state.flowFull && gd.data === drawnData && patchBars(gd)) {
@@ -440,6 +444,10 @@
         return;
       }
       if (Date.now() - state.flowDrawnAt < FLOW_DRAW_MS) { return; }
+      if (inFrame) {
+        if (!drawLater) { drawLater = setTimeout(function () { drawLater = null; drawFlow(false); }, 0); }
+        return;
+      }
       var x = state.flowX.slice();
       var data = gd.data.map(function (trace, i) {
         return Object.assign({}, trace, {x: x, y: state.flowY[state.channels[i]].slice()});
@@ -592,7 +600,7 @@
         showWarnings(t.warnings);
         markUpdated(state.lastServerTime);
       }
-      drawFlow();
+      drawFlow(true);
     }
 
     /* ------------------------------------------- a branch bureau's wall */
@@ -620,7 +628,7 @@
                       auth: branch ? {unit: config.unit} : undefined});
     live.wall = state; // for the browser tests and debugging
     setInterval(repairFlow, 1000);
-    setInterval(drawFlow, FLOW_DRAW_MS); // the last change of a burst is drawn too
+    setInterval(function () { drawFlow(false); }, FLOW_DRAW_MS); // the last change of a burst is drawn too
     setInterval(tickClock, 1000);
   });
 })();
