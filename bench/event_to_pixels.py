@@ -26,6 +26,14 @@ main thread under 20% busy at 10 tickets/s, cold load ≤ 2.5 MB and first numbe
     python bench/event_to_pixels.py --rate 10 --seconds 60
     python bench/event_to_pixels.py --rate 1 --seconds 60
     python bench/event_to_pixels.py --backend embedded --rate 10
+    python bench/event_to_pixels.py --rate 10 --seconds 30 --profile /tmp/wall-trace.json
+
+``--profile PATH``: during the last steady run, a Chrome trace of the page (written to PATH; it
+opens in DevTools' Performance panel or Perfetto) and a V8 CPU profile (PATH with the suffix
+``.cpuprofile``, for DevTools too); printed: the main
+thread's self time by trace event (script, style, layout, paint, compositing, ...) and the
+script's self time by function. Tracing costs the page time of its own: the latency and busy
+figures of a profiled run are not the benchmark's.
 """
 from __future__ import annotations
 
@@ -188,7 +196,72 @@ def cold_load(browser: Any, url: str) -> dict[str, Any]:
     return result
 
 
-def steady(browser: Any, url: str, feed: Feed, plain: PlainClient, rate: float, seconds: float) -> dict[str, Any]:
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute", "blink",
+                    "disabled-by-default-devtools.timeline.frame", "cc", "gpu", "viz"]
+
+
+def main_thread_self_times(trace: dict[str, Any]) -> tuple[float, list[tuple[str, float]]]:
+    """The busiest renderer main thread of a Chrome trace: its busy time (the top-level tasks)
+    and each event name's self time (its duration less its children's), in ms, largest first."""
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    mains = {(e["pid"], e["tid"]) for e in events
+             if e.get("ph") == "M" and e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"}
+    spans: dict[tuple[int, int], list[tuple[float, float, str]]] = {}
+    open_: dict[tuple[int, int], list[tuple[float, str]]] = {}
+    for e in events:
+        key = (e.get("pid"), e.get("tid"))
+        if key not in mains:
+            continue
+        if e.get("ph") == "X" and "dur" in e:
+            spans.setdefault(key, []).append((e["ts"], e["ts"] + e["dur"], e["name"]))
+        elif e.get("ph") == "B":
+            open_.setdefault(key, []).append((e["ts"], e["name"]))
+        elif e.get("ph") == "E" and open_.get(key):
+            start, name = open_[key].pop()
+            spans.setdefault(key, []).append((start, e["ts"], name))
+    best: tuple[float, list[tuple[str, float]]] = (0.0, [])
+    for key, items in spans.items():
+        items.sort(key=lambda s: (s[0], -s[1]))
+        stack: list[list[Any]] = []  # [start, end, name, children's time]
+        selfs: dict[str, float] = {}
+        busy = 0.0
+
+        def close(item: list[Any]) -> None:
+            selfs[item[2]] = selfs.get(item[2], 0.0) + (item[1] - item[0] - item[3])
+
+        for start, end, name in items:
+            while stack and stack[-1][1] <= start:
+                close(stack.pop())
+            if stack and end <= stack[-1][1]:
+                stack[-1][3] += end - start
+            elif stack:  # overlaps its parent's end (clock skew): a top-level task of its own
+                while stack:
+                    close(stack.pop())
+            if not stack:
+                busy += end - start
+            stack.append([start, end, name, 0.0])
+        while stack:
+            close(stack.pop())
+        if busy > best[0]:
+            best = (busy / 1000, sorted(((n, t / 1000) for n, t in selfs.items()), key=lambda x: -x[1]))
+    return best
+
+
+def js_self_times(profile: dict[str, Any]) -> list[tuple[str, float]]:
+    """A V8 CPU profile's self time by function (name, file:line), in ms, largest first."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    out: dict[str, float] = {}
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"]):
+        frame = nodes[node_id]["callFrame"]
+        where = frame["url"].split("?")[0].rsplit("/", 1)[-1]
+        name = f"{frame['functionName'] or '(anonymous)'} {where}:{frame['lineNumber'] + 1}" if where else \
+            frame["functionName"] or "(anonymous)"
+        out[name] = out.get(name, 0.0) + delta / 1000
+    return sorted(out.items(), key=lambda x: -x[1])
+
+
+def steady(browser: Any, url: str, feed: Feed, plain: PlainClient, rate: float, seconds: float,
+           profile: str | None = None) -> dict[str, Any]:
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
     cdp = context.new_cdp_session(page)
@@ -219,10 +292,29 @@ def steady(browser: Any, url: str, feed: Feed, plain: PlainClient, rate: float, 
     before, t0 = {n: metric(n) for n in names}, time.monotonic()
     ws["bytes"] = ws["frames"] = 0
     plain.take()
+    if profile:
+        browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+        cdp.send("Profiler.start")
     committed = feed.run(rate, seconds)
     page.wait_for_timeout(2000)  # the last tickets reach the screen
     wall = time.monotonic() - t0
     spent = {n: metric(n) - before[n] for n in names}
+    profiled: dict[str, Any] = {}
+    if profile:
+        cpu = cdp.send("Profiler.stop")["profile"]
+        raw = browser.stop_tracing()
+        Path(profile).write_bytes(raw)
+        Path(profile).with_suffix(".cpuprofile").write_text(json.dumps(cpu))
+        busy_ms, by_event = main_thread_self_times(json.loads(raw))
+        functions = js_self_times(cpu)
+        profiled = {
+            "profile_trace": profile,
+            "profile_main_thread_busy_ms": round(busy_ms),
+            "profile_main_thread_by_event_ms": [(n, round(t)) for n, t in by_event[:25]],
+            "profile_script_by_function_ms": [(n, round(t)) for n, t in functions[:25]],
+        }
     plain_bytes, plain_frames = plain.take()
     pixels: list[list[float]] = page.evaluate("window.__pixels")
     latencies, missing = [], 0
@@ -249,10 +341,12 @@ def steady(browser: Any, url: str, feed: Feed, plain: PlainClient, rate: float, 
         "page_deflate": ws["deflate"],
         "plain_client_frames_per_min": round(plain_frames / minutes),
         "plain_client_bytes_per_min": round(plain_bytes / minutes),
+        **profiled,
     }
 
 
-def run(backend: str, rates: list[float], seconds: float, idle_seconds: float) -> dict[str, Any]:
+def run(backend: str, rates: list[float], seconds: float, idle_seconds: float,
+        profile: str | None = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     servers: list[Any] = []
@@ -281,7 +375,8 @@ def run(backend: str, rates: list[float], seconds: float, idle_seconds: float) -
             try:
                 out.update(cold_load(browser, url))
                 plain = PlainClient(platform.base_url)
-                out["runs"] = [steady(browser, url, feed, plain, rate, seconds) for rate in rates]
+                out["runs"] = [steady(browser, url, feed, plain, rate, seconds,
+                                      profile if k == len(rates) - 1 else None) for k, rate in enumerate(rates)]
                 plain.sio.disconnect()
             finally:
                 browser.close()
@@ -298,8 +393,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, action="append", help="tickets per second (repeatable; default 1 and 10)")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each steady run")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="length of each no-screen CPU reading")
+    parser.add_argument("--profile", metavar="PATH", help="trace and profile the last steady run (see above)")
     args = parser.parse_args()
-    result = run(args.backend, args.rate or [1.0, 10.0], args.seconds, args.idle_seconds)
+    result = run(args.backend, args.rate or [1.0, 10.0], args.seconds, args.idle_seconds, args.profile)
     runs = result.pop("runs")
     biggest = result.pop("cold_biggest")
     width = max(len(k) for k in result)
@@ -312,7 +408,12 @@ def main() -> None:
         print("-" * 40)
         w = max(len(k) for k in r)
         for key, value in r.items():
-            print(f"{key:<{w}}  {value}")
+            if isinstance(value, list):
+                print(key)
+                for name, ms in value:
+                    print(f"    {ms:>7,} ms  {name}")
+            else:
+                print(f"{key:<{w}}  {value}")
     print("-" * 40)
     print("targets:", TARGETS)
 

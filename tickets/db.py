@@ -1,8 +1,9 @@
 """Engines, bulk writing, and the commit listeners of the live path.
 
 Sessions come from ``tickets.bootstrap`` (each one a ``tickets.uow.UnitOfWork``).
-After a commit that wrote outbox rows, listeners are told, so the relay can
-move them at once instead of waiting for its next poll.
+After a commit that wrote outbox rows, listeners in this process are told, and on
+PostgreSQL the transaction sends a NOTIFY (``OUTBOX_CHANNEL``) for relays in other
+processes, so the relay moves them at once instead of waiting for its next poll.
 """
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickets import jsontext
+
+# PostgreSQL: every transaction that wrote outbox rows sends a NOTIFY on this channel, delivered
+# when it commits, so a relay in any process (dashboard/live/relay.py LISTENs) wakes at once
+# instead of polling the outbox.
+OUTBOX_CHANNEL = "ms_outbox"
 
 _commit_listeners: list[Callable[[], None]] = []
 _listeners_lock = threading.Lock()
@@ -77,6 +83,13 @@ def make_engine(url: str, *, lock_timeout_seconds: float = 10.0, statement_timeo
 def tell_outbox_listeners(factory: sessionmaker[Any]) -> None:
     """Wire ``factory``'s sessions to call the :func:`on_outbox_commit` listeners after a commit
     that wrote outbox rows."""
+
+    @event.listens_for(factory, "before_commit")
+    def _notify_relays(session: Session) -> None:
+        # In the transaction that wrote the rows: PostgreSQL delivers it at the commit, after the
+        # rows are visible, and not at all on a rollback.
+        if session.info.get("wrote_outbox") and session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
 
     @event.listens_for(factory, "after_commit")
     def _notify(session: Session) -> None:

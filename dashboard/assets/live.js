@@ -81,12 +81,24 @@
     });
   }
 
+  // One Intl.DateTimeFormat per zone and style, kept: toLocaleTimeString(locale, options) builds
+  // one per call, a visible share of a wall's script at ten ticker rows a second. The options
+  // are what toLocaleString / toLocaleTimeString fill in themselves, so the text is the same.
+  var formats = {};
+  var STYLES = {
+    datetime: {year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric"},
+    minute: {hour: "2-digit", minute: "2-digit"},
+    second: {hour: "numeric", minute: "numeric", second: "numeric"}
+  };
   function time(when, tz, style) {
     var d = when instanceof Date ? when : new Date(when);
-    if (style === "datetime") { return d.toLocaleString(FORMAT_LOCALE, {timeZone: tz, hour12: false}); }
-    var opts = {timeZone: tz, hour12: false};
-    if (style === "minute") { opts.hour = "2-digit"; opts.minute = "2-digit"; }
-    return d.toLocaleTimeString(FORMAT_LOCALE, opts);
+    var key = tz + "|" + style;
+    var f = formats[key];
+    if (!f) {
+      f = formats[key] = new Intl.DateTimeFormat(FORMAT_LOCALE, Object.assign(
+        {timeZone: tz, hour12: false}, STYLES[style] || STYLES.second));
+    }
+    return f.format(d);
   }
 
   function el(type, className, children, key, more) {

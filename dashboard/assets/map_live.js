@@ -13,9 +13,10 @@
 (function () {
   "use strict";
   var FRAME_ID = "wall-map";
+  var FLUSH_MS = 1000;
   var st = {
     queue: [], alerts: [], loading: false, loads: 0, applied: 0, latencies: [], registered: false,
-    lastLoad: null
+    lastLoad: null, watching: false
   };
   window.minshengMapLive = st; // read by the browser tests
 
@@ -28,9 +29,23 @@
     } catch (e) { return null; } // not same-origin (should not happen): no live map
   }
 
+  // Whether the map is on screen: a wall screen that hides it (wall_screens.css) skips the
+  // redraws, and draws what waited once it shows the map again.
+  var visible = true;
+  function watch() {
+    var frame = document.getElementById(FRAME_ID);
+    if (!frame || !window.IntersectionObserver || st.watching) { return; }
+    st.watching = true;
+    new IntersectionObserver(function (entries) {
+      visible = entries[entries.length - 1].isIntersecting;
+      if (visible) { flush(); }
+    }).observe(frame);
+  }
+
   function flush() {
     var m = api();
-    if (!m || st.loading) { return; }
+    watch();
+    if (!m || st.loading || !visible) { return; }
     if (st.queue.length) {
       var batch = st.queue;
       st.queue = [];
@@ -98,5 +113,8 @@
     live.on("snapshot", reload);
     st.registered = true;
   });
-  setInterval(flush, 500); // at most two redraws a second; the map document may become ready after the first events
+  // At most one redraw a second (leaflet.heat recolours its whole canvas each time: two a
+  // second were a visible share of the wall's main thread at 10 tickets/s); the map document
+  // may become ready after the first events.
+  setInterval(flush, FLUSH_MS);
 })();

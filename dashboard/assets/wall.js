@@ -32,6 +32,7 @@
     var state = {
       labels: null, channels: [], firstMinute: null, windowSize: 120, ticker: [],
       flowX: null, flowY: null, flowRepairs: 0, flowDraws: 0, flowDirty: false, flowDrawnAt: 0,
+      flowFull: false, flowChanged: {}, flowPatches: 0,
       counters: {}, units: null, touched: null,
       alerts: {}, flashes: 0, sounds: 0 // alert id -> its view; for the browser tests: what attention was asked
     };
@@ -107,6 +108,16 @@
         tr.appendChild(td);
       });
       return tr;
+    }
+    // The table with a frame's changed rows (by unit code) put in, in `order` when given.
+    function patchUnits(units, rows, order) {
+      var byCode = {};
+      var codes = (units || []).map(function (u) { byCode[u.unit_code] = u; return u.unit_code; });
+      (rows || []).forEach(function (u) {
+        if (!byCode[u.unit_code]) { codes.push(u.unit_code); }
+        byCode[u.unit_code] = u;
+      });
+      return (order || codes).map(function (code) { return byCode[code]; }).filter(Boolean);
     }
     function showUnits(units) {
       var body = document.getElementById("wall-units");
@@ -209,34 +220,104 @@
       }
       return cell;
     }
+    // Only the rows the list has room for are in the DOM (state.ticker keeps config.ticker_rows);
+    // a row that scrolls off the bottom is reused for the next new one.
+    var tickerFit = null; // rows that fit the list: measured once, again after a resize; 0: hidden
+    var spareRows = [];
     function tickerRow(item, fresh) {
-      var li = document.createElement("li");
-      // Only rows pushed while the wall watches are highlighted, once (assets/wall.css).
+      var li = spareRows.pop();
+      if (!li) {
+        li = document.createElement("li");
+        ["t-time", "t-channel", "t-topic", "t-unit"].forEach(function () { li.appendChild(document.createElement("span")); });
+        li.appendChild(document.createElement("span"));
+      }
+      // Only rows pushed while the wall watches are highlighted, once (fadeTicker, assets/wall.css).
       li.className = "ticker-item" + (fresh ? " ticker-new" : "");
+      li.highlight = null;
       var ch = state.labels.channels_short[item.channel] || item.channel;
       var topic = state.labels.topics_short[item.topic] || item.topic;
       [["t-time", L.time(item.received_at || item.at, tz, "second")],
        ["t-channel ch-" + item.channel, ch],
        ["t-topic", topic],
        // The station that must act says where, too; the district only while there is no unit.
-       ["t-unit", item.unit_name || item.district || text.no_place]].forEach(function (cell) {
-        var span = document.createElement("span");
+       ["t-unit", item.unit_name || item.district || text.no_place]].forEach(function (cell, k) {
+        var span = li.children[k];
         span.className = cell[0];
         span.textContent = cell[1];
-        li.appendChild(span);
       });
-      li.appendChild(ticketNumber(item.number || ""));
+      var number = ticketNumber(item.number || "");
+      var old = li.children[4];
+      if (old.tagName === number.tagName && !number.href) {
+        old.className = number.className;
+        old.textContent = number.textContent;
+      } else {
+        li.replaceChild(number, old);
+      }
       return li;
+    }
+    function tickerCap(list) {
+      if (tickerFit === null) {
+        var first = list.firstElementChild;
+        var row = first ? first.offsetHeight : 0;
+        tickerFit = row > 0 && list.clientHeight > 0 ? Math.ceil(list.clientHeight / row) + 1 : 0;
+      }
+      return tickerFit > 0 ? Math.min(tickerFit, config.ticker_rows) : config.ticker_rows;
     }
     function showTicker(items, fresh) {
       var list = document.getElementById("wall-ticker");
       if (!list) { return; }
-      if (!fresh) { list.textContent = ""; }
+      if (!fresh) { list.textContent = ""; highlights = []; }
       var rows = document.createDocumentFragment();
-      items.forEach(function (item) { rows.appendChild(tickerRow(item, fresh)); });
+      var added = [];
+      items.forEach(function (item) { var li = tickerRow(item, fresh); rows.appendChild(li); added.push(li); });
       list.insertBefore(rows, list.firstChild);
-      while (list.children.length > config.ticker_rows) { list.lastChild.remove(); }
+      var cap = tickerCap(list);
+      while (list.children.length > cap) { spareRows.push(list.lastChild); list.lastChild.remove(); }
+      spareRows.length = Math.min(spareRows.length, 10);
+      if (fresh && added.length) {
+        var h = {rows: added, at: Date.now(), step: 0};
+        added.forEach(function (li) { li.highlight = h; });
+        highlights.push(h);
+        fadeSoon();
+      }
     }
+    // A new row's highlight fades in steps (ticker-fade1, -fade2, then none: assets/wall.css), each
+    // a class change of that frame's rows, not a CSS animation: ten animated rows a second kept
+    // Chromium producing frames (style, paint, layerization) all the time.
+    var FADE_STEP_MS = 400;
+    var FADE_CLASSES = ["ticker-new", "ticker-new ticker-fade1", "ticker-new ticker-fade2"];
+    var highlights = [];
+    var fadeTimer = null;
+    var fadedAt = 0;
+    function fadeTicker() {
+      var now = fadedAt = Date.now();
+      highlights = highlights.filter(function (h) {
+        var step = Math.floor((now - h.at) / FADE_STEP_MS);
+        if (step === h.step) { return true; }
+        h.step = step;
+        h.rows.forEach(function (li) {
+          if (li.highlight !== h) { return; } // reused since for a newer row
+          li.className = "ticker-item" + (step < FADE_CLASSES.length ? " " + FADE_CLASSES[step] : "");
+          if (step >= FADE_CLASSES.length) { li.highlight = null; }
+        });
+        return step < FADE_CLASSES.length;
+      });
+    }
+    function fadeSoon() {
+      if (fadeTimer || !highlights.length) { return; }
+      // While frames are written anyway (write() fades too), the timer changes nothing itself.
+      fadeTimer = setTimeout(function () {
+        fadeTimer = null;
+        if (Date.now() - fadedAt >= FADE_STEP_MS / 2) { fadeTicker(); }
+        fadeSoon();
+      }, FADE_STEP_MS / 2);
+    }
+    // A resize (or a screen switch, wall_screens.js) may change how many rows fit: measure again.
+    window.addEventListener("resize", function () {
+      if (tickerFit === null) { return; }
+      tickerFit = null;
+      window.requestAnimationFrame(function () { if (state.labels) { showTicker(state.ticker, false); } });
+    });
 
     /* ------------------------------------------------------------ flow */
     // Move the window so it ends at `minute`; returns whether anything changed.
@@ -251,6 +332,7 @@
         state.channels.forEach(function (ch) { state.flowY[ch].push(0); state.flowY[ch].shift(); });
       }
       state.firstMinute = minute - state.windowSize + 1;
+      state.flowFull = true; // every bar moves left: Plotly draws the window again
       return true;
     }
 
@@ -260,6 +342,7 @@
       var idx = minute - state.firstMinute;
       if (idx < 0 || state.channels.indexOf(ticket.channel) < 0) { return changed; }
       state.flowY[ticket.channel][idx] += 1;
+      state.flowChanged[idx] = true;
       return true;
     }
 
@@ -273,17 +356,121 @@
       });
     }
 
-    // Live changes: one Plotly.react of the page's copy, at most once per FLOW_DRAW_MS.
-    function drawFlow() {
+    // Live changes. A new ticket changes one minute's stack: its bars' paths are rewritten in
+    // place (the segments of that minute from the ticket's channel up), in the frame the counters
+    // change, and the traces' y (and Plotly's calcdata, which a resize redraws from) follow.
+    // Plotly draws the whole chart again (Plotly.react, ~100 ms of main thread for 10 traces of
+    // 120 bars) only when the window moves on a minute, when a stack outgrows the y axis, or when
+    // the traces are not the ones it drew last (a snapshot went through Dash); at most once per
+    // FLOW_DRAW_MS. Redrawing the whole figure once a second took a seventh of the main thread at
+    // 10 tickets a second (docs/PERFORMANCE.md).
+    var drawnData = null; // the traces the last Plotly.react here drew: the ones patched in place
+    var bars = null; // [trace][minute index] -> {path, di (its calcdata point)}, from that draw
+    var FLOW_HEADROOM = 1.5; // a stack that outgrows the axis: the new top leaves room to grow
+
+    function indexBars(gd) {
+      var traces = gd.querySelectorAll(".barlayer .trace.bars");
+      if (traces.length !== state.channels.length) { return null; }
+      var out = [];
+      for (var t = 0; t < traces.length; t++) {
+        var cd = traces[t].__data__;
+        var index = cd && cd[0] && cd[0].trace ? cd[0].trace.index : t;
+        var row = [];
+        var points = traces[t].querySelectorAll("g.point");
+        for (var k = 0; k < points.length; k++) {
+          var di = points[k].__data__;
+          var path = points[k].querySelector("path");
+          var at = di && typeof di.i === "number" ? di.i : k;
+          if (!di || !path) { return null; }
+          row[at] = {path: path, di: di};
+        }
+        out[index] = row;
+      }
+      return out;
+    }
+
+    // Plotly's own rounding of a bar's edge (traces/bar/plot.js, opaque bars without a line):
+    // exact, unless the bar is under 2 px, which it widens to a whole pixel so it shows.
+    function edge(v, other) { return Math.abs(v - other) >= 2 ? v : (v > other ? Math.ceil(v) : Math.floor(v)); }
+
+    // The changed minutes' stacks, written into the drawn chart; false: Plotly must draw it.
+    function patchBars(gd) {
+      var ya = gd._fullLayout && gd._fullLayout.yaxis;
+      if (!ya || typeof ya.c2p !== "function" || !ya.range) { return false; }
+      if (!bars) { bars = indexBars(gd); }
+      if (!bars) { return false; }
+      var top = Math.max(ya.range[0], ya.range[1]);
+      var minutes = Object.keys(state.flowChanged);
+      var ok = minutes.every(function (j) {
+        var total = 0;
+        return state.channels.every(function (ch, i) {
+          total += state.flowY[ch][j];
+          return bars[i] && bars[i][j] && /^M[-\d.e]+,[-\d.e]+V[-\d.e]+H[-\d.e]+V[-\d.e]+Z$/.test(bars[i][j].path.getAttribute("d") || "");
+        }) && total <= top;
+      });
+      if (!ok) { return false; }
+      minutes.forEach(function (j) {
+        var base = 0;
+        state.channels.forEach(function (ch, i) {
+          var v = state.flowY[ch][j];
+          var bar = bars[i][j];
+          var di = bar.di;
+          if (drawnData[i].y[j] !== v || di.b !== base) {
+            drawnData[i].y[j] = v;
+            di.s = v; di.b = base; di.s0 = base; di.s1 = base + v;
+            var d = bar.path.getAttribute("d");
+            var x = d.slice(1, d.indexOf(",")), x1 = d.slice(d.indexOf("H") + 1, d.lastIndexOf("V"));
+            var y0 = ya.c2p(base, true), y1 = ya.c2p(base + v, true);
+            if (v !== 0) { y0 = edge(y0, y1); y1 = edge(y1, y0); }
+            bar.path.setAttribute("d", "M" + x + "," + y0 + "V" + y1 + "H" + x1 + "V" + y0 + "Z");
+          }
+          base += v;
+        });
+      });
+      state.flowPatches += minutes.length;
+      return true;
+    }
+
+    // inFrame: called while the frame that shows new counters is being made. A whole redraw is
+    // then left to a task of its own, after that frame: the counters reach the screen without
+    // waiting for Plotly.
+    var drawLater = null;
+    function drawFlow(inFrame) {
       var gd = graph();
       if (!state.flowDirty || !gd || !window.Plotly || !gd.data || gd.data.length !== state.channels.length) { return; }
+      if (!state.flowFull && gd.data === drawnData && patchBars(gd)) {
+        state.flowDirty = false;
+        state.flowChanged = {};
+        return;
+      }
       if (Date.now() - state.flowDrawnAt < FLOW_DRAW_MS) { return; }
+      if (inFrame) {
+        if (!drawLater) { drawLater = setTimeout(function () { drawLater = null; drawFlow(false); }, 0); }
+        return;
+      }
       var x = state.flowX.slice();
       var data = gd.data.map(function (trace, i) {
         return Object.assign({}, trace, {x: x, y: state.flowY[state.channels[i]].slice()});
       });
-      window.Plotly.react(gd, data, gd.layout);
+      // The axis fits the window (Plotly's autorange) when the window moves or a snapshot drew
+      // it; a minute that outgrew it gets room to grow, so it is not redrawn for every ticket.
+      var yaxis = {autorange: true};
+      if (!state.flowFull && gd.data === drawnData) {
+        var highest = 0;
+        for (var j = 0; j < x.length; j++) {
+          var total = 0;
+          for (var i = 0; i < data.length; i++) { total += data[i].y[j]; }
+          highest = Math.max(highest, total);
+        }
+        yaxis = {autorange: false, range: [0, Math.ceil(highest * FLOW_HEADROOM)]};
+      }
+      var layout = Object.assign({}, gd.layout, {yaxis: Object.assign({}, gd.layout.yaxis, yaxis)});
+      window.Plotly.react(gd, data, layout);
+      drawnData = data;
+      bars = null; // the paths of this draw, indexed at the next patch
       state.flowDirty = false;
+      state.flowFull = false;
+      state.flowChanged = {};
       state.flowDrawnAt = Date.now();
       state.flowDraws += 1;
     }
@@ -383,7 +570,9 @@
       if (msg.counters.seq === live.seq) {
         Object.assign(state.counters, msg.counters);
         t.counters = true;
+        // The whole table (a keyframe), or its rows that changed and, with a new ranking, the order.
         if (msg.units) { state.units = msg.units; t.units = true; }
+        if (msg.unit_rows || msg.unit_order) { state.units = patchUnits(state.units, msg.unit_rows, msg.unit_order); t.units = true; }
       }
       if (msg.warnings !== undefined) { t.warnings = msg.warnings; }
       state.lastServerTime = msg.server_time;
@@ -398,6 +587,7 @@
           state.ticker = t.ticker.concat(state.ticker).slice(0, config.ticker_rows);
           showTicker(t.ticker.slice(0, config.ticker_rows), true);
         }
+        fadeTicker();
         if (t.units) { showUnits(state.units); }
         if (t.banner) { showBanner(t.alerts); }
         if (t.breaches.length) {
@@ -410,7 +600,7 @@
         showWarnings(t.warnings);
         markUpdated(state.lastServerTime);
       }
-      drawFlow();
+      drawFlow(true);
     }
 
     /* ------------------------------------------- a branch bureau's wall */
@@ -438,7 +628,7 @@
                       auth: branch ? {unit: config.unit} : undefined});
     live.wall = state; // for the browser tests and debugging
     setInterval(repairFlow, 1000);
-    setInterval(drawFlow, FLOW_DRAW_MS); // the last change of a burst is drawn too
+    setInterval(function () { drawFlow(false); }, FLOW_DRAW_MS); // the last change of a burst is drawn too
     setInterval(tickClock, 1000);
   });
 })();

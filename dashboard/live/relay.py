@@ -4,6 +4,15 @@ A row is marked relayed only after Redis accepted it, so a crash or a Redis
 outage loses nothing; at worst a row is sent twice, and the aggregator
 ignores an event id it has already applied. On PostgreSQL, rows are taken
 with ``FOR UPDATE SKIP LOCKED`` so two relays never send the same batch.
+
+When to look: a commit in this process that wrote outbox rows wakes the relay
+(``tickets.db.on_outbox_commit``). On PostgreSQL a thread LISTENs on
+``tickets.db.OUTBOX_CHANNEL`` (every such transaction NOTIFYs), so commits in
+other processes wake it too, and the relay polls only every
+``LISTEN_FALLBACK_SECONDS``, to be safe. Elsewhere (SQLite) it polls every
+``poll_seconds`` while rows keep coming, doubling the pause while none do, up
+to ``IDLE_POLL_SECONDS``: polling every 50 ms was most of the live path's CPU
+with no screen connected (docs/PERFORMANCE.md).
 """
 from __future__ import annotations
 
@@ -19,7 +28,7 @@ from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.keys import EVENTS_STREAM, STREAM_MAXLEN
 from tickets.uow import UnitOfWork
-from tickets.db import json_list, on_outbox_commit, remove_outbox_listener
+from tickets.db import OUTBOX_CHANNEL, json_list, on_outbox_commit, remove_outbox_listener
 from tickets.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -27,6 +36,55 @@ log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 # At most this much payload per round (at least one message, whatever its size).
 RELAY_BYTES = 8_000_000
+# The slowest poll: on PostgreSQL while LISTENing (a lost notification costs at most this), and
+# the longest idle pause elsewhere (a commit in another process waits at most this).
+LISTEN_FALLBACK_SECONDS = 1.0
+IDLE_POLL_SECONDS = 0.5
+
+
+class OutboxListener:
+    """PostgreSQL only: LISTEN on the outbox channel in a thread of its own and set ``wake`` on
+    each notification. ``listening`` is true while the LISTEN stands; after losing its
+    connection it connects again (and wakes the relay: commits meanwhile were not heard)."""
+
+    def __init__(self, url: str, wake: threading.Event) -> None:
+        self.url = url
+        self.wake = wake
+        self.listening = False
+        self.heard = 0
+
+    @classmethod
+    def of(cls, factory: sessionmaker[UnitOfWork], wake: threading.Event) -> OutboxListener | None:
+        bind = factory.kw.get("bind")
+        if bind is None or bind.dialect.name != "postgresql":
+            return None
+        return cls(bind.url.set(drivername="postgresql").render_as_string(hide_password=False), wake)
+
+    def run(self, stop: threading.Event) -> None:
+        import psycopg
+
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self.listening = True
+                    self.wake.set()
+                    while not stop.is_set():
+                        for _note in conn.notifies(timeout=LISTEN_FALLBACK_SECONDS, stop_after=1):
+                            self.heard += 1
+                            self.wake.set()
+            except Exception as exc:  # the database restarting: poll meanwhile, listen again
+                if self.listening:
+                    log.warning("outbox LISTEN lost (%s): polling until it is back", exc)
+                self.listening = False
+                self.wake.set()
+                stop.wait(2.0)
+        self.listening = False
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(stop,), name="outbox-listen", daemon=True)
+        thread.start()
+        return thread
 
 
 class OutboxRelay:
@@ -47,6 +105,7 @@ class OutboxRelay:
         self.wake = threading.Event()
         self.relayed = 0
         self.more = False  # the last round left pending rows behind: go again at once
+        self.listener: OutboxListener | None = None  # PostgreSQL: started by run()
 
     def run_once(self) -> int:
         """Send one batch of pending rows; return how many were sent."""
@@ -90,9 +149,19 @@ class OutboxRelay:
         self.relayed += len(rows)
         return len(rows)
 
+    def pause(self, idle: float) -> float:
+        """How long to wait for a wake-up before looking again."""
+        if self.listener is not None and self.listener.listening:
+            return LISTEN_FALLBACK_SECONDS
+        return idle
+
     def run(self, stop: threading.Event, is_leader: Callable[[], bool] = lambda: True) -> None:
         on_outbox_commit(self.wake.set)
+        self.listener = OutboxListener.of(self.factory, self.wake)
+        if self.listener is not None:
+            self.listener.start(stop)
         down_since: datetime | None = None
+        idle = self.poll_seconds
         try:
             while not stop.is_set():
                 if not is_leader():
@@ -113,8 +182,12 @@ class OutboxRelay:
                     log.exception("outbox relay failed; retrying")
                     stop.wait(1.0)
                     continue
-                if not (sent and self.more):
-                    self.wake.wait(self.poll_seconds)
-                    self.wake.clear()
+                if sent and self.more:
+                    continue
+                # Rows came: look again soon; none: wait longer each time (until woken).
+                idle = self.poll_seconds if sent else min(max(idle, self.poll_seconds) * 2, IDLE_POLL_SECONDS)
+                if self.wake.wait(self.pause(idle)):
+                    idle = self.poll_seconds
+                self.wake.clear()
         finally:
             remove_outbox_listener(self.wake.set)

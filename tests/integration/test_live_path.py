@@ -18,7 +18,8 @@ from dashboard.live import keys as K
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.clock import ClockWatch
 from dashboard.live.relay import OutboxRelay
-from tests.helpers import LiveBackend, MONDAY_9, TZ, Clock, add_small_bureau, new_request, outbox_events, submit
+from tests.helpers import (LiveBackend, MONDAY_9, TZ, Clock, add_small_bureau, new_request, outbox_events, submit,
+                           wait_until)
 from tickets import lifecycle
 from tickets.uow import unit_of_work
 from tickets.models import OutboxMessage, Ticket
@@ -371,12 +372,15 @@ def test_a_frame_carries_what_changed_not_whole_views(live_world: World, monkeyp
     assert [e["event"] for e in frame["events"]] == ["received", "dispatched"]
     assert frame["counters"] == {"epoch": first["counters"]["epoch"], "seq": frame["events"][-1]["seq"],
                                  "received_today": 1, "open_now": 1}
-    assert [u["received"] for u in frame["units"] if u["unit_code"] == "JN-LX"] == [1]  # the table changed
+    # The table changed: the frame carries its changed rows (by unit code), not the whole table.
+    assert "units" not in frame
+    assert [u["received"] for u in frame["unit_rows"] if u["unit_code"] == "JN-LX"] == [1]
+    assert len(frame["unit_rows"]) < len(first["units"])
 
     live_world.aggregator.push([])  # nothing happened since
     quiet = live_world.pushed[-1]
     assert quiet["counters"] == {"epoch": first["counters"]["epoch"], "seq": frame["counters"]["seq"]}
-    assert "units" not in quiet and "warnings" not in quiet
+    assert not {"units", "unit_rows", "unit_order", "warnings"} & set(quiet)
 
     wire = push.wall_frame(frame)
     received, dispatched = wire["events"]
@@ -404,3 +408,79 @@ def test_no_frame_is_built_while_no_screen_listens(live_world: World) -> None:
     live_world.aggregator.push([])
     (frame,) = live_world.pushed
     assert frame["counters"]["received_today"] == 1 and "units" in frame and "warnings" in frame
+
+
+def test_a_frame_carries_the_unit_rows_that_changed_and_a_new_order() -> None:
+    """The unit table in frames: whole with nothing to compare with; else the changed rows by
+    unit code and, when the ranking moved a row, every code in order (what wall.js patches)."""
+    from dashboard.live.aggregator import unit_changes
+
+    def row(code: str, received: int, rank: int | None) -> dict[str, Any]:
+        return {"unit_code": code, "unit": code, "received": received, "rank": rank}
+
+    def patched(units: list[dict[str, Any]], change: dict[str, Any]) -> list[dict[str, Any]]:
+        if "units" in change:
+            return change["units"]
+        by_code = {u["unit_code"]: u for u in units} | {u["unit_code"]: u for u in change.get("unit_rows", [])}
+        return [by_code[c] for c in change.get("unit_order", [u["unit_code"] for u in units])]
+
+    before = [row("A", 12, 1), row("B", 11, 2), row("C", 3, None)]
+    assert unit_changes(None, before) == {"units": before}
+    assert unit_changes(before, before) == {}
+    more = [row("A", 12, 1), row("B", 11, 2), row("C", 4, None)]
+    assert unit_changes(before, more) == {"unit_rows": [row("C", 4, None)]}
+    swapped = [row("B", 13, 1), row("A", 12, 2), row("C", 4, None)]
+    change = unit_changes(more, swapped)
+    assert change == {"unit_rows": [row("B", 13, 1), row("A", 12, 2)], "unit_order": ["B", "A", "C"]}
+    assert patched(more, change) == swapped
+
+
+# ------------------------------------------------------------------ waking the relay
+def test_the_relay_sleeps_until_a_commit_in_any_process_wakes_it(
+        live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: a transaction that wrote outbox rows NOTIFYs at its commit (not at a
+    rollback), and a relay LISTENs, so a commit in another process (here: a bare psycopg
+    connection, which this process's commit listeners do not hear) is relayed at once, with
+    the relay's own poll a minute away. SQLite: the relay polls, slower while nothing comes,
+    and a commit in this process still wakes it at once."""
+    import threading
+
+    import psycopg
+    from sqlalchemy import text
+
+    from dashboard.live import relay as relay_module
+
+    monkeypatch.setattr(relay_module, "LISTEN_FALLBACK_SECONDS", 60.0)
+    monkeypatch.setattr(relay_module, "IDLE_POLL_SECONDS", 60.0)
+    relay = OutboxRelay(live_world.factory, live_world.redis, poll_seconds=60.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    postgres = live_world.factory.kw["bind"].dialect.name == "postgresql"
+    try:
+        if postgres:
+            wait_until(lambda: relay.listener is not None and relay.listener.listening, what="the LISTEN")
+            url = live_world.factory.kw["bind"].url.set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(url, autocommit=False) as other:  # another process's commit, as far as we know
+                other.execute("INSERT INTO outbox (topic, payload, created_at) VALUES ('alert', "
+                              "'{\"event\": \"alert\", \"at\": \"2026-01-05T09:00:00+08:00\"}', now())")
+                other.execute("NOTIFY ms_outbox")
+                other.commit()
+            wait_until(lambda: relay.relayed == 1, timeout=5, what="the other process's row relayed")
+            heard = relay.listener.heard
+            with live_world.factory() as s:  # a rollback sends nothing
+                s.execute(text("SELECT 1"))
+                s.info["wrote_outbox"] = True
+                s.rollback()
+            submit(live_world.factory, new_request(MONDAY_9))  # and a commit here NOTIFYs
+            wait_until(lambda: relay.listener.heard == heard + 1, timeout=5, what="the NOTIFY of a commit")
+            wait_until(lambda: relay.relayed == 2, timeout=5, what="this process's row relayed")
+        else:
+            assert relay.listener is None
+            submit(live_world.factory, new_request(MONDAY_9))
+            wait_until(lambda: relay.relayed == 1, timeout=5, what="the commit here relayed at once")
+        assert relay.pause(0.1) == (60.0 if postgres else 0.1)
+    finally:
+        stop.set()
+        relay.wake.set()
+        thread.join(5)
