@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -516,18 +516,23 @@ class LiveAggregator:
         return self.figures.unit_tallies(self._local_day(self.clock()), self.breached_units())
 
     def unit_table(self, policy: Any = None) -> list[dict[str, Any]]:
-        """Today's figures for every level-2 unit's subtree: the wall's unit table, ranked as the
-        bulletin ranks (``tickets.figures.rank``: best composite first, units under the minimum
-        volume unranked after them), each shown rate with its Wilson 95% interval."""
+        """Today's figures for every level-2 unit's subtree: the city wall's unit table."""
+        return self.ranked_table(((code, name, kind, self.subtree(uid))
+                                  for uid, code, name, level, _parent, kind in self.units if level == 2), policy)
+
+    def ranked_table(self, units: Iterable[tuple[str, str, str, set[int]]],
+                     policy: Any = None) -> list[dict[str, Any]]:
+        """Today's figures of each (code, name, kind, subtree), ranked as the bulletin ranks
+        (``tickets.figures.rank``: best composite first, units under the minimum volume unranked
+        after them), each shown rate with its Wilson 95% interval: a wall's unit table (the
+        city's level-2 units, or a branch's children)."""
         from tickets.figures import figures as figures_of
 
         policy = policy or self.ranking
         tallies = self.live_unit_tallies()
         rows = []
-        for uid, code, name, level, _parent, kind in self.units:
-            if level != 2:
-                continue
-            row = figures_of(subtree_tally(tallies, self.subtree(uid)), policy)
+        for code, name, kind, subtree in units:
+            row = figures_of(subtree_tally(tallies, subtree), policy)
             rows.append({"unit": code, "unit_code": code, "unit_name": name, "kind": kind,
                          "intervals": bulletin.intervals(row["counts"], WALL_RATES),
                          **{k: v for k, v in row.items() if k != "counts"}})

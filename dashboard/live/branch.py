@@ -22,8 +22,6 @@ from dashboard.live import keys as K
 from dashboard.live.aggregator import LiveAggregator
 from tickets import jsontext
 from tickets.events import public_view
-from tickets.figures import figures as figures_of
-from tickets.figures import subtree_tally
 from tickets.models import OPEN_PREDICATE, SupervisionOrder, Ticket, Unit
 from tickets.roles import subtree_of
 from tickets.uow import UnitOfWork
@@ -135,15 +133,9 @@ def _ticker_fields(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _children_table(live: LiveAggregator, children: list[Unit], pairs: Pairs) -> list[dict[str, Any]]:
-    """The city wall's unit table one level down: the same figures (``tickets.figures``, the
-    live tallies and ranking policy), for each child's subtree."""
-    tallies = live.live_unit_tallies()
-    rows = []
-    for child in children:
-        row = figures_of(subtree_tally(tallies, subtree_of(pairs, child.id)), live.ranking)
-        rows.append({"unit_code": child.code, "unit_name": child.name, "kind": child.kind,
-                     **{k: v for k, v in row.items() if k != "counts"}})
-    return rows
+    """The city wall's unit table one level down: the same figures, intervals and ranking
+    (``LiveAggregator.ranked_table``), for each child's subtree."""
+    return live.ranked_table((child.code, child.name, child.kind, subtree_of(pairs, child.id)) for child in children)
 
 
 def _flow(live: LiveAggregator, now: datetime, rows: Sequence[Any]) -> list[dict[str, Any]]:

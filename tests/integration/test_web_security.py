@@ -226,6 +226,7 @@ def test_a_kiosk_token_for_a_branch_sees_only_its_subtree(jinan_platform: Platfo
     assert client.get("/api/v1/live/snapshot?unit=JN-SZ", headers=bearer).status_code == 403
     own = client.get("/api/v1/live/snapshot", headers=bearer).get_json()
     assert own["unit"] == "JN-LX" and own["units"] and all(u["unit_code"].startswith("JN-LX") for u in own["units"])
+    assert all("rank" in u and "intervals" in u for u in own["units"]), "ranked as the city wall's table is"
     assert client.get("/api/v1/figures?unit=JN-SZ", headers=bearer).status_code == 403
     socket = _socket(jinan_platform, None, {"token": kiosk})
     assert socket.is_connected(push.NAMESPACE)
