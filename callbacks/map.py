@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def map_document(ctx: ScreenContext, topic: str | None, window: str | None, lang: str, *, live: bool,
-                 within: frozenset[int] | None = None) -> str:
+                 within: frozenset[int] | None = None, panel: bool = False) -> str:
     """The map for the caller of this request (their scope, narrowed to ``within`` when given);
-    a placeholder if it cannot be built."""
+    ``panel``: a wall's panel (no title box); a placeholder if it cannot be built."""
     try:
         seen = scope(ctx)
         if within is not None:
@@ -29,7 +29,7 @@ def map_document(ctx: ScreenContext, topic: str | None, window: str | None, lang
         with ctx.session() as session:
             data = read_map.map_data(session, settings=ctx.settings, now=now, start=start, end=end, window=window,
                                      topic=read_map.topic_or_none(topic), scope=seen, live=live)
-        return map_layout.map_document(data, lang)
+        return map_layout.map_document(data, lang, panel=panel)
     except Exception:  # noqa: BLE001 - a screen must render even when its map cannot
         log.exception("map could not be built")
         return map_layout.placeholder(lang)

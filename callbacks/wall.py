@@ -47,6 +47,6 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
         return {"refused": gettext("Unit %(unit)s is outside your unit's scope", lang, unit=code),
                 "map_document": "", "timezone": timezone, "ticket_links": links, "min_tickets": min_tickets}
     # The points are drawn into the document: the live map script follows the city's stream.
-    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=False, within=subtree),
+    return {"map_document": map_document(ctx, None, LIVE_WINDOW, lang, live=False, within=subtree, panel=True),
             "timezone": timezone, "unit_name": found[1], "ticket_links": links, "min_tickets": min_tickets,
             "unit": code}

@@ -241,6 +241,17 @@ def build_map(spec: MapSpec) -> OfflineMap:
     return m
 
 
+def focus_on(names: Iterable[str]) -> tuple[float, float, float, float] | None:
+    """(south, west, north, east) around the districts ``names`` (a branch's area: the view a
+    map of its scope fits to, the neighbours drawn around it); None if none is known."""
+    wanted = set(names)
+    found = [d for name, d in boundary_districts(wanted).items() if name in wanted]
+    if not found:
+        return None
+    west, south, east, north = _total_bounds(found)
+    return south, west, north, east
+
+
 def _total_bounds(districts: Iterable[District]) -> tuple[float, float, float, float]:
     import shapely
 

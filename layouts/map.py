@@ -101,11 +101,14 @@ def _local(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M")
 
 
-def map_document(data: MapContent, lang: str) -> str:
-    """The map as an HTML document, its title, subtitle and legend in ``lang``."""
+def map_document(data: MapContent, lang: str, *, panel: bool = False) -> str:
+    """The map as an HTML document, its title, subtitle and legend in ``lang``; ``panel``: a
+    wall's panel, whose heading is the page's (no overlay box to fit the view around)."""
     lang = normalise(lang)
     names = labels(lang)
     spec = replace(data.spec, lang=lang, labels={"topics": names["topics"], "text": texts(MAP_WORDS, lang)})
+    if panel and not spec.live:
+        return maps.render_html(maps.build_map(replace(spec, heat_radius=LIVE_HEAT[0], heat_blur=LIVE_HEAT[1])))
     if spec.live:  # the wall's panel: points, alerts and its legend come from the page script
         return maps.render_html(maps.build_map(replace(spec, heat_radius=LIVE_HEAT[0], heat_blur=LIVE_HEAT[1])))
     topic_name = names["topics"].get(data.topic, data.topic) if data.topic else gettext("All requests", lang)

@@ -64,8 +64,14 @@ def map_settings(settings: Any) -> dict[str, Any]:
     return {"tiles_url": given.get("tiles_url") or None, "tiles_attribution": given.get("tiles_attribution") or None}
 
 
-def districts_in_use(session: Session) -> list[str]:
-    return [d for d in session.scalars(select(Unit.district).where(Unit.district.is_not(None)).distinct()) if d]
+def districts_in_use(session: Session, scope: Collection[int] | None = None) -> list[str]:
+    """The districts the bureau's units (or the units of ``scope``) lie in: what a map draws
+    and fits its view to (a branch's map is its own districts, not the whole city's)."""
+    stmt = select(Unit.district).where(Unit.district.is_not(None)).distinct()
+    if scope is not None:
+        stmt = stmt.where(Unit.id.in_(sorted(scope)))
+    found = [d for d in session.scalars(stmt) if d]
+    return found or ([] if scope is None else districts_in_use(session))
 
 
 def bureau_name(session: Session) -> str:
@@ -88,7 +94,9 @@ def map_data(session: Session, *, settings: Any, now: datetime, start: datetime,
     tz = settings.tz
     spec = maps.MapSpec(
         districts_in_use=districts_in_use(session), jurisdictions=routing_jurisdictions(),
-        live=live, cap=ticket_points.LIVE_CAP,  # no focus: the view is the bureau's whole area
+        live=live, cap=ticket_points.LIVE_CAP,
+        # The view: the bureau's whole area, or the caller's own districts (a branch, a station).
+        focus=maps.focus_on(districts_in_use(session, scope)) if scope is not None else None,
         window_seconds=int((end - start).total_seconds()), **map_settings(settings),
     )
     data = MapData(spec=spec, bureau_name=bureau_name(session), topic=topic, window=window,
