@@ -111,6 +111,8 @@ class Platform:
         self.leadership.resign()
 
     def run(self) -> None:
+        """Werkzeug's development server: ``app.py run``, the one-process demo, only (production
+        is ``app.py serve``, gunicorn: dashboard/serve.py)."""
         log.info("Minsheng on http://%s:%s/wall", self.settings.host, self.settings.port)
         self.socketio.run(
             self.server,

@@ -16,6 +16,7 @@ thread crosses a fork); the migrations run once in the master, before any fork.
 """
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -58,11 +59,13 @@ def check(settings: Settings) -> None:
 
 
 def _post_worker_init(worker: Any) -> None:
-    from app import tune_gc
     from dashboard.security import hide_kiosk_tokens
 
     hide_kiosk_tokens()  # the platform did at its start; again, after gunicorn's own setup
-    tune_gc(freeze=True)  # started: what exists now stays for the life of the process
+    # Started: what exists now stays for the life of the process (app.tune_gc(freeze=True); the
+    # collector's thresholds were set in the master before the fork).
+    gc.collect()
+    gc.freeze()
 
 
 class PlatformServer(BaseApplication):  # gunicorn ships no types (its names are Any here)

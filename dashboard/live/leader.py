@@ -55,7 +55,7 @@ class Leadership:
 
     def resign(self) -> None:
         """Give the lease up now if this process holds it (a clean stop): a standing-by
-        process takes over at its next look (within lease/4) instead of after the lease."""
+        process takes over at its next look (within lease/4) instead of after the lease runs out."""
         try:
             if self.redis.get(LEADER) == self.token:
                 self.redis.delete(LEADER)

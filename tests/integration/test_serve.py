@@ -133,6 +133,22 @@ def test_serve_and_worker_push_every_event_once_and_survive_a_killed_worker(
                 assert max(received.values()) == 1, "an event reached a screen twice"
             counters = web.get("/api/v1/live/snapshot")["counters"]
             assert counters["received_today"] == len(everything)
+
+            # A clean stop (SIGTERM) resigns the lease: a standing-by worker takes over at once.
+            third = WorkerProcess(pg_url, redis_url, env=ENV).start()
+            try:
+                second.stop()
+                stopped_at = time.monotonic()
+                last = {submit(factory, new_request()).number}
+                _wait_all(screens, last, timeout=30)
+                handed = time.monotonic() - stopped_at
+                print(f"live path resumed {handed:.1f} s after the leading worker stopped cleanly")
+                assert handed < 5.0, f"a clean stop handed over only after {handed:.1f} s"
+                time.sleep(1.0)
+                for screen in screens:
+                    assert _received(screen) == Counter(everything | last)
+            finally:
+                third.stop()
         finally:
             second.stop()
 
@@ -159,3 +175,22 @@ def test_serve_refuses_the_published_secret_key(pg_url: str, redis_url: str) -> 
     done = _app("worker", env={"DATABASE_URL": pg_url}, timeout=60)
     assert done.returncode == 2 and "REDIS_URL" in done.stderr
 
+
+
+def test_web_processes_never_lead_and_a_clean_stop_resigns() -> None:
+    import fakeredis
+
+    from dashboard.live.keys import LEADER
+    from dashboard.live.leader import Leadership
+
+    client = fakeredis.FakeRedis(decode_responses=True)
+    web = Leadership(client, campaign=False)
+    assert web.is_leader() is False and not client.exists(LEADER)
+    first, second = Leadership(client), Leadership(client)
+    assert first.is_leader() and not second.is_leader()
+    web.resign()  # not the holder: changes nothing
+    assert client.get(LEADER) == first.token
+    first.resign()
+    assert not client.exists(LEADER)
+    second._checked_at = 0.0  # its next look (every lease/4)
+    assert second.is_leader()
