@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 import settings as settings_module
 from callbacks.screen import Screens
-from dashboard import api, auth, i18n, intake_forms, login, open311, push, running, security
+from dashboard import api, auth, i18n, intake_forms, login, open311, push, running, security, track
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
@@ -197,6 +197,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
     server.register_blueprint(api.blueprint)
     server.register_blueprint(open311.blueprint)  # /open311/v2/ (GeoReport v2)
     server.register_blueprint(intake_forms.blueprint)  # /mailbox, /frontdesk
+    server.register_blueprint(track.blueprint)  # /track: a citizen's progress lookup
     if live:
         if role == "web":
             platform.start_web_duties()

@@ -85,6 +85,12 @@ class RateLimiter:
                 self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
             return True
 
+    def hits(self, key: str, now: float | None = None) -> int:
+        """How many hits ``key`` has in the window now (nothing recorded)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return sum(1 for at in self._hits.get(key, ()) if at > now - self.window)
+
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()

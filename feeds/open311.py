@@ -326,7 +326,8 @@ def find(session: Session, number: str) -> Ticket | None:
     return session.scalar(select(Ticket).where(Ticket.number == number, open311_ticket_ids(session)))
 
 
-def _effective(session: Session, ticket: Ticket) -> Ticket:
+def effective(session: Session, ticket: Ticket) -> Ticket:
+    """The ticket that carries on for ``ticket``: itself, or the one it was merged into."""
     seen = 0
     while ticket.status == "merged" and ticket.merged_into_id and seen < 10:
         target = session.get(Ticket, ticket.merged_into_id)
@@ -358,11 +359,11 @@ def views(session: Session, tickets: list[Ticket], tz: Any, decimals: int = 3) -
     ``decimals`` (settings.open311_coordinate_decimals), and the platform's own status text."""
     if not tickets:
         return []
-    effective = {t.id: _effective(session, t) for t in tickets}
-    all_ids = {t.id for t in tickets} | {e.id for e in effective.values()}
+    carried = {t.id: effective(session, t) for t in tickets}
+    all_ids = {t.id for t in tickets} | {e.id for e in carried.values()}
     updated = dict(session.execute(select(TicketEvent.ticket_id, func.max(TicketEvent.at))
                                    .where(TicketEvent.ticket_id.in_(all_ids)).group_by(TicketEvent.ticket_id)).all())
-    unit_ids = {e.unit_id for e in effective.values() if e.unit_id}
+    unit_ids = {e.unit_id for e in carried.values() if e.unit_id}
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
     payloads: dict[int, dict[str, Any]] = {}
     for rec in session.scalars(select(IntakeRecord).where(IntakeRecord.channel == CHANNEL,
@@ -371,7 +372,7 @@ def views(session: Session, tickets: list[Ticket], tz: Any, decimals: int = 3) -
         payloads.setdefault(rec.ticket_id, rec.payload if isinstance(rec.payload, dict) else {})
     out = []
     for t in tickets:
-        e = effective[t.id]
+        e = carried[t.id]
         unit = units.get(e.unit_id) if e.unit_id else None
         payload = payloads.get(t.id) or payloads.get(e.id) or {}
         closed = e.status == "closed"
@@ -451,7 +452,7 @@ def search(session: Session, args: dict[str, str], now: datetime, tz: Any) -> li
         return list(session.scalars(query.limit(MAX_RESULTS)))
     tickets: list[Ticket] = []
     for t in session.scalars(query):  # merged tickets take their target's status
-        if (_effective(session, t).status == "closed") == want:
+        if (effective(session, t).status == "closed") == want:
             tickets.append(t)
             if len(tickets) >= MAX_RESULTS:
                 break
