@@ -597,7 +597,8 @@ class LiveAggregator:
         self._last_push = now.timestamp()
         self._units_dirty = self._units_dirty or bool(events)
         if not self.listening():
-            self._sent = None  # the next screen's first frame says it all
+            self._sent = None  # the next screen's first frame says it all (the unit table too)
+            self._units_dirty = False
             return
         from tickets.sla import calendar_warnings
 

@@ -61,6 +61,8 @@ class OutboxListener:
         return cls(bind.url.set(drivername="postgresql").render_as_string(hide_password=False), wake)
 
     def run(self, stop: threading.Event) -> None:
+        import select
+
         import psycopg
 
         while not stop.is_set():
@@ -69,8 +71,15 @@ class OutboxListener:
                     conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
                     self.listening = True
                     self.wake.set()
+                    pgconn = conn.pgconn
+                    # The socket itself, not Connection.notifies(): that wakes every 100 ms to look
+                    # for a Ctrl-C, ten times a second for a process that has nothing to do.
                     while not stop.is_set():
-                        for _note in conn.notifies(timeout=LISTEN_FALLBACK_SECONDS, stop_after=1):
+                        readable, _w, _x = select.select([pgconn.socket], [], [], LISTEN_FALLBACK_SECONDS)
+                        if not readable:
+                            continue
+                        pgconn.consume_input()  # a closed connection raises: connect again
+                        while pgconn.notifies() is not None:
                             self.heard += 1
                             self.wake.set()
             except Exception as exc:  # the database restarting: poll meanwhile, listen again
