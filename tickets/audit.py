@@ -43,7 +43,7 @@ _SQLITE_WRITER = text("DELETE FROM serials WHERE 0")  # a write that changes not
 ACTIONS = (
     "login", "login_failed", "login_locked_out",
     "reveal",
-    "dispatched", "return", "accept", "contact", "report", "approve", "send_back", "reply", "close", "redo",
+    "intake", "dispatched", "return", "accept", "contact", "report", "approve", "send_back", "reply", "close", "redo",
     "request_extension", "extension_decided", "merge", "unmerge",
     "user_create", "user_set_phone", "user_deactivate",
     "token_create", "kiosk_create", "token_revoke",
