@@ -122,3 +122,54 @@ def test_the_api_filters_by_person_ticket_action_and_time_for_admins_and_supervi
         assert refused.status_code == 403 and refused.get_json()["error"]["status"] == 403, who
     assert get("?since=yesterday").get_json()["error"]["code"] == "invalid_time"
     assert get("?action=delete").status_code == 400
+
+
+def test_logins_exports_and_command_line_changes_are_recorded(small_bureau_platform_each_db: Any) -> None:
+    from tests.helpers import log_in
+
+    platform = small_bureau_platform_each_db
+    with unit_of_work(platform.test_factory) as s:
+        accounts.create_user(s, "audited", "审计员", None, "JN-DC", "supervisor", "audit-tests-2026", by="admin")
+    assert log_in(platform.server.test_client(), "audited", "wrong-password").status_code == 401
+    assert log_in(platform.server.test_client(), "audited", "audit-tests-2026").status_code == 302
+    assert [(e.action, e.details["reason"]) for e in _entries(platform, actor="audited")] == [
+        ("login_failed", "wrong_password"), ("login", "ok")]
+    year, week, _ = datetime.now(UTC).isocalendar()
+    exported = platform.server.test_client().get(
+        f"/api/v1/bulletins/{year}-W{week:02d}.xlsx", headers={"Authorization": f"Bearer {platform.tokens['chief']}"})
+    assert exported.status_code == 200
+    assert [(e.actor, e.target, e.details["format"]) for e in _entries(platform, action="bulletin_export")] == [
+        ("chief", f"{year}-W{week:02d}", "xlsx")]
+    url = str(platform.test_factory.kw["bind"].url.render_as_string(hide_password=False))
+    done = run_app("user", "set-phone", "officer", "13905310000", DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    changed = _entries(platform, action="user_set_phone")
+    assert [(e.target, e.actor.startswith("cli")) for e in changed] == [("officer", True)]
+    listed = run_app("audit", "list", "--action", "user_set_phone", DATABASE_URL=url)
+    assert listed.returncode == 0 and "officer" in listed.stdout
+
+
+def test_concurrent_writers_keep_one_chain(small_bureau_platform_each_db: Any) -> None:
+    import threading
+
+    platform = small_bureau_platform_each_db
+    failures: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(8):
+                with unit_of_work(platform.test_factory) as s:
+                    audit.record(s, f"writer{n}", "calendar_load", target=str(i))
+                    audit.record(s, f"writer{n}", "calendar_load", target=f"{i}b")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    with platform.test_factory() as s:
+        checked, broken = audit.verify(s)
+    assert broken is None and checked == len(_entries(platform)) >= 64
