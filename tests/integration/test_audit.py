@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import select, text
 
 from tests.helpers import new_request, run_app
 from tickets import accounts, audit, services
+from tickets.errors import IllegalStep
 from tickets.models import AuditEntry, User
 from tickets.roles import actor_for
 from tickets.uow import unit_of_work
@@ -65,11 +67,8 @@ def test_a_refused_step_leaves_no_audit_row(small_bureau_platform_each_db: Any) 
     platform = small_bureau_platform_each_db
     number = _ticket_with_changes(platform)
     before = len(_entries(platform))
-    try:
-        with unit_of_work(platform.test_factory) as s:
-            services.accept(s, actor_for(s, accounts.find_user(s, "admin")), number)  # already accepted
-    except Exception:  # noqa: BLE001 - the refusal itself is tests/integration/test_services_each_db.py's
-        pass
+    with pytest.raises(IllegalStep), unit_of_work(platform.test_factory) as s:
+        services.accept(s, actor_for(s, accounts.find_user(s, "admin")), number)  # already accepted
     assert len(_entries(platform)) == before
 
 
@@ -173,3 +172,28 @@ def test_concurrent_writers_keep_one_chain(small_bureau_platform_each_db: Any) -
     with platform.test_factory() as s:
         checked, broken = audit.verify(s)
     assert broken is None and checked == len(_entries(platform)) >= 64
+
+
+def test_a_savepoint_rolled_back_takes_its_audit_rows_with_it(small_bureau_platform_each_db: Any) -> None:
+    platform = small_bureau_platform_each_db
+    before = len(_entries(platform))
+    with unit_of_work(platform.test_factory) as s:
+        savepoint = s.begin_nested()
+        audit.record(s, "someone", "calendar_load", target="undone")
+        savepoint.rollback()
+        with s.begin_nested():
+            audit.record(s, "someone", "calendar_load", target="kept inside")
+        audit.record(s, "someone", "calendar_load", target="kept")
+    assert [e.target for e in _entries(platform)[before:]] == ["kept inside", "kept"]
+
+
+def test_no_code_updates_or_deletes_the_log() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    writes = re.compile(r"(update|delete)\(\s*AuditEntry|(UPDATE|DELETE FROM)\s+audit_log", re.IGNORECASE)
+    found = [str(p.relative_to(root)) for folder in ("tickets", "dashboard", "feeds", "callbacks", "layouts")
+             for p in (root / folder).rglob("*.py") if writes.search(p.read_text(encoding="utf-8"))]
+    found += [name for name in ("app.py", "settings.py") if writes.search((root / name).read_text(encoding="utf-8"))]
+    assert found == []
