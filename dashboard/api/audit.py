@@ -4,7 +4,9 @@
 
 ``actor`` a username (``system``, ``cli:<user>``), ``ticket`` a ticket's number, ``action`` one
 of ``tickets.audit.ACTIONS``; ``since`` (inclusive) and ``until`` (exclusive) ISO 8601 times with
-their zone. Read-only: the log has no write, update or delete route.
+their zone. Admins and the city's supervisors (督察, 法制, 信访) read the whole log; a
+supervisor of a branch reads the rows about its own tickets. Read-only: the log has no write,
+update or delete route.
 """
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import PAGE, TIME, Param, one_of, operation, page_of
 from dashboard.api.pagination import Key, page
 from dashboard.api.params import optional_choice, text
-from dashboard.auth import require_login
+from dashboard.auth import current_actor, require_login
 from tickets import audit
-from tickets.models import AuditEntry
+from tickets.models import AuditEntry, Ticket
 
 READERS = frozenset({"admin", "supervisor"})
 FILTERS = (
@@ -55,5 +57,10 @@ def audit_log() -> Any:
     stmt = audit.filtered(select(AuditEntry), actor=text("actor", 64), ticket=text("ticket", 32),
                           action=optional_choice("action", audit.ACTIONS), since=_instant("since"),
                           until=_instant("until"))
+    actor = current_actor()
+    assert actor is not None
+    if actor.visible_unit_ids is not None:  # a branch's supervisor: the steps and reveals of its tickets
+        stmt = stmt.where(AuditEntry.ticket.in_(
+            select(Ticket.number).where(Ticket.unit_id.in_(sorted(actor.visible_unit_ids)))))
     with platform().factory() as session:
         return jsonify(page(session, stmt, (Key(AuditEntry.id, descending=True),), serializers.audit_entry))
