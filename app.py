@@ -13,6 +13,7 @@
     live       rebuild the live state from the database
     sla        deadline: print a ticket's deadlines under the SLA policy
     calendar   load/show a year's official holidays and make-up working days
+    audit      the audit log: verify its hash chain, list who did what
     geo        station jurisdictions: check a GeoJSON file, derive the demo ones
     import     a CSV/Excel file with a mapping (YAML): resumable, idempotent, --dry-run
     replay     play a history into the live path at N× speed (demos, drills)
@@ -167,17 +168,19 @@ def cmd_user(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from tickets import accounts
+    from tickets.audit import cli_actor
     from tickets.models import Unit, User
     from tickets.sms import mask_phone
     from tickets.uow import unit_of_work
 
     cfg = _settings(args)
+    by = cli_actor()
     try:
         with unit_of_work(_factory(cfg)) as session:
             if args.action in ("create-admin", "create"):
                 role = "admin" if args.action == "create-admin" else args.role
                 user = accounts.create_user(session, args.username, args.real_name, args.police_number,
-                                            args.unit, role, _new_password(args), phone=args.phone)
+                                            args.unit, role, _new_password(args), phone=args.phone, by=by)
                 print(f"created {user.username} ({user.real_name}, {role}) at {args.unit}, id {user.id}")
             elif args.action == "list":
                 rows = session.execute(select(User, Unit.code).join(Unit, User.unit_id == Unit.id)
@@ -190,15 +193,14 @@ def cmd_user(args: argparse.Namespace) -> int:
                 found = accounts.find_user(session, args.username)
                 if found is None:
                     raise ValueError(f"no user {args.username!r}")
-                found.phone = accounts.valid_phone(args.phone)
+                accounts.set_phone(session, found, args.phone, by=by)
                 print(f"{found.username}: SMS escalations to {mask_phone(found.phone)}" if found.phone
                       else f"{found.username}: no SMS escalations (no phone)")
             elif args.action == "deactivate":
                 found = accounts.find_user(session, args.username)
                 if found is None:
                     raise ValueError(f"no user {args.username!r}")
-                found.active = False
-                ended = accounts.end_logins_of(session, found)
+                ended = accounts.deactivate_user(session, found, by=by)
                 print(f"deactivated {found.username}: logins, sessions and tokens refused from now on "
                       f"({ended} login session(s) ended)")
     except ValueError as exc:
@@ -211,28 +213,30 @@ def cmd_token(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from tickets import accounts
+    from tickets.audit import cli_actor
     from tickets.uow import unit_of_work
     from tickets.models import ApiToken, Unit
 
     cfg = _settings(args)
+    by = cli_actor()
     try:
         with unit_of_work(_factory(cfg)) as session:
             if args.action == "create":
                 user = accounts.find_user(session, args.user)
                 if user is None:
                     raise ValueError(f"no user {args.user!r}")
-                print(accounts.issue_token(session, "api", user=user, label=args.label))
+                print(accounts.issue_token(session, "api", user=user, label=args.label, by=by))
             elif args.action == "kiosk":
                 unit = None
                 if args.unit:
                     unit = session.scalar(select(Unit).where(Unit.code == args.unit))
                     if unit is None:
                         raise ValueError(f"no unit {args.unit!r}")
-                token = accounts.issue_token(session, "kiosk", label=args.label, unit=unit)
+                token = accounts.issue_token(session, "kiosk", label=args.label, unit=unit, by=by)
                 where = f"unit={unit.code}&" if unit is not None else ""
                 print(f"{_base_url(cfg, args.base_url)}/wall?{where}kiosk={token}")
             elif args.action == "revoke":
-                revoked = accounts.revoke_token(session, args.id)
+                revoked = accounts.revoke_token(session, args.id, by=by)
                 print(f"revoked token {revoked.id} ({revoked.kind}, {revoked.label or 'no label'})")
             elif args.action == "list":
                 for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
@@ -567,6 +571,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tickets import sla_cli  # sla deadline, calendar load/show
 
     sla_cli.add_commands(sub)
+
+    from tickets import audit_cli  # audit verify, audit list
+
+    audit_cli.add_commands(sub)
 
     from geo import cli as geo_cli  # geo check FILE, geo derive
 

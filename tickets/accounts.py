@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from tickets import audit
 from tickets.models import ApiToken, LoginAttempt, LoginSession, Unit, User, could_be, utcnow
 from tickets.roles import ROLES
 from tickets.sms import normalise_phone
@@ -65,10 +66,11 @@ def check_password_strength(password: str) -> None:
 # ------------------------------------------------------------------- accounts
 def create_user(
     session: Session, username: str, real_name: str, police_number: str | None, unit_code: str,
-    role: str, password: str, phone: str | None = None,
+    role: str, password: str, phone: str | None = None, *, by: str = "system",
 ) -> User:
     """A new real-name account; every problem is a ValueError saying what to fix. ``phone``: a
-    mobile number for SMS escalations (``tickets.official_sms``), optional."""
+    mobile number for SMS escalations (``tickets.official_sms``), optional. ``by``: who creates
+    it (the audit log's actor)."""
     username, real_name = username.strip(), real_name.strip()
     if not USERNAME.match(username):
         raise ValueError(f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'")
@@ -97,7 +99,26 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    audit.record(session, by, "user_create", target=username,
+                 details={"role": role, "unit": unit_code, "police_number": police_number})
     return user
+
+
+def set_phone(session: Session, user: User, phone: str | None, *, by: str) -> None:
+    """The mobile number SMS escalations go to (None or '': none)."""
+    user.phone = valid_phone(phone)
+    session.flush()
+    audit.record(session, by, "user_set_phone", target=user.username, details={"phone_set": user.phone is not None})
+
+
+def deactivate_user(session: Session, user: User, *, by: str, now: datetime | None = None) -> int:
+    """Refuse the account's logins and tokens from now on; its login sessions end. Returns the
+    number of sessions ended."""
+    user.active = False
+    ended = end_logins_of(session, user, now)
+    session.flush()
+    audit.record(session, by, "user_deactivate", target=user.username, details={"sessions_ended": ended})
+    return ended
 
 
 def valid_phone(phone: str | None) -> str | None:
@@ -192,10 +213,12 @@ def locked_until(session: Session, username: str, address: str, policy: LoginPol
 
 
 def record_attempt(session: Session, username: str, address: str, reason: str) -> None:
-    """Keep a login try: ``reason`` "ok", "wrong_password" or "locked_out"."""
-    session.add(LoginAttempt(username=username.strip().lower()[:64], address=address[:64],
-                             succeeded=reason == "ok", reason=reason))
+    """Keep a login try: ``reason`` "ok", "wrong_password" or "locked_out" (and its audit row)."""
+    name = username.strip().lower()[:64]
+    session.add(LoginAttempt(username=name, address=address[:64], succeeded=reason == "ok", reason=reason))
     session.flush()
+    action = {"ok": "login", "locked_out": "login_locked_out"}.get(reason, "login_failed")
+    audit.record(session, name, action, details={"address": address[:64], "reason": reason})
 
 
 # --------------------------------------------------------------------- tokens
@@ -204,16 +227,17 @@ def token_hash(plaintext: str) -> str:
 
 
 def issue_token(session: Session, kind: TokenKind, user: User | None = None, label: str = "",
-                unit: Unit | None = None) -> str:
+                unit: Unit | None = None, *, by: str = "system") -> str:
     """A new token; returns the plaintext, which is not stored and cannot be shown again.
-    ``unit``: a kiosk token's scope (its subtree: a branch bureau's wall); None: the city."""
+    ``unit``: a kiosk token's scope (its subtree: a branch bureau's wall); None: the city.
+    ``by``: who issues it (the audit log's actor)."""
     plaintext = f"{kind}_{secrets.token_urlsafe(32)}"
-    _store_token(session, plaintext, kind, user, label, unit)
+    _store_token(session, plaintext, kind, user, label, unit, by=by)
     return plaintext
 
 
 def _store_token(session: Session, plaintext: str, kind: str, user: User | None, label: str,
-                 unit: Unit | None = None) -> ApiToken:
+                 unit: Unit | None = None, *, by: str = "system") -> ApiToken:
     if kind not in TOKEN_KINDS:
         raise ValueError(f"unknown token kind {kind!r}; one of {sorted(TOKEN_KINDS)}")
     if kind == "api" and user is None:
@@ -231,6 +255,9 @@ def _store_token(session: Session, plaintext: str, kind: str, user: User | None,
                      unit_id=unit.id if unit is not None else None)
     session.add(token)
     session.flush()
+    audit.record(session, by, "kiosk_create" if kind == "kiosk" else "token_create", target=f"token {token.id}",
+                 details={"kind": kind, "user": user.username if user is not None else None, "label": label,
+                          "unit": unit.code if unit is not None else None})
     return token
 
 
@@ -271,7 +298,7 @@ def token_is_live(session: Session, token_id: int) -> bool:
     return token.kind == "kiosk" or (token.user is not None and token.user.active)
 
 
-def revoke_token(session: Session, token_id: int, now: datetime | None = None) -> ApiToken:
+def revoke_token(session: Session, token_id: int, now: datetime | None = None, *, by: str = "system") -> ApiToken:
     """Revoke a token (idempotent: a revoked token keeps its first revocation time)."""
     token = session.get(ApiToken, token_id)
     if token is None:
@@ -279,6 +306,8 @@ def revoke_token(session: Session, token_id: int, now: datetime | None = None) -
     if token.revoked_at is None:
         token.revoked_at = now or utcnow()
         session.flush()
+        audit.record(session, by, "token_revoke", target=f"token {token.id}",
+                     details={"kind": token.kind, "label": token.label})
     return token
 
 

@@ -82,7 +82,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from geo import jurisdictions
-from tickets import calendars, dedup, dispatch, numbers, rollups, sla
+from tickets import audit, calendars, dedup, dispatch, numbers, rollups, sla
 from tickets.db import bulk_insert, reserve_ids
 from tickets.events import event_row, public_view, record_rows
 from tickets.figures import handling_time
@@ -410,6 +410,12 @@ def write_batch(
             "reasons": list(verdict.reasons), "auto": True, **imported(rec)}))
         announce.append((len(events) - 1, public_view(ticket, ticket.unit)))
     record_rows(uow, events, announce, now, publish=dispatched if live else ())
+    if pending or merged:  # one audit row per batch (its tickets' steps are on their timelines)
+        taken = [p.values["number"] for p in pending]
+        audit.record(uow, "system", "intake", target=",".join(sorted({rec.request.channel for rec, _t, _v in merged}
+                                                                     | {p.record.request.channel for p in pending}))[:200],
+                     details={"tickets": len(pending), "merged": len(merged), "imported": provenance is not None,
+                              "numbers": taken[:20] + (["…"] if len(taken) > 20 else [])})
 
     # --- suggestions for the dispatcher
     suggestions = []

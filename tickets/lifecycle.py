@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tickets import rollups, sla
+from tickets import audit, rollups, sla
 from tickets.errors import IllegalStep, Invalid, NotAllowed
 from tickets.events import record_event
 from tickets.figures import handling_time
@@ -79,6 +79,10 @@ def _guard(ticket: Ticket, step: str, at: datetime, actor: Actor) -> str | None:
 def _record(uow: UnitOfWork, ticket: Ticket, step: str, at: datetime, actor: Actor,
             note: str | None = None, data: dict[str, Any] | None = None) -> None:
     record_event(uow, ticket, step, at, actor=actor.name, actor_id=actor.user_id, note=note, data=data)
+    # Every step goes through here: its audit row, in the same transaction (no note: free text
+    # may name the citizen; the timeline keeps it).
+    audit.record(uow, actor.name, step, ticket=ticket.number,
+                 details={"status": ticket.status, "unit_id": ticket.unit_id, "at": at.isoformat()})
 
 
 def _advance(uow: UnitOfWork, ticket: Ticket, step: str, at: datetime, actor: Actor, note: str | None = None,

@@ -705,3 +705,25 @@ class Bulletin(Base):
     policy_version: Mapped[str] = mapped_column(String(64))  # the SLA rules the deadlines came from
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # vs. the version before
+
+
+class AuditEntry(Base):
+    """One row of the audit log (``tickets.audit``): who did what, when, to which ticket or thing.
+    Append-only, each row chained to the one before by its hash; nothing updates or deletes one."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_actor_at", "actor", "at"),
+        Index("ix_audit_log_ticket_at", "ticket", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # a username, "system", "cli:<os user>"
+    action: Mapped[str] = mapped_column(String(64))  # tickets.audit.ACTIONS
+    ticket: Mapped[str | None] = mapped_column(String(32))  # the ticket's number
+    target: Mapped[str | None] = mapped_column(String(200))  # an account, a token, a year, a week …
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from tickets import audit
 from tickets.errors import NotAllowed
 from tickets.models import PersonalDataReveal, Ticket, User
 from tickets.roles import Actor, check
@@ -95,6 +96,8 @@ def reveal(uow: UnitOfWork, actor: Actor, ticket: Ticket, at: datetime, *, remot
         raise NotAllowed("reveal_not_allowed", user=actor.name, number=ticket.number)
     uow.add(PersonalDataReveal(ticket_id=ticket.id, user_id=actor.user_id, actor=actor.name, at=at,
                                remote_addr=(remote_addr or "")[:64] or None, user_agent=(user_agent or "")[:200] or None))
+    audit.record(uow, actor.name, "reveal", ticket=ticket.number,
+                 details={"remote_addr": (remote_addr or "")[:64] or None})
     return Citizen(ticket.citizen_name or "", ticket.citizen_phone or "")
 
 

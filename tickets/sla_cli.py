@@ -111,6 +111,7 @@ def cmd_sla_deadline(args: argparse.Namespace) -> int:
 def cmd_calendar_load(args: argparse.Namespace) -> int:
     import settings as settings_module
     from tickets import workcalendar
+    from tickets.audit import cli_actor
     from tickets.uow import unit_of_work
 
     try:
@@ -126,7 +127,7 @@ def cmd_calendar_load(args: argparse.Namespace) -> int:
     cfg = settings_module.load()
     try:
         with unit_of_work(_factory(cfg.database_url, must_exist=False)) as session:
-            rows = workcalendar.store_calendar_year(session, year)
+            rows = workcalendar.store_calendar_year(session, year, by=cli_actor())
     except Exception as exc:
         print(f"error: {_schema_hint(exc)}", file=sys.stderr)
         return 1

@@ -15,7 +15,9 @@ in one order for every caller:
 
 Both are held until the transaction ends, whichever caller took them and
 however many batches it takes in (the simulator takes several in one
-transaction); the second is only ever taken while holding the first. Waiting
+transaction); the second is only ever taken while holding the first. The audit
+log's lock (``tickets.audit``) comes after both: it is taken at commit, when
+no other lock is asked for any more, and held to the end of that commit. Waiting
 is bounded: the process lock by ``lock_timeout_seconds``, database locks by the
 server's ``lock_timeout`` (``tickets.db.make_engine``); a wait that runs out is
 :class:`tickets.errors.Busy`, and nothing was changed.

@@ -34,6 +34,7 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tickets import audit
 from tickets.models import CalendarDay
 
 log = logging.getLogger(__name__)
@@ -267,8 +268,9 @@ def read_calendar_file(path: str | Path) -> CalendarYear:
     return parse_calendar(data, str(path))
 
 
-def store_calendar_year(session: Session, calendar: CalendarYear) -> int:
-    """Replace ``calendar.year``'s rows in the table (idempotent); returns the rows written."""
+def store_calendar_year(session: Session, calendar: CalendarYear, *, by: str = "system") -> int:
+    """Replace ``calendar.year``'s rows in the table (idempotent); returns the rows written.
+    ``by``: who loads it (the audit log's actor)."""
     year = calendar.year
     session.execute(delete(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)))
     for days, working in ((calendar.holidays, False), (calendar.workdays, True)):
@@ -276,6 +278,9 @@ def store_calendar_year(session: Session, calendar: CalendarYear) -> int:
             note = name or calendar.source
             session.add(CalendarDay(day=day, is_workday=working, note=note[:64] if note else None))
     session.flush()
+    audit.record(session, by, "calendar_load", target=str(year),
+                 details={"holidays": len(calendar.holidays), "workdays": len(calendar.workdays),
+                          "source": calendar.source})
     return len(calendar.holidays) + len(calendar.workdays)
 
 

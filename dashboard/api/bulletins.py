@@ -32,9 +32,10 @@ from dashboard.auth import current_actor, require_login
 from dashboard.documents import bulletin as bulletin_pdf
 from dashboard.documents import bulletin_xlsx
 from dashboard.read_models import bulletin as read_bulletin
-from tickets import bulletin
+from tickets import audit, bulletin
 from tickets.models import Bulletin, Unit, utcnow
-from tickets.roles import ROLES
+from tickets.roles import ROLES, scope_unit_code
+from tickets.uow import unit_of_work
 
 MAX_VERSION = 10_000
 
@@ -76,7 +77,9 @@ def get_bulletin(week: str) -> Any:
 @require_login(ROLES)
 def get_bulletin_pdf(week: str) -> Response:
     content, bureau_name = _document(week)
-    return printed.send(lambda: bulletin_pdf.pdf(content, bureau_name), bulletin_pdf.filename(content, "pdf"))
+    answer = printed.send(lambda: bulletin_pdf.pdf(content, bureau_name), bulletin_pdf.filename(content, "pdf"))
+    _audit_export(week, "pdf", content)
+    return answer
 
 
 @blueprint.get("/bulletins/<week>.xlsx")
@@ -86,7 +89,20 @@ def get_bulletin_pdf(week: str) -> Response:
 def get_bulletin_xlsx(week: str) -> Response:
     content, _ = _document(week)
     render: Callable[[], bytes] = lambda: bulletin_xlsx.xlsx(content)  # noqa: E731
-    return printed.send(render, bulletin_xlsx.filename(content), printed.XLSX_MIME, "attachment")
+    answer = printed.send(render, bulletin_xlsx.filename(content), printed.XLSX_MIME, "attachment")
+    _audit_export(week, "xlsx", content)
+    return answer
+
+
+def _audit_export(week: str, kind: str, content: Mapping[str, Any]) -> None:
+    """An exported bulletin is an audit row (tickets.audit): who took which week, version and scope."""
+    actor = current_actor()
+    assert actor is not None
+    with unit_of_work(platform().factory) as uow:
+        audit.record(uow, actor.name, "bulletin_export", target=week,
+                     details={"format": kind, "version": content.get("version"),
+                              "provisional": bool(content.get("provisional")),
+                              "scope": scope_unit_code(actor) or "city"})
 
 
 def _document(week: str) -> tuple[Mapping[str, Any], str]:

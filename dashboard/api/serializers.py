@@ -14,7 +14,7 @@ from typing import Any
 from dashboard.read_models.queues import SCREEN_LEAVES_OUT
 from tickets.alerts import alert_view
 from tickets.events import public_view
-from tickets.models import Alert, ApiToken, Bulletin, ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
+from tickets.models import Alert, ApiToken, AuditEntry, Bulletin, ReminderLetter, SupervisionOrder, Ticket, TicketEvent, Unit, User
 from tickets.roles import ROLES, Actor
 from tickets.services import allowed_steps
 from tickets.supervision import LETTER_REASONS, ORDER_REASONS
@@ -75,6 +75,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Token": _object({
         "id": INT, "kind": _t("string", enum=["api", "kiosk"]), "owner": STR_N, "label": STR, "created_at": TIME,
         "last_used_at": TIME_N, "revoked_at": TIME_N,
+    }),
+    "AuditEntry": _object({
+        "id": INT, "at": TIME, "actor": STR, "action": STR, "ticket": STR_N, "target": STR_N,
+        "details": {"type": "object"}, "prev_hash": STR, "hash": STR,
     }),
     "Me": _object({
         "name": STR, "real_name": STR_N, "police_number": STR_N, "role": STR, "role_label": STR,
@@ -203,6 +207,11 @@ def token(row: ApiToken, owner: User | None) -> dict[str, Any]:
     return {"id": row.id, "kind": row.kind, "owner": owner.username if owner else None, "label": row.label,
             "created_at": row.created_at.isoformat(), "last_used_at": _iso(row.last_used_at),
             "revoked_at": _iso(row.revoked_at)}
+
+
+def audit_entry(row: AuditEntry) -> dict[str, Any]:
+    return {"id": row.id, "at": row.at.isoformat(), "actor": row.actor, "action": row.action, "ticket": row.ticket,
+            "target": row.target, "details": row.details, "prev_hash": row.prev_hash, "hash": row.hash}
 
 
 def me(actor: Actor, kiosk: bool) -> dict[str, Any]:
