@@ -76,3 +76,32 @@ def test_the_units_run_commands_the_command_line_has(unit: str, command: list[st
     for option in command[1:]:
         if option.startswith("--"):
             assert option in done.stdout
+
+
+def test_minsheng_app_runs_commands_with_the_environment_files_settings(tmp_path: Path) -> None:
+    """deploy/minsheng-app: the values reach app.py unchanged (a password with shell characters),
+    comments and blank lines are skipped. Here the checkout stands for /opt/minsheng and the
+    test's own account for the platform's."""
+    import getpass
+    import os
+
+    venv = tmp_path / "home" / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+    (venv / "python").chmod(0o755)
+    home = tmp_path / "home"
+    for name in ("app.py", "settings.py"):
+        (home / name).symlink_to(ROOT / name)
+    for name in ("dashboard", "tickets", "feeds", "geo", "layouts", "callbacks", "migrations", "examples", "alembic.ini"):
+        (home / name).symlink_to(ROOT / name)
+    db = tmp_path / "it's $HOME & `x`.db"
+    env_file = tmp_path / "minsheng.env"
+    env_file.write_text(f"# comment\n\nDATABASE_URL=sqlite:///{db}\nMINSHENG_DEMO_ACCOUNTS_FILE=\"none\"\n",
+                        encoding="utf-8")
+    env = dict(os.environ, MINSHENG_ENV_FILE=str(env_file), MINSHENG_HOME=str(home),
+               MINSHENG_ACCOUNT=getpass.getuser())
+    for args in (["db", "upgrade"], ["user", "list"]):
+        done = subprocess.run([str(DEPLOY / "minsheng-app"), *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert db.exists()
