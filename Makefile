@@ -8,8 +8,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # 督办单 and 提醒函 with it, HarfBuzz subsets their fonts) and the CJK fonts it embeds.
 RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 # And the test suite: real PostgreSQL and Redis servers, headless Chromium (and its driver);
-# the CJK fonts serve the screenshots too.
-TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver poppler-utils
+# the CJK fonts serve the screenshots too; nginx-light checks and runs deploy/nginx/minsheng.conf.
+TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver poppler-utils nginx-light
 PYTEST_ARGS ?=
 # Test processes: each has its own PostgreSQL, Redis and Chromium; a module stays in one process.
 TEST_WORKERS ?= 2

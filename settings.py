@@ -154,6 +154,11 @@ class Settings:
     # TLS, as behind nginx), and the origins that may frame a wall or the map (space-separated,
     # e.g. "https://portal.police.example"); nothing else is ever framed by another site.
     secure_cookies: bool = False
+    # Reverse proxies in front (nginx: 1). Their X-Forwarded-For and X-Forwarded-Proto are
+    # believed for that many hops, so the logins' and forms' limits per address count the
+    # client's address, not nginx's, and HTTPS is seen as such (HSTS). 0: nothing in front;
+    # never more than really stand there (a client could then name any address).
+    proxy_hops: int = 0
     wall_frame_ancestors: str = ""
     # Logins (dashboard/login.py): an account with this many failed logins, or an address with
     # the second number, within the lockout is refused until the window has passed.
@@ -226,6 +231,7 @@ _ENV = {
     "hotline_secret": "MINSHENG_HOTLINE_SECRET",
     "hotline_sources_dir": "MINSHENG_HOTLINE_SOURCES_DIR",
     "secure_cookies": "MINSHENG_SECURE_COOKIES",
+    "proxy_hops": "MINSHENG_PROXY_HOPS",
     "wall_frame_ancestors": "MINSHENG_WALL_FRAME_ANCESTORS",
 }
 

@@ -27,7 +27,7 @@ from dashboard import api, auth, i18n, intake_forms, login, open311, push, runni
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
-from dashboard.redis_link import connect
+from dashboard.redis_link import connect, message_queue
 from feeds import connectors
 from layouts import home, shell
 from layouts.i18n import gettext
@@ -151,15 +151,16 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
     if role == "worker":
         # Write-only: emits go to Redis, and every web process's Socket.IO server sends them
         # to its own screens (Flask-SocketIO's emitting from an external process).
-        socketio = SocketIO(message_queue=settings.redis_url)
+        socketio = SocketIO(**message_queue(settings, write_only=True))
     else:
         socketio = SocketIO(
             server,
             async_mode=settings.async_mode,  # type: ignore[arg-type]  # checked against the modes at start
-            message_queue=None if settings.embedded_redis else settings.redis_url,
+            **message_queue(settings, write_only=False),
             # Same-origin only: the wall is served by this platform, nothing else connects.
             cors_allowed_origins=[],
         )
+    security.trust_proxies(server, settings.proxy_hops)  # after SocketIO wrapped it: outermost
     rooms = push.ScopeRooms(factory)
     leadership = Leadership(client, campaign=role != "web")
     # This process's screens: the sockets the gate admitted (dashboard/auth.py).

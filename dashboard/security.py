@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSRF_KEY = "csrf"
 CSRF_COOKIE = "_csrf_token"  # Dash's renderer reads this cookie ...
@@ -144,6 +145,14 @@ class _SessionCookies(SecureCookieSessionInterface):
         if has_request_context() and session.get(STRICT_KEY):
             return "Strict"
         return super().get_cookie_samesite(app)
+
+
+def trust_proxies(server: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies (settings.proxy_hops): the client's address and scheme
+    from their X-Forwarded-For and X-Forwarded-Proto (the last ``hops`` entries only, the ones
+    those proxies wrote). Outermost, so the Socket.IO endpoint sees them too."""
+    if hops > 0:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def init_app(server: Flask, settings: Any) -> None:

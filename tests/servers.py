@@ -305,6 +305,13 @@ class PostgresServer(_Server):
     def running(self) -> bool:
         return self.port is not None and self.tmpdir is not None
 
+    @property
+    def bindir(self) -> Path:
+        """This server's binaries: its pg_dump, pg_restore and psql are of the same version."""
+        if self._bindir is None:
+            raise ServerError("PostgreSQL server not started")
+        return self._bindir
+
     # -- process helpers
     def _cmd(self, *args: str) -> list[str]:
         assert self._bindir is not None
