@@ -258,7 +258,12 @@ def test_a_new_release_reloads_the_wall_once_at_a_quiet_moment(browser: Any, scr
     page.wait_for_selector("#wall-conn.conn-ok", timeout=20000)
     wait_until(lambda: page.evaluate("window.minshengWall && window.minshengWall.build") == "release-2",
                what="the new release's page")
-    wait_until(lambda: counter(page, "received_today") == str(len(submitted)), what="the numbers after the reload")
+    try:
+        wait_until(lambda: counter(page, "received_today") == str(len(submitted)), timeout=30,
+                   what="the numbers after the reload")
+    except AssertionError:
+        raise AssertionError(f"the wall says {counter(page, 'received_today')} received today after the reload, "
+                             f"{len(submitted)} were submitted\n{platform.log()[-3000:]}") from None
     page.evaluate("window.__sameDocument = true")
     time.sleep(7.0)  # quiet, same release: no second reload
     assert page.evaluate("window.__sameDocument") is True
