@@ -57,7 +57,6 @@ KIOSK_OUTPUT_IDS = frozenset({"page", MARKER_ID})
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/_favicon.ico", "/favicon.ico"})
 # Static files only: scripts, styles, the vendored socket.io client. No data.
 PUBLIC_PREFIXES = ("/static/", "/assets/", "/_dash-component-suites/", "/socket.io/")
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_SECONDS = 3.0
 SWEEP_SECONDS = 5.0
 SESSION_LOGIN = "login"  # the login session's key (tickets.accounts.start_login)
@@ -310,7 +309,7 @@ def _gate() -> Any:
     if path.startswith("/api/"):
         if actor is None:
             return error(401, _unauthenticated_reason())
-        if is_kiosk(actor) and request.method not in SAFE_METHODS:
+        if is_kiosk(actor) and request.method not in security.SAFE_METHODS:
             return error(403, "kiosk_read_only")
         return _write_refusal(path)
     if path.startswith("/_"):  # Dash's layout, dependencies and callbacks

@@ -667,7 +667,46 @@ def demo_kiosk_token() -> str:
     return token
 
 
-class PlatformProcess:
+class AppProcess:
+    """``python app.py ...`` as a child process on a database (and Redis): its environment
+    (ours without MINSHENG_*, DATABASE_URL and REDIS_URL, then its own), its log, its stop."""
+
+    def __init__(self, database_url: str, redis_url: str | None, env: dict[str, str] | None, log_name: str) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.mkdtemp(prefix=f"minsheng-{log_name}-")) / f"{log_name}.log"
+
+    def _spawn(self, args: list[str], **extra_env: str) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MINSHENG_", "DATABASE_URL", "REDIS_URL"))}
+        env.update(DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1", **extra_env)
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        env.update(self.env)
+        self.proc = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=env,
+                                     stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT)
+        return self.proc
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def kill(self) -> None:
+        """SIGKILL: no clean stop."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class PlatformProcess(AppProcess):
     """The real platform (``python app.py run``, or ``command``: e.g. ``["serve"]``) as a
     child process; ``ready``: "snapshot" waits until the live snapshot answers (the aggregator
     has caught up), "health" until /api/v1/health does (``serve`` without a worker yet).
@@ -681,15 +720,11 @@ class PlatformProcess:
         self, database_url: str, redis_url: str | None = None, extra_args: list[str] | None = None,
         env: dict[str, str] | None = None, command: list[str] | None = None, ready: str = "snapshot",
     ) -> None:
-        self.env = env or {}
+        super().__init__(database_url, redis_url, env, "platform")
         self.command = command or ["run"]
         self.ready = ready
-        self.database_url = database_url
-        self.redis_url = redis_url
         self.port = free_port()
         self.extra_args = extra_args or []
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(tempfile.mkdtemp(prefix="minsheng-platform-")) / "platform.log"
 
     @property
     def base_url(self) -> str:
@@ -704,16 +739,8 @@ class PlatformProcess:
         return f"{self.base_url}{path}{'&' if '?' in path else '?'}kiosk={self.kiosk_token}"
 
     def start(self, timeout: float = 60.0) -> "PlatformProcess":
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MINSHENG_", "DATABASE_URL", "REDIS_URL"))}
-        env.update(DATABASE_URL=self.database_url, MINSHENG_PORT=str(self.port), PYTHONUNBUFFERED="1")
-        if self.redis_url:
-            env["REDIS_URL"] = self.redis_url
-        env.update(self.env)
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "app.py", *self.command, *self.extra_args], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self._spawn([*self.command, *self.extra_args], MINSHENG_PORT=str(self.port))
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -741,36 +768,17 @@ class PlatformProcess:
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-class WorkerProcess:
+class WorkerProcess(AppProcess):
     """``python app.py worker`` (the background duties apart from the web) as a child process;
     ``started`` once it says so (whether it leads is Redis's answer, not its own)."""
 
     def __init__(self, database_url: str, redis_url: str, env: dict[str, str] | None = None) -> None:
-        self.database_url = database_url
-        self.redis_url = redis_url
-        self.env = env or {}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(tempfile.mkdtemp(prefix="minsheng-worker-")) / "worker.log"
+        super().__init__(database_url, redis_url, env, "worker")
 
     def start(self, timeout: float = 60.0) -> "WorkerProcess":
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MINSHENG_", "DATABASE_URL", "REDIS_URL"))}
-        env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, PYTHONUNBUFFERED="1", **self.env)
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen([sys.executable, "app.py", "worker"], cwd=ROOT, env=env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+        self._spawn(["worker"])
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -779,20 +787,3 @@ class WorkerProcess:
                 return self
             time.sleep(0.1)
         raise TimeoutError(f"worker not started after {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
-
-    def kill(self) -> None:
-        """SIGKILL: no clean stop, the lease is left to run out."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()

@@ -53,10 +53,7 @@ class ClockWatch:
         """The size of a step (seconds, negative: backwards) since the last look, or None."""
         base = self.wall() - self.mono()
         step, self._base = base - self._base, base
-        if abs(step) > STEP_SECONDS:
-            log.warning("the process clock stepped by %+.1f s", step)
-            return step
-        return None
+        return step if abs(step) > STEP_SECONDS else None  # logged by the aggregator, which acts on it
 
     def now(self, process_now: datetime) -> datetime:
         """``process_now`` as the database's clock has it (checked every ``CHECK_SECONDS``)."""

@@ -6,7 +6,6 @@ letter with its reasons (nothing a feed sent is silently lost)."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from dashboard import intake_forms
-from tests.helpers import OPEN311_KEY, SMS_INBOUND_SECRET, TZ, push
+from tests.helpers import OPEN311_KEY, SMS_INBOUND_SECRET, TZ, form_fields, push
 from tickets.models import DeadLetter
 
 EXAMPLES = 25  # per channel and database
@@ -121,9 +120,7 @@ def test_the_mailbox_takes_anything_without_a_5xx(small_bureau_platform_each_db:
     @_settings()
     def fuzz(changes: dict[str, str]) -> None:
         intake_forms.limiter.reset()
-        html = client.get("/mailbox").get_data(as_text=True)
-        hidden = {name: re.search(rf'name="{name}" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-                  for name in ("csrf_token", "form_id")}
+        hidden = form_fields(client, "/mailbox")
         form = {**hidden, "name": "王女士", "phone": "13705311234", "kind": "suggestion", "title": "建议增设护学岗",
                 "content": "学校门口上下学时段车辆拥堵，建议增派警力维护秩序。", **changes}
         before = len(_dead_letters(platform))
@@ -164,9 +161,7 @@ def test_the_front_desk_takes_anything_without_a_5xx(small_bureau_platform_each_
     @given(changes=st.dictionaries(st.sampled_from(FRONTDESK_KEYS), FORM_VALUE, max_size=4))
     @_settings()
     def fuzz(changes: dict[str, str]) -> None:
-        html = client.get("/frontdesk", headers=dispatcher).get_data(as_text=True)
-        hidden = {name: re.search(rf'name="{name}" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-                  for name in ("csrf_token", "form_id")}
+        hidden = form_fields(client, "/frontdesk", dispatcher)
         form = {**hidden, "channel": "visit", "registration_no": "", "received_at": _now_text()[:16].replace(" ", "T"),
                 "name": "赵大爷", "phone": "0531-86001234", "visitors": "3", "address": "济南市历下区甸柳新村",
                 "kind": "complaint", "topic": "auto", "title": "反映小区夜间施工噪音",

@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,39 +53,59 @@ def _timed(url: str, data: bytes | None = None, headers: dict[str, str] | None =
     return time.monotonic() - started, status
 
 
+def _under_load(platform: PlatformProcess, tags: tuple[int, ...], during: Callable[[], None],
+                push_timeout: float = 30.0) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+    """(health answers, push answers): ``/api/v1/health`` asked every 0.25 s and 12345 work orders
+    pushed at PUSHES_PER_SECOND for each tag while ``during()`` runs; each as (seconds, status)."""
+    stop = threading.Event()
+    health: list[tuple[float, int]] = []
+    pushes: list[tuple[float, int]] = []
+
+    def ask_health() -> None:
+        while not stop.is_set():
+            health.append(_timed(f"{platform.base_url}/api/v1/health", timeout=5.0))
+            stop.wait(0.25)
+
+    def push(tag: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            at = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(seconds=5)
+            body = json.dumps(_order(tag, n, at), ensure_ascii=False).encode("utf-8")
+            pushes.append(_timed(f"{platform.base_url}/api/v1/intake/hotline", body, signed_headers(body),
+                                 timeout=push_timeout))
+            stop.wait(1 / PUSHES_PER_SECOND)
+
+    threads = [threading.Thread(target=ask_health), *(threading.Thread(target=push, args=(tag,)) for tag in tags)]
+    for t in threads:
+        t.start()
+    try:
+        during()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert all(not t.is_alive() for t in threads), "a request never came back: the platform hangs"
+    return health, pushes
+
+
+def _stored_pushes(pg_url: str) -> tuple[int, int]:
+    """(rows, distinct work orders) of the pushed orders stored as intake records."""
+    engine = create_engine(pg_url)
+    with engine.connect() as c:
+        stored = c.execute(text("SELECT count(*), count(DISTINCT external_id) FROM intake_records "
+                                "WHERE channel = 'hotline_12345' AND external_id LIKE 'GS%'")).one()
+    engine.dispose()
+    return int(stored[0]), int(stored[1])
+
+
 @pytest.mark.timeout(240)
 def test_simulator_and_pushes_together_never_hang_the_platform(pg_url: str, redis_url: str) -> None:
     platform = PlatformProcess(pg_url, redis_url, extra_args=["--simulate", "--rate", "7200", "--backfill-hours", "0.5"],
                                env={"MINSHENG_HOTLINE_SECRET": HOTLINE_SECRET, "MINSHENG_SIMULATOR_SEED": "7"})
     platform.start(timeout=120)
     try:
-        stop = threading.Event()
-        health: list[tuple[float, int]] = []
-        pushes: list[tuple[float, int]] = []
-
-        def ask_health() -> None:
-            while not stop.is_set():
-                health.append(_timed(f"{platform.base_url}/api/v1/health", timeout=5.0))
-                stop.wait(0.25)
-
-        def push(tag: int) -> None:
-            n = 0
-            while not stop.is_set():
-                n += 1
-                at = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(seconds=5)
-                body = json.dumps(_order(tag, n, at), ensure_ascii=False).encode("utf-8")
-                pushes.append(_timed(f"{platform.base_url}/api/v1/intake/hotline", body, signed_headers(body)))
-                stop.wait(1 / PUSHES_PER_SECOND)
-
-        threads = [threading.Thread(target=ask_health), threading.Thread(target=push, args=(1,)),
-                   threading.Thread(target=push, args=(2,))]
-        for t in threads:
-            t.start()
-        time.sleep(SECONDS)
-        stop.set()
-        for t in threads:
-            t.join(60)
-        assert all(not t.is_alive() for t in threads), "a request never came back: the platform hangs"
+        health, pushes = _under_load(platform, (1, 2), lambda: time.sleep(SECONDS))
         slow = [(round(s, 2), code) for s, code in health if s >= 1.0 or code != 200]
         assert len(health) >= SECONDS * 2 and not slow, f"health answered late or not ok: {slow[:10]} of {len(health)}"
         # Pushes may wait for the simulator's batch (the intake lock), never fail or hang.
@@ -96,12 +117,8 @@ def test_simulator_and_pushes_together_never_hang_the_platform(pg_url: str, redi
              f"slowest {taken[-1]:.2f} s\n{log[-4000:]}")
         assert "deadlock" not in log.lower() and "Traceback" not in log, log[-3000:]
         # Every push answered 201 is stored, once.
-        engine = create_engine(pg_url)
-        with engine.connect() as c:
-            stored = c.execute(text("SELECT count(*), count(DISTINCT external_id) FROM intake_records "
-                                    "WHERE channel = 'hotline_12345' AND external_id LIKE 'GS%'")).one()
-        engine.dispose()
-        assert tuple(stored) == (len(pushes), len(pushes)), (tuple(stored), len(pushes))
+        stored = _stored_pushes(pg_url)
+        assert stored == (len(pushes), len(pushes)), (stored, len(pushes))
         # What health says of the pool and of lock waits, once the load is over.
         details = json.loads(urllib.request.urlopen(urllib.request.Request(
             f"{platform.base_url}/api/v1/health", headers={"Authorization": f"Bearer {platform.kiosk_token}"}),
@@ -120,46 +137,20 @@ def test_pushes_across_a_postgresql_restart_are_stored_or_refused_never_lost(
     platform = PlatformProcess(pg_url, redis_url, extra_args=["--simulate", "--rate", "300", "--backfill-hours", "0"],
                                env={"MINSHENG_HOTLINE_SECRET": HOTLINE_SECRET, "MINSHENG_SIMULATOR_SEED": "7"})
     platform.start(timeout=120)
-    try:
-        stop = threading.Event()
-        health: list[tuple[float, int]] = []
-        pushes: list[tuple[float, int]] = []
 
-        def ask_health() -> None:
-            while not stop.is_set():
-                health.append(_timed(f"{platform.base_url}/api/v1/health", timeout=5.0))
-                stop.wait(0.25)
-
-        def push() -> None:
-            n = 0
-            while not stop.is_set():
-                n += 1
-                at = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(seconds=5)
-                body = json.dumps(_order(3, n, at), ensure_ascii=False).encode("utf-8")
-                pushes.append(_timed(f"{platform.base_url}/api/v1/intake/hotline", body, signed_headers(body),
-                                     timeout=20.0))
-                stop.wait(1 / PUSHES_PER_SECOND)
-
-        threads = [threading.Thread(target=ask_health), threading.Thread(target=push)]
-        for t in threads:
-            t.start()
+    def outage() -> None:
         time.sleep(5)
         postgres_server.restart(down_seconds=5)
         time.sleep(10)
-        stop.set()
-        for t in threads:
-            t.join(60)
-        assert all(not t.is_alive() for t in threads), "a request never came back: the platform hangs"
+
+    try:
+        health, pushes = _under_load(platform, (3,), outage, push_timeout=20.0)
         slow = [(round(s, 2), code) for s, code in health if s >= 1.0 or code not in (200, 503)]
         assert not slow, f"health answered late or wrongly: {slow[:10]} of {len(health)}"
         assert health[-1][1] == 200, "healthy again after the restart"
         codes = [code for _s, code in pushes]
         assert set(codes) <= {201, 503} and codes[-1] == 201, sorted(set(codes))
-        engine = create_engine(pg_url)
-        with engine.connect() as c:
-            stored = c.execute(text("SELECT count(*), count(DISTINCT external_id) FROM intake_records "
-                                    "WHERE channel = 'hotline_12345' AND external_id LIKE 'GS%'")).one()
-        engine.dispose()
-        assert tuple(stored) == (codes.count(201), codes.count(201)), (tuple(stored), codes)
+        stored = _stored_pushes(pg_url)
+        assert stored == (codes.count(201), codes.count(201)), (stored, codes)
     finally:
         platform.stop()

@@ -2,13 +2,12 @@
 and digits, throttled per address, and nothing personal on the page."""
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from dashboard import intake_forms, track
-from tests.helpers import new_request, submit
+from tests.helpers import form_fields, new_request, submit
 from tickets import lifecycle
 from tickets.models import Ticket, utcnow
 from tickets.uow import unit_of_work
@@ -16,10 +15,10 @@ from tickets.uow import unit_of_work
 PHONE = "13812345678"
 
 
-def _form(client: Any, number: str, digits: str, **headers: str) -> Any:
-    page = client.get("/track").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    return client.post("/track", data={"csrf_token": token, "number": number, "digits": digits}, headers=headers)
+def _form(client: Any, number: str, digits: str, lang: str = "zh-CN", **headers: str) -> Any:
+    token = form_fields(client, f"/track?lang={lang}")["csrf_token"]
+    return client.post(f"/track?lang={lang}", data={"csrf_token": token, "number": number, "digits": digits},
+                       headers=headers)
 
 
 def _replied_ticket(platform: Any) -> Ticket:
@@ -52,9 +51,7 @@ def test_the_right_number_and_digits_show_the_public_progress_and_nothing_person
     for personal in ("张三", PHONE, "13905310000", "泉城路88号", f"{ticket.lat:.4f}" if ticket.lat else "36.6",
                      "5678"):
         assert personal not in html.replace('maxlength="4"', ""), personal
-    english = client.post("/track?lang=en", data={"csrf_token": re.search(
-        r'name="csrf_token" value="([^"]+)"', client.get("/track?lang=en").get_data(as_text=True)).group(1),  # type: ignore[union-attr]
-        "number": ticket.number, "digits": PHONE[-4:]})
+    english = _form(client, ticket.number, PHONE[-4:], lang="en")
     assert "Replied" in english.get_data(as_text=True)
 
 
