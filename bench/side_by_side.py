@@ -43,40 +43,15 @@ import socketio  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.live_push import _serve, percentile  # noqa: E402
+from bench.processes import cpu_seconds  # noqa: E402
 from tests.helpers import new_request, submit  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, demo_kiosk_token, free_port  # noqa: E402
 from tickets.bootstrap import session_factory  # noqa: E402
 
 INTERVAL_S = 2.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-# ------------------------------------------------------------ measuring a process tree
-def tree_cpu_seconds(root_pids: list[int]) -> float:
-    """User + system CPU seconds of these processes and every descendant alive now (/proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    total, todo, seen = 0.0, list(root_pids), set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-        todo.extend(children.get(pid, []))
-    return total
-
-
+# ------------------------------------------------------------ measuring
 def transactions(database_url: str) -> int:
     engine = create_engine(database_url)
     with engine.connect() as connection:
@@ -207,12 +182,12 @@ def measure(kind: str, url: str, pids: list[int], database_url: str, screens: in
         for c in clients:
             c.start()
         time.sleep(INTERVAL_S + 0.5)  # every screen has its first answer before the feed
-    cpu0, tx0, t0 = tree_cpu_seconds(pids), transactions(database_url), time.perf_counter()
+    cpu0, tx0, t0 = cpu_seconds(pids), transactions(database_url), time.perf_counter()
     bytes0 = sum(c.bytes for c in clients)
     committed = feed(factory, rate, seconds)
     time.sleep(INTERVAL_S * 2 if kind == "polling" else 1.0)  # the last tickets reach the screens
     elapsed = time.perf_counter() - t0
-    cpu, tx = tree_cpu_seconds(pids) - cpu0, transactions(database_url) - tx0
+    cpu, tx = cpu_seconds(pids) - cpu0, transactions(database_url) - tx0
     received_bytes = sum(c.bytes for c in clients) - bytes0
     latencies: list[float] = []
     missing = 0
