@@ -512,8 +512,9 @@ def _kill_orphan_redis(tmp: Path) -> None:
 class RedisServer(_Server):
     """A foreground ``redis-server`` on a private port, no persistence."""
 
-    def __init__(self, start_timeout: float = 20.0) -> None:
+    def __init__(self, start_timeout: float = 20.0, extra_args: list[str] | None = None) -> None:
         self.start_timeout = start_timeout
+        self.extra_args = extra_args or []  # e.g. ["--replicaof", "127.0.0.1", "<port>"]
         self.port: int | None = None
         self.tmpdir: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -572,13 +573,17 @@ class RedisServer(_Server):
         self.startup_seconds = time.monotonic() - t0
         return self
 
-    def _spawn(self, binary: str) -> None:
+    def _args(self, binary: str) -> list[str]:
         assert self.tmpdir is not None and self.port is not None
-        args = [
+        return [
             binary, "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no",  # no persistence: restart == empty
-            "--daemonize", "no", "--dir", str(self.tmpdir),
+            "--daemonize", "no", "--dir", str(self.tmpdir), *self.extra_args,
         ]
+
+    def _spawn(self, binary: str) -> None:
+        assert self.tmpdir is not None and self.port is not None
+        args = self._args(binary)
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -645,6 +650,43 @@ class RedisServer(_Server):
         return self.start()
 
 
+class SentinelServer(RedisServer):
+    """A Redis Sentinel (``redis-server <conf> --sentinel``, Debian's redis-server binary) on a
+    private port, watching the primary at ``primary_port`` under ``name``; it rewrites its own
+    configuration file in its temp dir as it learns (replicas, other Sentinels, failovers)."""
+
+    def __init__(self, primary_port: int, name: str = "minsheng", *, quorum: int = 1,
+                 down_after_ms: int = 1000, failover_timeout_ms: int = 10000) -> None:
+        super().__init__()
+        self.primary_port = primary_port
+        self.name = name
+        self.quorum = quorum
+        self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
+
+    def _args(self, binary: str) -> list[str]:
+        assert self.tmpdir is not None and self.port is not None
+        conf = self.tmpdir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndaemonize no\ndir {self.tmpdir}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.primary_port} {self.quorum}\n"
+            f"sentinel down-after-milliseconds {self.name} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.name} {self.failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {self.name} 1\n", encoding="utf-8")
+        return [binary, str(conf), "--sentinel"]
+
+    def primary(self) -> int:
+        """The port of the server this Sentinel names as the primary now."""
+        import redis
+
+        client = redis.Redis(port=self.port, decode_responses=True, socket_timeout=2)
+        try:
+            _host, port = client.sentinel_get_master_addr_by_name(self.name)
+            return int(port)
+        finally:
+            client.close()
+
+
 # --------------------------------------------------------------------------- Chromium
 
 CHROMIUM = os.environ.get("MINSHENG_CHROMIUM", "/usr/bin/chromium")
@@ -692,9 +734,13 @@ class AppProcess:
         return self.log_path.read_text(errors="replace")[-6000:]
 
     def kill(self) -> None:
-        """SIGKILL: no clean stop."""
+        """SIGKILL, with its children (gunicorn's workers): no clean stop, as a lost host."""
         if self.proc and self.proc.poll() is None:
+            children = _children(self.proc.pid)
             self.proc.kill()
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc.wait(5)
 
     def stop(self) -> None:
@@ -704,6 +750,15 @@ class AppProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux: /proc/PID/task/*/children)."""
+    found: list[int] = []
+    for task in glob.glob(f"/proc/{pid}/task/*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(c) for c in Path(task).read_text().split()]
+    return found
 
 
 class PlatformProcess(AppProcess):

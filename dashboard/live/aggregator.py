@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload, sessionmaker
 
 from dashboard.live import keys as K
 from dashboard.live.clock import ClockWatch
+from dashboard.live.leader import STANDBY_LOOK_SECONDS
 from dashboard.live.figures import LiveFigures
 from tickets import jsontext
 from tickets.uow import UnitOfWork
@@ -159,6 +160,7 @@ class LiveAggregator:
         publish: Callable[[Message], None] = lambda message: None,
         heartbeat_seconds: float = 5.0,
         listening: Callable[[], bool] = lambda: True,
+        fence: Callable[[], bool] = lambda: True,
         clock_watch: ClockWatch | None = None,
     ) -> None:
         self.factory = factory
@@ -172,6 +174,10 @@ class LiveAggregator:
         self.publish = publish
         self.heartbeat_seconds = heartbeat_seconds
         self.listening = listening
+        # Whether this process still holds the leadership lease (Leadership.holds): asked after
+        # the wait for entries and before writing, so a leader whose lease ran out meanwhile
+        # writes nothing (its successor reads the same entries from the cursor).
+        self.fence = fence
         self._last_push = 0.0
         # What the last frame said: the next one carries only what differs (None: say it all).
         self._sent: dict[str, Any] | None = None
@@ -640,6 +646,8 @@ class LiveAggregator:
         if block_ms is None:
             block_ms = self._block_ms(due)
         entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor or "0-0"}, count=500, block=block_ms))
+        if not self.fence():
+            return 0
         events = self.apply_many(_chunk(entries))
         events += self.roll_day(day)
         events += self.fire_due()
@@ -680,7 +688,7 @@ class LiveAggregator:
         down = False
         while not stop.is_set():
             if not is_leader():
-                stop.wait(1.0)
+                stop.wait(STANDBY_LOOK_SECONDS)
                 continue
             try:
                 self.step()
