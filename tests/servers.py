@@ -634,6 +634,12 @@ class RedisServer(_Server):
         self._terminate()
         self._cleanup_dir()
 
+    def kill(self) -> None:
+        """SIGKILL, as a lost host (its port and files stay until ``stop()``)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
     def pause(self) -> None:
         """Stop the server but keep its port, for an outage test: ``start()`` brings it back there."""
         self._terminate()
@@ -685,6 +691,65 @@ class SentinelServer(RedisServer):
             return int(port)
         finally:
             client.close()
+
+
+class SentinelRedis:
+    """Redis as a bureau runs it with Sentinel (deploy/redis/sentinel.conf): a primary, a replica
+    of it, and ``sentinels`` Sentinels watching them under ``name`` (a majority must agree the
+    primary is down), all on private ports; ``url`` is the platform's ``redis+sentinel://``."""
+
+    def __init__(self, name: str = "minsheng", sentinels: int = 3, down_after_ms: int = 1000) -> None:
+        self.name = name
+        self.count = sentinels
+        self.down_after_ms = down_after_ms
+        self.primary = RedisServer()
+        self.replica: RedisServer | None = None
+        self.sentinels: list[SentinelServer] = []
+
+    def start(self) -> "SentinelRedis":
+        try:
+            self.primary.start()
+            assert self.primary.port is not None
+            self.replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", str(self.primary.port)]).start()
+            for _ in range(self.count):
+                self.sentinels.append(SentinelServer(self.primary.port, self.name, quorum=self.count // 2 + 1,
+                                                     down_after_ms=self.down_after_ms).start())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def url(self) -> str:
+        return "redis+sentinel://" + ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels) + f"/0/{self.name}"
+
+    def servers(self) -> list[RedisServer]:
+        return [s for s in (self.primary, self.replica) if s is not None]
+
+    def ready_for_failover(self) -> bool:
+        """Every Sentinel knows the replica and the other Sentinels (they find each other
+        through the primary every 2 s): only then can a majority agree on a failover."""
+        import redis
+
+        for sentinel in self.sentinels:
+            client = redis.Redis(port=sentinel.port, decode_responses=True, socket_timeout=2)
+            try:
+                if (len(client.sentinel_slaves(self.name)) < 1
+                        or len(client.sentinel_sentinels(self.name)) < self.count - 1):
+                    return False
+            finally:
+                client.close()
+        return True
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, *self.servers()]:
+            server.stop()
+
+    def __enter__(self) -> "SentinelRedis":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 # --------------------------------------------------------------------------- Chromium

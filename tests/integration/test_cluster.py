@@ -1,6 +1,9 @@
 """Several processes, as a bureau runs them (issue 18, item 3): Debian's nginx with the shipped
 site (deploy/nginx/minsheng.conf, on private ports) in front of THREE ``app.py serve`` web
-processes, and TWO ``app.py worker`` processes, on the real PostgreSQL and Redis.
+processes, and TWO ``app.py worker`` processes, on the real PostgreSQL and on Redis with
+Sentinel as deploy/redis/sentinel.conf describes it (a primary, a replica, three Sentinels,
+private ports; the platform on ``redis+sentinel://``). The two tests share that one set-up (its
+start is most of their time); the second goes on with the processes the first left running.
 
 Light wall screens (tests/wall_client.py: what assets/live.js does) connect through nginx over
 HTTPS. To pin screens to each web process, the test adds to the shipped site one upstream per
@@ -16,30 +19,37 @@ screens use the shipped round-robin upstream itself. Everything else is the ship
   count, none twice.
 - The leading worker is killed: the other takes the live path over within 10 s, nothing lost or
   doubled on any screen.
+- The Redis primary is killed: the Sentinels promote the replica, the platform follows it, keeps
+  taking tickets, and every screen ends with every ticket counted once.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 import requests
+from redis.sentinel import Sentinel
 
-from dashboard.live.keys import LEADER
+from dashboard.live.keys import EPOCH, LEADER
 from dashboard.push import LISTENERS_KEY
 from tests.helpers import OPEN311_KEY, bureau_database, new_request, submit, wait_until
 from tests.integration.test_deploy_nginx import NGINX, _site_for_test, _write_config, running_nginx
-from tests.servers import DEMO_ACCOUNTS, PlatformProcess, WorkerProcess, demo_kiosk_token, free_port
+from tests.servers import (DEMO_ACCOUNTS, AppProcess, PlatformProcess, PostgresServer, SentinelRedis, WorkerProcess,
+                           demo_kiosk_token, free_port)
 from tests.wall_client import WallScreen
 from tickets.accounts import load_demo_accounts
 from tickets.bootstrap import session_factory
-from tickets.uow import unit_of_work
+from tickets.models import Ticket
+from tickets.uow import UnitOfWork, unit_of_work
 
 pytestmark = [
     pytest.mark.real_servers,
@@ -58,7 +68,9 @@ class Cluster:
     webs: list[PlatformProcess]
     workers: list[WorkerProcess]
     https_url: str
-    redis: redis.Redis
+    redis: redis.Redis  # the primary, as the Sentinels name it
+    sentinel: SentinelRedis
+    pg_url: str
 
     def leader(self) -> WorkerProcess:
         token = self.redis.get(LEADER)
@@ -82,33 +94,41 @@ def pinned_site(site: str, ports: list[int]) -> str:
     shipped = "location /socket.io/ {\n        proxy_pass http://minsheng_web;"
     assert shipped in site
     site = site.replace(shipped, "location /socket.io/ {\n        proxy_pass http://$minsheng_pool;")
-    # The app compares a write's (and a WebSocket's) Origin with the Host it gets: on a port
-    # other than 443 that is $http_host, as the site's own comment says.
+    # The app compares a WebSocket's Origin with the Host it gets: on a port other than 443
+    # that is $http_host, as the site's own comment says.
     site = site.replace("proxy_set_header Host              $host;", "proxy_set_header Host              $http_host;")
     return pins + choose + site
 
 
-@pytest.fixture
-def cluster(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    factory = bureau_database(pg_url)
-    with unit_of_work(factory) as session:
-        load_demo_accounts(session, DEMO_ACCOUNTS)  # the demo kiosk token opens the walls
-    webs = [PlatformProcess(pg_url, redis_url, command=WEB, ready="health", env=ENV) for _ in range(3)]
-    workers = [WorkerProcess(pg_url, redis_url, env=ENV) for _ in range(2)]
-    http_port, https_port = free_port(), free_port()
-    site = pinned_site(_site_for_test(tmp_path, webs[0].port, http_port, https_port), [w.port for w in webs])
-    conf = _write_config(tmp_path, site)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+@pytest.fixture(scope="module")
+def cluster(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    name = f"cluster_{uuid.uuid4().hex[:12]}"
+    pg_url = postgres_server.create_database(name)
+    tmp = tmp_path_factory.mktemp("nginx")
+    processes: list[AppProcess] = []
     try:
-        with ThreadPoolExecutor(5) as pool:  # all five start at once
-            for started in [pool.submit(p.start) for p in [*webs, *workers]]:
-                started.result()
-        with running_nginx(conf, http_port):
-            yield Cluster(webs, workers, f"https://127.0.0.1:{https_port}", client)
+        factory = bureau_database(pg_url)
+        with unit_of_work(factory) as session:
+            load_demo_accounts(session, DEMO_ACCOUNTS)  # the demo kiosk token opens the walls
+        factory.kw["bind"].dispose()
+        with SentinelRedis() as sentinel:
+            webs = [PlatformProcess(pg_url, sentinel.url, command=WEB, ready="health", env=ENV) for _ in range(3)]
+            workers = [WorkerProcess(pg_url, sentinel.url, env=ENV) for _ in range(2)]
+            processes = [*workers, *webs]
+            http_port, https_port = free_port(), free_port()
+            conf = _write_config(tmp, pinned_site(_site_for_test(tmp, webs[0].port, http_port, https_port),
+                                                  [w.port for w in webs]))
+            client = Sentinel([("127.0.0.1", s.port) for s in sentinel.sentinels], socket_timeout=2).master_for(
+                sentinel.name, decode_responses=True, socket_timeout=2)
+            with ThreadPoolExecutor(len(processes)) as pool:  # all five start at once
+                for started in [pool.submit(p.start) for p in processes]:
+                    started.result()
+            with running_nginx(conf, http_port):
+                yield Cluster(webs, workers, f"https://127.0.0.1:{https_port}", client, sentinel, pg_url)
     finally:
-        for process in [*workers, *webs]:
-            process.stop()
-        client.close()
+        with ThreadPoolExecutor(max(1, len(processes))) as pool:
+            list(pool.map(lambda p: p.stop(), processes))
+        postgres_server.drop_database(name)
 
 
 def _open311(base_url: str, n: int) -> str:
@@ -135,6 +155,12 @@ def _all_have(screens: list[WallScreen], total: int, timeout: float = 20.0) -> N
                     + ", ".join(f"{s.name}={s.received}{'' if s.connected else ' (away)'}" for s in screens))
 
 
+def _committed(factory: sessionmaker[UnitOfWork]) -> int:
+    """Tickets in the database (all received today; none merged: de-duplication is off)."""
+    with factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Ticket)) or 0)
+
+
 def _none_doubled(screens: list[WallScreen], total: int) -> None:
     for screen in screens:
         assert screen.received == total, f"screen {screen.name} counts {screen.received} of {total}"
@@ -143,11 +169,11 @@ def _none_doubled(screens: list[WallScreen], total: int) -> None:
         assert not doubled, f"screen {screen.name} applied {doubled} twice"
 
 
-def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster, pg_url: str) -> None:
+def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> None:
     token = demo_kiosk_token()
     wait_until(lambda: _live(cluster.webs[0]), timeout=30, what="a worker to lead and build the live state")
     screens: list[WallScreen] = []
-    factory = session_factory(pg_url)
+    factory = session_factory(cluster.pg_url)
     try:
         for n, k in [(n, k) for n in (1, 2, 3) for k in (1, 2)]:
             screens.append(WallScreen(cluster.https_url, token, query=f"pin={n}", name=f"pin{n}.{k}"))
@@ -195,6 +221,51 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster, pg_u
         for screen in screens:  # those that never left had every earlier ticket by its own event
             if screen.name.startswith(("pin2", "pin3")):
                 assert set(screen.numbers) >= before, screen.name
+    finally:
+        for screen in screens:
+            screen.close()
+
+
+def test_a_redis_sentinel_failover_is_survived(cluster: Cluster) -> None:
+    token = demo_kiosk_token()
+    factory = session_factory(cluster.pg_url)
+    sentinel = cluster.sentinel
+    assert sentinel.replica is not None
+    wait_until(sentinel.ready_for_failover, timeout=30, what="the Sentinels to know the replica and each other")
+    wait_until(lambda: any(_live(w) for w in cluster.webs if w.proc and w.proc.poll() is None), timeout=30,
+               what="a worker to lead")
+    screens: list[WallScreen] = []
+    try:
+        screens += [WallScreen(cluster.https_url, token, query=f"pin={n}", name=f"pin{n}") for n in (1, 2, 3)]
+        screens.append(WallScreen(cluster.https_url, token, name="rr"))
+        for _ in range(3):
+            submit(factory, new_request())
+        _all_have(screens, _committed(factory))
+        epoch = cluster.redis.get(EPOCH)
+
+        # The primary is lost; tickets keep coming (the database is not Redis: intake goes on).
+        sentinel.primary.kill()
+        killed_at = time.monotonic()
+        for _ in range(3):
+            submit(factory, new_request())
+        wait_until(lambda: sentinel.sentinels[0].primary() == sentinel.replica.port, timeout=30,
+                   what="the Sentinels to promote the replica")
+        promoted = time.monotonic() - killed_at
+        _all_have(screens, _committed(factory), timeout=40)
+        caught_up = time.monotonic() - killed_at
+        print(f"\nSentinel promoted the replica {promoted:.1f} s after the primary was killed; "
+              f"every screen had every ticket {caught_up:.1f} s after")
+        # The live state was rebuilt on the new primary (it may lack the old one's last writes).
+        assert cluster.redis.get(EPOCH) != epoch
+
+        # The platform goes on, on the new primary: through the web and from a feed.
+        for n in range(20, 22):
+            _open311(cluster.https_url, n)
+        submit(factory, new_request())
+        total = _committed(factory)
+        _all_have(screens, total)
+        time.sleep(1.0)  # anything doubled would arrive by now
+        _none_doubled(screens, total)
     finally:
         for screen in screens:
             screen.close()
