@@ -666,6 +666,8 @@ class LiveAggregator:
         (:meth:`_block_ms`)."""
         ready, cursor, day, due = self._position()
         if not ready:
+            if not self.fence():
+                return 0
             self.rebuild()
             ready, cursor, day, due = self._position()
         if block_ms is None:

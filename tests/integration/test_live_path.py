@@ -112,6 +112,20 @@ def test_each_event_is_applied_once_even_if_relayed_twice(live_world: World) -> 
     assert live_world.aggregator.counters()["received_today"] == 1
 
 
+def test_a_leader_whose_lease_ran_out_writes_nothing(live_world: World) -> None:
+    live_world.pump()
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.relay.run_once()
+    seq, cursor = live_world.redis.get(K.SEQ), live_world.redis.get(K.CURSOR)
+    live_world.aggregator.fence = lambda: False  # the lease ran out while it waited for entries
+    assert live_world.aggregator.step(block_ms=10) == 0
+    assert (live_world.redis.get(K.SEQ), live_world.redis.get(K.CURSOR)) == (seq, cursor)
+    assert live_world.aggregator.counters()["received_today"] == 0
+    live_world.aggregator.fence = lambda: True  # the next leader: it reads the same entries
+    assert [e["event"] for e in live_world.pump()] == ["received", "dispatched"]
+    assert live_world.aggregator.counters()["received_today"] == 1
+
+
 def test_rebuild_does_not_double_count_events_still_in_flight(live_world: World) -> None:
     live_world.pump()
     for _ in range(2):

@@ -122,7 +122,7 @@ def test_serve_and_worker_push_every_event_once_and_survive_a_killed_worker(
             _wait_all(screens, after, timeout=30)
             resumed = time.monotonic() - killed_at
             print(f"\nlive path resumed {resumed:.1f} s after the worker was killed")
-            assert resumed < 15.0, f"the live path resumed only after {resumed:.1f} s"
+            assert resumed <= 10.0, f"the live path resumed only after {resumed:.1f} s"
             more = {_open311(web.base_url, n) for n in range(10, 15)}
             _wait_all(screens, more)
             time.sleep(1.5)  # anything doubled would arrive by now
@@ -174,23 +174,3 @@ def test_serve_refuses_the_published_secret_key(pg_url: str, redis_url: str) -> 
     assert done.returncode == 2 and "REDIS_URL" in done.stderr
     done = _app("worker", env={"DATABASE_URL": pg_url}, timeout=60)
     assert done.returncode == 2 and "REDIS_URL" in done.stderr
-
-
-
-def test_web_processes_never_lead_and_a_clean_stop_resigns() -> None:
-    import fakeredis
-
-    from dashboard.live.keys import LEADER
-    from dashboard.live.leader import Leadership
-
-    client = fakeredis.FakeRedis(decode_responses=True)
-    web = Leadership(client, campaign=False)
-    assert web.is_leader() is False and not client.exists(LEADER)
-    first, second = Leadership(client), Leadership(client)
-    assert first.is_leader() and not second.is_leader()
-    web.resign()  # not the holder: changes nothing
-    assert client.get(LEADER) == first.token
-    first.resign()
-    assert not client.exists(LEADER)
-    second._checked_at = 0.0  # its next look (every lease/4)
-    assert second.is_leader()
