@@ -656,29 +656,41 @@ class RedisServer(_Server):
         return self.start()
 
 
-class SentinelServer(RedisServer):
-    """A Redis Sentinel (``redis-server <conf> --sentinel``, Debian's redis-server binary) on a
-    private port, watching the primary at ``primary_port`` under ``name``; it rewrites its own
-    configuration file in its temp dir as it learns (replicas, other Sentinels, failovers)."""
+SENTINEL_CONF = ROOT / "deploy" / "redis" / "sentinel.conf"
 
-    def __init__(self, primary_port: int, name: str = "minsheng", *, quorum: int = 1,
-                 down_after_ms: int = 1000, failover_timeout_ms: int = 10000) -> None:
+
+class SentinelServer(RedisServer):
+    """A Redis Sentinel (``redis-server <conf> --sentinel``: Debian's redis-server binary, which is
+    what the redis-sentinel package runs) on a private port, with the shipped
+    deploy/redis/sentinel.conf adapted as a test machine must: its port, address, files, the
+    primary it watches (no password here) and ``down_after_ms``. It rewrites its copy of the
+    file as it learns (replicas, other Sentinels, failovers)."""
+
+    def __init__(self, primary_port: int, *, down_after_ms: int = 1000) -> None:
         super().__init__()
         self.primary_port = primary_port
-        self.name = name
-        self.quorum = quorum
         self.down_after_ms = down_after_ms
-        self.failover_timeout_ms = failover_timeout_ms
+        self.name = "minsheng"
 
     def _args(self, binary: str) -> list[str]:
         assert self.tmpdir is not None and self.port is not None
+        text = SENTINEL_CONF.read_text(encoding="utf-8")
+        monitor = re.search(r"^sentinel monitor (\S+) \S+ \d+ (\d+)$", text, re.M)
+        assert monitor, f"{SENTINEL_CONF} monitors no primary"
+        self.name = monitor.group(1)
+        for old, new in (
+                ("port 26379", f"port {self.port}"), ("bind 0.0.0.0", "bind 127.0.0.1"),
+                ("supervised systemd", "supervised no"),
+                ("pidfile /run/sentinel/redis-sentinel.pid", f"pidfile {self.tmpdir}/sentinel.pid"),
+                ("logfile /var/log/redis/redis-sentinel.log", 'logfile ""'), ("dir /var/lib/redis", f"dir {self.tmpdir}"),
+                (monitor.group(0), f"sentinel monitor {self.name} 127.0.0.1 {self.primary_port} {monitor.group(2)}"),
+                (f"sentinel auth-pass {self.name} <the Redis servers' requirepass>", ""),
+                (f"sentinel down-after-milliseconds {self.name} 5000",
+                 f"sentinel down-after-milliseconds {self.name} {self.down_after_ms}")):
+            assert re.search(f"^{re.escape(old)}$", text, re.M), f"{SENTINEL_CONF} no longer has {old!r}"
+            text = re.sub(f"^{re.escape(old)}$", lambda _m, new=new: new, text, flags=re.M)
         conf = self.tmpdir / "sentinel.conf"
-        conf.write_text(
-            f"port {self.port}\nbind 127.0.0.1\ndaemonize no\ndir {self.tmpdir}\n"
-            f"sentinel monitor {self.name} 127.0.0.1 {self.primary_port} {self.quorum}\n"
-            f"sentinel down-after-milliseconds {self.name} {self.down_after_ms}\n"
-            f"sentinel failover-timeout {self.name} {self.failover_timeout_ms}\n"
-            f"sentinel parallel-syncs {self.name} 1\n", encoding="utf-8")
+        conf.write_text(text, encoding="utf-8")
         return [binary, str(conf), "--sentinel"]
 
     def primary(self) -> int:
@@ -698,8 +710,8 @@ class SentinelRedis:
     of it, and ``sentinels`` Sentinels watching them under ``name`` (a majority must agree the
     primary is down), all on private ports; ``url`` is the platform's ``redis+sentinel://``."""
 
-    def __init__(self, name: str = "minsheng", sentinels: int = 3, down_after_ms: int = 1000) -> None:
-        self.name = name
+    def __init__(self, sentinels: int = 3, down_after_ms: int = 1000) -> None:
+        self.name = "minsheng"  # as deploy/redis/sentinel.conf names it (SentinelServer reads it)
         self.count = sentinels
         self.down_after_ms = down_after_ms
         self.primary = RedisServer()
@@ -712,8 +724,8 @@ class SentinelRedis:
             assert self.primary.port is not None
             self.replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", str(self.primary.port)]).start()
             for _ in range(self.count):
-                self.sentinels.append(SentinelServer(self.primary.port, self.name, quorum=self.count // 2 + 1,
-                                                     down_after_ms=self.down_after_ms).start())
+                self.sentinels.append(SentinelServer(self.primary.port, down_after_ms=self.down_after_ms).start())
+            self.name = self.sentinels[0].name
         except BaseException:
             self.stop()
             raise

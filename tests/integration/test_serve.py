@@ -113,10 +113,11 @@ def test_serve_and_worker_push_every_event_once_and_survive_a_killed_worker(
         health = web.get("/api/v1/health")  # a logged-in caller's details: the web never leads
         assert health["database"] == "ok" and health["redis"] == "ok" and health["leader"] is False
 
-        # The worker dies outright (no clean stop: its lease must run out); another starts.
+        # The worker dies outright (no clean stop: its lease must run out); another, standing
+        # by, takes over.
+        second = WorkerProcess(pg_url, redis_url, env=ENV).start()
         worker.kill()
         killed_at = time.monotonic()
-        second = WorkerProcess(pg_url, redis_url, env=ENV).start()
         try:
             after = {submit(factory, new_request()).number}  # committed while nobody leads
             _wait_all(screens, after, timeout=30)
