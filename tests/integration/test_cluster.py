@@ -1,6 +1,7 @@
 """Several processes, as a bureau runs them (issue 18, item 3): Debian's nginx with the shipped
 site (deploy/nginx/minsheng.conf, on private ports) in front of THREE ``app.py serve`` web
-processes, and TWO ``app.py worker`` processes, on the real PostgreSQL and on Redis with
+processes (the third with two gunicorn workers), and ``app.py worker`` processes (two, and a third for the clean stop at the end of
+the first test), on the real PostgreSQL and on Redis with
 Sentinel as deploy/redis/sentinel.conf describes it (a primary, a replica, three Sentinels,
 private ports; the platform on ``redis+sentinel://``). The two tests share that one set-up (its
 start is most of their time); the second goes on with the processes the first left running.
@@ -17,8 +18,10 @@ screens use the shipped round-robin upstream itself. Everything else is the ship
 - Web process 1 is killed (SIGKILL, its gunicorn worker too): its screens reconnect to the
   others, reload the snapshot, and every ticket committed while they were away is in their
   count, none twice.
-- The leading worker is killed: the other takes the live path over within 10 s, nothing lost or
-  doubled on any screen.
+- The leading worker is killed: another takes the live path over within 10 s, nothing lost or
+  doubled on any screen; the next one stopped cleanly (SIGTERM) resigns, and the last takes over
+  within 3 s. The health check answers through nginx (no web process leads); the access logs
+  never show a kiosk token. (These were test_serve.py's, on its own set-up.)
 - The Redis primary is killed: the Sentinels promote the replica, the platform follows it, keeps
   taking tickets, and every screen ends with every ticket counted once.
 """
@@ -34,10 +37,10 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 import requests
 from redis.sentinel import Sentinel
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.keys import EPOCH, LEADER
 from dashboard.push import LISTENERS_KEY
@@ -112,15 +115,17 @@ def cluster(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFa
             load_demo_accounts(session, DEMO_ACCOUNTS)  # the demo kiosk token opens the walls
         factory.kw["bind"].dispose()
         with SentinelRedis() as sentinel:
-            webs = [PlatformProcess(pg_url, sentinel.url, command=WEB, ready="health", env=ENV) for _ in range(3)]
-            workers = [WorkerProcess(pg_url, sentinel.url, env=ENV) for _ in range(2)]
+            # The third with two gunicorn workers, as serve's default: its screens land on either.
+            webs = [PlatformProcess(pg_url, sentinel.url, command=command, ready="health", env=ENV)
+                    for command in (WEB, WEB, [*WEB, "--workers", "2"])]
+            workers = [WorkerProcess(pg_url, sentinel.url, env=ENV) for _ in range(3)]
             processes = [*workers, *webs]
             http_port, https_port = free_port(), free_port()
             conf = _write_config(tmp, pinned_site(_site_for_test(tmp, webs[0].port, http_port, https_port),
                                                   [w.port for w in webs]))
             client = Sentinel([("127.0.0.1", s.port) for s in sentinel.sentinels], socket_timeout=2).master_for(
                 sentinel.name, decode_responses=True, socket_timeout=2)
-            with ThreadPoolExecutor(len(processes)) as pool:  # all five start at once
+            with ThreadPoolExecutor(len(processes)) as pool:  # all start at once
                 for started in [pool.submit(p.start) for p in processes]:
                     started.result()
             with running_nginx(conf, http_port):
@@ -178,9 +183,18 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
         for n, k in [(n, k) for n in (1, 2, 3) for k in (1, 2)]:
             screens.append(WallScreen(cluster.https_url, token, query=f"pin={n}", name=f"pin{n}.{k}"))
         screens += [WallScreen(cluster.https_url, token, name=f"rr{k}") for k in (1, 2)]
-        # Each web process serves screens (their listener counts, by process).
-        wait_until(lambda: sum(int(v.split(":")[0]) > 0 for v in cluster.redis.hvals(LISTENERS_KEY)) >= 3,
-                   timeout=10, what="screens on all three web processes")
+        # Each web process serves screens, the third's two gunicorn workers both: the listener
+        # counts, one per gunicorn worker (the kernel picks the worker of a connection).
+        def serving() -> int:
+            return sum(int(v.split(":")[0]) > 0 for v in cluster.redis.hvals(LISTENERS_KEY))
+
+        wait_until(lambda: serving() >= 3, timeout=10, what="screens on all three web processes")
+        for k in range(3, 9):
+            if serving() >= 4:
+                break
+            screens.append(WallScreen(cluster.https_url, token, query="pin=3", name=f"pin3.{k}"))
+            time.sleep(0.5)
+        wait_until(lambda: serving() >= 4, timeout=5, what="screens on both gunicorn workers of web process 3")
 
         # 1. Every event to every screen, once: through nginx (Open311) and from a feed.
         numbers = {_open311(cluster.https_url, n) for n in range(6)}
@@ -203,7 +217,14 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
         numbers |= more
         _all_have(screens, len(numbers))
 
-        # 3. The leading worker is lost: the other takes the live path over within 10 s.
+        # The health check through nginx: public, and with a token the details (no web process leads).
+        public = requests.get(cluster.https_url + "/api/v1/health", timeout=10, verify=False)
+        assert public.status_code == 200 and public.json() == {"status": "ok"}
+        health = requests.get(cluster.https_url + "/api/v1/health", timeout=10, verify=False,
+                              headers={"Authorization": f"Bearer {token}"}).json()
+        assert (health["database"], health["redis"], health["leader"]) == ("ok", "ok", False)
+
+        # 3. The leading worker is lost: another takes the live path over within 10 s.
         before = set(numbers)
         leader = cluster.leader()
         leader.kill()
@@ -216,11 +237,27 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
         assert handover <= 10.0, f"the live path resumed only {handover:.1f} s after the leader was killed"
         numbers |= {submit(factory, new_request()).number for _ in range(3)}
         _all_have(screens, len(numbers))
+
+        # 4. A clean stop (SIGTERM) resigns the lease: the last worker takes over at its next look.
+        second = cluster.leader()
+        second.stop()
+        stopped_at = time.monotonic()
+        numbers |= {submit(factory, new_request()).number}
+        _all_have(screens, len(numbers))
+        resigned = time.monotonic() - stopped_at
+        print(f"live path handed over {resigned:.1f} s after the leading worker stopped cleanly")
+        assert resigned < 3.0, f"a clean stop handed over only after {resigned:.1f} s"
         time.sleep(1.0)
         _none_doubled(screens, len(numbers))
         for screen in screens:  # those that never left had every earlier ticket by its own event
             if screen.name.startswith(("pin2", "pin3")):
                 assert set(screen.numbers) >= before, screen.name
+
+        # The access logs show a wall's URL, never its kiosk token.
+        assert requests.get(f"{cluster.https_url}/wall?kiosk={token}", timeout=10, verify=False).status_code == 200
+        time.sleep(0.5)
+        logs = "".join(web.log_path.read_text(errors="replace") for web in cluster.webs)
+        assert "/wall?kiosk=***" in logs and token not in logs
     finally:
         for screen in screens:
             screen.close()
