@@ -20,7 +20,7 @@ screens use the shipped round-robin upstream itself. Everything else is the ship
   count, none twice.
 - The leading worker is killed: another takes the live path over within 10 s, nothing lost or
   doubled on any screen; the next one stopped cleanly (SIGTERM) resigns, and the last takes over
-  within 3 s. The health check answers through nginx (no web process leads); the access logs
+  within 5 s (it resigns once its threads have stopped: a step waits up to 2 s for entries). The health check answers through nginx (no web process leads); the access logs
   never show a kiosk token. (These were test_serve.py's, on its own set-up.)
 - The Redis primary is killed: the Sentinels promote the replica, the platform follows it, keeps
   taking tickets, and every screen ends with every ticket counted once.
@@ -189,7 +189,7 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
             return sum(int(v.split(":")[0]) > 0 for v in cluster.redis.hvals(LISTENERS_KEY))
 
         wait_until(lambda: serving() >= 3, timeout=10, what="screens on all three web processes")
-        for k in range(3, 9):
+        for k in range(3, 13):
             if serving() >= 4:
                 break
             screens.append(WallScreen(cluster.https_url, token, query="pin=3", name=f"pin3.{k}"))
@@ -246,7 +246,7 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
         _all_have(screens, len(numbers))
         resigned = time.monotonic() - stopped_at
         print(f"live path handed over {resigned:.1f} s after the leading worker stopped cleanly")
-        assert resigned < 3.0, f"a clean stop handed over only after {resigned:.1f} s"
+        assert resigned < 5.0, f"a clean stop handed over only after {resigned:.1f} s"
         time.sleep(1.0)
         _none_doubled(screens, len(numbers))
         for screen in screens:  # those that never left had every earlier ticket by its own event
