@@ -1,10 +1,15 @@
 """Several processes, as a bureau runs them (issue 18, item 3): Debian's nginx with the shipped
 site (deploy/nginx/minsheng.conf, on private ports) in front of THREE ``app.py serve`` web
-processes (the third with two gunicorn workers), and ``app.py worker`` processes (two, and a third for the clean stop at the end of
-the first test), on the real PostgreSQL and on Redis with
-Sentinel as deploy/redis/sentinel.conf describes it (a primary, a replica, three Sentinels,
-private ports; the platform on ``redis+sentinel://``). The two tests share that one set-up (its
-start is most of their time); the second goes on with the processes the first left running.
+processes (the third with two gunicorn workers) and ``app.py worker`` processes (two, and a
+third for the clean stop at the end of the first test), on the real PostgreSQL and on Redis
+with Sentinel as deploy/redis/sentinel.conf has it (a primary, a replica, three Sentinels; the
+platform on ``redis+sentinel://``). The two tests share that one set-up (its start is most of
+their time); the second goes on with the processes the first left running.
+
+The set-up follows docs/DEPLOY.md where a machine without systemd can: the settings file is
+deploy/minsheng.env.example with its placeholders filled in, the schema, the bureau and the
+walls' kiosk token come from deploy/minsheng-app, and the processes run what the units'
+ExecStart lines say.
 
 Light wall screens (tests/wall_client.py: what assets/live.js does) connect through nginx over
 HTTPS. To pin screens to each web process, the test adds to the shipped site one upstream per
@@ -19,21 +24,29 @@ screens use the shipped round-robin upstream itself. Everything else is the ship
   others, reload the snapshot, and every ticket committed while they were away is in their
   count, none twice.
 - The leading worker is killed: another takes the live path over within 10 s, nothing lost or
-  doubled on any screen; the next one stopped cleanly (SIGTERM) resigns, and the last takes over
-  within 5 s (it resigns once its threads have stopped: a step waits up to 2 s for entries). The health check answers through nginx (no web process leads); the access logs
+  doubled on any screen; the next one stopped cleanly (SIGTERM) resigns, and the last takes
+  over within 5 s (it resigns once its threads have stopped: a step waits up to 2 s for
+  entries). The health check answers through nginx (no web process leads); the access logs
   never show a kiosk token. (These were test_serve.py's, on its own set-up.)
 - The Redis primary is killed: the Sentinels promote the replica, the platform follows it, keeps
   taking tickets, and every screen ends with every ticket counted once.
 """
 from __future__ import annotations
 
+import getpass
+import hashlib
 import os
+import re
+import secrets
+import shlex
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -44,15 +57,13 @@ from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.keys import EPOCH, LEADER
 from dashboard.push import LISTENERS_KEY
-from tests.helpers import OPEN311_KEY, bureau_database, new_request, submit, wait_until
+from tests.helpers import OPEN311_KEY, new_request, submit, wait_until
 from tests.integration.test_deploy_nginx import NGINX, _site_for_test, _write_config, running_nginx
-from tests.servers import (DEMO_ACCOUNTS, AppProcess, PlatformProcess, PostgresServer, SentinelRedis, WorkerProcess,
-                           demo_kiosk_token, free_port)
+from tests.servers import ROOT, AppProcess, PlatformProcess, PostgresServer, SentinelRedis, WorkerProcess, free_port
 from tests.wall_client import WallScreen
-from tickets.accounts import load_demo_accounts
 from tickets.bootstrap import session_factory
 from tickets.models import Ticket
-from tickets.uow import UnitOfWork, unit_of_work
+from tickets.uow import UnitOfWork
 
 pytestmark = [
     pytest.mark.real_servers,
@@ -61,9 +72,7 @@ pytestmark = [
                        reason="nginx (Debian package nginx-light or nginx) and openssl are needed"),
 ]
 
-ENV = {"SECRET_KEY": "cluster-test-" + "c1" * 24, "MINSHENG_DEDUP_MODE": "off",  # every ticket its own
-       "MINSHENG_PROXY_HOPS": "1"}  # behind nginx, as deployed
-WEB = ["serve", "--workers", "1", "--threads", "16"]
+ENV_EXAMPLE = ROOT / "deploy" / "minsheng.env.example"
 
 
 @dataclass
@@ -74,6 +83,7 @@ class Cluster:
     redis: redis.Redis  # the primary, as the Sentinels name it
     sentinel: SentinelRedis
     pg_url: str
+    token: str  # the walls' kiosk token, as `minsheng-app token kiosk` printed it
 
     def leader(self) -> WorkerProcess:
         token = self.redis.get(LEADER)
@@ -103,6 +113,51 @@ def pinned_site(site: str, ports: list[int]) -> str:
     return pins + choose + site
 
 
+def bureau_settings(tmp: Path, database_url: str, redis_url: str) -> dict[str, str]:
+    """deploy/minsheng.env.example filled in as docs/DEPLOY.md (section 7) says, for this machine:
+    every placeholder replaced (a new one in the example fails here), the YAML settings file
+    copied beside it. Each process gets its own port (MINSHENG_PORT), and de-duplication is off
+    (test tickets look alike): nothing else differs from the example."""
+    values: dict[str, str] = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    yaml_file = tmp / "minsheng.yaml"
+    shutil.copy(ROOT / "deploy" / "minsheng.yaml.example", yaml_file)
+    filled = {
+        "SECRET_KEY": secrets.token_hex(32), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "MINSHENG_OPEN311_API_KEYS": f"cluster-test={hashlib.sha256(OPEN311_KEY.encode()).hexdigest()}",
+        "MINSHENG_HOTLINE_SECRET": secrets.token_hex(16), "MINSHENG_SMS_GATEWAY_URL": "http://127.0.0.1:9/send",
+        "MINSHENG_SMS_GATEWAY_TOKEN": secrets.token_hex(8), "MINSHENG_SMS_INBOUND_SECRET": secrets.token_hex(16),
+        "MINSHENG_CONFIG": str(yaml_file),
+    }
+    assert set(filled) <= set(values), f"{ENV_EXAMPLE} no longer sets {set(filled) - set(values)}"
+    values.update(filled)
+    assert not [k for k, v in values.items() if "<" in v], f"placeholders the test does not fill in: {values}"
+    del values["MINSHENG_PORT"]
+    (tmp / "minsheng.env").write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+    return {**values, "MINSHENG_DEDUP_MODE": "off"}
+
+
+def minsheng_app(tmp: Path, *args: str) -> str:
+    """deploy/minsheng-app (as DEPLOY.md runs it) with the test's settings file, as this account."""
+    done = subprocess.run([str(ROOT / "deploy" / "minsheng-app"), *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MINSHENG_ENV_FILE": str(tmp / "minsheng.env"), "MINSHENG_HOME": str(ROOT),
+                               "MINSHENG_ACCOUNT": getpass.getuser(), "MINSHENG_DEDUP_MODE": "off"})
+    assert done.returncode == 0, f"minsheng-app {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def unit_command(unit: str) -> list[str]:
+    """The app.py arguments of a unit's ExecStart (deploy/minsheng-*.service)."""
+    text = (ROOT / "deploy" / unit).read_text(encoding="utf-8")
+    assert "EnvironmentFile=/etc/minsheng/minsheng.env" in text
+    start = shlex.split(next(line for line in text.splitlines() if line.startswith("ExecStart="))[len("ExecStart="):])
+    assert start[:2] == ["/opt/minsheng/.venv/bin/python", "app.py"], start
+    return start[2:]
+
+
 @pytest.fixture(scope="module")
 def cluster(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     name = f"cluster_{uuid.uuid4().hex[:12]}"
@@ -110,26 +165,34 @@ def cluster(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFa
     tmp = tmp_path_factory.mktemp("nginx")
     processes: list[AppProcess] = []
     try:
-        factory = bureau_database(pg_url)
-        with unit_of_work(factory) as session:
-            load_demo_accounts(session, DEMO_ACCOUNTS)  # the demo kiosk token opens the walls
-        factory.kw["bind"].dispose()
         with SentinelRedis() as sentinel:
-            # The third with two gunicorn workers, as serve's default: its screens land on either.
-            webs = [PlatformProcess(pg_url, sentinel.url, command=command, ready="health", env=ENV)
-                    for command in (WEB, WEB, [*WEB, "--workers", "2"])]
-            workers = [WorkerProcess(pg_url, sentinel.url, env=ENV) for _ in range(3)]
+            # docs/DEPLOY.md, sections 7 and 8: the settings, the schema, the bureau, a wall's token.
+            env = bureau_settings(tmp, pg_url, sentinel.url)
+            minsheng_app(tmp, "db", "upgrade")
+            minsheng_app(tmp, "demo", "load", "--file", str(ROOT / "examples" / "jinan_bureau.yaml"), "--no-accounts")
+            # Section 9: what the units run (one gunicorn worker per web process here, to spare
+            # the machine; the third has two, as serve's default, and its screens land on either).
+            web = [*unit_command("minsheng-web.service"), "--threads", "16"]
+            assert unit_command("minsheng-worker.service") == ["worker"]  # WorkerProcess runs that
+            webs = [PlatformProcess(pg_url, sentinel.url, command=[*web, "--workers", str(n)], ready="health", env=env)
+                    for n in (1, 1, 2)]
+            workers = [WorkerProcess(pg_url, sentinel.url, env=env) for _ in range(3)]
             processes = [*workers, *webs]
             http_port, https_port = free_port(), free_port()
             conf = _write_config(tmp, pinned_site(_site_for_test(tmp, webs[0].port, http_port, https_port),
                                                   [w.port for w in webs]))
             client = Sentinel([("127.0.0.1", s.port) for s in sentinel.sentinels], socket_timeout=2).master_for(
                 sentinel.name, decode_responses=True, socket_timeout=2)
-            with ThreadPoolExecutor(len(processes)) as pool:  # all start at once
+            https_url = f"https://127.0.0.1:{https_port}"
+            with ThreadPoolExecutor(len(processes) + 1) as pool:  # all start at once
+                kiosk = pool.submit(minsheng_app, tmp, "token", "kiosk", "--label", "指挥中心 1 号屏",
+                                    "--base-url", https_url)
                 for started in [pool.submit(p.start) for p in processes]:
                     started.result()
+                token = re.search(r"/wall\?kiosk=(\S+)", kiosk.result())
+            assert token, "minsheng-app token kiosk printed no wall URL"
             with running_nginx(conf, http_port):
-                yield Cluster(webs, workers, f"https://127.0.0.1:{https_port}", client, sentinel, pg_url)
+                yield Cluster(webs, workers, https_url, client, sentinel, pg_url, token.group(1))
     finally:
         for process in processes:  # clean stops are test_serve.py's; here they only cost time
             process.kill()
@@ -147,9 +210,9 @@ def _open311(base_url: str, n: int) -> str:
     return str(answer.json()[0]["service_request_id"])
 
 
-def _live(web: PlatformProcess) -> bool:
+def _live(web: PlatformProcess, token: str) -> bool:
     try:
-        return bool(web.get("/api/v1/live/snapshot")["counters"]["epoch"])
+        return bool(web.get("/api/v1/live/snapshot", token=token)["counters"]["epoch"])
     except OSError:  # 503 until the leading worker has built the live state
         return False
 
@@ -175,8 +238,9 @@ def _none_doubled(screens: list[WallScreen], total: int) -> None:
 
 
 def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> None:
-    token = demo_kiosk_token()
-    wait_until(lambda: _live(cluster.webs[0]), timeout=30, what="a worker to lead and build the live state")
+    token = cluster.token
+    wait_until(lambda: _live(cluster.webs[0], cluster.token), timeout=30,
+               what="a worker to lead and build the live state")
     screens: list[WallScreen] = []
     factory = session_factory(cluster.pg_url)
     try:
@@ -264,13 +328,13 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
 
 
 def test_a_redis_sentinel_failover_is_survived(cluster: Cluster) -> None:
-    token = demo_kiosk_token()
+    token = cluster.token
     factory = session_factory(cluster.pg_url)
     sentinel = cluster.sentinel
     assert sentinel.replica is not None
     wait_until(sentinel.ready_for_failover, timeout=30, what="the Sentinels to know the replica and each other")
-    wait_until(lambda: any(_live(w) for w in cluster.webs if w.proc and w.proc.poll() is None), timeout=30,
-               what="a worker to lead")
+    alive = [w for w in cluster.webs if w.proc is not None and w.proc.poll() is None]
+    wait_until(lambda: any(_live(w, cluster.token) for w in alive), timeout=30, what="a worker to lead")
     screens: list[WallScreen] = []
     try:
         screens += [WallScreen(cluster.https_url, token, query=f"pin={n}", name=f"pin{n}") for n in (1, 2, 3)]
