@@ -73,6 +73,7 @@ pytestmark = [
 ]
 
 ENV_EXAMPLE = ROOT / "deploy" / "minsheng.env.example"
+DEPLOY_GUIDE = (ROOT / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -141,7 +142,11 @@ def bureau_settings(tmp: Path, database_url: str, redis_url: str) -> dict[str, s
 
 
 def minsheng_app(tmp: Path, *args: str) -> str:
-    """deploy/minsheng-app (as DEPLOY.md runs it) with the test's settings file, as this account."""
+    """deploy/minsheng-app with the test's settings file, as this account: a command docs/DEPLOY.md
+    gives (its words up to the first option, e.g. ``minsheng-app demo load --file``)."""
+    first_option = next((i for i, a in enumerate(args) if a.startswith("--")), len(args))
+    said = " ".join(["minsheng-app", *args[:first_option + 1]])
+    assert f"\n{said}" in DEPLOY_GUIDE, f"docs/DEPLOY.md no longer says {said!r}"
     done = subprocess.run([str(ROOT / "deploy" / "minsheng-app"), *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "MINSHENG_ENV_FILE": str(tmp / "minsheng.env"), "MINSHENG_HOME": str(ROOT),
                                "MINSHENG_ACCOUNT": getpass.getuser(), "MINSHENG_DEDUP_MODE": "off"})
