@@ -46,6 +46,13 @@ class Settings:
     # 31 ms instead of 144 ms at 0.2 s (docs/PERFORMANCE.md), for 20 cheap
     # indexed queries a second.
     relay_poll_seconds: float = 0.05
+    # The background duties run in the one worker holding the leadership lease (a Redis key,
+    # dashboard/live/leader.py), renewed every leader_renew_seconds. A killed leader's duties
+    # resume on a standing-by worker when its lease runs out: 4-5 s after the kill with these
+    # values (docs/PERFORMANCE.md, issue 18). A leader that cannot renew for lease - renew
+    # seconds (a Redis failover, a stalled host) stops leading; another takes over.
+    leader_lease_seconds: float = 5.0
+    leader_renew_seconds: float = 1.0
     # How long a writer waits for a lock (the intake locks, a ticket's row) before it gives
     # up with nothing changed (503 Busy), and the longest statement (0: no limit).
     db_lock_timeout_seconds: float = 10.0
@@ -193,6 +200,8 @@ _ENV = {
     "language": "MINSHENG_LANGUAGE",
     "async_mode": "MINSHENG_ASYNC_MODE",
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
+    "leader_lease_seconds": "MINSHENG_LEADER_LEASE_SECONDS",
+    "leader_renew_seconds": "MINSHENG_LEADER_RENEW_SECONDS",
     "serve_worker_class": "MINSHENG_SERVE_WORKER_CLASS",
     "serve_workers": "MINSHENG_SERVE_WORKERS",
     "serve_threads": "MINSHENG_SERVE_THREADS",
