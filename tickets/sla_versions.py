@@ -1,0 +1,263 @@
+"""Versions of the deadline rules (/admin/rules): make one, and see what a draft would have done.
+
+A version is never edited: a change is a new version, in force for tickets dispatched from its
+instant on (``tickets.sla.version_at``). The instant must lie at least ``sla_version_lead_minutes``
+ahead, so every process has re-read the versions before it applies, and after every version
+already made: history is not re-judged (no past instant, no version slipped in before another).
+The first version made also stores version 1, the policy file's rules until then, so the past
+keeps its rules when the file changes.
+
+:func:`rejudge` re-computes a past week's tickets under a draft, from the tickets themselves, so
+an admin sees before saving how many more or fewer would have been late, per branch.
+"""
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from tickets import audit, bulletin, calendars, sla
+from tickets.errors import Invalid, NotAllowed
+from tickets.models import ExtensionRequest, SlaRuleVersion, Ticket, utcnow
+from tickets.roles import Actor
+
+# PostgreSQL advisory lock key of the versions' numbering ("MSSV").
+VERSIONS_LOCK_KEY = 0x4D535356
+MAX_NOTE = 500
+
+
+def parse_draft(document: Any) -> sla.PolicyBook:
+    """A draft's rules validated as the policy file is (:class:`Invalid` naming the key)."""
+    try:
+        return sla.parse_policy(document, "rules")
+    except sla.PolicyError as exc:
+        raise Invalid("sla_rules_invalid", reason=str(exc).removeprefix("rules: ")) from None
+
+
+def _flat(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = ", ".join(value) if isinstance(value, list) else value
+    return out
+
+
+def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What changes from one rules document to another, rule by rule (dotted names)."""
+    old, new = _flat(before), _flat(after)
+    return [{"rule": key, "from": old.get(key), "to": new.get(key)}
+            for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+
+
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": VERSIONS_LOCK_KEY})
+
+
+def create_version(session: Session, actor: Actor, rules: Any, effective_from: datetime, note: str | None, *,
+                   lead: timedelta, now: datetime | None = None) -> SlaRuleVersion:
+    """Store a new version of the rules, in force from ``effective_from``; audited.
+
+    Admins only. Refused (:class:`Invalid`): rules that do not validate, a naive or too early
+    instant (sooner than ``now + lead``, or not after every version already made), no note, or
+    rules that are those of the version they would follow."""
+    if actor.role != "admin":
+        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step="sla_version_create")
+    book = parse_draft(rules)
+    if effective_from.tzinfo is None or effective_from.utcoffset() is None:
+        raise Invalid("naive_time", what="effective_from")
+    note = (note or "").strip()
+    if not note:
+        raise Invalid("text_required", what="note")
+    if len(note) > MAX_NOTE:
+        raise Invalid("sla_note_too_long", most=MAX_NOTE)
+    now = now or utcnow()
+    earliest = now + lead
+    if effective_from < earliest:
+        raise Invalid("sla_version_too_soon", at=effective_from.isoformat(), earliest=earliest.isoformat())
+    _lock(session)
+    rows = list(session.scalars(select(SlaRuleVersion).order_by(SlaRuleVersion.number)))
+    if not rows:  # version 1 is the policy file's rules: store them, so the past keeps them
+        first = sla.file_policy()
+        rows.append(SlaRuleVersion(number=1, effective_from=None, rules=sla.to_document(first),
+                                   fingerprint=first.fingerprint, created_by="system", created_at=now,
+                                   note=Path(first.source).name))
+        session.add(rows[0])
+    last = max(rows, key=lambda r: (r.effective_from is not None, r.effective_from or now, r.number))
+    if last.effective_from is not None and effective_from <= last.effective_from:
+        raise Invalid("sla_version_not_after", number=last.number, at=last.effective_from.isoformat())
+    document = sla.to_document(book)
+    changed = differences(last.rules, document)
+    if not changed:
+        raise Invalid("sla_version_unchanged", number=last.number)
+    row = SlaRuleVersion(number=max(r.number for r in rows) + 1, effective_from=effective_from, rules=document,
+                         fingerprint=book.fingerprint, created_by=actor.name[:64], created_at=now, note=note)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor.name, "sla_version_create", target=f"v{row.number}", at=now,
+                 details={"effective_from": effective_from.isoformat(), "fingerprint": row.fingerprint,
+                          "note": note, "changes": changed})
+    return row
+
+
+# ------------------------------------------------------------------ re-judging
+@dataclass
+class Figures:
+    """Deadline figures of a set of tickets under one set of rules (DESIGN §4's definitions)."""
+
+    tickets: int = 0
+    contact_breaches: int = 0  # contacted late, or not yet and past the contact deadline
+    resolve_breaches: int = 0  # closed late, or open past the resolve deadline
+    due: int = 0  # closed, or past the resolve deadline
+    on_time: int = 0  # closed by the resolve deadline
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+    def count(self, ticket: _Judged, contact_due: datetime, resolve_due: datetime, now: datetime) -> None:
+        self.tickets += 1
+        contacted = ticket.contacted_at
+        if (contacted is None and contact_due <= now) or (contacted is not None and contacted > contact_due):
+            self.contact_breaches += 1
+        closed = ticket.closed_at
+        if closed is not None or resolve_due <= now:
+            self.due += 1
+            if closed is not None and closed <= resolve_due:
+                self.on_time += 1
+            else:
+                self.resolve_breaches += 1
+
+
+@dataclass
+class Row:
+    code: str
+    name: str
+    before: Figures = field(default_factory=Figures)
+    after: Figures = field(default_factory=Figures)
+
+
+@dataclass
+class Rejudged:
+    """A week's tickets judged by the rules they had (``before``) and by a draft (``after``)."""
+
+    week: str
+    as_of: datetime
+    total: Row
+    branches: list[Row]
+
+
+@dataclass(frozen=True)
+class _Judged:
+    sla_class: str
+    topic: str
+    channel: str
+    calendar: str | None
+    dispatched_at: datetime
+    contacted_at: datetime | None
+    closed_at: datetime | None
+    unit_id: int | None
+    extra_hours: float
+
+
+class _WorkingClock:
+    """``sla.add_working_hours`` for many starts on one calendar and one set of working hours: the
+    working intervals of the span read once, then a binary search per ticket (a week's tickets
+    in well under a second, where a day-by-day walk each would take seconds)."""
+
+    def __init__(self, start: datetime, end: datetime, tz: Any, rules: sla.Policy,
+                 calendar: calendars.Calendar | None) -> None:
+        self.tz, self.rules, self.calendar, self.end = tz, rules, calendar, end
+        self.intervals = sla.working_intervals(start, end, tz, rules, calendar)
+        self.starts = [lo for lo, _ in self.intervals]
+        self.before: list[float] = []  # working seconds before each interval
+        total = 0.0
+        for lo, hi in self.intervals:
+            self.before.append(total)
+            total += (hi - lo).total_seconds()
+        self.total = total
+
+    def add(self, start: datetime, hours: float) -> datetime:
+        i = bisect.bisect_right(self.starts, start) - 1
+        if i < 0 or start >= self.end:
+            return sla.add_working_hours(start, hours, self.tz, self.rules, self.calendar)
+        lo, hi = self.intervals[i]
+        worked = self.before[i] + (min(start, hi) - lo).total_seconds()
+        target = worked + hours * 3600
+        if hours <= 0 or target > self.total:  # nothing to add, or beyond the span: walk as sla does
+            return sla.add_working_hours(start, hours, self.tz, self.rules, self.calendar)
+        # The last interval that starts with less worked than the target (a deadline exactly at a
+        # period's end is that end, as sla says, not the next period's start).
+        j = bisect.bisect_left(self.before, target) - 1
+        return self.intervals[j][0] + timedelta(seconds=target - self.before[j])
+
+
+def _judged(session: Session, start: datetime, end: datetime) -> list[_Judged]:
+    """The week's tickets (by received time, as the figures count) whose deadlines the rules set:
+    dispatched, not merged, not imported history (those keep their source's deadlines)."""
+    extra = (select(ExtensionRequest.ticket_id, func.sum(ExtensionRequest.working_hours).label("hours"))
+             .where(ExtensionRequest.status == "approved").group_by(ExtensionRequest.ticket_id).subquery())
+    rows = session.execute(
+        select(Ticket.sla_class, Ticket.topic, Ticket.channel, Ticket.calendar, Ticket.dispatched_at,
+               Ticket.contacted_at, Ticket.closed_at, Ticket.unit_id, func.coalesce(extra.c.hours, 0.0))
+        .outerjoin(extra, extra.c.ticket_id == Ticket.id)
+        .where(Ticket.received_at >= start, Ticket.received_at < end, Ticket.dispatched_at.is_not(None),
+               Ticket.status != "merged", Ticket.history.is_(False)))
+    return [_Judged(sla_class, topic, channel, calendar, dispatched_at, contacted_at, closed_at, unit_id, float(hours))
+            for sla_class, topic, channel, calendar, dispatched_at, contacted_at, closed_at, unit_id, hours in rows]
+
+
+def rejudge(session: Session, draft: sla.PolicyBook, week: str, now: datetime, tz: Any) -> Rejudged:
+    """``week``'s tickets under the rules each was judged by, and under ``draft``, per branch.
+    Both sides are computed the same way (from the first dispatch, with approved extensions), so
+    the difference is the rules' alone."""
+    _, _, start, end = bulletin.week_bounds(week, tz)
+    tickets = _judged(session, start, end)
+    tree = bulletin.Tree(session)
+    clocks: dict[tuple[Any, ...], _WorkingClock] = {}
+    horizon = min(now, end) + timedelta(days=60)
+
+    def due(rules: sla.Policy, ticket: _Judged) -> tuple[datetime, datetime]:
+        calendar = calendars.from_key(ticket.calendar)
+        periods = rules.working_periods if calendar.is_official else (calendar.hours or rules.working_periods)
+        key = (periods, ticket.calendar)
+        clock = clocks.get(key)
+        if clock is None:
+            clock = clocks[key] = _WorkingClock(start - timedelta(days=1), horizon, tz, rules, calendar)
+        hours = rules.resolve_hours(ticket.sla_class) + ticket.extra_hours
+        return (ticket.dispatched_at + timedelta(hours=rules.contact_hours),
+                clock.add(ticket.dispatched_at, hours))
+
+    total = Row("", "")
+    rows: dict[str, Row] = {}
+    for ticket in tickets:
+        branch = tree.branch_of(ticket.unit_id)
+        code, name = (branch.code, branch.name) if branch is not None else ("", "")
+        row = rows.get(code)
+        if row is None:
+            row = rows[code] = Row(code, name)
+        before = sla.version_at(ticket.dispatched_at).book.for_ticket(ticket.topic, ticket.channel)
+        after = draft.for_ticket(ticket.topic, ticket.channel)
+        for side, rules in (("before", before), ("after", after)):
+            contact_due, resolve_due = due(rules, ticket)
+            for target in (row, total):
+                figures: Figures = getattr(target, side)
+                figures.count(ticket, contact_due, resolve_due, now)
+    order = sorted(rows.values(), key=lambda r: (r.code == "", r.code))
+    return Rejudged(week=week, as_of=now, total=total, branches=order)
+
+
+def last_week(now: datetime, tz: Any) -> str:
+    """The ISO week before the one ``now`` falls in (local time)."""
+    return bulletin.shift(bulletin.week_of(now.astimezone(tz).date()), -1)
+
+
+__all__ = ["Figures", "Rejudged", "Row", "create_version", "differences", "last_week", "parse_draft", "rejudge"]
