@@ -1,0 +1,53 @@
+"""/api/v1/admin/rules: the deadline rules' versions over the API (dashboard/api/admin_rules.py)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.helpers import TZ, ApiWorld
+from tickets import sla
+from tickets.models import AuditEntry, SlaRuleVersion
+
+pytestmark = pytest.mark.usefixtures("fresh_sla_state")
+
+
+def test_admins_make_versions_supervisors_read_them(api_world: ApiWorld) -> None:
+    api_world.add_person("pt_super", "supervisor", "JN-PTB")
+    listed = api_world.get("/api/v1/admin/rules/versions", "pt_super")
+    assert listed.status_code == 200
+    [first] = listed.get_json()["items"]
+    assert (first["number"], first["state"], first["stored"]) == (1, "in_force", False)
+    assert first["rules"] == sla.to_document(sla.file_policy())
+    assert api_world.get("/api/v1/admin/rules/versions", "viewer").status_code == 403
+    slower = {**first["rules"], "contact_hours": 2}
+    tomorrow = (datetime.now(TZ) + timedelta(days=1)).replace(microsecond=0)
+    body = {"rules": slower, "effective_from": tomorrow.replace(tzinfo=None).isoformat(), "note": "放宽联系时限"}
+    assert api_world.post("/api/v1/admin/rules/versions", "pt_super", json=body).status_code == 403
+    assert api_world.post("/api/v1/admin/rules/preview", "pt_super", json={"rules": slower}).status_code == 403
+
+    # Refusals are 400 with their code, and store nothing.
+    for bad, code in [({**body, "rules": {**slower, "amber_share": 75}}, "sla_rules_invalid"),
+                      ({**body, "effective_from": (tomorrow - timedelta(days=2)).isoformat()}, "sla_version_too_soon"),
+                      ({**body, "effective_from": "明天"}, "invalid_time"),
+                      ({**body, "rules": first["rules"]}, "sla_version_unchanged"),
+                      ({key: value for key, value in body.items() if key != "rules"}, "missing_parameter")]:
+        answer = api_world.post("/api/v1/admin/rules/versions", json=bad)
+        assert answer.status_code == 400 and answer.get_json()["error"]["code"] == code, (code, answer.get_json())
+    with api_world.platform.factory() as s:
+        assert s.scalars(select(SlaRuleVersion)).all() == []
+
+    preview = api_world.post("/api/v1/admin/rules/preview", json={"rules": slower})
+    assert preview.status_code == 200 and preview.get_json()["week"].count("-W") == 1
+    made = api_world.post("/api/v1/admin/rules/versions", json=body)
+    assert made.status_code == 201, made.get_json()
+    version = made.get_json()
+    # a time without an offset is the bureau's local time
+    assert (version["number"], version["state"], version["created_by"]) == (2, "pending", "admin")
+    assert datetime.fromisoformat(version["effective_from"]) == tomorrow
+    assert [v["number"] for v in api_world.get("/api/v1/admin/rules/versions").get_json()["items"]] == [1, 2]
+    assert sla.version_at(tomorrow).number == 2 and sla.version_at(tomorrow - timedelta(seconds=1)).number == 1
+    with api_world.platform.factory() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "sla_version_create")).all()
+    assert [(r.actor, r.target, r.details["note"]) for r in rows] == [("admin", "v2", "放宽联系时限")]
