@@ -18,7 +18,7 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from layouts import admin_audit
+from layouts import admin_audit, admin_rules
 from layouts.i18n import N_, gettext, other_language, switch_label, texts
 from layouts.queue import nav
 
@@ -37,6 +37,7 @@ class Section:
 # The sections in the order of the section navigation (one line each).
 SECTIONS: dict[str, Section] = {
     "audit": Section(N_("Audit log"), admin_audit.layout, admin_audit.summary),
+    "rules": Section(N_("Deadline rules"), admin_rules.layout, admin_rules.summary),
 }
 
 # Words the page's script writes (assets/admin.js).

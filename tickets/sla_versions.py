@@ -13,12 +13,14 @@ an admin sees before saving how many more or fewer would have been late, per bra
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -38,6 +40,59 @@ def parse_draft(document: Any) -> sla.PolicyBook:
         return sla.parse_policy(document, "rules")
     except sla.PolicyError as exc:
         raise Invalid("sla_rules_invalid", reason=str(exc).removeprefix("rules: ")) from None
+
+
+# The form's fields (/admin/rules): resolve_<sla_class>, contact_hours, working_hours, amber_percent,
+# pause_while_extension_pending, overrides (YAML text), from_form (the whole form was sent).
+RESOLVE_FIELD = "resolve_"
+_PERIODS_SPLIT = re.compile(r"[,，;；\s]+")
+
+
+def _form_number(raw: Any) -> Any:
+    """A number as a form sends it ("1.5"); anything else as it is, for the rules to refuse by name."""
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            return raw
+    return raw
+
+
+def draft_from_fields(fields: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    """The rules a form describes, over ``base`` (the rules it was filled from): numbers as text,
+    the amber share in percent, the working hours as "08:30-12:00, 13:30-17:30", the overrides
+    as YAML (``channels:`` and ``topics:``; empty: none). Validation is :func:`parse_draft`'s."""
+    out = {key: value for key, value in base.items()}
+    if "contact_hours" in fields:
+        out["contact_hours"] = _form_number(fields["contact_hours"])
+    days = dict(out.get("resolve_working_days") or {})
+    for key, raw in fields.items():
+        if key.startswith(RESOLVE_FIELD):
+            days[key.removeprefix(RESOLVE_FIELD)] = _form_number(raw)
+    out["resolve_working_days"] = days
+    if "working_hours" in fields:
+        text = str(fields["working_hours"] or "")
+        out["working_hours"] = [p for p in _PERIODS_SPLIT.split(text.replace(" - ", "-")) if p]
+    if "amber_percent" in fields:
+        share = _form_number(fields["amber_percent"])
+        out["amber_share"] = share / 100 if isinstance(share, float) else share
+    out["pause_while_extension_pending"] = fields.get("pause_while_extension_pending") in (True, "true", "on", "1")
+    if "overrides" in fields or fields.get("from_form"):  # the whole form: no overrides text is none
+        try:
+            overrides = yaml.safe_load(str(fields.get("overrides") or "")) or {}
+        except yaml.YAMLError as exc:
+            raise Invalid("sla_rules_invalid", reason=f"overrides: not valid YAML: {exc}") from None
+        if not isinstance(overrides, dict) or set(overrides) - {"channels", "topics"}:
+            raise Invalid("sla_rules_invalid", reason="overrides: only channels: and topics: may be given here")
+        out["channels"] = overrides.get("channels") or {}
+        out["topics"] = overrides.get("topics") or {}
+    return out
+
+
+def overrides_text(document: Mapping[str, Any]) -> str:
+    """A version's overrides as the form's YAML ("" when there are none)."""
+    overrides = {k: document[k] for k in ("channels", "topics") if document.get(k)}
+    return yaml.safe_dump(overrides, allow_unicode=True, sort_keys=True) if overrides else ""
 
 
 def _flat(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -260,4 +315,5 @@ def last_week(now: datetime, tz: Any) -> str:
     return bulletin.shift(bulletin.week_of(now.astimezone(tz).date()), -1)
 
 
-__all__ = ["Figures", "Rejudged", "Row", "create_version", "differences", "last_week", "parse_draft", "rejudge"]
+__all__ = ["Figures", "Rejudged", "Row", "create_version", "differences", "draft_from_fields", "last_week",
+           "overrides_text", "parse_draft", "rejudge"]

@@ -15,16 +15,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Response, jsonify
+from flask import jsonify
+from sqlalchemy import event
 
 from dashboard.api.base import blueprint, platform
 from dashboard.api.errors import MESSAGES, BadParameter
 from dashboard.api.openapi import STR, obj, operation, ref
 from dashboard.api.serializers import BOOL, INT, SCHEMAS, STR_N, TIME_N, _object, _t
-from dashboard.api.steps import IDEMPOTENCY, Body, _write
+from dashboard.api.admin import admin_post
+from dashboard.api.steps import Body
+from dashboard.i18n import request_lang
 from dashboard.auth import require_login
 from dashboard.read_models import admin_rules
-from layouts.i18n import N_
+from layouts.i18n import N_, gettext
 from tickets import sla, sla_versions
 from tickets.models import utcnow
 from tickets.roles import Actor
@@ -40,6 +43,7 @@ MESSAGES.update({
     "sla_version_not_after": N_("Version %(number)s takes effect at %(at)s: a new version must take effect after it"),
     "sla_version_unchanged": N_("These are the rules of version %(number)s: nothing to change"),
     "sla_note_too_long": N_("The note is at most %(most)s characters"),
+    "not_an_object": N_("'%(field)s' must be an object"),
 })
 
 _FIGURES = _object({"tickets": INT, "contact_breaches": INT, "resolve_breaches": INT, "due": INT, "on_time": INT,
@@ -74,36 +78,51 @@ def preview_rules() -> Any:
         return jsonify(admin_rules.preview(session, rules, utcnow(), platform().settings.tz))
 
 
-@blueprint.post("/admin/rules/versions")
-@operation("Make a new version of the deadline rules, in force from its instant (audited)",
-           {201: ref("SlaRuleVersion")}, roles=WRITERS, params=(IDEMPOTENCY,),
-           body={"application/json": obj({"rules": _RULES, "effective_from": {**STR, "format": "date-time"},
-                                          "note": {**STR, "maxLength": sla_versions.MAX_NOTE}},
-                                         required=("rules", "effective_from", "note"))})
-@require_login(WRITERS)
-def post_rule_version() -> Response:
+_NUMBER_TEXT = {"type": ["string", "number"]}
+_FIELDS = {
+    "rules": _RULES, "effective_from": {**STR, "format": "date-time"},
+    "note": {**STR, "maxLength": sla_versions.MAX_NOTE},
+    # or the page's form: the rules of the last version made, with these changed
+    "contact_hours": _NUMBER_TEXT, "resolve_consultation": _NUMBER_TEXT, "resolve_enforcement": _NUMBER_TEXT,
+    "resolve_service": _NUMBER_TEXT, "working_hours": {**STR, "description": "08:30-12:00, 13:30-17:30"},
+    "amber_percent": _NUMBER_TEXT, "pause_while_extension_pending": {"type": ["boolean", "string"]},
+    "overrides": {**STR, "description": "YAML: channels: and topics:"},
+    "from_form": {**STR, "description": "the whole form was sent: no overrides text means none"},
+}
+SAVED = N_("Version %(number)s saved: it applies to tickets dispatched from %(at)s")
+
+
+@admin_post("rules/versions", "Make a new version of the deadline rules, in force from its instant (audited)",
+            _FIELDS, ("effective_from", "note"), answer=ref("SlaRuleVersion"))
+def rule_version(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
     settings = platform().settings
-
-    def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
-        row = sla_versions.create_version(uow, actor, _rules(body), _instant(body, settings.tz), body.text("note"),
-                                          lead=timedelta(minutes=settings.sla_version_lead_minutes))
-        return 201, {"number": row.number}
-
-    answer = _write(run)
-    if answer.status_code == 201:
-        with platform().factory() as session:  # this process knows it at once; the others within minutes
-            sla.load_rule_versions(session)
-            made = answer.get_json()["number"]
-            item = next(v for v in admin_rules.versions(session, utcnow()) if v["number"] == made)
-        answer = jsonify(item)
-        answer.status_code = 201
+    rules = body.data.get("rules")
+    if rules is None:  # the form: over the rules of the last version made
+        rules = sla_versions.draft_from_fields(body.data, admin_rules.versions(uow, utcnow())[-1]["rules"])
+    elif not isinstance(rules, dict):
+        raise BadParameter("rules", "not_an_object")
+    row = sla_versions.create_version(uow, actor, rules, _instant(body, settings.tz), body.text("note"),
+                                      lead=timedelta(minutes=settings.sla_version_lead_minutes))
+    factory = platform().factory
+    # This process uses it at once (once committed); the others re-read the versions within minutes.
+    event.listen(uow, "after_commit", lambda _session: _reload(factory), once=True)
+    answer = {"number": row.number, "effective_from": row.effective_from.isoformat() if row.effective_from else None,
+              "created_by": row.created_by, "created_at": row.created_at.isoformat(), "note": row.note,
+              "fingerprint": row.fingerprint, "rules": row.rules, "stored": True, "state": "pending"}
+    local = row.effective_from.astimezone(settings.tz) if row.effective_from else None
+    answer["message"] = gettext(SAVED, request_lang(), number=row.number, at=f"{local:%Y-%m-%d %H:%M}")
     return answer
+
+
+def _reload(factory: Any) -> None:
+    with factory() as session:
+        sla.load_rule_versions(session)
 
 
 def _rules(body: Body) -> Any:
     rules = body.data.get("rules")
     if not isinstance(rules, dict):
-        raise BadParameter("rules", "missing_parameter")
+        raise BadParameter("rules", "missing_parameter" if rules is None else "not_an_object")
     return rules
 
 

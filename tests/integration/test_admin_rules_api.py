@@ -32,7 +32,10 @@ def test_admins_make_versions_supervisors_read_them(api_world: ApiWorld) -> None
                       ({**body, "effective_from": (tomorrow - timedelta(days=2)).isoformat()}, "sla_version_too_soon"),
                       ({**body, "effective_from": "明天"}, "invalid_time"),
                       ({**body, "rules": first["rules"]}, "sla_version_unchanged"),
-                      ({key: value for key, value in body.items() if key != "rules"}, "missing_parameter")]:
+                      ({**body, "rules": [1]}, "not_an_object"),
+                      ({key: value for key, value in body.items() if key != "rules"}, "sla_version_unchanged"),
+                      ({**body, "rules": None, "overrides": "topics: [1"}, "sla_rules_invalid"),
+                      ({**body, "effective_from": None}, "missing_parameter")]:
         answer = api_world.post("/api/v1/admin/rules/versions", json=bad)
         assert answer.status_code == 400 and answer.get_json()["error"]["code"] == code, (code, answer.get_json())
     with api_world.platform.factory() as s:
@@ -41,13 +44,26 @@ def test_admins_make_versions_supervisors_read_them(api_world: ApiWorld) -> None
     preview = api_world.post("/api/v1/admin/rules/preview", json={"rules": slower})
     assert preview.status_code == 200 and preview.get_json()["week"].count("-W") == 1
     made = api_world.post("/api/v1/admin/rules/versions", json=body)
-    assert made.status_code == 201, made.get_json()
+    assert made.status_code == 200, made.get_json()
     version = made.get_json()
     # a time without an offset is the bureau's local time
     assert (version["number"], version["state"], version["created_by"]) == (2, "pending", "admin")
     assert datetime.fromisoformat(version["effective_from"]) == tomorrow
     assert [v["number"] for v in api_world.get("/api/v1/admin/rules/versions").get_json()["items"]] == [1, 2]
     assert sla.version_at(tomorrow).number == 2 and sla.version_at(tomorrow - timedelta(seconds=1)).number == 1
+    # The page's form: text fields over the last version made (the amber share in percent, the
+    # overrides as YAML), from an instant after it.
+    form = {"contact_hours": "1.5", "resolve_service": "2", "amber_percent": "80",
+            "working_hours": "08:00-12:00，14:00-17:30", "pause_while_extension_pending": True,
+            "overrides": "topics:\n  fraud:\n    contact_hours: 0.5\n",
+            "effective_from": (tomorrow + timedelta(days=1)).isoformat(), "note": "表单"}
+    made = api_world.post("/api/v1/admin/rules/versions", json=form)
+    assert made.status_code == 200, made.get_json()
+    rules = made.get_json()["rules"]
+    assert (rules["contact_hours"], rules["resolve_working_days"]["service"], rules["amber_share"]) == (1.5, 2, 0.8)
+    assert rules["working_hours"] == ["08:00-12:00", "14:00-17:30"] and rules["pause_while_extension_pending"]
+    assert rules["topics"] == {"fraud": {"contact_hours": 0.5}} and rules["resolve_working_days"]["consultation"] == 0.5
     with api_world.platform.factory() as s:
         rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "sla_version_create")).all()
-    assert [(r.actor, r.target, r.details["note"]) for r in rows] == [("admin", "v2", "放宽联系时限")]
+    assert [(r.actor, r.target, r.details["note"]) for r in rows] == [("admin", "v2", "放宽联系时限"),
+                                                                      ("admin", "v3", "表单")]
