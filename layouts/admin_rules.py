@@ -36,7 +36,7 @@ TEXT = {
                    "at least %(lead)s minutes from now (every process must know it first) and after every "
                    "version made."),
     "f_contact": N_("Contact within (hours)"), "f_resolve": N_("%(sla_class)s (working days)"),
-    "f_hours": N_("Working hours"), "f_amber": N_("Amber at (% of the time)"), "f_pause": N_("Pause while extension pending"),
+    "f_hours": N_("Working hours"), "f_amber": N_("Amber at (percent of the time)"), "f_pause": N_("Pause while extension pending"),
     "yes": N_("Yes"), "no": N_("No"), "f_overrides": N_("Overrides per channel and topic (YAML)"),
     "f_effective": N_("Applies from (%(tz)s)"), "f_note": N_("Why (for the record)"),
     "preview": N_("Preview: last week under these rules"), "save": N_("Save the new version"),
@@ -158,19 +158,23 @@ def versions_panel(versions: Sequence[Mapping[str, Any]], tz: ZoneInfo, lang: st
                         className="admin-panel")
 
 
+def _number_input(name: str, value: Any) -> dcc.Input:
+    """A positive number, fractions allowed (0.5 working days): the browser's default step is 1."""
+    return dcc.Input(name=name, value=_number(value), type="number", step="any", min=0, required=True,
+                     className="admin-input", debounce=True)
+
+
 def form_panel(base: Mapping[str, Any], base_number: int, overrides: str, earliest: str, suggested: str,
                timezone: str, lead: float, lang: str) -> html.Section:
     resolve = [field(gettext(TEXT["f_resolve"], lang, sla_class=_class_name(name, lang)),
-                     text_input(f"resolve_{name}", _number(days), required=True, kind="number"))
+                     _number_input(f"resolve_{name}", days))
                for name, days in base["resolve_working_days"].items()]
     fields: list[Component] = [
-        field(gettext(TEXT["f_contact"], lang), text_input("contact_hours", _number(base["contact_hours"]),
-                                                            required=True, kind="number")),
+        field(gettext(TEXT["f_contact"], lang), _number_input("contact_hours", base["contact_hours"])),
         *resolve,
         field(gettext(TEXT["f_hours"], lang), text_input("working_hours", ", ".join(base["working_hours"]),
                                                           required=True), "admin-rules-wide"),
-        field(gettext(TEXT["f_amber"], lang), text_input("amber_percent", _number(base["amber_share"] * 100),
-                                                          required=True, kind="number")),
+        field(gettext(TEXT["f_amber"], lang), _number_input("amber_percent", base["amber_share"] * 100)),
         field(gettext(TEXT["f_pause"], lang),
               select("pause_while_extension_pending", [("true", gettext(TEXT["yes"], lang)),
                                                        ("false", gettext(TEXT["no"], lang))],

@@ -109,8 +109,8 @@ def rule_version(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
     answer = {"number": row.number, "effective_from": row.effective_from.isoformat() if row.effective_from else None,
               "created_by": row.created_by, "created_at": row.created_at.isoformat(), "note": row.note,
               "fingerprint": row.fingerprint, "rules": row.rules, "stored": True, "state": "pending"}
-    local = row.effective_from.astimezone(settings.tz) if row.effective_from else None
-    answer["message"] = gettext(SAVED, request_lang(), number=row.number, at=f"{local:%Y-%m-%d %H:%M}")
+    local = row.effective_from.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") if row.effective_from else ""
+    answer["message"] = gettext(SAVED, request_lang(), number=row.number, at=local)
     return answer
 
 
