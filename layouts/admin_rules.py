@@ -122,11 +122,25 @@ def rules_panel(rules: Mapping[str, Any], number: int, since: str, lang: str) ->
     ], className="admin-panel admin-rules-now")
 
 
+def _rule_label(path: str, lang: str) -> str:
+    """A changed rule's dotted name in words: ``topics.fraud.resolve_working_days.service`` is
+    "Topic 诈骗: working days to close 管理服务类"."""
+    parts = path.split(".")
+    where = ""
+    if parts[0] in ("channels", "topics") and len(parts) > 2:
+        kind = parts[0][:-1]
+        where = gettext(TEXT[kind], lang, name=labels(lang)[parts[0]].get(parts[1], parts[1])) + " · "
+        parts = parts[2:]
+    if parts[0] == "resolve_working_days" and len(parts) > 1:
+        return where + gettext(TEXT["f_resolve"], lang, sla_class=_class_name(parts[1], lang))
+    return where + (gettext(RULE_NAMES[parts[0]], lang) if parts[0] in RULE_NAMES else parts[0])
+
+
 def _changes(changes: Sequence[Mapping[str, Any]], lang: str) -> Component:
     if not changes:
         return html.Span("–", className="admin-muted")
-    return html.Ul([html.Li(f"{c['rule']}: {_shown(c['from'])} → {_shown(c['to'])}") for c in changes],
-                   className="admin-rules-changes")
+    return html.Ul([html.Li(f"{_rule_label(c['rule'], lang)}: {_shown(c['from'])} → {_shown(c['to'])}")
+                    for c in changes], className="admin-rules-changes")
 
 
 def _shown(value: Any) -> str:
@@ -141,7 +155,8 @@ def versions_panel(versions: Sequence[Mapping[str, Any]], tz: ZoneInfo, lang: st
     states = {"past": TEXT["past"], "in_force": TEXT["current"], "pending": TEXT["pending"]}
     rows = []
     for v in reversed(versions):  # the newest first
-        note = v["note"] if v["stored"] else gettext(TEXT["file"], lang, name=v["note"])
+        seeded = not v["stored"] or (v["number"] == 1 and v["created_by"] == "system")  # the policy file's
+        note = gettext(TEXT["file"], lang, name=v["note"]) if seeded else v["note"]
         rows.append([
             f"v{v['number']}",
             _local(v["effective_from"], tz) or gettext(TEXT["from_start"], lang),
@@ -185,7 +200,7 @@ def form_panel(base: Mapping[str, Any], base_number: int, overrides: str, earlie
               "admin-rules-full"),
         field(gettext(TEXT["f_effective"], lang, tz=timezone),
               text_input("effective_from", suggested, required=True, placeholder=earliest,
-                         pattern=r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?")),
+                         pattern=r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?"), "admin-rules-when"),
         field(gettext(TEXT["f_note"], lang), text_input("note", required=True, maxlength=500), "admin-rules-wide"),
         html.Button(gettext(TEXT["preview"], lang), type="button", id="admin-rules-preview-button",
                     className="step admin-submit"),
