@@ -16,7 +16,7 @@ import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -223,36 +223,45 @@ class _Judged:
     extra_hours: float
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
+
+
 class _WorkingClock:
     """``sla.add_working_hours`` for many starts on one calendar and one set of working hours: the
-    working intervals of the span read once, then a binary search per ticket (a week's tickets
-    in well under a second, where a day-by-day walk each would take seconds)."""
+    working intervals of the span read once, then a binary search per ticket, in whole
+    microseconds (exact, as ``timedelta`` is): a week's tickets in well under a second, where a
+    day-by-day walk each would take seconds."""
 
     def __init__(self, start: datetime, end: datetime, tz: Any, rules: sla.Policy,
                  calendar: calendars.Calendar | None) -> None:
-        self.tz, self.rules, self.calendar, self.end = tz, rules, calendar, end
-        self.intervals = sla.working_intervals(start, end, tz, rules, calendar)
+        self.tz, self.rules, self.calendar, self.end = tz, rules, calendar, _micros(end)
+        self.intervals = [(_micros(lo), _micros(hi)) for lo, hi in sla.working_intervals(start, end, tz, rules, calendar)]
         self.starts = [lo for lo, _ in self.intervals]
-        self.before: list[float] = []  # working seconds before each interval
-        total = 0.0
+        self.before: list[int] = []  # working microseconds before each interval
+        total = 0
         for lo, hi in self.intervals:
             self.before.append(total)
-            total += (hi - lo).total_seconds()
+            total += hi - lo
         self.total = total
 
     def add(self, start: datetime, hours: float) -> datetime:
-        i = bisect.bisect_right(self.starts, start) - 1
-        if i < 0 or start >= self.end:
-            return sla.add_working_hours(start, hours, self.tz, self.rules, self.calendar)
-        lo, hi = self.intervals[i]
-        worked = self.before[i] + (min(start, hi) - lo).total_seconds()
-        target = worked + hours * 3600
-        if hours <= 0 or target > self.total:  # nothing to add, or beyond the span: walk as sla does
+        at = _micros(start)
+        i = bisect.bisect_right(self.starts, at) - 1
+        target = 0
+        if i >= 0 and at < self.end:
+            lo, hi = self.intervals[i]
+            target = self.before[i] + min(at, hi) - lo + round(hours * 3_600_000_000)
+        if i < 0 or at >= self.end or hours <= 0 or target > self.total:  # outside the span: walk as sla does
             return sla.add_working_hours(start, hours, self.tz, self.rules, self.calendar)
         # The last interval that starts with less worked than the target (a deadline exactly at a
         # period's end is that end, as sla says, not the next period's start).
         j = bisect.bisect_left(self.before, target) - 1
-        return self.intervals[j][0] + timedelta(seconds=target - self.before[j])
+        return (_EPOCH + timedelta(microseconds=self.intervals[j][0] + target - self.before[j])).astimezone(self.tz)
 
 
 def _judged(session: Session, start: datetime, end: datetime) -> list[_Judged]:
@@ -280,14 +289,18 @@ def rejudge(session: Session, draft: sla.PolicyBook, week: str, now: datetime, t
     clocks: dict[tuple[Any, ...], _WorkingClock] = {}
     horizon = min(now, end) + timedelta(days=60)
 
+    allowed: dict[tuple[sla.Policy, str], float] = {}
+
     def due(rules: sla.Policy, ticket: _Judged) -> tuple[datetime, datetime]:
-        calendar = calendars.from_key(ticket.calendar)
-        periods = rules.working_periods if calendar.is_official else (calendar.hours or rules.working_periods)
-        key = (periods, ticket.calendar)
+        key = (rules.working_periods, ticket.calendar)
         clock = clocks.get(key)
         if clock is None:
+            calendar = calendars.from_key(ticket.calendar)
             clock = clocks[key] = _WorkingClock(start - timedelta(days=1), horizon, tz, rules, calendar)
-        hours = rules.resolve_hours(ticket.sla_class) + ticket.extra_hours
+        hours = allowed.get((rules, ticket.sla_class))
+        if hours is None:
+            hours = allowed[(rules, ticket.sla_class)] = rules.resolve_hours(ticket.sla_class)
+        hours += ticket.extra_hours
         return (ticket.dispatched_at + timedelta(hours=rules.contact_hours),
                 clock.add(ticket.dispatched_at, hours))
 
