@@ -397,6 +397,13 @@ def load_rule_versions(session: Session) -> int:
 _BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def forget_rule_versions() -> None:
+    """Forget the stored versions read into this process (the policy file is version 1 again
+    until they are read): tests, whose databases come and go under one process."""
+    global _versions
+    _versions = ()
+
+
 def versions_between(start: datetime, end: datetime) -> list[RulesVersion]:
     """The versions in force at some instant of ``[start, end)``, in order."""
     versions = rule_versions()

@@ -34,12 +34,32 @@ VERSIONS_LOCK_KEY = 0x4D535356
 MAX_NOTE = 500
 
 
+# Bounds a version's rules keep within (the policy file's own check is only "positive"): deadlines
+# that can be computed, and no typo of 1000 working days saved by a click.
+MOST_CONTACT_HOURS = 24 * 30
+MOST_WORKING_DAYS = 60
+
+
 def parse_draft(document: Any) -> sla.PolicyBook:
-    """A draft's rules validated as the policy file is (:class:`Invalid` naming the key)."""
+    """A draft's rules validated as the policy file is, and within bounds (:class:`Invalid`
+    naming the key)."""
     try:
-        return sla.parse_policy(document, "rules")
+        book = sla.parse_policy(document, "rules")
     except sla.PolicyError as exc:
         raise Invalid("sla_rules_invalid", reason=str(exc).removeprefix("rules: ")) from None
+    for topic in [None, *book.topics]:
+        for channel in [None, *book.channels]:
+            rules = book.for_ticket(topic, channel)
+            where = ".".join(f"{kind}.{name}" for kind, name in (("topics", topic), ("channels", channel)) if name)
+            if rules.contact_hours > MOST_CONTACT_HOURS:
+                raise Invalid("sla_rules_invalid", reason=f"{where or 'contact_hours'}: contact within at most "
+                                                          f"{MOST_CONTACT_HOURS} hours, not {rules.contact_hours:g}")
+            for sla_class, days in rules.resolve_working_days:
+                if days > MOST_WORKING_DAYS:
+                    raise Invalid("sla_rules_invalid", reason=f"{where or 'resolve_working_days'}: {sla_class} "
+                                                              f"within at most {MOST_WORKING_DAYS} working days, "
+                                                              f"not {days:g}")
+    return book
 
 
 # The form's fields (/admin/rules): resolve_<sla_class>, contact_hours, working_hours, amber_percent,

@@ -93,6 +93,8 @@ def test_version_1_is_stored_from_the_file_so_the_past_keeps_its_rules(small_bur
     ({"now": T + timedelta(days=1)}, "sla_version_too_soon"),      # in the past: history is not re-judged
     ({"rules": {"contact_hours": 0}}, "sla_rules_invalid"),
     ({"rules": {"topics": {"nonsense": {}}}}, "sla_rules_invalid"),
+    ({"rules": {"channels": {"cad_110": {"contact_hours": 1e300}}}}, "sla_rules_invalid"),  # bounded
+    ({"rules": {"resolve_working_days": {"service": 1000}}}, "sla_rules_invalid"),
     ({"rules": {}}, "sla_version_unchanged"),
     ({"note": "  "}, "text_required"),
     ({"effective_from": T.replace(tzinfo=None)}, "naive_time"),
@@ -171,3 +173,14 @@ def test_rejudging_a_week_counts_from_the_tickets(small_bureau_db: sessionmaker[
     assert total.before.on_time_rate == 0 and total.after.on_time_rate == pytest.approx(1 / 3)
     assert [r.code for r in result.branches] == ["JN-LX"] and result.branches[0].after.on_time == 1
     assert sla_versions.last_week(now, TZ) == "2026-W47"
+
+
+def test_every_process_reads_a_new_version_with_the_calendar(small_bureau_db: sessionmaker[Session]) -> None:
+    """A version stored by another process reaches this one by ``refresh_if_stale`` (the
+    refresh loop, and each dispatch's check), no restart; a dispatch then uses it."""
+    with unit_of_work(small_bureau_db) as s:  # made elsewhere: this process is not told
+        sla_versions.create_version(s, ADMIN, SLOWER, T, "另一进程", lead=LEAD, now=T - timedelta(hours=1))
+    assert sla.version_at(T).number == 1
+    assert sla.refresh_if_stale(small_bureau_db, max_age_seconds=0)
+    assert sla.version_at(T).number == 2
+    assert submit(small_bureau_db, new_request(T)).contact_due_at == T + timedelta(hours=2)
