@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from tickets import workcalendar
 from tickets.calendars import Calendar
+from tickets.models import SlaRuleVersion
 from tickets.vocabulary import CHANNELS, SLA_CLASSES, TOPICS
 from tickets.workcalendar import (  # noqa: F401  (re-exported: the calendar is part of the SLA API)
     calendar_warnings,
@@ -378,8 +379,6 @@ def load_rule_versions(session: Session) -> int:
     """Read the stored versions into this process (as the calendar is read); returns how many.
     A version that no longer validates is logged and the versions in use are kept."""
     global _versions
-    from tickets.models import SlaRuleVersion
-
     versions = []
     for row in session.scalars(select(SlaRuleVersion).order_by(SlaRuleVersion.number)):
         try:
