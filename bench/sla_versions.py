@@ -74,8 +74,9 @@ def per_ticket(factory: Any) -> dict[str, float]:
     out = {"file": min(timeit.repeat(one, number=2000, repeat=5)) / 2000 * 1e6}
     with unit_of_work(factory) as s:
         for k in range(5):
-            sla_versions.create_version(s, Actor("bench", "admin"), {"contact_hours": 2 + k}, MONDAY + timedelta(days=k),
-                                        "bench", lead=timedelta(0), now=MONDAY - timedelta(days=1))
+            sla_versions.create_version(s, Actor("bench", "admin"), {"contact_hours": 2 + k},
+                                        MONDAY + timedelta(days=k), "bench", lead=timedelta(0),
+                                        now=MONDAY - timedelta(days=1))
     with factory() as s:
         sla.load_rule_versions(s)
     out["five_versions"] = min(timeit.repeat(one, number=2000, repeat=5)) / 2000 * 1e6

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,9 +28,10 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
     lead = float(ctx.settings.sla_version_lead_minutes)
     with ctx.session() as session:
         versions = read.versions(session, now)
-    for before, after in zip(versions, versions[1:]):
+    made = [v for v in versions if v["state"] != "withdrawn"]
+    for before, after in pairwise(made):
         after["changes"] = sla_versions.differences(before["rules"], after["rules"])
-    last = versions[-1]
+    last = read.last_made(versions)
     earliest = now + timedelta(minutes=lead)
     if last["effective_from"] is not None:
         earliest = max(earliest, datetime.fromisoformat(last["effective_from"]) + timedelta(minutes=1))
@@ -62,7 +64,7 @@ def register(app: Dash, ctx: ScreenContext) -> None:
         now = utcnow()
         try:
             with ctx.session() as session:
-                base = read.versions(session, now)[-1]["rules"]
+                base = read.last_made(read.versions(session, now))["rules"]
                 result = read.preview(session, sla_versions.draft_from_fields(draft, base), now, ctx.settings.tz)
         except Invalid as exc:
             return layout.preview(lang, error=str(exc.params.get("reason", exc.code)))

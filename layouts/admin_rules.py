@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from layouts.admin_forms import field, select, table, text_input
+from layouts.admin_forms import action, field, select, table, text_input
 from layouts.i18n import N_, gettext, labels, percent
 from tickets.vocabulary import SLA_CLASSES
 
@@ -27,6 +27,8 @@ TEXT = {
     "channel": N_("Channel %(name)s"), "topic": N_("Topic %(name)s"),
     "versions": N_("Versions"), "number": N_("Version"), "effective": N_("Applies to tickets dispatched from"),
     "state": N_("State"), "past": N_("Superseded"), "current": N_("In force"), "pending": N_("Scheduled"),
+    "withdrawn": N_("Withdrawn by %(by)s at %(at)s"), "withdraw": N_("Withdraw"),
+    "withdraw_confirm": N_("Withdraw version %(number)s? It will never apply."),
     "by": N_("Made by"), "made": N_("Made at"), "note": N_("Note"), "changes": N_("Changes"),
     "fingerprint": N_("Fingerprint"), "file": N_("the policy file %(name)s"), "first": N_("the first rules"),
     "kept": N_("A version is never edited: a change is a new version. Tickets keep the version in force when "
@@ -36,7 +38,8 @@ TEXT = {
                    "at least %(lead)s minutes from now (every process must know it first) and after every "
                    "version made."),
     "f_contact": N_("Contact within (hours)"), "f_resolve": N_("%(sla_class)s (working days)"),
-    "f_hours": N_("Working hours"), "f_amber": N_("Amber at (percent of the time)"), "f_pause": N_("Pause while extension pending"),
+    "f_hours": N_("Working hours"), "f_amber": N_("Amber at (percent of the time)"),
+    "f_pause": N_("Pause while extension pending"),
     "yes": N_("Yes"), "no": N_("No"), "f_overrides": N_("Overrides per channel and topic (YAML)"),
     "f_effective": N_("Applies from (%(tz)s)"), "f_note": N_("Why (for the record)"),
     "preview": N_("Preview: last week under these rules"), "save": N_("Save the new version"),
@@ -112,7 +115,8 @@ def rules_panel(rules: Mapping[str, Any], number: int, since: str, lang: str) ->
                   "；".join(_rule_words(k, v, lang) for k, v in changes.items()))
                  for kind in ("channel", "topic") for name, changes in sorted((rules.get(f"{kind}s") or {}).items())]
     return html.Section([
-        html.H2([gettext(TEXT["in_force"], lang, number=number), html.Span(since, className="admin-muted admin-since")]),
+        html.H2([gettext(TEXT["in_force"], lang, number=number),
+                 html.Span(since, className="admin-muted admin-since")]),
         html.Dl([part for label, value in rows for part in (html.Dt(label), html.Dd(value))],
                 className="admin-rules-list", id="admin-rules-current"),
         html.H3(gettext(TEXT["overrides"], lang)),
@@ -151,8 +155,23 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def versions_panel(versions: Sequence[Mapping[str, Any]], tz: ZoneInfo, lang: str) -> html.Section:
+def _state(v: Mapping[str, Any], tz: ZoneInfo, writable: bool, lang: str) -> Component:
     states = {"past": TEXT["past"], "in_force": TEXT["current"], "pending": TEXT["pending"]}
+    if v["state"] == "withdrawn":
+        words = gettext(TEXT["withdrawn"], lang, by=v["withdrawn_by"] or "", at=_local(v["withdrawn_at"], tz))
+        return html.Span(words, className="admin-rules-state admin-rules-withdrawn")
+    badge = html.Span(gettext(states[v["state"]], lang), className=f"admin-rules-state admin-rules-{v['state']}")
+    if v["state"] != "pending" or not writable:
+        return badge
+    url = f"/api/v1/admin/rules/versions/{v['number']}/withdraw"
+    return html.Span([badge, action(url, gettext(TEXT["withdraw"], lang),
+                                    confirm=gettext(TEXT["withdraw_confirm"], lang, number=v["number"]),
+                                    className="admin-action-danger admin-rules-withdraw")],
+                     className="admin-actions")
+
+
+def versions_panel(versions: Sequence[Mapping[str, Any]], tz: ZoneInfo, lang: str,
+                   writable: bool = False) -> html.Section:
     rows = []
     for v in reversed(versions):  # the newest first
         seeded = not v["stored"] or (v["number"] == 1 and v["created_by"] == "system")  # the policy file's
@@ -160,7 +179,7 @@ def versions_panel(versions: Sequence[Mapping[str, Any]], tz: ZoneInfo, lang: st
         rows.append([
             f"v{v['number']}",
             _local(v["effective_from"], tz) or gettext(TEXT["from_start"], lang),
-            html.Span(gettext(states[v["state"]], lang), className=f"admin-rules-state admin-rules-{v['state']}"),
+            _state(v, tz, writable, lang),
             v["created_by"] or "–", _local(v["created_at"], tz) or "–", note,
             _changes(v.get("changes") or [], lang) if v["number"] > 1 else gettext(TEXT["first"], lang),
             html.Code(v["fingerprint"]),
@@ -230,7 +249,8 @@ def _rate(before: float | None, after: float | None) -> Component:
     if before == after:
         return html.Span(percent(before))
     worse = (after or 0) < (before or 0)
-    return html.Span([f"{percent(before)} → ", html.B(percent(after), className="admin-bad" if worse else "admin-good")])
+    return html.Span([f"{percent(before)} → ",
+                      html.B(percent(after), className="admin-bad" if worse else "admin-good")])
 
 
 def preview(lang: str, result: Mapping[str, Any] | None = None, error: str | None = None) -> Component:
@@ -264,9 +284,9 @@ def layout(lang: str = "zh-CN", *, writable: bool = False, versions: Sequence[Ma
     current = next(v for v in versions if v["state"] == "in_force")
     since = gettext(TEXT["since"], lang, at=_local(current["effective_from"], tz)) if current["effective_from"] \
         else gettext(TEXT["from_start"], lang)
-    last = versions[-1]
+    last = [v for v in versions if v["state"] != "withdrawn"][-1]
     parts: list[Component] = [rules_panel(current["rules"], current["number"], since, lang),
-                              versions_panel(versions, tz, lang)]
+                              versions_panel(versions, tz, lang, writable)]
     if writable:
         parts.insert(1, form_panel(last["rules"], last["number"], overrides, earliest, suggested, timezone, lead,
                                    lang))

@@ -380,7 +380,8 @@ def load_rule_versions(session: Session) -> int:
     A version that no longer validates is logged and the versions in use are kept."""
     global _versions
     versions = []
-    for row in session.scalars(select(SlaRuleVersion).order_by(SlaRuleVersion.number)):
+    for row in session.scalars(select(SlaRuleVersion).where(SlaRuleVersion.withdrawn_at.is_(None))
+                               .order_by(SlaRuleVersion.number)):
         try:
             book = parse_policy(row.rules, f"v{row.number}")
         except PolicyError as exc:

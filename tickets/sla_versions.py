@@ -4,6 +4,7 @@ A version is never edited: a change is a new version, in force for tickets dispa
 instant on (``tickets.sla.version_at``). The instant must lie at least ``sla_version_lead_minutes``
 ahead, so every process has re-read the versions before it applies, and after every version
 already made: history is not re-judged (no past instant, no version slipped in before another).
+A version not yet in force may be withdrawn, as long as the same lead is left before its instant.
 The first version made also stores version 1, the policy file's rules until then, so the past
 keeps its rules when the file changes.
 
@@ -25,7 +26,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tickets import audit, bulletin, calendars, sla
-from tickets.errors import Invalid, NotAllowed
+from tickets.errors import IllegalStep, Invalid, NotAllowed, NotFound
 from tickets.models import ExtensionRequest, SlaRuleVersion, Ticket, utcnow
 from tickets.roles import Actor
 
@@ -159,8 +160,9 @@ def create_version(session: Session, actor: Actor, rules: Any, effective_from: d
     if effective_from < earliest:
         raise Invalid("sla_version_too_soon", at=effective_from.isoformat(), earliest=earliest.isoformat())
     _lock(session)
-    rows = list(session.scalars(select(SlaRuleVersion).order_by(SlaRuleVersion.number)))
-    if not rows:  # version 1 is the policy file's rules: store them, so the past keeps them
+    made = list(session.scalars(select(SlaRuleVersion).order_by(SlaRuleVersion.number)))
+    rows = [r for r in made if r.withdrawn_at is None]
+    if not made:  # version 1 is the policy file's rules: store them, so the past keeps them
         first = sla.file_policy()
         rows.append(SlaRuleVersion(number=1, effective_from=None, rules=sla.to_document(first),
                                    fingerprint=first.fingerprint, created_by="system", created_at=now,
@@ -173,13 +175,39 @@ def create_version(session: Session, actor: Actor, rules: Any, effective_from: d
     changed = differences(last.rules, document)
     if not changed:
         raise Invalid("sla_version_unchanged", number=last.number)
-    row = SlaRuleVersion(number=max(r.number for r in rows) + 1, effective_from=effective_from, rules=document,
+    row = SlaRuleVersion(number=max(r.number for r in made + rows) + 1, effective_from=effective_from, rules=document,
                          fingerprint=book.fingerprint, created_by=actor.name[:64], created_at=now, note=note)
     session.add(row)
     session.flush()
     audit.record(session, actor.name, "sla_version_create", target=f"v{row.number}", at=now,
                  details={"effective_from": effective_from.isoformat(), "fingerprint": row.fingerprint,
                           "note": note, "changes": changed})
+    return row
+
+
+def withdraw_version(session: Session, actor: Actor, number: int, *, lead: timedelta,
+                     now: datetime | None = None) -> SlaRuleVersion:
+    """Withdraw version ``number`` before it takes effect (a mistake found in time); audited.
+    Admins only. Refused: an unknown version (:class:`NotFound`), one already withdrawn
+    (:class:`IllegalStep`), one in force or due within ``lead`` (:class:`Invalid`: every process
+    may already apply it, so it stays, and a new version corrects it)."""
+    if actor.role != "admin":
+        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step="sla_version_withdraw")
+    now = now or utcnow()
+    _lock(session)
+    row = session.get(SlaRuleVersion, number)
+    if row is None:
+        raise NotFound("unknown_sla_version", number=number)
+    if row.withdrawn_at is not None:
+        raise IllegalStep("sla_version_withdrawn", number=number, at=row.withdrawn_at.isoformat())
+    latest = now + lead
+    if row.effective_from is None or row.effective_from < latest:
+        raise Invalid("sla_version_too_late", number=number,
+                      at=row.effective_from.isoformat() if row.effective_from else "", earliest=latest.isoformat())
+    row.withdrawn_at, row.withdrawn_by = now, actor.name[:64]
+    session.flush()
+    audit.record(session, actor.name, "sla_version_withdraw", target=f"v{number}", at=now,
+                 details={"effective_from": row.effective_from.isoformat(), "fingerprint": row.fingerprint})
     return row
 
 
@@ -260,7 +288,8 @@ class _WorkingClock:
     def __init__(self, start: datetime, end: datetime, tz: Any, rules: sla.Policy,
                  calendar: calendars.Calendar | None) -> None:
         self.tz, self.rules, self.calendar, self.end = tz, rules, calendar, _micros(end)
-        self.intervals = [(_micros(lo), _micros(hi)) for lo, hi in sla.working_intervals(start, end, tz, rules, calendar)]
+        self.intervals = [(_micros(lo), _micros(hi))
+                          for lo, hi in sla.working_intervals(start, end, tz, rules, calendar)]
         self.starts = [lo for lo, _ in self.intervals]
         self.before: list[int] = []  # working microseconds before each interval
         total = 0
@@ -349,4 +378,4 @@ def last_week(now: datetime, tz: Any) -> str:
 
 
 __all__ = ["Figures", "Rejudged", "Row", "create_version", "differences", "draft_from_fields", "last_week",
-           "overrides_text", "parse_draft", "rejudge"]
+           "overrides_text", "parse_draft", "rejudge", "withdraw_version"]

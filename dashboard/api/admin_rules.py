@@ -4,6 +4,7 @@
     POST /api/v1/admin/rules/preview     admin: a draft's rules applied to last week's tickets, per
                                          branch, beside the rules they had (nothing is stored)
     POST /api/v1/admin/rules/versions    admin: a new version, in force from ``effective_from``
+    POST /api/v1/admin/rules/versions/<n>/withdraw   admin: withdraw a version not yet in force
 
 ``rules`` is the policy file's schema (tickets/sla_policy.yaml) as a JSON object;
 ``effective_from`` is ISO 8601, without an offset read in the bureau's time zone. A supervisor
@@ -18,14 +19,14 @@ from typing import Any
 from flask import jsonify
 from sqlalchemy import event
 
+from dashboard.api.admin import admin_post
 from dashboard.api.base import blueprint, platform
 from dashboard.api.errors import MESSAGES, BadParameter
 from dashboard.api.openapi import STR, obj, operation, ref
 from dashboard.api.serializers import BOOL, INT, SCHEMAS, STR_N, TIME_N, _object, _t
-from dashboard.api.admin import admin_post
 from dashboard.api.steps import Body
-from dashboard.i18n import request_lang
 from dashboard.auth import require_login
+from dashboard.i18n import request_lang
 from dashboard.read_models import admin_rules
 from layouts.i18n import N_, gettext
 from tickets import sla, sla_versions
@@ -44,6 +45,10 @@ MESSAGES.update({
     "sla_version_unchanged": N_("These are the rules of version %(number)s: nothing to change"),
     "sla_note_too_long": N_("The note is at most %(most)s characters"),
     "not_an_object": N_("'%(field)s' must be an object"),
+    "unknown_sla_version": N_("No version %(number)s of the deadline rules"),
+    "sla_version_withdrawn": N_("Version %(number)s was already withdrawn at %(at)s"),
+    "sla_version_too_late": N_("Version %(number)s takes effect at %(at)s: too late to withdraw (it must be after "
+                               "%(earliest)s); make a new version instead"),
 })
 
 _FIGURES = _object({"tickets": INT, "contact_breaches": INT, "resolve_breaches": INT, "due": INT, "on_time": INT,
@@ -52,7 +57,8 @@ _ROW = _object({"code": STR, "name": STR, "before": _FIGURES, "after": _FIGURES}
 SCHEMAS["SlaRuleVersion"] = _object({
     "number": INT, "effective_from": TIME_N, "created_by": STR, "created_at": TIME_N, "note": STR,
     "fingerprint": STR, "rules": _t("object", description="the policy file's schema (tickets/sla_policy.yaml)"),
-    "stored": BOOL, "state": _t("string", enum=["past", "in_force", "pending"]),
+    "stored": BOOL, "state": _t("string", enum=["past", "in_force", "pending", "withdrawn"]),
+    "withdrawn_at": TIME_N, "withdrawn_by": STR_N,
 })
 SCHEMAS["SlaRejudged"] = _object({"week": STR, "as_of": STR, "total": _ROW, "branches": _t("array", items=_ROW)})
 _RULES = {"type": "object", "description": "the policy file's schema (tickets/sla_policy.yaml)"}
@@ -98,7 +104,8 @@ def rule_version(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
     settings = platform().settings
     rules = body.data.get("rules")
     if rules is None:  # the form: over the rules of the last version made
-        rules = sla_versions.draft_from_fields(body.data, admin_rules.versions(uow, utcnow())[-1]["rules"])
+        last = admin_rules.last_made(admin_rules.versions(uow, utcnow()))
+        rules = sla_versions.draft_from_fields(body.data, last["rules"])
     elif not isinstance(rules, dict):
         raise BadParameter("rules", "not_an_object")
     row = sla_versions.create_version(uow, actor, rules, _instant(body, settings.tz), body.text("note"),
@@ -108,10 +115,23 @@ def rule_version(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
     event.listen(uow, "after_commit", lambda _session: _reload(factory), once=True)
     answer = {"number": row.number, "effective_from": row.effective_from.isoformat() if row.effective_from else None,
               "created_by": row.created_by, "created_at": row.created_at.isoformat(), "note": row.note,
-              "fingerprint": row.fingerprint, "rules": row.rules, "stored": True, "state": "pending"}
+              "fingerprint": row.fingerprint, "rules": row.rules, "stored": True, "state": "pending",
+              "withdrawn_at": None, "withdrawn_by": None}
     local = row.effective_from.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") if row.effective_from else ""
     answer["message"] = gettext(SAVED, request_lang(), number=row.number, at=local)
     return answer
+
+
+WITHDRAWN = N_("Version %(number)s withdrawn: it will not apply")
+
+
+@admin_post("rules/versions/<int:number>/withdraw", "Withdraw a version before it takes effect (audited)", {})
+def withdraw_rule_version(uow: UnitOfWork, actor: Actor, body: Body, number: int) -> dict[str, Any]:
+    settings = platform().settings
+    sla_versions.withdraw_version(uow, actor, number, lead=timedelta(minutes=settings.sla_version_lead_minutes))
+    factory = platform().factory
+    event.listen(uow, "after_commit", lambda _session: _reload(factory), once=True)
+    return {"number": number, "state": "withdrawn", "message": gettext(WITHDRAWN, request_lang(), number=number)}
 
 
 def _reload(factory: Any) -> None:

@@ -19,28 +19,35 @@ from tickets.models import SlaRuleVersion
 
 def versions(session: Session, now: datetime) -> list[dict[str, Any]]:
     """Every version, in the order they take effect, each with its ``state``: ``past``, ``in_force``
-    (the one that applies to a ticket dispatched now) or ``pending`` (its instant is to come)."""
+    (the one that applies to a ticket dispatched now), ``pending`` (its instant is to come) or
+    ``withdrawn`` (before its instant: it never applied)."""
     rows = list(session.scalars(select(SlaRuleVersion)))
     items: list[dict[str, Any]]
     if rows:
         items = [{"number": r.number, "effective_from": r.effective_from, "created_by": r.created_by,
                   "created_at": r.created_at, "note": r.note, "fingerprint": r.fingerprint, "rules": r.rules,
-                  "stored": True} for r in rows]
+                  "stored": True, "withdrawn_at": r.withdrawn_at, "withdrawn_by": r.withdrawn_by} for r in rows]
     else:
         book = sla.file_policy()
         items = [{"number": 1, "effective_from": None, "created_by": "", "created_at": None,
                   "note": Path(book.source).name, "fingerprint": book.fingerprint, "rules": sla.to_document(book),
-                  "stored": False}]
+                  "stored": False, "withdrawn_at": None, "withdrawn_by": None}]
     items.sort(key=lambda v: (v["effective_from"] is not None, v["effective_from"] or now, v["number"]))
     current = 0
     for i, item in enumerate(items):
-        if item["effective_from"] is None or item["effective_from"] <= now:
+        if item["withdrawn_at"] is None and (item["effective_from"] is None or item["effective_from"] <= now):
             current = i
     for i, item in enumerate(items):
-        item["state"] = "in_force" if i == current else "past" if i < current else "pending"
-        item["effective_from"] = item["effective_from"].isoformat() if item["effective_from"] else None
-        item["created_at"] = item["created_at"].isoformat() if item["created_at"] else None
+        item["state"] = ("withdrawn" if item["withdrawn_at"] is not None else "in_force" if i == current else
+                         "past" if i < current else "pending")
+        for key in ("effective_from", "created_at", "withdrawn_at"):
+            item[key] = item[key].isoformat() if item[key] else None
     return items
+
+
+def last_made(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last version made and not withdrawn: the one a new version follows and starts from."""
+    return [v for v in items if v["state"] != "withdrawn"][-1]
 
 
 def preview(session: Session, rules: Any, now: datetime, tz: Any, week: str | None = None) -> dict[str, Any]:

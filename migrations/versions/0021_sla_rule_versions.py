@@ -28,8 +28,9 @@ def upgrade() -> None:
         sa.Column('created_by', sa.String(length=64), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('note', sa.Text(), nullable=False),
+        sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('withdrawn_by', sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint('number', name=op.f('pk_sla_rule_versions')),
-        sa.UniqueConstraint('effective_from', name=op.f('uq_sla_rule_versions_effective_from')),
     )
 
 

@@ -63,6 +63,15 @@ def test_admins_make_versions_supervisors_read_them(api_world: ApiWorld) -> None
     assert (rules["contact_hours"], rules["resolve_working_days"]["service"], rules["amber_share"]) == (1.5, 2, 0.8)
     assert rules["working_hours"] == ["08:00-12:00", "14:00-17:30"] and rules["pause_while_extension_pending"]
     assert rules["topics"] == {"fraud": {"contact_hours": 0.5}} and rules["resolve_working_days"]["consultation"] == 0.5
+    # Version 3 is withdrawn before it takes effect (supervisors may not); again is a 409.
+    assert api_world.post("/api/v1/admin/rules/versions/3/withdraw", "pt_super", json={}).status_code == 403
+    withdrawn = api_world.post("/api/v1/admin/rules/versions/3/withdraw", json={})
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["state"] == "withdrawn"
+    assert api_world.post("/api/v1/admin/rules/versions/3/withdraw", json={}).status_code == 409
+    assert api_world.post("/api/v1/admin/rules/versions/1/withdraw", json={}).status_code == 400
+    listed = {v["number"]: v["state"] for v in api_world.get("/api/v1/admin/rules/versions").get_json()["items"]}
+    assert listed == {1: "in_force", 2: "pending", 3: "withdrawn"}
+    assert sla.version_at(tomorrow + timedelta(days=2)).number == 2
     with api_world.platform.factory() as s:
         rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "sla_version_create")).all()
     assert [(r.actor, r.target, r.details["note"]) for r in rows] == [("admin", "v2", "放宽联系时限"),

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.helpers import TZ, new_request, submit
 from tests.helpers import SLA_OVERRIDES as OVERRIDES
+from tests.helpers import TZ, new_request, submit
 from tickets import bulletin, calendars, lifecycle, sla, sla_versions
-from tickets.errors import Invalid, NotAllowed
+from tickets.errors import IllegalStep, Invalid, NotAllowed, NotFound
 from tickets.models import AuditEntry, SlaRuleVersion, Ticket, TicketEvent
 from tickets.roles import SYSTEM, Actor
 from tickets.uow import unit_of_work
@@ -184,3 +184,28 @@ def test_every_process_reads_a_new_version_with_the_calendar(small_bureau_db: se
     assert sla.refresh_if_stale(small_bureau_db, max_age_seconds=0)
     assert sla.version_at(T).number == 2
     assert submit(small_bureau_db, new_request(T)).contact_due_at == T + timedelta(hours=2)
+
+
+def test_a_version_not_yet_in_force_may_be_withdrawn_in_time(small_bureau_db: sessionmaker[Session]) -> None:
+    make(small_bureau_db)  # v2 from T
+    early = T - timedelta(hours=1)
+    with unit_of_work(small_bureau_db) as s:
+        with pytest.raises(NotAllowed):
+            sla_versions.withdraw_version(s, Actor(name="pt_super", role="supervisor"), 2, lead=LEAD, now=early)
+        for number, now, code in [(1, early, "sla_version_too_late"),  # version 1: in force
+                                  (2, T - timedelta(minutes=5), "sla_version_too_late"),  # inside the lead
+                                  (9, early, "unknown_sla_version")]:
+            with pytest.raises((Invalid, NotFound)) as refused:
+                sla_versions.withdraw_version(s, ADMIN, number, lead=LEAD, now=now)
+            assert refused.value.code == code
+        sla_versions.withdraw_version(s, ADMIN, 2, lead=LEAD, now=early)
+        with pytest.raises(IllegalStep):
+            sla_versions.withdraw_version(s, ADMIN, 2, lead=LEAD, now=early)
+    with small_bureau_db() as s:
+        sla.load_rule_versions(s)
+        assert s.scalars(select(AuditEntry.target).where(AuditEntry.action == "sla_version_withdraw")).all() == ["v2"]
+    assert sla.version_at(T).number == 1  # it never applies
+    assert submit(small_bureau_db, new_request(T)).contact_due_at == T + timedelta(hours=1)
+    # The next version follows version 1, numbered after the withdrawn one, and may take its instant.
+    assert make(small_bureau_db, {"contact_hours": 3}, now=early) == 3
+    assert sla.version_at(T).number == 3
