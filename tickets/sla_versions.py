@@ -26,7 +26,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tickets import audit, bulletin, calendars, sla
-from tickets.errors import IllegalStep, Invalid, NotAllowed, NotFound
+from tickets.administration import require_admin
+from tickets.errors import IllegalStep, Invalid, NotFound
 from tickets.models import ExtensionRequest, SlaRuleVersion, Ticket, utcnow
 from tickets.roles import Actor
 
@@ -145,8 +146,7 @@ def create_version(session: Session, actor: Actor, rules: Any, effective_from: d
     Admins only. Refused (:class:`Invalid`): rules that do not validate, a naive or too early
     instant (sooner than ``now + lead``, or not after every version already made), no note, or
     rules that are those of the version they would follow."""
-    if actor.role != "admin":
-        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step="sla_version_create")
+    require_admin(actor, "sla_version_create")
     book = parse_draft(rules)
     if effective_from.tzinfo is None or effective_from.utcoffset() is None:
         raise Invalid("naive_time", what="effective_from")
@@ -191,8 +191,7 @@ def withdraw_version(session: Session, actor: Actor, number: int, *, lead: timed
     Admins only. Refused: an unknown version (:class:`NotFound`), one already withdrawn
     (:class:`IllegalStep`), one in force or due within ``lead`` (:class:`Invalid`: every process
     may already apply it, so it stays, and a new version corrects it)."""
-    if actor.role != "admin":
-        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step="sla_version_withdraw")
+    require_admin(actor, "sla_version_withdraw")
     now = now or utcnow()
     _lock(session)
     row = session.get(SlaRuleVersion, number)
