@@ -31,8 +31,9 @@ TEXT = {
     "withdraw_confirm": N_("Withdraw version %(number)s? It will never apply."),
     "by": N_("Made by"), "made": N_("Made at"), "note": N_("Note"), "changes": N_("Changes"),
     "fingerprint": N_("Fingerprint"), "file": N_("the policy file %(name)s"), "first": N_("the first rules"),
-    "kept": N_("A version is never edited: a change is a new version. Tickets keep the version in force when "
-               "they were first dispatched, a redo or an extension included."),
+    "kept": N_("A version is never edited: a change is a new version; a scheduled one may be withdrawn before it "
+               "takes effect. Tickets keep the version in force when they were first dispatched, a redo or an "
+               "extension included."),
     "new": N_("New version"),
     "new_help": N_("Starts from version %(number)s. It applies to tickets dispatched from its instant, which is "
                    "at least %(lead)s minutes from now (every process must know it first) and after every "
