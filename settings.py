@@ -66,6 +66,9 @@ class Settings:
     demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
     # Deadlines policy: contact/resolve times, working hours, amber share, overrides.
     sla_policy_file: str = str(ROOT / "tickets" / "sla_policy.yaml")
+    # A new version of the rules (/admin/rules) takes effect no sooner than this after it is saved:
+    # longer than the 5 minutes in which every process re-reads the versions.
+    sla_version_lead_minutes: float = 10.0
     # Demo accounts (one per role) and the demo kiosk token, loaded by ``demo load``
     # and by ``run`` into a database without users. "" or "none": never (production).
     demo_accounts_file: str = str(ROOT / "examples" / "demo_accounts.yaml")
@@ -207,6 +210,7 @@ _ENV = {
     "serve_threads": "MINSHENG_SERVE_THREADS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
     "sla_policy_file": "MINSHENG_SLA_POLICY",
+    "sla_version_lead_minutes": "MINSHENG_SLA_VERSION_LEAD_MINUTES",
     "duty_acknowledgement_minutes": "MINSHENG_DUTY_ACK_MINUTES",
     "duty_digest_threshold": "MINSHENG_DUTY_DIGEST_THRESHOLD",
     "official_sms_kinds": "MINSHENG_OFFICIAL_SMS_KINDS",
