@@ -126,14 +126,19 @@ def _redis_identity(settings: Settings) -> tuple[str, int] | None:
         client.close()
 
 
+def _identity_or_none(url: str) -> tuple[str, ...] | None:
+    try:
+        return _database_identity(url)
+    except Exception:  # noqa: BLE001 - a database not made yet (or unreachable) is no other's
+        return None
+
+
 def check_apart(real: Settings, drill: Settings) -> None:
     """Refuse a training space that is the real platform's database, Redis database or channel.
-    The real database is only asked who it is (it may not exist yet on a fresh install)."""
-    try:
-        real_db = _database_identity(real.database_url)
-    except Exception:  # noqa: BLE001 - an unreachable real database cannot be the drill's
-        real_db = None
-    if real_db is not None and real_db == _database_identity(drill.database_url):
+    Asked before anything is made or reset: the drill database may not exist yet (then it is
+    not the real one), and the real one is only asked who it is."""
+    real_db, drill_db = _identity_or_none(real.database_url), _identity_or_none(drill.database_url)
+    if make_url(real.database_url) == make_url(drill.database_url) or (real_db is not None and real_db == drill_db):
         raise NotApart(f"the drill database {safe_url(drill.database_url)} is the real database")
     real_redis, drill_redis = _redis_identity(real), _redis_identity(drill)
     if real_redis is not None and drill_redis is not None and real_redis[0] == drill_redis[0]:
