@@ -137,6 +137,8 @@ def _play(platform: Any, drill: Settings, items: list[Any], args: argparse.Names
 
     player = Replayer(platform.factory, drill.tz, speed=args.speed, stop=platform.stop_event)
     stats = player.play(items, limit=args.limit)
+    # The history's instants in the bureau's time, as the trainer gave them.
+    stats.first_at, stats.last_at = (t.astimezone(drill.tz) if t else None for t in (stats.first_at, stats.last_at))
     print(f"演练 drill feed: {stats.text()}", flush=True)
 
 
