@@ -76,7 +76,11 @@ def cmd_drill(args: argparse.Namespace) -> int:
         space.flush_live_path(drill)
     from tickets.bootstrap import session_factory
 
-    space.seed(drill, session_factory(drill.database_url, drill))
+    if not space.seed(drill, session_factory(drill.database_url, drill)) and team.fresh:
+        Path(drill.demo_accounts_file).unlink()  # its password is nobody's: the next run must say so again
+        print(f"error: the training space's accounts were made by an earlier drill ({drill.demo_accounts_file} is "
+              "new): start it with --reset", file=sys.stderr)
+        return 2
     hours = args.duration * args.speed / 60 if args.duration and args.speed > 0 else None
     first, last = feed.window(day, start, drill.tz, hours)
     items = _items(args, real, drill, first, last)

@@ -206,13 +206,15 @@ class Trainees:
     password: str
     kiosk_token: str
     accounts: list[dict[str, Any]]
+    fresh: bool  # made by this run (a new password)
 
 
 def trainees(drill: Settings, template: Path, *, reset: bool) -> Trainees:
     """The trainees' accounts file of this drill (made from ``template``, the demo accounts'
     file, with a new password and kiosk token on a reset or the first run)."""
     path = Path(drill.demo_accounts_file)
-    if reset or not path.exists():
+    fresh = reset or not path.exists()
+    if fresh:
         data = yaml.safe_load(template.read_text(encoding="utf-8"))
         data["password"] = f"drill-{secrets.token_urlsafe(9)}"
         data["kiosk_token"] = {"token": f"drill-kiosk-{secrets.token_urlsafe(24)}", "label": "drill wall 演练大屏"}
@@ -220,11 +222,12 @@ def trainees(drill: Settings, template: Path, *, reset: bool) -> Trainees:
         _write_private(path, yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     Path(drill.hotline_sources_dir).mkdir(parents=True, exist_ok=True)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return Trainees(data["password"], data["kiosk_token"]["token"], data["accounts"])
+    return Trainees(data["password"], data["kiosk_token"]["token"], data["accounts"], fresh)
 
 
-def seed(drill: Settings, factory: Any) -> None:
-    """The bureau's units and the trainees' accounts, into an empty drill database."""
+def seed(drill: Settings, factory: Any) -> bool:
+    """The bureau's units and the trainees' accounts, into an empty drill database; whether
+    the accounts were made now (else they keep the password they were made with)."""
     from tickets.accounts import load_demo_accounts
     from tickets.models import Unit, User
     from tickets.units import load_bureau
@@ -234,5 +237,7 @@ def seed(drill: Settings, factory: Any) -> None:
         if not session.scalar(select(func.count()).select_from(Unit)):
             load_bureau(session, Path(drill.demo_bureau_file))
     with unit_of_work(factory) as session:
-        if not session.scalar(select(func.count()).select_from(User)):
-            load_demo_accounts(session, Path(drill.demo_accounts_file))
+        if session.scalar(select(func.count()).select_from(User)):
+            return False
+        load_demo_accounts(session, Path(drill.demo_accounts_file))
+    return True
