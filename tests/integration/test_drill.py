@@ -180,6 +180,9 @@ def test_a_drill_leaves_the_real_figures_wall_and_outbox_unchanged(drilled: Dril
     assert {f["counters"]["epoch"] for f in drilled.real_frames} == {drilled.before["epoch"]}
     assert {f["counters"]["epoch"] for f in drilled.drill_frames} == {drill_counters["epoch"]}
     assert any(f["events"] for f in drilled.drill_frames), "the trainee's steps reached the drill's wall"
+    # A drill's tickets are numbered YL… (演练), never taken for real ones (MS…).
+    assert all(n.startswith("YL") for n in drilled.drill_numbers)
+    assert not [n for n in drilled.drill_numbers if n in repr(drilled.real_frames)]
     # The drill's wall says it is a drill; the real one does not.
     page = requests.get(drilled.wall_url, timeout=10).text
     assert "演练" in page and "<title>【演练】" in page

@@ -9,6 +9,7 @@ import pytest
 import settings as settings_module
 from dashboard.drill_marking import marked
 from drill import space
+from tickets.config import DomainConfig
 
 
 def _real(tmp_path: Path, **env: str) -> settings_module.Settings:
@@ -26,6 +27,8 @@ def test_the_training_space_is_apart_by_its_settings(tmp_path: Path) -> None:
     assert drill.redis_url == "redis://r:6379/1" and drill.live_channel != real.live_channel
     assert (drill.sms_gateway, drill.sms_gateway_url) == ("sandbox", "") and drill.port == 9001
     assert drill.secret_key != real.secret_key and Path(drill.hotline_sources_dir).parent == tmp_path / "drill"
+    assert (DomainConfig.from_settings(drill).ticket_prefix, DomainConfig.from_settings(real).ticket_prefix) == (
+        "YL", "MS")
     sentinel = _real(tmp_path, REDIS_URL="redis+sentinel://s1:26379,s2:26379/3/minsheng")
     assert space.drill_redis_url(sentinel) == "redis+sentinel://s1:26379,s2:26379/4/minsheng"
 
