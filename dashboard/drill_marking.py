@@ -1,10 +1,11 @@
 """Every page of the training space marked 演练 (``app.py drill``, settings.drill).
 
 One place for all of them: every HTML answer of the drill's server, the Dash screens' page,
-the walls, /login, /track, the intake forms and the printable documents alike, gets a band
+the walls, /login, /track and the intake forms alike, gets a band
 across its top (演练 and what it means, in the page's language) and a frame around the
 screen, and its browser title starts with 【演练】 (a script keeps it so when a screen
-changes its title). A screen's own layout knows nothing of it: no screen can forget it.
+changes its title). A screen's own layout knows nothing of it: no screen can forget it. The
+PDF documents it prints carry 演练 across every page (``dashboard.documents.write_pdf``).
 
 Also the drill's own session cookie name: browsers share cookies between ports of one host,
 so a drill login must neither replace a real one nor be taken for it.
@@ -21,10 +22,12 @@ from dashboard.i18n import request_lang
 from layouts.i18n import DEFAULT_LANGUAGE, N_, gettext
 
 SESSION_COOKIE = "minsheng_drill_session"
+CONFIG_KEY = "MINSHENG_DRILL"  # set on the drill's Flask app: its printed documents are marked too
 MARK = N_("DRILL")
 MEANING = N_("Training space: its tickets, figures and texts are for training only and reach no real "
              "screen, figure or citizen")
 TITLE = N_("[DRILL]")
+NOT_OFFICIAL = N_("Drill document, not an official document")
 BAND_ID = "drill-band"
 
 _BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
@@ -72,6 +75,24 @@ def marked(html: str, lang: str) -> str:
     return html[:found.end()] + STYLE + extra + html[found.end():]
 
 
+# A printed page (WeasyPrint repeats a fixed element on every page): the mark across each page.
+DOCUMENT_STYLE = """<style>
+.drill-watermark{position:fixed;top:38%;left:0;right:0;text-align:center;font-size:110pt;font-weight:700;
+ letter-spacing:.3em;color:rgba(217,119,6,.22);transform:rotate(-30deg);z-index:-1}
+.drill-line{position:fixed;top:-12mm;left:0;right:0;text-align:center;font-size:10pt;color:#c25e00}
+</style>"""
+
+
+def marked_document(html: str) -> str:
+    """A printable document (督办单, 提醒函, the bulletin; Chinese) marked 演练 on every page."""
+    zh = DEFAULT_LANGUAGE
+    html = _TITLE.sub(lambda m: m.group(0) + str(escape(title_prefix(zh))), html, count=1)
+    mark = (f'{DOCUMENT_STYLE}<div class="drill-watermark">{escape(gettext(MARK, zh))}</div>'
+            f'<div class="drill-line">{escape(gettext(NOT_OFFICIAL, zh))}</div>')
+    found = _BODY.search(html)
+    return mark + html if found is None else html[:found.end()] + mark + html[found.end():]
+
+
 def _mark(response: Response) -> Response:
     if (response.mimetype != "text/html" or response.direct_passthrough or response.is_streamed
             or "Content-Encoding" in response.headers):
@@ -83,4 +104,5 @@ def _mark(response: Response) -> Response:
 def init_app(server: Flask) -> None:
     """Mark the drill server's pages. Registered after Dash's compression, so it runs before."""
     server.config["SESSION_COOKIE_NAME"] = SESSION_COOKIE
+    server.config[CONFIG_KEY] = True
     server.after_request(_mark)

@@ -49,3 +49,26 @@ def test_every_page_is_marked(lang: str, mark: str, title: str) -> None:
                   "</div></body></html>", lang)
     assert title in page and mark in page
     assert page.index('<body class="x">') < page.index('id="drill-band"') < page.index("react-entry-point")
+
+
+def test_a_drill_prints_its_documents_marked() -> None:
+    """A PDF printed by the training space's app says 演练 on every page; the real app's does not."""
+    from io import BytesIO
+
+    from flask import Flask
+    from pypdf import PdfReader
+
+    from dashboard import documents
+    from dashboard.drill_marking import CONFIG_KEY
+
+    page = ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>督办单</title></head><body>'
+            + '<p style="font-family: \'Noto Serif CJK SC\'">督办内容。</p>' * 80 + "</body></html>")
+    printed = {}
+    for drill in (True, False):
+        app = Flask(__name__)
+        app.config[CONFIG_KEY] = drill
+        with app.app_context():
+            reader = PdfReader(BytesIO(documents.write_pdf(page)))
+        printed[drill] = [p.extract_text() for p in reader.pages]
+    assert len(printed[True]) >= 2 and all("演练文书" in text for text in printed[True])
+    assert not any("演练" in text for text in printed[False])
