@@ -23,6 +23,7 @@ import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from sqlalchemy import create_engine, func, select, text
@@ -53,19 +54,17 @@ def drill_database_url(real: Settings) -> str:
 
 def drill_redis_url(real: Settings) -> str:
     """The real server's next database number (0 → 1, 15 → 0); embedded stays embedded (the
-    drill's process has its own stand-in)."""
+    drill's process has its own stand-in). A URL this cannot read needs drill_redis_url."""
     if real.drill_redis_url or real.embedded_redis:
         return real.drill_redis_url or real.redis_url
-    head, sep, tail = real.redis_url.rpartition("/")
-    if sep and tail.isdigit() and "://" in head and head.count("/") >= 2:
-        return f"{head}/{(int(tail) + 1) % 16}"
-    if real.redis_url.startswith("redis+sentinel://"):  # …/DB/NAME: the database before the name
-        base, _, name = real.redis_url.rpartition("/")
-        stem, _, db = base.rpartition("/")
-        if db.isdigit():
-            return f"{stem}/{(int(db) + 1) % 16}/{name}"
-        raise NotApart("REDIS_URL names no database number: set MINSHENG_DRILL_REDIS_URL")
-    return real.redis_url.rstrip("/") + "/1"
+    parts = urlsplit(real.redis_url)
+    path = [p for p in parts.path.split("/") if p]
+    if parts.scheme in ("redis", "rediss") and len(path) <= 1 and all(p.isdigit() for p in path):
+        number = int(path[0]) if path else 0
+        return urlunsplit(parts._replace(path=f"/{(number + 1) % 16}"))
+    if parts.scheme == "redis+sentinel" and len(path) == 2 and path[0].isdigit():  # …/DB/NAME
+        return urlunsplit(parts._replace(path=f"/{(int(path[0]) + 1) % 16}/{path[1]}"))
+    raise NotApart(f"cannot tell a database number in REDIS_URL ({parts.scheme}://…): set MINSHENG_DRILL_REDIS_URL")
 
 
 def training_settings(real: Settings, port: int | None = None) -> Settings:

@@ -31,6 +31,10 @@ def test_the_training_space_is_apart_by_its_settings(tmp_path: Path) -> None:
         "YL", "MS")
     sentinel = _real(tmp_path, REDIS_URL="redis+sentinel://s1:26379,s2:26379/3/minsheng")
     assert space.drill_redis_url(sentinel) == "redis+sentinel://s1:26379,s2:26379/4/minsheng"
+    assert space.drill_redis_url(_real(tmp_path, REDIS_URL="rediss://:pw@r:6380?ssl_cert_reqs=none")) == \
+        "rediss://:pw@r:6380/1?ssl_cert_reqs=none"
+    with pytest.raises(space.NotApart, match="MINSHENG_DRILL_REDIS_URL"):
+        space.drill_redis_url(_real(tmp_path, REDIS_URL="unix:///run/redis.sock?db=2"))
 
 
 def test_a_drill_on_the_real_database_is_refused(tmp_path: Path) -> None:
