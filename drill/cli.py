@@ -54,9 +54,6 @@ def cmd_drill(args: argparse.Namespace) -> int:
     import settings as settings_module
 
     real = settings_module.load()
-    drill = space.training_settings(real, port=args.port)
-    if args.host:
-        drill = replace(drill, host=args.host)
     try:
         day, start = date.fromisoformat(args.from_day), time.fromisoformat(args.from_time)
     except ValueError as exc:
@@ -66,6 +63,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
         print("error: --file takes --mapping MAPPING.yaml", file=sys.stderr)
         return 2
     try:
+        drill = space.training_settings(real, port=args.port)
+        if args.host:
+            drill = replace(drill, host=args.host)
         space.check_apart(real, drill)
     except space.NotApart as exc:
         print(f"error: refusing the drill: {exc}", file=sys.stderr)
