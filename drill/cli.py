@@ -19,6 +19,7 @@ import threading
 from dataclasses import replace
 from datetime import date, time
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from drill import feed, space
@@ -83,12 +84,12 @@ def cmd_drill(args: argparse.Namespace) -> int:
         return 2
     hours = args.duration * args.speed / 60 if args.duration and args.speed > 0 else None
     first, last = feed.window(day, start, drill.tz, hours)
-    items = _items(args, real, drill, first, last)
+    count, items = _items(args, real, drill, first, last)
 
     from dashboard import create_platform
 
     platform = create_platform(drill)
-    _announce(drill, team, len(items), first, last, args.speed)
+    _announce(drill, team, count, first, last, args.speed)
     threading.Thread(target=_play, args=(platform, drill, items, args), name="drill-feed", daemon=True).start()
     if args.duration:
         threading.Thread(target=_stop_after, args=(platform.stop_event, args.duration * 60), name="drill-end",
@@ -110,7 +111,8 @@ def _accounts_template(real: Settings) -> Path:
     return Path(given) if given.lower() not in ("", "none", "off") else Path(Settings.demo_accounts_file)
 
 
-def _items(args: argparse.Namespace, real: Settings, drill: Settings, first: Any, last: Any) -> list[Any]:
+def _items(args: argparse.Namespace, real: Settings, drill: Settings, first: Any, last: Any) -> tuple[int, Iterable[Any]]:
+    """How many records the drill's day has, and the records (oldest first)."""
     from tickets.bootstrap import session_factory
 
     seed = args.seed if args.seed is not None else int(args.from_day.replace("-", ""))
@@ -123,7 +125,8 @@ def _items(args: argparse.Namespace, real: Settings, drill: Settings, first: Any
         factory = session_factory(drill.database_url, drill)
         played = items_from_file(args.file, Mapping.load(args.mapping), factory,
                                  datetime.now(timezone.utc) + timedelta(days=36500))
-        return feed.pseudonymised(feed.within(played, first, last), seed)
+        rows = feed.pseudonymised(feed.within(played, first, last), seed)
+        return len(rows), rows
     if args.from_real_db:
         from feeds.replay import items_from_db
 
@@ -131,12 +134,13 @@ def _items(args: argparse.Namespace, real: Settings, drill: Settings, first: Any
         with real_factory() as session:  # read only: nothing is written to the real database
             rows = items_from_db(session, first, last)
         real_factory.kw["bind"].dispose()
-        return feed.pseudonymised(rows, seed)
+        rows = feed.pseudonymised(rows, seed)
+        return len(rows), rows
     rate = args.rate if args.rate is not None else real.simulator_rate_per_hour
     return feed.simulated(first, last, drill.tz, rate_per_hour=rate, seed=seed)
 
 
-def _play(platform: Any, drill: Settings, items: list[Any], args: argparse.Namespace) -> None:
+def _play(platform: Any, drill: Settings, items: Iterable[Any], args: argparse.Namespace) -> None:
     from feeds.replay import Replayer
 
     player = Replayer(platform.factory, drill.tz, speed=args.speed, stop=platform.stop_event)

@@ -9,7 +9,7 @@ real citizen's name or phone number, and no drill text could ever be meant for o
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -27,11 +27,20 @@ def window(day: date, start: time, tz: Any, hours: float | None) -> tuple[dateti
     return first.astimezone(timezone.utc), last.astimezone(timezone.utc)
 
 
-def simulated(first: datetime, last: datetime, tz: Any, *, rate_per_hour: float, seed: int) -> list[ReplayItem]:
-    from feeds.simulator import Simulator
+def simulated(first: datetime, last: datetime, tz: Any, *, rate_per_hour: float,
+              seed: int) -> tuple[int, Iterator[ReplayItem]]:
+    """How many records the simulated day has in [first, last), and the records, made minute
+    by minute as they are played (a day's texts take seconds to write; a drill starts at once)."""
+    from feeds.simulator import Simulator, minute_index
 
     simulator = Simulator(seed=seed, rate_per_hour=rate_per_hour, tz=tz)
-    return [ReplayItem(r.received_at, r) for r in simulator.requests_between(first, last)]
+
+    def records() -> Iterator[ReplayItem]:
+        for index in range(minute_index(first), minute_index(last - timedelta(microseconds=1)) + 1):
+            yield from (ReplayItem(r.received_at, r) for r in simulator.minute_requests(index)
+                        if first <= r.received_at < last)
+
+    return len(simulator.arrival_times(first, last)), records()
 
 
 def within(items: Iterable[ReplayItem], first: datetime, last: datetime) -> list[ReplayItem]:

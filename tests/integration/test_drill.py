@@ -175,12 +175,10 @@ def drilled(postgres_server: PostgresServer, redis_server: RedisServer,
         timeline = trainee.get(f"{drill.base_url}/api/v1/tickets/{number}", timeout=10).json()["timeline"]
         drill_sms = [e["data"]["status"] for e in timeline if e["kind"] == "sms_out"]
         _wait(lambda: number in repr(list(drill_wall.messages)), "the trainee's steps on the drill's wall")
-        # The real wall's next frame (a heartbeat every 5 s), then the drill wall's next one: a
-        # frame either pushed onto the other's channel meanwhile would be there by then.
-        seen = len(wall.messages)
-        _wait(lambda: len(wall.messages) > seen, "the real wall's next frame")
-        seen = len(drill_wall.messages)
-        _wait(lambda: len(drill_wall.messages) > seen, "the drill wall's next frame")
+        # Each wall's next frame (a heartbeat comes every 5 s): a frame pushed onto the other's
+        # channel meanwhile would be there by then.
+        seen = (len(wall.messages), len(drill_wall.messages))
+        _wait(lambda: len(wall.messages) > seen[0] and len(drill_wall.messages) > seen[1], "the walls' next frames")
         after = _real_state(real, token)
         frames, drill_frames = list(wall.messages), list(drill_wall.messages)
         wall.close()
