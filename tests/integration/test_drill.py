@@ -130,7 +130,7 @@ def drilled(postgres_server: PostgresServer, redis_server: RedisServer,
     if not redis_server.running:
         redis_server.start()
     redis.Redis.from_url(redis_server.url).flushall()
-    real = drill = None
+    real = drill = wall = drill_wall = None
     gateway = ThreadingHTTPServer(("127.0.0.1", 0), SmsGateway)
     threading.Thread(target=gateway.serve_forever, daemon=True).start()
     # The real platform texts through an HTTP gateway; the drill is started with the same settings.
@@ -159,15 +159,17 @@ def drilled(postgres_server: PostgresServer, redis_server: RedisServer,
         assert printed, drill.log()
         wall_url = printed.group(1)
         kiosk = wall_url.split("kiosk=")[1]
-        drill_wall = LiveClient(drill.base_url, kiosk)  # the drill pushes while a drill wall listens
         password = re.search(r"trainees' password \(all accounts\): (\S+)", drill.log())
         assert password, drill.log()
         # The drill is a black box from here: what it did is asked of its own API, as a trainee.
         _wait(lambda: _received_today(drill, kiosk) >= DRILL_TICKETS, "the drill's tickets on its wall")
+        # A drill wall listening (the drill pushes only while one does), once its live state is
+        # built: building it forgets the screens that said they listen until they say so again.
+        drill_wall = LiveClient(drill.base_url, kiosk)
         trainee = _trainee(drill, "admin", password.group(1))
-        listed = trainee.get(f"{drill.base_url}/api/v1/tickets?status=dispatched&limit=100", timeout=10).json()
-        numbers = {row["number"] for row in listed["items"]}
-        number = sorted(numbers)[0]
+        listed = trainee.get(f"{drill.base_url}/api/v1/tickets?limit=100", timeout=10).json()["items"]
+        numbers = {row["number"] for row in listed}
+        number = min(row["number"] for row in listed if row["status"] == "dispatched")
         # A trainee works a ticket to the reply, which texts the citizen (the follow-up SMS).
         for step, body in (("accept", {}), ("contact", {"note": "已电话联系"}), ("report", {"result": "已处理"}),
                            ("approve", {}), ("reply", {"text": "您反映的问题已处理。"})):
@@ -181,11 +183,12 @@ def drilled(postgres_server: PostgresServer, redis_server: RedisServer,
         _wait(lambda: len(wall.messages) > seen[0] and len(drill_wall.messages) > seen[1], "the walls' next frames")
         after = _real_state(real, token)
         frames, drill_frames = list(wall.messages), list(drill_wall.messages)
-        wall.close()
-        drill_wall.close()
         yield Drilled(real, drill, wall_url, before, after, numbers, drill_sms, list(SmsGateway.texts), frames,
                       drill_frames)
     finally:
+        for client in (wall, drill_wall):
+            if client is not None:
+                client.close()
         gateway.shutdown()
         for proc in (drill, real):
             if proc is not None:
