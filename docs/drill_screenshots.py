@@ -8,6 +8,7 @@ of 400 records of the simulated 2026-08-16 from 08:00.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -64,6 +65,7 @@ def main() -> None:
         print("wrote", OUT / "drill-wall-1920x1080.png", OUT / "drill-desk-1920x1080.png")
     finally:
         drill.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
