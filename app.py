@@ -19,6 +19,7 @@
     replay     play a history into the live path at N× speed (demos, drills)
     intake     file channels: the 110 CSV export, mailbox .eml files; dead letters
     bulletin   the weekly bulletin (每周通报): make (freeze) a week, re-issue it, list, show
+    drill      演练: replay a real or simulated day into the isolated training space, served apart
 """
 from __future__ import annotations
 
@@ -588,6 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
     from feeds import cli as intake_cli  # intake cad110 FILE, intake eml PATH, intake dead-letters
 
     intake_cli.add_commands(sub)
+
+    from drill import cli as drill_cli  # drill --from-day DAY --speed N: the training space
+
+    drill_cli.add_commands(sub)
     return parser
 
 

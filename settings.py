@@ -182,6 +182,20 @@ class Settings:
     intake_refusals_per_hour: int = 60
     # Coordinate system of the 110 dispatch export (wgs84 | gcj02 | bd09).
     cad110_crs: str = "wgs84"
+    # The Socket.IO channel on Redis that a platform's processes share their pushes through.
+    # Redis's publish/subscribe ignores the database number: a second platform on the same
+    # Redis server (the training space) needs a channel of its own, or its walls hear ours.
+    live_channel: str = "flask-socketio"
+    # Drill mode (``app.py drill``, docs/DRILL.md): ``drill`` is set by that command only (the
+    # process serves the training space, every page marked 演练). Its database: "" derives one
+    # beside the real one (SQLite: training.db in drill_dir; PostgreSQL: database <name>_drill on
+    # the same server); its Redis: "" takes the real server's next database number (0 → 1).
+    # drill_dir keeps its accounts' password, its session key and its (empty) feed sources.
+    drill: bool = False
+    drill_database_url: str = ""
+    drill_redis_url: str = ""
+    drill_dir: str = str(ROOT / "data" / "drill")
+    drill_port: int = 8060
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -246,6 +260,11 @@ _ENV = {
     "secure_cookies": "MINSHENG_SECURE_COOKIES",
     "proxy_hops": "MINSHENG_PROXY_HOPS",
     "wall_frame_ancestors": "MINSHENG_WALL_FRAME_ANCESTORS",
+    "live_channel": "MINSHENG_LIVE_CHANNEL",
+    "drill_database_url": "MINSHENG_DRILL_DATABASE_URL",
+    "drill_redis_url": "MINSHENG_DRILL_REDIS_URL",
+    "drill_dir": "MINSHENG_DRILL_DIR",
+    "drill_port": "MINSHENG_DRILL_PORT",
 }
 
 

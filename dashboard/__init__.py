@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 
 import settings as settings_module
 from callbacks.screen import Screens
-from dashboard import api, auth, i18n, intake_forms, login, open311, push, running, security, track
+from dashboard import api, auth, drill_marking, i18n, intake_forms, login, open311, push, running, security, track
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
@@ -194,6 +194,8 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
         listeners=listeners,
     )
     server.extensions[running.EXTENSION] = platform
+    if settings.drill:  # the training space (app.py drill): every page marked 演练
+        drill_marking.init_app(server)
     api.errors.init_app(server)  # JSON bodies' depth, a database outage a 503 (every path)
     auth.init_app(server, factory, SCREENS)  # the gate: who may see which screen, API and socket
     security.init_app(server, settings)  # cookies, CSRF, headers

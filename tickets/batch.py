@@ -326,7 +326,8 @@ def write_batch(
     outcomes.sort(key=lambda o: o[0])  # the outcomes in the order of ``records``
     # Numbered in time order, as judged; a dry run only looks at the counters.
     instants = [p.record.request.received_at for p in pending]
-    for p, number in zip(pending, (numbers.peek if dry_run else numbers.take)(session, numbers.TICKET, instants, tz)):
+    number_of = numbers.peek if dry_run else numbers.take
+    for p, number in zip(pending, number_of(session, uow.config.ticket_prefix, instants, tz)):
         p.values["number"] = number
     if dry_run:
         out = []
