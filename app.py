@@ -590,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     intake_cli.add_commands(sub)
 
-    from drill import cli as drill_cli  # drill --from-day DAY --speed N: the training space
+    from dashboard.drill import cli as drill_cli  # drill --from-day DAY --speed N: the training space
 
     drill_cli.add_commands(sub)
     return parser

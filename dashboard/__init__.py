@@ -23,7 +23,8 @@ from sqlalchemy.orm import sessionmaker
 
 import settings as settings_module
 from callbacks.screen import Screens
-from dashboard import api, auth, drill_marking, i18n, intake_forms, login, open311, push, running, security, track
+from dashboard import api, auth, i18n, intake_forms, login, open311, push, running, security, track
+from dashboard.drill import marking as drill_marking
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay

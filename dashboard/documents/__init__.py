@@ -31,7 +31,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dashboard import drill_marking
+from dashboard.drill import marking as drill_marking
 from tickets.followup import ANSWERS as SATISFACTION
 from tickets.models import Ticket, Unit, User
 from tickets.notify import root_unit

@@ -4,9 +4,9 @@
     python app.py drill --from-day 2026-08-16 --file day.csv --mapping m.yaml --speed 10
     python app.py drill --from-day 2026-08-16 --from-real-db --speed 10 --reset
 
-The training space (``drill/space.py``) is a platform of its own: its database, its Redis
+The training space (``dashboard/drill/space.py``) is a platform of its own: its database, its Redis
 database and push channel, its sandboxed SMS, its accounts (the demo's usernames, a password
-of this drill, printed), every page marked 演练 (``dashboard/drill_marking.py``). Trainees
+of this drill, printed), every page marked 演练 (``dashboard/drill/marking.py``). Trainees
 log in to it and work the tickets on the real screens. Docs: docs/DRILL.md.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from collections.abc import Iterable
 from typing import Any
 
-from drill import feed, space
+from dashboard.drill import feed, space
 from settings import Settings
 
 DEFAULT_START = "08:00"

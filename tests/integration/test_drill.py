@@ -25,7 +25,7 @@ import redis
 import requests
 from sqlalchemy import func, select
 
-from dashboard.drill_marking import SESSION_COOKIE as DRILL_COOKIE
+from dashboard.drill.marking import SESSION_COOKIE as DRILL_COOKIE
 from tests.helpers import new_request, submit
 from tests.integration.test_end_to_end import LiveClient
 from tests.servers import PlatformProcess, PostgresServer, RedisServer

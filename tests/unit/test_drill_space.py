@@ -1,4 +1,4 @@
-"""The training space's settings (drill/space.py) and its pages' mark (dashboard/drill_marking.py),
+"""The training space's settings (dashboard/drill/space.py) and its pages' mark (dashboard/drill/marking.py),
 without servers: what a drill would run on, and the refusals of one that is the real platform."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import settings as settings_module
-from dashboard.drill_marking import marked
-from drill import space
+from dashboard.drill.marking import marked
+from dashboard.drill import space
 from tickets.config import DomainConfig
 
 
@@ -63,7 +63,7 @@ def test_a_drill_prints_its_documents_marked() -> None:
     from pypdf import PdfReader
 
     from dashboard import documents
-    from dashboard.drill_marking import CONFIG_KEY
+    from dashboard.drill.marking import CONFIG_KEY
 
     page = ('<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>督办单</title></head><body>'
             + '<p style="font-family: \'Noto Serif CJK SC\'">督办内容。</p>' * 80 + "</body></html>")
