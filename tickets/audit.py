@@ -47,7 +47,8 @@ ACTIONS = (
     "request_extension", "extension_decided", "merge", "unmerge",
     "user_create", "user_set_phone", "user_deactivate",
     "token_create", "kiosk_create", "token_revoke",
-    "calendar_load",
+    "calendar_load", "calendar_day",
+    "unit_add", "unit_rename", "unit_move", "unit_deactivate", "unit_topics", "unit_rehome", "rehome",
     "bulletin_export",
 )
 

@@ -1,0 +1,142 @@
+"""The platform office's unit tree: read it, add, rename, move and retire units, re-home a unit's
+open tickets, say which unit takes which topic (issue 19).
+
+    GET  /api/v1/admin/units                          admin, supervisor: the tree and the topic owners
+    GET  /api/v1/admin/units/<code>/open-tickets      admin, supervisor: what a deactivation must re-home
+    POST /api/v1/admin/units                          admin: {code, name, kind, parent[, name_en]}
+    POST /api/v1/admin/units/<code>/rename            admin: {name[, name_en]}
+    POST /api/v1/admin/units/<code>/move              admin: {parent}
+    POST /api/v1/admin/units/<code>/rehome            admin: {to[, note]} every open ticket, one timeline step each
+    POST /api/v1/admin/units/<code>/deactivate        admin (refused while it holds open tickets)
+    POST /api/v1/admin/units/<code>/topics            admin: {topics: [...]}
+
+Each write is one command of ``tickets.units`` (role check, change, audit row, one transaction).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, jsonify
+
+from dashboard import auth
+from dashboard.api.base import blueprint
+from dashboard.api.base import platform as _platform
+from dashboard.api.errors import BadParameter
+from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, STR, obj, operation
+from dashboard.api.steps import Body
+from dashboard.api.steps import _write as idempotent_write  # the API's one write path
+from dashboard.auth import current_actor, require_login
+from dashboard.read_models import admin_units as read
+from tickets import units
+from tickets.models import Unit
+from tickets.roles import Actor
+from tickets.uow import UnitOfWork
+from tickets.vocabulary import TOPICS
+
+READERS = {"admin", "supervisor"}
+UNIT_ROW = obj({"code": STR, "name": STR, "name_en": {"type": ["string", "null"]}, "level": INT, "kind": STR,
+                "parent": {"type": ["string", "null"]}, "active": BOOL, "district": {"type": ["string", "null"]},
+                "topics": {"type": "array", "items": STR}, "open": INT})
+TREE = obj({"units": {"type": "array", "items": UNIT_ROW},
+            "topics": {"type": "array", "items": obj({"topic": STR, "owners": {"type": "array", "items": STR}})}})
+DONE = obj({"unit": UNIT_ROW})
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": schema}
+
+
+@blueprint.get("/admin/units")
+@operation("The unit tree, each unit's open tickets, and which units take which topic", {200: TREE},
+           roles=READERS)
+@require_login(READERS)
+def admin_units() -> Any:
+    with _platform().factory() as session:
+        rows = read.tree(session)
+    return jsonify(units=rows, topics=read.topic_owners(rows))
+
+
+@blueprint.get("/admin/units/<code>/open-tickets")
+@operation("The open tickets a unit holds (to re-home before it is deactivated)",
+           {200: obj({"unit": STR, "tickets": {"type": "array", "items": ANY_OBJECT}})}, roles=READERS)
+@require_login(READERS)
+def admin_unit_open_tickets(code: str) -> Any:
+    with _platform().factory() as session:
+        return jsonify(unit=code, tickets=read.open_tickets(session, code))
+
+
+def _write(change: Callable[[UnitOfWork, Actor, Body], Unit | list[str]]) -> Response:
+    """One command in one transaction, once per Idempotency-Key; then this process forgets its
+    cached tree at once (other processes: the gate's cache lives seconds, routing's a minute;
+    the live path hears the change on the outbox)."""
+    def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
+        result = change(uow, actor, body)
+        if isinstance(result, Unit):
+            return 200, {"unit": next(r for r in read.tree(uow) if r["code"] == result.code)}
+        return 200, {"tickets": result}
+
+    response = idempotent_write(run)
+    units.forget_unit_caches()
+    auth.state().forget()
+    return response
+
+
+@blueprint.post("/admin/units")
+@operation("Add a unit under a parent, one level below it", {200: DONE}, roles={"admin"},
+           body=_body(obj({"code": STR, "name": STR, "kind": STR, "parent": STR, "name_en": STR},
+                          required=["code", "name", "kind", "parent"])))
+@require_login({"admin"})
+def admin_unit_add() -> Any:
+    return _write(lambda uow, actor, body: units.add_unit(
+        uow, actor, code=body.required_text("code"), name=body.required_text("name"),
+        kind=body.required_text("kind"), parent_code=body.required_text("parent"), name_en=body.text("name_en")))
+
+
+@blueprint.post("/admin/units/<code>/rename")
+@operation("Rename a unit", {200: DONE}, roles={"admin"},
+           body=_body(obj({"name": STR, "name_en": STR}, required=["name"])))
+@require_login({"admin"})
+def admin_unit_rename(code: str) -> Any:
+    return _write(lambda uow, actor, body: units.rename_unit(uow, actor, code, body.required_text("name"),
+                                                        body.text("name_en")))
+
+
+@blueprint.post("/admin/units/<code>/move")
+@operation("Move a unit, with its subtree, under another parent of the level above it", {200: DONE},
+           roles={"admin"}, body=_body(obj({"parent": STR})))
+@require_login({"admin"})
+def admin_unit_move(code: str) -> Any:
+    return _write(lambda uow, actor, body: units.move_unit(uow, actor, code, body.required_text("parent")))
+
+
+@blueprint.post("/admin/units/<code>/rehome")
+@operation("Move every open ticket of a unit to another unit (a timeline step each)",
+           {200: obj({"tickets": {"type": "array", "items": STR}})}, roles={"admin"},
+           body=_body(obj({"to": STR, "note": STR}, required=["to"])))
+@require_login({"admin"})
+def admin_unit_rehome(code: str) -> Any:
+    return _write(lambda uow, actor, body: units.rehome_open_tickets(uow, actor, code, body.required_text("to"),
+                                                                body.text("note")))
+
+
+@blueprint.post("/admin/units/<code>/deactivate")
+@operation("Deactivate a unit (refused while it holds open tickets or has active units below)", {200: DONE},
+           roles={"admin"}, body=_body(obj({})), body_required=False)
+@require_login({"admin"})
+def admin_unit_deactivate(code: str) -> Any:
+    return _write(lambda uow, actor, _body: units.deactivate_unit(uow, actor, code))
+
+
+@blueprint.post("/admin/units/<code>/topics")
+@operation("Set the topics a unit takes (routing by topic)", {200: DONE}, roles={"admin"},
+           body=_body(obj({"topics": {"type": "array", "items": {"type": "string", "enum": list(TOPICS)}}})))
+@require_login({"admin"})
+def admin_unit_topics(code: str) -> Any:
+    def change(uow: UnitOfWork, actor: Actor, body: Body) -> Unit:
+        topics = body.data.get("topics")
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise BadParameter("topics", "not_one_of", allowed=", ".join(TOPICS), value=str(topics)[:64])
+        return units.set_topics(uow, actor, code, topics)
+
+    return _write(change)

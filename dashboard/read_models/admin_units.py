@@ -1,0 +1,45 @@
+"""The unit tree as the platform office sees it: every unit, its open tickets, who takes which topic."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tickets import units as unit_rules
+from tickets.models import Unit
+from tickets.vocabulary import TOPICS
+
+
+def tree(session: Session) -> list[dict[str, Any]]:
+    """Every unit, depth first (a parent before its children, children by code), as plain rows."""
+    held = unit_rules.open_counts(session)
+    rows = list(session.scalars(select(Unit).order_by(Unit.level, Unit.code)))
+    by_parent: dict[int | None, list[Unit]] = {}
+    for unit in rows:
+        by_parent.setdefault(unit.parent_id, []).append(unit)
+    codes = {u.id: u.code for u in rows}
+    out: list[dict[str, Any]] = []
+
+    def walk(parent: int | None) -> None:
+        for u in by_parent.get(parent, []):
+            out.append({"code": u.code, "name": u.name, "name_en": u.name_en, "level": u.level, "kind": u.kind,
+                        "parent": codes.get(u.parent_id) if u.parent_id else None, "active": bool(u.active),
+                        "district": u.district, "topics": list(u.topics or []), "open": held.get(u.id, 0)})
+            walk(u.id)
+
+    walk(None)
+    return out
+
+
+def topic_owners(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each topic and the active units that take it (routing by topic); none: by place."""
+    return [{"topic": topic, "owners": [r["code"] for r in rows if r["active"] and topic in r["topics"]]}
+            for topic in TOPICS]
+
+
+def open_tickets(session: Session, code: str) -> list[dict[str, Any]]:
+    """The preview before a deactivation: the open tickets the unit holds (public fields only)."""
+    return [{"number": t.number, "status": t.status, "topic": t.topic, "received_at": t.received_at.isoformat(),
+             "resolve_due_at": t.resolve_due_at.isoformat() if t.resolve_due_at else None}
+            for t in unit_rules.open_tickets(session, code)]
