@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, District, district_at, load_districts
 from tickets import audit, events
 from tickets.dispatch import forget_topic_owners
-from tickets.errors import Conflict, IllegalStep, Invalid, NotAllowed, NotFound
+from tickets.errors import Conflict, IllegalStep, Invalid, NotFound
 from tickets.models import Ticket, Unit, could_be, utcnow
+from tickets.administration import require_admin
 from tickets.roles import Actor
 from tickets.uow import UnitOfWork
 from tickets.vocabulary import OPEN_STATUSES, TOPICS
@@ -257,9 +258,7 @@ LEVEL_KINDS: dict[int, frozenset[str]] = {
 }
 
 
-def _admin(actor: Actor, what: str) -> None:
-    if not actor.is_system and actor.role != "admin":
-        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step=what)
+_admin = require_admin  # (actor, step): 403 unless an admin or the platform itself
 
 
 def unit_by_code(session: Session, code: str) -> Unit:

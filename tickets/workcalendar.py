@@ -35,8 +35,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from tickets import audit
-from tickets.errors import Invalid, NotAllowed
+from tickets.errors import Invalid
 from tickets.models import CalendarDay, utcnow
+from tickets.administration import require_admin
 from tickets.roles import Actor
 
 log = logging.getLogger(__name__)
@@ -332,9 +333,7 @@ def store_calendar_year(session: Session, calendar: CalendarYear, *, by: str = "
 
 
 # ------------------------------------------------- the platform office's commands (issue 19)
-def _admin(actor: Actor, what: str) -> None:
-    if not actor.is_system and actor.role != "admin":
-        raise NotAllowed("role_may_not", user=actor.name, role=actor.role, step=what)
+_admin = require_admin  # (actor, step): 403 unless an admin or the platform itself
 
 
 def enter_schedule(session: Session, actor: Actor, calendar: CalendarYear) -> int:

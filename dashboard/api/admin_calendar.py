@@ -5,7 +5,10 @@ entering a year's official schedule or marking one date.
     POST /api/v1/admin/calendar/schedule             admin: {year, holidays: [{name, first, last}], workdays: [date]}
     POST /api/v1/admin/calendar/file                 admin: the file ``calendar load`` reads (multipart ``file``,
                                                      or JSON {text})
-    POST /api/v1/admin/calendar/days/<date>          admin: {mark: holiday | workday | default[, note]}
+    POST /api/v1/admin/calendar/day                  admin: {day, mark: holiday | workday | default[, note]}
+
+The schedule also takes the page's flat form: ``holiday<i>_name``, ``holiday<i>_first``,
+``holiday<i>_last`` and ``workdays`` (dates separated by commas or spaces).
 
 Each write is one command of ``tickets.workcalendar`` (role check, change, audit row, one
 transaction); this process re-reads the calendar at once, the others within
@@ -22,7 +25,7 @@ from flask import Response, jsonify, request
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.errors import BadParameter
-from dashboard.api.openapi import ANY_OBJECT, INT, STR, obj, operation
+from dashboard.api.openapi import ANY_OBJECT, DATE, INT, STR, obj, operation
 from dashboard.api.params import integer
 from dashboard.api.steps import Body
 from dashboard.api.steps import _write as idempotent_write  # the API's one write path
@@ -76,6 +79,23 @@ def _schedule(data: Any, source: str) -> workcalendar.CalendarYear:
         raise Invalid("calendar_invalid", reason=str(exc)) from exc
 
 
+#: Rows of the page's schedule form (the State Council's notice lists seven holidays).
+FORM_ROWS = 7
+
+
+def _form_holidays(body: Body) -> list[dict[str, Any]]:
+    rows = [{"name": body.data.get(f"holiday{i}_name"), "first": body.data.get(f"holiday{i}_first"),
+             "last": body.data.get(f"holiday{i}_last")} for i in range(FORM_ROWS)]
+    return [r for r in rows if r["first"]]
+
+
+def _workdays(body: Body) -> list[Any]:
+    value = body.data.get("workdays")
+    if isinstance(value, str):  # the form's one field
+        return [part for part in value.replace("，", ",").replace(",", " ").split() if part]
+    return _dates(body, "workdays")
+
+
 def _dates(body: Body, name: str) -> list[Any]:
     value = body.data.get(name) or []
     if not isinstance(value, list) or len(value) > MAX_ENTRIES:
@@ -94,15 +114,16 @@ def _dates(body: Body, name: str) -> list[Any]:
 def admin_calendar_schedule() -> Any:
     def change(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, int]:
         holidays = []
-        for i, entry in enumerate(_dates(body, "holidays")):
+        for i, entry in enumerate(_dates(body, "holidays") or _form_holidays(body)):
             if not isinstance(entry, dict) or not isinstance(entry.get("first"), str):
                 raise BadParameter(f"holidays[{i}]", "missing_parameter")
             first = entry["first"]
             last = entry.get("last") if isinstance(entry.get("last"), str) and entry.get("last") else first
             name = entry.get("name") if isinstance(entry.get("name"), str) and entry.get("name") else None
             holidays.append({"days": first if last == first else f"{first}..{last}", "name": name})
-        calendar = _schedule({"year": body.data.get("year"), "holidays": holidays,
-                              "workdays": _dates(body, "workdays"),
+        year = body.data.get("year")
+        calendar = _schedule({"year": int(year) if isinstance(year, str) and year.isdigit() else year,
+                              "holidays": holidays, "workdays": _workdays(body),
                               "source": body.text("source") or "State Council notice"}, "form")
         return calendar.year, workcalendar.enter_schedule(uow, actor, calendar)
 
@@ -138,18 +159,18 @@ def admin_calendar_file() -> Any:
     return _write(change)
 
 
-@blueprint.post("/admin/calendar/days/<day>")
+@blueprint.post("/admin/calendar/day")
 @operation("Mark one date a holiday, a working day, or what its weekday says", {200: DONE}, roles={"admin"},
-           body={"application/json": obj({"mark": {"type": "string", "enum": list(workcalendar.DAY_MARKS)},
-                                          "note": STR}, required=["mark"])})
+           body={"application/json": obj({"day": DATE, "mark": {"type": "string", "enum": list(workcalendar.DAY_MARKS)},
+                                          "note": STR}, required=["day", "mark"])})
 @require_login({"admin"})
-def admin_calendar_day(day: str) -> Any:
-    try:
-        when = date.fromisoformat(day)
-    except ValueError as exc:
-        raise BadParameter("day", "invalid_date", value=day[:32]) from exc
-
+def admin_calendar_day() -> Any:
     def change(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, int]:
+        day = body.required_text("day")
+        try:
+            when = date.fromisoformat(day)
+        except ValueError as exc:
+            raise BadParameter("day", "invalid_date", value=day[:32]) from exc
         workcalendar.mark_day(uow, actor, when, body.required_text("mark"), body.text("note"))
         return when.year, 1
 

@@ -3,12 +3,14 @@ open tickets, say which unit takes which topic (issue 19).
 
     GET  /api/v1/admin/units                          admin, supervisor: the tree and the topic owners
     GET  /api/v1/admin/units/<code>/open-tickets      admin, supervisor: what a deactivation must re-home
-    POST /api/v1/admin/units                          admin: {code, name, kind, parent[, name_en]}
-    POST /api/v1/admin/units/<code>/rename            admin: {name[, name_en]}
-    POST /api/v1/admin/units/<code>/move              admin: {parent}
-    POST /api/v1/admin/units/<code>/rehome            admin: {to[, note]} every open ticket, one timeline step each
-    POST /api/v1/admin/units/<code>/deactivate        admin (refused while it holds open tickets)
-    POST /api/v1/admin/units/<code>/topics            admin: {topics: [...]}
+    POST /api/v1/admin/units/add                      admin: {code, name, kind, parent[, name_en]}
+    POST /api/v1/admin/units/rename                   admin: {unit, name[, name_en]}
+    POST /api/v1/admin/units/move                     admin: {unit, parent}
+    POST /api/v1/admin/units/rehome                   admin: {unit, to[, note]} every open ticket, a timeline step each
+    POST /api/v1/admin/units/deactivate               admin: {unit} (refused while it holds open tickets)
+    POST /api/v1/admin/units/topics                   admin: {unit, topics: [...]} or the form's {unit, "topic.<t>": bool}
+
+The unit is named in the body, so the page's plain forms post them.
 
 Each write is one command of ``tickets.units`` (role check, change, audit row, one transaction).
 """
@@ -82,7 +84,7 @@ def _write(change: Callable[[UnitOfWork, Actor, Body], Unit | list[str]]) -> Res
     return response
 
 
-@blueprint.post("/admin/units")
+@blueprint.post("/admin/units/add")
 @operation("Add a unit under a parent, one level below it", {200: DONE}, roles={"admin"},
            body=_body(obj({"code": STR, "name": STR, "kind": STR, "parent": STR, "name_en": STR},
                           required=["code", "name", "kind", "parent"])))
@@ -93,48 +95,55 @@ def admin_unit_add() -> Any:
         kind=body.required_text("kind"), parent_code=body.required_text("parent"), name_en=body.text("name_en")))
 
 
-@blueprint.post("/admin/units/<code>/rename")
+@blueprint.post("/admin/units/rename")
 @operation("Rename a unit", {200: DONE}, roles={"admin"},
-           body=_body(obj({"name": STR, "name_en": STR}, required=["name"])))
+           body=_body(obj({"unit": STR, "name": STR, "name_en": STR}, required=["unit", "name"])))
 @require_login({"admin"})
-def admin_unit_rename(code: str) -> Any:
-    return _write(lambda uow, actor, body: units.rename_unit(uow, actor, code, body.required_text("name"),
+def admin_unit_rename() -> Any:
+    return _write(lambda uow, actor, body: units.rename_unit(uow, actor, body.required_text("unit"),
+                                                              body.required_text("name"),
                                                         body.text("name_en")))
 
 
-@blueprint.post("/admin/units/<code>/move")
+@blueprint.post("/admin/units/move")
 @operation("Move a unit, with its subtree, under another parent of the level above it", {200: DONE},
-           roles={"admin"}, body=_body(obj({"parent": STR})))
+           roles={"admin"}, body=_body(obj({"unit": STR, "parent": STR})))
 @require_login({"admin"})
-def admin_unit_move(code: str) -> Any:
-    return _write(lambda uow, actor, body: units.move_unit(uow, actor, code, body.required_text("parent")))
+def admin_unit_move() -> Any:
+    return _write(lambda uow, actor, body: units.move_unit(uow, actor, body.required_text("unit"),
+                                                            body.required_text("parent")))
 
 
-@blueprint.post("/admin/units/<code>/rehome")
+@blueprint.post("/admin/units/rehome")
 @operation("Move every open ticket of a unit to another unit (a timeline step each)",
            {200: obj({"tickets": {"type": "array", "items": STR}})}, roles={"admin"},
-           body=_body(obj({"to": STR, "note": STR}, required=["to"])))
+           body=_body(obj({"unit": STR, "to": STR, "note": STR}, required=["unit", "to"])))
 @require_login({"admin"})
-def admin_unit_rehome(code: str) -> Any:
-    return _write(lambda uow, actor, body: units.rehome_open_tickets(uow, actor, code, body.required_text("to"),
+def admin_unit_rehome() -> Any:
+    return _write(lambda uow, actor, body: units.rehome_open_tickets(uow, actor, body.required_text("unit"),
+                                                                      body.required_text("to"),
                                                                 body.text("note")))
 
 
-@blueprint.post("/admin/units/<code>/deactivate")
+@blueprint.post("/admin/units/deactivate")
 @operation("Deactivate a unit (refused while it holds open tickets or has active units below)", {200: DONE},
-           roles={"admin"}, body=_body(obj({})), body_required=False)
+           roles={"admin"}, body=_body(obj({"unit": STR})))
 @require_login({"admin"})
-def admin_unit_deactivate(code: str) -> Any:
-    return _write(lambda uow, actor, _body: units.deactivate_unit(uow, actor, code))
+def admin_unit_deactivate() -> Any:
+    return _write(lambda uow, actor, body: units.deactivate_unit(uow, actor, body.required_text("unit")))
 
 
-@blueprint.post("/admin/units/<code>/topics")
+@blueprint.post("/admin/units/topics")
 @operation("Set the topics a unit takes (routing by topic)", {200: DONE}, roles={"admin"},
-           body=_body(obj({"topics": {"type": "array", "items": {"type": "string", "enum": list(TOPICS)}}})))
+           body=_body(obj({"unit": STR, "topics": {"type": "array", "items": {"type": "string", "enum": list(TOPICS)}}},
+                          required=["unit"])))
 @require_login({"admin"})
-def admin_unit_topics(code: str) -> Any:
+def admin_unit_topics() -> Any:
     def change(uow: UnitOfWork, actor: Actor, body: Body) -> Unit:
+        code = body.required_text("unit")
         topics = body.data.get("topics")
+        if topics is None:  # the page's form: a checkbox per topic
+            topics = [t for t in TOPICS if body.data.get(f"topic.{t}") is True]
         if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
             raise BadParameter("topics", "not_one_of", allowed=", ".join(TOPICS), value=str(topics)[:64])
         return units.set_topics(uow, actor, code, topics)

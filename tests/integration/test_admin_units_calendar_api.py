@@ -57,7 +57,7 @@ def test_a_moved_station_takes_its_scope_along_at_once(office: ApiWorld) -> None
     numbers = set(at_station(office))
     assert numbers <= seen(office, "tianqiao") and not numbers & seen(office, "viewer")
     assert numbers <= seen(office, "handler")
-    moved = office.post(f"/api/v1/admin/units/{STATION}/move", json={"parent": NEW_BRANCH})
+    moved = office.post("/api/v1/admin/units/move", json={"unit": STATION, "parent": NEW_BRANCH})
     assert moved.status_code == 200, moved.get_json()
     assert moved.get_json()["unit"]["parent"] == NEW_BRANCH
     assert numbers <= seen(office, "viewer")  # the new branch: at once (no cache outlives the change)
@@ -67,21 +67,21 @@ def test_a_moved_station_takes_its_scope_along_at_once(office: ApiWorld) -> None
     assert next(u for u in tree if u["code"] == STATION)["open"] == len(numbers)
     assert ("admin", "unit_move", STATION) in audit_actions(office)
     # Refusals: a station under a station, the root moved, a supervisor writing.
-    assert office.post(f"/api/v1/admin/units/{STATION}/move", json={"parent": "JN-LX-01"}).status_code == 400
-    assert office.post("/api/v1/admin/units/JN/move", json={"parent": NEW_BRANCH}).status_code == 400
-    refused = office.post(f"/api/v1/admin/units/{STATION}/move", "supervisor", json={"parent": OLD_BRANCH})
+    assert office.post("/api/v1/admin/units/move", json={"unit": STATION, "parent": "JN-LX-01"}).status_code == 400
+    assert office.post("/api/v1/admin/units/move", json={"unit": "JN", "parent": NEW_BRANCH}).status_code == 400
+    refused = office.post("/api/v1/admin/units/move", "supervisor", json={"unit": STATION, "parent": OLD_BRANCH})
     assert refused.status_code == 403
 
 
 def test_a_unit_is_retired_only_after_its_open_tickets_are_rehomed(office: ApiWorld) -> None:
     numbers = at_station(office)
-    refused = office.post(f"/api/v1/admin/units/{STATION}/deactivate")
+    refused = office.post("/api/v1/admin/units/deactivate", json={"unit": STATION})
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "unit_has_open_tickets"
     preview = office.get(f"/api/v1/admin/units/{STATION}/open-tickets", "supervisor").get_json()["tickets"]
     assert sorted(t["number"] for t in preview) == sorted(numbers)
-    moved = office.post(f"/api/v1/admin/units/{STATION}/rehome", json={"to": "JN-TQ-02", "note": "撤并"})
+    moved = office.post("/api/v1/admin/units/rehome", json={"unit": STATION, "to": "JN-TQ-02", "note": "撤并"})
     assert moved.status_code == 200 and sorted(moved.get_json()["tickets"]) == sorted(numbers)
-    done = office.post(f"/api/v1/admin/units/{STATION}/deactivate")
+    done = office.post("/api/v1/admin/units/deactivate", json={"unit": STATION})
     assert done.status_code == 200 and done.get_json()["unit"]["active"] is False
     with office.platform.factory() as s:
         steps = s.execute(select(TicketEvent.kind, TicketEvent.data).where(TicketEvent.kind == "rehome")).all()
@@ -90,14 +90,14 @@ def test_a_unit_is_retired_only_after_its_open_tickets_are_rehomed(office: ApiWo
     actions = [a for _who, a, _t in audit_actions(office)]
     assert actions.count("rehome") == len(numbers) and actions.count("unit_deactivate") == 1
     # An added unit, renamed, given a topic: routing hears it.
-    added = office.post("/api/v1/admin/units", json={"code": "JN-TQ-99", "name": "新城派出所", "kind": "station",
+    added = office.post("/api/v1/admin/units/add", json={"code": "JN-TQ-99", "name": "新城派出所", "kind": "station",
                                                       "parent": OLD_BRANCH})
     assert added.status_code == 200 and added.get_json()["unit"]["level"] == 3
-    assert office.post("/api/v1/admin/units", json={"code": "JN-TQ-98", "name": "x", "kind": "branch",
+    assert office.post("/api/v1/admin/units/add", json={"code": "JN-TQ-98", "name": "x", "kind": "branch",
                                                      "parent": OLD_BRANCH}).status_code == 400
-    renamed = office.post("/api/v1/admin/units/JN-TQ-99/rename", json={"name": "新城街派出所"})
+    renamed = office.post("/api/v1/admin/units/rename", json={"unit": "JN-TQ-99", "name": "新城街派出所"})
     assert renamed.get_json()["unit"]["name"] == "新城街派出所"
-    owned = office.post("/api/v1/admin/units/JN-TQ-99/topics", json={"topics": ["exit_entry"]})
+    owned = office.post("/api/v1/admin/units/topics", json={"unit": "JN-TQ-99", "topic.exit_entry": True, "topic.noise": False})
     assert owned.status_code == 200
     topics = office.get("/api/v1/admin/units").get_json()["topics"]
     assert "JN-TQ-99" in next(t for t in topics if t["topic"] == "exit_entry")["owners"]
@@ -107,7 +107,9 @@ def test_a_2027_schedule_moves_a_2027_deadline_in_every_process(office: ApiWorld
     before = sla.schedule("consultation", EVE_2027, office.platform.settings.tz).resolve_due
     assert before.date().isoformat() == "2027-02-08"  # Monday–Friday assumed
     assert office.post("/api/v1/admin/calendar/schedule", "supervisor", json=SPRING_2027).status_code == 403
-    entered = office.post("/api/v1/admin/calendar/schedule", json=SPRING_2027)
+    entered = office.post("/api/v1/admin/calendar/schedule", json={  # as the page's form posts it
+        "year": "2027", "holiday0_name": "元旦", "holiday0_first": "2027-01-01", "holiday1_name": "春节",
+        "holiday1_first": "2027-02-06", "holiday1_last": "2027-02-13", "workdays": "2027-02-14"})
     assert entered.status_code == 200, entered.get_json()
     after = sla.schedule("consultation", EVE_2027, office.platform.settings.tz).resolve_due
     assert after.date().isoformat() == "2027-02-14"  # the make-up Sunday after the Spring Festival
@@ -123,10 +125,10 @@ def test_a_2027_schedule_moves_a_2027_deadline_in_every_process(office: ApiWorld
     workcalendar._checked_monotonic = time.monotonic() - workcalendar.STAMP_CHECK_SECONDS  # time has passed
     assert sla.refresh_if_stale(office.platform.factory)  # the stamp changed: read again
     assert not workcalendar.is_working_day(date(2027, 2, 15))
-    assert office.post("/api/v1/admin/calendar/days/2027-02-15", json={"mark": "default"}).status_code == 200
+    assert office.post("/api/v1/admin/calendar/day", json={"day": "2027-02-15", "mark": "default"}).status_code == 200
     assert workcalendar.is_working_day(date(2027, 2, 15))
     bad = office.post("/api/v1/admin/calendar/schedule", json={**SPRING_2027, "workdays": ["2027-02-15"]})
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "calendar_invalid"
-    assert office.post("/api/v1/admin/calendar/days/2031-05-05", json={"mark": "holiday"}).status_code == 400
+    assert office.post("/api/v1/admin/calendar/day", json={"day": "2031-05-05", "mark": "holiday"}).status_code == 400
     actions = [a for _w, a, _t in audit_actions(office)]
     assert actions.count("calendar_load") == 1 and actions.count("calendar_day") == 2  # the system's, the admin's
