@@ -8,7 +8,7 @@ open tickets, say which unit takes which topic (issue 19).
     POST /api/v1/admin/units/move                     admin: {unit, parent}
     POST /api/v1/admin/units/rehome                   admin: {unit, to[, note]} every open ticket, a timeline step each
     POST /api/v1/admin/units/deactivate               admin: {unit} (refused while it holds open tickets)
-    POST /api/v1/admin/units/topics                   admin: {unit, topics: [...]} or the form's {unit, "topic.<t>": bool}
+    POST /api/v1/admin/units/topics                   admin: {unit, topics: [...]} or the form's {unit, topic, take: yes | no}
 
 The unit is named in the body, so the page's plain forms post them.
 
@@ -142,8 +142,12 @@ def admin_unit_topics() -> Any:
     def change(uow: UnitOfWork, actor: Actor, body: Body) -> Unit:
         code = body.required_text("unit")
         topics = body.data.get("topics")
-        if topics is None:  # the page's form: a checkbox per topic
-            topics = [t for t in TOPICS if body.data.get(f"topic.{t}") is True]
+        if topics is None:  # the page's form: one topic, taken or not
+            topic, take = body.required_text("topic"), body.required_text("take")
+            if take not in ("yes", "no"):
+                raise BadParameter("take", "not_one_of", allowed="yes, no", value=take[:16])
+            current = units.unit_by_code(uow, code).topics or []
+            topics = sorted(set(current) - {topic}) + ([topic] if take == "yes" else [])
         if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
             raise BadParameter("topics", "not_one_of", allowed=", ".join(TOPICS), value=str(topics)[:64])
         return units.set_topics(uow, actor, code, topics)

@@ -97,7 +97,7 @@ def test_a_unit_is_retired_only_after_its_open_tickets_are_rehomed(office: ApiWo
                                                      "parent": OLD_BRANCH}).status_code == 400
     renamed = office.post("/api/v1/admin/units/rename", json={"unit": "JN-TQ-99", "name": "新城街派出所"})
     assert renamed.get_json()["unit"]["name"] == "新城街派出所"
-    owned = office.post("/api/v1/admin/units/topics", json={"unit": "JN-TQ-99", "topic.exit_entry": True, "topic.noise": False})
+    owned = office.post("/api/v1/admin/units/topics", json={"unit": "JN-TQ-99", "topic": "exit_entry", "take": "yes"})
     assert owned.status_code == 200
     topics = office.get("/api/v1/admin/units").get_json()["topics"]
     assert "JN-TQ-99" in next(t for t in topics if t["topic"] == "exit_entry")["owners"]
