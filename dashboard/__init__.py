@@ -80,6 +80,8 @@ class Platform:
         # Every process drops its own sockets whose login or kiosk token was revoked.
         self.start_background("socket-grants", lambda stop: auth.run_socket_sweeper(
             self.server, push.drop(self.socketio), stop))
+        self.start_background("grant-revocations", lambda stop: auth.run_revocation_listener(
+            self.server, self.redis, stop))
         # Every process re-reads the admin-loaded working calendar (and a changed SLA policy).
         self.start_background("calendar-refresh", lambda stop: sla.refresh_loop(self.factory, stop))
 

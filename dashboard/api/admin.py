@@ -16,10 +16,11 @@ from flask import Response, jsonify
 
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
+from dashboard.api.errors import language
 from dashboard.api.openapi import ANY_OBJECT, obj, operation
 from dashboard.api.steps import IDEMPOTENCY, Body, _write
-from dashboard.auth import current_actor, require_login
-from tickets.roles import Actor
+from dashboard.auth import current_actor, grants_revoked, require_login
+from layouts.i18n import gettext
 from tickets.uow import UnitOfWork, unit_of_work
 
 ADMIN = frozenset({"admin"})
@@ -27,24 +28,40 @@ ADMIN = frozenset({"admin"})
 Command = Callable[..., dict[str, Any]]
 
 
-def _run(command: Command, secret: bool) -> Response:
+def _run(command: Command, secret: bool, revokes: bool) -> Response:
     if not secret:
-        return _write(lambda uow, actor, body: (200, command(uow, actor, body)))
-    actor = current_actor()
-    assert actor is not None  # require_login
-    body = Body()
-    with unit_of_work(_platform().factory) as uow:
-        answer = command(uow, actor, body)
-    return jsonify(answer)
+        response = _write(lambda uow, actor, body: (200, command(uow, actor, body)))
+    else:
+        actor = current_actor()
+        assert actor is not None  # require_login
+        body = Body()
+        with unit_of_work(_platform().factory) as uow:
+            answer = command(uow, actor, body)
+        response = jsonify(answer)
+    if revokes:  # committed: every process drops the revoked grants' cached checks and sockets now
+        grants_revoked(_platform().redis)
+    return response
+
+
+def once(label: str, value: str) -> dict[str, str]:
+    """A secret for the page to show once (assets/admin.js), ``label`` in the caller's language."""
+    return {"label": gettext(label, language()), "value": value}
+
+
+def said(text: str, **params: Any) -> str:
+    """A message for the page, in the caller's language."""
+    return gettext(text, language(), **params)
 
 
 def admin_post(rule: str, summary: str, fields: Mapping[str, Any], required: Sequence[str] = (), *,
-               answer: Mapping[str, Any] | None = None, secret: bool = False) -> Callable[[Command], Command]:
+               answer: Mapping[str, Any] | None = None, secret: bool = False,
+               revokes: bool = False) -> Callable[[Command], Command]:
     """Route ``POST /api/v1/admin/<rule>`` to ``command(uow, actor, body, **path args) -> answer``,
-    described in the OpenAPI document."""
+    described in the OpenAPI document. ``revokes``: it may end a login or a token (every web
+    process then re-checks its open pages' grants at once: ``auth.grants_revoked``)."""
     def attach(command: Command) -> Command:
         def view(**path: Any) -> Response:
-            return _run(lambda uow, actor, body: command(uow, actor, body, **path), secret)
+            return _run(lambda uow, actor, body: command(uow, actor, body, **path), secret, revokes)
 
         view.__name__ = f"admin_{command.__name__}"
         described = operation(summary, {200: answer or ANY_OBJECT}, roles=ADMIN,
