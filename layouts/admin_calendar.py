@@ -12,7 +12,7 @@ from typing import Any
 
 from dash import dcc, html
 
-import layouts.admin as shell  # the shell's shared pieces (it imports this module: no names at import)
+from layouts import admin_forms as shell
 from layouts.i18n import ADMIN_WARNINGS, N_, gettext, warning_text
 
 API = "/api/v1/admin/calendar"
@@ -103,7 +103,10 @@ def _grid(year: Mapping[str, Any], lang: str) -> html.Div:
 
 
 def _schedule_form(year: Mapping[str, Any], lang: str) -> html.Div:
-    entered = {h["name"]: h for h in year["holidays"] if h.get("name")} if year["origin"] == "loaded" else {}
+    entered: dict[str, Mapping[str, Any]] = {}
+    for run in year["holidays"]:  # a holiday's days run over a weekend: one row from its first to its last day
+        known = entered.get(run.get("name") or "")
+        entered[run.get("name") or ""] = {**run, "first": known["first"]} if known else run
     rows = []
     for i, name in enumerate(FESTIVALS):
         known = entered.get(name, {})
@@ -123,7 +126,7 @@ def _schedule_form(year: Mapping[str, Any], lang: str) -> html.Div:
                                                            pattern=r"\d{4}")),
             html.Div([head, *rows], className="admin-schedule"),
             shell.field(_t("workdays_field", lang),
-                        shell.text_input("workdays", ", ".join(year["workdays"]) if year["origin"] == "loaded" else "",
+                        shell.text_input("workdays", ", ".join(year["workdays"]),
                                          placeholder=f"{year['year']}-MM-DD, {year['year']}-MM-DD", maxlength=400),
                         className="admin-wide"),
             shell.field(_t("source", lang), shell.text_input("source", maxlength=64,
@@ -167,5 +170,5 @@ def layout(lang: str = "zh-CN", *, writable: bool = False, years: Sequence[Mappi
         side[1:1] = [_schedule_form(year, lang), _mark_form(lang)]
     return html.Div([
         html.Div(told, className="duty-calendar admin-calendar-warning", id="admin-calendar-warning") if told else None,
-        html.Div([_grid(year, lang), html.Div(side, className="admin-calendar-side")], className="admin-calendar"),
+        html.Div([_grid(year, lang), html.Div(side, className="admin-calendar-side")], className="admin-cal-grid"),
     ])

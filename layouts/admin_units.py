@@ -10,7 +10,7 @@ from typing import Any
 
 from dash import dcc, html
 
-import layouts.admin as shell  # the shell's shared pieces (it imports this module: no names at import)
+from layouts import admin_forms as shell
 from layouts.i18n import N_, gettext, labels
 
 API = "/api/v1/admin/units"
@@ -24,8 +24,8 @@ TEXT = {
     "move": N_("Move"), "move_to": N_("Under"), "move_hint": N_("The unit moves with every unit below it: the people of "
                                                                "its new branch see its tickets at once, its old branch no longer."),
     "move_confirm": N_("Move this unit and everything below it?"),
-    "topics_form": N_("Save topics"), "takes": N_("This unit"), "take_yes": N_("takes it"),
-    "take_no": N_("does not take it"), "topics_hint": N_("Tickets of a checked topic go to this unit before any place rule."),
+    "topics_form": N_("Save"), "takes": N_("This unit"), "take_yes": N_("takes it"),
+    "take_no": N_("does not take it"), "topics_hint": N_("Tickets of a topic this unit takes come to it before any rule of place."),
     "rehome": N_("Re-home its open tickets"), "rehome_to": N_("To unit"), "rehome_note": N_("Note on each timeline"),
     "rehome_confirm": N_("Move every open ticket of this unit to the chosen unit?"),
     "rehome_none": N_("It holds no open tickets."),
@@ -164,4 +164,4 @@ def layout(lang: str = "zh-CN", *, writable: bool = False, units: Sequence[Mappi
     return html.Div([
         html.Div([html.H2(_t("tree", lang)), _tree(units, selected, lang)], className="admin-panel admin-units-main"),
         html.Div(side, className="admin-units-side"),
-    ], className="admin-units")
+    ], className="admin-units-grid")

@@ -29,7 +29,7 @@ from dashboard.api.openapi import ANY_OBJECT, DATE, INT, STR, obj, operation
 from dashboard.api.params import integer
 from dashboard.api.steps import Body
 from dashboard.api.steps import _write as idempotent_write  # the API's one write path
-from dashboard.auth import current_actor, require_login
+from dashboard.auth import require_login
 from dashboard.read_models import admin_calendar as read
 from tickets import workcalendar
 from tickets.errors import Invalid

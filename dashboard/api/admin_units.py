@@ -28,7 +28,7 @@ from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, STR, obj, operation
 from dashboard.api.steps import Body
 from dashboard.api.steps import _write as idempotent_write  # the API's one write path
-from dashboard.auth import current_actor, require_login
+from dashboard.auth import require_login
 from dashboard.read_models import admin_units as read
 from tickets import units
 from tickets.models import Unit

@@ -20,7 +20,7 @@
 
   function refresh() {
     refreshes += 1;
-    if (window.dash_clientside && document.getElementById("admin-refresh")) {
+    if (window.dash_clientside && document.getElementById("admin-section")) {  // a dcc.Store has no element
       window.dash_clientside.set_props("admin-refresh", {data: refreshes});
     }
   }

@@ -1,9 +1,11 @@
 """The working calendar as the platform office sees it: the years known, and one year day by day."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
+import chinese_calendar
 from sqlalchemy import extract, select
 from sqlalchemy.orm import Session
 
@@ -26,10 +28,19 @@ def years(session: Session, today: date) -> list[dict[str, Any]]:
     return out
 
 
+# chinesecalendar names its holidays in English; the notice (and the page) in Chinese.
+# (It shortens three: the notice says 清明节, 端午节, 中秋节.)
+FESTIVAL_NAMES = {str(h.value): {"清明": "清明节", "端午": "端午节", "中秋": "中秋节"}.get(str(h.chinese), str(h.chinese))
+                  for h in chinese_calendar.Holiday}
+
+
 def month_grid(session: Session, year: int) -> dict[str, Any]:
     """The year's days, each with its status: ``workday``, ``weekend``, ``holiday`` (a listed
     holiday on a weekday or weekend) or ``makeup`` (a make-up working day, 调休), and its note."""
     view = workcalendar.year_view(session, year)
+    if view.origin == "chinesecalendar":
+        view = replace(view, holidays={d: FESTIVAL_NAMES.get(n or "", n) for d, n in view.holidays.items()},
+                       workdays={d: FESTIVAL_NAMES.get(n or "", n) for d, n in view.workdays.items()})
     days: list[dict[str, Any]] = []
     day = date(year, 1, 1)
     while day.year == year:

@@ -58,7 +58,6 @@ def test_a_2027_schedule_entered_by_clicks_moves_a_2027_deadline(browser: Any, c
     page.fill(f"{form} [name=workdays]", "2027-02-14")
     page.click(f"{form} button[type=submit]")
     page.click("#admin-dialog-ok")
-    page.wait_for_timeout(3000); print("MSG", page.inner_text("#admin-message")); page.screenshot(path="/tmp/b/cal.png")
     wait_until(lambda: status(page, "2027-02-08") == "holiday", timeout=10, what="the grid re-rendered")
     assert status(page, "2027-02-14") == "makeup" and status(page, "2027-02-15") == "workday"
     assert deadline(platform, EVE).startswith("2027-02-14")  # past the holiday, on the make-up Sunday
