@@ -42,8 +42,8 @@ TEXT = {
 # The holidays of the State Council's notice, in its order: the form's rows.
 FESTIVALS = ("元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节")
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
-MONTHS = tuple(N_(m) for m in ("January", "February", "March", "April", "May", "June", "July", "August",
-                                "September", "October", "November", "December"))
+MONTHS = (N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"), N_("July"),
+          N_("August"), N_("September"), N_("October"), N_("November"), N_("December"))
 DATE = r"\d{4}-\d{2}-\d{2}"
 
 
