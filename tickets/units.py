@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, District, district_at, load_districts
 from tickets import audit, events
+from tickets.administration import require_admin
 from tickets.dispatch import forget_topic_owners
 from tickets.errors import Conflict, IllegalStep, Invalid, NotFound
 from tickets.models import Ticket, Unit, could_be, utcnow
-from tickets.administration import require_admin
 from tickets.roles import Actor
 from tickets.uow import UnitOfWork
 from tickets.vocabulary import OPEN_STATUSES, TOPICS
