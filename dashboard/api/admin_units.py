@@ -69,9 +69,9 @@ def admin_unit_open_tickets(code: str) -> Any:
 
 
 def _write(change: Callable[[UnitOfWork, Actor, Body], Unit | list[str]]) -> Response:
-    """One command in one transaction, once per Idempotency-Key; then this process forgets its
-    cached tree at once (other processes: the gate's cache lives seconds, routing's a minute;
-    the live path hears the change on the outbox)."""
+    """One command in one transaction, once per Idempotency-Key; then every web process forgets
+    the scopes its gate cached (they follow the tree: ``auth.grants_revoked``, on Redis) and this
+    one its routing caches (the others' live a minute); the live path hears it on the outbox."""
     def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
         result = change(uow, actor, body)
         if isinstance(result, Unit):
@@ -80,7 +80,8 @@ def _write(change: Callable[[UnitOfWork, Actor, Body], Unit | list[str]]) -> Res
 
     response = idempotent_write(run)
     units.forget_unit_caches()
-    auth.state().forget()
+    if response.status_code == 200:
+        auth.grants_revoked(_platform().redis)
     return response
 
 
