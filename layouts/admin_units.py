@@ -15,7 +15,7 @@ from layouts.i18n import N_, gettext, labels
 
 API = "/api/v1/admin/units"
 TEXT = {
-    "tree": N_("Unit tree"), "code": N_("Code"), "name": N_("Name"), "level": N_("Level"), "kind": N_("Kind"),
+    "tree": N_("Unit tree"), "code": N_("Code"), "name": N_("Unit name"), "level": N_("Level"), "kind": N_("Kind"),
     "state": N_("State"), "open": N_("Open tickets"), "topics": N_("Topics taken"),
     "active": N_("Active"), "inactive": N_("Deactivated"),
     "pick": N_("Pick a unit in the tree to rename, move or deactivate it"),
@@ -87,7 +87,9 @@ def _selected(unit: Mapping[str, Any], units: Sequence[Mapping[str, Any]], held:
     parts: list[Any] = [html.H2(_t("selected", lang, code=code, name=unit["name"]))]
     parents = [(u["code"], _unit_label(u)) for u in units
                if u["active"] and u["level"] == unit["level"] - 1 and u["code"] != unit["parent"]]
-    targets = [(u["code"], _unit_label(u)) for u in units if u["active"] and u["code"] != code and u["level"] >= 2]
+    # Where its tickets may go: its sibling units first (the same branch's other stations), then the rest.
+    targets = [(u["code"], _unit_label(u)) for u in sorted(units, key=lambda u: u["parent"] != unit["parent"])
+               if u["active"] and u["code"] != code and u["level"] >= 2]
     if writable:
         parts.append(shell.form(f"{API}/rename", [
             dcc.Input(type="hidden", name="unit", value=code),

@@ -3,9 +3,7 @@ entered on the page (the Spring Festival week, its make-up Sunday) and one date 
 move a 2027 deadline as ``app.py sla deadline``, a process of its own, computes it."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +12,6 @@ from tests.helpers import run_app, wait_until
 from tests.servers import PlatformProcess
 
 PASSWORD = "minsheng-demo"  # the demo accounts' (examples/demo_accounts.yaml)
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 EVE = "2027-02-05T16:00:00+08:00"  # the Friday afternoon before the 2027 Spring Festival
 
 
@@ -68,8 +65,4 @@ def test_a_2027_schedule_entered_by_clicks_moves_a_2027_deadline(browser: Any, c
     page.click(f"{mark} button[type=submit]")
     wait_until(lambda: status(page, "2027-02-15") == "holiday", timeout=10, what="the date marked")
     assert deadline(platform, "2027-02-14T16:00:00+08:00").startswith("2027-02-16")  # 15th now a day off
-    if os.environ.get("MINSHENG_SCREENSHOTS") == "1":
-        page.goto(f"{platform.base_url}/admin/calendar?year=2027")
-        page.wait_for_selector("#admin-calendar-grid")
-        page.screenshot(path=str(SHOTS / "admin-calendar-1920x1080.png"))
     page.close()

@@ -3,10 +3,8 @@ to another branch in the tree takes its tickets' scope with it at once, without 
 own officer sees the same tickets, the old branch no longer sees them, the new branch does."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ from tickets.uow import unit_of_work
 
 PASSWORD = "minsheng-demo"  # the demo accounts' (examples/demo_accounts.yaml)
 STATION, OLD_BRANCH, NEW_BRANCH = "JN-TQ-01", "JN-TQ", "JN-LX"  # 泺口派出所: 天桥分局 → 历下分局
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -72,6 +69,4 @@ def test_a_station_moved_by_clicks_takes_its_scope_along(browser: Any, units_pla
     assert numbers <= seen(platform, tokens["lixia"])
     assert not numbers & seen(platform, tokens["tianqiao"])
     assert numbers <= seen(platform, tokens["station"])
-    if os.environ.get("MINSHENG_SCREENSHOTS") == "1":
-        page.screenshot(path=str(SHOTS / "admin-units-1920x1080.png"))
     page.close()
