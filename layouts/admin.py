@@ -102,7 +102,6 @@ def layout(lang: str = "zh-CN", *, item: str = "", nav_items: Sequence[tuple[str
         _section_nav(item, lang),
         html.Div(gettext(PAGE_TEXT["read_only"], lang), className="admin-read-only") if not writable else None,
         html.Div(id="admin-message", className="work-message admin-message", role="status"),
-        html.Div(id="admin-once", className="admin-once", hidden=True),
         html.Main(content, id="admin-section", className=f"admin-body admin-{item or 'index'}"),
         dcc.Store(id="admin-refresh", data=0),
         html.Div(id="admin-config", hidden=True, **_data_config(config)),
