@@ -5,6 +5,7 @@ its open tickets are re-homed (listed first, as a preview); new units are added 
 and which unit takes which topic. Supervisors read it all without the forms."""
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,23 @@ TEXT = {
     "owners": N_("Topic owners"), "owner_units": N_("Units that take it"),
     "by_place": N_("By place (the station of the incident's jurisdiction)"),
     "summary": N_("%(units)s units, %(inactive)s deactivated"),
+    "geo": N_("Jurisdictions: check a GeoJSON file"),
+    "geo_hint": N_("One polygon per station with its unit_code, as `python app.py geo check` reads it. The check "
+                   "lists invalid geometry, overlaps, gaps, unknown codes and stations without a polygon; it "
+                   "changes nothing (the file in use is named in the platform's configuration)."),
+    "geo_upload": N_("Check a file"),
+}
+# Words of the check's report (assets/admin_units.js writes it).
+GEO_TEXT = {
+    "checked": N_("%(features)s features, %(units)s stations, %(area)s km²: %(errors)s errors, %(warnings)s warnings"),
+    "ok": N_("No errors: the file can be used"), "not_ok": N_("Errors: fix the file and check it again"),
+    "kind": N_("Problem"), "severity": N_("Severity"), "what": N_("Details"), "area": N_("Area (km²)"),
+    "where": N_("At (lat, lon)"), "error": N_("Error"), "warning": N_("Warning"),
+    "failed": N_("Not checked: %(message)s"),
+    "unreadable": N_("Unreadable"), "missing_code": N_("No unit code"), "not_polygon": N_("Not a polygon"),
+    "invalid_geometry": N_("Invalid geometry"), "duplicate_code": N_("Duplicate code"),
+    "unknown_code": N_("Unknown code"), "no_polygon": N_("Station without a polygon"), "overlap": N_("Overlap"),
+    "gap": N_("Gap"), "outside_districts": N_("Outside the districts"),
 }
 LEVELS = {1: N_("City bureau"), 2: N_("Branch / division"), 3: N_("Station / team")}
 KINDS = {
@@ -143,6 +161,20 @@ def _add(units: Sequence[Mapping[str, Any]], lang: str) -> html.Div:
     ], _t("add_submit", lang), className="admin-unit-add")], className="admin-panel")
 
 
+def _data(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {"data-config": json.dumps(config, ensure_ascii=False)}
+
+
+def _jurisdictions(lang: str) -> html.Div:
+    config = {"lang": lang, "text": {k: gettext(v, lang) for k, v in GEO_TEXT.items()}}
+    return html.Div([
+        html.H2(_t("geo", lang)), html.P(_t("geo_hint", lang), className="admin-muted"),
+        dcc.Upload(html.Button(_t("geo_upload", lang), type="button", className="step"), id="admin-units-geojson",
+                   accept=".geojson,.json,application/geo+json,application/json"),
+        html.Div(id="admin-units-geo-report", className="admin-geo-report", **_data(config)),
+    ], className="admin-panel")
+
+
 def _owners(topics: Sequence[Mapping[str, Any]], units: Sequence[Mapping[str, Any]], lang: str) -> html.Div:
     names = {u["code"]: u["name"] for u in units}
     words = labels(lang)["topics"]
@@ -161,7 +193,7 @@ def layout(lang: str = "zh-CN", *, writable: bool = False, units: Sequence[Mappi
     side = [_selected(unit, units, held, writable, lang) if unit is not None else
             html.Div(html.P(_t("pick", lang), className="admin-muted"), className="admin-panel")]
     if writable:
-        side.append(_add(units, lang))
+        side += [_add(units, lang), _jurisdictions(lang)]
     side.append(_owners(topics, units, lang))
     return html.Div([
         html.Div([html.H2(_t("tree", lang)), _tree(units, selected, lang)], className="admin-panel admin-units-main"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from dashboard import auth
 from dashboard.api.base import blueprint
@@ -154,3 +154,24 @@ def admin_unit_topics() -> Any:
         return units.set_topics(uow, actor, code, topics)
 
     return _write(change)
+
+
+MAX_GEOJSON_BYTES = 8 * 1024 * 1024  # a bureau's stations, drawn finely
+
+
+@blueprint.post("/admin/units/jurisdictions/check")
+@operation("Check a jurisdiction file (GeoJSON) as `geo check` does, against the stations in the database; "
+           "nothing is applied", {200: ANY_OBJECT}, roles={"admin"},
+           body=_body(obj({"text": STR, "name": STR}, required=["text"])))
+@require_login({"admin"})
+def admin_jurisdictions_check() -> Any:
+    data = request.get_json(silent=True) if request.data else {}  # not steps.Body: a file is longer than a note
+    if not isinstance(data, dict):
+        raise BadParameter("text", "missing_parameter")
+    text, name = data.get("text"), data.get("name")
+    if not isinstance(text, str) or not text:
+        raise BadParameter("text", "missing_parameter")
+    if len(text.encode("utf-8")) > MAX_GEOJSON_BYTES:
+        raise BadParameter("text", "out_of_range", min=1, max=MAX_GEOJSON_BYTES, value=len(text))
+    with _platform().factory() as session:
+        return jsonify(read.jurisdiction_check(session, text, name if isinstance(name, str) and name else "upload.geojson"))

@@ -1,11 +1,15 @@
 """The unit tree as the platform office sees it: every unit, its open tickets, who takes which topic."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import shapely.geometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo import jurisdictions
 from tickets import units as unit_rules
 from tickets.models import Unit
 from tickets.vocabulary import TOPICS
@@ -43,3 +47,25 @@ def open_tickets(session: Session, code: str) -> list[dict[str, Any]]:
     return [{"number": t.number, "status": t.status, "topic": t.topic, "received_at": t.received_at.isoformat(),
              "resolve_due_at": t.resolve_due_at.isoformat() if t.resolve_due_at else None}
             for t in unit_rules.open_tickets(session, code)]
+
+
+def jurisdiction_check(session: Session, text: str, name: str = "upload.geojson") -> dict[str, Any]:
+    """``python app.py geo check`` on an uploaded jurisdiction file, against the stations in the
+    database: every problem (invalid geometry, overlaps, gaps, unknown codes, stations without a
+    polygon), nothing applied. The polygons come back too (GeoJSON), for a map of what was checked."""
+    stations = list(session.scalars(select(Unit.code).where(Unit.kind == "station", Unit.active.is_(True))))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(name).name
+        path.write_text(text, encoding="utf-8")
+        found = jurisdictions.load_jurisdictions(path, stations)
+    report = found.report
+    return {
+        "ok": report.ok, "features": report.features, "units": report.units, "area_km2": round(report.area_km2, 2),
+        "errors": len(report.errors), "warnings": len(report.warnings),
+        "problems": [{"kind": p.kind, "severity": p.severity, "message": p.message.replace(str(path), name),
+                      "units": list(p.units), "area_km2": None if p.area_km2 is None else round(p.area_km2, 4),
+                      "at": list(p.at) if p.at else None} for p in report.problems],
+        "polygons": {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"unit_code": j.unit_code},
+             "geometry": shapely.geometry.mapping(j.geometry.simplify(0.0005))} for j in found]},
+    }

@@ -5,6 +5,7 @@ change leaves one audit row; a schedule entered for 2027 moves a 2027 deadline, 
 and, within seconds, in another one that computed before it."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -132,3 +133,23 @@ def test_a_2027_schedule_moves_a_2027_deadline_in_every_process(office: ApiWorld
     assert office.post("/api/v1/admin/calendar/day", json={"day": "2031-05-05", "mark": "holiday"}).status_code == 400
     actions = [a for _w, a, _t in audit_actions(office)]
     assert actions.count("calendar_load") == 1 and actions.count("calendar_day") == 2  # the system's, the admin's
+
+
+def square(code: str, lon: float, lat: float, side: float = 0.01) -> dict[str, object]:
+    ring = [[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]
+    return {"type": "Feature", "properties": {"unit_code": code}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def test_a_jurisdiction_file_is_checked_before_anything_takes_effect(office: ApiWorld) -> None:
+    text = json.dumps({"type": "FeatureCollection", "features": [
+        square("JN-LX-01", 117.02, 36.66), square("JN-LX-02", 117.025, 36.66), square("JN-XX-99", 117.05, 36.66)]})
+    assert office.post("/api/v1/admin/units/jurisdictions/check", "supervisor", json={"text": text}).status_code == 403
+    report = office.post("/api/v1/admin/units/jurisdictions/check", json={"text": text, "name": "辖区.geojson"})
+    assert report.status_code == 200, report.get_json()
+    body = report.get_json()
+    kinds = {p["kind"] for p in body["problems"]}
+    assert {"unknown_code", "overlap", "no_polygon"} <= kinds and body["ok"] is False  # (gaps: of districts it covers)
+    assert any(p["kind"] == "unknown_code" and p["units"] == ["JN-XX-99"] for p in body["problems"])
+    assert len(body["polygons"]["features"]) == 3
+    bad = office.post("/api/v1/admin/units/jurisdictions/check", json={"text": "{not json"}).get_json()
+    assert bad["problems"][0]["kind"] == "unreadable" and bad["ok"] is False
