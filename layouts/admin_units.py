@@ -193,9 +193,11 @@ def layout(lang: str = "zh-CN", *, writable: bool = False, units: Sequence[Mappi
     side = [_selected(unit, units, held, writable, lang) if unit is not None else
             html.Div(html.P(_t("pick", lang), className="admin-muted"), className="admin-panel")]
     if writable:
-        side += [_add(units, lang), _jurisdictions(lang)]
+        side.append(_add(units, lang))
     side.append(_owners(topics, units, lang))
     return html.Div([
-        html.Div([html.H2(_t("tree", lang)), _tree(units, selected, lang)], className="admin-panel admin-units-main"),
+        html.Div([html.Div([html.H2(_t("tree", lang)), _tree(units, selected, lang)],
+                           className="admin-panel admin-units-main"),
+                  _jurisdictions(lang) if writable else None]),
         html.Div(side, className="admin-units-side"),
     ], className="admin-units-grid")

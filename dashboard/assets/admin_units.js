@@ -19,6 +19,12 @@
     head.textContent = MinshengLive.format(t.checked, {features: report.features, units: report.units,
       area: report.area_km2, errors: report.errors, warnings: report.warnings}) + " · " + (report.ok ? t.ok : t.not_ok);
     box.appendChild(head);
+    if (report.map_html) {  // the platform's own offline map (geo/maps.py): nothing from outside
+      var frame = document.createElement("iframe");
+      frame.className = "admin-geo-map"; frame.id = "admin-units-geo-map";
+      frame.srcdoc = report.map_html;
+      box.appendChild(frame);
+    }
     if (!report.problems.length) { return; }
     var table = document.createElement("table");
     table.className = "admin-table admin-geo-problems";

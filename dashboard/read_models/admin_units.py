@@ -5,11 +5,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import shapely
 import shapely.geometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo import jurisdictions
+from geo import jurisdictions, maps
 from tickets import units as unit_rules
 from tickets.models import Unit
 from tickets.vocabulary import TOPICS
@@ -59,6 +60,22 @@ def jurisdiction_check(session: Session, text: str, name: str = "upload.geojson"
         path.write_text(text, encoding="utf-8")
         found = jurisdictions.load_jurisdictions(path, stations)
     report = found.report
+    return {"map_html": _map(found, report), **_report(found, report, path, name)}
+
+
+def _map(found: jurisdictions.JurisdictionSet, report: jurisdictions.ValidationReport) -> str | None:
+    """The checked polygons over the district boundaries on a small offline map (geo/maps.py), each
+    problem with a place (an overlap, a gap, an unknown station) a hot spot on it."""
+    if not len(found):
+        return None
+    west, south, east, north = shapely.union_all([j.geometry for j in found]).bounds
+    problems = [(p.at[0], p.at[1], 1.0) for p in report.problems if p.at is not None]
+    spec = maps.MapSpec(points=problems, jurisdictions=found, focus=(south, west, north, east), heat_radius=22)
+    return maps.render_html(maps.build_map(spec))
+
+
+def _report(found: jurisdictions.JurisdictionSet, report: jurisdictions.ValidationReport, path: Path,
+            name: str) -> dict[str, Any]:
     return {
         "ok": report.ok, "features": report.features, "units": report.units, "area_km2": round(report.area_km2, 2),
         "errors": len(report.errors), "warnings": len(report.warnings),

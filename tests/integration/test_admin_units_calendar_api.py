@@ -150,6 +150,6 @@ def test_a_jurisdiction_file_is_checked_before_anything_takes_effect(office: Api
     kinds = {p["kind"] for p in body["problems"]}
     assert {"unknown_code", "overlap", "no_polygon"} <= kinds and body["ok"] is False  # (gaps: of districts it covers)
     assert any(p["kind"] == "unknown_code" and p["units"] == ["JN-XX-99"] for p in body["problems"])
-    assert len(body["polygons"]["features"]) == 3
+    assert len(body["polygons"]["features"]) == 3 and "leaflet" in body["map_html"] and "https://" not in body["map_html"]
     bad = office.post("/api/v1/admin/units/jurisdictions/check", json={"text": "{not json"}).get_json()
     assert bad["problems"][0]["kind"] == "unreadable" and bad["ok"] is False
