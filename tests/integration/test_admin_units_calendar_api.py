@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tests.helpers import ApiWorld, api_world, new_request
 from tickets import services, sla, workcalendar
-from tickets.models import AuditEntry, TicketEvent, utcnow
+from tickets.models import AuditEntry, TicketEvent, Unit, utcnow
 from tickets.roles import SYSTEM
 from tickets.uow import unit_of_work
 
@@ -153,3 +153,26 @@ def test_a_jurisdiction_file_is_checked_before_anything_takes_effect(office: Api
     assert len(body["polygons"]["features"]) == 3 and "leaflet" in body["map_html"] and "https://" not in body["map_html"]
     bad = office.post("/api/v1/admin/units/jurisdictions/check", json={"text": "{not json"}).get_json()
     assert bad["problems"][0]["kind"] == "unreadable" and bad["ok"] is False
+
+
+def test_the_live_path_rereads_the_tree_when_a_unit_moves(office: ApiWorld) -> None:
+    """The wall's rows (level-2 units) follow a move: the aggregator, which read the tree when it
+    built the live state, reads it again when the move's outbox message arrives."""
+    import fakeredis
+
+    from dashboard.live.aggregator import LiveAggregator
+    from dashboard.live.relay import OutboxRelay
+
+    factory = office.platform.factory
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    relay = OutboxRelay(factory, client)
+    aggregator = LiveAggregator(factory, client, office.platform.settings.tz, heartbeat_seconds=1e9)
+    aggregator.step(block_ms=10)
+    with factory() as s:
+        station = s.scalar(select(Unit.id).where(Unit.code == STATION))
+    assert aggregator.level2_code(station) == OLD_BRANCH
+    assert office.post("/api/v1/admin/units/move", json={"unit": STATION, "parent": NEW_BRANCH}).status_code == 200
+    while relay.run_once():
+        pass
+    aggregator.step(block_ms=10)
+    assert aggregator.level2_code(station) == NEW_BRANCH
