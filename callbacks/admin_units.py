@@ -16,7 +16,9 @@ def page_data(ctx: ScreenContext, lang: str, query: Mapping[str, str]) -> dict[s
         if selected is not None and not any(u["code"] == selected for u in units):
             selected = None
         held = read.open_tickets(session, selected) if selected else []
-    return {"units": units, "topics": read.topic_owners(units), "selected": selected, "held": held}
+        uploads = read.jurisdiction_uploads(session)
+    return {"units": units, "topics": read.topic_owners(units), "selected": selected, "held": held,
+            "uploads": uploads}
 
 
 def summary(ctx: ScreenContext) -> dict[str, Any]:

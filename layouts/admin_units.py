@@ -40,9 +40,10 @@ TEXT = {
     "summary": N_("%(units)s units, %(inactive)s deactivated"),
     "geo": N_("Jurisdictions: check a GeoJSON file"),
     "geo_hint": N_("One polygon per station with its unit_code, as `python app.py geo check` reads it. The check "
-                   "lists invalid geometry, overlaps, gaps, unknown codes and stations without a polygon; it "
-                   "changes nothing (the file in use is named in the platform's configuration)."),
+                   "lists invalid geometry, overlaps, gaps, unknown codes and stations without a polygon. Nothing "
+                   "changes until a file without errors is applied; then new tickets are routed by it."),
     "geo_upload": N_("Check a file"),
+    "geo_in_use": N_("Routing uses: %(name)s, applied %(at)s UTC"), "geo_configured": N_("Routing uses the configured files"),
 }
 # Words of the check's report (assets/admin_units.js writes it).
 GEO_TEXT = {
@@ -50,7 +51,9 @@ GEO_TEXT = {
     "ok": N_("No errors: the file can be used"), "not_ok": N_("Errors: fix the file and check it again"),
     "kind": N_("Problem"), "severity": N_("Severity"), "what": N_("Details"), "area": N_("Area (km²)"),
     "where": N_("At (lat, lon)"), "error": N_("Error"), "warning": N_("Warning"),
-    "failed": N_("Not checked: %(message)s"),
+    "failed": N_("Not done: %(message)s"),
+    "apply": N_("Apply: route by this file from now on"), "discard": N_("Discard"),
+    "apply_done": N_("Applied: new tickets are routed by this file"), "discard_done": N_("Discarded"),
     "unreadable": N_("Unreadable"), "missing_code": N_("No unit code"), "not_polygon": N_("Not a polygon"),
     "invalid_geometry": N_("Invalid geometry"), "duplicate_code": N_("Duplicate code"),
     "unknown_code": N_("Unknown code"), "no_polygon": N_("Station without a polygon"), "overlap": N_("Overlap"),
@@ -165,10 +168,14 @@ def _data(config: Mapping[str, Any]) -> dict[str, Any]:
     return {"data-config": json.dumps(config, ensure_ascii=False)}
 
 
-def _jurisdictions(lang: str) -> html.Div:
+def _jurisdictions(uploads: Sequence[Mapping[str, Any]], lang: str) -> html.Div:
     config = {"lang": lang, "text": {k: gettext(v, lang) for k, v in GEO_TEXT.items()}}
+    applied = next((u for u in uploads if u["status"] == "applied"), None)
+    in_use = _t("geo_in_use", lang, name=applied["name"], at=(applied["decided_at"] or "")[:16].replace("T", " ")) \
+        if applied else _t("geo_configured", lang)
     return html.Div([
         html.H2(_t("geo", lang)), html.P(_t("geo_hint", lang), className="admin-muted"),
+        html.P(in_use, id="admin-units-geo-in-use"),
         dcc.Upload(html.Button(_t("geo_upload", lang), type="button", className="step"), id="admin-units-geojson",
                    accept=".geojson,.json,application/geo+json,application/json"),
         html.Div(id="admin-units-geo-report", className="admin-geo-report", **_data(config)),
@@ -188,7 +195,7 @@ def _owners(topics: Sequence[Mapping[str, Any]], units: Sequence[Mapping[str, An
 
 def layout(lang: str = "zh-CN", *, writable: bool = False, units: Sequence[Mapping[str, Any]] = (),
            topics: Sequence[Mapping[str, Any]] = (), selected: str | None = None,
-           held: Sequence[Mapping[str, Any]] = (), **_: Any) -> html.Div:
+           held: Sequence[Mapping[str, Any]] = (), uploads: Sequence[Mapping[str, Any]] = (), **_: Any) -> html.Div:
     unit = next((u for u in units if u["code"] == selected), None)
     side = [_selected(unit, units, held, writable, lang) if unit is not None else
             html.Div(html.P(_t("pick", lang), className="admin-muted"), className="admin-panel")]
@@ -198,6 +205,6 @@ def layout(lang: str = "zh-CN", *, writable: bool = False, units: Sequence[Mappi
     return html.Div([
         html.Div([html.Div([html.H2(_t("tree", lang)), _tree(units, selected, lang)],
                            className="admin-panel admin-units-main"),
-                  _jurisdictions(lang) if writable else None]),
+                  _jurisdictions(uploads, lang) if writable else None]),
         html.Div(side, className="admin-units-side"),
     ], className="admin-units-grid")

@@ -49,6 +49,7 @@ ACTIONS = (
     "token_create", "kiosk_create", "token_revoke",
     "calendar_load", "calendar_day",
     "unit_add", "unit_rename", "unit_move", "unit_deactivate", "unit_topics", "unit_rehome", "rehome",
+    "jurisdictions_check", "jurisdictions_apply", "jurisdictions_discard",
     "bulletin_export",
 )
 

@@ -20,12 +20,13 @@ from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geo import jurisdictions
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, District, district_at, load_districts
 from tickets import audit, events
 from tickets.administration import require_admin
 from tickets.dispatch import forget_topic_owners
 from tickets.errors import Conflict, IllegalStep, Invalid, NotFound
-from tickets.models import Ticket, Unit, could_be, utcnow
+from tickets.models import JurisdictionUpload, Ticket, Unit, could_be, utcnow
 from tickets.roles import Actor
 from tickets.uow import UnitOfWork
 from tickets.vocabulary import OPEN_STATUSES, TOPICS
@@ -407,3 +408,56 @@ def set_topics(session: UnitOfWork, actor: Actor, code: str, topics: Sequence[st
     unit.topics = sorted(set(topics), key=list(TOPICS).index)
     _changed(session, actor, "unit_topics", unit, {"from": before, "to": unit.topics})
     return unit
+
+
+# ------------------------------------------------------------- jurisdictions (辖区), uploaded
+def check_jurisdictions(session: UnitOfWork, actor: Actor, text: str, name: str) -> tuple[JurisdictionUpload, Any]:
+    """Check an uploaded jurisdiction file as ``geo check`` does, against the active stations, and
+    keep it with its report, to be applied or discarded: nothing routes by it yet."""
+    _admin(actor, "check_jurisdictions")
+    stations = list(session.scalars(select(Unit.code).where(Unit.kind == "station", Unit.active.is_(True))))
+    found = jurisdictions.load_text(text, name, stations)
+    report = found.report
+    upload = JurisdictionUpload(name=name[:200], geojson=text, errors=len(report.errors), status="checked",
+                                checked_by=actor.name[:64], report={
+                                    "features": report.features, "units": report.units,
+                                    "problems": [[p.severity, p.kind, p.message] for p in report.problems]})
+    session.add(upload)
+    session.flush()
+    audit.record(session, actor.name, "jurisdictions_check", target=f"{upload.id} {name}"[:200],
+                 details={"errors": len(report.errors), "warnings": len(report.warnings), "units": report.units})
+    return upload, found
+
+
+def _upload(session: UnitOfWork, upload_id: int) -> JurisdictionUpload:
+    upload = session.get(JurisdictionUpload, upload_id)
+    if upload is None:
+        raise NotFound("unknown_jurisdiction_upload", upload=upload_id)
+    if upload.status != "checked":
+        raise IllegalStep("jurisdiction_upload_decided", upload=upload_id, status=upload.status)
+    return upload
+
+
+def apply_jurisdictions(session: UnitOfWork, actor: Actor, upload_id: int) -> JurisdictionUpload:
+    """Route by a checked file from now on (every process within ``dispatch.JURISDICTION_CHECK_SECONDS``);
+    refused while its report has errors."""
+    _admin(actor, "apply_jurisdictions")
+    upload = _upload(session, upload_id)
+    if upload.errors:
+        raise IllegalStep("jurisdiction_upload_errors", upload=upload_id, count=upload.errors)
+    now = utcnow()
+    for previous in session.scalars(select(JurisdictionUpload).where(JurisdictionUpload.status == "applied")):
+        previous.status = "superseded"
+    upload.status, upload.decided_at, upload.decided_by = "applied", now, actor.name[:64]
+    session.flush()
+    audit.record(session, actor.name, "jurisdictions_apply", target=f"{upload.id} {upload.name}"[:200])
+    return upload
+
+
+def discard_jurisdictions(session: UnitOfWork, actor: Actor, upload_id: int) -> JurisdictionUpload:
+    _admin(actor, "discard_jurisdictions")
+    upload = _upload(session, upload_id)
+    upload.status, upload.decided_at, upload.decided_by = "discarded", utcnow(), actor.name[:64]
+    session.flush()
+    audit.record(session, actor.name, "jurisdictions_discard", target=f"{upload.id} {upload.name}"[:200])
+    return upload

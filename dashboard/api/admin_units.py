@@ -28,12 +28,12 @@ from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, STR, obj, operation
 from dashboard.api.steps import Body
 from dashboard.api.steps import _write as idempotent_write  # the API's one write path
-from dashboard.auth import require_login
+from dashboard.auth import current_actor, require_login
 from dashboard.read_models import admin_units as read
 from tickets import units
 from tickets.models import Unit
 from tickets.roles import Actor
-from tickets.uow import UnitOfWork
+from tickets.uow import UnitOfWork, unit_of_work
 from tickets.vocabulary import TOPICS
 
 READERS = {"admin", "supervisor"}
@@ -160,8 +160,8 @@ MAX_GEOJSON_BYTES = 8 * 1024 * 1024  # a bureau's stations, drawn finely
 
 
 @blueprint.post("/admin/units/jurisdictions/check")
-@operation("Check a jurisdiction file (GeoJSON) as `geo check` does, against the stations in the database; "
-           "nothing is applied", {200: ANY_OBJECT}, roles={"admin"},
+@operation("Check a jurisdiction file (GeoJSON) as `geo check` does, against the stations in the database, "
+           "and keep it to be applied or discarded: nothing routes by it yet", {200: ANY_OBJECT}, roles={"admin"},
            body=_body(obj({"text": STR, "name": STR}, required=["text"])))
 @require_login({"admin"})
 def admin_jurisdictions_check() -> Any:
@@ -173,5 +173,44 @@ def admin_jurisdictions_check() -> Any:
         raise BadParameter("text", "missing_parameter")
     if len(text.encode("utf-8")) > MAX_GEOJSON_BYTES:
         raise BadParameter("text", "out_of_range", min=1, max=MAX_GEOJSON_BYTES, value=len(text))
-    with _platform().factory() as session:
-        return jsonify(read.jurisdiction_check(session, text, name if isinstance(name, str) and name else "upload.geojson"))
+    actor = current_actor()
+    assert actor is not None  # require_login
+    with unit_of_work(_platform().factory) as uow:
+        upload, found = units.check_jurisdictions(uow, actor, text, name if isinstance(name, str) and name else
+                                                  "upload.geojson")
+        upload_id = upload.id
+    return jsonify(read.jurisdiction_report(found, upload_id))
+
+
+def _decide(change: Callable[[UnitOfWork, Actor, int], Any]) -> Response:
+    def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
+        upload = body.data.get("upload")
+        if isinstance(upload, str) and upload.isdigit():
+            upload = int(upload)
+        if isinstance(upload, bool) or not isinstance(upload, int) or not 0 < upload < 2**31:
+            raise BadParameter("upload", "not_integer", min=1, max=2**31 - 1, value=str(upload)[:16])
+        done = change(uow, actor, upload)
+        return 200, {"upload": done.id, "status": done.status}
+
+    response = idempotent_write(run)
+    units.forget_unit_caches()  # this process routes by it at once; the others within JURISDICTION_CHECK_SECONDS
+    return response
+
+
+UPLOAD_BODY = _body(obj({"upload": INT}))
+
+
+@blueprint.post("/admin/units/jurisdictions/apply")
+@operation("Route by a checked jurisdiction file from now on (refused while its report has errors)",
+           {200: obj({"upload": INT, "status": STR})}, roles={"admin"}, body=UPLOAD_BODY)
+@require_login({"admin"})
+def admin_jurisdictions_apply() -> Any:
+    return _decide(units.apply_jurisdictions)
+
+
+@blueprint.post("/admin/units/jurisdictions/discard")
+@operation("Discard a checked jurisdiction file", {200: obj({"upload": INT, "status": STR})}, roles={"admin"},
+           body=UPLOAD_BODY)
+@require_login({"admin"})
+def admin_jurisdictions_discard() -> Any:
+    return _decide(units.discard_jurisdictions)

@@ -19,6 +19,24 @@
     head.textContent = MinshengLive.format(t.checked, {features: report.features, units: report.units,
       area: report.area_km2, errors: report.errors, warnings: report.warnings}) + " · " + (report.ok ? t.ok : t.not_ok);
     box.appendChild(head);
+    var decide = document.createElement("div");
+    decide.className = "admin-actions";
+    [["apply", "step step-primary", report.ok], ["discard", "step", true]].forEach(function (b) {
+      if (!b[2]) { return; }  // a file with errors cannot be applied
+      var button = document.createElement("button");
+      button.type = "button"; button.className = b[1]; button.id = "admin-units-geo-" + b[0];
+      button.textContent = t[b[0]];
+      button.onclick = function () {
+        MinshengSteps.post("/api/v1/admin/units/jurisdictions/" + b[0] + "?lang=" + cfg.lang, {upload: report.id},
+                           cfg.lang).then(function (answer) {
+          var error = (answer.json && answer.json.error) || {};
+          decide.textContent = answer.ok ? t[b[0] + "_done"] :
+            MinshengLive.format(t.failed, {message: error.message || answer.status});
+        });
+      };
+      decide.appendChild(button);
+    });
+    box.appendChild(decide);
     if (report.map_html) {  // the platform's own offline map (geo/maps.py): nothing from outside
       var frame = document.createElement("iframe");
       frame.className = "admin-geo-map"; frame.id = "admin-units-geo-map";

@@ -1,8 +1,6 @@
 """The unit tree as the platform office sees it: every unit, its open tickets, who takes which topic."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import shapely
@@ -12,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from geo import jurisdictions, maps
 from tickets import units as unit_rules
-from tickets.models import Unit
+from tickets.models import JurisdictionUpload, Unit
 from tickets.vocabulary import TOPICS
 
 
@@ -50,17 +48,27 @@ def open_tickets(session: Session, code: str) -> list[dict[str, Any]]:
             for t in unit_rules.open_tickets(session, code)]
 
 
-def jurisdiction_check(session: Session, text: str, name: str = "upload.geojson") -> dict[str, Any]:
-    """``python app.py geo check`` on an uploaded jurisdiction file, against the stations in the
-    database: every problem (invalid geometry, overlaps, gaps, unknown codes, stations without a
-    polygon), nothing applied. The polygons come back too (GeoJSON), for a map of what was checked."""
-    stations = list(session.scalars(select(Unit.code).where(Unit.kind == "station", Unit.active.is_(True))))
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(name).name
-        path.write_text(text, encoding="utf-8")
-        found = jurisdictions.load_jurisdictions(path, stations)
+def jurisdiction_report(found: jurisdictions.JurisdictionSet, upload_id: int | None = None) -> dict[str, Any]:
+    """``geo check``'s report of a checked file, its polygons and the map of both, as the page shows them."""
     report = found.report
-    return {"map_html": _map(found, report), **_report(found, report, path, name)}
+    return {
+        "id": upload_id, "ok": report.ok, "features": report.features, "units": report.units,
+        "area_km2": round(report.area_km2, 2), "errors": len(report.errors), "warnings": len(report.warnings),
+        "problems": [{"kind": p.kind, "severity": p.severity, "message": p.message, "units": list(p.units),
+                      "area_km2": None if p.area_km2 is None else round(p.area_km2, 4),
+                      "at": list(p.at) if p.at else None} for p in report.problems],
+        "polygons": {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"unit_code": j.unit_code},
+             "geometry": shapely.geometry.mapping(j.geometry.simplify(0.0005))} for j in found]},
+        "map_html": _map(found, report),
+    }
+
+
+def jurisdiction_uploads(session: Session, limit: int = 5) -> list[dict[str, Any]]:
+    """The latest uploaded jurisdiction files and what became of them."""
+    return [{"id": u.id, "name": u.name, "status": u.status, "errors": u.errors, "checked_by": u.checked_by,
+             "checked_at": u.checked_at.isoformat(), "decided_at": u.decided_at.isoformat() if u.decided_at else None}
+            for u in session.scalars(select(JurisdictionUpload).order_by(JurisdictionUpload.id.desc()).limit(limit))]
 
 
 def _map(found: jurisdictions.JurisdictionSet, report: jurisdictions.ValidationReport) -> str | None:
@@ -72,17 +80,3 @@ def _map(found: jurisdictions.JurisdictionSet, report: jurisdictions.ValidationR
     problems = [(p.at[0], p.at[1], 1.0) for p in report.problems if p.at is not None]
     spec = maps.MapSpec(points=problems, jurisdictions=found, focus=(south, west, north, east), heat_radius=22)
     return maps.render_html(maps.build_map(spec))
-
-
-def _report(found: jurisdictions.JurisdictionSet, report: jurisdictions.ValidationReport, path: Path,
-            name: str) -> dict[str, Any]:
-    return {
-        "ok": report.ok, "features": report.features, "units": report.units, "area_km2": round(report.area_km2, 2),
-        "errors": len(report.errors), "warnings": len(report.warnings),
-        "problems": [{"kind": p.kind, "severity": p.severity, "message": p.message.replace(str(path), name),
-                      "units": list(p.units), "area_km2": None if p.area_km2 is None else round(p.area_km2, 4),
-                      "at": list(p.at) if p.at else None} for p in report.problems],
-        "polygons": {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"unit_code": j.unit_code},
-             "geometry": shapely.geometry.mapping(j.geometry.simplify(0.0005))} for j in found]},
-    }

@@ -13,11 +13,13 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+import shapely.geometry
 from sqlalchemy import select
 
 from tests.helpers import ApiWorld, api_world, new_request
-from tickets import services, sla, workcalendar
-from tickets.models import AuditEntry, TicketEvent, Unit, utcnow
+from geo import jurisdictions
+from tickets import dispatch, services, sla, workcalendar
+from tickets.models import AuditEntry, Ticket, TicketEvent, Unit, utcnow
 from tickets.roles import SYSTEM
 from tickets.uow import unit_of_work
 
@@ -143,16 +145,49 @@ def square(code: str, lon: float, lat: float, side: float = 0.01) -> dict[str, o
 def test_a_jurisdiction_file_is_checked_before_anything_takes_effect(office: ApiWorld) -> None:
     text = json.dumps({"type": "FeatureCollection", "features": [
         square("JN-LX-01", 117.02, 36.66), square("JN-LX-02", 117.025, 36.66), square("JN-XX-99", 117.05, 36.66)]})
-    assert office.post("/api/v1/admin/units/jurisdictions/check", "supervisor", json={"text": text}).status_code == 403
-    report = office.post("/api/v1/admin/units/jurisdictions/check", json={"text": text, "name": "辖区.geojson"})
+    check = "/api/v1/admin/units/jurisdictions/check"
+    assert office.post(check, "supervisor", json={"text": text}).status_code == 403
+    report = office.post(check, json={"text": text, "name": "辖区.geojson"})
     assert report.status_code == 200, report.get_json()
     body = report.get_json()
     kinds = {p["kind"] for p in body["problems"]}
     assert {"unknown_code", "overlap", "no_polygon"} <= kinds and body["ok"] is False  # (gaps: of districts it covers)
     assert any(p["kind"] == "unknown_code" and p["units"] == ["JN-XX-99"] for p in body["problems"])
     assert len(body["polygons"]["features"]) == 3 and "leaflet" in body["map_html"] and "https://" not in body["map_html"]
-    bad = office.post("/api/v1/admin/units/jurisdictions/check", json={"text": "{not json"}).get_json()
+    refused = office.post("/api/v1/admin/units/jurisdictions/apply", json={"upload": body["id"]})
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "jurisdiction_upload_errors"
+    assert office.post("/api/v1/admin/units/jurisdictions/discard", json={"upload": body["id"]}).status_code == 200
+    bad = office.post(check, json={"text": "{not json"}).get_json()
     assert bad["problems"][0]["kind"] == "unreadable" and bad["ok"] is False
+
+
+def test_an_applied_jurisdiction_file_routes_new_tickets_at_once(office: ApiWorld) -> None:
+    shipped = json.loads(jurisdictions.JINAN_JURISDICTIONS.read_text(encoding="utf-8"))
+    swap = {"JN-LX-01": "JN-LX-02", "JN-LX-02": "JN-LX-01"}  # two neighbours' polygons exchanged
+    inside = shapely.geometry.shape(next(f["geometry"] for f in shipped["features"]
+                                         if f["properties"]["unit_code"] == "JN-LX-01")).representative_point()
+    for feature in shipped["features"]:
+        feature["properties"]["unit_code"] = swap.get(feature["properties"]["unit_code"],
+                                                      feature["properties"]["unit_code"])
+    probe = Ticket(topic="noise", district="历下区", lat=inside.y, lon=inside.x)
+    try:
+        with office.platform.factory() as s:
+            assert dispatch.route(s, probe).code == "JN-LX-01"
+        body = office.post("/api/v1/admin/units/jurisdictions/check",
+                           json={"text": json.dumps(shipped), "name": "历下调整.geojson"}).get_json()
+        assert body["ok"] is True, body["problems"]
+        with office.platform.factory() as s:  # checked, not applied: routing as before
+            assert dispatch.route(s, probe).code == "JN-LX-01"
+        assert office.post("/api/v1/admin/units/jurisdictions/apply", json={"upload": body["id"]}).status_code == 200
+        with office.platform.factory() as s:
+            assert dispatch.route(s, probe).code == "JN-LX-02"
+        again = office.post("/api/v1/admin/units/jurisdictions/apply", json={"upload": body["id"]})
+        assert again.status_code == 409
+        actions = [a for _w, a, _t in audit_actions(office)]
+        assert actions.count("jurisdictions_check") == 1 and actions.count("jurisdictions_apply") == 1
+    finally:  # this process routes by the shipped files again
+        jurisdictions.use_for_routing(None)
+        dispatch._routing_upload[0] = None
 
 
 def test_the_live_path_rereads_the_tree_when_a_unit_moves(office: ApiWorld) -> None:
