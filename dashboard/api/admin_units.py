@@ -19,21 +19,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from dashboard import auth
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
-from dashboard.api.errors import BadParameter
+from dashboard.api.errors import ApiError, BadParameter
 from dashboard.api.openapi import ANY_OBJECT, BOOL, INT, STR, obj, operation
 from dashboard.api.steps import Body
 from dashboard.api.steps import _write as idempotent_write  # the API's one write path
-from dashboard.auth import current_actor, require_login
+from dashboard.auth import require_login
 from dashboard.read_models import admin_units as read
 from tickets import units
 from tickets.models import Unit
 from tickets.roles import Actor
-from tickets.uow import UnitOfWork, unit_of_work
+from tickets.uow import UnitOfWork
 from tickets.vocabulary import TOPICS
 
 READERS = {"admin", "supervisor"}
@@ -165,21 +165,29 @@ MAX_GEOJSON_BYTES = 8 * 1024 * 1024  # a bureau's stations, drawn finely
            body=_body(obj({"text": STR, "name": STR}, required=["text"])))
 @require_login({"admin"})
 def admin_jurisdictions_check() -> Any:
-    data = request.get_json(silent=True) if request.data else {}  # not steps.Body: a file is longer than a note
-    if not isinstance(data, dict):
-        raise BadParameter("text", "missing_parameter")
-    text, name = data.get("text"), data.get("name")
-    if not isinstance(text, str) or not text:
-        raise BadParameter("text", "missing_parameter")
-    if len(text.encode("utf-8")) > MAX_GEOJSON_BYTES:
-        raise BadParameter("text", "out_of_range", min=1, max=MAX_GEOJSON_BYTES, value=len(text))
-    actor = current_actor()
-    assert actor is not None  # require_login
-    with unit_of_work(_platform().factory) as uow:
-        upload, found = units.check_jurisdictions(uow, actor, text, name if isinstance(name, str) and name else
-                                                  "upload.geojson")
-        upload_id = upload.id
-    return jsonify(read.jurisdiction_report(found, upload_id))
+    def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
+        text, name = body.data.get("text"), body.data.get("name")  # not body.text: a file is longer than a note
+        if not isinstance(text, str) or not text:
+            raise BadParameter("text", "missing_parameter")
+        if len(text.encode("utf-8")) > MAX_GEOJSON_BYTES:
+            raise BadParameter("text", "out_of_range", min=1, max=MAX_GEOJSON_BYTES, value=len(text))
+        upload, found = units.check_jurisdictions(uow, actor, text,
+                                                  name if isinstance(name, str) and name else "upload.geojson")
+        return 200, read.jurisdiction_report(found, upload.id)
+
+    return idempotent_write(run)
+
+
+@blueprint.get("/admin/units/jurisdictions/<int:upload>/map")
+@operation("An uploaded jurisdiction file on the platform's offline map (HTML), its problems' places marked",
+           {200: ("text/html", STR)}, roles={"admin"})
+@require_login({"admin"})
+def admin_jurisdictions_map(upload: int) -> Any:
+    with _platform().factory() as session:
+        page = read.jurisdiction_map(session, upload)
+    if page is None:
+        raise ApiError(404, "unknown_jurisdiction_upload", upload=upload)
+    return Response(page, mimetype="text/html")
 
 
 def _decide(change: Callable[[UnitOfWork, Actor, int], Any]) -> Response:

@@ -37,11 +37,12 @@
       decide.appendChild(button);
     });
     box.appendChild(decide);
-    if (report.map_html) {  // the platform's own offline map (geo/maps.py): nothing from outside
+    if (report.map) {  // the platform's own offline map (geo/maps.py), in a srcdoc frame as every map here
       var frame = document.createElement("iframe");
       frame.className = "admin-geo-map"; frame.id = "admin-units-geo-map";
-      frame.srcdoc = report.map_html;
       box.appendChild(frame);
+      fetch(report.map, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (page) { frame.srcdoc = page; });
     }
     if (!report.problems.length) { return; }
     var table = document.createElement("table");

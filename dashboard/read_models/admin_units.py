@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import shapely
-import shapely.geometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,7 +48,7 @@ def open_tickets(session: Session, code: str) -> list[dict[str, Any]]:
 
 
 def jurisdiction_report(found: jurisdictions.JurisdictionSet, upload_id: int | None = None) -> dict[str, Any]:
-    """``geo check``'s report of a checked file, its polygons and the map of both, as the page shows them."""
+    """``geo check``'s report of a checked file, as the page shows it (its map: :func:`jurisdiction_map`)."""
     report = found.report
     return {
         "id": upload_id, "ok": report.ok, "features": report.features, "units": report.units,
@@ -57,11 +56,18 @@ def jurisdiction_report(found: jurisdictions.JurisdictionSet, upload_id: int | N
         "problems": [{"kind": p.kind, "severity": p.severity, "message": p.message, "units": list(p.units),
                       "area_km2": None if p.area_km2 is None else round(p.area_km2, 4),
                       "at": list(p.at) if p.at else None} for p in report.problems],
-        "polygons": {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"unit_code": j.unit_code},
-             "geometry": shapely.geometry.mapping(j.geometry.simplify(0.0005))} for j in found]},
-        "map_html": _map(found, report),
+        "map": f"/api/v1/admin/units/jurisdictions/{upload_id}/map" if upload_id is not None and len(found) else None,
     }
+
+
+def jurisdiction_map(session: Session, upload_id: int) -> str | None:
+    """The map of an uploaded file (None: no such upload): its polygons, and its problems' places."""
+    upload = session.get(JurisdictionUpload, upload_id)
+    if upload is None:
+        return None
+    stations = list(session.scalars(select(Unit.code).where(Unit.kind == "station", Unit.active.is_(True))))
+    found = jurisdictions.load_text(upload.geojson, upload.name, stations)
+    return _map(found, found.report) or ""
 
 
 def jurisdiction_uploads(session: Session, limit: int = 5) -> list[dict[str, Any]]:

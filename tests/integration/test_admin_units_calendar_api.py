@@ -153,7 +153,8 @@ def test_a_jurisdiction_file_is_checked_before_anything_takes_effect(office: Api
     kinds = {p["kind"] for p in body["problems"]}
     assert {"unknown_code", "overlap", "no_polygon"} <= kinds and body["ok"] is False  # (gaps: of districts it covers)
     assert any(p["kind"] == "unknown_code" and p["units"] == ["JN-XX-99"] for p in body["problems"])
-    assert len(body["polygons"]["features"]) == 3 and "leaflet" in body["map_html"] and "https://" not in body["map_html"]
+    page = office.get(body["map"]).get_data(as_text=True)
+    assert "leaflet" in page and "JN-XX-99" in page and "https://" not in page
     refused = office.post("/api/v1/admin/units/jurisdictions/apply", json={"upload": body["id"]})
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "jurisdiction_upload_errors"
     assert office.post("/api/v1/admin/units/jurisdictions/discard", json={"upload": body["id"]}).status_code == 200
