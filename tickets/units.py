@@ -277,8 +277,11 @@ def _changed(session: UnitOfWork, actor: Actor, action: str, unit: Unit, details
 
 
 def forget_unit_caches() -> None:
-    """This process's caches of the tree (routing); call after the change commits."""
+    """This process's caches of the tree (routing, live intake's routes); call after the change commits."""
+    from tickets import batch  # (it routes through tickets.dispatch, as this module does)
+
     forget_topic_owners()
+    batch.forget_units()
 
 
 def _text(value: str | None, field: str, most: int) -> str:
