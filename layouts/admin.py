@@ -18,7 +18,7 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from layouts import admin_audit, admin_rules
+from layouts import admin_audit, admin_calendar, admin_rules, admin_units
 from layouts.i18n import N_, gettext, other_language, switch_label, texts
 from layouts.queue import nav
 
@@ -37,6 +37,8 @@ class Section:
 # The sections in the order of the section navigation (one line each).
 SECTIONS: dict[str, Section] = {
     "audit": Section(N_("Audit log"), admin_audit.layout, admin_audit.summary),
+    "units": Section(N_("Units"), admin_units.layout, admin_units.summary),
+    "calendar": Section(N_("Working calendar"), admin_calendar.layout, admin_calendar.summary),
     "rules": Section(N_("Deadline rules"), admin_rules.layout, admin_rules.summary),
 }
 

@@ -47,7 +47,9 @@ ACTIONS = (
     "request_extension", "extension_decided", "merge", "unmerge",
     "user_create", "user_set_phone", "user_deactivate",
     "token_create", "kiosk_create", "token_revoke",
-    "calendar_load",
+    "calendar_load", "calendar_day",
+    "unit_add", "unit_rename", "unit_move", "unit_deactivate", "unit_topics", "unit_rehome", "rehome",
+    "jurisdictions_check", "jurisdictions_apply", "jurisdictions_discard",
     "bulletin_export",
     "sla_version_create", "sla_version_withdraw",
 )

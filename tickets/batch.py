@@ -551,6 +551,11 @@ _UNITS_TTL_SECONDS = 60.0
 _shared_units: weakref.WeakKeyDictionary[Any, tuple[float, UnitCache]] = weakref.WeakKeyDictionary()
 
 
+def forget_units() -> None:
+    """Drop this process's caches of units and routes (an admin changed the tree or the jurisdictions)."""
+    _shared_units.clear()
+
+
 def units_for(session: Session) -> UnitCache:
     """The process's :class:`UnitCache` for the session's database (live intake)."""
     bind = session.get_bind()

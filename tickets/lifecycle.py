@@ -47,6 +47,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "decide_extension": (OPEN, None),
     "merge": (OPEN, "merged"),
     "unmerge": (frozenset({"merged"}), None),
+    "rehome": (OPEN, None),  # the platform office moves an open ticket off a unit it retires
 }
 # An extension is 0–75 working hours (ten working days).
 MAX_EXTENSION_HOURS = 75.0
@@ -139,6 +140,24 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
         data["deadlines"] = plan.recorded("dispatch")
     _record(uow, ticket, "dispatched", at, actor, note,
             {"unit_code": unit.code, "direct": bool(ticket.direct_dispatch), "first": first, **data})
+
+
+def rehome(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: Actor, note: str | None = None) -> None:
+    """转移: an open ticket moves to another unit in whatever state it is in, its deadlines kept,
+    so that the unit it was with can be deactivated (tickets/units.py); its timeline says from
+    where to where."""
+    if unit.active is False:
+        raise Invalid("unit_inactive", unit=unit.code)
+    _guard(ticket, "rehome", at, actor)
+    previous = ticket.unit
+    if ticket.unit_id == unit.id:
+        raise Invalid("rehome_same_unit", number=ticket.number, unit=unit.code)
+    rollups.move_records(uow, rollups.records_of([ticket.id]), uow.config.tz, -1)
+    ticket.unit = unit
+    ticket.unit_id = unit.id
+    rollups.move_records(uow, rollups.records_of([ticket.id]), uow.config.tz, +1)
+    _record(uow, ticket, "rehome", at, actor, note,
+            {"from_unit_code": previous.code if previous else None, "unit_code": unit.code})
 
 
 def return_ticket(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str | None) -> None:

@@ -747,3 +747,23 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JurisdictionUpload(Base):
+    """A station jurisdiction file (GeoJSON) an admin uploaded on /admin/units: checked first
+    (``geo check``'s report kept with it), then applied (routing uses it from then on, in every
+    process) or discarded. The latest applied one wins over the configured files."""
+
+    __tablename__ = "jurisdiction_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    geojson: Mapped[str] = mapped_column(Text)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    # checked | applied | discarded | superseded (an applied one, after the next is applied)
+    status: Mapped[str] = mapped_column(String(16), default="checked", index=True)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))

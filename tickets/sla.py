@@ -293,6 +293,11 @@ def _configured_path() -> Path:
     return Path(settings.load().sla_policy_file)
 
 
+def policy_path() -> Path:
+    """The policy file in use (or the configured one, before any is loaded)."""
+    return _configured_path()
+
+
 def use_policy_file(path: str | Path) -> PolicyBook:
     """Load, validate and use ``path`` from now on (raises :class:`PolicyError`)."""
     global _book, _book_path, _book_mtime
@@ -610,7 +615,7 @@ def refresh_if_stale(source: Callable[[], Session] | Session, max_age_seconds: f
     With a factory, a failure is logged and retried on the next call.
     """
     age = workcalendar.overrides_age_seconds()
-    if age is not None and age < max_age_seconds:
+    if age is not None and age < max_age_seconds and not _calendar_changed(source):
         return False
     if isinstance(source, Session):
         load_calendar_overrides(source)
@@ -626,6 +631,18 @@ def refresh_if_stale(source: Callable[[], Session] | Session, max_age_seconds: f
     _reload_policy_if_changed()
     workcalendar.probe_ahead(datetime.now(timezone.utc).date())
     return True
+
+
+def _calendar_changed(source: Callable[[], Session] | Session) -> bool:
+    """An admin changed the calendar table since this process read it (checked every few seconds)."""
+    if isinstance(source, Session):  # inside the caller's transaction: a failure is theirs
+        return workcalendar.table_changed(source)
+    try:
+        with source() as session:
+            return workcalendar.table_changed(session)
+    except Exception:
+        log.exception("could not check the loaded calendar (calendar_days); will retry")
+        return False
 
 
 def _reload_policy_if_changed() -> None:

@@ -36,6 +36,7 @@ from tickets import bulletin
 from tickets.figures import RankingPolicy, Tally, rank, subtree_tally
 from tickets.models import OutboxMessage, SupervisionOrder, Ticket, Unit, utcnow
 from tickets.roles import subtree_of
+from tickets.units import UNITS_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +367,9 @@ class LiveAggregator:
                 continue
             seen.add(outbox_id)
             topic, payload = fields.get("topic", TICKET_TOPIC), jsontext.loads(fields["payload"])
+            if topic == UNITS_TOPIC:  # an admin changed the tree: the wall's rows follow it
+                self.reload_units()
+                continue
             if topic in (TICKET_TOPIC, TICKETS_TOPIC):
                 todo.extend((outbox_id, event, TICKET_TOPIC) for event in event_payloads(topic, payload))
             else:
@@ -533,6 +537,12 @@ class LiveAggregator:
             return []
         views = self.redis.hmget(K.OPEN, ids)
         return [jsontext.loads(v).get("unit_id") if v else None for v in views]
+
+    def reload_units(self) -> None:
+        with self.factory() as session:
+            self.units = [tuple(row) for row in session.execute(  # type: ignore[misc]
+                select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.kind).order_by(Unit.id))]
+        self._units_dirty = True
 
     def subtree(self, unit_id: int) -> set[int]:
         return subtree_of(((uid, parent) for uid, _code, _name, _level, parent, _kind in self.units), unit_id)
