@@ -18,7 +18,7 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from layouts import admin_audit
+from layouts import admin_accounts, admin_audit
 from layouts.i18n import N_, gettext, other_language, switch_label, texts
 from layouts.queue import nav
 
@@ -36,6 +36,7 @@ class Section:
 
 # The sections in the order of the section navigation (one line each).
 SECTIONS: dict[str, Section] = {
+    "accounts": Section(N_("Accounts"), admin_accounts.layout, admin_accounts.summary),
     "audit": Section(N_("Audit log"), admin_audit.layout, admin_audit.summary),
 }
 
@@ -100,7 +101,6 @@ def layout(lang: str = "zh-CN", *, item: str = "", nav_items: Sequence[tuple[str
         _section_nav(item, lang),
         html.Div(gettext(PAGE_TEXT["read_only"], lang), className="admin-read-only") if not writable else None,
         html.Div(id="admin-message", className="work-message admin-message", role="status"),
-        html.Div(id="admin-once", className="admin-once", hidden=True),
         html.Main(content, id="admin-section", className=f"admin-body admin-{item or 'index'}"),
         dcc.Store(id="admin-refresh", data=0),
         html.Div(id="admin-config", hidden=True, **_data_config(config)),

@@ -46,6 +46,8 @@ ACTIONS = (
     "intake", "dispatched", "return", "accept", "contact", "report", "approve", "send_back", "reply", "close", "redo",
     "request_extension", "extension_decided", "merge", "unmerge",
     "user_create", "user_set_phone", "user_deactivate",
+    "user_edit", "user_reactivate", "user_password_reset", "user_access_ended", "feed_key_create", "feed_key_rotate",
+    "feed_key_revoke",
     "token_create", "kiosk_create", "token_revoke",
     "calendar_load",
     "bulletin_export",

@@ -20,15 +20,21 @@
 
   function refresh() {
     refreshes += 1;
-    if (window.dash_clientside && document.getElementById("admin-refresh")) {
+    // a dcc.Store renders no element: the section's own element says the page is /admin
+    if (window.dash_clientside && document.getElementById("admin-section")) {
       window.dash_clientside.set_props("admin-refresh", {data: refreshes});
     }
   }
 
   // A secret the platform keeps no copy of: shown here until closed, with a copy button.
   function showOnce(once, cfg) {
+    // Outside Dash's tree (React would put back what it rendered), like the dialogs.
     var box = document.getElementById("admin-once");
-    if (!box) { return; }
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "admin-once"; box.className = "admin-once"; box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
     box.innerHTML = "";
     var head = document.createElement("p");
     head.className = "admin-once-head";
