@@ -18,7 +18,7 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from layouts import admin_accounts, admin_audit
+from layouts import admin_accounts, admin_audit, admin_walls
 from layouts.i18n import N_, gettext, other_language, switch_label, texts
 from layouts.queue import nav
 
@@ -37,6 +37,7 @@ class Section:
 # The sections in the order of the section navigation (one line each).
 SECTIONS: dict[str, Section] = {
     "accounts": Section(N_("Accounts"), admin_accounts.layout, admin_accounts.summary),
+    "walls": Section(N_("Wall screens"), admin_walls.layout, admin_walls.summary),
     "audit": Section(N_("Audit log"), admin_audit.layout, admin_audit.summary),
 }
 

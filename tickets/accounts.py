@@ -254,17 +254,17 @@ def token_hash(plaintext: str) -> str:
 
 
 def issue_token(session: Session, kind: TokenKind, user: User | None = None, label: str = "",
-                unit: Unit | None = None, *, by: str = "system") -> str:
+                unit: Unit | None = None, *, by: str = "system", screen: str | None = None) -> str:
     """A new token; returns the plaintext, which is not stored and cannot be shown again.
     ``unit``: a kiosk token's scope (its subtree: a branch bureau's wall); None: the city.
     ``by``: who issues it (the audit log's actor)."""
     plaintext = f"{kind}_{secrets.token_urlsafe(32)}"
-    _store_token(session, plaintext, kind, user, label, unit, by=by)
+    _store_token(session, plaintext, kind, user, label, unit, by=by, screen=screen)
     return plaintext
 
 
 def _store_token(session: Session, plaintext: str, kind: str, user: User | None, label: str,
-                 unit: Unit | None = None, *, by: str = "system") -> ApiToken:
+                 unit: Unit | None = None, *, by: str = "system", screen: str | None = None) -> ApiToken:
     if kind not in TOKEN_KINDS:
         raise ValueError(f"unknown token kind {kind!r}; one of {sorted(TOKEN_KINDS)}")
     if kind == "api" and user is None:
@@ -279,12 +279,13 @@ def _store_token(session: Session, plaintext: str, kind: str, user: User | None,
     if unit is not None and kind != "kiosk":
         raise ValueError("only a kiosk token has a unit of its own (an API token acts as its user)")
     token = ApiToken(token_hash=token_hash(plaintext), kind=kind, user=user, label=label,
-                     unit_id=unit.id if unit is not None else None)
+                     unit_id=unit.id if unit is not None else None, screen=screen)
     session.add(token)
     session.flush()
     audit.record(session, by, "kiosk_create" if kind == "kiosk" else "token_create", target=f"token {token.id}",
                  details={"kind": kind, "user": user.username if user is not None else None, "label": label,
-                          "unit": unit.code if unit is not None else None})
+                          "unit": unit.code if unit is not None else None,
+                          **({"screen": screen} if screen is not None else {})})
     return token
 
 
