@@ -38,6 +38,10 @@ ACTION_TEXT = {
     "user_deactivate": N_("Deactivated an account"), "token_create": N_("Issued an API token"),
     "kiosk_create": N_("Issued a kiosk link"), "token_revoke": N_("Revoked a token"),
     "calendar_load": N_("Loaded a calendar"), "bulletin_export": N_("Exported a bulletin"),
+    "user_edit": N_("Edited an account"), "user_reactivate": N_("Reactivated an account"),
+    "user_password_reset": N_("Reset a password"), "user_access_ended": N_("Ended an account's sessions and tokens"),
+    "feed_key_create": N_("Made a feed key"), "feed_key_rotate": N_("Rotated a feed key"),
+    "feed_key_revoke": N_("Revoked a feed key"),
 }
 
 

@@ -23,7 +23,7 @@ TEXT = {
     "until": N_("accepted until %(at)s"), "expired": N_("ended %(at)s"), "revoked": N_("revoked %(at)s"),
     "seen": N_("last seen %(at)s"), "never": N_("never seen"), "revoke": N_("Revoke"),
     "rotate": N_("Rotate"), "overlap": N_("Overlap (hours)"), "create": N_("Make a key"),
-    "new_client": N_("New Open311 client"), "name": N_("Name"),
+    "new_client": N_("New Open311 client"), "name": N_("Client name"),
     "letters": N_("Dead letters of the last 24 hours"), "at": N_("Received"), "channel": N_("Channel"),
     "reasons": N_("Reasons"), "none": N_("None"), "state": N_("State"),
     "confirm_revoke": N_("Revoke key #%(id)s of %(source)s? Requests signed with it are refused at once."),

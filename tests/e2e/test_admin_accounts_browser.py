@@ -100,6 +100,17 @@ def test_an_admin_creates_edits_and_deactivates_accounts_by_clicks(browser: Any,
         actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.actor == "admin",
                                                                  AuditEntry.target == "wangwu")))
     assert actions == ["user_create", "user_deactivate"]
+
+    # A past row edited in the database: the page says where the chain breaks.
+    with session_factory(admin_platform.database_url)() as s:
+        first = s.scalar(select(AuditEntry).where(AuditEntry.target == "wangwu").order_by(AuditEntry.id))
+        assert first is not None
+        first.details = {**first.details, "role": "admin"}
+        s.commit()
+        edited = first.id
+    admin.reload()
+    admin.wait_for_selector("#admin-audit-chain.admin-chain-broken")
+    assert f"在第 {edited} 条处断裂" in admin.text_content("#admin-audit-chain")
     admin.context.close()
     officer.context.close()
 
@@ -116,7 +127,14 @@ def test_a_supervisor_reads_the_office_pages_without_changing_anything(browser: 
                               .then(a => a.status)""")
     assert answer == 403
     wait_until(lambda: (u := _user(admin_platform, "handler")) is not None and u.active, what="handler still active")
+    for section, shown in (("walls", "#admin-walls-new"), ("feeds", "#admin-feeds-hotline"),
+                           ("audit", "#admin-audit-table")):
+        page.goto(f"{base}/admin/{section}")
+        page.wait_for_selector(f"#admin-section.admin-{section}")
+        assert page.query_selector("[data-admin-post]") is None and (section == "walls") == (
+            page.query_selector(shown) is None), section
     page.goto(f"{base}/admin")
     page.wait_for_selector("#admin-card-accounts")
-    assert "在用账号" in page.text_content("#admin-card-accounts")
+    cards = {c: page.text_content(f"#admin-card-{c}") for c in ("accounts", "walls", "feeds", "audit")}
+    assert "在用账号" in cards["accounts"] and "大屏链接" in cards["walls"] and "有效密钥" in cards["feeds"], cards
     page.context.close()
