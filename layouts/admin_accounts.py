@@ -22,7 +22,7 @@ TEXT = {
     "manage": N_("Manage"), "save": N_("Save"), "reset": N_("Reset password"),
     "end": N_("End sessions and tokens"), "deactivate": N_("Deactivate"), "reactivate": N_("Reactivate"),
     "open_value": N_("%(sessions)s sessions · %(tokens)s tokens"),
-    "phone_keep": N_("empty: unchanged"), "accounts": N_("Accounts"),
+    "phone_keep": N_("empty: unchanged"), "accounts": N_("All accounts"),
     "confirm_deactivate": N_("Deactivate %(username)s? Their open pages are logged out and their tokens revoked."),
     "confirm_reset": N_("Reset the password of %(username)s? Their open pages are logged out."),
     "confirm_end": N_("End every login session and revoke every token of %(username)s?"),
