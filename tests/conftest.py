@@ -422,7 +422,8 @@ def admin_platform(postgres_server: PostgresServer, redis_server: RedisServer) -
         client.close()
     name = f"admin_{uuid.uuid4().hex[:16]}"
     proc = PlatformProcess(postgres_server.create_database(name), redis_server.url,
-                           env={"MINSHENG_HOTLINE_SECRET": "test-hotline-secret"})
+                           env={"MINSHENG_HOTLINE_SECRET": "test-hotline-secret",
+                                "MINSHENG_AUDIT_FULL_CHECK_SECONDS": "0"})  # an edited past row shows at once
     try:
         yield proc.start(timeout=120)
     finally:
