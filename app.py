@@ -368,12 +368,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     lease (a Redis key, ``dashboard/live/leader.py``); the others stand by.
 
     Several workers may run. A worker stopped cleanly (SIGTERM, SIGINT) gives its lease up, and a
-    standing-by worker takes it at its next look (every 2.5 s, lease/4) and its duties start
-    within the second after: within 3.5 s (1.9 and 2.5 s measured). A worker killed outright (SIGKILL, a
-    lost machine) holds the lease until it runs out: the lease is 10 s, renewed every 2.5 s, so
-    it runs out 7.5-10 s after the kill, and the live path resumes on another worker within
-    13.5 s (8.2, 11.3 and 11.6 s measured: tests/integration/test_serve.py), where it stopped
-    (the outbox is in PostgreSQL, the stream and its cursor in Redis), nothing lost or doubled."""
+    standing-by worker takes it at its next look (within ``leader_renew_seconds``, 1 s). A worker
+    killed outright (SIGKILL, a lost machine) holds the lease until it runs out: the lease is
+    ``leader_lease_seconds`` (5 s), renewed every second, so it runs out 4-5 s after the kill; the
+    standing-by worker looks again the moment it does, and the live path resumes there where it
+    stopped (the outbox is in PostgreSQL, the stream and its cursor in Redis), nothing lost or
+    doubled: 4.2-4.7 s after the kill (bench/handover.py, docs/PERFORMANCE.md)."""
     from dashboard import create_platform
 
     cfg = _settings(args)

@@ -46,6 +46,13 @@ class Settings:
     # 31 ms instead of 144 ms at 0.2 s (docs/PERFORMANCE.md), for 20 cheap
     # indexed queries a second.
     relay_poll_seconds: float = 0.05
+    # The background duties run in the one worker holding the leadership lease (a Redis key,
+    # dashboard/live/leader.py), renewed every leader_renew_seconds. A killed leader's duties
+    # resume on a standing-by worker when its lease runs out: 4-5 s after the kill with these
+    # values (docs/PERFORMANCE.md, issue 18). A leader that cannot renew for lease - renew
+    # seconds (a Redis failover, a stalled host) stops leading; another takes over.
+    leader_lease_seconds: float = 5.0
+    leader_renew_seconds: float = 1.0
     # How long a writer waits for a lock (the intake locks, a ticket's row) before it gives
     # up with nothing changed (503 Busy), and the longest statement (0: no limit).
     db_lock_timeout_seconds: float = 10.0
@@ -59,6 +66,9 @@ class Settings:
     demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
     # Deadlines policy: contact/resolve times, working hours, amber share, overrides.
     sla_policy_file: str = str(ROOT / "tickets" / "sla_policy.yaml")
+    # A new version of the rules (/admin/rules) takes effect no sooner than this after it is saved:
+    # longer than the 5 minutes in which every process re-reads the versions.
+    sla_version_lead_minutes: float = 10.0
     # Demo accounts (one per role) and the demo kiosk token, loaded by ``demo load``
     # and by ``run`` into a database without users. "" or "none": never (production).
     demo_accounts_file: str = str(ROOT / "examples" / "demo_accounts.yaml")
@@ -196,11 +206,14 @@ _ENV = {
     "language": "MINSHENG_LANGUAGE",
     "async_mode": "MINSHENG_ASYNC_MODE",
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
+    "leader_lease_seconds": "MINSHENG_LEADER_LEASE_SECONDS",
+    "leader_renew_seconds": "MINSHENG_LEADER_RENEW_SECONDS",
     "serve_worker_class": "MINSHENG_SERVE_WORKER_CLASS",
     "serve_workers": "MINSHENG_SERVE_WORKERS",
     "serve_threads": "MINSHENG_SERVE_THREADS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
     "sla_policy_file": "MINSHENG_SLA_POLICY",
+    "sla_version_lead_minutes": "MINSHENG_SLA_VERSION_LEAD_MINUTES",
     "duty_acknowledgement_minutes": "MINSHENG_DUTY_ACK_MINUTES",
     "duty_digest_threshold": "MINSHENG_DUTY_DIGEST_THRESHOLD",
     "official_sms_kinds": "MINSHENG_OFFICIAL_SMS_KINDS",

@@ -164,14 +164,15 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
         )
     security.trust_proxies(server, settings.proxy_hops)  # after SocketIO wrapped it: outermost
     rooms = push.ScopeRooms(factory)
-    leadership = Leadership(client, campaign=role != "web")
+    leadership = Leadership(client, settings.leader_lease_seconds, settings.leader_renew_seconds,
+                            campaign=role != "web")
     # This process's screens: the sockets the gate admitted (dashboard/auth.py).
     listeners = push.Listeners(client, leadership.token, lambda: len(server.extensions[auth.EXTENSION].sockets))
     if role != "worker":
         push.register(socketio, rooms, listeners)
     aggregator = LiveAggregator(
         factory, client, settings.tz, publish=push.publisher(socketio, rooms), heartbeat_seconds=5.0,
-        listening=listeners.any,
+        listening=listeners.any, fence=leadership.holds,
     )
     aggregator.ranking = RankingPolicy.from_settings(settings)
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)

@@ -18,7 +18,7 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from layouts import admin_accounts, admin_audit, admin_feeds, admin_walls
+from layouts import admin_accounts, admin_audit, admin_feeds, admin_rules, admin_walls
 from layouts.i18n import N_, gettext, other_language, switch_label, texts
 from layouts.queue import nav
 
@@ -39,6 +39,7 @@ SECTIONS: dict[str, Section] = {
     "accounts": Section(N_("Accounts"), admin_accounts.layout, admin_accounts.summary),
     "walls": Section(N_("Wall screens"), admin_walls.layout, admin_walls.summary),
     "feeds": Section(N_("Feeds"), admin_feeds.layout, admin_feeds.summary),
+    "rules": Section(N_("Deadline rules"), admin_rules.layout, admin_rules.summary),
     "audit": Section(N_("Audit log"), admin_audit.layout, admin_audit.summary),
 }
 

@@ -300,6 +300,16 @@ def fresh_sla_state() -> Iterator[None]:
     sla.reset_policy()
 
 
+@pytest.fixture(autouse=True)
+def no_rule_versions_left() -> Iterator[None]:
+    """Versions of the deadline rules a test's platform stored and read into this process belong
+    to that test's database: none is left for the next test (a check of one tuple)."""
+    yield
+    from tickets import sla
+
+    sla.forget_rule_versions()
+
+
 # ================================================================ the platform in-process
 @pytest.fixture
 def jinan_platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:

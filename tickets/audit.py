@@ -51,6 +51,7 @@ ACTIONS = (
     "token_create", "kiosk_create", "token_revoke",
     "calendar_load",
     "bulletin_export",
+    "sla_version_create", "sla_version_withdraw",
 )
 
 

@@ -158,9 +158,9 @@ def _deadlines(rec: Arrival, now: datetime, tz: Any, plans: dict[tuple[Any, ...]
     calendar = calendars.from_key(rec.calendar)
     out: dict[str, datetime | None] = {"contact_due_at": None, "contact_warn_at": None,
                                        "resolve_due_at": None, "resolve_warn_at": None}
-    amber = sla.policy_for(req.topic, req.channel).amber_share
+    start = max(now, req.received_at) if not history else req.received_at
+    amber = sla.policy_for(req.topic, req.channel, start).amber_share  # the version in force at its dispatch
     if not history:  # arriving now: dispatched now, the bureau's contact deadline, the source's resolve one if kept
-        start = max(now, req.received_at)
         key = (req.sla_class, start, req.topic, req.channel, rec.calendar)
         plan = plans.get(key)
         if plan is None:

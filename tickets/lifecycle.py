@@ -195,7 +195,10 @@ def redo(uow: UnitOfWork, ticket: Ticket, at: datetime, level: int,
     ticket.redo_count = (ticket.redo_count or 0) + 1
     ticket.escalation_level = level
     sla.refresh_if_stale(uow)
-    plan = sla.schedule(ticket.sla_class, at, uow.config.tz, topic=ticket.topic, channel=ticket.channel)
+    # A new round, by the rules the ticket was dispatched under: a version made since does not
+    # change a ticket already in hand (the unit was told its rules at dispatch).
+    plan = sla.schedule(ticket.sla_class, at, uow.config.tz, topic=ticket.topic, channel=ticket.channel,
+                        rules_at=ticket.dispatched_at)
     ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
     _record(uow, ticket, "redo", at, actor, note, {"level": level, "deadlines": plan.recorded("redo", contact=False)})
 
@@ -232,7 +235,7 @@ def decide_extension(uow: UnitOfWork, request: ExtensionRequest, at: datetime, a
     request.decided_by_id, request.decided_at, request.decision_note = actor.user_id, at, note
     ticket.extension_pending = False
     tz = uow.config.tz
-    policy = sla.policy_for(ticket.topic, ticket.channel)
+    policy = sla.policy_for(ticket.topic, ticket.channel, ticket.dispatched_at)  # the ticket's version
     data: dict[str, Any] = {"approved": approve, "working_hours": request.working_hours}
     if policy.pause_while_extension_pending:  # the clock stood still while the request was pending
         data["paused_working_hours"] = sla.working_hours_between(request.requested_at, at, tz, policy)
@@ -257,7 +260,8 @@ def _extend_resolve(uow: UnitOfWork, ticket: Ticket, tz: Any, policy: sla.Policy
             extra += r.working_hours
         if policy.pause_while_extension_pending and r.decided_at is not None:
             extra += sla.working_hours_between(r.requested_at, r.decided_at, tz, policy)
-    plan = sla.schedule(ticket.sla_class, start, tz, extra_working_hours=extra, policy=policy)
+    plan = sla.schedule(ticket.sla_class, start, tz, topic=ticket.topic, channel=ticket.channel,
+                        extra_working_hours=extra, rules_at=ticket.dispatched_at)
     ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
     return plan
 

@@ -468,6 +468,26 @@ class CalendarDay(Base):
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SlaRuleVersion(Base):
+    """One version of the deadline rules (``tickets.sla``): the policy file's schema, in force for
+    tickets dispatched from ``effective_from`` (NULL: from the beginning; version 1 only).
+    Never edited: a change is a new version; one not yet in force may be withdrawn
+    (``tickets.sla_versions``)."""
+
+    __tablename__ = "sla_rule_versions"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    effective_from: Mapped[datetime | None]
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # A version withdrawn before it took effect (the only change a version takes): it never applied.
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+
+
 class Serial(Base):
     """The last serial handed out for one prefix and local day (``tickets.numbers``)."""
 
