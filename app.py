@@ -213,7 +213,7 @@ def cmd_user(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from tickets import accounts
+    from tickets import accounts, walls
     from tickets.audit import cli_actor
     from tickets.uow import unit_of_work
     from tickets.models import ApiToken, Unit
@@ -233,9 +233,9 @@ def cmd_token(args: argparse.Namespace) -> int:
                     unit = session.scalar(select(Unit).where(Unit.code == args.unit))
                     if unit is None:
                         raise ValueError(f"no unit {args.unit!r}")
-                token = accounts.issue_token(session, "kiosk", label=args.label, unit=unit, by=by)
-                where = f"unit={unit.code}&" if unit is not None else ""
-                print(f"{_base_url(cfg, args.base_url)}/wall?{where}kiosk={token}")
+                screen = f"/wall?unit={unit.code}" if unit is not None else "/wall"  # /admin lists it so
+                token = accounts.issue_token(session, "kiosk", label=args.label, unit=unit, by=by, screen=screen)
+                print(_base_url(cfg, args.base_url) + walls.link(screen, token))
             elif args.action == "revoke":
                 revoked = accounts.revoke_token(session, args.id, by=by)
                 print(f"revoked token {revoked.id} ({revoked.kind}, {revoked.label or 'no label'})")

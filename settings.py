@@ -152,6 +152,9 @@ class Settings:
     # 12345 push: the shared HMAC secret of sources whose mapping file sets none.
     # Empty: every push is refused (401).
     hotline_secret: str = ""
+    # /admin's audit page walks the whole hash chain at most this often per process (20,000 rows
+    # take 1-3 s); in between it checks only the rows appended since (docs/PERFORMANCE.md).
+    audit_full_check_seconds: float = 600.0
     hotline_replay_window_seconds: float = 300.0
     hotline_sources_dir: str = str(ROOT / "feeds" / "sources")
     # Largest request body any intake endpoint reads (bytes); larger: 413 + dead letter.
@@ -256,6 +259,7 @@ _ENV = {
     "sms_inbound_secret": "MINSHENG_SMS_INBOUND_SECRET",
     "open311_api_keys": "MINSHENG_OPEN311_API_KEYS",
     "hotline_secret": "MINSHENG_HOTLINE_SECRET",
+    "audit_full_check_seconds": "MINSHENG_AUDIT_FULL_CHECK_SECONDS",
     "hotline_sources_dir": "MINSHENG_HOTLINE_SOURCES_DIR",
     "secure_cookies": "MINSHENG_SECURE_COOKIES",
     "proxy_hops": "MINSHENG_PROXY_HOPS",

@@ -18,7 +18,7 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from layouts import admin_audit, admin_calendar, admin_rules, admin_units
+from layouts import admin_accounts, admin_audit, admin_calendar, admin_feeds, admin_rules, admin_units, admin_walls
 from layouts.i18n import N_, gettext, other_language, switch_label, texts
 from layouts.queue import nav
 
@@ -34,12 +34,15 @@ class Section:
     summary: Callable[..., str] | None = None  # summary(lang, **counts): the index card's line
 
 
-# The sections in the order of the section navigation (one line each).
+# The sections in the order of the section navigation (one line each), as issue 19 lists them.
 SECTIONS: dict[str, Section] = {
-    "audit": Section(N_("Audit log"), admin_audit.layout, admin_audit.summary),
     "units": Section(N_("Units"), admin_units.layout, admin_units.summary),
-    "calendar": Section(N_("Working calendar"), admin_calendar.layout, admin_calendar.summary),
+    "accounts": Section(N_("Accounts"), admin_accounts.layout, admin_accounts.summary),
     "rules": Section(N_("Deadline rules"), admin_rules.layout, admin_rules.summary),
+    "calendar": Section(N_("Working calendar"), admin_calendar.layout, admin_calendar.summary),
+    "feeds": Section(N_("Feeds"), admin_feeds.layout, admin_feeds.summary),
+    "walls": Section(N_("Wall screens"), admin_walls.layout, admin_walls.summary),
+    "audit": Section(N_("Audit log"), admin_audit.layout, admin_audit.summary),
 }
 
 # Words the page's script writes (assets/admin.js).

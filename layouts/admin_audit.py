@@ -38,6 +38,18 @@ ACTION_TEXT = {
     "user_deactivate": N_("Deactivated an account"), "token_create": N_("Issued an API token"),
     "kiosk_create": N_("Issued a kiosk link"), "token_revoke": N_("Revoked a token"),
     "calendar_load": N_("Loaded a calendar"), "bulletin_export": N_("Exported a bulletin"),
+    "user_edit": N_("Edited an account"), "user_reactivate": N_("Reactivated an account"),
+    "user_password_reset": N_("Reset a password"), "user_access_ended": N_("Ended an account's sessions and tokens"),
+    "feed_key_create": N_("Made a feed key"), "feed_key_rotate": N_("Rotated a feed key"),
+    "feed_key_revoke": N_("Revoked a feed key"),
+    "calendar_day": N_("Marked a calendar day"), "unit_add": N_("Added a unit"), "unit_rename": N_("Renamed a unit"),
+    "unit_move": N_("Moved a unit"), "unit_deactivate": N_("Deactivated a unit"),
+    "unit_topics": N_("Changed a unit's topics"), "unit_rehome": N_("Re-homed a unit's open tickets"),
+    "rehome": N_("Re-homed a ticket"), "jurisdictions_check": N_("Checked a jurisdiction file"),
+    "jurisdictions_apply": N_("Applied a jurisdiction file"),
+    "jurisdictions_discard": N_("Discarded a jurisdiction file"),
+    "sla_version_create": N_("Made a deadline rules version"),
+    "sla_version_withdraw": N_("Withdrew a deadline rules version"),
 }
 
 

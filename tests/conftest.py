@@ -417,6 +417,30 @@ def served_embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         proc.stop()
 
 
+@pytest.fixture(scope="module")
+def admin_platform(postgres_server: PostgresServer, redis_server: RedisServer) -> Iterator[PlatformProcess]:
+    """``app.py run`` on a fresh PostgreSQL database and an emptied Redis with the demo accounts,
+    one per test module: the /admin pages' browser tests share it (a start is ~10 s)."""
+    import redis
+
+    if not redis_server.running:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    name = f"admin_{uuid.uuid4().hex[:16]}"
+    proc = PlatformProcess(postgres_server.create_database(name), redis_server.url,
+                           env={"MINSHENG_HOTLINE_SECRET": "test-hotline-secret",
+                                "MINSHENG_AUDIT_FULL_CHECK_SECONDS": "0"})  # an edited past row shows at once
+    try:
+        yield proc.start(timeout=120)
+    finally:
+        proc.stop()
+        postgres_server.drop_database(name)
+
+
 @pytest.fixture(scope="session")
 def bulletin_month(postgres_server: PostgresServer,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:

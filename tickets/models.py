@@ -304,6 +304,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # A kiosk link's screen: the path and query it opens (/wall?playlist=overview,map, /map); None: /wall.
+    screen: Mapped[str | None] = mapped_column(String(200))
 
     # A kiosk token's scope: this unit's subtree (a branch bureau's wall); None: the whole city.
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
@@ -767,3 +769,26 @@ class JurisdictionUpload(Base):
     checked_by: Mapped[str] = mapped_column(String(64))
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class FeedKey(Base):
+    """A key a feed presents (``tickets.feedkeys``): a 12345 source's HMAC secret, kept as itself
+    (an HMAC is checked by computing it again, so a hash would not do), or an Open311 client's
+    api_key, kept as its SHA-256 only. A rotation gives the old key a ``valid_until`` (the end of
+    the overlap); until then both are accepted. A source without any row uses its file's (or the
+    settings') secret: the files and settings seed the table."""
+
+    __tablename__ = "feed_keys"
+    __table_args__ = (Index("ix_feed_keys_channel_source", "channel", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # hotline | open311
+    source: Mapped[str] = mapped_column(String(64))  # a 12345 source's name | an Open311 key's label
+    secret: Mapped[str | None] = mapped_column(String(128))  # hotline: the shared secret itself
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # open311: SHA-256 of the key
+    seeded: Mapped[bool] = mapped_column(Boolean, default=False)  # copied from a file or the settings
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="system")
+    valid_until: Mapped[datetime | None]  # rotated out: accepted until then
+    revoked_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]  # the last request it vouched for (to the minute)

@@ -32,11 +32,13 @@ def entries(session: Session, *, actor: str | None = None, ticket: str | None = 
     return rows, (found[-1].id if more and found else None)
 
 
-def chain(session: Session) -> dict[str, Any]:
-    """The chain walked from its first row: ``checked`` rows intact, ``broken_at`` the first row
-    that is not (None: intact), ``reason`` why."""
-    checked, broken = audit.verify(session)
-    return {"checked": checked, "broken_at": broken.id if broken else None, "reason": broken.reason if broken else None}
+def chain(session: Session, after: int = 0, prev: str = audit.GENESIS, checked: int = 0) -> dict[str, Any]:
+    """The chain walked from the row after ``after`` (0: its first row; ``prev``: that row's
+    expected ``prev_hash``, ``checked``: the rows verified before it): ``checked`` rows intact,
+    the last of them ``head``, ``broken_at`` the first row that is not (None: intact), ``reason`` why."""
+    n, head, broken = audit.verify_from(session, after, prev)
+    return {"checked": checked + n, "head": list(head), "broken_at": broken.id if broken else None,
+            "reason": broken.reason if broken else None}
 
 
 def summary(session: Session) -> dict[str, Any]:
