@@ -20,10 +20,7 @@
 
   function refresh() {
     refreshes += 1;
-    // a dcc.Store renders no element: the section's own element says the page is /admin
-    if (window.dash_clientside && document.getElementById("admin-section")) {
-      window.dash_clientside.set_props("admin-refresh", {data: refreshes});
-    }
+    MinshengLive.setProps("admin-refresh", {data: refreshes}, "admin-section");  // a Store: no element
   }
 
   // A secret the platform keeps no copy of: shown here until closed, with a copy button.

@@ -43,7 +43,9 @@
  *       every applied event once, in seq order; fn(snapshot) each (re)loaded snapshot.
  *   live.epoch, .seq, .loading, .connected, .resyncs, .applied, .lastServerTime
  *   MinshengLive.whenConnected(fn)   fn(live) once the page's connection exists
- *   MinshengLive.setProps(id, props) set_props if the element exists; returns whether it did
+ *   MinshengLive.setProps(id, props[, present]) set_props if the element exists (or, for a
+ *                                  component that renders none, a dcc.Store: the element
+ *                                  ``present`` that shows its page is up); returns whether it did
  *   MinshengLive.exists(id)
  *   MinshengLive.format(template, params)  fills a catalogue message's %(name)s
  *   MinshengLive.time(when, tz, style)     "minute" (HH:MM), "second" (HH:MM:SS) or
@@ -67,8 +69,8 @@
 
   function exists(id) { return document.getElementById(id) !== null; }
 
-  function setProps(id, props) {
-    if (!exists(id)) { return false; }
+  function setProps(id, props, present) {
+    if (!exists(present || id) || !window.dash_clientside) { return false; }
     window.dash_clientside.set_props(id, props);
     return true;
   }
