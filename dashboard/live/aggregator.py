@@ -254,7 +254,9 @@ class LiveAggregator:
         epoch = uuid.uuid4().hex[:12]
         pipe = self.redis.pipeline(transaction=True)
         for key in self.redis.scan_iter(match=K.LIVE + "*", count=1000):
-            if key != K.LEADER:
+            # (Deleting the listener counts left the leader thinking nobody watched, pushing
+            # nothing to a screen that had just connected until its process counted again.)
+            if key not in (K.LEADER, K.LISTENERS):
                 pipe.delete(key)
         pipe.hset(K.COUNTERS, mapping={
             "day": self._local_day(now), "received_today": received_today or 0, "closed_today": closed_today or 0,

@@ -5,6 +5,8 @@ and on a real PostgreSQL + real Redis, which is what production runs.
 """
 from __future__ import annotations
 
+import time
+
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -137,6 +139,17 @@ def test_a_live_state_written_on_another_redis_server_is_rebuilt(live_world: Wor
     live_world.aggregator.check_server()
     assert live_world.redis.get(K.EPOCH) != epoch
     assert live_world.redis.get(K.SERVER) == live_world.aggregator._redis_server()
+
+
+def test_a_rebuild_keeps_the_web_processes_listener_counts(live_world: World) -> None:
+    """A screen that connected just before a rebuild still gets frames: the counts of who
+    listens are the web processes', not the live state's (the rebuild deleted them: no frame
+    was built until each process counted again, up to 5 s later)."""
+    live_world.pump()
+    live_world.redis.hset(K.LISTENERS, "web-1", f"1:{time.time():.0f}")
+    live_world.aggregator.rebuild()
+    assert live_world.redis.hget(K.LISTENERS, "web-1") is not None
+    assert live_world.redis.get(K.EPOCH) is not None
 
 
 def test_rebuild_does_not_double_count_events_still_in_flight(live_world: World) -> None:
