@@ -4,8 +4,9 @@ One module per section, ``dashboard/api/admin_<section>.py``, declares each writ
 :func:`admin_post`: admin role only (a supervisor, who reads /admin, is refused 403), a JSON
 body read by ``steps.Body``, one service-layer command that checks the actor's role, makes the
 change and writes its audit row in the same transaction. A write whose answer carries a
-secret shown once (a password, a kiosk link, a feed key) is not kept for an Idempotency-Key
-replay (``secret=True``): the secret is stored nowhere.
+secret shown once (a password, a kiosk link, a feed key: ``secret=True``) is done once per
+Idempotency-Key like any other, but a repeat gets the answer without the secret's value, which
+is stored nowhere.
 """
 from __future__ import annotations
 
@@ -18,26 +19,26 @@ from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.errors import language
 from dashboard.api.openapi import ANY_OBJECT, obj, operation
-from dashboard.api.steps import IDEMPOTENCY, Body, _write
-from dashboard.auth import current_actor, grants_revoked, require_login
+from dashboard.api.steps import IDEMPOTENCY, _write
+from dashboard.auth import grants_revoked, require_login
 from layouts.i18n import gettext
-from tickets.uow import UnitOfWork, unit_of_work
+from tickets.uow import UnitOfWork
 
 ADMIN = frozenset({"admin"})
 # command(uow, actor, body, **the rule's path arguments) -> the answer
 Command = Callable[..., dict[str, Any]]
 
 
+def without_secret(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer a repeat gets: the secret's label, not its value (``value`` null)."""
+    if isinstance(answer.get("once"), dict):
+        return {**answer, "once": {**answer["once"], "value": None}}
+    return answer
+
+
 def _run(command: Command, secret: bool, revokes: bool) -> Response:
-    if not secret:
-        response = _write(lambda uow, actor, body: (200, command(uow, actor, body)))
-    else:
-        actor = current_actor()
-        assert actor is not None  # require_login
-        body = Body()
-        with unit_of_work(_platform().factory) as uow:
-            answer = command(uow, actor, body)
-        response = jsonify(answer)
+    response = _write(lambda uow, actor, body: (200, command(uow, actor, body)),
+                      kept_as=without_secret if secret else None)
     if revokes:  # committed: every process drops the revoked grants' cached checks and sockets now
         grants_revoked(_platform().redis)
     return response
@@ -65,7 +66,7 @@ def admin_post(rule: str, summary: str, fields: Mapping[str, Any], required: Seq
 
         view.__name__ = f"admin_{command.__name__}"
         described = operation(summary, {200: answer or ANY_OBJECT}, roles=ADMIN,
-                              params=() if secret else (IDEMPOTENCY,),
+                              params=(IDEMPOTENCY,),
                               body={"application/json": obj(fields, required=required, additionalProperties=False)},
                               body_required=bool(required))
         blueprint.add_url_rule(f"/admin/{rule}", view.__name__, described(require_login(ADMIN)(view)),

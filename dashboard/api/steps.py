@@ -93,8 +93,10 @@ class Body:
         return value
 
 
-def _write(run: Callable[[UnitOfWork, Actor, Body], tuple[int, dict[str, Any]]]) -> Response:
-    """Run one write in its unit of work, once per idempotency key."""
+def _write(run: Callable[[UnitOfWork, Actor, Body], tuple[int, dict[str, Any]]],
+           kept_as: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Response:
+    """Run one write in its unit of work, once per idempotency key. ``kept_as``: what of the
+    answer a repeat gets back (a secret shown once is not kept: ``admin.without_secret``)."""
     actor = current_actor()
     assert actor is not None  # require_login
     key = request.headers.get(IDEMPOTENCY_HEADER)
@@ -108,7 +110,8 @@ def _write(run: Callable[[UnitOfWork, Actor, Body], tuple[int, dict[str, Any]]])
             if kept is None:
                 status, answer = run(uow, actor, body)
                 if key is not None:
-                    idempotency.remember(uow, owner, key, print_, idempotency.Answer(status, answer), utcnow())
+                    idempotency.remember(uow, owner, key, print_,
+                                         idempotency.Answer(status, kept_as(answer) if kept_as else answer), utcnow())
     except IntegrityError:
         if key is None:
             raise

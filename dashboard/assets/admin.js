@@ -90,7 +90,7 @@
         return;
       }
       message(answer.json.message || cfg.text.saved, false);
-      if (answer.json.once) { showOnce(answer.json.once, cfg); }
+      if (answer.json.once && answer.json.once.value) { showOnce(answer.json.once, cfg); }  // a repeat: not again
       if (source.tagName === "FORM") { source.reset(); }
       refresh();
     }).catch(function (err) {

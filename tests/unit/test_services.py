@@ -161,7 +161,7 @@ def test_allowed_steps_are_exactly_the_steps_the_domain_takes(followup_world: Fo
     assert offered[("at_the_branch", "branch_officer")] == ["pass_down", "return", "accept", "contact",
                                                             "request_extension"]
     assert offered[("reported", "dispatcher")] == ["approve", "send_back", "merge"]
-    assert offered[("extension_pending", "admin")] == ["report", "decide_extension", "merge"]
+    assert offered[("extension_pending", "admin")] == ["report", "decide_extension", "merge", "rehome"]
     assert offered[("replied", "inspector")] == []  # level 1: the citizen's answer closes it
     assert offered[("replied_level_3", "inspector")] == ["close"]
     assert offered[("merged", "dispatcher")] == ["unmerge"]
