@@ -31,6 +31,7 @@ from dashboard.redis_link import connect, message_queue
 from feeds import connectors
 from layouts import home, shell
 from layouts.i18n import gettext
+from layouts.live import early_snapshot_script
 from settings import Settings
 from tickets import alerts, bulletin, housekeeping, sla
 from tickets.bootstrap import Domain, bootstrap
@@ -278,6 +279,8 @@ def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWo
         suppress_callback_exceptions=True,
     )
     _serve_partial_plotly(server)
+    # First in <head>: a wall asks for its snapshot before its scripts have loaded (layouts/live.py).
+    app.index_string = app.index_string.replace("<head>", "<head>\n        " + early_snapshot_script(), 1)
     app.layout = shell.layout
     ctx = ScreenServices(settings, factory, live_state)
     router.register(app, screens, ctx)
