@@ -145,12 +145,15 @@ def map_document(data: MapContent, lang: str, *, panel: bool = False) -> str:
 
 
 def wall_panel(lang: str, document: str) -> html.Div:
-    """The wall's live map: heat of the last 24 hours, updated by push (assets/map_live.js)."""
+    """The wall's live map: heat of the last 24 hours, updated by push (assets/map_live.js).
+    The document waits in ``data-document``: the wall's script puts it into the frame after the
+    frame that shows the first numbers (parsing it and drawing the city takes the main thread
+    for a few hundred ms, which the numbers used to wait for)."""
     return html.Div(
         [
             html.H2(gettext("Heat map, last 24 hours (live)", lang)),
-            html.Iframe(id="wall-map", srcDoc=document, className="map-frame",
-                        title=gettext("Request heat map", lang)),
+            html.Iframe(id="wall-map", className="map-frame", title=gettext("Request heat map", lang),
+                        **{"data-document": document}),
         ],
         className="panel panel-map",
     )

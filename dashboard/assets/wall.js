@@ -562,7 +562,21 @@
         state.flowY[ch] = s.flow.map(function (f) { return f.counts[ch] || 0; });
       });
       buildFlow();
+      window.requestAnimationFrame(function () { setTimeout(loadMap, 0); }); // after this frame
     }
+
+    // The live map's document (layouts/map.py wall_panel) goes into its frame once the first
+    // numbers are on screen (or after MAP_LATEST_MS without a snapshot): its ~250 KB of folium
+    // script and the city's drawing held the main thread before the numbers could show.
+    var MAP_LATEST_MS = 3000;
+    function loadMap() {
+      var frame = document.getElementById("wall-map");
+      var doc = frame && frame.getAttribute("data-document");
+      if (!doc) { return; }
+      frame.removeAttribute("data-document");
+      frame.srcdoc = doc;
+    }
+    setTimeout(loadMap, MAP_LATEST_MS);
 
     // What one round of messages changed; written once, by write().
     function touched() {

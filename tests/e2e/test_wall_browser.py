@@ -123,8 +123,9 @@ def test_wall_requests_nothing_outside_the_platform(browser: Any, served_platfor
                if not u.startswith(served_platform.base_url) and not u.startswith(("data:", "blob:"))]
     assert requests, "the page made no requests at all"
     assert outside == []
-    # The wall draws no Plotly chart: plotly.js (0.4 MB compressed) is not loaded.
-    assert not [u for u in requests if "plotly" in u or "async-graph" in u], requests
+    # The wall draws no Plotly chart and no grid: plotly.js (0.4 MB compressed) and dash-ag-grid
+    # (0.36 MB) are not loaded.
+    assert not [u for u in requests if "plotly" in u or "async-graph" in u or "/dash_ag_grid/" in u], requests
     page.close()
 
 
