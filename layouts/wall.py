@@ -185,7 +185,7 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets
                             map_screen.wall_panel(lang, map_document),
                             html.Div(
                                 [
-                                    html.Div([html.H2(gettext("Ticket flow, last two hours (per minute, by channel)",
+                                    html.Div([html.H2(gettext("Tickets per minute, last two hours",
                                                               lang)), flow_legend(lang)], className="flow-head"),
                                     # Empty: assets/wall.js draws the chart (an SVG) and keeps it current.
                                     html.Div(id="wall-flow", className="wall-flow-graph"),
