@@ -473,7 +473,8 @@
       box.appendChild(svg);
       var font = flow.font = parseFloat(window.getComputedStyle(svg).fontSize) || 14;
       flow.width = width;
-      flow.padL = font * 3.0; flow.padR = font * 0.6; flow.padT = font * 0.75;
+      // padR: room for the last x label, centred on a minute near the right edge.
+      flow.padL = font * 3.0; flow.padR = font * 1.6; flow.padT = font * 0.75;
       var plotW = width - flow.padL - flow.padR;
       var plotH = flow.plotH = Math.max(10, height - flow.padT - font * 1.8);
       flow.step = plotW / state.windowSize;
@@ -484,7 +485,7 @@
       var plot = svgEl("svg", {x: flow.padL, y: flow.padT, width: plotW, height: plotH, "class": "flow-plot"}, svg);
       flow.shift = svgEl("g", {}, plot);
       flow.bars = svgEl("g", {"class": "flow-bars", "shape-rendering": "crispEdges"}, flow.shift);
-      var under = svgEl("svg", {x: flow.padL - font * 2, y: flow.padT + plotH, width: plotW + font * 2.5,
+      var under = svgEl("svg", {x: flow.padL - font * 2, y: flow.padT + plotH, width: plotW + font * 2 + flow.padR,
                                 height: font * 1.8}, svg);
       var inner = svgEl("g", {transform: "translate(" + font * 2 + ",0)"}, under);
       flow.labels = svgEl("g", {"class": "flow-xlabels"}, inner);

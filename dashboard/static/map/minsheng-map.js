@@ -277,13 +277,17 @@
     var items = Object.keys(M.markers).map(function (id) {
       var marker = M.markers[id], icon = marker.getElement();
       var label = icon && icon.querySelector(".ms-alert-label");
+      // Every label shown, to be measured (one grouped last time has no size while hidden).
+      if (label) { icon.classList.remove("ms-alert-grouped"); }
       return label ? {icon: icon, label: label, alert: marker.alert, more: label.querySelector(".ms-alert-more")} : null;
     }).filter(Boolean).sort(pressing);
     if (!items.length) { return; }
     var box = M.map.getContainer().getBoundingClientRect();
-    var names = Array.prototype.map.call(document.querySelectorAll(".ms-label-district"), function (n) {
-      return n.getBoundingClientRect();
-    });
+    // What a label must not hide: the districts' names, the legend and the map's controls.
+    var names = Array.prototype.map.call(
+      document.querySelectorAll(".ms-label-district, .ms-legend, .leaflet-control"), function (n) {
+        return n.getBoundingClientRect();
+      }).filter(function (r) { return r.width > 0; });
     items.forEach(function (it) {
       var r = it.icon.getBoundingClientRect();
       it.x = r.left; it.y = r.top;
@@ -297,7 +301,7 @@
       if (leader) { leader.members += 1; it.leader = leader; } else { it.members = 0; leaders.push(it); }
     });
     var badge = M.scale * 22; // room for "+N"
-    var placed = [];
+    var placed = [], shown = [];
     leaders.forEach(function (l) {
       var w = l.w + (l.members ? badge : 0);
       var spots = PLACES.map(function (p) {
@@ -307,10 +311,19 @@
       });
       var inside = function (s) { return s.rect.left >= box.left && s.rect.right <= box.right && s.rect.top >= box.top && s.rect.bottom <= box.bottom; };
       var spot = spots.filter(function (s) { return inside(s) && !overlaps(s.rect, placed) && !overlaps(s.rect, names); })[0] ||
-        spots.filter(function (s) { return inside(s) && !overlaps(s.rect, placed); })[0] ||
-        (l.x + gap + w > box.right ? spots[1] : spots[0]);
-      l.spot = spot;
-      placed.push(spot.rect);
+        spots.filter(function (s) { return inside(s) && !overlaps(s.rect, placed); })[0];
+      if (!spot && shown.length) { // nowhere free: it joins the nearest shown label's "+N"
+        var nearest = shown.slice().sort(function (a, b) {
+          return Math.hypot(a.x - l.x, a.y - l.y) - Math.hypot(b.x - l.x, b.y - l.y);
+        })[0];
+        nearest.members += 1 + l.members;
+        l.leader = nearest;
+        items.forEach(function (it) { if (it.leader === l) { it.leader = nearest; } });
+        return;
+      }
+      l.spot = spot || (l.x + gap + w > box.right ? spots[1] : spots[0]);
+      placed.push(l.spot.rect);
+      shown.push(l);
     });
     items.forEach(function (it) {
       var leads = !it.leader, cls = leads ? it.spot.cls : "";
