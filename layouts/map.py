@@ -149,11 +149,11 @@ def wall_panel(lang: str, document: str) -> html.Div:
     The document waits in ``data-document``: the wall's script puts it into the frame after the
     frame that shows the first numbers (parsing it and drawing the city takes the main thread
     for a few hundred ms, which the numbers used to wait for)."""
+    waiting: dict[str, Any] = {"data-document": document}
     return html.Div(
         [
             html.H2(gettext("Heat map, last 24 hours (live)", lang)),
-            html.Iframe(id="wall-map", className="map-frame", title=gettext("Request heat map", lang),
-                        **{"data-document": document}),
+            html.Iframe(id="wall-map", className="map-frame", title=gettext("Request heat map", lang), **waiting),
         ],
         className="panel panel-map",
     )
