@@ -19,6 +19,7 @@
     replay     play a history into the live path at N× speed (demos, drills)
     intake     file channels: the 110 CSV export, mailbox .eml files; dead letters
     bulletin   the weekly bulletin (每周通报): make (freeze) a week, re-issue it, list, show
+    drill      演练: replay a real or simulated day into the isolated training space, served apart
 """
 from __future__ import annotations
 
@@ -212,7 +213,7 @@ def cmd_user(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from tickets import accounts
+    from tickets import accounts, walls
     from tickets.audit import cli_actor
     from tickets.uow import unit_of_work
     from tickets.models import ApiToken, Unit
@@ -232,9 +233,9 @@ def cmd_token(args: argparse.Namespace) -> int:
                     unit = session.scalar(select(Unit).where(Unit.code == args.unit))
                     if unit is None:
                         raise ValueError(f"no unit {args.unit!r}")
-                token = accounts.issue_token(session, "kiosk", label=args.label, unit=unit, by=by)
-                where = f"unit={unit.code}&" if unit is not None else ""
-                print(f"{_base_url(cfg, args.base_url)}/wall?{where}kiosk={token}")
+                screen = f"/wall?unit={unit.code}" if unit is not None else "/wall"  # /admin lists it so
+                token = accounts.issue_token(session, "kiosk", label=args.label, unit=unit, by=by, screen=screen)
+                print(_base_url(cfg, args.base_url) + walls.link(screen, token))
             elif args.action == "revoke":
                 revoked = accounts.revoke_token(session, args.id, by=by)
                 print(f"revoked token {revoked.id} ({revoked.kind}, {revoked.label or 'no label'})")
@@ -368,12 +369,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     lease (a Redis key, ``dashboard/live/leader.py``); the others stand by.
 
     Several workers may run. A worker stopped cleanly (SIGTERM, SIGINT) gives its lease up, and a
-    standing-by worker takes it at its next look (every 2.5 s, lease/4) and its duties start
-    within the second after: within 3.5 s (1.9 and 2.5 s measured). A worker killed outright (SIGKILL, a
-    lost machine) holds the lease until it runs out: the lease is 10 s, renewed every 2.5 s, so
-    it runs out 7.5-10 s after the kill, and the live path resumes on another worker within
-    13.5 s (8.2, 11.3 and 11.6 s measured: tests/integration/test_serve.py), where it stopped
-    (the outbox is in PostgreSQL, the stream and its cursor in Redis), nothing lost or doubled."""
+    standing-by worker takes it at its next look (within ``leader_renew_seconds``, 1 s). A worker
+    killed outright (SIGKILL, a lost machine) holds the lease until it runs out: the lease is
+    ``leader_lease_seconds`` (5 s), renewed every second, so it runs out 4-5 s after the kill; the
+    standing-by worker looks again the moment it does, and the live path resumes there where it
+    stopped (the outbox is in PostgreSQL, the stream and its cursor in Redis), nothing lost or
+    doubled: 4.2-4.7 s after the kill (bench/handover.py, docs/PERFORMANCE.md)."""
     from dashboard import create_platform
 
     cfg = _settings(args)
@@ -588,6 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
     from feeds import cli as intake_cli  # intake cad110 FILE, intake eml PATH, intake dead-letters
 
     intake_cli.add_commands(sub)
+
+    from dashboard.drill import cli as drill_cli  # drill --from-day DAY --speed N: the training space
+
+    drill_cli.add_commands(sub)
     return parser
 
 

@@ -46,6 +46,13 @@ class Settings:
     # 31 ms instead of 144 ms at 0.2 s (docs/PERFORMANCE.md), for 20 cheap
     # indexed queries a second.
     relay_poll_seconds: float = 0.05
+    # The background duties run in the one worker holding the leadership lease (a Redis key,
+    # dashboard/live/leader.py), renewed every leader_renew_seconds. A killed leader's duties
+    # resume on a standing-by worker when its lease runs out: 4-5 s after the kill with these
+    # values (docs/PERFORMANCE.md, issue 18). A leader that cannot renew for lease - renew
+    # seconds (a Redis failover, a stalled host) stops leading; another takes over.
+    leader_lease_seconds: float = 5.0
+    leader_renew_seconds: float = 1.0
     # How long a writer waits for a lock (the intake locks, a ticket's row) before it gives
     # up with nothing changed (503 Busy), and the longest statement (0: no limit).
     db_lock_timeout_seconds: float = 10.0
@@ -59,6 +66,9 @@ class Settings:
     demo_bureau_file: str = str(ROOT / "examples" / "jinan_bureau.yaml")
     # Deadlines policy: contact/resolve times, working hours, amber share, overrides.
     sla_policy_file: str = str(ROOT / "tickets" / "sla_policy.yaml")
+    # A new version of the rules (/admin/rules) takes effect no sooner than this after it is saved:
+    # longer than the 5 minutes in which every process re-reads the versions.
+    sla_version_lead_minutes: float = 10.0
     # Demo accounts (one per role) and the demo kiosk token, loaded by ``demo load``
     # and by ``run`` into a database without users. "" or "none": never (production).
     demo_accounts_file: str = str(ROOT / "examples" / "demo_accounts.yaml")
@@ -142,6 +152,9 @@ class Settings:
     # 12345 push: the shared HMAC secret of sources whose mapping file sets none.
     # Empty: every push is refused (401).
     hotline_secret: str = ""
+    # /admin's audit page walks the whole hash chain at most this often per process (20,000 rows
+    # take 1-3 s); in between it checks only the rows appended since (docs/PERFORMANCE.md).
+    audit_full_check_seconds: float = 600.0
     hotline_replay_window_seconds: float = 300.0
     hotline_sources_dir: str = str(ROOT / "feeds" / "sources")
     # Largest request body any intake endpoint reads (bytes); larger: 413 + dead letter.
@@ -172,6 +185,20 @@ class Settings:
     intake_refusals_per_hour: int = 60
     # Coordinate system of the 110 dispatch export (wgs84 | gcj02 | bd09).
     cad110_crs: str = "wgs84"
+    # The Socket.IO channel on Redis that a platform's processes share their pushes through.
+    # Redis's publish/subscribe ignores the database number: a second platform on the same
+    # Redis server (the training space) needs a channel of its own, or its walls hear ours.
+    live_channel: str = "flask-socketio"
+    # Drill mode (``app.py drill``, docs/DRILL.md): ``drill`` is set by that command only (the
+    # process serves the training space, every page marked 演练). Its database: "" derives one
+    # beside the real one (SQLite: training.db in drill_dir; PostgreSQL: database <name>_drill on
+    # the same server); its Redis: "" takes the real server's next database number (0 → 1).
+    # drill_dir keeps its accounts' password, its session key and its (empty) feed sources.
+    drill: bool = False
+    drill_database_url: str = ""
+    drill_redis_url: str = ""
+    drill_dir: str = str(ROOT / "data" / "drill")
+    drill_port: int = 8060
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -193,11 +220,14 @@ _ENV = {
     "language": "MINSHENG_LANGUAGE",
     "async_mode": "MINSHENG_ASYNC_MODE",
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
+    "leader_lease_seconds": "MINSHENG_LEADER_LEASE_SECONDS",
+    "leader_renew_seconds": "MINSHENG_LEADER_RENEW_SECONDS",
     "serve_worker_class": "MINSHENG_SERVE_WORKER_CLASS",
     "serve_workers": "MINSHENG_SERVE_WORKERS",
     "serve_threads": "MINSHENG_SERVE_THREADS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
     "sla_policy_file": "MINSHENG_SLA_POLICY",
+    "sla_version_lead_minutes": "MINSHENG_SLA_VERSION_LEAD_MINUTES",
     "duty_acknowledgement_minutes": "MINSHENG_DUTY_ACK_MINUTES",
     "duty_digest_threshold": "MINSHENG_DUTY_DIGEST_THRESHOLD",
     "official_sms_kinds": "MINSHENG_OFFICIAL_SMS_KINDS",
@@ -229,10 +259,16 @@ _ENV = {
     "sms_inbound_secret": "MINSHENG_SMS_INBOUND_SECRET",
     "open311_api_keys": "MINSHENG_OPEN311_API_KEYS",
     "hotline_secret": "MINSHENG_HOTLINE_SECRET",
+    "audit_full_check_seconds": "MINSHENG_AUDIT_FULL_CHECK_SECONDS",
     "hotline_sources_dir": "MINSHENG_HOTLINE_SOURCES_DIR",
     "secure_cookies": "MINSHENG_SECURE_COOKIES",
     "proxy_hops": "MINSHENG_PROXY_HOPS",
     "wall_frame_ancestors": "MINSHENG_WALL_FRAME_ANCESTORS",
+    "live_channel": "MINSHENG_LIVE_CHANNEL",
+    "drill_database_url": "MINSHENG_DRILL_DATABASE_URL",
+    "drill_redis_url": "MINSHENG_DRILL_REDIS_URL",
+    "drill_dir": "MINSHENG_DRILL_DIR",
+    "drill_port": "MINSHENG_DRILL_PORT",
 }
 
 

@@ -10,6 +10,8 @@ from commit to the frame carrying that ticket's "received" event.
     python bench/live_push.py --clients 50 --rate 50 --tickets 1000
     python bench/live_push.py --backend real --server serve --workers 2 --threads 100
                               # production: app.py serve (gunicorn gthread) + app.py worker
+    python bench/live_push.py --backend real --server serve --clients 500 --rate 20 --tickets 1200
+                              # 500 screens (issue 18, item 6): also memory per connection
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import socketio  # noqa: E402
 
+from bench.processes import rss_bytes  # noqa: E402
 from tests.helpers import new_request, submit  # noqa: E402
 from tests.servers import PlatformProcess, demo_kiosk_token  # noqa: E402
 from tickets.bootstrap import session_factory  # noqa: E402
@@ -111,7 +114,11 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         platform.start()
     try:
         factory = session_factory(platform.database_url)
+        web_pids = [platform.proc.pid] if platform.proc is not None else []
+        rss_before = rss_bytes(web_pids)
         receivers = [Receiver(platform.base_url) for _ in range(clients)]
+        time.sleep(1.0)  # the connections settled (rooms joined, snapshots sent)
+        rss_connected = rss_bytes(web_pids)
         committed: dict[str, float] = {}
         started = time.perf_counter()
         for i in range(tickets):
@@ -144,6 +151,9 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
             "max_ms": round(max(latencies), 1),
             "commits_per_s": round(tickets / send_seconds, 1),
             "deliveries_per_s": round(len(latencies) / send_seconds, 1),
+            # The web processes' resident memory with the screens connected, less before: per screen.
+            "web_rss_mb": round(rss_connected / 2**20, 1),
+            "kb_per_connection": round((rss_connected - rss_before) / 1024 / max(1, clients), 1),
         }
         for r in receivers:
             r.sio.disconnect()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 import settings as settings_module
 from callbacks.screen import Screens
 from dashboard import api, auth, i18n, intake_forms, login, open311, push, running, security, track
+from dashboard.drill import marking as drill_marking
 from dashboard.live.aggregator import LiveAggregator
 from dashboard.live.leader import Leadership
 from dashboard.live.relay import OutboxRelay
@@ -82,6 +83,8 @@ class Platform:
         # Every process drops its own sockets whose login or kiosk token was revoked.
         self.start_background("socket-grants", lambda stop: auth.run_socket_sweeper(
             self.server, push.drop(self.socketio), stop))
+        self.start_background("grant-revocations", lambda stop: auth.run_revocation_listener(
+            self.server, self.redis, stop))
         # Every process re-reads the admin-loaded working calendar (and a changed SLA policy).
         self.start_background("calendar-refresh", lambda stop: sla.refresh_loop(self.factory, stop))
 
@@ -164,14 +167,15 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
         )
     security.trust_proxies(server, settings.proxy_hops)  # after SocketIO wrapped it: outermost
     rooms = push.ScopeRooms(factory)
-    leadership = Leadership(client, campaign=role != "web")
+    leadership = Leadership(client, settings.leader_lease_seconds, settings.leader_renew_seconds,
+                            campaign=role != "web")
     # This process's screens: the sockets the gate admitted (dashboard/auth.py).
     listeners = push.Listeners(client, leadership.token, lambda: len(server.extensions[auth.EXTENSION].sockets))
     if role != "worker":
         push.register(socketio, rooms, listeners)
     aggregator = LiveAggregator(
         factory, client, settings.tz, publish=push.publisher(socketio, rooms), heartbeat_seconds=5.0,
-        listening=listeners.any,
+        listening=listeners.any, fence=leadership.holds,
     )
     aggregator.ranking = RankingPolicy.from_settings(settings)
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)
@@ -193,6 +197,8 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
         listeners=listeners,
     )
     server.extensions[running.EXTENSION] = platform
+    if settings.drill:  # the training space (app.py drill): every page marked 演练
+        drill_marking.init_app(server)
     api.errors.init_app(server)  # JSON bodies' depth, a database outage a 503 (every path)
     auth.init_app(server, factory, SCREENS)  # the gate: who may see which screen, API and socket
     security.init_app(server, settings)  # cookies, CSRF, headers

@@ -59,6 +59,9 @@ PUBLIC_PATHS = frozenset({"/login", "/logout", "/_favicon.ico", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/", "/assets/", "/_dash-component-suites/", "/socket.io/")
 CACHE_SECONDS = 3.0
 SWEEP_SECONDS = 5.0
+# A revocation (an admin ended a login, deactivated an account, revoked a kiosk link) is
+# published here; every web process forgets its cached grants and sweeps its sockets at once.
+REVOKED_CHANNEL = "ms:grants:revoked"
 SESSION_LOGIN = "login"  # the login session's key (tickets.accounts.start_login)
 SESSION_KIOSK = "kiosk_token_id"
 _PUBLIC_ATTR = "_minsheng_public"
@@ -80,6 +83,9 @@ class AuthState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     sockets: dict[str, str] = field(default_factory=dict)  # sid -> grant, this process's sockets
     sockets_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when a grant was revoked (here, or in another process: REVOKED_CHANNEL): sweep now.
+    sweep_now: threading.Event = field(default_factory=threading.Event)
+    stamped: dict[int, float] = field(default_factory=dict)  # kiosk token id -> when its socket last stamped it
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         now = self.clock()
@@ -411,7 +417,21 @@ def admit_socket(sid: str, auth: Any = None) -> Actor | None:
     if actor is not None:
         with state().sockets_lock:
             state().sockets[sid] = actor.extra.get("grant", "")
+        if actor.role == KIOSK_ROLE and actor.extra.get("token_id", "").isdigit():
+            _stamp_wall(int(actor.extra["token_id"]))
     return actor
+
+
+def _stamp_wall(token_id: int) -> None:
+    """A wall connected: its kiosk link's ``last_used_at`` (/admin's "last connected"), at most
+    once per ``accounts.LAST_USED_RESOLUTION`` per process, and never waiting for a writer."""
+    now = state().clock()
+    with state().sockets_lock:
+        last = state().stamped.get(token_id)
+        if last is not None and now - last < accounts.LAST_USED_RESOLUTION.total_seconds():
+            return
+        state().stamped[token_id] = now
+    accounts.record_use(state().factory, token_id, utcnow())
 
 
 def forget_socket(sid: str) -> None:
@@ -444,8 +464,53 @@ def sweep_sockets(server: Flask, disconnect: Callable[[str], None]) -> list[str]
 
 
 def run_socket_sweeper(server: Flask, disconnect: Callable[[str], None], stop: threading.Event) -> None:
-    while not stop.wait(SWEEP_SECONDS):
+    """Every ``SWEEP_SECONDS``, and at once when a revocation is announced (:func:`grants_revoked`)."""
+    auth_state: AuthState = server.extensions[EXTENSION]
+    while not stop.is_set():
+        deadline = time.monotonic() + SWEEP_SECONDS
+        while not stop.is_set() and not auth_state.sweep_now.is_set() and time.monotonic() < deadline:
+            auth_state.sweep_now.wait(0.5)
+        if stop.is_set():
+            return
+        if auth_state.sweep_now.is_set():
+            auth_state.sweep_now.clear()
+            auth_state.forget()  # the cached "still live" answers are what was revoked
         try:
             sweep_sockets(server, disconnect)
         except Exception:  # the database may be briefly away; try again next round
             log.exception("socket sweep failed")
+
+
+def grants_revoked(client: Any) -> None:
+    """A login or token was just revoked (committed): this process forgets its cached grants and
+    sweeps its sockets now, and tells the other processes through Redis (``client``); if Redis
+    is away they find out at their next sweep (``SWEEP_SECONDS`` + ``CACHE_SECONDS``)."""
+    state().forget()
+    state().sweep_now.set()
+    try:
+        client.publish(REVOKED_CHANNEL, "1")
+    except Exception:
+        log.warning("could not announce a revocation on Redis; other processes sweep within %ss", SWEEP_SECONDS)
+
+
+def run_revocation_listener(server: Flask, client: Any, stop: threading.Event) -> None:
+    """Every web process: act on the revocations other processes announce (:func:`grants_revoked`)."""
+    auth_state: AuthState = server.extensions[EXTENSION]
+    while not stop.is_set():
+        pubsub = None
+        try:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(REVOKED_CHANNEL)
+            while not stop.is_set():
+                if pubsub.get_message(timeout=1.0) is not None:
+                    auth_state.forget()
+                    auth_state.sweep_now.set()
+        except Exception:  # Redis away: the periodic sweep still runs; listen again shortly
+            log.debug("revocation listener lost Redis", exc_info=True)
+            stop.wait(2.0)
+        finally:
+            if pubsub is not None:
+                try:
+                    pubsub.close()
+                except Exception:
+                    pass

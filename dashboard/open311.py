@@ -34,6 +34,7 @@ from dashboard.intake_forms import read_body, refuse_unauthenticated
 from feeds import open311 as o311
 from feeds.common import hand_in
 from feeds.dead_letters import FieldError, Rejected, reject
+from tickets import feedkeys
 from tickets.uow import unit_of_work
 from tickets.models import IntakeRecord, Ticket, could_be, utcnow
 
@@ -162,12 +163,17 @@ def post_request(fmt: str) -> Response:
     form = list(request.form.items(multi=True))
     raw_text = o311.redacted_form(form)
     first = {k: v for k, v in reversed(form)}
-    try:
-        label = o311.check_key(settings.open311_api_keys, first.get("api_key"))
-    except o311.Open311Error as refused:  # nobody vouched for it: its first 4 KB are kept
+    now = utcnow()
+    given = first.get("api_key")
+    with platform.factory() as session:  # its accepted keys (feed_keys), else the settings' hashes
+        found = feedkeys.open311_label(session, given, o311.parse_keys(settings.open311_api_keys), now) \
+            if given else None
+    if found is None:  # nobody vouched for it: its first 4 KB are kept
+        refused = o311.key_refused() if given else o311.key_required()
         _kept(endpoint, raw_text.encode("utf-8"), refused.errors)
         return _error(fmt, refused)
-    now = utcnow()
+    feedkeys.seen(platform.factory, found[0], now)
+    label = found[1]
     with unit_of_work(platform.factory) as session:
         try:
             _jurisdiction()

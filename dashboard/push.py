@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from dashboard import auth
+from dashboard.live import keys as K
 from tickets import jsontext
 from tickets.uow import UnitOfWork
 from tickets.models import Unit
@@ -60,7 +61,7 @@ NAMED_ONLY = ("ticket_id", "number")
 # Who listens: each process keeps the number of its /live sockets in this Redis hash, field =
 # the process, refreshed every LISTENERS_SECONDS; the leader's aggregator builds and emits no
 # frame while the sum is zero (no screen connected: nothing to push).
-LISTENERS_KEY = "ms:live:listeners"
+LISTENERS_KEY = K.LISTENERS
 LISTENERS_SECONDS = 5.0
 
 

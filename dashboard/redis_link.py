@@ -73,6 +73,6 @@ def message_queue(settings: Settings, *, write_only: bool) -> dict[str, Any]:
     if url.startswith(SENTINEL_SCHEME):
         import socketio
 
-        return {"message_queue": url,
-                "client_manager": socketio.RedisManager(url, channel="flask-socketio", write_only=write_only)}
-    return {"message_queue": url}
+        return {"message_queue": url, "client_manager": socketio.RedisManager(
+            url, channel=settings.live_channel, write_only=write_only)}
+    return {"message_queue": url, "channel": settings.live_channel}

@@ -9,6 +9,7 @@ callbacks from here. How to add a screen: docs/SCREENS.md.
 """
 from __future__ import annotations
 
+from callbacks import admin as admin_callbacks
 from callbacks import bulletin as bulletin_callbacks
 from callbacks import desk as desk_callbacks
 from callbacks import dispatch as dispatch_callbacks
@@ -18,7 +19,7 @@ from callbacks import map as map_callbacks
 from callbacks import ticket as ticket_callbacks
 from callbacks import wall as wall_callbacks
 from callbacks.screen import Screen, Screens
-from layouts import bulletin, desk, dispatch, duty, home, ticket, wall_screens
+from layouts import admin, bulletin, desk, dispatch, duty, home, ticket, wall_screens
 from layouts import map as map_layout
 from layouts.i18n import N_
 
@@ -37,5 +38,7 @@ SCREENS = Screens((
     Screen("/wall", wall_screens.layout, wall_callbacks, kiosk=True, title=N_("Command centre wall")),
     # A wall too: the command centre puts the full-screen map on a screen of its own.
     Screen("/map", map_layout.layout, map_callbacks, kiosk=True, title=N_("Heat map")),
+    Screen("/admin", admin.layout, admin_callbacks, roles=frozenset({"admin", "supervisor"}), items=True,
+           title=N_("Platform office")),
 ))
 

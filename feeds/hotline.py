@@ -185,7 +185,22 @@ def sign(secret: str, timestamp: str | int, body: bytes) -> str:
 def verify(secret: str | None, headers: Any, body: bytes, window: float, now: float | None = None,
            ) -> FieldError | None:
     """None if the request is authentic and fresh; else which header is wrong and why."""
-    if not secret:
+    return verify_any([secret] if secret else [], headers, body, window, now)[1]
+
+
+def verify_any(secrets: list[str], headers: Any, body: bytes, window: float, now: float | None = None,
+               ) -> tuple[int | None, FieldError | None]:
+    """(the index of the secret that signed the request, None) if it is authentic and fresh under
+    one of ``secrets`` (a key and, during a rotation's overlap, the one before it); else
+    (None, which header is wrong and why)."""
+    problem = _verify_all(secrets, headers, body, window, now)
+    if isinstance(problem, int):
+        return problem, None
+    return None, problem
+
+
+def _verify_all(secrets: list[str], headers: Any, body: bytes, window: float, now: float | None) -> int | FieldError:
+    if not secrets:
         return FieldError(SIGNATURE_HEADER, "no shared secret is configured for this source; "
                                             "every push is refused until one is (MINSHENG_HOTLINE_SECRET)")
     stamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
@@ -204,11 +219,14 @@ def verify(secret: str | None, headers: Any, body: bytes, window: float, now: fl
         return FieldError(SIGNATURE_HEADER, "header missing: sha256=<hex HMAC-SHA256 of '<timestamp>.<body>'>")
     if not given.startswith("sha256=") or not re.fullmatch(r"[0-9a-fA-F]{64}", given[7:]):
         return FieldError(SIGNATURE_HEADER, "must be sha256= followed by 64 hex digits")
-    expected = sign(secret, stamp, body)
-    if not hmac.compare_digest(expected.lower(), given.lower()):
+    matched = None
+    for index, secret in enumerate(secrets):  # each compared in full: no timing says which one
+        if hmac.compare_digest(sign(secret, stamp, body).lower(), given.lower()) and matched is None:
+            matched = index
+    if matched is None:
         return FieldError(SIGNATURE_HEADER, "does not match: HMAC-SHA256 of '<X-Timestamp>.<body>' with the "
                                             "shared secret differs (wrong secret, or the body was changed)")
-    return None
+    return matched
 
 
 # --------------------------------------------------------------- orders

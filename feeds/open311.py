@@ -158,12 +158,20 @@ def parse_keys(setting: str) -> dict[str, str]:
 def check_key(setting: str, given: str | None) -> str:
     """The key's label, or :class:`Open311Error` 403."""
     if not given:
-        raise Open311Error(403, [], [FieldError("api_key", "is required to submit a request")])
+        raise key_required()
     digest = key_hash(given)
     for known, label in parse_keys(setting).items():
         if hmac.compare_digest(known, digest):
             return label
-    raise Open311Error(403, [], [FieldError("api_key", "is invalid (not a key of this endpoint)")])
+    raise key_refused()
+
+
+def key_required() -> Open311Error:
+    return Open311Error(403, [], [FieldError("api_key", "is required to submit a request")])
+
+
+def key_refused() -> Open311Error:
+    return Open311Error(403, [], [FieldError("api_key", "is invalid (not a key of this endpoint)")])
 
 
 def redacted_form(items: list[tuple[str, str]]) -> str:

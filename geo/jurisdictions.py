@@ -314,6 +314,30 @@ _routing: JurisdictionSet | None = None
 _configured: tuple[Path, ...] | None = None
 
 
+def load_text(text: str, name: str, known_unit_codes: Collection[str] | None = None,
+              validate: bool = True) -> JurisdictionSet:
+    """:func:`load_jurisdictions` on a file's text (an upload), the report naming it ``name``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / (Path(name).name or "upload.geojson")
+        path.write_text(text, encoding="utf-8")
+        found = load_jurisdictions(path, known_unit_codes, validate=validate)
+    found.report.sources = [name]
+    for i, p in enumerate(found.report.problems):
+        if str(path) in p.message:
+            found.report.problems[i] = Problem(p.kind, p.message.replace(str(path), name), p.units, p.area_km2, p.at,
+                                               p.severity)
+    return found
+
+
+def use_for_routing(found: JurisdictionSet | None) -> None:
+    """Route by ``found`` from now on (an applied upload); None: back to the configured files."""
+    global _routing
+    with _lock:
+        _routing = found
+
+
 def configure_routing(paths: Sequence[Path | str] | None) -> None:
     """Use these files for ``station_at`` (None: back to the config / shipped default)."""
     global _routing, _configured

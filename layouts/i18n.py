@@ -120,7 +120,8 @@ ADMIN_WARNINGS: dict[str, str] = {
     "calendar_year_unknown": N_(
         "The official holiday schedule for %(year)s (the State Council's notice) is not loaded, so deadlines"
         " in %(year)s count Monday to Friday as working days. Enter the notice's holidays and make-up working"
-        " days in a file like examples/calendar_2027.yaml and load it: python app.py calendar load FILE"),
+        " days on the platform office's working calendar page (/admin/calendar), or load a file like"
+        " examples/calendar_2027.yaml: python app.py calendar load FILE"),
 }
 
 

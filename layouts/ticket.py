@@ -25,6 +25,7 @@ EVENT_TEXT = {
     "redo": N_("Redone"), "return": N_("Returned"), "request_extension": N_("Extension asked for"),
     "extension_decided": N_("Extension decided"), "merge": N_("Merged into another ticket"),
     "unmerge": N_("Unmerged"), "record_merged": N_("A duplicate record merged in"),
+    "rehome": N_("Moved to another unit"),
     "supervision_order": N_("Supervision order"), "reminder_letter": N_("Reminder letter"),
     "escalated": N_("Escalated"), "follow_up_answered": N_("Citizen answered the follow-up"),
     "follow_up_phone_task": N_("Phone follow-up task"), "follow_up_needs_person": N_("Follow-up needs a person"),

@@ -300,6 +300,16 @@ def fresh_sla_state() -> Iterator[None]:
     sla.reset_policy()
 
 
+@pytest.fixture(autouse=True)
+def no_rule_versions_left() -> Iterator[None]:
+    """Versions of the deadline rules a test's platform stored and read into this process belong
+    to that test's database: none is left for the next test (a check of one tuple)."""
+    yield
+    from tickets import sla
+
+    sla.forget_rule_versions()
+
+
 # ================================================================ the platform in-process
 @pytest.fixture
 def jinan_platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
@@ -405,6 +415,30 @@ def served_embedded_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="module")
+def admin_platform(postgres_server: PostgresServer, redis_server: RedisServer) -> Iterator[PlatformProcess]:
+    """``app.py run`` on a fresh PostgreSQL database and an emptied Redis with the demo accounts,
+    one per test module: the /admin pages' browser tests share it (a start is ~10 s)."""
+    import redis
+
+    if not redis_server.running:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    name = f"admin_{uuid.uuid4().hex[:16]}"
+    proc = PlatformProcess(postgres_server.create_database(name), redis_server.url,
+                           env={"MINSHENG_HOTLINE_SECRET": "test-hotline-secret",
+                                "MINSHENG_AUDIT_FULL_CHECK_SECONDS": "0"})  # an edited past row shows at once
+    try:
+        yield proc.start(timeout=120)
+    finally:
+        proc.stop()
+        postgres_server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -265,6 +265,19 @@ def log_in(client: Any, username: str, password: str, next_url: str | None = Non
     return client.post("/login", data=form, headers=headers)
 
 
+def browser_login(browser: Any, base_url: str, username: str, password: str = "minsheng-demo",
+                  next_path: str = "/") -> Any:
+    """A new page of its own (its own cookies) at 1920×1080, logged in as ``username`` (the demo
+    accounts' published password by default), on the page after the login."""
+    page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    page.goto(f"{base_url}/login?next={next_path}")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
 def csrf_headers(client: Any) -> dict[str, str]:
     """What a page's script sends with a write authorised by its session cookie: the session's
     CSRF token, from the cookie the platform set (dashboard/security.py)."""

@@ -512,8 +512,9 @@ def _kill_orphan_redis(tmp: Path) -> None:
 class RedisServer(_Server):
     """A foreground ``redis-server`` on a private port, no persistence."""
 
-    def __init__(self, start_timeout: float = 20.0) -> None:
+    def __init__(self, start_timeout: float = 20.0, extra_args: list[str] | None = None) -> None:
         self.start_timeout = start_timeout
+        self.extra_args = extra_args or []  # e.g. ["--replicaof", "127.0.0.1", "<port>"]
         self.port: int | None = None
         self.tmpdir: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -572,13 +573,17 @@ class RedisServer(_Server):
         self.startup_seconds = time.monotonic() - t0
         return self
 
-    def _spawn(self, binary: str) -> None:
+    def _args(self, binary: str) -> list[str]:
         assert self.tmpdir is not None and self.port is not None
-        args = [
+        return [
             binary, "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no",  # no persistence: restart == empty
-            "--daemonize", "no", "--dir", str(self.tmpdir),
+            "--daemonize", "no", "--dir", str(self.tmpdir), *self.extra_args,
         ]
+
+    def _spawn(self, binary: str) -> None:
+        assert self.tmpdir is not None and self.port is not None
+        args = self._args(binary)
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -629,6 +634,12 @@ class RedisServer(_Server):
         self._terminate()
         self._cleanup_dir()
 
+    def kill(self) -> None:
+        """SIGKILL, as a lost host (its port and files stay until ``stop()``)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
     def pause(self) -> None:
         """Stop the server but keep its port, for an outage test: ``start()`` brings it back there."""
         self._terminate()
@@ -643,6 +654,115 @@ class RedisServer(_Server):
             return self.start()
         self._terminate()
         return self.start()
+
+
+SENTINEL_CONF = ROOT / "deploy" / "redis" / "sentinel.conf"
+
+
+class SentinelServer(RedisServer):
+    """A Redis Sentinel (``redis-server <conf> --sentinel``: Debian's redis-server binary, which is
+    what the redis-sentinel package runs) on a private port, with the shipped
+    deploy/redis/sentinel.conf adapted as a test machine must: its port, address, files, the
+    primary it watches (no password here) and ``down_after_ms``. It rewrites its copy of the
+    file as it learns (replicas, other Sentinels, failovers)."""
+
+    def __init__(self, primary_port: int, *, down_after_ms: int = 1000) -> None:
+        super().__init__()
+        self.primary_port = primary_port
+        self.down_after_ms = down_after_ms
+        self.name = "minsheng"
+
+    def _args(self, binary: str) -> list[str]:
+        assert self.tmpdir is not None and self.port is not None
+        text = SENTINEL_CONF.read_text(encoding="utf-8")
+        monitor = re.search(r"^sentinel monitor (\S+) \S+ \d+ (\d+)$", text, re.M)
+        assert monitor, f"{SENTINEL_CONF} monitors no primary"
+        self.name = monitor.group(1)
+        for old, new in (
+                ("port 26379", f"port {self.port}"), ("bind 0.0.0.0", "bind 127.0.0.1"),
+                ("supervised systemd", "supervised no"),
+                ("pidfile /run/sentinel/redis-sentinel.pid", f"pidfile {self.tmpdir}/sentinel.pid"),
+                ("logfile /var/log/redis/redis-sentinel.log", 'logfile ""'),
+                ("dir /var/lib/redis", f"dir {self.tmpdir}"),
+                (monitor.group(0), f"sentinel monitor {self.name} 127.0.0.1 {self.primary_port} {monitor.group(2)}"),
+                (f"sentinel auth-pass {self.name} <the Redis servers' requirepass>", ""),
+                (f"sentinel down-after-milliseconds {self.name} 5000",
+                 f"sentinel down-after-milliseconds {self.name} {self.down_after_ms}")):
+            assert re.search(f"^{re.escape(old)}$", text, re.M), f"{SENTINEL_CONF} no longer has {old!r}"
+            text = re.sub(f"^{re.escape(old)}$", lambda _m, new=new: new, text, flags=re.M)
+        conf = self.tmpdir / "sentinel.conf"
+        conf.write_text(text, encoding="utf-8")
+        return [binary, str(conf), "--sentinel"]
+
+    def primary(self) -> int:
+        """The port of the server this Sentinel names as the primary now."""
+        import redis
+
+        client = redis.Redis(port=self.port, decode_responses=True, socket_timeout=2)
+        try:
+            _host, port = client.sentinel_get_master_addr_by_name(self.name)
+            return int(port)
+        finally:
+            client.close()
+
+
+class SentinelRedis:
+    """Redis as a bureau runs it with Sentinel (deploy/redis/sentinel.conf): a primary, a replica
+    of it, and ``sentinels`` Sentinels watching them under ``name`` (a majority must agree the
+    primary is down), all on private ports; ``url`` is the platform's ``redis+sentinel://``."""
+
+    def __init__(self, sentinels: int = 3, down_after_ms: int = 1000) -> None:
+        self.name = "minsheng"  # as deploy/redis/sentinel.conf names it (SentinelServer reads it)
+        self.count = sentinels
+        self.down_after_ms = down_after_ms
+        self.primary = RedisServer()
+        self.replica: RedisServer | None = None
+        self.sentinels: list[SentinelServer] = []
+
+    def start(self) -> "SentinelRedis":
+        try:
+            self.primary.start()
+            assert self.primary.port is not None
+            self.replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", str(self.primary.port)]).start()
+            for _ in range(self.count):
+                self.sentinels.append(SentinelServer(self.primary.port, down_after_ms=self.down_after_ms).start())
+            self.name = self.sentinels[0].name
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def url(self) -> str:
+        return "redis+sentinel://" + ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels) + f"/0/{self.name}"
+
+    def servers(self) -> list[RedisServer]:
+        return [s for s in (self.primary, self.replica) if s is not None]
+
+    def ready_for_failover(self) -> bool:
+        """Every Sentinel knows the replica and the other Sentinels (they find each other
+        through the primary every 2 s): only then can a majority agree on a failover."""
+        import redis
+
+        for sentinel in self.sentinels:
+            client = redis.Redis(port=sentinel.port, decode_responses=True, socket_timeout=2)
+            try:
+                if (len(client.sentinel_slaves(self.name)) < 1
+                        or len(client.sentinel_sentinels(self.name)) < self.count - 1):
+                    return False
+            finally:
+                client.close()
+        return True
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, *self.servers()]:
+            server.stop()
+
+    def __enter__(self) -> "SentinelRedis":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 # --------------------------------------------------------------------------- Chromium
@@ -692,9 +812,13 @@ class AppProcess:
         return self.log_path.read_text(errors="replace")[-6000:]
 
     def kill(self) -> None:
-        """SIGKILL: no clean stop."""
+        """SIGKILL, with its children (gunicorn's workers): no clean stop, as a lost host."""
         if self.proc and self.proc.poll() is None:
+            children = _children(self.proc.pid)
             self.proc.kill()
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc.wait(5)
 
     def stop(self) -> None:
@@ -704,6 +828,15 @@ class AppProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux: /proc/PID/task/*/children)."""
+    found: list[int] = []
+    for task in glob.glob(f"/proc/{pid}/task/*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(c) for c in Path(task).read_text().split()]
+    return found
 
 
 class PlatformProcess(AppProcess):

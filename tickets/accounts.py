@@ -24,8 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tickets import audit
+from tickets.administration import require_admin
+from tickets.errors import Conflict, Invalid, NotFound
 from tickets.models import ApiToken, LoginAttempt, LoginSession, Unit, User, could_be, utcnow
-from tickets.roles import ROLES
+from tickets.roles import ROLES, Actor
 from tickets.sms import normalise_phone
 from tickets.uow import write_if_free
 
@@ -41,6 +43,15 @@ PASSWORD_METHOD = "scrypt"
 # Checked against when the username is unknown, so a wrong username takes as
 # long as a wrong password and does not reveal which accounts exist.
 _DUMMY_HASH = generate_password_hash("not-a-password", method=PASSWORD_METHOD)
+
+
+class AccountRefused(Invalid):
+    """An account's value the rules refuse: a code and its parameters for the API (its message
+    in the caller's language), the English sentence for the command line (``str``)."""
+
+    def __init__(self, code: str, text: str, /, **params: Any) -> None:
+        super().__init__(code, **params)
+        self.args = (text,)
 
 
 # ------------------------------------------------------------------ passwords
@@ -71,28 +82,14 @@ def create_user(
     """A new real-name account; every problem is a ValueError saying what to fix. ``phone``: a
     mobile number for SMS escalations (``tickets.official_sms``), optional. ``by``: who creates
     it (the audit log's actor)."""
-    username, real_name = username.strip(), real_name.strip()
+    username = username.strip()
     if not USERNAME.match(username):
-        raise ValueError(f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'")
-    if not real_name or len(real_name) > 64:
-        raise ValueError("real name (实名) is required, at most 64 characters")
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; known roles: {', '.join(ROLES)}")
-    if police_number is not None:
-        police_number = police_number.strip() or None
-    if police_number is not None and not POLICE_NUMBER.match(police_number):
-        raise ValueError(f"police number (警号) {police_number!r} must be 6 digits")
-    phone = valid_phone(phone)
-    unit = session.scalar(select(Unit).where(Unit.code == unit_code))
-    if unit is None:
-        raise ValueError(f"unknown unit code {unit_code!r}; load the bureau's units first")
-    if not unit.active:
-        raise ValueError(f"unit {unit_code} ({unit.name}) is not active")
+        raise AccountRefused("username_invalid", f"username {username!r}: 2-64 letters, digits, '.', '_' or '-'",
+                             username=username[:64])
+    real_name, police_number, unit, phone = _account_fields(session, real_name, police_number, unit_code, role, phone)
     check_password_strength(password)
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
-        raise ValueError(f"username {username!r} is already taken")
-    if police_number and session.scalar(select(User.username).where(User.police_number == police_number)):
-        raise ValueError(f"police number (警号) {police_number} already belongs to another account")
+        raise AccountRefused("username_taken", f"username {username!r} is already taken", username=username)
     user = User(
         username=username, real_name=real_name, police_number=police_number, unit_id=unit.id, unit=unit,
         role=role, password_hash=hash_password(password), active=True, phone=phone,
@@ -102,6 +99,35 @@ def create_user(
     audit.record(session, by, "user_create", target=username,
                  details={"role": role, "unit": unit_code, "police_number": police_number})
     return user
+
+
+def _account_fields(session: Session, real_name: str, police_number: str | None, unit_code: str, role: str,
+                    phone: str | None, user: User | None = None) -> tuple[str, str | None, Unit, str | None]:
+    """An account's checked values (``user``: the account being edited, whose own 警号 is no clash)."""
+    real_name = real_name.strip()
+    if not real_name or len(real_name) > 64:
+        raise AccountRefused("real_name_required", "real name (实名) is required, at most 64 characters")
+    if role not in ROLES:
+        raise AccountRefused("unknown_role", f"unknown role {role!r}; known roles: {', '.join(ROLES)}", role=role[:32],
+                             known=list(ROLES))
+    if police_number is not None:
+        police_number = police_number.strip() or None
+    if police_number is not None and not POLICE_NUMBER.match(police_number):
+        raise AccountRefused("police_number_invalid", f"police number (警号) {police_number!r} must be 6 digits",
+                             police_number=police_number[:16])
+    phone = valid_phone(phone)
+    unit = session.scalar(select(Unit).where(Unit.code == unit_code))
+    if unit is None:
+        raise AccountRefused("unknown_unit", f"unknown unit code {unit_code!r}; load the bureau's units first",
+                             unit=unit_code[:32])
+    if not unit.active and (user is None or user.unit_id != unit.id):
+        raise AccountRefused("unit_inactive", f"unit {unit_code} ({unit.name}) is not active", unit=unit_code)
+    holder = session.scalar(select(User.username).where(User.police_number == police_number)) if police_number else None
+    if holder is not None and (user is None or holder != user.username):
+        raise AccountRefused("police_number_taken",
+                             f"police number (警号) {police_number} already belongs to another account",
+                             police_number=police_number)
+    return real_name, police_number, unit, phone
 
 
 def set_phone(session: Session, user: User, phone: str | None, *, by: str) -> None:
@@ -127,7 +153,8 @@ def valid_phone(phone: str | None) -> str | None:
         return None
     digits = normalise_phone(phone)
     if not 7 <= len(digits) <= 15:
-        raise ValueError(f"phone {phone!r}: a mobile number of 7 to 15 digits (e.g. 13905310000)")
+        raise AccountRefused("phone_invalid", f"phone {phone!r}: a mobile number of 7 to 15 digits (e.g. 13905310000)",
+                             phone=phone[:32])
     return digits
 
 
@@ -227,17 +254,17 @@ def token_hash(plaintext: str) -> str:
 
 
 def issue_token(session: Session, kind: TokenKind, user: User | None = None, label: str = "",
-                unit: Unit | None = None, *, by: str = "system") -> str:
+                unit: Unit | None = None, *, by: str = "system", screen: str | None = None) -> str:
     """A new token; returns the plaintext, which is not stored and cannot be shown again.
     ``unit``: a kiosk token's scope (its subtree: a branch bureau's wall); None: the city.
     ``by``: who issues it (the audit log's actor)."""
     plaintext = f"{kind}_{secrets.token_urlsafe(32)}"
-    _store_token(session, plaintext, kind, user, label, unit, by=by)
+    _store_token(session, plaintext, kind, user, label, unit, by=by, screen=screen)
     return plaintext
 
 
 def _store_token(session: Session, plaintext: str, kind: str, user: User | None, label: str,
-                 unit: Unit | None = None, *, by: str = "system") -> ApiToken:
+                 unit: Unit | None = None, *, by: str = "system", screen: str | None = None) -> ApiToken:
     if kind not in TOKEN_KINDS:
         raise ValueError(f"unknown token kind {kind!r}; one of {sorted(TOKEN_KINDS)}")
     if kind == "api" and user is None:
@@ -252,12 +279,13 @@ def _store_token(session: Session, plaintext: str, kind: str, user: User | None,
     if unit is not None and kind != "kiosk":
         raise ValueError("only a kiosk token has a unit of its own (an API token acts as its user)")
     token = ApiToken(token_hash=token_hash(plaintext), kind=kind, user=user, label=label,
-                     unit_id=unit.id if unit is not None else None)
+                     unit_id=unit.id if unit is not None else None, screen=screen)
     session.add(token)
     session.flush()
     audit.record(session, by, "kiosk_create" if kind == "kiosk" else "token_create", target=f"token {token.id}",
                  details={"kind": kind, "user": user.username if user is not None else None, "label": label,
-                          "unit": unit.code if unit is not None else None})
+                          "unit": unit.code if unit is not None else None,
+                          **({"screen": screen} if screen is not None else {})})
     return token
 
 
@@ -367,3 +395,135 @@ def demo_kiosk_token(path: Path) -> str | None:
     """The demo kiosk token's plaintext from the demo file (it is public by design)."""
     kiosk = read_demo_accounts(path).get("kiosk_token") or {}
     return kiosk.get("token")
+
+
+# ------------------------------------------------- the platform office's commands (/admin)
+# Each takes the acting admin, checks the role (tickets.administration), makes the change and
+# writes its audit row in the caller's transaction. A password they make is shown once to the
+# admin who asked and stored only as its hash.
+GENERATED_PASSWORD_BYTES = 9  # 12 URL-safe characters, 72 bits: a one-time value to pass on
+
+
+def generated_password() -> str:
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def account(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound("unknown_user", username=username[:64])
+    return user
+
+
+def _active_admins(session: Session) -> list[int]:
+    """The active admins' ids, their rows locked (PostgreSQL) so that two admins taking each
+    other's rights at once cannot both pass :func:`_keep_an_admin`."""
+    return list(session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))
+                                .order_by(User.id).with_for_update()))
+
+
+def _keep_an_admin(session: Session, user: User, what: str) -> None:
+    """Refuse to deactivate or demote the last active admin: nobody could administer the platform."""
+    if user.role == "admin" and user.active and _active_admins(session) == [user.id]:
+        raise Conflict("last_admin", username=user.username, step=what)
+
+
+def end_access(session: Session, user: User, now: datetime | None = None) -> tuple[int, int]:
+    """End every login session of ``user`` and revoke their API tokens: (sessions, tokens) ended."""
+    now = now or utcnow()
+    ended = end_logins_of(session, user, now)
+    revoked = session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                              .values(revoked_at=now))
+    return ended, int(getattr(revoked, "rowcount", 0) or 0)
+
+
+def admin_create_user(session: Session, actor: Actor, username: str, real_name: str, police_number: str | None,
+                      unit_code: str, role: str, phone: str | None = None) -> tuple[User, str]:
+    """A new account with a generated first password: (the account, the password, shown once)."""
+    require_admin(actor, "user_create")
+    password = generated_password()
+    return create_user(session, username, real_name, police_number, unit_code, role, password, phone,
+                       by=actor.name), password
+
+
+def admin_edit_user(session: Session, actor: Actor, username: str, *, real_name: str, police_number: str | None,
+                    unit_code: str, role: str, phone: str | None) -> User:
+    """Change an account's name, 警号, unit, role and phone (None: the phone as it is; the form
+    never shows it in full); the last active admin keeps the role."""
+    require_admin(actor, "user_edit")
+    user = account(session, username)
+    if phone is None:
+        phone = user.phone
+    real_name, police_number, unit, phone = _account_fields(session, real_name, police_number, unit_code, role,
+                                                            phone, user)
+    if role != user.role:
+        _keep_an_admin(session, user, "demote")
+    before = {"real_name": user.real_name, "police_number": user.police_number, "unit": user.unit.code,
+              "role": user.role, "phone_set": user.phone is not None}
+    user.real_name, user.police_number, user.unit_id, user.unit, user.role, user.phone = (
+        real_name, police_number, unit.id, unit, role, phone)
+    after = {"real_name": real_name, "police_number": police_number, "unit": unit.code, "role": role,
+             "phone_set": phone is not None}
+    changed = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if not changed:
+        return user
+    ended = (0, 0)
+    if "role" in changed or "unit" in changed:  # what they may see changed: their open pages go
+        ended = end_access(session, user)
+    session.flush()
+    audit.record(session, actor.name, "user_edit", target=username,
+                 details={"changed": changed, "sessions_ended": ended[0], "tokens_revoked": ended[1]})
+    return user
+
+
+def admin_deactivate_user(session: Session, actor: Actor, username: str) -> tuple[int, int]:
+    """Deactivate an account: its login sessions end and its tokens are revoked at once."""
+    require_admin(actor, "user_deactivate")
+    user = account(session, username)
+    if not user.active:
+        return 0, 0
+    _keep_an_admin(session, user, "deactivate")
+    user.active = False
+    ended = end_access(session, user)
+    session.flush()
+    audit.record(session, actor.name, "user_deactivate", target=username,
+                 details={"sessions_ended": ended[0], "tokens_revoked": ended[1]})
+    return ended
+
+
+def admin_reactivate_user(session: Session, actor: Actor, username: str) -> tuple[User, str]:
+    """Let a deactivated account log in again, with a new password (shown once)."""
+    require_admin(actor, "user_reactivate")
+    user = account(session, username)
+    if user.active:
+        raise Conflict("user_active", username=username)
+    password = generated_password()
+    user.active, user.password_hash = True, hash_password(password)
+    session.flush()
+    audit.record(session, actor.name, "user_reactivate", target=username)
+    return user, password
+
+
+def admin_reset_password(session: Session, actor: Actor, username: str) -> str:
+    """A new generated password (shown once); the account's login sessions end."""
+    require_admin(actor, "user_password_reset")
+    user = account(session, username)
+    if not user.active:
+        raise Conflict("user_inactive", username=username)
+    password = generated_password()
+    user.password_hash = hash_password(password)
+    ended = end_logins_of(session, user)
+    session.flush()
+    audit.record(session, actor.name, "user_password_reset", target=username, details={"sessions_ended": ended})
+    return password
+
+
+def admin_end_access(session: Session, actor: Actor, username: str) -> tuple[int, int]:
+    """End an account's login sessions and revoke its API tokens (a lost phone, a shared PC)."""
+    require_admin(actor, "user_end_access")
+    user = account(session, username)
+    ended = end_access(session, user)
+    session.flush()
+    audit.record(session, actor.name, "user_access_ended", target=username,
+                 details={"sessions_ended": ended[0], "tokens_revoked": ended[1]})
+    return ended

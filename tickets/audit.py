@@ -46,9 +46,14 @@ ACTIONS = (
     "intake", "dispatched", "return", "accept", "contact", "report", "approve", "send_back", "reply", "close", "redo",
     "request_extension", "extension_decided", "merge", "unmerge",
     "user_create", "user_set_phone", "user_deactivate",
+    "user_edit", "user_reactivate", "user_password_reset", "user_access_ended", "feed_key_create", "feed_key_rotate",
+    "feed_key_revoke",
     "token_create", "kiosk_create", "token_revoke",
-    "calendar_load",
+    "calendar_load", "calendar_day",
+    "unit_add", "unit_rename", "unit_move", "unit_deactivate", "unit_topics", "unit_rehome", "rehome",
+    "jurisdictions_check", "jurisdictions_apply", "jurisdictions_discard",
     "bulletin_export",
+    "sla_version_create", "sla_version_withdraw",
 )
 
 
@@ -158,9 +163,9 @@ class Broken:
     reason: str  # "prev_hash" (a row before it was changed, removed or moved) | "hash" (this row was changed)
 
 
-def rows(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
-    """Every row in chain order, a batch at a time."""
-    last = 0
+def rows(session: Session, batch: int = 1000, after: int = 0) -> Iterator[AuditEntry]:
+    """Every row (after row ``after``) in chain order, a batch at a time."""
+    last = after
     while True:
         found = list(session.scalars(select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id)
                                      .limit(batch)))
@@ -173,16 +178,24 @@ def rows(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
 
 def verify(session: Session) -> tuple[int, Broken | None]:
     """Walk the chain: (rows checked, the first broken row or None)."""
-    prev, n = GENESIS, 0
-    for row in rows(session):
+    n, _last, broken = verify_from(session)
+    return n, broken
+
+
+def verify_from(session: Session, after: int = 0, prev: str = GENESIS) -> tuple[int, tuple[int, str], Broken | None]:
+    """Walk the chain from the row after ``after``, whose ``prev_hash`` must be ``prev`` (the start:
+    the whole chain): (rows checked, (id, hash) of the last row found intact, the first broken row
+    or None). A walk from a row already verified checks only what was appended since."""
+    n, last = 0, (after, prev)
+    for row in rows(session, after=after):
         values = {"at": row.at, "actor": row.actor, "action": row.action, "ticket": row.ticket,
                   "target": row.target, "details": row.details}
         if row.prev_hash != prev:
-            return n, Broken(row.id, "prev_hash")
+            return n, last, Broken(row.id, "prev_hash")
         if chain_hash(prev, row.id, values) != row.hash:
-            return n, Broken(row.id, "hash")
-        prev, n = row.hash, n + 1
-    return n, None
+            return n, last, Broken(row.id, "hash")
+        prev, n, last = row.hash, n + 1, (row.id, row.hash)
+    return n, last, None
 
 
 def filtered(stmt: Any, *, actor: str | None = None, ticket: str | None = None, action: str | None = None,

@@ -158,9 +158,9 @@ def _deadlines(rec: Arrival, now: datetime, tz: Any, plans: dict[tuple[Any, ...]
     calendar = calendars.from_key(rec.calendar)
     out: dict[str, datetime | None] = {"contact_due_at": None, "contact_warn_at": None,
                                        "resolve_due_at": None, "resolve_warn_at": None}
-    amber = sla.policy_for(req.topic, req.channel).amber_share
+    start = max(now, req.received_at) if not history else req.received_at
+    amber = sla.policy_for(req.topic, req.channel, start).amber_share  # the version in force at its dispatch
     if not history:  # arriving now: dispatched now, the bureau's contact deadline, the source's resolve one if kept
-        start = max(now, req.received_at)
         key = (req.sla_class, start, req.topic, req.channel, rec.calendar)
         plan = plans.get(key)
         if plan is None:
@@ -326,7 +326,8 @@ def write_batch(
     outcomes.sort(key=lambda o: o[0])  # the outcomes in the order of ``records``
     # Numbered in time order, as judged; a dry run only looks at the counters.
     instants = [p.record.request.received_at for p in pending]
-    for p, number in zip(pending, (numbers.peek if dry_run else numbers.take)(session, numbers.TICKET, instants, tz)):
+    number_of = numbers.peek if dry_run else numbers.take
+    for p, number in zip(pending, number_of(session, uow.config.ticket_prefix, instants, tz)):
         p.values["number"] = number
     if dry_run:
         out = []
@@ -548,6 +549,11 @@ class UnitCache:
 # loaded or retired routes tickets within a minute.
 _UNITS_TTL_SECONDS = 60.0
 _shared_units: weakref.WeakKeyDictionary[Any, tuple[float, UnitCache]] = weakref.WeakKeyDictionary()
+
+
+def forget_units() -> None:
+    """Drop this process's caches of units and routes (an admin changed the tree or the jurisdictions)."""
+    _shared_units.clear()
 
 
 def units_for(session: Session) -> UnitCache:

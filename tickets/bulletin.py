@@ -523,9 +523,15 @@ def read(uow: UnitOfWork, week: str, now: datetime,
         raise Invalid("future_week", week=week)
     if when == "running" and version is None:
         return compute(uow, week, now, uow.config.tz, uow.config.bulletin,
-                       policy_version=sla.current_policy().version, provisional=True), None
+                       policy_version=_judged_by(week, uow.config.tz), provisional=True), None
     row = frozen(uow, week, version)
     return row.content, row
+
+
+def _judged_by(week: str, tz: Any) -> str:
+    """The deadline rules' versions in force during ``week`` (``v1 (3f2a9c1e)``)."""
+    _, _, start, end = week_bounds(week, tz)
+    return sla.label_between(start, end)
 
 
 @dataclass(frozen=True)
@@ -544,7 +550,7 @@ def make(uow: UnitOfWork, week: str, now: datetime, created_by: str, *, reissue:
     if when == "future":
         raise Invalid("future_week", week=week)
     rules = uow.config.bulletin
-    policy_version = sla.current_policy().version
+    policy_version = _judged_by(week, tz)
     if when == "running":
         return Made(compute(uow, week, now, tz, rules, policy_version=policy_version, provisional=True), None, False)
     before = latest(uow, week)

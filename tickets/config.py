@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tickets import numbers
 from tickets.dedup import Params as DedupParams
 from tickets.figures import RankingPolicy
 from tickets.sms import SandboxGateway, SmsGateway, gateway_from_settings
@@ -155,6 +156,7 @@ class DomainConfig:
     prediction: PredictionRules = field(default_factory=PredictionRules)
     bulletin: BulletinRules = field(default_factory=BulletinRules)
     official_sms: OfficialSmsRules = field(default_factory=OfficialSmsRules)
+    ticket_prefix: str = numbers.TICKET
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DomainConfig:
@@ -178,6 +180,7 @@ class DomainConfig:
                                        window_days=settings.prediction_window_days),
             bulletin=BulletinRules.from_settings(settings),
             official_sms=OfficialSmsRules.from_settings(settings),
+            ticket_prefix=numbers.DRILL_TICKET if getattr(settings, "drill", False) else numbers.TICKET,
         )
         return replace(config, **overrides)
 

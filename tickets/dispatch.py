@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from geo import jurisdictions
 from geo.measure import distance_m
-from tickets.models import Ticket, Unit
+from tickets.models import JurisdictionUpload, Ticket, Unit
 
 PLATFORM_OFFICE_KIND = "platform_office"
 # Level-2 units that own a territory (their stations split it).
@@ -63,6 +63,7 @@ def forget_topic_owners() -> None:
     """Call after changing units, so routing sees the change at once."""
     _owners_cache.clear()
     _station_ids_cache.clear()
+    _applied.clear()
 
 
 # Jurisdiction polygons are keyed by unit code; station code → id, cached as above.
@@ -80,8 +81,33 @@ def _station_ids(session: Session) -> dict[str, int]:
     return ids
 
 
+# An admin applies an uploaded jurisdiction file (tickets/units.py): every process asks, at most
+# this often, which one is applied (one small query), and routes by it from then on.
+JURISDICTION_CHECK_SECONDS = 5.0
+_applied: dict[str, float] = {}  # database -> when it was asked
+_routing_upload: list[int | None] = [None]  # the upload routing uses in this process (None: the configured files)
+
+
+def follow_applied_jurisdictions(session: Session) -> None:
+    """Route by the latest applied upload, if one is (else the configured files)."""
+    key = str(session.get_bind().engine.url)
+    checked = _applied.get(key)
+    if checked is not None and time.monotonic() - checked < JURISDICTION_CHECK_SECONDS:
+        return
+    applied = session.execute(select(JurisdictionUpload.id, JurisdictionUpload.name, JurisdictionUpload.geojson)
+                              .where(JurisdictionUpload.status == "applied")
+                              .order_by(JurisdictionUpload.id.desc()).limit(1)).first()
+    now_id = applied[0] if applied is not None else None
+    if now_id != _routing_upload[0]:
+        jurisdictions.use_for_routing(
+            jurisdictions.load_text(applied[2], applied[1], validate=False) if applied is not None else None)
+        _routing_upload[0] = now_id
+    _applied[key] = time.monotonic()
+
+
 def _by_jurisdiction(session: Session, lat: float, lon: float) -> Unit | None:
     """The active station whose jurisdiction polygon covers the point, if it is in this database."""
+    follow_applied_jurisdictions(session)
     code = jurisdictions.station_at(lat, lon)
     if code is None:
         return None

@@ -47,6 +47,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "decide_extension": (OPEN, None),
     "merge": (OPEN, "merged"),
     "unmerge": (frozenset({"merged"}), None),
+    "rehome": (OPEN, None),  # the platform office moves an open ticket off a unit it retires
 }
 # An extension is 0–75 working hours (ten working days).
 MAX_EXTENSION_HOURS = 75.0
@@ -141,6 +142,24 @@ def dispatch(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: A
             {"unit_code": unit.code, "direct": bool(ticket.direct_dispatch), "first": first, **data})
 
 
+def rehome(uow: UnitOfWork, ticket: Ticket, unit: Unit, at: datetime, actor: Actor, note: str | None = None) -> None:
+    """转移: an open ticket moves to another unit in whatever state it is in, its deadlines kept,
+    so that the unit it was with can be deactivated (tickets/units.py); its timeline says from
+    where to where."""
+    if unit.active is False:
+        raise Invalid("unit_inactive", unit=unit.code)
+    _guard(ticket, "rehome", at, actor)
+    previous = ticket.unit
+    if ticket.unit_id == unit.id:
+        raise Invalid("rehome_same_unit", number=ticket.number, unit=unit.code)
+    rollups.move_records(uow, rollups.records_of([ticket.id]), uow.config.tz, -1)
+    ticket.unit = unit
+    ticket.unit_id = unit.id
+    rollups.move_records(uow, rollups.records_of([ticket.id]), uow.config.tz, +1)
+    _record(uow, ticket, "rehome", at, actor, note,
+            {"from_unit_code": previous.code if previous else None, "unit_code": unit.code})
+
+
 def return_ticket(uow: UnitOfWork, ticket: Ticket, at: datetime, actor: Actor, reason: str | None) -> None:
     """退单: the unit says the ticket is not theirs; the dispatcher must re-route it."""
     _advance(uow, ticket, "return", at, actor, required(reason, "reason", ticket.number), returned=True)
@@ -195,7 +214,10 @@ def redo(uow: UnitOfWork, ticket: Ticket, at: datetime, level: int,
     ticket.redo_count = (ticket.redo_count or 0) + 1
     ticket.escalation_level = level
     sla.refresh_if_stale(uow)
-    plan = sla.schedule(ticket.sla_class, at, uow.config.tz, topic=ticket.topic, channel=ticket.channel)
+    # A new round, by the rules the ticket was dispatched under: a version made since does not
+    # change a ticket already in hand (the unit was told its rules at dispatch).
+    plan = sla.schedule(ticket.sla_class, at, uow.config.tz, topic=ticket.topic, channel=ticket.channel,
+                        rules_at=ticket.dispatched_at)
     ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
     _record(uow, ticket, "redo", at, actor, note, {"level": level, "deadlines": plan.recorded("redo", contact=False)})
 
@@ -232,7 +254,7 @@ def decide_extension(uow: UnitOfWork, request: ExtensionRequest, at: datetime, a
     request.decided_by_id, request.decided_at, request.decision_note = actor.user_id, at, note
     ticket.extension_pending = False
     tz = uow.config.tz
-    policy = sla.policy_for(ticket.topic, ticket.channel)
+    policy = sla.policy_for(ticket.topic, ticket.channel, ticket.dispatched_at)  # the ticket's version
     data: dict[str, Any] = {"approved": approve, "working_hours": request.working_hours}
     if policy.pause_while_extension_pending:  # the clock stood still while the request was pending
         data["paused_working_hours"] = sla.working_hours_between(request.requested_at, at, tz, policy)
@@ -257,7 +279,8 @@ def _extend_resolve(uow: UnitOfWork, ticket: Ticket, tz: Any, policy: sla.Policy
             extra += r.working_hours
         if policy.pause_while_extension_pending and r.decided_at is not None:
             extra += sla.working_hours_between(r.requested_at, r.decided_at, tz, policy)
-    plan = sla.schedule(ticket.sla_class, start, tz, extra_working_hours=extra, policy=policy)
+    plan = sla.schedule(ticket.sla_class, start, tz, topic=ticket.topic, channel=ticket.channel,
+                        extra_working_hours=extra, rules_at=ticket.dispatched_at)
     ticket.resolve_due_at, ticket.resolve_warn_at = plan.resolve_due, plan.resolve_warn
     return plan
 

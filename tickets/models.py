@@ -304,6 +304,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    # A kiosk link's screen: the path and query it opens (/wall?playlist=overview,map, /map); None: /wall.
+    screen: Mapped[str | None] = mapped_column(String(200))
 
     # A kiosk token's scope: this unit's subtree (a branch bureau's wall); None: the whole city.
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
@@ -464,6 +466,26 @@ class CalendarDay(Base):
     is_workday: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaRuleVersion(Base):
+    """One version of the deadline rules (``tickets.sla``): the policy file's schema, in force for
+    tickets dispatched from ``effective_from`` (NULL: from the beginning; version 1 only).
+    Never edited: a change is a new version; one not yet in force may be withdrawn
+    (``tickets.sla_versions``)."""
+
+    __tablename__ = "sla_rule_versions"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    effective_from: Mapped[datetime | None]
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # A version withdrawn before it took effect (the only change a version takes): it never applied.
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Serial(Base):
@@ -727,3 +749,46 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JurisdictionUpload(Base):
+    """A station jurisdiction file (GeoJSON) an admin uploaded on /admin/units: checked first
+    (``geo check``'s report kept with it), then applied (routing uses it from then on, in every
+    process) or discarded. The latest applied one wins over the configured files."""
+
+    __tablename__ = "jurisdiction_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    geojson: Mapped[str] = mapped_column(Text)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    # checked | applied | discarded | superseded (an applied one, after the next is applied)
+    status: Mapped[str] = mapped_column(String(16), default="checked", index=True)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class FeedKey(Base):
+    """A key a feed presents (``tickets.feedkeys``): a 12345 source's HMAC secret, kept as itself
+    (an HMAC is checked by computing it again, so a hash would not do), or an Open311 client's
+    api_key, kept as its SHA-256 only. A rotation gives the old key a ``valid_until`` (the end of
+    the overlap); until then both are accepted. A source without any row uses its file's (or the
+    settings') secret: the files and settings seed the table."""
+
+    __tablename__ = "feed_keys"
+    __table_args__ = (Index("ix_feed_keys_channel_source", "channel", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # hotline | open311
+    source: Mapped[str] = mapped_column(String(64))  # a 12345 source's name | an Open311 key's label
+    secret: Mapped[str | None] = mapped_column(String(128))  # hotline: the shared secret itself
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # open311: SHA-256 of the key
+    seeded: Mapped[bool] = mapped_column(Boolean, default=False)  # copied from a file or the settings
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="system")
+    valid_until: Mapped[datetime | None]  # rotated out: accepted until then
+    revoked_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]  # the last request it vouched for (to the minute)

@@ -1,7 +1,7 @@
 """Document numbers: prefix + local date + a 6-digit serial of that day.
 
-Tickets are ``MS20261122000042``, supervision orders ``DB…``, reminder letters
-``TX…``. The serials live in one counter row per (prefix, day) in
+Tickets are ``MS20261122000042`` (``YL…`` in a drill's training space), supervision orders
+``DB…``, reminder letters ``TX…``. The serials live in one counter row per (prefix, day) in
 ``serials``, taken with an upsert that returns the new value: the row lock
 (PostgreSQL) or the database write lock (SQLite) makes two writers queue for
 it instead of both reading the same ``max(number)`` and one failing on the
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from tickets.models import Serial
 
 TICKET = "MS"
+DRILL_TICKET = "YL"  # 演练 (yǎnliàn): a training space's tickets, never to be taken for real ones
 SUPERVISION_ORDER = "DB"
 REMINDER_LETTER = "TX"
 

@@ -43,7 +43,8 @@ STEP_ROLES: dict[str, frozenset[str]] = {
     "reveal": frozenset({"admin", "dispatcher", "handler", "leader"}),
     "read_reveals": frozenset({"admin", "supervisor", "leader"}),  # who looked (the audit)
     "remind": frozenset({"admin", "supervisor", "leader", "duty_officer"}),  # the duty officer passes on instructions
-    "make_bulletin": frozenset({"admin", "leader"}),  # 每周通报: freeze a week, or re-issue it corrected
+    "make_bulletin": frozenset({"admin", "leader"}),
+    "rehome": frozenset({"admin"}),  # an open ticket off a unit being retired (tickets/units.py)  # 每周通报: freeze a week, or re-issue it corrected
 }
 # Steps a handler may take only on tickets of their own unit.
 OWN_UNIT_STEPS = frozenset({"return", "accept", "contact", "report", "request_extension", "dispatch", "answer_order"})

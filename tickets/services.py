@@ -215,6 +215,14 @@ def pass_down(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, not
     return ticket
 
 
+def rehome(uow: UnitOfWork, actor: Actor, number: str, unit_code: str, *, note: str | None = None,
+           version: int | None = None, at: datetime | None = None) -> Ticket:
+    """转移: an open ticket, in any state, to another unit (before its unit is deactivated)."""
+    ticket = ticket_in_scope(uow, actor, number, version)
+    lifecycle.rehome(uow, ticket, unit_in_scope(uow, unit_code, active=True), _now(at), actor, note)
+    return ticket
+
+
 def return_ticket(uow: UnitOfWork, actor: Actor, number: str, reason: str, *, version: int | None = None,
                   at: datetime | None = None) -> Ticket:
     """退单, with the reason."""

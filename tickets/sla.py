@@ -7,6 +7,12 @@ the amber share and whether the clock pauses while an extension is pending,
 with overrides per channel and per topic (a topic's value wins over a
 channel's, which wins over the defaults; see the file's own comments).
 
+The rules are versioned (``sla_rule_versions``, made on ``/admin/rules`` through
+``tickets.sla_versions``): each version applies to tickets dispatched from its
+instant on, and a ticket keeps the version in force at its first dispatch
+(a redo or an extension too), recorded with its deadlines as ``v3 (e44e04a3)``.
+While no version is stored the policy file is version 1.
+
 Working time follows the official Chinese calendar (``workcalendar``): a year
 an admin loaded, else ``chinesecalendar``, else Monday–Friday with a warning.
 
@@ -26,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tickets import workcalendar
 from tickets.calendars import Calendar
+from tickets.models import SlaRuleVersion
 from tickets.vocabulary import CHANNELS, SLA_CLASSES, TOPICS
 from tickets.workcalendar import (  # noqa: F401  (re-exported: the calendar is part of the SLA API)
     calendar_warnings,
@@ -120,14 +128,18 @@ class PolicyBook:
         return policy
 
     @property
-    def version(self) -> str:
-        """The bureau's rules as one fingerprint: the default policy's ``Policy.version``, a
-        fingerprint of the overrides if there are any, and the file's name (``3f2a9c1e@sla_policy.yaml``,
-        ``3f2a9c1e+5b0d77@jinan.yaml``): what a weekly bulletin records it was judged by."""
+    def fingerprint(self) -> str:
+        """The bureau's rules as one fingerprint: the default policy's ``Policy.version`` and a
+        fingerprint of the overrides if there are any (``3f2a9c1e``, ``3f2a9c1e+5b0d77``)."""
         overrides = repr((sorted((k, sorted(v.items())) for k, v in self.channels.items()),
                           sorted((k, sorted(v.items())) for k, v in self.topics.items())))
         extra = "+" + hashlib.sha256(overrides.encode()).hexdigest()[:6] if self.channels or self.topics else ""
-        return f"{self.default.version}{extra}@{Path(self.source).name[:40]}"
+        return f"{self.default.version}{extra}"
+
+    @property
+    def version(self) -> str:
+        """The fingerprint and the file's name (``3f2a9c1e@sla_policy.yaml``, ``3f2a9c1e+5b0d77@jinan.yaml``)."""
+        return f"{self.fingerprint}@{Path(self.source).name[:40]}"
 
 
 _TOP_ONLY = {"channels", "topics"}
@@ -264,7 +276,9 @@ def load_policy(path: str | Path) -> PolicyBook:
     return parse_policy(data, str(path))
 
 
-# The policy in use in this process: loaded on first use, reloadable.
+# The policy file in use in this process: loaded on first use, reloadable. It is version 1 of the
+# rules while the table of versions is empty; once an admin stores a version (``tickets.sla_versions``)
+# the table holds every version, version 1 included, and the file is no longer read for deadlines.
 _policy_lock = threading.Lock()
 _book: PolicyBook | None = None
 _book_path: Path | None = None  # set by use_policy_file; else the setting
@@ -279,6 +293,11 @@ def _configured_path() -> Path:
     return Path(settings.load().sla_policy_file)
 
 
+def policy_path() -> Path:
+    """The policy file in use (or the configured one, before any is loaded)."""
+    return _configured_path()
+
+
 def use_policy_file(path: str | Path) -> PolicyBook:
     """Load, validate and use ``path`` from now on (raises :class:`PolicyError`)."""
     global _book, _book_path, _book_mtime
@@ -291,22 +310,151 @@ def use_policy_file(path: str | Path) -> PolicyBook:
 
 
 def reset_policy() -> None:
-    """Forget the loaded policy; the next use reads the setting's file again."""
-    global _book, _book_path, _book_mtime
+    """Forget the loaded policy file and versions; the next use reads the setting's file again."""
+    global _book, _book_path, _book_mtime, _versions
     with _policy_lock:
         _book, _book_path, _book_mtime = None, None, None
+        _versions = ()
 
 
-def current_policy() -> PolicyBook:
+def file_policy() -> PolicyBook:
+    """The policy file's rules (version 1 while no version is stored)."""
     book = _book
     if book is None:
         book = use_policy_file(_configured_path())
     return book
 
 
-def policy_for(topic: str | None = None, channel: str | None = None) -> Policy:
-    """The effective rules for a ticket of ``topic`` arriving by ``channel``."""
-    return current_policy().for_ticket(topic, channel)
+# ----------------------------------------------------------------- versions
+@dataclass(frozen=True)
+class RulesVersion:
+    """One version of the bureau's rules. It applies to tickets dispatched from ``effective_from``
+    (None: from the beginning) until the next version's instant; a ticket keeps it for good."""
+
+    number: int
+    effective_from: datetime | None
+    book: PolicyBook
+    created_by: str = ""
+    created_at: datetime | None = None
+    note: str = ""
+    stored: bool = True  # False: version 1 as the policy file says it, no version stored yet
+
+    @property
+    def label(self) -> str:
+        """What a bulletin records it was judged by: ``v3 (e44e04a3)``."""
+        return f"v{self.number} ({self.book.fingerprint})"
+
+    def label_for(self, rules: Policy) -> str:
+        """What a deadline event records: the version and its effective rules' fingerprint."""
+        return f"v{self.number} ({rules.version})"
+
+
+# The stored versions, oldest instant first; replaced as a whole (one assignment) on reload.
+_versions: tuple[RulesVersion, ...] = ()
+_file_version: RulesVersion | None = None
+
+
+def rule_versions() -> tuple[RulesVersion, ...]:
+    """Every version, in the order they take effect: while none is stored, the policy file as version 1."""
+    global _file_version
+    stored = _versions
+    if stored:
+        return stored
+    book = file_policy()
+    cached = _file_version
+    if cached is None or cached.book is not book:
+        cached = _file_version = RulesVersion(1, None, book, note=Path(book.source).name, stored=False)
+    return (cached,)
+
+
+def version_at(at: datetime | None = None) -> RulesVersion:
+    """The version in force at ``at`` (default now): the last whose instant is not after it.
+    A few versions, kept in memory: no query per ticket."""
+    versions = rule_versions()
+    when = at if at is not None else datetime.now(timezone.utc)
+    chosen = versions[0]
+    for version in versions[1:]:
+        if version.effective_from is None or version.effective_from > when:
+            break
+        chosen = version
+    return chosen
+
+
+def load_rule_versions(session: Session) -> int:
+    """Read the stored versions into this process (as the calendar is read); returns how many.
+    A version that no longer validates is logged and the versions in use are kept."""
+    global _versions
+    versions = []
+    for row in session.scalars(select(SlaRuleVersion).where(SlaRuleVersion.withdrawn_at.is_(None))
+                               .order_by(SlaRuleVersion.number)):
+        try:
+            book = parse_policy(row.rules, f"v{row.number}")
+        except PolicyError as exc:
+            log.error("SLA rule versions not reloaded, keeping the ones in use: %s", exc)
+            return len(_versions)
+        versions.append(RulesVersion(row.number, row.effective_from, book, row.created_by, row.created_at,
+                                     row.note or ""))
+    versions.sort(key=lambda v: (v.effective_from is not None, v.effective_from or _BEGINNING, v.number))
+    _versions = tuple(versions)
+    return len(versions)
+
+
+_BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def forget_rule_versions() -> None:
+    """Forget the stored versions read into this process (the policy file is version 1 again
+    until they are read): tests, whose databases come and go under one process."""
+    global _versions
+    _versions = ()
+
+
+def versions_between(start: datetime, end: datetime) -> list[RulesVersion]:
+    """The versions in force at some instant of ``[start, end)``, in order."""
+    versions = rule_versions()
+    out = []
+    for i, version in enumerate(versions):
+        until = versions[i + 1].effective_from if i + 1 < len(versions) else None
+        if (version.effective_from is None or version.effective_from < end) and (until is None or until > start):
+            out.append(version)
+    return out
+
+
+def label_between(start: datetime, end: datetime) -> str:
+    """What a bulletin of ``[start, end)`` records it was judged by: ``v2 (3f2a9c1e)``, or each
+    version in force during the period (``v2 (3f2a9c1e), v3 (e44e04a3)``)."""
+    return ", ".join(v.label for v in versions_between(start, end))[:64]
+
+
+def current_policy() -> PolicyBook:
+    """The rules in force now."""
+    return version_at().book
+
+
+def policy_for(topic: str | None = None, channel: str | None = None, at: datetime | None = None) -> Policy:
+    """The effective rules for a ticket of ``topic`` arriving by ``channel`` and dispatched at
+    ``at`` (default now: the version in force then)."""
+    return version_at(at).book.for_ticket(topic, channel)
+
+
+def _document_rules(rules: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in rules.items():
+        if name == "working_periods":
+            out["working_hours"] = [f"{begin:%H:%M}-{end:%H:%M}" for begin, end in value]
+        elif name == "resolve_working_days":
+            out[name] = dict(value)
+        else:
+            out[name] = value
+    return out
+
+
+def to_document(book: PolicyBook) -> dict[str, Any]:
+    """The rules in the policy file's own schema: ``parse_policy`` reads it back to the same rules."""
+    out = _document_rules({f.name: getattr(book.default, f.name) for f in fields(Policy)})
+    out["channels"] = {name: _document_rules(rules) for name, rules in sorted(book.channels.items())}
+    out["topics"] = {name: _document_rules(rules) for name, rules in sorted(book.topics.items())}
+    return out
 
 
 def _mtime(path: Path) -> float | None:
@@ -413,7 +561,7 @@ class Schedule:
     contact_warn: datetime
     resolve_due: datetime
     resolve_warn: datetime
-    policy: str = ""  # the version of the rules that set them (``Policy.version``)
+    policy: str = ""  # the rules that set them: ``v3 (e44e04a3)``, the version and its fingerprint
 
     def recorded(self, basis: str, contact: bool = True) -> dict[str, Any]:
         """The deadlines as a timeline event keeps them: what was set, why (``basis``: dispatch,
@@ -427,15 +575,24 @@ class Schedule:
 def schedule(
     sla_class: str, dispatched_at: datetime, tz: Any, *, topic: str | None = None, channel: str | None = None,
     extra_working_hours: float = 0.0, policy: Policy | PolicyBook | None = None, calendar: Calendar | None = None,
+    rules_at: datetime | None = None,
 ) -> Schedule:
-    """Deadlines for a ticket dispatched at ``dispatched_at``; approved extensions add working hours.
+    """Deadlines counted from ``dispatched_at``; approved extensions add working hours.
 
-    ``policy``: None uses the loaded policy file for ``topic`` and ``channel``;
-    a :class:`PolicyBook` is resolved the same way; a :class:`Policy` is used as is.
+    ``policy``: None uses the rules version in force at ``rules_at`` (default ``dispatched_at``:
+    a redo or an extension passes the ticket's first dispatch, so the ticket keeps its version),
+    for ``topic`` and ``channel``; a :class:`PolicyBook` is resolved the same way; a
+    :class:`Policy` is used as is.
     ``calendar``: the source's working calendar (``tickets.calendars``), else the official one.
     """
     _aware(dispatched_at, "dispatched_at")
-    rules = _effective(policy, topic, channel)
+    if policy is None:
+        version = version_at(rules_at or dispatched_at)
+        rules = version.book.for_ticket(topic, channel)
+        label = version.label_for(rules)
+    else:
+        rules = _effective(policy, topic, channel)
+        label = rules.version
     contact = timedelta(hours=rules.contact_hours)
     resolve_hours = rules.resolve_hours(sla_class) + extra_working_hours
     return Schedule(
@@ -443,33 +600,49 @@ def schedule(
         contact_warn=dispatched_at + contact * rules.amber_share,
         resolve_due=add_working_hours(dispatched_at, resolve_hours, tz, rules, calendar),
         resolve_warn=add_working_hours(dispatched_at, resolve_hours * rules.amber_share, tz, rules, calendar),
-        policy=rules.version,
+        policy=label,
     )
 
 
 # ------------------------------------------------------------------ refresh
 def refresh_if_stale(source: Callable[[], Session] | Session, max_age_seconds: float = 300.0) -> bool:
-    """Re-read the loaded calendar (and a changed policy file) if older than ``max_age_seconds``.
+    """Re-read the loaded calendar, the SLA rule versions (and a changed policy file) if older
+    than ``max_age_seconds``. A new version takes effect no sooner than ``sla_version_lead_minutes``
+    after it is stored, longer than this, so every process knows it before it applies.
 
     ``source`` is a session factory (the live loop) or an open session (the
     lifecycle, inside its own transaction). Returns whether it re-read.
     With a factory, a failure is logged and retried on the next call.
     """
     age = workcalendar.overrides_age_seconds()
-    if age is not None and age < max_age_seconds:
+    if age is not None and age < max_age_seconds and not _calendar_changed(source):
         return False
     if isinstance(source, Session):
         load_calendar_overrides(source)
+        load_rule_versions(source)
     else:
         try:
             with source() as session:
                 load_calendar_overrides(session)
+                load_rule_versions(session)
         except Exception:
-            log.exception("could not read the loaded calendar (calendar_days); will retry")
+            log.exception("could not read the loaded calendar or the SLA rule versions; will retry")
             return False
     _reload_policy_if_changed()
     workcalendar.probe_ahead(datetime.now(timezone.utc).date())
     return True
+
+
+def _calendar_changed(source: Callable[[], Session] | Session) -> bool:
+    """An admin changed the calendar table since this process read it (checked every few seconds)."""
+    if isinstance(source, Session):  # inside the caller's transaction: a failure is theirs
+        return workcalendar.table_changed(source)
+    try:
+        with source() as session:
+            return workcalendar.table_changed(session)
+    except Exception:
+        log.exception("could not check the loaded calendar (calendar_days); will retry")
+        return False
 
 
 def _reload_policy_if_changed() -> None:

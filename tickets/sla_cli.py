@@ -73,8 +73,8 @@ def _factory(database_url: str, *, must_exist: bool) -> Any:
     return session_factory(database_url)
 
 
-def _schema_hint(exc: Exception) -> str:
-    return (f"cannot use the calendar_days table ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
+def _schema_hint(exc: Exception, table: str = "calendar_days") -> str:
+    return (f"cannot use the {table} table ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
             "is the schema up to date? run: python app.py db upgrade")
 
 
@@ -96,6 +96,15 @@ def cmd_sla_deadline(args: argparse.Namespace) -> int:
                 sla.load_calendar_overrides(session)
         except Exception as exc:  # the deadline can still be computed; say what was not used
             print(f"note: loaded calendar years not read: {_schema_hint(exc)}", file=sys.stderr)
+        try:  # the rules are the version in force at --dispatched-at, as in the platform
+            with factory() as session:
+                stored = sla.load_rule_versions(session)
+        except Exception as exc:
+            print(f"note: the policy file used, versions of the rules not read: "
+                  f"{_schema_hint(exc, 'sla_rule_versions')}", file=sys.stderr)
+        else:
+            if stored:
+                print(f"note: rules {sla.version_at(args.dispatched_at).label}", file=sys.stderr)
     plan = sla.schedule(args.sla_class, args.dispatched_at, cfg.tz, topic=args.topic, channel=args.channel,
                         extra_working_hours=args.extra_hours)
     if args.all:

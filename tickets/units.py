@@ -17,13 +17,19 @@ from typing import Any
 import shapely
 import yaml
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from geo import jurisdictions
 from geo.districts import JIAXIANG_FILE, JINAN_FILE, District, district_at, load_districts
+from tickets import audit, events
+from tickets.administration import require_admin
 from tickets.dispatch import forget_topic_owners
-from tickets.models import Unit
-from tickets.vocabulary import TOPICS
+from tickets.errors import Conflict, IllegalStep, Invalid, NotFound
+from tickets.models import JurisdictionUpload, Ticket, Unit, could_be, utcnow
+from tickets.roles import Actor
+from tickets.uow import UnitOfWork
+from tickets.vocabulary import OPEN_STATUSES, TOPICS
 
 KINDS = frozenset(
     {"bureau", "platform_office", "branch", "county_bureau", "division", "station", "team", "section"}
@@ -236,3 +242,225 @@ def _float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+# ------------------------------------------------------- the platform office's commands (issue 19)
+# Each checks the actor is an admin, makes the change and writes its audit row in the caller's
+# transaction, and announces it on the outbox (``UNITS_TOPIC``): the live path re-reads the tree
+# (dashboard/live/aggregator.py). Scope is read from the tree on every login check (the gate's
+# cache lives CACHE_SECONDS), so a moved unit takes its subtree's scope with it at once.
+
+UNITS_TOPIC = "units"
+# Which kinds a unit of each level may be (the three-level structure, 三级架构).
+LEVEL_KINDS: dict[int, frozenset[str]] = {
+    1: frozenset({"bureau"}),
+    2: frozenset({"platform_office", "branch", "county_bureau", "division"}),
+    3: frozenset({"station", "team", "section"}),
+}
+
+
+_admin = require_admin  # (actor, step): 403 unless an admin or the platform itself
+
+
+def unit_by_code(session: Session, code: str) -> Unit:
+    unit = session.scalar(select(Unit).where(Unit.code == code)) if could_be(code, Unit.__table__.c.code) else None
+    if unit is None:
+        raise NotFound("unknown_unit", unit=code)
+    return unit
+
+
+def _changed(session: UnitOfWork, actor: Actor, action: str, unit: Unit, details: dict[str, Any]) -> None:
+    session.flush()
+    audit.record(session, actor.name, action, target=unit.code, details=details)
+    events.announce(session, UNITS_TOPIC, {"event": "units", "action": action, "unit_code": unit.code,
+                                           "at": utcnow().isoformat()})
+
+
+def forget_unit_caches() -> None:
+    """This process's caches of the tree (routing, live intake's routes); call after the change commits."""
+    from tickets import batch  # (it routes through tickets.dispatch, as this module does)
+
+    forget_topic_owners()
+    batch.forget_units()
+
+
+def _text(value: str | None, field: str, most: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise Invalid("missing_parameter", field=field)
+    if len(text) > most:
+        raise Invalid("text_too_long", field=field, most=most)
+    return text
+
+
+def add_unit(session: UnitOfWork, actor: Actor, *, code: str, name: str, kind: str, parent_code: str,
+             name_en: str | None = None, lat: float | None = None, lon: float | None = None) -> Unit:
+    """A new unit under ``parent_code``, one level below it; its district is its parent's."""
+    _admin(actor, "add_unit")
+    code = _text(code, "code", MAX_LEN["code"])
+    name = _text(name, "name", MAX_LEN["name"])
+    parent = unit_by_code(session, parent_code)
+    level = parent.level + 1
+    if level > MAX_LEVEL:
+        raise Invalid("unit_too_deep", unit=parent.code, most=MAX_LEVEL)
+    if kind not in LEVEL_KINDS[level]:
+        raise Invalid("unit_kind_level", kind=kind, level=level, allowed=sorted(LEVEL_KINDS[level]))
+    if not parent.active:
+        raise Invalid("unit_inactive", unit=parent.code)
+    if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        raise Conflict("unit_exists", unit=code)
+    unit = Unit(code=code, name=name, name_en=(name_en or "").strip()[:MAX_LEN["name_en"]] or None, level=level,
+                kind=kind, parent=parent, district=parent.district, topics=[], lat=lat, lon=lon, active=True)
+    session.add(unit)
+    _changed(session, actor, "unit_add", unit, {"parent": parent.code, "kind": kind, "name": name})
+    return unit
+
+
+def rename_unit(session: UnitOfWork, actor: Actor, code: str, name: str, name_en: str | None = None) -> Unit:
+    _admin(actor, "rename_unit")
+    unit = unit_by_code(session, code)
+    name = _text(name, "name", MAX_LEN["name"])
+    before = unit.name
+    unit.name = name
+    if name_en is not None:
+        unit.name_en = name_en.strip()[:MAX_LEN["name_en"]] or None
+    _changed(session, actor, "unit_rename", unit, {"from": before, "to": name})
+    return unit
+
+
+def move_unit(session: UnitOfWork, actor: Actor, code: str, parent_code: str) -> Unit:
+    """The unit, with its subtree, under another parent of the level above it (a station to
+    another branch): everyone's scope follows the tree, and so do its tickets' figures."""
+    _admin(actor, "move_unit")
+    unit = unit_by_code(session, code)
+    parent = unit_by_code(session, parent_code)
+    if unit.parent is None:
+        raise Invalid("unit_is_root", unit=unit.code)
+    if parent.level != unit.level - 1:
+        raise Invalid("unit_parent_level", unit=unit.code, parent=parent.code, level=unit.level - 1)
+    if not parent.active:
+        raise Invalid("unit_inactive", unit=parent.code)
+    if unit.parent_id == parent.id:
+        raise Invalid("unit_same_parent", unit=unit.code, parent=parent.code)
+    before = unit.parent.code
+    unit.parent = parent
+    _changed(session, actor, "unit_move", unit, {"from": before, "to": parent.code})
+    return unit
+
+
+def open_tickets(session: Session, code: str) -> list[Ticket]:
+    """The open tickets a unit holds: what must be re-homed before it can be deactivated."""
+    unit = unit_by_code(session, code)
+    return list(session.scalars(select(Ticket).where(Ticket.unit_id == unit.id, Ticket.status.in_(OPEN_STATUSES))
+                                .order_by(Ticket.received_at, Ticket.id)))
+
+
+def open_counts(session: Session) -> dict[int, int]:
+    """Open tickets held by each unit (by id)."""
+    return {uid: int(n) for uid, n in session.execute(
+        select(Ticket.unit_id, func.count()).where(Ticket.status.in_(OPEN_STATUSES), Ticket.unit_id.is_not(None))
+        .group_by(Ticket.unit_id)) if uid is not None}
+
+
+def rehome_open_tickets(session: UnitOfWork, actor: Actor, code: str, to_code: str, note: str | None = None) -> list[str]:
+    """Every open ticket of ``code`` to ``to_code``, each by the service layer's re-homing step
+    (its timeline says so); returns their numbers."""
+    from tickets import services  # the service layer sits above the domain modules
+
+    _admin(actor, "rehome")
+    target = unit_by_code(session, to_code)
+    if target.code == code:
+        raise Invalid("rehome_same_unit", number="", unit=code)
+    numbers = [t.number for t in open_tickets(session, code)]
+    for number in numbers:
+        services.rehome(session, actor, number, target.code, note=note)
+    if numbers:
+        audit.record(session, actor.name, "unit_rehome", target=code, details={"to": target.code, "tickets": len(numbers)})
+    return numbers
+
+
+def deactivate_unit(session: UnitOfWork, actor: Actor, code: str) -> Unit:
+    """Retire a unit: refused while it holds open tickets (re-home them first) or has active units below."""
+    _admin(actor, "deactivate_unit")
+    unit = unit_by_code(session, code)
+    if not unit.active:
+        raise IllegalStep("unit_already_inactive", unit=unit.code)
+    if unit.parent is None:
+        raise Invalid("unit_is_root", unit=unit.code)
+    held = len(open_tickets(session, code))
+    if held:
+        raise IllegalStep("unit_has_open_tickets", unit=unit.code, count=held)
+    below = [c.code for c in unit.children if c.active]
+    if below:
+        raise IllegalStep("unit_has_active_children", unit=unit.code, count=len(below))
+    unit.active = False
+    _changed(session, actor, "unit_deactivate", unit, {})
+    return unit
+
+
+def set_topics(session: UnitOfWork, actor: Actor, code: str, topics: Sequence[str]) -> Unit:
+    """Which topics the unit takes (routing by topic, tickets/dispatch.py): the list replaces the old."""
+    _admin(actor, "set_topics")
+    unit = unit_by_code(session, code)
+    unknown = [t for t in topics if t not in TOPICS]
+    if unknown:
+        raise Invalid("unknown_topic", topic=unknown[0])
+    if unit.level < 2:
+        raise Invalid("unit_is_root", unit=unit.code)
+    before = list(unit.topics or [])
+    unit.topics = sorted(set(topics), key=list(TOPICS).index)
+    _changed(session, actor, "unit_topics", unit, {"from": before, "to": unit.topics})
+    return unit
+
+
+# ------------------------------------------------------------- jurisdictions (辖区), uploaded
+def check_jurisdictions(session: UnitOfWork, actor: Actor, text: str, name: str) -> tuple[JurisdictionUpload, Any]:
+    """Check an uploaded jurisdiction file as ``geo check`` does, against the active stations, and
+    keep it with its report, to be applied or discarded: nothing routes by it yet."""
+    _admin(actor, "check_jurisdictions")
+    stations = list(session.scalars(select(Unit.code).where(Unit.kind == "station", Unit.active.is_(True))))
+    found = jurisdictions.load_text(text, name, stations)
+    report = found.report
+    upload = JurisdictionUpload(name=name[:200], geojson=text, errors=len(report.errors), status="checked",
+                                checked_by=actor.name[:64], report={
+                                    "features": report.features, "units": report.units,
+                                    "problems": [[p.severity, p.kind, p.message] for p in report.problems]})
+    session.add(upload)
+    session.flush()
+    audit.record(session, actor.name, "jurisdictions_check", target=f"{upload.id} {name}"[:200],
+                 details={"errors": len(report.errors), "warnings": len(report.warnings), "units": report.units})
+    return upload, found
+
+
+def _upload(session: UnitOfWork, upload_id: int) -> JurisdictionUpload:
+    upload = session.get(JurisdictionUpload, upload_id)
+    if upload is None:
+        raise NotFound("unknown_jurisdiction_upload", upload=upload_id)
+    if upload.status != "checked":
+        raise IllegalStep("jurisdiction_upload_decided", upload=upload_id, status=upload.status)
+    return upload
+
+
+def apply_jurisdictions(session: UnitOfWork, actor: Actor, upload_id: int) -> JurisdictionUpload:
+    """Route by a checked file from now on (every process within ``dispatch.JURISDICTION_CHECK_SECONDS``);
+    refused while its report has errors."""
+    _admin(actor, "apply_jurisdictions")
+    upload = _upload(session, upload_id)
+    if upload.errors:
+        raise IllegalStep("jurisdiction_upload_errors", upload=upload_id, count=upload.errors)
+    now = utcnow()
+    for previous in session.scalars(select(JurisdictionUpload).where(JurisdictionUpload.status == "applied")):
+        previous.status = "superseded"
+    upload.status, upload.decided_at, upload.decided_by = "applied", now, actor.name[:64]
+    session.flush()
+    audit.record(session, actor.name, "jurisdictions_apply", target=f"{upload.id} {upload.name}"[:200])
+    return upload
+
+
+def discard_jurisdictions(session: UnitOfWork, actor: Actor, upload_id: int) -> JurisdictionUpload:
+    _admin(actor, "discard_jurisdictions")
+    upload = _upload(session, upload_id)
+    upload.status, upload.decided_at, upload.decided_by = "discarded", utcnow(), actor.name[:64]
+    session.flush()
+    audit.record(session, actor.name, "jurisdictions_discard", target=f"{upload.id} {upload.name}"[:200])
+    return upload

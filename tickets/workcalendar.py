@@ -31,11 +31,14 @@ from typing import Any
 
 import chinese_calendar
 import yaml
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from tickets import audit
-from tickets.models import CalendarDay
+from tickets.errors import Invalid
+from tickets.models import CalendarDay, utcnow
+from tickets.administration import require_admin
+from tickets.roles import Actor
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,17 @@ def calendar_warnings(today: date | None = None) -> list[dict[str, Any]]:
     assumption, which the wall says too."""
     loaded = _overrides.years
     return [{"code": CALENDAR_YEAR_UNKNOWN, "year": year, **({} if today is None else {"started": year <= today.year})}
-            for year in sorted(unknown_years) if year not in loaded]
+            for year in sorted(unknown_years) if year not in loaded and (today is None or warn_now(year, today))]
+
+
+#: The State Council publishes next year's schedule in November (or late October): from then on
+#: an unknown next year is worth an admin's action, before then it is nobody's concern.
+WARN_FROM_MONTH = 11
+
+
+def warn_now(year: int, today: date) -> bool:
+    """Whether an unknown ``year`` is worth a warning on ``today``."""
+    return year <= today.year or (year == today.year + 1 and today.month >= WARN_FROM_MONTH)
 
 
 def probe_ahead(today: date, days: int = 31) -> None:
@@ -126,16 +139,43 @@ def probe_ahead(today: date, days: int = 31) -> None:
     is warned about before deadlines reach it (e.g. from 1 December)."""
     for day in (today, today + timedelta(days=days)):
         is_working_day(day)
+    if today.month >= WARN_FROM_MONTH:  # next year's schedule is due: is it known?
+        is_working_day(date(today.year + 1, 1, 1))
 
 
 # ---------------------------------------------------------- the overrides map
 def load_calendar_overrides(session: Session) -> list[int]:
     """Read every ``calendar_days`` row into this process; returns the years loaded."""
-    global _overrides, _loaded_monotonic
-    days = {row.day: bool(row.is_workday) for row in session.scalars(select(CalendarDay))}
+    global _overrides, _loaded_monotonic, _stamp, _checked_monotonic
+    rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday, CalendarDay.loaded_at)).all()
+    days = {day: bool(working) for day, working, _at in rows}
     _overrides = _Overrides(years=frozenset(d.year for d in days), days=days)
-    _loaded_monotonic = time.monotonic()
+    _stamp = (len(rows), max((at for _d, _w, at in rows), default=None))
+    _loaded_monotonic = _checked_monotonic = time.monotonic()
     return sorted(_overrides.years)
+
+
+#: How often a process asks the table whether it changed since it read it (one small query):
+#: a schedule entered on the calendar page counts in every process within these seconds.
+STAMP_CHECK_SECONDS = 5.0
+_stamp: tuple[int, datetime | None] | None = None
+_checked_monotonic: float | None = None
+
+
+def _table_stamp(session: Session) -> tuple[int, datetime | None]:
+    """Rows and the newest ``loaded_at``: every change (store, mark, unmark) changes one of them."""
+    count, newest = session.execute(select(func.count(), func.max(CalendarDay.loaded_at))).one()
+    return int(count or 0), newest
+
+
+def table_changed(session: Session) -> bool:
+    """Whether the table changed since this process read it (asked at most every
+    ``STAMP_CHECK_SECONDS``; False in between)."""
+    global _checked_monotonic
+    if _checked_monotonic is not None and time.monotonic() - _checked_monotonic < STAMP_CHECK_SECONDS:
+        return False
+    _checked_monotonic = time.monotonic()
+    return _table_stamp(session) != _stamp
 
 
 def overrides_age_seconds() -> float | None:
@@ -145,9 +185,10 @@ def overrides_age_seconds() -> float | None:
 
 def clear_calendar_overrides() -> None:
     """Forget the loaded years and the warnings (tests; a fresh start)."""
-    global _overrides, _loaded_monotonic
+    global _overrides, _loaded_monotonic, _stamp, _checked_monotonic
     _overrides = _Overrides()
-    _loaded_monotonic = None
+    _loaded_monotonic = _checked_monotonic = None
+    _stamp = None
     with _warn_lock:
         unknown_years.clear()
 
@@ -260,12 +301,19 @@ _DatesAsText.yaml_implicit_resolvers = {
 def read_calendar_file(path: str | Path) -> CalendarYear:
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_DatesAsText)  # noqa: S506 (a SafeLoader)
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CalendarFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return parse_calendar_text(text, str(path))
+
+
+def parse_calendar_text(text: str, source: str) -> CalendarYear:
+    """A calendar file's text (as ``calendar load`` reads it, or as uploaded on the calendar page)."""
+    try:
+        data = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        raise CalendarFileError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_calendar(data, str(path))
+        raise CalendarFileError(f"{source}: not valid YAML: {exc}") from exc
+    return parse_calendar(data, source)
 
 
 def store_calendar_year(session: Session, calendar: CalendarYear, *, by: str = "system") -> int:
@@ -282,6 +330,48 @@ def store_calendar_year(session: Session, calendar: CalendarYear, *, by: str = "
                  details={"holidays": len(calendar.holidays), "workdays": len(calendar.workdays),
                           "source": calendar.source})
     return len(calendar.holidays) + len(calendar.workdays)
+
+
+# ------------------------------------------------- the platform office's commands (issue 19)
+_admin = require_admin  # (actor, step): 403 unless an admin or the platform itself
+
+
+def enter_schedule(session: Session, actor: Actor, calendar: CalendarYear) -> int:
+    """An admin enters a year's official schedule (the calendar page's form or file): as
+    ``calendar load``, replacing any earlier one of that year; audited."""
+    _admin(actor, "calendar_load")
+    if calendar.placeholder:
+        raise Invalid("calendar_placeholder", year=calendar.year)
+    return store_calendar_year(session, calendar, by=actor.name)
+
+
+DAY_MARKS = ("holiday", "workday", "default")
+
+
+def mark_day(session: Session, actor: Actor, day: date, mark: str, note: str | None = None) -> None:
+    """One date made a holiday, a working day, or what its weekday says (``default``), in a year
+    the platform knows. A year only the package knew is copied into the table first, since a
+    loaded year is authoritative for all its days (the rest must stay as they were)."""
+    _admin(actor, "calendar_day")
+    if mark not in DAY_MARKS:
+        raise Invalid("not_one_of", field="mark", allowed=", ".join(DAY_MARKS), value=mark)
+    view = year_view(session, day.year)
+    if view.origin == "unknown":
+        raise Invalid("calendar_year_not_loaded", year=day.year)
+    if view.origin == "chinesecalendar":
+        store_calendar_year(session, CalendarYear(day.year, view.holidays, view.workdays, source="chinesecalendar"),
+                            by=actor.name)
+    row = session.get(CalendarDay, day)
+    before = "default" if row is None else ("workday" if row.is_workday else "holiday")
+    if mark == "default" or (mark == "workday") == (day.weekday() < 5):
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(CalendarDay(day=day, is_workday=mark == "workday", note=(note or "")[:64] or None))
+    else:
+        row.is_workday, row.note, row.loaded_at = mark == "workday", (note or "")[:64] or row.note, utcnow()
+    session.flush()
+    audit.record(session, actor.name, "calendar_day", target=day.isoformat(), details={"from": before, "to": mark})
 
 
 @dataclass(frozen=True)

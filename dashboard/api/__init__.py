@@ -19,6 +19,9 @@ from dashboard.api import alerts, hotspots, maps  # noqa: E402,F401
 from dashboard.api import duty, steps, tickets  # noqa: E402,F401
 from dashboard.api import bulletins  # noqa: E402,F401
 from dashboard.api import audit  # noqa: E402,F401
+from dashboard.api import admin  # noqa: E402,F401  (the /admin writes; admin_<section> below)
+from dashboard.api import admin_accounts, admin_feeds, admin_walls  # noqa: E402,F401
+from dashboard.api import admin_calendar, admin_rules, admin_units  # noqa: E402,F401
 from dashboard.api import openapi  # noqa: E402,F401
 
 __all__ = ["blueprint"]

@@ -37,6 +37,7 @@ from dashboard.auth import public
 from feeds import hotline
 from dashboard.intake_forms import read_body, refuse_unauthenticated
 from feeds.dead_letters import FieldError
+from tickets import feedkeys
 from tickets.uow import unit_of_work
 from tickets.models import utcnow
 
@@ -95,10 +96,15 @@ def hotline_push(source_name: str) -> Any:
     body, too_large, length = read_body(settings.intake_max_body_bytes, " (split the batch)")
     if too_large is not None:
         raise _refused(413, "body_too_large", too_large, _kept(source, endpoint, body, too_large, length))
-    problem = hotline.verify(source.secret or settings.hotline_secret, request.headers, body,
-                             settings.hotline_replay_window_seconds)
+    now = utcnow()
+    with platform.factory() as session:  # its accepted keys (feed_keys), else its file's secret
+        keys = feedkeys.hotline_secrets(session, source.name, source.secret or settings.hotline_secret, now)
+    signed_by, problem = hotline.verify_any([k.secret for k in keys], request.headers, body,
+                                            settings.hotline_replay_window_seconds)
     if problem is not None:
         raise _refused(401, "signature_refused", problem, _kept(source, endpoint, body, problem), **INTAKE_REALM)
+    assert signed_by is not None
+    feedkeys.seen(platform.factory, keys[signed_by].key_id, now)
     with unit_of_work(platform.factory) as session:
         result = hotline.ingest(session, source, body, utcnow(), settings.tz, endpoint=endpoint)
     if result.refused is not None:

@@ -43,7 +43,9 @@
  *       every applied event once, in seq order; fn(snapshot) each (re)loaded snapshot.
  *   live.epoch, .seq, .loading, .connected, .resyncs, .applied, .lastServerTime
  *   MinshengLive.whenConnected(fn)   fn(live) once the page's connection exists
- *   MinshengLive.setProps(id, props) set_props if the element exists; returns whether it did
+ *   MinshengLive.setProps(id, props[, present]) set_props if the element exists (or, for a
+ *                                  component that renders none, a dcc.Store: the element
+ *                                  ``present`` that shows its page is up); returns whether it did
  *   MinshengLive.exists(id)
  *   MinshengLive.early(url)   the answer (a Promise of a Response) to the fetch of url the page's
  *                             <head> started (a wall's first snapshot), once; else null
@@ -69,8 +71,8 @@
 
   function exists(id) { return document.getElementById(id) !== null; }
 
-  function setProps(id, props) {
-    if (!exists(id)) { return false; }
+  function setProps(id, props, present) {
+    if (!exists(present || id) || !window.dash_clientside) { return false; }
     window.dash_clientside.set_props(id, props);
     return true;
   }

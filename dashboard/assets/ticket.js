@@ -13,7 +13,7 @@
     }
     function refresh() {
       refreshes += 1;
-      MinshengLive.setProps("ticket-refresh", {data: refreshes});
+      MinshengLive.setProps("ticket-refresh", {data: refreshes}, "ticket-page");  // a Store: no element
     }
     function version() {  // the body's, once a push re-rendered it
       var body = document.getElementById("ticket-body");

@@ -26,10 +26,12 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
+from flask import current_app, has_app_context
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dashboard.drill import marking as drill_marking
 from tickets.followup import ANSWERS as SATISFACTION
 from tickets.models import Ticket, Unit, User
 from tickets.notify import root_unit
@@ -68,7 +70,10 @@ def html(template: str, **context: Any) -> str:
 
 
 def write_pdf(document_html: str) -> bytes:
-    """``document_html`` as PDF bytes; :class:`DocumentsUnavailable` when it cannot be printed in Chinese."""
+    """``document_html`` as PDF bytes; :class:`DocumentsUnavailable` when it cannot be printed in Chinese.
+    Printed by a drill's training space: marked 演练 on every page."""
+    if has_app_context() and current_app.config.get(drill_marking.CONFIG_KEY):
+        document_html = drill_marking.marked_document(document_html)
     try:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: WeasyPrint is there, Pango is not

@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload, sessionmaker
 
 from dashboard.live import keys as K
 from dashboard.live.clock import ClockWatch
+from dashboard.live.leader import STANDBY_LOOK_SECONDS
 from dashboard.live.figures import LiveFigures
 from tickets import jsontext
 from tickets.uow import UnitOfWork
@@ -35,6 +36,7 @@ from tickets import bulletin
 from tickets.figures import RankingPolicy, Tally, rank, subtree_tally
 from tickets.models import OutboxMessage, SupervisionOrder, Ticket, Unit, utcnow
 from tickets.roles import subtree_of
+from tickets.units import UNITS_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,7 @@ class LiveAggregator:
         publish: Callable[[Message], None] = lambda message: None,
         heartbeat_seconds: float = 5.0,
         listening: Callable[[], bool] = lambda: True,
+        fence: Callable[[], bool] = lambda: True,
         clock_watch: ClockWatch | None = None,
     ) -> None:
         self.factory = factory
@@ -172,6 +175,10 @@ class LiveAggregator:
         self.publish = publish
         self.heartbeat_seconds = heartbeat_seconds
         self.listening = listening
+        # Whether this process still holds the leadership lease (Leadership.holds): asked after
+        # the wait for entries and before writing, so a leader whose lease ran out meanwhile
+        # writes nothing (its successor reads the same entries from the cursor).
+        self.fence = fence
         self._last_push = 0.0
         # What the last frame said: the next one carries only what differs (None: say it all).
         self._sent: dict[str, Any] | None = None
@@ -247,7 +254,9 @@ class LiveAggregator:
         epoch = uuid.uuid4().hex[:12]
         pipe = self.redis.pipeline(transaction=True)
         for key in self.redis.scan_iter(match=K.LIVE + "*", count=1000):
-            if key != K.LEADER:
+            # (Deleting the listener counts left the leader thinking nobody watched, pushing
+            # nothing to a screen that had just connected until its process counted again.)
+            if key not in (K.LEADER, K.LISTENERS):
                 pipe.delete(key)
         pipe.hset(K.COUNTERS, mapping={
             "day": self._local_day(now), "received_today": received_today or 0, "closed_today": closed_today or 0,
@@ -270,6 +279,9 @@ class LiveAggregator:
         pipe.set(K.SEQ, 0)
         pipe.set(K.CURSOR, cursor)
         pipe.set(K.EPOCH, epoch)
+        server = self._redis_server()
+        if server is not None:
+            pipe.set(K.SERVER, server)
         pipe.execute()
         log.info(
             "live state rebuilt from the database: epoch %s, %d received today, %d open, %d unsettled events",
@@ -299,6 +311,28 @@ class LiveAggregator:
                 pipe.sadd(K.WARNED, member)
             else:
                 pipe.zadd(K.AMBER, {member: warn.timestamp()})
+
+    def _redis_server(self) -> str | None:
+        """The Redis server's run id (None where INFO does not say: the in-process stand-in)."""
+        try:
+            return str(self.redis.info("server")["run_id"])
+        except (KeyError, redis.exceptions.ResponseError):
+            return None
+
+    def check_server(self) -> None:
+        """On taking the lead and after Redis was away: a live state written on another Redis
+        server than this one is rebuilt from the database (a new epoch: every screen reloads its
+        snapshot). After a Sentinel failover the promoted replica holds what replication had
+        copied, which may lack the old primary's last writes (an applied event, a stream entry
+        the relay had already marked sent): the database has them all."""
+        server = self._redis_server()
+        if server is None or not self.ready():
+            return  # the stand-in; or no live state yet, which the next step rebuilds anyway
+        written_on = self.redis.get(K.SERVER)
+        if written_on != server:
+            log.warning("the live state was written on another Redis server (%s, now %s: a failover?): "
+                        "rebuilding it from the database", written_on, server)
+            self.rebuild()
 
     # --------------------------------------------------------------- apply
     @staticmethod
@@ -335,6 +369,9 @@ class LiveAggregator:
                 continue
             seen.add(outbox_id)
             topic, payload = fields.get("topic", TICKET_TOPIC), jsontext.loads(fields["payload"])
+            if topic == UNITS_TOPIC:  # an admin changed the tree: the wall's rows follow it
+                self.reload_units()
+                continue
             if topic in (TICKET_TOPIC, TICKETS_TOPIC):
                 todo.extend((outbox_id, event, TICKET_TOPIC) for event in event_payloads(topic, payload))
             else:
@@ -503,6 +540,12 @@ class LiveAggregator:
         views = self.redis.hmget(K.OPEN, ids)
         return [jsontext.loads(v).get("unit_id") if v else None for v in views]
 
+    def reload_units(self) -> None:
+        with self.factory() as session:
+            self.units = [tuple(row) for row in session.execute(  # type: ignore[misc]
+                select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.kind).order_by(Unit.id))]
+        self._units_dirty = True
+
     def subtree(self, unit_id: int) -> set[int]:
         return subtree_of(((uid, parent) for uid, _code, _name, _level, parent, _kind in self.units), unit_id)
 
@@ -635,11 +678,15 @@ class LiveAggregator:
         (:meth:`_block_ms`)."""
         ready, cursor, day, due = self._position()
         if not ready:
+            if not self.fence():
+                return 0
             self.rebuild()
             ready, cursor, day, due = self._position()
         if block_ms is None:
             block_ms = self._block_ms(due)
         entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor or "0-0"}, count=500, block=block_ms))
+        if not self.fence():
+            return 0
         events = self.apply_many(_chunk(entries))
         events += self.roll_day(day)
         events += self.fire_due()
@@ -678,16 +725,22 @@ class LiveAggregator:
 
     def run(self, stop: threading.Event, is_leader: Callable[[], bool] = lambda: True) -> None:
         down = False
+        check = True  # whether the live state is on this Redis server: on taking the lead, after an outage
         while not stop.is_set():
             if not is_leader():
-                stop.wait(1.0)
+                check = True
+                stop.wait(STANDBY_LOOK_SECONDS)
                 continue
             try:
+                if check:
+                    self.check_server()
+                    check = False
                 self.step()
                 if down:
                     log.warning("Redis is back: live state resumes")
                     down = False
             except REDIS_DOWN as exc:
+                check = True
                 if not down:
                     log.error("Redis unreachable (%s): screens keep their last state until it returns", exc)
                     down = True

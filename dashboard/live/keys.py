@@ -22,6 +22,12 @@ FLOW = LIVE + "flow:"  # + local minute yyyymmddHHMM -> hash channel -> count
 APPLIED = LIVE + "applied:"  # + outbox id // APPLIED_BUCKET -> set of applied ids
 APPLIED_BUCKET = 10_000
 LEADER = LIVE + "leader"
+# Each web process's count of its /live sockets (dashboard.push.Listeners): the web processes'
+# own state, so a rebuild of the live state keeps it, as it keeps the leader's lease.
+LISTENERS = LIVE + "listeners"
+# The run id of the Redis server the live state was rebuilt on: another one (a replica promoted by
+# Sentinel, which may lack the old primary's last writes) means rebuild.
+SERVER = LIVE + "server"
 
 TICKER_LENGTH = 30
 FLOW_MINUTES = 120

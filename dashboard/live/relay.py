@@ -26,6 +26,7 @@ import redis
 from sqlalchemy import Text, cast, func, select, text, update
 from sqlalchemy.orm import sessionmaker
 
+from dashboard.live.leader import STANDBY_LOOK_SECONDS
 from dashboard.live.keys import EVENTS_STREAM, STREAM_MAXLEN
 from tickets.uow import UnitOfWork
 from tickets.db import OUTBOX_CHANNEL, json_list, on_outbox_commit, remove_outbox_listener
@@ -174,7 +175,7 @@ class OutboxRelay:
         try:
             while not stop.is_set():
                 if not is_leader():
-                    stop.wait(1.0)
+                    stop.wait(STANDBY_LOOK_SECONDS)
                     continue
                 try:
                     sent = self.run_once()

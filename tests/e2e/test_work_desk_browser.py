@@ -113,8 +113,15 @@ def test_the_whole_loop_by_clicks(browser: Any, desk_platform: PlatformProcess) 
     time.sleep(1.5)
     assert row(other, number) is None  # another station never sees it
 
+    # The ticket page, open beside the desk, follows the step by push (no reload).
+    watcher = login(browser, base, "handler", frames)
+    watcher.goto(f"{base}/ticket/{number}")
+    watcher.wait_for_selector("#ticket-timeline li[data-kind='dispatched']")
     step(handler, number, "accept")
     wait_until(lambda: (row(handler, number) or {}).get("status") == "accepted", what="accepted")
+    wait_until(lambda: watcher.query_selector("#ticket-timeline li[data-kind='accept']") is not None, timeout=5,
+               what="the accept on the open ticket page")
+    watcher.close()
     step(handler, number, "contact", {"note": "已电话联系赵女士，约定今晚巡查"})
     wait_until(lambda: (row(handler, number) or {}).get("status") == "contacted", what="contacted")
     step(handler, number, "report", {"result": "已巡查劝散聚集人员"})

@@ -6,6 +6,7 @@ the headers the app relies on (Host, X-Forwarded-For/-Proto; the WebSocket upgra
 /socket.io/). The web process here is a stand-in that echoes the headers it got."""
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import json
@@ -107,12 +108,10 @@ def _nginx(conf: Path, *args: str) -> list[str]:
     return [NGINX, "-p", str(conf.parent), "-e", str(conf.parent / "error.log"), "-c", str(conf), *args]
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    http_port, https_port = free_port(), free_port()
-    conf = _write_config(tmp_path, _site_for_test(tmp_path, upstream.server_address[1], http_port, https_port))
+@contextlib.contextmanager
+def running_nginx(conf: Path, http_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """nginx on ``conf`` (checked with ``nginx -t`` first) until the block ends; ready once its
+    HTTP port accepts."""
     checked = subprocess.run(_nginx(conf, "-t"), check=False, capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     server = subprocess.Popen(_nginx(conf), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -123,13 +122,25 @@ def site(tmp_path: Path) -> Iterator[Site]:
                 http.client.HTTPConnection("127.0.0.1", http_port, timeout=1).connect()
                 break
             except OSError:
-                assert server.poll() is None, (tmp_path / "error.log").read_text()
+                assert server.poll() is None, (conf.parent / "error.log").read_text()
                 assert time.monotonic() < deadline, "nginx did not start"
                 time.sleep(0.05)
-        yield Site(http_port, https_port, tmp_path)
+        yield server
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    http_port, https_port = free_port(), free_port()
+    conf = _write_config(tmp_path, _site_for_test(tmp_path, upstream.server_address[1], http_port, https_port))
+    try:
+        with running_nginx(conf, http_port):
+            yield Site(http_port, https_port, tmp_path)
+    finally:
         upstream.shutdown()
         upstream.server_close()
 

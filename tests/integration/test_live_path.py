@@ -5,6 +5,8 @@ and on a real PostgreSQL + real Redis, which is what production runs.
 """
 from __future__ import annotations
 
+import time
+
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -110,6 +112,44 @@ def test_each_event_is_applied_once_even_if_relayed_twice(live_world: World) -> 
     events = live_world.pump()
     assert [e["event"] for e in events] == ["received", "dispatched"]
     assert live_world.aggregator.counters()["received_today"] == 1
+
+
+def test_a_leader_whose_lease_ran_out_writes_nothing(live_world: World) -> None:
+    live_world.pump()
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.relay.run_once()
+    seq, cursor = live_world.redis.get(K.SEQ), live_world.redis.get(K.CURSOR)
+    live_world.aggregator.fence = lambda: False  # the lease ran out while it waited for entries
+    assert live_world.aggregator.step(block_ms=10) == 0
+    assert (live_world.redis.get(K.SEQ), live_world.redis.get(K.CURSOR)) == (seq, cursor)
+    assert live_world.aggregator.counters()["received_today"] == 0
+    live_world.aggregator.fence = lambda: True  # the next leader: it reads the same entries
+    assert [e["event"] for e in live_world.pump()] == ["received", "dispatched"]
+    assert live_world.aggregator.counters()["received_today"] == 1
+
+
+def test_a_live_state_written_on_another_redis_server_is_rebuilt(live_world: World) -> None:
+    if live_world.aggregator._redis_server() is None:
+        pytest.skip("the in-process stand-in has no INFO (and no failover)")
+    live_world.pump()
+    epoch = live_world.redis.get(K.EPOCH)
+    live_world.aggregator.check_server()  # the server it was rebuilt on: nothing to do
+    assert live_world.redis.get(K.EPOCH) == epoch
+    live_world.redis.set(K.SERVER, "the-old-primary")  # as a promoted replica holds it after a failover
+    live_world.aggregator.check_server()
+    assert live_world.redis.get(K.EPOCH) != epoch
+    assert live_world.redis.get(K.SERVER) == live_world.aggregator._redis_server()
+
+
+def test_a_rebuild_keeps_the_web_processes_listener_counts(live_world: World) -> None:
+    """A screen that connected just before a rebuild still gets frames: the counts of who
+    listens are the web processes', not the live state's (the rebuild deleted them: no frame
+    was built until each process counted again, up to 5 s later)."""
+    live_world.pump()
+    live_world.redis.hset(K.LISTENERS, "web-1", f"1:{time.time():.0f}")
+    live_world.aggregator.rebuild()
+    assert live_world.redis.hget(K.LISTENERS, "web-1") is not None
+    assert live_world.redis.get(K.EPOCH) is not None
 
 
 def test_rebuild_does_not_double_count_events_still_in_flight(live_world: World) -> None:

@@ -74,5 +74,9 @@ def test_the_pushes_go_through_the_sentinels_primary_too() -> None:
         manager = redis_link.message_queue(cfg, write_only=write_only)["client_manager"]
         assert isinstance(manager, socketio.RedisManager) and manager.write_only is write_only
     plain = settings_module.load(environ={"REDIS_URL": "redis://127.0.0.1:6379/0"})
-    assert redis_link.message_queue(plain, write_only=True) == {"message_queue": "redis://127.0.0.1:6379/0"}
+    assert redis_link.message_queue(plain, write_only=True) == {"message_queue": "redis://127.0.0.1:6379/0",
+                                                                "channel": "flask-socketio"}
+    # A second platform on the same Redis (the training space) pushes on a channel of its own.
+    drill = settings_module.load(environ={"REDIS_URL": "redis://127.0.0.1:6379/1", "MINSHENG_LIVE_CHANNEL": "x"})
+    assert redis_link.message_queue(drill, write_only=True)["channel"] == "x"
     assert redis_link.message_queue(settings_module.load(environ={}), write_only=False) == {"message_queue": None}

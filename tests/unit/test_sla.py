@@ -105,6 +105,18 @@ def test_an_unknown_year_is_said_to_have_started_only_from_its_first_day() -> No
     assert sla.calendar_warnings() == [{"code": "calendar_year_unknown", "year": 2027}]
 
 
+def test_next_years_warning_goes_out_from_november_and_to_nobody_before() -> None:
+    workcalendar.probe_ahead(date(2026, 10, 31))
+    assert sla.calendar_warnings(date(2026, 10, 31)) == []  # nothing asked about 2027 yet
+    sla.schedule("consultation", at("2026-10-30T16:00:00+08:00"), TZ, extra_working_hours=600)  # reaches 2027
+    assert sla.calendar_warnings(date(2026, 10, 31)) == []  # known to be unknown, but not a concern in October
+    assert sla.calendar_warnings(date(2026, 11, 1))[0]["year"] == 2027
+    sla.clear_calendar_overrides()
+    workcalendar.probe_ahead(date(2026, 11, 1))  # November: next year is asked about, a month ahead or not
+    assert sla.calendar_warnings(date(2026, 11, 1)) == [{"code": "calendar_year_unknown", "year": 2027,
+                                                         "started": False}]
+
+
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         sla.schedule("service", datetime(2026, 11, 23, 9, 0), TZ)

@@ -1,0 +1,290 @@
+"""Side by side (issue 18, item 5): the platform's push against the usual polling Dash wall.
+
+One throwaway PostgreSQL (and Redis for the platform), one database made ready as a bureau's
+(migrated, the demo bureau loaded), one feed committing tickets at a fixed rate. For each
+screen count the two walls are measured one after the other on the same database and feed:
+
+- **platform**: ``app.py serve`` (gunicorn gthread) + ``app.py worker``; each screen a light
+  Socket.IO client doing what the wall page does (the kiosk's grant, the ``/live`` stream), the
+  number on screen being the ticket's ``received`` event in a frame;
+- **polling**: ``bench/polling_baseline.py`` under the same gunicorn settings; each screen a
+  light HTTP client doing what its page does, the ``dcc.Interval`` callback POSTed every 2 s,
+  the number on screen being the 受理 counter in the answer.
+
+Reported per wall and screen count: commit → number-on-screen latency (p50, p99; a light client
+stands in for the browser, so rendering is not included on either side), server CPU seconds per
+screen per minute (the processes' own user+system time, /proc), bytes per screen per minute
+(bodies and HTTP headers as the clients receive them), database transactions per minute
+(``pg_stat_database``, less what the feed and the idle servers take per ticket, measured first
+with no screen connected), the polling ticks that failed.
+
+    .venv/bin/python bench/side_by_side.py                       # 1, 10, 50 screens, 60 s each
+    .venv/bin/python bench/side_by_side.py --screens 200 --seconds 60
+    .venv/bin/python bench/side_by_side.py --screens 1 --screens 10 --runs 3 --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import socketio  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.live_push import _serve, percentile  # noqa: E402
+from bench.processes import cpu_seconds  # noqa: E402
+from tests.helpers import new_request, submit  # noqa: E402
+from tests.servers import PostgresServer, RedisServer, demo_kiosk_token, free_port  # noqa: E402
+from tickets.bootstrap import session_factory  # noqa: E402
+
+INTERVAL_S = 2.0
+
+
+# ------------------------------------------------------------ measuring
+def transactions(database_url: str) -> int:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        value = connection.execute(text("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                                        "WHERE datname = current_database()")).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+# ------------------------------------------------------------ the two kinds of screen
+class PushScreen:
+    """A wall on the platform: the /live stream with the kiosk's grant."""
+
+    def __init__(self, url: str) -> None:
+        self.seen: dict[str, float] = {}
+        self.bytes = 0
+        self.lock = threading.Lock()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("live", self.on_live, namespace="/live")
+        self.sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=20,
+                         auth={"token": demo_kiosk_token()})
+
+    def on_live(self, frame: str) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            self.bytes += len(frame.encode("utf-8")) if isinstance(frame, str) else len(frame)
+            for event in json.loads(frame)["events"]:
+                if event["event"] == "received":
+                    self.seen.setdefault(event["ticket"]["number"], now)
+
+    def stop(self) -> None:
+        self.sio.disconnect()
+
+
+class PollScreen(threading.Thread):
+    """The polling wall's page: its Interval callback POSTed every 2 s; the 受理 counter read."""
+
+    OUTPUTS = [("count-received", "children"), ("count-closed", "children"), ("count-breaches_now", "children"),
+               ("flow", "figure"), ("units", "children")]
+
+    def __init__(self, url: str, phase: float) -> None:
+        super().__init__(daemon=True)
+        self.url, self.phase = url.rstrip("/") + "/_dash-update-component", phase
+        self.answers: list[tuple[float, int]] = []  # (when the answer arrived, the count it showed)
+        self.bytes = 0
+        self.ticks = self.failed = 0
+        self.stopping = threading.Event()
+        self.http = requests.Session()
+
+    def run(self) -> None:
+        n = 0
+        next_tick = time.perf_counter() + self.phase
+        while not self.stopping.is_set():
+            pause = next_tick - time.perf_counter()
+            if pause > 0 and self.stopping.wait(pause):
+                break
+            next_tick += INTERVAL_S
+            n += 1
+            body = json.dumps({
+                "output": ".." + "...".join(f"{i}.{p}" for i, p in self.OUTPUTS) + "..",
+                "outputs": [{"id": i, "property": p} for i, p in self.OUTPUTS],
+                "inputs": [{"id": "tick", "property": "n_intervals", "value": n}],
+                "changedPropIds": ["tick.n_intervals"], "state": []})
+            self.ticks += 1
+            try:
+                answer = self.http.post(self.url, data=body, headers={"Content-Type": "application/json"},
+                                        timeout=INTERVAL_S * 5)
+                arrived = time.perf_counter()
+                answer.raise_for_status()
+                self.bytes += len(answer.content) + sum(len(k) + len(v) + 4 for k, v in answer.headers.items())
+                count = int(answer.json()["response"]["count-received"]["children"])
+                self.answers.append((arrived, count))
+            except Exception:
+                self.failed += 1
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=INTERVAL_S * 6)
+
+
+# ------------------------------------------------------------ one measurement
+def feed(factory: Any, rate: float, seconds: float) -> list[tuple[str, float]]:
+    """Commit tickets at ``rate`` per second for ``seconds``: (number, commit instant) each."""
+    committed: list[tuple[str, float]] = []
+    started = time.perf_counter()
+    i = 0
+    while time.perf_counter() - started < seconds:
+        pause = started + i / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        number = submit(factory, new_request()).number
+        committed.append((number, time.perf_counter()))
+        i += 1
+    return committed
+
+
+def received_today(database_url: str) -> int:
+    """The 受理 counter as the polling wall computes it, before the feed."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tickets.figures import figures, period_bounds, sum_tallies, tally_sql_by_unit
+
+    tz = ZoneInfo("Asia/Shanghai")
+    factory = session_factory(database_url)
+    now = datetime.now(tz)
+    start, end = period_bounds(now.date(), now.date(), tz)
+    with factory() as session:
+        return int(figures(sum_tallies(tally_sql_by_unit(session, start, end, now, tz).values()))["counts"]["received"])
+
+
+def feed_transactions(database_url: str, rate: float, seconds: float) -> float:
+    """Database transactions per committed ticket with no screen on either wall: the feed's own
+    and the servers' background work, taken off each wall's figure."""
+    tx0 = transactions(database_url)
+    committed = feed(session_factory(database_url), rate, seconds)
+    return (transactions(database_url) - tx0) / max(1, len(committed))
+
+
+def measure(kind: str, url: str, pids: list[int], database_url: str, screens: int, rate: float,
+            seconds: float, feed_tx_per_ticket: float) -> dict[str, Any]:
+    factory = session_factory(database_url)
+    if kind == "platform":
+        clients: list[Any] = [PushScreen(url) for _ in range(screens)]
+    else:
+        clients = [PollScreen(url, phase=INTERVAL_S * i / screens) for i in range(screens)]
+        base = received_today(database_url)
+        for c in clients:
+            c.start()
+        time.sleep(INTERVAL_S + 0.5)  # every screen has its first answer before the feed
+    cpu0, tx0, t0 = cpu_seconds(pids), transactions(database_url), time.perf_counter()
+    bytes0 = sum(c.bytes for c in clients)
+    committed = feed(factory, rate, seconds)
+    time.sleep(INTERVAL_S * 2 if kind == "polling" else 1.0)  # the last tickets reach the screens
+    elapsed = time.perf_counter() - t0
+    cpu, tx = cpu_seconds(pids) - cpu0, transactions(database_url) - tx0
+    received_bytes = sum(c.bytes for c in clients) - bytes0
+    latencies: list[float] = []
+    missing = 0
+    if kind == "platform":
+        for c in clients:
+            with c.lock:
+                for number, at in committed:
+                    if number in c.seen:
+                        latencies.append((c.seen[number] - at) * 1000)
+                    else:
+                        missing += 1
+    else:
+        for c in clients:
+            answers = list(c.answers)
+            for k, (_number, at) in enumerate(committed):
+                shown = next((when for when, count in answers if when > at and count >= base + k + 1), None)
+                if shown is None:
+                    missing += 1
+                else:
+                    latencies.append((shown - at) * 1000)
+    ticks = (sum(c.ticks for c in clients), sum(c.failed for c in clients)) if kind == "polling" else None
+    for c in clients:
+        c.stop()
+    minutes = elapsed / 60
+    return {
+        "wall": kind, "screens": screens, "rate_per_s": rate, "tickets": len(committed),
+        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
+        "not_shown": missing,
+        "cpu_s_per_screen_min": round(cpu / screens / minutes, 3),
+        "cpu_s_per_min": round(cpu / minutes, 2),
+        "bytes_per_screen_min": round(received_bytes / screens / minutes),
+        "db_transactions_per_min": round(max(0.0, tx - feed_tx_per_ticket * len(committed)) / minutes),
+        "ticks_failed": None if ticks is None else f"{ticks[1]}/{ticks[0]}",
+    }
+
+
+def start_polling(database_url: str, workers: int, threads: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(workers), "--threads",
+                             str(threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                             "bench.polling_baseline:server"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open("/tmp/polling_baseline.log", "wb"))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/", timeout=2).status_code == 200:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("the polling wall did not start: /tmp/polling_baseline.log")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--screens", type=int, action="append", help="screen counts (default 1, 10, 50)")
+    parser.add_argument("--rate", type=float, default=10.0, help="tickets committed per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="feed time per measurement")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--walls", default="platform,polling")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=100)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    pg, rs = PostgresServer().start(), RedisServer().start()
+    web = worker = poll = None
+    results: list[dict[str, Any]] = []
+    try:
+        database_url = pg.create_database("bench")
+        web, worker = _serve(database_url, rs.url, {}, args.workers, args.threads)
+        poll, poll_url = start_polling(database_url, args.workers, args.threads)
+        systems = {"platform": (web.base_url, [web.proc.pid, worker.proc.pid]),
+                   "polling": (poll_url, [poll.pid])}
+        feed_tx = feed_transactions(database_url, args.rate, min(args.seconds, 20.0))
+        print(f"feed and background: {feed_tx:.2f} database transactions per ticket (taken off each wall's)")
+        for _run in range(args.runs):
+            for screens in args.screens or [1, 10, 50]:
+                for wall in args.walls.split(","):
+                    url, pids = systems[wall]
+                    result = measure(wall, url, pids, database_url, screens, args.rate, args.seconds, feed_tx)
+                    results.append(result)
+                    print(json.dumps(result, ensure_ascii=False) if args.json else
+                          "  ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+    finally:
+        if poll is not None:
+            poll.kill()
+            poll.wait()
+        if worker is not None:
+            worker.stop()
+        if web is not None:
+            web.stop()
+        rs.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    main()
