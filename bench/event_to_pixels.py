@@ -180,7 +180,7 @@ def cold_load(browser: Any, url: str) -> dict[str, Any]:
     cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
     page.add_init_script(PIXEL_PROBE)
     page.goto(url)
-    page.wait_for_function("window.__firstNumber !== null", timeout=30000)
+    page.wait_for_function("() => window.__firstNumber !== null", timeout=30000)
     first = page.evaluate("window.__firstNumber")
     page.wait_for_timeout(3000)  # what loads after the first number (the map's points) counts too
     biggest = sorted(((sizes[r], urls.get(r, "?"), encodings.get(r, "")) for r in sizes), reverse=True)[:6]
@@ -281,7 +281,7 @@ def steady(browser: Any, url: str, feed: Feed, plain: PlainClient, rate: float, 
     cdp.on("Network.webSocketHandshakeResponseReceived", handshake)
     page.add_init_script(PIXEL_PROBE)
     page.goto(url)
-    page.wait_for_function("window.__firstNumber !== null", timeout=30000)
+    page.wait_for_function("() => window.__firstNumber !== null", timeout=30000)
     page.wait_for_timeout(3000)  # settle: the map's points, the chart's first draw
     base = int(page.inner_text(f"#{COUNTER}").strip())
 

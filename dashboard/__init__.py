@@ -8,6 +8,7 @@ whichever process holds the leadership lease.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from dashboard.redis_link import connect, message_queue
 from feeds import connectors
 from layouts import home, shell
 from layouts.i18n import gettext
+from layouts.live import EARLY_SNAPSHOT_PATHS, early_snapshot_script
 from settings import Settings
 from tickets import alerts, bulletin, housekeeping, sla
 from tickets.bootstrap import Domain, bootstrap
@@ -262,6 +264,25 @@ def _serve_partial_plotly(server: Flask) -> None:
         return response
 
 
+# dash-ag-grid's bundle (0.36 MB compressed, the page's biggest script) on a page that shows no
+# grid: a wall. Left out of the walls' pages, whose first numbers then do not wait for it to be
+# fetched and parsed; any link off a wall is a whole page load (no screen has a dcc.Link), whose
+# page has it again.
+_GRID_SCRIPT = re.compile(r'<script src="[^"]*/dash_ag_grid/[^"]*"></script>\s*')
+
+
+def _walls_without_the_grid(app: Dash) -> None:
+    interpolate = app.interpolate_index
+
+    def index(**parts: str) -> str:
+        path = request.path.rstrip("/") or "/"
+        if any(path == p or path.startswith(p + "/") for p in EARLY_SNAPSHOT_PATHS):
+            parts["scripts"] = _GRID_SCRIPT.sub("", parts["scripts"])
+        return interpolate(**parts)
+
+    app.interpolate_index = index  # type: ignore[method-assign, assignment]  # this app's pages only
+
+
 def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWork], screens: Screens,
                live_state: LiveAggregator) -> Dash:
     from callbacks import live, router
@@ -284,6 +305,9 @@ def _make_dash(server: Flask, settings: Settings, factory: sessionmaker[UnitOfWo
         suppress_callback_exceptions=True,
     )
     _serve_partial_plotly(server)
+    # First in <head>: a wall asks for its snapshot before its scripts have loaded (layouts/live.py).
+    app.index_string = app.index_string.replace("<head>", "<head>\n        " + early_snapshot_script(), 1)
+    _walls_without_the_grid(app)
     app.layout = shell.layout
     ctx = ScreenServices(settings, factory, live_state)
     router.register(app, screens, ctx)

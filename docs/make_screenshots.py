@@ -251,10 +251,10 @@ def wall_and_map_shots() -> None:
                     page.goto(platform.wall_url(path))  # with the demo kiosk token, as on a real wall
                     page.wait_for_selector("#wall-conn.conn-ok")
                     page.wait_for_timeout(4000)
-                    # Now and then the flow chart stays empty after the first snapshot (a race
-                    # between the snapshot's figure patch and dcc.Graph loading): load again.
-                    if page.evaluate("(document.querySelector('#wall-flow .js-plotly-plot') || {}).data"
-                                     "?.some(t => (t.y || []).some(v => v > 0))"):
+                    # The flow chart (an SVG drawn by wall.js) has bars once the snapshot is in:
+                    # a screen whose panel shows it waits for them (else load again).
+                    if page.evaluate("document.querySelectorAll('#wall-flow .flow-col rect').length > 0"
+                                     " || !document.querySelector('#wall-flow svg')"):
                         break
                 _shoot(page, name, page)
             for name, path, user in DUTY_SHOTS:

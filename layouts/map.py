@@ -101,6 +101,24 @@ def _local(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M")
 
 
+# The live panel's document holds no tickets (the page script loads them), so one spec always
+# gives the same document: kept, since building it (folium, ~250 KB) took 90-370 ms of each
+# wall's first page answer, before which the wall shows nothing (docs/PERFORMANCE.md).
+_LIVE_DOCUMENTS: dict[str, str] = {}
+_LIVE_DOCUMENTS_KEPT = 16
+
+
+def _live_document(spec: maps.MapSpec) -> str:
+    key = repr(spec)  # every field; the jurisdictions are one object per process
+    document = _LIVE_DOCUMENTS.get(key)
+    if document is None:
+        document = maps.render_html(maps.build_map(spec))
+        if len(_LIVE_DOCUMENTS) >= _LIVE_DOCUMENTS_KEPT:
+            _LIVE_DOCUMENTS.clear()
+        _LIVE_DOCUMENTS[key] = document
+    return document
+
+
 def map_document(data: MapContent, lang: str, *, panel: bool = False) -> str:
     """The map as an HTML document, its title, subtitle and legend in ``lang``; ``panel``: a
     wall's panel, whose heading is the page's (no overlay box to fit the view around)."""
@@ -110,7 +128,7 @@ def map_document(data: MapContent, lang: str, *, panel: bool = False) -> str:
     if panel and not spec.live:
         return maps.render_html(maps.build_map(replace(spec, heat_radius=LIVE_HEAT[0], heat_blur=LIVE_HEAT[1])))
     if spec.live:  # the wall's panel: points, alerts and its legend come from the page script
-        return maps.render_html(maps.build_map(replace(spec, heat_radius=LIVE_HEAT[0], heat_blur=LIVE_HEAT[1])))
+        return _live_document(replace(spec, heat_radius=LIVE_HEAT[0], heat_blur=LIVE_HEAT[1]))
     topic_name = names["topics"].get(data.topic, data.topic) if data.topic else gettext("All requests", lang)
     total, area = format(data.total, ","), format(data.cell_area_km2, ".2f")
     span = gettext("%(start)s to %(end)s · %(total)s requests", lang, start=_local(data.start),
@@ -127,12 +145,15 @@ def map_document(data: MapContent, lang: str, *, panel: bool = False) -> str:
 
 
 def wall_panel(lang: str, document: str) -> html.Div:
-    """The wall's live map: heat of the last 24 hours, updated by push (assets/map_live.js)."""
+    """The wall's live map: heat of the last 24 hours, updated by push (assets/map_live.js).
+    The document waits in ``data-document``: the wall's script puts it into the frame after the
+    frame that shows the first numbers (parsing it and drawing the city takes the main thread
+    for a few hundred ms, which the numbers used to wait for)."""
+    waiting: dict[str, Any] = {"data-document": document}
     return html.Div(
         [
             html.H2(gettext("Heat map, last 24 hours (live)", lang)),
-            html.Iframe(id="wall-map", srcDoc=document, className="map-frame",
-                        title=gettext("Request heat map", lang)),
+            html.Iframe(id="wall-map", className="map-frame", title=gettext("Request heat map", lang), **waiting),
         ],
         className="panel panel-map",
     )

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
-from dash import dcc, html
+from dash import html
 
 from layouts import live
 from layouts import map as map_screen
@@ -52,7 +51,6 @@ RATE_BANDS = {"floors": ((0.95, "band-good"), (0.85, "band-warn")), "below": "ba
 # The unit table always lists the territorial bureaus; divisions and the office once they have tickets today.
 UNIT_KINDS_ALWAYS = ("branch", "county_bureau")
 TICKER_ROWS = 30
-FONT_STACK = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
 # The unit table's columns, in order: ranked by the composite score (DESIGN §4, tickets.figures.rank);
 # the rates it is made of, each with its Wilson 95% interval in small type.
@@ -86,34 +84,9 @@ ALERT_SOUND = "/assets/duty-alert.wav"
 SOUND_ON = ("1", "on", "true", "yes")
 
 
-def flow_figure(lang: str) -> go.Figure:
-    """Empty stacked bars, one trace per channel in ``CHANNELS`` order; the script fills them.
-    No Plotly legend (across the top it took half the panel): ``flow_legend`` is one line beside the title."""
-    names = labels(lang)["channels"]
-    fig = go.Figure(
-        [
-            go.Bar(x=[], y=[], name=names[code], meta=code, marker_color=CHANNEL_COLOURS[code],
-                   hovertemplate="%{x} %{y}<extra>" + names[code] + "</extra>")
-            for code in CHANNELS
-        ]
-    )
-    fig.update_layout(
-        barmode="stack",
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"family": FONT_STACK, "color": "#c9d4e3", "size": 14},
-        margin={"l": 48, "r": 16, "t": 8, "b": 40},
-        showlegend=False,
-        xaxis={"type": "category", "nticks": 7, "gridcolor": "#1f2a3a", "tickangle": 0},
-        yaxis={"gridcolor": "#1f2a3a", "rangemode": "tozero", "title": None},
-        bargap=0.15,
-        uirevision="wall-flow",
-    )
-    return fig
-
-
 def flow_legend(lang: str) -> html.Div:
-    """The channels' colours in one line of short names (assets/wall.css)."""
+    """The flow chart's key: the channels' colours in one line of short names beside the title
+    (assets/wall.css); the chart itself is drawn by assets/wall.js."""
     names = labels(lang)["channels_short"]
     return html.Div([html.Span(names[code], className="flow-key", style={"--key": CHANNEL_COLOURS[code]})
                      for code in CHANNELS], className="flow-legend")
@@ -159,6 +132,7 @@ def script_config(lang: str, ticket_links: bool = False, sound: bool = False) ->
         "bands": RATE_BANDS,
         "unit_kinds_always": list(UNIT_KINDS_ALWAYS),
         "ticker_rows": TICKER_ROWS,
+        "channel_colours": CHANNEL_COLOURS,
         "map": map_screen.live_sources(),
         "text": {**texts(SCRIPT_TEXT, lang), "warnings": texts(WARNINGS, lang)},
     }
@@ -211,14 +185,10 @@ def layout(lang: str = "zh-CN", *, map_document: str, timezone: str, min_tickets
                             map_screen.wall_panel(lang, map_document),
                             html.Div(
                                 [
-                                    html.Div([html.H2(gettext("Ticket flow, last two hours (per minute, by channel)",
+                                    html.Div([html.H2(gettext("Tickets per minute, last two hours",
                                                               lang)), flow_legend(lang)], className="flow-head"),
-                                    dcc.Graph(
-                                        id="wall-flow",
-                                        figure=flow_figure(lang),
-                                        config={"displayModeBar": False, "responsive": True},
-                                        className="wall-flow-graph",
-                                    ),
+                                    # Empty: assets/wall.js draws the chart (an SVG) and keeps it current.
+                                    html.Div(id="wall-flow", className="wall-flow-graph"),
                                 ],
                                 className="panel panel-flow",
                             ),

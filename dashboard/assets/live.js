@@ -47,6 +47,8 @@
  *                                  component that renders none, a dcc.Store: the element
  *                                  ``present`` that shows its page is up); returns whether it did
  *   MinshengLive.exists(id)
+ *   MinshengLive.early(url)   the answer (a Promise of a Response) to the fetch of url the page's
+ *                             <head> started (a wall's first snapshot), once; else null
  *   MinshengLive.format(template, params)  fills a catalogue message's %(name)s
  *   MinshengLive.time(when, tz, style)     "minute" (HH:MM), "second" (HH:MM:SS) or
  *                                          "datetime", in the bureau's zone
@@ -103,6 +105,15 @@
     return f.format(d);
   }
 
+  // The answer to a fetch of `url` the page's <head> started before anything loaded (the first
+  // snapshot of a wall: layouts/live.py), once; null for any other URL or a second time.
+  function early(url) {
+    var asked = window.minshengEarly;
+    if (!asked || asked.url !== url) { return null; }
+    window.minshengEarly = null;
+    return asked.answer;
+  }
+
   function el(type, className, children, key, more) {
     var props = Object.assign({}, more, {className: className, children: children});
     if (key !== undefined) { props.key = key; } // lets React keep rows that did not change
@@ -136,7 +147,7 @@
 
     function fetchSnapshot() {
       if (options.load) { return options.load(); }
-      return fetch(snapshotUrl(), {credentials: "same-origin"})
+      return (early(snapshotUrl()) || fetch(snapshotUrl(), {credentials: "same-origin"}))
         .then(function (r) {
           if (r.status === 401) { grantLost(); }
           if (!r.ok) { throw new Error("snapshot " + r.status); }
@@ -287,6 +298,7 @@
     exists: exists,
     format: format,
     time: time,
+    early: early,
     el: el,
     config: config
   };

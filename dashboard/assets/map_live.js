@@ -1,7 +1,8 @@
 /* The wall's live heat map: pushed tickets -> the map's heat layer, in place.
  *
  * It follows the page's live connection (live.js, MinshengLive.whenConnected).
- * The map is a folium document in <iframe id="wall-map" srcdoc> (same origin,
+ * The map is a folium document in <iframe id="wall-map" srcdoc> (same origin; wall.js puts it
+ * there after the first numbers show, so this script waits for the map to be ready;
  * no sandbox), whose own script exposes contentWindow.minshengMap
  * (static/map/minsheng-map.js). On every (re)loaded snapshot the window's points
  * and the open alerts are fetched (from where the page's live config says); pushed "received" tickets are

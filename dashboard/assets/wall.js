@@ -15,13 +15,12 @@
  * Dash (set_props) re-rendered whole components per update and kept the main
  * thread nearly always busy at 10 tickets a second (docs/PERFORMANCE.md). The
  * layout leaves these elements empty, so React never renders over what this
- * script wrote. The chart is drawn with Plotly.react at most once per
- * FLOW_DRAW_MS (its bars are minutes), never per event.
+ * script wrote. The ticket-flow chart is an SVG this script draws too: a ticket
+ * changes its minute's bars, the window moving on a minute adds a column.
  */
 (function () {
   "use strict";
   var MINUTE_MS = 60000;
-  var FLOW_DRAW_MS = 1000;
   // A branch wall reloads its subtree's snapshot on a scoped frame, at most this often.
   var BRANCH_RELOAD_MS = 1000;
   var L = window.MinshengLive;
@@ -31,8 +30,7 @@
     var tz = config.timezone;
     var state = {
       labels: null, channels: [], firstMinute: null, windowSize: 120, ticker: [],
-      flowX: null, flowY: null, flowRepairs: 0, flowDraws: 0, flowDirty: false, flowDrawnAt: 0,
-      flowFull: false, flowChanged: {}, flowPatches: 0,
+      flowY: null, flowMoved: false, flowChanged: {}, flowDraws: 0, flowPatches: 0,
       counters: {}, units: null, touched: null,
       alerts: {}, flashes: 0, sounds: 0 // alert id -> its view; for the browser tests: what attention was asked
     };
@@ -320,6 +318,33 @@
     });
 
     /* ------------------------------------------------------------ flow */
+    // The ticket flow is an SVG this script draws and keeps current itself (it was a Plotly
+    // chart: Plotly drew the whole figure again, ~150 ms of main thread, each time the window
+    // moved on a minute, which decided the wall's p99; docs/PERFORMANCE.md). Each minute is a
+    // column <g> of rects, one per channel that had tickets, stacked in CHANNELS order, at
+    // x = (minute - origin) * step. Rects are in tickets (y = the stack below, height = the
+    // count) under one transform that maps tickets to pixels, so:
+    //  - a new ticket rewrites its own minute's rects (from its channel up), nothing else;
+    //  - the window moving on a minute adds a column, drops the oldest and moves the columns'
+    //    group (one transform), with the x labels beside them;
+    //  - the y axis growing (a stack outgrew it) or shrinking (when the window moves) changes
+    //    the scale's transform and redraws the few gridlines and y labels.
+    // Everything is built again only on a snapshot and when the panel's size changes (a
+    // ResizeObserver: a resize, or a wall screen showing the panel).
+    var SVG = "http://www.w3.org/2000/svg";
+    var FLOW_TICKS = [10, 15, 20, 30, 60]; // minutes between x labels: the first that leaves room
+    var FLOW_HEADROOM = 1.25; // a new y axis leaves room to grow: it is not rescaled per ticket
+    var FLOW_MIN_TOP = 4;
+    var flow = {box: null, svg: null, shift: null, bars: null, labels: null, yAxis: null,
+                origin: 0, step: 0, plotH: 0, font: 0, tick: 20, top: 0, columns: {}, size: ""};
+
+    function svgEl(type, attrs, parent) {
+      var node = document.createElementNS(SVG, type);
+      Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+      if (parent) { parent.appendChild(node); }
+      return node;
+    }
+
     // Move the window so it ends at `minute`; returns whether anything changed.
     function advanceTo(minute) {
       if (state.firstMinute === null) { return false; }
@@ -327,12 +352,10 @@
       if (minute <= last) { return false; }
       var add = Math.min(minute - last, state.windowSize);
       for (var k = 0; k < add; k++) {
-        state.flowX.push(hhmm(minute - add + 1 + k));
-        state.flowX.shift();
         state.channels.forEach(function (ch) { state.flowY[ch].push(0); state.flowY[ch].shift(); });
       }
       state.firstMinute = minute - state.windowSize + 1;
-      state.flowFull = true; // every bar moves left: Plotly draws the window again
+      state.flowMoved = true;
       return true;
     }
 
@@ -342,157 +365,163 @@
       var idx = minute - state.firstMinute;
       if (idx < 0 || state.channels.indexOf(ticket.channel) < 0) { return changed; }
       state.flowY[ticket.channel][idx] += 1;
-      state.flowChanged[idx] = true;
+      state.flowChanged[minute] = true;
       return true;
     }
 
-    function graph() { return document.querySelector("#wall-flow .js-plotly-plot"); }
+    function stackAt(idx) {
+      var total = 0;
+      state.channels.forEach(function (ch) { total += state.flowY[ch][idx]; });
+      return total;
+    }
+    function highestStack() {
+      var highest = 0;
+      for (var j = 0; j < state.windowSize; j++) { highest = Math.max(highest, stackAt(j)); }
+      return highest;
+    }
+    // A round axis step (1, 2 or 5 × 10^n) giving at most five intervals, and the top of the axis.
+    function yScale(highest) {
+      var want = Math.max(FLOW_MIN_TOP, highest * FLOW_HEADROOM);
+      var magnitude = Math.pow(10, Math.floor(Math.log10(want / 5)));
+      var step = [1, 2, 5, 10].map(function (m) { return m * magnitude; })
+        .filter(function (s) { return s >= 1 && want / s <= 5; })[0] || 1;
+      return {step: step, top: Math.ceil(want / step) * step};
+    }
 
-    // The whole window from the page's own copy, through Dash (on a snapshot, and to repair).
-    function assignFlow(patch) {
+    function setScale(scale) {
+      flow.top = scale.top;
+      flow.bars.setAttribute("transform", "translate(0," + flow.plotH + ") scale(1," + (-flow.plotH / scale.top) + ")");
+      flow.yAxis.textContent = "";
+      var width = flow.width;
+      for (var v = 0; v <= scale.top + 1e-9; v += scale.step) {
+        var y = flow.padT + flow.plotH - v * flow.plotH / scale.top;
+        svgEl("line", {x1: flow.padL, x2: width - flow.padR, y1: y, y2: y, "class": "flow-grid"}, flow.yAxis);
+        var label = svgEl("text", {x: flow.padL - flow.font * 0.4, y: y, "class": "flow-ylabel"}, flow.yAxis);
+        label.textContent = String(v);
+      }
+    }
+
+    function xFor(minute) { return (minute - flow.origin) * flow.step; }
+
+    function addColumn(minute) {
+      var col = svgEl("g", {"class": "flow-col", transform: "translate(" + xFor(minute) + ",0)",
+                            "data-minute": String(minute), "data-total": "0"}, flow.bars);
+      var column = flow.columns[minute] = {g: col, rects: [], total: 0, label: null};
+      if (minute % flow.tick === 0) {
+        column.label = svgEl("text", {x: xFor(minute) + flow.step / 2, y: flow.font * 0.35, "class": "flow-xlabel"}, flow.labels);
+        column.label.textContent = hhmm(minute);
+      }
+      return column;
+    }
+
+    // One minute's stack from the page's copy, writing only the rects that changed.
+    function drawColumn(minute) {
+      var column = flow.columns[minute];
+      var idx = minute - state.firstMinute;
+      if (!column || idx < 0 || idx >= state.windowSize) { return; }
+      var base = 0;
+      var inset = flow.step > 3 ? flow.step * 0.08 : 0;
       state.channels.forEach(function (ch, i) {
-        patch.assign(["data", i, "x"], state.flowX.slice());
-        patch.assign(["data", i, "y"], state.flowY[ch].slice());
-      });
-    }
-
-    // Live changes. A new ticket changes one minute's stack: its bars' paths are rewritten in
-    // place (the segments of that minute from the ticket's channel up), in the frame the counters
-    // change, and the traces' y (and Plotly's calcdata, which a resize redraws from) follow.
-    // Plotly draws the whole chart again (Plotly.react, ~100 ms of main thread for 10 traces of
-    // 120 bars) only when the window moves on a minute, when a stack outgrows the y axis, or when
-    // the traces are not the ones it drew last (a snapshot went through Dash); at most once per
-    // FLOW_DRAW_MS. Redrawing the whole figure once a second took a seventh of the main thread at
-    // 10 tickets a second (docs/PERFORMANCE.md).
-    var drawnData = null; // the traces the last Plotly.react here drew: the ones patched in place
-    var bars = null; // [trace][minute index] -> {path, di (its calcdata point)}, from that draw
-    var FLOW_HEADROOM = 1.5; // a stack that outgrows the axis: the new top leaves room to grow
-
-    function indexBars(gd) {
-      var traces = gd.querySelectorAll(".barlayer .trace.bars");
-      if (traces.length !== state.channels.length) { return null; }
-      var out = [];
-      for (var t = 0; t < traces.length; t++) {
-        var cd = traces[t].__data__;
-        var index = cd && cd[0] && cd[0].trace ? cd[0].trace.index : t;
-        var row = [];
-        var points = traces[t].querySelectorAll("g.point");
-        for (var k = 0; k < points.length; k++) {
-          var di = points[k].__data__;
-          var path = points[k].querySelector("path");
-          var at = di && typeof di.i === "number" ? di.i : k;
-          if (!di || !path) { return null; }
-          row[at] = {path: path, di: di};
+        var v = state.flowY[ch][idx];
+        var rect = column.rects[i];
+        if (!rect && v > 0) {
+          rect = column.rects[i] = svgEl("rect", {x: inset, width: Math.max(1, flow.step - 2 * inset),
+                                                  fill: config.channel_colours[ch] || "#8a8f98"});
+          rect.drawn = "";
+          // Stacked in CHANNELS order: before the first rect of a later channel.
+          var after = null;
+          for (var k = i + 1; k < column.rects.length && !after; k++) { after = column.rects[k] || null; }
+          column.g.insertBefore(rect, after);
         }
-        out[index] = row;
-      }
-      return out;
-    }
-
-    // Plotly's own rounding of a bar's edge (traces/bar/plot.js, opaque bars without a line):
-    // exact, unless the bar is under 2 px, which it widens to a whole pixel so it shows.
-    function edge(v, other) { return Math.abs(v - other) >= 2 ? v : (v > other ? Math.ceil(v) : Math.floor(v)); }
-
-    // The changed minutes' stacks, written into the drawn chart; false: Plotly must draw it.
-    function patchBars(gd) {
-      var ya = gd._fullLayout && gd._fullLayout.yaxis;
-      if (!ya || typeof ya.c2p !== "function" || !ya.range) { return false; }
-      if (!bars) { bars = indexBars(gd); }
-      if (!bars) { return false; }
-      var top = Math.max(ya.range[0], ya.range[1]);
-      var minutes = Object.keys(state.flowChanged);
-      var ok = minutes.every(function (j) {
-        var total = 0;
-        return state.channels.every(function (ch, i) {
-          total += state.flowY[ch][j];
-          return bars[i] && bars[i][j] && /^M[-\d.e]+,[-\d.e]+V[-\d.e]+H[-\d.e]+V[-\d.e]+Z$/.test(bars[i][j].path.getAttribute("d") || "");
-        }) && total <= top;
-      });
-      if (!ok) { return false; }
-      minutes.forEach(function (j) {
-        var base = 0;
-        state.channels.forEach(function (ch, i) {
-          var v = state.flowY[ch][j];
-          var bar = bars[i][j];
-          var di = bar.di;
-          if (drawnData[i].y[j] !== v || di.b !== base) {
-            drawnData[i].y[j] = v;
-            di.s = v; di.b = base; di.s0 = base; di.s1 = base + v;
-            var d = bar.path.getAttribute("d");
-            var x = d.slice(1, d.indexOf(",")), x1 = d.slice(d.indexOf("H") + 1, d.lastIndexOf("V"));
-            var y0 = ya.c2p(base, true), y1 = ya.c2p(base + v, true);
-            if (v !== 0) { y0 = edge(y0, y1); y1 = edge(y1, y0); }
-            bar.path.setAttribute("d", "M" + x + "," + y0 + "V" + y1 + "H" + x1 + "V" + y0 + "Z");
-          }
-          base += v;
-        });
-      });
-      state.flowPatches += minutes.length;
-      return true;
-    }
-
-    // inFrame: called while the frame that shows new counters is being made. A whole redraw is
-    // then left to a task of its own, after that frame: the counters reach the screen without
-    // waiting for Plotly.
-    var drawLater = null;
-    function drawFlow(inFrame) {
-      var gd = graph();
-      if (!state.flowDirty || !gd || !window.Plotly || !gd.data || gd.data.length !== state.channels.length) { return; }
-      if (!state.flowFull && gd.data === drawnData && patchBars(gd)) {
-        state.flowDirty = false;
-        state.flowChanged = {};
-        return;
-      }
-      if (Date.now() - state.flowDrawnAt < FLOW_DRAW_MS) { return; }
-      if (inFrame) {
-        if (!drawLater) { drawLater = setTimeout(function () { drawLater = null; drawFlow(false); }, 0); }
-        return;
-      }
-      var x = state.flowX.slice();
-      var data = gd.data.map(function (trace, i) {
-        return Object.assign({}, trace, {x: x, y: state.flowY[state.channels[i]].slice()});
-      });
-      // The axis fits the window (Plotly's autorange) when the window moves or a snapshot drew
-      // it; a minute that outgrew it gets room to grow, so it is not redrawn for every ticket.
-      var yaxis = {autorange: true};
-      if (!state.flowFull && gd.data === drawnData) {
-        var highest = 0;
-        for (var j = 0; j < x.length; j++) {
-          var total = 0;
-          for (var i = 0; i < data.length; i++) { total += data[i].y[j]; }
-          highest = Math.max(highest, total);
+        if (rect) {
+          var drawn = base + "," + v;
+          if (rect.drawn !== drawn) { rect.setAttribute("y", base); rect.setAttribute("height", v); rect.drawn = drawn; }
         }
-        yaxis = {autorange: false, range: [0, Math.ceil(highest * FLOW_HEADROOM)]};
-      }
-      var layout = Object.assign({}, gd.layout, {yaxis: Object.assign({}, gd.layout.yaxis, yaxis)});
-      window.Plotly.react(gd, data, layout);
-      drawnData = data;
-      bars = null; // the paths of this draw, indexed at the next patch
-      state.flowDirty = false;
-      state.flowFull = false;
+        base += v;
+      });
+      if (column.total !== base) { column.total = base; column.g.setAttribute("data-total", String(base)); }
+    }
+
+    // The columns of the window: new minutes added, old ones dropped, the groups moved.
+    function placeWindow() {
+      var first = state.firstMinute, last = first + state.windowSize - 1;
+      Object.keys(flow.columns).forEach(function (m) {
+        if (m < first || m > last) {
+          var column = flow.columns[m];
+          column.g.remove();
+          if (column.label) { column.label.remove(); }
+          delete flow.columns[m];
+        }
+      });
+      for (var m = first; m <= last; m++) { if (!flow.columns[m]) { addColumn(m); drawColumn(m); } }
+      var shift = "translate(" + (-xFor(first)) + ",0)";
+      flow.shift.setAttribute("transform", shift);
+      flow.labels.setAttribute("transform", shift);
+    }
+
+    // The whole chart, at the panel's current size (nothing while the panel is hidden).
+    function buildFlow() {
+      var box = flow.box || (flow.box = document.getElementById("wall-flow"));
+      if (!box || !state.flowY) { return; }
+      var r = box.getBoundingClientRect();
+      var width = Math.round(r.width), height = Math.round(r.height);
+      flow.size = width + "x" + height;
+      if (flow.svg) { flow.svg.remove(); flow.svg = null; }
+      flow.columns = {};
+      if (width < 50 || height < 50) { return; } // hidden: built when it shows (the observer)
+      var svg = svgEl("svg", {"class": "flow-svg", width: width, height: height, role: "img"});
+      box.appendChild(svg);
+      var font = flow.font = parseFloat(window.getComputedStyle(svg).fontSize) || 14;
+      flow.width = width;
+      // padR: room for the last x label, centred on a minute near the right edge.
+      flow.padL = font * 3.0; flow.padR = font * 1.6; flow.padT = font * 0.75;
+      var plotW = width - flow.padL - flow.padR;
+      var plotH = flow.plotH = Math.max(10, height - flow.padT - font * 1.8);
+      flow.step = plotW / state.windowSize;
+      flow.origin = state.firstMinute;
+      flow.tick = FLOW_TICKS.filter(function (t) { return t * flow.step >= font * 4.2; })[0] || 60;
+      flow.yAxis = svgEl("g", {"class": "flow-yaxis"}, svg);
+      // The bars and x labels are clipped to the plot's width: a nested svg clips what overflows.
+      var plot = svgEl("svg", {x: flow.padL, y: flow.padT, width: plotW, height: plotH, "class": "flow-plot"}, svg);
+      flow.shift = svgEl("g", {}, plot);
+      flow.bars = svgEl("g", {"class": "flow-bars", "shape-rendering": "crispEdges"}, flow.shift);
+      var under = svgEl("svg", {x: flow.padL - font * 2, y: flow.padT + plotH, width: plotW + font * 2 + flow.padR,
+                                height: font * 1.8}, svg);
+      var inner = svgEl("g", {transform: "translate(" + font * 2 + ",0)"}, under);
+      flow.labels = svgEl("g", {"class": "flow-xlabels"}, inner);
+      flow.svg = svg;
+      setScale(yScale(highestStack()));
+      placeWindow();
+      state.flowMoved = false;
       state.flowChanged = {};
-      state.flowDrawnAt = Date.now();
       state.flowDraws += 1;
     }
 
-    // A patch that reaches dcc.Graph before it has mounted its figure can be lost
-    // (about once in ten page loads): check what Plotly drew against the page's
-    // copy and re-assign the window when they differ.
-    function repairFlow() {
-      var gd = graph();
-      if (!gd || !state.flowX || state.flowDirty || live.loading || live.epoch === null) { return; }
-      var drawn = gd.data || [];
-      var ok = drawn.length === state.channels.length && drawn.every(function (trace, i) {
-        var want = state.flowY[state.channels[i]];
-        return trace.x && trace.x.length === state.flowX.length && trace.y &&
-          trace.y.length === want.length && trace.y.every(function (v, j) { return v === want[j]; });
-      });
-      if (!ok) {
-        var patch = new window.dash_clientside.Patch();
-        assignFlow(patch);
-        L.setProps("wall-flow", {figure: patch.build()});
-        state.flowRepairs += 1;
+    // What changed since the last frame: at most a new column, a rescale and the changed minutes.
+    function drawFlow() {
+      if (!flow.svg) { state.flowChanged = {}; state.flowMoved = false; return; }
+      var highest = null;
+      if (state.flowMoved) {
+        placeWindow();
+        highest = highestStack();
+        var fit = yScale(highest);
+        if (fit.top < flow.top) { setScale(fit); } // the tall minute left the window
+        state.flowMoved = false;
       }
+      var minutes = Object.keys(state.flowChanged);
+      state.flowChanged = {};
+      var grown = minutes.some(function (m) { return stackAt(m - state.firstMinute) > flow.top; });
+      if (grown) { setScale(yScale(highest === null ? highestStack() : highest)); }
+      minutes.forEach(function (m) { drawColumn(Number(m)); });
+      state.flowPatches += minutes.length;
+    }
+
+    // The panel's size changed (a resize, a screen switch showing it): draw it again at that size.
+    if (window.ResizeObserver && document.getElementById("wall-flow")) {
+      new window.ResizeObserver(function (entries) {
+        var r = entries[0].contentRect;
+        if (Math.round(r.width) + "x" + Math.round(r.height) !== flow.size) { buildFlow(); }
+      }).observe(document.getElementById("wall-flow"));
     }
 
     /* -------------------------------------------------- header and clock */
@@ -515,34 +544,40 @@
     function applySnapshot(s) {
       state.labels = s.labels;
       state.channels = s.channels;
-      state.windowSize = s.flow.length;
-      state.firstMinute = minuteOf(s.flow[0].at);
-      var patch = new window.dash_clientside.Patch();
-      state.flowX = s.flow.map(function (f) { return f.minute; });
-      state.flowY = {};
-      state.channels.forEach(function (ch) {
-        state.flowY[ch] = s.flow.map(function (f) { return f.counts[ch] || 0; });
-      });
-      assignFlow(patch);
-      // Plotly sizes text in pixels: scale it with the screen (1 at 1920x1080, 2 at 4K).
-      var scale = Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
-      patch.assign(["layout", "font", "size"], Math.round(14 * scale));
-      patch.assign(["layout", "margin"], {l: 48 * scale, r: 16 * scale, t: 8 * scale, b: 40 * scale});
-      L.setProps("wall-flow", {figure: patch.build()});
-      state.flowDirty = false;
       state.ticker = s.ticker.slice(0, config.ticker_rows);
       state.touched = null; // what was buffered before the snapshot is in it
       state.counters = Object.assign({}, s.counters);
       state.units = s.units;
       state.alerts = {};
       (s.alerts || []).forEach(function (a) { state.alerts[a.id] = a; });
+      showCounters(state.counters); // first: the numbers are what a wall opened shows first
       showBanner({});
       showTicker(state.ticker, false);
-      showCounters(state.counters);
       showUnits(state.units);
       showWarnings(s.warnings);
       markUpdated(s.server_time);
+      state.windowSize = s.flow.length;
+      state.firstMinute = minuteOf(s.flow[0].at);
+      state.flowY = {};
+      state.channels.forEach(function (ch) {
+        state.flowY[ch] = s.flow.map(function (f) { return f.counts[ch] || 0; });
+      });
+      buildFlow();
+      window.requestAnimationFrame(function () { setTimeout(loadMap, 0); }); // after this frame
     }
+
+    // The live map's document (layouts/map.py wall_panel) goes into its frame once the first
+    // numbers are on screen (or after MAP_LATEST_MS without a snapshot): its ~250 KB of folium
+    // script and the city's drawing held the main thread before the numbers could show.
+    var MAP_LATEST_MS = 3000;
+    function loadMap() {
+      var frame = document.getElementById("wall-map");
+      var doc = frame && frame.getAttribute("data-document");
+      if (!doc) { return; }
+      frame.removeAttribute("data-document");
+      frame.srcdoc = doc;
+    }
+    setTimeout(loadMap, MAP_LATEST_MS);
 
     // What one round of messages changed; written once, by write().
     function touched() {
@@ -557,14 +592,14 @@
     function applyMessage(msg, events) {
       var t = touched();
       events.forEach(function (e) {
-        if (e.event === "received" && countReceived(e.ticket)) { state.flowDirty = true; }
+        if (e.event === "received") { countReceived(e.ticket); }
         if (e.event === "dispatched") {
           t.ticker.unshift(Object.assign({}, e.ticket, {event: e.event, at: e.at}));
         }
         if (e.event === "breach") { t.breaches.push(e.unit_row); }
         if (e.event === "alert" && e.alert) { applyAlert(e.alert, t); }
       });
-      if (advanceTo(minuteOf(msg.server_time))) { state.flowDirty = true; }
+      advanceTo(minuteOf(msg.server_time));
       // A frame carries the counters that changed since the frame before (always its epoch and
       // seq). One older than what is applied (sent before the snapshot) is in the snapshot.
       if (msg.counters.seq === live.seq) {
@@ -600,7 +635,7 @@
         showWarnings(t.warnings);
         markUpdated(state.lastServerTime);
       }
-      drawFlow(true);
+      drawFlow();
     }
 
     /* ------------------------------------------- a branch bureau's wall */
@@ -609,7 +644,7 @@
     var reloadAsked = null;
     function loadBranch() {
       var url = "/api/v1/live/snapshot?lang=" + encodeURIComponent(config.lang) + "&unit=" + encodeURIComponent(config.unit);
-      return fetch(url, {credentials: "same-origin"}).then(function (r) {
+      return (L.early(url) || fetch(url, {credentials: "same-origin"})).then(function (r) {
         if (!r.ok) { throw new Error("snapshot " + r.status); }
         return r.json();
       });
@@ -619,16 +654,13 @@
       reloadAsked = setTimeout(function () { reloadAsked = null; live.resync(); }, BRANCH_RELOAD_MS);
     }
 
-    // Ready once the counters exist: the chart mounts when plotly.js has loaded, later;
-    // repairFlow draws the window into it then.
+    // Ready once the counters exist (the chart's panel is in the same layout).
     var branch = Boolean(config.unit);
     live = L.connect({ready: "wall-count-received_today", lang: config.lang, snapshot: applySnapshot,
                       message: branch ? branchMessage : applyMessage, flush: write, connection: showConnection,
                       scoped: branch, load: branch ? loadBranch : undefined,
                       auth: branch ? {unit: config.unit} : undefined});
     live.wall = state; // for the browser tests and debugging
-    setInterval(repairFlow, 1000);
-    setInterval(function () { drawFlow(false); }, FLOW_DRAW_MS); // the last change of a burst is drawn too
     setInterval(tickClock, 1000);
   });
 })();

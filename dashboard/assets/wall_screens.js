@@ -3,8 +3,8 @@
  *
  * Rotation changes the class on the page's root (wall-screen-<name>; assets/wall_screens.css
  * says what each screen shows): the page, its socket and its live state stay as they are,
- * and each panel was kept current while hidden. Plotly and the map's iframe are told the
- * size changed.
+ * and each panel was kept current while hidden. The page and the map's iframe are told the
+ * size changed (the flow chart follows its panel's size by itself: a ResizeObserver).
  *
  * The duty list comes with each snapshot and is fetched again (at most every DUTY_RELOAD_MS)
  * when pushed events arrive, since any step may start or stop a clock.
@@ -37,7 +37,7 @@
     function show(name) {
       root.className = root.className.replace(/\bwall-screen-\S+/, "wall-screen-" + name);
       wall.screen = name;
-      window.dispatchEvent(new Event("resize")); // Plotly's responsive chart
+      window.dispatchEvent(new Event("resize")); // the ticker counts the rows that fit again
       var frame = document.getElementById("wall-map");
       if (frame && frame.contentWindow) { frame.contentWindow.dispatchEvent(new Event("resize")); }
     }

@@ -16,8 +16,9 @@
  * box with options.fitPadding pixels (times the screen's scale) around, widened on a
  * side where a district's name would reach past the edge (an English name is wider
  * than its district's corner). Fitted again whenever the box changes size, until
- * somebody moves the map by hand. An alert's label goes left of its dot where it
- * would run past the right edge.
+ * somebody moves the map by hand. Alerts' labels are decluttered (placeAlertLabels): close
+ * alerts share one label ("+N"), and each label goes where it hides no other label, no
+ * district's name and runs past no edge.
  */
 (function () {
   "use strict";
@@ -248,24 +249,91 @@
     });
     var marker = L.marker([a.lat, a.lon], {icon: icon, keyboard: false, zIndexOffset: 1000});
     marker.bindTooltip(esc((a.area_name ? a.area_name + "：" : "") + a.reason), {direction: "top", className: "ms-tip"});
+    marker.alert = a;
     marker.addTo(M.alertLayer);
     M.markers[a.id] = marker;
-    M.placeAlertLabels(marker);
+    M.placeAlertLabels();
     M.legend();
   };
 
-  // An alert's label reads to the right of its dot, or to the left where it would be cut.
-  // All read first, then all written: one layout however many alerts.
-  M.placeAlertLabels = function (only) {
+  // Alerts' labels, decluttered: alerts whose dots are close together (a surge and a recurring
+  // issue of one street, several surges in one district) show one label, the most pressing
+  // one's, with "+N" for the others (their dots stay; each has its tooltip). Each label then
+  // takes the first place around its dot (right, left, above or below, each side) that overlaps
+  // no other alert's label, no district's name and no edge of the map; failing that, one that
+  // overlaps no other alert's label; failing that, right of the dot (left near the right edge).
+  // All read, then all written: at most two layouts however many alerts.
+  var PLACES = [["", 0], ["ms-alert-left", 0], ["", -1], ["", 1], ["ms-alert-left", -1], ["ms-alert-left", 1]];
+  function pressing(a, b) {
+    return (a.alert.acknowledged_at ? 1 : 0) - (b.alert.acknowledged_at ? 1 : 0) ||
+      (a.alert.kind === "surge" ? 0 : 1) - (b.alert.kind === "surge" ? 0 : 1) || b.alert.count - a.alert.count;
+  }
+  function overlaps(r, list) {
+    return list.some(function (o) { return r.left < o.right && o.left < r.right && r.top < o.bottom && o.top < r.bottom; });
+  }
+  M.placeAlertLabels = function () {
     if (!M.map || !M.markers) { return; }
-    var right = M.map.getContainer().getBoundingClientRect().right;
     var gap = 10 * M.scale; // .ms-alert-label's left in minsheng-map.css
-    var markers = only ? [only] : Object.keys(M.markers).map(function (id) { return M.markers[id]; });
-    markers.map(function (marker) {
-      var icon = marker.getElement(), label = icon && icon.querySelector(".ms-alert-label");
-      return label ? [icon, icon.getBoundingClientRect().left + gap + label.offsetWidth > right] : null;
-    }).forEach(function (placed) {
-      if (placed) { placed[0].classList.toggle("ms-alert-left", placed[1]); }
+    var items = Object.keys(M.markers).map(function (id) {
+      var marker = M.markers[id], icon = marker.getElement();
+      var label = icon && icon.querySelector(".ms-alert-label");
+      // Every label shown, to be measured (one grouped last time has no size while hidden).
+      if (label) { icon.classList.remove("ms-alert-grouped"); }
+      return label ? {icon: icon, label: label, alert: marker.alert, more: label.querySelector(".ms-alert-more")} : null;
+    }).filter(Boolean).sort(pressing);
+    if (!items.length) { return; }
+    var box = M.map.getContainer().getBoundingClientRect();
+    // What a label must not hide: the districts' names, the legend and the map's controls.
+    var names = Array.prototype.map.call(
+      document.querySelectorAll(".ms-label-district, .ms-legend, .leaflet-control"), function (n) {
+        return n.getBoundingClientRect();
+      }).filter(function (r) { return r.width > 0; });
+    items.forEach(function (it) {
+      var r = it.icon.getBoundingClientRect();
+      it.x = r.left; it.y = r.top;
+      it.w = it.label.offsetWidth; it.h = it.label.offsetHeight;
+    });
+    // Groups: each alert joins the first more pressing one whose dot is within a label's height.
+    var leaders = [];
+    items.forEach(function (it) {
+      var near = it.h * 1.6;
+      var leader = leaders.filter(function (l) { return Math.abs(l.x - it.x) < near * 2 && Math.abs(l.y - it.y) < near; })[0];
+      if (leader) { leader.members += 1; it.leader = leader; } else { it.members = 0; leaders.push(it); }
+    });
+    var badge = M.scale * 22; // room for "+N"
+    var placed = [], shown = [];
+    leaders.forEach(function (l) {
+      var w = l.w + (l.members ? badge : 0);
+      var spots = PLACES.map(function (p) {
+        var left = p[0] ? l.x - gap - w : l.x + gap;
+        var top = l.y - l.h / 2 + p[1] * (l.h * 0.5 + gap * 0.6);
+        return {cls: p[0], up: p[1], rect: {left: left, right: left + w, top: top, bottom: top + l.h}};
+      });
+      var inside = function (s) { return s.rect.left >= box.left && s.rect.right <= box.right && s.rect.top >= box.top && s.rect.bottom <= box.bottom; };
+      var spot = spots.filter(function (s) { return inside(s) && !overlaps(s.rect, placed) && !overlaps(s.rect, names); })[0] ||
+        spots.filter(function (s) { return inside(s) && !overlaps(s.rect, placed); })[0];
+      if (!spot && shown.length) { // nowhere free: it joins the nearest shown label's "+N"
+        var nearest = shown.slice().sort(function (a, b) {
+          return Math.hypot(a.x - l.x, a.y - l.y) - Math.hypot(b.x - l.x, b.y - l.y);
+        })[0];
+        nearest.members += 1 + l.members;
+        l.leader = nearest;
+        items.forEach(function (it) { if (it.leader === l) { it.leader = nearest; } });
+        return;
+      }
+      l.spot = spot || (l.x + gap + w > box.right ? spots[1] : spots[0]);
+      placed.push(l.spot.rect);
+      shown.push(l);
+    });
+    items.forEach(function (it) {
+      var leads = !it.leader, cls = leads ? it.spot.cls : "";
+      it.icon.classList.toggle("ms-alert-left", cls === "ms-alert-left");
+      it.icon.classList.toggle("ms-alert-up", leads && it.spot.up < 0);
+      it.icon.classList.toggle("ms-alert-down", leads && it.spot.up > 0);
+      it.icon.classList.toggle("ms-alert-grouped", !leads);
+      var more = leads && it.members ? "+" + it.members : "";
+      if (!it.more && more) { it.more = document.createElement("span"); it.more.className = "ms-alert-more"; it.label.appendChild(it.more); }
+      if (it.more && it.more.textContent !== more) { it.more.textContent = more; }
     });
   };
 
