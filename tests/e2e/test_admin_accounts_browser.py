@@ -75,7 +75,8 @@ def test_an_admin_creates_edits_and_deactivates_accounts_by_clicks(browser: Any,
     # page asks again and lands on the login (a wall would say its grant is gone).
     _manage(admin, "wangwu", "admin-deactivate")
     assert "已结束登录会话 1 个" in _message(admin)
-    officer.wait_for_url(f"{base}/login**", timeout=15_000)
+    # At once by the announcement; at worst by the next sweep of sockets (5 s) and the grant cache.
+    officer.wait_for_url(f"{base}/login**", timeout=30_000)
     admin.wait_for_selector("#admin-user-wangwu.admin-muted")  # the section shown again: 已停用
     deactivated = _user(admin_platform, "wangwu")
     assert deactivated is not None and not deactivated.active
