@@ -12,7 +12,8 @@ RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver poppler-utils nginx-light
 PYTEST_ARGS ?=
 # Test processes: each has its own PostgreSQL, Redis and Chromium; a module stays in one process.
-TEST_WORKERS ?= 2
+# Three on two cores: a third of the suite waits on browsers, servers and timers, not the CPU.
+TEST_WORKERS ?= 3
 
 .PHONY: run test venv test-venv system-run-deps system-test-deps bench screenshots catalogue clean
 
