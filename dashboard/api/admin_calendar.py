@@ -3,8 +3,7 @@ entering a year's official schedule or marking one date.
 
     GET  /api/v1/admin/calendar[?year=2027]          admin, supervisor: the years and one year's days
     POST /api/v1/admin/calendar/schedule             admin: {year, holidays: [{name, first, last}], workdays: [date]}
-    POST /api/v1/admin/calendar/file                 admin: the file ``calendar load`` reads (multipart ``file``,
-                                                     or JSON {text})
+    POST /api/v1/admin/calendar/file                 admin: {text}: the file ``calendar load`` reads
     POST /api/v1/admin/calendar/day                  admin: {day, mark: holiday | workday | default[, note]}
 
 The schedule also takes the page's flat form: ``holiday<i>_name``, ``holiday<i>_first``,
@@ -16,19 +15,18 @@ transaction); this process re-reads the calendar at once, the others within
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import jsonify
 
+from dashboard.api.admin import admin_post, after_commit
 from dashboard.api.base import blueprint
 from dashboard.api.base import platform as _platform
 from dashboard.api.errors import BadParameter
 from dashboard.api.openapi import ANY_OBJECT, DATE, INT, STR, obj, operation
 from dashboard.api.params import integer
 from dashboard.api.steps import Body
-from dashboard.api.steps import _write as idempotent_write  # the API's one write path
 from dashboard.auth import require_login
 from dashboard.read_models import admin_calendar as read
 from tickets import workcalendar
@@ -60,16 +58,17 @@ def admin_calendar() -> Any:
                        warnings=workcalendar.calendar_warnings(today), working_hours=read.working_hours())
 
 
-def _write(change: Callable[[UnitOfWork, Actor, Body], tuple[int, int]]) -> Response:
-    """One command in one transaction, once per Idempotency-Key; then this process re-reads the calendar."""
-    def run(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, dict[str, Any]]:
-        year, days = change(uow, actor, body)
-        return 200, {"year": year, "days": days}
+def _entered(uow: UnitOfWork, year: int, days: int) -> dict[str, Any]:
+    """The answer; once the change commits, this process re-reads the calendar (it counts on it
+    from the next deadline on)."""
+    factory = _platform().factory
 
-    response = idempotent_write(run)
-    with _platform().factory() as session:  # this process counts on it from the next deadline on
-        workcalendar.load_calendar_overrides(session)
-    return response
+    def reload() -> None:
+        with factory() as session:
+            workcalendar.load_calendar_overrides(session)
+
+    after_commit(uow, reload)
+    return {"year": year, "days": days}
 
 
 def _schedule(data: Any, source: str) -> workcalendar.CalendarYear:
@@ -103,75 +102,50 @@ def _dates(body: Body, name: str) -> list[Any]:
     return value
 
 
-@blueprint.post("/admin/calendar/schedule")
-@operation("Enter a year's official schedule (replaces any earlier one of that year)", {200: DONE},
-           roles={"admin"}, body={"application/json": obj({
-               "year": INT, "source": STR,
-               "holidays": {"type": "array", "items": obj({"name": STR, "first": STR, "last": STR},
-                                                          required=["first"])},
-               "workdays": {"type": "array", "items": STR}}, required=["year", "holidays"])})
-@require_login({"admin"})
-def admin_calendar_schedule() -> Any:
-    def change(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, int]:
-        holidays = []
-        for i, entry in enumerate(_dates(body, "holidays") or _form_holidays(body)):
-            if not isinstance(entry, dict) or not isinstance(entry.get("first"), str):
-                raise BadParameter(f"holidays[{i}]", "missing_parameter")
-            first = entry["first"]
-            last = entry.get("last") if isinstance(entry.get("last"), str) and entry.get("last") else first
-            name = entry.get("name") if isinstance(entry.get("name"), str) and entry.get("name") else None
-            holidays.append({"days": first if last == first else f"{first}..{last}", "name": name})
-        year = body.data.get("year")
-        calendar = _schedule({"year": int(year) if isinstance(year, str) and year.isdigit() else year,
-                              "holidays": holidays, "workdays": _workdays(body),
-                              "source": body.text("source") or "State Council notice"}, "form")
-        return calendar.year, workcalendar.enter_schedule(uow, actor, calendar)
-
-    return _write(change)
+@admin_post("calendar/schedule", "Enter a year's official schedule (replaces any earlier one of that year)", {
+    "year": INT, "source": STR,
+    "holidays": {"type": "array", "items": obj({"name": STR, "first": STR, "last": STR}, required=["first"])},
+    "workdays": {"type": "array", "items": STR}}, ("year", "holidays"), answer=DONE)
+def calendar_schedule(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
+    holidays = []
+    for i, entry in enumerate(_dates(body, "holidays") or _form_holidays(body)):
+        if not isinstance(entry, dict) or not isinstance(entry.get("first"), str):
+            raise BadParameter(f"holidays[{i}]", "missing_parameter")
+        first = entry["first"]
+        last = entry.get("last") if isinstance(entry.get("last"), str) and entry.get("last") else first
+        name = entry.get("name") if isinstance(entry.get("name"), str) and entry.get("name") else None
+        holidays.append({"days": first if last == first else f"{first}..{last}", "name": name})
+    year = body.data.get("year")
+    calendar = _schedule({"year": int(year) if isinstance(year, str) and year.isdigit() else year,
+                          "holidays": holidays, "workdays": _workdays(body),
+                          "source": body.text("source") or "State Council notice"}, "form")
+    return _entered(uow, calendar.year, workcalendar.enter_schedule(uow, actor, calendar))
 
 
-@blueprint.post("/admin/calendar/file")
-@operation("Enter a year's official schedule from the file `calendar load` reads (YAML)", {200: DONE},
-           roles={"admin"}, body={"multipart/form-data": obj({"file": {"type": "string", "format": "binary"}}),
-                                  "application/json": obj({"text": STR})})
-@require_login({"admin"})
-def admin_calendar_file() -> Any:
-    upload = request.files.get("file")  # read before the write path reads the body
-
-    def change(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, int]:
-        if upload is not None:
-            raw, name = upload.read(MAX_FILE_BYTES + 1), upload.filename or "upload"
-        else:
-            text = body.data.get("text")
-            if not isinstance(text, str):
-                raise BadParameter("file", "missing_parameter")
-            raw, name = text.encode("utf-8"), "upload"
-        if len(raw) > MAX_FILE_BYTES:
-            raise BadParameter("file", "out_of_range", min=1, max=MAX_FILE_BYTES, value=len(raw))
-        try:
-            calendar = workcalendar.parse_calendar_text(raw.decode("utf-8"), name)
-        except UnicodeDecodeError as exc:
-            raise Invalid("calendar_invalid", reason=f"{name}: not UTF-8 text") from exc
-        except workcalendar.CalendarFileError as exc:
-            raise Invalid("calendar_invalid", reason=str(exc)) from exc
-        return calendar.year, workcalendar.enter_schedule(uow, actor, calendar)
-
-    return _write(change)
+@admin_post("calendar/file", "Enter a year's official schedule from the file `calendar load` reads (YAML)",
+            {"text": STR}, ("text",), answer=DONE)
+def calendar_file(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
+    text = body.data.get("text")  # the page reads the chosen file and posts its text (assets/admin_calendar.js)
+    if not isinstance(text, str):
+        raise BadParameter("file", "missing_parameter")
+    size = len(text.encode("utf-8"))
+    if size > MAX_FILE_BYTES:
+        raise BadParameter("file", "out_of_range", min=1, max=MAX_FILE_BYTES, value=size)
+    try:
+        calendar = workcalendar.parse_calendar_text(text, "upload")
+    except workcalendar.CalendarFileError as exc:
+        raise Invalid("calendar_invalid", reason=str(exc)) from exc
+    return _entered(uow, calendar.year, workcalendar.enter_schedule(uow, actor, calendar))
 
 
-@blueprint.post("/admin/calendar/day")
-@operation("Mark one date a holiday, a working day, or what its weekday says", {200: DONE}, roles={"admin"},
-           body={"application/json": obj({"day": DATE, "mark": {"type": "string", "enum": list(workcalendar.DAY_MARKS)},
-                                          "note": STR}, required=["day", "mark"])})
-@require_login({"admin"})
-def admin_calendar_day() -> Any:
-    def change(uow: UnitOfWork, actor: Actor, body: Body) -> tuple[int, int]:
-        day = body.required_text("day")
-        try:
-            when = date.fromisoformat(day)
-        except ValueError as exc:
-            raise BadParameter("day", "invalid_date", value=day[:32]) from exc
-        workcalendar.mark_day(uow, actor, when, body.required_text("mark"), body.text("note"))
-        return when.year, 1
-
-    return _write(change)
+@admin_post("calendar/day", "Mark one date a holiday, a working day, or what its weekday says",
+            {"day": DATE, "mark": {"type": "string", "enum": list(workcalendar.DAY_MARKS)}, "note": STR},
+            ("day", "mark"), answer=DONE)
+def calendar_day(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
+    day = body.required_text("day")
+    try:
+        when = date.fromisoformat(day)
+    except ValueError as exc:
+        raise BadParameter("day", "invalid_date", value=day[:32]) from exc
+    workcalendar.mark_day(uow, actor, when, body.required_text("mark"), body.text("note"))
+    return _entered(uow, when.year, 1)

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import jsonify
-from sqlalchemy import event
 
-from dashboard.api.admin import admin_post
+from dashboard.api.admin import admin_post, after_commit
 from dashboard.api.base import blueprint, platform
 from dashboard.api.errors import MESSAGES, BadParameter
 from dashboard.api.openapi import STR, obj, operation, ref
@@ -112,7 +111,7 @@ def rule_version(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
                                       lead=timedelta(minutes=settings.sla_version_lead_minutes))
     factory = platform().factory
     # This process uses it at once (once committed); the others re-read the versions within minutes.
-    event.listen(uow, "after_commit", lambda _session: _reload(factory), once=True)
+    after_commit(uow, lambda: _reload(factory))
     answer = {"number": row.number, "effective_from": row.effective_from.isoformat() if row.effective_from else None,
               "created_by": row.created_by, "created_at": row.created_at.isoformat(), "note": row.note,
               "fingerprint": row.fingerprint, "rules": row.rules, "stored": True, "state": "pending",
@@ -130,7 +129,7 @@ def withdraw_rule_version(uow: UnitOfWork, actor: Actor, body: Body, number: int
     settings = platform().settings
     sla_versions.withdraw_version(uow, actor, number, lead=timedelta(minutes=settings.sla_version_lead_minutes))
     factory = platform().factory
-    event.listen(uow, "after_commit", lambda _session: _reload(factory), once=True)
+    after_commit(uow, lambda: _reload(factory))
     return {"number": number, "state": "withdrawn", "message": gettext(WITHDRAWN, request_lang(), number=number)}
 
 
