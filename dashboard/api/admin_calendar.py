@@ -105,7 +105,9 @@ def _dates(body: Body, name: str) -> list[Any]:
 @admin_post("calendar/schedule", "Enter a year's official schedule (replaces any earlier one of that year)", {
     "year": INT, "source": STR,
     "holidays": {"type": "array", "items": obj({"name": STR, "first": STR, "last": STR}, required=["first"])},
-    "workdays": {"type": "array", "items": STR}}, ("year", "holidays"), answer=DONE)
+    "workdays": {"oneOf": [{"type": "array", "items": STR}, STR]},  # the form's: dates in one text
+    **{f"holiday{i}_{part}": STR for i in range(FORM_ROWS) for part in ("name", "first", "last")}},
+    ("year",), answer=DONE)
 def calendar_schedule(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
     holidays = []
     for i, entry in enumerate(_dates(body, "holidays") or _form_holidays(body)):

@@ -119,7 +119,10 @@ def unit_deactivate(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]
 
 
 @admin_post("units/topics", "Set the topics a unit takes (routing by topic)",
-            {"unit": STR, "topics": {"type": "array", "items": {"type": "string", "enum": list(TOPICS)}}}, ("unit",),
+            {"unit": STR, "topics": {"type": "array", "items": {"type": "string", "enum": list(TOPICS)}},
+             # or the page's form: one topic, taken or not
+             "topic": {"type": "string", "enum": list(TOPICS)}, "take": {"type": "string", "enum": ["yes", "no"]}},
+            ("unit",),
             answer=DONE, revokes=True)
 def unit_topics(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
     code = body.required_text("unit")
