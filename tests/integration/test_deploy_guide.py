@@ -19,7 +19,8 @@ How a block is read (DEPLOY.md's "What the test suite checks of this guide" says
   a command no rule knows fails the test ("unknown command in section N").
 - Absolute paths under /opt, /srv, /etc, /var and /usr/local, and /tmp/dl, move into the test's
   prefix (PREFIXED), in the commands and in what the test edits or starts; the addresses
-  127.0.0.1:5432, :6379 and :8050 become the test's PostgreSQL, Redis and web port (ADDRESSES).
+  127.0.0.1:5432, :6379 and :8050 become the test's PostgreSQL, Redis and web port
+  (Deployment.addresses).
 - Sections whose blocks are not followed here say why in NOT_FOLLOWED; a new section with a
   block must go into one or the other.
 
@@ -55,12 +56,17 @@ import requests
 from dashboard.live.keys import LEADER
 from tests.deploy import env_values, filled_in, open311_ticket, unit_settings
 from tests.helpers import wait_until
-from tests.integration.test_deploy_nginx import NAME, _nginx, main_config, on_private_ports, running_nginx, self_signed, \
-    with_port_in_host
-from tests.servers import ROOT, PostgresServer, RedisServer, free_port
+from tests.integration.test_deploy_nginx import (
+    NAME, NGINX, _nginx, main_config, on_private_ports, running_nginx, self_signed, with_port_in_host)
+from tests.servers import ROOT, PostgresServer, free_port
 from tests.wall_client import WallScreen
 
-pytestmark = [pytest.mark.real_servers, pytest.mark.deploy_guide]
+pytestmark = [
+    pytest.mark.real_servers, pytest.mark.deploy_guide,
+    pytest.mark.skipif(not (os.path.exists(NGINX) and shutil.which("openssl") and shutil.which("curl"))
+                       and not os.environ.get("MINSHENG_REQUIRE_REAL_SERVERS"),
+                       reason="nginx (Debian package nginx-light or nginx), openssl and curl are needed"),
+]
 
 GUIDE = ROOT / "docs" / "DEPLOY.md"
 RELEASE = "test"
@@ -74,6 +80,12 @@ PACKAGE_DIRS = ("etc/postgresql/15/main/conf.d", "etc/nginx/sites-available", "e
                 "etc/systemd/system", "usr/local/sbin", "var/log/nginx", "var/lib", "opt", "srv", "tmp")
 PREFIXED = re.compile(r"(?<![\w.:/])/(?:opt|srv|etc|var|usr/local|tmp/dl)(?=/|\b)")
 PLACEHOLDER = re.compile(r"<([^<>\n]+)>")
+# The reader's values for the guide's <…>; files relative to the media folder (no path for the
+# prefix to move). <token> is what section 13's `token create` printed.
+PLACEHOLDERS = {
+    "release": RELEASE, "year": "2027", "admin": "admin", "实名": "王管理", "6 digits": "100001",
+    "platform office code": "JN-PTB", "city code": "JN", "certificate+chain": "../certificate", "key": "../key",
+}
 
 
 @dataclass
@@ -251,7 +263,7 @@ def _start_unit(d: Deployment, command: str, section: int) -> None:
     for env_file in unit["EnvironmentFile"]:
         env.update(env_values(d.at(env_file).read_text(encoding="utf-8")))
     for assignments in unit.get("Environment", []):
-        env.update(a.split("=", 1) for a in shlex.split(d.rewritten(assignments)))
+        env.update(a.partition("=")[::2] for a in shlex.split(d.rewritten(assignments)))
     log = d.prefix / f"{name}.log"
     d.processes[name] = process = subprocess.Popen(
         shlex.split(d.rewritten(unit["ExecStart"][0])), cwd=d.rewritten(unit["WorkingDirectory"][0]), env=env,
@@ -293,8 +305,8 @@ def _reload_nginx(d: Deployment, command: str, section: int) -> None:
 
 def _curl(d: Deployment, command: str, section: int) -> None:
     """The site's name reaches the test's nginx on its private ports; its certificate is trusted."""
-    reach = (f"curl --connect-to {NAME}:80:127.0.0.1:{d.http_port} --connect-to {NAME}:443:127.0.0.1:{d.https_port}"
-             f" --cacert {d.at('/etc/ssl/minsheng/minsheng.crt')}")
+    reach = (f"curl --noproxy '*' --connect-to {NAME}:80:127.0.0.1:{d.http_port}"
+             f" --connect-to {NAME}:443:127.0.0.1:{d.https_port} --cacert {d.at('/etc/ssl/minsheng/minsheng.crt')}")
     d.sh(d.rewritten(re.sub(r"^curl", reach, command)), section)
 
 
@@ -362,7 +374,8 @@ def commands(line: str) -> list[str]:
     """The commands of a line joined by ``&&`` (each runs once the one before it succeeded)."""
     lexer = shlex.shlex(line, posix=True, punctuation_chars="|&")
     lexer.whitespace_split = True
-    words, found = [], []
+    words: list[str] = []
+    found: list[str] = []
     for word in lexer:
         if word == "&&":
             found.append(" ".join(words))
@@ -403,7 +416,9 @@ def release(into: Path) -> Path:
     """The release tarball as `git archive` makes it: a directory minsheng/ with the checkout's
     tracked files (uncommitted changes included: ``git stash create`` commits them aside)."""
     git = ["git", "-C", str(ROOT)]
-    tree = subprocess.run([*git, "stash", "create"], capture_output=True, text=True, check=True).stdout.strip()
+    who = {f"GIT_{role}_{what}": "minsheng-test" for role in ("AUTHOR", "COMMITTER") for what in ("NAME", "EMAIL")}
+    tree = subprocess.run([*git, "stash", "create"], capture_output=True, text=True, check=True,
+                          env={**os.environ, **who}).stdout.strip()
     tarball = into / f"minsheng-{RELEASE}.tar.gz"
     subprocess.run([*git, "archive", "--format=tar.gz", "--prefix=minsheng/", f"--output={tarball}", tree or "HEAD"],
                    check=True, timeout=120)
@@ -428,10 +443,7 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
         d.at("/etc/minsheng/calendar-2027.yaml").write_text(calendar.replace("\nplaceholder: true\n", "\n"),
                                                             encoding="utf-8")
         self_signed(d.prefix / "key.pem", d.prefix / "certificate.pem")
-        d.placeholders.update({
-            "release": RELEASE, "year": "2027", "admin": "admin", "实名": "王管理", "6 digits": "100001",
-            "platform office code": "JN-PTB", "city code": "JN", "certificate+chain": "../certificate",
-            "key": "../key"})  # relative to the media folder: no path for the prefix to move
+        d.placeholders.update(PLACEHOLDERS)
         try:
             yield d
         finally:
@@ -444,8 +456,7 @@ def test_every_command_of_the_guide_has_a_rule() -> None:
     sections = guide_sections(GUIDE.read_text(encoding="utf-8"))
     assert sorted(sections) == list(range(1, len(sections) + 1))
     assert all(sections[n] for n in NOT_FOLLOWED), "a section not followed here has no commands any more"
-    known = {"release", "year", "admin", "实名", "6 digits", "platform office code", "city code",
-             "certificate+chain", "key", "token"}
+    known = {*PLACEHOLDERS, "token"}
     for number, lines in sections.items():
         for line in lines if number not in NOT_FOLLOWED else []:
             command_line = split_comment(line)[0]
@@ -500,8 +511,8 @@ def test_the_guide_from_its_first_line_to_a_platform_behind_nginx(deployment: De
     # A wall screen's WebSocket through nginx gets the event of a ticket taken through nginx.
     screen = WallScreen(d.https_url, d.kiosk, name="wall")
     try:
-        number = open311_ticket(d.https_url, 1)
-        wait_until(lambda: number in screen.numbers, timeout=30, what=f"the wall to get ticket {number}")
+        ticket = open311_ticket(d.https_url, 1)
+        wait_until(lambda: ticket in screen.numbers, timeout=30, what=f"the wall to get ticket {ticket}")
         assert screen.connected and screen.received >= 1
     finally:
         screen.close()
