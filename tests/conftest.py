@@ -62,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "platform_settings(**values): settings for the in-process platform fixtures of a test"
     )
+    config.addinivalue_line(
+        "markers", "deploy_guide: follows docs/DEPLOY.md's commands (tests/integration/test_deploy_guide.py)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

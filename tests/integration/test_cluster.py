@@ -34,11 +34,8 @@ screens use the shipped round-robin upstream itself. Everything else is the ship
 from __future__ import annotations
 
 import getpass
-import hashlib
 import os
 import re
-import secrets
-import shlex
 import shutil
 import subprocess
 import time
@@ -57,8 +54,9 @@ from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.keys import EPOCH, LEADER
 from dashboard.push import LISTENERS_KEY
-from tests.helpers import OPEN311_KEY, new_request, submit, wait_until
-from tests.integration.test_deploy_nginx import NGINX, _site_for_test, _write_config, running_nginx
+from tests.deploy import ENV_EXAMPLE, filled_in, open311_ticket, unit_command
+from tests.helpers import new_request, submit, wait_until
+from tests.integration.test_deploy_nginx import NGINX, _site_for_test, _write_config, running_nginx, with_port_in_host
 from tests.servers import ROOT, AppProcess, PlatformProcess, PostgresServer, SentinelRedis, WorkerProcess, free_port
 from tests.wall_client import WallScreen
 from tickets.bootstrap import session_factory
@@ -72,7 +70,6 @@ pytestmark = [
                        reason="nginx (Debian package nginx-light or nginx) and openssl are needed"),
 ]
 
-ENV_EXAMPLE = ROOT / "deploy" / "minsheng.env.example"
 DEPLOY_GUIDE = (ROOT / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
 
 
@@ -108,34 +105,17 @@ def pinned_site(site: str, ports: list[int]) -> str:
     shipped = "location /socket.io/ {\n        proxy_pass http://minsheng_web;"
     assert shipped in site
     site = site.replace(shipped, "location /socket.io/ {\n        proxy_pass http://$minsheng_pool;")
-    # The app compares a WebSocket's Origin with the Host it gets: on a port other than 443
-    # that is $http_host, as the site's own comment says.
-    site = site.replace("proxy_set_header Host              $host;", "proxy_set_header Host              $http_host;")
-    return pins + choose + site
+    return pins + choose + with_port_in_host(site)
 
 
 def bureau_settings(tmp: Path, database_url: str, redis_url: str) -> dict[str, str]:
-    """deploy/minsheng.env.example filled in as docs/DEPLOY.md (section 7) says, for this machine:
-    every placeholder replaced (a new one in the example fails here), the YAML settings file
-    copied beside it. Each process gets its own port (MINSHENG_PORT), and de-duplication is off
-    (test tickets look alike): nothing else differs from the example."""
-    values: dict[str, str] = {}
-    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name] = value
+    """deploy/minsheng.env.example filled in as docs/DEPLOY.md (section 7) says, for this machine
+    (tests/deploy.filled_in), the YAML settings file copied beside it. Each process gets its own
+    port (MINSHENG_PORT), and de-duplication is off (test tickets look alike): nothing else
+    differs from the example."""
     yaml_file = tmp / "minsheng.yaml"
     shutil.copy(ROOT / "deploy" / "minsheng.yaml.example", yaml_file)
-    filled = {
-        "SECRET_KEY": secrets.token_hex(32), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "MINSHENG_OPEN311_API_KEYS": f"cluster-test={hashlib.sha256(OPEN311_KEY.encode()).hexdigest()}",
-        "MINSHENG_HOTLINE_SECRET": secrets.token_hex(16), "MINSHENG_SMS_GATEWAY_URL": "http://127.0.0.1:9/send",
-        "MINSHENG_SMS_GATEWAY_TOKEN": secrets.token_hex(8), "MINSHENG_SMS_INBOUND_SECRET": secrets.token_hex(16),
-        "MINSHENG_CONFIG": str(yaml_file),
-    }
-    assert set(filled) <= set(values), f"{ENV_EXAMPLE} no longer sets {set(filled) - set(values)}"
-    values.update(filled)
-    assert not [k for k, v in values.items() if "<" in v], f"placeholders the test does not fill in: {values}"
+    values = filled_in(ENV_EXAMPLE.read_text(encoding="utf-8"), database_url, redis_url, str(yaml_file))
     del values["MINSHENG_PORT"]
     (tmp / "minsheng.env").write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
     return {**values, "MINSHENG_DEDUP_MODE": "off"}
@@ -152,15 +132,6 @@ def minsheng_app(tmp: Path, *args: str) -> str:
                                "MINSHENG_ACCOUNT": getpass.getuser(), "MINSHENG_DEDUP_MODE": "off"})
     assert done.returncode == 0, f"minsheng-app {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-def unit_command(unit: str) -> list[str]:
-    """The app.py arguments of a unit's ExecStart (deploy/minsheng-*.service)."""
-    text = (ROOT / "deploy" / unit).read_text(encoding="utf-8")
-    assert "EnvironmentFile=/etc/minsheng/minsheng.env" in text
-    start = shlex.split(next(line for line in text.splitlines() if line.startswith("ExecStart="))[len("ExecStart="):])
-    assert start[:2] == ["/opt/minsheng/.venv/bin/python", "app.py"], start
-    return start[2:]
 
 
 @pytest.fixture(scope="module")
@@ -202,17 +173,6 @@ def cluster(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFa
         for process in processes:  # clean stops are test_serve.py's; here they only cost time
             process.kill()
         postgres_server.drop_database(name)
-
-
-def _open311(base_url: str, n: int) -> str:
-    answer = requests.post(f"{base_url}/open311/v2/requests.json", data={
-        "api_key": OPEN311_KEY, "jurisdiction_id": "police.jinan.gov.cn", "service_code": "noise",
-        "lat": f"{36.650 + n * 0.002:.4f}", "long": f"{117.000 + n * 0.002:.4f}",
-        "attribute[noise_source]": "construction",
-        "description": f"第{n}号：夜间施工噪音扰民，持续到凌晨。", "phone": f"1390000{n:04d}",
-    }, timeout=10, verify=False)
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()[0]["service_request_id"])
 
 
 def _live(web: PlatformProcess, token: str) -> bool:
@@ -266,7 +226,7 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
         wait_until(lambda: serving() >= 4, timeout=5, what="screens on both gunicorn workers of web process 3")
 
         # 1. Every event to every screen, once: through nginx (Open311) and from a feed.
-        numbers = {_open311(cluster.https_url, n) for n in range(6)}
+        numbers = {open311_ticket(cluster.https_url, n) for n in range(6)}
         numbers |= {submit(factory, new_request()).number for _ in range(6)}
         _all_have(screens, len(numbers))
         time.sleep(1.0)  # anything doubled would arrive by now
@@ -282,7 +242,7 @@ def test_three_web_processes_and_two_workers_behind_nginx(cluster: Cluster) -> N
         _all_have(screens, len(numbers))
         for screen in away:
             assert screen.resyncs > resyncs[screen.name], f"{screen.name} did not reload its snapshot"
-        more = {_open311(cluster.https_url, n) for n in range(6, 9)}
+        more = {open311_ticket(cluster.https_url, n) for n in range(6, 9)}
         numbers |= more
         _all_have(screens, len(numbers))
 
@@ -366,7 +326,7 @@ def test_a_redis_sentinel_failover_is_survived(cluster: Cluster) -> None:
 
         # The platform goes on, on the new primary: through the web and from a feed.
         for n in range(20, 22):
-            _open311(cluster.https_url, n)
+            open311_ticket(cluster.https_url, n)
         submit(factory, new_request())
         total = _committed(factory)
         _all_have(screens, total)

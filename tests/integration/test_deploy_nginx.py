@@ -76,22 +76,44 @@ def _site_for_test(tmp: Path, upstream_port: int, http_port: int, https_port: in
     """The shipped site with what a test machine must change: the certificate, the code's
     directory, the logs, the ports. Everything else is as shipped."""
     text = SITE.read_text(encoding="utf-8")
-    for old, new in (("/etc/ssl/minsheng/", f"{tmp}/"), ("/opt/minsheng/", f"{ROOT}/"),
-                     ("/var/log/nginx/", f"{tmp}/"), ("127.0.0.1:8050", f"127.0.0.1:{upstream_port}"),
+    for old, new in (("/etc/ssl/minsheng/", f"{tmp}/"), ("/opt/minsheng/", f"{ROOT}/"), ("/var/log/nginx/", f"{tmp}/")):
+        assert old in text, f"the shipped site no longer has {old!r}"
+        text = text.replace(old, new)
+    return on_private_ports(text, upstream_port, http_port, https_port)
+
+
+def on_private_ports(text: str, upstream_port: int, http_port: int, https_port: int) -> str:
+    """The site (shipped, or installed as docs/DEPLOY.md says) listening on 127.0.0.1's private
+    ports instead of 80 and 443, in front of a web process on ``upstream_port``."""
+    for old, new in (("127.0.0.1:8050", f"127.0.0.1:{upstream_port}"),
                      ("listen 80;", f"listen 127.0.0.1:{http_port};"),
                      ("listen [::]:80;", ""), ("listen [::]:443 ssl http2;", ""),
                      ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
                      ("return 301 https://$host$request_uri;", f"return 301 https://$host:{https_port}$request_uri;")):
-        assert old in text, f"the shipped site no longer has {old!r}"
+        assert old in text, f"the site no longer has {old!r}"
         text = text.replace(old, new)
     return text
 
 
-def _write_config(tmp: Path, site: str) -> Path:
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", f"/CN={NAME}", "-keyout", str(tmp / "minsheng.key"), "-out", str(tmp / "minsheng.crt")],
+def with_port_in_host(site: str) -> str:
+    """The site passing the port a client named (``$http_host``) on to the app: the app compares
+    a WebSocket's Origin with the Host it gets, which on a port other than 443 holds the port,
+    as the site's own comment says."""
+    shipped = "proxy_set_header Host              $host;"
+    assert shipped in site
+    return site.replace(shipped, "proxy_set_header Host              $http_host;")
+
+
+def self_signed(key: Path, crt: Path) -> None:
+    """A self-signed certificate for the site's name, in place of the bureau's."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={NAME}",
+                    "-addext", f"subjectAltName=DNS:{NAME}", "-keyout", str(key), "-out", str(crt)],
                    check=True, capture_output=True, timeout=60)
-    (tmp / "minsheng.conf").write_text(site, encoding="utf-8")
+
+
+def main_config(tmp: Path, include: str) -> Path:
+    """nginx's main configuration for a test (Debian's, reduced: its own pid, logs and temporary
+    files in ``tmp``), including the site files ``include`` names."""
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers read the checkout (as root: root's)
     conf = tmp / "nginx.conf"
     conf.write_text(
@@ -100,8 +122,14 @@ def _write_config(tmp: Path, site: str) -> Path:
         "http {\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
         f"  client_body_temp_path {tmp}/body;\n  proxy_temp_path {tmp}/proxy;\n"
         f"  fastcgi_temp_path {tmp}/fastcgi;\n  uwsgi_temp_path {tmp}/uwsgi;\n  scgi_temp_path {tmp}/scgi;\n"
-        f"  access_log off;\n  include {tmp}/minsheng.conf;\n}}\n", encoding="utf-8")
+        f"  access_log off;\n  include {include};\n}}\n", encoding="utf-8")
     return conf
+
+
+def _write_config(tmp: Path, site: str) -> Path:
+    self_signed(tmp / "minsheng.key", tmp / "minsheng.crt")
+    (tmp / "minsheng.conf").write_text(site, encoding="utf-8")
+    return main_config(tmp, str(tmp / "minsheng.conf"))
 
 
 def _nginx(conf: Path, *args: str) -> list[str]:
