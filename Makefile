@@ -8,8 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # 督办单 and 提醒函 with it, HarfBuzz subsets their fonts) and the CJK fonts it embeds.
 RUN_APT := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 # And the test suite: real PostgreSQL and Redis servers, headless Chromium (and its driver);
-# the CJK fonts serve the screenshots too; nginx-light checks and runs deploy/nginx/minsheng.conf.
-TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver poppler-utils nginx-light
+# the CJK fonts serve the screenshots too; nginx-light checks and runs deploy/nginx/minsheng.conf,
+# openssl and curl as docs/DEPLOY.md uses them (tests/integration/test_deploy_guide.py).
+TEST_APT := $(RUN_APT) postgresql redis-server chromium chromium-driver poppler-utils nginx-light openssl curl
 PYTEST_ARGS ?=
 # Test processes: each has its own PostgreSQL, Redis and Chromium; a module stays in one process.
 # Three on two cores: a third of the suite waits on browsers, servers and timers, not the CPU.
