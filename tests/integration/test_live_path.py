@@ -372,15 +372,18 @@ def test_a_pushed_batch_travels_as_one_message_and_big_backlogs_in_chunks(
     assert live_world.aggregator.counters()["open_now"] == 6
 
 
+@pytest.mark.parametrize("inline_bytes", [0, 16_000], ids=["read-by-size", "inline"])
 def test_the_relay_takes_a_backlog_of_big_messages_a_slice_at_a_time(
-        live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        live_world: World, monkeypatch: pytest.MonkeyPatch, inline_bytes: int) -> None:
     """A backlog of bulk writes' messages (each a whole batch) is relayed a few megabytes a
-    round, not read into memory at once; nothing is lost or sent twice."""
+    round, not read into memory at once; nothing is lost or sent twice; a payload too big to come
+    with the first query (``inline_bytes``) is read by itself and sent the same."""
     from dashboard.live import relay as relay_module
     from tickets import services
 
     live_world.pump()
     monkeypatch.setattr(relay_module, "RELAY_BYTES", 1)  # one message per round
+    monkeypatch.setattr(live_world.relay, "inline_bytes", inline_bytes)
     for n in range(3):
         with unit_of_work(live_world.factory) as s:
             services.receive(s, [new_request(MONDAY_9, phone=f"1390000001{n}", lat=36.60 + 0.01 * n)],
