@@ -189,6 +189,10 @@ class Settings:
     # Redis's publish/subscribe ignores the database number: a second platform on the same
     # Redis server (the training space) needs a channel of its own, or its walls hear ours.
     live_channel: str = "flask-socketio"
+    # The live stream's frames at most this often (seconds): events closer together ride in one
+    # frame, so a burst costs each screen ten frames a second, not one per ticket. Events
+    # further apart go out at once (no wait at ordinary rates).
+    live_min_frame_seconds: float = 0.1
     # Drill mode (``app.py drill``, docs/DRILL.md): ``drill`` is set by that command only (the
     # process serves the training space, every page marked 演练). Its database: "" derives one
     # beside the real one (SQLite: training.db in drill_dir; PostgreSQL: database <name>_drill on
@@ -222,6 +226,7 @@ _ENV = {
     "relay_poll_seconds": "MINSHENG_RELAY_POLL_SECONDS",
     "leader_lease_seconds": "MINSHENG_LEADER_LEASE_SECONDS",
     "leader_renew_seconds": "MINSHENG_LEADER_RENEW_SECONDS",
+    "live_min_frame_seconds": "MINSHENG_LIVE_MIN_FRAME_SECONDS",
     "serve_worker_class": "MINSHENG_SERVE_WORKER_CLASS",
     "serve_workers": "MINSHENG_SERVE_WORKERS",
     "serve_threads": "MINSHENG_SERVE_THREADS",

@@ -33,13 +33,17 @@ def tree(root_pids: Iterable[int]) -> Iterator[int]:
             todo.extend(children.get(pid, []))
 
 
-def cpu_seconds(root_pids: Iterable[int]) -> float:
-    """User + system CPU seconds of the tree (of the processes alive now)."""
-    total = 0.0
-    for pid in tree(root_pids):
+def cpu_seconds(root_pids: Iterable[int], reaped: bool = False) -> float:
+    """User + system CPU seconds of the tree (of the processes alive now). ``reaped``: and of the
+    roots' children that have exited and been waited for (a PostgreSQL postmaster's backends
+    come and go with their connections; their time moves into its cutime/cstime)."""
+    roots, total = list(root_pids), 0.0
+    for pid in tree(roots):
         try:
             fields = _stat(pid)
             total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+            if reaped and pid in roots:
+                total += (int(fields[13]) + int(fields[14])) / CLOCK_TICKS  # cutime, cstime
         except (OSError, IndexError, ValueError):
             pass
     return total

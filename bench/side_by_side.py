@@ -13,7 +13,9 @@ screen count the two walls are measured one after the other on the same database
 
 Reported per wall and screen count: commit → number-on-screen latency (p50, p99; a light client
 stands in for the browser, so rendering is not included on either side), server CPU seconds per
-screen per minute (the processes' own user+system time, /proc), bytes per screen per minute
+screen per minute (user+system time from /proc: the wall's own processes, and what the screens
+cost PostgreSQL and Redis, i.e. their CPU less what the feed and the idle servers cost them per
+ticket, measured first with no screen connected), bytes per screen per minute
 (bodies and HTTP headers as the clients receive them), database transactions per minute
 (``pg_stat_database``, less what the feed and the idle servers take per ticket, measured first
 with no screen connected), the polling ticks that failed.
@@ -21,6 +23,11 @@ with no screen connected), the polling ticks that failed.
     .venv/bin/python bench/side_by_side.py                       # 1, 10, 50 screens, 60 s each
     .venv/bin/python bench/side_by_side.py --screens 200 --seconds 60
     .venv/bin/python bench/side_by_side.py --screens 1 --screens 10 --runs 3 --json
+    .venv/bin/python bench/side_by_side.py --today 1000 --runs 3 --seconds 30 \\
+        --screens 1 --screens 10 --screens 50 --screens 200   # the figures quoted
+
+``--today N`` commits N tickets first: a wall is looked at in the middle of a day, and the poll's
+SQL reads the whole day on every tick.
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,31 +171,55 @@ def received_today(database_url: str) -> int:
         return int(figures(sum_tallies(tally_sql_by_unit(session, start, end, now, tz).values()))["counts"]["received"])
 
 
-def feed_transactions(database_url: str, rate: float, seconds: float) -> float:
-    """Database transactions per committed ticket with no screen on either wall: the feed's own
-    and the servers' background work, taken off each wall's figure."""
-    tx0 = transactions(database_url)
+@dataclass
+class Stores:
+    """The shared servers' process trees: PostgreSQL (the postmaster and its backends), Redis."""
+    database: list[int]
+    redis: list[int]
+
+
+@dataclass
+class Baseline:
+    """What the feed and the idle servers cost per committed ticket with no screen on either wall
+    (database transactions, PostgreSQL's and Redis's CPU seconds), taken off each wall's figure:
+    what is left is what the screens cost."""
+    transactions: float
+    database_cpu_s: float
+    redis_cpu_s: float
+
+
+def baseline(database_url: str, stores: Stores, rate: float, seconds: float) -> Baseline:
+    tx0, db0, rd0 = transactions(database_url), cpu_seconds(stores.database, reaped=True), cpu_seconds(stores.redis)
     committed = feed(session_factory(database_url), rate, seconds)
-    return (transactions(database_url) - tx0) / max(1, len(committed))
+    time.sleep(1.0)  # the platform's relay and aggregator finish the last tickets
+    n = max(1, len(committed))
+    return Baseline((transactions(database_url) - tx0) / n, (cpu_seconds(stores.database, reaped=True) - db0) / n,
+                    (cpu_seconds(stores.redis) - rd0) / n)
 
 
-def measure(kind: str, url: str, pids: list[int], database_url: str, screens: int, rate: float,
-            seconds: float, feed_tx_per_ticket: float) -> dict[str, Any]:
+def measure(kind: str, url: str, pids: list[int], database_url: str, stores: Stores, screens: int, rate: float,
+            seconds: float, base: Baseline) -> dict[str, Any]:
     factory = session_factory(database_url)
     if kind == "platform":
         clients: list[Any] = [PushScreen(url) for _ in range(screens)]
     else:
         clients = [PollScreen(url, phase=INTERVAL_S * i / screens) for i in range(screens)]
-        base = received_today(database_url)
+        base_count = received_today(database_url)
         for c in clients:
             c.start()
         time.sleep(INTERVAL_S + 0.5)  # every screen has its first answer before the feed
     cpu0, tx0, t0 = cpu_seconds(pids), transactions(database_url), time.perf_counter()
+    db0, rd0 = cpu_seconds(stores.database, reaped=True), cpu_seconds(stores.redis)
     bytes0 = sum(c.bytes for c in clients)
     committed = feed(factory, rate, seconds)
     time.sleep(INTERVAL_S * 2 if kind == "polling" else 1.0)  # the last tickets reach the screens
     elapsed = time.perf_counter() - t0
     cpu, tx = cpu_seconds(pids) - cpu0, transactions(database_url) - tx0
+    n = len(committed)
+    # The stores' CPU the screens caused: what they spent less what the feed and the idle servers
+    # spend per ticket (the baseline). Redis serves the platform only, and the poll at rest.
+    store_cpu = max(0.0, cpu_seconds(stores.database, reaped=True) - db0 - base.database_cpu_s * n) \
+        + max(0.0, cpu_seconds(stores.redis) - rd0 - base.redis_cpu_s * n)
     received_bytes = sum(c.bytes for c in clients) - bytes0
     latencies: list[float] = []
     missing = 0
@@ -203,7 +235,7 @@ def measure(kind: str, url: str, pids: list[int], database_url: str, screens: in
         for c in clients:
             answers = list(c.answers)
             for k, (_number, at) in enumerate(committed):
-                shown = next((when for when, count in answers if when > at and count >= base + k + 1), None)
+                shown = next((when for when, count in answers if when > at and count >= base_count + k + 1), None)
                 if shown is None:
                     missing += 1
                 else:
@@ -213,14 +245,17 @@ def measure(kind: str, url: str, pids: list[int], database_url: str, screens: in
         c.stop()
     minutes = elapsed / 60
     return {
-        "wall": kind, "screens": screens, "rate_per_s": rate, "tickets": len(committed),
+        "wall": kind, "screens": screens, "rate_per_s": rate, "tickets": n,
         "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "not_shown": missing,
-        "cpu_s_per_screen_min": round(cpu / screens / minutes, 3),
-        "cpu_s_per_min": round(cpu / minutes, 2),
+        "cpu_s_per_screen_min": round((cpu + store_cpu) / screens / minutes, 3),
+        "app_cpu_s_per_screen_min": round(cpu / screens / minutes, 3),
+        "store_cpu_s_per_screen_min": round(store_cpu / screens / minutes, 3),
+        "app_cpu_s_per_min": round(cpu / minutes, 2),
+        "store_cpu_s_per_min": round(store_cpu / minutes, 2),
         "bytes_per_screen_min": round(received_bytes / screens / minutes),
-        "db_transactions_per_min": round(max(0.0, tx - feed_tx_per_ticket * len(committed)) / minutes),
+        "db_transactions_per_min": round(max(0.0, tx - base.transactions * n) / minutes),
         "ticks_failed": None if ticks is None else f"{ticks[1]}/{ticks[0]}",
     }
 
@@ -244,6 +279,51 @@ def start_polling(database_url: str, workers: int, threads: int) -> tuple[subpro
     raise SystemExit("the polling wall did not start: /tmp/polling_baseline.log")
 
 
+def summary(results: list[dict[str, Any]]) -> str:
+    """A Markdown table: per screen count and wall, each figure's median and range over the runs, and
+    the platform's advantage (polling ÷ platform) on p99 and on CPU per screen."""
+    keys = ("p50_ms", "p99_ms", "cpu_s_per_screen_min", "app_cpu_s_per_screen_min", "store_cpu_s_per_screen_min",
+            "bytes_per_screen_min", "db_transactions_per_min")
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["screens"], r["wall"]), []).append(r)
+
+    def mid(rows: list[dict[str, Any]], key: str) -> float | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return statistics.median(values) if values else None
+
+    def cell(rows: list[dict[str, Any]], key: str) -> str:
+        values = [r[key] for r in rows if r[key] is not None]
+        if not values:
+            return "—"
+        m = statistics.median(values)
+        return f"{m:g}" if len(values) == 1 else f"{m:g} ({min(values):g}–{max(values):g})"
+
+    lines = ["| screens | wall | runs | " + " | ".join(keys) + " | not shown | ticks failed |",
+             "|" + "---|" * (len(keys) + 5)]
+    for (screens, wall), rows in sorted(groups.items()):
+        failed = ", ".join(str(r["ticks_failed"]) for r in rows if r["ticks_failed"] is not None) or "—"
+        lines.append(f"| {screens} | {wall} | {len(rows)} | " + " | ".join(cell(rows, k) for k in keys)
+                     + f" | {sum(r['not_shown'] for r in rows)} | {failed} |")
+    for screens in sorted({s for s, _ in groups}):
+        push, poll = groups.get((screens, "platform")), groups.get((screens, "polling"))
+        if push and poll:
+            ratios = []
+            for key in ("p99_ms", "cpu_s_per_screen_min", "app_cpu_s_per_screen_min"):
+                a, b = mid(push, key), mid(poll, key)
+                ratios.append(f"{key} {b / a:.1f}×" if a and b else f"{key} —")
+            lines.append(f"\n{screens} screens, polling ÷ platform (medians): " + ", ".join(ratios))
+    return "\n".join(lines)
+
+
+def prefill(database_url: str, tickets: int) -> None:
+    """Today's tickets so far (a bureau's wall is looked at in the middle of a day, not at midnight):
+    committed one by one through the service layer, as fast as it goes."""
+    factory: Any = session_factory(database_url)
+    for _ in range(tickets):
+        submit(factory, new_request())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--screens", type=int, action="append", help="screen counts (default 1, 10, 50)")
@@ -253,6 +333,8 @@ def main() -> None:
     parser.add_argument("--walls", default="platform,polling")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=100)
+    parser.add_argument("--today", type=int, default=0,
+                        help="tickets committed today before the measurements (the day so far)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     pg, rs = PostgresServer().start(), RedisServer().start()
@@ -264,16 +346,20 @@ def main() -> None:
         poll, poll_url = start_polling(database_url, args.workers, args.threads)
         systems = {"platform": (web.base_url, [web.proc.pid, worker.proc.pid]),
                    "polling": (poll_url, [poll.pid])}
-        feed_tx = feed_transactions(database_url, args.rate, min(args.seconds, 20.0))
-        print(f"feed and background: {feed_tx:.2f} database transactions per ticket (taken off each wall's)")
+        stores = Stores([pg.postmaster_pid], [rs.proc.pid] if rs.proc else [])
+        prefill(database_url, args.today)
+        base = baseline(database_url, stores, args.rate, min(args.seconds, 20.0))
+        print(f"feed and idle servers, per ticket (taken off each wall's): {base.transactions:.2f} transactions, "
+              f"PostgreSQL {base.database_cpu_s * 1000:.1f} ms CPU, Redis {base.redis_cpu_s * 1000:.2f} ms CPU")
         for _run in range(args.runs):
             for screens in args.screens or [1, 10, 50]:
                 for wall in args.walls.split(","):
                     url, pids = systems[wall]
-                    result = measure(wall, url, pids, database_url, screens, args.rate, args.seconds, feed_tx)
+                    result = measure(wall, url, pids, database_url, stores, screens, args.rate, args.seconds, base)
                     results.append(result)
                     print(json.dumps(result, ensure_ascii=False) if args.json else
                           "  ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+        print(summary(results))
     finally:
         if poll is not None:
             poll.kill()

@@ -306,6 +306,14 @@ class PostgresServer(_Server):
         return self.port is not None and self.tmpdir is not None
 
     @property
+    def postmaster_pid(self) -> int:
+        """The server's first process: its backends are its children (benchmarks read their CPU)."""
+        pid = _read_pid(self.datadir / "postmaster.pid")
+        if pid is None:
+            raise ServerError("PostgreSQL server not started")
+        return pid
+
+    @property
     def bindir(self) -> Path:
         """This server's binaries: its pg_dump, pg_restore and psql are of the same version."""
         if self._bindir is None:

@@ -127,12 +127,8 @@ def calendar_schedule(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, An
 @admin_post("calendar/file", "Enter a year's official schedule from the file `calendar load` reads (YAML)",
             {"text": STR}, ("text",), answer=DONE)
 def calendar_file(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
-    text = body.data.get("text")  # the page reads the chosen file and posts its text (assets/admin_calendar.js)
-    if not isinstance(text, str):
-        raise BadParameter("file", "missing_parameter")
-    size = len(text.encode("utf-8"))
-    if size > MAX_FILE_BYTES:
-        raise BadParameter("file", "out_of_range", min=1, max=MAX_FILE_BYTES, value=size)
+    # The page reads the chosen file and posts its text (assets/admin_calendar.js).
+    text = body.file_text("text", MAX_FILE_BYTES, field="file")
     try:
         calendar = workcalendar.parse_calendar_text(text, "upload")
     except workcalendar.CalendarFileError as exc:

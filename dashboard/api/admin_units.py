@@ -145,11 +145,7 @@ MAX_GEOJSON_BYTES = 8 * 1024 * 1024  # a bureau's stations, drawn finely
             "stations in the database, and keep it to be applied or discarded: nothing routes by it yet",
             {"text": STR, "name": STR}, ("text",))
 def jurisdictions_check(uow: UnitOfWork, actor: Actor, body: Body) -> dict[str, Any]:
-    text, name = body.data.get("text"), body.data.get("name")  # not body.text: a file is longer than a note
-    if not isinstance(text, str) or not text:
-        raise BadParameter("text", "missing_parameter")
-    if len(text.encode("utf-8")) > MAX_GEOJSON_BYTES:
-        raise BadParameter("text", "out_of_range", min=1, max=MAX_GEOJSON_BYTES, value=len(text))
+    text, name = body.file_text("text", MAX_GEOJSON_BYTES), body.data.get("name")
     upload, found = units.check_jurisdictions(uow, actor, text,
                                               name if isinstance(name, str) and name else "upload.geojson")
     return read.jurisdiction_report(found, upload.id)

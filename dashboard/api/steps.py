@@ -70,6 +70,20 @@ class Body:
         assert value is not None
         return value
 
+    def file_text(self, name: str, max_bytes: int, field: str | None = None) -> str:
+        """A file's content the page read and posted as text (longer than a note may be), at most
+        ``max_bytes`` in UTF-8; ``field``: the name errors give it (the form's file input)."""
+        field = field or name
+        value = self.data.get(name)
+        if not isinstance(value, str) or not value:
+            raise BadParameter(field, "missing_parameter")
+        if NOT_TEXT.search(value):  # a lone surrogate cannot even be encoded to count its bytes
+            raise BadParameter(field, "nul_character")
+        size = len(value.encode("utf-8"))
+        if size > max_bytes:
+            raise BadParameter(field, "out_of_range", min=1, max=max_bytes, value=size)
+        return value
+
     def number(self, name: str, low: float, high: float) -> float:
         value = self.data.get(name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -163,6 +163,7 @@ class LiveAggregator:
         listening: Callable[[], bool] = lambda: True,
         fence: Callable[[], bool] = lambda: True,
         clock_watch: ClockWatch | None = None,
+        min_frame_seconds: float = 0.0,
     ) -> None:
         self.factory = factory
         self.redis = client
@@ -180,6 +181,13 @@ class LiveAggregator:
         # writes nothing (its successor reads the same entries from the cursor).
         self.fence = fence
         self._last_push = 0.0
+        # Frames at most this often: the events of a burst wait (at most this long) and ride in
+        # one frame. Every frame costs each connected screen a send and a render, so at 20
+        # tickets a second the screens' cost follows the frame rate, not the intake rate
+        # (docs/PERFORMANCE.md, 500 screens). Events further apart than this go out at once.
+        self.min_frame_seconds = min_frame_seconds
+        self._held: list[Message] = []  # applied, not yet pushed: the next frame's
+        self._frame_at = float("-inf")  # time.monotonic() of the last frame with events
         # What the last frame said: the next one carries only what differs (None: say it all).
         self._sent: dict[str, Any] | None = None
         self._keyframe_at = float("-inf")  # time.monotonic()
@@ -687,11 +695,17 @@ class LiveAggregator:
         entries = stream_entries(self.redis.xread({K.EVENTS_STREAM: cursor or "0-0"}, count=500, block=block_ms))
         if not self.fence():
             return 0
-        events = self.apply_many(_chunk(entries))
+        events = self._held + self.apply_many(_chunk(entries))
         events += self.roll_day(day)
         events += self.fire_due()
+        self._held = []
+        if events and time.monotonic() - self._frame_at < self.min_frame_seconds:
+            self._held = events  # the next step pushes them, when the pause is over (_block_ms)
+            return 0
         if events or self._units_due() or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
             self.push(events)
+        if events:
+            self._frame_at = time.monotonic()
         return len(events)
 
     def _position(self) -> tuple[bool, str | None, str | None, float | None]:
@@ -714,6 +728,8 @@ class LiveAggregator:
         path's idle CPU after the relay's polling)."""
         now = self.clock()
         wait = IDLE_BLOCK_SECONDS
+        if self._held:
+            wait = min(wait, self.min_frame_seconds - (time.monotonic() - self._frame_at))
         if due is not None:
             wait = min(wait, due - now.timestamp())
         if self._units_dirty:

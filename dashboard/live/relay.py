@@ -21,9 +21,10 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import redis
-from sqlalchemy import Text, cast, func, select, text, update
+from sqlalchemy import Row, Text, case, cast, func, select, text, update
 from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.leader import STANDBY_LOOK_SECONDS
@@ -116,46 +117,60 @@ class OutboxRelay:
         self.relayed = 0
         self.more = False  # the last round left pending rows behind: go again at once
         self.listener: OutboxListener | None = None  # PostgreSQL: started by run()
+        # A payload up to this size comes with the first query: a full batch of them stays
+        # within RELAY_BYTES, as the payloads read by size do.
+        self.inline_bytes = RELAY_BYTES // batch
 
     def run_once(self) -> int:
         """Send one batch of pending rows; return how many were sent."""
         with self.factory() as session, session.begin():
             dialect = session.get_bind().dialect.name
-            # The pending rows' sizes first: a bulk write's message holds its whole batch (up to
-            # ~2 MB), and a backlog after a Redis outage must not be read into memory at once.
+            # One query for the pending rows: their sizes, and the payload itself (the JSON text it
+            # is stored as: passed on, not decoded and encoded again) when it is small, which is
+            # nearly always. A bulk write's message holds its whole batch (up to ~2 MB): it is read
+            # after the sizes are known, so a backlog after a Redis outage is never read at once.
+            # (Sizes, then payloads by id, was three queries a ticket: half the worker's CPU at
+            # 10 tickets/s, docs/PERFORMANCE.md.)
+            size = func.length(cast(OutboxMessage.payload, Text))
             pending = session.execute(
-                select(OutboxMessage.id, func.length(cast(OutboxMessage.payload, Text)).label("size"))
+                select(OutboxMessage.id, OutboxMessage.topic, size.label("size"),
+                       case((size <= self.inline_bytes, cast(OutboxMessage.payload, Text))).label("payload"))
                 .where(OutboxMessage.relayed_at.is_(None))
                 .order_by(OutboxMessage.id)
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
-            ids: list[int] = []
+            rows: list[Row[Any]] = []
             total = 0
             for row in pending:
-                if ids and total + row.size > RELAY_BYTES:
+                if rows and total + row.size > RELAY_BYTES:
                     break
-                ids.append(row.id)
+                rows.append(row)
                 total += row.size
-            self.more = len(ids) < len(pending) or len(pending) == self.batch
-            if not ids:
+            self.more = len(rows) < len(pending) or len(pending) == self.batch
+            if not rows:
                 return 0
-            in_ids = OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))
-            given = {"ids": json.dumps(ids)}  # one parameter: an IN list of 500 is rendered anew each time
-            # The payload as the JSON text it is stored as: passed on, not decoded and encoded again.
-            rows = session.execute(
-                select(OutboxMessage.id, OutboxMessage.topic, cast(OutboxMessage.payload, Text).label("payload"))
-                .where(in_ids).order_by(OutboxMessage.id), given).all()
+            large = [row.id for row in rows if row.payload is None]
+            payloads: dict[int, str] = {}
+            if large:
+                payloads = {id_: payload for id_, payload in session.execute(
+                    select(OutboxMessage.id, cast(OutboxMessage.payload, Text))
+                    .where(OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))),
+                    {"ids": json.dumps(large)})}
             pipe = self.redis.pipeline(transaction=False)
             for row in rows:
                 pipe.xadd(
                     EVENTS_STREAM,
-                    {"id": row.id, "topic": row.topic, "payload": row.payload},
+                    {"id": row.id, "topic": row.topic,
+                     "payload": row.payload if row.payload is not None else payloads[row.id]},
                     maxlen=STREAM_MAXLEN,
                     approximate=True,
                 )
             pipe.execute()
-            session.execute(update(OutboxMessage).where(in_ids).values(relayed_at=self.clock()), given)
+            # One parameter: an IN list of 500 is rendered anew each time.
+            in_ids = OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))
+            session.execute(update(OutboxMessage).where(in_ids).values(relayed_at=self.clock()),
+                            {"ids": json.dumps([row.id for row in rows])})
         self.relayed += len(rows)
         return len(rows)
 

@@ -162,6 +162,19 @@ def test_a_jurisdiction_file_is_checked_before_anything_takes_effect(office: Api
     assert bad["problems"][0]["kind"] == "unreadable" and bad["ok"] is False
 
 
+@pytest.mark.parametrize("path, field", [("/api/v1/admin/units/jurisdictions/check", "text"),
+                                         ("/api/v1/admin/calendar/file", "file")])
+def test_a_file_that_is_not_text_is_a_400_naming_it(office: ApiWorld, path: str, field: str) -> None:
+    """A lone surrogate (JSON can say it, UTF-8 cannot) in an uploaded file's text: a 400, not a 500
+    from counting its bytes."""
+    for text in ("\ud800", "\x00"):
+        answer = office.post(path, json={"text": f"year: 2027 {text}"})
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+        error = answer.get_json()["error"]
+        assert error["code"] == "nul_character" and field in json.dumps(error)
+    assert office.post(path, json={}).get_json()["error"]["code"] == "missing_parameter"
+
+
 def test_an_applied_jurisdiction_file_routes_new_tickets_at_once(office: ApiWorld) -> None:
     shipped = json.loads(jurisdictions.JINAN_JURISDICTIONS.read_text(encoding="utf-8"))
     swap = {"JN-LX-01": "JN-LX-02", "JN-LX-02": "JN-LX-01"}  # two neighbours' polygons exchanged

@@ -99,6 +99,39 @@ def test_counters_follow_the_lifecycle(live_world: World) -> None:
     assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 5))
 
 
+def test_a_burst_rides_in_one_frame_at_most_every_min_frame_seconds(
+        live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events closer together than ``min_frame_seconds`` wait for the pause to end and go out in
+    one frame, in order and each once; events further apart go out at once."""
+    from dashboard.live import aggregator as aggregator_module
+
+    now = [1000.0]
+    monkeypatch.setattr(aggregator_module.time, "monotonic", lambda: now[0])
+    live_world.aggregator.min_frame_seconds = 0.1
+    live_world.pump()  # rebuild
+    submit(live_world.factory, new_request(MONDAY_9))
+    first = live_world.pump(rounds=1)
+    assert [e["event"] for e in first] == ["received", "dispatched"]  # at once: no frame before it
+    frames = len(live_world.pushed)
+    numbers = [submit(live_world.factory, new_request(MONDAY_9, phone=f"1390000002{n}")).number for n in range(2)]
+    now[0] += 0.04
+    assert live_world.pump(rounds=1) == [] and len(live_world.pushed) == frames  # held
+    assert 50 <= live_world.aggregator._block_ms(None) <= 60  # it waits only for the pause's end
+    numbers.append(submit(live_world.factory, new_request(MONDAY_9, phone="13900000029")).number)
+    now[0] += 0.03
+    assert live_world.pump(rounds=1) == []  # still inside the pause: held with the others
+    now[0] += 0.04
+    burst = live_world.pump(rounds=1)
+    assert len(live_world.pushed) == frames + 1  # one frame for the three tickets
+    # (the third complaint in a row from one place also brings a reminder letter)
+    assert [e["event"] for e in burst if e["event"] != "reminder_letter"] == ["received", "dispatched"] * 3
+    assert [e["ticket"]["number"] for e in burst if e["event"] == "received"] == numbers
+    assert [e["seq"] for e in burst] == list(range(burst[0]["seq"], burst[0]["seq"] + len(burst)))
+    now[0] += 1.0
+    submit(live_world.factory, new_request(MONDAY_9, phone="13900000030"))
+    assert "received" in [e["event"] for e in live_world.pump(rounds=1)]  # a pause long over: at once
+
+
 def test_each_event_is_applied_once_even_if_relayed_twice(live_world: World) -> None:
     live_world.pump()  # rebuild on an empty database
     submit(live_world.factory, new_request(MONDAY_9))
@@ -372,15 +405,18 @@ def test_a_pushed_batch_travels_as_one_message_and_big_backlogs_in_chunks(
     assert live_world.aggregator.counters()["open_now"] == 6
 
 
+@pytest.mark.parametrize("inline_bytes", [0, 16_000], ids=["read-by-size", "inline"])
 def test_the_relay_takes_a_backlog_of_big_messages_a_slice_at_a_time(
-        live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        live_world: World, monkeypatch: pytest.MonkeyPatch, inline_bytes: int) -> None:
     """A backlog of bulk writes' messages (each a whole batch) is relayed a few megabytes a
-    round, not read into memory at once; nothing is lost or sent twice."""
+    round, not read into memory at once; nothing is lost or sent twice; a payload too big to come
+    with the first query (``inline_bytes``) is read by itself and sent the same."""
     from dashboard.live import relay as relay_module
     from tickets import services
 
     live_world.pump()
     monkeypatch.setattr(relay_module, "RELAY_BYTES", 1)  # one message per round
+    monkeypatch.setattr(live_world.relay, "inline_bytes", inline_bytes)
     for n in range(3):
         with unit_of_work(live_world.factory) as s:
             services.receive(s, [new_request(MONDAY_9, phone=f"1390000001{n}", lat=36.60 + 0.01 * n)],
