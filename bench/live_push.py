@@ -10,7 +10,8 @@ from commit to the frame carrying that ticket's "received" event.
     python bench/live_push.py --clients 50 --rate 50 --tickets 1000
     python bench/live_push.py --backend real --server serve --workers 2 --threads 100
                               # production: app.py serve (gunicorn gthread) + app.py worker
-    python bench/live_push.py --backend real --server serve --clients 500 --rate 20 --tickets 1200
+    python bench/live_push.py --backend real --server serve --threads 300 --clients 500 --rate 20 \\
+                              --tickets 1200 --client-processes 4
                               # 500 screens (issue 18, item 6): also memory per connection
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import socketio  # noqa: E402
 
-from bench.processes import rss_bytes  # noqa: E402
+from bench.processes import cpu_seconds, rss_bytes  # noqa: E402
 from tests.helpers import new_request, submit  # noqa: E402
 from tests.servers import PlatformProcess, demo_kiosk_token  # noqa: E402
 from tickets.bootstrap import session_factory  # noqa: E402
@@ -64,6 +65,42 @@ class Receiver:
                     self.arrivals[number] = now
 
 
+class ClientProcess:
+    """Some of the screens in a process of their own: hundreds of light clients in one Python
+    process measure its lock convoy, not the server. Arrival instants are ``time.perf_counter``,
+    CLOCK_MONOTONIC on Linux: the same clock in every process."""
+
+    def __init__(self, url: str, clients: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.pipe, child = context.Pipe()
+        self.proc = context.Process(target=_client_process, args=(child, url, clients), daemon=True)
+        self.proc.start()
+
+    def ready(self, timeout: float = 120) -> None:
+        if not self.pipe.poll(timeout) or self.pipe.recv() != "connected":
+            raise SystemExit("a client process did not connect its screens")
+
+    def results(self) -> list[tuple[dict[str, float], int]]:
+        self.pipe.send("stop")
+        answer: list[tuple[dict[str, float], int]] = self.pipe.recv()
+        self.proc.join(30)
+        return answer
+
+
+def _client_process(pipe: Any, url: str, clients: int) -> None:
+    receivers = [Receiver(url) for _ in range(clients)]
+    pipe.send("connected")
+    pipe.recv()  # "stop"
+    answer = []
+    for r in receivers:
+        with r.lock:
+            answer.append((dict(r.arrivals), r.duplicates))
+        r.sio.disconnect()
+    pipe.send(answer)
+
+
 def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
            threads: int) -> tuple[PlatformProcess, Any]:
     """app.py serve + app.py worker on a database made ready as a bureau's would be."""
@@ -93,7 +130,7 @@ def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
 
 
 def run(backend: str, clients: int, rate: float, tickets: int, poll: float | None = None,
-        server: str = "run", workers: int = 2, threads: int = 100) -> dict[str, Any]:
+        server: str = "run", workers: int = 2, threads: int = 100, client_processes: int = 0) -> dict[str, Any]:
     env = {"MINSHENG_RELAY_POLL_SECONDS": str(poll)} if poll else {}
     servers: list[Any] = []
     worker = None
@@ -116,10 +153,20 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         factory = session_factory(platform.database_url)
         web_pids = [platform.proc.pid] if platform.proc is not None else []
         rss_before = rss_bytes(web_pids)
-        receivers = [Receiver(platform.base_url) for _ in range(clients)]
+        if client_processes:
+            shares = [clients // client_processes + (k < clients % client_processes) for k in range(client_processes)]
+            pool = [ClientProcess(platform.base_url, n) for n in shares]
+            for c in pool:
+                c.ready()
+            receivers: list[Any] = []
+        else:
+            pool = []
+            receivers = [Receiver(platform.base_url) for _ in range(clients)]
         time.sleep(1.0)  # the connections settled (rooms joined, snapshots sent)
         rss_connected = rss_bytes(web_pids)
         committed: dict[str, float] = {}
+        server_pids = web_pids + ([worker.proc.pid] if worker is not None and worker.proc is not None else [])
+        cpu_before = cpu_seconds(server_pids)
         started = time.perf_counter()
         for i in range(tickets):
             due = started + i / rate
@@ -129,12 +176,14 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
             number = submit(factory, new_request()).number
             committed[number] = time.perf_counter()
         send_seconds = time.perf_counter() - started
+        server_cpu = cpu_seconds(server_pids) - cpu_before
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(len(r.arrivals) < tickets for r in receivers):
             time.sleep(0.05)
-        latencies = [
-            (r.arrivals[n] - t) * 1000 for r in receivers for n, t in committed.items() if n in r.arrivals
-        ]
+        if pool:
+            time.sleep(5.0)  # the last frames reach the other processes' screens
+        seen = [(r.arrivals, r.duplicates) for r in receivers] + [a for c in pool for a in c.results()]
+        latencies = [(arrivals[n] - t) * 1000 for arrivals, _d in seen for n, t in committed.items() if n in arrivals]
         expected = tickets * clients
         result = {
             "backend": backend,
@@ -145,12 +194,14 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
             "frames_expected": expected,
             "frames_received": len(latencies),
             "lost": expected - len(latencies),
-            "duplicates": sum(r.duplicates for r in receivers),
+            "duplicates": sum(d for _a, d in seen),
             "p50_ms": round(statistics.median(latencies), 1),
             "p99_ms": round(percentile(latencies, 99), 1),
             "max_ms": round(max(latencies), 1),
             "commits_per_s": round(tickets / send_seconds, 1),
             "deliveries_per_s": round(len(latencies) / send_seconds, 1),
+            # The web processes' and the worker's CPU while the feed ran (of the 2 cores' 120 s a minute).
+            "server_cpu_s_per_min": round(server_cpu / send_seconds * 60, 1),
             # The web processes' resident memory with the screens connected, less before: per screen.
             "web_rss_mb": round(rss_connected / 2**20, 1),
             "kb_per_connection": round((rss_connected - rss_before) / 1024 / max(1, clients), 1),
@@ -177,9 +228,11 @@ def main() -> None:
                         help="run: the one-process demo (dev server); serve: gunicorn + a worker process")
     parser.add_argument("--workers", type=int, default=2, help="with --server serve: gunicorn workers")
     parser.add_argument("--threads", type=int, default=100, help="with --server serve: threads per worker")
+    parser.add_argument("--client-processes", type=int, default=0,
+                        help="spread the screens over this many processes (0: all in this one)")
     args = parser.parse_args()
     result = run(args.backend, args.clients, args.rate, args.tickets, args.relay_poll, args.server,
-                 args.workers, args.threads)
+                 args.workers, args.threads, args.client_processes)
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
