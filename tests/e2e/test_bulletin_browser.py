@@ -15,7 +15,7 @@ from tests.servers import PlatformProcess
 @pytest.fixture
 def bulletin_platform(tmp_path: Any) -> Iterator[PlatformProcess]:
     platform = PlatformProcess(f"sqlite:///{tmp_path / 'bulletin.db'}",
-                               extra_args=["--simulate", "--seed", "7", "--backfill-hours", "1", "--rate", "200"])
+                               extra_args=["--simulate", "--seed", "7", "--backfill-hours", "3", "--rate", "200"])
     platform.start(timeout=120)
     wait_until(lambda: "simulator caught up" in platform.log(), timeout=300, what="the simulator's backfill")
     yield platform
