@@ -17,9 +17,14 @@ the in-process Redis stand-in) and on real PostgreSQL + Redis.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +34,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers import (
-    HOTLINE_SECRET, JINAN_BUREAU, NEW_YORK, SMS_INBOUND_SECRET, ApiWorld, FollowupWorld, LiveBackend, add_people,
+    ROOT, HOTLINE_SECRET, JINAN_BUREAU, NEW_YORK, SMS_INBOUND_SECRET, ApiWorld, FollowupWorld, LiveBackend, add_people,
     Month, add_small_bureau, bureau_database, plant, ticket_row, unit_ids,
 )
 from tests.helpers import api_world as build_api_world
@@ -444,18 +449,61 @@ def admin_platform(postgres_server: PostgresServer, redis_server: RedisServer) -
         postgres_server.drop_database(name)
 
 
+# What the played month's rows follow from: a change in any of these makes it be played again.
+_MONTH_INPUTS = ("tickets", "dashboard", "migrations", "examples/jinan_bureau.yaml", "settings.py",
+                 "tests/helpers.py", "tests/conftest.py")
+
+
+def _fingerprint(relpaths: tuple[str, ...]) -> str:
+    """A hash of the files at ``relpaths`` (folders: every file below them)."""
+    h = hashlib.sha256()
+    for rel in relpaths:
+        top = ROOT / rel
+        for path in sorted([top] if top.is_file() else (p for p in top.rglob("*") if p.is_file())):
+            if "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@contextmanager
+def _once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A folder ``name`` that the test processes of this run share (pytest-xdist's workers have
+    their temp dirs side by side), held under a lock: (the folder, whether it was there
+    already). The first process to come makes it; the others wait, then find it made."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        folder = shared / name
+        found = (folder / "done").exists()
+        if not found:
+            shutil.rmtree(folder, ignore_errors=True)  # a process that failed halfway left it
+            folder.mkdir()
+        yield folder, found
+        (folder / "done").touch()
+
+
 @pytest.fixture(scope="session")
 def bulletin_month(postgres_server: PostgresServer,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    """A database with the Jinan bureau and a simulated month of tickets, played once (about
-    20 s) and copied for each test that needs it: (its name, the people's tokens)."""
+    """A database with the Jinan bureau and a simulated month of tickets, copied for each test
+    that needs it: (its name, the people's tokens). Played once a run (20 to 50 s): the first
+    test process dumps it, the others restore the dump into their own server (about 2 s)."""
     name = f"month_{uuid.uuid4().hex[:16]}"
-    url = postgres_server.create_database(name)
-    for world in build_api_world(tmp_path_factory.mktemp("month"), url):
-        Month(world.platform.factory).play()
-        world.add_person("lx_head", "leader", "JN-LX")  # 历下分局's head
-        world.add_person("chief", "leader", "JN")
-        tokens = dict(world.tokens)
+    with _once_per_run(tmp_path_factory, f"bulletin-month-{_fingerprint(_MONTH_INPUTS)}") as (folder, found):
+        dump, people = folder / "month.dump", folder / "tokens.json"
+        if found:
+            postgres_server.restore_database(name, dump)
+            tokens = json.loads(people.read_text())
+        else:
+            url = postgres_server.create_database(name)
+            for world in build_api_world(tmp_path_factory.mktemp("month"), url):
+                Month(world.platform.factory).play()
+                world.add_person("lx_head", "leader", "JN-LX")  # 历下分局's head
+                world.add_person("chief", "leader", "JN")
+                tokens = dict(world.tokens)
+            postgres_server.dump_database(name, dump)
+            people.write_text(json.dumps(tokens))
     try:
         yield name, tokens
     finally:

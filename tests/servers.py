@@ -486,6 +486,23 @@ class PostgresServer(_Server):
                                                                          sql.Identifier(template)))
         return self.url(name)
 
+    def dump_database(self, name: str, path: Path) -> None:
+        """*name* into *path* in pg_dump's custom format (``restore_database`` reads it back,
+        on this server or another of the same version)."""
+        self._pg_tool("pg_dump", "-Fc", "--no-owner", "-f", str(path), self._conninfo(name))
+
+    def restore_database(self, name: str, path: Path) -> str:
+        """A new database *name* holding what ``dump_database`` wrote to *path*."""
+        url = self.create_database(name)
+        self._pg_tool("pg_restore", "--no-owner", "--exit-on-error", "-d", self._conninfo(name), str(path))
+        return url
+
+    def _pg_tool(self, *args: str) -> None:
+        # As the caller, not through runuser: the dump lives in the caller's temp dir.
+        res = subprocess.run([str(self.bindir / args[0]), *args[1:]], capture_output=True, text=True, timeout=600)
+        if res.returncode != 0:
+            raise ServerError(f"{args[0]} failed ({res.returncode}):\n{res.stdout}{res.stderr}")
+
     def drop_database(self, name: str) -> None:
         """Drop *name*, first terminating connections a test left open (pooled engines)."""
         import psycopg
