@@ -56,11 +56,7 @@ def test_serve_with_gevent_workers(pg_url: str, redis_url: str) -> None:
 
     import requests
 
-    # Refused where the mode does not match the class, saying what to set.
-    done = _app("serve", env={"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET,
-                              "MINSHENG_SERVE_WORKER_CLASS": "gevent"}, timeout=60)
-    assert done.returncode == 2 and "MINSHENG_ASYNC_MODE=gevent" in done.stderr, done.stderr
-
+    # (A class in a mode it does not serve is refused: tests/unit/test_serve_check.py.)
     with unit_of_work(bureau_database(pg_url)) as s:
         token = accounts.issue_token(s, "kiosk", label="指挥中心 1 号屏")
     env = {**ENV, "MINSHENG_DEMO_ACCOUNTS_FILE": "none"}
