@@ -10,6 +10,7 @@ requests/s, p50/p99 latency and failures per path.
     python bench/requests_per_s.py --worker-class gthread --workers 2 --threads 100
     python bench/requests_per_s.py --worker-class gevent --workers 2 --connections 1000
     python bench/requests_per_s.py --path /api/v1/health --path /login --clients 50 --seconds 20
+    python bench/requests_per_s.py --worker-class gevent --env MINSHENG_DB_POOL_SIZE=30   # a setting changed
 
 ``/api/v1/health`` is an API GET with one database round trip (SELECT 1) and one Redis PING;
 ``/login`` a page rendered with no database.
@@ -100,7 +101,8 @@ def measure(base_url: str, path: str, clients: int, processes: int, seconds: flo
 
 
 def run(worker_class: str, workers: int, threads: int, connections: int, paths: list[str], clients: int,
-        processes: int, seconds: float, screens: int, rate: float) -> list[dict[str, Any]]:
+        processes: int, seconds: float, screens: int, rate: float,
+        env: dict[str, str] | None = None) -> list[dict[str, Any]]:
     from bench.live_push import Receiver, _serve  # here: the clients' processes import this module
     from tests.helpers import new_request, submit
     from tests.servers import PostgresServer, RedisServer
@@ -109,9 +111,10 @@ def run(worker_class: str, workers: int, threads: int, connections: int, paths: 
     pg, rs = PostgresServer().start(), RedisServer().start()
     web = worker = None
     try:
-        web, worker = _serve(pg.create_database("bench"), rs.url, {}, workers, threads, worker_class, connections)
+        web, worker = _serve(pg.create_database("bench"), rs.url, env or {}, workers, threads, worker_class, connections)
         receivers = [Receiver(web.base_url) for _ in range(screens)]
         stop = threading.Event()
+        fed = [0]
 
         def feed() -> None:  # the wall's load: tickets committed at the rate, as a feed would
             factory = session_factory(web.database_url)
@@ -123,6 +126,7 @@ def run(worker_class: str, workers: int, threads: int, connections: int, paths: 
                     stop.wait(pause)
                 submit(factory, new_request())
                 i += 1
+                fed[0] = i
 
         feeder = threading.Thread(target=feed, daemon=True)
         if rate > 0:
@@ -130,9 +134,11 @@ def run(worker_class: str, workers: int, threads: int, connections: int, paths: 
         try:
             results = []
             for path in paths:
+                fed_before, t = fed[0], time.monotonic()
                 result = measure(web.base_url, path, clients, processes, seconds)
+                result["fed_per_s"] = round((fed[0] - fed_before) / (time.monotonic() - t), 1)  # as achieved
                 results.append({"server": f"serve {workers}x{threads if worker_class == 'gthread' else connections} "
-                                          f"{worker_class}", "screens": screens, "feed_per_s": rate,
+                                          f"{worker_class}", **(env or {}), "screens": screens, "feed_asked_per_s": rate,
                                 "clients": clients, **result,
                                 "screen_frames": sum(len(r.arrivals) for r in receivers)})
         finally:
@@ -161,10 +167,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--screens", type=int, default=50, help="light wall clients connected meanwhile")
     parser.add_argument("--rate", type=float, default=20.0, help="tickets committed per second meanwhile")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for serve and the worker (repeatable)")
     args = parser.parse_args()
     for result in run(args.worker_class, args.workers, args.threads, args.connections,
                       args.path or ["/api/v1/health", "/login"], args.clients, args.processes, args.seconds,
-                      args.screens, args.rate):
+                      args.screens, args.rate, dict(item.split("=", 1) for item in args.env)):
         print("  ".join(f"{k}={v}" for k, v in result.items()), flush=True)
 
 
