@@ -173,6 +173,16 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
             started_server.stop()
 
 
+def serve_options(parser: argparse.ArgumentParser) -> None:
+    """``app.py serve``'s gunicorn configuration, as the benchmarks that start it take it."""
+    parser.add_argument("--worker-class", choices=["gthread", "gevent"], default="gthread",
+                        help="with --server serve: gunicorn's worker class")
+    parser.add_argument("--workers", type=int, default=2, help="with --server serve: gunicorn workers")
+    parser.add_argument("--threads", type=int, default=100, help="with --server serve: threads per worker (gthread)")
+    parser.add_argument("--connections", type=int, default=1000,
+                        help="with --server serve: connections per worker (gevent: greenlets)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["embedded", "real"], default="embedded")
@@ -182,12 +192,7 @@ def main() -> None:
     parser.add_argument("--relay-poll", type=float, help="override MINSHENG_RELAY_POLL_SECONDS")
     parser.add_argument("--server", choices=["run", "serve"], default="run",
                         help="run: the one-process demo (dev server); serve: gunicorn + a worker process")
-    parser.add_argument("--workers", type=int, default=2, help="with --server serve: gunicorn workers")
-    parser.add_argument("--threads", type=int, default=100, help="with --server serve: threads per worker")
-    parser.add_argument("--worker-class", choices=["gthread", "gevent"], default="gthread",
-                        help="with --server serve: gunicorn's worker class")
-    parser.add_argument("--connections", type=int, default=1000,
-                        help="with --server serve: connections per worker (gevent: greenlets)")
+    serve_options(parser)
     args = parser.parse_args()
     result = run(args.backend, args.clients, args.rate, args.tickets, args.relay_poll, args.server,
                  args.workers, args.threads, args.worker_class, args.connections)
