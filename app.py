@@ -345,6 +345,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["serve_workers"] = args.workers
     if args.threads:
         overrides["serve_threads"] = args.threads
+    if args.worker_connections:
+        overrides["serve_worker_connections"] = args.worker_connections
+    if args.worker_class:  # the class and the one Socket.IO mode it serves
+        overrides.update(serve_worker_class=args.worker_class, async_mode=settings_module.SERVE_ASYNC_MODES[args.worker_class])
     cfg = replace(_settings(args), **overrides)
     if cfg.secret_key == Settings.secret_key:  # only the loopback demo (app.py run) may run without one
         print(PUBLISHED_SECRET_KEY, file=sys.stderr)
@@ -355,7 +359,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     upgrade(cfg.database_url)
-    print(f"Minsheng (gunicorn, {cfg.serve_workers} × {cfg.serve_worker_class} × {cfg.serve_threads} threads): "
+    per_worker = (f"{cfg.serve_worker_connections} connections" if cfg.serve_worker_class == "gevent"
+                  else f"{cfg.serve_threads} threads")
+    print(f"Minsheng (gunicorn, {cfg.serve_workers} × {cfg.serve_worker_class} × {per_worker}): "
           f"http://{cfg.host}:{cfg.port}/wall  (database {cfg.database_url}, redis {cfg.redis_url}); "
           "the background duties run in app.py worker", flush=True)
     PlatformServer(cfg, access_log=args.access_log).run()
@@ -493,6 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, help="gunicorn worker processes (default: setting serve_workers)")
     serve.add_argument("--threads", type=int, help="threads per worker (default: setting serve_threads)")
+    serve.add_argument("--worker-class", choices=sorted(settings_module.SERVE_ASYNC_MODES),
+                       help="gunicorn worker class, with its Socket.IO async mode (default: setting serve_worker_class)")
+    serve.add_argument("--worker-connections", type=int,
+                       help="connections per worker (gevent: screens and requests at once; default: setting "
+                            "serve_worker_connections)")
     serve.add_argument("--access-log", default="-", help="gunicorn's access log file ('-': stdout, as default)")
     serve.set_defaults(func=cmd_serve)
 
@@ -596,7 +607,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def patch_for_gevent(argv: list[str]) -> None:
+    """``serve`` with gevent workers: monkey-patch now, before anything else is imported (the
+    parser too: its subcommands import SQLAlchemy, asyncio and so ssl), so ``argv`` is read as
+    it stands.
+
+    gunicorn's gevent worker patches only after the fork, when the master has imported psycopg
+    (the migrations), SQLAlchemy, redis-py and Flask: psycopg would keep its blocking C wait
+    and module-level locks made before the patch would be real ones (a greenlet waiting on
+    one blocks its whole worker). Patched here, the master forks workers that are patched
+    from their first import (dashboard/serve.py). Not os and signal in the master: gevent would
+    run gunicorn's SIGCHLD handler in a greenlet, which swallows its "worker failed to boot"
+    (the master then never exits); each worker patches those too (gunicorn's patch_all, whose
+    warning that it patches "more than once" is this)."""
+    words = [word for word in argv if not word.startswith("-")]
+    if not words or words[0] != "serve":
+        return
+    worker_class = None
+    for k, word in enumerate(argv):
+        if word == "--worker-class" and k + 1 < len(argv):
+            worker_class = argv[k + 1]
+        elif word.startswith("--worker-class="):
+            worker_class = word.split("=", 1)[1]
+    if (worker_class or settings_module.load().serve_worker_class) == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all(os=False, signal=False)
+
+
 def main(argv: list[str] | None = None) -> int:
+    patch_for_gevent(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     tune_gc()
     logging.basicConfig(

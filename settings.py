@@ -16,6 +16,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent
 
+#: ``app.py serve``'s gunicorn worker classes and the Socket.IO ``async_mode`` each serves (here,
+#: not in dashboard/serve.py: app.py reads it before gevent's patching, before the platform's imports).
+SERVE_ASYNC_MODES = {"gthread": "threading", "gevent": "gevent"}
+
 #: ``REDIS_URL`` value (or empty) meaning: the in-process stand-in, no server.
 EMBEDDED_REDIS = "embedded://"
 
@@ -36,11 +40,16 @@ class Settings:
     # processes and how many threads each. In threading mode every connected screen holds one
     # thread for as long as its WebSocket is open (simple-websocket), so the threads bound the
     # screens a process serves, besides its page and API requests; "gthread" is the worker
-    # class that runs them. Several workers share the live pushes through Redis (the message
-    # queue), and the wall connects by WebSocket only, so no sticky sessions are needed.
+    # class that runs them. "gevent" (needs ``async_mode`` "gevent" and the gevent extra) serves
+    # each connection in a greenlet instead: up to serve_worker_connections per process, screens
+    # and requests together (serve_threads is then unused); dashboard/serve.py says how the
+    # database calls are kept from blocking. gthread keeps at most serve_worker_connections -
+    # serve_threads idle keep-alive connections. Several workers share the live pushes through
+    # Redis (the message queue), and the wall connects by WebSocket only: no sticky sessions.
     serve_worker_class: str = "gthread"
     serve_workers: int = 2
     serve_threads: int = 100
+    serve_worker_connections: int = 1000
     # How often the relay looks for outbox rows committed by other processes
     # (commits in its own process wake it at once). 0.05 s: p50 push latency
     # 31 ms instead of 144 ms at 0.2 s (docs/PERFORMANCE.md), for 20 cheap
@@ -230,6 +239,7 @@ _ENV = {
     "serve_worker_class": "MINSHENG_SERVE_WORKER_CLASS",
     "serve_workers": "MINSHENG_SERVE_WORKERS",
     "serve_threads": "MINSHENG_SERVE_THREADS",
+    "serve_worker_connections": "MINSHENG_SERVE_WORKER_CONNECTIONS",
     "demo_bureau_file": "MINSHENG_DEMO_BUREAU_FILE",
     "sla_policy_file": "MINSHENG_SLA_POLICY",
     "sla_version_lead_minutes": "MINSHENG_SLA_VERSION_LEAD_MINUTES",

@@ -13,6 +13,8 @@ from commit to the frame carrying that ticket's "received" event.
     python bench/live_push.py --backend real --server serve --threads 300 --clients 500 --rate 20 \\
                               --tickets 1200 --client-processes 4
                               # 500 screens (issue 18, item 6): also memory per connection
+    python bench/live_push.py --backend real --server serve --worker-class gevent --workers 2 --connections 1000
+                              # the second configuration: gunicorn gevent workers
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ def _client_process(pipe: Any, url: str, clients: int) -> None:
 
 
 def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
-           threads: int) -> tuple[PlatformProcess, Any]:
+           threads: int, worker_class: str = "gthread", connections: int = 1000) -> tuple[PlatformProcess, Any]:
     """app.py serve + app.py worker on a database made ready as a bureau's would be."""
     import os
     import subprocess
@@ -115,7 +117,8 @@ def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
         subprocess.run([sys.executable, "app.py", *step], cwd=ROOT, check=True, capture_output=True,
                        env={**clean, **env, "DATABASE_URL": database_url, "REDIS_URL": redis_url})
     web = PlatformProcess(database_url, redis_url, env=env, ready="health",
-                          command=["serve", "--workers", str(workers), "--threads", str(threads),
+                          command=["serve", "--worker-class", worker_class, "--workers", str(workers),
+                                   "--threads", str(threads), "--worker-connections", str(connections),
                                    "--access-log", os.devnull])
     web.start()
     worker = WorkerProcess(database_url, redis_url, env=env).start()
@@ -130,7 +133,8 @@ def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
 
 
 def run(backend: str, clients: int, rate: float, tickets: int, poll: float | None = None,
-        server: str = "run", workers: int = 2, threads: int = 100, client_processes: int = 0) -> dict[str, Any]:
+        server: str = "run", workers: int = 2, threads: int = 100, worker_class: str = "gthread",
+        connections: int = 1000, client_processes: int = 0) -> dict[str, Any]:
     env = {"MINSHENG_RELAY_POLL_SECONDS": str(poll)} if poll else {}
     servers: list[Any] = []
     worker = None
@@ -140,7 +144,8 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         pg, rs = PostgresServer().start(), RedisServer().start()
         servers = [pg, rs]
         if server == "serve":
-            platform, worker = _serve(pg.create_database("bench"), rs.url, env, workers, threads)
+            platform, worker = _serve(pg.create_database("bench"), rs.url, env, workers, threads, worker_class,
+                                      connections)
         else:
             platform = PlatformProcess(pg.create_database("bench"), rs.url, env=env)
     else:
@@ -187,7 +192,9 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         expected = tickets * clients
         result = {
             "backend": backend,
-            "server": server if server == "run" else f"serve {workers}x{threads} threads + worker",
+            "server": server if server == "run" else (
+                f"serve {workers}x{threads} gthread + worker" if worker_class == "gthread"
+                else f"serve {workers}x{connections} {worker_class} + worker"),
             "clients": clients,
             "rate_per_s": rate,
             "tickets": tickets,
@@ -217,6 +224,16 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
             started_server.stop()
 
 
+def serve_options(parser: argparse.ArgumentParser) -> None:
+    """``app.py serve``'s gunicorn configuration, as the benchmarks that start it take it."""
+    parser.add_argument("--worker-class", choices=["gthread", "gevent"], default="gthread",
+                        help="with --server serve: gunicorn's worker class")
+    parser.add_argument("--workers", type=int, default=2, help="with --server serve: gunicorn workers")
+    parser.add_argument("--threads", type=int, default=100, help="with --server serve: threads per worker (gthread)")
+    parser.add_argument("--connections", type=int, default=1000,
+                        help="with --server serve: connections per worker (gevent: greenlets)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["embedded", "real"], default="embedded")
@@ -226,13 +243,12 @@ def main() -> None:
     parser.add_argument("--relay-poll", type=float, help="override MINSHENG_RELAY_POLL_SECONDS")
     parser.add_argument("--server", choices=["run", "serve"], default="run",
                         help="run: the one-process demo (dev server); serve: gunicorn + a worker process")
-    parser.add_argument("--workers", type=int, default=2, help="with --server serve: gunicorn workers")
-    parser.add_argument("--threads", type=int, default=100, help="with --server serve: threads per worker")
+    serve_options(parser)
     parser.add_argument("--client-processes", type=int, default=0,
                         help="spread the screens over this many processes (0: all in this one)")
     args = parser.parse_args()
     result = run(args.backend, args.clients, args.rate, args.tickets, args.relay_poll, args.server,
-                 args.workers, args.threads, args.client_processes)
+                 args.workers, args.threads, args.worker_class, args.connections, args.client_processes)
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
