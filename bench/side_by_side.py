@@ -50,7 +50,7 @@ import requests  # noqa: E402
 import socketio  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.live_push import _serve, percentile  # noqa: E402
+from bench.live_push import _serve, percentile, serve_options  # noqa: E402
 from bench.processes import cpu_seconds  # noqa: E402
 from tests.helpers import new_request, submit  # noqa: E402
 from tests.servers import PostgresServer, RedisServer, demo_kiosk_token, free_port  # noqa: E402
@@ -331,8 +331,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="feed time per measurement")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--walls", default="platform,polling")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=100)
+    serve_options(parser)  # the platform's; the polling wall runs under gthread --workers × --threads
     parser.add_argument("--today", type=int, default=0,
                         help="tickets committed today before the measurements (the day so far)")
     parser.add_argument("--json", action="store_true")
@@ -342,7 +341,8 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     try:
         database_url = pg.create_database("bench")
-        web, worker = _serve(database_url, rs.url, {}, args.workers, args.threads)
+        web, worker = _serve(database_url, rs.url, {}, args.workers, args.threads, args.worker_class,
+                             args.connections)
         poll, poll_url = start_polling(database_url, args.workers, args.threads)
         systems = {"platform": (web.base_url, [web.proc.pid, worker.proc.pid]),
                    "polling": (poll_url, [poll.pid])}
