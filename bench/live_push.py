@@ -11,7 +11,7 @@ from commit to the frame carrying that ticket's "received" event.
     python bench/live_push.py --backend real --server serve --workers 2 --threads 100
                               # production: app.py serve (gunicorn gthread) + app.py worker
     python bench/live_push.py --backend real --server serve --threads 300 --clients 500 --rate 20 \\
-                              --tickets 1200 --client-processes 4
+                              --tickets 1200 --client-processes 2 --feed-threads 2 --per-commit 2
                               # 500 screens (issue 18, item 6): also memory per connection
     python bench/live_push.py --backend real --server serve --worker-class gevent --workers 2 --connections 1000
                               # the second configuration: gunicorn gevent workers
@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 import socketio  # noqa: E402
 
+from bench.light_screens import ScreenProcess  # noqa: E402
 from bench.processes import cpu_seconds, rss_bytes  # noqa: E402
-from tests.helpers import new_request, submit  # noqa: E402
+from tests.helpers import new_request  # noqa: E402
 from tests.servers import PlatformProcess, demo_kiosk_token  # noqa: E402
 from tickets.bootstrap import session_factory  # noqa: E402
 
@@ -65,42 +66,6 @@ class Receiver:
                     if number in self.arrivals:
                         self.duplicates += 1
                     self.arrivals[number] = now
-
-
-class ClientProcess:
-    """Some of the screens in a process of their own: hundreds of light clients in one Python
-    process measure its lock convoy, not the server. Arrival instants are ``time.perf_counter``,
-    CLOCK_MONOTONIC on Linux: the same clock in every process."""
-
-    def __init__(self, url: str, clients: int) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        self.pipe, child = context.Pipe()
-        self.proc = context.Process(target=_client_process, args=(child, url, clients), daemon=True)
-        self.proc.start()
-
-    def ready(self, timeout: float = 120) -> None:
-        if not self.pipe.poll(timeout) or self.pipe.recv() != "connected":
-            raise SystemExit("a client process did not connect its screens")
-
-    def results(self) -> list[tuple[dict[str, float], int]]:
-        self.pipe.send("stop")
-        answer: list[tuple[dict[str, float], int]] = self.pipe.recv()
-        self.proc.join(30)
-        return answer
-
-
-def _client_process(pipe: Any, url: str, clients: int) -> None:
-    receivers = [Receiver(url) for _ in range(clients)]
-    pipe.send("connected")
-    pipe.recv()  # "stop"
-    answer = []
-    for r in receivers:
-        with r.lock:
-            answer.append((dict(r.arrivals), r.duplicates))
-        r.sio.disconnect()
-    pipe.send(answer)
 
 
 def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
@@ -134,7 +99,8 @@ def _serve(database_url: str, redis_url: str, env: dict[str, str], workers: int,
 
 def run(backend: str, clients: int, rate: float, tickets: int, poll: float | None = None,
         server: str = "run", workers: int = 2, threads: int = 100, worker_class: str = "gthread",
-        connections: int = 1000, client_processes: int = 0) -> dict[str, Any]:
+        connections: int = 1000, client_processes: int = 0, feed_threads: int = 1,
+        per_commit: int = 1) -> dict[str, Any]:
     env = {"MINSHENG_RELAY_POLL_SECONDS": str(poll)} if poll else {}
     servers: list[Any] = []
     worker = None
@@ -160,7 +126,7 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         rss_before = rss_bytes(web_pids)
         if client_processes:
             shares = [clients // client_processes + (k < clients % client_processes) for k in range(client_processes)]
-            pool = [ClientProcess(platform.base_url, n) for n in shares]
+            pool = [ScreenProcess(platform.base_url, demo_kiosk_token(), n) for n in shares]
             for c in pool:
                 c.ready()
             receivers: list[Any] = []
@@ -171,17 +137,13 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         rss_connected = rss_bytes(web_pids)
         committed: dict[str, float] = {}
         server_pids = web_pids + ([worker.proc.pid] if worker is not None and worker.proc is not None else [])
-        cpu_before = cpu_seconds(server_pids)
+        client_pids = [c.proc.pid for c in pool if c.proc.pid is not None]
+        cpu_before, client_cpu_before = cpu_seconds(server_pids), cpu_seconds(client_pids)
         started = time.perf_counter()
-        for i in range(tickets):
-            due = started + i / rate
-            pause = due - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            number = submit(factory, new_request()).number
-            committed[number] = time.perf_counter()
+        feed(factory, rate, tickets, committed, feed_threads, per_commit)
         send_seconds = time.perf_counter() - started
         server_cpu = cpu_seconds(server_pids) - cpu_before
+        client_cpu = cpu_seconds(client_pids) - client_cpu_before
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(len(r.arrivals) < tickets for r in receivers):
             time.sleep(0.05)
@@ -205,10 +167,11 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
             "p50_ms": round(statistics.median(latencies), 1),
             "p99_ms": round(percentile(latencies, 99), 1),
             "max_ms": round(max(latencies), 1),
-            "commits_per_s": round(tickets / send_seconds, 1),
+            "tickets_per_s": round(tickets / send_seconds, 1),
             "deliveries_per_s": round(len(latencies) / send_seconds, 1),
             # The web processes' and the worker's CPU while the feed ran (of the 2 cores' 120 s a minute).
             "server_cpu_s_per_min": round(server_cpu / send_seconds * 60, 1),
+            "screen_processes_cpu_s_per_min": round(client_cpu / send_seconds * 60, 1),
             # The web processes' resident memory with the screens connected, less before: per screen.
             "web_rss_mb": round(rss_connected / 2**20, 1),
             "kb_per_connection": round((rss_connected - rss_before) / 1024 / max(1, clients), 1),
@@ -222,6 +185,42 @@ def run(backend: str, clients: int, rate: float, tickets: int, poll: float | Non
         platform.stop()
         for started_server in servers:
             started_server.stop()
+
+
+def feed(factory: Any, rate: float, tickets: int, committed: dict[str, float], threads: int = 1,
+         per_commit: int = 1) -> None:
+    """Commit ``tickets`` at ``rate`` a second as feeds do: ``per_commit`` in each transaction (a
+    channel's push of that many), commit i due at i × per_commit / rate from the start. With
+    several threads (several feeds at once) one slow commit does not hold back those due after
+    it. ``committed``: number → the commit's instant."""
+    from tickets import services
+    from tickets.uow import unit_of_work
+
+    started = time.perf_counter()
+    lock = threading.Lock()
+    turn = iter(range(0, tickets, per_commit))
+
+    def loop() -> None:
+        while True:
+            with lock:
+                i = next(turn, None)
+            if i is None:
+                return
+            pause = started + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            requests = [new_request() for _ in range(min(per_commit, tickets - i))]
+            with unit_of_work(factory) as s:
+                numbers = [t.number for t in services.receive(s, requests, now=requests[0].received_at)]
+            at = time.perf_counter()
+            for number in numbers:
+                committed[number] = at
+
+    workers = [threading.Thread(target=loop, daemon=True) for _ in range(max(1, threads))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
 
 
 def serve_options(parser: argparse.ArgumentParser) -> None:
@@ -245,10 +244,15 @@ def main() -> None:
                         help="run: the one-process demo (dev server); serve: gunicorn + a worker process")
     serve_options(parser)
     parser.add_argument("--client-processes", type=int, default=0,
-                        help="spread the screens over this many processes (0: all in this one)")
+                        help="light screens (bench/light_screens.py) in this many processes; 0: python-socketio "
+                             "clients in this one")
+    parser.add_argument("--feed-threads", type=int, default=1,
+                        help="commit from this many threads (each ticket still due at i / rate)")
+    parser.add_argument("--per-commit", type=int, default=1, help="tickets in each committed transaction")
     args = parser.parse_args()
     result = run(args.backend, args.clients, args.rate, args.tickets, args.relay_poll, args.server,
-                 args.workers, args.threads, args.worker_class, args.connections, args.client_processes)
+                 args.workers, args.threads, args.worker_class, args.connections, args.client_processes,
+                 args.feed_threads, args.per_commit)
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

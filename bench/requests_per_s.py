@@ -120,15 +120,18 @@ def measure(base_url: str, path: str, clients: int, processes: int, seconds: flo
 def run(worker_class: str, workers: int, threads: int, connections: int, paths: list[str], clients: int,
         processes: int, seconds: float, screens: int, rate: float,
         env: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    from bench.live_push import Receiver, _serve  # here: the clients' processes import this module
+    from bench.light_screens import ScreenProcess  # here: the clients' processes import this module
+    from bench.live_push import _serve
     from bench.processes import cpu_seconds
-    from tests.servers import PostgresServer, RedisServer
+    from tests.servers import PostgresServer, RedisServer, demo_kiosk_token
 
     pg, rs = PostgresServer().start(), RedisServer().start()
     web = worker = None
     try:
         web, worker = _serve(pg.create_database("bench"), rs.url, env or {}, workers, threads, worker_class, connections)
-        receivers = [Receiver(web.base_url) for _ in range(screens)]
+        screens_pool = [ScreenProcess(web.base_url, demo_kiosk_token(), screens)] if screens else []
+        for p in screens_pool:
+            p.ready()
         # The feed in a process of its own: beside the 50 screens in this one it reached 2-8 of the
         # 20 tickets/s asked, differently for each server, and so loaded them differently.
         ctx = multiprocessing.get_context("spawn")
@@ -151,14 +154,14 @@ def run(worker_class: str, workers: int, threads: int, connections: int, paths: 
                 result["fed_per_s"] = round((fed.value - fed_before) / (time.monotonic() - t), 1)  # as achieved
                 results.append({"server": f"serve {workers}x{threads if worker_class == 'gthread' else connections} "
                                           f"{worker_class}", **(env or {}), "screens": screens, "feed_asked_per_s": rate,
-                                "clients": clients, **result,
-                                "screen_frames": sum(len(r.arrivals) for r in receivers)})
+                                "clients": clients, **result})
         finally:
             stop.set()
             if rate > 0:
                 feeder.join(timeout=10)
-            for r in receivers:
-                r.sio.disconnect()
+            seen = [a for p in screens_pool for a in p.results()]
+            for result in results:  # what the screens received meanwhile: they were served too
+                result["screens_tickets_seen"] = sum(len(arrivals) for arrivals, _d in seen)
         return results
     finally:
         if worker is not None:

@@ -4,9 +4,10 @@ One throwaway PostgreSQL (and Redis for the platform), one database made ready a
 (migrated, the demo bureau loaded), one feed committing tickets at a fixed rate. For each
 screen count the two walls are measured one after the other on the same database and feed:
 
-- **platform**: ``app.py serve`` (gunicorn gthread) + ``app.py worker``; each screen a light
-  Socket.IO client doing what the wall page does (the kiosk's grant, the ``/live`` stream), the
-  number on screen being the ticket's ``received`` event in a frame;
+- **platform**: ``app.py serve`` + ``app.py worker``; each screen a light Socket.IO client doing
+  what the wall page does (the kiosk's grant, the ``/live`` stream; bench/light_screens.py, in
+  two processes of their own), the number on screen being the ticket's ``received`` event in a
+  frame;
 - **polling**: ``bench/polling_baseline.py`` under the same gunicorn settings; each screen a
   light HTTP client doing what its page does, the ``dcc.Interval`` callback POSTed every 2 s,
   the number on screen being the 受理 counter in the answer.
@@ -47,9 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-import socketio  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from bench.light_screens import ScreenProcess  # noqa: E402
 from bench.live_push import _serve, percentile, serve_options  # noqa: E402
 from bench.processes import cpu_seconds  # noqa: E402
 from tests.helpers import new_request, submit  # noqa: E402
@@ -70,30 +71,6 @@ def transactions(database_url: str) -> int:
 
 
 # ------------------------------------------------------------ the two kinds of screen
-class PushScreen:
-    """A wall on the platform: the /live stream with the kiosk's grant."""
-
-    def __init__(self, url: str) -> None:
-        self.seen: dict[str, float] = {}
-        self.bytes = 0
-        self.lock = threading.Lock()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("live", self.on_live, namespace="/live")
-        self.sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=20,
-                         auth={"token": demo_kiosk_token()})
-
-    def on_live(self, frame: str) -> None:
-        now = time.perf_counter()
-        with self.lock:
-            self.bytes += len(frame.encode("utf-8")) if isinstance(frame, str) else len(frame)
-            for event in json.loads(frame)["events"]:
-                if event["event"] == "received":
-                    self.seen.setdefault(event["ticket"]["number"], now)
-
-    def stop(self) -> None:
-        self.sio.disconnect()
-
-
 class PollScreen(threading.Thread):
     """The polling wall's page: its Interval callback POSTed every 2 s; the 受理 counter read."""
 
@@ -200,8 +177,12 @@ def baseline(database_url: str, stores: Stores, rate: float, seconds: float) -> 
 def measure(kind: str, url: str, pids: list[int], database_url: str, stores: Stores, screens: int, rate: float,
             seconds: float, base: Baseline) -> dict[str, Any]:
     factory = session_factory(database_url)
-    if kind == "platform":
-        clients: list[Any] = [PushScreen(url) for _ in range(screens)]
+    pool: list[ScreenProcess] = []
+    if kind == "platform":  # light screens in two processes of their own (bench/light_screens.py)
+        pool = [ScreenProcess(url, demo_kiosk_token(), n) for n in (screens - screens // 2, screens // 2) if n]
+        for p in pool:
+            p.ready()
+        clients: list[Any] = []
     else:
         clients = [PollScreen(url, phase=INTERVAL_S * i / screens) for i in range(screens)]
         base_count = received_today(database_url)
@@ -210,7 +191,7 @@ def measure(kind: str, url: str, pids: list[int], database_url: str, stores: Sto
         time.sleep(INTERVAL_S + 0.5)  # every screen has its first answer before the feed
     cpu0, tx0, t0 = cpu_seconds(pids), transactions(database_url), time.perf_counter()
     db0, rd0 = cpu_seconds(stores.database, reaped=True), cpu_seconds(stores.redis)
-    bytes0 = sum(c.bytes for c in clients)
+    bytes0 = sum(c.bytes for c in clients) + sum(p.bytes() for p in pool)
     committed = feed(factory, rate, seconds)
     time.sleep(INTERVAL_S * 2 if kind == "polling" else 1.0)  # the last tickets reach the screens
     elapsed = time.perf_counter() - t0
@@ -220,17 +201,16 @@ def measure(kind: str, url: str, pids: list[int], database_url: str, stores: Sto
     # spend per ticket (the baseline). Redis serves the platform only, and the poll at rest.
     store_cpu = max(0.0, cpu_seconds(stores.database, reaped=True) - db0 - base.database_cpu_s * n) \
         + max(0.0, cpu_seconds(stores.redis) - rd0 - base.redis_cpu_s * n)
-    received_bytes = sum(c.bytes for c in clients) - bytes0
+    received_bytes = sum(c.bytes for c in clients) + sum(p.bytes() for p in pool) - bytes0
     latencies: list[float] = []
     missing = 0
     if kind == "platform":
-        for c in clients:
-            with c.lock:
-                for number, at in committed:
-                    if number in c.seen:
-                        latencies.append((c.seen[number] - at) * 1000)
-                    else:
-                        missing += 1
+        for seen, _doubled in [a for p in pool for a in p.results()]:
+            for number, at in committed:
+                if number in seen:
+                    latencies.append((seen[number] - at) * 1000)
+                else:
+                    missing += 1
     else:
         for c in clients:
             answers = list(c.answers)
