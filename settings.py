@@ -198,9 +198,10 @@ class Settings:
     # Redis's publish/subscribe ignores the database number: a second platform on the same
     # Redis server (the training space) needs a channel of its own, or its walls hear ours.
     live_channel: str = "flask-socketio"
-    # The live stream's frames at most this often (seconds): events closer together ride in one
-    # frame, so a burst costs each screen ten frames a second, not one per ticket. Events
-    # further apart go out at once (no wait at ordinary rates).
+    # The live stream's frames with events: one per this many seconds on average, ten at once
+    # (a token bucket, dashboard/live/aggregator.py): under a sustained burst the events of
+    # ~0.1 s ride in one frame, so each screen gets ten frames a second, not one per ticket;
+    # below that rate no frame waits. 0: a frame per relay batch.
     live_min_frame_seconds: float = 0.1
     # Drill mode (``app.py drill``, docs/DRILL.md): ``drill`` is set by that command only (the
     # process serves the training space, every page marked 演练). Its database: "" derives one

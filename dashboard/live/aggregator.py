@@ -164,6 +164,7 @@ class LiveAggregator:
         fence: Callable[[], bool] = lambda: True,
         clock_watch: ClockWatch | None = None,
         min_frame_seconds: float = 0.0,
+        frame_burst: int = 10,
     ) -> None:
         self.factory = factory
         self.redis = client
@@ -181,13 +182,17 @@ class LiveAggregator:
         # writes nothing (its successor reads the same entries from the cursor).
         self.fence = fence
         self._last_push = 0.0
-        # Frames at most this often: the events of a burst wait (at most this long) and ride in
-        # one frame. Every frame costs each connected screen a send and a render, so at 20
-        # tickets a second the screens' cost follows the frame rate, not the intake rate
-        # (docs/PERFORMANCE.md, 500 screens). Events further apart than this go out at once.
+        # Frames with events: one per ``min_frame_seconds`` on average, ``frame_burst`` at once
+        # (a token bucket). Every frame costs each connected screen a send and a render, so under
+        # a sustained burst (20 tickets a second) the screens' cost follows the frame rate, not
+        # the intake rate, and the events of ~0.1 s ride in one frame (docs/PERFORMANCE.md, 500
+        # screens). Below that rate a frame never waits: a fixed spacing instead made every
+        # ticket of a steady 10 a second wait up to 0.1 s for the frame before it.
         self.min_frame_seconds = min_frame_seconds
+        self.frame_burst = frame_burst
+        self._tokens = float(frame_burst)
+        self._tokens_at = time.monotonic()
         self._held: list[Message] = []  # applied, not yet pushed: the next frame's
-        self._frame_at = float("-inf")  # time.monotonic() of the last frame with events
         # What the last frame said: the next one carries only what differs (None: say it all).
         self._sent: dict[str, Any] | None = None
         self._keyframe_at = float("-inf")  # time.monotonic()
@@ -699,14 +704,23 @@ class LiveAggregator:
         events += self.roll_day(day)
         events += self.fire_due()
         self._held = []
-        if events and time.monotonic() - self._frame_at < self.min_frame_seconds:
-            self._held = events  # the next step pushes them, when the pause is over (_block_ms)
+        if events and self._frame_wait() > 0:
+            self._held = events  # the next step pushes them, when a frame is due (_block_ms)
             return 0
         if events or self._units_due() or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
             self.push(events)
         if events:
-            self._frame_at = time.monotonic()
+            self._tokens -= 1
         return len(events)
+
+    def _frame_wait(self) -> float:
+        """Seconds until a frame with events may go (0: now), the bucket refilled meanwhile."""
+        if self.min_frame_seconds <= 0:
+            return 0.0
+        now = time.monotonic()
+        self._tokens = min(float(self.frame_burst), self._tokens + max(0.0, now - self._tokens_at) / self.min_frame_seconds)
+        self._tokens_at = now
+        return max(0.0, (1 - self._tokens) * self.min_frame_seconds)
 
     def _position(self) -> tuple[bool, str | None, str | None, float | None]:
         """(live state present, stream cursor, the counters' day, when the next deadline or
@@ -729,7 +743,7 @@ class LiveAggregator:
         now = self.clock()
         wait = IDLE_BLOCK_SECONDS
         if self._held:
-            wait = min(wait, self.min_frame_seconds - (time.monotonic() - self._frame_at))
+            wait = min(wait, self._frame_wait())
         if due is not None:
             wait = min(wait, due - now.timestamp())
         if self._units_dirty:

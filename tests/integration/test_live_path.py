@@ -101,13 +101,15 @@ def test_counters_follow_the_lifecycle(live_world: World) -> None:
 
 def test_a_burst_rides_in_one_frame_at_most_every_min_frame_seconds(
         live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Events closer together than ``min_frame_seconds`` wait for the pause to end and go out in
-    one frame, in order and each once; events further apart go out at once."""
+    """Beyond its burst, a frame with events goes at most every ``min_frame_seconds``: events
+    closer together wait for it and go out in one frame, in order and each once; events further
+    apart go out at once."""
     from dashboard.live import aggregator as aggregator_module
 
     now = [1000.0]
     monkeypatch.setattr(aggregator_module.time, "monotonic", lambda: now[0])
-    live_world.aggregator.min_frame_seconds = 0.1
+    aggregator = live_world.aggregator
+    aggregator.min_frame_seconds, aggregator.frame_burst, aggregator._tokens, aggregator._tokens_at = 0.1, 1, 1.0, now[0]
     live_world.pump()  # rebuild
     submit(live_world.factory, new_request(MONDAY_9))
     first = live_world.pump(rounds=1)
@@ -130,6 +132,33 @@ def test_a_burst_rides_in_one_frame_at_most_every_min_frame_seconds(
     now[0] += 1.0
     submit(live_world.factory, new_request(MONDAY_9, phone="13900000030"))
     assert "received" in [e["event"] for e in live_world.pump(rounds=1)]  # a pause long over: at once
+
+
+def test_a_steady_rate_below_the_frame_rate_never_waits_and_a_burst_beyond_it_does(
+        live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frames are a token bucket (``frame_burst`` at once, one per ``min_frame_seconds`` after):
+    tickets 0.1 s apart at 0.1 s a frame go out each at once, however long it lasts (a fixed
+    spacing made each wait for the frame before it); a burst of frames beyond the bucket waits."""
+    from dashboard.live import aggregator as aggregator_module
+
+    now = [1000.0]
+    monkeypatch.setattr(aggregator_module.time, "monotonic", lambda: now[0])
+    aggregator = live_world.aggregator
+    aggregator.min_frame_seconds, aggregator.frame_burst, aggregator._tokens, aggregator._tokens_at = 0.1, 3, 3.0, now[0]
+    live_world.pump()  # rebuild
+    for n in range(12):  # steady: a ticket every 0.1 s
+        now[0] += 0.1
+        submit(live_world.factory, new_request(MONDAY_9, phone=f"1390000010{n:02d}", lat=36.60 + 0.01 * n))
+        assert "received" in [e["event"] for e in live_world.pump(rounds=1)], n
+    frames = len(live_world.pushed)
+    now[0] += 1.0  # a quiet second: the bucket is full again
+    for n in range(4):  # a burst: four frames' worth at one instant, three go, the fourth waits
+        submit(live_world.factory, new_request(MONDAY_9, phone=f"1390000020{n:02d}", lat=36.70 + 0.01 * n))
+        live_world.pump(rounds=1)
+    assert len(live_world.pushed) == frames + 3
+    now[0] += 0.1
+    assert "received" in [e["event"] for e in live_world.pump(rounds=1)]
+    assert len(live_world.pushed) == frames + 4
 
 
 def test_each_event_is_applied_once_even_if_relayed_twice(live_world: World) -> None:
