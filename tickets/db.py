@@ -104,6 +104,18 @@ def tell_outbox_listeners(factory: sessionmaker[Any]) -> None:
         session.info.pop("wrote_outbox", None)
 
 
+def read_snapshot(session: Session) -> None:
+    """Make ``session``'s reads, from here to its end, one snapshot of the database. Call it
+    before the session's first statement. PostgreSQL: REPEATABLE READ. SQLite: an explicit
+    BEGIN, since its driver begins a transaction only for a write, so each SELECT alone saw
+    whatever had been committed by then (in WAL mode a read transaction keeps its snapshot
+    from its first read and never blocks the writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        session.connection().exec_driver_sql("BEGIN")
+
+
 def json_list(dialect: str, param: str, sql_type: str = "text") -> str:
     """A subquery of the values of a JSON array bound to ``:param`` (column ``value``).
 

@@ -30,6 +30,7 @@ from dashboard.live.clock import ClockWatch
 from dashboard.live.leader import STANDBY_LOOK_SECONDS
 from dashboard.live.figures import LiveFigures
 from tickets import jsontext
+from tickets.db import read_snapshot
 from tickets.uow import UnitOfWork
 from tickets.events import TICKET_TOPIC, TICKETS_TOPIC, event_payloads, public_view
 from tickets import bulletin
@@ -234,8 +235,7 @@ class LiveAggregator:
         flow_start = now - timedelta(minutes=K.FLOW_MINUTES + 1)
         with self.factory() as session:
             # One consistent read: counts, open tickets and outbox ids from the same snapshot.
-            if session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            read_snapshot(session)
             received_today = session.scalar(
                 select(func.count()).where(Ticket.received_at >= today_start, Ticket.status != "merged")
             )
@@ -709,7 +709,7 @@ class LiveAggregator:
             return 0
         if events or self._units_due() or self.clock().timestamp() - self._last_push >= self.heartbeat_seconds:
             self.push(events)
-        if events:
+        if events and self.min_frame_seconds > 0:
             self._tokens -= 1
         return len(events)
 

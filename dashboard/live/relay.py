@@ -150,12 +150,13 @@ class OutboxRelay:
             self.more = len(rows) < len(pending) or len(pending) == self.batch
             if not rows:
                 return 0
+            # One parameter: an IN list of 500 is rendered anew each time.
+            in_ids = OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))
             large = [row.id for row in rows if row.payload is None]
             payloads: dict[int, str] = {}
             if large:
                 payloads = {id_: payload for id_, payload in session.execute(
-                    select(OutboxMessage.id, cast(OutboxMessage.payload, Text))
-                    .where(OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))),
+                    select(OutboxMessage.id, cast(OutboxMessage.payload, Text)).where(in_ids),
                     {"ids": json.dumps(large)})}
             pipe = self.redis.pipeline(transaction=False)
             for row in rows:
@@ -167,8 +168,6 @@ class OutboxRelay:
                     approximate=True,
                 )
             pipe.execute()
-            # One parameter: an IN list of 500 is rendered anew each time.
-            in_ids = OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))
             session.execute(update(OutboxMessage).where(in_ids).values(relayed_at=self.clock()),
                             {"ids": json.dumps([row.id for row in rows])})
         self.relayed += len(rows)

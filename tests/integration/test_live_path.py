@@ -230,6 +230,33 @@ def test_rebuild_does_not_double_count_events_still_in_flight(live_world: World)
     assert live_world.aggregator.counters()["received_today"] == 4
 
 
+def test_a_ticket_committed_while_the_rebuild_reads_is_counted_once(live_world: World) -> None:
+    """The rebuild's reads are one snapshot on both databases: a ticket committed between its
+    count and its list of unsettled outbox rows was marked applied on SQLite (whose driver
+    begins no transaction for a SELECT) and never counted (the wall said 29 of 30)."""
+    from sqlalchemy import event
+
+    live_world.pump()
+    engine = live_world.factory.kw["bind"]
+    committed: list[Any] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _commit_in_between(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM outbox" in statement and "relayed_at IS NULL" in statement and not committed:
+            committed.append(submit(live_world.factory, new_request(MONDAY_9)))
+
+    try:
+        live_world.aggregator.rebuild()
+    finally:
+        event.remove(engine, "before_cursor_execute", _commit_in_between)
+    assert committed, "the rebuild read no outbox rows"
+    live_world.pump()
+    assert live_world.aggregator.counters()["received_today"] == 1
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.pump()
+    assert live_world.aggregator.counters()["received_today"] == 2
+
+
 def test_amber_and_breach_fire_when_due_and_clear_on_contact(live_world: World) -> None:
     live_world.pump()
     ticket = submit(live_world.factory, new_request(MONDAY_9))
