@@ -244,12 +244,16 @@ def export(vectorizer: Any, clf: Any, topics: Sequence[str], params: Params = Pa
     # when all of one feature's weights move together, and most become ~0.
     # A feature left with no weight stays: its idf² counts in the norm.
     features: dict[str, list] = {}
+    keep = round(params.prune * SCALE)
     for g, j in sorted(vectorizer.vocabulary_.items()):
         row = [float(w) for w in coef[:, j]]
         mid = sorted(row)[K // 2]
         f = float(idf[j])
-        features[str(g)] = [round(f * f * SCALE), [x for k, w in enumerate(row) if abs(w - mid) * f >= params.prune
-                                                   for x in (k, round((w - mid) * f * SCALE))]]
+        # Pruned on the stored (rounded) value, not the float: a weight at the threshold, 0.1 to
+        # four digits, is kept by every version of scikit-learn (1.9 solved one to 0.09998 where
+        # the shipped model had 0.10001, and dropped three n-grams' entries).
+        weights = [(k, round((w - mid) * f * SCALE)) for k, w in enumerate(row)]
+        features[str(g)] = [round(f * f * SCALE), [x for k, v in weights if abs(v) >= keep for x in (k, v)]]
     info = {"features": len(features), "trainer": f"scikit-learn {sklearn.__version__} LogisticRegression",
             "iterations": int(max(clf.n_iter_)), "params": dict(params.__dict__)}
     info.update(meta or {})
