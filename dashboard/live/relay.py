@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from sqlalchemy import Row, Text, case, cast, func, select, text, update
+from sqlalchemy import Connection, Engine, Row, bindparam, text
 from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.leader import STANDBY_LOOK_SECONDS
@@ -120,26 +120,39 @@ class OutboxRelay:
         # A payload up to this size comes with the first query: a full batch of them stays
         # within RELAY_BYTES, as the payloads read by size do.
         self.inline_bytes = RELAY_BYTES // batch
+        self.engine: Engine = factory.kw["bind"]
+        self._conn: Connection | None = None  # held while run() runs; run_once() alone checks one out
+        dialect = self.engine.dialect.name
+        # Rows are marked relayed in the transaction that read them, after Redis took them. On
+        # PostgreSQL they are locked as they are read and a second relay skips them; the ids go
+        # as one JSON parameter (an IN list of 500 is rendered anew each time).
+        lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+        ids = json_list(dialect, "ids", "bigint")
+        self._pending = text(
+            "SELECT id, topic, length(CAST(payload AS TEXT)) AS size, CASE WHEN length(CAST(payload AS TEXT)) <= :inline"
+            " THEN CAST(payload AS TEXT) END AS payload FROM outbox WHERE relayed_at IS NULL ORDER BY id LIMIT :batch"
+            + lock)
+        self._payloads = text(f"SELECT id, CAST(payload AS TEXT) FROM outbox WHERE id IN ({ids})")
+        self._mark = text(f"UPDATE outbox SET relayed_at = :at WHERE id IN ({ids})").bindparams(
+            bindparam("at", type_=OutboxMessage.__table__.c.relayed_at.type))
 
     def run_once(self) -> int:
         """Send one batch of pending rows; return how many were sent."""
-        with self.factory() as session, session.begin():
-            dialect = session.get_bind().dialect.name
+        if self._conn is not None:
+            return self._send(self._conn)
+        with self.engine.connect() as conn:
+            return self._send(conn)
+
+    def _send(self, conn: Connection) -> int:
+        # On a Core connection with the SQL written once: through the ORM session, with a pool
+        # checkout (and its ping) each round, the relay was half the worker's Python time at
+        # 10 tickets/s, for a round trip or two of actual work (docs/PERFORMANCE.md).
+        with conn.begin():
             # One query for the pending rows: their sizes, and the payload itself (the JSON text it
             # is stored as: passed on, not decoded and encoded again) when it is small, which is
             # nearly always. A bulk write's message holds its whole batch (up to ~2 MB): it is read
             # after the sizes are known, so a backlog after a Redis outage is never read at once.
-            # (Sizes, then payloads by id, was three queries a ticket: half the worker's CPU at
-            # 10 tickets/s, docs/PERFORMANCE.md.)
-            size = func.length(cast(OutboxMessage.payload, Text))
-            pending = session.execute(
-                select(OutboxMessage.id, OutboxMessage.topic, size.label("size"),
-                       case((size <= self.inline_bytes, cast(OutboxMessage.payload, Text))).label("payload"))
-                .where(OutboxMessage.relayed_at.is_(None))
-                .order_by(OutboxMessage.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            ).all()
+            pending = conn.execute(self._pending, {"inline": self.inline_bytes, "batch": self.batch}).all()
             rows: list[Row[Any]] = []
             total = 0
             for row in pending:
@@ -150,14 +163,10 @@ class OutboxRelay:
             self.more = len(rows) < len(pending) or len(pending) == self.batch
             if not rows:
                 return 0
-            # One parameter: an IN list of 500 is rendered anew each time.
-            in_ids = OutboxMessage.id.in_(text(json_list(dialect, "ids", "bigint")))
             large = [row.id for row in rows if row.payload is None]
             payloads: dict[int, str] = {}
             if large:
-                payloads = {id_: payload for id_, payload in session.execute(
-                    select(OutboxMessage.id, cast(OutboxMessage.payload, Text)).where(in_ids),
-                    {"ids": json.dumps(large)})}
+                payloads = {id_: payload for id_, payload in conn.execute(self._payloads, {"ids": json.dumps(large)})}
             pipe = self.redis.pipeline(transaction=False)
             for row in rows:
                 pipe.xadd(
@@ -168,8 +177,7 @@ class OutboxRelay:
                     approximate=True,
                 )
             pipe.execute()
-            session.execute(update(OutboxMessage).where(in_ids).values(relayed_at=self.clock()),
-                            {"ids": json.dumps([row.id for row in rows])})
+            conn.execute(self._mark, {"ids": json.dumps([row.id for row in rows]), "at": self.clock()})
         self.relayed += len(rows)
         return len(rows)
 
@@ -189,9 +197,12 @@ class OutboxRelay:
         try:
             while not stop.is_set():
                 if not is_leader():
+                    self._release()
                     stop.wait(STANDBY_LOOK_SECONDS)
                     continue
                 try:
+                    if self._conn is None:
+                        self._conn = self.engine.connect()
                     sent = self.run_once()
                     if down_since is not None:
                         log.warning("Redis is back after %s; relaying the backlog", self.clock() - down_since)
@@ -204,6 +215,7 @@ class OutboxRelay:
                     continue
                 except Exception:  # a database hiccup must not kill the relay
                     log.exception("outbox relay failed; retrying")
+                    self._release()  # a new connection next round
                     stop.wait(1.0)
                     continue
                 if sent and self.more:
@@ -214,4 +226,14 @@ class OutboxRelay:
                     idle = self.poll_seconds
                 self.wake.clear()
         finally:
+            self._release()
             remove_outbox_listener(self.wake.set)
+
+    def _release(self) -> None:
+        """Give back the connection ``run`` holds (standing by, after a failure, on stopping)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection: the pool discards it
+                log.debug("closing the relay's connection failed", exc_info=True)
