@@ -170,11 +170,12 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
     leadership = Leadership(client, settings.leader_lease_seconds, settings.leader_renew_seconds,
                             campaign=role != "web")
     # This process's screens: the sockets the gate admitted (dashboard/auth.py).
-    listeners = push.Listeners(client, leadership.token, lambda: len(server.extensions[auth.EXTENSION].sockets))
+    listeners = push.Listeners(client, leadership.token, lambda: len(server.extensions[auth.EXTENSION].sockets),
+                               rooms=lambda: push.occupied_rooms(socketio))
     if role != "worker":
         push.register(socketio, rooms, listeners)
     aggregator = LiveAggregator(
-        factory, client, settings.tz, publish=push.publisher(socketio, rooms), heartbeat_seconds=5.0,
+        factory, client, settings.tz, publish=push.publisher(socketio, rooms, listeners.heard), heartbeat_seconds=5.0,
         listening=listeners.any, fence=leadership.holds, min_frame_seconds=settings.live_min_frame_seconds,
     )
     aggregator.ranking = RankingPolicy.from_settings(settings)

@@ -187,25 +187,43 @@ def wall_frame(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "events": [wall_event(e) for e in message.get("events", ())]}
 
 
-class Listeners:
-    """Whether any process has a /live socket (``any``); this process's count comes from
-    ``count`` (the gate's admitted sockets)."""
+def occupied_rooms(socketio: SocketIO) -> list[str]:
+    """This process's rooms of ``/live`` that a socket is in: the wall's and the units' (not each
+    socket's own)."""
+    server = getattr(socketio, "server", None)
+    if server is None:  # a worker: it emits, it has no sockets
+        return []
+    rooms = server.manager.rooms.get(NAMESPACE, {})
+    return [room for room, members in list(rooms.items())
+            if members and isinstance(room, str) and (room == ROOM or room.startswith("unit:"))]
 
-    def __init__(self, client: Any, token: str, count: Callable[[], int]) -> None:
+
+class Listeners:
+    """Whether any process has a /live socket (``any``) and which rooms they are in (``heard``);
+    this process's count comes from ``count`` (the gate's admitted sockets), its rooms from
+    ``rooms``."""
+
+    def __init__(self, client: Any, token: str, count: Callable[[], int],
+                 rooms: Callable[[], Iterable[str]] = lambda: ()) -> None:
         self.redis = client
         self.token = token
         self.count = count
+        self.rooms = rooms
         self._answer = (float("-inf"), True)  # (when asked, whether anyone listened)
+        self._heard: set[str] | None = None  # the rooms someone is in; None: not known (say all)
 
     def publish(self) -> None:
-        """Say this process's count (on every change, and every LISTENERS_SECONDS: a process
-        that died leaves a stale field, which ``any`` ignores after three periods)."""
+        """Say this process's count and rooms (on every change, and every LISTENERS_SECONDS: a
+        process that died leaves a stale field, which ``any`` ignores after three periods)."""
         count = self.count()
+        rooms = sorted(self.rooms())
         if count:
             self._answer = (time.monotonic(), True)  # this process's aggregator pushes at once
+            if self._heard is not None:
+                self._heard |= set(rooms)  # ... to these rooms too
         try:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(LISTENERS_KEY, self.token, f"{count}:{time.time():.0f}")
+            pipe.hset(LISTENERS_KEY, self.token, f"{count}:{time.time():.0f}:{','.join(rooms)}")
             pipe.expire(LISTENERS_KEY, int(LISTENERS_SECONDS * 6))
             pipe.execute()
         except Exception:  # Redis away: the aggregator is stopped too; the next refresh says it
@@ -220,26 +238,63 @@ class Listeners:
         if time.monotonic() - asked < (1.0 if answer else 0.2):
             return answer
         fresh = time.time() - 3 * LISTENERS_SECONDS
-        counts = self.redis.hvals(LISTENERS_KEY)
-        answer = any(int(n) > 0 and float(at) >= fresh for n, at in (c.split(":") for c in counts))
+        answer, known = False, True
+        heard: set[str] = set()
+        for value in self.redis.hvals(LISTENERS_KEY):
+            n, at, *rooms = value.split(":", 2)
+            if int(n) <= 0 or float(at) < fresh:
+                continue
+            answer = True
+            if rooms:
+                heard.update(r for r in rooms[0].split(",") if r)
+            else:  # a process of an earlier release (an upgrade under way): it may hear any room
+                known = False
         self._answer = (time.monotonic(), answer)
+        self._heard = heard if known else None
         return answer
+
+    def heard(self) -> set[str] | None:
+        """The rooms a socket of any process is in, as of the last look (``any``); None: not
+        known, every room may be."""
+        self.any()
+        return self._heard
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(LISTENERS_SECONDS):
             self.publish()
 
 
-def publisher(socketio: SocketIO, rooms: ScopeRooms) -> Callable[[dict[str, Any]], None]:
+def publisher(socketio: SocketIO, rooms: ScopeRooms,
+              heard: Callable[[], set[str] | None] = lambda: None) -> Callable[[dict[str, Any]], None]:
+    """The aggregator's ``publish``: a frame to each room someone is in (``heard``). A ticket's
+    step has a frame for the wall's room and for its unit's and every unit above it: four
+    messages through Redis, each read by every web process, where usually only the wall
+    listens. A skipped room's ``prev`` moves on all the same, so a desk that joined it meanwhile
+    sees the gap on its next frame; a room newly heard gets an empty frame at once, naming the
+    seq its room got last, so that desk need not wait for its unit's next ticket."""
+    before: set[str] = set()
+
     def publish(message: dict[str, Any]) -> None:
+        nonlocal before
+        listening = heard()
         # The frame leaves as JSON text, encoded once here (orjson): handed a dict,
         # python-socketio walks it for binary parts and encodes it with the stdlib
         # json, which under a burst of intake (a thousand events a frame) cost the
         # leading process more than applying the events did. Screens parse the text.
         try:
-            socketio.emit(EVENT, jsontext.dumps(wall_frame(message)), namespace=NAMESPACE, to=ROOM)
-            for room, frame in rooms.frames(message).items():
-                socketio.emit(SCOPED_EVENT, jsontext.dumps(frame), namespace=NAMESPACE, to=room)
+            if listening is None or ROOM in listening:
+                socketio.emit(EVENT, jsontext.dumps(wall_frame(message)), namespace=NAMESPACE, to=ROOM)
+            frames = rooms.frames(message)
+            for room, frame in frames.items():
+                if listening is None or room in listening:
+                    socketio.emit(SCOPED_EVENT, jsontext.dumps(frame), namespace=NAMESPACE, to=room)
+            if listening is not None:
+                for room in sorted(listening - before - frames.keys()):
+                    if room in rooms.last:
+                        socketio.emit(SCOPED_EVENT, jsontext.dumps({
+                            "events": [], "prev": rooms.last[room], "epoch": message.get("counters", {}).get("epoch"),
+                            "server_time": message.get("server_time")}), namespace=NAMESPACE, to=room)
+                before = listening
         except Exception:
             # Pub/sub loses messages while Redis is down (python-socketio #1411);
             # screens notice the seq gap and reload the snapshot.
