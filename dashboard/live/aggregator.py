@@ -115,8 +115,9 @@ class _Transaction:
     def ltrim(self, key: str, start: int, end: int) -> None:
         self.trims[key] = (start, end)  # after the pushes: the newest stay, as one by one
 
-    def execute(self, seq_increment: int = 0) -> int:
-        """Write the net effect; then INCRBY the seq by ``seq_increment``: returns the new seq."""
+    def execute(self, seq_increment: int = 0, read: Callable[[Any], None] | None = None) -> tuple[int, list[Any]]:
+        """Write the net effect; then INCRBY the seq by ``seq_increment``; then the reads ``read``
+        queues, in the same transaction: returns the new seq and what the reads answered."""
         pipe = self.pipe
         for changed, remove, add in ((self.hashes, pipe.hdel, lambda key, kept: pipe.hset(key, mapping=kept)),
                                      (self.sets, pipe.srem, lambda key, kept: pipe.sadd(key, *kept)),
@@ -136,11 +137,15 @@ class _Transaction:
             pipe.lpush(key, *values)
         for key, (start, end) in self.trims.items():
             pipe.ltrim(key, start, end)
+        seq_at = len(pipe)
         pipe.incrby(K.SEQ, seq_increment)
         for key, seconds in self.expiries.items():
             pipe.expire(key, seconds)
+        reads_at = len(pipe)
+        if read is not None:
+            read(pipe)
         results = pipe.execute()
-        return int(results[-1 - len(self.expiries)])
+        return int(results[seq_at]), results[reads_at:]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pipe, name)
@@ -201,6 +206,9 @@ class LiveAggregator:
         self.ranking = RankingPolicy()
         self._units_pushed = False
         self._units_dirty = False  # events applied since the unit table was last pushed
+        # The counters as the last entries' transaction left them (read in it): the frame's, unless
+        # something changed them since (a new day, a deadline fired). None: read them.
+        self._fresh_counters: dict[str, Any] | None = None
         self._units_at = 0.0  # time.monotonic(): pacing, not the (maybe simulated) clock
         # (id, code, name, level, parent_id, kind) of every unit, for per-unit tables.
         self.units: list[tuple[int, str, str, int, int | None, str]] = []
@@ -363,35 +371,42 @@ class LiveAggregator:
         """
         if not entries:
             return []
+        now = self.clock()
+        today = self._local_day(now)
+        # Read first, in one round trip: which entries were applied before, and the figures state
+        # of every ticket the entries concern (of an applied one too: a redelivery is rare).
+        parsed: list[tuple[int, str, Any]] = []
         buckets: dict[str, list[int]] = {}
         for _eid, fields in entries:
             outbox_id = int(fields["id"])
+            topic = fields.get("topic", TICKET_TOPIC)
+            parsed.append((outbox_id, topic, jsontext.loads(fields["payload"])))
             buckets.setdefault(K.APPLIED + str(outbox_id // K.APPLIED_BUCKET), []).append(outbox_id)
+        events_of = {outbox_id: event_payloads(topic, payload) for outbox_id, topic, payload in parsed
+                     if topic in (TICKET_TOPIC, TICKETS_TOPIC)}
+        ticket_ids = sorted({event["ticket"]["ticket_id"] for events in events_of.values() for event in events})
         check = self.redis.pipeline(transaction=False)
         for bucket, ids in buckets.items():
             check.smismember(bucket, ids)
-        applied = {i for (_b, ids), flags in zip(buckets.items(), check.execute()) for i, f in zip(ids, flags) if f}
-        already = [int(fields["id"]) in applied for _eid, fields in entries]
-        now = self.clock()
-        today = self._local_day(now)
+        self.figures.read(check, today, ticket_ids)
+        *flags_of, figures_state = check.execute()
+        applied = {i for (_b, ids), flags in zip(buckets.items(), flags_of) for i, f in zip(ids, flags) if f}
         todo: list[tuple[int, dict[str, Any], str]] = []
         seen: set[int] = set()
-        for (_eid, fields), done in zip(entries, already):
-            outbox_id = int(fields["id"])
-            if done or outbox_id in seen:
+        for outbox_id, topic, payload in parsed:
+            if outbox_id in applied or outbox_id in seen:
                 continue
             seen.add(outbox_id)
-            topic, payload = fields.get("topic", TICKET_TOPIC), jsontext.loads(fields["payload"])
             if topic == UNITS_TOPIC:  # an admin changed the tree: the wall's rows follow it
                 self.reload_units()
                 continue
-            if topic in (TICKET_TOPIC, TICKETS_TOPIC):
-                todo.extend((outbox_id, event, TICKET_TOPIC) for event in event_payloads(topic, payload))
+            if outbox_id in events_of:
+                todo.extend((outbox_id, event, TICKET_TOPIC) for event in events_of[outbox_id])
             else:
                 todo.append((outbox_id, payload, topic))
         pipe = _Transaction(self.redis.pipeline(transaction=True))
         messages: list[Message] = []
-        with self.figures.batch(today, [p["ticket"]["ticket_id"] for _o, p, t in todo if t == TICKET_TOPIC]):
+        with self.figures.batch(today, ticket_ids, figures_state):
             for outbox_id, payload, topic in todo:
                 if topic != TICKET_TOPIC:
                     messages.append(self._other_message(topic, payload))
@@ -401,7 +416,9 @@ class LiveAggregator:
                 pipe.sadd(bucket, outbox_id)
                 pipe.expire(bucket, 3 * 86400)
         pipe.set(K.CURSOR, entries[-1][0])
-        seq = pipe.execute(seq_increment=len(messages))  # each event gets the next seq, in order
+        # Each event gets the next seq, in order; the counters as they stand after, for the frame.
+        seq, answers = pipe.execute(seq_increment=len(messages), read=self._read_counters)
+        self._fresh_counters = self._counters_of(answers)
         first = seq - len(messages) + 1
         return [{"seq": first + i, **message} for i, message in enumerate(messages)]
 
@@ -523,6 +540,11 @@ class LiveAggregator:
 
     def counters(self) -> dict[str, Any]:
         pipe = self.redis.pipeline(transaction=True)
+        self._read_counters(pipe)
+        return self._counters_of(pipe.execute())
+
+    @staticmethod
+    def _read_counters(pipe: Any) -> None:
         pipe.hgetall(K.COUNTERS)
         pipe.hlen(K.OPEN)
         pipe.smembers(K.BREACHED_CONTACT)
@@ -530,7 +552,10 @@ class LiveAggregator:
         pipe.scard(K.WARNED)
         pipe.get(K.SEQ)
         pipe.get(K.EPOCH)
-        base, open_now, contact, resolve, amber, seq, epoch = pipe.execute()
+
+    @staticmethod
+    def _counters_of(answers: list[Any]) -> dict[str, Any]:
+        base, open_now, contact, resolve, amber, seq, epoch = answers
         return {
             "epoch": epoch,
             "seq": int(seq or 0),
@@ -660,7 +685,8 @@ class LiveAggregator:
 
         keyframe = self._sent is None or time.monotonic() - self._keyframe_at >= KEYFRAME_SECONDS
         sent = {} if keyframe or self._sent is None else self._sent
-        counters = self.counters()
+        counters = self._fresh_counters if self._fresh_counters is not None else self.counters()
+        self._fresh_counters = None
         message: Message = {
             "events": events, "server_time": now.isoformat(),
             "counters": {k: v for k, v in counters.items()
@@ -689,6 +715,7 @@ class LiveAggregator:
         """One round: rebuild if needed, apply new entries, fire due deadlines, push.
         ``block_ms``: how long to wait for new entries; None: until the next thing to do
         (:meth:`_block_ms`)."""
+        self._fresh_counters = None
         ready, cursor, day, due = self._position()
         if not ready:
             if not self.fence():
@@ -701,12 +728,15 @@ class LiveAggregator:
         if not self.fence():
             return 0
         events = self._held + self.apply_many(_chunk(entries))
-        events += self.roll_day(day)
+        more = self.roll_day(day)
         if due is not None and due <= self.clock().timestamp():
             # Only when the earliest deadline or warning has come: two round trips a step
             # (a step a ticket) for nothing, nearly always. One placed already due by the
             # entries just applied fires at the next step, which comes at once (_block_ms).
-            events += self.fire_due()
+            more += self.fire_due()
+        if more:  # counters changed since the entries' transaction read them
+            self._fresh_counters = None
+        events += more
         self._held = []
         if events and self._frame_wait() > 0:
             self._held = events  # the next step pushes them, when a frame is due (_block_ms)

@@ -51,12 +51,25 @@ class LiveFigures:
         # dispatched in one chunk moves each unit tally once.)
         self._pending: dict[tuple[str, int], str | None] | None = None
 
+    def read(self, pipe: Any, day: str, ticket_ids: list[int]) -> None:
+        """Queue on ``pipe`` the read of the state of ``ticket_ids`` (sorted, distinct) that
+        :meth:`batch` takes: one command, whatever the ids (none included)."""
+        if ticket_ids:
+            pipe.hmget(_tickets_key(day), [str(t) for t in ticket_ids])
+        else:
+            pipe.exists(_tickets_key(day))  # a placeholder: the answer is not used
+
     @contextmanager
-    def batch(self, day: str, ticket_ids: Iterable[int]) -> Iterator[None]:
-        """Read the state of ``ticket_ids`` in one round trip, and let the events of the
-        batch see each other's changes before the caller's transaction writes them."""
+    def batch(self, day: str, ticket_ids: Iterable[int], state: Any = None) -> Iterator[None]:
+        """Read the state of ``ticket_ids`` in one round trip (or take ``state``, what
+        :meth:`read` queued answered), and let the events of the batch see each other's
+        changes before the caller's transaction writes them."""
         ids = sorted(set(ticket_ids))
-        raws: list[str | None] = self.redis.hmget(_tickets_key(day), [str(t) for t in ids]) if ids else []  # type: ignore[assignment]  # decoded
+        raws: list[str | None]
+        if state is not None:
+            raws = state if ids else []
+        else:
+            raws = self.redis.hmget(_tickets_key(day), [str(t) for t in ids]) if ids else []  # type: ignore[assignment]  # decoded
         self._pending = {(day, t): raw for t, raw in zip(ids, raws)}
         try:
             yield

@@ -99,6 +99,25 @@ def test_counters_follow_the_lifecycle(live_world: World) -> None:
     assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + 5))
 
 
+def test_the_frames_counters_are_the_live_states_after_each_step(live_world: World) -> None:
+    """A frame's counters are read in the transaction that applied its events (one round trip
+    fewer a step): merged frame by frame, they are what the live state says, also after a
+    deadline fired between two chunks."""
+    live_world.aggregator.listening = lambda: True
+    live_world.pump()
+    tickets = [submit(live_world.factory, new_request(MONDAY_9, phone=f"1390000011{n}")) for n in range(3)]
+    live_world.pump()
+    live_world.clock.advance(hours=2)  # past the contact deadline: breaches fire
+    with unit_of_work(live_world.factory) as s:
+        lifecycle.contact(s, s.get(Ticket, tickets[0].id), live_world.clock.now)
+    live_world.pump()
+    shown: dict[str, Any] = {}
+    for message in live_world.pushed:
+        shown.update(message["counters"])
+    assert shown == live_world.aggregator.counters()
+    assert (shown["received_today"], shown["breaches_now"]) == (3, 2)
+
+
 def test_a_burst_rides_in_one_frame_at_most_every_min_frame_seconds(
         live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond its burst, a frame with events goes at most every ``min_frame_seconds``: events
@@ -431,7 +450,7 @@ def test_a_chunk_transaction_leaves_what_its_commands_one_by_one_leave() -> None
     transaction = _Transaction(chunked.pipeline(transaction=True))
     for op in ops:
         getattr(transaction, op[0])(*op[1:])
-    assert transaction.execute(seq_increment=7) == 7
+    assert transaction.execute(seq_increment=7, read=lambda pipe: pipe.get(K.SEQ)) == (7, ["7"])
     assert state(chunked) == state(one_by_one)
     assert chunked.ttl("s") > 0
 
