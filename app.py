@@ -207,7 +207,25 @@ def cmd_user(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.action == "deactivate":
+        _announce_revocation(cfg)
     return 0
+
+
+def _announce_revocation(cfg: Settings) -> None:
+    """Tell the running platform's web processes that a login or token was just revoked (as the
+    admin screens do, dashboard/auth.py ``grants_revoked``): they drop its cached grants and
+    sockets at once, not at their next sweep. With the in-process stand-in there is nobody to tell."""
+    if cfg.embedded_redis:
+        return
+    from dashboard.auth import REVOKED_CHANNEL, SWEEP_SECONDS, CACHE_SECONDS
+    from dashboard.redis_link import connect
+
+    try:
+        connect(cfg).publish(REVOKED_CHANNEL, "1")
+    except Exception as exc:  # noqa: BLE001 - Redis away: the sweep still finds it
+        print(f"warning: could not tell the platform through Redis ({exc}); it drops the revoked "
+              f"grant within {SWEEP_SECONDS + CACHE_SECONDS:.0f} s", file=sys.stderr)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -248,6 +266,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.action == "revoke":
+        _announce_revocation(cfg)
     return 0
 
 

@@ -155,3 +155,35 @@ def test_a_users_phone_for_sms_escalations(cli_database_url: str, capsys: pytest
     assert code == 0 and "no SMS escalations" in out
     with session_factory(cli_database_url)() as s:
         assert s.scalar(select(User.phone).where(User.username == "lc01_head")) is None
+
+
+def test_a_revocation_on_the_command_line_is_announced_to_the_web_processes(
+        cli_database_url: str, redis_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``token revoke`` and ``user deactivate`` tell the running platform through Redis, as the
+    admin screens do: its web processes drop the grant at once, not at their next sweep."""
+    import redis
+
+    from dashboard.auth import REVOKED_CHANNEL
+
+    run(capsys, "demo", "load", "--no-accounts")
+    run(capsys, "user", "create-admin", "--username", "wangjg", "--real-name", "王建国",
+        "--police-number", "100231", "--password", "first-admin-pass")
+    code, token, _ = run(capsys, "token", "create", "--user", "wangjg", "--label", "script")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    listener = redis.Redis.from_url(redis_url, decode_responses=True).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(REVOKED_CHANNEL)
+    listener.get_message(timeout=1.0)  # the subscription's confirmation
+
+    def heard() -> int:
+        n = 0
+        while listener.get_message(timeout=0.5) is not None:
+            n += 1
+        return n
+
+    token_id = run(capsys, "token", "list")[1].split()[0]
+    assert run(capsys, "token", "list")[0] == 0 and heard() == 0  # reading announces nothing
+    assert run(capsys, "token", "revoke", token_id)[0] == 0
+    assert heard() == 1
+    assert run(capsys, "user", "deactivate", "wangjg")[0] == 0
+    assert heard() == 1
