@@ -273,6 +273,7 @@ class LiveAggregator:
             # Leaving the block closes the session: the read transaction ends, objects stay loaded.
 
         epoch = uuid.uuid4().hex[:12]
+        self._fresh_counters = None  # read before the state they describe was replaced
         pipe = self.redis.pipeline(transaction=True)
         for key in self.redis.scan_iter(match=K.LIVE + "*", count=1000):
             # (Deleting the listener counts left the leader thinking nobody watched, pushing

@@ -118,6 +118,21 @@ def test_the_frames_counters_are_the_live_states_after_each_step(live_world: Wor
     assert (shown["received_today"], shown["breaches_now"]) == (3, 2)
 
 
+def test_the_frame_a_rebuild_pushes_carries_the_rebuilt_counters(live_world: World) -> None:
+    """Counters read with a chunk's events and not pushed yet (its frame held) are not the
+    frame of a rebuild that comes first (a clock step, a Redis failover)."""
+    from dashboard.live.aggregator import stream_entries
+
+    live_world.aggregator.listening = lambda: True
+    live_world.pump()
+    submit(live_world.factory, new_request(MONDAY_9))
+    live_world.relay.run_once()
+    cursor = live_world.redis.get(K.CURSOR) or "0-0"
+    live_world.aggregator.apply_many(stream_entries(live_world.redis.xread({K.EVENTS_STREAM: cursor})))
+    epoch = live_world.aggregator.rebuild()
+    assert live_world.pushed[-1]["counters"]["epoch"] == epoch
+
+
 def test_a_burst_rides_in_one_frame_at_most_every_min_frame_seconds(
         live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond its burst, a frame with events goes at most every ``min_frame_seconds``: events
