@@ -176,7 +176,7 @@ def create_platform(settings: Settings | None = None, *, live: bool = True, role
         push.register(socketio, rooms, listeners)
     aggregator = LiveAggregator(
         factory, client, settings.tz, publish=push.publisher(socketio, rooms, listeners.heard), heartbeat_seconds=5.0,
-        listening=listeners.any, fence=leadership.holds, min_frame_seconds=settings.live_min_frame_seconds,
+        listening=listeners.any, unheard=rooms.note, fence=leadership.holds, min_frame_seconds=settings.live_min_frame_seconds,
     )
     aggregator.ranking = RankingPolicy.from_settings(settings)
     relay = OutboxRelay(factory, client, poll_seconds=settings.relay_poll_seconds)

@@ -62,6 +62,7 @@ NAMED_ONLY = ("ticket_id", "number")
 # the process, refreshed every LISTENERS_SECONDS; the leader's aggregator builds and emits no
 # frame while the sum is zero (no screen connected: nothing to push).
 LISTENERS_KEY = K.LISTENERS
+ROOMS_KEY = K.LISTENER_ROOMS
 LISTENERS_SECONDS = 5.0
 
 
@@ -126,6 +127,9 @@ class ScopeRooms:
         self._loaded = float("-inf")
         self._lock = threading.Lock()
         self.last: dict[str, int] = {}
+        # The seq before the first frame this leader built: a room's first frame names it as its
+        # prev, so a desk behind it (events the leader before may not have sent it) reloads once.
+        self.since: int | None = None
 
     def _load(self) -> None:
         with self._lock:
@@ -153,9 +157,27 @@ class ScopeRooms:
             yield unit_id
             unit_id = self._parents.get(unit_id)
 
+    def _start(self, message: dict[str, Any]) -> None:
+        if self.since is None:
+            events = message.get("events") or ()
+            seq = events[0]["seq"] - 1 if events else message.get("counters", {}).get("seq")
+            self.since = int(seq) if seq is not None else None
+
+    def note(self, events: list[dict[str, Any]]) -> None:
+        """Events pushed to nobody (no screen connected anywhere): each room's prev moves on, so
+        a desk whose socket was not counted yet sees on its next frame that it missed them."""
+        self._load()
+        self._start({"events": events})
+        for event in events:
+            view = event.get("ticket")
+            if view is not None:
+                for uid in self.chain(view.get("unit_id")):
+                    self.last[unit_room(uid)] = event["seq"]
+
     def frames(self, message: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Room → its frame of ``message``: the events of tickets under it, and ``prev``."""
         self._load()
+        self._start(message)
         by_room: dict[str, list[dict[str, Any]]] = {}
         for event in message.get("events", ()):
             view = event.get("ticket")
@@ -168,7 +190,7 @@ class ScopeRooms:
                 by_room.setdefault(unit_room(uid), []).append(named)
         out = {}
         for room, events in by_room.items():
-            out[room] = {"events": events, "prev": self.last.get(room, 0),
+            out[room] = {"events": events, "prev": self.last.get(room, self.since or 0),
                          "epoch": message.get("counters", {}).get("epoch"), "server_time": message.get("server_time")}
             self.last[room] = events[-1]["seq"]
         return out
@@ -220,11 +242,15 @@ class Listeners:
         if count:
             self._answer = (time.monotonic(), True)  # this process's aggregator pushes at once
             if self._heard is not None:
-                self._heard |= set(rooms)  # ... to these rooms too
+                self._heard = self._heard | set(rooms)  # ... to these rooms too (a new set: see publisher)
         try:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hset(LISTENERS_KEY, self.token, f"{count}:{time.time():.0f}:{','.join(rooms)}")
-            pipe.expire(LISTENERS_KEY, int(LISTENERS_SECONDS * 6))
+            pipe.hset(LISTENERS_KEY, self.token, f"{count}:{time.time():.0f}")
+            # The rooms in a hash of their own: a leader of the release before reads the counts'
+            # fields as "count:time" and would fail on a third part (an upgrade, web first).
+            pipe.hset(ROOMS_KEY, self.token, ",".join(rooms))
+            for key in (LISTENERS_KEY, ROOMS_KEY):
+                pipe.expire(key, int(LISTENERS_SECONDS * 6))
             pipe.execute()
         except Exception:  # Redis away: the aggregator is stopped too; the next refresh says it
             log.debug("could not publish the listener count", exc_info=True)
@@ -240,13 +266,17 @@ class Listeners:
         fresh = time.time() - 3 * LISTENERS_SECONDS
         answer, known = False, True
         heard: set[str] = set()
-        for value in self.redis.hvals(LISTENERS_KEY):
-            n, at, *rooms = value.split(":", 2)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(LISTENERS_KEY)
+        pipe.hgetall(ROOMS_KEY)
+        counts, rooms_of = pipe.execute()
+        for token, value in counts.items():
+            n, at = value.split(":")[:2]
             if int(n) <= 0 or float(at) < fresh:
                 continue
             answer = True
-            if rooms:
-                heard.update(r for r in rooms[0].split(",") if r)
+            if token in rooms_of:
+                heard.update(r for r in rooms_of[token].split(",") if r)
             else:  # a process of an earlier release (an upgrade under way): it may hear any room
                 known = False
         self._answer = (time.monotonic(), answer)
@@ -281,20 +311,20 @@ def publisher(socketio: SocketIO, rooms: ScopeRooms,
         # python-socketio walks it for binary parts and encodes it with the stdlib
         # json, which under a burst of intake (a thousand events a frame) cost the
         # leading process more than applying the events did. Screens parse the text.
+        frames = rooms.frames(message)  # first: the rooms' prev moves on whatever is sent
         try:
             if listening is None or ROOM in listening:
                 socketio.emit(EVENT, jsontext.dumps(wall_frame(message)), namespace=NAMESPACE, to=ROOM)
-            frames = rooms.frames(message)
             for room, frame in frames.items():
                 if listening is None or room in listening:
                     socketio.emit(SCOPED_EVENT, jsontext.dumps(frame), namespace=NAMESPACE, to=room)
             if listening is not None:
                 for room in sorted(listening - before - frames.keys()):
-                    if room in rooms.last:
+                    if room in rooms.last or rooms.since:
                         socketio.emit(SCOPED_EVENT, jsontext.dumps({
-                            "events": [], "prev": rooms.last[room], "epoch": message.get("counters", {}).get("epoch"),
+                            "events": [], "prev": rooms.last.get(room, rooms.since or 0), "epoch": message.get("counters", {}).get("epoch"),
                             "server_time": message.get("server_time")}), namespace=NAMESPACE, to=room)
-                before = listening
+                before = set(listening)
         except Exception:
             # Pub/sub loses messages while Redis is down (python-socketio #1411);
             # screens notice the seq gap and reload the snapshot.

@@ -250,7 +250,7 @@ def export(vectorizer: Any, clf: Any, topics: Sequence[str], params: Params = Pa
         mid = sorted(row)[K // 2]
         f = float(idf[j])
         # Pruned on the stored (rounded) value, not the float: a weight at the threshold, 0.1 to
-        # four digits, is kept by every version of scikit-learn (1.9 solved one to 0.09998 where
+        # three digits, is kept by every version of scikit-learn (1.9 solved one to 0.09998 where
         # the shipped model had 0.10001, and dropped three n-grams' entries).
         weights = [(k, round((w - mid) * f * SCALE)) for k, w in enumerate(row)]
         features[str(g)] = [round(f * f * SCALE), [x for k, v in weights if abs(v) >= keep for x in (k, v)]]

@@ -167,6 +167,7 @@ class LiveAggregator:
         publish: Callable[[Message], None] = lambda message: None,
         heartbeat_seconds: float = 5.0,
         listening: Callable[[], bool] = lambda: True,
+        unheard: Callable[[list[Message]], None] = lambda events: None,
         fence: Callable[[], bool] = lambda: True,
         clock_watch: ClockWatch | None = None,
         min_frame_seconds: float = 0.0,
@@ -183,6 +184,7 @@ class LiveAggregator:
         self.publish = publish
         self.heartbeat_seconds = heartbeat_seconds
         self.listening = listening
+        self.unheard = unheard  # told the events of a frame not built (nobody listening)
         # Whether this process still holds the leadership lease (Leadership.holds): asked after
         # the wait for entries and before writing, so a leader whose lease ran out meanwhile
         # writes nothing (its successor reads the same entries from the cursor).
@@ -278,7 +280,7 @@ class LiveAggregator:
         for key in self.redis.scan_iter(match=K.LIVE + "*", count=1000):
             # (Deleting the listener counts left the leader thinking nobody watched, pushing
             # nothing to a screen that had just connected until its process counted again.)
-            if key not in (K.LEADER, K.LISTENERS):
+            if key not in (K.LEADER, K.LISTENERS, K.LISTENER_ROOMS):
                 pipe.delete(key)
         pipe.hset(K.COUNTERS, mapping={
             "day": self._local_day(now), "received_today": received_today or 0, "closed_today": closed_today or 0,
@@ -681,13 +683,17 @@ class LiveAggregator:
         if not self.listening():
             self._sent = None  # the next screen's first frame says it all (the unit table too)
             self._units_dirty = False
+            if events:
+                self.unheard(events)
             return
         from tickets.sla import calendar_warnings
 
-        keyframe = self._sent is None or time.monotonic() - self._keyframe_at >= KEYFRAME_SECONDS
-        sent = {} if keyframe or self._sent is None else self._sent
         counters = self._fresh_counters if self._fresh_counters is not None else self.counters()
         self._fresh_counters = None
+        # A new epoch (a rebuild, in this process or by `app.py live rebuild`) says it all again.
+        keyframe = (self._sent is None or time.monotonic() - self._keyframe_at >= KEYFRAME_SECONDS
+                    or self._sent["counters"].get("epoch") != counters["epoch"])
+        sent = {} if keyframe or self._sent is None else self._sent
         message: Message = {
             "events": events, "server_time": now.isoformat(),
             "counters": {k: v for k, v in counters.items()

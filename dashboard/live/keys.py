@@ -25,6 +25,8 @@ LEADER = LIVE + "leader"
 # Each web process's count of its /live sockets (dashboard.push.Listeners): the web processes'
 # own state, so a rebuild of the live state keeps it, as it keeps the leader's lease.
 LISTENERS = LIVE + "listeners"
+# Beside it: field = the process, value = the /live rooms its sockets are in, comma-separated.
+LISTENER_ROOMS = LIVE + "listeners:rooms"
 # The run id of the Redis server the live state was rebuilt on: another one (a replica promoted by
 # Sentinel, which may lack the old primary's last writes) means rebuild.
 SERVER = LIVE + "server"

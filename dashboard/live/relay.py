@@ -26,6 +26,7 @@ from typing import Any
 
 import redis
 from sqlalchemy import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from dashboard.live.leader import STANDBY_LOOK_SECONDS
@@ -228,9 +229,17 @@ class OutboxRelay:
                         log.error("Redis unreachable (%s): events stay in the outbox until it returns", exc)
                     stop.wait(0.5)
                     continue
-                except Exception:  # a database hiccup must not kill the relay
-                    log.exception("outbox relay failed; retrying")
+                except DBAPIError as exc:
                     self._release()  # a new connection next round
+                    if exc.connection_invalidated:  # the database restarted or failed over
+                        log.warning("outbox relay lost its database connection (%s); connecting again", exc.orig)
+                    else:  # a database hiccup must not kill the relay
+                        log.exception("outbox relay failed; retrying")
+                    stop.wait(1.0)
+                    continue
+                except Exception:
+                    log.exception("outbox relay failed; retrying")
+                    self._release()
                     stop.wait(1.0)
                     continue
                 if sent and self.more:

@@ -133,6 +133,20 @@ def test_the_frame_a_rebuild_pushes_carries_the_rebuilt_counters(live_world: Wor
     assert live_world.pushed[-1]["counters"]["epoch"] == epoch
 
 
+def test_a_frame_after_a_rebuild_elsewhere_says_everything_again(live_world: World) -> None:
+    """A rebuild by another process (``app.py live rebuild``) between two frames: the next frame
+    carries every counter, not only those that differ from the frame before, which described
+    the state before the rebuild."""
+    live_world.aggregator.listening = lambda: True
+    live_world.pump()
+    live_world.aggregator.push([])
+    live_world.redis.set(K.EPOCH, "rebuilt-elsewhere")
+    live_world.aggregator.push([])
+    last = live_world.pushed[-1]
+    assert last["counters"]["epoch"] == "rebuilt-elsewhere"
+    assert set(last["counters"]) == set(live_world.aggregator.counters()) and "units" in last
+
+
 def test_a_burst_rides_in_one_frame_at_most_every_min_frame_seconds(
         live_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond its burst, a frame with events goes at most every ``min_frame_seconds``: events
@@ -567,8 +581,11 @@ def test_no_frame_is_built_while_no_screen_listens(live_world: World) -> None:
     live_world.aggregator.listening = lambda: listening[0]
     live_world.pump()
     submit(live_world.factory, new_request(MONDAY_9))
+    unheard: list[Any] = []
+    live_world.aggregator.unheard = unheard.extend
     live_world.pump()
     assert live_world.pushed == []
+    assert [e["event"] for e in unheard] == ["received", "dispatched"]  # the rooms' prev moves on
     assert live_world.aggregator.counters()["received_today"] == 1
     listening[0] = True
     live_world.aggregator.push([])

@@ -86,3 +86,39 @@ def test_listeners_say_which_rooms_are_heard_and_an_old_process_means_every_room
     idle.publish()
     worker._answer = (float("-inf"), True)
     assert worker.any() is False and worker.heard() == set()
+
+
+def test_the_counts_stay_as_a_leader_of_the_release_before_reads_them() -> None:
+    """An upgrade restarts the web processes before the worker: the counts' fields keep their
+    "count:time" form (the rooms are in a hash of their own), which the release before split
+    in two and would have failed on."""
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    push.Listeners(client, "web-1", lambda: 3, rooms=lambda: ["live", "unit:7"]).publish()
+    (value,) = client.hvals(push.LISTENERS_KEY)
+    n, at = value.split(":")  # as the release before reads it
+    assert int(n) == 3 and float(at) > 0
+    assert client.hget(push.ROOMS_KEY, "web-1") == "live,unit:7"
+
+
+def test_events_pushed_to_nobody_still_move_each_rooms_prev_on() -> None:
+    """No screen counted anywhere: no frame is built, but a desk whose socket was not counted
+    yet must still see, on its room's next frame, that it missed these events."""
+    socketio, rooms = Emits(), scope_rooms()
+    publish = push.publisher(socketio, rooms, lambda: {"unit:3"})  # type: ignore[arg-type]
+    rooms.note(frame(5, 3)["events"])  # what the aggregator tells while nobody listens
+    assert rooms.last["unit:3"] == 5 and socketio.sent == []
+    publish(frame(6, 3))
+    (_event, to, sent), *_ = socketio.sent
+    assert to == "unit:3" and sent["prev"] == 5  # a desk loaded before seq 5 reloads
+
+
+def test_a_new_leaders_first_frames_name_the_seq_it_started_from() -> None:
+    """A new leader knows no room's last frame: a room's first frame names the seq before the
+    leader's first, so a desk behind it (what the leader before may not have sent) reloads once."""
+    socketio, rooms = Emits(), scope_rooms()
+    publish = push.publisher(socketio, rooms, lambda: {"unit:3", "unit:4"})  # type: ignore[arg-type]
+    publish(frame(41, 3))
+    assert [d["prev"] for _e, to, d in socketio.sent if to == "unit:3"] == [40]
+    socketio.sent.clear()
+    publish(frame(42, 4))
+    assert [d["prev"] for _e, to, d in socketio.sent if to == "unit:4"] == [40]
