@@ -218,14 +218,10 @@ def _announce_revocation(cfg: Settings) -> None:
     sockets at once, not at their next sweep. With the in-process stand-in there is nobody to tell."""
     if cfg.embedded_redis:
         return
-    from dashboard.auth import REVOKED_CHANNEL, SWEEP_SECONDS, CACHE_SECONDS
+    from dashboard.auth import announce_revocation
     from dashboard.redis_link import connect
 
-    try:
-        connect(cfg).publish(REVOKED_CHANNEL, "1")
-    except Exception as exc:  # noqa: BLE001 - Redis away: the sweep still finds it
-        print(f"warning: could not tell the platform through Redis ({exc}); it drops the revoked "
-              f"grant within {SWEEP_SECONDS + CACHE_SECONDS:.0f} s", file=sys.stderr)
+    announce_revocation(connect(cfg))  # Redis away: a warning, and the sweeps find it in seconds
 
 
 def cmd_token(args: argparse.Namespace) -> int:

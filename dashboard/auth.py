@@ -487,10 +487,17 @@ def grants_revoked(client: Any) -> None:
     is away they find out at their next sweep (``SWEEP_SECONDS`` + ``CACHE_SECONDS``)."""
     state().forget()
     state().sweep_now.set()
+    announce_revocation(client)
+
+
+def announce_revocation(client: Any) -> None:
+    """Tell every web process through Redis (``client``) that a login or token was revoked (also
+    from ``app.py``, which has no web state of its own to forget)."""
     try:
         client.publish(REVOKED_CHANNEL, "1")
     except Exception:
-        log.warning("could not announce a revocation on Redis; other processes sweep within %ss", SWEEP_SECONDS)
+        log.warning("could not announce a revocation on Redis; other processes sweep within %ss",
+                    SWEEP_SECONDS + CACHE_SECONDS)
 
 
 def run_revocation_listener(server: Flask, client: Any, stop: threading.Event) -> None:

@@ -166,13 +166,7 @@ class ScopeRooms:
     def note(self, events: list[dict[str, Any]]) -> None:
         """Events pushed to nobody (no screen connected anywhere): each room's prev moves on, so
         a desk whose socket was not counted yet sees on its next frame that it missed them."""
-        self._load()
-        self._start({"events": events})
-        for event in events:
-            view = event.get("ticket")
-            if view is not None:
-                for uid in self.chain(view.get("unit_id")):
-                    self.last[unit_room(uid)] = event["seq"]
+        self.frames({"events": events})  # built and dropped: only their prev is kept
 
     def frames(self, message: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Room → its frame of ``message``: the events of tickets under it, and ``prev``."""

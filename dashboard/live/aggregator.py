@@ -391,9 +391,11 @@ class LiveAggregator:
         check = self.redis.pipeline(transaction=False)
         for bucket, ids in buckets.items():
             check.smismember(bucket, ids)
-        self.figures.read(check, today, ticket_ids)
-        *flags_of, figures_state = check.execute()
-        applied = {i for (_b, ids), flags in zip(buckets.items(), flags_of) for i, f in zip(ids, flags) if f}
+        if ticket_ids:
+            self.figures.read(check, today, ticket_ids)
+        answers = check.execute()
+        figures_state = answers[len(buckets)] if ticket_ids else []
+        applied = {i for (_b, ids), flags in zip(buckets.items(), answers) for i, f in zip(ids, flags) if f}
         todo: list[tuple[int, dict[str, Any], str]] = []
         seen: set[int] = set()
         for outbox_id, topic, payload in parsed:

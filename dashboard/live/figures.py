@@ -52,25 +52,15 @@ class LiveFigures:
         self._pending: dict[tuple[str, int], str | None] | None = None
 
     def read(self, pipe: Any, day: str, ticket_ids: list[int]) -> None:
-        """Queue on ``pipe`` the read of the state of ``ticket_ids`` (sorted, distinct) that
-        :meth:`batch` takes: one command, whatever the ids (none included)."""
-        if ticket_ids:
-            pipe.hmget(_tickets_key(day), [str(t) for t in ticket_ids])
-        else:
-            pipe.exists(_tickets_key(day))  # a placeholder: the answer is not used
+        """Queue on ``pipe`` the read of the state of ``ticket_ids`` (one or more) that
+        :meth:`batch` takes: the caller's round trip carries it."""
+        pipe.hmget(_tickets_key(day), [str(t) for t in ticket_ids])
 
     @contextmanager
-    def batch(self, day: str, ticket_ids: Iterable[int], state: Any = None) -> Iterator[None]:
-        """Read the state of ``ticket_ids`` in one round trip (or take ``state``, what
-        :meth:`read` queued answered), and let the events of the batch see each other's
-        changes before the caller's transaction writes them."""
-        ids = sorted(set(ticket_ids))
-        raws: list[str | None]
-        if state is not None:
-            raws = state if ids else []
-        else:
-            raws = self.redis.hmget(_tickets_key(day), [str(t) for t in ids]) if ids else []  # type: ignore[assignment]  # decoded
-        self._pending = {(day, t): raw for t, raw in zip(ids, raws)}
+    def batch(self, day: str, ticket_ids: list[int], raws: list[str | None]) -> Iterator[None]:
+        """Let the events of a batch see each other's changes before the caller's transaction
+        writes them, starting from the state of ``ticket_ids`` (what :meth:`read` answered)."""
+        self._pending = {(day, t): raw for t, raw in zip(ticket_ids, raws)}
         try:
             yield
         finally:

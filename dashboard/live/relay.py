@@ -229,17 +229,12 @@ class OutboxRelay:
                         log.error("Redis unreachable (%s): events stay in the outbox until it returns", exc)
                     stop.wait(0.5)
                     continue
-                except DBAPIError as exc:
+                except Exception as exc:  # a database hiccup must not kill the relay
                     self._release()  # a new connection next round
-                    if exc.connection_invalidated:  # the database restarted or failed over
+                    if isinstance(exc, DBAPIError) and exc.connection_invalidated:  # a restart, a failover
                         log.warning("outbox relay lost its database connection (%s); connecting again", exc.orig)
-                    else:  # a database hiccup must not kill the relay
+                    else:
                         log.exception("outbox relay failed; retrying")
-                    stop.wait(1.0)
-                    continue
-                except Exception:
-                    log.exception("outbox relay failed; retrying")
-                    self._release()
                     stop.wait(1.0)
                     continue
                 if sent and self.more:
